@@ -1,0 +1,68 @@
+#pragma once
+// Asynchronous HTTP client for upstream calls: the libcurl multi interface driven by the
+// gateway's Asio io_context (socket readiness and timers come from Asio; no thread per
+// request). Connections are reused; HTTP/2 is negotiated over TLS where the server offers it;
+// TLS peers are verified unless a test turns it off. curl never leaves backends/http/.
+//
+// Threading: start() and cancel() may be called from any thread. Handlers of one call run
+// one at a time, in order, on the client's strand, never inside start(); on_complete runs
+// exactly once and is the last call (also after cancel(): with ErrorKind::cancelled).
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "switchyard/backends/error.h"
+#include "switchyard/backends/http_types.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sy::backends {
+
+struct HttpClientOptions {
+  size_t max_response_bytes = 64 * 1024 * 1024;  // larger bodies fail as upstream_error
+  bool verify_tls = true;
+  std::string ca_file;              // extra CA bundle (tests); empty = system store
+  long max_connections_per_host = 0;  // 0 = unlimited
+};
+
+struct HttpHandlers {
+  std::function<void(int status, const Headers& headers)> on_head;
+  std::function<void(std::string_view bytes)> on_body;
+  // ok once the whole body arrived. Errors: upstream_timeout (connect, first byte, idle,
+  // total), upstream_unavailable (refused, reset or closed before a response head),
+  // upstream_error (reset/cut after the head, response over max_response_bytes),
+  // cancelled (cancel() was called).
+  std::function<void(Status result)> on_complete;
+};
+
+class HttpCall {
+ public:
+  virtual ~HttpCall() = default;
+  virtual void cancel() = 0;  // idempotent, thread-safe
+};
+
+class HttpClient {
+ public:
+  HttpClient(boost::asio::io_context& io, HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  std::shared_ptr<HttpCall> start(HttpRequest request, HttpTimeouts timeouts,
+                                  HttpHandlers handlers);
+
+  // Aborts every call in flight (each completes with `cancelled`); used at shutdown.
+  void shutdown();
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sy::backends

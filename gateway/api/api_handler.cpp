@@ -1,0 +1,191 @@
+#include "api/api_handler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/chat_exchange.h"
+#include "api/error_reply.h"
+#include "switchyard/backends/openai_json.h"
+
+namespace sy::gateway {
+
+using backends::Error;
+using backends::ErrorKind;
+
+namespace {
+
+// A client-supplied id is echoed only if it is short and plain (it ends up in logs).
+std::string request_id_for(const ServerRequest& request) {
+  if (auto given = backends::find_header(request.headers, "x-request-id")) {
+    bool plain = !given->empty() && given->size() <= 128 &&
+                 std::all_of(given->begin(), given->end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                          c == '.';
+                 });
+    if (plain) return std::string(*given);
+  }
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(24, '0');
+  for (auto& c : id) c = kHex[rng() & 15];
+  return id;
+}
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+void send_error(ResponseWriter& writer, const Error& error, const std::string& request_id) {
+  ErrorReply reply = openai_error_reply(error);
+  reply.headers.emplace_back("x-request-id", request_id);
+  writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
+}
+
+void send_json(ResponseWriter& writer, int status, const nlohmann::json& body,
+               const std::string& request_id) {
+  writer.respond(status, {{"content-type", "application/json"}, {"x-request-id", request_id}},
+                 body.dump());
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog)
+    : config_(std::move(config)), catalog_(std::move(catalog)), keys_(*config_) {}
+
+void ApiHandler::reject(const ServerRequest& request, const Error& error, ResponseWriter& writer) {
+  send_error(writer, error, request_id_for(request));
+}
+
+void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) {
+  std::string request_id = request_id_for(request);
+  std::string_view path = path_of(request.target);
+
+  if (path == "/healthz" || path == "/readyz") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      send_error(*writer, Error{.kind = ErrorKind::invalid_request,
+                                .message = "Use GET for " + std::string(path)}, request_id);
+      return;
+    }
+    if (path == "/healthz") {
+      send_json(*writer, 200, {{"status", "ok"}}, request_id);
+    } else if (draining_) {
+      send_json(*writer, 503, {{"status", "draining"}}, request_id);
+    } else if (catalog_->backend_count() == 0) {
+      send_json(*writer, 503, {{"status", "no backend configured"}, {"backends", 0}}, request_id);
+    } else {
+      send_json(*writer, 200, {{"status", "ready"}, {"backends", catalog_->backend_count()}},
+                request_id);
+    }
+    return;
+  }
+
+  bool is_chat = path == "/v1/chat/completions";
+  bool is_completions = path == "/v1/completions";
+  bool is_models = path == "/v1/models";
+  if (!is_chat && !is_completions && !is_models) {
+    send_error(*writer, Error{.kind = ErrorKind::not_found,
+                              .message = "Unknown request URL: " + request.method + " " +
+                                         std::string(path.substr(0, 200)),
+                              .code = "unknown_url"},
+               request_id);
+    return;
+  }
+  std::string_view expected_method = is_models ? "GET" : "POST";
+  if (request.method != expected_method) {
+    send_error(*writer, Error{.kind = ErrorKind::invalid_request,
+                              .message = "Use " + std::string(expected_method) + " for " +
+                                         std::string(path),
+                              .code = "method_not_allowed"},
+               request_id);
+    return;
+  }
+  if (draining_) {
+    send_error(*writer, Error{.kind = ErrorKind::overloaded,
+                              .message = "The server is shutting down; retry on another replica",
+                              .retry_after = std::chrono::seconds(1)},
+               request_id);
+    return;
+  }
+  auto principal = keys_.authenticate(request.headers);
+  if (!principal) {
+    send_error(*writer, principal.error(), request_id);
+    return;
+  }
+  if (is_models) {
+    models(request_id, *writer);
+    return;
+  }
+  chat(request, *principal, is_completions, std::move(request_id), std::move(writer));
+}
+
+void ApiHandler::models(const std::string& request_id, ResponseWriter& writer) {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& model : catalog_->list()) {
+    data.push_back({{"id", model.id}, {"object", "model"}, {"created", 0},
+                    {"owned_by", model.owned_by}});
+  }
+  send_json(writer, 200, {{"object", "list"}, {"data", data}}, request_id);
+}
+
+void ApiHandler::chat(const ServerRequest& request, const Principal& principal, bool legacy,
+                      std::string request_id, std::shared_ptr<ResponseWriter> writer) {
+  auto parsed = legacy ? backends::openai::parse_completion_request(request.body)
+                       : backends::openai::parse_chat_request(request.body);
+  if (!parsed) {
+    send_error(*writer, parsed.error(), request_id);
+    return;
+  }
+  backends::ChatRequest chat_request = std::move(*parsed);
+  if (!keys_.model_allowed(principal, chat_request.model)) {
+    send_error(*writer, Error{.kind = ErrorKind::permission_denied,
+                              .message = "This key may not use model '" +
+                                         chat_request.model.substr(0, 200) + "'",
+                              .param = "model", .code = "model_not_allowed"},
+               request_id);
+    return;
+  }
+  auto candidates = catalog_->resolve(chat_request.model);
+  if (!candidates) {
+    send_error(*writer, candidates.error(), request_id);
+    return;
+  }
+  if (chat_request.n.value_or(1) > 1) {
+    std::erase_if(*candidates, [](const backends::Candidate& c) {
+      return !c.backend->capabilities().multiple_choices;
+    });
+    if (candidates->empty()) {
+      send_error(*writer, Error{.kind = ErrorKind::invalid_request,
+                                .message = "n > 1 is not supported by the backends serving "
+                                           "model '" + chat_request.model.substr(0, 200) + "'",
+                                .param = "n"},
+                 request_id);
+      return;
+    }
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  ExchangeContext ctx{.request_id = request_id, .client_model = chat_request.model};
+  std::string tenant = principal.tenant;
+  std::string key_id = principal.key_id;
+  std::string path(path_of(request.target));
+  run_chat_exchange(
+      std::move(chat_request), std::move(*candidates), ctx, std::move(writer),
+      [request_id, tenant, key_id, path, started](int status,
+                                                  const backends::FallbackOutcome& outcome) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+        const auto& last = outcome.attempts.back();
+        // Access log: ids, route and outcome only; never prompt text or keys.
+        spdlog::info("request_id={} tenant={} key={} path={} status={} backend={} model={} "
+                     "attempts={} ms={}",
+                     request_id, tenant, key_id, path, status, last.backend, last.model,
+                     outcome.attempts.size(), ms);
+      });
+}
+
+}  // namespace sy::gateway

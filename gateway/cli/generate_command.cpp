@@ -1,0 +1,118 @@
+#include "cli/generate_command.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/model_loading.h"
+#include "switchyard/local_engine/generate.h"
+#include "switchyard/local_engine/model.h"
+
+namespace sy::gateway {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+double rate(size_t count, double seconds) { return seconds > 0 ? count / seconds : 0.0; }
+
+}  // namespace
+
+int run_generate(const GenerateCommandOptions& options) {
+  std::unique_ptr<engine::Model> model;
+  try {
+    model = load_cli_model(options.model_path, options.tokenizer_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "switchyard generate: loading model: %s\n", e.what());
+    return 1;
+  }
+
+  engine::GenerateOptions generate_options;
+  generate_options.max_tokens = options.max_tokens;
+  generate_options.ignore_eos = options.ignore_eos;
+  generate_options.threads = options.threads;
+  generate_options.sampling.temperature = options.temperature;
+  generate_options.sampling.top_k = options.top_k;
+  generate_options.sampling.top_p = options.top_p;
+  generate_options.sampling.seed = options.seed;
+
+  // generate() reports no timings, so the split is taken at the first streamed text: the
+  // prompt has been evaluated and the first token sampled from its logits by then, and every
+  // later token costs one forward pass. (A first token that is half a UTF-8 character streams
+  // one token late; that error is one token's time.)
+  std::optional<Clock::time_point> first_text;
+  const auto started = Clock::now();
+  engine::GenerateResult result;
+  try {
+    result = engine::generate(*model, options.prompt, generate_options, [&](std::string_view text) {
+      if (!first_text) first_text = Clock::now();
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+      return true;
+    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "switchyard generate: %s\n", e.what());
+    return 1;
+  }
+  const auto finished = Clock::now();
+  if (::isatty(STDOUT_FILENO) == 1) std::fputc('\n', stdout);
+  std::fflush(stdout);
+
+  const auto split = first_text.value_or(finished);
+  const size_t prompt_tokens = result.prompt_tokens.size();
+  const size_t gen_tokens = result.tokens.size();
+  const double prompt_tok_s = rate(prompt_tokens, seconds_between(started, split));
+  const double gen_tok_s =
+      gen_tokens > 1 ? rate(gen_tokens - 1, seconds_between(split, finished)) : 0.0;
+  const double rss = peak_rss_mib();
+  std::fprintf(stderr,
+               "prompt: %zu tokens, %.2f tok/s | generation: %zu tokens, %.2f tok/s | peak RSS "
+               "%.1f MiB\n",
+               prompt_tokens, prompt_tok_s, gen_tokens, gen_tok_s, rss);
+  if (options.stats_json) {
+    nlohmann::ordered_json stats = {{"prompt_tokens", prompt_tokens},
+                                    {"prompt_tok_s", prompt_tok_s},
+                                    {"gen_tokens", gen_tokens},
+                                    {"gen_tok_s", gen_tok_s},
+                                    {"peak_rss_mb", rss}};
+    std::fprintf(stderr, "%s\n", stats.dump().c_str());
+  }
+  return 0;
+}
+
+void add_generate_command(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<GenerateCommandOptions>();
+  CLI::App* cmd = app.add_subcommand("generate", "Generate text with the embedded engine");
+  cmd->add_option("-m,--model", options->model_path, "Model: .gguf, or llama2.c .bin")->required();
+  cmd->add_option("-p,--prompt", options->prompt, "Prompt text (empty: start from BOS)");
+  cmd->add_option("--tokenizer", options->tokenizer_path,
+                  "llama2.c tokenizer.bin for a .bin model (default: tokenizer.bin beside it)");
+  cmd->add_option("-n,--max-tokens", options->max_tokens, "Tokens to generate at most")
+      ->capture_default_str();
+  cmd->add_option("--temp", options->temperature, "Temperature (0: greedy)")
+      ->check(CLI::Range(0.0f, 100.0f))
+      ->capture_default_str();
+  cmd->add_option("--top-k", options->top_k, "Keep the K most likely tokens (0: all)");
+  cmd->add_option("--top-p", options->top_p, "Nucleus sampling threshold")
+      ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--seed", options->seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("-t,--threads", options->threads, "CPU threads (0: one per core)")
+      ->check(CLI::Range(size_t{0}, size_t{1024}));
+  cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating to -n after EOS");
+  cmd->add_flag("--stats-json", options->stats_json,
+                "End with one JSON line of speed and memory figures on stderr");
+  cmd->callback([options, &exit_code] { exit_code = run_generate(*options); });
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,126 @@
+#include "cli/model_pull_command.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/model_downloader.h"
+
+namespace sy::gateway {
+
+namespace {
+
+// The URL's last path segment, without query or fragment; empty when it names no file.
+std::string file_name_from_url(const std::string& url) {
+  std::string path = url.substr(0, url.find_first_of("?#"));
+  const auto scheme = path.find("://");
+  const auto slash = path.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (slash == std::string::npos) return {};
+  std::string name = path.substr(path.rfind('/') + 1);
+  if (name == "." || name == "..") return {};
+  return name;
+}
+
+// A one-line bar redrawn in place at most ten times a second; only on a terminal.
+class ProgressBar {
+ public:
+  void update(uint64_t done, std::optional<uint64_t> total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_draw_ < std::chrono::milliseconds(100) && !(total && done == *total)) return;
+    last_draw_ = now;
+    const double mib = done / (1024.0 * 1024.0);
+    if (total && *total > 0) {
+      constexpr int kWidth = 30;
+      const int filled = static_cast<int>(kWidth * static_cast<double>(done) / *total);
+      std::string bar(filled, '#');
+      bar.resize(kWidth, ' ');
+      std::fprintf(stderr, "\r[%s] %5.1f%% %.1f/%.1f MiB", bar.c_str(), 100.0 * done / *total, mib,
+                   *total / (1024.0 * 1024.0));
+    } else {
+      std::fprintf(stderr, "\r%.1f MiB", mib);
+    }
+    drawn_ = true;
+  }
+  void end() {
+    if (drawn_) std::fputc('\n', stderr);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_draw_{};
+  bool drawn_ = false;
+};
+
+}  // namespace
+
+int run_model_pull(const ModelPullOptions& options) {
+  try {
+    if (!options.source.starts_with("http://") && !options.source.starts_with("https://")) {
+      throw std::runtime_error(options.source +
+                               ": not a URL; there is no built-in catalog of model names, give "
+                               "the file's http(s) URL (and --sha256 to check it)");
+    }
+    DownloadOptions download;
+    download.url = options.source;
+    download.max_attempts = options.max_attempts;
+    if (!options.sha256.empty()) {
+      download.sha256 = parse_sha256_hex(options.sha256);
+      if (!download.sha256) throw std::runtime_error("--sha256 must be 64 hex digits");
+    }
+    const std::string name =
+        options.file_name.empty() ? file_name_from_url(options.source) : options.file_name;
+    if (name.empty() || name.find('/') != std::string::npos) {
+      throw std::runtime_error("cannot name the file from the URL: pass --name FILE");
+    }
+    std::filesystem::create_directories(options.output_dir);
+    download.destination = std::filesystem::path(options.output_dir) / name;
+    if (options.force) std::filesystem::remove(download.destination);
+
+    ProgressBar bar;
+    if (::isatty(STDERR_FILENO) == 1) {
+      download.on_progress = [&bar](uint64_t done, std::optional<uint64_t> total) {
+        bar.update(done, total);
+      };
+    }
+    auto result = download_file(download);
+    bar.end();
+    if (!result) throw std::runtime_error(result.error().message);
+    std::printf("%s %s %llu bytes%s%s\n", result->sha256_hex.c_str(), download.destination.c_str(),
+                static_cast<unsigned long long>(result->bytes),
+                result->already_present ? " (already present)" : "",
+                download.sha256 ? ", sha256 verified" : "");
+    if (result->resumes > 0) {
+      std::fprintf(stderr, "resumed %d time(s) after the connection was cut\n", result->resumes);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "switchyard model pull: %s\n", e.what());
+    return 1;
+  }
+}
+
+void add_model_pull_command(CLI::App& model, int& exit_code) {
+  auto options = std::make_shared<ModelPullOptions>();
+  CLI::App* cmd = model.add_subcommand("pull", "Download a model file (resumable, sha256)");
+  cmd->add_option("source", options->source, "http(s) URL of the file")->required();
+  cmd->add_option("-o,--output-dir", options->output_dir, "Directory to write to")
+      ->capture_default_str();
+  cmd->add_option("--name", options->file_name, "File name (default: from the URL)");
+  cmd->add_option("--sha256", options->sha256, "Expected SHA-256 (64 hex digits)");
+  cmd->add_flag("--force", options->force, "Replace an existing file of that name");
+  cmd->add_option("--attempts", options->max_attempts,
+                  "Attempts in a row without progress before giving up")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  cmd->callback([options, &exit_code] { exit_code = run_model_pull(*options); });
+}
+
+}  // namespace sy::gateway

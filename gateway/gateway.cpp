@@ -1,0 +1,109 @@
+#include "switchyard/gateway/gateway.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "api/api_handler.h"
+#include "routing/model_catalog.h"
+#include "switchyard/backends/http_backend.h"
+#include "switchyard/backends/http_client.h"
+#include "switchyard/gateway/event_loop.h"
+#include "switchyard/gateway/http_server.h"
+
+namespace sy::gateway {
+
+struct Gateway::Parts {
+  EventLoop loop;
+  std::vector<std::unique_ptr<backends::HttpClient>> clients;
+  std::shared_ptr<ModelCatalog> catalog;
+  std::unique_ptr<ApiHandler> handler;
+  std::unique_ptr<HttpServer> server;
+  std::thread runner;  // runs the loop's threads (run() blocks)
+  std::atomic<bool> shutting_down{false};
+  std::mutex mutex;
+  std::condition_variable stopped_cv;
+  bool stopped = false;
+
+  explicit Parts(int threads) : loop(threads) {}
+};
+
+Gateway::Gateway(ConfigPtr config) : config_(std::move(config)) {
+  parts_ = std::make_unique<Parts>(config_->limits.io_threads);
+  ModelCatalog::BackendMap backends;
+  for (const auto& bc : config_->backends) {
+    auto translator = backends::make_translator(bc.protocol);
+    if (!translator) {
+      throw std::runtime_error("backend '" + bc.name + "': " + translator.error().message);
+    }
+    backends::HttpClientOptions client_options;
+    client_options.verify_tls = bc.verify_tls;
+    client_options.max_response_bytes = config_->max_upstream_response_bytes;
+    auto& client = parts_->clients.emplace_back(
+        std::make_unique<backends::HttpClient>(parts_->loop.io(), client_options));
+    backends::HttpBackendOptions options;
+    options.info = backends::BackendInfo{.name = bc.name,
+                                         .protocol = bc.protocol,
+                                         .kind = bc.kind,
+                                         .region = bc.region,
+                                         .retains_data = bc.retains_data,
+                                         .capability_tier = bc.capability_tier,
+                                         .prices = bc.prices};
+    options.endpoint = bc.endpoint;
+    options.timeouts = bc.timeouts;
+    options.retry = bc.retry;
+    options.breaker = bc.breaker;
+    options.max_concurrency = bc.max_concurrency;
+    backends[bc.name] = backends::make_http_backend(parts_->loop.io(), *client,
+                                                    std::move(*translator), std::move(options));
+  }
+  parts_->catalog = std::make_shared<ModelCatalog>(*config_, std::move(backends));
+  parts_->handler = std::make_unique<ApiHandler>(config_, parts_->catalog);
+  parts_->server = std::make_unique<HttpServer>(parts_->loop.io(), config_->limits, *parts_->handler);
+}
+
+Gateway::~Gateway() {
+  for (auto& client : parts_->clients) client->shutdown();
+  parts_->loop.stop();
+  if (parts_->runner.joinable()) parts_->runner.join();
+}
+
+uint16_t Gateway::start(const std::string& host, uint16_t port) {
+  auto bound = parts_->server->listen(host, port);
+  if (!bound) throw std::runtime_error("listening on " + host + ": " + bound.error().message);
+  parts_->runner = std::thread([parts = parts_.get()] { parts->loop.run(); });
+  return *bound;
+}
+
+size_t Gateway::backend_count() const { return parts_->catalog->backend_count(); }
+
+void Gateway::shutdown() {
+  if (parts_->shutting_down.exchange(true)) return;
+  parts_->handler->set_draining();
+  Parts* parts = parts_.get();
+  parts->server->drain(config_->limits.drain_timeout, [parts] {
+    for (auto& client : parts->clients) client->shutdown();
+    {
+      std::lock_guard lock(parts->mutex);
+      parts->stopped = true;
+    }
+    parts->stopped_cv.notify_all();
+  });
+}
+
+void Gateway::wait(bool handle_signals) {
+  if (handle_signals) {
+    parts_->loop.on_signal({SIGTERM, SIGINT}, [this](int) { shutdown(); });
+  }
+  std::unique_lock lock(parts_->mutex);
+  parts_->stopped_cv.wait(lock, [&] { return parts_->stopped; });
+  lock.unlock();
+  parts_->loop.stop();
+  if (parts_->runner.joinable()) parts_->runner.join();
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,88 @@
+#include "switchyard/gateway/event_loop.h"
+
+#include <sys/resource.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sy::gateway {
+
+namespace net = boost::asio;
+
+class EventLoop::Impl {
+ public:
+  explicit Impl(int threads) : io_(threads) {}
+
+  net::io_context io_;
+  // Signal sets must outlive their pending waits; they die with the loop.
+  std::vector<std::unique_ptr<net::signal_set>> signal_sets_;
+  std::mutex signals_mutex_;
+};
+
+namespace {
+
+int resolve_threads(int threads) {
+  if (threads > 0) return threads;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores);
+}
+
+void wait_for_signal(net::signal_set& set, std::shared_ptr<std::function<void(int)>> callback) {
+  set.async_wait([&set, callback](const boost::system::error_code& ec, int signal) {
+    if (ec) return;  // cancelled: the loop is going away
+    (*callback)(signal);
+    wait_for_signal(set, callback);
+  });
+}
+
+}  // namespace
+
+EventLoop::EventLoop(int threads)
+    : threads_(resolve_threads(threads)), impl_(std::make_unique<Impl>(threads_)) {}
+
+EventLoop::~EventLoop() {
+  stop();
+}
+
+net::io_context& EventLoop::io() {
+  return impl_->io_;
+}
+
+void EventLoop::run() {
+  // The loop keeps running when it has nothing to do (between connections) until stop().
+  auto work = net::make_work_guard(impl_->io_);
+  std::vector<std::jthread> extra;
+  extra.reserve(threads_ - 1);
+  for (int i = 1; i < threads_; ++i) extra.emplace_back([this] { impl_->io_.run(); });
+  impl_->io_.run();
+  // jthreads join here: run() returns only when every loop thread has left.
+}
+
+void EventLoop::stop() {
+  impl_->io_.stop();
+}
+
+void EventLoop::on_signal(std::initializer_list<int> signals, std::function<void(int)> callback) {
+  auto set = std::make_unique<net::signal_set>(impl_->io_);
+  for (int s : signals) set->add(s);
+  wait_for_signal(*set, std::make_shared<std::function<void(int)>>(std::move(callback)));
+  std::lock_guard lock(impl_->signals_mutex_);
+  impl_->signal_sets_.push_back(std::move(set));
+}
+
+uint64_t raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised.rlim_cur;
+  }
+  return limit.rlim_cur;
+}
+
+}  // namespace sy::gateway

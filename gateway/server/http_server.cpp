@@ -1,0 +1,760 @@
+// HttpServer on Boost.Beast's HTTP parser and raw Asio sockets. Beast parses; the server
+// serialises responses itself (status line, headers, chunked framing) because it needs
+// precise control over when bytes leave: pipelined responses in request order, each SSE chunk
+// flushed at once, and interim 100 Continue.
+//
+// Each connection lives on its own strand. Reading uses readiness waits (`async_wait`) and
+// non-blocking reads, so an idle connection holds no read buffer: thousands of idle keep-alive
+// connections cost little memory. Reading continues while responses are pending (up to
+// max_pipelined requests ahead), which is also how a vanished client is noticed mid-stream.
+
+#include "switchyard/gateway/http_server.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "switchyard/gateway/event_loop.h"
+
+namespace sy::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// How much one readiness event may pull from the kernel before parsing: bounds the buffer.
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kMaxBuffered = 64 * 1024;
+// After the last response on a closing connection, how long unread input is drained so the
+// close is a FIN (the client sees the response) rather than a reset.
+constexpr std::chrono::milliseconds kMaxLinger{1000};
+
+std::string http_date() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Framing headers belong to the server; a handler's copy would contradict ours.
+bool server_owned(std::string_view name) {
+  std::string n = lower(name);
+  return n == "content-length" || n == "transfer-encoding" || n == "connection" ||
+         n == "date" || n == "server" || n == "keep-alive";
+}
+
+// A header a handler built from upstream data must not be able to split the response.
+bool safe_header(std::string_view name, std::string_view value) {
+  auto bad = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
+  return !name.empty() && std::none_of(name.begin(), name.end(), bad) &&
+         std::none_of(value.begin(), value.end(), bad);
+}
+
+std::string chunk(std::string_view data) {
+  char size[24];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string out;
+  out.reserve(data.size() + n + 2);
+  out.append(size, n).append(data).append("\r\n");
+  return out;
+}
+
+ServerRequest to_request(http::request<http::string_body>& msg, const std::string& remote,
+                         bool take_body) {
+  ServerRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (const auto& field : msg) {
+    req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+  }
+  if (take_body) req.body = std::move(msg.body());
+  req.remote_address = remote;
+  return req;
+}
+
+class Connection;
+
+}  // namespace
+
+// Shared by the HttpServer facade and every connection (they keep it alive while they run).
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
+ public:
+  ServerCore(net::io_context& io, ServerLimits limits, RequestHandler& handler)
+      : io_(io),
+        limits_(limits),
+        handler_(handler),
+        strand_(net::make_strand(io)),
+        acceptor_(strand_),
+        drain_timer_(strand_),
+        accept_retry_(strand_) {}
+
+  backends::Result<uint16_t> listen(const std::string& host, uint16_t port);
+  void drain(std::chrono::milliseconds deadline, std::function<void()> done);
+  void shutdown();
+  size_t open_connections() const {
+    std::lock_guard lock(mutex_);
+    return connections_.size();
+  }
+  void remove(uint64_t id);
+
+  const ServerLimits& limits() const { return limits_; }
+  RequestHandler& handler() { return handler_; }
+
+ private:
+  void do_accept();
+  void on_accept(const error_code& ec, tcp::socket socket);
+  void admit(tcp::socket socket);
+  std::vector<std::shared_ptr<Connection>> snapshot();
+  void finish_drain_if_empty();
+
+  net::io_context& io_;
+  const ServerLimits limits_;
+  RequestHandler& handler_;
+  net::strand<net::io_context::executor_type> strand_;  // acceptor and drain timer
+  tcp::acceptor acceptor_;
+  net::steady_timer drain_timer_;
+  net::steady_timer accept_retry_;
+
+  mutable std::mutex mutex_;  // guards the fields below (connections run on other strands)
+  // The server owns its connections: a connection paused at the pipeline cap has no pending
+  // operation to keep it alive. abort() removes it.
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;
+  uint64_t next_id_ = 0;
+  bool draining_ = false;
+  std::function<void()> drain_done_;
+};
+
+namespace {
+
+// One request's response: the handler's ResponseWriter. State lives on the connection strand.
+class Exchange : public ResponseWriter, public std::enable_shared_from_this<Exchange> {
+ public:
+  Exchange(std::weak_ptr<Connection> connection, net::any_io_executor strand, bool head)
+      : connection_(std::move(connection)), strand_(std::move(strand)), head_request_(head) {}
+
+  void respond(int status, Headers headers, std::string body) override;
+  void start_stream(int status, Headers headers) override;
+  void write(std::string data) override;
+  void finish() override;
+  void on_cancel(std::function<void()> callback) override;
+
+  // Strand-only: the client went away before finish().
+  void cancel() {
+    if (finished_ || cancelled_) return;
+    cancelled_ = true;
+    if (auto callback = std::exchange(on_cancel_, nullptr)) run_guarded(callback);
+  }
+
+  // A throwing callback must not unwind through the event loop.
+  static void run_guarded(const std::function<void()>& callback) {
+    try {
+      callback();
+    } catch (...) {
+    }
+  }
+
+  std::string out_;  // bytes ready for the socket, waiting for this exchange's turn
+  bool finished_ = false;
+  bool close_after_ = false;
+  // An HTTP/1.0 client knows no chunked encoding: its stream is delimited by the close.
+  bool http10_ = false;
+
+ private:
+  template <class F>
+  void on_strand(F&& f) {
+    net::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); });
+  }
+
+  std::weak_ptr<Connection> connection_;
+  net::any_io_executor strand_;
+  bool head_request_;
+  bool started_ = false;
+  bool streaming_ = false;
+  bool cancelled_ = false;
+  std::function<void()> on_cancel_;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<ServerCore> server, uint64_t id, tcp::socket socket)
+      : server_(std::move(server)),
+        limits_(server_->limits()),
+        id_(id),
+        socket_(std::move(socket)),
+        deadline_(socket_.get_executor()) {}
+
+  void start() {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      error_code ec;
+      auto endpoint = self->socket_.remote_endpoint(ec);
+      if (!ec) self->remote_ = endpoint.address().to_string();
+      self->socket_.non_blocking(true, ec);
+      self->socket_.set_option(tcp::no_delay(true), ec);
+      // The first request line and headers must arrive within header_timeout of accepting.
+      self->arm(Deadline::header, self->limits_.header_timeout);
+      self->wait_readable();
+    });
+  }
+
+  void drain() {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->draining_ = true;
+      if (self->slots_.empty() && !self->parser_ && self->buffer_.size() == 0) {
+        self->close_gracefully();
+      }
+    });
+  }
+
+  void abort_async() {
+    net::post(socket_.get_executor(), [self = shared_from_this()] { self->abort(); });
+  }
+
+  // --- strand-only from here -------------------------------------------------------------
+
+  // `chunked` false and `length` nullopt: a body delimited by closing the connection.
+  std::string head(Exchange& ex, int status, const Headers& headers, bool chunked,
+                   std::optional<size_t> length) {
+    bool last = !slots_.empty() && slots_.back().get() == &ex;
+    if (draining_ && last) ex.close_after_ = true;
+    if (ex.close_after_) no_more_requests_ = true;
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+    out += http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+    out += "\r\n";
+    for (const auto& [name, value] : headers) {
+      if (server_owned(name) || !safe_header(name, value)) continue;
+      out.append(name).append(": ").append(value).append("\r\n");
+    }
+    out += "Date: " + http_date() + "\r\nServer: switchyard\r\n";
+    if (chunked) {
+      out += "Transfer-Encoding: chunked\r\n";
+    } else if (length) {
+      out += "Content-Length: " + std::to_string(*length) + "\r\n";
+    }
+    if (ex.close_after_) out += "Connection: close\r\n";
+    out += "\r\n";
+    return out;
+  }
+
+  // Moves whatever is ready, in request order, to the socket.
+  void pump() {
+    if (closed_ || writing_) return;
+    write_buffer_ = std::move(interim_);
+    interim_.clear();
+    bool close_after = false;
+    while (!slots_.empty()) {
+      Exchange& ex = *slots_.front();
+      if (write_buffer_.empty()) {
+        write_buffer_.swap(ex.out_);
+      } else {
+        write_buffer_ += ex.out_;
+      }
+      ex.out_.clear();
+      if (!ex.finished_) break;
+      close_after = ex.close_after_;
+      slots_.erase(slots_.begin());
+      if (close_after) break;
+    }
+    if (write_buffer_.empty()) {
+      after_writes(close_after);
+      return;
+    }
+    writing_ = true;
+    write_offset_ = 0;
+    write_some(close_after);
+  }
+
+ private:
+  enum class Deadline { none, idle, header, body, linger };
+
+  // Deadlines are cheap to move: moving one only stores a time point. The one timer is
+  // re-armed only when a deadline comes earlier than the time it waits for, and re-arms
+  // itself when it fires before a deadline that moved later. (Re-arming an asio timer costs a
+  // timerfd_settime system call; doing it for every request was a measurable share of a
+  // proxied request's cost.)
+  void arm(Deadline kind, std::chrono::milliseconds after) {
+    deadline_kind_ = kind;
+    read_deadline_ = Clock::now() + after;
+    schedule_deadline();
+  }
+
+  void disarm() { deadline_kind_ = Deadline::none; }
+
+  Clock::time_point next_deadline() const {
+    auto next = Clock::time_point::max();
+    if (deadline_kind_ != Deadline::none) next = read_deadline_;
+    if (writing_) next = std::min(next, write_deadline_);
+    return next;
+  }
+
+  void schedule_deadline() {
+    const auto next = next_deadline();
+    if (next == Clock::time_point::max()) return;
+    if (timer_pending_ && timer_expiry_ <= next) return;
+    timer_pending_ = true;
+    timer_expiry_ = next;
+    auto gen = ++timer_gen_;
+    deadline_.expires_at(next);
+    deadline_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
+      if (gen != self->timer_gen_) return;  // superseded by an earlier deadline
+      self->timer_pending_ = false;
+      if (ec || self->closed_) return;
+      if (Clock::now() >= self->next_deadline()) return self->abort();
+      self->schedule_deadline();
+    });
+  }
+
+  bool paused() const {
+    return !closing_ && !no_more_requests_ && slots_.size() >= limits_.max_pipelined;
+  }
+
+  void wait_readable() {
+    if (waiting_ || closed_ || paused()) return;
+    waiting_ = true;
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+      self->on_readable(ec);
+    });
+  }
+
+  void on_readable(const error_code& wait_ec) {
+    waiting_ = false;
+    if (closed_) return;
+    if (wait_ec) return abort();
+    while (buffer_.size() < kMaxBuffered) {
+      error_code ec;
+      size_t n = socket_.read_some(buffer_.prepare(kReadChunk), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) break;
+      // EOF or reset: the client is gone (a half-close counts as gone: pending work is moot).
+      if (ec) return abort();
+      buffer_.commit(n);
+      if (n < kReadChunk) break;
+    }
+    if (closing_ || no_more_requests_) {
+      buffer_.consume(buffer_.size());  // nothing more will be answered on this connection
+    } else {
+      parse();
+    }
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();  // idle connections hold no buffer
+    wait_readable();
+  }
+
+  void parse() {
+    while (!closed_ && !closing_ && !no_more_requests_ && !paused() && buffer_.size() > 0) {
+      if (!parser_) begin_request();
+      error_code ec;
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        if (used == 0) return;
+        continue;
+      }
+      if (ec) return reject_malformed(ec);
+      if (deadline_kind_ == Deadline::header && parser_->is_header_done() &&
+          !parser_->is_done()) {
+        arm(Deadline::body, limits_.body_timeout);
+        auto expect = parser_->get()[http::field::expect];
+        if (slots_.empty() && beast::iequals(expect, "100-continue")) {
+          interim_ = "HTTP/1.1 100 Continue\r\n\r\n";
+          pump();
+        }
+      }
+      if (parser_->is_done()) dispatch();
+    }
+  }
+
+  void begin_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(
+        std::min<size_t>(limits_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+    parser_->body_limit(limits_.max_body_bytes);
+    // A fresh connection's header deadline runs from accept; a keep-alive one's from now.
+    if (deadline_kind_ != Deadline::header) arm(Deadline::header, limits_.header_timeout);
+  }
+
+  std::shared_ptr<Exchange> new_exchange(bool head) {
+    auto ex = std::make_shared<Exchange>(weak_from_this(), socket_.get_executor(), head);
+    slots_.push_back(ex);
+    return ex;
+  }
+
+  void dispatch() {
+    auto msg = parser_->release();
+    parser_.reset();
+    disarm();  // no read deadline while a response is being produced
+    auto ex = new_exchange(msg.method() == http::verb::head);
+    ex->http10_ = msg.version() < 11;
+    if (!msg.keep_alive() || ex->http10_) {
+      ex->close_after_ = true;
+      no_more_requests_ = true;
+    }
+    ServerRequest request = to_request(msg, remote_, true);
+    if (draining_) {
+      ex->close_after_ = true;
+      no_more_requests_ = true;
+      return call_reject(request, backends::ErrorKind::overloaded, "server is shutting down", *ex);
+    }
+    try {
+      server_->handler().handle(std::move(request), ex);
+    } catch (...) {
+      // A handler bug must not take the loop down; the client gets a plain 500.
+      ex->respond(500, {}, "internal error\n");
+    }
+  }
+
+  void reject_malformed(const error_code& ec) {
+    if (ec == http::error::header_limit) return abort();  // transport abuse: just close
+    auto kind = ec == http::error::body_limit ? backends::ErrorKind::payload_too_large
+                                              : backends::ErrorKind::invalid_request;
+    std::string message = kind == backends::ErrorKind::payload_too_large
+                              ? "request body exceeds " + std::to_string(limits_.max_body_bytes) +
+                                    " bytes"
+                              : "malformed HTTP request";
+    ServerRequest request = to_request(parser_->get(), remote_, false);
+    parser_.reset();
+    disarm();
+    no_more_requests_ = true;
+    auto ex = new_exchange(false);
+    ex->close_after_ = true;
+    call_reject(request, kind, std::move(message), *ex);
+  }
+
+  void call_reject(const ServerRequest& request, backends::ErrorKind kind, std::string message,
+                   Exchange& ex) {
+    try {
+      server_->handler().reject(request, backends::Error{.kind = kind, .message = message}, ex);
+    } catch (...) {
+      ex.respond(500, {}, "internal error\n");
+    }
+  }
+
+  // Writes the rest of write_buffer_. A client that makes no read progress for idle_timeout
+  // must not pin the connection and its queued output forever; a slow but steady one may.
+  void write_some(bool close_after) {
+    write_deadline_ = Clock::now() + limits_.idle_timeout;
+    schedule_deadline();
+    socket_.async_write_some(
+        net::buffer(write_buffer_.data() + write_offset_, write_buffer_.size() - write_offset_),
+        [self = shared_from_this(), close_after](const error_code& ec, size_t n) {
+          self->on_written(ec, n, close_after);
+        });
+  }
+
+  void on_written(const error_code& ec, size_t n, bool close_after) {
+    if (closed_) return;
+    if (ec) return abort();
+    write_offset_ += n;
+    if (write_offset_ < write_buffer_.size()) return write_some(close_after);
+    writing_ = false;
+    if (close_after) return close_gracefully();
+    pump();
+  }
+
+  void after_writes(bool close_after) {
+    if (close_after) return close_gracefully();
+    if (slots_.empty() && !parser_) {
+      if (draining_ && buffer_.size() == 0) return close_gracefully();
+      if (buffer_.size() == 0 && deadline_kind_ != Deadline::idle &&
+          deadline_kind_ != Deadline::header) {
+        arm(Deadline::idle, limits_.idle_timeout);
+      }
+    }
+    parse();  // pipelined requests may be waiting in the buffer
+    wait_readable();
+  }
+
+  // The last response is out: send FIN, discard input until the client closes (bounded).
+  void close_gracefully() {
+    if (closed_ || closing_) return;
+    closing_ = true;
+    no_more_requests_ = true;
+    parser_.reset();
+    buffer_.consume(buffer_.size());
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return abort();
+    arm(Deadline::linger, std::min(limits_.header_timeout, kMaxLinger));
+    wait_readable();
+  }
+
+  void abort() {
+    if (closed_) return;
+    closed_ = true;
+    disarm();
+    deadline_.cancel();  // its handler holds this connection
+    error_code ec;
+    socket_.close(ec);
+    auto slots = std::move(slots_);
+    slots_.clear();
+    for (auto& ex : slots) ex->cancel();
+    parser_.reset();
+    buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();
+    server_->remove(id_);
+  }
+
+  std::shared_ptr<ServerCore> server_;
+  const ServerLimits& limits_;
+  const uint64_t id_;
+  tcp::socket socket_;
+  net::steady_timer deadline_;
+  Clock::time_point read_deadline_;   // header, body, idle or linger, per deadline_kind_
+  Clock::time_point write_deadline_;  // while writing_: the client must read within it
+  Clock::time_point timer_expiry_;
+  uint64_t timer_gen_ = 0;
+  bool timer_pending_ = false;
+  std::string remote_;
+
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  // Requests awaiting their response, in order (at most max_pipelined: a vector, because an
+  // empty std::deque still allocates ~600 bytes, which idle connections should not pay).
+  std::vector<std::shared_ptr<Exchange>> slots_;
+  std::string interim_;
+  std::string write_buffer_;
+
+  Deadline deadline_kind_ = Deadline::none;
+  size_t write_offset_ = 0;
+  bool waiting_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool no_more_requests_ = false;
+  bool draining_ = false;
+};
+
+void Exchange::respond(int status, Headers headers, std::string body) {
+  on_strand([this, status, headers = std::move(headers), body = std::move(body)] {
+    auto connection = connection_.lock();
+    if (!connection || cancelled_ || started_) return;
+    started_ = finished_ = true;
+    out_ += connection->head(*this, status, headers, false, body.size());
+    if (!head_request_) out_ += body;
+    connection->pump();
+  });
+}
+
+void Exchange::start_stream(int status, Headers headers) {
+  on_strand([this, status, headers = std::move(headers)] {
+    auto connection = connection_.lock();
+    if (!connection || cancelled_ || started_) return;
+    started_ = streaming_ = true;
+    if (http10_) close_after_ = true;
+    out_ += connection->head(*this, status, headers, !http10_, std::nullopt);
+    connection->pump();
+  });
+}
+
+void Exchange::write(std::string data) {
+  on_strand([this, data = std::move(data)] {
+    auto connection = connection_.lock();
+    // An empty chunk would end the chunked body early, so it is skipped.
+    if (!connection || cancelled_ || !streaming_ || finished_ || data.empty()) return;
+    if (!head_request_) out_ += http10_ ? data : chunk(data);
+    connection->pump();
+  });
+}
+
+void Exchange::finish() {
+  on_strand([this] {
+    auto connection = connection_.lock();
+    if (!connection || cancelled_ || !streaming_ || finished_) return;
+    finished_ = true;
+    if (!head_request_ && !http10_) out_ += "0\r\n\r\n";
+    connection->pump();
+  });
+}
+
+void Exchange::on_cancel(std::function<void()> callback) {
+  on_strand([this, callback = std::move(callback)]() mutable {
+    if (cancelled_) {
+      run_guarded(callback);
+    } else if (!finished_) {
+      on_cancel_ = std::move(callback);
+    }
+  });
+}
+
+}  // namespace
+
+backends::Result<uint16_t> ServerCore::listen(const std::string& host, uint16_t port) {
+  raise_open_file_limit();
+  error_code ec;
+  // An address literal; "localhost" is accepted too, without a resolver on the start-up path.
+  auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) {
+    return backends::fail(backends::ErrorKind::invalid_request,
+                          "listen address is not an IP address: " + host);
+  }
+  tcp::endpoint endpoint(address, port);
+  auto failed = [&](std::string_view what) {
+    return backends::fail(backends::ErrorKind::internal,
+                          std::string(what) + " " + host + ":" + std::to_string(port) + ": " +
+                              ec.message());
+  };
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return failed("open");
+  acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (ec) return failed("SO_REUSEADDR on");
+  acceptor_.bind(endpoint, ec);
+  if (ec) return failed("bind");
+  acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return failed("listen on");
+  uint16_t bound = acceptor_.local_endpoint(ec).port();
+  if (ec) return failed("local endpoint of");
+  net::post(strand_, [self = shared_from_this()] { self->do_accept(); });
+  return bound;
+}
+
+void ServerCore::do_accept() {
+  acceptor_.async_accept(net::make_strand(io_),
+                         [self = shared_from_this()](const error_code& ec, tcp::socket socket) {
+                           self->on_accept(ec, std::move(socket));
+                         });
+}
+
+void ServerCore::on_accept(const error_code& ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    // Usually EMFILE/ENFILE: back off briefly instead of spinning on the same error.
+    accept_retry_.expires_after(std::chrono::milliseconds(20));
+    accept_retry_.async_wait([self = shared_from_this()](const error_code& wait_ec) {
+      if (!wait_ec && self->acceptor_.is_open()) self->do_accept();
+    });
+    return;
+  }
+  admit(std::move(socket));
+  do_accept();
+}
+
+void ServerCore::admit(tcp::socket socket) {
+  std::shared_ptr<Connection> connection;
+  {
+    std::lock_guard lock(mutex_);
+    if (draining_ || connections_.size() >= limits_.max_connections) {
+      // Over the limit: closed at once, never queued.
+      error_code ec;
+      socket.close(ec);
+      return;
+    }
+    uint64_t id = ++next_id_;
+    connection = std::make_shared<Connection>(shared_from_this(), id, std::move(socket));
+    connections_.emplace(id, connection);
+  }
+  connection->start();
+}
+
+void ServerCore::remove(uint64_t id) {
+  {
+    std::lock_guard lock(mutex_);
+    connections_.erase(id);
+  }
+  finish_drain_if_empty();
+}
+
+void ServerCore::finish_drain_if_empty() {
+  std::function<void()> done;
+  {
+    std::lock_guard lock(mutex_);
+    if (!draining_ || !connections_.empty() || !drain_done_) return;
+    done = std::exchange(drain_done_, nullptr);
+  }
+  net::post(strand_, [self = shared_from_this()] { self->drain_timer_.cancel(); });
+  done();
+}
+
+std::vector<std::shared_ptr<Connection>> ServerCore::snapshot() {
+  std::vector<std::shared_ptr<Connection>> out;
+  std::lock_guard lock(mutex_);
+  out.reserve(connections_.size());
+  for (auto& [id, connection] : connections_) out.push_back(connection);
+  return out;
+}
+
+void ServerCore::drain(std::chrono::milliseconds deadline, std::function<void()> done) {
+  net::post(strand_, [self = shared_from_this(), deadline, done = std::move(done)]() mutable {
+    {
+      std::lock_guard lock(self->mutex_);
+      self->draining_ = true;
+      self->drain_done_ = std::move(done);
+    }
+    error_code ec;
+    self->acceptor_.close(ec);
+    self->accept_retry_.cancel();
+    for (auto& connection : self->snapshot()) connection->drain();
+    self->drain_timer_.expires_after(deadline);
+    self->drain_timer_.async_wait([self](const error_code& wait_ec) {
+      if (wait_ec) return;
+      for (auto& connection : self->snapshot()) connection->abort_async();
+    });
+    self->finish_drain_if_empty();
+  });
+}
+
+void ServerCore::shutdown() {
+  for (auto& connection : snapshot()) connection->abort_async();
+  net::post(strand_, [self = shared_from_this()] {
+    error_code ec;
+    self->acceptor_.close(ec);
+    self->accept_retry_.cancel();
+    self->drain_timer_.cancel();
+  });
+  // Break the connection <-> server ownership cycle even if the loop never runs the aborts
+  // above (it may be stopped already): the pending handlers then free the connections.
+  std::lock_guard lock(mutex_);
+  connections_.clear();
+}
+
+class HttpServer::Impl {
+ public:
+  std::shared_ptr<ServerCore> core;
+};
+
+HttpServer::HttpServer(boost::asio::io_context& io, ServerLimits limits, RequestHandler& handler)
+    : impl_(std::make_shared<Impl>(
+          Impl{std::make_shared<ServerCore>(io, std::move(limits), handler)})) {}
+
+HttpServer::~HttpServer() {
+  impl_->core->shutdown();
+}
+
+backends::Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
+  return impl_->core->listen(host, port);
+}
+
+void HttpServer::drain(std::chrono::milliseconds deadline, std::function<void()> done) {
+  impl_->core->drain(deadline, std::move(done));
+}
+
+size_t HttpServer::open_connections() const {
+  return impl_->core->open_connections();
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,30 @@
+#pragma once
+// Re-encodes the weights of a GGUF model (what `switchyard model quantize` runs).
+//
+// Matrices (2+ dimensions) are converted to `type`; one whose row width does not fit the type's
+// block size gets `fallback` instead (F32 if that does not fit either), as llama.cpp does.
+// Vectors (norms, biases) stay F32. Metadata is copied, general.file_type updated. Throws
+// EngineError naming the tensor on failure. The whole output is built in memory before writing.
+
+#include <cstddef>
+#include <filesystem>
+
+#include "switchyard/local_engine/tensor_type.h"
+
+namespace sy::engine {
+
+struct QuantizeOptions {
+  TensorType type = TensorType::q8_0;  // f32, f16, bf16, q8_0 or q4_0
+  TensorType fallback = TensorType::f16;
+};
+
+struct QuantizeReport {
+  size_t converted = 0;  // matrices in `type`
+  size_t fell_back = 0;  // matrices in the fallback type
+  size_t kept = 0;       // vectors left as they were (F32)
+};
+
+QuantizeReport quantize_gguf(const std::filesystem::path& input,
+                             const std::filesystem::path& output, const QuantizeOptions& options);
+
+}  // namespace sy::engine

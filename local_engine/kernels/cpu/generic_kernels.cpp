@@ -1,0 +1,94 @@
+// The generic kernels: plain C++, the reference every ISA override is tested against.
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/dequantize.h"
+
+namespace sy::engine::kernels {
+namespace {
+
+float dot_f32(const float* a, const float* b, size_t n) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float dot_f16_f32(const uint16_t* a, const float* b, size_t n) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += fp16_to_fp32(a[i]) * b[i];
+  return sum;
+}
+
+float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks) {
+  float sum = 0;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    int32_t isum = 0;
+    for (int j = 0; j < 32; ++j) isum += int32_t{w[b].qs[j]} * x[b].qs[j];
+    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
+  float sum = 0;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      isum += ((w[b].qs[j] & 0x0F) - 8) * int32_t{x[b].qs[j]};
+      isum += ((w[b].qs[j] >> 4) - 8) * int32_t{x[b].qs[j + 16]};
+    }
+    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+}  // namespace
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n) {
+  for (size_t b = 0; b < n / 32; ++b) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = fp32_to_fp16(d);
+    for (int j = 0; j < 32; ++j) y[b].qs[j] = static_cast<int8_t>(std::round(x[b * 32 + j] * id));
+  }
+}
+
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
+  for (size_t b = 0; b < n / 32; ++b) {
+    // The value of largest magnitude maps to -8, so the scale keeps its sign (as ggml does).
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; ++j) {
+      const float v = x[b * 32 + j];
+      if (std::fabs(v) > amax) {
+        amax = std::fabs(v);
+        max = v;
+      }
+    }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = fp32_to_fp16(d);
+    for (int j = 0; j < 16; ++j) {
+      const int lo = std::min(15, static_cast<int>(x[b * 32 + j] * id + 8.5f));
+      const int hi = std::min(15, static_cast<int>(x[b * 32 + j + 16] * id + 8.5f));
+      y[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+const CpuKernels& generic_cpu_kernels() {
+  static const CpuKernels kernels{"generic", &dot_f32, &dot_f16_f32, &dot_q8_0_q8_0,
+                                  &dot_q4_0_q8_0};
+  return kernels;
+}
+
+const CpuKernels& select_cpu_kernels() {
+  if (const CpuKernels* k = avx512_cpu_kernels()) return *k;
+  if (const CpuKernels* k = avx2_cpu_kernels()) return *k;
+  return generic_cpu_kernels();
+}
+
+}  // namespace sy::engine::kernels

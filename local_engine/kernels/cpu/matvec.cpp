@@ -1,0 +1,53 @@
+#include "kernels/cpu/matvec.h"
+
+#include <string>
+
+#include "switchyard/local_engine/engine_error.h"
+
+namespace sy::engine::kernels {
+
+void matvec(const CpuKernels& k, const MatrixView& w, const float* x, float* out,
+            MatvecScratch& scratch, size_t row_begin, size_t row_end) {
+  if (row_end > w.rows || row_begin > row_end) throw EngineError("matvec: rows out of range");
+  const auto* base = static_cast<const std::byte*>(w.data);
+  switch (w.type) {
+    case TensorType::f32: {
+      const auto* rows = reinterpret_cast<const float*>(base);
+      for (size_t r = row_begin; r < row_end; ++r) out[r] = k.dot_f32(rows + r * w.cols, x, w.cols);
+      return;
+    }
+    case TensorType::f16: {
+      const auto* rows = reinterpret_cast<const uint16_t*>(base);
+      for (size_t r = row_begin; r < row_end; ++r) {
+        out[r] = k.dot_f16_f32(rows + r * w.cols, x, w.cols);
+      }
+      return;
+    }
+    case TensorType::q8_0:
+    case TensorType::q4_0: {
+      if (w.cols % 32 != 0) {
+        throw EngineError("matvec: width " + std::to_string(w.cols) + " does not fit " +
+                          std::string(to_string(w.type)) + " blocks");
+      }
+      const size_t blocks = w.cols / 32;
+      scratch.x_q8.resize(blocks);
+      quantize_row_q8_0(x, scratch.x_q8.data(), w.cols);
+      if (w.type == TensorType::q8_0) {
+        const auto* rows = reinterpret_cast<const BlockQ8_0*>(base);
+        for (size_t r = row_begin; r < row_end; ++r) {
+          out[r] = k.dot_q8_0_q8_0(rows + r * blocks, scratch.x_q8.data(), blocks);
+        }
+      } else {
+        const auto* rows = reinterpret_cast<const BlockQ4_0*>(base);
+        for (size_t r = row_begin; r < row_end; ++r) {
+          out[r] = k.dot_q4_0_q8_0(rows + r * blocks, scratch.x_q8.data(), blocks);
+        }
+      }
+      return;
+    }
+    default:
+      throw EngineError("matvec: type " + std::string(to_string(w.type)) + " is not supported");
+  }
+}
+
+}  // namespace sy::engine::kernels

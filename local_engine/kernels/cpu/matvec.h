@@ -1,0 +1,38 @@
+#pragma once
+// Matrix-vector product over weights as stored in the file (F32, F16, Q8_0, Q4_0), using a
+// kernel set from select_cpu_kernels(). For Q8_0/Q4_0 weights the activations are quantized to
+// Q8_0 once per call, as the formats call for. Single-threaded: callers split rows across
+// threads.
+
+#include <cstddef>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "switchyard/local_engine/tensor_type.h"
+
+namespace sy::engine::kernels {
+
+// A row-major matrix in place: `rows` rows of `cols` elements of `type`.
+struct MatrixView {
+  TensorType type = TensorType::f32;
+  const void* data = nullptr;
+  size_t rows = 0;
+  size_t cols = 0;
+};
+
+// Reusable per-thread buffer for the quantized activations.
+struct MatvecScratch {
+  std::vector<BlockQ8_0> x_q8;
+};
+
+// out[r] = W[r, :] . x for r in [row_begin, row_end). Throws EngineError for an unsupported
+// type or a width that does not fit the type's blocks.
+void matvec(const CpuKernels& kernels, const MatrixView& w, const float* x, float* out,
+            MatvecScratch& scratch, size_t row_begin, size_t row_end);
+
+inline void matvec(const CpuKernels& kernels, const MatrixView& w, const float* x, float* out,
+                   MatvecScratch& scratch) {
+  matvec(kernels, w, x, out, scratch, 0, w.rows);
+}
+
+}  // namespace sy::engine::kernels

@@ -1,0 +1,336 @@
+#include "switchyard/backends/http_client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "io_threads.h"
+#include "scripted_server.h"
+
+namespace sy::backends {
+namespace {
+
+using namespace testing;  // NOLINT: the test helpers
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+struct Recorder {
+  std::mutex mutex;
+  std::condition_variable cv;
+  int status = 0;
+  Headers headers;
+  std::string body;
+  int pieces = 0;
+  int head_calls = 0;
+  int complete_calls = 0;
+  bool completed_on_caller_thread = false;
+  std::thread::id caller = std::this_thread::get_id();
+  std::optional<Status> result;
+
+  HttpHandlers handlers() {
+    return HttpHandlers{
+        .on_head =
+            [this](int s, const Headers& h) {
+              std::lock_guard lock(mutex);
+              status = s;
+              headers = h;
+              head_calls++;
+            },
+        .on_body =
+            [this](std::string_view bytes) {
+              std::lock_guard lock(mutex);
+              body += bytes;
+              pieces++;
+              cv.notify_all();
+            },
+        .on_complete =
+            [this](Status r) {
+              std::lock_guard lock(mutex);
+              if (std::this_thread::get_id() == caller) completed_on_caller_thread = true;
+              result = std::move(r);
+              complete_calls++;
+              cv.notify_all();
+            },
+    };
+  }
+  bool wait_done(milliseconds limit = milliseconds(3000)) {
+    return wait_until(mutex, cv, [&] { return result.has_value(); }, limit);
+  }
+  ErrorKind error_kind() {
+    std::lock_guard lock(mutex);
+    return result && !result->has_value() ? result->error().kind : ErrorKind::internal;
+  }
+  std::string error_message() {
+    std::lock_guard lock(mutex);
+    return result && !result->has_value() ? result->error().message : "";
+  }
+};
+
+HttpTimeouts fast_timeouts() {
+  return HttpTimeouts{.connect = milliseconds(1000),
+                      .first_byte = milliseconds(1000),
+                      .idle = milliseconds(1000),
+                      .total = milliseconds(3000)};
+}
+
+HttpRequest post(const std::string& url, std::string body = "{}") {
+  return HttpRequest{.method = "POST", .url = url, .headers = {}, .body = std::move(body)};
+}
+
+TEST(HttpClient, PostRoundTripCarriesHeadersAndBody) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(http_response(200, R"({"ok":true})", {{"X-Reply", "Yes"}}))});
+  HttpClient client(io.io());
+  Recorder rec;
+  HttpRequest request = post(server.url("/v1/chat?x=1"), "hello body");
+  request.headers = {{"content-type", "application/json"}, {"x-custom", "abc"}};
+  client.start(request, fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  EXPECT_EQ(rec.status, 200);
+  EXPECT_EQ(find_header(rec.headers, "x-reply"), "Yes");
+  EXPECT_EQ(find_header(rec.headers, "content-length"), "11");
+  EXPECT_EQ(rec.body, R"({"ok":true})");
+  EXPECT_EQ(rec.head_calls, 1);
+  EXPECT_EQ(rec.complete_calls, 1);
+  EXPECT_FALSE(rec.completed_on_caller_thread);
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].target, "/v1/chat?x=1");
+  EXPECT_EQ(requests[0].body, "hello body");
+  EXPECT_EQ(find_header(requests[0].headers, "x-custom"), "abc");
+  EXPECT_EQ(find_header(requests[0].headers, "content-type"), "application/json");
+  EXPECT_EQ(find_header(requests[0].headers, "expect"), std::nullopt);
+}
+
+TEST(HttpClient, ReportsFinalHeadAfterInterimContinue) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send("HTTP/1.1 100 Continue\r\n\r\n"), send(http_response(201, "made"))});
+  HttpClient client(io.io());
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  EXPECT_EQ(rec.status, 201);
+  EXPECT_EQ(rec.head_calls, 1);
+  EXPECT_EQ(rec.body, "made");
+}
+
+TEST(HttpClient, DeliversChunkedStreamInPieces) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(chunked_head(200, {{"Content-Type", "text/event-stream"}})),
+                      send(chunk("one")), pause(milliseconds(30)), send(chunk("two")),
+                      pause(milliseconds(30)), send(chunk("three")), send(last_chunk())});
+  HttpClient client(io.io());
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  EXPECT_EQ(rec.body, "onetwothree");
+  EXPECT_GE(rec.pieces, 3);
+  EXPECT_EQ(find_header(rec.headers, "content-type"), "text/event-stream");
+}
+
+TEST(HttpClient, FailsAsUnavailableWhenConnectionRefused) {
+  IoThreads io(1);
+  HttpClient client(io.io());
+  Recorder rec;
+  client.start(post("http://127.0.0.1:" + std::to_string(unused_port()) + "/"), fast_timeouts(),
+               rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_unavailable);
+  EXPECT_EQ(rec.head_calls, 0);
+}
+
+TEST(HttpClient, TimesOutWhenNoHeadArrivesInTime) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({hang()});
+  HttpClient client(io.io());
+  Recorder rec;
+  auto timeouts = fast_timeouts();
+  timeouts.first_byte = milliseconds(100);
+  auto begin = Clock::now();
+  client.start(post(server.url()), timeouts, rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_timeout);
+  EXPECT_NE(rec.error_message().find("first byte"), std::string::npos) << rec.error_message();
+  EXPECT_GE(Clock::now() - begin, milliseconds(100));
+  EXPECT_LT(Clock::now() - begin, milliseconds(900));
+}
+
+TEST(HttpClient, TimesOutWhenBodyGoesIdle) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(chunked_head()), send(chunk("first")), hang()});
+  HttpClient client(io.io());
+  Recorder rec;
+  auto timeouts = fast_timeouts();
+  timeouts.idle = milliseconds(120);
+  client.start(post(server.url()), timeouts, rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_timeout);
+  EXPECT_NE(rec.error_message().find("idle"), std::string::npos) << rec.error_message();
+  EXPECT_EQ(rec.head_calls, 1);
+  EXPECT_EQ(rec.body, "first");
+}
+
+TEST(HttpClient, TimesOutOnTotalDeadlineWhileDataStillFlows) {
+  IoThreads io(1);
+  ScriptedServer server;
+  Script script{send(chunked_head())};
+  for (int i = 0; i < 30; ++i) {
+    script.push_back(send(chunk("x")));
+    script.push_back(pause(milliseconds(30)));
+  }
+  script.push_back(send(last_chunk()));
+  server.set_default(script);
+  HttpClient client(io.io());
+  Recorder rec;
+  auto timeouts = fast_timeouts();
+  timeouts.idle = milliseconds(200);
+  timeouts.total = milliseconds(250);
+  auto begin = Clock::now();
+  client.start(post(server.url()), timeouts, rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_timeout);
+  EXPECT_NE(rec.error_message().find("total"), std::string::npos) << rec.error_message();
+  EXPECT_LT(Clock::now() - begin, milliseconds(800));
+  EXPECT_GE(rec.pieces, 2);
+}
+
+TEST(HttpClient, FailsAsUnavailableWhenResetBeforeHead) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({reset()});
+  HttpClient client(io.io());
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_unavailable) << rec.error_message();
+  EXPECT_EQ(rec.head_calls, 0);
+}
+
+TEST(HttpClient, FailsAsUpstreamErrorWhenResetAfterHead) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default(
+      {send(response_head(200, {{"Content-Length", "100"}}) + "partial"), pause(milliseconds(20)),
+       reset()});
+  HttpClient client(io.io());
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_error) << rec.error_message();
+  EXPECT_EQ(rec.head_calls, 1);
+}
+
+TEST(HttpClient, FailsWhenStreamEndsBeforeLastChunk) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(chunked_head()), send(chunk("half")), close_connection()});
+  HttpClient client(io.io());
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_error) << rec.error_message();
+}
+
+TEST(HttpClient, FailsWhenResponseExceedsLimit) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(http_response(200, std::string(5000, 'a')))});
+  HttpClient client(io.io(), HttpClientOptions{.max_response_bytes = 1000});
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_error);
+  EXPECT_EQ(rec.error_message(), "response exceeds 1000 bytes");
+  EXPECT_LE(rec.body.size(), 1000u);
+}
+
+TEST(HttpClient, CancelMidStreamCompletesOnceAsCancelled) {
+  IoThreads io(2);
+  ScriptedServer server;
+  server.set_default({send(chunked_head()), send(chunk("first")), hang()});
+  HttpClient client(io.io());
+  Recorder rec;
+  auto call = client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(wait_until(rec.mutex, rec.cv, [&] { return rec.pieces > 0; }));
+  call->cancel();
+  call->cancel();
+  ASSERT_TRUE(rec.wait_done());
+  EXPECT_EQ(rec.error_kind(), ErrorKind::cancelled);
+  EXPECT_EQ(rec.complete_calls, 1);
+}
+
+TEST(HttpClient, ShutdownAbortsCallsInFlight) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({hang()});
+  HttpClient client(io.io());
+  Recorder a;
+  Recorder b;
+  client.start(post(server.url()), fast_timeouts(), a.handlers());
+  client.start(post(server.url()), fast_timeouts(), b.handlers());
+  client.shutdown();
+  ASSERT_TRUE(a.wait_done());
+  ASSERT_TRUE(b.wait_done());
+  EXPECT_EQ(a.error_kind(), ErrorKind::cancelled);
+  EXPECT_EQ(b.error_kind(), ErrorKind::cancelled);
+}
+
+TEST(HttpClient, CompletesFiftyConcurrentCallsOnTwoThreads) {
+  IoThreads io(2);
+  ScriptedServer server;
+  server.set_default({pause(milliseconds(20)), send(http_response(200, "ok"))});
+  HttpClient client(io.io());
+  constexpr int kCalls = 50;
+  std::mutex mutex;
+  std::condition_variable cv;
+  int ok = 0;
+  int done = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto body = std::make_shared<std::string>();
+    client.start(post(server.url(), "call " + std::to_string(i)), fast_timeouts(),
+                 HttpHandlers{.on_head = {},
+                              .on_body = [body](std::string_view b) { *body += b; },
+                              .on_complete =
+                                  [&, body](Status r) {
+                                    std::lock_guard lock(mutex);
+                                    if (r && *body == "ok") ok++;
+                                    done++;
+                                    cv.notify_all();
+                                  }});
+  }
+  ASSERT_TRUE(wait_until(mutex, cv, [&] { return done == kCalls; }));
+  EXPECT_EQ(ok, kCalls);
+  EXPECT_EQ(server.requests().size(), static_cast<size_t>(kCalls));
+}
+
+TEST(HttpClient, ReusesOneConnectionForSequentialCalls) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(http_response(200, "ok"))});
+  HttpClient client(io.io());
+  for (int i = 0; i < 3; ++i) {
+    Recorder rec;
+    client.start(post(server.url()), fast_timeouts(), rec.handlers());
+    ASSERT_TRUE(rec.wait_done());
+    ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  }
+  EXPECT_EQ(server.accepted(), 1);
+  EXPECT_EQ(server.requests().size(), 3u);
+}
+
+}  // namespace
+}  // namespace sy::backends

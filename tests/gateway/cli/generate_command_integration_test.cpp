@@ -1,0 +1,112 @@
+// `switchyard generate` end to end: the built binary on stories260K, whose greedy output from
+// BOS is documented in ../shared/models/README.md.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/cli/cli_process.h"
+#include "gateway/cli/temp_dir.h"
+
+namespace sy::gateway {
+namespace {
+
+using testing::last_line;
+using testing::run_process;
+using testing::switchyard_binary;
+
+const std::string kModels = SWITCHYARD_MODELS_DIR "/stories260K";
+
+// llama2.c's documented greedy continuation of BOS (models/README.md).
+const std::string kGolden =
+    "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+    "park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n"
+    "Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. "
+    "She said, \"I want to play with your ball, but I can't find it.\"";
+
+void skip_without_models() {
+  if (!std::filesystem::exists(kModels + "/stories260K.gguf")) {
+    GTEST_SKIP() << "stories260K not found in " << kModels;
+  }
+}
+
+TEST(GenerateCommand, ReproducesGoldenTextWhenGreedyFromBosOnGguf) {
+  skip_without_models();
+  auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.gguf", "-n",
+                        "256", "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, kGolden.size()), kGolden);
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;
+}
+
+TEST(GenerateCommand, ReproducesGoldenTextWhenGreedyFromBosOnLlama2cCheckpoint) {
+  skip_without_models();
+  auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.bin",
+                        "--tokenizer", kModels + "/tok512.bin", "-n", "256"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, kGolden.size()), kGolden);
+}
+
+TEST(GenerateCommand, EndsWithStatsJsonLineWhenAsked) {
+  skip_without_models();
+  auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.gguf", "-p",
+                        "Once upon a time", "-n", "40", "--ignore-eos", "--temp", "0.8", "--seed",
+                        "7", "--stats-json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto stats = nlohmann::json::parse(last_line(r.err));
+  // BOS plus the prompt's tokens; --ignore-eos runs to exactly -n.
+  EXPECT_GE(stats.at("prompt_tokens").get<int>(), 2);
+  EXPECT_EQ(stats.at("gen_tokens").get<int>(), 40);
+  EXPECT_GT(stats.at("prompt_tok_s").get<double>(), 0.0);
+  EXPECT_GT(stats.at("gen_tok_s").get<double>(), 0.0);
+  EXPECT_GT(stats.at("peak_rss_mb").get<double>(), 0.0);
+  EXPECT_FALSE(r.out.empty());
+}
+
+TEST(GenerateCommand, SameSeedGivesSameTextWhenSampling) {
+  skip_without_models();
+  std::vector<std::string> args = {switchyard_binary(),
+                                   "generate",
+                                   "-m",
+                                   kModels + "/stories260K.gguf",
+                                   "-n",
+                                   "30",
+                                   "--temp",
+                                   "1.0",
+                                   "--seed",
+                                   "42"};
+  auto a = run_process(args);
+  auto b = run_process(args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+}
+
+TEST(GenerateCommand, FailsWithClearErrorWhenModelMissing) {
+  auto r = run_process({switchyard_binary(), "generate", "-m", "/nonexistent/model.gguf", "-p",
+                        "secret prompt text"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/model.gguf"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("secret prompt text"), std::string::npos) << r.err;
+}
+
+TEST(GenerateCommand, FailsWithClearErrorWhenCheckpointHasNoTokenizer) {
+  skip_without_models();
+  auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.bin"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--tokenizer"), std::string::npos) << r.err;
+}
+
+TEST(GenerateCommand, RejectsFileThatIsNotAModel) {
+  testing::TempDir dir;
+  auto path = dir.write("not_a_model.gguf", "this is not a gguf file");
+  auto r = run_process({switchyard_binary(), "generate", "-m", path.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("loading model"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sy::gateway

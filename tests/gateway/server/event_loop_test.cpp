@@ -1,0 +1,74 @@
+#include "switchyard/gateway/event_loop.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <csignal>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace sy::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(EventLoop, RunsHandlersOnConfiguredThreadsUntilStopped) {
+  EventLoop loop(3);
+  EXPECT_EQ(loop.threads(), 3);
+  std::mutex mutex;
+  std::condition_variable all_in;
+  std::set<std::thread::id> ids;
+  // Each handler waits (bounded) until three distinct threads are inside: proof of 3 threads.
+  for (int i = 0; i < 3; ++i) {
+    boost::asio::post(loop.io(), [&] {
+      std::unique_lock lock(mutex);
+      ids.insert(std::this_thread::get_id());
+      all_in.notify_all();
+      all_in.wait_for(lock, 2s, [&] { return ids.size() == 3; });
+    });
+  }
+  boost::asio::post(loop.io(), [&] {
+    std::unique_lock lock(mutex);
+    all_in.wait_for(lock, 2s, [&] { return ids.size() == 3; });
+    loop.stop();
+  });
+  auto runner = std::async(std::launch::async, [&] { loop.run(); });
+  ASSERT_EQ(runner.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(ids.size(), 3u);
+}
+
+TEST(EventLoop, DefaultsToOneThreadPerCore) {
+  EventLoop loop;
+  EXPECT_GE(loop.threads(), 1);
+}
+
+TEST(EventLoop, CallsSignalCallbackOnLoopThread) {
+  EventLoop loop(1);
+  std::atomic<int> seen{0};
+  loop.on_signal({SIGUSR1, SIGUSR2}, [&](int signal) {
+    seen = signal;
+    loop.stop();
+  });
+  auto runner = std::async(std::launch::async, [&] { loop.run(); });
+  std::raise(SIGUSR2);
+  ASSERT_EQ(runner.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(seen.load(), SIGUSR2);
+}
+
+TEST(EventLoop, RaisesOpenFileLimitToHardLimit) {
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  uint64_t raised = raise_open_file_limit();
+  EXPECT_EQ(raised, limit.rlim_max);
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(limit.rlim_cur, limit.rlim_max);
+}
+
+}  // namespace
+}  // namespace sy::gateway

@@ -1,0 +1,165 @@
+#pragma once
+// A RequestHandler for the server tests and a fixture that runs an HttpServer on its own
+// EventLoop thread on 127.0.0.1 port 0.
+//
+// Routes: /echo answers "<METHOD> <target> <body>" at once; /stream and /hold start a chunked
+// stream (/hold: a plain 200 the test answers later) and park the writer for the test.
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "switchyard/gateway/event_loop.h"
+#include "switchyard/gateway/http_server.h"
+
+namespace sy::gateway::testing {
+
+class TestHandler : public RequestHandler {
+ public:
+  void handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) override {
+    if (request.target == "/throw") throw std::runtime_error("handler bug");
+    std::unique_lock lock(mutex_);
+    targets_.push_back(request.target);
+    requests_.push_back(request);
+    if (request.target.starts_with("/stream")) {
+      writer->start_stream(200, {{"content-type", "text/event-stream"}});
+    }
+    if (request.target.starts_with("/stream") || request.target.starts_with("/hold")) {
+      writer->on_cancel([this] {
+        std::lock_guard inner(mutex_);
+        ++cancelled_;
+        changed_.notify_all();
+      });
+      parked_.push_back(writer);
+    } else {
+      writer->respond(200, {{"content-type", "text/plain"}},
+                      request.method + " " + request.target + " " + request.body);
+    }
+    changed_.notify_all();
+  }
+
+  void reject(const ServerRequest& request, const backends::Error& error,
+              ResponseWriter& writer) override {
+    int status = 500;
+    switch (error.kind) {
+      case backends::ErrorKind::payload_too_large: status = 413; break;
+      case backends::ErrorKind::overloaded: status = 503; break;
+      case backends::ErrorKind::invalid_request: status = 400; break;
+      default: break;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      ++rejected_;
+    }
+    writer.respond(status, {{"content-type", "text/plain"}}, error.message);
+  }
+
+  // Waits (bounded) until `predicate` holds under the handler's lock.
+  bool wait(const std::function<bool()>& predicate,
+            std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, predicate);
+  }
+
+  size_t parked_count() {
+    std::lock_guard lock(mutex_);
+    return parked_.size();
+  }
+  std::shared_ptr<ResponseWriter> parked(size_t i) {
+    std::lock_guard lock(mutex_);
+    return parked_.at(i);
+  }
+  // The predicates below run under the lock: they read the fields directly.
+  bool wait_parked(size_t n, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+    return wait([&] { return parked_.size() >= n; }, timeout);
+  }
+  bool wait_targets(size_t n) {
+    return wait([&] { return targets_.size() >= n; });
+  }
+  bool wait_cancelled(int n) {
+    return wait([&] { return cancelled_ >= n; });
+  }
+  std::vector<std::string> targets() {
+    std::lock_guard lock(mutex_);
+    return targets_;
+  }
+  std::vector<ServerRequest> requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  int cancelled() {
+    std::lock_guard lock(mutex_);
+    return cancelled_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> targets_;
+  std::vector<ServerRequest> requests_;
+  std::vector<std::shared_ptr<ResponseWriter>> parked_;
+  int cancelled_ = 0;
+  int rejected_ = 0;
+};
+
+// Short limits so every fault test finishes well under a second or two.
+inline ServerLimits test_limits() {
+  ServerLimits limits;
+  limits.max_body_bytes = 64 * 1024;
+  limits.max_header_bytes = 4 * 1024;
+  limits.header_timeout = std::chrono::milliseconds(200);
+  limits.body_timeout = std::chrono::milliseconds(200);
+  limits.idle_timeout = std::chrono::milliseconds(300);
+  limits.max_connections = 64;
+  limits.max_pipelined = 4;
+  limits.io_threads = 2;
+  return limits;
+}
+
+class RunningServer {
+ public:
+  explicit RunningServer(ServerLimits limits = test_limits())
+      : loop_(limits.io_threads), server_(std::make_unique<HttpServer>(loop_.io(), limits,
+                                                                       handler_)) {
+    auto bound = server_->listen("127.0.0.1", 0);
+    if (!bound) ADD_FAILURE() << "listen: " << bound.error().message;
+    port_ = bound.value_or(0);
+    thread_ = std::thread([this] { loop_.run(); });
+  }
+  ~RunningServer() {
+    server_.reset();
+    loop_.stop();
+    thread_.join();
+  }
+
+  uint16_t port() const { return port_; }
+  HttpServer& server() { return *server_; }
+  TestHandler& handler() { return handler_; }
+
+  // Waits (bounded, polling the server's own count) until open_connections() == n.
+  bool wait_connections(size_t n, std::chrono::milliseconds timeout = std::chrono::milliseconds(
+                                      3000)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (server_->open_connections() != n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling, bounded above
+    }
+    return true;
+  }
+
+ private:
+  TestHandler handler_;
+  EventLoop loop_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace sy::gateway::testing

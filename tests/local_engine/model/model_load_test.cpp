@@ -1,0 +1,151 @@
+#include "switchyard/local_engine/model.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "switchyard/local_engine/engine_error.h"
+#include "switchyard/local_engine/gguf_file.h"
+
+namespace sy::engine {
+namespace {
+
+const std::filesystem::path kStories = std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K";
+
+// Copies stories260K.gguf, letting `edit` change metadata and tensors on the way.
+std::filesystem::path rewritten(const std::string& name,
+                                const std::function<void(GgufWriter&, const GgufTensor&)>& edit,
+                                const std::function<void(GgufWriter&)>& meta = {}) {
+  auto src = GgufFile::open(kStories / "stories260K.gguf");
+  GgufWriter w;
+  for (const auto& [k, v] : src->metadata()) w.set(k, v);
+  if (meta) meta(w);
+  for (const auto& t : src->tensors()) edit(w, t);
+  auto path = std::filesystem::temp_directory_path() / ("sy_model_test_" + name + ".gguf");
+  w.write(path);
+  return path;
+}
+
+std::string load_error(const std::filesystem::path& path) {
+  try {
+    Model::load(path);
+  } catch (const EngineError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Model, ReadsLlamaHyperParametersFromGguf) {
+  auto model = Model::load(kStories / "stories260K.gguf");
+  const ModelConfig& c = model->config();
+  EXPECT_EQ(c.architecture, "llama");
+  EXPECT_EQ(c.dim, 64u);
+  EXPECT_EQ(c.n_layers, 5u);
+  EXPECT_EQ(c.n_heads, 8u);
+  EXPECT_EQ(c.n_kv_heads, 4u);
+  EXPECT_EQ(c.head_dim, 8u);
+  EXPECT_EQ(c.ffn_dim, 172u);
+  EXPECT_EQ(c.n_vocab, 512u);
+  EXPECT_FALSE(c.tied_output);
+  EXPECT_EQ(model->tokenizer().size(), 512u);
+}
+
+TEST(Model, Llama2cCheckpointHasTheSameWeightsAsTheGguf) {
+  auto bin = Model::load(kStories / "stories260K.bin", kStories / "tok512.bin");
+  auto gguf = Model::load(kStories / "stories260K.gguf");
+  EXPECT_EQ(bin->config().context_length, 512u);
+  EXPECT_EQ(bin->weights().token_embd, gguf->weights().token_embd);
+  EXPECT_EQ(bin->weights().layers[3].wk, gguf->weights().layers[3].wk);
+  EXPECT_EQ(bin->weights().layers[4].w_down, gguf->weights().layers[4].w_down);
+  EXPECT_EQ(bin->output_weights(), gguf->output_weights());
+}
+
+TEST(Model, BadTensorShapeNamesTheTensor) {
+  auto path = rewritten("shape", [](GgufWriter& w, const GgufTensor& t) {
+    if (t.name == "blk.3.attn_q.weight") {
+      w.add_tensor(t.name, t.type, {64, 32}, t.data.subspan(0, t.n_bytes / 2));
+    } else {
+      w.add_tensor(t.name, t.type, t.shape, t.data);
+    }
+  });
+  std::string err = load_error(path);
+  EXPECT_NE(err.find("loading model"), std::string::npos) << err;
+  EXPECT_NE(err.find("tensor blk.3.attn_q.weight: shape [64, 32], expected [64, 64]"),
+            std::string::npos)
+      << err;
+  std::filesystem::remove(path);
+}
+
+TEST(Model, MissingTensorAndUnknownArchitectureAreClearErrors) {
+  auto missing = rewritten("missing", [](GgufWriter& w, const GgufTensor& t) {
+    if (t.name != "blk.1.ffn_up.weight") w.add_tensor(t.name, t.type, t.shape, t.data);
+  });
+  EXPECT_NE(load_error(missing).find("tensor blk.1.ffn_up.weight: missing"), std::string::npos);
+  auto arch = rewritten(
+      "arch",
+      [](GgufWriter& w, const GgufTensor& t) { w.add_tensor(t.name, t.type, t.shape, t.data); },
+      [](GgufWriter& w) { w.set("general.architecture", GgufValue::string("mamba")); });
+  EXPECT_NE(load_error(arch).find("architecture mamba is not supported"), std::string::npos);
+  auto heads = rewritten(
+      "heads",
+      [](GgufWriter& w, const GgufTensor& t) { w.add_tensor(t.name, t.type, t.shape, t.data); },
+      [](GgufWriter& w) { w.set("llama.attention.head_count_kv", GgufValue::u32(3)); });
+  EXPECT_NE(load_error(heads).find("llama.attention.head_count_kv"), std::string::npos);
+  for (auto& p : {missing, arch, heads}) std::filesystem::remove(p);
+}
+
+TEST(Model, TruncatedLlama2cCheckpointIsAClearError) {
+  auto path = std::filesystem::temp_directory_path() / "sy_model_test_truncated.bin";
+  std::filesystem::copy_file(kStories / "stories260K.bin", path,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(path, 5000);
+  try {
+    Model::load(path, kStories / "tok512.bin");
+    FAIL();
+  } catch (const EngineError& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace sy::engine
+
+namespace sy::engine {
+namespace {
+
+TEST(Model, HostileLlama2cHeaderFailsWithoutAllocating) {
+  auto path = std::filesystem::temp_directory_path() / "sy_model_test_hostile.bin";
+  {
+    // Plausible-looking but huge dimensions in a 28-byte file: must fail on size, not allocate.
+    const int32_t header[7] = {1 << 20, 1 << 20, 1 << 20, 1 << 10, 1 << 10, 1 << 20, 1 << 20};
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(header), sizeof(header));
+  }
+  EXPECT_THROW(Model::load(path, kStories / "tok512.bin"), EngineError);
+  {
+    const int32_t header[7] = {64, 172, 5, 0, 4, 512, 512};  // zero heads
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(header), sizeof(header));
+  }
+  EXPECT_THROW(Model::load(path, kStories / "tok512.bin"), EngineError);
+  std::filesystem::remove(path);
+}
+
+TEST(Model, InconsistentTokenizerMetadataNamesTheKey) {
+  auto path = rewritten(
+      "scores",
+      [](GgufWriter& w, const GgufTensor& t) { w.add_tensor(t.name, t.type, t.shape, t.data); },
+      [](GgufWriter& w) {
+        w.set("tokenizer.ggml.scores", GgufValue::f32_array({0.0f, 1.0f}));
+      });
+  EXPECT_NE(load_error(path).find("tokenizer.ggml.scores: 2 scores for 512 tokens"),
+            std::string::npos)
+      << load_error(path);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace sy::engine

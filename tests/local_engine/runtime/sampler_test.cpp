@@ -1,0 +1,84 @@
+#include "switchyard/local_engine/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+namespace sy::engine {
+namespace {
+
+TEST(Sampler, GreedyPicksTheLowestIdAmongEqualMaxima) {
+  Sampler s({});
+  std::vector<float> logits = {0.1f, 3.0f, -1.0f, 3.0f};
+  EXPECT_EQ(s.sample(logits), 1);
+}
+
+TEST(Sampler, SameSeedGivesTheSameSequence) {
+  std::vector<float> logits = {1.0f, 1.1f, 0.9f, 1.05f, 0.2f};
+  SamplerOptions o{.temperature = 1.0f, .seed = 42};
+  Sampler a(o), b(o);
+  std::vector<TokenId> sa, sb;
+  for (int i = 0; i < 50; ++i) {
+    sa.push_back(a.sample(logits));
+    sb.push_back(b.sample(logits));
+  }
+  EXPECT_EQ(sa, sb);
+  Sampler c({.temperature = 1.0f, .seed = 43});
+  std::vector<TokenId> sc;
+  for (int i = 0; i < 50; ++i) sc.push_back(c.sample(logits));
+  EXPECT_NE(sa, sc);
+}
+
+TEST(Sampler, TopKOfOneIsGreedy) {
+  std::vector<float> logits = {0.5f, 0.4f, 2.0f, 1.9f};
+  Sampler s({.temperature = 5.0f, .top_k = 1, .seed = 7});
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(s.sample(logits), 2);
+}
+
+TEST(Sampler, TopPKeepsOnlyTheNucleus) {
+  // Probabilities ~ 0.64, 0.24, 0.09, 0.03: top_p 0.8 keeps the first two only.
+  std::vector<float> logits = {3.0f, 2.0f, 1.0f, 0.0f};
+  Sampler s({.temperature = 1.0f, .top_p = 0.8f, .seed = 1});
+  std::map<TokenId, int> seen;
+  for (int i = 0; i < 2000; ++i) ++seen[s.sample(logits)];
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_GT(seen[0], seen[1]);
+}
+
+TEST(Sampler, TemperatureSamplingFollowsTheSoftmax) {
+  std::vector<float> logits = {0.0f, std::log(3.0f)};  // p = 0.25, 0.75
+  Sampler s({.temperature = 1.0f, .seed = 9});
+  int ones = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) ones += s.sample(logits) == 1;
+  EXPECT_NEAR(static_cast<double>(ones) / n, 0.75, 0.02);
+}
+
+}  // namespace
+}  // namespace sy::engine
+
+namespace sy::engine {
+namespace {
+
+TEST(Sampler, RepetitionPenaltyMovesGreedyOffARepeatedToken) {
+  std::vector<float> logits = {2.0f, 1.9f, 0.0f};
+  std::vector<TokenId> history = {0, 0};
+  EXPECT_EQ(Sampler({}).sample(logits, history), 0);
+  EXPECT_EQ(Sampler({.repetition_penalty = 1.1f}).sample(logits, history), 1);
+  EXPECT_EQ(Sampler({.frequency_penalty = 0.06f}).sample(logits, history), 1);
+  EXPECT_EQ(Sampler({.presence_penalty = 0.2f}).sample(logits, history), 1);
+  // Only the last penalty_last_n tokens count.
+  std::vector<TokenId> old = {0, 2, 2, 2};
+  EXPECT_EQ(Sampler({.repetition_penalty = 1.1f, .penalty_last_n = 3}).sample(logits, old), 0);
+}
+
+TEST(Sampler, MinPDropsUnlikelyTokens) {
+  // p ~ 0.71, 0.26, 0.03: min_p 0.1 keeps the first two only.
+  std::vector<float> logits = {3.0f, 2.0f, 0.0f};
+  Sampler s({.temperature = 1.0f, .min_p = 0.1f, .seed = 3});
+  for (int i = 0; i < 2000; ++i) EXPECT_NE(s.sample(logits), 2);
+}
+
+}  // namespace
+}  // namespace sy::engine

@@ -1,0 +1,40 @@
+#include "runtime/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+namespace sy::engine {
+namespace {
+
+TEST(ThreadPool, RunsEveryIndexExactlyOnceAcrossManyCalls) {
+  ThreadPool pool(3);
+  EXPECT_EQ(pool.size(), 3u);
+  for (size_t n : {0, 1, 2, 3, 7, 100, 1000}) {
+    std::vector<std::atomic<int>> hits(n);
+    pool.parallel_for(n, [&](size_t i) { hits[i].fetch_add(1); });
+    for (size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 1) << n << " " << i;
+  }
+}
+
+TEST(ThreadPool, RethrowsTheFirstExceptionAndStaysUsable) {
+  ThreadPool pool(2);
+  EXPECT_THROW(pool.parallel_for(10,
+                                 [](size_t i) {
+                                   if (i == 5) throw std::runtime_error("boom");
+                                 }),
+               std::runtime_error);
+  std::atomic<int> sum{0};
+  pool.parallel_for(10, [&](size_t i) { sum += static_cast<int>(i); });
+  EXPECT_EQ(sum.load(), 45);
+}
+
+TEST(ThreadPool, ZeroMeansOnePerHardwareThread) {
+  ThreadPool pool(0);
+  EXPECT_GE(pool.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sy::engine
