@@ -7,8 +7,10 @@ namespace sy::engine {
 SpecialTokenSplitter::SpecialTokenSplitter(const Vocabulary& vocab) {
   for (size_t i = 0; i < vocab.size(); ++i) {
     TokenKind k = vocab.kinds[i];
-    if ((k == TokenKind::control || k == TokenKind::user_defined) && !vocab.tokens[i].empty()) {
-      specials_.push_back({vocab.tokens[i], static_cast<TokenId>(i), k == TokenKind::control});
+    // llama.cpp parses the unknown token's text too (Baichuan's "<unk>"), like a control token.
+    const bool control = k == TokenKind::control || k == TokenKind::unknown;
+    if ((control || k == TokenKind::user_defined) && !vocab.tokens[i].empty()) {
+      specials_.push_back({vocab.tokens[i], static_cast<TokenId>(i), control});
     }
   }
   std::stable_sort(specials_.begin(), specials_.end(), [](const Special& a, const Special& b) {

@@ -11,7 +11,16 @@
 
 namespace sy::engine::unicode {
 
-enum class Category : uint8_t { kUndefined, kLetter, kNumber, kPunctuation, kOther };
+// kOther holds separators (Z*) and control/format/private-use code points (C* but Cn).
+enum class Category : uint8_t {
+  kUndefined,
+  kLetter,
+  kNumber,
+  kPunctuation,
+  kOther,
+  kMark,
+  kSymbol,
+};
 
 struct CategoryRange {
   uint32_t first;
@@ -34,5 +43,7 @@ bool is_whitespace(uint32_t cp);
 inline bool is_letter(uint32_t cp) { return category(cp) == Category::kLetter; }
 inline bool is_number(uint32_t cp) { return category(cp) == Category::kNumber; }
 inline bool is_punctuation(uint32_t cp) { return category(cp) == Category::kPunctuation; }
+inline bool is_mark(uint32_t cp) { return category(cp) == Category::kMark; }
+inline bool is_symbol(uint32_t cp) { return category(cp) == Category::kSymbol; }
 
 }  // namespace sy::engine::unicode

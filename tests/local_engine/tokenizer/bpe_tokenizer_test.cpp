@@ -29,7 +29,7 @@ TEST_P(BpeVectors, EncodeMatchesLlamaCppAndDecodeIsLossless) {
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, BpeVectors,
                          ::testing::Values("gpt-2", "starcoder", "refact", "mpt", "falcon",
-                                           "deepseek-coder"));
+                                           "deepseek-coder", "deepseek-llm"));
 
 TEST(PreTokenizer, PiecesConcatenateToTheInputEvenForInvalidUtf8) {
   auto pre = PreTokenizer::for_name("gpt-2");
