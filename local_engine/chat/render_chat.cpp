@@ -1,0 +1,51 @@
+// render_chat: the chat template of a loaded model, or the configured family when it has none.
+
+#include "switchyard/local_engine/chat_template.h"
+#include "switchyard/local_engine/engine_error.h"
+#include "switchyard/local_engine/gguf_file.h"
+#include "switchyard/local_engine/model.h"
+
+namespace sy::engine {
+namespace {
+
+std::string token_text(const Tokenizer& tokenizer, TokenId id) {
+  const auto& tokens = tokenizer.vocabulary().tokens;
+  if (id < 0 || static_cast<size_t>(id) >= tokens.size()) return {};
+  return tokens[id];
+}
+
+}  // namespace
+
+ChatPrompt render_chat(const Model& model, const std::vector<ChatMessage>& messages,
+                       const ChatOptions& options) {
+  std::string template_text;
+  if (model.file() != nullptr) {
+    template_text = model.file()->get_string_or("tokenizer.chat_template", "");
+  }
+  ChatPrompt prompt;
+  if (!template_text.empty() && !options.force_configured) {
+    prompt.chat_template = ChatTemplate::detect(template_text);
+  } else if (!options.configured_family.empty()) {
+    prompt.chat_template =
+        ChatTemplate::for_family(chat_family_from_name(options.configured_family));
+    if (template_text.empty()) {
+      prompt.notice = "model has no chat template; using the configured family '" +
+                      options.configured_family + "'";
+    }
+  } else {
+    throw EngineError(
+        "model has no chat template (tokenizer.chat_template); set chat_template to one of "
+        "chatml, llama3, llama2, mistral, gemma, phi3, plain in the model's config");
+  }
+  const Tokenizer& tokenizer = model.tokenizer();
+  ChatRenderOptions render_options;
+  render_options.add_generation_prompt = options.add_generation_prompt;
+  render_options.bos_token = token_text(tokenizer, tokenizer.bos());
+  render_options.eos_token = token_text(tokenizer, tokenizer.eos());
+  prompt.text = render_chat_template(prompt.chat_template, messages, render_options);
+  prompt.has_bos =
+      !render_options.bos_token.empty() && prompt.text.starts_with(render_options.bos_token);
+  return prompt;
+}
+
+}  // namespace sy::engine
