@@ -14,7 +14,7 @@ struct ModelQuantizeOptions {
   std::string input;
   std::string output;
   std::string type;
-  std::string fallback_type = "f16";
+  std::string fallback_type;  // empty: the quantizer's default for `type`
   bool force = false;  // overwrite an existing OUT
 };
 

@@ -14,7 +14,8 @@ namespace {
 
 bool supported_target(TensorType t) {
   return t == TensorType::f32 || t == TensorType::f16 || t == TensorType::bf16 ||
-         t == TensorType::q8_0 || t == TensorType::q4_0;
+         t == TensorType::q8_0 || t == TensorType::q4_0 || t == TensorType::q4_k ||
+         t == TensorType::q6_k;
 }
 
 // llama.cpp's general.file_type for a model mostly of `t`.
@@ -28,18 +29,15 @@ uint32_t file_type(TensorType t) {
       return 2;
     case TensorType::q8_0:
       return 7;
+    case TensorType::q4_k:
+      return 14;  // MOSTLY_Q4_K_S: every matrix Q4_K, none promoted as the _M mix would
+    case TensorType::q6_k:
+      return 18;
     case TensorType::bf16:
       return 32;
     default:
       return 0;
   }
-}
-
-uint16_t fp32_to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  return static_cast<uint16_t>((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);  // nearest even
 }
 
 std::vector<std::byte> encode(TensorType type, const std::vector<float>& x) {
@@ -52,7 +50,8 @@ std::vector<std::byte> encode(TensorType type, const std::vector<float>& x) {
     case TensorType::f16:
     case TensorType::bf16:
       for (size_t i = 0; i < x.size(); ++i) {
-        uint16_t h = type == TensorType::f16 ? kernels::fp32_to_fp16(x[i]) : fp32_to_bf16(x[i]);
+        uint16_t h = type == TensorType::f16 ? kernels::fp32_to_fp16(x[i])
+                                            : kernels::fp32_to_bf16(x[i]);
         std::memcpy(out.data() + 2 * i, &h, 2);
       }
       break;
@@ -64,6 +63,14 @@ std::vector<std::byte> encode(TensorType type, const std::vector<float>& x) {
       kernels::quantize_row_q4_0(x.data(), reinterpret_cast<kernels::BlockQ4_0*>(out.data()),
                                  x.size());
       break;
+    case TensorType::q4_k:
+      kernels::quantize_row_q4_k(x.data(), reinterpret_cast<kernels::BlockQ4_K*>(out.data()),
+                                 x.size());
+      break;
+    case TensorType::q6_k:
+      kernels::quantize_row_q6_k(x.data(), reinterpret_cast<kernels::BlockQ6_K*>(out.data()),
+                                 x.size());
+      break;
     default:
       throw EngineError("cannot encode " + std::string(traits.name));
   }
@@ -72,10 +79,16 @@ std::vector<std::byte> encode(TensorType type, const std::vector<float>& x) {
 
 }  // namespace
 
+TensorType default_fallback(TensorType type) {
+  return type == TensorType::q4_k || type == TensorType::q6_k ? TensorType::q8_0
+                                                               : TensorType::f16;
+}
+
 QuantizeReport quantize_gguf(const std::filesystem::path& input,
                              const std::filesystem::path& output, const QuantizeOptions& options) {
-  if (!supported_target(options.type) || !supported_target(options.fallback)) {
-    throw EngineError("quantize: target types are f32, f16, bf16, q8_0 and q4_0");
+  const TensorType fallback = options.fallback.value_or(default_fallback(options.type));
+  if (!supported_target(options.type) || !supported_target(fallback)) {
+    throw EngineError("quantize: target types are f32, f16, bf16, q8_0, q4_0, q4_k and q6_k");
   }
   auto in = GgufFile::open(input);
   GgufWriter writer;
@@ -93,7 +106,7 @@ QuantizeReport quantize_gguf(const std::filesystem::path& input,
       }
       TensorType target = options.type;
       if (t.shape[0] % tensor_type_traits(target).block_size != 0) {
-        target = options.fallback;
+        target = fallback;
         if (t.shape[0] % tensor_type_traits(target).block_size != 0) target = TensorType::f32;
         ++report.fell_back;
       } else {
