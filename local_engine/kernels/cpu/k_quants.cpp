@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -11,7 +12,16 @@
 namespace sy::engine::kernels {
 namespace {
 
-int nearest(float v) { return static_cast<int>(std::nearbyint(v)); }
+// Round to nearest (ties to even) without a libm call: adding 1.5 * 2^23 leaves the rounded
+// integer in the low mantissa bits. Exact for |v| < 2^22; callers clamp the result to a few
+// dozen levels, so larger inputs are clamped first.
+int nearest(float v) {
+  v = std::clamp(v, -4194303.0f, 4194303.0f);
+  const float shifted = v + 12582912.0f;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, 4);
+  return (bits & 0x007FFFFF) - 0x00400000;
+}
 
 // x ~ scale * L - min with L in [0, nmax], scale >= 0, min >= 0 (so the sub-block's range always
 // covers zero, as ggml's Q4_K does). Tries the plain min..max range and a few stretched or shrunk
