@@ -58,8 +58,8 @@ int run_model_quantize(const ModelQuantizeOptions& options) {
         "vectors kept f32\n",
         options.output.c_str(), report.converted,
         std::string(engine::to_string(quantize.type)).c_str(), report.fell_back,
-        std::string(engine::to_string(
-                        quantize.fallback.value_or(engine::default_fallback(quantize.type))))
+        std::string(
+            engine::to_string(quantize.fallback.value_or(engine::default_fallback(quantize.type))))
             .c_str(),
         report.kept);
     return 0;

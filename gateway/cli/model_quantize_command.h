@@ -15,7 +15,7 @@ struct ModelQuantizeOptions {
   std::string output;
   std::string type;
   std::string fallback_type;  // empty: the quantizer's default for `type`
-  bool force = false;  // overwrite an existing OUT
+  bool force = false;         // overwrite an existing OUT
 };
 
 int run_model_quantize(const ModelQuantizeOptions& options);

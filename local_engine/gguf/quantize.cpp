@@ -51,8 +51,8 @@ void encode_range(TensorType type, const float* x, size_t n, std::byte* out) {
     case TensorType::f16:
     case TensorType::bf16:
       for (size_t i = 0; i < n; ++i) {
-        uint16_t h = type == TensorType::f16 ? kernels::fp32_to_fp16(x[i])
-                                            : kernels::fp32_to_bf16(x[i]);
+        uint16_t h =
+            type == TensorType::f16 ? kernels::fp32_to_fp16(x[i]) : kernels::fp32_to_bf16(x[i]);
         std::memcpy(out + 2 * i, &h, 2);
       }
       return;
@@ -98,8 +98,7 @@ std::vector<std::byte> encode(TensorType type, const std::vector<float>& x) {
 }  // namespace
 
 TensorType default_fallback(TensorType type) {
-  return type == TensorType::q4_k || type == TensorType::q6_k ? TensorType::q8_0
-                                                               : TensorType::f16;
+  return type == TensorType::q4_k || type == TensorType::q6_k ? TensorType::q8_0 : TensorType::f16;
 }
 
 QuantizeReport quantize_gguf(const std::filesystem::path& input,

@@ -62,7 +62,8 @@ float dot_q4_k_q8_k(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks) {
       const uint8_t* run = w[b].qs + 32 * (j / 2);
       const int shift = (j % 2) * 4;
       int32_t isum = 0;
-      for (int l = 0; l < 32; ++l) isum += ((run[l] >> shift) & 0x0F) * int32_t{x[b].qs[32 * j + l]};
+      for (int l = 0; l < 32; ++l)
+        isum += ((run[l] >> shift) & 0x0F) * int32_t{x[b].qs[32 * j + l]};
       scaled += sc * isum;
       mins += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
     }
@@ -125,9 +126,8 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
 }
 
 const CpuKernels& generic_cpu_kernels() {
-  static const CpuKernels kernels{"generic",      &dot_f32,       &dot_f16_f32,
-                                  &dot_q8_0_q8_0, &dot_q4_0_q8_0, &dot_bf16_f32,
-                                  &dot_q4_k_q8_k, &dot_q6_k_q8_k};
+  static const CpuKernels kernels{"generic",      &dot_f32,      &dot_f16_f32,   &dot_q8_0_q8_0,
+                                  &dot_q4_0_q8_0, &dot_bf16_f32, &dot_q4_k_q8_k, &dot_q6_k_q8_k};
   return kernels;
 }
 

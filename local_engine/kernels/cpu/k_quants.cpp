@@ -54,7 +54,7 @@ void fit_scale_min(const float* x, int n, int nmax, float& scale, float& min) {
     if (det <= 0) continue;
     double s = (n * sxl - sl * sx) / det;
     double b = (sl2 * sx - sl * sxl) / det;  // x ~ s * l + b
-    if (b > 0) {  // the offset must not be positive: refit through zero
+    if (b > 0) {                             // the offset must not be positive: refit through zero
       b = 0;
       s = sxl / sl2;
     }
@@ -193,19 +193,18 @@ void quantize_row_q6_k(const float* x, BlockQ6_K* y, size_t n) {
       out.scales[k] = static_cast<int8_t>(sc);
       const float s = d * static_cast<float>(sc);
       for (int i = 0; i < 16; ++i) {
-        levels[16 * k + i] = static_cast<int8_t>(
-            s != 0.0f ? std::clamp(nearest(x[16 * k + i] / s), -32, 31) : 0);
+        levels[16 * k + i] =
+            static_cast<int8_t>(s != 0.0f ? std::clamp(nearest(x[16 * k + i] / s), -32, 31) : 0);
       }
     }
     for (int h = 0; h < 2; ++h) {
       const int8_t* lv = levels + 128 * h;
       for (int l = 0; l < 32; ++l) {
-        const int q0 = lv[l] + 32, q1 = lv[l + 32] + 32, q2 = lv[l + 64] + 32,
-                  q3 = lv[l + 96] + 32;
+        const int q0 = lv[l] + 32, q1 = lv[l + 32] + 32, q2 = lv[l + 64] + 32, q3 = lv[l + 96] + 32;
         out.ql[64 * h + l] = static_cast<uint8_t>((q0 & 0x0F) | ((q2 & 0x0F) << 4));
         out.ql[64 * h + 32 + l] = static_cast<uint8_t>((q1 & 0x0F) | ((q3 & 0x0F) << 4));
-        out.qh[32 * h + l] =
-            static_cast<uint8_t>((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6));
+        out.qh[32 * h + l] = static_cast<uint8_t>((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) |
+                                                  ((q3 >> 4) << 6));
       }
     }
   }

@@ -114,8 +114,9 @@ class WideLlamaQuantize : public ::testing::Test {
     EXPECT_EQ(file->tensor("blk.0.ffn_down.weight").type, k_quant ? TensorType::q8_0 : type);
     EXPECT_EQ(report.fell_back, k_quant ? kLayers : 0u);
     EXPECT_EQ(report.converted, 2 + 6 * kLayers + (k_quant ? 0 : kLayers));
-    EXPECT_EQ(file->get_u32("general.file_type"),
-              type == TensorType::q4_k ? 14u : type == TensorType::q6_k ? 18u : 32u);
+    EXPECT_EQ(file->get_u32("general.file_type"), type == TensorType::q4_k   ? 14u
+                                                  : type == TensorType::q6_k ? 18u
+                                                                             : 32u);
 
     auto quantized = Model::load(path);
     auto original = Model::load(f32_path_);

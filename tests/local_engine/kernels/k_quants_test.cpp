@@ -193,7 +193,7 @@ TEST(KQuantQuantize, Q4_KRoundTripStaysWithinBounds) {
     if (blocks == 3) {
       for (size_t i = 0; i < 32; ++i) x[i] = -1.5f;  // a constant negative sub-block
       for (size_t i = 32; i < 64; ++i) x[i] = 0.0f;  // and a zero one
-      x[300] = 12.0f;                                 // an outlier
+      x[300] = 12.0f;                                // an outlier
     }
     std::vector<BlockQ4_K> q(blocks);
     quantize_row_q4_k(x.data(), q.data(), x.size());
@@ -257,12 +257,12 @@ TEST(KQuantQuantize, Bf16RoundsToNearestEvenWithinHalfAnUlp) {
 // ---- Kernels ----------------------------------------------------------------------------------
 
 struct KQuantCase {
-  std::vector<float> x;                  // activations
-  std::vector<BlockQ8_K> x8;             // quantized
-  std::vector<float> x8f;                // their values
+  std::vector<float> x;       // activations
+  std::vector<BlockQ8_K> x8;  // quantized
+  std::vector<float> x8f;     // their values
   std::vector<BlockQ4_K> w4;
   std::vector<BlockQ6_K> w6;
-  std::vector<float> w4f, w6f;           // dequantized weights
+  std::vector<float> w4f, w6f;  // dequantized weights
 };
 
 KQuantCase make_case(std::mt19937& rng, size_t blocks) {

@@ -59,13 +59,10 @@ TEST(Matvec, MatchesDequantizedProductForEveryTypeAndIsa) {
   if (auto* k = avx512_cpu_kernels()) sets.push_back(k);
   std::mt19937 rng(21);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  const std::pair<TensorType, double> types[] = {{TensorType::f32, 1e-10},
-                                                 {TensorType::f16, 1e-10},
-                                                 {TensorType::q8_0, 5e-4},
-                                                 {TensorType::q4_0, 5e-4},
-                                                 {TensorType::bf16, 1e-10},
-                                                 {TensorType::q4_k, 5e-4},
-                                                 {TensorType::q6_k, 5e-4}};
+  const std::pair<TensorType, double> types[] = {
+      {TensorType::f32, 1e-10}, {TensorType::f16, 1e-10},  {TensorType::q8_0, 5e-4},
+      {TensorType::q4_0, 5e-4}, {TensorType::bf16, 1e-10}, {TensorType::q4_k, 5e-4},
+      {TensorType::q6_k, 5e-4}};
   for (Case c : {Case{1, 32}, Case{7, 96}, Case{33, 576}, Case{100, 160}, Case{5, 1056},
                  Case{1, 256}, Case{9, 768}, Case{31, 2816}}) {
     std::vector<float> w(c.rows * c.cols), x(c.cols);

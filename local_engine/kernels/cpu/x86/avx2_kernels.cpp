@@ -167,12 +167,12 @@ inline __m256i broadcast_word(__m256i v, int j) {
 inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, __m256& acc, __m256& acc_min) {
   const __m128i sm = q4_k_scales_mins(w.scales);
   // Mins: m_j * (bsums[2j] + bsums[2j+1]) with m_j repeated for both 16-sums of sub-block j.
-  const __m128i m_pairs = _mm_shuffle_epi8(sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12,
-                                                             13, 13, 14, 14, 15, 15));
+  const __m128i m_pairs = _mm_shuffle_epi8(
+      sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
   const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
   const __m256i mins = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(m_pairs));
-  acc_min = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w.dmin) * x.d), _mm256_cvtepi32_ps(mins),
-                            acc_min);
+  acc_min =
+      _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w.dmin) * x.d), _mm256_cvtepi32_ps(mins), acc_min);
   const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // 8 words, twice
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256i sum0 = _mm256_setzero_si256(), sum1 = _mm256_setzero_si256();
@@ -263,9 +263,8 @@ float dot_q6_k_q8_k(const BlockQ6_K* w, const BlockQ8_K* x, size_t n_blocks) {
 
 }  // namespace
 
-extern const CpuKernels kAvx2Kernels{"avx2",         &dot_f32,       &dot_f16_f32,
-                                     &dot_q8_0_q8_0, &dot_q4_0_q8_0, &dot_bf16_f32,
-                                     &dot_q4_k_q8_k, &dot_q6_k_q8_k};
+extern const CpuKernels kAvx2Kernels{"avx2",         &dot_f32,      &dot_f16_f32,   &dot_q8_0_q8_0,
+                                     &dot_q4_0_q8_0, &dot_bf16_f32, &dot_q4_k_q8_k, &dot_q6_k_q8_k};
 
 }  // namespace sy::engine::kernels
 

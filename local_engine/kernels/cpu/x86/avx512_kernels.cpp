@@ -139,12 +139,12 @@ float dot_bf16_f32(const uint16_t* a, const float* b, size_t n) {
   for (; i + 64 <= n; i += 64) {
     const auto* p = reinterpret_cast<const __m256i*>(a + i);
     acc0 = _mm512_fmadd_ps(widen_bf16(_mm256_loadu_si256(p)), _mm512_loadu_ps(b + i), acc0);
-    acc1 = _mm512_fmadd_ps(widen_bf16(_mm256_loadu_si256(p + 1)), _mm512_loadu_ps(b + i + 16),
-                           acc1);
-    acc2 = _mm512_fmadd_ps(widen_bf16(_mm256_loadu_si256(p + 2)), _mm512_loadu_ps(b + i + 32),
-                           acc2);
-    acc3 = _mm512_fmadd_ps(widen_bf16(_mm256_loadu_si256(p + 3)), _mm512_loadu_ps(b + i + 48),
-                           acc3);
+    acc1 =
+        _mm512_fmadd_ps(widen_bf16(_mm256_loadu_si256(p + 1)), _mm512_loadu_ps(b + i + 16), acc1);
+    acc2 =
+        _mm512_fmadd_ps(widen_bf16(_mm256_loadu_si256(p + 2)), _mm512_loadu_ps(b + i + 32), acc2);
+    acc3 =
+        _mm512_fmadd_ps(widen_bf16(_mm256_loadu_si256(p + 3)), _mm512_loadu_ps(b + i + 48), acc3);
   }
   for (; i < n; i += 16) {  // masked tail
     const size_t left = n - i < 16 ? n - i : 16;
@@ -176,8 +176,8 @@ inline __m256i broadcast_word(__m256i v, int j) {
 // As in avx2_kernels.cpp, with vpdpwssd fusing each scale multiply-add (VNNI).
 inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, __m256& acc, __m256& acc_min) {
   const __m128i sm = q4_k_scales_mins(w.scales);
-  const __m128i m_pairs = _mm_shuffle_epi8(sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12,
-                                                             13, 13, 14, 14, 15, 15));
+  const __m128i m_pairs = _mm_shuffle_epi8(
+      sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
   const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
   const __m256i mins = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(m_pairs));
   acc_min = _mm256_fmadd_ps(_mm256_set1_ps(half(w.dmin) * x.d), _mm256_cvtepi32_ps(mins), acc_min);
@@ -190,8 +190,7 @@ inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, __m256& acc, __m2
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
     const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c));
     const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c + 32));
-    sum0 = _mm256_dpwssd_epi32(sum0, _mm256_maddubs_epi16(lo, x_lo),
-                               broadcast_word(scales, 2 * c));
+    sum0 = _mm256_dpwssd_epi32(sum0, _mm256_maddubs_epi16(lo, x_lo), broadcast_word(scales, 2 * c));
     sum1 = _mm256_dpwssd_epi32(sum1, _mm256_maddubs_epi16(hi, x_hi),
                                broadcast_word(scales, 2 * c + 1));
   }
