@@ -27,7 +27,7 @@ engine::TensorType parse_tensor_type(std::string name, const char* flag) {
     if (traits && traits->name == name) return static_cast<engine::TensorType>(id);
   }
   throw std::runtime_error(std::string(flag) + " " + name +
-                           ": unknown tensor type (e.g. f32, f16, bf16, q8_0, q4_0)");
+                           ": unknown tensor type (e.g. f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)");
 }
 
 }  // namespace
@@ -36,7 +36,9 @@ int run_model_quantize(const ModelQuantizeOptions& options) {
   try {
     engine::QuantizeOptions quantize;
     quantize.type = parse_tensor_type(options.type, "--type");
-    quantize.fallback = parse_tensor_type(options.fallback_type, "--fallback-type");
+    if (!options.fallback_type.empty()) {
+      quantize.fallback = parse_tensor_type(options.fallback_type, "--fallback-type");
+    }
     std::error_code ec;
     if (!std::filesystem::is_regular_file(options.input, ec)) {
       throw std::runtime_error(options.input + ": no such file");
@@ -56,7 +58,10 @@ int run_model_quantize(const ModelQuantizeOptions& options) {
         "vectors kept f32\n",
         options.output.c_str(), report.converted,
         std::string(engine::to_string(quantize.type)).c_str(), report.fell_back,
-        std::string(engine::to_string(quantize.fallback)).c_str(), report.kept);
+        std::string(
+            engine::to_string(quantize.fallback.value_or(engine::default_fallback(quantize.type))))
+            .c_str(),
+        report.kept);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "switchyard model quantize: %s\n", e.what());
@@ -69,10 +74,11 @@ void add_model_quantize_command(CLI::App& model, int& exit_code) {
   CLI::App* cmd = model.add_subcommand("quantize", "Re-encode a GGUF model's weights");
   cmd->add_option("input", options->input, "Input .gguf")->required();
   cmd->add_option("output", options->output, "Output .gguf")->required();
-  cmd->add_option("--type", options->type, "Target type: f32, f16, bf16, q8_0, q4_0")->required();
+  cmd->add_option("--type", options->type, "Target type: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k")
+      ->required();
   cmd->add_option("--fallback-type", options->fallback_type,
-                  "Type for matrices whose width does not fit --type's block")
-      ->capture_default_str();
+                  "Type for matrices whose width does not fit --type's block (default: q8_0 "
+                  "for q4_k/q6_k, f16 otherwise)");
   cmd->add_flag("--force", options->force, "Overwrite OUT if it exists");
   cmd->callback([options, &exit_code] { exit_code = run_model_quantize(*options); });
 }

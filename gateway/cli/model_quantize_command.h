@@ -14,8 +14,8 @@ struct ModelQuantizeOptions {
   std::string input;
   std::string output;
   std::string type;
-  std::string fallback_type = "f16";
-  bool force = false;  // overwrite an existing OUT
+  std::string fallback_type;  // empty: the quantizer's default for `type`
+  bool force = false;         // overwrite an existing OUT
 };
 
 int run_model_quantize(const ModelQuantizeOptions& options);

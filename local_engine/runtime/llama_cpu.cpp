@@ -66,8 +66,9 @@ kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t co
   if (t.shape.size() != 2 || t.shape[0] != cols || t.shape[1] != rows) {
     throw EngineError("tensor " + std::string(name) + ": unexpected shape");
   }
-  if (t.type != TensorType::f32 && t.type != TensorType::f16 && t.type != TensorType::q8_0 &&
-      t.type != TensorType::q4_0) {
+  if (t.type != TensorType::f32 && t.type != TensorType::f16 && t.type != TensorType::bf16 &&
+      t.type != TensorType::q8_0 && t.type != TensorType::q4_0 && t.type != TensorType::q4_k &&
+      t.type != TensorType::q6_k) {
     throw EngineError("tensor " + std::string(name) + ": type " + std::string(to_string(t.type)) +
                       " is not supported by the CPU pass yet");
   }

@@ -3,8 +3,10 @@
 // an ISA file overrides the ops it speeds up. select_cpu_kernels() picks the best set the
 // processor supports (cpuid) once; callers keep the returned table, there is no global state.
 //
-// Quantized dots take activations already quantized to Q8_0 (quantize_row_q8_0), as llama.cpp's
-// formats call for: Q8_0 x Q8_0 and Q4_0 x Q8_0 are integer dots scaled per block.
+// Quantized dots take activations already quantized as llama.cpp's formats call for: Q8_0 x Q8_0
+// and Q4_0 x Q8_0 (quantize_row_q8_0) are integer dots scaled per 32-block; Q4_K x Q8_K and
+// Q6_K x Q8_K (quantize_row_q8_k) are integer dots scaled per sub-block, over 256-element
+// super-blocks. BF16 weights are dotted with F32 activations (widened exactly, no rounding).
 
 #include <cstddef>
 #include <cstdint>
@@ -23,17 +25,61 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18);
 
+// K-quant super-blocks of 256 elements, ggml's layouts bit for bit (144, 210 and 292 bytes).
+inline constexpr size_t kQK = 256;
+
+// 8 sub-blocks of 32: x = d * sc[j] * q - dmin * m[j], q in [0, 15]. The 6-bit sc/m pairs are
+// packed in `scales`: bytes 0-3 hold sc[0..3] in their low 6 bits, bytes 4-7 m[0..3]; bytes 8-11
+// hold the low 4 bits of sc[4..7] (low nibble) and m[4..7] (high nibble), whose top 2 bits sit in
+// the top 2 bits of bytes 0-3 (sc) and 4-7 (m). qs: four runs of 32 bytes, run c holding
+// sub-block 2c in its low nibbles and sub-block 2c+1 in its high nibbles.
+struct BlockQ4_K {
+  uint16_t d;     // fp16 scale of the sub-block scales
+  uint16_t dmin;  // fp16 scale of the sub-block mins
+  uint8_t scales[12];
+  uint8_t qs[128];
+};
+// 16 sub-blocks of 16: x = d * scales[k] * (q - 32), q in [0, 63] as 4 low bits in ql and 2 high
+// bits in qh. Each half of 128 elements (h = 0, 1) uses ql[64h..64h+63] and qh[32h..32h+31]:
+// element 128h + 32g + l (g in 0..3, l in 0..31) takes the low (g = 0, 1) or high (g = 2, 3)
+// nibble of ql[64h + 32*(g&1) + l] and bits 2g, 2g+1 of qh[32h + l].
+struct BlockQ6_K {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  uint16_t d;  // fp16
+};
+// Activations for K-quant dots: x = d * qs, with the sums of each 16 quants kept for the
+// formats' offsets (mins, the -32 of Q6_K).
+struct BlockQ8_K {
+  float d;
+  int8_t qs[256];  // in [-127, 127]
+  int16_t bsums[16];
+};
+static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
+
 struct CpuKernels {
   std::string_view isa;  // "generic", "avx2", "avx512"
   float (*dot_f32)(const float* a, const float* b, size_t n);
   float (*dot_f16_f32)(const uint16_t* a, const float* b, size_t n);
   float (*dot_q8_0_q8_0)(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks);
   float (*dot_q4_0_q8_0)(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks);
+  float (*dot_bf16_f32)(const uint16_t* a, const float* b, size_t n);
+  float (*dot_q4_k_q8_k)(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks);
+  float (*dot_q6_k_q8_k)(const BlockQ6_K* w, const BlockQ8_K* x, size_t n_blocks);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n);
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n);
+// x (n, a multiple of 256) -> n/256 super-blocks (k_quants.cpp). Q8_K maps the largest magnitude
+// to +-127. Q4_K and Q6_K fit each sub-block's scale (and Q4_K's min) by least squares over a
+// few candidate ranges, then quantize those to 6/8 bits: lossy but sane (bounds in the tests).
+void quantize_row_q8_k(const float* x, BlockQ8_K* y, size_t n);
+void quantize_row_q4_k(const float* x, BlockQ4_K* y, size_t n);
+void quantize_row_q6_k(const float* x, BlockQ6_K* y, size_t n);
+// The 6-bit scale and min of Q4_K sub-block j (0..7).
+void q4_k_scale_min(const uint8_t* scales, int j, uint8_t& scale, uint8_t& min);
 
 const CpuKernels& generic_cpu_kernels();
 // nullptr when this processor (or the build) lacks the ISA.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/cpu/cpu_kernels.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
@@ -14,6 +15,39 @@ uint16_t load_u16(const std::byte* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
   return v;
+}
+
+void dequantize_q4_k(const std::byte* p, float* out, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b, p += sizeof(BlockQ4_K), out += kQK) {
+    BlockQ4_K block;
+    std::memcpy(&block, p, sizeof(block));
+    const float d = fp16_to_fp32(block.d), dmin = fp16_to_fp32(block.dmin);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      q4_k_scale_min(block.scales, j, sc, m);
+      const float scale = d * sc, offset = dmin * m;
+      const uint8_t* run = block.qs + 32 * (j / 2);
+      const int shift = (j % 2) * 4;  // even sub-blocks in the low nibbles
+      for (int l = 0; l < 32; ++l) {
+        out[32 * j + l] = scale * static_cast<float>((run[l] >> shift) & 0x0F) - offset;
+      }
+    }
+  }
+}
+
+void dequantize_q6_k(const std::byte* p, float* out, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b, p += sizeof(BlockQ6_K), out += kQK) {
+    BlockQ6_K block;
+    std::memcpy(&block, p, sizeof(block));
+    const float d = fp16_to_fp32(block.d);
+    for (int e = 0; e < 256; ++e) {
+      const int h = e / 128, g = (e % 128) / 32, l = e % 32;
+      const int low = (block.ql[64 * h + 32 * (g & 1) + l] >> (g < 2 ? 0 : 4)) & 0x0F;
+      const int high = (block.qh[32 * h + l] >> (2 * g)) & 0x03;
+      out[e] = d * static_cast<float>(block.scales[e / 16]) *
+               static_cast<float>((low | (high << 4)) - 32);
+    }
+  }
 }
 
 }  // namespace
@@ -54,6 +88,12 @@ uint16_t fp32_to_fp16(float f) {
 
 float bf16_to_fp32(uint16_t h) { return std::bit_cast<float>(uint32_t{h} << 16); }
 
+uint16_t fp32_to_bf16(float f) {
+  const uint32_t bits = std::bit_cast<uint32_t>(f);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  return static_cast<uint16_t>((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);  // nearest even
+}
+
 bool can_dequantize(TensorType type) {
   switch (type) {
     case TensorType::f32:
@@ -61,6 +101,8 @@ bool can_dequantize(TensorType type) {
     case TensorType::bf16:
     case TensorType::q8_0:
     case TensorType::q4_0:
+    case TensorType::q4_k:
+    case TensorType::q6_k:
       return true;
     default:
       return false;
@@ -108,6 +150,12 @@ void dequantize(TensorType type, std::span<const std::byte> data, std::span<floa
           out[b * 32 + j + 16] = d * static_cast<float>((q >> 4) - 8);
         }
       }
+      return;
+    case TensorType::q4_k:
+      dequantize_q4_k(p, out.data(), n / kQK);
+      return;
+    case TensorType::q6_k:
+      dequantize_q6_k(p, out.data(), n / kQK);
       return;
     default:
       throw EngineError("dequantize: tensor type " + std::string(traits.name) +

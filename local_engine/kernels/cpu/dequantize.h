@@ -13,6 +13,7 @@ namespace sy::engine::kernels {
 float fp16_to_fp32(uint16_t h);
 uint16_t fp32_to_fp16(float f);  // round to nearest even
 float bf16_to_fp32(uint16_t h);
+uint16_t fp32_to_bf16(float f);  // round to nearest even; NaN stays NaN
 
 // Whether dequantize() handles `type`.
 bool can_dequantize(TensorType type);

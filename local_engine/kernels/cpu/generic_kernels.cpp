@@ -44,6 +44,52 @@ float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
   return sum;
 }
 
+float dot_bf16_f32(const uint16_t* a, const float* b, size_t n) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += bf16_to_fp32(a[i]) * b[i];
+  return sum;
+}
+
+// Per super-block: d8 * (d * sum_j sc_j * (q . x)_j - dmin * sum_j m_j * (sum of x)_j), the
+// integer parts exact.
+float dot_q4_k_q8_k(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks) {
+  float sum = 0;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    int32_t scaled = 0, mins = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      q4_k_scale_min(w[b].scales, j, sc, m);
+      const uint8_t* run = w[b].qs + 32 * (j / 2);
+      const int shift = (j % 2) * 4;
+      int32_t isum = 0;
+      for (int l = 0; l < 32; ++l)
+        isum += ((run[l] >> shift) & 0x0F) * int32_t{x[b].qs[32 * j + l]};
+      scaled += sc * isum;
+      mins += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+    }
+    sum += x[b].d * (fp16_to_fp32(w[b].d) * static_cast<float>(scaled) -
+                     fp16_to_fp32(w[b].dmin) * static_cast<float>(mins));
+  }
+  return sum;
+}
+
+float dot_q6_k_q8_k(const BlockQ6_K* w, const BlockQ8_K* x, size_t n_blocks) {
+  float sum = 0;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    int32_t sub[16] = {};  // (q - 32) . x per sub-block of 16
+    for (int e = 0; e < 256; ++e) {
+      const int h = e / 128, g = (e % 128) / 32, l = e % 32;
+      const int low = (w[b].ql[64 * h + 32 * (g & 1) + l] >> (g < 2 ? 0 : 4)) & 0x0F;
+      const int high = (w[b].qh[32 * h + l] >> (2 * g)) & 0x03;
+      sub[e / 16] += ((low | (high << 4)) - 32) * int32_t{x[b].qs[e]};
+    }
+    int32_t isum = 0;
+    for (int k = 0; k < 16; ++k) isum += w[b].scales[k] * sub[k];
+    sum += fp16_to_fp32(w[b].d) * x[b].d * static_cast<float>(isum);
+  }
+  return sum;
+}
+
 }  // namespace
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n) {
@@ -80,8 +126,8 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
 }
 
 const CpuKernels& generic_cpu_kernels() {
-  static const CpuKernels kernels{"generic", &dot_f32, &dot_f16_f32, &dot_q8_0_q8_0,
-                                  &dot_q4_0_q8_0};
+  static const CpuKernels kernels{"generic",      &dot_f32,      &dot_f16_f32,   &dot_q8_0_q8_0,
+                                  &dot_q4_0_q8_0, &dot_bf16_f32, &dot_q4_k_q8_k, &dot_q6_k_q8_k};
   return kernels;
 }
 

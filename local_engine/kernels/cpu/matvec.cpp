@@ -45,6 +45,35 @@ void matvec(const CpuKernels& k, const MatrixView& w, const float* x, float* out
       }
       return;
     }
+    case TensorType::bf16: {
+      const auto* rows = reinterpret_cast<const uint16_t*>(base);
+      for (size_t r = row_begin; r < row_end; ++r) {
+        out[r] = k.dot_bf16_f32(rows + r * w.cols, x, w.cols);
+      }
+      return;
+    }
+    case TensorType::q4_k:
+    case TensorType::q6_k: {
+      if (w.cols % kQK != 0) {
+        throw EngineError("matvec: width " + std::to_string(w.cols) + " does not fit " +
+                          std::string(to_string(w.type)) + " super-blocks of 256");
+      }
+      const size_t blocks = w.cols / kQK;
+      scratch.x_q8k.resize(blocks);
+      quantize_row_q8_k(x, scratch.x_q8k.data(), w.cols);
+      if (w.type == TensorType::q4_k) {
+        const auto* rows = reinterpret_cast<const BlockQ4_K*>(base);
+        for (size_t r = row_begin; r < row_end; ++r) {
+          out[r] = k.dot_q4_k_q8_k(rows + r * blocks, scratch.x_q8k.data(), blocks);
+        }
+      } else {
+        const auto* rows = reinterpret_cast<const BlockQ6_K*>(base);
+        for (size_t r = row_begin; r < row_end; ++r) {
+          out[r] = k.dot_q6_k_q8_k(rows + r * blocks, scratch.x_q8k.data(), blocks);
+        }
+      }
+      return;
+    }
     default:
       throw EngineError("matvec: type " + std::string(to_string(w.type)) + " is not supported");
   }

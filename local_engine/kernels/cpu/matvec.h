@@ -1,8 +1,8 @@
 #pragma once
-// Matrix-vector product over weights as stored in the file (F32, F16, Q8_0, Q4_0), using a
-// kernel set from select_cpu_kernels(). For Q8_0/Q4_0 weights the activations are quantized to
-// Q8_0 once per call, as the formats call for. Single-threaded: callers split rows across
-// threads.
+// Matrix-vector product over weights as stored in the file (F32, F16, BF16, Q8_0, Q4_0, Q4_K,
+// Q6_K), using a kernel set from select_cpu_kernels(). The activations are quantized once per
+// call as the formats call for: to Q8_0 for Q8_0/Q4_0 weights, to Q8_K for Q4_K/Q6_K.
+// Single-threaded: callers split rows across threads.
 
 #include <cstddef>
 #include <vector>
@@ -23,10 +23,11 @@ struct MatrixView {
 // Reusable per-thread buffer for the quantized activations.
 struct MatvecScratch {
   std::vector<BlockQ8_0> x_q8;
+  std::vector<BlockQ8_K> x_q8k;
 };
 
 // out[r] = W[r, :] . x for r in [row_begin, row_end). Throws EngineError for an unsupported
-// type or a width that does not fit the type's blocks.
+// type or a width that does not fit the type's blocks (32, or 256 for K-quants).
 void matvec(const CpuKernels& kernels, const MatrixView& w, const float* x, float* out,
             MatvecScratch& scratch, size_t row_begin, size_t row_end);
 

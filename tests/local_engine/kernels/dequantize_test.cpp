@@ -59,7 +59,7 @@ TEST(Dequantize, RejectsShortDataAndUnsupportedTypes) {
   std::vector<std::byte> data(33);
   std::vector<float> out(32);
   EXPECT_THROW(dequantize(TensorType::q8_0, data, out), EngineError);
-  EXPECT_THROW(dequantize(TensorType::q6_k, data, out), EngineError);
+  EXPECT_THROW(dequantize(TensorType::q5_k, data, out), EngineError);
   std::vector<float> odd(31);
   EXPECT_THROW(dequantize(TensorType::q8_0, std::vector<std::byte>(68), odd), EngineError);
 }

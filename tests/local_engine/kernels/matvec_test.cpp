@@ -2,8 +2,10 @@
 // weights, for every kernel set the processor has, on awkward shapes.
 // Stated bounds, normalized MSE of the output (sum (got - want)^2 / sum want^2):
 //   F32, F16 weights: 1e-10 (only summation order differs);
+//   BF16 weights: 1e-10 (widened exactly to F32);
 //   Q8_0, Q4_0 weights: 5e-4 (activations are quantized to Q8_0 on the fly: per element
-//   error up to d/2 with d = max|x|/127 over each block of 32).
+//   error up to d/2 with d = max|x|/127 over each block of 32);
+//   Q4_K, Q6_K weights: 5e-4 (activations quantized to Q8_K, d = max|x|/127 over 256).
 
 #include "kernels/cpu/matvec.h"
 
@@ -11,6 +13,7 @@
 
 #include <cstring>
 #include <random>
+#include <string>
 
 #include "kernels/cpu/dequantize.h"
 #include "switchyard/local_engine/engine_error.h"
@@ -33,10 +36,19 @@ std::vector<std::byte> encode(TensorType type, const std::vector<float>& w) {
       uint16_t h = fp32_to_fp16(w[i]);
       std::memcpy(out.data() + 2 * i, &h, 2);
     }
+  } else if (type == TensorType::bf16) {
+    for (size_t i = 0; i < w.size(); ++i) {
+      uint16_t h = fp32_to_bf16(w[i]);
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
   } else if (type == TensorType::q8_0) {
     quantize_row_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(out.data()), w.size());
-  } else {
+  } else if (type == TensorType::q4_0) {
     quantize_row_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(out.data()), w.size());
+  } else if (type == TensorType::q4_k) {
+    quantize_row_q4_k(w.data(), reinterpret_cast<BlockQ4_K*>(out.data()), w.size());
+  } else {
+    quantize_row_q6_k(w.data(), reinterpret_cast<BlockQ6_K*>(out.data()), w.size());
   }
   return out;
 }
@@ -47,15 +59,17 @@ TEST(Matvec, MatchesDequantizedProductForEveryTypeAndIsa) {
   if (auto* k = avx512_cpu_kernels()) sets.push_back(k);
   std::mt19937 rng(21);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  const std::pair<TensorType, double> types[] = {{TensorType::f32, 1e-10},
-                                                 {TensorType::f16, 1e-10},
-                                                 {TensorType::q8_0, 5e-4},
-                                                 {TensorType::q4_0, 5e-4}};
-  for (Case c : {Case{1, 32}, Case{7, 96}, Case{33, 576}, Case{100, 160}, Case{5, 1056}}) {
+  const std::pair<TensorType, double> types[] = {
+      {TensorType::f32, 1e-10}, {TensorType::f16, 1e-10},  {TensorType::q8_0, 5e-4},
+      {TensorType::q4_0, 5e-4}, {TensorType::bf16, 1e-10}, {TensorType::q4_k, 5e-4},
+      {TensorType::q6_k, 5e-4}};
+  for (Case c : {Case{1, 32}, Case{7, 96}, Case{33, 576}, Case{100, 160}, Case{5, 1056},
+                 Case{1, 256}, Case{9, 768}, Case{31, 2816}}) {
     std::vector<float> w(c.rows * c.cols), x(c.cols);
     for (auto& v : w) v = dist(rng) * 0.05f;
     for (auto& v : x) v = dist(rng);
     for (auto [type, bound] : types) {
+      if (c.cols % tensor_type_traits(type).block_size != 0) continue;
       auto bytes = encode(type, w);
       std::vector<float> deq(w.size());
       dequantize(type, bytes, deq);
@@ -91,9 +105,18 @@ TEST(Matvec, RejectsUnsupportedTypesAndWidths) {
   std::vector<std::byte> data(1024);
   std::vector<float> x(40), out(1);
   MatvecScratch scratch;
-  EXPECT_THROW(matvec(generic_cpu_kernels(), {TensorType::q6_k, data.data(), 1, 256}, x.data(),
+  EXPECT_THROW(matvec(generic_cpu_kernels(), {TensorType::q5_k, data.data(), 1, 256}, x.data(),
                       out.data(), scratch),
                EngineError);
+  // K-quants need widths that are whole super-blocks of 256, however many 32-blocks fit.
+  for (TensorType type : {TensorType::q4_k, TensorType::q6_k}) {
+    try {
+      matvec(generic_cpu_kernels(), {type, data.data(), 1, 576}, x.data(), out.data(), scratch);
+      ADD_FAILURE() << "width 576 accepted for " << to_string(type);
+    } catch (const EngineError& e) {
+      EXPECT_NE(std::string(e.what()).find("576"), std::string::npos) << e.what();
+    }
+  }
   EXPECT_THROW(matvec(generic_cpu_kernels(), {TensorType::q8_0, data.data(), 1, 40}, x.data(),
                       out.data(), scratch),
                EngineError);
