@@ -86,6 +86,9 @@ int run_generate(const GenerateCommandOptions& options) {
                                     {"gen_tokens", gen_tokens},
                                     {"gen_tok_s", gen_tok_s},
                                     {"peak_rss_mb", rss}};
+    // The generated ids and their log-probabilities, for comparing engines token by token.
+    stats["tokens"] = result.tokens;
+    stats["logprobs"] = result.logprobs;
     std::fprintf(stderr, "%s\n", stats.dump().c_str());
   }
   return 0;

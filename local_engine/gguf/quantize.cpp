@@ -147,4 +147,11 @@ QuantizeReport quantize_gguf(const std::filesystem::path& input,
   return report;
 }
 
+std::vector<std::byte> quantize_values(TensorType type, const std::vector<float>& values) {
+  if (!supported_target(type)) {
+    throw EngineError("cannot write tensors of type " + std::string(to_string(type)) + " yet");
+  }
+  return encode(type, values);
+}
+
 }  // namespace sy::engine

@@ -2,6 +2,7 @@
 // vocab_size — negative when the classifier is separate — and seq_len), then F32 weights in a
 // fixed order. The RoPE tables it stores are skipped: we compute them.
 
+#include <cmath>
 #include <fstream>
 
 #include "switchyard/local_engine/engine_error.h"
@@ -72,6 +73,7 @@ std::unique_ptr<Model> Model::load_llama2c(const std::filesystem::path& checkpoi
     }
     c.head_dim = c.dim / c.n_heads;
     c.rope_dim = c.head_dim;
+    c.attention_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 
     const uint64_t file_size = std::filesystem::file_size(checkpoint);
     FloatReader r(in, (file_size - sizeof(h)) / 4);

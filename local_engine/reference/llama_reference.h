@@ -1,7 +1,8 @@
 #pragma once
-// The reference forward pass of the Llama family: plain scalar C++, one token at a time, written
-// to be read (llama2.c style). It is the oracle the optimized paths are tested against; speed is
-// not its job.
+// The reference forward pass of the Llama family and its relatives (Qwen2/3, Gemma 2/3: every
+// architecture in model/architecture.h, told apart by ModelConfig flags): plain scalar C++, one
+// token at a time, written to be read (llama2.c style). It is the oracle the optimized paths are
+// tested against; speed is not its job.
 
 #include <span>
 #include <vector>

@@ -18,15 +18,36 @@ void rms_norm(float* out, const float* x, const float* weight, size_t n, float e
   for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
+void add_bias(float* v, const std::vector<float>& bias) {
+  for (size_t i = 0; i < bias.size(); ++i) v[i] += bias[i];
+}
+
+float gelu_tanh(float x) {
+  const float sqrt_2_over_pi = 0.7978845608f;
+  return 0.5f * x * (1.0f + std::tanh(sqrt_2_over_pi * (x + 0.044715f * x * x * x)));
+}
+
+// scale * base^(-2i/rope_dim) / factor_i for each rotated pair i.
+std::vector<float> inverse_frequencies(const ModelConfig& c, float base, float scale,
+                                       const std::vector<float>& factors) {
+  std::vector<float> inv(c.rope_dim / 2);
+  for (size_t i = 0; i < inv.size(); ++i) {
+    inv[i] = scale * std::pow(base, -static_cast<float>(2 * i) / static_cast<float>(c.rope_dim));
+    if (!factors.empty()) inv[i] /= factors[i];
+  }
+  return inv;
+}
+
 }  // namespace
 
-LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads)
+LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads, KvCacheType kv_type)
     : model_(model),
       c_(model.config()),
       kernels_(kernels::select_cpu_kernels()),
       pool_(threads),
       scratch_(pool_.size()),
-      max_positions_(max_positions) {
+      max_positions_(max_positions),
+      kv_type_(kv_type) {
   if (model.file() == nullptr) throw EngineError("the CPU pass needs a GGUF model");
   const size_t q_width = size_t{c_.n_heads} * c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
@@ -34,19 +55,37 @@ LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads)
   output_ = c_.tied_output ? token_embd_ : view("output.weight", c_.n_vocab, c_.dim);
   for (uint32_t l = 0; l < c_.n_layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    layers_.push_back({view(b + "attn_q.weight", q_width, c_.dim),
-                       view(b + "attn_k.weight", kv_width, c_.dim),
-                       view(b + "attn_v.weight", kv_width, c_.dim),
-                       view(b + "attn_output.weight", c_.dim, q_width),
-                       view(b + "ffn_gate.weight", c_.ffn_dim, c_.dim),
-                       view(b + "ffn_up.weight", c_.ffn_dim, c_.dim),
-                       view(b + "ffn_down.weight", c_.dim, c_.ffn_dim),
-                       vector_f32(b + "attn_norm.weight"), vector_f32(b + "ffn_norm.weight")});
+    Layer layer{view(b + "attn_q.weight", q_width, c_.dim),
+                view(b + "attn_k.weight", kv_width, c_.dim),
+                view(b + "attn_v.weight", kv_width, c_.dim),
+                view(b + "attn_output.weight", c_.dim, q_width),
+                view(b + "ffn_gate.weight", c_.ffn_dim, c_.dim),
+                view(b + "ffn_up.weight", c_.ffn_dim, c_.dim),
+                view(b + "ffn_down.weight", c_.dim, c_.ffn_dim),
+                vector_f32(b + "attn_norm.weight", c_.dim),
+                vector_f32(b + "ffn_norm.weight", c_.dim)};
+    if (c_.qkv_bias) {
+      layer.bq = vector_f32(b + "attn_q.bias", q_width);
+      layer.bk = vector_f32(b + "attn_k.bias", kv_width);
+      layer.bv = vector_f32(b + "attn_v.bias", kv_width);
+    }
+    if (c_.qk_norm) {
+      layer.q_norm = vector_f32(b + "attn_q_norm.weight", c_.head_dim);
+      layer.k_norm = vector_f32(b + "attn_k_norm.weight", c_.head_dim);
+    }
+    if (c_.post_norms) {
+      layer.attn_post_norm = vector_f32(b + "post_attention_norm.weight", c_.dim);
+      layer.ffn_post_norm = vector_f32(b + "post_ffw_norm.weight", c_.dim);
+    }
+    layers_.push_back(std::move(layer));
   }
-  output_norm_ = vector_f32("output_norm.weight");
-  for (size_t i = 0; i < c_.rope_dim; i += 2) {
-    inv_freq_.push_back(std::pow(c_.rope_freq_base, -static_cast<float>(i) / c_.rope_dim));
-  }
+  output_norm_ = vector_f32("output_norm.weight", c_.dim);
+  std::vector<float> factors;
+  if (c_.rope_freq_factors) factors = vector_f32("rope_freqs.weight", c_.rope_dim / 2);
+  inv_freq_ = inverse_frequencies(c_, c_.rope_freq_base, c_.rope_freq_scale, factors);
+  inv_freq_swa_ = inverse_frequencies(c_, c_.rope_freq_base_swa, c_.rope_freq_scale_swa, factors);
+  rope_cos_.resize(c_.rope_dim / 2);
+  rope_sin_.resize(c_.rope_dim / 2);
   x_.resize(c_.dim);
   xb_.resize(c_.dim);
   q_.resize(q_width);
@@ -57,8 +96,14 @@ LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads)
   gate_.resize(c_.ffn_dim);
   up_.resize(c_.ffn_dim);
   logits_.resize(c_.n_vocab);
-  key_cache_.resize(size_t{c_.n_layers} * max_positions * kv_width);
-  value_cache_.resize(size_t{c_.n_layers} * max_positions * kv_width);
+  const size_t cache = size_t{c_.n_layers} * max_positions * kv_width;
+  if (kv_type_ == KvCacheType::f16) {
+    key_cache_f16_.resize(cache);
+    value_cache_f16_.resize(cache);
+  } else {
+    key_cache_.resize(cache);
+    value_cache_.resize(cache);
+  }
 }
 
 kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t cols) const {
@@ -75,12 +120,12 @@ kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t co
   return {t.type, t.data.data(), rows, cols};
 }
 
-std::vector<float> LlamaCpu::vector_f32(std::string_view name) const {
+std::vector<float> LlamaCpu::vector_f32(std::string_view name, size_t n) const {
   const GgufTensor& t = model_.file()->tensor(name);
-  if (t.shape.size() != 1 || t.shape[0] != c_.dim) {
+  if (t.shape.size() != 1 || t.shape[0] != n) {
     throw EngineError("tensor " + std::string(name) + ": unexpected shape");
   }
-  std::vector<float> out(c_.dim);
+  std::vector<float> out(n);
   kernels::dequantize(t.type, t.data, out);
   return out;
 }
@@ -93,85 +138,150 @@ void LlamaCpu::matvec(const kernels::MatrixView& w, const float* x, float* out) 
   });
 }
 
+void LlamaCpu::rope_angles(const std::vector<float>& inv_freq, size_t pos) {
+  for (size_t i = 0; i < inv_freq.size(); ++i) {
+    const float angle = static_cast<float>(pos) * inv_freq[i];
+    rope_cos_[i] = std::cos(angle);
+    rope_sin_[i] = std::sin(angle);
+  }
+}
+
+void LlamaCpu::rope(float* v, size_t n_heads) const {
+  const size_t half = c_.rope_dim / 2;
+  const bool adjacent = c_.rope_style == RopeStyle::adjacent_pairs;
+  for (size_t h = 0; h < n_heads; ++h) {
+    float* head = v + h * c_.head_dim;
+    for (size_t i = 0; i < half; ++i) {
+      const size_t ia = adjacent ? 2 * i : i, ib = adjacent ? 2 * i + 1 : i + half;
+      const float a = head[ia], b = head[ib];
+      head[ia] = a * rope_cos_[i] - b * rope_sin_[i];
+      head[ib] = a * rope_sin_[i] + b * rope_cos_[i];
+    }
+  }
+}
+
+// Writes k_/v_ into the cache at `pos` and att_out_ = softmax(q.K^T * scale) V per head.
+void LlamaCpu::attention(size_t l, size_t pos) {
+  const size_t head_dim = c_.head_dim;
+  const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
+  const size_t group = c_.n_heads / c_.n_kv_heads;
+  const size_t layer_offset = l * max_positions_ * kv_width;
+  const bool f16 = kv_type_ == KvCacheType::f16;
+  if (f16) {
+    uint16_t* keys = key_cache_f16_.data() + layer_offset + pos * kv_width;
+    uint16_t* values = value_cache_f16_.data() + layer_offset + pos * kv_width;
+    for (size_t i = 0; i < kv_width; ++i) {
+      keys[i] = kernels::fp32_to_fp16(k_[i]);
+      values[i] = kernels::fp32_to_fp16(v_[i]);
+    }
+  } else {
+    std::copy(k_.begin(), k_.end(), key_cache_.data() + layer_offset + pos * kv_width);
+    std::copy(v_.begin(), v_.end(), value_cache_.data() + layer_offset + pos * kv_width);
+  }
+  const size_t first =
+      c_.is_sliding(l) && pos >= c_.sliding_window ? pos - c_.sliding_window + 1 : 0;
+  for (size_t h = 0; h < c_.n_heads; ++h) {
+    const float* q = q_.data() + h * head_dim;
+    const size_t head_offset = layer_offset + (h / group) * head_dim;
+    float max = -INFINITY;
+    for (size_t t = first; t <= pos; ++t) {
+      const size_t at = head_offset + t * kv_width;
+      float score = f16 ? kernels_.dot_f16_f32(key_cache_f16_.data() + at, q, head_dim)
+                        : kernels_.dot_f32(q, key_cache_.data() + at, head_dim);
+      score *= c_.attention_scale;
+      if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
+      scores_[t] = score;
+      max = std::max(max, score);
+    }
+    float sum = 0;
+    for (size_t t = first; t <= pos; ++t) {
+      scores_[t] = std::exp(scores_[t] - max);
+      sum += scores_[t];
+    }
+    float* out = att_out_.data() + h * head_dim;
+    std::fill(out, out + head_dim, 0.0f);
+    for (size_t t = first; t <= pos; ++t) {
+      const float p = scores_[t] / sum;
+      const size_t at = head_offset + t * kv_width;
+      if (f16) {
+        const uint16_t* v = value_cache_f16_.data() + at;
+        for (size_t i = 0; i < head_dim; ++i) out[i] += p * kernels::fp16_to_fp32(v[i]);
+      } else {
+        const float* v = value_cache_.data() + at;
+        for (size_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
+      }
+    }
+  }
+}
+
 std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
   if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {
     throw EngineError("token id " + std::to_string(token) + " outside the vocabulary");
   }
   if (pos >= max_positions_) throw EngineError("position past the KV cache");
   const size_t dim = c_.dim, head_dim = c_.head_dim;
-  const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
-  const size_t group = c_.n_heads / c_.n_kv_heads;
 
   const auto traits = tensor_type_traits(token_embd_.type);
   const size_t row_bytes = dim / traits.block_size * traits.block_bytes;
   kernels::dequantize(
       token_embd_.type,
       {static_cast<const std::byte*>(token_embd_.data) + token * row_bytes, row_bytes}, x_);
+  if (c_.embedding_scale != 1.0f) {
+    for (float& v : x_) v *= c_.embedding_scale;
+  }
 
-  auto rope = [&](float* v, size_t n_heads) {
-    for (size_t h = 0; h < n_heads; ++h) {
-      float* head = v + h * head_dim;
-      for (size_t i = 0; i < c_.rope_dim; i += 2) {
-        const float angle = static_cast<float>(pos) * inv_freq_[i / 2];
-        const float cos = std::cos(angle), sin = std::sin(angle);
-        const float a = head[i], b = head[i + 1];
-        head[i] = a * cos - b * sin;
-        head[i + 1] = a * sin + b * cos;
-      }
-    }
-  };
-
+  bool angles_sliding = false;
+  rope_angles(inv_freq_, pos);
   for (size_t l = 0; l < c_.n_layers; ++l) {
     const Layer& lw = layers_[l];
     rms_norm(xb_.data(), x_.data(), lw.attn_norm.data(), dim, c_.rms_eps);
     matvec(lw.wq, xb_.data(), q_.data());
     matvec(lw.wk, xb_.data(), k_.data());
     matvec(lw.wv, xb_.data(), v_.data());
-    rope(q_.data(), c_.n_heads);
-    rope(k_.data(), c_.n_kv_heads);
-    float* keys = key_cache_.data() + l * max_positions_ * kv_width;
-    float* values = value_cache_.data() + l * max_positions_ * kv_width;
-    std::copy(k_.begin(), k_.end(), keys + pos * kv_width);
-    std::copy(v_.begin(), v_.end(), values + pos * kv_width);
-
-    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-    for (size_t h = 0; h < c_.n_heads; ++h) {
-      const float* q = q_.data() + h * head_dim;
-      const size_t kv_head = h / group;
-      float max = -INFINITY;
-      for (size_t t = 0; t <= pos; ++t) {
-        scores_[t] =
-            kernels_.dot_f32(q, keys + t * kv_width + kv_head * head_dim, head_dim) * scale;
-        max = std::max(max, scores_[t]);
+    add_bias(q_.data(), lw.bq);
+    add_bias(k_.data(), lw.bk);
+    add_bias(v_.data(), lw.bv);
+    if (c_.qk_norm) {
+      for (size_t h = 0; h < c_.n_heads; ++h) {
+        float* q = q_.data() + h * head_dim;
+        rms_norm(q, q, lw.q_norm.data(), head_dim, c_.rms_eps);
       }
-      float sum = 0;
-      for (size_t t = 0; t <= pos; ++t) {
-        scores_[t] = std::exp(scores_[t] - max);
-        sum += scores_[t];
-      }
-      float* out = att_out_.data() + h * head_dim;
-      std::fill(out, out + head_dim, 0.0f);
-      for (size_t t = 0; t <= pos; ++t) {
-        const float p = scores_[t] / sum;
-        const float* v = values + t * kv_width + kv_head * head_dim;
-        for (size_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
+      for (size_t h = 0; h < c_.n_kv_heads; ++h) {
+        float* k = k_.data() + h * head_dim;
+        rms_norm(k, k, lw.k_norm.data(), head_dim, c_.rms_eps);
       }
     }
+    if (c_.is_sliding(l) != angles_sliding) {
+      angles_sliding = c_.is_sliding(l);
+      rope_angles(angles_sliding ? inv_freq_swa_ : inv_freq_, pos);
+    }
+    rope(q_.data(), c_.n_heads);
+    rope(k_.data(), c_.n_kv_heads);
+    attention(l, pos);
     matvec(lw.wo, att_out_.data(), xb_.data());
+    if (c_.post_norms) rms_norm(xb_.data(), xb_.data(), lw.attn_post_norm.data(), dim, c_.rms_eps);
     for (size_t i = 0; i < dim; ++i) x_[i] += xb_[i];
 
     rms_norm(xb_.data(), x_.data(), lw.ffn_norm.data(), dim, c_.rms_eps);
     matvec(lw.w_gate, xb_.data(), gate_.data());
     matvec(lw.w_up, xb_.data(), up_.data());
-    for (size_t i = 0; i < c_.ffn_dim; ++i) {
-      const float g = gate_[i];
-      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
+    if (c_.activation == FfnActivation::silu) {
+      for (size_t i = 0; i < c_.ffn_dim; ++i) {
+        const float g = gate_[i];
+        gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
+      }
+    } else {
+      for (size_t i = 0; i < c_.ffn_dim; ++i) gate_[i] = gelu_tanh(gate_[i]) * up_[i];
     }
     matvec(lw.w_down, gate_.data(), xb_.data());
+    if (c_.post_norms) rms_norm(xb_.data(), xb_.data(), lw.ffn_post_norm.data(), dim, c_.rms_eps);
     for (size_t i = 0; i < dim; ++i) x_[i] += xb_[i];
   }
   rms_norm(x_.data(), x_.data(), output_norm_.data(), dim, c_.rms_eps);
   matvec(output_, x_.data(), logits_.data());
+  if (c_.final_softcap > 0) {
+    for (float& l : logits_) l = c_.final_softcap * std::tanh(l / c_.final_softcap);
+  }
   return logits_;
 }
 

@@ -1,9 +1,12 @@
 #pragma once
-// The CPU forward pass of the Llama family: the same computation as reference/llama_reference,
-// but over the weights in the mapped GGUF file (F32, F16, Q8_0, Q4_0 in place) with the
-// cpuid-selected kernels. Matrix rows are split across a thread pool; every row is computed the
-// same way whatever the thread count, so results do not depend on it.
+// The CPU forward pass of the Llama family and its relatives: the same computation as
+// reference/llama_reference (every architecture of model/architecture.h), but over the weights
+// in the mapped GGUF file (F32, F16, Q8_0, Q4_0 in place) with the cpuid-selected kernels, and a
+// KV cache in F16 by default (F32 on request, for tests). Matrix rows are split across a thread
+// pool; every row is computed the same way whatever the thread count, so results do not depend
+// on it.
 
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -13,11 +16,14 @@
 
 namespace sy::engine {
 
+enum class KvCacheType : uint8_t { f16, f32 };
+
 class LlamaCpu {
  public:
   // `model` must come from a GGUF file and outlive this object. Throws EngineError otherwise.
   // `threads` counts the caller; 0 means one per hardware thread.
-  LlamaCpu(const Model& model, size_t max_positions, size_t threads = 1);
+  LlamaCpu(const Model& model, size_t max_positions, size_t threads = 1,
+           KvCacheType kv_type = KvCacheType::f16);
 
   // Same contract as LlamaReference::forward.
   std::span<const float> forward(TokenId token, size_t pos);
@@ -25,11 +31,19 @@ class LlamaCpu {
  private:
   struct Layer {
     kernels::MatrixView wq, wk, wv, wo, w_gate, w_up, w_down;
-    std::vector<float> attn_norm, ffn_norm;  // (dim) each, small: kept as F32 copies
+    // Small tensors, kept as F32 copies; the optional ones are empty when absent.
+    std::vector<float> attn_norm, ffn_norm;             // (dim)
+    std::vector<float> bq, bk, bv;                      // (q width), (kv width), (kv width)
+    std::vector<float> q_norm, k_norm;                  // (head_dim)
+    std::vector<float> attn_post_norm, ffn_post_norm;   // (dim)
   };
   kernels::MatrixView view(std::string_view name, size_t rows, size_t cols) const;
-  std::vector<float> vector_f32(std::string_view name) const;
+  std::vector<float> vector_f32(std::string_view name, size_t n) const;
   void matvec(const kernels::MatrixView& w, const float* x, float* out);
+  // Fills rope_cos_/rope_sin_ (rope_dim / 2) for `pos` from `inv_freq`.
+  void rope_angles(const std::vector<float>& inv_freq, size_t pos);
+  void rope(float* v, size_t n_heads) const;
+  void attention(size_t layer, size_t pos);
 
   const Model& model_;
   const ModelConfig& c_;
@@ -37,14 +51,18 @@ class LlamaCpu {
   ThreadPool pool_;
   std::vector<kernels::MatvecScratch> scratch_;  // one per pool thread
   size_t max_positions_;
+  KvCacheType kv_type_;
   kernels::MatrixView token_embd_;
   kernels::MatrixView output_;
   std::vector<Layer> layers_;
-  std::vector<float> output_norm_;  // (dim)
-  std::vector<float> inv_freq_;     // (rope_dim / 2)
+  std::vector<float> output_norm_;     // (dim)
+  std::vector<float> inv_freq_;        // (rope_dim / 2) global layers, scaling folded in
+  std::vector<float> inv_freq_swa_;    // (rope_dim / 2) sliding-window layers
+  std::vector<float> rope_cos_, rope_sin_;  // (rope_dim / 2) for the current position
   std::vector<float> x_, xb_, q_, k_, v_, att_out_, scores_, gate_, up_, logits_;
-  std::vector<float> key_cache_;    // (n_layers, max_positions, n_kv_heads * head_dim)
-  std::vector<float> value_cache_;  // (n_layers, max_positions, n_kv_heads * head_dim)
+  // (n_layers, max_positions, n_kv_heads * head_dim), one pair in use per kv_type_.
+  std::vector<uint16_t> key_cache_f16_, value_cache_f16_;
+  std::vector<float> key_cache_, value_cache_;
 };
 
 }  // namespace sy::engine

@@ -1,6 +1,7 @@
 // The CPU pass (kernels over the mapped weights) against the reference pass on the same model.
-// Stated bounds, normalized MSE of the logits at every position:
+// Stated bounds, normalized MSE of the logits at every position (F32 KV cache unless stated):
 //   F32 weights: 1e-8 (only summation order differs);
+//   F32 weights, F16 KV cache (the default): 1e-5;
 //   Q8_0 / Q4_0 weights: 1e-3 (the CPU pass quantizes activations to Q8_0; the reference uses
 //   the same dequantized weights with F32 activations).
 
@@ -29,8 +30,9 @@ double normalized_mse(std::span<const float> got, std::span<const float> want) {
   return err / norm;
 }
 
-void expect_cpu_matches_reference(const Model& model, double bound) {
-  LlamaCpu cpu(model, 64);
+void expect_cpu_matches_reference(const Model& model, double bound,
+                                  KvCacheType kv = KvCacheType::f32) {
+  LlamaCpu cpu(model, 64, 1, kv);
   LlamaReference reference(model, 64);
   auto tokens = model.tokenizer().encode(
       "Once upon a time, there was a little girl named Lily. She loved to play outside.");
@@ -45,6 +47,11 @@ void expect_cpu_matches_reference(const Model& model, double bound) {
 TEST(LlamaCpu, MatchesReferenceOnF32Weights) {
   auto model = Model::load(kStories / "stories260K.gguf");
   expect_cpu_matches_reference(*model, 1e-8);
+}
+
+TEST(LlamaCpu, MatchesReferenceWithTheDefaultF16KvCache) {
+  auto model = Model::load(kStories / "stories260K.gguf");
+  expect_cpu_matches_reference(*model, 1e-5, KvCacheType::f16);
 }
 
 TEST(LlamaCpu, MatchesReferenceOnQuantizedWeights) {

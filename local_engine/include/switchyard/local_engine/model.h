@@ -22,6 +22,14 @@
 
 namespace sy::engine {
 
+// How RoPE pairs the values of a head: llama.cpp's "norm" rotates adjacent pairs (v[2i],
+// v[2i+1]) (Llama GGUFs have Q/K permuted so this holds); "neox" rotates v[i] with
+// v[i + rope_dim/2] (Qwen2/3, Gemma: their GGUFs keep the HF layout).
+enum class RopeStyle : uint8_t { adjacent_pairs, halves };
+
+// The gate activation of the gated FFN: down(act(gate(x)) * up(x)).
+enum class FfnActivation : uint8_t { silu, gelu_tanh };
+
 struct ModelConfig {
   std::string architecture;  // general.architecture, e.g. "llama"
   uint32_t n_vocab = 0;
@@ -29,16 +37,41 @@ struct ModelConfig {
   uint32_t n_layers = 0;
   uint32_t n_heads = 0;
   uint32_t n_kv_heads = 0;  // < n_heads: grouped-query attention
-  uint32_t head_dim = 0;
+  uint32_t head_dim = 0;    // may differ from dim / n_heads (Qwen3, Gemma)
   uint32_t ffn_dim = 0;
   uint32_t context_length = 0;
   uint32_t rope_dim = 0;  // leading dims of each head that RoPE rotates
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;  // output projection shares token_embd
+
+  RopeStyle rope_style = RopeStyle::adjacent_pairs;
+  // Linear RoPE scaling (rope.scaling.type "linear"): positions are multiplied by this.
+  float rope_freq_scale = 1.0f;
+  // Llama 3 scaling: rope_freqs.weight holds one divisor per rotated pair (ModelWeights).
+  bool rope_freq_factors = false;
+  float embedding_scale = 1.0f;  // Gemma multiplies the token embedding by sqrt(dim)
+  float attention_scale = 0.0f;  // factor on q.k; set by every architecture (1/sqrt(head_dim))
+  float attn_softcap = 0.0f;     // > 0: scores become cap * tanh(scores / cap) (Gemma 2)
+  float final_softcap = 0.0f;    // > 0: the same on the output logits (Gemma 2)
+  // Sliding-window attention: a layer marked in sliding_layers sees only the last
+  // sliding_window positions (itself included) and uses rope_freq_base_swa.
+  uint32_t sliding_window = 0;
+  std::vector<uint8_t> sliding_layers;  // (n_layers) 1 = sliding window; empty: none
+  float rope_freq_base_swa = 10000.0f;
+  float rope_freq_scale_swa = 1.0f;  // Gemma 3 scales only its global layers
+  FfnActivation activation = FfnActivation::silu;
+  bool qkv_bias = false;    // Qwen2: biases on the Q, K and V projections
+  bool qk_norm = false;     // Qwen3, Gemma 3: per-head RMSNorm of q and k before RoPE
+  bool post_norms = false;  // Gemma 2/3: RMSNorm of the attention and FFN outputs
+
+  bool is_sliding(size_t layer) const {
+    return sliding_window > 0 && layer < sliding_layers.size() && sliding_layers[layer] != 0;
+  }
 };
 
-// Row-major F32 matrices; shapes are (rows, cols) with cols the input width.
+// Row-major F32 matrices; shapes are (rows, cols) with cols the input width. Optional parts are
+// empty when the architecture has none.
 struct LayerWeights {
   std::vector<float> attn_norm;  // (dim)
   std::vector<float> wq;         // (n_heads * head_dim, dim)
@@ -49,6 +82,9 @@ struct LayerWeights {
   std::vector<float> w_gate;     // (ffn_dim, dim)
   std::vector<float> w_up;       // (ffn_dim, dim)
   std::vector<float> w_down;     // (dim, ffn_dim)
+  std::vector<float> bq, bk, bv;                       // (q width), (kv width) x2: qkv_bias
+  std::vector<float> q_norm, k_norm;                   // (head_dim) each: qk_norm
+  std::vector<float> attn_post_norm, ffn_post_norm;    // (dim) each: post_norms
 };
 
 struct ModelWeights {
@@ -56,6 +92,7 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   std::vector<float> output_norm;  // (dim)
   std::vector<float> output;       // (n_vocab, dim); empty when tied to token_embd
+  std::vector<float> rope_freqs;   // (rope_dim / 2) divisors of the RoPE frequencies, or empty
 };
 
 class GgufFile;

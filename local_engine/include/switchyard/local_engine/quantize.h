@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <optional>
+#include <vector>
 
 #include "switchyard/local_engine/tensor_type.h"
 
@@ -32,5 +33,10 @@ struct QuantizeReport {
 
 QuantizeReport quantize_gguf(const std::filesystem::path& input,
                              const std::filesystem::path& output, const QuantizeOptions& options);
+
+// Encodes `values` (a whole number of `type`'s blocks) as `type`: the per-tensor step of
+// quantize_gguf, for writers that make tensors themselves (`model synth`). Throws EngineError
+// when this engine cannot write `type` yet.
+std::vector<std::byte> quantize_values(TensorType type, const std::vector<float>& values);
 
 }  // namespace sy::engine
