@@ -2,10 +2,8 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <exception>
-#include <optional>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
@@ -16,18 +14,6 @@
 #include "switchyard/local_engine/model.h"
 
 namespace sy::gateway {
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_between(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double>(to - from).count();
-}
-
-double rate(size_t count, double seconds) { return seconds > 0 ? count / seconds : 0.0; }
-
-}  // namespace
 
 int run_generate(const GenerateCommandOptions& options) {
   std::unique_ptr<engine::Model> model;
@@ -47,16 +33,9 @@ int run_generate(const GenerateCommandOptions& options) {
   generate_options.sampling.top_p = options.top_p;
   generate_options.sampling.seed = options.seed;
 
-  // generate() reports no timings, so the split is taken at the first streamed text: the
-  // prompt has been evaluated and the first token sampled from its logits by then, and every
-  // later token costs one forward pass. (A first token that is half a UTF-8 character streams
-  // one token late; that error is one token's time.)
-  std::optional<Clock::time_point> first_text;
-  const auto started = Clock::now();
   engine::GenerateResult result;
   try {
     result = engine::generate(*model, options.prompt, generate_options, [&](std::string_view text) {
-      if (!first_text) first_text = Clock::now();
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
       return true;
@@ -65,16 +44,14 @@ int run_generate(const GenerateCommandOptions& options) {
     std::fprintf(stderr, "switchyard generate: %s\n", e.what());
     return 1;
   }
-  const auto finished = Clock::now();
   if (::isatty(STDOUT_FILENO) == 1) std::fputc('\n', stdout);
   std::fflush(stdout);
 
-  const auto split = first_text.value_or(finished);
+  // generate() times its own phases (prefill vs decode, the streaming callback left out).
   const size_t prompt_tokens = result.prompt_tokens.size();
   const size_t gen_tokens = result.tokens.size();
-  const double prompt_tok_s = rate(prompt_tokens, seconds_between(started, split));
-  const double gen_tok_s =
-      gen_tokens > 1 ? rate(gen_tokens - 1, seconds_between(split, finished)) : 0.0;
+  const double prompt_tok_s = result.timings.prompt_tokens_per_second();
+  const double gen_tok_s = result.timings.generation_tokens_per_second();
   const double rss = peak_rss_mib();
   std::fprintf(stderr,
                "prompt: %zu tokens, %.2f tok/s | generation: %zu tokens, %.2f tok/s | peak RSS "

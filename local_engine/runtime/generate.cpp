@@ -1,8 +1,8 @@
 #include "switchyard/local_engine/generate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
-
 #include <memory>
 
 #include "reference/llama_reference.h"
@@ -10,13 +10,25 @@
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point from) {
+  return std::chrono::duration<double>(Clock::now() - from).count();
+}
+
+}  // namespace
 
 GenerateResult generate(const Model& model, std::string_view prompt, const GenerateOptions& options,
                         const TextCallback& on_text) {
   const Tokenizer& tokenizer = model.tokenizer();
   GenerateResult result;
+  GenerateTimings& timings = result.timings;
+  const auto tokenize_start = Clock::now();
   result.prompt_tokens = tokenizer.encode(
       prompt, {.add_special = options.add_special, .parse_special = options.parse_special});
+  timings.tokenize_seconds = seconds_since(tokenize_start);
   // A model needs at least one token to condition on; BOS stands in for an empty prompt.
   if (result.prompt_tokens.empty()) {
     if (tokenizer.bos() < 0) throw EngineError("empty prompt and the model has no BOS token");
@@ -45,7 +57,10 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
   Utf8StreamDecoder decoder(tokenizer);
   std::span<const float> logits;
   size_t pos = 0;
+  const auto prompt_start = Clock::now();
   for (TokenId t : result.prompt_tokens) logits = forward_one(t, pos++);
+  timings.prompt_seconds = seconds_since(prompt_start);
+  timings.prompt_forwards = result.prompt_tokens.size();
   std::vector<TokenId> history = result.prompt_tokens;
 
   size_t longest_stop = 0;
@@ -53,6 +68,7 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
   size_t streamed = 0;  // bytes of result.text handed to on_text
   bool caller_stopped = false;
   bool stop_text_found = false;
+  Clock::duration in_callback{};  // the caller's time, kept out of the timings
   // Streams what can no longer turn out to be the start of a stop string; true on a stop.
   auto advance = [&](bool final) {
     size_t cut = std::string::npos;
@@ -77,14 +93,17 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
       }
     }
     if (ready > streamed && on_text && !caller_stopped) {
+      const auto callback_start = Clock::now();
       if (!on_text(std::string_view(result.text).substr(streamed, ready - streamed))) {
         caller_stopped = true;
       }
+      in_callback += Clock::now() - callback_start;
     }
     streamed = std::max(streamed, ready);
     return stop_found;
   };
 
+  const auto generation_start = Clock::now();
   while (result.tokens.size() < options.max_tokens) {
     const TokenId next = sampler.sample(logits, history);
     if (next == tokenizer.eos() && !options.ignore_eos) {
@@ -111,11 +130,14 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
     // Out of tokens to produce, or the cache is full: the context is spent.
     if (result.tokens.size() >= options.max_tokens || pos >= positions) break;
     logits = forward_one(next, pos++);
+    ++timings.generation_forwards;
   }
   if (!stop_text_found && !caller_stopped) {
     result.text += decoder.finish();  // bytes of an incomplete character, if any
     if (advance(true)) result.finish = FinishReason::stop;
   }
+  timings.generation_seconds =
+      std::chrono::duration<double>(Clock::now() - generation_start - in_callback).count();
   return result;
 }
 

@@ -66,6 +66,25 @@ TEST(GenerateCommand, EndsWithStatsJsonLineWhenAsked) {
   EXPECT_FALSE(r.out.empty());
 }
 
+TEST(GenerateCommand, StatsCountTheSameTokensAsTheTokenizerAndSplitThePhases) {
+  skip_without_models();
+  const std::string model = kModels + "/stories260K.gguf";
+  const std::string prompt = "Once upon a time, there was a little dog named Max.";
+  auto tokens = run_process({switchyard_binary(), "model", "tokenize", "-m", model, prompt});
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.err;
+  const size_t expected = nlohmann::json::parse(last_line(tokens.out)).size();
+
+  auto one = run_process({switchyard_binary(), "generate", "-m", model, "-p", prompt, "-n", "1",
+                          "--ignore-eos", "--stats-json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto stats = nlohmann::json::parse(last_line(one.err));
+  EXPECT_EQ(stats.at("prompt_tokens").get<size_t>(), expected);
+  EXPECT_EQ(stats.at("gen_tokens").get<int>(), 1);
+  EXPECT_GT(stats.at("prompt_tok_s").get<double>(), 0.0);
+  // One token is sampled from the prompt's logits: no decode pass ran, so no decode speed.
+  EXPECT_EQ(stats.at("gen_tok_s").get<double>(), 0.0);
+}
+
 TEST(GenerateCommand, SameSeedGivesSameTextWhenSampling) {
   skip_without_models();
   std::vector<std::string> args = {switchyard_binary(),

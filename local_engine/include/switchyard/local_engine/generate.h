@@ -29,12 +29,37 @@ struct GenerateOptions {
 
 enum class FinishReason { stop, length };
 
+// Where generate() spent its time, from a steady clock read inside it. The prompt phase is the
+// forward passes over the prompt tokens (prefill); the generation phase runs from the end of the
+// prefill to the end: sampling every token and the forward pass of each generated token fed
+// back. Time spent inside the caller's TextCallback is left out of both.
+struct GenerateTimings {
+  double tokenize_seconds = 0;
+  double prompt_seconds = 0;
+  double generation_seconds = 0;
+  size_t prompt_forwards = 0;  // forward passes in the prompt phase (= prompt tokens)
+  // Forward passes in the generation phase: one per generated token but the last (the first
+  // token is sampled from the prompt's logits, and nothing needs the last one's logits).
+  size_t generation_forwards = 0;
+
+  // Forward passes per second; 0 when the phase ran none.
+  double prompt_tokens_per_second() const {
+    return prompt_seconds > 0 ? prompt_forwards / prompt_seconds : 0.0;
+  }
+  // Generated tokens per second, counting forward passes, not tokens: with n tokens and n-1
+  // passes this errs low by at most one token's share.
+  double generation_tokens_per_second() const {
+    return generation_seconds > 0 ? generation_forwards / generation_seconds : 0.0;
+  }
+};
+
 struct GenerateResult {
   std::vector<TokenId> prompt_tokens;
   std::vector<TokenId> tokens;  // generated, excluding the final EOS
   std::vector<float> logprobs;  // natural log of each generated token's model probability
   std::string text;
   FinishReason finish = FinishReason::length;
+  GenerateTimings timings;
 };
 
 // Called with each whole-UTF-8 chunk of text as it is produced; return false to stop early.

@@ -1,0 +1,125 @@
+// Memory read bandwidth for bench/engine/run.sh (the method of ../shared/PERF.md): each thread
+// streams its own slice of a buffer far larger than the caches through a vector read loop
+// (AVX-512 where the processor has it, else AVX2), all threads starting together; a run's
+// bandwidth is the bytes read over the wall time of the slowest thread. Prints, per thread
+// count, the median and best of the runs as one JSON line each:
+//   {"threads":2,"median_gbs":32.5,"best_gbs":38.4,"runs":10}
+//
+//   engine_bandwidth [--mib 1024] [--runs 10] [--threads 1,2]
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Sums every 64-byte line with four independent accumulators (loads stay in flight). The sum is
+// returned (into an atomic) so the compiler cannot drop the loads.
+__attribute__((target("avx512f"))) uint64_t read_avx512(const std::byte* p, size_t bytes) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 256 <= bytes; i += 256) {
+    a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
+    a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 64));
+    a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 128));
+    a3 = _mm512_add_epi64(a3, _mm512_load_si512(p + i + 192));
+  }
+  return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1),
+                                                  _mm512_add_epi64(a2, a3)));
+}
+
+__attribute__((target("avx2"))) uint64_t read_avx2(const std::byte* p, size_t bytes) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 128 <= bytes; i += 128) {
+    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
+                     _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+struct FreeDeleter {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+
+// One run: `threads` threads each read their slice; seconds from the common start to the last
+// thread's end.
+double timed_read(const std::byte* buffer, size_t bytes, size_t threads, bool avx512,
+                  std::atomic<uint64_t>& sink) {
+  std::atomic<size_t> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  const size_t slice = bytes / threads / 256 * 256;
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) {
+      }
+      const std::byte* p = buffer + t * slice;
+      sink += avx512 ? read_avx512(p, slice) : read_avx2(p, slice);
+    });
+  }
+  while (ready.load() < threads) {
+  }
+  const auto start = std::chrono::steady_clock::now();
+  go.store(true, std::memory_order_release);
+  for (auto& th : pool) th.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t mib = 1024, runs = 10;
+  std::vector<size_t> thread_counts = {1, 2};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--mib") {
+      mib = std::stoul(argv[i + 1]);
+    } else if (flag == "--runs") {
+      runs = std::stoul(argv[i + 1]);
+    } else if (flag == "--threads") {
+      thread_counts.clear();
+      std::stringstream list(argv[i + 1]);
+      for (std::string item; std::getline(list, item, ',');) thread_counts.push_back(std::stoul(item));
+    }
+  }
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (!avx512 && !__builtin_cpu_supports("avx2")) {
+    std::fprintf(stderr, "engine_bandwidth: needs AVX2 or AVX-512\n");
+    return 1;
+  }
+  const size_t bytes = mib << 20;
+  std::unique_ptr<std::byte, FreeDeleter> buffer(
+      static_cast<std::byte*>(std::aligned_alloc(4096, bytes)));
+  // Touch every page (and give it non-zero content) so no run pays for page faults.
+  for (size_t i = 0; i < bytes; i += 64) buffer.get()[i] = std::byte(i >> 6);
+  std::atomic<uint64_t> sink{0};
+  for (size_t threads : thread_counts) {
+    timed_read(buffer.get(), bytes, threads, avx512, sink);  // warm-up
+    std::vector<double> gbs;
+    for (size_t r = 0; r < runs; ++r) {
+      const size_t read = bytes / threads / 256 * 256 * threads;
+      gbs.push_back(read / timed_read(buffer.get(), bytes, threads, avx512, sink) / 1e9);
+    }
+    std::sort(gbs.begin(), gbs.end());
+    std::printf("{\"threads\":%zu,\"median_gbs\":%.2f,\"best_gbs\":%.2f,\"runs\":%zu,\"isa\":\"%s\"}\n",
+                threads, gbs[gbs.size() / 2], gbs.back(), runs, avx512 ? "avx512" : "avx2");
+  }
+  return 0;
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Engine speed and memory against the memory-bandwidth ceiling and the node-llama-cpp peer, all
+# measured in this one run (issue 4, "Speed and memory"; method in ../shared/PERF.md).
+#
+#   bench/engine/run.sh [--models "135m:q8_0 135m:q4_0 360m:q8_0 360m:q4_0"] [--threads "1 2"]
+#                       [--prompt-tokens 512] [--gen 128] [--no-peer] [--build DIR]
+#
+# For each synthetic model (SmolLM2 shapes, real tokenizer, seeded random weights; cached under
+# $SY_BENCH_MODELS, default /tmp/sy-bench-models) and thread count it runs
+# `switchyard generate --stats-json` and bench/engine/peer.mjs on the same file with the same
+# prompt length and token count, then prints one table. Ceiling = median read bandwidth at the
+# row's thread count / bytes of weights read per generated token (gguf_summary.py). The file
+# set adds 1.7b:q4_k when `switchyard model synth` and Q4_K weights are both available.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+models="135m:q8_0 135m:q4_0 360m:q8_0 360m:q4_0"
+models_given=0
+thread_counts="1 2"
+prompt_tokens=512
+gen=128
+peer=1
+build=build
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --models) models="$2"; models_given=1; shift 2 ;;
+    --threads) thread_counts="$2"; shift 2 ;;
+    --prompt-tokens) prompt_tokens="$2"; shift 2 ;;
+    --gen) gen="$2"; shift 2 ;;
+    --no-peer) peer=0; shift ;;
+    --build) build="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+cmake --build "$build" --target switchyard engine_bandwidth engine_synth_smollm2 >/dev/null
+sy="$build/switchyard"
+tokenizer=../shared/models/smollm2-135m-instruct/tokenizer.json
+[[ -f "$tokenizer" ]] || tokenizer=/work/shared/models/smollm2-135m-instruct/tokenizer.json
+cache="${SY_BENCH_MODELS:-/tmp/sy-bench-models}"
+mkdir -p "$cache"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+has_synth=0
+"$sy" model --help 2>/dev/null | grep -qE "^ +synth " && has_synth=1
+if [[ $has_synth == 1 && $models_given == 0 ]]; then
+  models="$models 1.7b:q4_k"
+fi
+
+# The model file for "135m:q8_0": `model synth` when the CLI has it, else this folder's writer
+# (F16) followed by `model quantize`.
+model_file() {
+  local size=${1%%:*} type=${1##*:}
+  local out="$cache/smollm2-$size-$type.gguf"
+  if [[ ! -f "$out" ]]; then
+    if [[ $has_synth == 1 ]]; then
+      "$sy" model synth --like "smollm2-$size" --tokenizer "$tokenizer" --type "$type" \
+        --seed 1 -o "$out.tmp" >&2
+    else
+      local f16="$cache/smollm2-$size-f16.gguf"
+      [[ -f "$f16" ]] || "$build/bench/engine/engine_synth_smollm2" --like "smollm2-$size" \
+        --tokenizer "$tokenizer" --seed 1 -o "$f16"
+      "$sy" model quantize "$f16" "$out.tmp" --type "$type" >&2
+    fi
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+# " the" is one token in SmolLM2's vocabulary (and no BOS is added), so the prompt is exactly
+# $prompt_tokens tokens; both engines report the count they saw.
+prompt="the$(printf ' the%.0s' $(seq 2 "$prompt_tokens"))"
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+threads_csv=$(echo "$thread_counts" | tr ' ' ',')
+"$build/bench/engine/engine_bandwidth" --runs 10 --threads "$threads_csv" > "$work/bandwidth"
+cat "$work/bandwidth" >&2
+
+rows="$work/rows"
+: > "$rows"
+for m in $models; do
+  file=$(model_file "$m")
+  summary=$(python3 bench/engine/gguf_summary.py "$file")
+  for t in $thread_counts; do
+    ours=$("$sy" generate -m "$file" -p "$prompt" -n "$gen" --ignore-eos --threads "$t" \
+      --stats-json 2>&1 >/dev/null | tail -n 1)
+    theirs='{}'
+    if [[ $peer == 1 ]]; then
+      theirs=$(node bench/engine/peer.mjs --model "$file" --prompt "$prompt" --gen "$gen" \
+        --threads "$t" 2>/dev/null | tail -n 1)
+    fi
+    echo "{\"model\":\"$m\",\"threads\":$t,\"summary\":$summary,\"ours\":$ours,\"peer\":$theirs}" \
+      | tee -a "$rows" >&2
+  done
+done
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+python3 - "$work/bandwidth" "$rows" "$gen" "$prompt_tokens" <<'PY'
+import json, sys
+bandwidth = {b["threads"]: b for b in map(json.loads, open(sys.argv[1]))}
+rows = [json.loads(line) for line in open(sys.argv[2])]
+gen, prompt_tokens = int(sys.argv[3]), int(sys.argv[4])
+mb = 1e6
+def ratio(a, b):
+    return f"{a / b:5.2f}" if a and b else "    -"
+print("bandwidth (GB/s, median/best of 10): " + ", ".join(
+    f"{t} thr {b['median_gbs']:.1f}/{b['best_gbs']:.1f}" for t, b in sorted(bandwidth.items())))
+print(f"prompt {prompt_tokens} tokens, {gen} generated (--ignore-eos, greedy); tok/s")
+head = (f"{'model':11} {'thr':>3} | {'MB/tok':>6} {'ceiling':>7} | {'gen ours':>8} {'peer':>6} "
+        f"{'ours/ceil':>9} {'peer/ceil':>9} {'ours/peer':>9} | {'prompt ours':>11} {'peer':>6} "
+        f"{'ours/peer':>9} {'GOP/s':>6} | {'RSS ours':>8} {'peer':>6} {'file+KV':>7}")
+print(head)
+print("-" * len(head))
+for r in rows:
+    s, o, p = r["summary"], r["ours"], r["peer"]
+    read = s["read_bytes_per_token"]
+    ceiling = bandwidth[r["threads"]]["median_gbs"] * 1e9 / read
+    og, pg = o.get("gen_tok_s", 0), p.get("gen_tok_s", 0)
+    op, pp = o.get("prompt_tok_s", 0), p.get("prompt_tok_s", 0)
+    gops = 2 * s["matmul_elements_per_token"] * op / 1e9
+    # KV cache in F16 for the positions one run needs.
+    kv = s["kv_elements_per_position"] * 2 * (prompt_tokens + gen)
+    print(f"{r['model']:11} {r['threads']:>3} | {read / mb:6.1f} {ceiling:7.1f} | {og:8.1f} "
+          f"{pg:6.1f} {ratio(og, ceiling):>9} {ratio(pg, ceiling):>9} {ratio(og, pg):>9} | "
+          f"{op:11.1f} {pp:6.1f} {ratio(op, pp):>9} {gops:6.1f} | {o.get('peak_rss_mb', 0):8.0f} "
+          f"{p.get('peak_rss_mb', 0):6.0f} {(s['file_bytes'] + kv) / 2**20:7.0f}")
+print("ceiling: median bandwidth at the row's thread count / MB/tok; GOP/s: 2 x matrix "
+      "elements x our prompt tok/s; RSS in MiB (peer's includes Node); file+KV: MiB, KV in F16")
+PY
