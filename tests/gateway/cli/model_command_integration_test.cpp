@@ -169,6 +169,24 @@ TEST(ModelQuantizeCommand, WritesQ8ModelWithFallbackThatStillGenerates) {
   EXPECT_FALSE(gen.out.empty());
 }
 
+TEST(ModelQuantizeCommand, KQuantsFallBackToQ8_0UnlessToldOtherwise) {
+  SKIP_WITHOUT(kStories);
+  TempDir dir;
+  // stories260K's rows are 64 and 172 wide: none fits Q4_K's 256-wide super-blocks.
+  const auto out = (dir / "stories-q4_k.gguf").string();
+  auto q = run_process({switchyard_binary(), "model", "quantize", kStories, out, "--type", "q4_k"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_NE(q.out.find("0 matrices q4_k, 37 q8_0"), std::string::npos) << q.out;
+  auto gen = run_process({switchyard_binary(), "generate", "-m", out, "-n", "8"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+
+  const auto out_f16 = (dir / "stories-q6_k-f16.gguf").string();
+  auto f16 = run_process({switchyard_binary(), "model", "quantize", kStories, out_f16, "--type",
+                          "q6_k", "--fallback-type", "f16"});
+  ASSERT_EQ(f16.exit_code, 0) << f16.err;
+  EXPECT_NE(f16.out.find("0 matrices q6_k, 37 f16"), std::string::npos) << f16.out;
+}
+
 TEST(ModelQuantizeCommand, RejectsUnknownTypeAndOverwritingInput) {
   SKIP_WITHOUT(kStories);
   TempDir dir;

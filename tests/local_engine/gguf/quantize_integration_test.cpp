@@ -12,10 +12,13 @@
 //   closer to F32 than Q4_0 does.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <system_error>
 
 #include "reference/llama_reference.h"
 #include "runtime/llama_cpu.h"
@@ -94,15 +97,20 @@ double normalized_mse(std::span<const float> got, std::span<const float> want) {
 
 class WideLlamaQuantize : public ::testing::Test {
  protected:
+  // ctest runs each test in its own process, in parallel: every process gets its own directory.
   static void SetUpTestSuite() {
-    f32_path_ = write_wide_llama(fs::temp_directory_path() / "sy_wide_llama_f32.gguf");
+    dir_ = fs::temp_directory_path() / ("sy_wide_llama_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    f32_path_ = write_wide_llama(dir_ / "f32.gguf");
   }
-  static void TearDownTestSuite() { fs::remove(f32_path_); }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
 
   // Returns the mean over positions of the logits' normalized MSE against the F32 model.
   double expect_quantized_model_works(TensorType type, double cpu_bound, double f32_bound) {
-    const fs::path path =
-        fs::temp_directory_path() / ("sy_wide_llama_" + std::string(to_string(type)) + ".gguf");
+    const fs::path path = dir_ / (std::string(to_string(type)) + ".gguf");
     const QuantizeReport report = quantize_gguf(f32_path_, path, {.type = type});
     auto file = GgufFile::open(path);
     EXPECT_EQ(file->tensor("blk.0.attn_q.weight").type, type);
@@ -158,14 +166,16 @@ class WideLlamaQuantize : public ::testing::Test {
     return sum / static_cast<double>(prompt.size());
   }
 
+  static fs::path dir_;
   static fs::path f32_path_;
 };
 
+fs::path WideLlamaQuantize::dir_;
 fs::path WideLlamaQuantize::f32_path_;
 
 TEST_F(WideLlamaQuantize, Q4_KLoadsMatchesTheReferenceAndGeneratesBetterThanQ4_0) {
   const double q4_k = expect_quantized_model_works(TensorType::q4_k, 1e-3, 6e-2);
-  const fs::path q4_0_path = fs::temp_directory_path() / "sy_wide_llama_q4_0.gguf";
+  const fs::path q4_0_path = dir_ / "q4_0.gguf";
   quantize_gguf(f32_path_, q4_0_path, {.type = TensorType::q4_0});
   const double q4_0 = mean_f32_error(q4_0_path);
   std::printf("mean normalized MSE vs F32: q4_k %.3g, q4_0 %.3g\n", q4_k, q4_0);
@@ -183,7 +193,7 @@ TEST_F(WideLlamaQuantize, Bf16LoadsMatchesTheReferenceAndGenerates) {
 }
 
 TEST_F(WideLlamaQuantize, ExplicitFallbackTypeIsUsed) {
-  const fs::path path = fs::temp_directory_path() / "sy_wide_llama_q4k_f16.gguf";
+  const fs::path path = dir_ / "q4_k_f16.gguf";
   const QuantizeReport report =
       quantize_gguf(f32_path_, path, {.type = TensorType::q4_k, .fallback = TensorType::f16});
   EXPECT_EQ(report.fell_back, kLayers);
@@ -195,7 +205,7 @@ TEST(Quantize, DefaultFallbackLosesNoMorePrecisionThanTheTarget) {
   EXPECT_EQ(default_fallback(TensorType::q4_k), TensorType::q8_0);
   EXPECT_EQ(default_fallback(TensorType::q6_k), TensorType::q8_0);
   EXPECT_EQ(default_fallback(TensorType::q4_0), TensorType::f16);
-  EXPECT_THROW(quantize_gguf(kStories, fs::temp_directory_path() / "sy_never.gguf",
+  EXPECT_THROW(quantize_gguf(kStories, fs::temp_directory_path() / "sy_quantize_never.gguf",
                              {.type = TensorType::q5_k}),
                EngineError);
 }

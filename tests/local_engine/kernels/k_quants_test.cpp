@@ -10,9 +10,9 @@
 //    Q8_K per element within d/2, block sums exact; Q6_K per element within one step
 //    |d * sc| of its sub-block; Q4_K per element within one step d * sc + the min's rounding
 //    dmin / 2;
-//  * dots: optimized vs generic within 5e-5 * sum |w_i x_i| (block integer sums are exact, only
-//    the float accumulation across blocks differs); the generic dots equal the dot of the
-//    dequantized values within the same bound.
+//  * dots: optimized vs generic within 5e-5 * sum |w_i x_i| each, and normalized MSE over all
+//    cases below 1e-10 (block integer sums are exact, only the float accumulation across blocks
+//    differs); the generic dots equal the dot of the dequantized values within the same bound.
 
 #include <gtest/gtest.h>
 
@@ -307,17 +307,23 @@ TEST(KQuantKernels, OptimizedDotsMatchGenericWithinBound) {
   std::mt19937 rng(35);
   const auto& g = generic_cpu_kernels();
   for (const CpuKernels* k : optimized_sets()) {
+    std::vector<float> got4, want4, got6, want6;  // over every case, for the normalized MSE
     for (size_t blocks : kSuperBlockCounts) {
-      KQuantCase c = make_case(rng, blocks);
-      EXPECT_NEAR(k->dot_q4_k_q8_k(c.w4.data(), c.x8.data(), blocks),
-                  g.dot_q4_k_q8_k(c.w4.data(), c.x8.data(), blocks),
-                  5e-5 * abs_products(c.w4f, c.x8f) + 1e-6)
-          << k->isa << " blocks=" << blocks;
-      EXPECT_NEAR(k->dot_q6_k_q8_k(c.w6.data(), c.x8.data(), blocks),
-                  g.dot_q6_k_q8_k(c.w6.data(), c.x8.data(), blocks),
-                  5e-5 * abs_products(c.w6f, c.x8f) + 1e-6)
-          << k->isa << " blocks=" << blocks;
+      for (int repeat = 0; repeat < 4; ++repeat) {
+        KQuantCase c = make_case(rng, blocks);
+        got4.push_back(k->dot_q4_k_q8_k(c.w4.data(), c.x8.data(), blocks));
+        want4.push_back(g.dot_q4_k_q8_k(c.w4.data(), c.x8.data(), blocks));
+        got6.push_back(k->dot_q6_k_q8_k(c.w6.data(), c.x8.data(), blocks));
+        want6.push_back(g.dot_q6_k_q8_k(c.w6.data(), c.x8.data(), blocks));
+        EXPECT_NEAR(got4.back(), want4.back(), 5e-5 * abs_products(c.w4f, c.x8f) + 1e-6)
+            << k->isa << " blocks=" << blocks;
+        EXPECT_NEAR(got6.back(), want6.back(), 5e-5 * abs_products(c.w6f, c.x8f) + 1e-6)
+            << k->isa << " blocks=" << blocks;
+      }
     }
+    // Integer block sums are exact; only the float accumulation order differs.
+    EXPECT_LT(normalized_mse(got4, want4), 1e-10) << k->isa;
+    EXPECT_LT(normalized_mse(got6, want6), 1e-10) << k->isa;
   }
 }
 
