@@ -275,7 +275,8 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
     switch (source.kind) {
       case PatternSource::Kind::builtin: {
         const Detector& d = builtins[source.index];
-        auto hit = d.validate(text, m.begin, m.end);
+        size_t end = d.extend ? d.extend(text, m.end) : m.end;
+        auto hit = d.validate(text, m.begin, end);
         if (!hit || hit->end <= hit->begin) break;
         findings.push_back(Finding{d.type,
                                    std::string(d.name),

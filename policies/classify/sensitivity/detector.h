@@ -23,12 +23,19 @@ struct Hit {
 // [begin, end) is the candidate. Returns the accepted (possibly narrowed) span or nullopt.
 using Validator = std::optional<Hit> (*)(std::string_view text, size_t begin, size_t end);
 
+// Where a candidate's variable-length tail stops, given the end the pattern matched. A pattern
+// matches only a short fixed-length head of a long value (a token's first characters) and the
+// extender runs on to the value's end: unbounded repeats with start-of-match tracking made
+// vectorscan tens of times slower and reported one match per possible end.
+using Extender = size_t (*)(std::string_view text, size_t end);
+
 struct Detector {
   FindingType type;
   std::string_view name;     // reported as Finding::detector
   std::string_view pattern;  // vectorscan syntax
   bool caseless = false;
   Validator validate = nullptr;
+  Extender extend = nullptr;  // optional
 };
 
 // Every built-in detector, in a fixed order (a detector's index is its vectorscan id).

@@ -16,7 +16,7 @@ std::vector<Detector> make_table() {
   using T = FindingType;
   // Storage for the pattern built at run time (the gazetteer); lives as long as the table.
   static const std::string gazetteer =
-      std::string(R"(\b(?:)") + std::string(first_name_alternation()) + R"()[ ][A-Z][a-z]{2,20}\b)";
+      std::string(R"(\b(?:)") + std::string(first_name_alternation()) + R"()[ ][A-Z][a-z]{2})";
   static const std::string cue_name =
       R"((?:(?i:my name is|name is|name:|signed:?|regards,|sincerely,|dear|patient:|customer:)"
       R"(|client:|contact:|mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|herr|frau))[ ]{1,3})"
@@ -30,10 +30,8 @@ std::vector<Detector> make_table() {
       {T::us_ssn, "us_ssn",
        R"((?:ssn|social security(?: number| no\.?| #)?)\W{0,5}\d{3}[ \-]?\d{2}[ \-]?\d{4}\b)", true,
        validate_us_ssn_in_context},
-      {T::email, "email",
-       R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)"
-       R"((?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b)",
-       false, validate_email},
+      {T::email, "email", R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9])", false, validate_email,
+       extend_domain},
       {T::phone, "phone_e164", R"(\+[1-9](?:[ .\-/]{0,2}\(?\d\)?){6,14}\b)", false,
        validate_phone_international},
       {T::phone, "phone_e164", R"(\b00[1-9](?:[ .\-]?\d){6,15}\b)", false,
@@ -51,8 +49,8 @@ std::vector<Detector> make_table() {
        R"(\b[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}\b|)"
        R"(\b[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\b)",
        false, validate_mac},
-      {T::crypto_address, "base58check", R"(\b[123mnLM][1-9A-HJ-NP-Za-km-z]{25,34}\b)", false,
-       validate_base58check},
+      {T::crypto_address, "base58check", R"(\b[123mnLM][1-9A-HJ-NP-Za-km-z]{25})", false,
+       validate_base58check, extend_base58},
       {T::crypto_address, "bech32", R"(\b(?:bc|tb|ltc|tltc|bcrt)1[02-9ac-hj-np-z]{6,87}\b)", true,
        validate_bech32},
       {T::national_id, "uk_nino", R"(\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)", false,
@@ -72,13 +70,10 @@ std::vector<Detector> make_table() {
       {T::date_of_birth, "date_of_birth",
        R"(\b(?:date of birth|dob|d\.o\.b\.?|born(?: on| in)?|birth ?date|birthday|)"
        R"(geburtsdatum|geboren(?: am)?|fecha de nacimiento|nacido el|date de naissance))"
-       R"([ :,\-]{0,4}(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}|)"
-       R"(\d{1,2}(?:st|nd|rd|th)?\.? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)"
-       R"(\.?,? \d{4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? )"
-       R"(\d{1,2}(?:st|nd|rd|th)?,? \d{4})\b)",
-       true, validate_date_of_birth},
+       R"([ :,\-]{0,4}[0-9a-z])",
+       true, validate_date_of_birth, extend_date},
       {T::person_name, "name_context", cue_name, false, validate_name_after_cue},
-      {T::person_name, "name_gazetteer", gazetteer, false, validate_name_gazetteer},
+      {T::person_name, "name_gazetteer", gazetteer, false, validate_name_gazetteer, extend_lower},
       {T::street_address, "street_address",
        R"(\b\d{1,5}[A-Za-z]?,? (?:[A-Z][a-z]+ ){1,3}(?:Street|St|Avenue|Ave|Road|Rd|)"
        R"(Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Square|Sq|)"
@@ -98,30 +93,29 @@ std::vector<Detector> make_table() {
       {T::secret, "aws_secret_key",
        R"(aws_?secret_?(?:access_?)?key["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+=]{40}\b)", true,
        validate_aws_secret_key},
-      {T::secret, "github_token", R"(\bgh[pousr]_[A-Za-z0-9]{36,}\b)", false,
-       validate_token_entropy},
-      {T::secret, "github_token", R"(\bgithub_pat_[A-Za-z0-9_]{22,}\b)", false,
-       validate_token_entropy},
-      {T::secret, "gitlab_token", R"(\bgl(?:pat|dt|rt|ptt)-[A-Za-z0-9_\-]{20,64})", false,
-       validate_token_entropy},
-      {T::secret, "slack_token", R"(\bxox[abposr]-[A-Za-z0-9\-]{10,}\b)", false,
-       validate_token_entropy},
-      {T::secret, "slack_webhook",
-       R"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})", false,
-       accept},
-      {T::secret, "stripe_key", R"(\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b)", false,
-       validate_token_entropy},
-      {T::secret, "vendor_api_key", R"(\bsk-[A-Za-z0-9_\-]{20,}\b)", false, validate_token_entropy},
+      {T::secret, "github_token", R"(\bgh[pousr]_[A-Za-z0-9]{36})", false, validate_token_entropy,
+       extend_alnum},
+      {T::secret, "github_token", R"(\bgithub_pat_[A-Za-z0-9_]{22})", false, validate_token_entropy,
+       extend_token},
+      {T::secret, "gitlab_token", R"(\bgl(?:pat|dt|rt|ptt)-[A-Za-z0-9_\-]{20})", false,
+       validate_token_entropy, extend_token},
+      {T::secret, "slack_token", R"(\bxox[abposr]-[A-Za-z0-9\-]{10})", false,
+       validate_token_entropy, extend_token},
+      {T::secret, "slack_webhook", R"(https://hooks\.slack\.com/services/T[A-Z0-9])", false, accept,
+       extend_url_path},
+      {T::secret, "stripe_key", R"(\b[rs]k_(?:live|test)_[A-Za-z0-9]{16})", false,
+       validate_token_entropy, extend_alnum},
+      {T::secret, "vendor_api_key", R"(\bsk-[A-Za-z0-9_\-]{20})", false, validate_token_entropy,
+       extend_token},
       {T::secret, "google_api_key", R"(\bAIza[0-9A-Za-z_\-]{35})", false, validate_token_entropy},
-      {T::secret, "jwt", R"(\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
-       false, validate_jwt},
+      {T::secret, "jwt", R"(\beyJ[A-Za-z0-9_\-]{8})", false, validate_jwt, extend_jwt},
       {T::secret, "private_key",
        R"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----)",
        false, validate_private_key},
       {T::secret, "password_assignment",
        R"(\b(?:password|passwd|pwd|passphrase|secret|api_?key|apikey|access_?token|auth_?token|)"
-       R"(client_?secret|private_?key)["']?\s{0,3}[:=]\s{0,3}["']?[^\s"',;<>]{6,})",
-       true, validate_password_assignment},
+       R"(client_?secret|private_?key)["']?\s{0,3}[:=]\s{0,3}["']?[^\s"',;<>]{6})",
+       true, validate_password_assignment, extend_secret_value},
   };
 }
 

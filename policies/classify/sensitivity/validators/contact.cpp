@@ -19,8 +19,10 @@ bool phone_context(std::string_view text, size_t begin, size_t end) {
 }  // namespace
 
 std::optional<Hit> validate_email(std::string_view text, size_t begin, size_t end) {
-  // Leftmost start may include dots that cannot begin a local part.
+  // Leftmost start may include dots that cannot begin a local part; the extended domain may
+  // run into a sentence's full stop.
   while (begin < end && (text[begin] == '.' || text[begin] == '-')) ++begin;
+  while (end > begin && (text[end - 1] == '.' || text[end - 1] == '-')) --end;
   std::string_view address = text.substr(begin, end - begin);
   size_t at = address.find('@');
   if (at == std::string_view::npos || at == 0 || at > 64 || address.size() > 254) {
@@ -30,6 +32,11 @@ std::optional<Hit> validate_email(std::string_view text, size_t begin, size_t en
   std::string_view local = address.substr(0, at);
   std::string_view domain = address.substr(at + 1);
   if (local.back() == '.') return std::nullopt;
+  size_t last_dot = domain.rfind('.');
+  if (last_dot == std::string_view::npos || domain.size() - last_dot - 1 < 2) return std::nullopt;
+  for (char c : domain.substr(last_dot + 1)) {
+    if (is_digit(c) || c == '-') return std::nullopt;  // top-level domains are letters
+  }
   size_t label_start = 0;
   for (size_t i = 0; i <= domain.size(); ++i) {
     if (i == domain.size() || domain[i] == '.') {

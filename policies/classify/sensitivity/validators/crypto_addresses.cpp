@@ -107,6 +107,7 @@ bool bech32_valid(std::string_view address) {
 }
 
 std::optional<Hit> validate_base58check(std::string_view text, size_t begin, size_t end) {
+  if (!standalone(text, begin, end)) return std::nullopt;
   if (!base58check_valid(text.substr(begin, end - begin))) return std::nullopt;
   return Hit{begin, end, 0.97};
 }

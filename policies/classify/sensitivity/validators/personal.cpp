@@ -123,11 +123,12 @@ std::optional<Hit> validate_date_of_birth(std::string_view text, size_t begin, s
   };
   if (first > 0 && month_of(word(first - 1)) != 0) --first;
   std::vector<size_t> parts;  // token indices of the date, ordinal suffixes dropped
-  for (size_t i = first; i < tokens.size(); ++i) {
+  for (size_t i = first; i < tokens.size() && parts.size() < 3; ++i) {
     if (!tokens[i].digits && is_ordinal_suffix(word(i))) continue;
     parts.push_back(i);
   }
   if (parts.size() != 3) return std::nullopt;
+  end = tokens[parts[2]].end;
   const Token& a = tokens[parts[0]];
   const Token& b = tokens[parts[1]];
   const Token& c = tokens[parts[2]];
@@ -181,6 +182,7 @@ std::optional<Hit> validate_name_after_cue(std::string_view text, size_t begin, 
 std::optional<Hit> validate_name_gazetteer(std::string_view text, size_t begin, size_t end) {
   size_t space = text.find_first_of(" \t\n", begin);
   if (space == std::string_view::npos || space >= end) return std::nullopt;
+  if (!standalone(text, begin, end)) return std::nullopt;
   std::string_view surname = text.substr(space + 1, end - space - 1);
   if (in_list(surname, kStopWords) || !capitalised(surname)) return std::nullopt;
   return Hit{begin, end, 0.55};

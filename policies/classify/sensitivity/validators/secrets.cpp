@@ -80,9 +80,15 @@ std::optional<Hit> validate_aws_secret_key(std::string_view text, size_t begin, 
 }
 
 std::optional<Hit> validate_jwt(std::string_view text, size_t begin, size_t end) {
+  while (end > begin && text[end - 1] == '.') --end;
   std::string_view token = text.substr(begin, end - begin);
   size_t dot = token.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
+  if (dot == std::string_view::npos || dot < 10) return std::nullopt;
+  size_t second = token.find('.', dot + 1);
+  if (second == std::string_view::npos || second - dot - 1 < 8) return std::nullopt;
+  if (token.substr(dot + 1, 3) != "eyJ" || token.find('.', second + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
   std::string header = base64url_decode(token.substr(0, dot));
   if (header.empty() || header.front() != '{' || header.find("\"alg\"") == std::string::npos)
     return std::nullopt;
