@@ -41,9 +41,12 @@ std::vector<Detector> make_table() {
       {T::phone, "phone_national", R"(\b0\d{1,4}[ /\-]\d{2,4}(?:[ \-]?\d{2,4}){0,3}\b)", false,
        validate_phone_national},
       {T::ip_address, "ipv4", R"(\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b)", false, validate_ipv4},
+      // IPv6: eight groups, or a "::" compression (clock times like 17:03:51 are neither).
+      {T::ip_address, "ipv6", R"(\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}\b)", false,
+       validate_ipv6},
       {T::ip_address, "ipv6",
-       R"((?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,7})"
-       R"((?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?)",
+       R"((?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::)"
+       R"((?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?(?::?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?)",
        false, validate_ipv6},
       {T::mac_address, "mac",
        R"(\b[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}\b|)"
