@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -185,6 +186,67 @@ std::string iban_with_check(const std::string& country, const std::string& bban)
   return country + (check < 10 ? "0" : "") + std::to_string(check) + bban;
 }
 
+char de_tax_check_digit(const std::string& ten) {
+  int product = 10;
+  for (char c : ten) {
+    int sum = (c - '0' + product) % 10;
+    if (sum == 0) sum = 10;
+    product = (sum * 2) % 11;
+  }
+  int check = 11 - product;
+  return static_cast<char>('0' + (check == 10 ? 0 : check));
+}
+
+// Ten digits, first not 0, in which exactly one digit appears exactly twice (the rest once).
+std::string de_tax_payload(std::mt19937& rng) {
+  std::string digits = "0123456789";
+  for (;;) {
+    std::shuffle(digits.begin(), digits.end(), rng);
+    std::string ten = digits.substr(0, 9);
+    ten.insert(ten.begin() + static_cast<long>(rng() % 9 + 1), ten[rng() % 9]);
+    bool triple = false;
+    for (size_t i = 0; i + 2 < 10; ++i) triple |= ten[i] == ten[i + 1] && ten[i] == ten[i + 2];
+    if (ten[0] != '0' && !triple) return ten;
+  }
+}
+
+// BIP 173/350 checksum over hrp and 5-bit data; returns the six checksum values.
+std::vector<int> bech32_checksum(const std::string& hrp, const std::vector<int>& data,
+                                 uint32_t constant) {
+  auto polymod = [](const std::vector<int>& values) {
+    const uint32_t gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
+    uint32_t chk = 1;
+    for (int v : values) {
+      uint32_t top = chk >> 25;
+      chk = ((chk & 0x1ffffff) << 5) ^ static_cast<uint32_t>(v);
+      for (int i = 0; i < 5; ++i) chk ^= ((top >> i) & 1) ? gen[i] : 0;
+    }
+    return chk;
+  };
+  std::vector<int> values;
+  for (char c : hrp) values.push_back(c >> 5);
+  values.push_back(0);
+  for (char c : hrp) values.push_back(c & 31);
+  values.insert(values.end(), data.begin(), data.end());
+  values.insert(values.end(), 6, 0);
+  uint32_t mod = polymod(values) ^ constant;
+  std::vector<int> out;
+  for (int i = 0; i < 6; ++i) out.push_back(static_cast<int>((mod >> (5 * (5 - i))) & 31));
+  return out;
+}
+
+std::string bech32_address(std::mt19937& rng, int version, bool break_checksum) {
+  constexpr std::string_view kCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+  std::vector<int> data = {version};
+  for (int i = 0; i < 32; ++i) data.push_back(static_cast<int>(rng() % 32));  // 20-byte program
+  auto checksum = bech32_checksum("bc", data, version == 0 ? 1u : 0x2bc830a3u);
+  if (break_checksum) checksum[5] = (checksum[5] + 1) % 32;
+  std::string out = "bc1";
+  for (int v : data) out += kCharset[static_cast<size_t>(v)];
+  for (int v : checksum) out += kCharset[static_cast<size_t>(v)];
+  return out;
+}
+
 char other_digit(char c) { return c == '9' ? '0' : static_cast<char>(c + 1); }
 
 struct Generated {
@@ -236,6 +298,17 @@ std::vector<Generated> generate(std::mt19937& rng) {
     size_t index = static_cast<size_t>(std::stol(dni) % 23);
     out.push_back({dni + kLetters[index], dni + kLetters[(index + 1) % 23], "DNI ",
                    FindingType::national_id});
+
+    std::string ten = de_tax_payload(rng);
+    std::string tax = ten + de_tax_check_digit(ten);
+    std::string bad_tax = tax;
+    bad_tax.back() = other_digit(bad_tax.back());
+    out.push_back({tax, bad_tax, "Steuer-ID ", FindingType::national_id});
+
+    std::mt19937 copy = rng;
+    std::string segwit = bech32_address(rng, i % 2, false);
+    out.push_back(
+        {segwit, bech32_address(copy, i % 2, true), "send BTC to ", FindingType::crypto_address});
   }
   return out;
 }

@@ -45,7 +45,8 @@ struct SensitivityContext {
 class SensitivityClassifier {
  public:
   // Compiles the built-in detectors plus config's term lists and patterns. Errors name the
-  // offending custom pattern or term list and say why vectorscan refused it.
+  // offending custom pattern or term list and say why vectorscan refused it. Compiling takes
+  // about a second: build one classifier per distinct configuration at load time and share it.
   static std::expected<std::shared_ptr<const SensitivityClassifier>, SensitivityError> create(
       SensitivityConfig config);
 
