@@ -8,6 +8,9 @@
 
 #include "switchyard/policies/classify/sensitivity_classifier.h"
 
+#include "switchyard/backends/chat.h"
+#include "switchyard/backends/openai_json.h"
+
 namespace sy::policies {
 
 namespace {
@@ -197,6 +200,16 @@ std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classi
     result.decided_by = SensitivityResult::DecidedBy::floor;
   }
   return result;
+}
+
+std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classify_request(
+    const backends::ChatRequest& request, const SensitivityContext& context) const {
+  json body = json::parse(backends::openai::encode_chat_request(request, request.stream), nullptr,
+                          /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return std::unexpected(SensitivityError{"request could not be encoded for scanning"});
+  }
+  return classify_request(body, context);
 }
 
 }  // namespace sy::policies

@@ -4,6 +4,8 @@
 
 #include "switchyard/policies/classify/sensitivity_classifier.h"
 
+#include "switchyard/backends/openai_json.h"
+
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -419,6 +421,30 @@ TEST(SensitivityClassifier, HostileInputScansInBoundedTime) {
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_LT(seconds, 5.0) << "input starting " << input.substr(0, 20);
   }
+}
+
+TEST(SensitivityClassifier, WalksAParsedChatRequestIncludingPassthroughFields) {
+  auto request = backends::openai::parse_chat_request(R"({
+    "model": "m",
+    "messages": [
+      {"role": "user", "content": "hello"},
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+        "function": {"name": "lookup", "arguments": "{\"ssn\": \"536-22-1234\"}"}}]}],
+    "metadata": {"sensitivity": "internal"},
+    "vendor_notes": {"owner": "jane@example.org"}
+  })");
+  ASSERT_TRUE(request.has_value()) << request.error().message;
+  auto result = default_classifier().classify_request(*request, {});
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  EXPECT_EQ(result->level, SensitivityLevel::restricted);
+  EXPECT_EQ(result->declared, SensitivityLevel::internal);
+  bool ssn = false, email = false;
+  for (const Finding& f : result->findings) {
+    ssn |= f.type == FindingType::us_ssn && f.path == "/messages/1/tool_calls/0/function/arguments";
+    email |= f.type == FindingType::email && f.path == "/vendor_notes/owner";
+  }
+  EXPECT_TRUE(ssn);
+  EXPECT_TRUE(email);
 }
 
 TEST(SensitivityClassifier, DeepNestingIsBoundedAndCountsAsUnscannable) {

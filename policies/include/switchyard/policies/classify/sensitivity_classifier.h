@@ -17,6 +17,10 @@
 
 #include "switchyard/policies/classify/sensitivity_types.h"
 
+namespace sy::backends {
+struct ChatRequest;
+}
+
 namespace sy::policies {
 
 namespace sensitivity_detail {
@@ -70,6 +74,12 @@ class SensitivityClassifier {
   // metadata.sensitivity) can only raise the level; an unknown label value is an error.
   std::expected<SensitivityResult, SensitivityError> classify_request(
       const nlohmann::json& body, const SensitivityContext& context) const;
+
+  // The same walk over a parsed ChatRequest: it is encoded as the OpenAI body an upstream
+  // would receive (passthrough members included) and that body is walked, so finding paths
+  // are JSON pointers into it.
+  std::expected<SensitivityResult, SensitivityError> classify_request(
+      const backends::ChatRequest& request, const SensitivityContext& context) const;
 
   const SensitivityConfig& config() const { return config_; }
 
