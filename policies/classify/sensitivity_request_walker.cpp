@@ -202,7 +202,7 @@ std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classi
   return result;
 }
 
-std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classify_request(
+std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classify_chat_request(
     const backends::ChatRequest& request, const SensitivityContext& context) const {
   json body = json::parse(backends::openai::encode_chat_request(request, request.stream), nullptr,
                           /*allow_exceptions=*/false);

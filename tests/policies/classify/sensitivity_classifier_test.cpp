@@ -434,7 +434,7 @@ TEST(SensitivityClassifier, WalksAParsedChatRequestIncludingPassthroughFields) {
     "vendor_notes": {"owner": "jane@example.org"}
   })");
   ASSERT_TRUE(request.has_value()) << request.error().message;
-  auto result = default_classifier().classify_request(*request, {});
+  auto result = default_classifier().classify_chat_request(*request, {});
   ASSERT_TRUE(result.has_value()) << result.error().message;
   EXPECT_EQ(result->level, SensitivityLevel::restricted);
   EXPECT_EQ(result->declared, SensitivityLevel::internal);

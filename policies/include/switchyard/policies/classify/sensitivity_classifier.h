@@ -78,7 +78,8 @@ class SensitivityClassifier {
   // The same walk over a parsed ChatRequest: it is encoded as the OpenAI body an upstream
   // would receive (passthrough members included) and that body is walked, so finding paths
   // are JSON pointers into it.
-  std::expected<SensitivityResult, SensitivityError> classify_request(
+  // (Not an overload of classify_request: nlohmann::json converts implicitly to anything.)
+  std::expected<SensitivityResult, SensitivityError> classify_chat_request(
       const backends::ChatRequest& request, const SensitivityContext& context) const;
 
   const SensitivityConfig& config() const { return config_; }
