@@ -18,9 +18,9 @@ std::vector<Detector> make_table() {
   static const std::string gazetteer =
       std::string(R"(\b(?:)") + std::string(first_name_alternation()) + R"()[ ][A-Z][a-z]{2})";
   static const std::string cue_name =
-      R"((?:(?i:my name is|name is|name:|signed:?|regards,|sincerely,|dear|patient:|customer:)"
+      R"(\b(?:(?i:my name is|name is|name:|signed:?|regards,|sincerely,|dear|patient:|customer:)"
       R"(|client:|contact:|mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|herr|frau))[ ]{1,3})"
-      R"([A-Z][a-z]{1,20}(?:[ \-][A-Z][a-z]{1,20}){0,2})";
+      R"([A-Z][a-z])";
   return {
       // Payment cards: 12-19 digits in groups separated by single spaces or dashes.
       {T::payment_card, "luhn_card", R"(\b\d(?:[ \-]?\d){11,18}\b)", false, validate_payment_card},
@@ -75,7 +75,7 @@ std::vector<Detector> make_table() {
        R"(geburtsdatum|geboren(?: am)?|fecha de nacimiento|nacido el|date de naissance))"
        R"([ :,\-]{0,4}[0-9a-z])",
        true, validate_date_of_birth, extend_date},
-      {T::person_name, "name_context", cue_name, false, validate_name_after_cue},
+      {T::person_name, "name_context", cue_name, false, validate_name_after_cue, extend_name},
       {T::person_name, "name_gazetteer", gazetteer, false, validate_name_gazetteer, extend_lower},
       {T::street_address, "street_address",
        R"(\b\d{1,5}[A-Za-z]?,? (?:[A-Z][a-z]+ ){1,3}(?:Street|St|Avenue|Ave|Road|Rd|)"

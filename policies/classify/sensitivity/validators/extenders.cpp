@@ -64,4 +64,19 @@ size_t extend_url_path(std::string_view text, size_t end) {
                       [](char c) { return is_alnum(c) || c == '/' || c == '_' || c == '-'; });
 }
 
+size_t extend_name(std::string_view text, size_t end) {
+  auto lower_run = [&](size_t at) {
+    return extend_while(text, at, 20, [](char c) { return c >= 'a' && c <= 'z'; });
+  };
+  end = lower_run(end);
+  for (int words = 0; words < 2; ++words) {
+    bool next_word = end + 2 < text.size() && (text[end] == ' ' || text[end] == '-') &&
+                     text[end + 1] >= 'A' && text[end + 1] <= 'Z' && text[end + 2] >= 'a' &&
+                     text[end + 2] <= 'z';
+    if (!next_word) break;
+    end = lower_run(end + 2);
+  }
+  return end;
+}
+
 }  // namespace sy::policies::sensitivity_detail

@@ -34,15 +34,17 @@ bool standalone(std::string_view text, size_t begin, size_t end);
 bool embedded(std::string_view text, size_t begin, size_t end);
 
 // ---- extenders.cpp: Detector::extend for each kind of value tail ----
-size_t extend_token(std::string_view text, size_t end);           // [A-Za-z0-9_-]
-size_t extend_alnum(std::string_view text, size_t end);           // [A-Za-z0-9]
-size_t extend_secret_value(std::string_view text, size_t end);    // up to blank, quote, ,;<>
-size_t extend_domain(std::string_view text, size_t end);          // [A-Za-z0-9.-]
-size_t extend_jwt(std::string_view text, size_t end);             // [A-Za-z0-9_.-]
-size_t extend_base58(std::string_view text, size_t end);          // the Base58 alphabet
-size_t extend_lower(std::string_view text, size_t end);           // [a-z]
-size_t extend_date(std::string_view text, size_t end);            // [A-Za-z0-9 /.,-]
-size_t extend_url_path(std::string_view text, size_t end);        // [A-Za-z0-9/_-]
+size_t extend_token(std::string_view text, size_t end);         // [A-Za-z0-9_-]
+size_t extend_alnum(std::string_view text, size_t end);         // [A-Za-z0-9]
+size_t extend_secret_value(std::string_view text, size_t end);  // up to blank, quote, ,;<>
+size_t extend_domain(std::string_view text, size_t end);        // [A-Za-z0-9.-]
+size_t extend_jwt(std::string_view text, size_t end);           // [A-Za-z0-9_.-]
+size_t extend_base58(std::string_view text, size_t end);        // the Base58 alphabet
+size_t extend_lower(std::string_view text, size_t end);         // [a-z]
+size_t extend_date(std::string_view text, size_t end);          // [A-Za-z0-9 /.,-]
+size_t extend_url_path(std::string_view text, size_t end);      // [A-Za-z0-9/_-]
+// The rest of a capitalised word, then up to two more joined by ' ' or '-'.
+size_t extend_name(std::string_view text, size_t end);
 
 // ---- luhn.cpp: payment cards, CA SIN ----
 bool luhn_valid(std::string_view digits);
