@@ -10,10 +10,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 
 namespace sy::policies {
 namespace {
@@ -445,6 +447,39 @@ TEST(SensitivityClassifier, WalksAParsedChatRequestIncludingPassthroughFields) {
   }
   EXPECT_TRUE(ssn);
   EXPECT_TRUE(email);
+}
+
+TEST(SensitivityClassifier, ConcurrentScansShareOneClassifier) {
+  const SensitivityClassifier& classifier = default_classifier();
+  std::string text = "card 4111 1111 1111 1111, mail a.b@example.com, IBAN GB82WEST12345698765432";
+  size_t expected = classifier.scan(text).size();
+  ASSERT_EQ(expected, 3u);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (classifier.scan(text).size() != expected) ++mismatches;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(SensitivityClassifier, CaseSensitiveAndNonAsciiTerms) {
+  SensitivityConfig config;
+  config.term_lists.push_back({"exact", {"OpX"}, SensitivityLevel::internal, true});
+  config.term_lists.push_back({"names", {"Müller GmbH"}, SensitivityLevel::confidential, false});
+  auto created = SensitivityClassifier::create(config);
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  std::string text = "opx and OpX for müller gmbh";
+  auto findings = (*created)->scan(text);
+  SCOPED_TRACE(describe(text, findings));
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(text.substr(findings[0].begin, findings[0].end - findings[0].begin), "OpX");
+  // ASCII letters fold; the UTF-8 bytes of 'ü' match as written.
+  EXPECT_EQ(text.substr(findings[1].begin, findings[1].end - findings[1].begin), "müller gmbh");
 }
 
 TEST(SensitivityClassifier, DeepNestingIsBoundedAndCountsAsUnscannable) {
