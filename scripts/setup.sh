@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
-  wrk nginx-light curl procps openssl afl++
+  wrk nginx-light curl procps openssl afl++ libvectorscan-dev
 )
 
 missing=()

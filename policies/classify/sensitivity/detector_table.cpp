@@ -1,0 +1,132 @@
+// The built-in detectors. Patterns propose, validators decide: a pattern only needs to be
+// loose enough to catch every real instance and cheap for vectorscan (no lookaround); the
+// checksum, range and context rules live in validators/.
+
+#include <string>
+#include <vector>
+
+#include "classify/sensitivity/detector.h"
+#include "classify/sensitivity/validators/validators.h"
+
+namespace sy::policies::sensitivity_detail {
+
+namespace {
+
+std::vector<Detector> make_table() {
+  using T = FindingType;
+  // Storage for the pattern built at run time (the gazetteer); lives as long as the table.
+  static const std::string gazetteer =
+      std::string(R"(\b(?:)") + std::string(first_name_alternation()) + R"()[ ][A-Z][a-z]{2})";
+  static const std::string cue_name =
+      R"(\b(?:(?i:my name is|name is|name:|signed:?|regards,|sincerely,|dear|patient:|customer:)"
+      R"(|client:|contact:|mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|herr|frau))[ ]{1,3})"
+      R"([A-Z][a-z])";
+  return {
+      // Payment cards: 12-19 digits in groups separated by single spaces or dashes.
+      {T::payment_card, "luhn_card", R"(\b\d(?:[ \-]?\d){11,18}\b)", false, validate_payment_card},
+      {T::iban, "iban_mod97", R"(\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b)", false, validate_iban},
+      {T::us_ssn, "us_ssn", R"(\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b)", false,
+       validate_us_ssn},
+      {T::us_ssn, "us_ssn",
+       R"((?:ssn|social security(?: number| no\.?| #)?)\W{0,5}\d{3}[ \-]?\d{2}[ \-]?\d{4}\b)", true,
+       validate_us_ssn_in_context},
+      {T::email, "email", R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9])", false, validate_email,
+       extend_domain},
+      {T::phone, "phone_e164", R"(\+[1-9](?:[ .\-/]{0,2}\(?\d\)?){6,14}\b)", false,
+       validate_phone_international},
+      {T::phone, "phone_e164", R"(\b00[1-9](?:[ .\-]?\d){6,15}\b)", false,
+       validate_phone_international},
+      {T::phone, "phone_nanp", R"((?:\b|\()[2-9]\d{2}\)?[ .\-]\d{3}[ .\-]\d{4}\b)", false,
+       validate_phone_nanp},
+      {T::phone, "phone_national", R"(\b0\d{1,4}[ /\-]\d{2,4}(?:[ \-]?\d{2,4}){0,3}\b)", false,
+       validate_phone_national},
+      {T::ip_address, "ipv4", R"(\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b)", false, validate_ipv4},
+      // IPv6: eight groups, or a "::" compression (clock times like 17:03:51 are neither).
+      {T::ip_address, "ipv6", R"(\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}\b)", false,
+       validate_ipv6},
+      {T::ip_address, "ipv6",
+       R"((?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::)"
+       R"((?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?(?::?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?)",
+       false, validate_ipv6},
+      {T::mac_address, "mac",
+       R"(\b[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}\b|)"
+       R"(\b[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\b)",
+       false, validate_mac},
+      {T::crypto_address, "base58check", R"(\b[123mnLM][1-9A-HJ-NP-Za-km-z]{25})", false,
+       validate_base58check, extend_base58},
+      {T::crypto_address, "bech32", R"(\b(?:bc|tb|ltc|tltc|bcrt)1[02-9ac-hj-np-z]{6,87}\b)", true,
+       validate_bech32},
+      {T::national_id, "uk_nino", R"(\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)", false,
+       validate_uk_nino},
+      {T::national_id, "uk_nhs", R"(\b\d{3}[ \-]?\d{3}[ \-]?\d{4}\b)", false, validate_nhs_number},
+      {T::national_id, "de_tax_id", R"(\b[1-9]\d(?: ?\d{3}){3}\b)", false, validate_de_tax_id},
+      {T::national_id, "es_nif", R"(\b\d{8}[ \-]?[A-Za-z]\b)", false, validate_es_nif},
+      {T::national_id, "es_nie", R"(\b[XYZxyz][ \-]?\d{7}[ \-]?[A-Za-z]\b)", false,
+       validate_es_nie},
+      {T::national_id, "it_codice_fiscale",
+       R"(\b[A-Za-z]{6}[0-9LMNPQRSTUVlmnpqrstuv]{2}[A-EHLMPR-Ta-ehlmpr-t])"
+       R"([0-9LMNPQRSTUVlmnpqrstuv]{2}[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{3}[A-Za-z]\b)",
+       false, validate_it_codice_fiscale},
+      {T::national_id, "in_aadhaar", R"(\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b)", false,
+       validate_aadhaar},
+      {T::national_id, "ca_sin", R"(\b\d{3}[ \-]?\d{3}[ \-]?\d{3}\b)", false, validate_ca_sin},
+      {T::date_of_birth, "date_of_birth",
+       R"(\b(?:date of birth|dob|d\.o\.b\.?|born(?: on| in)?|birth ?date|birthday|)"
+       R"(geburtsdatum|geboren(?: am)?|fecha de nacimiento|nacido el|date de naissance))"
+       R"([ :,\-]{0,4}[0-9a-z])",
+       true, validate_date_of_birth, extend_date},
+      {T::person_name, "name_context", cue_name, false, validate_name_after_cue, extend_name},
+      {T::person_name, "name_gazetteer", gazetteer, false, validate_name_gazetteer, extend_lower},
+      {T::street_address, "street_address",
+       R"(\b\d{1,5}[A-Za-z]?,? (?:[A-Z][a-z]+ ){1,3}(?:Street|St|Avenue|Ave|Road|Rd|)"
+       R"(Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Square|Sq|)"
+       R"(Highway|Hwy|Parkway|Pkwy|Close|Crescent|Gardens)\b\.?)",
+       false, validate_street_address},
+      {T::street_address, "street_address",
+       R"(\b[A-Z][a-z\x80-\xff]+(?:stra(?:ss|\xc3\x9f)e|weg|platz|allee|gasse|ring|damm))"
+       R"( \d{1,4}[a-z]?\b)",
+       false, validate_street_address},
+      {T::street_address, "street_address",
+       R"(\b\d{1,4}(?: bis| ter)?,? (?:rue|avenue|boulevard|place|chemin|all\xc3\xa9e))"
+       R"( (?:de |du |des |de la |d')?[A-Z][a-z\x80-\xff]+)",
+       false, validate_street_address},
+      // Secrets.
+      {T::secret, "aws_access_key", R"(\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b)", false,
+       accept},
+      {T::secret, "aws_secret_key",
+       R"(aws_?secret_?(?:access_?)?key["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+=]{40}\b)", true,
+       validate_aws_secret_key},
+      {T::secret, "github_token", R"(\bgh[pousr]_[A-Za-z0-9]{36})", false, validate_token_entropy,
+       extend_alnum},
+      {T::secret, "github_token", R"(\bgithub_pat_[A-Za-z0-9_]{22})", false, validate_token_entropy,
+       extend_token},
+      {T::secret, "gitlab_token", R"(\bgl(?:pat|dt|rt|ptt)-[A-Za-z0-9_\-]{20})", false,
+       validate_token_entropy, extend_token},
+      {T::secret, "slack_token", R"(\bxox[abposr]-[A-Za-z0-9\-]{10})", false,
+       validate_token_entropy, extend_token},
+      {T::secret, "slack_webhook", R"(https://hooks\.slack\.com/services/T[A-Z0-9])", false, accept,
+       extend_url_path},
+      {T::secret, "stripe_key", R"(\b[rs]k_(?:live|test)_[A-Za-z0-9]{16})", false,
+       validate_token_entropy, extend_alnum},
+      {T::secret, "vendor_api_key", R"(\bsk-[A-Za-z0-9_\-]{20})", false, validate_token_entropy,
+       extend_token},
+      {T::secret, "google_api_key", R"(\bAIza[0-9A-Za-z_\-]{35})", false, validate_token_entropy},
+      {T::secret, "jwt", R"(\beyJ[A-Za-z0-9_\-]{8})", false, validate_jwt, extend_jwt},
+      {T::secret, "private_key",
+       R"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----)",
+       false, validate_private_key},
+      {T::secret, "password_assignment",
+       R"(\b(?:password|passwd|pwd|passphrase|secret|api_?key|apikey|access_?token|auth_?token|)"
+       R"(client_?secret|private_?key)["']?\s{0,3}[:=]\s{0,3}["']?[^\s"',;<>]{6})",
+       true, validate_password_assignment, extend_secret_value},
+  };
+}
+
+}  // namespace
+
+std::span<const Detector> builtin_detectors() {
+  static const std::vector<Detector> table = make_table();
+  return table;
+}
+
+}  // namespace sy::policies::sensitivity_detail

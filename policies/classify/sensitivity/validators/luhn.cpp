@@ -1,0 +1,116 @@
+// Payment cards: Luhn (ISO/IEC 7812-1 annex B) plus issuer (IIN) ranges and lengths.
+
+#include <vector>
+
+#include "classify/sensitivity/validators/validators.h"
+
+namespace sy::policies::sensitivity_detail {
+
+bool luhn_valid(std::string_view digits) {
+  if (digits.empty()) return false;
+  int sum = 0;
+  bool twice = false;
+  for (size_t i = digits.size(); i-- > 0;) {
+    int d = digits[i] - '0';
+    if (d < 0 || d > 9) return false;
+    if (twice) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    twice = !twice;
+  }
+  return sum % 10 == 0;
+}
+
+namespace {
+
+int prefix_value(std::string_view digits, size_t n) {
+  int v = 0;
+  for (size_t i = 0; i < n && i < digits.size(); ++i) v = v * 10 + (digits[i] - '0');
+  return v;
+}
+
+struct IssuerRange {
+  std::string_view scheme;
+  size_t prefix_len;
+  int low, high;  // inclusive range of the first prefix_len digits
+  size_t min_len, max_len;
+};
+
+// Major schemes' published IIN ranges; checked in order, more specific ranges first.
+constexpr IssuerRange kIssuers[] = {
+    {"amex", 2, 34, 34, 15, 15},         {"amex", 2, 37, 37, 15, 15},
+    {"diners", 3, 300, 305, 14, 19},     {"diners", 2, 36, 36, 14, 19},
+    {"diners", 2, 38, 39, 14, 19},       {"jcb", 4, 3528, 3589, 16, 19},
+    {"visa", 1, 4, 4, 13, 19},  // 13 (legacy), 16, 19
+    {"mastercard", 2, 51, 55, 16, 16},   {"mastercard", 4, 2221, 2720, 16, 16},
+    {"discover", 4, 6011, 6011, 16, 19}, {"discover", 3, 644, 649, 16, 19},
+    {"discover", 2, 65, 65, 16, 19},     {"unionpay", 2, 62, 62, 16, 19},
+    {"maestro", 2, 50, 50, 12, 19},      {"maestro", 2, 56, 69, 12, 19},
+    {"mir", 4, 2200, 2204, 16, 19},
+};
+
+}  // namespace
+
+std::string_view card_issuer(std::string_view digits) {
+  for (const IssuerRange& r : kIssuers) {
+    if (digits.size() < r.min_len || digits.size() > r.max_len) continue;
+    int v = prefix_value(digits, r.prefix_len);
+    if (v >= r.low && v <= r.high) return r.scheme;
+  }
+  return {};
+}
+
+std::optional<Hit> validate_payment_card(std::string_view text, size_t begin, size_t end) {
+  // Digit groups of the candidate and the separator before each. The leftmost-start match
+  // may have swallowed a neighbouring number ("ref 12 4111 1111 1111 1111"), so every run
+  // of whole groups is tried, longest first.
+  struct Group {
+    size_t begin, end;
+    char sep_before;
+  };
+  std::vector<Group> groups;
+  char sep = 0;
+  for (size_t i = begin; i < end;) {
+    if (is_digit(text[i])) {
+      size_t j = i;
+      while (j < end && is_digit(text[j])) ++j;
+      groups.push_back({i, j, sep});
+      i = j;
+      sep = 0;
+    } else {
+      sep = text[i++];
+    }
+  }
+  for (size_t count = groups.size(); count > 0; --count) {
+    for (size_t first = 0; first + count <= groups.size(); ++first) {
+      size_t last = first + count - 1;
+      std::string digits;
+      bool separators_consistent = true;
+      char seen = 0;
+      for (size_t g = first; g <= last; ++g) {
+        if (g > first) {
+          if (seen == 0) seen = groups[g].sep_before;
+          if (groups[g].sep_before != seen) separators_consistent = false;
+        }
+        digits.append(text.substr(groups[g].begin, groups[g].end - groups[g].begin));
+      }
+      if (!separators_consistent || digits.size() < 12 || digits.size() > 19) continue;
+      if (!luhn_valid(digits) || card_issuer(digits).empty()) continue;
+      if (!standalone(text, groups[first].begin, groups[last].end)) continue;
+      if (embedded(text, groups[first].begin, groups[last].end)) continue;
+      // One random digit run in ten passes Luhn: a bare run of an unusual length (a 14-digit
+      // order id in a Maestro range) counts fully only next to a payment word.
+      std::string_view scheme = card_issuer(digits);
+      bool usual = count > 1 || digits.size() == 16 || (scheme == "amex" && digits.size() == 15);
+      bool context = has_context(text, groups[first].begin, groups[last].end,
+                                 {"card", "credit", "debit", "visa", "mastercard", "amex", "cc",
+                                  "pan", "payment", "karte", "tarjeta", "carte"});
+      return Hit{groups[first].begin, groups[last].end, (usual || context) ? 0.95 : 0.45};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace sy::policies::sensitivity_detail

@@ -1,0 +1,80 @@
+// Helpers shared by the validator families.
+
+#include <array>
+#include <cmath>
+
+#include "classify/sensitivity/validators/validators.h"
+
+namespace sy::policies::sensitivity_detail {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_word_byte(char c) { return is_alnum(c) || c == '_'; }
+char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+static char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string digits_in(std::string_view text, size_t begin, size_t end) {
+  std::string out;
+  for (size_t i = begin; i < end; ++i) {
+    if (is_digit(text[i])) out.push_back(text[i]);
+  }
+  return out;
+}
+
+static bool contains_word(std::string_view hay, std::string_view word) {
+  if (word.empty() || hay.size() < word.size()) return false;
+  for (size_t i = 0; i + word.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < word.size() && lower(hay[i + k]) == word[k]) ++k;
+    if (k != word.size()) continue;
+    // Whole words only: "sin" must not fire inside "using".
+    bool left_ok = i == 0 || !is_alnum(hay[i - 1]);
+    bool right_ok = i + k == hay.size() || !is_alnum(hay[i + k]);
+    if (left_ok && right_ok) return true;
+  }
+  return false;
+}
+
+bool has_context(std::string_view text, size_t begin, size_t end,
+                 std::initializer_list<std::string_view> keywords, size_t window, size_t after) {
+  size_t from = begin > window ? begin - window : 0;
+  std::string_view before = text.substr(from, begin - from);
+  std::string_view behind = text.substr(end, std::min(after, text.size() - end));
+  for (std::string_view k : keywords) {
+    if (contains_word(before, k) || contains_word(behind, k)) return true;
+  }
+  return false;
+}
+
+double shannon_entropy(std::string_view s) {
+  if (s.empty()) return 0.0;
+  std::array<size_t, 256> counts{};
+  for (unsigned char c : s) ++counts[c];
+  double h = 0.0;
+  for (size_t n : counts) {
+    if (n == 0) continue;
+    double p = static_cast<double>(n) / static_cast<double>(s.size());
+    h -= p * std::log2(p);
+  }
+  return h;
+}
+
+bool standalone(std::string_view text, size_t begin, size_t end) {
+  bool left_ok = begin == 0 || !is_word_byte(text[begin - 1]);
+  bool right_ok = end >= text.size() || !is_word_byte(text[end]);
+  return left_ok && right_ok;
+}
+
+bool embedded(std::string_view text, size_t begin, size_t end) {
+  auto joiner = [](char c) { return c == '-' || c == '.' || c == '/' || c == '_'; };
+  bool left = begin >= 2 && joiner(text[begin - 1]) && is_alnum(text[begin - 2]);
+  bool right = end + 1 < text.size() && joiner(text[end]) && is_alnum(text[end + 1]);
+  return left || right;
+}
+
+std::optional<Hit> accept(std::string_view, size_t begin, size_t end) {
+  return Hit{begin, end, 0.95};
+}
+
+}  // namespace sy::policies::sensitivity_detail

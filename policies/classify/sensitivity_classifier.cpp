@@ -1,0 +1,330 @@
+// SensitivityClassifier: compile once, scan in one pass, validate candidates, resolve
+// overlaps. The request walk is in sensitivity_request_walker.cpp.
+
+#include "switchyard/policies/classify/sensitivity_classifier.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "classify/sensitivity/compiled_patterns.h"
+#include "classify/sensitivity/detector.h"
+
+namespace sy::policies {
+
+using sensitivity_detail::CompiledPatterns;
+using sensitivity_detail::Detector;
+using sensitivity_detail::PatternMatch;
+using sensitivity_detail::PatternSource;
+using sensitivity_detail::PatternSpec;
+using sensitivity_detail::ScanDatabase;
+
+namespace {
+
+constexpr std::array<std::string_view, 4> kLevelNames = {"public", "internal", "confidential",
+                                                         "restricted"};
+constexpr std::array<std::string_view, kFindingTypeCount> kTypeNames = {
+    "payment_card",   "iban",          "us_ssn",         "national_id",
+    "email",          "phone",         "ip_address",     "mac_address",
+    "crypto_address", "date_of_birth", "person_name",    "street_address",
+    "secret",         "custom_term",   "custom_pattern", "unscannable"};
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool word_byte(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+// A literal term as a vectorscan pattern: every non-alphanumeric byte escaped as \xHH, word
+// boundaries where the term starts/ends with a word character.
+std::string term_pattern(std::string_view term) {
+  std::string out;
+  if (word_byte(term.front())) out += "\\b";
+  for (char c : term) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (alnum) {
+      out.push_back(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+    }
+  }
+  if (word_byte(term.back())) out += "\\b";
+  return out;
+}
+
+bool better(const Finding& a, const Finding& b) {
+  if (a.confidence != b.confidence) return a.confidence > b.confidence;
+  return (a.end - a.begin) > (b.end - b.begin);
+}
+
+// Within one type (and one detector for tenant lists, which carry their own levels), keep one
+// finding per overlapping cluster: the most confident, then the longest.
+std::vector<Finding> merge_same_type(std::vector<Finding> findings) {
+  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.type != b.type) return a.type < b.type;
+    if (a.detector != b.detector && a.type >= FindingType::custom_term) {
+      return a.detector < b.detector;
+    }
+    return a.begin < b.begin;
+  });
+  std::vector<Finding> kept;
+  for (Finding& f : findings) {
+    if (!kept.empty()) {
+      Finding& last = kept.back();
+      bool same_group =
+          last.type == f.type && (f.type < FindingType::custom_term || last.detector == f.detector);
+      if (same_group && f.begin < last.end) {
+        if (better(f, last)) last = std::move(f);
+        continue;
+      }
+    }
+    kept.push_back(std::move(f));
+  }
+  return kept;
+}
+
+// Drops a finding that lies wholly inside a more confident one of at least its level (a
+// phone-shaped run inside a card number); never one that would lower the level.
+std::vector<Finding> drop_contained(std::vector<Finding> findings) {
+  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    return a.end > b.end;
+  });
+  std::vector<bool> dropped(findings.size(), false);
+  std::vector<size_t> open;  // findings that may still contain later ones
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const Finding& f = findings[i];
+    std::erase_if(open, [&](size_t j) { return findings[j].end <= f.begin; });
+    for (size_t j : open) {
+      const Finding& g = findings[j];
+      if (g.end >= f.end && g.confidence > f.confidence && g.level >= f.level) {
+        dropped[i] = true;
+        break;
+      }
+    }
+    open.push_back(i);
+  }
+  std::vector<Finding> kept;
+  for (size_t i = 0; i < findings.size(); ++i) {
+    if (!dropped[i]) kept.push_back(std::move(findings[i]));
+  }
+  return kept;
+}
+
+}  // namespace
+
+std::string_view to_string(SensitivityLevel level) {
+  return kLevelNames[static_cast<size_t>(level)];
+}
+
+std::optional<SensitivityLevel> parse_sensitivity_level(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  for (size_t i = 0; i < kLevelNames.size(); ++i) {
+    std::string_view name = kLevelNames[i];
+    if (name.size() != text.size()) continue;
+    if (std::equal(name.begin(), name.end(), text.begin(),
+                   [](char a, char b) { return a == lower(b); })) {
+      return static_cast<SensitivityLevel>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(FindingType type) { return kTypeNames[static_cast<size_t>(type)]; }
+
+std::optional<FindingType> parse_finding_type(std::string_view text) {
+  for (size_t i = 0; i < kTypeNames.size(); ++i) {
+    if (kTypeNames[i] == text) return static_cast<FindingType>(i);
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(SensitivityResult::DecidedBy by) {
+  switch (by) {
+    case SensitivityResult::DecidedBy::detectors:
+      return "detectors";
+    case SensitivityResult::DecidedBy::label:
+      return "label";
+    case SensitivityResult::DecidedBy::floor:
+      return "floor";
+  }
+  return "detectors";
+}
+
+std::array<SensitivityLevel, kFindingTypeCount> SensitivityConfig::default_levels() {
+  using L = SensitivityLevel;
+  using T = FindingType;
+  std::array<L, kFindingTypeCount> levels{};
+  levels.fill(L::confidential);
+  for (T t : {T::payment_card, T::iban, T::us_ssn, T::national_id, T::secret}) {
+    levels[static_cast<size_t>(t)] = L::restricted;
+  }
+  for (T t : {T::ip_address, T::mac_address}) levels[static_cast<size_t>(t)] = L::internal;
+  return levels;
+}
+
+SensitivityClassifier::SensitivityClassifier(SensitivityConfig config,
+                                             std::unique_ptr<CompiledPatterns> patterns)
+    : config_(std::move(config)), patterns_(std::move(patterns)) {}
+
+SensitivityClassifier::~SensitivityClassifier() = default;
+
+std::expected<std::shared_ptr<const SensitivityClassifier>, SensitivityError>
+SensitivityClassifier::create(SensitivityConfig config) {
+  if (!(config.min_confidence >= 0.0 && config.min_confidence <= 1.0)) {
+    return std::unexpected(SensitivityError{"sensitivity: min_confidence must be in [0, 1]"});
+  }
+  auto patterns = std::make_unique<CompiledPatterns>();
+  std::vector<PatternSpec> specs;
+  std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
+  for (size_t i = 0; i < builtins.size(); ++i) {
+    specs.push_back({std::string(builtins[i].pattern), builtins[i].caseless});
+    patterns->sources.push_back({PatternSource::Kind::builtin, i});
+  }
+  for (size_t l = 0; l < config.term_lists.size(); ++l) {
+    const CustomTermList& list = config.term_lists[l];
+    if (list.name.empty()) {
+      return std::unexpected(
+          SensitivityError{"sensitivity: term list #" + std::to_string(l) + " has no name"});
+    }
+    for (size_t t = 0; t < list.terms.size(); ++t) {
+      if (list.terms[t].empty()) {
+        return std::unexpected(SensitivityError{"sensitivity: term list '" + list.name +
+                                                "': term #" + std::to_string(t) + " is empty"});
+      }
+      specs.push_back({term_pattern(list.terms[t]), !list.case_sensitive});
+      patterns->sources.push_back({PatternSource::Kind::term_list, l});
+    }
+  }
+  for (size_t p = 0; p < config.patterns.size(); ++p) {
+    const CustomPattern& pattern = config.patterns[p];
+    std::string label =
+        "sensitivity: custom pattern '" + pattern.name + "' (#" + std::to_string(p) + ")";
+    if (pattern.name.empty()) return std::unexpected(SensitivityError{label + " has no name"});
+    if (pattern.regex.empty()) return std::unexpected(SensitivityError{label + " is empty"});
+    specs.push_back({pattern.regex, pattern.case_insensitive});
+    patterns->sources.push_back({PatternSource::Kind::pattern, p});
+  }
+  auto database = ScanDatabase::compile(specs);
+  if (!database) {
+    const auto& failure = database.error();
+    std::string message = "sensitivity: vectorscan cannot compile ";
+    if (failure.index >= 0 && static_cast<size_t>(failure.index) < patterns->sources.size()) {
+      const PatternSource& source = patterns->sources[static_cast<size_t>(failure.index)];
+      switch (source.kind) {
+        case PatternSource::Kind::pattern:
+          message += "custom pattern '" + config.patterns[source.index].name + "' (#" +
+                     std::to_string(source.index) + ", /" + config.patterns[source.index].regex +
+                     "/)";
+          break;
+        case PatternSource::Kind::term_list:
+          message += "a term of list '" + config.term_lists[source.index].name + "'";
+          break;
+        case PatternSource::Kind::builtin:
+          message += "built-in detector '" + std::string(builtins[source.index].name) + "'";
+          break;
+      }
+    } else {
+      message += "the pattern set";
+    }
+    return std::unexpected(SensitivityError{message + ": " + failure.message});
+  }
+  patterns->database = std::move(*database);
+  return std::shared_ptr<const SensitivityClassifier>(
+      new SensitivityClassifier(std::move(config), std::move(patterns)));
+}
+
+std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
+  std::vector<PatternMatch> matches;
+  if (!patterns_->database->scan(text, matches)) {
+    // Fail closed: text we could not scan counts as unscannable content.
+    return {Finding{FindingType::unscannable,
+                    "scan_failed",
+                    0,
+                    text.size(),
+                    1.0,
+                    config_.level_of(FindingType::unscannable),
+                    {},
+                    false}};
+  }
+  // A pattern reports every end it can stop at, each with the leftmost start: validate the
+  // longest few ends per (pattern, start) and keep the first that passes. This bounds the
+  // validators' work on hostile text (a megabyte-long "token") to a constant per start.
+  constexpr int kEndsPerStart = 4;
+  std::sort(matches.begin(), matches.end(), [](const PatternMatch& a, const PatternMatch& b) {
+    if (a.id != b.id) return a.id < b.id;
+    if (a.begin != b.begin) return a.begin < b.begin;
+    return a.end > b.end;
+  });
+  std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
+  std::vector<Finding> findings;
+  int tried = 0;
+  bool settled = false;
+  for (size_t i = 0; i < matches.size(); ++i) {
+    const PatternMatch& m = matches[i];
+    if (i == 0 || m.id != matches[i - 1].id || m.begin != matches[i - 1].begin) {
+      tried = 0;
+      settled = false;
+    }
+    if (settled || tried >= kEndsPerStart) continue;
+    ++tried;
+    const PatternSource& source = patterns_->sources[m.id];
+    switch (source.kind) {
+      case PatternSource::Kind::builtin: {
+        const Detector& d = builtins[source.index];
+        size_t end = d.extend ? d.extend(text, m.end) : m.end;
+        auto hit = d.validate(text, m.begin, end);
+        if (!hit || hit->end <= hit->begin) break;
+        findings.push_back(Finding{d.type,
+                                   std::string(d.name),
+                                   hit->begin,
+                                   hit->end,
+                                   hit->confidence,
+                                   config_.level_of(d.type),
+                                   {},
+                                   false});
+        settled = true;
+        break;
+      }
+      case PatternSource::Kind::term_list: {
+        const CustomTermList& list = config_.term_lists[source.index];
+        findings.push_back(Finding{
+            FindingType::custom_term, list.name, m.begin, m.end, 1.0, list.level, {}, false});
+        settled = true;
+        break;
+      }
+      case PatternSource::Kind::pattern: {
+        const CustomPattern& pattern = config_.patterns[source.index];
+        findings.push_back(Finding{FindingType::custom_pattern,
+                                   pattern.name,
+                                   m.begin,
+                                   m.end,
+                                   1.0,
+                                   pattern.level,
+                                   {},
+                                   false});
+        settled = true;
+        break;
+      }
+    }
+  }
+  findings = drop_contained(merge_same_type(std::move(findings)));
+  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    return a.type < b.type;
+  });
+  return findings;
+}
+
+SensitivityLevel SensitivityClassifier::level_of(const std::vector<Finding>& findings) const {
+  SensitivityLevel level = SensitivityLevel::public_;
+  for (const Finding& f : findings) {
+    if (f.confidence >= config_.min_confidence) level = std::max(level, f.level);
+  }
+  return level;
+}
+
+}  // namespace sy::policies

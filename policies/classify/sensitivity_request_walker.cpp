@@ -1,0 +1,215 @@
+// SensitivityClassifier::classify_request: walk the whole request body — every string and
+// member name, wherever it is — rather than pick known fields, so that nothing passed through
+// to a vendor escapes the scan. Unscannable parts are findings; labels only raise.
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "switchyard/policies/classify/sensitivity_classifier.h"
+
+#include "switchyard/backends/chat.h"
+#include "switchyard/backends/openai_json.h"
+
+namespace sy::policies {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Content-part types that carry bytes we cannot scan (OpenAI, Anthropic, Responses API).
+constexpr std::string_view kNonTextPartTypes[] = {
+    "image_url",  "image",    "input_image", "input_audio", "audio",    "file",
+    "input_file", "document", "image_file",  "video",       "video_url"};
+// Gemini's members for inline or referenced media.
+constexpr std::string_view kMediaMembers[] = {"inline_data", "inlineData", "file_data", "fileData"};
+
+bool in(std::string_view s, std::span<const std::string_view> set) {
+  for (std::string_view x : set) {
+    if (x == s) return true;
+  }
+  return false;
+}
+
+std::string escape_pointer_token(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
+bool is_base64_data_url(std::string_view s) {
+  return s.starts_with("data:") && s.substr(0, 256).find(";base64,") != std::string_view::npos;
+}
+
+bool looks_like_escaped_json(std::string_view s) {
+  size_t first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (s[first] != '{' && s[first] != '[')) return false;
+  return s.find('\\') != std::string_view::npos;
+}
+
+class Walker {
+ public:
+  Walker(const SensitivityClassifier& classifier, std::vector<Finding>& out)
+      : classifier_(classifier), config_(classifier.config()), out_(out) {}
+
+  void walk(const json& value, std::string& path, size_t depth) {
+    if (depth > config_.max_json_depth) {
+      unscannable("nesting_limit", path);
+      return;
+    }
+    switch (value.type()) {
+      case json::value_t::object:
+        walk_object(value, path, depth);
+        break;
+      case json::value_t::array: {
+        size_t i = 0;
+        for (const json& element : value) {
+          size_t mark = path.size();
+          path += '/';
+          path += std::to_string(i++);
+          walk(element, path, depth + 1);
+          path.resize(mark);
+        }
+        break;
+      }
+      case json::value_t::string:
+        walk_string(value.get_ref<const std::string&>(), path, depth);
+        break;
+      case json::value_t::number_integer:
+      case json::value_t::number_unsigned:
+      case json::value_t::number_float:
+        // A card number sent as a JSON number leaves the gateway too.
+        scan(value.dump(), path, false);
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  void walk_object(const json& object, std::string& path, size_t depth) {
+    auto type = object.find("type");
+    if (type != object.end() && type->is_string() &&
+        in(type->get_ref<const std::string&>(), kNonTextPartTypes)) {
+      unscannable(type->get_ref<const std::string&>(), path);
+    }
+    for (auto it = object.begin(); it != object.end(); ++it) {
+      size_t mark = path.size();
+      path += '/';
+      path += escape_pointer_token(it.key());
+      scan(it.key(), path, true);
+      if (in(it.key(), kMediaMembers) && it.value().is_object()) {
+        unscannable(it.key(), path);
+      }
+      walk(it.value(), path, depth + 1);
+      path.resize(mark);
+    }
+  }
+
+  void walk_string(const std::string& s, std::string& path, size_t depth) {
+    if (is_base64_data_url(s)) {
+      unscannable("data_url", path);
+      return;  // the base64 payload is not text; scanning it finds only noise
+    }
+    scan(s, path, false);
+    // JSON carried as text (tool arguments, results) may hide characters behind \u escapes.
+    if (looks_like_escaped_json(s)) {
+      json inner = json::parse(s, nullptr, /*allow_exceptions=*/false);
+      if (!inner.is_discarded()) {
+        std::string inner_path = path + "#";
+        walk(inner, inner_path, depth + 1);
+      }
+    }
+  }
+
+  void scan(std::string_view text, const std::string& path, bool in_key) {
+    for (Finding& f : classifier_.scan(text)) {
+      f.path = path;
+      f.in_key = in_key;
+      out_.push_back(std::move(f));
+    }
+  }
+
+  void unscannable(std::string_view detector, const std::string& path) {
+    out_.push_back(Finding{FindingType::unscannable, std::string(detector), 0, 0, 1.0,
+                           config_.level_of(FindingType::unscannable), path, false});
+  }
+
+  const SensitivityClassifier& classifier_;
+  const SensitivityConfig& config_;
+  std::vector<Finding>& out_;
+};
+
+std::string unknown_level(std::string_view where, std::string_view value) {
+  return std::string(where) + ": unknown sensitivity level '" + std::string(value.substr(0, 64)) +
+         "' (expected public, internal, confidential or restricted)";
+}
+
+}  // namespace
+
+std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classify_request(
+    const nlohmann::json& body, const SensitivityContext& context) const {
+  SensitivityResult result;
+  result.floor = context.tenant_floor;
+
+  if (!context.header_label.empty()) {
+    auto level = parse_sensitivity_level(context.header_label);
+    if (!level) {
+      return std::unexpected(
+          SensitivityError{unknown_level("x-switchyard-sensitivity", context.header_label)});
+    }
+    result.declared = *level;
+  }
+  if (body.is_object()) {
+    auto metadata = body.find("metadata");
+    if (metadata != body.end() && metadata->is_object()) {
+      auto label = metadata->find("sensitivity");
+      if (label != metadata->end()) {
+        if (!label->is_string()) {
+          return std::unexpected(SensitivityError{"metadata.sensitivity: expected a string level"});
+        }
+        auto level = parse_sensitivity_level(label->get_ref<const std::string&>());
+        if (!level) {
+          return std::unexpected(SensitivityError{
+              unknown_level("metadata.sensitivity", label->get_ref<const std::string&>())});
+        }
+        result.declared = std::max(result.declared.value_or(*level), *level);
+      }
+    }
+  }
+
+  std::string path;
+  Walker(*this, result.findings).walk(body, path, 0);
+  result.detected = level_of(result.findings);
+
+  result.level = result.detected;
+  result.decided_by = SensitivityResult::DecidedBy::detectors;
+  if (result.declared && *result.declared > result.level) {
+    result.level = *result.declared;
+    result.decided_by = SensitivityResult::DecidedBy::label;
+  }
+  if (result.floor > result.level) {
+    result.level = result.floor;
+    result.decided_by = SensitivityResult::DecidedBy::floor;
+  }
+  return result;
+}
+
+std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classify_chat_request(
+    const backends::ChatRequest& request, const SensitivityContext& context) const {
+  json body = json::parse(backends::openai::encode_chat_request(request, request.stream), nullptr,
+                          /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return std::unexpected(SensitivityError{"request could not be encoded for scanning"});
+  }
+  return classify_request(body, context);
+}
+
+}  // namespace sy::policies
