@@ -42,6 +42,7 @@ ChatPrompt render_chat(const Model& model, const std::vector<ChatMessage>& messa
   render_options.add_generation_prompt = options.add_generation_prompt;
   render_options.bos_token = token_text(tokenizer, tokenizer.bos());
   render_options.eos_token = token_text(tokenizer, tokenizer.eos());
+  render_options.date_string = options.date_string;
   prompt.text = render_chat_template(prompt.chat_template, messages, render_options);
   prompt.has_bos =
       !render_options.bos_token.empty() && prompt.text.starts_with(render_options.bos_token);
