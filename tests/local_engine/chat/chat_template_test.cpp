@@ -162,6 +162,25 @@ TEST(RenderChat, ModelWithoutTemplateUsesTheConfiguredFamilyAndSaysSo) {
   EXPECT_THROW(render_chat(*model, messages, {.configured_family = "vicuna"}), EngineError);
 }
 
+TEST(ResolveChatTemplate, ConfiguredFamilyCoversMissingAndUnknownTemplates) {
+  const std::string unknown = "{% for m in messages %}### {{ m.content }}{% endfor %}";
+  // Recognised template: used as is, no notice.
+  ChatPrompt p = resolve_chat_template(template_text("gemma"), {.configured_family = "chatml"});
+  EXPECT_EQ(p.chat_template.family, ChatFamily::gemma);
+  EXPECT_TRUE(p.notice.empty());
+  // Unknown template with a configured family: the family, and a notice that says why.
+  p = resolve_chat_template(unknown, {.configured_family = "llama3"});
+  EXPECT_EQ(p.chat_template.family, ChatFamily::llama3);
+  EXPECT_NE(p.notice.find("not recognised"), std::string::npos) << p.notice;
+  // Forced: the configured family even over a recognised template.
+  p = resolve_chat_template(template_text("gemma"),
+                            {.configured_family = "phi3", .force_configured = true});
+  EXPECT_EQ(p.chat_template.family, ChatFamily::phi3);
+  // Unknown or missing template and nothing configured: a clear error.
+  EXPECT_THROW(resolve_chat_template(unknown, {}), EngineError);
+  EXPECT_THROW(resolve_chat_template("", {}), EngineError);
+}
+
 TEST(ChatTemplateFixture, IsWhatTheGeneratorWritesToday) {
   auto fresh = testing::regenerate_fixture(
       "tests/fixtures/chat_templates/gen_chat_template_renders.mjs", "@huggingface/jinja");

@@ -91,14 +91,20 @@ struct ChatPrompt {
   std::string text;      // tokenize with parse_special = true
   bool has_bos = false;  // `text` starts with the BOS token's text: do not add another
   ChatTemplate chat_template;
-  // Set when the model has no template and the configured family was used; the caller logs it
-  // once ("model has no chat template; using configured family 'chatml'").
+  // Set when the configured family was used instead of the model's template (none, or one not
+  // recognised); the caller logs it once ("model has no chat template; using the configured
+  // family 'chatml'").
   std::string notice;
 };
 
+// The template to use for a model whose tokenizer.chat_template is `template_text` (empty:
+// none): the detected one, else options.configured_family with `notice` saying why. Throws
+// EngineError when neither gives a template, saying how to configure one. `text` and
+// `has_bos` are left empty.
+ChatPrompt resolve_chat_template(std::string_view template_text, const ChatOptions& options);
+
 // The model's tokenizer.chat_template (GGUF) rendered for `messages`, with the tokenizer's BOS
-// and EOS texts. A model without a template uses options.configured_family and says so in
-// `notice`; without either it is an EngineError that says how to configure one.
+// and EOS texts; see resolve_chat_template for the fallback to the configured family.
 ChatPrompt render_chat(const Model& model, const std::vector<ChatMessage>& messages,
                        const ChatOptions& options = {});
 
