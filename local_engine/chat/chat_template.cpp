@@ -1,6 +1,7 @@
 #include "switchyard/local_engine/chat_template.h"
 
 #include <array>
+#include <ctime>
 #include <utility>
 
 #include "switchyard/local_engine/engine_error.h"
@@ -112,10 +113,38 @@ std::string render_chatml(const ChatTemplate& t, const std::vector<ChatMessage>&
   return out;
 }
 
-std::string render_llama3(const std::vector<ChatMessage>& messages, const ChatRenderOptions& o) {
-  std::string out;
-  for (size_t i = 0; i < messages.size(); ++i) {
-    if (i == 0) out += o.bos_token;
+// strftime("%d %b %Y") of today (UTC), as transformers' strftime_now gives it.
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%d %b %Y", &tm);
+  return buf;
+}
+
+std::string render_llama3(const ChatTemplate& t, const std::vector<ChatMessage>& messages,
+                          const ChatRenderOptions& o) {
+  if (!t.llama3_dated_system) {
+    std::string out;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      if (i == 0) out += o.bos_token;
+      out += "<|start_header_id|>" + messages[i].role + "<|end_header_id|>\n\n" +
+             trim(messages[i].content) + "<|eot_id|>";
+    }
+    if (o.add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    return out;
+  }
+  const bool has_system = !messages.empty() && messages[0].role == "system";
+  std::string date = o.date_string;
+  if (date.empty()) date = t.llama3_date_from_clock ? today() : "26 Jul 2024";
+  std::string out = o.bos_token + "<|start_header_id|>system<|end_header_id|>\n\n" +
+                    "Cutting Knowledge Date: December 2023\nToday Date: " + date + "\n\n" +
+                    (has_system ? trim(messages[0].content) : std::string()) + "<|eot_id|>";
+  for (size_t i = has_system ? 1 : 0; i < messages.size(); ++i) {
+    if (messages[i].role == "tool" || messages[i].role == "ipython") {
+      throw EngineError("chat template: tool messages are not supported by this renderer");
+    }
     out += "<|start_header_id|>" + messages[i].role + "<|end_header_id|>\n\n" +
            trim(messages[i].content) + "<|eot_id|>";
   }
@@ -237,12 +266,9 @@ ChatTemplate ChatTemplate::detect(std::string_view text) {
     return t;
   }
   if (has(text, "<|start_header_id|>")) {
-    if (has(text, "Cutting Knowledge Date")) {
-      throw EngineError(
-          "chat template: Llama 3.1+ (date and tools preamble) is not supported yet; set the "
-          "model's chat_template to llama3 for the Llama 3.0 layout");
-    }
     t.family = ChatFamily::llama3;
+    t.llama3_dated_system = has(text, "Cutting Knowledge Date");
+    t.llama3_date_from_clock = has(text, "strftime_now");
     return t;
   }
   if (has(text, "[INST]")) {
@@ -279,7 +305,7 @@ std::string render_chat_template(const ChatTemplate& t, const std::vector<ChatMe
     case ChatFamily::chatml:
       return render_chatml(t, messages, options);
     case ChatFamily::llama3:
-      return render_llama3(messages, options);
+      return render_llama3(t, messages, options);
     case ChatFamily::llama2:
       return render_llama2(messages, options);
     case ChatFamily::mistral:

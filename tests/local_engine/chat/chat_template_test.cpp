@@ -42,7 +42,7 @@ TEST(ChatTemplate, RendersWhatJinjaRendersForEveryPublishedTemplate) {
     const ChatTemplate t = ChatTemplate::detect(template_text(name));
     const ChatRenderOptions options{r.at("add_generation_prompt").get<bool>(),
                                     tokens.at("bos").get<std::string>(),
-                                    tokens.at("eos").get<std::string>()};
+                                    tokens.at("eos").get<std::string>(), "26 Jul 2024"};
     const auto messages = to_messages(conversations.at(r.at("conversation").get<size_t>()));
     const std::string label = name + " conversation " + r.at("conversation").dump() +
                               " generation prompt " + r.at("add_generation_prompt").dump();
@@ -68,12 +68,13 @@ TEST(ChatTemplate, RendersWhatJinjaRendersForEveryPublishedTemplate) {
 
 TEST(ChatTemplate, DetectsTheFamilyAndItsVariantFromTheText) {
   const std::pair<const char*, ChatFamily> cases[] = {
-      {"smollm2", ChatFamily::chatml},   {"chatml-openhermes", ChatFamily::chatml},
-      {"qwen2", ChatFamily::chatml},     {"llama3", ChatFamily::llama3},
-      {"llama2", ChatFamily::llama2},    {"mistral-v0.1", ChatFamily::mistral},
-      {"mixtral", ChatFamily::mistral},  {"gemma", ChatFamily::gemma},
-      {"gemma3", ChatFamily::gemma},     {"phi3-mini-4k", ChatFamily::phi3},
-      {"phi3.5-mini", ChatFamily::phi3}, {"phi3-gguf-vocab", ChatFamily::phi3},
+      {"smollm2", ChatFamily::chatml},       {"chatml-openhermes", ChatFamily::chatml},
+      {"qwen2", ChatFamily::chatml},         {"llama3", ChatFamily::llama3},
+      {"llama3.2", ChatFamily::llama3},      {"llama2", ChatFamily::llama2},
+      {"mistral-v0.1", ChatFamily::mistral}, {"mixtral", ChatFamily::mistral},
+      {"gemma", ChatFamily::gemma},          {"gemma3", ChatFamily::gemma},
+      {"phi3-mini-4k", ChatFamily::phi3},    {"phi3.5-mini", ChatFamily::phi3},
+      {"phi3-gguf-vocab", ChatFamily::phi3},
   };
   for (const auto& [name, family] : cases) {
     EXPECT_EQ(ChatTemplate::detect(template_text(name)).family, family) << name;
@@ -87,6 +88,9 @@ TEST(ChatTemplate, DetectsTheFamilyAndItsVariantFromTheText) {
   EXPECT_FALSE(ChatTemplate::detect(template_text("gemma")).system_in_first_user);
   EXPECT_TRUE(ChatTemplate::detect(template_text("gemma3")).system_in_first_user);
   EXPECT_TRUE(ChatTemplate::detect(template_text("phi3-gguf-vocab")).phi3_legacy);
+  EXPECT_FALSE(ChatTemplate::detect(template_text("llama3")).llama3_dated_system);
+  EXPECT_TRUE(ChatTemplate::detect(template_text("llama3.2")).llama3_dated_system);
+  EXPECT_TRUE(ChatTemplate::detect(template_text("llama3.2")).llama3_date_from_clock);
 }
 
 TEST(ChatTemplate, ReadsThePhi3TemplateStraightFromItsGguf) {
@@ -105,15 +109,28 @@ TEST(ChatTemplate, UnknownTemplatesAndFamiliesAreClearErrors) {
     EXPECT_NE(std::string(e.what()).find("not recognised"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("chatml"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ChatTemplate::detect("{{- \"Cutting Knowledge Date: December 2023\\n\" }}"
-                                    "<|start_header_id|>"),
-               EngineError);
+  // Llama 3.2's tool turns are not rendered: an error rather than a wrong prompt.
+  const ChatTemplate llama32 = ChatTemplate::detect(template_text("llama3.2"));
+  EXPECT_THROW(render_chat_template(llama32, {{"tool", "{}"}}, {}), EngineError);
   EXPECT_THROW(chat_family_from_name("vicuna"), EngineError);
   for (auto family :
        {ChatFamily::chatml, ChatFamily::llama3, ChatFamily::llama2, ChatFamily::mistral,
         ChatFamily::gemma, ChatFamily::phi3, ChatFamily::plain}) {
     EXPECT_EQ(chat_family_from_name(chat_family_name(family)), family);
   }
+}
+
+TEST(ChatTemplate, Llama32WithoutADateUsesTodayAndLlama31ItsFixedDate) {
+  ChatTemplate t = ChatTemplate::detect(template_text("llama3.2"));
+  std::string text = render_chat_template(t, {{"user", "Hi"}}, {});
+  const size_t at = text.find("Today Date: ");
+  ASSERT_NE(at, std::string::npos);
+  const std::string date = text.substr(at + 12, text.find('\n', at) - at - 12);
+  EXPECT_EQ(date.size(), 11u) << date;  // "23 Nov 2026"
+  EXPECT_NE(date, "26 Jul 2024");
+  t.llama3_date_from_clock = false;  // the 3.1 template has no strftime_now
+  text = render_chat_template(t, {{"user", "Hi"}}, {});
+  EXPECT_NE(text.find("Today Date: 26 Jul 2024\n\n"), std::string::npos);
 }
 
 TEST(ChatTemplate, PlainLayoutIsOneRoleLinePerMessage) {
@@ -143,6 +160,25 @@ TEST(RenderChat, ModelWithoutTemplateUsesTheConfiguredFamilyAndSaysSo) {
     EXPECT_NE(std::string(e.what()).find("chat_template"), std::string::npos) << e.what();
   }
   EXPECT_THROW(render_chat(*model, messages, {.configured_family = "vicuna"}), EngineError);
+}
+
+TEST(ResolveChatTemplate, ConfiguredFamilyCoversMissingAndUnknownTemplates) {
+  const std::string unknown = "{% for m in messages %}### {{ m.content }}{% endfor %}";
+  // Recognised template: used as is, no notice.
+  ChatPrompt p = resolve_chat_template(template_text("gemma"), {.configured_family = "chatml"});
+  EXPECT_EQ(p.chat_template.family, ChatFamily::gemma);
+  EXPECT_TRUE(p.notice.empty());
+  // Unknown template with a configured family: the family, and a notice that says why.
+  p = resolve_chat_template(unknown, {.configured_family = "llama3"});
+  EXPECT_EQ(p.chat_template.family, ChatFamily::llama3);
+  EXPECT_NE(p.notice.find("not recognised"), std::string::npos) << p.notice;
+  // Forced: the configured family even over a recognised template.
+  p = resolve_chat_template(template_text("gemma"),
+                            {.configured_family = "phi3", .force_configured = true});
+  EXPECT_EQ(p.chat_template.family, ChatFamily::phi3);
+  // Unknown or missing template and nothing configured: a clear error.
+  EXPECT_THROW(resolve_chat_template(unknown, {}), EngineError);
+  EXPECT_THROW(resolve_chat_template("", {}), EngineError);
 }
 
 TEST(ChatTemplateFixture, IsWhatTheGeneratorWritesToday) {

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "switchyard/local_engine/engine_error.h"
@@ -89,6 +93,77 @@ TEST(TokenizerJson, MissingOrMalformedFileIsAClearError) {
     FAIL();
   } catch (const EngineError& e) {
     EXPECT_NE(std::string(e.what()).find("WordPiece"), std::string::npos);
+  }
+  std::filesystem::remove(path);
+}
+
+// A tokenizer.json with a handful of tokens whose merges would cross pre-token boundaries, so
+// the ids show how the pre_tokenizer split "I'LL 1234".
+std::filesystem::path write_split_tokenizer_json(const nlohmann::json& pre_tokenizer) {
+  nlohmann::json vocab;
+  const char* tokens[] = {"I", "'",  "L",   "\u0120", "1",   "2", "3",
+                          "4", "12", "123", "'L",     "'LL", "LL"};
+  for (size_t i = 0; i < std::size(tokens); ++i) vocab[tokens[i]] = i;
+  const nlohmann::json doc = {
+      {"model",
+       {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"1 2", "12 3", "' L", "'L L", "L L"}}}},
+      {"pre_tokenizer", pre_tokenizer},
+      {"added_tokens", nlohmann::json::array()}};
+  auto path = std::filesystem::temp_directory_path() /
+              ("sy_split_tokenizer_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << doc.dump();
+  return path;
+}
+
+nlohmann::json split_then_byte_level(std::vector<std::string> regexes) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& r : regexes) {
+    steps.push_back({{"type", "Split"},
+                     {"pattern", {{"Regex", r}}},
+                     {"behavior", "Isolated"},
+                     {"invert", false}});
+  }
+  steps.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}});
+  return {{"type", "Sequence"}, {"pretokenizers", steps}};
+}
+
+const std::string kLlama3Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})"
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const std::string kQwen2Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N})"
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+std::vector<TokenId> encode_with(const nlohmann::json& pre_tokenizer, std::string* pre) {
+  const auto path = write_split_tokenizer_json(pre_tokenizer);
+  auto vocab = vocabulary_from_tokenizer_json(path);
+  std::filesystem::remove(path);
+  *pre = vocab.pre;
+  return Tokenizer::create(std::move(vocab))->encode("I'LL 1234");
+}
+
+TEST(TokenizerJson, SplitRegexPreTokenizersMapOntoOurs) {
+  std::string pre;
+  // Ids: I=0 '=1 L=2 Ġ=3 1..4=4..7 12=8 123=9 'L=10 'LL=11 LL=12.
+  EXPECT_EQ(encode_with(split_then_byte_level({kLlama3Regex}), &pre),
+            (std::vector<TokenId>{0, 11, 3, 9, 7}));
+  EXPECT_EQ(pre, "llama3");
+  EXPECT_EQ(encode_with(split_then_byte_level({kQwen2Regex}), &pre),
+            (std::vector<TokenId>{0, 11, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(pre, "qwen2");
+  // Plain ByteLevel (GPT-2's regex): "'" apart, then " 1234" merges as far as the merges go.
+  EXPECT_EQ(encode_with({{"type", "ByteLevel"}, {"add_prefix_space", false}}, &pre),
+            (std::vector<TokenId>{0, 1, 12, 3, 9, 7}));
+  EXPECT_EQ(pre, "gpt2");
+}
+
+TEST(TokenizerJson, UnknownSplitRegexIsAClearError) {
+  const auto path = write_split_tokenizer_json(split_then_byte_level({"\\w+|[^\\w\\s]+"}));
+  try {
+    vocabulary_from_tokenizer_json(path);
+    ADD_FAILURE() << "expected EngineError";
+  } catch (const EngineError& e) {
+    EXPECT_NE(std::string(e.what()).find("Split pattern"), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
 }

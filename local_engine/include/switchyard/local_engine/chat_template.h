@@ -46,9 +46,15 @@ struct ChatTemplate {
   bool phi3_legacy = false;
   // Phi-3.5: an empty system message is left out.
   bool skip_empty_system = false;
+  // Llama 3.1+: a system turn always opens the prompt, with "Cutting Knowledge Date" and
+  // "Today Date" lines before the (trimmed) system prompt. Tool calls are not rendered.
+  bool llama3_dated_system = false;
+  // Llama 3.2+: without ChatRenderOptions::date_string the date is today's (strftime_now);
+  // 3.1 falls back to its fixed "26 Jul 2024".
+  bool llama3_date_from_clock = false;
 
   // Recognises `template_text` (tokenizer.chat_template); throws EngineError when no family
-  // matches, including Llama 3.1+ templates whose date/tools preamble is not implemented.
+  // matches.
   static ChatTemplate detect(std::string_view template_text);
   // The family's canonical layout, for a model without a template (config `chat_template:`).
   static ChatTemplate for_family(ChatFamily family);
@@ -58,6 +64,8 @@ struct ChatRenderOptions {
   bool add_generation_prompt = true;  // end with the opening of an assistant turn
   std::string bos_token;              // the texts the template writes for bos_token / eos_token
   std::string eos_token;
+  // Llama 3.1+ "Today Date" ("26 Jul 2024"); empty: today for 3.2+, 3.1's fixed date for 3.1.
+  std::string date_string;
 };
 
 // The prompt text, to be tokenized with parse_special = true. Families whose template writes
@@ -76,20 +84,27 @@ struct ChatOptions {
   // (or always, when `force_configured` is set). Empty: none configured.
   std::string configured_family;
   bool force_configured = false;
+  std::string date_string;  // see ChatRenderOptions
 };
 
 struct ChatPrompt {
   std::string text;      // tokenize with parse_special = true
   bool has_bos = false;  // `text` starts with the BOS token's text: do not add another
   ChatTemplate chat_template;
-  // Set when the model has no template and the configured family was used; the caller logs it
-  // once ("model has no chat template; using configured family 'chatml'").
+  // Set when the configured family was used instead of the model's template (none, or one not
+  // recognised); the caller logs it once ("model has no chat template; using the configured
+  // family 'chatml'").
   std::string notice;
 };
 
+// The template to use for a model whose tokenizer.chat_template is `template_text` (empty:
+// none): the detected one, else options.configured_family with `notice` saying why. Throws
+// EngineError when neither gives a template, saying how to configure one. `text` and
+// `has_bos` are left empty.
+ChatPrompt resolve_chat_template(std::string_view template_text, const ChatOptions& options);
+
 // The model's tokenizer.chat_template (GGUF) rendered for `messages`, with the tokenizer's BOS
-// and EOS texts. A model without a template uses options.configured_family and says so in
-// `notice`; without either it is an EngineError that says how to configure one.
+// and EOS texts; see resolve_chat_template for the fallback to the configured family.
 ChatPrompt render_chat(const Model& model, const std::vector<ChatMessage>& messages,
                        const ChatOptions& options = {});
 

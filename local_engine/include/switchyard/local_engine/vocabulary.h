@@ -51,8 +51,10 @@ Vocabulary vocabulary_from_llama2c(const std::filesystem::path& path, size_t voc
 
 // A Hugging Face tokenizer.json with a byte-level BPE model (SmolLM2, GPT-2 style). Added tokens
 // marked special become control tokens, the others user-defined. tokenizer.json names no BOS/EOS
-// (they live in the model's config), so bos/eos stay -1 for the caller to set. Throws EngineError
-// for other models or pre-tokenizers this engine does not implement.
+// (they live in the model's config), so bos/eos stay -1 for the caller to set. Pre-tokenizers:
+// ByteLevel with its regex (gpt2), Digits then ByteLevel (smollm), or the Llama 3, Qwen2 and
+// DeepSeek-V3 Split regexes then ByteLevel. Throws EngineError for other models or
+// pre-tokenizers this engine does not implement.
 Vocabulary vocabulary_from_tokenizer_json(const std::filesystem::path& path);
 
 }  // namespace sy::engine
