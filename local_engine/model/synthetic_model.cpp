@@ -3,6 +3,7 @@
 
 #include "switchyard/local_engine/synthetic_model.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <numbers>
@@ -145,7 +146,8 @@ class Writer {
   Writer(const SyntheticOptions& options, SyntheticReport& report)
       : options_(options), report_(report) {}
 
-  // A (rows, cols) matrix, ggml shape [cols, rows], N(0, 0.02)-like.
+  // A (rows, cols) matrix, ggml shape [cols, rows], N(0, 0.02)-like. Drawn and encoded a few
+  // rows at a time: a large embedding never exists in F32.
   void matrix(const std::string& name, uint64_t cols, uint64_t rows) {
     TensorType type = options_.type;
     if (cols % tensor_type_traits(type).block_size != 0) {
@@ -153,9 +155,22 @@ class Writer {
       ++report_.fell_back;
     }
     WeightStream stream(options_.seed, name);
-    std::vector<float> values(cols * rows);
-    for (float& v : values) v = 0.02f * stream.normal();
-    add(name, type, {cols, rows}, values);
+    constexpr uint64_t kRowsPerChunk = 256;
+    std::vector<std::byte> bytes;
+    bytes.reserve(tensor_bytes(type, std::vector<uint64_t>{cols, rows}));
+    std::vector<float> values;
+    try {
+      for (uint64_t row = 0; row < rows; row += kRowsPerChunk) {
+        values.resize(std::min(kRowsPerChunk, rows - row) * cols);
+        for (float& v : values) v = 0.02f * stream.normal();
+        const auto chunk = quantize_values(type, values);
+        bytes.insert(bytes.end(), chunk.begin(), chunk.end());
+      }
+      report_.parameters += cols * rows;
+      writer_.add_tensor(name, type, {cols, rows}, bytes);
+    } catch (const EngineError& e) {
+      throw EngineError("tensor " + name + ": " + e.what());
+    }
   }
   // A vector around `center` (1 for norm weights, 0 for biases), kept F32.
   void vector(const std::string& name, uint64_t n, float center) {
