@@ -130,14 +130,22 @@ TokenId find_token(const Vocabulary& v, std::initializer_list<std::string_view> 
 
 uint32_t file_type(TensorType t) {
   switch (t) {
-    case TensorType::f32: return 0;
-    case TensorType::f16: return 1;
-    case TensorType::q4_0: return 2;
-    case TensorType::q8_0: return 7;
-    case TensorType::q4_k: return 15;  // LLAMA_FTYPE_MOSTLY_Q4_K_M
-    case TensorType::q6_k: return 18;
-    case TensorType::bf16: return 32;
-    default: return 0;
+    case TensorType::f32:
+      return 0;
+    case TensorType::f16:
+      return 1;
+    case TensorType::q4_0:
+      return 2;
+    case TensorType::q8_0:
+      return 7;
+    case TensorType::q4_k:
+      return 14;  // LLAMA_FTYPE_MOSTLY_Q4_K_S: every matrix in Q4_K
+    case TensorType::q6_k:
+      return 18;
+    case TensorType::bf16:
+      return 32;
+    default:
+      return 0;
   }
 }
 
@@ -228,7 +236,8 @@ void write_metadata(GgufWriter& w, const SyntheticPreset& preset, const ModelCon
     w.set(p + "rope.scaling.factor", GgufValue::f32(1.0f / c.rope_freq_scale));
   }
   if (arch == "gemma2" || arch == "gemma3") {
-    if (c.sliding_window > 0) w.set(p + "attention.sliding_window", GgufValue::u32(c.sliding_window));
+    if (c.sliding_window > 0)
+      w.set(p + "attention.sliding_window", GgufValue::u32(c.sliding_window));
   }
   if (arch == "gemma2") {
     w.set(p + "attn_logit_softcapping", GgufValue::f32(c.attn_softcap));
@@ -302,12 +311,12 @@ SyntheticReport write_synthetic_model(const SyntheticPreset& preset, Vocabulary 
     if (has_scores) vocabulary.scores.push_back(-1000.0f);
   }
   if (vocabulary.bos < 0) {
-    vocabulary.bos = find_token(vocabulary, {"<|im_start|>", "<|begin_of_text|>", "<s>", "<bos>",
-                                             "<|endoftext|>"});
+    vocabulary.bos = find_token(
+        vocabulary, {"<|im_start|>", "<|begin_of_text|>", "<s>", "<bos>", "<|endoftext|>"});
   }
   if (vocabulary.eos < 0) {
-    vocabulary.eos = find_token(vocabulary, {"<|im_end|>", "<|eot_id|>", "</s>", "<eos>",
-                                             "<|endoftext|>"});
+    vocabulary.eos =
+        find_token(vocabulary, {"<|im_end|>", "<|eot_id|>", "</s>", "<eos>", "<|endoftext|>"});
   }
 
   SyntheticReport report;

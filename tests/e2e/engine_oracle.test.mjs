@@ -58,6 +58,7 @@ function synthesize(preset, layers, file) {
     const child = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', (e) => resolve({ code: -1, stderr: String(e) }));
     child.on('close', (code) => resolve({ code, stderr }));
   });
 }
@@ -108,7 +109,8 @@ function run(args) {
 }
 
 for (const { preset } of PRESETS) {
-  test(`${preset}: greedy decoding agrees with llama.cpp`, { skip: !existsSync(TOKENIZER) }, async () => {
+  const skip = !existsSync(TOKENIZER);
+  test(`${preset}: greedy decoding agrees with llama.cpp`, { skip }, async () => {
     phases.length = 0;
     let t = performance.now();
     const { code, stderr, file } = await synthesized.get(preset);
@@ -125,7 +127,8 @@ for (const { preset } of PRESETS) {
     const peer = [];
     for await (const out of context.getSequence().evaluateWithMetadata(peerTokens,
       { probabilities: true }, { temperature: 0 })) {
-      peer.push({ token: out.token, probabilities: out.probabilities, ranked: topTwo(out.probabilities) });
+      const ranked = topTwo(out.probabilities);
+      peer.push({ token: out.token, probabilities: out.probabilities, ranked });
       if (peer.length >= STEPS) break;
     }
     await context.dispose();
@@ -153,7 +156,8 @@ for (const { preset } of PRESETS) {
         break;
       }
       assert.ok(Math.abs(stats.logprobs[i] - peerLogprob) <= LOGPROB_TOLERANCE,
-        `step ${i}: log-probability ${stats.logprobs[i]} vs llama.cpp ${peerLogprob}\n${JSON.stringify(log)}`);
+        `step ${i}: log-probability ${stats.logprobs[i]} vs llama.cpp ${peerLogprob}\n` +
+        JSON.stringify(log));
       compared++;
     }
     if (process.env.ORACLE_DEBUG) console.log(preset, phases.join(', '), JSON.stringify(log));

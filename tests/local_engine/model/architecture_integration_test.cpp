@@ -81,8 +81,7 @@ void expect_cpu_matches_reference(const Model& model, KvCacheType kv, double bou
     auto a = cpu.forward(token, pos);
     std::vector<float> a_copy(a.begin(), a.end());
     auto b = reference.forward(token, pos);
-    EXPECT_LT(normalized_mse(a_copy, b), bound)
-        << model.config().architecture << " pos " << pos;
+    EXPECT_LT(normalized_mse(a_copy, b), bound) << model.config().architecture << " pos " << pos;
   }
 }
 
@@ -183,8 +182,8 @@ TEST(Llama, Llama3RopeFactorsAndLinearScalingReachBothPasses) {
   SyntheticPreset llama3 = tiny("llama", false);
   llama3.name += "-rope3";
   // A short "original context" so that some of the 6 frequencies of a 12-wide head are scaled.
-  llama3.llama3_rope = {.factor = 8.0f, .low_freq_factor = 1.0f, .high_freq_factor = 4.0f,
-                        .original_context = 32};
+  llama3.llama3_rope = {
+      .factor = 8.0f, .low_freq_factor = 1.0f, .high_freq_factor = 4.0f, .original_context = 32};
   auto path = write_tiny(llama3, TensorType::f32);
   auto model = Model::load(path);
   EXPECT_TRUE(model->config().rope_freq_factors);
@@ -258,8 +257,8 @@ TEST(SyntheticModel, RefusesAVocabularyLargerThanThePreset) {
   SyntheticPreset preset = tiny("llama", true);
   preset.config.n_vocab = 100;
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
-  EXPECT_THROW(write_synthetic_model(preset, vocab, {}, std::filesystem::temp_directory_path() /
-                                                             "sy_too_small.gguf"),
+  EXPECT_THROW(write_synthetic_model(preset, vocab, {},
+                                     std::filesystem::temp_directory_path() / "sy_too_small.gguf"),
                EngineError);
 }
 
