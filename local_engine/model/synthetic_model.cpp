@@ -163,13 +163,15 @@ class Writer {
       ++report_.fell_back;
     }
     WeightStream stream(options_.seed, name);
-    constexpr uint64_t kRowsPerChunk = 256;
+    // ~4M values per chunk: small next to an embedding, big enough for the quantizer to split
+    // K-quant fitting across cores.
+    const uint64_t rows_per_chunk = std::max<uint64_t>(1, (uint64_t{4} << 20) / cols);
     std::vector<std::byte> bytes;
     bytes.reserve(tensor_bytes(type, std::vector<uint64_t>{cols, rows}));
     std::vector<float> values;
     try {
-      for (uint64_t row = 0; row < rows; row += kRowsPerChunk) {
-        values.resize(std::min(kRowsPerChunk, rows - row) * cols);
+      for (uint64_t row = 0; row < rows; row += rows_per_chunk) {
+        values.resize(std::min(rows_per_chunk, rows - row) * cols);
         for (float& v : values) v = 0.02f * stream.normal();
         const auto chunk = quantize_values(type, values);
         bytes.insert(bytes.end(), chunk.begin(), chunk.end());
