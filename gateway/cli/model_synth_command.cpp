@@ -61,7 +61,8 @@ int run_model_synth(const ModelSynthOptions& options) {
     auto vocabulary = load_vocabulary(options.tokenizer);
     const auto report = engine::write_synthetic_model(
         *preset, std::move(vocabulary),
-        {.type = type, .seed = options.seed, .layers = options.layers}, options.output);
+        {.type = type, .seed = options.seed, .layers = options.layers, .vocab = options.vocab},
+        options.output);
     std::printf("wrote %s: %s, %.1fM parameters, %s (%zu matrices in a fallback type), %.1f MiB\n",
                 options.output.c_str(), preset->name.c_str(), report.parameters / 1e6,
                 std::string(engine::to_string(type)).c_str(), report.fell_back,
@@ -87,6 +88,9 @@ void add_model_synth_command(CLI::App& model, int& exit_code) {
   cmd->add_option("-o,--output", options->output, "Output .gguf")->required();
   cmd->add_option("--layers", options->layers, "Fewer layers than the preset (tests)")
       ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--vocab", options->vocab,
+                  "Smaller vocabulary than the preset, at least the tokenizer's (tests)")
+      ->check(CLI::Range(1u, 1u << 24));
   cmd->add_flag("--force", options->force, "Overwrite OUT if it exists");
   cmd->callback([options, &exit_code] { exit_code = run_model_synth(*options); });
 }

@@ -293,6 +293,7 @@ SyntheticReport write_synthetic_model(const SyntheticPreset& preset, Vocabulary 
                                       const std::filesystem::path& output) {
   ModelConfig c = preset.config;
   if (options.layers > 0) c.n_layers = options.layers;
+  if (options.vocab > 0) c.n_vocab = options.vocab;
   const std::string& arch = c.architecture;
   if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "gemma2" &&
       arch != "gemma3") {

@@ -1,6 +1,6 @@
 // The engine against a peer nobody here wrote: llama.cpp, as shipped prebuilt in node-llama-cpp.
-// For every architecture preset, `switchyard model synth` writes a short (few-layer) model with
-// the preset's real widths, vocabulary size and metadata; both engines then tokenize the same
+// For every architecture preset, `switchyard model synth` writes a short (few-layer, smaller
+// vocabulary) model with the preset's real widths and metadata; both engines then tokenize the same
 // prompt and decode greedily from it, and we compare token by token.
 //
 // Random weights give flat next-token distributions, so two correct engines may legitimately
@@ -35,8 +35,11 @@ const MARGIN = 0.05;
 const LOGPROB_TOLERANCE = 0.05;
 const MIN_STEPS = 3;
 
-// Few layers keep the test fast; Gemma 3 keeps six so that one global layer (its sixth) runs
-// next to the sliding-window ones.
+// Few layers and a vocabulary cut to the tokenizer's 49,152 plus some padding keep the test
+// fast (the embedding dominates: 263M weights for Llama 3.2's real 128k vocabulary); widths,
+// heads and the rest of the metadata stay the preset's. Gemma 3 keeps six layers so that one
+// global layer (its sixth) runs next to the sliding-window ones.
+const VOCAB = 50000;
 const PRESETS = [
   { preset: 'smollm2-135m', layers: 2 },
   { preset: 'llama3.2-1b', layers: 2 },
@@ -53,7 +56,7 @@ const synthesized = new Map();
 
 function synthesize(preset, layers, file) {
   const args = ['model', 'synth', '--like', preset, '--tokenizer', TOKENIZER, '--type', 'q8_0',
-    '--seed', '11', '--layers', String(layers), '-o', file];
+    '--seed', '11', '--layers', String(layers), '--vocab', String(VOCAB), '-o', file];
   return new Promise((resolve) => {
     const child = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

@@ -260,6 +260,14 @@ TEST(SyntheticModel, RefusesAVocabularyLargerThanThePreset) {
   EXPECT_THROW(write_synthetic_model(preset, vocab, {},
                                      std::filesystem::temp_directory_path() / "sy_too_small.gguf"),
                EngineError);
+  // --vocab may shrink the padding, never below the tokenizer.
+  SyntheticPreset bigger = tiny("llama", true);
+  auto dir = std::filesystem::temp_directory_path();
+  EXPECT_THROW(write_synthetic_model(bigger, vocab, {.vocab = 511}, dir / "sy_vocab.gguf"),
+               EngineError);
+  write_synthetic_model(bigger, vocab, {.vocab = 520}, dir / "sy_vocab.gguf");
+  EXPECT_EQ(Model::load(dir / "sy_vocab.gguf")->config().n_vocab, 520u);
+  std::filesystem::remove(dir / "sy_vocab.gguf");
 }
 
 }  // namespace

@@ -51,6 +51,8 @@ struct SyntheticOptions {
   // F16 (as `model quantize` falls back).
   uint64_t seed = 0;
   uint32_t layers = 0;  // 0: the preset's; fewer for fast tests
+  // 0: the preset's vocabulary size; a smaller one (at least the tokenizer's) for fast tests.
+  uint32_t vocab = 0;
 };
 
 struct SyntheticReport {
