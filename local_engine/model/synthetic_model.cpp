@@ -41,6 +41,8 @@ constexpr std::array kShapes = {
           1000000.0f, 1e-6f, 0, 0.0f},
     Shape{"qwen3-0.6b", "Qwen3 0.6B", "qwen3", 151936, 1024, 28, 16, 8, 128, 3072, 40960,
           1000000.0f, 1e-6f, 0, 0.0f},
+    Shape{"gemma2-2b", "Gemma 2 2B", "gemma2", 256000, 2304, 26, 8, 4, 256, 9216, 8192, 10000.0f,
+          1e-6f, 4096, 0.0f},
     Shape{"gemma3-270m", "Gemma 3 270M", "gemma3", 262144, 640, 18, 4, 1, 256, 2048, 32768,
           1000000.0f, 1e-6f, 512, 0.0f},
 };
@@ -66,6 +68,10 @@ std::vector<SyntheticPreset> make_presets() {
     c.rms_eps = s.rms_eps;
     c.tied_output = true;
     c.sliding_window = s.sliding_window;
+    if (c.architecture == "gemma2") {  // attn_logit_softcapping, final_logit_softcapping
+      c.attn_softcap = 50.0f;
+      c.final_softcap = 30.0f;
+    }
     p.llama3_rope.factor = s.llama3_factor;
     out.push_back(std::move(p));
   }

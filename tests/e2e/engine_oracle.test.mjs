@@ -45,6 +45,7 @@ const PRESETS = [
   { preset: 'llama3.2-1b', layers: 2 },
   { preset: 'qwen2.5-0.5b', layers: 2 },
   { preset: 'qwen3-0.6b', layers: 2 },
+  { preset: 'gemma2-2b', layers: 2 },
   { preset: 'gemma3-270m', layers: 6 },
 ];
 

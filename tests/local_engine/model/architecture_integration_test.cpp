@@ -218,7 +218,10 @@ TEST(SyntheticModel, PresetsCarryThePublishedShapes) {
   ASSERT_TRUE(gemma);
   EXPECT_EQ(gemma->config.n_vocab, 262144u);
   EXPECT_EQ(gemma->config.sliding_window, 512u);
-  EXPECT_EQ(synthetic_presets().size(), 7u);
+  auto gemma2 = find_synthetic_preset("gemma2-2b");
+  ASSERT_TRUE(gemma2);
+  EXPECT_FLOAT_EQ(gemma2->config.final_softcap, 30.0f);
+  EXPECT_EQ(synthetic_presets().size(), 8u);
   for (const auto& p : synthetic_presets()) {
     EXPECT_NE(find_architecture(p.config.architecture), nullptr) << p.name;
   }
