@@ -39,7 +39,8 @@ engine::Vocabulary load_vocabulary(const std::filesystem::path& path) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw std::runtime_error("--tokenizer " + path.string() + ": no such file");
   }
-  if (path.extension() == ".gguf") return engine::vocabulary_from_gguf(*engine::GgufFile::open(path));
+  if (path.extension() == ".gguf")
+    return engine::vocabulary_from_gguf(*engine::GgufFile::open(path));
   return engine::vocabulary_from_tokenizer_json(path);
 }
 
@@ -49,8 +50,8 @@ int run_model_synth(const ModelSynthOptions& options) {
   try {
     auto preset = engine::find_synthetic_preset(options.preset);
     if (!preset) {
-      throw std::runtime_error("--like " + options.preset + ": unknown preset (" +
-                               preset_names() + ")");
+      throw std::runtime_error("--like " + options.preset + ": unknown preset (" + preset_names() +
+                               ")");
     }
     const engine::TensorType type = parse_type(options.type);
     std::error_code ec;
@@ -59,7 +60,8 @@ int run_model_synth(const ModelSynthOptions& options) {
     }
     auto vocabulary = load_vocabulary(options.tokenizer);
     const auto report = engine::write_synthetic_model(
-        *preset, std::move(vocabulary), {.type = type, .seed = options.seed, .layers = options.layers},
+        *preset, std::move(vocabulary),
+        {.type = type, .seed = options.seed, .layers = options.layers, .vocab = options.vocab},
         options.output);
     std::printf("wrote %s: %s, %.1fM parameters, %s (%zu matrices in a fallback type), %.1f MiB\n",
                 options.output.c_str(), preset->name.c_str(), report.parameters / 1e6,
@@ -86,6 +88,9 @@ void add_model_synth_command(CLI::App& model, int& exit_code) {
   cmd->add_option("-o,--output", options->output, "Output .gguf")->required();
   cmd->add_option("--layers", options->layers, "Fewer layers than the preset (tests)")
       ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--vocab", options->vocab,
+                  "Smaller vocabulary than the preset, at least the tokenizer's (tests)")
+      ->check(CLI::Range(1u, 1u << 24));
   cmd->add_flag("--force", options->force, "Overwrite OUT if it exists");
   cmd->callback([options, &exit_code] { exit_code = run_model_synth(*options); });
 }

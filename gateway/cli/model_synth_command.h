@@ -1,8 +1,8 @@
 #pragma once
 // `switchyard model synth --like PRESET --tokenizer TOKENIZER --type T --seed S -o OUT.gguf
-// [--layers N] [--force]`: writes a synthetic model with a published model's shapes and GGUF
-// metadata, seeded random weights and the given tokenizer (tokenizer.json, or a GGUF's
-// vocabulary) padded to the preset's vocabulary size.
+// [--layers N] [--vocab N] [--force]`: writes a synthetic model with a published model's shapes
+// and GGUF metadata, seeded random weights and the given tokenizer (tokenizer.json, or a GGUF's
+// vocabulary) padded to the preset's vocabulary size. --layers and --vocab shrink it for tests.
 
 #include <cstdint>
 #include <string>
@@ -20,6 +20,7 @@ struct ModelSynthOptions {
   uint64_t seed = 0;
   std::string output;
   uint32_t layers = 0;  // 0: the preset's
+  uint32_t vocab = 0;   // 0: the preset's
   bool force = false;   // overwrite an existing OUT
 };
 

@@ -9,9 +9,8 @@
 namespace sy::engine {
 
 std::span<const Architecture> architectures() {
-  static const std::array table = {llama_architecture(), qwen2_architecture(),
-                                   qwen3_architecture(), gemma2_architecture(),
-                                   gemma3_architecture()};
+  static const std::array table = {llama_architecture(), qwen2_architecture(), qwen3_architecture(),
+                                   gemma2_architecture(), gemma3_architecture()};
   return table;
 }
 
@@ -82,6 +81,13 @@ ModelConfig read_common_config(const GgufFile& f) {
   if (c.rope_dim > c.head_dim || c.rope_dim % 2 != 0) {
     throw EngineError("metadata key " + p + "rope.dimension_count: " + std::to_string(c.rope_dim) +
                       " is not even and at most the head width");
+  }
+  // Every layer has tensors, so a block count past the tensor count is a lie; checked before
+  // anything is sized by it.
+  if (c.n_layers > f.tensors().size()) {
+    throw EngineError("metadata key " + p + "block_count: " + std::to_string(c.n_layers) +
+                      " exceeds the " + std::to_string(f.tensors().size()) +
+                      " tensors in the file");
   }
   if (c.n_layers == 0 || c.ffn_dim == 0 || c.context_length == 0) {
     throw EngineError("model " + c.architecture + ": zero layers, FFN width or context");

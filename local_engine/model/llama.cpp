@@ -18,8 +18,6 @@ ModelConfig read_llama_config(const GgufFile& f) {
 
 }  // namespace
 
-Architecture llama_architecture() {
-  return {"llama", &read_llama_config, &load_standard_weights};
-}
+Architecture llama_architecture() { return {"llama", &read_llama_config, &load_standard_weights}; }
 
 }  // namespace sy::engine

@@ -1,5 +1,7 @@
 #include "switchyard/local_engine/model.h"
 
+#include <cmath>
+
 #include "model/architecture.h"
 #include "switchyard/local_engine/engine_error.h"
 #include "switchyard/local_engine/gguf_file.h"
@@ -30,15 +32,27 @@ std::unique_ptr<Model> Model::load_gguf(const std::filesystem::path& path) {
   }
 }
 
+namespace {
+// Every loader sets the attention scale; a config built by hand gets the usual 1/sqrt(head_dim).
+ModelConfig with_defaults(ModelConfig c) {
+  if (c.attention_scale == 0.0f && c.head_dim > 0) {
+    c.attention_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  }
+  return c;
+}
+}  // namespace
+
 Model::Model(ModelConfig config, ModelWeights weights, std::unique_ptr<Tokenizer> tokenizer)
-    : config_(std::move(config)), tokenizer_(std::move(tokenizer)), weights_(std::move(weights)) {
+    : config_(with_defaults(std::move(config))),
+      tokenizer_(std::move(tokenizer)),
+      weights_(std::move(weights)) {
   std::call_once(weights_once_, [] {});
   weights_loaded_ = true;
 }
 
 Model::Model(ModelConfig config, std::shared_ptr<const GgufFile> file,
              std::function<ModelWeights()> load_f32, std::unique_ptr<Tokenizer> tokenizer)
-    : config_(std::move(config)),
+    : config_(with_defaults(std::move(config))),
       tokenizer_(std::move(tokenizer)),
       file_(std::move(file)),
       load_f32_(std::move(load_f32)) {}

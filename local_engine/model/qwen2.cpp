@@ -16,8 +16,6 @@ ModelConfig read_qwen2_config(const GgufFile& f) {
 
 }  // namespace
 
-Architecture qwen2_architecture() {
-  return {"qwen2", &read_qwen2_config, &load_standard_weights};
-}
+Architecture qwen2_architecture() { return {"qwen2", &read_qwen2_config, &load_standard_weights}; }
 
 }  // namespace sy::engine

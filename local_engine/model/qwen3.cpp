@@ -17,8 +17,6 @@ ModelConfig read_qwen3_config(const GgufFile& f) {
 
 }  // namespace
 
-Architecture qwen3_architecture() {
-  return {"qwen3", &read_qwen3_config, &load_standard_weights};
-}
+Architecture qwen3_architecture() { return {"qwen3", &read_qwen3_config, &load_standard_weights}; }
 
 }  // namespace sy::engine

@@ -3,6 +3,7 @@
 
 #include "switchyard/local_engine/synthetic_model.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <numbers>
@@ -40,6 +41,8 @@ constexpr std::array kShapes = {
           1000000.0f, 1e-6f, 0, 0.0f},
     Shape{"qwen3-0.6b", "Qwen3 0.6B", "qwen3", 151936, 1024, 28, 16, 8, 128, 3072, 40960,
           1000000.0f, 1e-6f, 0, 0.0f},
+    Shape{"gemma2-2b", "Gemma 2 2B", "gemma2", 256000, 2304, 26, 8, 4, 256, 9216, 8192, 10000.0f,
+          1e-6f, 4096, 0.0f},
     Shape{"gemma3-270m", "Gemma 3 270M", "gemma3", 262144, 640, 18, 4, 1, 256, 2048, 32768,
           1000000.0f, 1e-6f, 512, 0.0f},
 };
@@ -65,6 +68,10 @@ std::vector<SyntheticPreset> make_presets() {
     c.rms_eps = s.rms_eps;
     c.tied_output = true;
     c.sliding_window = s.sliding_window;
+    if (c.architecture == "gemma2") {  // attn_logit_softcapping, final_logit_softcapping
+      c.attn_softcap = 50.0f;
+      c.final_softcap = 30.0f;
+    }
     p.llama3_rope.factor = s.llama3_factor;
     out.push_back(std::move(p));
   }
@@ -129,14 +136,22 @@ TokenId find_token(const Vocabulary& v, std::initializer_list<std::string_view> 
 
 uint32_t file_type(TensorType t) {
   switch (t) {
-    case TensorType::f32: return 0;
-    case TensorType::f16: return 1;
-    case TensorType::q4_0: return 2;
-    case TensorType::q8_0: return 7;
-    case TensorType::q4_k: return 15;  // LLAMA_FTYPE_MOSTLY_Q4_K_M
-    case TensorType::q6_k: return 18;
-    case TensorType::bf16: return 32;
-    default: return 0;
+    case TensorType::f32:
+      return 0;
+    case TensorType::f16:
+      return 1;
+    case TensorType::q4_0:
+      return 2;
+    case TensorType::q8_0:
+      return 7;
+    case TensorType::q4_k:
+      return 14;  // LLAMA_FTYPE_MOSTLY_Q4_K_S: every matrix in Q4_K
+    case TensorType::q6_k:
+      return 18;
+    case TensorType::bf16:
+      return 32;
+    default:
+      return 0;
   }
 }
 
@@ -145,7 +160,8 @@ class Writer {
   Writer(const SyntheticOptions& options, SyntheticReport& report)
       : options_(options), report_(report) {}
 
-  // A (rows, cols) matrix, ggml shape [cols, rows], N(0, 0.02)-like.
+  // A (rows, cols) matrix, ggml shape [cols, rows], N(0, 0.02)-like. Drawn and encoded a few
+  // rows at a time: a large embedding never exists in F32.
   void matrix(const std::string& name, uint64_t cols, uint64_t rows) {
     TensorType type = options_.type;
     if (cols % tensor_type_traits(type).block_size != 0) {
@@ -153,9 +169,24 @@ class Writer {
       ++report_.fell_back;
     }
     WeightStream stream(options_.seed, name);
-    std::vector<float> values(cols * rows);
-    for (float& v : values) v = 0.02f * stream.normal();
-    add(name, type, {cols, rows}, values);
+    // ~4M values per chunk: small next to an embedding, big enough for the quantizer to split
+    // K-quant fitting across cores.
+    const uint64_t rows_per_chunk = std::max<uint64_t>(1, (uint64_t{4} << 20) / cols);
+    std::vector<std::byte> bytes;
+    bytes.reserve(tensor_bytes(type, std::vector<uint64_t>{cols, rows}));
+    std::vector<float> values;
+    try {
+      for (uint64_t row = 0; row < rows; row += rows_per_chunk) {
+        values.resize(std::min(rows_per_chunk, rows - row) * cols);
+        for (float& v : values) v = 0.02f * stream.normal();
+        const auto chunk = quantize_values(type, values);
+        bytes.insert(bytes.end(), chunk.begin(), chunk.end());
+      }
+      report_.parameters += cols * rows;
+      writer_.add_tensor(name, type, {cols, rows}, bytes);
+    } catch (const EngineError& e) {
+      throw EngineError("tensor " + name + ": " + e.what());
+    }
   }
   // A vector around `center` (1 for norm weights, 0 for biases), kept F32.
   void vector(const std::string& name, uint64_t n, float center) {
@@ -213,7 +244,8 @@ void write_metadata(GgufWriter& w, const SyntheticPreset& preset, const ModelCon
     w.set(p + "rope.scaling.factor", GgufValue::f32(1.0f / c.rope_freq_scale));
   }
   if (arch == "gemma2" || arch == "gemma3") {
-    if (c.sliding_window > 0) w.set(p + "attention.sliding_window", GgufValue::u32(c.sliding_window));
+    if (c.sliding_window > 0)
+      w.set(p + "attention.sliding_window", GgufValue::u32(c.sliding_window));
   }
   if (arch == "gemma2") {
     w.set(p + "attn_logit_softcapping", GgufValue::f32(c.attn_softcap));
@@ -267,6 +299,7 @@ SyntheticReport write_synthetic_model(const SyntheticPreset& preset, Vocabulary 
                                       const std::filesystem::path& output) {
   ModelConfig c = preset.config;
   if (options.layers > 0) c.n_layers = options.layers;
+  if (options.vocab > 0) c.n_vocab = options.vocab;
   const std::string& arch = c.architecture;
   if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "gemma2" &&
       arch != "gemma3") {
@@ -287,12 +320,12 @@ SyntheticReport write_synthetic_model(const SyntheticPreset& preset, Vocabulary 
     if (has_scores) vocabulary.scores.push_back(-1000.0f);
   }
   if (vocabulary.bos < 0) {
-    vocabulary.bos = find_token(vocabulary, {"<|im_start|>", "<|begin_of_text|>", "<s>", "<bos>",
-                                             "<|endoftext|>"});
+    vocabulary.bos = find_token(
+        vocabulary, {"<|im_start|>", "<|begin_of_text|>", "<s>", "<bos>", "<|endoftext|>"});
   }
   if (vocabulary.eos < 0) {
-    vocabulary.eos = find_token(vocabulary, {"<|im_end|>", "<|eot_id|>", "</s>", "<eos>",
-                                             "<|endoftext|>"});
+    vocabulary.eos =
+        find_token(vocabulary, {"<|im_end|>", "<|eot_id|>", "</s>", "<eos>", "<|endoftext|>"});
   }
 
   SyntheticReport report;

@@ -92,7 +92,8 @@ LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads, KvC
   k_.resize(kv_width);
   v_.resize(kv_width);
   att_out_.resize(q_width);
-  scores_.resize(max_positions);
+  scores_.resize(size_t{c_.n_heads / c_.n_kv_heads} * max_positions);
+  value_row_.resize(c_.head_dim);
   gate_.resize(c_.ffn_dim);
   up_.resize(c_.ffn_dim);
   logits_.resize(c_.n_vocab);
@@ -160,7 +161,9 @@ void LlamaCpu::rope(float* v, size_t n_heads) const {
   }
 }
 
-// Writes k_/v_ into the cache at `pos` and att_out_ = softmax(q.K^T * scale) V per head.
+// Writes k_/v_ into the cache at `pos` and att_out_ = softmax(q.K^T * scale) V per head. Heads
+// are taken a KV head at a time with the query heads that share it, so each cached value row
+// is read (and, in F16, converted) once for the whole group.
 void LlamaCpu::attention(size_t l, size_t pos) {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
@@ -180,34 +183,43 @@ void LlamaCpu::attention(size_t l, size_t pos) {
   }
   const size_t first =
       c_.is_sliding(l) && pos >= c_.sliding_window ? pos - c_.sliding_window + 1 : 0;
-  for (size_t h = 0; h < c_.n_heads; ++h) {
-    const float* q = q_.data() + h * head_dim;
-    const size_t head_offset = layer_offset + (h / group) * head_dim;
-    float max = -INFINITY;
+  for (size_t kv_head = 0; kv_head < c_.n_kv_heads; ++kv_head) {
+    const size_t head_offset = layer_offset + kv_head * head_dim;
+    // Probabilities of the group's query heads: scores_ is (group, max_positions).
+    for (size_t g = 0; g < group; ++g) {
+      const float* q = q_.data() + (kv_head * group + g) * head_dim;
+      float* scores = scores_.data() + g * max_positions_;
+      float max = -INFINITY;
+      for (size_t t = first; t <= pos; ++t) {
+        const size_t at = head_offset + t * kv_width;
+        float score = f16 ? kernels_.dot_f16_f32(key_cache_f16_.data() + at, q, head_dim)
+                          : kernels_.dot_f32(q, key_cache_.data() + at, head_dim);
+        score *= c_.attention_scale;
+        if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
+        scores[t] = score;
+        max = std::max(max, score);
+      }
+      float sum = 0;
+      for (size_t t = first; t <= pos; ++t) {
+        scores[t] = std::exp(scores[t] - max);
+        sum += scores[t];
+      }
+      for (size_t t = first; t <= pos; ++t) scores[t] /= sum;
+      float* out = att_out_.data() + (kv_head * group + g) * head_dim;
+      std::fill(out, out + head_dim, 0.0f);
+    }
     for (size_t t = first; t <= pos; ++t) {
       const size_t at = head_offset + t * kv_width;
-      float score = f16 ? kernels_.dot_f16_f32(key_cache_f16_.data() + at, q, head_dim)
-                        : kernels_.dot_f32(q, key_cache_.data() + at, head_dim);
-      score *= c_.attention_scale;
-      if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
-      scores_[t] = score;
-      max = std::max(max, score);
-    }
-    float sum = 0;
-    for (size_t t = first; t <= pos; ++t) {
-      scores_[t] = std::exp(scores_[t] - max);
-      sum += scores_[t];
-    }
-    float* out = att_out_.data() + h * head_dim;
-    std::fill(out, out + head_dim, 0.0f);
-    for (size_t t = first; t <= pos; ++t) {
-      const float p = scores_[t] / sum;
-      const size_t at = head_offset + t * kv_width;
+      const float* v = value_row_.data();
       if (f16) {
-        const uint16_t* v = value_cache_f16_.data() + at;
-        for (size_t i = 0; i < head_dim; ++i) out[i] += p * kernels::fp16_to_fp32(v[i]);
+        const uint16_t* v16 = value_cache_f16_.data() + at;
+        for (size_t i = 0; i < head_dim; ++i) value_row_[i] = kernels::fp16_to_fp32(v16[i]);
       } else {
-        const float* v = value_cache_.data() + at;
+        v = value_cache_.data() + at;
+      }
+      for (size_t g = 0; g < group; ++g) {
+        const float p = scores_[g * max_positions_ + t];
+        float* out = att_out_.data() + (kv_head * group + g) * head_dim;
         for (size_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
       }
     }

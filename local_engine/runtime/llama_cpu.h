@@ -32,10 +32,10 @@ class LlamaCpu {
   struct Layer {
     kernels::MatrixView wq, wk, wv, wo, w_gate, w_up, w_down;
     // Small tensors, kept as F32 copies; the optional ones are empty when absent.
-    std::vector<float> attn_norm, ffn_norm;             // (dim)
-    std::vector<float> bq, bk, bv;                      // (q width), (kv width), (kv width)
-    std::vector<float> q_norm, k_norm;                  // (head_dim)
-    std::vector<float> attn_post_norm, ffn_post_norm;   // (dim)
+    std::vector<float> attn_norm, ffn_norm;            // (dim)
+    std::vector<float> bq, bk, bv;                     // (q width), (kv width), (kv width)
+    std::vector<float> q_norm, k_norm;                 // (head_dim)
+    std::vector<float> attn_post_norm, ffn_post_norm;  // (dim)
   };
   kernels::MatrixView view(std::string_view name, size_t rows, size_t cols) const;
   std::vector<float> vector_f32(std::string_view name, size_t n) const;
@@ -55,11 +55,13 @@ class LlamaCpu {
   kernels::MatrixView token_embd_;
   kernels::MatrixView output_;
   std::vector<Layer> layers_;
-  std::vector<float> output_norm_;     // (dim)
-  std::vector<float> inv_freq_;        // (rope_dim / 2) global layers, scaling folded in
-  std::vector<float> inv_freq_swa_;    // (rope_dim / 2) sliding-window layers
+  std::vector<float> output_norm_;          // (dim)
+  std::vector<float> inv_freq_;             // (rope_dim / 2) global layers, scaling folded in
+  std::vector<float> inv_freq_swa_;         // (rope_dim / 2) sliding-window layers
   std::vector<float> rope_cos_, rope_sin_;  // (rope_dim / 2) for the current position
-  std::vector<float> x_, xb_, q_, k_, v_, att_out_, scores_, gate_, up_, logits_;
+  std::vector<float> x_, xb_, q_, k_, v_, att_out_, gate_, up_, logits_;
+  std::vector<float> scores_;     // (n_heads / n_kv_heads, max_positions) one KV head's group
+  std::vector<float> value_row_;  // (head_dim) a cached F16 value row in F32
   // (n_layers, max_positions, n_kv_heads * head_dim), one pair in use per kv_type_.
   std::vector<uint16_t> key_cache_f16_, value_cache_f16_;
   std::vector<float> key_cache_, value_cache_;

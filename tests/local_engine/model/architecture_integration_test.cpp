@@ -81,8 +81,7 @@ void expect_cpu_matches_reference(const Model& model, KvCacheType kv, double bou
     auto a = cpu.forward(token, pos);
     std::vector<float> a_copy(a.begin(), a.end());
     auto b = reference.forward(token, pos);
-    EXPECT_LT(normalized_mse(a_copy, b), bound)
-        << model.config().architecture << " pos " << pos;
+    EXPECT_LT(normalized_mse(a_copy, b), bound) << model.config().architecture << " pos " << pos;
   }
 }
 
@@ -183,8 +182,8 @@ TEST(Llama, Llama3RopeFactorsAndLinearScalingReachBothPasses) {
   SyntheticPreset llama3 = tiny("llama", false);
   llama3.name += "-rope3";
   // A short "original context" so that some of the 6 frequencies of a 12-wide head are scaled.
-  llama3.llama3_rope = {.factor = 8.0f, .low_freq_factor = 1.0f, .high_freq_factor = 4.0f,
-                        .original_context = 32};
+  llama3.llama3_rope = {
+      .factor = 8.0f, .low_freq_factor = 1.0f, .high_freq_factor = 4.0f, .original_context = 32};
   auto path = write_tiny(llama3, TensorType::f32);
   auto model = Model::load(path);
   EXPECT_TRUE(model->config().rope_freq_factors);
@@ -219,7 +218,10 @@ TEST(SyntheticModel, PresetsCarryThePublishedShapes) {
   ASSERT_TRUE(gemma);
   EXPECT_EQ(gemma->config.n_vocab, 262144u);
   EXPECT_EQ(gemma->config.sliding_window, 512u);
-  EXPECT_EQ(synthetic_presets().size(), 7u);
+  auto gemma2 = find_synthetic_preset("gemma2-2b");
+  ASSERT_TRUE(gemma2);
+  EXPECT_FLOAT_EQ(gemma2->config.final_softcap, 30.0f);
+  EXPECT_EQ(synthetic_presets().size(), 8u);
   for (const auto& p : synthetic_presets()) {
     EXPECT_NE(find_architecture(p.config.architecture), nullptr) << p.name;
   }
@@ -258,9 +260,17 @@ TEST(SyntheticModel, RefusesAVocabularyLargerThanThePreset) {
   SyntheticPreset preset = tiny("llama", true);
   preset.config.n_vocab = 100;
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
-  EXPECT_THROW(write_synthetic_model(preset, vocab, {}, std::filesystem::temp_directory_path() /
-                                                             "sy_too_small.gguf"),
+  EXPECT_THROW(write_synthetic_model(preset, vocab, {},
+                                     std::filesystem::temp_directory_path() / "sy_too_small.gguf"),
                EngineError);
+  // --vocab may shrink the padding, never below the tokenizer.
+  SyntheticPreset bigger = tiny("llama", true);
+  auto dir = std::filesystem::temp_directory_path();
+  EXPECT_THROW(write_synthetic_model(bigger, vocab, {.vocab = 511}, dir / "sy_vocab.gguf"),
+               EngineError);
+  write_synthetic_model(bigger, vocab, {.vocab = 520}, dir / "sy_vocab.gguf");
+  EXPECT_EQ(Model::load(dir / "sy_vocab.gguf")->config().n_vocab, 520u);
+  std::filesystem::remove(dir / "sy_vocab.gguf");
 }
 
 }  // namespace

@@ -149,3 +149,29 @@ TEST(Model, InconsistentTokenizerMetadataNamesTheKey) {
 
 }  // namespace
 }  // namespace sy::engine
+
+namespace sy::engine {
+namespace {
+
+TEST(Model, BlockCountBeyondTheTensorsIsRejectedBeforeAnythingIsSized) {
+  auto path = rewritten(
+      "layers",
+      [](GgufWriter& w, const GgufTensor& t) { w.add_tensor(t.name, t.type, t.shape, t.data); },
+      [](GgufWriter& w) { w.set("llama.block_count", GgufValue::u32(4000000000u)); });
+  std::string err = load_error(path);
+  EXPECT_NE(err.find("llama.block_count: 4000000000 exceeds"), std::string::npos) << err;
+  std::filesystem::remove(path);
+}
+
+TEST(Model, UnsupportedRopeScalingNamesTheKey) {
+  auto path = rewritten(
+      "yarn",
+      [](GgufWriter& w, const GgufTensor& t) { w.add_tensor(t.name, t.type, t.shape, t.data); },
+      [](GgufWriter& w) { w.set("llama.rope.scaling.type", GgufValue::string("yarn")); });
+  std::string err = load_error(path);
+  EXPECT_NE(err.find("llama.rope.scaling.type: yarn is not supported"), std::string::npos) << err;
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace sy::engine

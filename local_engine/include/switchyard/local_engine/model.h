@@ -73,18 +73,18 @@ struct ModelConfig {
 // Row-major F32 matrices; shapes are (rows, cols) with cols the input width. Optional parts are
 // empty when the architecture has none.
 struct LayerWeights {
-  std::vector<float> attn_norm;  // (dim)
-  std::vector<float> wq;         // (n_heads * head_dim, dim)
-  std::vector<float> wk;         // (n_kv_heads * head_dim, dim)
-  std::vector<float> wv;         // (n_kv_heads * head_dim, dim)
-  std::vector<float> wo;         // (dim, n_heads * head_dim)
-  std::vector<float> ffn_norm;   // (dim)
-  std::vector<float> w_gate;     // (ffn_dim, dim)
-  std::vector<float> w_up;       // (ffn_dim, dim)
-  std::vector<float> w_down;     // (dim, ffn_dim)
-  std::vector<float> bq, bk, bv;                       // (q width), (kv width) x2: qkv_bias
-  std::vector<float> q_norm, k_norm;                   // (head_dim) each: qk_norm
-  std::vector<float> attn_post_norm, ffn_post_norm;    // (dim) each: post_norms
+  std::vector<float> attn_norm;                      // (dim)
+  std::vector<float> wq;                             // (n_heads * head_dim, dim)
+  std::vector<float> wk;                             // (n_kv_heads * head_dim, dim)
+  std::vector<float> wv;                             // (n_kv_heads * head_dim, dim)
+  std::vector<float> wo;                             // (dim, n_heads * head_dim)
+  std::vector<float> ffn_norm;                       // (dim)
+  std::vector<float> w_gate;                         // (ffn_dim, dim)
+  std::vector<float> w_up;                           // (ffn_dim, dim)
+  std::vector<float> w_down;                         // (dim, ffn_dim)
+  std::vector<float> bq, bk, bv;                     // (q width), (kv width) x2: qkv_bias
+  std::vector<float> q_norm, k_norm;                 // (head_dim) each: qk_norm
+  std::vector<float> attn_post_norm, ffn_post_norm;  // (dim) each: post_norms
 };
 
 struct ModelWeights {

@@ -41,7 +41,8 @@ struct SyntheticPreset {
   Llama3RopeScaling llama3_rope;
 };
 
-// smollm2-135m, smollm2-360m, smollm2-1.7b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b, gemma3-270m.
+// smollm2-135m, smollm2-360m, smollm2-1.7b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b, gemma2-2b,
+// gemma3-270m: at least one for every architecture the engine runs.
 std::span<const SyntheticPreset> synthetic_presets();
 std::optional<SyntheticPreset> find_synthetic_preset(std::string_view name);
 
@@ -51,6 +52,8 @@ struct SyntheticOptions {
   // F16 (as `model quantize` falls back).
   uint64_t seed = 0;
   uint32_t layers = 0;  // 0: the preset's; fewer for fast tests
+  // 0: the preset's vocabulary size; a smaller one (at least the tokenizer's) for fast tests.
+  uint32_t vocab = 0;
 };
 
 struct SyntheticReport {
