@@ -8,16 +8,21 @@
 #include <atomic>
 #include <memory>
 
+#include "ledger/request_pricer.h"
 #include "routing/model_catalog.h"
 #include "switchyard/gateway/config.h"
 #include "switchyard/gateway/http_server.h"
 #include "switchyard/gateway/key_store.h"
+#include "switchyard/gateway/ledger.h"
 
 namespace sy::gateway {
 
 class ApiHandler : public RequestHandler {
  public:
-  ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog);
+  // `ledger` may be null (no ledger); every chat/completions request writes one row to it.
+  ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog,
+             std::shared_ptr<const RequestPricer> pricer = nullptr,
+             std::shared_ptr<LedgerWriter> ledger = nullptr);
 
   void handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) override;
   void reject(const ServerRequest& request, const backends::Error& error,
@@ -27,12 +32,18 @@ class ApiHandler : public RequestHandler {
 
  private:
   void chat(const ServerRequest& request, const Principal& principal, bool legacy,
-            std::string request_id, std::shared_ptr<ResponseWriter> writer);
+            LedgerRow row, std::shared_ptr<ResponseWriter> writer);
+  // Answers `error` and records the refusal (status denied or error) in the ledger.
+  void refuse(ResponseWriter& writer, const backends::Error& error, LedgerRow row,
+              LedgerStatus status = LedgerStatus::error);
+  void record(LedgerRow row);
   void models(const std::string& request_id, ResponseWriter& writer);
 
   ConfigPtr config_;
   std::shared_ptr<const ModelCatalog> catalog_;
   KeyStore keys_;
+  std::shared_ptr<const RequestPricer> pricer_;
+  std::shared_ptr<LedgerWriter> ledger_;
   std::atomic<bool> draining_{false};
 };
 
