@@ -126,6 +126,9 @@ void Gateway::wait(bool handle_signals) {
   std::unique_lock lock(parts_->mutex);
   parts_->stopped_cv.wait(lock, [&] { return parts_->stopped; });
   lock.unlock();
+  // Connections are closed, but exchanges their clients abandoned may still be completing on
+  // the loop: let them write their rows before the loop stops.
+  parts_->handler->wait_for_exchanges(config_->limits.drain_timeout);
   parts_->loop.stop();
   if (parts_->runner.joinable()) parts_->runner.join();
   // Every exchange has finished and enqueued its row: store them all before returning.

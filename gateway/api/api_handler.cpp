@@ -70,6 +70,11 @@ ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> cat
       pricer_(std::move(pricer)),
       ledger_(std::move(ledger)) {}
 
+bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(open_->mutex);
+  return open_->idle.wait_for(lock, timeout, [&] { return open_->count == 0; });
+}
+
 void ApiHandler::record(LedgerRow row) {
   if (ledger_) ledger_->write(std::move(row));
 }
@@ -220,9 +225,14 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
                           std::chrono::sys_time<std::chrono::milliseconds>(
                               std::chrono::milliseconds(row.time_ms))),
                       .started = started};
+  {
+    std::lock_guard lock(open_->mutex);
+    ++open_->count;
+  }
   run_chat_exchange(
       std::move(chat_request), std::move(*candidates), std::move(ctx), std::move(writer),
-      [ledger = ledger_, row = std::move(row), started](const ExchangeSummary& s) mutable {
+      [ledger = ledger_, open = open_, row = std::move(row),
+       started](const ExchangeSummary& s) mutable {
         row.latency_ms = elapsed_ms(started);
         row.backend = s.backend;
         row.model = s.model;
@@ -244,6 +254,8 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
                      row.backend, row.model, s.outcome.attempts.size(), row.latency_ms,
                      backends::format_usd(row.cost));
         if (ledger) ledger->write(std::move(row));
+        std::lock_guard lock(open->mutex);
+        if (--open->count == 0) open->idle.notify_all();
       });
 }
 

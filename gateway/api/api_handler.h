@@ -6,7 +6,10 @@
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 
 #include "ledger/request_pricer.h"
 #include "routing/model_catalog.h"
@@ -29,6 +32,10 @@ class ApiHandler : public RequestHandler {
               ResponseWriter& writer) override;
 
   void set_draining() { draining_ = true; }
+  // Blocks until every started exchange has finished and enqueued its ledger row, or until
+  // `timeout` passes (false). A client that hung up closes its connection before the
+  // cancelled exchange completes, so a drained server may still have some finishing.
+  bool wait_for_exchanges(std::chrono::milliseconds timeout);
 
  private:
   void chat(const ServerRequest& request, const Principal& principal, bool legacy,
@@ -45,6 +52,12 @@ class ApiHandler : public RequestHandler {
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
   std::atomic<bool> draining_{false};
+  struct OpenExchanges {
+    std::mutex mutex;
+    std::condition_variable idle;
+    int count = 0;
+  };
+  std::shared_ptr<OpenExchanges> open_ = std::make_shared<OpenExchanges>();
 };
 
 }  // namespace sy::gateway
