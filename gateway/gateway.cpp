@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "api/api_handler.h"
 #include "ledger/request_pricer.h"
 #include "ledger/sqlite_ledger_writer.h"
@@ -44,10 +46,26 @@ std::shared_ptr<LedgerWriter> open_ledger(const GatewayConfig& config) {
   if (!config.ledger.enabled || config.data_dir.empty()) return nullptr;
   std::filesystem::path path = config.ledger.path;
   if (path.is_relative()) path = std::filesystem::path(config.data_dir) / path;
-  return open_sqlite_ledger(SqliteLedgerOptions{.path = path,
-                                                .queue_capacity = config.ledger.queue_capacity,
-                                                .max_batch = config.ledger.max_batch,
-                                                .synchronous_full = config.ledger.synchronous_full});
+  spdlog::info("ledger: {}", path.string());
+  return open_sqlite_ledger({.path = path,
+                             .queue_capacity = config.ledger.queue_capacity,
+                             .max_batch = config.ledger.max_batch,
+                             .synchronous_full = config.ledger.synchronous_full});
+}
+
+// Says which routes will be recorded without a price, once at start, rather than letting a
+// ledger fill with zeros unnoticed.
+void warn_unpriced(const GatewayConfig& config, const RequestPricer& pricer) {
+  const auto today = utc_day(std::chrono::system_clock::now());
+  for (const ModelAlias& alias : config.models) {
+    for (const ModelTarget& target : alias.targets) {
+      if (pricer.terms(target.backend, target.model, today) == nullptr) {
+        spdlog::warn("no price for {}/{} (model alias {}): its requests are recorded unpriced; "
+                     "add prices or hardware to backend {}",
+                     target.backend, target.model, alias.name, target.backend);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -84,8 +102,10 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
                                                     std::move(*translator), std::move(options));
   }
   parts_->catalog = std::make_shared<ModelCatalog>(*config_, std::move(backends));
-  parts_->handler = std::make_unique<ApiHandler>(
-      config_, parts_->catalog, std::make_shared<const RequestPricer>(*config_), parts_->ledger);
+  auto pricer = std::make_shared<const RequestPricer>(*config_);
+  warn_unpriced(*config_, *pricer);
+  parts_->handler =
+      std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
   parts_->server = std::make_unique<HttpServer>(parts_->loop.io(), config_->limits, *parts_->handler);
 }
 

@@ -87,10 +87,9 @@ const PriceTerms* ModelPrices::at(std::chrono::sys_days day) const {
 }
 
 std::string normalize_periods(ModelPrices& prices) {
-  std::stable_sort(prices.periods.begin(), prices.periods.end(),
-                   [](const PriceTerms& a, const PriceTerms& b) {
-                     return a.effective_from < b.effective_from;
-                   });
+  std::stable_sort(
+      prices.periods.begin(), prices.periods.end(),
+      [](const PriceTerms& a, const PriceTerms& b) { return a.effective_from < b.effective_from; });
   for (size_t i = 1; i < prices.periods.size(); ++i) {
     if (prices.periods[i].effective_from == prices.periods[i - 1].effective_from) {
       return "two prices take effect on the same day";
@@ -147,8 +146,7 @@ MicroDollars price_usage(const Usage& usage, const PriceTerms& terms, bool batch
   const int64_t uncached = clamp_tokens(clamp_tokens(usage.prompt_tokens) - cached - cache_write);
   // Reasoning tokens are part of completion_tokens in the shared Usage; a vendor that reported
   // them alone must still have them billed as output.
-  const int64_t output =
-      clamp_tokens(std::max(usage.completion_tokens, usage.reasoning_tokens));
+  const int64_t output = clamp_tokens(std::max(usage.completion_tokens, usage.reasoning_tokens));
 
   Exact cost;
   cost.add(uncached, terms.input);
@@ -168,8 +166,8 @@ MicroDollars price_usage(const Usage& usage, const PriceTerms& terms, bool batch
 std::string format_usd(MicroDollars amount) {
   std::string sign = amount < 0 ? "-" : "";
   // Unsigned, so that the most negative value does not overflow on negation.
-  const uint64_t magnitude = amount < 0 ? 0 - static_cast<uint64_t>(amount)
-                                        : static_cast<uint64_t>(amount);
+  const uint64_t magnitude =
+      amount < 0 ? 0 - static_cast<uint64_t>(amount) : static_cast<uint64_t>(amount);
   std::string fraction = std::to_string(magnitude % 1'000'000);
   fraction.insert(0, 6 - fraction.size(), '0');
   return sign + std::to_string(magnitude / 1'000'000) + "." + fraction;

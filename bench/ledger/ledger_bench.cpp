@@ -57,14 +57,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (arg == "--rows") rows = std::atoi(next().c_str());
-    else if (arg == "--plain-rows") plain_rows = std::atoi(next().c_str());
-    else if (arg == "--threads") threads = std::max(1, std::atoi(next().c_str()));
-    else if (arg == "--full") full = true;
-    else if (arg == "--dir") dir = next();
+    if (arg == "--rows")
+      rows = std::atoi(next().c_str());
+    else if (arg == "--plain-rows")
+      plain_rows = std::atoi(next().c_str());
+    else if (arg == "--threads")
+      threads = std::max(1, std::atoi(next().c_str()));
+    else if (arg == "--full")
+      full = true;
+    else if (arg == "--dir")
+      dir = next();
     else {
-      std::fprintf(stderr, "usage: bench_ledger [--rows N] [--plain-rows N] [--threads N] "
-                           "[--full] [--dir DIR]\n");
+      std::fprintf(stderr,
+                   "usage: bench_ledger [--rows N] [--plain-rows N] [--threads N] "
+                   "[--full] [--dir DIR]\n");
       return 2;
     }
   }
@@ -81,9 +87,9 @@ int main(int argc, char** argv) {
   // Asynchronous writer, `threads` request threads enqueueing as fast as they can.
   std::vector<std::vector<LedgerRow>> prepared(threads);
   for (int i = 0; i < rows; ++i) prepared[i % threads].push_back(row(i));
-  auto ledger = sy::gateway::open_sqlite_ledger(
-      {.path = dir / "async.sqlite3", .queue_capacity = static_cast<size_t>(rows),
-       .synchronous_full = full});
+  auto ledger = sy::gateway::open_sqlite_ledger({.path = dir / "async.sqlite3",
+                                                 .queue_capacity = static_cast<size_t>(rows),
+                                                 .synchronous_full = full});
   std::vector<std::vector<double>> enqueue_ns(threads);
   const auto async_start = Clock::now();
   std::vector<std::thread> workers;
@@ -106,19 +112,22 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& s : enqueue_ns) all.insert(all.end(), s.begin(), s.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))]; };
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))];
+  };
 
   const double plain_rate = stored / plain_s;
   const double async_rate = stats.committed / async_s;
   std::printf("synchronous=%s, %d writer threads\n", full ? "full" : "normal", threads);
   std::printf("plain INSERT loop : %8zu rows in %6.2f s = %9.0f rows/s\n", stored, plain_s,
               plain_rate);
-  std::printf("async group commit: %8llu rows in %6.2f s = %9.0f rows/s  (%llu transactions, "
-              "%.0f rows each; dropped %llu)\n",
-              static_cast<unsigned long long>(stats.committed), async_s, async_rate,
-              static_cast<unsigned long long>(stats.batches),
-              stats.batches ? static_cast<double>(stats.committed) / stats.batches : 0.0,
-              static_cast<unsigned long long>(stats.dropped));
+  std::printf(
+      "async group commit: %8llu rows in %6.2f s = %9.0f rows/s  (%llu transactions, "
+      "%.0f rows each; dropped %llu)\n",
+      static_cast<unsigned long long>(stats.committed), async_s, async_rate,
+      static_cast<unsigned long long>(stats.batches),
+      stats.batches ? static_cast<double>(stats.committed) / stats.batches : 0.0,
+      static_cast<unsigned long long>(stats.dropped));
   std::printf("ratio async/plain: %.1fx; write() on the request path: p50 %.2f us, p99 %.2f us\n",
               async_rate / plain_rate, pct(0.50) / 1000, pct(0.99) / 1000);
   std::printf("target: >= 20000 rows/s sustained: %s\n", async_rate >= 20'000 ? "met" : "NOT met");

@@ -400,8 +400,9 @@ void parse_pricing(const Reader& r, const YAML::Node& node, const std::string& p
     text << in.rdbuf();
     pricing.catalog = load_price_catalog_string(text.str(), file.string());
   });
-  optional(node, path, "baseline",
-           [&](const YAML::Node& n, const std::string& p) { pricing.baseline = r.non_empty(n, p); });
+  optional(node, path, "baseline", [&](const YAML::Node& n, const std::string& p) {
+    pricing.baseline = r.non_empty(n, p);
+  });
 }
 
 // A baseline names "backend/model" or "provider/model" of the catalog.

@@ -40,8 +40,8 @@ TokenRate per_million(const Reader& r, const YAML::Node& node, const std::string
 PriceTerms parse_terms(const Reader& r, const YAML::Node& node, const std::string& path,
                        const PriceDefaults& inherited, bool dated) {
   r.expect_map(node, path,
-               {"from", "input", "output", "cached_input", "cache_write",
-                "batch_discount_percent", "min_per_request"});
+               {"from", "input", "output", "cached_input", "cache_write", "batch_discount_percent",
+                "min_per_request"});
   const PriceDefaults defaults = parse_price_defaults(r, node, path, inherited);
   PriceTerms terms;
   terms.batch_discount_bp = defaults.batch_discount_bp;
@@ -71,8 +71,8 @@ PriceTerms parse_terms(const Reader& r, const YAML::Node& node, const std::strin
 
 }  // namespace
 
-PriceDefaults parse_price_defaults(const Reader& r, const YAML::Node& node,
-                                   const std::string& path, PriceDefaults base) {
+PriceDefaults parse_price_defaults(const Reader& r, const YAML::Node& node, const std::string& path,
+                                   PriceDefaults base) {
   optional(node, path, "batch_discount_percent", [&](const YAML::Node& n, const std::string& p) {
     base.batch_discount_bp = static_cast<int32_t>(r.integer(n, p, 0, 100) * 100);
   });
@@ -103,8 +103,7 @@ backends::ModelPrices parse_model_prices(const Reader& r, const YAML::Node& node
 }
 
 std::optional<PriceTerms> parse_flat_terms(const Reader& r, const YAML::Node& node,
-                                           const std::string& path,
-                                           const PriceDefaults& defaults) {
+                                           const std::string& path, const PriceDefaults& defaults) {
   const bool any = node["input"].IsDefined() || node["output"].IsDefined() ||
                    node["cached_input"].IsDefined() || node["cache_write"].IsDefined();
   if (!any) return std::nullopt;
@@ -130,9 +129,9 @@ std::optional<PriceTerms> parse_flat_terms(const Reader& r, const YAML::Node& no
 
 backends::HardwareCost parse_hardware(const Reader& r, const YAML::Node& node,
                                       const std::string& path) {
-  r.expect_map(node, path,
-               {"cost_per_hour", "energy_per_hour", "tokens_per_second",
-                "prompt_tokens_per_second"});
+  r.expect_map(
+      node, path,
+      {"cost_per_hour", "energy_per_hour", "tokens_per_second", "prompt_tokens_per_second"});
   backends::HardwareCost hw;
   auto dollars = [&](const YAML::Node& n, const std::string& p) {
     auto value = parse_micro_dollars(r.string(n, p));
@@ -143,12 +142,10 @@ backends::HardwareCost parse_hardware(const Reader& r, const YAML::Node& node,
   };
   // tokens/s * 3600 must stay within the rate's denominator bound.
   constexpr int64_t kMaxTps = backends::kMaxRatePerTokens / 3600;
-  required(r, node, path, "cost_per_hour", [&](const YAML::Node& n, const std::string& p) {
-    hw.cost_per_hour = dollars(n, p);
-  });
-  optional(node, path, "energy_per_hour", [&](const YAML::Node& n, const std::string& p) {
-    hw.energy_per_hour = dollars(n, p);
-  });
+  required(r, node, path, "cost_per_hour",
+           [&](const YAML::Node& n, const std::string& p) { hw.cost_per_hour = dollars(n, p); });
+  optional(node, path, "energy_per_hour",
+           [&](const YAML::Node& n, const std::string& p) { hw.energy_per_hour = dollars(n, p); });
   required(r, node, path, "tokens_per_second", [&](const YAML::Node& n, const std::string& p) {
     hw.output_tokens_per_second = r.integer(n, p, 1, kMaxTps);
   });

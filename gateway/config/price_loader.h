@@ -14,8 +14,8 @@ struct PriceDefaults {
 };
 
 // Reads `batch_discount_percent` and `min_per_request` of `node` (if present) over `base`.
-PriceDefaults parse_price_defaults(const Reader& r, const YAML::Node& node,
-                                   const std::string& path, PriceDefaults base);
+PriceDefaults parse_price_defaults(const Reader& r, const YAML::Node& node, const std::string& path,
+                                   PriceDefaults base);
 
 // One model's prices: a mapping (one price, in force since forever) or a list of mappings each
 // with `from: YYYY-MM-DD`.

@@ -25,15 +25,13 @@ class RequestPricer {
   explicit RequestPricer(const GatewayConfig& config);
 
   // The price of `usage` on `backend`'s `model` for a request made on `day` (UTC).
-  PricedUsage price(std::string_view backend, std::string_view model,
-                    const backends::Usage& usage, std::chrono::sys_days day,
-                    bool batch = false) const;
+  PricedUsage price(std::string_view backend, std::string_view model, const backends::Usage& usage,
+                    std::chrono::sys_days day, bool batch = false) const;
 
   // What `tenant`'s baseline model (TenantConfig::baseline, else pricing.baseline) would have
   // cost for the same usage; `actual` when the tenant has no baseline (no savings claimed).
   backends::MicroDollars baseline(std::string_view tenant, const backends::Usage& usage,
-                                  std::chrono::sys_days day,
-                                  backends::MicroDollars actual) const;
+                                  std::chrono::sys_days day, backends::MicroDollars actual) const;
 
   // Terms in force for backend/model on `day`; nullptr = unpriced.
   const backends::PriceTerms* terms(std::string_view backend, std::string_view model,

@@ -338,17 +338,21 @@ std::string column_text(sqlite3_stmt* stmt, int i) {
 
 std::string_view to_string(LedgerStatus status) {
   switch (status) {
-    case LedgerStatus::ok: return "ok";
-    case LedgerStatus::error: return "error";
-    case LedgerStatus::denied: return "denied";
-    case LedgerStatus::cancelled: return "cancelled";
+    case LedgerStatus::ok:
+      return "ok";
+    case LedgerStatus::error:
+      return "error";
+    case LedgerStatus::denied:
+      return "denied";
+    case LedgerStatus::cancelled:
+      return "cancelled";
   }
   return "error";
 }
 
 std::optional<LedgerStatus> ledger_status_from(std::string_view text) {
-  for (LedgerStatus s : {LedgerStatus::ok, LedgerStatus::error, LedgerStatus::denied,
-                         LedgerStatus::cancelled}) {
+  for (LedgerStatus s :
+       {LedgerStatus::ok, LedgerStatus::error, LedgerStatus::denied, LedgerStatus::cancelled}) {
     if (to_string(s) == text) return s;
   }
   return std::nullopt;

@@ -81,8 +81,10 @@ TEST(PriceUsage, RaisesABilledRequestToTheMinimumButNotAnEmptyOne) {
 
 TEST(PriceUsage, NeverOverflowsOnGarbageCounts) {
   const PriceTerms t = vendor_terms(kMaxRateMicroDollars, kMaxRateMicroDollars, 0, 0);
-  const Usage garbage{.prompt_tokens = INT64_MAX, .completion_tokens = INT64_MAX,
-                      .cached_tokens = -5, .cache_write_tokens = INT64_MIN};
+  const Usage garbage{.prompt_tokens = INT64_MAX,
+                      .completion_tokens = INT64_MAX,
+                      .cached_tokens = -5,
+                      .cache_write_tokens = INT64_MIN};
   // Each class is clamped to kMaxBilledTokens: 2 * 1e9 tokens * 1e12 / 1e6.
   EXPECT_EQ(price_usage(garbage, t), 2 * kMaxBilledTokens * (kMaxRateMicroDollars / 1'000'000));
 }
@@ -117,8 +119,8 @@ TEST(HardwarePrice, DividesTheHourlyCostByTheHourlyThroughput) {
   EXPECT_EQ(price_usage({.prompt_tokens = 1'000, .completion_tokens = 1'000}, t), 1'100);
   // Not a round number: $1.20/h at 2500 tokens/s = 1.2e6 / 9e6 = 0.1333... per token;
   // 1000 tokens = 133.33 -> 133, 1000 more prompt at the same rate -> 266.67 -> 267.
-  const PriceTerms odd = hardware_price_terms(
-      {.cost_per_hour = 1'200'000, .output_tokens_per_second = 2'500});
+  const PriceTerms odd =
+      hardware_price_terms({.cost_per_hour = 1'200'000, .output_tokens_per_second = 2'500});
   EXPECT_EQ(price_usage({.completion_tokens = 1'000}, odd), 133);
   EXPECT_EQ(price_usage({.prompt_tokens = 1'000, .completion_tokens = 1'000}, odd), 267);
   // Cached and cache-write tokens cost what prompt tokens cost on our own machine.

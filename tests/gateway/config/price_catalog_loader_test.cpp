@@ -198,8 +198,8 @@ TEST(ConfigPricing, ReadsTheLedgerSection) {
   EXPECT_TRUE(config->ledger.synchronous_full);
   EXPECT_NE(config_error("ledger: {synchronous: sometimes}\n").find("must be normal or full"),
             std::string::npos);
-  EXPECT_FALSE(load_config_string("ledger: {enabled: false}\n", "t.yaml", test_env())
-                   ->ledger.enabled);
+  EXPECT_FALSE(
+      load_config_string("ledger: {enabled: false}\n", "t.yaml", test_env())->ledger.enabled);
 }
 
 }  // namespace

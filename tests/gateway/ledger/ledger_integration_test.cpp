@@ -125,16 +125,20 @@ TEST_P(LedgerPerVendor, StreamedAndBufferedAnswersBillIdentically) {
   EXPECT_FALSE(buffered.ttft_ms.has_value());
 
   // The cost is the catalog price of exactly these tokens, and the client saw the same figure.
-  const auto* terms = gateway::default_price_catalog()->find(c.name, c.model)->at(
-      std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
+  const auto* terms =
+      gateway::default_price_catalog()
+          ->find(c.name, c.model)
+          ->at(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
   ASSERT_NE(terms, nullptr);
   EXPECT_EQ(buffered.cost, backends::price_usage(buffered.usage, *terms));
   EXPECT_GT(buffered.cost, 0);
   EXPECT_EQ(header_cost, backends::format_usd(buffered.cost));
   EXPECT_EQ(stream_extra["cost_usd"], backends::format_usd(streamed.cost));
   EXPECT_EQ(stream_extra["cost_micro_usd"], streamed.cost);
-  const auto* gpt4o = gateway::default_price_catalog()->find("openai", "gpt-4o")->at(
-      std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
+  const auto* gpt4o =
+      gateway::default_price_catalog()
+          ->find("openai", "gpt-4o")
+          ->at(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
   EXPECT_EQ(buffered.baseline_cost, backends::price_usage(buffered.usage, *gpt4o));
 }
 
@@ -149,9 +153,10 @@ std::string read_first_delta_then_close(uint16_t port, const std::string& body) 
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string received;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
-                                "content-type: application/json\r\ncontent-length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string request =
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        "content-type: application/json\r\ncontent-length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
     char buffer[4096];
     while (received.find("\"content\":\"") == std::string::npos) {
@@ -172,9 +177,8 @@ TEST_P(LedgerPerVendor, ACancelledStreamIsBilledForWhatWasGenerated) {
   slow.reply = fakes::Reply{.text = text};
   fake_.push_script(slow);
   auto rows = run([&](GatewayUnderTest& gateway) {
-    json body = {{"model", "m"},
-                 {"messages", {{{"role", "user"}, {"content", kPrompt}}}},
-                 {"stream", true}};
+    json body = {
+        {"model", "m"}, {"messages", {{{"role", "user"}, {"content", kPrompt}}}}, {"stream", true}};
     const std::string seen = read_first_delta_then_close(gateway.port(), body.dump());
     ASSERT_NE(seen.find("\"content\":\""), std::string::npos) << seen;
     ASSERT_TRUE(fake_.wait_for_requests(1, std::chrono::milliseconds(2000)));
@@ -214,8 +218,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(VendorCase{"openai", Vendor::openai, "openai", "gpt-4o-mini", 0, true},
                       VendorCase{"anthropic", Vendor::anthropic, "anthropic", "claude-sonnet-4-5",
                                  2, false},
-                      VendorCase{"gemini", Vendor::gemini, "gemini", "gemini-2.5-flash", 0,
-                                 true}),
+                      VendorCase{"gemini", Vendor::gemini, "gemini", "gemini-2.5-flash", 0, true}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Ledger, RecordsRefusalsAndUnknownModels) {
@@ -227,18 +230,17 @@ TEST(Ledger, RecordsRefusalsAndUnknownModels) {
   config->backends.back().pricing.catalog = "openai";
   config->models.push_back({"m", {{"vendor", "gpt-4o-mini"}}});
   config->tenants.push_back({.name = "acme", .allowed_models = {"m"}});
-  config->keys.push_back({.id = "acme-key",
-                          .sha256_hex = gateway::sha256_hex("sk-acme-valid-key"),
-                          .tenant = "acme"});
+  config->keys.push_back(
+      {.id = "acme-key", .sha256_hex = gateway::sha256_hex("sk-acme-valid-key"), .tenant = "acme"});
   TestHttpClient client;
   const std::string body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
   {
     GatewayUnderTest gateway(config);
     const backends::Headers good = {{"authorization", "Bearer sk-acme-valid-key"}};
     EXPECT_EQ(client.post(gateway.url("/v1/chat/completions"), body, {}).status, 401);
-    EXPECT_EQ(client.post(gateway.url("/v1/chat/completions"),
-                          R"({"model":"other","messages":[{"role":"user","content":"hi"}]})",
-                          good)
+    EXPECT_EQ(client
+                  .post(gateway.url("/v1/chat/completions"),
+                        R"({"model":"other","messages":[{"role":"user","content":"hi"}]})", good)
                   .status,
               403);
     EXPECT_EQ(client.post(gateway.url("/v1/chat/completions"), "{not json", good).status, 400);

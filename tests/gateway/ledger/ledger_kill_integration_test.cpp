@@ -86,10 +86,12 @@ TEST(LedgerKill, EveryRequestCompletedBeforeTheWindowSurvivesSigkill) {
                                 "backends:\n"
                                 "  - name: vendor\n"
                                 "    protocol: openai\n"
-                                "    base_url: " + fake.base_url(fakes::Vendor::openai) + "\n"
-                                "    api_key: sk-test\n"
-                                "models:\n"
-                                "  m: vendor/gpt-4o-mini\n");
+                                "    base_url: " +
+                                    fake.base_url(fakes::Vendor::openai) +
+                                    "\n"
+                                    "    api_key: sk-test\n"
+                                    "models:\n"
+                                    "  m: vendor/gpt-4o-mini\n");
   ServeProcess serve({std::string(SWITCHYARD_BINARY_DIR) + "/switchyard", "serve", "--config",
                       config.string(), "--listen", "127.0.0.1:0", "--data-dir",
                       (dir / "data").string(), "--log-level", "warn"});
@@ -112,8 +114,8 @@ TEST(LedgerKill, EveryRequestCompletedBeforeTheWindowSurvivesSigkill) {
         const std::string body = std::string(R"({"model":"m","stream":)") +
                                  (i % 2 ? "true" : "false") +
                                  R"(,"messages":[{"role":"user","content":"hi"}]})";
-        TestResponse r = client.post(url, body, {{"x-request-id", id}},
-                                     std::chrono::milliseconds(3000));
+        TestResponse r =
+            client.post(url, body, {{"x-request-id", id}}, std::chrono::milliseconds(3000));
         if (r.status == 200 && !r.error) {
           std::lock_guard lock(mutex);
           completed.emplace_back(id, Clock::now());

@@ -37,12 +37,12 @@ inline constexpr int64_t kMaxBilledTokens = 1'000'000'000;  // per token class a
 // One period of one model's price list.
 struct PriceTerms {
   std::chrono::sys_days effective_from{};  // applies to requests from 00:00 UTC of this day
-  TokenRate input;        // uncached prompt tokens
-  TokenRate output;       // completion tokens, reasoning tokens included
-  TokenRate cached_input; // prompt tokens read from the vendor's cache
-  TokenRate cache_write;  // prompt tokens written to the vendor's cache
-  int32_t batch_discount_bp = 0;  // basis points off in batch mode (5000 = 50 %)
-  MicroDollars min_per_request = 0;  // floor for any request that billed a token
+  TokenRate input;                         // uncached prompt tokens
+  TokenRate output;                        // completion tokens, reasoning tokens included
+  TokenRate cached_input;                  // prompt tokens read from the vendor's cache
+  TokenRate cache_write;                   // prompt tokens written to the vendor's cache
+  int32_t batch_discount_bp = 0;           // basis points off in batch mode (5000 = 50 %)
+  MicroDollars min_per_request = 0;        // floor for any request that billed a token
   bool operator==(const PriceTerms&) const = default;
 };
 
@@ -60,8 +60,8 @@ std::string normalize_periods(ModelPrices& prices);
 
 // A local machine priced by its amortized cost. See README.md for the formula.
 struct HardwareCost {
-  MicroDollars cost_per_hour = 0;    // purchase amortized + hosting, per hour
-  MicroDollars energy_per_hour = 0;  // optional power cost, per hour
+  MicroDollars cost_per_hour = 0;        // purchase amortized + hosting, per hour
+  MicroDollars energy_per_hour = 0;      // optional power cost, per hour
   int64_t output_tokens_per_second = 0;  // decode throughput, measured by `switchyard bench`
   int64_t prompt_tokens_per_second = 0;  // prefill throughput; 0 = same as output
 };

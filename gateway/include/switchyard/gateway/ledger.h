@@ -34,11 +34,11 @@ struct LedgerRow {
   std::string model;    // the upstream model asked for
   std::string rule;     // policy rule; "" until the policy engine decides routes
   std::string sensitivity, volume, difficulty;  // the request's classes; "" until then
-  backends::Usage usage;         // tokens in (prompt), out (completion), cached, ...
+  backends::Usage usage;                        // tokens in (prompt), out (completion), cached, ...
   bool usage_estimated = false;  // no usage from the vendor (cancelled): counted by estimate
   backends::MicroDollars cost = 0;
   backends::MicroDollars baseline_cost = 0;  // the tenant's baseline model, same tokens
-  std::string price_source = "none";  // "config", "catalog", "hardware" or "none" (unpriced)
+  std::string price_source = "none";         // "config", "catalog", "hardware" or "none" (unpriced)
   int64_t latency_ms = 0;
   std::optional<int64_t> ttft_ms;  // streams: until the first content reached the client
   LedgerStatus status = LedgerStatus::ok;
