@@ -96,8 +96,14 @@ TEST_P(LedgerPerVendor, StreamedAndBufferedAnswersBillIdentically) {
     ASSERT_GE(events.size(), 2u);
     ASSERT_EQ(events.back(), "[DONE]");
     stream_extra = json::parse(events[events.size() - 2])["x_switchyard"];
+    // A client that did not ask for usage is billed the same: the gateway always asks.
+    json quiet = {
+        {"model", "m"}, {"messages", {{{"role", "user"}, {"content", kPrompt}}}}, {"stream", true}};
+    EXPECT_EQ(client_.post(gateway.url("/v1/chat/completions"), quiet.dump()).status, 200);
   });
-  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2].usage, rows[0].usage);
+  EXPECT_EQ(rows[2].cost, rows[0].cost);
   const LedgerRow& buffered = rows[0];
   const LedgerRow& streamed = rows[1];
   EXPECT_FALSE(buffered.stream);
@@ -265,6 +271,36 @@ TEST(Ledger, RecordsRefusalsAndUnknownModels) {
     EXPECT_EQ(row.endpoint, "/v1/chat/completions");
     EXPECT_FALSE(row.request_id.empty());
   }
+}
+
+TEST(Ledger, PricesALocalBackendByItsHardwareCost) {
+  gateway::testing::TempDir dir;
+  fakes::FakeVendor fake;
+  fake.set_default_reply(fakes::Reply{.text = "local answer"});
+  auto config = std::make_shared<gateway::GatewayConfig>();
+  config->data_dir = dir.path().string();
+  config->backends.push_back(fake_backend("gpu", "openai_compat", fake, Vendor::openai, "sk-test"));
+  config->backends.back().kind = backends::BackendKind::local;
+  // $1.80/h + $0.36/h at 600 tokens/s: exactly 1 micro-dollar per token.
+  config->backends.back().pricing.hardware = backends::HardwareCost{
+      .cost_per_hour = 1'800'000, .energy_per_hour = 360'000, .output_tokens_per_second = 600};
+  config->models.push_back({"local", {{"gpu", "llama-3.1-8b"}}});
+  TestHttpClient client;
+  std::string header;
+  {
+    GatewayUnderTest gateway(config);
+    TestResponse r = client.post(gateway.url("/v1/chat/completions"),
+                                 R"({"model":"local","messages":[{"role":"user",)"
+                                 R"("content":"three prompt words"}]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    header = r.header("x-switchyard-cost-usd");
+  }
+  auto rows = gateway::read_sqlite_ledger(dir / "ledger.sqlite3");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].price_source, "hardware");
+  EXPECT_EQ(rows[0].cost, rows[0].usage.total());  // honest, not zero
+  EXPECT_GT(rows[0].cost, 0);
+  EXPECT_EQ(header, backends::format_usd(rows[0].cost));
 }
 
 TEST(Ledger, ShutdownStoresEveryRowOfConcurrentRequests) {
