@@ -17,20 +17,6 @@ using backends::FallbackOutcome;
 using backends::Result;
 namespace openai = backends::openai;
 
-int64_t estimate_tokens(size_t bytes) { return static_cast<int64_t>((bytes + 3) / 4); }
-
-size_t prompt_bytes(const backends::ChatRequest& request) {
-  size_t bytes = request.prompt.size();
-  for (const auto& message : request.messages) {
-    for (const auto& part : message.content) bytes += part.text.size();
-    for (const auto& call : message.tool_calls) bytes += call.name.size() + call.arguments.size();
-  }
-  for (const auto& tool : request.tools) {
-    bytes += tool.name.size() + tool.description.size() + tool.parameters_json.size();
-  }
-  return bytes;
-}
-
 namespace {
 
 int64_t unix_now() {
@@ -80,7 +66,7 @@ class StreamState {
               std::shared_ptr<ResponseWriter> writer)
       : legacy_(request.surface == backends::ApiSurface::completions),
         include_usage_(request.include_usage),
-        prompt_bytes_(prompt_bytes(request)),
+        prompt_tokens_(backends::estimate_prompt_tokens(request)),
         ctx_(std::move(ctx)),
         writer_(std::move(writer)) {
     who_.id = (legacy_ ? "cmpl-" : "chatcmpl-") + ctx_.request_id;
@@ -167,8 +153,8 @@ class StreamState {
       return;
     }
     summary.usage_estimated = true;
-    summary.usage.prompt_tokens = estimate_tokens(prompt_bytes_);
-    summary.usage.completion_tokens = estimate_tokens(generated_bytes_);
+    summary.usage.prompt_tokens = prompt_tokens_;
+    summary.usage.completion_tokens = backends::estimate_tokens(generated_bytes_);
   }
 
   void start(const Candidate& served_by, const std::string& upstream_model) {
@@ -190,7 +176,7 @@ class StreamState {
 
   bool legacy_;
   bool include_usage_;
-  size_t prompt_bytes_;
+  int64_t prompt_tokens_;  // estimated, for a stream that ends without usage
   ExchangeContext ctx_;
   std::shared_ptr<ResponseWriter> writer_;
   openai::ResponseIdentity who_;
@@ -222,8 +208,8 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
       if (on_done) on_done(summary);
     };
   } else {
-    const size_t request_bytes = prompt_bytes(request);
-    handlers.on_complete = [writer, ctx, legacy, shared_candidates, on_done, request_bytes](
+    const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
+    handlers.on_complete = [writer, ctx, legacy, shared_candidates, on_done, prompt_tokens](
                                Result<ChatResponse> result, const FallbackOutcome& outcome) {
       ExchangeSummary summary;
       describe(summary, result, outcome);
@@ -231,7 +217,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
         if (result.error().kind == backends::ErrorKind::cancelled) {
           // The upstream had the prompt when the client left; no usage came back.
           summary.usage_estimated = true;
-          summary.usage.prompt_tokens = estimate_tokens(request_bytes);
+          summary.usage.prompt_tokens = prompt_tokens;
           settle(summary, ctx, "");
         }
         ErrorReply reply = openai_error_reply(result.error());

@@ -11,7 +11,7 @@
 // not; a non-streaming answer carries `x-switchyard-cost-usd`, a stream with include_usage
 // carries the cost in the `x_switchyard` object of its usage chunk. A stream that the client
 // cancels, or that fails after content, is billed for what was generated: the vendor's usage
-// if it reported any, else an estimate (see estimate_tokens) flagged as such.
+// if it reported any, else the documented estimate (backends/pricing.h), flagged as such.
 
 #include <chrono>
 #include <functional>
@@ -50,12 +50,6 @@ struct ExchangeSummary {
   LedgerStatus status = LedgerStatus::ok;
   std::string error_kind;
 };
-
-// Tokens of `text` by the documented approximation for vendors whose tokenizer we do not run:
-// one token per 4 bytes of UTF-8, rounded up.
-int64_t estimate_tokens(size_t bytes);
-// Bytes of everything in the request a vendor would tokenize (messages, prompt, tools).
-size_t prompt_bytes(const backends::ChatRequest& request);
 
 void run_chat_exchange(backends::ChatRequest request, std::vector<backends::Candidate> candidates,
                        ExchangeContext context, std::shared_ptr<ResponseWriter> writer,

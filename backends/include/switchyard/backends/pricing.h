@@ -87,6 +87,17 @@ class PriceCatalog {
 // (never below 0), output = completion (which includes reasoning).
 MicroDollars price_usage(const Usage& usage, const PriceTerms& terms, bool batch = false);
 
+// Pre-flight estimates, for vendors whose tokenizer the gateway does not run (a local model
+// counts with its own tokenizer instead). The documented approximation: one token per 4 bytes
+// of UTF-8, rounded up, over every text a vendor tokenizes (message text, tool calls, tool
+// names, descriptions and schemas, the legacy prompt), plus 4 tokens of framing per message.
+int64_t estimate_tokens(size_t utf8_bytes);
+int64_t estimate_prompt_tokens(const ChatRequest& request);
+// The most a request can cost before it is sent: the estimated prompt at the input price plus
+// `max_tokens` (when the client set it) at the output price. nullopt when max_tokens is unset
+// (the output is unbounded).
+std::optional<MicroDollars> estimate_max_cost(const ChatRequest& request, const PriceTerms& terms);
+
 // 1234 -> "0.001234" (always six decimals, for headers and JSON).
 std::string format_usd(MicroDollars amount);
 
