@@ -3,12 +3,17 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "api/api_handler.h"
+#include "ledger/request_pricer.h"
+#include "ledger/sqlite_ledger_writer.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -21,6 +26,7 @@ struct Gateway::Parts {
   EventLoop loop;
   std::vector<std::unique_ptr<backends::HttpClient>> clients;
   std::shared_ptr<ModelCatalog> catalog;
+  std::shared_ptr<LedgerWriter> ledger;  // null = no ledger
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<HttpServer> server;
   std::thread runner;  // runs the loop's threads (run() blocks)
@@ -32,8 +38,42 @@ struct Gateway::Parts {
   explicit Parts(int threads) : loop(threads) {}
 };
 
-Gateway::Gateway(ConfigPtr config) : config_(std::move(config)) {
+namespace {
+
+// The configured ledger: SQLite under data_dir, or none when disabled or no data directory is
+// set (configs built in code, as tests do).
+std::shared_ptr<LedgerWriter> open_ledger(const GatewayConfig& config) {
+  if (!config.ledger.enabled || config.data_dir.empty()) return nullptr;
+  std::filesystem::path path = config.ledger.path;
+  if (path.is_relative()) path = std::filesystem::path(config.data_dir) / path;
+  spdlog::info("ledger: {}", path.string());
+  return open_sqlite_ledger({.path = path,
+                             .queue_capacity = config.ledger.queue_capacity,
+                             .max_batch = config.ledger.max_batch,
+                             .synchronous_full = config.ledger.synchronous_full});
+}
+
+// Says which routes will be recorded without a price, once at start, rather than letting a
+// ledger fill with zeros unnoticed.
+void warn_unpriced(const GatewayConfig& config, const RequestPricer& pricer) {
+  const auto today = utc_day(std::chrono::system_clock::now());
+  for (const ModelAlias& alias : config.models) {
+    for (const ModelTarget& target : alias.targets) {
+      if (pricer.terms(target.backend, target.model, today) == nullptr) {
+        spdlog::warn("no price for {}/{} (model alias {}): its requests are recorded unpriced; "
+                     "add prices or hardware to backend {}",
+                     target.backend, target.model, alias.name, target.backend);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
+    : config_(std::move(config)) {
   parts_ = std::make_unique<Parts>(config_->limits.io_threads);
+  parts_->ledger = ledger ? std::move(ledger) : open_ledger(*config_);
   ModelCatalog::BackendMap backends;
   for (const auto& bc : config_->backends) {
     auto translator = backends::make_translator(bc.protocol);
@@ -62,7 +102,10 @@ Gateway::Gateway(ConfigPtr config) : config_(std::move(config)) {
                                                     std::move(*translator), std::move(options));
   }
   parts_->catalog = std::make_shared<ModelCatalog>(*config_, std::move(backends));
-  parts_->handler = std::make_unique<ApiHandler>(config_, parts_->catalog);
+  auto pricer = std::make_shared<const RequestPricer>(*config_);
+  warn_unpriced(*config_, *pricer);
+  parts_->handler =
+      std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
   parts_->server = std::make_unique<HttpServer>(parts_->loop.io(), config_->limits, *parts_->handler);
 }
 
@@ -70,6 +113,7 @@ Gateway::~Gateway() {
   for (auto& client : parts_->clients) client->shutdown();
   parts_->loop.stop();
   if (parts_->runner.joinable()) parts_->runner.join();
+  if (parts_->ledger) parts_->ledger->close();
 }
 
 uint16_t Gateway::start(const std::string& host, uint16_t port) {
@@ -102,8 +146,15 @@ void Gateway::wait(bool handle_signals) {
   std::unique_lock lock(parts_->mutex);
   parts_->stopped_cv.wait(lock, [&] { return parts_->stopped; });
   lock.unlock();
+  // Connections are closed, but exchanges their clients abandoned may still be completing on
+  // the loop: let them write their rows before the loop stops.
+  parts_->handler->wait_for_exchanges(config_->limits.drain_timeout);
   parts_->loop.stop();
   if (parts_->runner.joinable()) parts_->runner.join();
+  // Every exchange has finished and enqueued its row: store them all before returning.
+  if (parts_->ledger) parts_->ledger->close();
 }
+
+LedgerWriter* Gateway::ledger() const { return parts_->ledger.get(); }
 
 }  // namespace sy::gateway

@@ -39,10 +39,18 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-void send_error(ResponseWriter& writer, const Error& error, const std::string& request_id) {
+int send_error(ResponseWriter& writer, const Error& error, const std::string& request_id) {
   ErrorReply reply = openai_error_reply(error);
+  const int status = reply.status;
   reply.headers.emplace_back("x-request-id", request_id);
   writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
+  return status;
+}
+
+int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
 }
 
 void send_json(ResponseWriter& writer, int status, const nlohmann::json& body,
@@ -53,8 +61,31 @@ void send_json(ResponseWriter& writer, int status, const nlohmann::json& body,
 
 }  // namespace
 
-ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog)
-    : config_(std::move(config)), catalog_(std::move(catalog)), keys_(*config_) {}
+ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog,
+                       std::shared_ptr<const RequestPricer> pricer,
+                       std::shared_ptr<LedgerWriter> ledger)
+    : config_(std::move(config)),
+      catalog_(std::move(catalog)),
+      keys_(*config_),
+      pricer_(std::move(pricer)),
+      ledger_(std::move(ledger)) {}
+
+bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(open_->mutex);
+  return open_->idle.wait_for(lock, timeout, [&] { return open_->count == 0; });
+}
+
+void ApiHandler::record(LedgerRow row) {
+  if (ledger_) ledger_->write(std::move(row));
+}
+
+void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow row,
+                        LedgerStatus status) {
+  row.http_status = send_error(writer, error, row.request_id);
+  row.status = status;
+  row.error_kind = std::string(backends::to_string(error.kind));
+  record(std::move(row));
+}
 
 void ApiHandler::reject(const ServerRequest& request, const Error& error, ResponseWriter& writer) {
   send_error(writer, error, request_id_for(request));
@@ -94,32 +125,47 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
                request_id);
     return;
   }
+  // Every model request gets exactly one ledger row, whatever becomes of it.
+  LedgerRow row;
+  row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  row.request_id = request_id;
+  row.surface = "openai";
+  row.endpoint = std::string(path);
+  auto fail = [&](const Error& error, LedgerStatus status = LedgerStatus::error) {
+    if (is_models) {
+      send_error(*writer, error, request_id);
+    } else {
+      refuse(*writer, error, std::move(row), status);
+    }
+  };
+
   std::string_view expected_method = is_models ? "GET" : "POST";
   if (request.method != expected_method) {
-    send_error(*writer, Error{.kind = ErrorKind::invalid_request,
-                              .message = "Use " + std::string(expected_method) + " for " +
-                                         std::string(path),
-                              .code = "method_not_allowed"},
-               request_id);
+    fail(Error{.kind = ErrorKind::invalid_request,
+               .message = "Use " + std::string(expected_method) + " for " + std::string(path),
+               .code = "method_not_allowed"});
     return;
   }
   if (draining_) {
-    send_error(*writer, Error{.kind = ErrorKind::overloaded,
-                              .message = "The server is shutting down; retry on another replica",
-                              .retry_after = std::chrono::seconds(1)},
-               request_id);
+    fail(Error{.kind = ErrorKind::overloaded,
+               .message = "The server is shutting down; retry on another replica",
+               .retry_after = std::chrono::seconds(1)});
     return;
   }
   auto principal = keys_.authenticate(request.headers);
   if (!principal) {
-    send_error(*writer, principal.error(), request_id);
+    fail(principal.error(), LedgerStatus::denied);
     return;
   }
   if (is_models) {
     models(request_id, *writer);
     return;
   }
-  chat(request, *principal, is_completions, std::move(request_id), std::move(writer));
+  row.tenant = principal->tenant;
+  row.key_id = principal->key_id;
+  chat(request, *principal, is_completions, std::move(row), std::move(writer));
 }
 
 void ApiHandler::models(const std::string& request_id, ResponseWriter& writer) {
@@ -132,25 +178,28 @@ void ApiHandler::models(const std::string& request_id, ResponseWriter& writer) {
 }
 
 void ApiHandler::chat(const ServerRequest& request, const Principal& principal, bool legacy,
-                      std::string request_id, std::shared_ptr<ResponseWriter> writer) {
+                      LedgerRow row, std::shared_ptr<ResponseWriter> writer) {
+  const auto started = std::chrono::steady_clock::now();
   auto parsed = legacy ? backends::openai::parse_completion_request(request.body)
                        : backends::openai::parse_chat_request(request.body);
   if (!parsed) {
-    send_error(*writer, parsed.error(), request_id);
+    refuse(*writer, parsed.error(), std::move(row));
     return;
   }
   backends::ChatRequest chat_request = std::move(*parsed);
+  row.stream = chat_request.stream;
   if (!keys_.model_allowed(principal, chat_request.model)) {
-    send_error(*writer, Error{.kind = ErrorKind::permission_denied,
-                              .message = "This key may not use model '" +
-                                         chat_request.model.substr(0, 200) + "'",
-                              .param = "model", .code = "model_not_allowed"},
-               request_id);
+    refuse(*writer,
+           Error{.kind = ErrorKind::permission_denied,
+                 .message = "This key may not use model '" + chat_request.model.substr(0, 200) +
+                            "'",
+                 .param = "model", .code = "model_not_allowed"},
+           std::move(row), LedgerStatus::denied);
     return;
   }
   auto candidates = catalog_->resolve(chat_request.model);
   if (!candidates) {
-    send_error(*writer, candidates.error(), request_id);
+    refuse(*writer, candidates.error(), std::move(row));
     return;
   }
   if (chat_request.n.value_or(1) > 1) {
@@ -158,33 +207,55 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
       return !c.backend->capabilities().multiple_choices;
     });
     if (candidates->empty()) {
-      send_error(*writer, Error{.kind = ErrorKind::invalid_request,
-                                .message = "n > 1 is not supported by the backends serving "
-                                           "model '" + chat_request.model.substr(0, 200) + "'",
-                                .param = "n"},
-                 request_id);
+      refuse(*writer,
+             Error{.kind = ErrorKind::invalid_request,
+                   .message = "n > 1 is not supported by the backends serving model '" +
+                              chat_request.model.substr(0, 200) + "'",
+                   .param = "n"},
+             std::move(row));
       return;
     }
   }
 
-  auto started = std::chrono::steady_clock::now();
-  ExchangeContext ctx{.request_id = request_id, .client_model = chat_request.model};
-  std::string tenant = principal.tenant;
-  std::string key_id = principal.key_id;
-  std::string path(path_of(request.target));
+  ExchangeContext ctx{.request_id = row.request_id,
+                      .client_model = chat_request.model,
+                      .tenant = principal.tenant,
+                      .pricer = pricer_,
+                      .day = std::chrono::floor<std::chrono::days>(
+                          std::chrono::sys_time<std::chrono::milliseconds>(
+                              std::chrono::milliseconds(row.time_ms))),
+                      .started = started};
+  {
+    std::lock_guard lock(open_->mutex);
+    ++open_->count;
+  }
   run_chat_exchange(
-      std::move(chat_request), std::move(*candidates), ctx, std::move(writer),
-      [request_id, tenant, key_id, path, started](int status,
-                                                  const backends::FallbackOutcome& outcome) {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - started)
-                      .count();
-        const auto& last = outcome.attempts.back();
+      std::move(chat_request), std::move(*candidates), std::move(ctx), std::move(writer),
+      [ledger = ledger_, open = open_, row = std::move(row),
+       started](const ExchangeSummary& s) mutable {
+        row.latency_ms = elapsed_ms(started);
+        row.backend = s.backend;
+        row.model = s.model;
+        row.usage = s.usage;
+        row.usage_estimated = s.usage_estimated;
+        row.cost = s.price.cost;
+        row.baseline_cost = s.baseline_cost;
+        row.price_source = s.price.source;
+        if (s.ttft) {
+          row.ttft_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*s.ttft).count();
+        }
+        row.status = s.status;
+        row.error_kind = s.error_kind;
+        row.http_status = s.http_status;
         // Access log: ids, route and outcome only; never prompt text or keys.
         spdlog::info("request_id={} tenant={} key={} path={} status={} backend={} model={} "
-                     "attempts={} ms={}",
-                     request_id, tenant, key_id, path, status, last.backend, last.model,
-                     outcome.attempts.size(), ms);
+                     "attempts={} ms={} cost_usd={}",
+                     row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status,
+                     row.backend, row.model, s.outcome.attempts.size(), row.latency_ms,
+                     backends::format_usd(row.cost));
+        if (ledger) ledger->write(std::move(row));
+        std::lock_guard lock(open->mutex);
+        if (--open->count == 0) open->idle.notify_all();
       });
 }
 

@@ -6,34 +6,58 @@
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 
+#include "ledger/request_pricer.h"
 #include "routing/model_catalog.h"
 #include "switchyard/gateway/config.h"
 #include "switchyard/gateway/http_server.h"
 #include "switchyard/gateway/key_store.h"
+#include "switchyard/gateway/ledger.h"
 
 namespace sy::gateway {
 
 class ApiHandler : public RequestHandler {
  public:
-  ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog);
+  // `ledger` may be null (no ledger); every chat/completions request writes one row to it.
+  ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog,
+             std::shared_ptr<const RequestPricer> pricer = nullptr,
+             std::shared_ptr<LedgerWriter> ledger = nullptr);
 
   void handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) override;
   void reject(const ServerRequest& request, const backends::Error& error,
               ResponseWriter& writer) override;
 
   void set_draining() { draining_ = true; }
+  // Blocks until every started exchange has finished and enqueued its ledger row, or until
+  // `timeout` passes (false). A client that hung up closes its connection before the
+  // cancelled exchange completes, so a drained server may still have some finishing.
+  bool wait_for_exchanges(std::chrono::milliseconds timeout);
 
  private:
   void chat(const ServerRequest& request, const Principal& principal, bool legacy,
-            std::string request_id, std::shared_ptr<ResponseWriter> writer);
+            LedgerRow row, std::shared_ptr<ResponseWriter> writer);
+  // Answers `error` and records the refusal (status denied or error) in the ledger.
+  void refuse(ResponseWriter& writer, const backends::Error& error, LedgerRow row,
+              LedgerStatus status = LedgerStatus::error);
+  void record(LedgerRow row);
   void models(const std::string& request_id, ResponseWriter& writer);
 
   ConfigPtr config_;
   std::shared_ptr<const ModelCatalog> catalog_;
   KeyStore keys_;
+  std::shared_ptr<const RequestPricer> pricer_;
+  std::shared_ptr<LedgerWriter> ledger_;
   std::atomic<bool> draining_{false};
+  struct OpenExchanges {
+    std::mutex mutex;
+    std::condition_variable idle;
+    int count = 0;
+  };
+  std::shared_ptr<OpenExchanges> open_ = std::make_shared<OpenExchanges>();
 };
 
 }  // namespace sy::gateway

@@ -31,6 +31,34 @@ Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
           {"x-switchyard-model", served_by.model}};
 }
 
+// Fills the summary's served-by fields from the outcome (the candidate that answered or failed
+// last) and the status from the result.
+void describe(ExchangeSummary& s, const Result<ChatResponse>& result,
+              const FallbackOutcome& outcome) {
+  s.outcome = outcome;
+  if (!outcome.attempts.empty()) {
+    s.backend = outcome.attempts.back().backend;
+    s.model = outcome.attempts.back().model;
+  }
+  if (result) {
+    s.status = LedgerStatus::ok;
+  } else {
+    s.error_kind = std::string(backends::to_string(result.error().kind));
+    s.status = result.error().kind == backends::ErrorKind::cancelled ? LedgerStatus::cancelled
+                                                                      : LedgerStatus::error;
+  }
+}
+
+// Prices the summary's usage on the backend that served it, and the tenant's baseline.
+void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& upstream_model) {
+  if (!ctx.pricer) return;
+  s.price = ctx.pricer->price(s.backend, s.model, s.usage, ctx.day);
+  if (s.price.source == "none" && !upstream_model.empty() && upstream_model != s.model) {
+    s.price = ctx.pricer->price(s.backend, upstream_model, s.usage, ctx.day);
+  }
+  s.baseline_cost = ctx.pricer->baseline(ctx.tenant, s.usage, ctx.day, s.price.cost);
+}
+
 // State of one streamed exchange; handlers of one call are serialized by the backend.
 class StreamState {
  public:
@@ -38,6 +66,7 @@ class StreamState {
               std::shared_ptr<ResponseWriter> writer)
       : legacy_(request.surface == backends::ApiSurface::completions),
         include_usage_(request.include_usage),
+        prompt_tokens_(backends::estimate_prompt_tokens(request)),
         ctx_(std::move(ctx)),
         writer_(std::move(writer)) {
     who_.id = (legacy_ ? "cmpl-" : "chatcmpl-") + ctx_.request_id;
@@ -45,7 +74,12 @@ class StreamState {
   }
 
   void on_chunk(const Candidate& served_by, const ChatChunk& chunk) {
+    if (chunk.usage) seen_usage_ = *chunk.usage;
     if (!started_) start(served_by, chunk.model);
+    generated_bytes_ += chunk.content.size() + chunk.refusal.size();
+    for (const auto& call : chunk.tool_calls) {
+      generated_bytes_ += call.name.size() + call.arguments.size();
+    }
     if (chunk.usage && !chunk.has_content() && !chunk.role &&
         chunk.finish_reason == backends::FinishReason::none) {
       if (include_usage_) usage_chunk_ = chunk;  // sent last, with our extra object
@@ -54,20 +88,34 @@ class StreamState {
     send(chunk);
   }
 
-  int on_complete(const Result<ChatResponse>& result, const FallbackOutcome& outcome,
-                  const std::vector<Candidate>& candidates) {
+  ExchangeSummary on_complete(const Result<ChatResponse>& result, const FallbackOutcome& outcome,
+                              const std::vector<Candidate>& candidates) {
+    ExchangeSummary summary;
+    describe(summary, result, outcome);
+    summary.ttft = ttft_;
     if (!result) {
+      if (started_ || summary.status == LedgerStatus::cancelled) {
+        // The vendor had the prompt and generated until the end: bill what it reported, or
+        // an estimate of what it processed.
+        bill_partial(summary);
+        settle(summary, ctx_, who_.model);
+      }
       if (!started_) {
         ErrorReply reply = openai_error_reply(result.error());
         reply.headers.emplace_back("x-request-id", ctx_.request_id);
+        summary.http_status = reply.status;
         writer_->respond(reply.status, std::move(reply.headers), std::move(reply.body));
-        return reply.status;
+        return summary;
       }
+      summary.http_status = 200;
       writer_->write("data: " + openai_stream_error(result.error()) + "\n\n");
       writer_->finish();
-      return 200;
+      return summary;
     }
     const Candidate& served_by = candidates[outcome.served];
+    summary.usage = result->usage;
+    settle(summary, ctx_, result->model);
+    summary.http_status = 200;
     if (!started_) {
       // The upstream answered without a single content chunk: replay the (empty) answer.
       start(served_by, result->model);
@@ -82,7 +130,11 @@ class StreamState {
       usage.usage = result->usage;
       nlohmann::json extra = {{"backend", served_by.backend->info().name},
                               {"model", served_by.model},
-                              {"request_id", ctx_.request_id}};
+                              {"request_id", ctx_.request_id},
+                              {"cost_usd", backends::format_usd(summary.price.cost)},
+                              {"cost_micro_usd", summary.price.cost},
+                              {"baseline_cost_usd", backends::format_usd(summary.baseline_cost)},
+                              {"price_source", summary.price.source}};
       std::string dumped = extra.dump();
       writer_->write("data: " +
                      (legacy_ ? openai::encode_completion_chunk(usage, who_, dumped)
@@ -91,12 +143,23 @@ class StreamState {
     }
     writer_->write("data: [DONE]\n\n");
     writer_->finish();
-    return 200;
+    return summary;
   }
 
  private:
+  void bill_partial(ExchangeSummary& summary) const {
+    if (seen_usage_) {
+      summary.usage = *seen_usage_;
+      return;
+    }
+    summary.usage_estimated = true;
+    summary.usage.prompt_tokens = prompt_tokens_;
+    summary.usage.completion_tokens = backends::estimate_tokens(generated_bytes_);
+  }
+
   void start(const Candidate& served_by, const std::string& upstream_model) {
     started_ = true;
+    ttft_ = std::chrono::steady_clock::now() - ctx_.started;
     who_.model = upstream_model.empty() ? served_by.model : upstream_model;
     Headers headers = served_headers(ctx_, served_by);
     headers.emplace_back("content-type", "text/event-stream");
@@ -113,18 +176,22 @@ class StreamState {
 
   bool legacy_;
   bool include_usage_;
+  int64_t prompt_tokens_;  // estimated, for a stream that ends without usage
   ExchangeContext ctx_;
   std::shared_ptr<ResponseWriter> writer_;
   openai::ResponseIdentity who_;
   bool started_ = false;
+  std::optional<std::chrono::steady_clock::duration> ttft_;
   std::optional<ChatChunk> usage_chunk_;
+  std::optional<backends::Usage> seen_usage_;
+  size_t generated_bytes_ = 0;
 };
 
 }  // namespace
 
 void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> candidates,
                        ExchangeContext ctx, std::shared_ptr<ResponseWriter> writer,
-                       std::function<void(int, const FallbackOutcome&)> on_done) {
+                       std::function<void(const ExchangeSummary&)> on_done) {
   bool stream = request.stream;
   bool legacy = request.surface == backends::ApiSurface::completions;
   auto shared_candidates = std::make_shared<std::vector<Candidate>>(candidates);
@@ -137,32 +204,43 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
     };
     handlers.on_complete = [state, shared_candidates, on_done](Result<ChatResponse> result,
                                                                const FallbackOutcome& outcome) {
-      int status = state->on_complete(result, outcome, *shared_candidates);
-      if (on_done) on_done(status, outcome);
+      ExchangeSummary summary = state->on_complete(result, outcome, *shared_candidates);
+      if (on_done) on_done(summary);
     };
   } else {
-    handlers.on_complete = [writer, ctx, legacy, shared_candidates, on_done](
+    const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
+    handlers.on_complete = [writer, ctx, legacy, shared_candidates, on_done, prompt_tokens](
                                Result<ChatResponse> result, const FallbackOutcome& outcome) {
-      int status;
+      ExchangeSummary summary;
+      describe(summary, result, outcome);
       if (!result) {
+        if (result.error().kind == backends::ErrorKind::cancelled) {
+          // The upstream had the prompt when the client left; no usage came back.
+          summary.usage_estimated = true;
+          summary.usage.prompt_tokens = prompt_tokens;
+          settle(summary, ctx, "");
+        }
         ErrorReply reply = openai_error_reply(result.error());
         reply.headers.emplace_back("x-request-id", ctx.request_id);
-        status = reply.status;
+        summary.http_status = reply.status;
         writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));
       } else {
         const Candidate& served_by = (*shared_candidates)[outcome.served];
+        summary.usage = result->usage;
+        settle(summary, ctx, result->model);
         openai::ResponseIdentity who{
             .id = (legacy ? "cmpl-" : "chatcmpl-") + ctx.request_id,
             .model = result->model.empty() ? served_by.model : result->model,
             .created = unix_now()};
         Headers headers = served_headers(ctx, served_by);
         headers.emplace_back("content-type", "application/json");
-        status = 200;
+        headers.emplace_back("x-switchyard-cost-usd", backends::format_usd(summary.price.cost));
+        summary.http_status = 200;
         writer->respond(200, std::move(headers),
                         legacy ? openai::encode_completion_response(*result, who)
                                : openai::encode_chat_response(*result, who));
       }
-      if (on_done) on_done(status, outcome);
+      if (on_done) on_done(summary);
     };
   }
 

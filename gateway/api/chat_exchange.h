@@ -6,23 +6,53 @@
 // backend holds the preamble), so a failure before that falls back or becomes a plain JSON
 // error with its status; a failure after that ends the stream with an SSE error event and no
 // `[DONE]` — never a truncated stream that looks like success.
+//
+// Billing contract: the exchange is priced from the vendor's usage, identically streamed or
+// not; a non-streaming answer carries `x-switchyard-cost-usd`, a stream with include_usage
+// carries the cost in the `x_switchyard` object of its usage chunk. A stream that the client
+// cancels, or that fails after content, is billed for what was generated: the vendor's usage
+// if it reported any, else the documented estimate (backends/pricing.h), flagged as such.
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ledger/request_pricer.h"
 #include "switchyard/backends/fallback.h"
 #include "switchyard/gateway/http_server.h"
+#include "switchyard/gateway/ledger.h"
 
 namespace sy::gateway {
 
 struct ExchangeContext {
   std::string request_id;
   std::string client_model;  // the model as the client named it
+  std::string tenant;
+  std::shared_ptr<const RequestPricer> pricer;  // null = nothing is priced
+  std::chrono::sys_days day{};                  // the request's UTC day (effective prices)
+  std::chrono::steady_clock::time_point started{};
+};
+
+// What one exchange came to: for the ledger row and the access log.
+struct ExchangeSummary {
+  int http_status = 0;
+  backends::FallbackOutcome outcome;
+  std::string backend;  // the candidate that served, or failed last
+  std::string model;
+  backends::Usage usage;
+  bool usage_estimated = false;
+  PricedUsage price;
+  backends::MicroDollars baseline_cost = 0;
+  std::optional<std::chrono::steady_clock::duration> ttft;  // streams only
+  LedgerStatus status = LedgerStatus::ok;
+  std::string error_kind;
 };
 
 void run_chat_exchange(backends::ChatRequest request, std::vector<backends::Candidate> candidates,
                        ExchangeContext context, std::shared_ptr<ResponseWriter> writer,
-                       std::function<void(int status, const backends::FallbackOutcome&)> on_done);
+                       std::function<void(const ExchangeSummary&)> on_done);
 
 }  // namespace sy::gateway

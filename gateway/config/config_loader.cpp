@@ -12,202 +12,18 @@
 
 #include "env_substitution.h"
 #include "micro_dollars.h"
+#include "price_loader.h"
+#include "yaml_reader.h"
 #include "switchyard/gateway/sha256.h"
 
 namespace sy::gateway {
+
+using namespace config_detail;
 
 namespace {
 
 constexpr std::string_view kProtocols[] = {"openai", "openai_compat", "azure", "anthropic",
                                            "gemini"};
-
-// Whether a scalar may be echoed in an error: secrets and anything that came from the
-// environment may not.
-enum class Echo { never, if_literal };
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// The closest of `choices` to `word`, when close enough to be a likely typo.
-template <class Choices>
-std::string did_you_mean_in(std::string_view word, const Choices& choices) {
-  std::string_view best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (std::string_view choice : choices) {
-    const size_t d = edit_distance(word, choice);
-    if (d < best_distance) {
-      best_distance = d;
-      best = choice;
-    }
-  }
-  const size_t allowed = std::max<size_t>(2, best.size() / 3);
-  if (best.empty() || best_distance > allowed) return "";
-  return " (did you mean \"" + std::string(best) + "\"?)";
-}
-
-std::string did_you_mean(std::string_view word, std::initializer_list<std::string_view> choices) {
-  return did_you_mean_in(word, choices);
-}
-
-std::string join(std::string_view path, std::string_view key) {
-  if (path.empty()) return std::string(key);
-  return std::string(path) + "." + std::string(key);
-}
-
-std::string index(std::string_view path, size_t i) {
-  return std::string(path) + "[" + std::to_string(i) + "]";
-}
-
-// Reads YAML nodes into typed values; every failure throws a located ConfigError.
-class Reader {
- public:
-  Reader(std::string source, EnvLookup env) : source_(std::move(source)), env_(std::move(env)) {}
-
-  [[noreturn]] void fail(const YAML::Mark& mark, std::string_view path,
-                         std::string_view what) const {
-    std::ostringstream out;
-    out << source_ << ":";
-    if (!mark.is_null()) out << mark.line + 1 << ":" << mark.column + 1 << ":";
-    out << " ";
-    if (!path.empty()) out << path << ": ";
-    out << what;
-    throw ConfigError(out.str());
-  }
-
-  [[noreturn]] void fail(const YAML::Node& at, std::string_view path, std::string_view what) const {
-    fail(at.Mark(), path, what);
-  }
-
-  // `node` must be a mapping whose keys are all in `allowed`, each at most once.
-  void expect_map(const YAML::Node& node, std::string_view path,
-                  std::initializer_list<std::string_view> allowed) const {
-    if (!node.IsMap()) fail(node, path, "must be a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const YAML::Node key = entry.first;
-      if (!key.IsScalar()) fail(key, path, "keys must be plain strings");
-      const std::string& name = key.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        fail(key, join(path, name), "unknown key" + did_you_mean(name, allowed));
-      }
-      if (!seen.insert(name).second) fail(key, join(path, name), "duplicate key");
-    }
-  }
-
-  // Mappings with free keys (headers, model aliases): every key a unique plain string.
-  void expect_free_map(const YAML::Node& node, std::string_view path) const {
-    if (!node.IsMap()) fail(node, path, "must be a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const YAML::Node key = entry.first;
-      if (!key.IsScalar() || key.Scalar().empty()) fail(key, path, "keys must be plain strings");
-      if (!seen.insert(key.Scalar()).second) fail(key, join(path, key.Scalar()), "duplicate key");
-    }
-  }
-
-  void expect_sequence(const YAML::Node& node, std::string_view path) const {
-    if (!node.IsSequence()) fail(node, path, "must be a list");
-  }
-
-  Substituted scalar(const YAML::Node& node, std::string_view path) const {
-    if (node.IsNull()) fail(node, path, "missing value");
-    if (!node.IsScalar()) fail(node, path, "must be a single value, not a list or mapping");
-    auto result = substitute_env(node.Scalar(), env_ ? env_ : EnvLookup(process_env));
-    if (!result) fail(node, path, result.error());
-    return std::move(*result);
-  }
-
-  std::string string(const YAML::Node& node, std::string_view path) const {
-    return scalar(node, path).text;
-  }
-
-  std::string non_empty(const YAML::Node& node, std::string_view path) const {
-    std::string value = string(node, path);
-    if (value.empty()) fail(node, path, "must not be empty");
-    return value;
-  }
-
-  // For error messages: the value in quotes when it is safe to show.
-  static std::string quoted(const Substituted& value) {
-    if (value.used_env) return "(value from the environment)";
-    return "\"" + value.text + "\"";
-  }
-
-  int64_t integer(const YAML::Node& node, std::string_view path, int64_t min, int64_t max) const {
-    const std::string text = string(node, path);
-    int64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-      fail(node, path,
-           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
-    }
-    return value;
-  }
-
-  std::chrono::milliseconds millis(const YAML::Node& node, std::string_view path,
-                                   int64_t min = 1) const {
-    // Up to ~24 days; longer deadlines are typos.
-    return std::chrono::milliseconds(integer(node, path, min, int64_t{1} << 31));
-  }
-
-  bool boolean(const YAML::Node& node, std::string_view path) const {
-    const std::string text = string(node, path);
-    if (text == "true" || text == "True" || text == "yes") return true;
-    if (text == "false" || text == "False" || text == "no") return false;
-    fail(node, path, "must be true or false");
-  }
-
-  int64_t money(const YAML::Node& node, std::string_view path) const {
-    auto value = parse_micro_dollars(string(node, path));
-    if (!value) {
-      fail(node, path,
-           "must be a non-negative decimal number of US dollars per million "
-           "tokens, at most 6 decimals (e.g. \"0.15\")");
-    }
-    return *value;
-  }
-
-  std::vector<std::string> string_list(const YAML::Node& node, std::string_view path) const {
-    expect_sequence(node, path);
-    std::vector<std::string> out;
-    for (size_t i = 0; i < node.size(); ++i) out.push_back(non_empty(node[i], index(path, i)));
-    return out;
-  }
-
-  const std::string& source() const { return source_; }
-  const EnvLookup& env() const { return env_; }
-
- private:
-  std::string source_;
-  EnvLookup env_;
-};
-
-// Calls fn(value_node, key_path) when `key` is present in mapping `node`.
-template <class Fn>
-void optional(const YAML::Node& node, std::string_view path, const char* key, Fn&& fn) {
-  const YAML::Node child = node[key];
-  if (child.IsDefined()) fn(child, join(path, key));
-}
-
-template <class Fn>
-void required(const Reader& r, const YAML::Node& node, std::string_view path, const char* key,
-              Fn&& fn) {
-  const YAML::Node child = node[key];
-  if (!child.IsDefined()) r.fail(node, path, "missing required key \"" + std::string(key) + "\"");
-  fn(child, join(path, key));
-}
 
 ListenConfig parse_listen(const Reader& r, const YAML::Node& node, const std::string& path) {
   const Substituted value = r.scalar(node, path);
@@ -272,19 +88,25 @@ bool is_http_url(std::string_view url) {
 }
 
 void parse_prices(const Reader& r, const YAML::Node& node, const std::string& path,
-                  backends::Prices& prices) {
-  r.expect_map(node, path, {"input", "output", "cached_input", "cache_write"});
-  optional(node, path, "input", [&](const YAML::Node& n, const std::string& p) {
-    prices.input_per_mtok = r.money(n, p);
-  });
-  optional(node, path, "output", [&](const YAML::Node& n, const std::string& p) {
-    prices.output_per_mtok = r.money(n, p);
-  });
-  optional(node, path, "cached_input", [&](const YAML::Node& n, const std::string& p) {
-    prices.cached_input_per_mtok = r.money(n, p);
-  });
-  optional(node, path, "cache_write", [&](const YAML::Node& n, const std::string& p) {
-    prices.cache_write_per_mtok = r.money(n, p);
+                  BackendConfig& b) {
+  r.expect_map(node, path,
+               {"input", "output", "cached_input", "cache_write", "batch_discount_percent",
+                "min_per_request", "models"});
+  const PriceDefaults defaults = parse_price_defaults(r, node, path, {});
+  b.pricing.flat = parse_flat_terms(r, node, path, defaults);
+  if (b.pricing.flat) {
+    b.prices = backends::Prices{.input_per_mtok = b.pricing.flat->input.micro_dollars,
+                                .output_per_mtok = b.pricing.flat->output.micro_dollars,
+                                .cached_input_per_mtok = b.pricing.flat->cached_input.micro_dollars,
+                                .cache_write_per_mtok = b.pricing.flat->cache_write.micro_dollars};
+  }
+  optional(node, path, "models", [&](const YAML::Node& n, const std::string& p) {
+    r.expect_free_map(n, p);
+    for (const auto& entry : n) {
+      const std::string model = entry.first.Scalar();
+      b.pricing.models.push_back(
+          parse_model_prices(r, entry.second, join(p, model), model, defaults));
+    }
   });
 }
 
@@ -336,8 +158,9 @@ void parse_breaker(const Reader& r, const YAML::Node& node, const std::string& p
 BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::string& path) {
   r.expect_map(node, path,
                {"name", "protocol", "kind", "base_url", "api_key", "api_version", "headers",
-                "region", "retains_data", "capability_tier", "models", "prices", "timeouts",
-                "retry", "circuit_breaker", "max_concurrency", "verify_tls"});
+                "region", "retains_data", "capability_tier", "models", "prices", "price_catalog",
+                "hardware", "timeouts", "retry", "circuit_breaker", "max_concurrency",
+                "verify_tls"});
   BackendConfig b;
   required(r, node, path, "name", [&](const YAML::Node& n, const std::string& p) {
     b.name = r.non_empty(n, p);
@@ -405,7 +228,20 @@ BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::
   optional(node, path, "models",
            [&](const YAML::Node& n, const std::string& p) { b.models = r.string_list(n, p); });
   optional(node, path, "prices",
-           [&](const YAML::Node& n, const std::string& p) { parse_prices(r, n, p, b.prices); });
+           [&](const YAML::Node& n, const std::string& p) { parse_prices(r, n, p, b); });
+  // The catalog section a backend is priced from defaults to its protocol's vendor.
+  if (b.protocol == "openai" || b.protocol == "azure") {
+    b.pricing.catalog = "openai";
+  } else if (b.protocol == "anthropic" || b.protocol == "gemini") {
+    b.pricing.catalog = b.protocol;
+  }
+  optional(node, path, "price_catalog", [&](const YAML::Node& n, const std::string& p) {
+    const std::string value = r.non_empty(n, p);
+    b.pricing.catalog = value == "none" ? "" : value;
+  });
+  optional(node, path, "hardware", [&](const YAML::Node& n, const std::string& p) {
+    b.pricing.hardware = parse_hardware(r, n, p);
+  });
   optional(node, path, "timeouts",
            [&](const YAML::Node& n, const std::string& p) { parse_timeouts(r, n, p, b.timeouts); });
   optional(node, path, "retry",
@@ -463,8 +299,10 @@ ModelTarget parse_target(const Reader& r, const YAML::Node& node, const std::str
 }
 
 TenantConfig parse_tenant(const Reader& r, const YAML::Node& node, const std::string& path) {
-  r.expect_map(node, path, {"name", "allowed_models"});
+  r.expect_map(node, path, {"name", "allowed_models", "baseline"});
   TenantConfig t;
+  optional(node, path, "baseline",
+           [&](const YAML::Node& n, const std::string& p) { t.baseline = r.non_empty(n, p); });
   required(r, node, path, "name",
            [&](const YAML::Node& n, const std::string& p) { t.name = r.non_empty(n, p); });
   optional(node, path, "allowed_models", [&](const YAML::Node& n, const std::string& p) {
@@ -530,14 +368,95 @@ std::string expand_home(std::string path, const EnvLookup& env) {
   return path;
 }
 
+void parse_ledger(const Reader& r, const YAML::Node& node, const std::string& path,
+                  LedgerConfig& ledger) {
+  r.expect_map(node, path, {"enabled", "path", "queue_capacity", "max_batch", "synchronous"});
+  optional(node, path, "enabled",
+           [&](const YAML::Node& n, const std::string& p) { ledger.enabled = r.boolean(n, p); });
+  optional(node, path, "path",
+           [&](const YAML::Node& n, const std::string& p) { ledger.path = r.non_empty(n, p); });
+  optional(node, path, "queue_capacity", [&](const YAML::Node& n, const std::string& p) {
+    ledger.queue_capacity = static_cast<size_t>(r.integer(n, p, 1, 100'000'000));
+  });
+  optional(node, path, "max_batch", [&](const YAML::Node& n, const std::string& p) {
+    ledger.max_batch = static_cast<size_t>(r.integer(n, p, 1, 1'000'000));
+  });
+  optional(node, path, "synchronous", [&](const YAML::Node& n, const std::string& p) {
+    const std::string value = r.string(n, p);
+    if (value != "normal" && value != "full") r.fail(n, p, "must be normal or full");
+    ledger.synchronous_full = value == "full";
+  });
+}
+
+void parse_pricing(const Reader& r, const YAML::Node& node, const std::string& path,
+                   PricingConfig& pricing) {
+  r.expect_map(node, path, {"catalog_file", "baseline"});
+  optional(node, path, "catalog_file", [&](const YAML::Node& n, const std::string& p) {
+    std::filesystem::path file = r.non_empty(n, p);
+    if (file.is_relative()) file = std::filesystem::path(r.source()).parent_path() / file;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) r.fail(n, p, "cannot open " + file.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    pricing.catalog = load_price_catalog_string(text.str(), file.string());
+  });
+  optional(node, path, "baseline", [&](const YAML::Node& n, const std::string& p) {
+    pricing.baseline = r.non_empty(n, p);
+  });
+}
+
+// A baseline names "backend/model" or "provider/model" of the catalog.
+void check_baseline(const Reader& r, const YAML::Node& at, const std::string& path,
+                    const std::string& baseline, const GatewayConfig& config) {
+  const size_t slash = baseline.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == baseline.size()) {
+    r.fail(at, path, "must be \"backend/model\" or \"provider/model\" of the price catalog");
+  }
+  const std::string owner = baseline.substr(0, slash);
+  const std::string model = baseline.substr(slash + 1);
+  if (find_backend(config, owner) != nullptr) return;
+  if (!config.pricing.catalog->has_provider(owner)) {
+    r.fail(at, path, "\"" + owner + "\" is neither a backend nor a provider of the price catalog");
+  }
+  if (config.pricing.catalog->find(owner, model) == nullptr) {
+    r.fail(at, path, "the price catalog has no model \"" + model + "\" under \"" + owner + "\"");
+  }
+}
+
+void check_pricing(const Reader& r, const YAML::Node& root, const GatewayConfig& config) {
+  const YAML::Node backends = root["backends"];
+  for (size_t i = 0; i < config.backends.size(); ++i) {
+    const BackendConfig& b = config.backends[i];
+    const YAML::Node named = backends[i]["price_catalog"];
+    if (named.IsDefined() && !b.pricing.catalog.empty() &&
+        !config.pricing.catalog->has_provider(b.pricing.catalog)) {
+      r.fail(named, index("backends", i) + ".price_catalog",
+             "the price catalog has no section \"" + b.pricing.catalog + "\"");
+    }
+  }
+  if (!config.pricing.baseline.empty()) {
+    check_baseline(r, root["pricing"]["baseline"], "pricing.baseline", config.pricing.baseline,
+                   config);
+  }
+  const YAML::Node tenants = root["tenants"];
+  for (size_t i = 0; i < config.tenants.size(); ++i) {
+    if (config.tenants[i].baseline.empty()) continue;
+    check_baseline(r, tenants[i]["baseline"], index("tenants", i) + ".baseline",
+                   config.tenants[i].baseline, config);
+  }
+}
+
 GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLookup& env) {
   GatewayConfig config;
   config.source = r.source();
   config.data_dir = default_data_dir(env);
-  if (!root.IsDefined() || root.IsNull()) return config;  // an empty file: all defaults
+  if (!root.IsDefined() || root.IsNull()) {
+    config.pricing.catalog = default_price_catalog();
+    return config;
+  }  // an empty file: all defaults
   r.expect_map(root, "",
                {"listen", "data_dir", "limits", "backends", "models", "tenants", "keys",
-                "max_upstream_response_bytes"});
+                "pricing", "ledger", "max_upstream_response_bytes"});
   optional(root, "", "listen", [&](const YAML::Node& n, const std::string& p) {
     config.listen = parse_listen(r, n, p);
   });
@@ -547,6 +466,13 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   optional(root, "", "limits", [&](const YAML::Node& n, const std::string& p) {
     parse_limits(r, n, p, config.limits);
   });
+  optional(root, "", "ledger", [&](const YAML::Node& n, const std::string& p) {
+    parse_ledger(r, n, p, config.ledger);
+  });
+  optional(root, "", "pricing", [&](const YAML::Node& n, const std::string& p) {
+    parse_pricing(r, n, p, config.pricing);
+  });
+  if (!config.pricing.catalog) config.pricing.catalog = default_price_catalog();
   optional(root, "", "max_upstream_response_bytes", [&](const YAML::Node& n, const std::string& p) {
     config.max_upstream_response_bytes =
         static_cast<size_t>(r.integer(n, p, 1024, int64_t{1} << 40));
@@ -605,6 +531,7 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
       config.keys.push_back(std::move(k));
     }
   });
+  check_pricing(r, root, config);
   return config;
 }
 
@@ -624,6 +551,7 @@ std::string default_data_dir(const EnvLookup& env_in) {
 ConfigPtr default_config(const EnvLookup& env) {
   auto config = std::make_shared<GatewayConfig>();
   config->data_dir = default_data_dir(env);
+  config->pricing.catalog = default_price_catalog();
   return config;
 }
 

@@ -99,7 +99,10 @@ std::expected<std::vector<Script>, std::string> parse_scripts(std::string_view t
         const auto& r = item["reply"];
         Reply reply{.text = r.value("text", std::string{}),
                     .tool_calls = {},
-                    .finish = r.value("finish", std::string{})};
+                    .finish = r.value("finish", std::string{}),
+                    .cached_tokens = r.value("cached_tokens", 0),
+                    .cache_write_tokens = r.value("cache_write_tokens", 0),
+                    .reasoning_tokens = r.value("reasoning_tokens", 0)};
         const json calls = r.value("tool_calls", json::array());
         for (const auto& call : calls) {
           const auto& arguments = call.contains("arguments") ? call["arguments"] : json::object();

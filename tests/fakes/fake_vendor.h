@@ -42,6 +42,11 @@ struct Reply {
   std::string text;
   std::vector<ToolCallReply> tool_calls;
   std::string finish;
+  // Usage extras, reported in each vendor's shape: prompt tokens read from / written to the
+  // vendor's cache (part of the prompt count) and reasoning tokens (billed as output).
+  int cached_tokens = 0;
+  int cache_write_tokens = 0;
+  int reasoning_tokens = 0;
 };
 
 enum class Fault {

@@ -125,13 +125,15 @@ std::string openai_call_id(uint64_t serial, std::size_t index) {
   return "call_" + id_chars(serial * 31 + index + 7, 24);
 }
 
-json openai_usage(const Exchange& ex, int completion) {
+json openai_usage(const Exchange& ex, const Reply& reply) {
+  // Reasoning tokens are part of completion_tokens; cached tokens part of prompt_tokens.
+  const int completion = completion_tokens(reply) + reply.reasoning_tokens;
   json usage = {{"prompt_tokens", ex.prompt_tokens},
                 {"completion_tokens", completion},
                 {"total_tokens", ex.prompt_tokens + completion}};
   if (ex.endpoint == Endpoint::chat) {
-    usage["prompt_tokens_details"] = {{"cached_tokens", 0}, {"audio_tokens", 0}};
-    usage["completion_tokens_details"] = {{"reasoning_tokens", 0},
+    usage["prompt_tokens_details"] = {{"cached_tokens", reply.cached_tokens}, {"audio_tokens", 0}};
+    usage["completion_tokens_details"] = {{"reasoning_tokens", reply.reasoning_tokens},
                                           {"audio_tokens", 0},
                                           {"accepted_prediction_tokens", 0},
                                           {"rejected_prediction_tokens", 0}};
@@ -172,7 +174,7 @@ json openai_chat_body(const Exchange& ex, const Reply& reply) {
                {"created", ex.created},
                {"model", ex.model},
                {"choices", json::array({choice})},
-               {"usage", openai_usage(ex, completion_tokens(reply))},
+               {"usage", openai_usage(ex, reply)},
                {"service_tier", "default"},
                {"system_fingerprint", "fp_" + id_chars(1, 10)}};
   if (ex.vendor == Vendor::azure) body["prompt_filter_results"] = json::array();
@@ -188,7 +190,7 @@ json openai_completion_body(const Exchange& ex, const Reply& reply) {
                                     {"index", 0},
                                     {"logprobs", nullptr},
                                     {"finish_reason", finish_for(ex.vendor, reply)}}})},
-          {"usage", openai_usage(ex, completion_tokens(reply))}};
+          {"usage", openai_usage(ex, reply)}};
 }
 
 StreamEvents openai_stream(const Exchange& ex, const Reply& reply) {
@@ -256,7 +258,7 @@ StreamEvents openai_stream(const Exchange& ex, const Reply& reply) {
       c["system_fingerprint"] = fingerprint;
     }
     c["choices"] = json::array();
-    c["usage"] = openai_usage(ex, completion_tokens(reply));
+    c["usage"] = openai_usage(ex, reply);
     out.events.push_back(sse_data(c));
   }
   out.events.push_back("data: [DONE]\n\n");
@@ -275,10 +277,11 @@ json openai_models_body() {
 
 // ---- Anthropic ------------------------------------------------------------------------------
 
-json anthropic_usage(int input, int output) {
-  return {{"input_tokens", input},
-          {"cache_creation_input_tokens", 0},
-          {"cache_read_input_tokens", 0},
+// `prompt` counts every prompt token; Anthropic reports the uncached part as input_tokens.
+json anthropic_usage(int prompt, int output, const Reply& reply) {
+  return {{"input_tokens", prompt - reply.cached_tokens - reply.cache_write_tokens},
+          {"cache_creation_input_tokens", reply.cache_write_tokens},
+          {"cache_read_input_tokens", reply.cached_tokens},
           {"output_tokens", output},
           {"service_tier", "standard"}};
 }
@@ -303,7 +306,8 @@ json anthropic_body(const Exchange& ex, const Reply& reply) {
           {"content", content},
           {"stop_reason", finish_for(ex.vendor, reply)},
           {"stop_sequence", nullptr},
-          {"usage", anthropic_usage(ex.prompt_tokens, completion_tokens(reply))}};
+          {"usage", anthropic_usage(ex.prompt_tokens,
+                                    completion_tokens(reply) + reply.reasoning_tokens, reply)}};
 }
 
 StreamEvents anthropic_stream(const Exchange& ex, const Reply& reply) {
@@ -311,7 +315,7 @@ StreamEvents anthropic_stream(const Exchange& ex, const Reply& reply) {
   json start = anthropic_body(ex, Reply{});
   start["content"] = json::array();
   start["stop_reason"] = nullptr;
-  start["usage"] = anthropic_usage(ex.prompt_tokens, 1);
+  start["usage"] = anthropic_usage(ex.prompt_tokens, 1, reply);
   out.events.push_back(sse_event("message_start", {{"type", "message_start"}, {"message", start}}));
   int index = 0;
   bool pinged = false;
@@ -367,7 +371,7 @@ StreamEvents anthropic_stream(const Exchange& ex, const Reply& reply) {
       "message_delta",
       {{"type", "message_delta"},
        {"delta", {{"stop_reason", finish_for(ex.vendor, reply)}, {"stop_sequence", nullptr}}},
-       {"usage", {{"output_tokens", completion_tokens(reply)}}}}));
+       {"usage", {{"output_tokens", completion_tokens(reply) + reply.reasoning_tokens}}}}));
   out.events.push_back(sse_event("message_stop", {{"type", "message_stop"}}));
   out.has_terminator = true;
   return out;
@@ -375,12 +379,15 @@ StreamEvents anthropic_stream(const Exchange& ex, const Reply& reply) {
 
 // ---- Gemini ---------------------------------------------------------------------------------
 
-json gemini_usage(int prompt, int candidates) {
+// Gemini counts cached tokens inside promptTokenCount and thoughts beside the candidates.
+json gemini_usage(int prompt, int candidates, const Reply& reply) {
   json usage = {
       {"promptTokenCount", prompt},
-      {"totalTokenCount", prompt + candidates},
+      {"totalTokenCount", prompt + candidates + reply.reasoning_tokens},
       {"promptTokensDetails", json::array({{{"modality", "TEXT"}, {"tokenCount", prompt}}})}};
   if (candidates > 0) usage["candidatesTokenCount"] = candidates;
+  if (reply.cached_tokens > 0) usage["cachedContentTokenCount"] = reply.cached_tokens;
+  if (reply.reasoning_tokens > 0) usage["thoughtsTokenCount"] = reply.reasoning_tokens;
   return usage;
 }
 
@@ -391,7 +398,8 @@ json gemini_safety_ratings(bool blocked) {
   return json::array({rating});
 }
 
-json gemini_response(const Exchange& ex, json parts, const std::string* finish, int candidates) {
+json gemini_response(const Exchange& ex, json parts, const std::string* finish, int candidates,
+                     const Reply& reply) {
   json candidate = json::object();
   if (!parts.empty()) candidate["content"] = {{"parts", std::move(parts)}, {"role", "model"}};
   if (finish != nullptr) {
@@ -400,7 +408,7 @@ json gemini_response(const Exchange& ex, json parts, const std::string* finish, 
   }
   candidate["index"] = 0;
   return {{"candidates", json::array({candidate})},
-          {"usageMetadata", gemini_usage(ex.prompt_tokens, candidates)},
+          {"usageMetadata", gemini_usage(ex.prompt_tokens, candidates, reply)},
           {"modelVersion", ex.model},
           {"responseId", id_chars(ex.serial, 22)}};
 }
@@ -419,7 +427,7 @@ json gemini_body(const Exchange& ex, const Reply& reply) {
   if (!reply.text.empty()) parts.push_back({{"text", reply.text}});
   for (auto& part : gemini_function_parts(reply)) parts.push_back(part);
   const std::string finish = finish_for(ex.vendor, reply);
-  return gemini_response(ex, parts, &finish, completion_tokens(reply));
+  return gemini_response(ex, parts, &finish, completion_tokens(reply), reply);
 }
 
 StreamEvents gemini_stream(const Exchange& ex, const Reply& reply) {
@@ -433,11 +441,13 @@ StreamEvents gemini_stream(const Exchange& ex, const Reply& reply) {
     const bool last = i + 1 == pieces.size() && reply.tool_calls.empty();
     json parts = json::array({{{"text", pieces[i]}}});
     out.events.push_back(sse_data(gemini_response(ex, parts, last ? &finish : nullptr,
-                                                  last ? completion_tokens(reply) : so_far)));
+                                                  last ? completion_tokens(reply) : so_far,
+                                                  reply)));
   }
   if (!reply.tool_calls.empty() || pieces.empty()) {
     out.events.push_back(sse_data(
-        gemini_response(ex, gemini_function_parts(reply), &finish, completion_tokens(reply))));
+        gemini_response(ex, gemini_function_parts(reply), &finish, completion_tokens(reply),
+                        reply)));
   }
   return out;
 }

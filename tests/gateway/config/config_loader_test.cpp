@@ -150,8 +150,13 @@ TEST(ConfigLoader, LoadsTheDocumentedExample) {
   EXPECT_EQ(config->models.size(), 3u);
   EXPECT_EQ(config->tenants.size(), 2u);
   EXPECT_EQ(config->keys.size(), 2u);
-  EXPECT_EQ(config->backends[0].prices.input_per_mtok, 2'500'000);
-  EXPECT_EQ(config->backends[1].prices.cached_input_per_mtok, 80'000);
+  ASSERT_EQ(config->backends[0].pricing.models.size(), 2u);
+  EXPECT_EQ(config->backends[0].pricing.models[0].periods[0].input.micro_dollars, 2'500'000);
+  EXPECT_EQ(config->backends[0].pricing.models[0].periods[0].batch_discount_bp, 5'000);
+  EXPECT_EQ(config->backends[1].pricing.catalog, "anthropic");
+  EXPECT_TRUE(config->backends[4].pricing.hardware.has_value());
+  EXPECT_EQ(config->tenants[0].baseline, "openai/gpt-4o");
+  EXPECT_EQ(config->pricing.baseline, "openai/gpt-4o");
   EXPECT_EQ(config->backends[2].endpoint.api_key, "");  // ${GEMINI_API_KEY:-}
 }
 

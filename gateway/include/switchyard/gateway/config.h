@@ -6,12 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "switchyard/backends/backend.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_types.h"
+#include "switchyard/backends/pricing.h"
 
 namespace sy::gateway {
 
@@ -32,6 +34,15 @@ struct ServerLimits {
   int io_threads = 0;  // 0 = number of cores
 };
 
+// How a backend's requests are priced (first match wins): `prices.models` for the model, the
+// flat `prices`, `hardware` (amortized local cost), the `price_catalog` section, else unpriced.
+struct BackendPricing {
+  std::string catalog;  // provider section of the price catalog ("" = none)
+  std::optional<backends::PriceTerms> flat;   // `prices:` input/output/... for every model
+  std::vector<backends::ModelPrices> models;  // `prices.models:`
+  std::optional<backends::HardwareCost> hardware;
+};
+
 struct BackendConfig {
   std::string name;
   std::string protocol;  // openai | openai_compat | azure | anthropic | gemini
@@ -40,7 +51,8 @@ struct BackendConfig {
   std::string region;
   bool retains_data = false;
   int capability_tier = 0;
-  backends::Prices prices;
+  backends::Prices prices;  // the flat per-million prices, as BackendInfo shows them
+  BackendPricing pricing;
   std::vector<std::string> models;  // upstream model names it serves (optional)
   backends::HttpTimeouts timeouts;
   backends::RetryPolicy retry;
@@ -73,6 +85,23 @@ struct ApiKeyConfig {
 struct TenantConfig {
   std::string name;
   std::vector<std::string> allowed_models;  // empty = all
+  // The closed model this tenant would otherwise use, "backend/model" or "provider/model" of
+  // the price catalog; its price for the same tokens is the ledger's baseline cost.
+  std::string baseline;  // "" = pricing.baseline
+};
+
+struct PricingConfig {
+  std::shared_ptr<const backends::PriceCatalog> catalog;  // null = the shipped default
+  std::string baseline;  // default for tenants, as TenantConfig::baseline ("" = none)
+};
+
+// The request ledger (gateway/ledger/): SQLite in WAL mode under data_dir.
+struct LedgerConfig {
+  bool enabled = true;
+  std::string path = "ledger.sqlite3";  // relative to data_dir unless absolute
+  size_t queue_capacity = 65'536;       // rows waiting for the writer; beyond it rows are dropped
+  size_t max_batch = 4'096;             // rows per transaction (group commit)
+  bool synchronous_full = false;        // fsync every commit (survives power loss, not just kill)
 };
 
 struct GatewayConfig {
@@ -84,6 +113,8 @@ struct GatewayConfig {
   std::vector<ModelAlias> models;
   std::vector<TenantConfig> tenants;
   std::vector<ApiKeyConfig> keys;
+  PricingConfig pricing;
+  LedgerConfig ledger;
   size_t max_upstream_response_bytes = 64 * 1024 * 1024;
 
   // Keys are required as soon as the config defines tenants or keys.

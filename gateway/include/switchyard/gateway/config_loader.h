@@ -41,6 +41,13 @@ ConfigPtr default_config(const EnvLookup& env = {});
 // "host:port" (IPv6 in brackets: "[::1]:8080"; port 0 = any free port) -> address, or why not.
 std::expected<ListenConfig, std::string> parse_listen_address(std::string_view text);
 
+// A price catalog in the format of backends/pricing/default_prices.yaml; errors are located
+// ConfigErrors like the config's.
+std::shared_ptr<const backends::PriceCatalog> load_price_catalog_string(std::string_view text,
+                                                                        std::string source_name);
+// The shipped catalog (compiled in), parsed.
+std::shared_ptr<const backends::PriceCatalog> default_price_catalog();
+
 // $XDG_DATA_HOME/switchyard when that is an absolute path, else ~/.local/share/switchyard.
 std::string default_data_dir(const EnvLookup& env = {});
 

@@ -8,13 +8,16 @@
 #include <string>
 
 #include "switchyard/gateway/config.h"
+#include "switchyard/gateway/ledger.h"
 
 namespace sy::gateway {
 
 class Gateway {
  public:
-  // Builds the backends (load-time errors throw std::runtime_error with context).
-  explicit Gateway(ConfigPtr config);
+  // Builds the backends and opens the ledger (load-time errors throw std::runtime_error with
+  // context). `ledger` replaces the configured one (SQLite under data_dir when
+  // config.ledger.enabled and data_dir is set); the gateway closes it when it stops.
+  explicit Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger = nullptr);
   ~Gateway();  // stops at once (no drain) if still running
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -26,10 +29,12 @@ class Gateway {
   // Graceful drain (new requests get 503; in-flight ones finish until the config's drain
   // deadline), then stop. Safe from any thread and from a signal callback; idempotent.
   void shutdown();
-  // Blocks until the gateway has stopped. With `handle_signals`, SIGTERM/SIGINT drain it.
+  // Blocks until the gateway has stopped and its ledger is flushed. With `handle_signals`,
+  // SIGTERM/SIGINT drain it.
   void wait(bool handle_signals = false);
 
   size_t backend_count() const;
+  LedgerWriter* ledger() const;  // null when there is none
 
  private:
   struct Parts;
