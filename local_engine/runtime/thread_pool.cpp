@@ -18,20 +18,23 @@ inline void cpu_relax() {
 #endif
 }
 
+constexpr uint64_t kClosed = uint64_t{1} << 31;
+constexpr uint64_t kActiveMask = kClosed - 1;
+
 // Spins until `a` differs from `old` or `spin` has passed, then sleeps until it does; returns
 // the new value. Reads the clock only every 64 polls: a pause is tens of cycles.
-uint32_t wait_for_change(const std::atomic<uint32_t>& a, uint32_t old,
-                         std::chrono::microseconds spin) {
+template <typename T>
+T wait_for_change(const std::atomic<T>& a, T old, std::chrono::microseconds spin) {
   const auto deadline = Clock::now() + spin;
   for (uint32_t polls = 1;; ++polls) {
-    const uint32_t now = a.load(std::memory_order_acquire);
+    const T now = a.load(std::memory_order_acquire);
     if (now != old) return now;
     if (polls % 64 == 0 && Clock::now() >= deadline) break;
     cpu_relax();
   }
   for (;;) {
     a.wait(old, std::memory_order_acquire);
-    const uint32_t now = a.load(std::memory_order_acquire);
+    const T now = a.load(std::memory_order_acquire);
     if (now != old) return now;
   }
 }
@@ -45,7 +48,7 @@ ThreadPool::ThreadPool(size_t threads, std::chrono::microseconds spin) : spin_(s
 
 ThreadPool::~ThreadPool() {
   stop_ = true;
-  generation_.fetch_add(1, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_release);  // publishes stop_
   generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
@@ -63,14 +66,26 @@ void ThreadPool::drain() {
 
 void ThreadPool::worker_loop() {
   // Not generation_'s value now: a parallel_for may already have bumped it before this thread
-  // got here, and that call waits for this worker too. Every worker starts from 0.
+  // got here. Every worker starts from 0.
   uint32_t seen = 0;
   while (true) {
     seen = wait_for_change(generation_, seen, spin_);
     if (stop_) return;
+    // Join the call if it is still open; a late worker leaves it to the others.
+    uint64_t s = state_.load(std::memory_order_acquire);
+    bool joined = false;
+    while ((s >> 32) == seen && (s & kClosed) == 0) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
     drain();
-    // The last worker out wakes the caller if it went to sleep (a no-op when nobody waits).
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    // The last one out of a closed call wakes the caller if it went to sleep (a no-op when
+    // nobody waits).
+    const uint64_t before = state_.fetch_sub(1, std::memory_order_acq_rel);
+    if ((before & kClosed) != 0 && (before & kActiveMask) == 1) state_.notify_one();
   }
 }
 
@@ -82,15 +97,15 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   job_ = &fn;
   count_ = n;
   next_.store(0, std::memory_order_relaxed);
-  pending_.store(static_cast<uint32_t>(workers_.size()), std::memory_order_relaxed);
   error_ = nullptr;
-  generation_.fetch_add(1, std::memory_order_release);  // publishes the fields above
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  state_.store(uint64_t{generation} << 32, std::memory_order_relaxed);
+  generation_.store(generation, std::memory_order_release);  // publishes the fields above
   generation_.notify_all();
   drain();
-  // Workers still read job_ and count_ until they check out, so wait for every one of them.
-  for (uint32_t left; (left = pending_.load(std::memory_order_acquire)) != 0;) {
-    wait_for_change(pending_, left, spin_);
-  }
+  // Workers that joined still read job_ and count_ until they check out: wait for them only.
+  uint64_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
+  while ((s & kActiveMask) != 0) s = wait_for_change(state_, s, spin_);
   job_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace sy::engine {
@@ -55,6 +56,35 @@ TEST(ThreadPool, SpinningWorkersSeeEveryCallAndStopOnDestruction) {
     pool.parallel_for(3, [&](size_t i) { sum += i + 1; });
   }
   EXPECT_EQ(sum.load(), 100u * 6);
+}
+
+TEST(ThreadPool, BackToBackCallsNeverLoseOrRepeatAnIndex) {
+  // Calls follow each other faster than workers wake: some join late or not at all, and a
+  // worker that missed a call must not touch the next one's indices twice.
+  ThreadPool pool(3);
+  std::vector<std::atomic<int>> hits(5);
+  for (int call = 0; call < 3000; ++call) {
+    pool.parallel_for(5, [&](size_t i) { hits[i].fetch_add(1, std::memory_order_relaxed); });
+  }
+  for (auto& h : hits) EXPECT_EQ(h.load(), 3000);
+}
+
+TEST(ThreadPool, SleepingWorkersWakeAndShareLongJobs) {
+  // Indices that take a while: the caller cannot finish them all before woken workers join.
+  ThreadPool pool(3, std::chrono::microseconds(0));
+  const auto caller = std::this_thread::get_id();
+  bool shared = false;
+  for (int call = 0; call < 50 && !shared; ++call) {
+    std::vector<std::thread::id> ran_on(8);
+    pool.parallel_for(8, [&](size_t i) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      ran_on[i] = std::this_thread::get_id();
+    });
+    for (auto id : ran_on) shared = shared || id != caller;
+  }
+  EXPECT_TRUE(shared);
 }
 
 TEST(ThreadPool, ZeroMeansOnePerHardwareThread) {
