@@ -1,9 +1,8 @@
 #pragma once
 // Matrix-vector product over weights as stored in the file (F32, F16, Q8_0, Q4_0), using a
 // kernel set from select_cpu_kernels(). For Q8_0/Q4_0 weights the activations are quantized to
-// Q8_0, as the formats call for. matvec() is single-threaded; a caller that splits the rows
-// across threads quantizes once (quantize_activations) and lets every thread read the result
-// (matvec_rows), rather than each thread quantizing the same vector.
+// Q8_0 once per call, as the formats call for. Single-threaded: callers split rows across
+// threads.
 
 #include <cstddef>
 #include <vector>
@@ -21,23 +20,13 @@ struct MatrixView {
   size_t cols = 0;
 };
 
-// Reusable buffer for the quantized activations of one product.
+// Reusable per-thread buffer for the quantized activations.
 struct MatvecScratch {
   std::vector<BlockQ8_0> x_q8;
 };
 
-// Prepares `scratch` for products of `w` with x (w.cols): the quantized activations where w's
-// type calls for them, nothing for float weights. Throws EngineError for an unsupported type
-// or a width that does not fit the type's blocks.
-void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& scratch);
-
-// out[r] = W[r, :] . x for r in [row_begin, row_end), reading the activations that
-// quantize_activations(w, x, scratch) left in `scratch` (only read: threads may share it).
-// Throws EngineError for an unsupported type or a scratch not prepared for w.
-void matvec_rows(const CpuKernels& kernels, const MatrixView& w, const float* x,
-                 const MatvecScratch& scratch, float* out, size_t row_begin, size_t row_end);
-
-// Both steps: out[r] = W[r, :] . x for r in [row_begin, row_end).
+// out[r] = W[r, :] . x for r in [row_begin, row_end). Throws EngineError for an unsupported
+// type or a width that does not fit the type's blocks.
 void matvec(const CpuKernels& kernels, const MatrixView& w, const float* x, float* out,
             MatvecScratch& scratch, size_t row_begin, size_t row_end);
 
@@ -45,5 +34,14 @@ inline void matvec(const CpuKernels& kernels, const MatrixView& w, const float* 
                    MatvecScratch& scratch) {
   matvec(kernels, w, x, out, scratch, 0, w.rows);
 }
+
+// For callers that split the rows of one product across threads: quantize_activations prepares
+// `scratch` once (the quantized activations where w's type calls for them, nothing for float
+// weights; same errors as matvec), then every thread runs matvec_rows over its rows, only
+// reading `scratch`, instead of each thread quantizing the same vector. matvec() is the two in
+// one. matvec_rows throws EngineError for a scratch not prepared for w.
+void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& scratch);
+void matvec_rows(const CpuKernels& kernels, const MatrixView& w, const float* x,
+                 const MatvecScratch& scratch, float* out, size_t row_begin, size_t row_end);
 
 }  // namespace sy::engine::kernels
