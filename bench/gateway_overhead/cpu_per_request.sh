@@ -2,7 +2,9 @@
 # CPU time the proxy process spends per request (user + system, from /proc/PID/stat), for
 # Switchyard and nginx as a reverse proxy, same upstream and load as run.sh. On a shared, loaded
 # machine latency and requests/s swing with the neighbours; CPU per request barely does, so it
-# is the figure to compare builds with.
+# is the figure to compare builds with. nginx runs as one process whatever --workers says (its
+# CPU time per request does not depend on the worker count); --workers sets Switchyard's
+# io_threads. --perf records `perf record -g` of Switchyard's run into the given file.
 #
 #   bench/gateway_overhead/cpu_per_request.sh [--duration 5s] [--connections 16]
 #       [--workers 1] [--switchyard build/switchyard] [--perf perf.data]
