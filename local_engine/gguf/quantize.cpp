@@ -20,28 +20,6 @@ bool supported_target(TensorType t) {
          t == TensorType::q6_k;
 }
 
-// llama.cpp's general.file_type for a model mostly of `t`.
-uint32_t file_type(TensorType t) {
-  switch (t) {
-    case TensorType::f32:
-      return 0;
-    case TensorType::f16:
-      return 1;
-    case TensorType::q4_0:
-      return 2;
-    case TensorType::q8_0:
-      return 7;
-    case TensorType::q4_k:
-      return 14;  // MOSTLY_Q4_K_S: every matrix Q4_K, none promoted as the _M mix would
-    case TensorType::q6_k:
-      return 18;
-    case TensorType::bf16:
-      return 32;
-    default:
-      return 0;
-  }
-}
-
 // Encodes the n values at x (whole blocks of `type`) into `out`.
 void encode_range(TensorType type, const float* x, size_t n, std::byte* out) {
   switch (type) {
@@ -110,7 +88,7 @@ QuantizeReport quantize_gguf(const std::filesystem::path& input,
   auto in = GgufFile::open(input);
   GgufWriter writer;
   for (const auto& [key, value] : in->metadata()) writer.set(key, value);
-  writer.set("general.file_type", GgufValue::u32(file_type(options.type)));
+  writer.set("general.file_type", GgufValue::u32(gguf_file_type(options.type)));
   writer.set("general.quantization_version", GgufValue::u32(2));
 
   QuantizeReport report;

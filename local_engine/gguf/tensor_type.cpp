@@ -43,4 +43,25 @@ std::string_view to_string(TensorType type) {
   return traits ? traits->name : std::string_view("unknown");
 }
 
+uint32_t gguf_file_type(TensorType t) {
+  switch (t) {
+    case TensorType::f32:
+      return 0;
+    case TensorType::f16:
+      return 1;
+    case TensorType::q4_0:
+      return 2;
+    case TensorType::q8_0:
+      return 7;
+    case TensorType::q4_k:
+      return 14;  // MOSTLY_Q4_K_S: every matrix Q4_K, none promoted as the _M mix would
+    case TensorType::q6_k:
+      return 18;
+    case TensorType::bf16:
+      return 32;
+    default:
+      return 0;
+  }
+}
+
 }  // namespace sy::engine

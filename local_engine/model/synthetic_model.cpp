@@ -134,27 +134,6 @@ TokenId find_token(const Vocabulary& v, std::initializer_list<std::string_view> 
   return -1;
 }
 
-uint32_t file_type(TensorType t) {
-  switch (t) {
-    case TensorType::f32:
-      return 0;
-    case TensorType::f16:
-      return 1;
-    case TensorType::q4_0:
-      return 2;
-    case TensorType::q8_0:
-      return 7;
-    case TensorType::q4_k:
-      return 14;  // LLAMA_FTYPE_MOSTLY_Q4_K_S: every matrix in Q4_K
-    case TensorType::q6_k:
-      return 18;
-    case TensorType::bf16:
-      return 32;
-    default:
-      return 0;
-  }
-}
-
 class Writer {
  public:
   Writer(const SyntheticOptions& options, SyntheticReport& report)
@@ -223,7 +202,7 @@ void write_metadata(GgufWriter& w, const SyntheticPreset& preset, const ModelCon
   w.set("general.architecture", GgufValue::string(arch));
   w.set("general.type", GgufValue::string("model"));
   w.set("general.name", GgufValue::string(preset.display_name + " (synthetic)"));
-  w.set("general.file_type", GgufValue::u32(file_type(options.type)));
+  w.set("general.file_type", GgufValue::u32(gguf_file_type(options.type)));
   w.set("general.quantization_version", GgufValue::u32(2));
   w.set(p + "context_length", GgufValue::u32(c.context_length));
   w.set(p + "embedding_length", GgufValue::u32(c.dim));

@@ -20,6 +20,7 @@
 #include <string>
 #include <system_error>
 
+#include "local_engine/normalized_mse.h"
 #include "reference/llama_reference.h"
 #include "runtime/llama_cpu.h"
 #include "switchyard/local_engine/engine_error.h"
@@ -86,14 +87,7 @@ fs::path write_wide_llama(const fs::path& path) {
   return path;
 }
 
-double normalized_mse(std::span<const float> got, std::span<const float> want) {
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  return err / norm;
-}
+using sy::engine::testing::normalized_mse;
 
 class WideLlamaQuantize : public ::testing::Test {
  protected:

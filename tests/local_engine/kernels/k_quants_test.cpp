@@ -25,6 +25,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
+#include "local_engine/normalized_mse.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
@@ -56,14 +57,7 @@ std::vector<float> dequantized(TensorType type, const std::vector<T>& blocks) {
   return out;
 }
 
-double normalized_mse(const std::vector<float>& got, const std::vector<float>& want) {
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  return err / norm;
-}
+using sy::engine::testing::normalized_mse;
 
 double abs_products(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;

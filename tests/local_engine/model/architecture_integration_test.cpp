@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "local_engine/normalized_mse.h"
 #include "model/architecture.h"
 #include "reference/llama_reference.h"
 #include "runtime/llama_cpu.h"
@@ -26,14 +27,7 @@ namespace {
 const std::filesystem::path kStories =
     std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K/stories260K.gguf";
 
-double normalized_mse(std::span<const float> got, std::span<const float> want) {
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  return err / norm;
-}
+using sy::engine::testing::normalized_mse;
 
 // A tiny model of `architecture`: widths chosen awkward for F32, multiples of 32 for Q8_0.
 SyntheticPreset tiny(const std::string& architecture, bool block_friendly) {

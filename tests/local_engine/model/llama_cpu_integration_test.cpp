@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "local_engine/normalized_mse.h"
 #include "reference/llama_reference.h"
 #include "runtime/llama_cpu.h"
 #include "switchyard/local_engine/engine_error.h"
@@ -21,14 +22,7 @@ namespace {
 
 const std::filesystem::path kStories = std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K";
 
-double normalized_mse(std::span<const float> got, std::span<const float> want) {
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  return err / norm;
-}
+using sy::engine::testing::normalized_mse;
 
 void expect_cpu_matches_reference(const Model& model, double bound,
                                   KvCacheType kv = KvCacheType::f32) {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "local_engine/normalized_mse.h"
 #include "reference/llama_reference.h"
 #include "switchyard/local_engine/generate.h"
 #include "switchyard/local_engine/gguf_file.h"
@@ -20,14 +21,7 @@ namespace {
 const std::filesystem::path kStories =
     std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K/stories260K.gguf";
 
-double normalized_mse(std::span<const float> got, std::span<const float> want) {
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  return err / norm;
-}
+using sy::engine::testing::normalized_mse;
 
 void expect_close_to_f32(TensorType type, double bound, size_t fallbacks) {
   auto path = std::filesystem::temp_directory_path() /

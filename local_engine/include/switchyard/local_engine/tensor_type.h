@@ -41,5 +41,8 @@ struct TensorTypeTraits {
 std::optional<TensorTypeTraits> tensor_type_traits(uint32_t type_id);
 TensorTypeTraits tensor_type_traits(TensorType type);
 std::string_view to_string(TensorType type);
+// llama.cpp's `general.file_type` for a model whose matrices are mostly `type` (0, all F32, for
+// types that have no such id).
+uint32_t gguf_file_type(TensorType type);
 
 }  // namespace sy::engine
