@@ -9,6 +9,7 @@
 
 #include "classify/sensitivity/compiled_patterns.h"
 #include "classify/sensitivity/detector.h"
+#include "classify/sensitivity/digit_regions.h"
 
 namespace sy::policies {
 
@@ -180,8 +181,16 @@ SensitivityClassifier::create(SensitivityConfig config) {
   auto patterns = std::make_unique<CompiledPatterns>();
   std::vector<PatternSpec> specs;
   std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
+  std::vector<PatternSpec> region_specs;
+  std::vector<PatternSource> region_sources;
   for (size_t i = 0; i < builtins.size(); ++i) {
-    specs.push_back({std::string(builtins[i].pattern), builtins[i].caseless});
+    const Detector& d = builtins[i];
+    if (d.region_scanned) {
+      region_specs.push_back({std::string(d.pattern), d.caseless});
+      region_sources.push_back({PatternSource::Kind::builtin, i});
+      continue;
+    }
+    specs.push_back({std::string(d.pattern), d.caseless, d.find_start == nullptr});
     patterns->sources.push_back({PatternSource::Kind::builtin, i});
   }
   for (size_t l = 0; l < config.term_lists.size(); ++l) {
@@ -233,13 +242,38 @@ SensitivityClassifier::create(SensitivityConfig config) {
     return std::unexpected(SensitivityError{message + ": " + failure.message});
   }
   patterns->database = std::move(*database);
+  auto region_database = ScanDatabase::compile(region_specs);
+  if (!region_database) {
+    return std::unexpected(SensitivityError{"sensitivity: vectorscan cannot compile the built-in "
+                                            "region detectors: " +
+                                            region_database.error().message});
+  }
+  patterns->region_database = std::move(*region_database);
+  patterns->region_id_base = static_cast<unsigned>(patterns->sources.size());
+  patterns->sources.insert(patterns->sources.end(), region_sources.begin(), region_sources.end());
   return std::shared_ptr<const SensitivityClassifier>(
       new SensitivityClassifier(std::move(config), std::move(patterns)));
 }
 
 std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   std::vector<PatternMatch> matches;
-  if (!patterns_->database->scan(text, matches)) {
+  std::vector<sensitivity_detail::ByteRange> regions;
+  sensitivity_detail::find_digit_regions(text, regions);
+  std::vector<std::pair<size_t, size_t>> ranges;
+  ranges.reserve(regions.size());
+  for (const auto& r : regions) ranges.emplace_back(r.begin, r.end);
+  bool scanned = patterns_->database->scan(text, matches);
+  size_t main_count = matches.size();
+  scanned = scanned && patterns_->region_database->scan_ranges(text, ranges, matches);
+  for (size_t i = main_count; i < matches.size(); ++i) matches[i].id += patterns_->region_id_base;
+  std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
+  for (size_t i = 0; i < main_count; ++i) {
+    const PatternSource& source = patterns_->sources[matches[i].id];
+    if (source.kind != PatternSource::Kind::builtin) continue;
+    const Detector& d = builtins[source.index];
+    if (d.find_start) matches[i].begin = d.find_start(text, matches[i].end);
+  }
+  if (!scanned) {
     // Fail closed: text we could not scan counts as unscannable content.
     return {Finding{FindingType::unscannable,
                     "scan_failed",
@@ -259,7 +293,6 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
     if (a.begin != b.begin) return a.begin < b.begin;
     return a.end > b.end;
   });
-  std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
   std::vector<Finding> findings;
   int tried = 0;
   bool settled = false;

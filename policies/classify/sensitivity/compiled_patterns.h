@@ -17,8 +17,13 @@ struct PatternSource {
 
 class CompiledPatterns {
  public:
+  // Main database: literal-anchored built-ins and every tenant term and pattern, scanned over
+  // the whole text. Region database: the literal-less built-ins, scanned over digit regions.
   std::unique_ptr<ScanDatabase> database;
-  std::vector<PatternSource> sources;  // by pattern id
+  std::unique_ptr<ScanDatabase> region_database;
+  // By pattern id: main database ids first, then region ids offset by region_id_base.
+  std::vector<PatternSource> sources;
+  unsigned region_id_base = 0;
 };
 
 }  // namespace sy::policies::sensitivity_detail
