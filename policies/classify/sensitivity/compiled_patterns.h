@@ -24,6 +24,8 @@ class CompiledPatterns {
   // By pattern id: main database ids first, then region ids offset by region_id_base.
   std::vector<PatternSource> sources;
   unsigned region_id_base = 0;
+  // By built-in index: the pattern alone with start tracking, for Detector::start_by_rescan.
+  std::vector<std::unique_ptr<ScanDatabase>> rescan;
 };
 
 }  // namespace sy::policies::sensitivity_detail

@@ -151,6 +151,7 @@ std::vector<Detector> finish_table(std::vector<Detector> table) {
                d.pattern.starts_with(R"(\+)");
     d.region_scanned = named && led;
     if (d.name == "email") d.find_start = email_start;
+    if (d.name == "street_address") d.start_by_rescan = true;
   }
   return table;
 }

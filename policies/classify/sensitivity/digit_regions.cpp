@@ -24,8 +24,8 @@ constexpr std::array<uint8_t, 256> make_classes() {
 constexpr std::array<uint8_t, 256> kClass = make_classes();
 
 constexpr size_t kLongToken = 14;
-constexpr size_t kBefore = 1;  // tokens kept before an interesting one
-constexpr size_t kAfter = 4;   // and after it
+constexpr size_t kBefore = 1;  // tokens that may join before an interesting one
+constexpr size_t kAfter = 2;   // and after it
 
 bool is_word(char c) {
   auto u = static_cast<uint8_t>(c);
@@ -36,6 +36,8 @@ struct Token {
   size_t begin;
   size_t end;
   bool interesting;
+  bool prefix;  // 1-2 letters: a NINO's "AB", a NIE's "X"
+  bool suffix;  // one letter (NINO, NIF, NIE) or 2-4 upper-case alphanumerics (IBAN group)
 };
 
 // Whether [first, last] of `chain` (token indices) can hold a region-scanned match.
@@ -74,14 +76,28 @@ void emit_chain(std::string_view text, const std::vector<Token>& chain,
       ++i;
       continue;
     }
-    size_t first = i >= kBefore ? i - kBefore : 0;
-    size_t last = std::min(n - 1, i + kAfter);
-    // Grow while another interesting token's window overlaps or touches this one.
+    size_t first = i;
+    if (first > 0 && chain[first - 1].prefix) --first;
+    // Extend over interesting tokens and up to kAfter suffix tokens after each; a prefix token
+    // may link to the next interesting one.
+    size_t last = i;
     size_t j = i + 1;
-    while (j < n && j <= last + kBefore + 1) {
-      if (chain[j].interesting) last = std::min(n - 1, std::max(last, j + kAfter));
+    size_t since = 0;  // suffix tokens since the last interesting one
+    while (j < n) {
+      if (chain[j].interesting) {
+        last = j;
+        since = 0;
+      } else if (chain[j].suffix && since < kAfter) {
+        last = j;
+        ++since;
+      } else if (chain[j].prefix && j + 1 < n && chain[j + 1].interesting) {
+        last = j;
+      } else {
+        break;
+      }
       ++j;
     }
+    static_assert(kBefore == 1);
     if (qualifies(text, chain, first, last)) {
       out.push_back({chain[first].begin, chain[last].end});
     }
@@ -119,9 +135,20 @@ void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
       digit |= (c & kDigit) != 0;
       ++i;
     }
-    bool interesting = digit || i - begin >= kLongToken;
+    size_t length = i - begin;
+    bool interesting = digit || length >= kLongToken;
     any_interesting |= interesting;
-    chain.push_back({begin, i, interesting});
+    bool letters = !digit;
+    bool upper = true;
+    for (size_t k = begin; k < i && (letters || upper); ++k) {
+      uint8_t c = kClass[static_cast<uint8_t>(text[k])];
+      bool letter = (c & kUpper) || (text[k] >= 'a' && text[k] <= 'z');
+      letters &= letter;
+      upper &= (c & (kUpper | kDigit)) != 0;
+    }
+    bool prefix = letters && length <= 2;
+    bool suffix = (letters && length == 1) || (upper && length <= 4);
+    chain.push_back({begin, i, interesting, prefix, suffix});
   }
   if (any_interesting) emit_chain(text, chain, out);
 }
