@@ -24,7 +24,6 @@ constexpr std::array<uint8_t, 256> make_classes() {
 constexpr std::array<uint8_t, 256> kClass = make_classes();
 
 constexpr size_t kLongToken = 14;
-constexpr size_t kBefore = 1;  // tokens that may join before an interesting one
 constexpr size_t kAfter = 2;   // and after it
 
 bool is_word(char c) {
@@ -33,101 +32,139 @@ bool is_word(char c) {
 }
 
 struct Token {
-  size_t begin;
-  size_t end;
-  bool interesting;
-  bool prefix;  // 1-2 letters: a NINO's "AB", a NIE's "X"
-  bool suffix;  // one letter (NINO, NIF, NIE) or 2-4 upper-case alphanumerics (IBAN group)
+  size_t begin = 0;
+  size_t end = 0;
+  bool joined = false;       // one or two spaces after the previous token
+  bool interesting = false;  // a digit, or 14+ bytes
+  bool prefix = false;       // ends in 1-2 letters, no digit: a NINO's "AB", a NIE's "X"
+  bool suffix = false;  // starts with 1 letter (NINO, NIF, NIE) or 2-4 upper-case alphanumerics
+                        // (an IBAN's letter group), then a non-alphanumeric or its end
 };
 
-// Whether [first, last] of `chain` (token indices) can hold a region-scanned match.
-bool qualifies(std::string_view text, const std::vector<Token>& chain, size_t first, size_t last) {
+bool alnum(uint8_t c) { return (kClass[c] & (kDigit | kUpper)) || (c >= 'a' && c <= 'z'); }
+
+void classify(std::string_view text, Token& t, bool digit) {
+  size_t length = t.end - t.begin;
+  t.interesting = digit || length >= kLongToken;
+  if (digit) return;
+  // Leading alphanumeric run.
+  size_t k = t.begin;
+  bool upper = true;
+  while (k < t.end && alnum(static_cast<uint8_t>(text[k]))) {
+    upper &= (kClass[static_cast<uint8_t>(text[k])] & kUpper) != 0;
+    ++k;
+  }
+  size_t lead = k - t.begin;
+  t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
+  // Trailing alphanumeric run (letters only: the token has no digit).
+  k = t.end;
+  while (k > t.begin && alnum(static_cast<uint8_t>(text[k - 1]))) --k;
+  size_t trail = t.end - k;
+  t.prefix = trail >= 1 && trail <= 2;
+}
+
+// Whether [begin, end) can hold a region-scanned match.
+bool qualifies(std::string_view text, size_t begin, size_t end) {
   size_t digits = 0;
   size_t dots = 0;
+  size_t run = 0;  // current token length
   bool zero_led = false;
-  for (size_t t = first; t <= last; ++t) {
-    const Token& tok = chain[t];
-    if (tok.end - tok.begin >= kLongToken) return true;
-    if (tok.end - tok.begin >= 4 && (kClass[static_cast<uint8_t>(text[tok.begin])] & kUpper) &&
-        (kClass[static_cast<uint8_t>(text[tok.begin + 1])] & kUpper) &&
-        (kClass[static_cast<uint8_t>(text[tok.begin + 2])] & kDigit) &&
-        (kClass[static_cast<uint8_t>(text[tok.begin + 3])] & kDigit)) {
-      return true;
+  for (size_t i = begin; i < end; ++i) {
+    char c = text[i];
+    uint8_t k = kClass[static_cast<uint8_t>(c)];
+    if (!(k & kToken)) {
+      run = 0;
+      continue;
     }
-    for (size_t i = tok.begin; i < tok.end; ++i) {
-      char c = text[i];
-      if (kClass[static_cast<uint8_t>(c)] & kDigit) {
-        ++digits;
-        if (c == '0' && (i == 0 || !is_word(text[i - 1]))) zero_led = true;
-      } else if (c == '.') {
-        ++dots;
-      }
+    if (++run >= kLongToken) return true;
+    if (run == 4 && (kClass[static_cast<uint8_t>(text[i - 3])] & kUpper) &&
+        (kClass[static_cast<uint8_t>(text[i - 2])] & kUpper) &&
+        (kClass[static_cast<uint8_t>(text[i - 1])] & kDigit) && (k & kDigit)) {
+      return true;  // an IBAN's head: two capitals, two digits
+    }
+    if (k & kDigit) {
+      ++digits;
+      if (c == '0' && (i == 0 || !is_word(text[i - 1]))) zero_led = true;
+    } else if (c == '.') {
+      ++dots;
     }
   }
   return digits >= 6 || (digits >= 4 && (zero_led || dots >= 3));
 }
 
-void emit_chain(std::string_view text, const std::vector<Token>& chain,
-                std::vector<ByteRange>& out) {
-  size_t n = chain.size();
-  size_t i = 0;
-  while (i < n) {
-    if (!chain[i].interesting) {
-      ++i;
-      continue;
-    }
-    size_t first = i;
-    if (first > 0 && chain[first - 1].prefix) --first;
-    // Extend over interesting tokens and up to kAfter suffix tokens after each; a prefix token
-    // may link to the next interesting one.
-    size_t last = i;
-    size_t j = i + 1;
-    size_t since = 0;  // suffix tokens since the last interesting one
-    while (j < n) {
-      if (chain[j].interesting) {
-        last = j;
-        since = 0;
-      } else if (chain[j].suffix && since < kAfter) {
-        last = j;
-        ++since;
-      } else if (chain[j].prefix && j + 1 < n && chain[j + 1].interesting) {
-        last = j;
-      } else {
-        break;
+// Streams tokens into regions: an open region grows over joined interesting tokens, up to
+// kAfter suffix tokens after each, and a prefix token that the next interesting one follows.
+class RegionBuilder {
+ public:
+  RegionBuilder(std::string_view text, std::vector<ByteRange>& out) : text_(text), out_(out) {}
+
+  void add(const Token& t) {
+    if (open_ && !t.joined) close();
+    if (open_) {
+      held_ = false;
+      if (t.interesting) {  // also takes in a held prefix before it
+        end_ = t.end;
+        since_ = 0;
+        prev_ = t;
+        return;
       }
-      ++j;
+      bool took = false;
+      if (t.suffix && since_ < kAfter) {
+        end_ = t.end;
+        ++since_;
+        took = true;
+      }
+      if (t.prefix) held_ = true;  // joins only if an interesting token comes next
+      if (took || held_) {
+        prev_ = t;
+        return;
+      }
+      close();
     }
-    static_assert(kBefore == 1);
-    if (qualifies(text, chain, first, last)) {
-      out.push_back({chain[first].begin, chain[last].end});
+    if (t.interesting) {
+      open_ = true;
+      begin_ = (t.joined && prev_.prefix) ? prev_.begin : t.begin;
+      end_ = t.end;
+      since_ = 0;
     }
-    i = last + 1;
+    prev_ = t;
   }
-}
+
+  void finish() { close(); }
+
+ private:
+  void close() {
+    if (open_ && qualifies(text_, begin_, end_)) out_.push_back({begin_, end_});
+    open_ = false;
+    held_ = false;
+  }
+
+  std::string_view text_;
+  std::vector<ByteRange>& out_;
+  bool open_ = false;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  size_t since_ = 0;
+  bool held_ = false;  // the last token was a prefix not (yet) in the region
+  Token prev_;
+};
 
 }  // namespace
 
 void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
-  std::vector<Token> chain;
+  RegionBuilder builder(text, out);
   size_t n = text.size();
   size_t i = 0;
-  bool any_interesting = false;
+  bool first = true;
   while (i < n) {
-    // Skip to the next token byte, noting whether the gap joins it to the chain.
     size_t gap_begin = i;
     while (i < n && !(kClass[static_cast<uint8_t>(text[i])] & kToken)) ++i;
     if (i >= n) break;
-    bool joined = false;
     size_t gap = i - gap_begin;
-    if (!chain.empty() && gap >= 1 && gap <= 2) {
-      joined = text[gap_begin] == ' ' && text[i - 1] == ' ';
-    }
-    if (!joined && !chain.empty()) {
-      if (any_interesting) emit_chain(text, chain, out);
-      chain.clear();
-      any_interesting = false;
-    }
-    size_t begin = i;
+    Token t;
+    t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[i - 1] == ' ';
+    first = false;
+    t.begin = i;
     bool digit = false;
     while (i < n) {
       uint8_t c = kClass[static_cast<uint8_t>(text[i])];
@@ -135,22 +172,11 @@ void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
       digit |= (c & kDigit) != 0;
       ++i;
     }
-    size_t length = i - begin;
-    bool interesting = digit || length >= kLongToken;
-    any_interesting |= interesting;
-    bool letters = !digit;
-    bool upper = true;
-    for (size_t k = begin; k < i && (letters || upper); ++k) {
-      uint8_t c = kClass[static_cast<uint8_t>(text[k])];
-      bool letter = (c & kUpper) || (text[k] >= 'a' && text[k] <= 'z');
-      letters &= letter;
-      upper &= (c & (kUpper | kDigit)) != 0;
-    }
-    bool prefix = letters && length <= 2;
-    bool suffix = (letters && length == 1) || (upper && length <= 4);
-    chain.push_back({begin, i, interesting, prefix, suffix});
+    t.end = i;
+    classify(text, t, digit);
+    builder.add(t);
   }
-  if (any_interesting) emit_chain(text, chain, out);
+  builder.finish();
 }
 
 }  // namespace sy::policies::sensitivity_detail
