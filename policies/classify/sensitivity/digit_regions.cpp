@@ -4,7 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sy::policies::sensitivity_detail {
 
@@ -131,6 +136,8 @@ class RegionBuilder {
   }
 
   void finish() { close(); }
+  // No region open and the last token cannot be a following number's prefix.
+  bool idle() const { return !open_ && !prev_.prefix; }
 
  private:
   void close() {
@@ -149,34 +156,96 @@ class RegionBuilder {
   Token prev_;
 };
 
+
+// The first 64-byte block at or after `from` that may hold an interesting token: a digit, or
+// a run of 14+ token bytes (counted across blocks). Returns its start, or text.size().
+size_t next_hot_block(std::string_view text, size_t from) {
+  size_t n = text.size();
+#if defined(__SSE2__)
+  size_t carry = 0;  // token bytes ending the previous block
+  for (size_t p = from; p + 64 <= n; p += 64) {
+    uint64_t digits = 0;
+    uint64_t tokens = 0;
+    for (int q = 0; q < 4; ++q) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + p + 16 * q));
+      auto in = [&](char lo, char hi) {
+        return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                             _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+      };
+      __m128i d = in('0', '9');
+      // ( ) + , - . / 0-9 :  (0x28-0x3a without '*'), A-Z, a-z, '_'
+      __m128i t = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('*')), in('(', ':'));
+      t = _mm_or_si128(t, _mm_or_si128(in('A', 'Z'), in('a', 'z')));
+      t = _mm_or_si128(t, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+      digits |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(d))) << (16 * q);
+      tokens |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(t))) << (16 * q);
+    }
+    if (digits != 0) return p;
+    // Runs of 14+ set bits (byte i is bit i): shift-and doubling 1, 2, 4, then 6 more.
+    uint64_t r = tokens & (tokens >> 1);
+    r &= r >> 2;
+    r &= r >> 4;
+    r &= r >> 6;
+    if (r != 0) return p;
+    size_t lead = static_cast<size_t>(std::countr_one(tokens));
+    if (carry + lead >= kLongToken) return p;
+    carry = tokens == ~uint64_t{0} ? carry + 64 : static_cast<size_t>(std::countl_one(tokens));
+    if (p + 128 > n) return p + 64;  // the tail is left to the token walk
+  }
+  return from + ((n - from) / 64) * 64 < n ? from + ((n - from) / 64) * 64 : n;
+#else
+  (void)text;
+  return from;
+#endif
+}
+
+bool is_token_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kToken) != 0; }
+
 }  // namespace
 
 void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
-  RegionBuilder builder(text, out);
   size_t n = text.size();
-  size_t i = 0;
-  bool first = true;
+  size_t i = 0;  // everything before i is done; i is 0 or just after a token
   while (i < n) {
-    size_t gap_begin = i;
-    while (i < n && !(kClass[static_cast<uint8_t>(text[i])] & kToken)) ++i;
-    if (i >= n) break;
-    size_t gap = i - gap_begin;
-    Token t;
-    t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[i - 1] == ' ';
-    first = false;
-    t.begin = i;
-    bool digit = false;
-    while (i < n) {
-      uint8_t c = kClass[static_cast<uint8_t>(text[i])];
-      if (!(c & kToken)) break;
-      digit |= (c & kDigit) != 0;
-      ++i;
+    size_t hot = next_hot_block(text, i);
+    if (hot >= n) break;
+    // Back up to the start of the token the block begins in, and over one more token (a
+    // prefix such as a NINO's "AB" may stand before the block's first number).
+    size_t start = hot;
+    while (start > i && is_token_byte(text[start - 1])) --start;
+    size_t gap_end = start;
+    while (start > i && !is_token_byte(text[start - 1]) && gap_end - start < 3) --start;
+    while (start > i && is_token_byte(text[start - 1])) --start;
+    // Walk tokens from `start` until past the block with no region open and the last token
+    // not a prefix.
+    RegionBuilder builder(text, out);
+    size_t block_end = std::min(n, hot + 64);
+    size_t k = start;
+    bool first = true;
+    while (k < n) {
+      size_t gap_begin = k;
+      while (k < n && !is_token_byte(text[k])) ++k;
+      if (k >= n) break;
+      size_t gap = k - gap_begin;
+      Token t;
+      t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[k - 1] == ' ';
+      first = false;
+      t.begin = k;
+      bool digit = false;
+      while (k < n) {
+        uint8_t c = kClass[static_cast<uint8_t>(text[k])];
+        if (!(c & kToken)) break;
+        digit |= (c & kDigit) != 0;
+        ++k;
+      }
+      t.end = k;
+      classify(text, t, digit);
+      builder.add(t);
+      if (k >= block_end && builder.idle()) break;
     }
-    t.end = i;
-    classify(text, t, digit);
-    builder.add(t);
+    builder.finish();
+    i = k;
   }
-  builder.finish();
 }
 
 }  // namespace sy::policies::sensitivity_detail
