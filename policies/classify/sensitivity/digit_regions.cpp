@@ -48,23 +48,23 @@ struct Token {
 
 bool alnum(uint8_t c) { return (kClass[c] & (kDigit | kUpper)) || (c >= 'a' && c <= 'z'); }
 
+// Looks at no more than five bytes at each end of the token: the walk stays one pass.
 void classify(std::string_view text, Token& t, bool digit) {
   size_t length = t.end - t.begin;
   t.interesting = digit || length >= kLongToken;
   if (digit) return;
-  // Leading alphanumeric run.
-  size_t k = t.begin;
+  auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  // Leading alphanumeric run: exactly 1, or 2-4 capitals/digits (no digit here: capitals).
+  size_t lead = 0;
   bool upper = true;
-  while (k < t.end && alnum(static_cast<uint8_t>(text[k]))) {
-    upper &= (kClass[static_cast<uint8_t>(text[k])] & kUpper) != 0;
-    ++k;
+  while (lead < 5 && t.begin + lead < t.end && alnum(at(t.begin + lead))) {
+    upper &= (kClass[at(t.begin + lead)] & kUpper) != 0;
+    ++lead;
   }
-  size_t lead = k - t.begin;
   t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
-  // Trailing alphanumeric run (letters only: the token has no digit).
-  k = t.end;
-  while (k > t.begin && alnum(static_cast<uint8_t>(text[k - 1]))) --k;
-  size_t trail = t.end - k;
+  // Trailing alphanumeric run of 1-2 (letters: no digit in the token).
+  size_t trail = 0;
+  while (trail < 3 && t.end - trail > t.begin && alnum(at(t.end - trail - 1))) ++trail;
   t.prefix = trail >= 1 && trail <= 2;
 }
 
