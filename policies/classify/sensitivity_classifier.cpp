@@ -282,6 +282,14 @@ SensitivityClassifier::create(SensitivityConfig config) {
                                             region_database.error().message});
   }
   patterns->region_database = std::move(*region_database);
+  for (PatternSpec& spec : region_specs) spec.som = false;
+  auto region_filter = ScanDatabase::compile(region_specs);
+  if (!region_filter) {
+    return std::unexpected(SensitivityError{"sensitivity: vectorscan cannot compile the built-in "
+                                            "region detectors: " +
+                                            region_filter.error().message});
+  }
+  patterns->region_filter = std::move(*region_filter);
   patterns->region_id_base = static_cast<unsigned>(patterns->sources.size());
   patterns->sources.insert(patterns->sources.end(), region_sources.begin(), region_sources.end());
   return std::shared_ptr<const SensitivityClassifier>(
@@ -297,23 +305,43 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   if (scanned && !regions.empty()) {
     // The regions joined by '\n' (no region pattern can match it, and it is a non-word byte
     // like the bytes around each region) and scanned in one call: one call per region costs
-    // more in vectorscan's per-call setup than the scan itself.
+    // more in vectorscan's per-call setup than the scan itself. First without start tracking,
+    // to keep only the regions where something matches; those are scanned again with it.
     std::string joined;
     std::vector<size_t> starts;  // (region) where each region begins in `joined`
-    for (const auto& r : regions) {
-      if (!joined.empty()) joined.push_back('\n');
-      starts.push_back(joined.size());
-      joined.append(text.substr(r.begin, r.end - r.begin));
+    auto join = [&](const std::vector<sensitivity_detail::ByteRange>& parts) {
+      joined.clear();
+      starts.clear();
+      for (const auto& r : parts) {
+        if (!joined.empty()) joined.push_back('\n');
+        starts.push_back(joined.size());
+        joined.append(text.substr(r.begin, r.end - r.begin));
+      }
+    };
+    auto region_at = [&](size_t offset) {
+      return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), offset) -
+                                 starts.begin()) -
+             1;
+    };
+    join(regions);
+    std::vector<PatternMatch> ends;
+    scanned = patterns_->region_filter->scan(joined, ends);
+    std::vector<bool> matched(regions.size(), false);
+    for (const PatternMatch& m : ends) matched[region_at(m.end - 1)] = true;
+    std::vector<sensitivity_detail::ByteRange> hit;
+    for (size_t r = 0; r < regions.size(); ++r) {
+      if (matched[r]) hit.push_back(regions[r]);
     }
-    scanned = patterns_->region_database->scan(joined, matches);
-    for (size_t i = main_count; i < matches.size(); ++i) {
-      PatternMatch& m = matches[i];
-      size_t r = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), m.begin) -
-                                     starts.begin()) -
-                 1;
-      m.id += patterns_->region_id_base;
-      m.begin = m.begin - starts[r] + regions[r].begin;
-      m.end = m.end - starts[r] + regions[r].begin;
+    if (scanned && !hit.empty()) {
+      join(hit);
+      scanned = patterns_->region_database->scan(joined, matches);
+      for (size_t i = main_count; i < matches.size(); ++i) {
+        PatternMatch& m = matches[i];
+        size_t r = region_at(m.begin);
+        m.id += patterns_->region_id_base;
+        m.begin = m.begin - starts[r] + hit[r].begin;
+        m.end = m.end - starts[r] + hit[r].begin;
+      }
     }
   }
   std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();

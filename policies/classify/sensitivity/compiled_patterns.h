@@ -21,6 +21,7 @@ class CompiledPatterns {
   // the whole text. Region database: the literal-less built-ins, scanned over digit regions.
   std::unique_ptr<ScanDatabase> database;
   std::unique_ptr<ScanDatabase> region_database;
+  std::unique_ptr<ScanDatabase> region_filter;  // the same patterns without start tracking
   // By pattern id: main database ids first, then region ids offset by region_id_base.
   std::vector<PatternSource> sources;
   unsigned region_id_base = 0;
