@@ -157,8 +157,9 @@ class RegionBuilder {
 };
 
 
-// The first 64-byte block at or after `from` that may hold an interesting token: a digit, or
-// a run of 14+ token bytes (counted across blocks). Returns its start, or text.size().
+// Where the first interesting token at or after `from` may be: the first digit or 14-byte
+// token run of a 64-byte block (runs counted across blocks; a run from the block before gives
+// the block's start), the start of a tail shorter than a block, or text.size().
 size_t next_hot_block(std::string_view text, size_t from) {
   size_t n = text.size();
 #if defined(__SSE2__)
@@ -180,15 +181,14 @@ size_t next_hot_block(std::string_view text, size_t from) {
       digits |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(d))) << (16 * q);
       tokens |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(t))) << (16 * q);
     }
-    if (digits != 0) return p;
-    // Runs of 14+ set bits (byte i is bit i): shift-and doubling 1, 2, 4, then 6 more.
+    size_t lead = static_cast<size_t>(std::countr_one(tokens));
+    if (carry + lead >= kLongToken) return p;
+    // Runs of 14+ set bits (byte i is bit i): bit i survives if bits i..i+13 are set.
     uint64_t r = tokens & (tokens >> 1);
     r &= r >> 2;
     r &= r >> 4;
     r &= r >> 6;
-    if (r != 0) return p;
-    size_t lead = static_cast<size_t>(std::countr_one(tokens));
-    if (carry + lead >= kLongToken) return p;
+    if ((digits | r) != 0) return p + static_cast<size_t>(std::countr_zero(digits | r));
     carry = tokens == ~uint64_t{0} ? carry + 64 : static_cast<size_t>(std::countl_one(tokens));
     if (p + 128 > n) return p + 64;  // the tail is left to the token walk
   }
@@ -200,6 +200,7 @@ size_t next_hot_block(std::string_view text, size_t from) {
 }
 
 bool is_token_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kToken) != 0; }
+bool is_digit_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kDigit) != 0; }
 
 }  // namespace
 
@@ -209,17 +210,17 @@ void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
   while (i < n) {
     size_t hot = next_hot_block(text, i);
     if (hot >= n) break;
-    // Back up to the start of the token the block begins in, and over one more token (a
-    // prefix such as a NINO's "AB" may stand before the block's first number).
+    // Back up to the start of the seed's token, and over one more token (a prefix such as a
+    // NINO's "AB" may stand before the number).
     size_t start = hot;
     while (start > i && is_token_byte(text[start - 1])) --start;
     size_t gap_end = start;
     while (start > i && !is_token_byte(text[start - 1]) && gap_end - start < 3) --start;
     while (start > i && is_token_byte(text[start - 1])) --start;
-    // Walk tokens from `start` until past the block with no region open and the last token
-    // not a prefix.
+    // Walk tokens from `start` until past the seed with no region open and the last token
+    // not a prefix: prose between numbers is never walked.
     RegionBuilder builder(text, out);
-    size_t block_end = std::min(n, hot + 64);
+    size_t block_end = hot + 1;
     size_t k = start;
     bool first = true;
     while (k < n) {
@@ -246,6 +247,29 @@ void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
     builder.finish();
     i = k;
   }
+}
+
+void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out) {
+  RegionBuilder builder(text, out);
+  size_t n = text.size();
+  size_t k = 0;
+  bool first = true;
+  while (k < n) {
+    size_t gap_begin = k;
+    while (k < n && !is_token_byte(text[k])) ++k;
+    if (k >= n) break;
+    Token t;
+    size_t gap = k - gap_begin;
+    t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[k - 1] == ' ';
+    first = false;
+    t.begin = k;
+    bool digit = false;
+    while (k < n && is_token_byte(text[k])) digit |= is_digit_byte(text[k++]);
+    t.end = k;
+    classify(text, t, digit);
+    builder.add(t);
+  }
+  builder.finish();
 }
 
 }  // namespace sy::policies::sensitivity_detail

@@ -28,4 +28,8 @@ struct ByteRange {
 // Appends the regions of `text` in increasing order, non-overlapping.
 void find_digit_regions(std::string_view text, std::vector<ByteRange>& out);
 
+// The same by walking every token of the text (no skipping ahead to digits): the reference
+// the fast pass is tested against.
+void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out);
+
 }  // namespace sy::policies::sensitivity_detail

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,37 @@ TEST(DigitRegions, EdgesSitNextToNonWordBytes) {
   EXPECT_EQ(regions_of("id_4111111111111111=x"), Regions({"id_4111111111111111"}));
   EXPECT_EQ(regions_of("\"4111111111111111\""), Regions({"4111111111111111"}));
   EXPECT_EQ(regions_of(""), Regions({}));
+}
+
+TEST(DigitRegions, SkippingAheadFindsExactlyWhatAFullWalkFinds) {
+  // Random text from an alphabet rich in the bytes that matter (digits, capitals, spaces,
+  // separators), long enough to cross many 64-byte blocks, some with long digit-free tokens.
+  std::mt19937 rng(7);
+  const std::string alphabet = "0123456789ABCXYZabcxyz  .-:/(),+_*\n\tqwertyuiop";
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    size_t size = 1 + rng() % 700;
+    while (text.size() < size) {
+      switch (rng() % 6) {
+        case 0:  // prose word
+          text += "lorem ";
+          break;
+        case 1:  // long digit-free token
+          text += std::string(10 + rng() % 10, 'q') + " ";
+          break;
+        case 2:  // stretch of prose with no digit at all (a cold block)
+          text += std::string(64 + rng() % 100, ' ');
+          break;
+        default:
+          for (int k = 0; k < 8; ++k) text.push_back(alphabet[rng() % alphabet.size()]);
+      }
+    }
+    std::vector<ByteRange> fast;
+    std::vector<ByteRange> walk;
+    find_digit_regions(text, fast);
+    find_digit_regions_by_walk(text, walk);
+    ASSERT_EQ(fast, walk) << "text: [" << text << "]";
+  }
 }
 
 }  // namespace
