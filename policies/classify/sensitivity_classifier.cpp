@@ -9,6 +9,7 @@
 
 #include "classify/sensitivity/compiled_patterns.h"
 #include "classify/sensitivity/detector.h"
+#include "classify/sensitivity/digit_regions.h"
 
 namespace sy::policies {
 
@@ -52,6 +53,26 @@ std::string term_pattern(std::string_view term) {
   }
   if (word_byte(term.back())) out += "\\b";
   return out;
+}
+
+// The leftmost start of a match of `single` (one pattern) ending at `end`, found by scanning a
+// window before `end` with start tracking; `end` when none. The window starts after a
+// non-word byte where it can, so that \b at its start means what it means in the text.
+size_t rescan_start(const ScanDatabase& single, std::string_view text, size_t end) {
+  constexpr size_t kWindow = 256;
+  constexpr size_t kWordSlack = 64;
+  size_t from = end > kWindow ? end - kWindow : 0;
+  for (size_t slack = 0; from > 0 && slack < kWordSlack && word_byte(text[from - 1]); ++slack) {
+    --from;
+  }
+  std::vector<PatternMatch> found;
+  std::pair<size_t, size_t> window{from, end};
+  if (!single.scan_ranges(text, {&window, 1}, found)) return end;
+  size_t start = end;
+  for (const PatternMatch& m : found) {
+    if (m.end == end) start = std::min(start, m.begin);
+  }
+  return start;
 }
 
 bool better(const Finding& a, const Finding& b) {
@@ -180,8 +201,17 @@ SensitivityClassifier::create(SensitivityConfig config) {
   auto patterns = std::make_unique<CompiledPatterns>();
   std::vector<PatternSpec> specs;
   std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
+  std::vector<PatternSpec> region_specs;
+  std::vector<PatternSource> region_sources;
   for (size_t i = 0; i < builtins.size(); ++i) {
-    specs.push_back({std::string(builtins[i].pattern), builtins[i].caseless});
+    const Detector& d = builtins[i];
+    if (d.region_scanned) {
+      region_specs.push_back({std::string(d.pattern), d.caseless});
+      region_sources.push_back({PatternSource::Kind::builtin, i});
+      continue;
+    }
+    specs.push_back(
+        {std::string(d.pattern), d.caseless, d.find_start == nullptr && !d.start_by_rescan});
     patterns->sources.push_back({PatternSource::Kind::builtin, i});
   }
   for (size_t l = 0; l < config.term_lists.size(); ++l) {
@@ -233,13 +263,100 @@ SensitivityClassifier::create(SensitivityConfig config) {
     return std::unexpected(SensitivityError{message + ": " + failure.message});
   }
   patterns->database = std::move(*database);
+  patterns->rescan.resize(builtins.size());
+  for (size_t i = 0; i < builtins.size(); ++i) {
+    if (!builtins[i].start_by_rescan) continue;
+    auto single = ScanDatabase::compile({{std::string(builtins[i].pattern), builtins[i].caseless}});
+    if (!single) {
+      return std::unexpected(SensitivityError{"sensitivity: vectorscan cannot compile built-in "
+                                              "detector '" +
+                                              std::string(builtins[i].name) +
+                                              "': " + single.error().message});
+    }
+    patterns->rescan[i] = std::move(*single);
+  }
+  auto region_database = ScanDatabase::compile(region_specs);
+  if (!region_database) {
+    return std::unexpected(SensitivityError{"sensitivity: vectorscan cannot compile the built-in "
+                                            "region detectors: " +
+                                            region_database.error().message});
+  }
+  patterns->region_database = std::move(*region_database);
+  for (PatternSpec& spec : region_specs) spec.som = false;
+  auto region_filter = ScanDatabase::compile(region_specs);
+  if (!region_filter) {
+    return std::unexpected(SensitivityError{"sensitivity: vectorscan cannot compile the built-in "
+                                            "region detectors: " +
+                                            region_filter.error().message});
+  }
+  patterns->region_filter = std::move(*region_filter);
+  patterns->region_id_base = static_cast<unsigned>(patterns->sources.size());
+  patterns->sources.insert(patterns->sources.end(), region_sources.begin(), region_sources.end());
   return std::shared_ptr<const SensitivityClassifier>(
       new SensitivityClassifier(std::move(config), std::move(patterns)));
 }
 
 std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   std::vector<PatternMatch> matches;
-  if (!patterns_->database->scan(text, matches)) {
+  std::vector<sensitivity_detail::ByteRange> regions;
+  sensitivity_detail::find_digit_regions(text, regions);
+  bool scanned = patterns_->database->scan(text, matches);
+  size_t main_count = matches.size();
+  if (scanned && !regions.empty()) {
+    // The regions joined by '\n' (no region pattern can match it, and it is a non-word byte
+    // like the bytes around each region) and scanned in one call: one call per region costs
+    // more in vectorscan's per-call setup than the scan itself. First without start tracking,
+    // to keep only the regions where something matches; those are scanned again with it.
+    std::string joined;
+    std::vector<size_t> starts;  // (region) where each region begins in `joined`
+    auto join = [&](const std::vector<sensitivity_detail::ByteRange>& parts) {
+      joined.clear();
+      starts.clear();
+      for (const auto& r : parts) {
+        if (!joined.empty()) joined.push_back('\n');
+        starts.push_back(joined.size());
+        joined.append(text.substr(r.begin, r.end - r.begin));
+      }
+    };
+    auto region_at = [&](size_t offset) {
+      return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), offset) -
+                                 starts.begin()) -
+             1;
+    };
+    join(regions);
+    std::vector<PatternMatch> ends;
+    scanned = patterns_->region_filter->scan(joined, ends);
+    std::vector<bool> matched(regions.size(), false);
+    for (const PatternMatch& m : ends) matched[region_at(m.end - 1)] = true;
+    std::vector<sensitivity_detail::ByteRange> hit;
+    for (size_t r = 0; r < regions.size(); ++r) {
+      if (matched[r]) hit.push_back(regions[r]);
+    }
+    if (scanned && !hit.empty()) {
+      join(hit);
+      scanned = patterns_->region_database->scan(joined, matches);
+      for (size_t i = main_count; i < matches.size(); ++i) {
+        PatternMatch& m = matches[i];
+        size_t r = region_at(m.begin);
+        m.id += patterns_->region_id_base;
+        m.begin = m.begin - starts[r] + hit[r].begin;
+        m.end = m.end - starts[r] + hit[r].begin;
+      }
+    }
+  }
+  std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
+  for (size_t i = 0; i < main_count; ++i) {
+    const PatternSource& source = patterns_->sources[matches[i].id];
+    if (source.kind != PatternSource::Kind::builtin) continue;
+    const Detector& d = builtins[source.index];
+    if (d.find_start) matches[i].begin = d.find_start(text, matches[i].end);
+    if (d.start_by_rescan) {
+      matches[i].begin = rescan_start(*patterns_->rescan[source.index], text, matches[i].end);
+    }
+  }
+  // A rescan that found no start (cannot happen unless the window cut the match) drops it.
+  std::erase_if(matches, [](const PatternMatch& m) { return m.begin >= m.end; });
+  if (!scanned) {
     // Fail closed: text we could not scan counts as unscannable content.
     return {Finding{FindingType::unscannable,
                     "scan_failed",
@@ -259,7 +376,6 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
     if (a.begin != b.begin) return a.begin < b.begin;
     return a.end > b.end;
   });
-  std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
   std::vector<Finding> findings;
   int tried = 0;
   bool settled = false;

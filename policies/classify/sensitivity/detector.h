@@ -36,6 +36,17 @@ struct Detector {
   bool caseless = false;
   Validator validate = nullptr;
   Extender extend = nullptr;  // optional
+  // Set by the table, not per entry: the pattern cannot match outside a digit region (see
+  // digit_regions.h), so it is compiled into the region database and scanned only there.
+  bool region_scanned = false;
+  // Optional: the pattern is compiled without start-of-match tracking (expensive in
+  // vectorscan for a leading unbounded class) and this finds the leftmost start in code.
+  size_t (*find_start)(std::string_view text, size_t end) = nullptr;
+  // Set by the table: compiled without start-of-match tracking in the main database; the start
+  // of each (rare) match is found by rescanning a window before its end with this pattern
+  // alone, tracking the start there (leading unbounded classes make tracking expensive in a
+  // whole-text scan).
+  bool start_by_rescan = false;
 };
 
 // Every built-in detector, in a fixed order (a detector's index is its vectorscan id).

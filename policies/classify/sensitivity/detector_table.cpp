@@ -2,6 +2,8 @@
 // loose enough to catch every real instance and cheap for vectorscan (no lookaround); the
 // checksum, range and context rules live in validators/.
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -122,10 +124,42 @@ std::vector<Detector> make_table() {
   };
 }
 
+// The leftmost start of `[A-Za-z0-9._%+\-]+@[A-Za-z0-9]` ending at `end`: the local part's
+// class run before the '@', capped (validate_email rejects local parts over 64 bytes).
+size_t email_start(std::string_view text, size_t end) {
+  size_t at = end - 2;
+  size_t limit = at > 4096 ? at - 4096 : 0;
+  size_t s = at;
+  auto local = [](char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+  };
+  while (s > limit && local(text[s - 1])) --s;
+  return s;
+}
+
+std::vector<Detector> finish_table(std::vector<Detector> table) {
+  // Digit- and letter-led patterns with no literal to anchor on: scanned only inside digit
+  // regions. Their siblings that start with a literal (the SSN after "ssn", IPv6 around
+  // "::") stay in the main database.
+  static constexpr std::string_view kRegion[] = {
+      "luhn_card", "iban_mod97", "us_ssn",    "phone_e164", "phone_nanp",        "phone_national",
+      "ipv4",      "ipv6",       "mac",       "base58check", "uk_nino",          "uk_nhs",
+      "de_tax_id", "es_nif",     "es_nie",    "it_codice_fiscale", "in_aadhaar", "ca_sin"};
+  for (Detector& d : table) {
+    bool named = std::find(std::begin(kRegion), std::end(kRegion), d.name) != std::end(kRegion);
+    bool led = d.pattern.starts_with(R"(\b)") || d.pattern.starts_with(R"((?:\b|\())") ||
+               d.pattern.starts_with(R"(\+)");
+    d.region_scanned = named && led;
+    if (d.name == "email") d.find_start = email_start;
+    if (d.name == "street_address") d.start_by_rescan = true;
+  }
+  return table;
+}
+
 }  // namespace
 
 std::span<const Detector> builtin_detectors() {
-  static const std::vector<Detector> table = make_table();
+  static const std::vector<Detector> table = finish_table(make_table());
   return table;
 }
 

@@ -62,7 +62,8 @@ std::expected<std::unique_ptr<ScanDatabase>, CompileFailure> ScanDatabase::compi
   std::vector<unsigned> ids;
   for (size_t i = 0; i < patterns.size(); ++i) {
     expressions.push_back(patterns[i].regex.c_str());
-    flags.push_back(HS_FLAG_SOM_LEFTMOST | (patterns[i].caseless ? HS_FLAG_CASELESS : 0u));
+    flags.push_back((patterns[i].som ? HS_FLAG_SOM_LEFTMOST : 0u) |
+                    (patterns[i].caseless ? HS_FLAG_CASELESS : 0u));
     ids.push_back(static_cast<unsigned>(i));
   }
   hs_database_t* raw_db = nullptr;
@@ -116,6 +117,47 @@ bool ScanDatabase::scan(std::string_view text, std::vector<PatternMatch>& out) c
   }
   impl_->release(std::move(scratch));
   return true;
+}
+
+bool ScanDatabase::scan_ranges(std::string_view text,
+                               std::span<const std::pair<size_t, size_t>> ranges,
+                               std::vector<PatternMatch>& out) const {
+  if (ranges.empty()) return true;
+  ScratchPtr scratch = impl_->acquire();
+  if (!scratch) return false;
+  struct Context {
+    std::vector<PatternMatch>* out;
+    size_t offset;
+  };
+  auto on_match = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                     void* raw) -> int {
+    auto* c = static_cast<Context*>(raw);
+    c->out->push_back({id, static_cast<size_t>(from) + c->offset, static_cast<size_t>(to) + c->offset});
+    return 0;
+  };
+  bool ok = true;
+  for (const auto& [begin, end] : ranges) {
+    if (end <= begin) continue;
+    std::string_view part = text.substr(begin, end - begin);
+    if (part.size() >= (size_t{1} << 31)) {
+      std::vector<PatternMatch> local;
+      // Oversized range (hostile input): the windowed whole-text path handles it.
+      if (!ScanDatabase::scan(part, local)) {
+        ok = false;
+        break;
+      }
+      for (PatternMatch& m : local) out.push_back({m.id, m.begin + begin, m.end + begin});
+      continue;
+    }
+    Context context{&out, begin};
+    if (hs_scan(impl_->database.get(), part.data(), static_cast<unsigned>(part.size()), 0,
+                scratch.get(), on_match, &context) != HS_SUCCESS) {
+      ok = false;
+      break;
+    }
+  }
+  impl_->release(std::move(scratch));
+  return ok;
 }
 
 }  // namespace sy::policies::sensitivity_detail

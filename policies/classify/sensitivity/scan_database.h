@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +17,9 @@ namespace sy::policies::sensitivity_detail {
 struct PatternSpec {
   std::string regex;  // vectorscan syntax
   bool caseless = false;
+  // Without start-of-match tracking a match's begin is reported as 0 and the caller finds
+  // the start itself (tracking is what makes a leading unbounded class expensive).
+  bool som = true;
 };
 
 struct PatternMatch {
@@ -38,6 +43,10 @@ class ScanDatabase {
   // Appends every match in `text` to `out` (order of reports: by end offset). False if the
   // scan could not run (no scratch space): the caller must treat the text as unscanned.
   bool scan(std::string_view text, std::vector<PatternMatch>& out) const;
+  // The same over each range of `text` (each scanned as if it were the whole text); match
+  // offsets are into `text`. Ranges must lie within `text`.
+  bool scan_ranges(std::string_view text, std::span<const std::pair<size_t, size_t>> ranges,
+                   std::vector<PatternMatch>& out) const;
 
  private:
   struct Impl;

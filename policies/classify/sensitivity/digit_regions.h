@@ -1,0 +1,35 @@
+#pragma once
+// Digit regions: the only places the region-scanned detectors (cards, IBAN, SSN, phones, IPv4,
+// full IPv6, MAC, Base58, national IDs) can match, found by one cheap pass in code so that
+// their literal-less patterns run over a few short ranges instead of the whole text.
+//
+// A token is a maximal run of bytes in [A-Za-z0-9_.:\-/()+,]; tokens separated by one or two
+// spaces form a chain. Every match of those patterns is a sequence of tokens of one chain
+// containing a token with a digit or of 14+ bytes ("interesting"), with at most one token
+// before and four after the nearest interesting one (a NINO's "AB", an IBAN's letter group).
+// A region is the union of those windows in a chain, kept only if it can hold some pattern's
+// shortest match: 6+ digits, a token of 14+ bytes or starting like an IBAN ("DE89"), or 4+
+// digits with a '0' after a non-word byte (national phone) or three dots (IPv4).
+// Regions begin and end at token edges, next to non-word bytes, so \b inside a region scan
+// means what it means in the whole text.
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace sy::policies::sensitivity_detail {
+
+struct ByteRange {
+  size_t begin = 0;
+  size_t end = 0;
+  bool operator==(const ByteRange&) const = default;
+};
+
+// Appends the regions of `text` in increasing order, non-overlapping.
+void find_digit_regions(std::string_view text, std::vector<ByteRange>& out);
+
+// The same by walking every token of the text (no skipping ahead to digits): the reference
+// the fast pass is tested against.
+void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out);
+
+}  // namespace sy::policies::sensitivity_detail
