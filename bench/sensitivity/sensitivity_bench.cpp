@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     best = std::max(best, text.size() / s / 1e6);
     if (cpu > 0) best_cpu = std::max(best_cpu, text.size() / cpu / 1e6);
   }
-  std::printf("compile (built-in detectors, one database): %.0f ms\n", compile_ms);
+  std::printf("compile (built-in detectors): %.0f ms\n", compile_ms);
   std::printf("scan 1 MiB mixed text: %.0f MB/s on one core (best of %d), %zu findings\n", best,
               reps, findings);
   // Thread CPU time leaves out the time the shared machine's scheduler took the core away.

@@ -2,8 +2,11 @@
 // SensitivityClassifier: finds PII and secrets in text and maps them to a sensitivity level.
 //
 // Every built-in detector pattern and every tenant term/pattern is compiled once, at
-// create(), into one vectorscan database; a scan is one linear-time pass over the text, and
-// the checksum/context validators run only on the candidates it reports. Built once per
+// create(), into two vectorscan databases: literal-anchored patterns (secret prefixes, context
+// words, tenant terms and patterns) scan the whole text in one linear-time pass; digit- and
+// letter-led detectors (cards, IBANs, national IDs, phones, addresses) scan only the short
+// "digit regions" a cheap pass picks out. The checksum/context validators run only on the
+// candidates they report. Built once per
 // tenant configuration and shared as std::shared_ptr<const SensitivityClassifier>;
 // scan() and classify_request() are thread-safe (scratch space comes from an internal pool).
 
