@@ -139,6 +139,34 @@ void LlamaCpu::matvec(const kernels::MatrixView& w, const float* x, float* out) 
   });
 }
 
+void LlamaCpu::matmul(const kernels::MatrixView& w, const float* x, size_t n, float* out) {
+  kernels::prepare_batch(w, x, n, batch_);
+  const size_t token_chunks = std::min(pool_.size(), n);
+  pool_.parallel_for(token_chunks, [&](size_t i) {
+    kernels::quantize_batch(w, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
+  });
+  const size_t chunks = std::min(pool_.size(), w.rows);
+  pool_.parallel_for(chunks, [&](size_t i) {
+    const size_t begin = w.rows * i / chunks, end = w.rows * (i + 1) / chunks;
+    kernels::matmul(kernels_, w, batch_, out, begin, end);
+  });
+}
+
+void LlamaCpu::embed(TokenId token, float* out) const {
+  if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {
+    throw EngineError("token id " + std::to_string(token) + " outside the vocabulary");
+  }
+  const auto traits = tensor_type_traits(token_embd_.type);
+  const size_t row_bytes = c_.dim / traits.block_size * traits.block_bytes;
+  kernels::dequantize(
+      token_embd_.type,
+      {static_cast<const std::byte*>(token_embd_.data) + token * row_bytes, row_bytes},
+      std::span<float>(out, c_.dim));
+  if (c_.embedding_scale != 1.0f) {
+    for (size_t i = 0; i < c_.dim; ++i) out[i] *= c_.embedding_scale;
+  }
+}
+
 void LlamaCpu::rope_angles(const std::vector<float>& inv_freq, size_t pos) {
   for (size_t i = 0; i < inv_freq.size(); ++i) {
     const float angle = static_cast<float>(pos) * inv_freq[i];
@@ -233,14 +261,7 @@ std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
   if (pos >= max_positions_) throw EngineError("position past the KV cache");
   const size_t dim = c_.dim, head_dim = c_.head_dim;
 
-  const auto traits = tensor_type_traits(token_embd_.type);
-  const size_t row_bytes = dim / traits.block_size * traits.block_bytes;
-  kernels::dequantize(
-      token_embd_.type,
-      {static_cast<const std::byte*>(token_embd_.data) + token * row_bytes, row_bytes}, x_);
-  if (c_.embedding_scale != 1.0f) {
-    for (float& v : x_) v *= c_.embedding_scale;
-  }
+  embed(token, x_.data());
 
   bool angles_sliding = false;
   rope_angles(inv_freq_, pos);
@@ -295,6 +316,107 @@ std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
     for (float& l : logits_) l = c_.final_softcap * std::tanh(l / c_.final_softcap);
   }
   return logits_;
+}
+
+std::span<const float> LlamaCpu::forward_batch(std::span<const TokenId> tokens,
+                                               size_t start_pos) {
+  if (tokens.empty()) throw EngineError("forward_batch: no tokens");
+  if (start_pos + tokens.size() > max_positions_) throw EngineError("position past the KV cache");
+  if (bx_.empty()) {
+    const size_t q_width = size_t{c_.n_heads} * c_.head_dim;
+    const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
+    bx_.resize(kPrefillChunk * c_.dim);
+    bxb_.resize(kPrefillChunk * c_.dim);
+    bq_.resize(kPrefillChunk * q_width);
+    bk_.resize(kPrefillChunk * kv_width);
+    bv_.resize(kPrefillChunk * kv_width);
+    batt_.resize(kPrefillChunk * q_width);
+    bgate_.resize(kPrefillChunk * c_.ffn_dim);
+    bup_.resize(kPrefillChunk * c_.ffn_dim);
+  }
+  for (size_t done = 0; done < tokens.size(); done += kPrefillChunk) {
+    const size_t n = std::min(kPrefillChunk, tokens.size() - done);
+    forward_chunk(tokens.subspan(done, n), start_pos + done);
+  }
+  // Logits of the last token only: the others' are never sampled.
+  const size_t dim = c_.dim;
+  const size_t last = (tokens.size() - 1) % kPrefillChunk;
+  rms_norm(x_.data(), bx_.data() + last * dim, output_norm_.data(), dim, c_.rms_eps);
+  matvec(output_, x_.data(), logits_.data());
+  if (c_.final_softcap > 0) {
+    for (float& l : logits_) l = c_.final_softcap * std::tanh(l / c_.final_softcap);
+  }
+  return logits_;
+}
+
+// One chunk through every layer; leaves the chunk's final hidden states in bx_ (n, dim). The
+// per-token steps are forward's, in the same order, so the results are the same.
+void LlamaCpu::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) {
+  const size_t n = tokens.size();
+  const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim;
+  const size_t q_width = size_t{c_.n_heads} * head_dim;
+  const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
+  for (size_t t = 0; t < n; ++t) embed(tokens[t], bx_.data() + t * dim);
+
+  for (size_t l = 0; l < c_.n_layers; ++l) {
+    const Layer& lw = layers_[l];
+    for (size_t t = 0; t < n; ++t) {
+      rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
+    }
+    matmul(lw.wq, bxb_.data(), n, bq_.data());
+    matmul(lw.wk, bxb_.data(), n, bk_.data());
+    matmul(lw.wv, bxb_.data(), n, bv_.data());
+    const std::vector<float>& inv_freq = c_.is_sliding(l) ? inv_freq_swa_ : inv_freq_;
+    for (size_t t = 0; t < n; ++t) {
+      std::copy_n(bq_.data() + t * q_width, q_width, q_.data());
+      std::copy_n(bk_.data() + t * kv_width, kv_width, k_.data());
+      std::copy_n(bv_.data() + t * kv_width, kv_width, v_.data());
+      add_bias(q_.data(), lw.bq);
+      add_bias(k_.data(), lw.bk);
+      add_bias(v_.data(), lw.bv);
+      if (c_.qk_norm) {
+        for (size_t h = 0; h < c_.n_heads; ++h) {
+          float* q = q_.data() + h * head_dim;
+          rms_norm(q, q, lw.q_norm.data(), head_dim, c_.rms_eps);
+        }
+        for (size_t h = 0; h < c_.n_kv_heads; ++h) {
+          float* k = k_.data() + h * head_dim;
+          rms_norm(k, k, lw.k_norm.data(), head_dim, c_.rms_eps);
+        }
+      }
+      rope_angles(inv_freq, start_pos + t);
+      rope(q_.data(), c_.n_heads);
+      rope(k_.data(), c_.n_kv_heads);
+      // Token t sees the cache up to its own position only: later tokens are not written yet.
+      attention(l, start_pos + t);
+      std::copy_n(att_out_.data(), q_width, batt_.data() + t * q_width);
+    }
+    matmul(lw.wo, batt_.data(), n, bxb_.data());
+    for (size_t t = 0; t < n; ++t) {
+      float* x = bx_.data() + t * dim;
+      float* xb = bxb_.data() + t * dim;
+      if (c_.post_norms) rms_norm(xb, xb, lw.attn_post_norm.data(), dim, c_.rms_eps);
+      for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
+      rms_norm(xb, x, lw.ffn_norm.data(), dim, c_.rms_eps);
+    }
+    matmul(lw.w_gate, bxb_.data(), n, bgate_.data());
+    matmul(lw.w_up, bxb_.data(), n, bup_.data());
+    if (c_.activation == FfnActivation::silu) {
+      for (size_t i = 0; i < n * ffn; ++i) {
+        const float g = bgate_[i];
+        bgate_[i] = g / (1.0f + std::exp(-g)) * bup_[i];
+      }
+    } else {
+      for (size_t i = 0; i < n * ffn; ++i) bgate_[i] = gelu_tanh(bgate_[i]) * bup_[i];
+    }
+    matmul(lw.w_down, bgate_.data(), n, bxb_.data());
+    for (size_t t = 0; t < n; ++t) {
+      float* x = bx_.data() + t * dim;
+      float* xb = bxb_.data() + t * dim;
+      if (c_.post_norms) rms_norm(xb, xb, lw.ffn_post_norm.data(), dim, c_.rms_eps);
+      for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
+    }
+  }
 }
 
 }  // namespace sy::engine
