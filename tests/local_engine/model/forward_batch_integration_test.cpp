@@ -1,9 +1,9 @@
 // LlamaCpu::forward_batch (prompt processing with the batched matmul) against token-by-token
 // forward on tiny random models of every family, with F32 and Q8_0 weights and an F32 KV cache.
 // Both passes quantize the same activations and call the same dot kernels in the same order,
-// so the stated bound, normalized MSE of the final logits < 1e-6, holds with room to spare
-// (the chunk loop only reorders which token runs when). 150 tokens cross the 128-token chunk boundary; a batch that starts
-// after tokens already in the cache checks the causal offsets.
+// so the stated bound, normalized MSE of the final logits < 1e-6, holds with room to spare.
+// 150 tokens cross the 128-token chunk boundary; a batch that starts after tokens already in
+// the cache checks the causal offsets.
 
 #include <gtest/gtest.h>
 
