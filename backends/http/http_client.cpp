@@ -31,9 +31,12 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 
 namespace {
 
+// ASCII only (header names are tokens): no locale lookup per character.
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
   return out;
 }
 
@@ -59,6 +62,10 @@ std::optional<int> parse_status_line(std::string_view line) {
 }
 
 constexpr std::chrono::milliseconds kSweepInterval{10};
+// Finished easy handles kept for the next transfer: curl_easy_init plus the per-handle buffers
+// curl allocates on first use cost more than curl_easy_reset. Bounded so a burst does not pin
+// memory forever.
+constexpr size_t kMaxIdleEasyHandles = 64;
 
 Error make_error(ErrorKind kind, std::string message) {
   return Error{.kind = kind, .message = std::move(message)};
@@ -109,6 +116,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     // Handlers hold a shared_ptr to us, so nothing runs concurrently any more.
     for (auto& [easy, transfer] : active_) curl_multi_remove_handle(multi_.get(), easy);
     active_.clear();
+    idle_easy_.clear();
     multi_.reset();  // closes cached connections through on_close_socket
     for (auto& [fd, watch] : sockets_) release(*watch);
     sockets_.clear();
@@ -167,6 +175,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   bool sweeping_ = false;
   std::unordered_map<CURL*, std::shared_ptr<Transfer>> active_;
   std::unordered_map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets_;
+  std::vector<CurlEasy> idle_easy_;  // reset handles, ready for reuse (see kMaxIdleEasyHandles)
   bool shut_down_ = false;
   bool destroying_ = false;
 };
@@ -192,7 +201,8 @@ class HttpClient::Impl::Transfer final : public HttpCall,
   // Everything below runs on the client's strand.
   enum class Phase { waiting_head, reading_body, done };
 
-  bool configure(const HttpClientOptions& options);
+  // `recycled`: a reset handle to reuse, or null to create one.
+  bool configure(const HttpClientOptions& options, CurlEasy recycled);
   // The deadline this transfer has passed at `now`, if any: total, first byte or idle.
   std::optional<Error> expired(Clock::time_point now) const;
 
@@ -220,8 +230,9 @@ class HttpClient::Impl::Transfer final : public HttpCall,
   Clock::time_point last_activity_;
 };
 
-bool HttpClient::Impl::Transfer::configure(const HttpClientOptions& options) {
-  easy_.reset(curl_easy_init());
+bool HttpClient::Impl::Transfer::configure(const HttpClientOptions& options,
+                                           CurlEasy recycled) {
+  easy_ = recycled ? std::move(recycled) : CurlEasy(curl_easy_init());
   if (!easy_) return false;
   CURL* e = easy_.get();
   max_bytes_ = options.max_response_bytes;
@@ -366,7 +377,12 @@ std::shared_ptr<HttpCall> HttpClient::Impl::start(HttpRequest request, HttpTimeo
 void HttpClient::Impl::begin(const std::shared_ptr<Transfer>& transfer) {
   if (transfer->phase_ == Transfer::Phase::done) return;  // cancelled before it began
   if (shut_down_) return finish(transfer, fail(ErrorKind::cancelled, "cancelled"));
-  if (!transfer->configure(options_)) {
+  CurlEasy recycled;
+  if (!idle_easy_.empty()) {
+    recycled = std::move(idle_easy_.back());
+    idle_easy_.pop_back();
+  }
+  if (!transfer->configure(options_, std::move(recycled))) {
     return finish(transfer, fail(ErrorKind::internal, "cannot create an HTTP transfer"));
   }
   transfer->started_ = Clock::now();
@@ -413,6 +429,12 @@ void HttpClient::Impl::abort(const std::shared_ptr<Transfer>& transfer, Error er
 
 void HttpClient::Impl::finish(const std::shared_ptr<Transfer>& transfer, Status result) {
   transfer->phase_ = Transfer::Phase::done;
+  // Callers have removed the handle from the multi already (or never added it).
+  if (transfer->easy_ && !destroying_ && idle_easy_.size() < kMaxIdleEasyHandles) {
+    // Keeps curl's connection and DNS caches; every option goes back to its default.
+    curl_easy_reset(transfer->easy_.get());
+    idle_easy_.push_back(std::move(transfer->easy_));
+  }
   transfer->easy_.reset();
   transfer->header_list_.reset();
   HttpHandlers handlers = std::move(transfer->handlers_);

@@ -4,6 +4,7 @@
 #
 #   bench/engine/run.sh [--models "135m:q8_0 135m:q4_0 360m:q8_0 360m:q4_0"] [--threads "1 2"]
 #                       [--prompt-tokens 512] [--gen 128] [--no-peer] [--build DIR]
+#                       [--baseline OTHER_SWITCHYARD]
 #
 # For each synthetic model (SmolLM2 shapes, real tokenizer, seeded random weights; cached under
 # $SY_BENCH_MODELS, default /tmp/sy-bench-models) and thread count it runs
@@ -11,6 +12,8 @@
 # prompt length and token count, then prints one table. Ceiling = median read bandwidth at the
 # row's thread count / bytes of weights read per generated token (gguf_summary.py). The file
 # set adds 1.7b:q4_k when `switchyard model synth` and Q4_K weights are both available.
+# --baseline runs another switchyard binary (an older build) on every row too, right after
+# ours, and prints its speeds beside ours: a before/after measured under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,6 +24,7 @@ prompt_tokens=512
 gen=128
 peer=1
 build=build
+baseline=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --models) models="$2"; models_given=1; shift 2 ;;
@@ -29,6 +33,7 @@ while [[ $# -gt 0 ]]; do
     --gen) gen="$2"; shift 2 ;;
     --no-peer) peer=0; shift ;;
     --build) build="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -86,46 +91,20 @@ for m in $models; do
   for t in $thread_counts; do
     ours=$("$sy" generate -m "$file" -p "$prompt" -n "$gen" --ignore-eos --threads "$t" \
       --stats-json 2>&1 >/dev/null | tail -n 1)
+    before='{}'
+    if [[ -n "$baseline" ]]; then
+      before=$("$baseline" generate -m "$file" -p "$prompt" -n "$gen" --ignore-eos --threads "$t" \
+        --stats-json 2>&1 >/dev/null | tail -n 1)
+    fi
     theirs='{}'
     if [[ $peer == 1 ]]; then
       theirs=$(node bench/engine/peer.mjs --model "$file" --prompt "$prompt" --gen "$gen" \
         --threads "$t" 2>/dev/null | tail -n 1)
     fi
-    echo "{\"model\":\"$m\",\"threads\":$t,\"summary\":$summary,\"ours\":$ours,\"peer\":$theirs}" \
+    echo "{\"model\":\"$m\",\"threads\":$t,\"summary\":$summary,\"ours\":$ours,\"baseline\":$before,\"peer\":$theirs}" \
       | tee -a "$rows" >&2
   done
 done
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-python3 - "$work/bandwidth" "$rows" "$gen" "$prompt_tokens" <<'PY'
-import json, sys
-bandwidth = {b["threads"]: b for b in map(json.loads, open(sys.argv[1]))}
-rows = [json.loads(line) for line in open(sys.argv[2])]
-gen, prompt_tokens = int(sys.argv[3]), int(sys.argv[4])
-mb = 1e6
-def ratio(a, b):
-    return f"{a / b:5.2f}" if a and b else "    -"
-print("bandwidth (GB/s, median/best of 10): " + ", ".join(
-    f"{t} thr {b['median_gbs']:.1f}/{b['best_gbs']:.1f}" for t, b in sorted(bandwidth.items())))
-print(f"prompt {prompt_tokens} tokens, {gen} generated (--ignore-eos, greedy); tok/s")
-head = (f"{'model':11} {'thr':>3} | {'MB/tok':>6} {'ceiling':>7} | {'gen ours':>8} {'peer':>6} "
-        f"{'ours/ceil':>9} {'peer/ceil':>9} {'ours/peer':>9} | {'prompt ours':>11} {'peer':>6} "
-        f"{'ours/peer':>9} {'GOP/s':>6} | {'RSS ours':>8} {'peer':>6} {'file+KV':>7}")
-print(head)
-print("-" * len(head))
-for r in rows:
-    s, o, p = r["summary"], r["ours"], r["peer"]
-    read = s["read_bytes_per_token"]
-    ceiling = bandwidth[r["threads"]]["median_gbs"] * 1e9 / read
-    og, pg = o.get("gen_tok_s", 0), p.get("gen_tok_s", 0)
-    op, pp = o.get("prompt_tok_s", 0), p.get("prompt_tok_s", 0)
-    gops = 2 * s["matmul_elements_per_token"] * op / 1e9
-    # KV cache in F16 for the positions one run needs.
-    kv = s["kv_elements_per_position"] * 2 * (prompt_tokens + gen)
-    print(f"{r['model']:11} {r['threads']:>3} | {read / mb:6.1f} {ceiling:7.1f} | {og:8.1f} "
-          f"{pg:6.1f} {ratio(og, ceiling):>9} {ratio(pg, ceiling):>9} {ratio(og, pg):>9} | "
-          f"{op:11.1f} {pp:6.1f} {ratio(op, pp):>9} {gops:6.1f} | {o.get('peak_rss_mb', 0):8.0f} "
-          f"{p.get('peak_rss_mb', 0):6.0f} {(s['file_bytes'] + kv) / 2**20:7.0f}")
-print("ceiling: median bandwidth at the row's thread count / MB/tok; GOP/s: 2 x matrix "
-      "elements x our prompt tok/s; RSS in MiB (peer's includes Node); file+KV: MiB, KV in F16")
-PY
+python3 bench/engine/table.py "$work/bandwidth" "$rows" "$gen" "$prompt_tokens"

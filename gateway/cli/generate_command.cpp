@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/model_loading.h"
+#include "switchyard/local_engine/chat_template.h"
 #include "switchyard/local_engine/generate.h"
 #include "switchyard/local_engine/model.h"
 
@@ -28,14 +29,39 @@ int run_generate(const GenerateCommandOptions& options) {
   generate_options.max_tokens = options.max_tokens;
   generate_options.ignore_eos = options.ignore_eos;
   generate_options.threads = options.threads;
+  generate_options.stop = options.stop;
   generate_options.sampling.temperature = options.temperature;
   generate_options.sampling.top_k = options.top_k;
   generate_options.sampling.top_p = options.top_p;
+  generate_options.sampling.min_p = options.min_p;
+  generate_options.sampling.repetition_penalty = options.repetition_penalty;
+  generate_options.sampling.frequency_penalty = options.frequency_penalty;
+  generate_options.sampling.presence_penalty = options.presence_penalty;
   generate_options.sampling.seed = options.seed;
+
+  std::string prompt = options.prompt;
+  if (options.chat) {
+    std::vector<engine::ChatMessage> messages;
+    if (!options.system.empty()) messages.push_back({"system", options.system});
+    messages.push_back({"user", options.prompt});
+    engine::ChatOptions chat_options;
+    chat_options.configured_family = options.chat_template;
+    try {
+      engine::ChatPrompt rendered = engine::render_chat(*model, messages, chat_options);
+      if (!rendered.notice.empty()) std::fprintf(stderr, "%s\n", rendered.notice.c_str());
+      prompt = std::move(rendered.text);
+      // The template spells its control tokens (and BOS, when it writes one) as text.
+      generate_options.parse_special = true;
+      generate_options.add_special = !rendered.has_bos;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "switchyard generate: chat template: %s\n", e.what());
+      return 1;
+    }
+  }
 
   engine::GenerateResult result;
   try {
-    result = engine::generate(*model, options.prompt, generate_options, [&](std::string_view text) {
+    result = engine::generate(*model, prompt, generate_options, [&](std::string_view text) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
       return true;
@@ -76,6 +102,12 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("generate", "Generate text with the embedded engine");
   cmd->add_option("-m,--model", options->model_path, "Model: .gguf, or llama2.c .bin")->required();
   cmd->add_option("-p,--prompt", options->prompt, "Prompt text (empty: start from BOS)");
+  cmd->add_flag("--chat", options->chat,
+                "Render the prompt as a user turn with the model's chat template");
+  cmd->add_option("--system", options->system, "--chat: a system turn before the prompt");
+  cmd->add_option("--chat-template", options->chat_template,
+                  "--chat: template family when the model has none "
+                  "(chatml, llama3, llama2, mistral, gemma, phi3, plain)");
   cmd->add_option("--tokenizer", options->tokenizer_path,
                   "llama2.c tokenizer.bin for a .bin model (default: tokenizer.bin beside it)");
   cmd->add_option("-n,--max-tokens", options->max_tokens, "Tokens to generate at most")
@@ -86,6 +118,17 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--top-k", options->top_k, "Keep the K most likely tokens (0: all)");
   cmd->add_option("--top-p", options->top_p, "Nucleus sampling threshold")
       ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--min-p", options->min_p,
+                  "Drop tokens below min-p times the most likely token's probability")
+      ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--repeat-penalty", options->repetition_penalty,
+                  "Repetition penalty over the last 64 tokens (1: off)")
+      ->check(CLI::Range(0.0f, 10.0f));
+  cmd->add_option("--frequency-penalty", options->frequency_penalty, "Frequency penalty")
+      ->check(CLI::Range(-2.0f, 2.0f));
+  cmd->add_option("--presence-penalty", options->presence_penalty, "Presence penalty")
+      ->check(CLI::Range(-2.0f, 2.0f));
+  cmd->add_option("--stop", options->stop, "Stop before this text (repeatable)");
   cmd->add_option("--seed", options->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "CPU threads (0: one per core)")
       ->check(CLI::Range(size_t{0}, size_t{1024}));

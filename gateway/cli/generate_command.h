@@ -1,11 +1,15 @@
 #pragma once
-// `switchyard generate -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [--threads T]
-//  [--ignore-eos] [--stats-json] [--tokenizer TOK]`: runs the embedded engine on one prompt,
-// streaming the text to stdout and the speed to stderr. (`--chat` waits for chat templates.)
+// `switchyard generate -m MODEL -p PROMPT [--chat [--system S] [--chat-template FAMILY]] [-n N]
+//  [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--frequency-penalty F]
+//  [--presence-penalty P] [--stop S]... [--seed S] [--threads T] [--ignore-eos] [--stats-json]
+//  [--tokenizer TOK]`: runs the embedded engine on one prompt, streaming the text to stdout and
+// the speed to stderr. With --chat the prompt is one user turn rendered by the model's chat
+// template (or the named family when the model has none).
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -17,10 +21,18 @@ struct GenerateCommandOptions {
   std::string model_path;      // .gguf, or a llama2.c .bin with `tokenizer_path`
   std::string tokenizer_path;  // llama2.c tokenizer.bin (default: tokenizer.bin beside the model)
   std::string prompt;
+  bool chat = false;           // render `prompt` as a user turn with the chat template
+  std::string system;          // --chat: an optional system turn before it
+  std::string chat_template;   // --chat: family when the model has no template (chatml, plain...)
   size_t max_tokens = 256;
   float temperature = 0.0f;
   float top_p = 1.0f;
   uint32_t top_k = 0;
+  float min_p = 0.0f;
+  float repetition_penalty = 1.0f;
+  float frequency_penalty = 0.0f;
+  float presence_penalty = 0.0f;
+  std::vector<std::string> stop;
   uint64_t seed = 0;
   size_t threads = 0;
   bool ignore_eos = false;

@@ -49,27 +49,46 @@ constexpr size_t kMaxBuffered = 64 * 1024;
 // close is a FIN (the client sees the response) rather than a reset.
 constexpr std::chrono::milliseconds kMaxLinger{1000};
 
-std::string http_date() {
+// The Date header changes once a second: formatting it (gmtime_r + strftime) per response
+// showed in profiles, so each thread keeps the last second's text.
+std::string_view http_date() {
+  thread_local std::time_t cached_second = -1;
+  thread_local char text[64];
+  thread_local size_t length = 0;
   std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return std::string(buf, n);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_second = now;
+  }
+  return std::string_view(text, length);
 }
 
+char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+// ASCII only (header names are tokens): no locale lookup per character.
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (char& c : out) c = ascii_lower(c);
   return out;
+}
+
+bool iequals(std::string_view a, std::string_view lower_b) {
+  if (a.size() != lower_b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != lower_b[i]) return false;
+  }
+  return true;
 }
 
 // Framing headers belong to the server; a handler's copy would contradict ours.
 bool server_owned(std::string_view name) {
-  std::string n = lower(name);
-  return n == "content-length" || n == "transfer-encoding" || n == "connection" ||
-         n == "date" || n == "server" || n == "keep-alive";
+  return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+         iequals(name, "connection") || iequals(name, "date") || iequals(name, "server") ||
+         iequals(name, "keep-alive");
 }
 
 // A header a handler built from upstream data must not be able to split the response.
@@ -246,14 +265,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool last = !slots_.empty() && slots_.back().get() == &ex;
     if (draining_ && last) ex.close_after_ = true;
     if (ex.close_after_) no_more_requests_ = true;
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+    std::string out;
+    out.reserve(256);
+    out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
     out += http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
     out += "\r\n";
     for (const auto& [name, value] : headers) {
       if (server_owned(name) || !safe_header(name, value)) continue;
       out.append(name).append(": ").append(value).append("\r\n");
     }
-    out += "Date: " + http_date() + "\r\nServer: switchyard\r\n";
+    out.append("Date: ").append(http_date()).append("\r\nServer: switchyard\r\n");
     if (chunked) {
       out += "Transfer-Encoding: chunked\r\n";
     } else if (length) {

@@ -132,10 +132,13 @@ std::vector<float> LlamaCpu::vector_f32(std::string_view name, size_t n) const {
 }
 
 void LlamaCpu::matvec(const kernels::MatrixView& w, const float* x, float* out) {
+  // The activations are quantized once, here, and then only read by every thread.
+  kernels::MatvecScratch& activations = scratch_.front();
+  kernels::quantize_activations(w, x, activations);
   const size_t chunks = std::min(pool_.size(), w.rows);
   pool_.parallel_for(chunks, [&](size_t i) {
     const size_t begin = w.rows * i / chunks, end = w.rows * (i + 1) / chunks;
-    kernels::matvec(kernels_, w, x, out, scratch_[i], begin, end);
+    kernels::matvec_rows(kernels_, w, x, activations, out, begin, end);
   });
 }
 

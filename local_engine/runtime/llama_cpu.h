@@ -64,7 +64,7 @@ class LlamaCpu {
   const ModelConfig& c_;
   const kernels::CpuKernels& kernels_;
   ThreadPool pool_;
-  std::vector<kernels::MatvecScratch> scratch_;  // one per pool thread
+  std::vector<kernels::MatvecScratch> scratch_;  // [0]: the current matvec's activations
   size_t max_positions_;
   KvCacheType kv_type_;
   kernels::MatrixView token_embd_;

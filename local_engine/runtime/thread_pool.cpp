@@ -3,45 +3,89 @@
 #include <algorithm>
 #include <utility>
 
-namespace sy::engine {
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
-ThreadPool::ThreadPool(size_t threads) {
+namespace sy::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+constexpr uint64_t kClosed = uint64_t{1} << 31;
+constexpr uint64_t kActiveMask = kClosed - 1;
+
+// Spins until `a` differs from `old` or `spin` has passed, then sleeps until it does; returns
+// the new value. Reads the clock only every 64 polls: a pause is tens of cycles.
+template <typename T>
+T wait_for_change(const std::atomic<T>& a, T old, std::chrono::microseconds spin) {
+  const auto deadline = Clock::now() + spin;
+  for (uint32_t polls = 1;; ++polls) {
+    const T now = a.load(std::memory_order_acquire);
+    if (now != old) return now;
+    if (polls % 64 == 0 && Clock::now() >= deadline) break;
+    cpu_relax();
+  }
+  for (;;) {
+    a.wait(old, std::memory_order_acquire);
+    const T now = a.load(std::memory_order_acquire);
+    if (now != old) return now;
+  }
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(size_t threads, std::chrono::microseconds spin) : spin_(spin) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  start_.notify_all();
+  stop_ = true;
+  generation_.fetch_add(1, std::memory_order_release);  // publishes stop_
+  generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 void ThreadPool::drain() {
-  for (size_t i; (i = next_.fetch_add(1)) < count_;) {
+  for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < count_;) {
     try {
       (*job_)(i);
     } catch (...) {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(error_mutex_);
       if (!error_) error_ = std::current_exception();
     }
   }
 }
 
 void ThreadPool::worker_loop() {
-  size_t seen = 0;
+  // Not generation_'s value now: a parallel_for may already have bumped it before this thread
+  // got here. Every worker starts from 0.
+  uint32_t seen = 0;
   while (true) {
-    {
-      std::unique_lock lock(mutex_);
-      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+    seen = wait_for_change(generation_, seen, spin_);
+    if (stop_) return;
+    // Join the call if it is still open; a late worker leaves it to the others.
+    uint64_t s = state_.load(std::memory_order_acquire);
+    bool joined = false;
+    while ((s >> 32) == seen && (s & kClosed) == 0) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+        joined = true;
+        break;
+      }
     }
+    if (!joined) continue;
     drain();
-    std::lock_guard lock(mutex_);
-    if (--busy_ == 0) done_.notify_one();
+    // The last one out of a closed call wakes the caller if it went to sleep (a no-op when
+    // nobody waits).
+    const uint64_t before = state_.fetch_sub(1, std::memory_order_acq_rel);
+    if ((before & kClosed) != 0 && (before & kActiveMask) == 1) state_.notify_one();
   }
 }
 
@@ -50,19 +94,18 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    job_ = &fn;
-    count_ = n;
-    next_ = 0;
-    busy_ = workers_.size();
-    error_ = nullptr;
-    ++generation_;
-  }
-  start_.notify_all();
+  job_ = &fn;
+  count_ = n;
+  next_.store(0, std::memory_order_relaxed);
+  error_ = nullptr;
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  state_.store(uint64_t{generation} << 32, std::memory_order_relaxed);
+  generation_.store(generation, std::memory_order_release);  // publishes the fields above
+  generation_.notify_all();
   drain();
-  std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return busy_ == 0; });
+  // Workers that joined still read job_ and count_ until they check out: wait for them only.
+  uint64_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
+  while ((s & kActiveMask) != 0) s = wait_for_change(state_, s, spin_);
   job_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

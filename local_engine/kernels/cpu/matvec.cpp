@@ -5,9 +5,48 @@
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
+namespace {
+
+[[noreturn]] void throw_unsupported(TensorType type) {
+  throw EngineError("matvec: type " + std::string(to_string(type)) + " is not supported");
+}
+
+void check_width(const MatrixView& w, size_t block) {
+  if (w.cols % block != 0) {
+    throw EngineError("matvec: width " + std::to_string(w.cols) + " does not fit " +
+                      std::string(to_string(w.type)) + " blocks");
+  }
+}
+
+}  // namespace
+
+void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& scratch) {
+  switch (w.type) {
+    case TensorType::q8_0:
+    case TensorType::q4_0:
+      check_width(w, 32);
+      scratch.x_q8.resize(w.cols / 32);
+      quantize_row_q8_0(x, scratch.x_q8.data(), w.cols);
+      return;
+    case TensorType::q4_k:
+    case TensorType::q6_k:
+      check_width(w, kQK);
+      scratch.x_q8k.resize(w.cols / kQK);
+      quantize_row_q8_k(x, scratch.x_q8k.data(), w.cols);
+      return;
+    default:
+      return;  // float weights read x as it is; matvec_rows rejects unsupported types
+  }
+}
 
 void matvec(const CpuKernels& k, const MatrixView& w, const float* x, float* out,
             MatvecScratch& scratch, size_t row_begin, size_t row_end) {
+  quantize_activations(w, x, scratch);
+  matvec_rows(k, w, x, scratch, out, row_begin, row_end);
+}
+
+void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
+                 const MatvecScratch& scratch, float* out, size_t row_begin, size_t row_end) {
   if (row_end > w.rows || row_begin > row_end) throw EngineError("matvec: rows out of range");
   const auto* base = static_cast<const std::byte*>(w.data);
   switch (w.type) {
@@ -25,13 +64,9 @@ void matvec(const CpuKernels& k, const MatrixView& w, const float* x, float* out
     }
     case TensorType::q8_0:
     case TensorType::q4_0: {
-      if (w.cols % 32 != 0) {
-        throw EngineError("matvec: width " + std::to_string(w.cols) + " does not fit " +
-                          std::string(to_string(w.type)) + " blocks");
-      }
+      check_width(w, 32);
       const size_t blocks = w.cols / 32;
-      scratch.x_q8.resize(blocks);
-      quantize_row_q8_0(x, scratch.x_q8.data(), w.cols);
+      if (scratch.x_q8.size() != blocks) throw EngineError("matvec: activations not quantized");
       if (w.type == TensorType::q8_0) {
         const auto* rows = reinterpret_cast<const BlockQ8_0*>(base);
         for (size_t r = row_begin; r < row_end; ++r) {
@@ -54,13 +89,9 @@ void matvec(const CpuKernels& k, const MatrixView& w, const float* x, float* out
     }
     case TensorType::q4_k:
     case TensorType::q6_k: {
-      if (w.cols % kQK != 0) {
-        throw EngineError("matvec: width " + std::to_string(w.cols) + " does not fit " +
-                          std::string(to_string(w.type)) + " super-blocks of 256");
-      }
+      check_width(w, kQK);
       const size_t blocks = w.cols / kQK;
-      scratch.x_q8k.resize(blocks);
-      quantize_row_q8_k(x, scratch.x_q8k.data(), w.cols);
+      if (scratch.x_q8k.size() != blocks) throw EngineError("matvec: activations not quantized");
       if (w.type == TensorType::q4_k) {
         const auto* rows = reinterpret_cast<const BlockQ4_K*>(base);
         for (size_t r = row_begin; r < row_end; ++r) {
@@ -75,7 +106,7 @@ void matvec(const CpuKernels& k, const MatrixView& w, const float* x, float* out
       return;
     }
     default:
-      throw EngineError("matvec: type " + std::string(to_string(w.type)) + " is not supported");
+      throw_unsupported(w.type);
   }
 }
 

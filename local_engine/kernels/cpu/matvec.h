@@ -36,4 +36,14 @@ inline void matvec(const CpuKernels& kernels, const MatrixView& w, const float* 
   matvec(kernels, w, x, out, scratch, 0, w.rows);
 }
 
+// For callers that split the rows of one product across threads: quantize_activations prepares
+// `scratch` once (the quantized activations where w's type calls for them, nothing for float
+// weights; EngineError for a width that does not fit the blocks), then every thread runs
+// matvec_rows over its rows, only reading `scratch`, instead of each thread quantizing the same
+// vector. matvec() is the two in one. matvec_rows throws EngineError for an unsupported type or
+// a scratch not prepared for w.
+void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& scratch);
+void matvec_rows(const CpuKernels& kernels, const MatrixView& w, const float* x,
+                 const MatvecScratch& scratch, float* out, size_t row_begin, size_t row_end);
+
 }  // namespace sy::engine::kernels

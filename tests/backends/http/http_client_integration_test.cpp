@@ -332,5 +332,34 @@ TEST(HttpClient, ReusesOneConnectionForSequentialCalls) {
   EXPECT_EQ(server.requests().size(), 3u);
 }
 
+// Easy handles are recycled between calls: nothing of one call (method, headers, body) may
+// leak into the next one made with the recycled handle.
+TEST(HttpClient, RecycledTransferCarriesNothingOfThePreviousCall) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(http_response(200, "ok"))});
+  HttpClient client(io.io());
+  HttpRequest first{.method = "PUT",
+                    .url = server.url("/first"),
+                    .headers = {{"x-only-first", "1"}},
+                    .body = "first body"};
+  HttpRequest second{.method = "GET", .url = server.url("/second"), .headers = {}, .body = ""};
+  for (const HttpRequest& request : {first, second}) {
+    Recorder rec;
+    client.start(request, fast_timeouts(), rec.handlers());
+    ASSERT_TRUE(rec.wait_done());
+    ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  }
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].method, "PUT");
+  EXPECT_EQ(requests[0].body, "first body");
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[1].target, "/second");
+  EXPECT_EQ(requests[1].body, "");
+  EXPECT_EQ(find_header(requests[1].headers, "x-only-first"), std::nullopt);
+  EXPECT_EQ(server.accepted(), 1);  // the recycled handle still reuses the connection
+}
+
 }  // namespace
 }  // namespace sy::backends

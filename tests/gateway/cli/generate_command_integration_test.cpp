@@ -85,6 +85,45 @@ TEST(GenerateCommand, StatsCountTheSameTokensAsTheTokenizerAndSplitThePhases) {
   EXPECT_EQ(stats.at("gen_tok_s").get<double>(), 0.0);
 }
 
+TEST(GenerateCommand, ChatRendersThePromptWithTheConfiguredFamilyWhenTheModelHasNoTemplate) {
+  skip_without_models();
+  const std::string model = kModels + "/stories260K.gguf";
+  // `plain`: one "role: content" line per message, then "assistant:".
+  auto tokens = run_process({switchyard_binary(), "model", "tokenize", "-m", model,
+                             "system: Be brief.\nuser: Once upon a time\nassistant:"});
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.err;
+  const size_t expected = nlohmann::json::parse(last_line(tokens.out)).size();
+
+  auto r = run_process({switchyard_binary(), "generate", "-m", model, "-p", "Once upon a time",
+                        "--chat", "--system", "Be brief.", "--chat-template", "plain", "-n", "4",
+                        "--ignore-eos", "--stats-json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no chat template; using the configured family 'plain'"),
+            std::string::npos)
+      << r.err;
+  auto stats = nlohmann::json::parse(last_line(r.err));
+  EXPECT_EQ(stats.at("prompt_tokens").get<size_t>(), expected);
+  EXPECT_EQ(stats.at("gen_tokens").get<int>(), 4);
+}
+
+TEST(GenerateCommand, ChatFailsClearlyWhenTheModelHasNoTemplateAndNoneIsNamed) {
+  skip_without_models();
+  auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.gguf",
+                        "-p", "secret prompt text", "--chat", "-n", "4"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("chat template"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("secret prompt text"), std::string::npos) << r.err;
+}
+
+TEST(GenerateCommand, StopSequenceEndsTheTextBeforeIt) {
+  skip_without_models();
+  auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.gguf",
+                        "-n", "200", "--stop", "Lily"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Greedy from BOS: the golden text, cut before its first "Lily".
+  EXPECT_EQ(r.out, kGolden.substr(0, kGolden.find("Lily")));
+}
+
 TEST(GenerateCommand, SameSeedGivesSameTextWhenSampling) {
   skip_without_models();
   std::vector<std::string> args = {switchyard_binary(),
