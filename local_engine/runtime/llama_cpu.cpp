@@ -192,34 +192,42 @@ void LlamaCpu::rope(float* v, size_t n_heads) const {
   }
 }
 
-// Writes k_/v_ into the cache at `pos` and att_out_ = softmax(q.K^T * scale) V per head. Heads
-// are taken a KV head at a time with the query heads that share it, so each cached value row
-// is read (and, in F16, converted) once for the whole group.
+void LlamaCpu::store_kv(size_t l, size_t pos, const float* k, const float* v) {
+  const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
+  const size_t at = (l * max_positions_ + pos) * kv_width;
+  if (kv_type_ == KvCacheType::f16) {
+    for (size_t i = 0; i < kv_width; ++i) {
+      key_cache_f16_[at + i] = kernels::fp32_to_fp16(k[i]);
+      value_cache_f16_[at + i] = kernels::fp32_to_fp16(v[i]);
+    }
+  } else {
+    std::copy_n(k, kv_width, key_cache_.data() + at);
+    std::copy_n(v, kv_width, value_cache_.data() + at);
+  }
+}
+
 void LlamaCpu::attention(size_t l, size_t pos) {
+  store_kv(l, pos, k_.data(), v_.data());
+  attend(l, pos, q_.data(), att_out_.data(), scores_.data(), value_row_.data());
+}
+
+// Heads are taken a KV head at a time with the query heads that share it, so each cached value
+// row is read (and, in F16, converted) once for the whole group.
+void LlamaCpu::attend(size_t l, size_t pos, const float* q_all, float* out_all, float* scores_all,
+                      float* value_row) const {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
   const size_t layer_offset = l * max_positions_ * kv_width;
   const bool f16 = kv_type_ == KvCacheType::f16;
-  if (f16) {
-    uint16_t* keys = key_cache_f16_.data() + layer_offset + pos * kv_width;
-    uint16_t* values = value_cache_f16_.data() + layer_offset + pos * kv_width;
-    for (size_t i = 0; i < kv_width; ++i) {
-      keys[i] = kernels::fp32_to_fp16(k_[i]);
-      values[i] = kernels::fp32_to_fp16(v_[i]);
-    }
-  } else {
-    std::copy(k_.begin(), k_.end(), key_cache_.data() + layer_offset + pos * kv_width);
-    std::copy(v_.begin(), v_.end(), value_cache_.data() + layer_offset + pos * kv_width);
-  }
   const size_t first =
       c_.is_sliding(l) && pos >= c_.sliding_window ? pos - c_.sliding_window + 1 : 0;
   for (size_t kv_head = 0; kv_head < c_.n_kv_heads; ++kv_head) {
     const size_t head_offset = layer_offset + kv_head * head_dim;
-    // Probabilities of the group's query heads: scores_ is (group, max_positions).
+    // Probabilities of the group's query heads: scores_all is (group, max_positions).
     for (size_t g = 0; g < group; ++g) {
-      const float* q = q_.data() + (kv_head * group + g) * head_dim;
-      float* scores = scores_.data() + g * max_positions_;
+      const float* q = q_all + (kv_head * group + g) * head_dim;
+      float* scores = scores_all + g * max_positions_;
       float max = -INFINITY;
       for (size_t t = first; t <= pos; ++t) {
         const size_t at = head_offset + t * kv_width;
@@ -236,21 +244,21 @@ void LlamaCpu::attention(size_t l, size_t pos) {
         sum += scores[t];
       }
       for (size_t t = first; t <= pos; ++t) scores[t] /= sum;
-      float* out = att_out_.data() + (kv_head * group + g) * head_dim;
+      float* out = out_all + (kv_head * group + g) * head_dim;
       std::fill(out, out + head_dim, 0.0f);
     }
     for (size_t t = first; t <= pos; ++t) {
       const size_t at = head_offset + t * kv_width;
-      const float* v = value_row_.data();
+      const float* v = value_row;
       if (f16) {
         const uint16_t* v16 = value_cache_f16_.data() + at;
-        for (size_t i = 0; i < head_dim; ++i) value_row_[i] = kernels::fp16_to_fp32(v16[i]);
+        for (size_t i = 0; i < head_dim; ++i) value_row[i] = kernels::fp16_to_fp32(v16[i]);
       } else {
         v = value_cache_.data() + at;
       }
       for (size_t g = 0; g < group; ++g) {
-        const float p = scores_[g * max_positions_ + t];
-        float* out = att_out_.data() + (kv_head * group + g) * head_dim;
+        const float p = scores_all[g * max_positions_ + t];
+        float* out = out_all + (kv_head * group + g) * head_dim;
         for (size_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
       }
     }
@@ -336,6 +344,8 @@ std::span<const float> LlamaCpu::forward_batch(std::span<const TokenId> tokens,
     batt_.resize(kPrefillChunk * q_width);
     bgate_.resize(kPrefillChunk * c_.ffn_dim);
     bup_.resize(kPrefillChunk * c_.ffn_dim);
+    attn_scores_.resize(pool_.size() * scores_.size());
+    attn_value_rows_.resize(pool_.size() * c_.head_dim);
   }
   for (size_t done = 0; done < tokens.size(); done += kPrefillChunk) {
     const size_t n = std::min(kPrefillChunk, tokens.size() - done);
@@ -371,29 +381,36 @@ void LlamaCpu::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) 
     matmul(lw.wv, bxb_.data(), n, bv_.data());
     const std::vector<float>& inv_freq = c_.is_sliding(l) ? inv_freq_swa_ : inv_freq_;
     for (size_t t = 0; t < n; ++t) {
-      std::copy_n(bq_.data() + t * q_width, q_width, q_.data());
-      std::copy_n(bk_.data() + t * kv_width, kv_width, k_.data());
-      std::copy_n(bv_.data() + t * kv_width, kv_width, v_.data());
-      add_bias(q_.data(), lw.bq);
-      add_bias(k_.data(), lw.bk);
-      add_bias(v_.data(), lw.bv);
+      float* q = bq_.data() + t * q_width;
+      float* k = bk_.data() + t * kv_width;
+      float* v = bv_.data() + t * kv_width;
+      add_bias(q, lw.bq);
+      add_bias(k, lw.bk);
+      add_bias(v, lw.bv);
       if (c_.qk_norm) {
         for (size_t h = 0; h < c_.n_heads; ++h) {
-          float* q = q_.data() + h * head_dim;
-          rms_norm(q, q, lw.q_norm.data(), head_dim, c_.rms_eps);
+          rms_norm(q + h * head_dim, q + h * head_dim, lw.q_norm.data(), head_dim, c_.rms_eps);
         }
         for (size_t h = 0; h < c_.n_kv_heads; ++h) {
-          float* k = k_.data() + h * head_dim;
-          rms_norm(k, k, lw.k_norm.data(), head_dim, c_.rms_eps);
+          rms_norm(k + h * head_dim, k + h * head_dim, lw.k_norm.data(), head_dim, c_.rms_eps);
         }
       }
       rope_angles(inv_freq, start_pos + t);
-      rope(q_.data(), c_.n_heads);
-      rope(k_.data(), c_.n_kv_heads);
-      // Token t sees the cache up to its own position only: later tokens are not written yet.
-      attention(l, start_pos + t);
-      std::copy_n(att_out_.data(), q_width, batt_.data() + t * q_width);
+      rope(q, c_.n_heads);
+      rope(k, c_.n_kv_heads);
+      store_kv(l, start_pos + t, k, v);
     }
+    // Token t reads the cache up to its own position only, so every token's keys and values
+    // can be stored first and the tokens attended in parallel. Threads take every chunks-th
+    // token: later tokens attend over more positions, striding keeps the shares even.
+    const size_t chunks = std::min(pool_.size(), n);
+    pool_.parallel_for(chunks, [&](size_t i) {
+      for (size_t t = i; t < n; t += chunks) {
+        attend(l, start_pos + t, bq_.data() + t * q_width, batt_.data() + t * q_width,
+               attn_scores_.data() + i * scores_.size(),
+               attn_value_rows_.data() + i * head_dim);
+      }
+    });
     matmul(lw.wo, batt_.data(), n, bxb_.data());
     for (size_t t = 0; t < n; ++t) {
       float* x = bx_.data() + t * dim;

@@ -58,6 +58,14 @@ class LlamaCpu {
   // Fills rope_cos_/rope_sin_ (rope_dim / 2) for `pos` from `inv_freq`.
   void rope_angles(const std::vector<float>& inv_freq, size_t pos);
   void rope(float* v, size_t n_heads) const;
+  // Stores k, v (kv width each) in layer l's cache at pos.
+  void store_kv(size_t layer, size_t pos, const float* k, const float* v);
+  // out (q width) = softmax(q.K^T * scale) V per head over the cached positions that a token at
+  // `pos` sees. scores (group, max_positions) and value_row (head_dim) are the caller's scratch;
+  // reads only the cache, so threads may attend different tokens at once.
+  void attend(size_t layer, size_t pos, const float* q, float* out, float* scores,
+              float* value_row) const;
+  // store_kv of k_/v_, then attend with q_ into att_out_.
   void attention(size_t layer, size_t pos);
 
   const Model& model_;
@@ -79,6 +87,8 @@ class LlamaCpu {
   std::vector<float> value_row_;  // (head_dim) a cached F16 value row in F32
   // Chunk buffers of forward_batch, allocated on its first call: (kPrefillChunk, width) each.
   std::vector<float> bx_, bxb_, bq_, bk_, bv_, batt_, bgate_, bup_;
+  std::vector<float> attn_scores_;      // (pool threads, scores_ size) forward_batch's attention
+  std::vector<float> attn_value_rows_;  // (pool threads, head_dim)
   kernels::ActivationBatch batch_;  // the quantized activations of the current matmul
   // (n_layers, max_positions, n_kv_heads * head_dim), one pair in use per kv_type_.
   std::vector<uint16_t> key_cache_f16_, value_cache_f16_;
