@@ -5,8 +5,51 @@
 
 #include "switchyard/local_engine/engine_error.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace sy::engine::kernels {
 namespace {
+
+#if defined(__x86_64__)
+// Only this tile gets the AVX-512 flags (the file itself stays x86-64); it runs only when the
+// cpuid-selected set is the AVX-512 one.
+#define SY_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+SY_AVX512 inline float tile_hsum256(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+// One Q8_0 weight row against four Q8_0 activation rows: the weight block and its absolute
+// value are loaded once for all four. Each sum follows the AVX-512 dot_q8_0_q8_0 step for step
+// (even blocks into one accumulator, odd into another, the same horizontal sum), so the
+// results equal it bit for bit.
+SY_AVX512 void dot4_q8_0(const BlockQ8_0* w, const BlockQ8_0* const x[4], size_t n_blocks,
+                         float out[4]) {
+  __m256 acc[2][4];
+  for (auto& a : acc) {
+    for (auto& v : a) v = _mm256_setzero_ps();
+  }
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const size_t parity = b % 2;  // the odd tail block lands in acc[0], as there
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+    const __m256i aw = _mm256_sign_epi8(wq, wq);
+    const float wd = _cvtsh_ss(w[b].d);
+    for (int t = 0; t < 4; ++t) {
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].qs));
+      const __m256i sx = _mm256_sign_epi8(xq, wq);
+      const __m256 dot = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx));
+      const __m256 d = _mm256_set1_ps(wd * _cvtsh_ss(x[t][b].d));
+      acc[parity][t] = _mm256_fmadd_ps(d, dot, acc[parity][t]);
+    }
+  }
+  for (int t = 0; t < 4; ++t) out[t] = tile_hsum256(_mm256_add_ps(acc[0][t], acc[1][t]));
+}
+#endif
 
 // Weight rows per block: 16 rows of a 576-wide Q8_0 matrix are ~10 KB, so the block and the
 // activation row being dotted with it both stay in L1 while the block meets every activation.
@@ -98,6 +141,31 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
     case TensorType::q8_0: {
       const size_t blocks = cols / 32;
       const auto* wr = reinterpret_cast<const BlockQ8_0*>(base);
+#if defined(__x86_64__)
+      if (k.isa == "avx512") {
+        // Row blocks as for_each_output, four tokens at a time through the tile.
+        for (size_t r0 = row_begin; r0 < row_end; r0 += kRowBlock) {
+          const size_t r1 = std::min(r0 + kRowBlock, row_end);
+          size_t t = 0;
+          for (; t + 4 <= n; t += 4) {
+            const BlockQ8_0* x[4];
+            for (int j = 0; j < 4; ++j) x[j] = b.x_q8.data() + (t + j) * blocks;
+            for (size_t r = r0; r < r1; ++r) {
+              float o[4];
+              dot4_q8_0(wr + r * blocks, x, blocks, o);
+              for (int j = 0; j < 4; ++j) out[(t + j) * rows + r] = o[j];
+            }
+          }
+          for (; t < n; ++t) {
+            for (size_t r = r0; r < r1; ++r) {
+              out[t * rows + r] = k.dot_q8_0_q8_0(wr + r * blocks, b.x_q8.data() + t * blocks,
+                                                  blocks);
+            }
+          }
+        }
+        return;
+      }
+#endif
       for_each_output(n, rows, out, row_begin, row_end, [&](size_t r, size_t t) {
         return k.dot_q8_0_q8_0(wr + r * blocks, b.x_q8.data() + t * blocks, blocks);
       });
