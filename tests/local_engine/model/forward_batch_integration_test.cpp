@@ -1,5 +1,6 @@
 // LlamaCpu::forward_batch (prompt processing with the batched matmul) against token-by-token
-// forward on tiny random models of every family, with F32 and Q8_0 weights and an F32 KV cache.
+// forward on tiny random models of every family, with F32 and Q8_0 weights and an F32 KV cache
+// (and on stories260K with the default F16 cache).
 // Both passes quantize the same activations and call the same dot kernels in the same order,
 // so the stated bound, normalized MSE of the final logits < 1e-6, holds with room to spare.
 // 150 tokens cross the 128-token chunk boundary; a batch that starts after tokens already in
@@ -102,6 +103,21 @@ TEST_P(ForwardBatch, FinalLogitsEqualTokenByTokenForward) {
 INSTANTIATE_TEST_SUITE_P(AllFamilies, ForwardBatch,
                          ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3"),
                          [](const auto& info) { return info.param; });
+
+// generate() runs the prompt through forward_batch with the default F16 cache.
+TEST(ForwardBatchF16Cache, FinalLogitsEqualTokenByTokenForwardOnStories) {
+  auto model = Model::load(kStories);
+  auto tokens = model->tokenizer().encode(
+      "Once upon a time, there was a little girl named Lily. She loved to play outside.");
+  ASSERT_GT(tokens.size(), 10u);
+  LlamaCpu one_by_one(*model, 64), batched(*model, 64, 2);
+  std::vector<float> want;
+  for (size_t pos = 0; pos < tokens.size(); ++pos) {
+    auto logits = one_by_one.forward(tokens[pos], pos);
+    want.assign(logits.begin(), logits.end());
+  }
+  EXPECT_LT(normalized_mse(batched.forward_batch(tokens, 0), want), 1e-6);
+}
 
 TEST(ForwardBatchLimits, RefusesEmptyBatchesBadTokensAndOverflowingTheCache) {
   auto model = Model::load(kStories);
