@@ -58,7 +58,13 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
   std::span<const float> logits;
   size_t pos = 0;
   const auto prompt_start = Clock::now();
-  for (TokenId t : result.prompt_tokens) logits = forward_one(t, pos++);
+  if (cpu) {
+    // The CPU pass reads each weight matrix once per chunk of prompt tokens (batched matmul).
+    logits = cpu->forward_batch(result.prompt_tokens, 0);
+    pos = result.prompt_tokens.size();
+  } else {
+    for (TokenId t : result.prompt_tokens) logits = forward_one(t, pos++);
+  }
   timings.prompt_seconds = seconds_since(prompt_start);
   timings.prompt_forwards = result.prompt_tokens.size();
   std::vector<TokenId> history = result.prompt_tokens;

@@ -22,6 +22,12 @@ void add_bias(float* v, const std::vector<float>& bias) {
   for (size_t i = 0; i < bias.size(); ++i) v[i] += bias[i];
 }
 
+// out += p * v (n). The buffers never overlap; saying so lets the compiler vectorize the loop
+// (element by element, so the values do not change).
+void add_scaled(float* __restrict out, const float* __restrict v, float p, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] += p * v[i];
+}
+
 float gelu_tanh(float x) {
   const float sqrt_2_over_pi = 0.7978845608f;
   return 0.5f * x * (1.0f + std::tanh(sqrt_2_over_pi * (x + 0.044715f * x * x * x)));
@@ -36,6 +42,17 @@ std::vector<float> inverse_frequencies(const ModelConfig& c, float base, float s
     if (!factors.empty()) inv[i] /= factors[i];
   }
   return inv;
+}
+
+// F16 -> F32 for every bit pattern, built once: attention widens every cached value row it
+// reads, and a table look-up is several times cheaper than the bitwise conversion (same values).
+const float* fp16_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t i = 0; i < t.size(); ++i) t[i] = kernels::fp16_to_fp32(static_cast<uint16_t>(i));
+    return t;
+  }();
+  return table.data();
 }
 
 }  // namespace
@@ -142,6 +159,34 @@ void LlamaCpu::matvec(const kernels::MatrixView& w, const float* x, float* out) 
   });
 }
 
+void LlamaCpu::matmul(const kernels::MatrixView& w, const float* x, size_t n, float* out) {
+  kernels::prepare_batch(w, x, n, batch_);
+  const size_t token_chunks = std::min(pool_.size(), n);
+  pool_.parallel_for(token_chunks, [&](size_t i) {
+    kernels::quantize_batch(w, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
+  });
+  const size_t chunks = std::min(pool_.size(), w.rows);
+  pool_.parallel_for(chunks, [&](size_t i) {
+    const size_t begin = w.rows * i / chunks, end = w.rows * (i + 1) / chunks;
+    kernels::matmul(kernels_, w, batch_, out, begin, end);
+  });
+}
+
+void LlamaCpu::embed(TokenId token, float* out) const {
+  if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {
+    throw EngineError("token id " + std::to_string(token) + " outside the vocabulary");
+  }
+  const auto traits = tensor_type_traits(token_embd_.type);
+  const size_t row_bytes = c_.dim / traits.block_size * traits.block_bytes;
+  kernels::dequantize(
+      token_embd_.type,
+      {static_cast<const std::byte*>(token_embd_.data) + token * row_bytes, row_bytes},
+      std::span<float>(out, c_.dim));
+  if (c_.embedding_scale != 1.0f) {
+    for (size_t i = 0; i < c_.dim; ++i) out[i] *= c_.embedding_scale;
+  }
+}
+
 void LlamaCpu::rope_angles(const std::vector<float>& inv_freq, size_t pos) {
   for (size_t i = 0; i < inv_freq.size(); ++i) {
     const float angle = static_cast<float>(pos) * inv_freq[i];
@@ -164,34 +209,43 @@ void LlamaCpu::rope(float* v, size_t n_heads) const {
   }
 }
 
-// Writes k_/v_ into the cache at `pos` and att_out_ = softmax(q.K^T * scale) V per head. Heads
-// are taken a KV head at a time with the query heads that share it, so each cached value row
-// is read (and, in F16, converted) once for the whole group.
+void LlamaCpu::store_kv(size_t l, size_t pos, const float* k, const float* v) {
+  const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
+  const size_t at = (l * max_positions_ + pos) * kv_width;
+  if (kv_type_ == KvCacheType::f16) {
+    for (size_t i = 0; i < kv_width; ++i) {
+      key_cache_f16_[at + i] = kernels::fp32_to_fp16(k[i]);
+      value_cache_f16_[at + i] = kernels::fp32_to_fp16(v[i]);
+    }
+  } else {
+    std::copy_n(k, kv_width, key_cache_.data() + at);
+    std::copy_n(v, kv_width, value_cache_.data() + at);
+  }
+}
+
 void LlamaCpu::attention(size_t l, size_t pos) {
+  store_kv(l, pos, k_.data(), v_.data());
+  attend(l, pos, q_.data(), att_out_.data(), scores_.data(), value_row_.data());
+}
+
+// Heads are taken a KV head at a time with the query heads that share it, so each cached value
+// row is read (and, in F16, converted) once for the whole group.
+void LlamaCpu::attend(size_t l, size_t pos, const float* q_all, float* out_all, float* scores_all,
+                      float* value_row) const {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
   const size_t layer_offset = l * max_positions_ * kv_width;
   const bool f16 = kv_type_ == KvCacheType::f16;
-  if (f16) {
-    uint16_t* keys = key_cache_f16_.data() + layer_offset + pos * kv_width;
-    uint16_t* values = value_cache_f16_.data() + layer_offset + pos * kv_width;
-    for (size_t i = 0; i < kv_width; ++i) {
-      keys[i] = kernels::fp32_to_fp16(k_[i]);
-      values[i] = kernels::fp32_to_fp16(v_[i]);
-    }
-  } else {
-    std::copy(k_.begin(), k_.end(), key_cache_.data() + layer_offset + pos * kv_width);
-    std::copy(v_.begin(), v_.end(), value_cache_.data() + layer_offset + pos * kv_width);
-  }
+  const float* widen = fp16_table();
   const size_t first =
       c_.is_sliding(l) && pos >= c_.sliding_window ? pos - c_.sliding_window + 1 : 0;
   for (size_t kv_head = 0; kv_head < c_.n_kv_heads; ++kv_head) {
     const size_t head_offset = layer_offset + kv_head * head_dim;
-    // Probabilities of the group's query heads: scores_ is (group, max_positions).
+    // Probabilities of the group's query heads: scores_all is (group, max_positions).
     for (size_t g = 0; g < group; ++g) {
-      const float* q = q_.data() + (kv_head * group + g) * head_dim;
-      float* scores = scores_.data() + g * max_positions_;
+      const float* q = q_all + (kv_head * group + g) * head_dim;
+      float* scores = scores_all + g * max_positions_;
       float max = -INFINITY;
       for (size_t t = first; t <= pos; ++t) {
         const size_t at = head_offset + t * kv_width;
@@ -208,22 +262,21 @@ void LlamaCpu::attention(size_t l, size_t pos) {
         sum += scores[t];
       }
       for (size_t t = first; t <= pos; ++t) scores[t] /= sum;
-      float* out = att_out_.data() + (kv_head * group + g) * head_dim;
+      float* out = out_all + (kv_head * group + g) * head_dim;
       std::fill(out, out + head_dim, 0.0f);
     }
     for (size_t t = first; t <= pos; ++t) {
       const size_t at = head_offset + t * kv_width;
-      const float* v = value_row_.data();
+      const float* v = value_row;
       if (f16) {
         const uint16_t* v16 = value_cache_f16_.data() + at;
-        for (size_t i = 0; i < head_dim; ++i) value_row_[i] = kernels::fp16_to_fp32(v16[i]);
+        for (size_t i = 0; i < head_dim; ++i) value_row[i] = widen[v16[i]];
       } else {
         v = value_cache_.data() + at;
       }
       for (size_t g = 0; g < group; ++g) {
-        const float p = scores_[g * max_positions_ + t];
-        float* out = att_out_.data() + (kv_head * group + g) * head_dim;
-        for (size_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
+        const float p = scores_all[g * max_positions_ + t];
+        add_scaled(out_all + (kv_head * group + g) * head_dim, v, p, head_dim);
       }
     }
   }
@@ -236,14 +289,7 @@ std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
   if (pos >= max_positions_) throw EngineError("position past the KV cache");
   const size_t dim = c_.dim, head_dim = c_.head_dim;
 
-  const auto traits = tensor_type_traits(token_embd_.type);
-  const size_t row_bytes = dim / traits.block_size * traits.block_bytes;
-  kernels::dequantize(
-      token_embd_.type,
-      {static_cast<const std::byte*>(token_embd_.data) + token * row_bytes, row_bytes}, x_);
-  if (c_.embedding_scale != 1.0f) {
-    for (float& v : x_) v *= c_.embedding_scale;
-  }
+  embed(token, x_.data());
 
   bool angles_sliding = false;
   rope_angles(inv_freq_, pos);
@@ -298,6 +344,116 @@ std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
     for (float& l : logits_) l = c_.final_softcap * std::tanh(l / c_.final_softcap);
   }
   return logits_;
+}
+
+std::span<const float> LlamaCpu::forward_batch(std::span<const TokenId> tokens,
+                                               size_t start_pos) {
+  if (tokens.empty()) throw EngineError("forward_batch: no tokens");
+  if (start_pos + tokens.size() > max_positions_) throw EngineError("position past the KV cache");
+  if (bx_.empty()) {
+    const size_t q_width = size_t{c_.n_heads} * c_.head_dim;
+    const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
+    bx_.resize(kPrefillChunk * c_.dim);
+    bxb_.resize(kPrefillChunk * c_.dim);
+    bq_.resize(kPrefillChunk * q_width);
+    bk_.resize(kPrefillChunk * kv_width);
+    bv_.resize(kPrefillChunk * kv_width);
+    batt_.resize(kPrefillChunk * q_width);
+    bgate_.resize(kPrefillChunk * c_.ffn_dim);
+    bup_.resize(kPrefillChunk * c_.ffn_dim);
+    attn_scores_.resize(pool_.size() * scores_.size());
+    attn_value_rows_.resize(pool_.size() * c_.head_dim);
+  }
+  for (size_t done = 0; done < tokens.size(); done += kPrefillChunk) {
+    const size_t n = std::min(kPrefillChunk, tokens.size() - done);
+    forward_chunk(tokens.subspan(done, n), start_pos + done);
+  }
+  // Logits of the last token only: the others' are never sampled.
+  const size_t dim = c_.dim;
+  const size_t last = (tokens.size() - 1) % kPrefillChunk;
+  rms_norm(x_.data(), bx_.data() + last * dim, output_norm_.data(), dim, c_.rms_eps);
+  matvec(output_, x_.data(), logits_.data());
+  if (c_.final_softcap > 0) {
+    for (float& l : logits_) l = c_.final_softcap * std::tanh(l / c_.final_softcap);
+  }
+  return logits_;
+}
+
+// One chunk through every layer; leaves the chunk's final hidden states in bx_ (n, dim). The
+// per-token steps are forward's, in the same order, so the results are the same.
+void LlamaCpu::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) {
+  const size_t n = tokens.size();
+  const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim;
+  const size_t q_width = size_t{c_.n_heads} * head_dim;
+  const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
+  for (size_t t = 0; t < n; ++t) embed(tokens[t], bx_.data() + t * dim);
+
+  for (size_t l = 0; l < c_.n_layers; ++l) {
+    const Layer& lw = layers_[l];
+    for (size_t t = 0; t < n; ++t) {
+      rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
+    }
+    matmul(lw.wq, bxb_.data(), n, bq_.data());
+    matmul(lw.wk, bxb_.data(), n, bk_.data());
+    matmul(lw.wv, bxb_.data(), n, bv_.data());
+    const std::vector<float>& inv_freq = c_.is_sliding(l) ? inv_freq_swa_ : inv_freq_;
+    for (size_t t = 0; t < n; ++t) {
+      float* q = bq_.data() + t * q_width;
+      float* k = bk_.data() + t * kv_width;
+      float* v = bv_.data() + t * kv_width;
+      add_bias(q, lw.bq);
+      add_bias(k, lw.bk);
+      add_bias(v, lw.bv);
+      if (c_.qk_norm) {
+        for (size_t h = 0; h < c_.n_heads; ++h) {
+          rms_norm(q + h * head_dim, q + h * head_dim, lw.q_norm.data(), head_dim, c_.rms_eps);
+        }
+        for (size_t h = 0; h < c_.n_kv_heads; ++h) {
+          rms_norm(k + h * head_dim, k + h * head_dim, lw.k_norm.data(), head_dim, c_.rms_eps);
+        }
+      }
+      rope_angles(inv_freq, start_pos + t);
+      rope(q, c_.n_heads);
+      rope(k, c_.n_kv_heads);
+      store_kv(l, start_pos + t, k, v);
+    }
+    // Token t reads the cache up to its own position only, so every token's keys and values
+    // can be stored first and the tokens attended in parallel. Threads take every chunks-th
+    // token: later tokens attend over more positions, striding keeps the shares even.
+    const size_t chunks = std::min(pool_.size(), n);
+    pool_.parallel_for(chunks, [&](size_t i) {
+      for (size_t t = i; t < n; t += chunks) {
+        attend(l, start_pos + t, bq_.data() + t * q_width, batt_.data() + t * q_width,
+               attn_scores_.data() + i * scores_.size(),
+               attn_value_rows_.data() + i * head_dim);
+      }
+    });
+    matmul(lw.wo, batt_.data(), n, bxb_.data());
+    for (size_t t = 0; t < n; ++t) {
+      float* x = bx_.data() + t * dim;
+      float* xb = bxb_.data() + t * dim;
+      if (c_.post_norms) rms_norm(xb, xb, lw.attn_post_norm.data(), dim, c_.rms_eps);
+      for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
+      rms_norm(xb, x, lw.ffn_norm.data(), dim, c_.rms_eps);
+    }
+    matmul(lw.w_gate, bxb_.data(), n, bgate_.data());
+    matmul(lw.w_up, bxb_.data(), n, bup_.data());
+    if (c_.activation == FfnActivation::silu) {
+      for (size_t i = 0; i < n * ffn; ++i) {
+        const float g = bgate_[i];
+        bgate_[i] = g / (1.0f + std::exp(-g)) * bup_[i];
+      }
+    } else {
+      for (size_t i = 0; i < n * ffn; ++i) bgate_[i] = gelu_tanh(bgate_[i]) * bup_[i];
+    }
+    matmul(lw.w_down, bgate_.data(), n, bxb_.data());
+    for (size_t t = 0; t < n; ++t) {
+      float* x = bx_.data() + t * dim;
+      float* xb = bxb_.data() + t * dim;
+      if (c_.post_norms) rms_norm(xb, xb, lw.ffn_post_norm.data(), dim, c_.rms_eps);
+      for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
+    }
+  }
 }
 
 }  // namespace sy::engine
