@@ -84,7 +84,7 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
     client_options.verify_tls = bc.verify_tls;
     client_options.max_response_bytes = config_->max_upstream_response_bytes;
     auto& client = parts_->clients.emplace_back(
-        std::make_unique<backends::HttpClient>(parts_->loop.io(), client_options));
+        std::make_unique<backends::HttpClient>(parts_->loop.contexts(), client_options));
     backends::HttpBackendOptions options;
     options.info = backends::BackendInfo{.name = bc.name,
                                          .protocol = bc.protocol,
@@ -98,7 +98,7 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
     options.retry = bc.retry;
     options.breaker = bc.breaker;
     options.max_concurrency = bc.max_concurrency;
-    backends[bc.name] = backends::make_http_backend(parts_->loop.io(), *client,
+    backends[bc.name] = backends::make_http_backend(parts_->loop.contexts(), *client,
                                                     std::move(*translator), std::move(options));
   }
   parts_->catalog = std::make_shared<ModelCatalog>(*config_, std::move(backends));
@@ -106,7 +106,8 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   warn_unpriced(*config_, *pricer);
   parts_->handler =
       std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
-  parts_->server = std::make_unique<HttpServer>(parts_->loop.io(), config_->limits, *parts_->handler);
+  parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
+                                                   *parts_->handler);
 }
 
 Gateway::~Gateway() {

@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <stdexcept>
+#include <vector>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -28,9 +30,9 @@ class HttpChatCall;
 class HttpBackendImpl final : public Backend,
                               public std::enable_shared_from_this<HttpBackendImpl> {
  public:
-  HttpBackendImpl(asio::io_context& io, HttpClient& client, std::unique_ptr<Translator> translator,
-                  HttpBackendOptions options)
-      : io_(io),
+  HttpBackendImpl(std::vector<asio::io_context*> contexts, HttpClient& client,
+                  std::unique_ptr<Translator> translator, HttpBackendOptions options)
+      : contexts_(std::move(contexts)),
         client_(client),
         translator_(std::move(translator)),
         options_(std::move(options)),
@@ -54,7 +56,8 @@ class HttpBackendImpl final : public Backend,
     return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng_));
   }
 
-  asio::io_context& io_;
+  // One per event-loop thread; a call runs on its caller's (see caller_context).
+  const std::vector<asio::io_context*> contexts_;
   HttpClient& client_;
   std::unique_ptr<Translator> translator_;
   HttpBackendOptions options_;
@@ -72,7 +75,9 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
   HttpChatCall(std::shared_ptr<HttpBackendImpl> backend, ChatRequest request, bool stream,
                ChatHandlers handlers)
       : backend_(std::move(backend)),
-        strand_(asio::make_strand(backend_->io_)),
+        // The caller's context: the call, its upstream leg and the caller's connection all
+        // stay on one thread.
+        strand_(asio::make_strand(caller_context(backend_->contexts_))),
         backoff_timer_(strand_),
         request_(std::move(request)),
         stream_(stream),
@@ -330,7 +335,16 @@ std::shared_ptr<ChatCall> HttpBackendImpl::chat(ChatRequest request, bool stream
 std::shared_ptr<Backend> make_http_backend(asio::io_context& io, HttpClient& client,
                                            std::unique_ptr<Translator> translator,
                                            HttpBackendOptions options) {
-  return std::make_shared<HttpBackendImpl>(io, client, std::move(translator),
+  return make_http_backend(std::vector<asio::io_context*>{&io}, client, std::move(translator),
+                           std::move(options));
+}
+
+std::shared_ptr<Backend> make_http_backend(const std::vector<asio::io_context*>& contexts,
+                                           HttpClient& client,
+                                           std::unique_ptr<Translator> translator,
+                                           HttpBackendOptions options) {
+  if (contexts.empty()) throw std::invalid_argument("an HTTP backend needs an io_context");
+  return std::make_shared<HttpBackendImpl>(contexts, client, std::move(translator),
                                            std::move(options));
 }
 

@@ -15,6 +15,7 @@
 #include <cctype>
 #include <charconv>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "curl_handles.h"
@@ -620,16 +621,38 @@ int HttpClient::Impl::on_close_socket(void* clientp, curl_socket_t fd) {
   return ::close(fd);
 }
 
-HttpClient::HttpClient(asio::io_context& io, HttpClientOptions options)
-    : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+asio::io_context& caller_context(const std::vector<asio::io_context*>& contexts) {
+  for (asio::io_context* context : contexts) {
+    if (context->get_executor().running_in_this_thread()) return *context;
+  }
+  return *contexts.front();
+}
 
-HttpClient::~HttpClient() { impl_->shutdown(); }
+HttpClient::HttpClient(asio::io_context& io, HttpClientOptions options)
+    : HttpClient(std::vector<asio::io_context*>{&io}, std::move(options)) {}
+
+HttpClient::HttpClient(const std::vector<asio::io_context*>& contexts, HttpClientOptions options)
+    : contexts_(contexts) {
+  if (contexts_.empty()) throw std::invalid_argument("HttpClient needs at least one io_context");
+  impls_.reserve(contexts_.size());
+  for (asio::io_context* context : contexts_) {
+    impls_.push_back(std::make_shared<Impl>(*context, options));
+  }
+}
+
+HttpClient::~HttpClient() { shutdown(); }
 
 std::shared_ptr<HttpCall> HttpClient::start(HttpRequest request, HttpTimeouts timeouts,
                                             HttpHandlers handlers) {
-  return impl_->start(std::move(request), timeouts, std::move(handlers));
+  size_t index = 0;
+  for (size_t i = 1; i < contexts_.size(); ++i) {
+    if (contexts_[i]->get_executor().running_in_this_thread()) index = i;
+  }
+  return impls_[index]->start(std::move(request), timeouts, std::move(handlers));
 }
 
-void HttpClient::shutdown() { impl_->shutdown(); }
+void HttpClient::shutdown() {
+  for (auto& impl : impls_) impl->shutdown();
+}
 
 }  // namespace sy::backends

@@ -15,9 +15,13 @@ namespace net = boost::asio;
 
 class EventLoop::Impl {
  public:
-  explicit Impl(int threads) : io_(threads) {}
+  explicit Impl(int threads) {
+    // Concurrency hint 1: each context is run by one thread (Asio keeps its locks, so other
+    // threads may still post to it). With one thread this is exactly the former single loop.
+    for (int i = 0; i < threads; ++i) contexts_.push_back(std::make_unique<net::io_context>(1));
+  }
 
-  net::io_context io_;
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
   // Signal sets must outlive their pending waits; they die with the loop.
   std::vector<std::unique_ptr<net::signal_set>> signal_sets_;
   std::mutex signals_mutex_;
@@ -42,32 +46,38 @@ void wait_for_signal(net::signal_set& set, std::shared_ptr<std::function<void(in
 }  // namespace
 
 EventLoop::EventLoop(int threads)
-    : threads_(resolve_threads(threads)), impl_(std::make_unique<Impl>(threads_)) {}
+    : threads_(resolve_threads(threads)), impl_(std::make_unique<Impl>(threads_)) {
+  for (auto& context : impl_->contexts_) contexts_.push_back(context.get());
+}
 
 EventLoop::~EventLoop() {
   stop();
 }
 
 net::io_context& EventLoop::io() {
-  return impl_->io_;
+  return *contexts_.front();
 }
 
 void EventLoop::run() {
   // The loop keeps running when it has nothing to do (between connections) until stop().
-  auto work = net::make_work_guard(impl_->io_);
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  work.reserve(contexts_.size());
+  for (auto* context : contexts_) work.push_back(net::make_work_guard(*context));
   std::vector<std::jthread> extra;
   extra.reserve(threads_ - 1);
-  for (int i = 1; i < threads_; ++i) extra.emplace_back([this] { impl_->io_.run(); });
-  impl_->io_.run();
+  for (int i = 1; i < threads_; ++i) {
+    extra.emplace_back([context = contexts_[i]] { context->run(); });
+  }
+  contexts_.front()->run();
   // jthreads join here: run() returns only when every loop thread has left.
 }
 
 void EventLoop::stop() {
-  impl_->io_.stop();
+  for (auto* context : contexts_) context->stop();
 }
 
 void EventLoop::on_signal(std::initializer_list<int> signals, std::function<void(int)> callback) {
-  auto set = std::make_unique<net::signal_set>(impl_->io_);
+  auto set = std::make_unique<net::signal_set>(io());
   for (int s : signals) set->add(s);
   wait_for_signal(*set, std::make_shared<std::function<void(int)>>(std::move(callback)));
   std::lock_guard lock(impl_->signals_mutex_);

@@ -27,6 +27,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "switchyard/gateway/event_loop.h"
@@ -122,16 +123,22 @@ ServerRequest to_request(http::request<http::string_body>& msg, const std::strin
 
 class Connection;
 
+net::io_context& first(const std::vector<net::io_context*>& contexts) {
+  if (contexts.empty()) throw std::invalid_argument("HttpServer needs at least one io_context");
+  return *contexts.front();
+}
+
 }  // namespace
 
 // Shared by the HttpServer facade and every connection (they keep it alive while they run).
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
-  ServerCore(net::io_context& io, ServerLimits limits, RequestHandler& handler)
-      : io_(io),
+  ServerCore(std::vector<net::io_context*> contexts, ServerLimits limits,
+             RequestHandler& handler)
+      : contexts_(std::move(contexts)),
         limits_(limits),
         handler_(handler),
-        strand_(net::make_strand(io)),
+        strand_(net::make_strand(first(contexts_))),
         acceptor_(strand_),
         drain_timer_(strand_),
         accept_retry_(strand_) {}
@@ -155,7 +162,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::vector<std::shared_ptr<Connection>> snapshot();
   void finish_drain_if_empty();
 
-  net::io_context& io_;
+  const std::vector<net::io_context*> contexts_;  // connections go round-robin over these
+  size_t next_context_ = 0;                        // acceptor strand only
   const ServerLimits limits_;
   RequestHandler& handler_;
   net::strand<net::io_context::executor_type> strand_;  // acceptor and drain timer
@@ -655,7 +663,9 @@ backends::Result<uint16_t> ServerCore::listen(const std::string& host, uint16_t 
 }
 
 void ServerCore::do_accept() {
-  acceptor_.async_accept(net::make_strand(io_),
+  net::io_context& context = *contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % contexts_.size();
+  acceptor_.async_accept(net::make_strand(context),
                          [self = shared_from_this()](const error_code& ec, tcp::socket socket) {
                            self->on_accept(ec, std::move(socket));
                          });
@@ -759,8 +769,13 @@ class HttpServer::Impl {
 };
 
 HttpServer::HttpServer(boost::asio::io_context& io, ServerLimits limits, RequestHandler& handler)
+    : HttpServer(std::vector<boost::asio::io_context*>{&io}, std::move(limits), handler) {}
+
+HttpServer::HttpServer(const std::vector<boost::asio::io_context*>& contexts,
+                       ServerLimits limits, RequestHandler& handler)
     : impl_(std::make_shared<Impl>(
-          Impl{std::make_shared<ServerCore>(io, std::move(limits), handler)})) {}
+          Impl{std::make_shared<ServerCore>(contexts, std::move(limits), handler)})) {
+}
 
 HttpServer::~HttpServer() {
   impl_->core->shutdown();

@@ -18,15 +18,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(EventLoop, RunsHandlersOnConfiguredThreadsUntilStopped) {
+TEST(EventLoop, RunsEachContextOnItsOwnThreadUntilStopped) {
   EventLoop loop(3);
   EXPECT_EQ(loop.threads(), 3);
+  ASSERT_EQ(loop.contexts().size(), 3u);
+  EXPECT_EQ(loop.contexts()[0], &loop.io());
   std::mutex mutex;
   std::condition_variable all_in;
   std::set<std::thread::id> ids;
   // Each handler waits (bounded) until three distinct threads are inside: proof of 3 threads.
-  for (int i = 0; i < 3; ++i) {
-    boost::asio::post(loop.io(), [&] {
+  for (boost::asio::io_context* context : loop.contexts()) {
+    boost::asio::post(*context, [&, context] {
+      EXPECT_TRUE(context->get_executor().running_in_this_thread());
       std::unique_lock lock(mutex);
       ids.insert(std::this_thread::get_id());
       all_in.notify_all();

@@ -126,7 +126,7 @@ inline ServerLimits test_limits() {
 class RunningServer {
  public:
   explicit RunningServer(ServerLimits limits = test_limits())
-      : loop_(limits.io_threads), server_(std::make_unique<HttpServer>(loop_.io(), limits,
+      : loop_(limits.io_threads), server_(std::make_unique<HttpServer>(loop_.contexts(), limits,
                                                                        handler_)) {
     auto bound = server_->listen("127.0.0.1", 0);
     if (!bound) ADD_FAILURE() << "listen: " << bound.error().message;

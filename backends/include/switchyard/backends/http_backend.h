@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "switchyard/backends/backend.h"
 #include "switchyard/backends/http_client.h"
@@ -40,6 +41,12 @@ struct HttpBackendOptions {
 };
 
 std::shared_ptr<Backend> make_http_backend(boost::asio::io_context& io, HttpClient& client,
+                                           std::unique_ptr<Translator> translator,
+                                           HttpBackendOptions options);
+// One context per event-loop thread: each chat() call runs on the context of the thread that
+// makes it (see caller_context), so give `client` the same contexts.
+std::shared_ptr<Backend> make_http_backend(const std::vector<boost::asio::io_context*>& contexts,
+                                           HttpClient& client,
                                            std::unique_ptr<Translator> translator,
                                            HttpBackendOptions options);
 

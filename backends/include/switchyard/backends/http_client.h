@@ -7,6 +7,9 @@
 // Threading: start() and cancel() may be called from any thread. Handlers of one call run
 // one at a time, in order, on the client's strand, never inside start(); on_complete runs
 // exactly once and is the last call (also after cancel(): with ErrorKind::cancelled).
+// Given several io_contexts (one per event-loop thread), the client keeps one curl multi and
+// strand per context, and a call runs on the context of the thread that started it (the first
+// context when started from elsewhere): no cross-thread hand-off on the upstream leg.
 
 #include <chrono>
 #include <cstddef>
@@ -14,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "switchyard/backends/error.h"
 #include "switchyard/backends/http_types.h"
@@ -28,7 +32,7 @@ struct HttpClientOptions {
   size_t max_response_bytes = 64 * 1024 * 1024;  // larger bodies fail as upstream_error
   bool verify_tls = true;
   std::string ca_file;              // extra CA bundle (tests); empty = system store
-  long max_connections_per_host = 0;  // 0 = unlimited
+  long max_connections_per_host = 0;  // 0 = unlimited; per context (each has its own pool)
 };
 
 struct HttpHandlers {
@@ -50,6 +54,7 @@ class HttpCall {
 class HttpClient {
  public:
   HttpClient(boost::asio::io_context& io, HttpClientOptions options = {});
+  HttpClient(const std::vector<boost::asio::io_context*>& contexts, HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -62,7 +67,12 @@ class HttpClient {
 
  private:
   class Impl;
-  std::shared_ptr<Impl> impl_;
+  std::vector<boost::asio::io_context*> contexts_;
+  std::vector<std::shared_ptr<Impl>> impls_;  // one per context, same order
 };
+
+// The context among `contexts` that the calling thread is running; contexts[0] when it runs
+// none of them (a test thread, start-up). `contexts` must not be empty.
+boost::asio::io_context& caller_context(const std::vector<boost::asio::io_context*>& contexts);
 
 }  // namespace sy::backends

@@ -1,14 +1,19 @@
 #pragma once
-// The gateway's one Asio event loop: an io_context run on N threads. Everything asynchronous
-// (the HTTP server, the upstream HTTP client, timers) is driven by it; no thread per request.
+// The gateway's Asio event loop: N io_contexts, each run by exactly one thread. Everything
+// asynchronous (the HTTP server, the upstream HTTP client, timers) is driven by it; no thread
+// per request. A connection lives on one context, and the upstream calls it starts run on the
+// same context, so a request never hops between threads (with one shared context, each strand
+// hand-off between threads cost a futex wake and an epoll interrupt).
 //
-// Threading: construct and call run() from one thread; stop(), io() and on_signal() may be
-// called from any thread. run() blocks until stop() (or a signal callback calls stop()).
+// Threading: construct and call run() from one thread; stop(), io(), contexts() and
+// on_signal() may be called from any thread. run() blocks until stop() (or a signal callback
+// calls stop()).
 
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -24,10 +29,13 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
+  // The first context (signals, the acceptor); with one thread, the only one.
   boost::asio::io_context& io();
+  // One context per thread, threads() of them; contexts()[0] is io().
+  const std::vector<boost::asio::io_context*>& contexts() const { return contexts_; }
   int threads() const { return threads_; }
 
-  // Runs the loop on `threads()` threads (this one included); returns after stop().
+  // Runs each context on its own thread (this one runs io()); returns after stop().
   void run();
   // Makes run() return: pending handlers are abandoned, running ones finish.
   void stop();
@@ -40,6 +48,7 @@ class EventLoop {
   class Impl;
   int threads_;
   std::unique_ptr<Impl> impl_;
+  std::vector<boost::asio::io_context*> contexts_;
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit so thousands of sockets fit; returns the new

@@ -62,6 +62,11 @@ class RequestHandler {
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, ServerLimits limits, RequestHandler& handler);
+  // One acceptor on contexts[0] hands accepted connections to the contexts round-robin; a
+  // connection (and everything its handler runs on the caller's context) stays on its context.
+  // A single listener keeps port 0 simple: one bound port, no SO_REUSEPORT siblings.
+  HttpServer(const std::vector<boost::asio::io_context*>& contexts, ServerLimits limits,
+             RequestHandler& handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
