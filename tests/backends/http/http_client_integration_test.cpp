@@ -205,7 +205,9 @@ TEST(HttpClient, TimesOutOnTotalDeadlineWhileDataStillFlows) {
   EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_timeout);
   EXPECT_NE(rec.error_message().find("total"), std::string::npos) << rec.error_message();
   EXPECT_LT(Clock::now() - begin, milliseconds(800));
-  EXPECT_GE(rec.pieces, 2);
+  // Data kept flowing (more than one 30 ms-spaced chunk arrived), so no idle timeout fired.
+  // Counted in bytes: on a loaded machine several chunks can arrive in one read.
+  EXPECT_GE(rec.body.size(), 2u);
 }
 
 TEST(HttpClient, FailsAsUnavailableWhenResetBeforeHead) {
