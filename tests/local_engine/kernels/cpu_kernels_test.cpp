@@ -18,23 +18,13 @@
 #include <vector>
 
 #include "kernels/cpu/dequantize.h"
+#include "local_engine/kernels/kernel_test_support.h"
 
 namespace sy::engine::kernels {
 namespace {
 
-std::vector<const CpuKernels*> optimized_sets() {
-  std::vector<const CpuKernels*> sets;
-  if (auto* k = avx2_cpu_kernels()) sets.push_back(k);
-  if (auto* k = avx512_cpu_kernels()) sets.push_back(k);
-  return sets;
-}
-
-std::vector<float> random_floats(std::mt19937& rng, size_t n, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing::optimized_sets;
+using testing::random_floats;
 
 double abs_products(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;

@@ -25,25 +25,15 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
+#include "local_engine/kernels/kernel_test_support.h"
 #include "local_engine/normalized_mse.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
 namespace {
 
-std::vector<const CpuKernels*> optimized_sets() {
-  std::vector<const CpuKernels*> sets;
-  if (auto* k = avx2_cpu_kernels()) sets.push_back(k);
-  if (auto* k = avx512_cpu_kernels()) sets.push_back(k);
-  return sets;
-}
-
-std::vector<float> random_floats(std::mt19937& rng, size_t n, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using testing::optimized_sets;
+using testing::random_floats;
 
 template <typename T>
 std::span<const std::byte> bytes_of(const std::vector<T>& v) {

@@ -11,31 +11,10 @@
 
 #include "kernels/cpu/dequantize.h"
 #include "switchyard/local_engine/engine_error.h"
+#include "switchyard/local_engine/quantize.h"
 
 namespace sy::engine::kernels {
 namespace {
-
-std::vector<std::byte> encode(TensorType type, const std::vector<float>& w) {
-  const auto traits = tensor_type_traits(type);
-  std::vector<std::byte> out(w.size() / traits.block_size * traits.block_bytes);
-  if (type == TensorType::f32) {
-    std::memcpy(out.data(), w.data(), out.size());
-  } else if (type == TensorType::f16 || type == TensorType::bf16) {
-    for (size_t i = 0; i < w.size(); ++i) {
-      uint16_t h = type == TensorType::f16 ? fp32_to_fp16(w[i]) : fp32_to_bf16(w[i]);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-  } else if (type == TensorType::q8_0) {
-    quantize_row_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(out.data()), w.size());
-  } else if (type == TensorType::q4_0) {
-    quantize_row_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(out.data()), w.size());
-  } else if (type == TensorType::q4_k) {
-    quantize_row_q4_k(w.data(), reinterpret_cast<BlockQ4_K*>(out.data()), w.size());
-  } else {
-    quantize_row_q6_k(w.data(), reinterpret_cast<BlockQ6_K*>(out.data()), w.size());
-  }
-  return out;
-}
 
 struct Case {
   size_t rows, cols, tokens;
@@ -58,7 +37,7 @@ TEST(Matmul, EqualsPerTokenMatvecForEveryTypeAndIsa) {
     for (auto& v : x) v = dist(rng);
     for (TensorType type : types) {
       if (c.cols % tensor_type_traits(type).block_size != 0) continue;
-      auto bytes = encode(type, w);
+      auto bytes = quantize_values(type, w);
       const MatrixView view{type, bytes.data(), c.rows, c.cols};
       for (const CpuKernels* k : sets) {
         std::vector<float> want(c.tokens * c.rows), got(c.tokens * c.rows, -1.0f);
@@ -68,8 +47,8 @@ TEST(Matmul, EqualsPerTokenMatvecForEveryTypeAndIsa) {
         }
         ActivationBatch batch;
         matmul(*k, view, x.data(), c.tokens, got.data(), batch);
-        EXPECT_EQ(got, want) << k->isa << " " << to_string(type) << " " << c.rows << "x"
-                             << c.cols << " T=" << c.tokens;
+        EXPECT_EQ(got, want) << k->isa << " " << to_string(type) << " " << c.rows << "x" << c.cols
+                             << " T=" << c.tokens;
       }
     }
   }
@@ -83,7 +62,7 @@ TEST(Matmul, SplitRowsAndTokensGiveTheSameResult) {
   for (auto& v : w) v = dist(rng);
   for (auto& v : x) v = dist(rng);
   for (TensorType type : {TensorType::q8_0, TensorType::q6_k}) {
-    auto bytes = encode(type, w);
+    auto bytes = quantize_values(type, w);
     const MatrixView view{type, bytes.data(), rows, cols};
     const CpuKernels& k = select_cpu_kernels();
     std::vector<float> whole(n * rows), split(n * rows, -1.0f);

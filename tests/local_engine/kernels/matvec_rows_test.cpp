@@ -10,21 +10,10 @@
 
 #include "kernels/cpu/matvec.h"
 #include "switchyard/local_engine/engine_error.h"
+#include "switchyard/local_engine/quantize.h"
 
 namespace sy::engine::kernels {
 namespace {
-
-std::vector<std::byte> q8_0_matrix(const std::vector<float>& w) {
-  std::vector<std::byte> out(w.size() / 32 * sizeof(BlockQ8_0));
-  quantize_row_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(out.data()), w.size());
-  return out;
-}
-
-std::vector<std::byte> q4_0_matrix(const std::vector<float>& w) {
-  std::vector<std::byte> out(w.size() / 32 * sizeof(BlockQ4_0));
-  quantize_row_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(out.data()), w.size());
-  return out;
-}
 
 TEST(MatvecRows, ThreadsSharingOnePreparedScratchMatchMatvecExactly) {
   const size_t rows = 37, cols = 160;  // rows not a multiple of the thread count
@@ -33,7 +22,8 @@ TEST(MatvecRows, ThreadsSharingOnePreparedScratchMatchMatvecExactly) {
   std::vector<float> w(rows * cols), x(cols);
   for (auto& v : w) v = dist(rng) * 0.05f;
   for (auto& v : x) v = dist(rng);
-  const std::vector<std::byte> q8 = q8_0_matrix(w), q4 = q4_0_matrix(w);
+  const std::vector<std::byte> q8 = quantize_values(TensorType::q8_0, w),
+                               q4 = quantize_values(TensorType::q4_0, w);
   const MatrixView views[] = {{TensorType::f32, w.data(), rows, cols},
                               {TensorType::q8_0, q8.data(), rows, cols},
                               {TensorType::q4_0, q4.data(), rows, cols}};
@@ -60,7 +50,7 @@ TEST(MatvecRows, ThreadsSharingOnePreparedScratchMatchMatvecExactly) {
 
 TEST(MatvecRows, RefusesAScratchNotPreparedForTheMatrix) {
   std::vector<float> w(64 * 2, 0.5f), x(64, 1.0f), out(2);
-  const std::vector<std::byte> q8 = q8_0_matrix(w);
+  const std::vector<std::byte> q8 = quantize_values(TensorType::q8_0, w);
   const MatrixView view{TensorType::q8_0, q8.data(), 2, 64};
   MatvecScratch scratch;
   EXPECT_THROW(matvec_rows(select_cpu_kernels(), view, x.data(), scratch, out.data(), 0, 2),

@@ -17,6 +17,7 @@
 
 #include "kernels/cpu/dequantize.h"
 #include "switchyard/local_engine/engine_error.h"
+#include "switchyard/local_engine/quantize.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -25,33 +26,6 @@ struct Case {
   size_t rows;
   size_t cols;
 };
-
-std::vector<std::byte> encode(TensorType type, const std::vector<float>& w) {
-  const auto traits = tensor_type_traits(type);
-  std::vector<std::byte> out(w.size() / traits.block_size * traits.block_bytes);
-  if (type == TensorType::f32) {
-    std::memcpy(out.data(), w.data(), out.size());
-  } else if (type == TensorType::f16) {
-    for (size_t i = 0; i < w.size(); ++i) {
-      uint16_t h = fp32_to_fp16(w[i]);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-  } else if (type == TensorType::bf16) {
-    for (size_t i = 0; i < w.size(); ++i) {
-      uint16_t h = fp32_to_bf16(w[i]);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-  } else if (type == TensorType::q8_0) {
-    quantize_row_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(out.data()), w.size());
-  } else if (type == TensorType::q4_0) {
-    quantize_row_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(out.data()), w.size());
-  } else if (type == TensorType::q4_k) {
-    quantize_row_q4_k(w.data(), reinterpret_cast<BlockQ4_K*>(out.data()), w.size());
-  } else {
-    quantize_row_q6_k(w.data(), reinterpret_cast<BlockQ6_K*>(out.data()), w.size());
-  }
-  return out;
-}
 
 TEST(Matvec, MatchesDequantizedProductForEveryTypeAndIsa) {
   std::vector<const CpuKernels*> sets = {&generic_cpu_kernels()};
@@ -70,7 +44,7 @@ TEST(Matvec, MatchesDequantizedProductForEveryTypeAndIsa) {
     for (auto& v : x) v = dist(rng);
     for (auto [type, bound] : types) {
       if (c.cols % tensor_type_traits(type).block_size != 0) continue;
-      auto bytes = encode(type, w);
+      auto bytes = quantize_values(type, w);
       std::vector<float> deq(w.size());
       dequantize(type, bytes, deq);
       std::vector<double> want(c.rows, 0.0);

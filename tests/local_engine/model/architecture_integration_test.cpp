@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "local_engine/model/tiny_preset.h"
 #include "local_engine/normalized_mse.h"
 #include "model/architecture.h"
 #include "reference/llama_reference.h"
@@ -28,35 +29,7 @@ const std::filesystem::path kStories =
     std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K/stories260K.gguf";
 
 using sy::engine::testing::normalized_mse;
-
-// A tiny model of `architecture`: widths chosen awkward for F32, multiples of 32 for Q8_0.
-SyntheticPreset tiny(const std::string& architecture, bool block_friendly) {
-  SyntheticPreset p;
-  p.name = "tiny-" + architecture;
-  p.display_name = p.name;
-  ModelConfig& c = p.config;
-  c.architecture = architecture;
-  c.n_vocab = 603;
-  c.dim = block_friendly ? 64 : 72;
-  c.n_layers = 7;  // Gemma 3: layers 0-4 and 6 sliding, 5 global; Gemma 2: even layers sliding
-  c.n_heads = 6;
-  c.n_kv_heads = architecture == "gemma3" ? 1 : 2;
-  // Qwen3 and Gemma heads are wider than dim / n_heads, as in the real models.
-  const bool wide_heads = architecture == "qwen3" || architecture.starts_with("gemma");
-  c.head_dim = block_friendly ? (wide_heads ? 32 : 16) : (wide_heads ? 20 : 12);
-  c.rope_dim = c.head_dim;
-  c.ffn_dim = block_friendly ? 96 : 100;
-  c.context_length = 256;
-  c.rope_freq_base = 10000.0f;
-  c.rms_eps = 1e-6f;
-  c.tied_output = architecture != "llama";
-  if (architecture.starts_with("gemma")) c.sliding_window = 5;
-  if (architecture == "gemma2") {
-    c.attn_softcap = 0.5f;  // small enough to bite on these scores
-    c.final_softcap = 0.25f;
-  }
-  return p;
-}
+using sy::engine::testing::tiny_preset;
 
 std::filesystem::path write_tiny(const SyntheticPreset& preset, TensorType type) {
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
@@ -82,7 +55,7 @@ void expect_cpu_matches_reference(const Model& model, KvCacheType kv, double bou
 class ArchitectureFamily : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ArchitectureFamily, CpuPassMatchesReferenceOnF32Weights) {
-  auto path = write_tiny(tiny(GetParam(), false), TensorType::f32);
+  auto path = write_tiny(tiny_preset(GetParam(), false), TensorType::f32);
   auto model = Model::load(path);
   expect_cpu_matches_reference(*model, KvCacheType::f32, 1e-8);
   expect_cpu_matches_reference(*model, KvCacheType::f16, 1e-5);
@@ -90,14 +63,14 @@ TEST_P(ArchitectureFamily, CpuPassMatchesReferenceOnF32Weights) {
 }
 
 TEST_P(ArchitectureFamily, CpuPassMatchesReferenceOnQ8_0Weights) {
-  auto path = write_tiny(tiny(GetParam(), true), TensorType::q8_0);
+  auto path = write_tiny(tiny_preset(GetParam(), true), TensorType::q8_0);
   auto model = Model::load(path);
   expect_cpu_matches_reference(*model, KvCacheType::f16, 1e-3);
   std::filesystem::remove(path);
 }
 
 TEST_P(ArchitectureFamily, ReadsBackTheHyperParametersItWasWrittenWith) {
-  const SyntheticPreset preset = tiny(GetParam(), false);
+  const SyntheticPreset preset = tiny_preset(GetParam(), false);
   auto path = write_tiny(preset, TensorType::f32);
   auto model = Model::load(path);
   const ModelConfig& c = model->config();
@@ -138,7 +111,7 @@ INSTANTIATE_TEST_SUITE_P(AllFamilies, ArchitectureFamily,
                          [](const auto& info) { return info.param; });
 
 TEST(Gemma2, FinalSoftcapBoundsEveryLogit) {
-  auto path = write_tiny(tiny("gemma2", false), TensorType::f32);
+  auto path = write_tiny(tiny_preset("gemma2", false), TensorType::f32);
   auto model = Model::load(path);
   LlamaCpu cpu(*model, 4, 1);
   for (size_t pos = 0; pos < 4; ++pos) {
@@ -149,7 +122,7 @@ TEST(Gemma2, FinalSoftcapBoundsEveryLogit) {
 
 // Until the window is full a sliding layer sees what a global one sees; afterwards it does not.
 TEST(Gemma3, SlidingWindowChangesLogitsOnlyOnceTheWindowIsFull) {
-  SyntheticPreset windowed = tiny("gemma3", false);
+  SyntheticPreset windowed = tiny_preset("gemma3", false);
   SyntheticPreset wide = windowed;
   wide.name += "-wide";
   wide.config.sliding_window = 1000;
@@ -173,7 +146,7 @@ TEST(Gemma3, SlidingWindowChangesLogitsOnlyOnceTheWindowIsFull) {
 }
 
 TEST(Llama, Llama3RopeFactorsAndLinearScalingReachBothPasses) {
-  SyntheticPreset llama3 = tiny("llama", false);
+  SyntheticPreset llama3 = tiny_preset("llama", false);
   llama3.name += "-rope3";
   // A short "original context" so that some of the 6 frequencies of a 12-wide head are scaled.
   llama3.llama3_rope = {
@@ -188,7 +161,7 @@ TEST(Llama, Llama3RopeFactorsAndLinearScalingReachBothPasses) {
   expect_cpu_matches_reference(*model, KvCacheType::f32, 1e-8);
   std::filesystem::remove(path);
 
-  SyntheticPreset linear = tiny("llama", false);
+  SyntheticPreset linear = tiny_preset("llama", false);
   linear.name += "-linear";
   linear.config.rope_freq_scale = 0.25f;
   path = write_tiny(linear, TensorType::f32);
@@ -223,7 +196,7 @@ TEST(SyntheticModel, PresetsCarryThePublishedShapes) {
 }
 
 TEST(SyntheticModel, SameSeedSameBytesAndFewerLayersKeepTheFirstOnes) {
-  const SyntheticPreset preset = tiny("qwen2", true);
+  const SyntheticPreset preset = tiny_preset("qwen2", true);
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
   auto dir = std::filesystem::temp_directory_path();
   write_synthetic_model(preset, vocab, {.type = TensorType::q8_0, .seed = 3}, dir / "sy_a.gguf");
@@ -251,14 +224,14 @@ TEST(SyntheticModel, SameSeedSameBytesAndFewerLayersKeepTheFirstOnes) {
 }
 
 TEST(SyntheticModel, RefusesAVocabularyLargerThanThePreset) {
-  SyntheticPreset preset = tiny("llama", true);
+  SyntheticPreset preset = tiny_preset("llama", true);
   preset.config.n_vocab = 100;
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
   EXPECT_THROW(write_synthetic_model(preset, vocab, {},
                                      std::filesystem::temp_directory_path() / "sy_too_small.gguf"),
                EngineError);
   // --vocab may shrink the padding, never below the tokenizer.
-  SyntheticPreset bigger = tiny("llama", true);
+  SyntheticPreset bigger = tiny_preset("llama", true);
   auto dir = std::filesystem::temp_directory_path();
   EXPECT_THROW(write_synthetic_model(bigger, vocab, {.vocab = 511}, dir / "sy_vocab.gguf"),
                EngineError);

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "local_engine/model/tiny_preset.h"
+#include "local_engine/normalized_mse.h"
 #include "runtime/llama_cpu.h"
 #include "switchyard/local_engine/engine_error.h"
 #include "switchyard/local_engine/gguf_file.h"
@@ -23,49 +25,15 @@ namespace {
 const std::filesystem::path kStories =
     std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K/stories260K.gguf";
 
-double normalized_mse(std::span<const float> got, std::span<const float> want) {
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  return err / norm;
-}
-
-// Awkward widths for F32, multiples of 32 for Q8_0 (as in architecture_integration_test).
-SyntheticPreset tiny(const std::string& architecture, bool block_friendly) {
-  SyntheticPreset p;
-  p.name = "batch-" + architecture;
-  p.display_name = p.name;
-  ModelConfig& c = p.config;
-  c.architecture = architecture;
-  c.n_vocab = 603;
-  c.dim = block_friendly ? 64 : 72;
-  c.n_layers = 3;
-  c.n_heads = 6;
-  c.n_kv_heads = architecture == "gemma3" ? 1 : 2;
-  const bool wide_heads = architecture == "qwen3" || architecture.starts_with("gemma");
-  c.head_dim = block_friendly ? (wide_heads ? 32 : 16) : (wide_heads ? 20 : 12);
-  c.rope_dim = c.head_dim;
-  c.ffn_dim = block_friendly ? 96 : 100;
-  c.context_length = 256;
-  c.rope_freq_base = 10000.0f;
-  c.rms_eps = 1e-6f;
-  c.tied_output = architecture != "llama";
-  if (architecture.starts_with("gemma")) c.sliding_window = 5;
-  if (architecture == "gemma2") {
-    c.attn_softcap = 0.5f;
-    c.final_softcap = 0.25f;
-  }
-  return p;
-}
+using testing::normalized_mse;
+using testing::tiny_preset;
 
 class ForwardBatch : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ForwardBatch, FinalLogitsEqualTokenByTokenForward) {
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
   for (TensorType type : {TensorType::f32, TensorType::q8_0}) {
-    const SyntheticPreset preset = tiny(GetParam(), type != TensorType::f32);
+    const SyntheticPreset preset = tiny_preset(GetParam(), type != TensorType::f32, 3);
     auto path = std::filesystem::temp_directory_path() /
                 ("sy_batch_" + preset.name + "_" + std::string(to_string(type)) + ".gguf");
     write_synthetic_model(preset, vocab, {.type = type, .seed = 11}, path);
