@@ -62,7 +62,6 @@ LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads, KvC
       c_(model.config()),
       kernels_(kernels::select_cpu_kernels()),
       pool_(threads),
-      scratch_(pool_.size()),
       max_positions_(max_positions),
       kv_type_(kv_type) {
   if (model.file() == nullptr) throw EngineError("the CPU pass needs a GGUF model");
@@ -150,7 +149,7 @@ std::vector<float> LlamaCpu::vector_f32(std::string_view name, size_t n) const {
 
 void LlamaCpu::matvec(const kernels::MatrixView& w, const float* x, float* out) {
   // The activations are quantized once, here, and then only read by every thread.
-  kernels::MatvecScratch& activations = scratch_.front();
+  kernels::MatvecScratch& activations = scratch_;
   kernels::quantize_activations(w, x, activations);
   const size_t chunks = std::min(pool_.size(), w.rows);
   pool_.parallel_for(chunks, [&](size_t i) {

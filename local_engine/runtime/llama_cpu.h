@@ -72,7 +72,7 @@ class LlamaCpu {
   const ModelConfig& c_;
   const kernels::CpuKernels& kernels_;
   ThreadPool pool_;
-  std::vector<kernels::MatvecScratch> scratch_;  // [0]: the current matvec's activations
+  kernels::MatvecScratch scratch_;  // the current matvec's activations, shared by the threads
   size_t max_positions_;
   KvCacheType kv_type_;
   kernels::MatrixView token_embd_;
