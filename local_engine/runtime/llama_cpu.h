@@ -12,12 +12,19 @@
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matvec.h"
+#include "runtime/kv_cache.h"
 #include "runtime/thread_pool.h"
 #include "switchyard/local_engine/model.h"
 
 namespace sy::engine {
 
-enum class KvCacheType : uint8_t { f16, f32 };
+// One sequence's share of a batched step (forward_step).
+struct BatchSequence {
+  std::span<const TokenId> tokens;  // run at positions start_pos .. start_pos + tokens.size() - 1
+  size_t start_pos = 0;             // positions below it are in `kv` already
+  const KvSequence* kv = nullptr;   // blocks reserved for every position the tokens reach
+  bool want_logits = false;         // the logits after its last token
+};
 
 class LlamaCpu {
  public:
@@ -25,6 +32,17 @@ class LlamaCpu {
   // `threads` counts the caller; 0 means one per hardware thread.
   LlamaCpu(const Model& model, size_t max_positions, size_t threads = 1,
            KvCacheType kv_type = KvCacheType::f16);
+
+  // Serving: the sequences' keys and values live in `cache` (which must outlive this object and
+  // match the model); `max_step_tokens` bounds the tokens of one forward_step.
+  LlamaCpu(const Model& model, KvCache& cache, size_t max_step_tokens, size_t threads = 1);
+
+  // Runs every sequence's tokens in one pass: each weight matrix is read once per chunk of the
+  // step's tokens (all sequences together), attention runs per token over its own sequence's
+  // blocks. Stores the keys and values of every token; the caller then advances each kv->length.
+  // Returns (sequences with want_logits, n_vocab) logits in batch order. A token's logits are
+  // bit-identical whatever else is in the batch (batch-invariant kernels).
+  std::span<const float> forward_step(std::span<const BatchSequence> batch);
 
   // Same contract as LlamaReference::forward.
   std::span<const float> forward(TokenId token, size_t pos);

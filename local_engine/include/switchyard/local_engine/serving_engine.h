@@ -1,0 +1,147 @@
+#pragma once
+// Serves many generation requests at once from one copy of a model's weights: continuous
+// batching (sequences join and leave the running batch between steps; each step runs the
+// decode token of every running sequence plus chunks of waiting prompts, in one weight pass),
+// a paged KV cache shared by every sequence with a prefix cache, priorities, deadlines and
+// cancellation.
+//
+// Threading: submit(), cancel() and stats() may be called from any thread. Callbacks run on the
+// engine's step thread, one sequence's in order; they must be quick (hand the data to another
+// executor) and may call cancel() but not submit(). Destroying the engine ends every sequence
+// with SequenceEnd::cancelled and joins the step thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchyard/local_engine/model.h"
+#include "switchyard/local_engine/sampler.h"
+#include "switchyard/local_engine/token_constraint.h"
+
+namespace sy::engine {
+
+enum class Priority : uint8_t { interactive, bulk };
+
+struct ServingOptions {
+  size_t kv_budget_bytes = 256u << 20;  // the paged KV cache (F16), all sequences together
+  size_t block_tokens = 16;             // positions per KV block
+  size_t max_running = 64;              // sequences in the batch at once
+  size_t max_step_tokens = 256;         // decode tokens + prefill chunk tokens per step
+  size_t max_waiting = 256;             // queued requests beyond which submit() refuses
+  // Out of this many admissions while interactive requests wait, one goes to a waiting bulk
+  // request, so bulk work always progresses.
+  size_t bulk_share = 4;
+  bool prefix_cache = true;
+  size_t threads = 0;  // CPU pass threads including the step thread; 0: one per hardware thread
+};
+
+struct TokenLogprob {
+  TokenId token = 0;
+  std::string text;  // the token's bytes (may be part of a UTF-8 character)
+  float logprob = 0;
+};
+
+// One generated token of one sequence.
+struct GeneratedToken {
+  TokenId token = 0;
+  // Text released by this token: whole UTF-8 characters that can no longer be part of a stop
+  // string. Often empty (held back); held text comes out with a later token or at the end.
+  std::string text;
+  float logprob = 0;               // the model's, before sampling transforms
+  std::vector<TokenLogprob> top;   // the top_logprobs most likely, when asked
+};
+
+struct SequenceRequest {
+  std::vector<TokenId> prompt;  // rendered and tokenized by the caller; not empty
+  size_t max_tokens = 256;      // capped by the context left after the prompt
+  SamplerOptions sampling;
+  std::vector<std::string> stop;  // generation ends before the first; its text is not returned
+  bool ignore_eos = false;
+  size_t top_logprobs = 0;  // 0: no alternatives in GeneratedToken::top
+  Priority priority = Priority::interactive;
+  // Past it the sequence ends with SequenceEnd::deadline at the next step.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::unique_ptr<TokenConstraint> constraint;  // optional: only tokens it allows are sampled
+};
+
+enum class SequenceEnd : uint8_t {
+  stop,       // EOS, a stop string, or the constraint's value complete
+  length,     // max_tokens or the context reached
+  cancelled,  // cancel() or the engine shutting down
+  deadline,   // the request's deadline passed
+  failed,     // an internal error; the message says what
+};
+
+struct SequenceUsage {
+  size_t prompt_tokens = 0;
+  size_t cached_prompt_tokens = 0;  // of which taken from the prefix cache
+  size_t completion_tokens = 0;
+  double queue_seconds = 0;          // submit() to the first step that ran it
+  double first_token_seconds = 0;    // submit() to the first generated token; 0 if none
+};
+
+struct SequenceCallbacks {
+  std::function<void(const GeneratedToken& token)> on_token;
+  // Exactly once, last. `text` is whatever text was still held back (possibly empty).
+  std::function<void(SequenceEnd end, std::string_view text, const SequenceUsage& usage,
+                     std::string_view error)>
+      on_end;
+};
+
+class SequenceHandle {
+ public:
+  virtual ~SequenceHandle() = default;
+  // Idempotent; the sequence's slot and KV blocks are freed at the next step and on_end
+  // (cancelled) follows, unless it had already ended.
+  virtual void cancel() = 0;
+};
+
+struct SubmitRefusal {
+  enum class Kind : uint8_t { queue_full, prompt_too_long, invalid, shutting_down } kind;
+  std::string message;
+  double retry_after_seconds = 0;  // queue_full: a hint from the current drain rate
+};
+
+struct ServingStats {
+  size_t running = 0;  // sequences in the batch (prefilling or decoding)
+  size_t waiting = 0;  // queued for admission
+  size_t kv_blocks_total = 0;
+  size_t kv_blocks_used = 0;    // referenced by live sequences
+  size_t kv_blocks_cached = 0;  // unreferenced, holding published prefixes
+  uint64_t prefix_lookup_tokens = 0;
+  uint64_t prefix_hit_tokens = 0;
+  uint64_t steps = 0;
+  uint64_t generated_tokens = 0;
+};
+
+class ServingEngine {
+ public:
+  // `model` must outlive the engine. Throws EngineError when the KV budget cannot hold one
+  // full context (the message gives the bytes needed) or the model cannot run on the CPU pass.
+  ServingEngine(const Model& model, ServingOptions options);
+  ~ServingEngine();
+  ServingEngine(const ServingEngine&) = delete;
+  ServingEngine& operator=(const ServingEngine&) = delete;
+
+  // Queues a request. Refuses, without calling a callback, a prompt that leaves no room to
+  // generate in the context (prompt_too_long), an empty prompt or a token outside the
+  // vocabulary (invalid), a full queue (queue_full), or an engine being destroyed.
+  std::expected<std::shared_ptr<SequenceHandle>, SubmitRefusal> submit(SequenceRequest request,
+                                                                       SequenceCallbacks callbacks);
+
+  ServingStats stats() const;
+  const Model& model() const;
+  size_t context_length() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sy::engine
