@@ -350,6 +350,10 @@ std::span<const float> LlamaCpu::forward_step(std::span<const BatchSequence> bat
     if (end > s.kv->blocks.size() * cache_.block_tokens()) {
       throw EngineError("forward_step: positions past the sequence's reserved KV blocks");
     }
+    // Published blocks may be shared with other sequences: never written again.
+    if (s.start_pos < s.kv->published * cache_.block_tokens()) {
+      throw EngineError("forward_step: positions inside the sequence's published KV blocks");
+    }
     for (size_t i = 0; i < s.tokens.size(); ++i) {
       const TokenId token = s.tokens[i];
       if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {

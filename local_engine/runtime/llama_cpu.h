@@ -50,7 +50,8 @@ class LlamaCpu {
   // bit-identical whatever else is in the batch (batch-invariant kernels). Each sequence's tokens
   // are its own, in position order, one BatchSequence per KvSequence. Throws EngineError, before
   // touching the cache, for an empty batch or sequence, a token outside the vocabulary, or
-  // positions past the reserved blocks. The span lives until the next call.
+  // positions past the reserved blocks or inside published (shareable) ones. The span lives
+  // until the next call.
   std::span<const float> forward_step(std::span<const BatchSequence> batch);
 
   // Same contract as LlamaReference::forward.

@@ -228,6 +228,11 @@ TEST(ForwardStepLimits, RefusesBadStepsBeforeTouchingTheCache) {
   BatchSequence silent{std::span(tokens).first(4), 0, &seq, false};
   EXPECT_TRUE(cpu.forward_step(std::span(&silent, 1)).empty());
 
+  seq.length = 4;
+  cache.publish(seq, tokens);
+  BatchSequence rewrite{std::span(tokens).first(1), 3, &seq, true};
+  EXPECT_THROW(cpu.forward_step(std::span(&rewrite, 1)), EngineError);  // shareable block
+
   EXPECT_THROW(cpu.forward(1, 0), EngineError);  // no private cache in serving mode
   ModelConfig other = model->config();
   other.n_kv_heads *= 2;
