@@ -80,7 +80,8 @@ void expect_bits_equal(std::span<const float> got, std::span<const float> want,
 }
 
 // Runs the plans as a serving engine would and checks every logit row against the solo runs.
-void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::string& what) {
+void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::string& what,
+                            size_t step_rows = kStepRows) {
   const uint32_t n_vocab = model.config().n_vocab;
   auto plans = mixed_plans(n_vocab);
   std::vector<std::vector<std::vector<float>>> want;
@@ -94,7 +95,7 @@ void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::
   }
 
   KvCache cache(model.config(), {.block_tokens = kBlockTokens, .max_blocks = 64, .type = kv_type});
-  LlamaCpu cpu(model, cache, kStepRows, 2);
+  LlamaCpu cpu(model, cache, step_rows, 2);
   std::vector<KvSequence> kv(plans.size());
   std::vector<size_t> done(plans.size(), 0);
   for (size_t step = 0; step < plans[0].chunks.size(); ++step) {
@@ -129,6 +130,13 @@ TEST(ForwardStep, EverySequenceGetsItsSoloLogitsOnStories) {
   for (KvCacheType kv : {KvCacheType::f16, KvCacheType::f32}) {
     expect_batch_invariant(*model, kv, kv == KvCacheType::f16 ? "stories f16" : "stories f32");
   }
+}
+
+// Chunks of one row (every projection a matvec) and of an odd size that splits sequences.
+TEST(ForwardStep, ChunkSizeDoesNotChangeTheLogits) {
+  auto model = Model::load(kStories);
+  expect_batch_invariant(*model, KvCacheType::f16, "stories 1-row chunks", 1);
+  expect_batch_invariant(*model, KvCacheType::f16, "stories 7-row chunks", 7);
 }
 
 class ForwardStepFamilies : public ::testing::TestWithParam<std::string> {};
