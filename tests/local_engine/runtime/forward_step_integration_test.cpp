@@ -106,8 +106,8 @@ void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::
       if (n == 0) continue;
       ASSERT_TRUE(cache.reserve(kv[s], done[s] + n));
       const bool want_logits = (s + step) % 3 != 1;
-      batch.push_back({std::span(plans[s].tokens).subspan(done[s], n), done[s], &kv[s],
-                       want_logits});
+      batch.push_back(
+          {std::span(plans[s].tokens).subspan(done[s], n), done[s], &kv[s], want_logits});
       if (want_logits) wanted.push_back(s);
     }
     auto logits = cpu.forward_step(batch);
