@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +30,9 @@ struct KvCacheOptions {
   size_t block_tokens = 16;
   size_t max_blocks = 0;  // the memory budget, in blocks (block_bytes() each); > 0
   KvCacheType type = KvCacheType::f16;
+  // Bits of the prefix hash used as the cache key, 1..64. Tests lower it to force collisions;
+  // lookups compare the tokens themselves, so a collision only costs a miss.
+  unsigned hash_bits = 64;
 };
 
 // One sequence's blocks. Owned by its user, but only KvCache changes it.
@@ -46,17 +50,22 @@ struct PrefixCacheStats {
 
 class KvCache {
  public:
+  // Throws EngineError for a zero block size or budget, or a model without KV heads.
   KvCache(const ModelConfig& config, KvCacheOptions options);
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
 
   // Bytes one block takes: keys and values of every layer for block_tokens positions.
   static size_t block_bytes(const ModelConfig& config, size_t block_tokens, KvCacheType type);
 
   size_t block_tokens() const { return options_.block_tokens; }
+  size_t n_layers() const { return n_layers_; }
+  size_t kv_width() const { return kv_width_; }  // n_kv_heads * head_dim
   KvCacheType type() const { return options_.type; }
   size_t total_blocks() const { return options_.max_blocks; }
-  size_t used_blocks() const;  // referenced by at least one sequence
+  size_t used_blocks() const { return used_; }  // referenced by at least one sequence
   size_t free_blocks() const { return total_blocks() - used_blocks(); }  // incl. cached ones
-  size_t cached_blocks() const;  // unreferenced but still holding a published prefix
+  size_t cached_blocks() const { return cached_; }  // unreferenced, holding a published prefix
   const PrefixCacheStats& prefix_stats() const { return stats_; }
 
   // For an empty `seq`: takes the longest run of cached full blocks that starts `prompt`,
@@ -69,27 +78,74 @@ class KvCache {
   bool reserve(KvSequence& seq, size_t length);
 
   // Publishes seq's full blocks not yet published; `tokens` are the tokens at positions
-  // [0, seq.length) of the sequence (prompt and generated).
+  // [0, seq.length) of the sequence (prompt and generated; more are ignored). A block whose
+  // prefix is already cached (another sequence computed the same tokens) is replaced in
+  // seq.blocks by the cached one, which holds the same keys and values, and freed.
   void publish(KvSequence& seq, std::span<const TokenId> tokens);
 
   // Drops seq's references (published blocks stay cached) and empties it.
   void release(KvSequence& seq);
 
   // Storage of one block for one layer, (block_tokens, n_kv_heads * head_dim) row-major: the
-  // f16 pointers when type() is f16, the f32 ones otherwise.
-  uint16_t* keys_f16(BlockId block, size_t layer);
-  uint16_t* values_f16(BlockId block, size_t layer);
-  float* keys_f32(BlockId block, size_t layer);
-  float* values_f32(BlockId block, size_t layer);
-  const uint16_t* keys_f16(BlockId block, size_t layer) const;
-  const uint16_t* values_f16(BlockId block, size_t layer) const;
-  const float* keys_f32(BlockId block, size_t layer) const;
-  const float* values_f32(BlockId block, size_t layer) const;
+  // f16 pointers when type() is f16, the f32 ones otherwise. Not range-checked (hot path).
+  uint16_t* keys_f16(BlockId block, size_t layer) { return slot<uint16_t>(block, layer, 0); }
+  uint16_t* values_f16(BlockId block, size_t layer) { return slot<uint16_t>(block, layer, 1); }
+  float* keys_f32(BlockId block, size_t layer) { return slot<float>(block, layer, 0); }
+  float* values_f32(BlockId block, size_t layer) { return slot<float>(block, layer, 1); }
+  const uint16_t* keys_f16(BlockId block, size_t layer) const {
+    return slot<uint16_t>(block, layer, 0);
+  }
+  const uint16_t* values_f16(BlockId block, size_t layer) const {
+    return slot<uint16_t>(block, layer, 1);
+  }
+  const float* keys_f32(BlockId block, size_t layer) const { return slot<float>(block, layer, 0); }
+  const float* values_f32(BlockId block, size_t layer) const {
+    return slot<float>(block, layer, 1);
+  }
 
  private:
-  // The implementation's choice; see kv_cache.cpp.
+  static constexpr BlockId kNoBlock = UINT32_MAX;
+  struct BlockInfo {
+    uint32_t refs = 0;
+    bool cached = false;  // published: in index_, its tokens in tokens_
+    // Bumped whenever the block leaves the prefix cache, so that a cached child never matches
+    // a later, different prefix that reuses its parent's id.
+    uint32_t epoch = 0;
+    uint64_t key = 0;           // index_ key it is published under
+    BlockId parent = kNoBlock;  // the cached block before it; kNoBlock for position 0
+    uint32_t parent_epoch = 0;
+    BlockId lru_prev = kNoBlock, lru_next = kNoBlock;  // while cached and unreferenced
+  };
+
+  template <class T>
+  T* slot(BlockId block, size_t layer, size_t which) const {
+    const size_t at = ((size_t{block} * n_layers_ + layer) * 2 + which) * slot_elements_;
+    return reinterpret_cast<T*>(storage_.get() + at * element_bytes_);
+  }
+  uint64_t key(uint64_t hash) const { return hash & key_mask_; }
+  // The cached block holding `tokens` right after the cached block `parent`, or kNoBlock.
+  BlockId find_cached(uint64_t hash, BlockId parent, std::span<const TokenId> tokens) const;
+  BlockId take_block();        // a free block, evicting the least recently used cached one
+  void acquire(BlockId block);  // one more reference to a cached block
+  void drop(BlockId block);     // one reference less; cached when published, else free
+  void lru_push(BlockId block);
+  void lru_remove(BlockId block);
+
   KvCacheOptions options_;
   PrefixCacheStats stats_;
+  size_t n_layers_ = 0, kv_width_ = 0;
+  size_t slot_elements_ = 0;  // block_tokens * kv_width
+  size_t element_bytes_ = 0;  // 2 (f16) or 4 (f32)
+  uint64_t key_mask_ = 0;
+  // (total_blocks, n_layers, 2 = keys/values, block_tokens, kv_width) elements; left
+  // uninitialized, so untouched blocks cost no memory.
+  std::unique_ptr<std::byte[]> storage_;
+  std::vector<BlockInfo> blocks_;  // (total_blocks)
+  std::vector<TokenId> tokens_;    // (total_blocks, block_tokens) of the cached blocks
+  std::vector<BlockId> free_;      // unreferenced and not cached
+  BlockId lru_head_ = kNoBlock, lru_tail_ = kNoBlock;  // head: evicted first
+  size_t used_ = 0, cached_ = 0;
+  std::unordered_multimap<uint64_t, BlockId> index_;  // key(prefix hash) -> cached blocks
 };
 
 }  // namespace sy::engine

@@ -55,6 +55,9 @@ const float* fp16_table() {
   return table.data();
 }
 
+// Block size of the single-sequence constructor's private cache; any size gives the same values.
+constexpr size_t kOwnBlockTokens = 16;
+
 }  // namespace
 
 LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads, KvCacheType kv_type)
@@ -62,9 +65,36 @@ LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads, KvC
       c_(model.config()),
       kernels_(kernels::select_cpu_kernels()),
       pool_(threads),
+      own_cache_(std::make_unique<KvCache>(
+          model.config(),
+          KvCacheOptions{.block_tokens = kOwnBlockTokens,
+                         .max_blocks = std::max<size_t>(
+                             1, (max_positions + kOwnBlockTokens - 1) / kOwnBlockTokens),
+                         .type = kv_type})),
+      cache_(*own_cache_),
       max_positions_(max_positions),
-      kv_type_(kv_type) {
-  if (model.file() == nullptr) throw EngineError("the CPU pass needs a GGUF model");
+      max_step_tokens_(kPrefillChunk) {
+  cache_.reserve(own_seq_, max_positions);
+  init();
+  reserve_attention(max_positions);
+}
+
+LlamaCpu::LlamaCpu(const Model& model, KvCache& cache, size_t max_step_tokens, size_t threads)
+    : model_(model),
+      c_(model.config()),
+      kernels_(kernels::select_cpu_kernels()),
+      pool_(threads),
+      cache_(cache),
+      max_step_tokens_(max_step_tokens) {
+  if (max_step_tokens == 0) throw EngineError("the CPU pass needs max_step_tokens > 0");
+  if (cache.n_layers() != c_.n_layers || cache.kv_width() != size_t{c_.n_kv_heads} * c_.head_dim) {
+    throw EngineError("the KV cache was made for another model shape");
+  }
+  init();
+}
+
+void LlamaCpu::init() {
+  if (model_.file() == nullptr) throw EngineError("the CPU pass needs a GGUF model");
   const size_t q_width = size_t{c_.n_heads} * c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
   token_embd_ = view("token_embd.weight", c_.n_vocab, c_.dim);
@@ -94,33 +124,35 @@ LlamaCpu::LlamaCpu(const Model& model, size_t max_positions, size_t threads, KvC
       layer.ffn_post_norm = vector_f32(b + "post_ffw_norm.weight", c_.dim);
     }
     layers_.push_back(std::move(layer));
+    any_sliding_ = any_sliding_ || c_.is_sliding(l);
   }
   output_norm_ = vector_f32("output_norm.weight", c_.dim);
   std::vector<float> factors;
   if (c_.rope_freq_factors) factors = vector_f32("rope_freqs.weight", c_.rope_dim / 2);
   inv_freq_ = inverse_frequencies(c_, c_.rope_freq_base, c_.rope_freq_scale, factors);
   inv_freq_swa_ = inverse_frequencies(c_, c_.rope_freq_base_swa, c_.rope_freq_scale_swa, factors);
-  rope_cos_.resize(c_.rope_dim / 2);
-  rope_sin_.resize(c_.rope_dim / 2);
-  x_.resize(c_.dim);
-  xb_.resize(c_.dim);
-  q_.resize(q_width);
-  k_.resize(kv_width);
-  v_.resize(kv_width);
-  att_out_.resize(q_width);
-  scores_.resize(size_t{c_.n_heads / c_.n_kv_heads} * max_positions);
-  value_row_.resize(c_.head_dim);
-  gate_.resize(c_.ffn_dim);
-  up_.resize(c_.ffn_dim);
-  logits_.resize(c_.n_vocab);
-  const size_t cache = size_t{c_.n_layers} * max_positions * kv_width;
-  if (kv_type_ == KvCacheType::f16) {
-    key_cache_f16_.resize(cache);
-    value_cache_f16_.resize(cache);
-  } else {
-    key_cache_.resize(cache);
-    value_cache_.resize(cache);
+  const size_t rows = max_step_tokens_, half = c_.rope_dim / 2;
+  rope_cos_.resize(rows * half);
+  rope_sin_.resize(rows * half);
+  if (any_sliding_) {
+    rope_cos_swa_.resize(rows * half);
+    rope_sin_swa_.resize(rows * half);
   }
+  bx_.resize(rows * c_.dim);
+  bxb_.resize(rows * c_.dim);
+  bq_.resize(rows * q_width);
+  bk_.resize(rows * kv_width);
+  bv_.resize(rows * kv_width);
+  batt_.resize(rows * q_width);
+  bgate_.resize(rows * c_.ffn_dim);
+  bup_.resize(rows * c_.ffn_dim);
+  attn_value_rows_.resize(pool_.size() * c_.head_dim);
+}
+
+void LlamaCpu::reserve_attention(size_t positions) {
+  if (positions <= attn_span_) return;
+  attn_span_ = positions;
+  attn_scores_.resize(pool_.size() * (c_.n_heads / c_.n_kv_heads) * attn_span_);
 }
 
 kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t cols) const {
@@ -186,15 +218,21 @@ void LlamaCpu::embed(TokenId token, float* out) const {
   }
 }
 
-void LlamaCpu::rope_angles(const std::vector<float>& inv_freq, size_t pos) {
+void LlamaCpu::project(const kernels::MatrixView& w, const float* x, size_t n, float* out) {
+  if (n == 1) matvec(w, x, out);
+  else matmul(w, x, n, out);
+}
+
+void LlamaCpu::rope_angles(const std::vector<float>& inv_freq, size_t pos, float* cos,
+                           float* sin) const {
   for (size_t i = 0; i < inv_freq.size(); ++i) {
     const float angle = static_cast<float>(pos) * inv_freq[i];
-    rope_cos_[i] = std::cos(angle);
-    rope_sin_[i] = std::sin(angle);
+    cos[i] = std::cos(angle);
+    sin[i] = std::sin(angle);
   }
 }
 
-void LlamaCpu::rope(float* v, size_t n_heads) const {
+void LlamaCpu::rope(float* v, size_t n_heads, const float* cos, const float* sin) const {
   const size_t half = c_.rope_dim / 2;
   const bool adjacent = c_.rope_style == RopeStyle::adjacent_pairs;
   for (size_t h = 0; h < n_heads; ++h) {
@@ -202,200 +240,177 @@ void LlamaCpu::rope(float* v, size_t n_heads) const {
     for (size_t i = 0; i < half; ++i) {
       const size_t ia = adjacent ? 2 * i : i, ib = adjacent ? 2 * i + 1 : i + half;
       const float a = head[ia], b = head[ib];
-      head[ia] = a * rope_cos_[i] - b * rope_sin_[i];
-      head[ib] = a * rope_sin_[i] + b * rope_cos_[i];
+      head[ia] = a * cos[i] - b * sin[i];
+      head[ib] = a * sin[i] + b * cos[i];
     }
   }
 }
 
-void LlamaCpu::store_kv(size_t l, size_t pos, const float* k, const float* v) {
+void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v) {
   const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
-  const size_t at = (l * max_positions_ + pos) * kv_width;
-  if (kv_type_ == KvCacheType::f16) {
+  const size_t bt = cache_.block_tokens();
+  const BlockId block = row.kv->blocks[row.pos / bt];
+  const size_t at = (row.pos % bt) * kv_width;
+  if (cache_.type() == KvCacheType::f16) {
+    uint16_t* keys = cache_.keys_f16(block, l) + at;
+    uint16_t* values = cache_.values_f16(block, l) + at;
     for (size_t i = 0; i < kv_width; ++i) {
-      key_cache_f16_[at + i] = kernels::fp32_to_fp16(k[i]);
-      value_cache_f16_[at + i] = kernels::fp32_to_fp16(v[i]);
+      keys[i] = kernels::fp32_to_fp16(k[i]);
+      values[i] = kernels::fp32_to_fp16(v[i]);
     }
   } else {
-    std::copy_n(k, kv_width, key_cache_.data() + at);
-    std::copy_n(v, kv_width, value_cache_.data() + at);
+    std::copy_n(k, kv_width, cache_.keys_f32(block, l) + at);
+    std::copy_n(v, kv_width, cache_.values_f32(block, l) + at);
   }
 }
 
-void LlamaCpu::attention(size_t l, size_t pos) {
-  store_kv(l, pos, k_.data(), v_.data());
-  attend(l, pos, q_.data(), att_out_.data(), scores_.data(), value_row_.data());
-}
-
-// Heads are taken a KV head at a time with the query heads that share it, so each cached value
-// row is read (and, in F16, converted) once for the whole group.
-void LlamaCpu::attend(size_t l, size_t pos, const float* q_all, float* out_all, float* scores_all,
-                      float* value_row) const {
+// The query heads that share one KV head are taken together, so each cached value row is read
+// (and, in F16, converted) once for the whole group. Positions are visited in order, block by
+// block, so the sums run in the same order whatever the block size.
+void LlamaCpu::attend(size_t l, const Row& row, size_t kv_head, const float* q_group,
+                      float* out_group, float* scores_all, float* value_row) const {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
-  const size_t layer_offset = l * max_positions_ * kv_width;
-  const bool f16 = kv_type_ == KvCacheType::f16;
+  const size_t bt = cache_.block_tokens();
+  const bool f16 = cache_.type() == KvCacheType::f16;
   const float* widen = fp16_table();
+  const size_t pos = row.pos;
   const size_t first =
       c_.is_sliding(l) && pos >= c_.sliding_window ? pos - c_.sliding_window + 1 : 0;
-  for (size_t kv_head = 0; kv_head < c_.n_kv_heads; ++kv_head) {
-    const size_t head_offset = layer_offset + kv_head * head_dim;
-    // Probabilities of the group's query heads: scores_all is (group, max_positions).
-    for (size_t g = 0; g < group; ++g) {
-      const float* q = q_all + (kv_head * group + g) * head_dim;
-      float* scores = scores_all + g * max_positions_;
-      float max = -INFINITY;
-      for (size_t t = first; t <= pos; ++t) {
-        const size_t at = head_offset + t * kv_width;
-        float score = f16 ? kernels_.dot_f16_f32(key_cache_f16_.data() + at, q, head_dim)
-                          : kernels_.dot_f32(q, key_cache_.data() + at, head_dim);
-        score *= c_.attention_scale;
-        if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
-        scores[t] = score;
-        max = std::max(max, score);
-      }
-      float sum = 0;
-      for (size_t t = first; t <= pos; ++t) {
-        scores[t] = std::exp(scores[t] - max);
-        sum += scores[t];
-      }
-      for (size_t t = first; t <= pos; ++t) scores[t] /= sum;
-      float* out = out_all + (kv_head * group + g) * head_dim;
-      std::fill(out, out + head_dim, 0.0f);
+  const size_t span = pos - first + 1;
+  const std::vector<BlockId>& blocks = row.kv->blocks;
+  // fn(t, offset of position t's row for this head within its block's layer storage, block).
+  auto for_each_position = [&](auto fn) {
+    for (size_t t = first; t <= pos;) {
+      const size_t b = t / bt, end = std::min(pos + 1, (b + 1) * bt);
+      for (; t < end; ++t) fn(t, (t - b * bt) * kv_width + kv_head * head_dim, blocks[b]);
     }
-    for (size_t t = first; t <= pos; ++t) {
-      const size_t at = head_offset + t * kv_width;
-      const float* v = value_row;
-      if (f16) {
-        const uint16_t* v16 = value_cache_f16_.data() + at;
-        for (size_t i = 0; i < head_dim; ++i) value_row[i] = widen[v16[i]];
-      } else {
-        v = value_cache_.data() + at;
-      }
-      for (size_t g = 0; g < group; ++g) {
-        const float p = scores_all[g * max_positions_ + t];
-        add_scaled(out_all + (kv_head * group + g) * head_dim, v, p, head_dim);
-      }
+  };
+  // Probabilities of the group's query heads: scores_all is (group, span).
+  for (size_t g = 0; g < group; ++g) {
+    const float* q = q_group + g * head_dim;
+    float* scores = scores_all + g * span;
+    float max = -INFINITY;
+    for_each_position([&](size_t t, size_t at, BlockId block) {
+      float score = f16 ? kernels_.dot_f16_f32(cache_.keys_f16(block, l) + at, q, head_dim)
+                        : kernels_.dot_f32(q, cache_.keys_f32(block, l) + at, head_dim);
+      score *= c_.attention_scale;
+      if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
+      scores[t - first] = score;
+      max = std::max(max, score);
+    });
+    float sum = 0;
+    for (size_t i = 0; i < span; ++i) {
+      scores[i] = std::exp(scores[i] - max);
+      sum += scores[i];
     }
+    for (size_t i = 0; i < span; ++i) scores[i] /= sum;
+    std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
   }
+  for_each_position([&](size_t t, size_t at, BlockId block) {
+    const float* v = value_row;
+    if (f16) {
+      const uint16_t* v16 = cache_.values_f16(block, l) + at;
+      for (size_t i = 0; i < head_dim; ++i) value_row[i] = widen[v16[i]];
+    } else {
+      v = cache_.values_f32(block, l) + at;
+    }
+    for (size_t g = 0; g < group; ++g) {
+      add_scaled(out_group + g * head_dim, v, scores_all[g * span + t - first], head_dim);
+    }
+  });
 }
 
 std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
-  if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {
-    throw EngineError("token id " + std::to_string(token) + " outside the vocabulary");
-  }
-  if (pos >= max_positions_) throw EngineError("position past the KV cache");
-  const size_t dim = c_.dim, head_dim = c_.head_dim;
-
-  embed(token, x_.data());
-
-  bool angles_sliding = false;
-  rope_angles(inv_freq_, pos);
-  for (size_t l = 0; l < c_.n_layers; ++l) {
-    const Layer& lw = layers_[l];
-    rms_norm(xb_.data(), x_.data(), lw.attn_norm.data(), dim, c_.rms_eps);
-    matvec(lw.wq, xb_.data(), q_.data());
-    matvec(lw.wk, xb_.data(), k_.data());
-    matvec(lw.wv, xb_.data(), v_.data());
-    add_bias(q_.data(), lw.bq);
-    add_bias(k_.data(), lw.bk);
-    add_bias(v_.data(), lw.bv);
-    if (c_.qk_norm) {
-      for (size_t h = 0; h < c_.n_heads; ++h) {
-        float* q = q_.data() + h * head_dim;
-        rms_norm(q, q, lw.q_norm.data(), head_dim, c_.rms_eps);
-      }
-      for (size_t h = 0; h < c_.n_kv_heads; ++h) {
-        float* k = k_.data() + h * head_dim;
-        rms_norm(k, k, lw.k_norm.data(), head_dim, c_.rms_eps);
-      }
-    }
-    if (c_.is_sliding(l) != angles_sliding) {
-      angles_sliding = c_.is_sliding(l);
-      rope_angles(angles_sliding ? inv_freq_swa_ : inv_freq_, pos);
-    }
-    rope(q_.data(), c_.n_heads);
-    rope(k_.data(), c_.n_kv_heads);
-    attention(l, pos);
-    matvec(lw.wo, att_out_.data(), xb_.data());
-    if (c_.post_norms) rms_norm(xb_.data(), xb_.data(), lw.attn_post_norm.data(), dim, c_.rms_eps);
-    for (size_t i = 0; i < dim; ++i) x_[i] += xb_[i];
-
-    rms_norm(xb_.data(), x_.data(), lw.ffn_norm.data(), dim, c_.rms_eps);
-    matvec(lw.w_gate, xb_.data(), gate_.data());
-    matvec(lw.w_up, xb_.data(), up_.data());
-    if (c_.activation == FfnActivation::silu) {
-      for (size_t i = 0; i < c_.ffn_dim; ++i) {
-        const float g = gate_[i];
-        gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
-      }
-    } else {
-      for (size_t i = 0; i < c_.ffn_dim; ++i) gate_[i] = gelu_tanh(gate_[i]) * up_[i];
-    }
-    matvec(lw.w_down, gate_.data(), xb_.data());
-    if (c_.post_norms) rms_norm(xb_.data(), xb_.data(), lw.ffn_post_norm.data(), dim, c_.rms_eps);
-    for (size_t i = 0; i < dim; ++i) x_[i] += xb_[i];
-  }
-  rms_norm(x_.data(), x_.data(), output_norm_.data(), dim, c_.rms_eps);
-  matvec(output_, x_.data(), logits_.data());
-  if (c_.final_softcap > 0) {
-    for (float& l : logits_) l = c_.final_softcap * std::tanh(l / c_.final_softcap);
-  }
-  return logits_;
+  return forward_batch(std::span(&token, 1), pos);
 }
 
 std::span<const float> LlamaCpu::forward_batch(std::span<const TokenId> tokens,
                                                size_t start_pos) {
+  if (!own_cache_) throw EngineError("forward needs a LlamaCpu with its own KV cache");
   if (tokens.empty()) throw EngineError("forward_batch: no tokens");
   if (start_pos + tokens.size() > max_positions_) throw EngineError("position past the KV cache");
-  if (bx_.empty()) {
-    const size_t q_width = size_t{c_.n_heads} * c_.head_dim;
-    const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
-    bx_.resize(kPrefillChunk * c_.dim);
-    bxb_.resize(kPrefillChunk * c_.dim);
-    bq_.resize(kPrefillChunk * q_width);
-    bk_.resize(kPrefillChunk * kv_width);
-    bv_.resize(kPrefillChunk * kv_width);
-    batt_.resize(kPrefillChunk * q_width);
-    bgate_.resize(kPrefillChunk * c_.ffn_dim);
-    bup_.resize(kPrefillChunk * c_.ffn_dim);
-    attn_scores_.resize(pool_.size() * scores_.size());
-    attn_value_rows_.resize(pool_.size() * c_.head_dim);
+  const BatchSequence seq{tokens, start_pos, &own_seq_, true};
+  auto logits = forward_step(std::span(&seq, 1));
+  own_seq_.length = std::max(own_seq_.length, start_pos + tokens.size());
+  return logits;
+}
+
+std::span<const float> LlamaCpu::forward_step(std::span<const BatchSequence> batch) {
+  if (batch.empty()) throw EngineError("forward_step: no sequences");
+  // Everything is checked before the cache is touched.
+  rows_.clear();
+  logit_rows_.clear();
+  size_t span = 0;
+  for (const BatchSequence& s : batch) {
+    if (s.tokens.empty()) throw EngineError("forward_step: a sequence without tokens");
+    if (s.kv == nullptr) throw EngineError("forward_step: a sequence without KV blocks");
+    const size_t end = s.start_pos + s.tokens.size();
+    if (end > s.kv->blocks.size() * cache_.block_tokens()) {
+      throw EngineError("forward_step: positions past the sequence's reserved KV blocks");
+    }
+    for (size_t i = 0; i < s.tokens.size(); ++i) {
+      const TokenId token = s.tokens[i];
+      if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {
+        throw EngineError("token id " + std::to_string(token) + " outside the vocabulary");
+      }
+      rows_.push_back({s.kv, s.start_pos + i, token});
+    }
+    if (s.want_logits) logit_rows_.push_back(rows_.size() - 1);
+    span = std::max(span, end);
   }
-  for (size_t done = 0; done < tokens.size(); done += kPrefillChunk) {
-    const size_t n = std::min(kPrefillChunk, tokens.size() - done);
-    forward_chunk(tokens.subspan(done, n), start_pos + done);
+  reserve_attention(span);
+
+  const size_t dim = c_.dim, n_logits = logit_rows_.size();
+  final_.resize(n_logits * dim);
+  size_t next_logit = 0;
+  for (size_t begin = 0; begin < rows_.size(); begin += max_step_tokens_) {
+    const size_t n = std::min(max_step_tokens_, rows_.size() - begin);
+    forward_rows(begin, n);
+    // Final states of this chunk's logit rows, before the next chunk overwrites bx_.
+    for (; next_logit < n_logits && logit_rows_[next_logit] < begin + n; ++next_logit) {
+      rms_norm(final_.data() + next_logit * dim, bx_.data() + (logit_rows_[next_logit] - begin) * dim,
+               output_norm_.data(), dim, c_.rms_eps);
+    }
   }
-  // Logits of the last token only: the others' are never sampled.
-  const size_t dim = c_.dim;
-  const size_t last = (tokens.size() - 1) % kPrefillChunk;
-  rms_norm(x_.data(), bx_.data() + last * dim, output_norm_.data(), dim, c_.rms_eps);
-  matvec(output_, x_.data(), logits_.data());
+  if (n_logits == 0) return {};
+  logits_.resize(n_logits * c_.n_vocab);
+  project(output_, final_.data(), n_logits, logits_.data());
   if (c_.final_softcap > 0) {
     for (float& l : logits_) l = c_.final_softcap * std::tanh(l / c_.final_softcap);
   }
   return logits_;
 }
 
-// One chunk through every layer; leaves the chunk's final hidden states in bx_ (n, dim). The
-// per-token steps are forward's, in the same order, so the results are the same.
-void LlamaCpu::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) {
-  const size_t n = tokens.size();
-  const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim;
+// One chunk of rows through every layer, the steps of the reference pass per token: the
+// projections as one matmul over the chunk, attention per token over its own sequence.
+void LlamaCpu::forward_rows(size_t begin, size_t n) {
+  const Row* rows = rows_.data() + begin;
+  const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim, half = c_.rope_dim / 2;
   const size_t q_width = size_t{c_.n_heads} * head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
-  for (size_t t = 0; t < n; ++t) embed(tokens[t], bx_.data() + t * dim);
+  const size_t group = c_.n_heads / c_.n_kv_heads;
+  for (size_t t = 0; t < n; ++t) {
+    embed(rows[t].token, bx_.data() + t * dim);
+    rope_angles(inv_freq_, rows[t].pos, rope_cos_.data() + t * half, rope_sin_.data() + t * half);
+    if (any_sliding_) {
+      rope_angles(inv_freq_swa_, rows[t].pos, rope_cos_swa_.data() + t * half,
+                  rope_sin_swa_.data() + t * half);
+    }
+  }
 
   for (size_t l = 0; l < c_.n_layers; ++l) {
     const Layer& lw = layers_[l];
     for (size_t t = 0; t < n; ++t) {
       rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
     }
-    matmul(lw.wq, bxb_.data(), n, bq_.data());
-    matmul(lw.wk, bxb_.data(), n, bk_.data());
-    matmul(lw.wv, bxb_.data(), n, bv_.data());
-    const std::vector<float>& inv_freq = c_.is_sliding(l) ? inv_freq_swa_ : inv_freq_;
+    project(lw.wq, bxb_.data(), n, bq_.data());
+    project(lw.wk, bxb_.data(), n, bk_.data());
+    project(lw.wv, bxb_.data(), n, bv_.data());
+    const bool sliding = c_.is_sliding(l);
+    const float* cos = (sliding ? rope_cos_swa_ : rope_cos_).data();
+    const float* sin = (sliding ? rope_sin_swa_ : rope_sin_).data();
     for (size_t t = 0; t < n; ++t) {
       float* q = bq_.data() + t * q_width;
       float* k = bk_.data() + t * kv_width;
@@ -411,23 +426,26 @@ void LlamaCpu::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) 
           rms_norm(k + h * head_dim, k + h * head_dim, lw.k_norm.data(), head_dim, c_.rms_eps);
         }
       }
-      rope_angles(inv_freq, start_pos + t);
-      rope(q, c_.n_heads);
-      rope(k, c_.n_kv_heads);
-      store_kv(l, start_pos + t, k, v);
+      rope(q, c_.n_heads, cos + t * half, sin + t * half);
+      rope(k, c_.n_kv_heads, cos + t * half, sin + t * half);
+      store_kv(l, rows[t], k, v);
     }
-    // Token t reads the cache up to its own position only, so every token's keys and values
-    // can be stored first and the tokens attended in parallel. Threads take every chunks-th
-    // token: later tokens attend over more positions, striding keeps the shares even.
-    const size_t chunks = std::min(pool_.size(), n);
+    // A token reads its sequence's cache up to its own position only, so every token's keys
+    // and values can be stored first and the (token, KV head) pairs attended in parallel.
+    // Threads take every chunks-th pair: later tokens attend over more positions, striding
+    // keeps the shares even.
+    const size_t pairs = n * c_.n_kv_heads;
+    const size_t chunks = std::min(pool_.size(), pairs);
+    const size_t scores_size = group * attn_span_;
     pool_.parallel_for(chunks, [&](size_t i) {
-      for (size_t t = i; t < n; t += chunks) {
-        attend(l, start_pos + t, bq_.data() + t * q_width, batt_.data() + t * q_width,
-               attn_scores_.data() + i * scores_.size(),
-               attn_value_rows_.data() + i * head_dim);
+      for (size_t p = i; p < pairs; p += chunks) {
+        const size_t t = p / c_.n_kv_heads, h = p % c_.n_kv_heads;
+        const size_t at = t * q_width + h * group * head_dim;
+        attend(l, rows[t], h, bq_.data() + at, batt_.data() + at,
+               attn_scores_.data() + i * scores_size, attn_value_rows_.data() + i * head_dim);
       }
     });
-    matmul(lw.wo, batt_.data(), n, bxb_.data());
+    project(lw.wo, batt_.data(), n, bxb_.data());
     for (size_t t = 0; t < n; ++t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;
@@ -435,8 +453,8 @@ void LlamaCpu::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) 
       for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
       rms_norm(xb, x, lw.ffn_norm.data(), dim, c_.rms_eps);
     }
-    matmul(lw.w_gate, bxb_.data(), n, bgate_.data());
-    matmul(lw.w_up, bxb_.data(), n, bup_.data());
+    project(lw.w_gate, bxb_.data(), n, bgate_.data());
+    project(lw.w_up, bxb_.data(), n, bup_.data());
     if (c_.activation == FfnActivation::silu) {
       for (size_t i = 0; i < n * ffn; ++i) {
         const float g = bgate_[i];
@@ -445,7 +463,7 @@ void LlamaCpu::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) 
     } else {
       for (size_t i = 0; i < n * ffn; ++i) bgate_[i] = gelu_tanh(bgate_[i]) * bup_[i];
     }
-    matmul(lw.w_down, bgate_.data(), n, bxb_.data());
+    project(lw.w_down, bgate_.data(), n, bxb_.data());
     for (size_t t = 0; t < n; ++t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;

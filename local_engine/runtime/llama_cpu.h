@@ -2,11 +2,15 @@
 // The CPU forward pass of the Llama family and its relatives: the same computation as
 // reference/llama_reference (every architecture of model/architecture.h), but over the weights
 // in the mapped GGUF file (F32, F16, Q8_0, Q4_0 in place) with the cpuid-selected kernels, and a
-// KV cache in F16 by default (F32 on request, for tests). Matrix rows are split across a thread
-// pool; every row is computed the same way whatever the thread count, so results do not depend
-// on it.
+// paged KV cache (KvCache) in F16 by default (F32 on request, for tests). Matrix rows are split
+// across a thread pool; every row is computed the same way whatever the thread count or the
+// other tokens of the step, so results depend on neither.
+//
+// One mechanism: forward and forward_batch run forward_step on one sequence whose blocks live
+// in a private KvCache. Not thread-safe; one caller at a time.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -34,14 +38,19 @@ class LlamaCpu {
            KvCacheType kv_type = KvCacheType::f16);
 
   // Serving: the sequences' keys and values live in `cache` (which must outlive this object and
-  // match the model); `max_step_tokens` bounds the tokens of one forward_step.
+  // match the model, else EngineError); `max_step_tokens` bounds the rows that go through the
+  // layers at once (the step buffers): a larger step runs in chunks of that many, same results.
+  // forward and forward_batch throw EngineError on an object made this way.
   LlamaCpu(const Model& model, KvCache& cache, size_t max_step_tokens, size_t threads = 1);
 
   // Runs every sequence's tokens in one pass: each weight matrix is read once per chunk of the
   // step's tokens (all sequences together), attention runs per token over its own sequence's
   // blocks. Stores the keys and values of every token; the caller then advances each kv->length.
   // Returns (sequences with want_logits, n_vocab) logits in batch order. A token's logits are
-  // bit-identical whatever else is in the batch (batch-invariant kernels).
+  // bit-identical whatever else is in the batch (batch-invariant kernels). Each sequence's tokens
+  // are its own, in position order, one BatchSequence per KvSequence. Throws EngineError, before
+  // touching the cache, for an empty batch or sequence, a token outside the vocabulary, or
+  // positions past the reserved blocks. The span lives until the next call.
   std::span<const float> forward_step(std::span<const BatchSequence> batch);
 
   // Same contract as LlamaReference::forward.
@@ -66,51 +75,67 @@ class LlamaCpu {
     std::vector<float> q_norm, k_norm;                 // (head_dim)
     std::vector<float> attn_post_norm, ffn_post_norm;  // (dim)
   };
+  // One token of a step, at its position in its sequence.
+  struct Row {
+    const KvSequence* kv;
+    size_t pos;
+    TokenId token;
+  };
+  // The weights and step buffers; both constructors end here.
+  void init();
   kernels::MatrixView view(std::string_view name, size_t rows, size_t cols) const;
   std::vector<float> vector_f32(std::string_view name, size_t n) const;
   void matvec(const kernels::MatrixView& w, const float* x, float* out);
   // out (n, w.rows) = x (n, w.cols) times W^T, rows split across the pool.
   void matmul(const kernels::MatrixView& w, const float* x, size_t n, float* out);
-  void forward_chunk(std::span<const TokenId> tokens, size_t start_pos);
+  // matvec for one row (the decode path), matmul otherwise: the same values either way.
+  void project(const kernels::MatrixView& w, const float* x, size_t n, float* out);
+  // Runs rows_[begin, begin + n) through every layer; leaves their final hidden states in
+  // bx_ (n, dim).
+  void forward_rows(size_t begin, size_t n);
   void embed(TokenId token, float* out) const;
-  // Fills rope_cos_/rope_sin_ (rope_dim / 2) for `pos` from `inv_freq`.
-  void rope_angles(const std::vector<float>& inv_freq, size_t pos);
-  void rope(float* v, size_t n_heads) const;
-  // Stores k, v (kv width each) in layer l's cache at pos.
-  void store_kv(size_t layer, size_t pos, const float* k, const float* v);
-  // out (q width) = softmax(q.K^T * scale) V per head over the cached positions that a token at
-  // `pos` sees. scores (group, max_positions) and value_row (head_dim) are the caller's scratch;
-  // reads only the cache, so threads may attend different tokens at once.
-  void attend(size_t layer, size_t pos, const float* q, float* out, float* scores,
-              float* value_row) const;
-  // store_kv of k_/v_, then attend with q_ into att_out_.
-  void attention(size_t layer, size_t pos);
+  // cos/sin (rope_dim / 2) of `pos` times `inv_freq`.
+  void rope_angles(const std::vector<float>& inv_freq, size_t pos, float* cos, float* sin) const;
+  void rope(float* v, size_t n_heads, const float* cos, const float* sin) const;
+  // Stores k, v (kv width each) of `row` in its block for layer l.
+  void store_kv(size_t layer, const Row& row, const float* k, const float* v);
+  // out (group * head_dim) = softmax(q.K^T * scale) V for the query heads of one KV head over
+  // the positions of row's sequence that it sees. scores (group, positions seen) and value_row
+  // (head_dim) are the caller's scratch; reads only the cache, so threads may attend at once.
+  void attend(size_t layer, const Row& row, size_t kv_head, const float* q, float* out,
+              float* scores, float* value_row) const;
+  // Sizes the attention scratch for spans of up to `positions` positions.
+  void reserve_attention(size_t positions);
 
   const Model& model_;
   const ModelConfig& c_;
   const kernels::CpuKernels& kernels_;
   ThreadPool pool_;
   kernels::MatvecScratch scratch_;  // the current matvec's activations, shared by the threads
-  size_t max_positions_;
-  KvCacheType kv_type_;
+  std::unique_ptr<KvCache> own_cache_;  // the single-sequence constructor's
+  KvCache& cache_;
+  KvSequence own_seq_;        // forward / forward_batch's sequence: every position reserved
+  size_t max_positions_ = 0;  // of own_seq_; 0 in serving mode
+  size_t max_step_tokens_;    // rows of the step buffers
   kernels::MatrixView token_embd_;
   kernels::MatrixView output_;
   std::vector<Layer> layers_;
-  std::vector<float> output_norm_;          // (dim)
-  std::vector<float> inv_freq_;             // (rope_dim / 2) global layers, scaling folded in
-  std::vector<float> inv_freq_swa_;         // (rope_dim / 2) sliding-window layers
-  std::vector<float> rope_cos_, rope_sin_;  // (rope_dim / 2) for the current position
-  std::vector<float> x_, xb_, q_, k_, v_, att_out_, gate_, up_, logits_;
-  std::vector<float> scores_;     // (n_heads / n_kv_heads, max_positions) one KV head's group
-  std::vector<float> value_row_;  // (head_dim) a cached F16 value row in F32
-  // Chunk buffers of forward_batch, allocated on its first call: (kPrefillChunk, width) each.
+  std::vector<float> output_norm_;   // (dim)
+  std::vector<float> inv_freq_;      // (rope_dim / 2) global layers, scaling folded in
+  std::vector<float> inv_freq_swa_;  // (rope_dim / 2) sliding-window layers
+  bool any_sliding_ = false;
+  std::vector<Row> rows_;            // (step tokens) the current step, sequence by sequence
+  std::vector<size_t> logit_rows_;   // indices into rows_ of the tokens that want logits
+  // (max_step_tokens, rope_dim / 2) each: the chunk's RoPE angles, global and sliding layers.
+  std::vector<float> rope_cos_, rope_sin_, rope_cos_swa_, rope_sin_swa_;
+  // (max_step_tokens, width) each: the chunk's activations.
   std::vector<float> bx_, bxb_, bq_, bk_, bv_, batt_, bgate_, bup_;
-  std::vector<float> attn_scores_;      // (pool threads, scores_ size) forward_batch's attention
+  std::vector<float> final_;   // (logit rows, dim) normalized final hidden states
+  std::vector<float> logits_;  // (logit rows, n_vocab)
+  size_t attn_span_ = 0;       // positions the attention scratch holds per query head
+  std::vector<float> attn_scores_;      // (pool threads, group, attn_span_)
   std::vector<float> attn_value_rows_;  // (pool threads, head_dim)
   kernels::ActivationBatch batch_;  // the quantized activations of the current matmul
-  // (n_layers, max_positions, n_kv_heads * head_dim), one pair in use per kv_type_.
-  std::vector<uint16_t> key_cache_f16_, value_cache_f16_;
-  std::vector<float> key_cache_, value_cache_;
 };
 
 }  // namespace sy::engine
