@@ -73,7 +73,9 @@ struct Sequence {
         prompt_tokens(tokens.size()),
         sampler(request.sampling),
         streamer(tokenizer, request.stop),
-        submitted(Clock::now()) {}
+        submitted(Clock::now()) {
+    usage.prompt_tokens = prompt_tokens;
+  }
 
   // Positions still to run before the next sample: 1 while decoding.
   size_t remaining() const { return tokens.size() - kv.length; }
@@ -531,17 +533,18 @@ void ServingEngine::Impl::settle() {
   // end() left null entries in `running`; preempted sequences go back to the queue front, the
   // most recently admitted first so that the queue keeps their admission order.
   std::vector<SequencePtr> put_back;
-  std::erase_if(running, [&](SequencePtr& seq) {
-    if (!seq) return true;
-    if (!seq->preempted) return false;
-    put_back.push_back(std::move(seq));
-    return true;
-  });
+  for (auto& seq : running) {
+    if (seq && seq->preempted) put_back.push_back(std::move(seq));
+  }
+  std::erase(running, nullptr);
   if (!put_back.empty()) {
     std::sort(put_back.begin(), put_back.end(),
               [](const SequencePtr& a, const SequencePtr& b) { return a->admission > b->admission; });
     std::lock_guard lock(signal->mutex);
-    for (auto& seq : put_back) queue.push_front(seq->request.priority, std::move(seq));
+    for (auto& seq : put_back) {
+      const Priority p = seq->request.priority;
+      queue.push_front(p, std::move(seq));
+    }
   }
   if (!endings.empty()) {
     const auto now = Clock::now();
