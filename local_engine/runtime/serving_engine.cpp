@@ -469,10 +469,11 @@ void ServingEngine::Impl::sample(Sequence& seq, std::span<const float> logits) {
   const float max = *std::max_element(logits.begin(), logits.end());
   double sum = 0;
   for (float l : logits) sum += std::exp(static_cast<double>(l - max));
-  const float log_sum = static_cast<float>(std::log(sum));
+  const double log_sum = std::log(sum);  // as generate() computes it: same values to the bit
+  auto logprob = [&](TokenId t) { return static_cast<float>(logits[t] - max - log_sum); };
   GeneratedToken out;
   out.token = token;
-  out.logprob = logits[token] - max - log_sum;
+  out.logprob = logprob(token);
   out.step = counters.steps;
   if (seq.request.top_logprobs > 0) {
     const size_t k = std::min(seq.request.top_logprobs, logits.size());
@@ -482,7 +483,7 @@ void ServingEngine::Impl::sample(Sequence& seq, std::span<const float> logits) {
     std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end());
     for (size_t i = 0; i < k; ++i) {
       const TokenId t = ranked[i].second;
-      out.top.push_back({t, tokenizer.token_to_piece(t), logits[t] - max - log_sum});
+      out.top.push_back({t, tokenizer.token_to_piece(t), logprob(t)});
     }
   }
   seq.tokens.push_back(token);

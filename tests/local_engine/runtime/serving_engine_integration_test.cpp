@@ -11,7 +11,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -68,6 +70,8 @@ const char* const kTexts[] = {
 struct Seen {
   std::vector<TokenId> tokens;
   std::vector<uint64_t> steps;
+  std::vector<float> logprobs;
+  std::vector<std::vector<TokenLogprob>> top;
   std::string text;
   int ends = 0;
   SequenceEnd end = SequenceEnd::failed;
@@ -86,6 +90,8 @@ class Recorder {
                   seen_[i].tokens.push_back(t.token);
                   seen_[i].steps.push_back(t.step);
                   seen_[i].text += t.text;
+                  seen_[i].logprobs.push_back(t.logprob);
+                  seen_[i].top.push_back(t.top);
                   if (seen_[i].tokens.size() == 1) first_token_order_.push_back(i);
                   ++total_tokens_;
                   changed_.notify_all();
@@ -500,6 +506,108 @@ TEST(ServingEngine, LongPromptPrefillDoesNotStallRunningStreams) {
     for (size_t k = 1; k < s.steps.size(); ++k) {
       ASSERT_EQ(s.steps[k], s.steps[k - 1] + 1) << "stream " << i << " token " << k;
     }
+  }
+}
+
+TEST(ServingEngine, SampledSequencesWithStopStringsEqualSoloGenerate) {
+  constexpr size_t kN = 8;
+  std::vector<GenerateResult> solo;
+  std::vector<GenerateOptions> options(kN);
+  for (size_t i = 0; i < kN; ++i) {
+    GenerateOptions& g = options[i];
+    g.max_tokens = 60;
+    g.threads = 1;
+    g.sampling = {.temperature = 0.9f, .top_k = 40, .top_p = 0.95f, .seed = 100 + i};
+    if (i % 2 == 0) g.sampling.repetition_penalty = 1.1f;
+    g.stop = i % 3 == 0 ? std::vector<std::string>{"."} : std::vector<std::string>{"Lily", "\n"};
+    solo.push_back(generate(stories(), kTexts[i], g));
+  }
+  Recorder rec(kN);
+  ServingEngine engine(stories(), small_options());
+  for (size_t i = 0; i < kN; ++i) {
+    SequenceRequest r;
+    r.prompt = solo[i].prompt_tokens;
+    r.max_tokens = options[i].max_tokens;
+    r.sampling = options[i].sampling;
+    r.stop = options[i].stop;
+    ASSERT_TRUE(engine.submit(std::move(r), rec.callbacks(i)));
+  }
+  ASSERT_TRUE(rec.wait_ended(kN));
+  size_t stopped = 0;
+  for (size_t i = 0; i < kN; ++i) {
+    const Seen s = rec.seen(i);
+    EXPECT_EQ(s.tokens, solo[i].tokens) << i;
+    EXPECT_EQ(s.text, solo[i].text) << i;
+    EXPECT_EQ(s.logprobs, solo[i].logprobs) << i;
+    EXPECT_EQ(s.end, solo[i].finish == FinishReason::stop ? SequenceEnd::stop : SequenceEnd::length);
+    stopped += s.end == SequenceEnd::stop;
+  }
+  EXPECT_GT(stopped, 0u);  // the stop strings were exercised
+}
+
+TEST(ServingEngine, TopLogprobsAreTheModelsMostLikelyTokens) {
+  ServingEngine engine(stories(), small_options());
+  Recorder rec(1);
+  SequenceRequest r = greedy(tokens_of(stories(), kTexts[0]), 12);
+  r.top_logprobs = 5;
+  ASSERT_TRUE(engine.submit(std::move(r), rec.callbacks(0)));
+  ASSERT_TRUE(rec.wait_ended(1));
+  const Seen s = rec.seen(0);
+  ASSERT_EQ(s.top.size(), 12u);
+  for (size_t k = 0; k < s.top.size(); ++k) {
+    ASSERT_EQ(s.top[k].size(), 5u);
+    EXPECT_EQ(s.top[k][0].token, s.tokens[k]);  // greedy: the chosen one is the most likely
+    EXPECT_EQ(s.top[k][0].logprob, s.logprobs[k]);
+    EXPECT_EQ(s.top[k][0].text, stories().tokenizer().token_to_piece(s.tokens[k]));
+    for (size_t j = 1; j < 5; ++j) EXPECT_LE(s.top[k][j].logprob, s.top[k][j - 1].logprob);
+    EXPECT_LE(s.top[k][0].logprob, 0.0f);
+  }
+}
+
+// Allows only the tokens of `allowed`; complete after `length` tokens.
+class FixedSetConstraint final : public TokenConstraint {
+ public:
+  FixedSetConstraint(std::vector<TokenId> allowed, size_t length, size_t* masks)
+      : allowed_(std::move(allowed)), length_(length), masks_(masks) {}
+  void mask(std::span<float> logits) override {
+    ++*masks_;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      if (std::find(allowed_.begin(), allowed_.end(), static_cast<TokenId>(i)) == allowed_.end()) {
+        logits[i] = -std::numeric_limits<float>::infinity();
+      }
+    }
+  }
+  void accept(TokenId token) override {
+    EXPECT_NE(std::find(allowed_.begin(), allowed_.end(), token), allowed_.end());
+    ++accepted_;
+  }
+  bool complete() const override { return accepted_ >= length_; }
+
+ private:
+  std::vector<TokenId> allowed_;
+  size_t length_;
+  size_t accepted_ = 0;
+  size_t* masks_;
+};
+
+TEST(ServingEngine, ConstraintMasksSamplingAndItsCompletionStops) {
+  ServingEngine engine(stories(), small_options());
+  Recorder rec(1);
+  const std::vector<TokenId> allowed = {100, 200, 300};
+  size_t masks = 0;
+  SequenceRequest r = greedy(tokens_of(stories(), kTexts[0]), 50);
+  r.constraint = std::make_unique<FixedSetConstraint>(allowed, 7, &masks);
+  r.top_logprobs = 1;
+  ASSERT_TRUE(engine.submit(std::move(r), rec.callbacks(0)));
+  ASSERT_TRUE(rec.wait_ended(1));
+  const Seen s = rec.seen(0);
+  EXPECT_EQ(s.end, SequenceEnd::stop);
+  ASSERT_EQ(s.tokens.size(), 7u);
+  EXPECT_EQ(masks, 7u);
+  for (size_t k = 0; k < 7; ++k) {
+    EXPECT_NE(std::find(allowed.begin(), allowed.end(), s.tokens[k]), allowed.end());
+    // Logprobs are the model's, before the mask: the unconstrained favourite is not allowed.
+    EXPECT_LT(s.logprobs[k], s.top[k][0].logprob);
   }
 }
 
