@@ -359,7 +359,11 @@ void ServingEngine::Impl::step() {
       kv.publish(seq->kv, std::span<const TokenId>(seq->tokens).first(seq->kv.length));
     }
     if (batch[i].want_logits) {
-      sample(*seq, logits.subspan(row * n_vocab, n_vocab));
+      try {
+        sample(*seq, logits.subspan(row * n_vocab, n_vocab));
+      } catch (const std::exception& e) {  // a constraint or the sampler: this sequence only
+        end(*seq, SequenceEnd::failed, "", e.what());
+      }
       ++row;
     }
   }
