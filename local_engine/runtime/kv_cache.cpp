@@ -56,8 +56,7 @@ KvCache::KvCache(const ModelConfig& config, KvCacheOptions options)
   for (size_t i = 0; i < free_.size(); ++i) free_[i] = static_cast<BlockId>(free_.size() - 1 - i);
 }
 
-BlockId KvCache::find_cached(uint64_t hash, BlockId parent,
-                             std::span<const TokenId> tokens) const {
+BlockId KvCache::find_cached(uint64_t hash, BlockId parent, std::span<const TokenId> tokens) const {
   const auto [begin, end] = index_.equal_range(key(hash));
   for (auto it = begin; it != end; ++it) {
     const BlockInfo& b = blocks_[it->second];
@@ -75,18 +74,24 @@ void KvCache::lru_push(BlockId id) {
   BlockInfo& b = blocks_[id];
   b.lru_prev = lru_tail_;
   b.lru_next = kNoBlock;
-  if (lru_tail_ != kNoBlock) blocks_[lru_tail_].lru_next = id;
-  else lru_head_ = id;
+  if (lru_tail_ != kNoBlock)
+    blocks_[lru_tail_].lru_next = id;
+  else
+    lru_head_ = id;
   lru_tail_ = id;
   ++cached_;
 }
 
 void KvCache::lru_remove(BlockId id) {
   BlockInfo& b = blocks_[id];
-  if (b.lru_prev != kNoBlock) blocks_[b.lru_prev].lru_next = b.lru_next;
-  else lru_head_ = b.lru_next;
-  if (b.lru_next != kNoBlock) blocks_[b.lru_next].lru_prev = b.lru_prev;
-  else lru_tail_ = b.lru_prev;
+  if (b.lru_prev != kNoBlock)
+    blocks_[b.lru_prev].lru_next = b.lru_next;
+  else
+    lru_head_ = b.lru_next;
+  if (b.lru_next != kNoBlock)
+    blocks_[b.lru_next].lru_prev = b.lru_prev;
+  else
+    lru_tail_ = b.lru_prev;
   b.lru_prev = b.lru_next = kNoBlock;
   --cached_;
 }
@@ -127,8 +132,10 @@ void KvCache::drop(BlockId id) {
   BlockInfo& b = blocks_[id];
   if (--b.refs > 0) return;
   --used_;
-  if (b.cached) lru_push(id);
-  else free_.push_back(id);
+  if (b.cached)
+    lru_push(id);
+  else
+    free_.push_back(id);
 }
 
 size_t KvCache::attach_prefix(KvSequence& seq, std::span<const TokenId> prompt) {

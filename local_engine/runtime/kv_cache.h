@@ -38,8 +38,8 @@ struct KvCacheOptions {
 // One sequence's blocks. Owned by its user, but only KvCache changes it.
 struct KvSequence {
   std::vector<BlockId> blocks;
-  size_t length = 0;     // positions stored (the caller advances it after a forward pass)
-  size_t published = 0;  // leading blocks already published in the prefix cache
+  size_t length = 0;         // positions stored (the caller advances it after a forward pass)
+  size_t published = 0;      // leading blocks already published in the prefix cache
   uint64_t prefix_hash = 0;  // hash of the tokens of the published blocks
 };
 
@@ -125,7 +125,7 @@ class KvCache {
   uint64_t key(uint64_t hash) const { return hash & key_mask_; }
   // The cached block holding `tokens` right after the cached block `parent`, or kNoBlock.
   BlockId find_cached(uint64_t hash, BlockId parent, std::span<const TokenId> tokens) const;
-  BlockId take_block();        // a free block, evicting the least recently used cached one
+  BlockId take_block();         // a free block, evicting the least recently used cached one
   void acquire(BlockId block);  // one more reference to a cached block
   void drop(BlockId block);     // one reference less; cached when published, else free
   void lru_push(BlockId block);

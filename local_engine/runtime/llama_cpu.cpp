@@ -219,8 +219,10 @@ void LlamaCpu::embed(TokenId token, float* out) const {
 }
 
 void LlamaCpu::project(const kernels::MatrixView& w, const float* x, size_t n, float* out) {
-  if (n == 1) matvec(w, x, out);
-  else matmul(w, x, n, out);
+  if (n == 1)
+    matvec(w, x, out);
+  else
+    matmul(w, x, n, out);
 }
 
 void LlamaCpu::rope_angles(const std::vector<float>& inv_freq, size_t pos, float* cos,
@@ -326,8 +328,7 @@ std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
   return forward_batch(std::span(&token, 1), pos);
 }
 
-std::span<const float> LlamaCpu::forward_batch(std::span<const TokenId> tokens,
-                                               size_t start_pos) {
+std::span<const float> LlamaCpu::forward_batch(std::span<const TokenId> tokens, size_t start_pos) {
   if (!own_cache_) throw EngineError("forward needs a LlamaCpu with its own KV cache");
   if (tokens.empty()) throw EngineError("forward_batch: no tokens");
   if (start_pos + tokens.size() > max_positions_) throw EngineError("position past the KV cache");
@@ -350,6 +351,10 @@ std::span<const float> LlamaCpu::forward_step(std::span<const BatchSequence> bat
     if (end > s.kv->blocks.size() * cache_.block_tokens()) {
       throw EngineError("forward_step: positions past the sequence's reserved KV blocks");
     }
+    // Published blocks may be shared with other sequences: never written again.
+    if (s.start_pos < s.kv->published * cache_.block_tokens()) {
+      throw EngineError("forward_step: positions inside the sequence's published KV blocks");
+    }
     for (size_t i = 0; i < s.tokens.size(); ++i) {
       const TokenId token = s.tokens[i];
       if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {
@@ -370,8 +375,9 @@ std::span<const float> LlamaCpu::forward_step(std::span<const BatchSequence> bat
     forward_rows(begin, n);
     // Final states of this chunk's logit rows, before the next chunk overwrites bx_.
     for (; next_logit < n_logits && logit_rows_[next_logit] < begin + n; ++next_logit) {
-      rms_norm(final_.data() + next_logit * dim, bx_.data() + (logit_rows_[next_logit] - begin) * dim,
-               output_norm_.data(), dim, c_.rms_eps);
+      rms_norm(final_.data() + next_logit * dim,
+               bx_.data() + (logit_rows_[next_logit] - begin) * dim, output_norm_.data(), dim,
+               c_.rms_eps);
     }
   }
   if (n_logits == 0) return {};

@@ -26,9 +26,9 @@ ModelConfig tiny_config() {
 }
 
 KvCache make_cache(size_t blocks, unsigned hash_bits = 64, KvCacheType type = KvCacheType::f16) {
-  return KvCache(tiny_config(),
-                 {.block_tokens = kBlock, .max_blocks = blocks, .type = type,
-                  .hash_bits = hash_bits});
+  return KvCache(
+      tiny_config(),
+      {.block_tokens = kBlock, .max_blocks = blocks, .type = type, .hash_bits = hash_bits});
 }
 
 std::vector<TokenId> tokens_from(TokenId first, size_t n) {
@@ -61,12 +61,16 @@ TEST(KvCache, EveryBlockLayerAndKindHasItsOwnStorage) {
         const auto value = static_cast<uint16_t>(((b * 2 + l) * 2 + kind) * 100 + i);
         if (type == KvCacheType::f16) {
           uint16_t* p = kind == 0 ? cache.keys_f16(b, l) : cache.values_f16(b, l);
-          if (check) EXPECT_EQ(p[i], value);
-          else p[i] = value;
+          if (check)
+            EXPECT_EQ(p[i], value);
+          else
+            p[i] = value;
         } else {
           float* p = kind == 0 ? cache.keys_f32(b, l) : cache.values_f32(b, l);
-          if (check) EXPECT_EQ(p[i], float(value));
-          else p[i] = value;
+          if (check)
+            EXPECT_EQ(p[i], float(value));
+          else
+            p[i] = value;
         }
       }
     };
