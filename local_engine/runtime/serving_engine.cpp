@@ -148,8 +148,8 @@ struct ServingEngine::Impl {
   Clock::time_point last_completion{};
 
   // Step thread only.
-  std::vector<SequencePtr> running;  // in admission order
-  std::vector<Ending> endings;       // this step's, called at its end
+  std::vector<SequencePtr> running;                // in admission order
+  std::vector<Ending> endings;                     // this step's, called at its end
   std::vector<std::pair<Sequence*, size_t>> plan;  // (sequence, tokens) of this step
   std::vector<float> masked;                       // (n_vocab) logits a constraint masks
   std::vector<std::pair<float, TokenId>> ranked;   // top-logprob scratch
@@ -171,10 +171,9 @@ size_t checked_blocks(const Model& model, const ServingOptions& o) {
   const size_t blocks = o.kv_budget_bytes / block;
   if (blocks < needed) {
     throw EngineError("KV budget of " + std::to_string(o.kv_budget_bytes) +
-                      " bytes cannot hold one full context of " +
-                      std::to_string(c.context_length) + " positions: it needs " +
-                      std::to_string(needed * block) + " bytes (" + std::to_string(needed) +
-                      " blocks of " + std::to_string(block) + ")");
+                      " bytes cannot hold one full context of " + std::to_string(c.context_length) +
+                      " positions: it needs " + std::to_string(needed * block) + " bytes (" +
+                      std::to_string(needed) + " blocks of " + std::to_string(block) + ")");
   }
   return blocks;
 }
@@ -231,8 +230,8 @@ std::expected<std::shared_ptr<SequenceHandle>, SubmitRefusal> ServingEngine::Imp
   }
   const Priority priority = request.priority;
   auto handle = std::make_shared<Handle>(signal);
-  auto seq = std::make_unique<Sequence>(tokenizer, std::move(request), std::move(callbacks),
-                                        handle);
+  auto seq =
+      std::make_unique<Sequence>(tokenizer, std::move(request), std::move(callbacks), handle);
   std::lock_guard lock(signal->mutex);
   if (stopping) return refuse(Kind::shutting_down, "the engine is shutting down");
   if (queue.size() >= options.max_waiting) {
@@ -270,9 +269,8 @@ void ServingEngine::Impl::run() {
   for (;;) {
     {
       std::unique_lock lock(signal->mutex);
-      signal->wake.wait(lock, [&] {
-        return stopping || signal->pending || !running.empty() || !queue.empty();
-      });
+      signal->wake.wait(
+          lock, [&] { return stopping || signal->pending || !running.empty() || !queue.empty(); });
       signal->pending = false;
       if (stopping) break;
     }
@@ -523,8 +521,7 @@ void ServingEngine::Impl::sample(Sequence& seq, std::span<const float> logits) {
   }
 }
 
-void ServingEngine::Impl::end(Sequence& seq, SequenceEnd why, std::string text,
-                              std::string error) {
+void ServingEngine::Impl::end(Sequence& seq, SequenceEnd why, std::string text, std::string error) {
   kv.release(seq.kv);
   seq.kv = {};
   // Found again in settle(): moved out of `running` there, so iteration here stays valid.
@@ -543,8 +540,9 @@ void ServingEngine::Impl::settle() {
   }
   std::erase(running, nullptr);
   if (!put_back.empty()) {
-    std::sort(put_back.begin(), put_back.end(),
-              [](const SequencePtr& a, const SequencePtr& b) { return a->admission > b->admission; });
+    std::sort(put_back.begin(), put_back.end(), [](const SequencePtr& a, const SequencePtr& b) {
+      return a->admission > b->admission;
+    });
     std::lock_guard lock(signal->mutex);
     for (auto& seq : put_back) {
       const Priority p = seq->request.priority;

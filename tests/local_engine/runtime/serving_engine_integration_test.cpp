@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <mutex>
@@ -212,9 +212,8 @@ void expect_solo_equal(const Model& model, size_t n, ServingOptions options) {
     const size_t until = n * (w + 1) / waves;
     for (; submitted < until; ++submitted) {
       const Case& c = cases[submitted];
-      auto handle = engine.submit(
-          greedy(solo[submitted].prompt_tokens, c.max_tokens, c.ignore_eos),
-          rec.callbacks(submitted));
+      auto handle = engine.submit(greedy(solo[submitted].prompt_tokens, c.max_tokens, c.ignore_eos),
+                                  rec.callbacks(submitted));
       ASSERT_TRUE(handle.has_value()) << handle.error().message;
     }
     // The next wave joins a batch already decoding.
@@ -270,9 +269,8 @@ TEST(ServingEngine, PreemptedSequencesRecomputeAndStillEqualSolo) {
   ServingOptions o = small_options();
   const size_t context = tiny().config().context_length;
   // One full context (256) and a few blocks more: eight long generations cannot all fit.
-  o.kv_budget_bytes =
-      KvCache::block_bytes(tiny().config(), o.block_tokens, KvCacheType::f16) *
-      (context / o.block_tokens + 6);
+  o.kv_budget_bytes = KvCache::block_bytes(tiny().config(), o.block_tokens, KvCacheType::f16) *
+                      (context / o.block_tokens + 6);
   std::vector<GenerateResult> solo;
   for (size_t i = 0; i < 8; ++i) {
     GenerateOptions g;
@@ -539,7 +537,8 @@ TEST(ServingEngine, SampledSequencesWithStopStringsEqualSoloGenerate) {
     EXPECT_EQ(s.tokens, solo[i].tokens) << i;
     EXPECT_EQ(s.text, solo[i].text) << i;
     EXPECT_EQ(s.logprobs, solo[i].logprobs) << i;
-    EXPECT_EQ(s.end, solo[i].finish == FinishReason::stop ? SequenceEnd::stop : SequenceEnd::length);
+    EXPECT_EQ(s.end,
+              solo[i].finish == FinishReason::stop ? SequenceEnd::stop : SequenceEnd::length);
     stopped += s.end == SequenceEnd::stop;
   }
   EXPECT_GT(stopped, 0u);  // the stop strings were exercised
@@ -616,6 +615,7 @@ TEST(ServingEngine, DestroyingTheEngineEndsLiveSequencesCancelled) {
   Gate gate;
   std::atomic<size_t> extra_ends = 0;
   size_t accepted = 0;
+  std::vector<std::shared_ptr<SequenceHandle>> handles;
   {
     auto engine = std::make_unique<ServingEngine>(stories(), small_options());
     ServingEngine* raw = engine.get();  // `engine` itself is reset on the other thread
@@ -628,7 +628,9 @@ TEST(ServingEngine, DestroyingTheEngineEndsLiveSequencesCancelled) {
           gate.wait();
         };
       }
-      ASSERT_TRUE(engine->submit(greedy(tokens_of(stories(), kTexts[i]), 400), std::move(cb)));
+      auto handle = engine->submit(greedy(tokens_of(stories(), kTexts[i]), 400), std::move(cb));
+      ASSERT_TRUE(handle);
+      handles.push_back(*handle);
     }
     ASSERT_TRUE(gate.wait_entered());
     std::thread destroyer([&] { engine.reset(); });
@@ -645,6 +647,7 @@ TEST(ServingEngine, DestroyingTheEngineEndsLiveSequencesCancelled) {
   }
   EXPECT_EQ(extra_ends.load(), accepted);  // those queued meanwhile ended too
   ASSERT_TRUE(rec.wait_ended(4));
+  for (auto& h : handles) h->cancel();  // handles outlive the engine: harmless, no callback
   for (size_t i = 0; i < 4; ++i) {
     EXPECT_EQ(rec.seen(i).ends, 1) << i;
     EXPECT_EQ(rec.seen(i).end, SequenceEnd::cancelled) << i;
