@@ -97,6 +97,11 @@ struct Sequence {
 
 using SequencePtr = std::unique_ptr<Sequence>;
 
+// What an ending sequence still holds back (on_end's text), cut before a stop string.
+std::string held_text(Sequence& seq) {
+  return seq.streamer.stopped() ? std::string() : std::string(seq.streamer.finish());
+}
+
 // A finished sequence waiting for its on_end call at the end of the step.
 struct Ending {
   SequencePtr seq;
@@ -277,12 +282,13 @@ void ServingEngine::Impl::run() {
     step();
   }
   // Shutting down: everything still here ends cancelled.
-  for (auto& seq : running) end(*seq, SequenceEnd::cancelled, "");
+  for (auto& seq : running) end(*seq, SequenceEnd::cancelled, held_text(*seq));
   {
     std::lock_guard lock(signal->mutex);
     queue.remove_if([](const SequencePtr&) { return true; },
                     [&](SequencePtr seq) {
-                      endings.push_back({std::move(seq), SequenceEnd::cancelled, {}, {}});
+                      std::string held = held_text(*seq);
+                      endings.push_back({std::move(seq), SequenceEnd::cancelled, held, {}});
                     });
   }
   settle();
@@ -371,9 +377,9 @@ void ServingEngine::Impl::step() {
 void ServingEngine::Impl::end_cancelled_and_expired(Clock::time_point now) {
   for (auto& seq : running) {
     if (seq->handle->cancelled()) {
-      end(*seq, SequenceEnd::cancelled, "");
+      end(*seq, SequenceEnd::cancelled, held_text(*seq));
     } else if (now >= seq->request.deadline) {
-      end(*seq, SequenceEnd::deadline, "");
+      end(*seq, SequenceEnd::deadline, held_text(*seq));
     }
   }
   std::lock_guard lock(signal->mutex);
@@ -384,8 +390,8 @@ void ServingEngine::Impl::end_cancelled_and_expired(Clock::time_point now) {
       [&](SequencePtr seq) {
         const SequenceEnd why =
             seq->handle->cancelled() ? SequenceEnd::cancelled : SequenceEnd::deadline;
-        // A preempted sequence may have released text; what it still holds is not returned.
-        endings.push_back({std::move(seq), why, {}, {}});
+        std::string held = held_text(*seq);  // a preempted sequence may hold some
+        endings.push_back({std::move(seq), why, std::move(held), {}});
       });
 }
 
@@ -453,7 +459,7 @@ void ServingEngine::Impl::preempt(Sequence& seq) {
 
 void ServingEngine::Impl::sample(Sequence& seq, std::span<const float> logits) {
   if (seq.handle->cancelled()) {
-    end(seq, SequenceEnd::cancelled, "");
+    end(seq, SequenceEnd::cancelled, held_text(seq));
     return;
   }
   std::span<const float> choose_from = logits;

@@ -72,7 +72,8 @@ struct Seen {
   std::vector<uint64_t> steps;
   std::vector<float> logprobs;
   std::vector<std::vector<TokenLogprob>> top;
-  std::string text;
+  std::string text;      // released by tokens, then on_end's
+  std::string end_text;  // on_end's alone
   int ends = 0;
   SequenceEnd end = SequenceEnd::failed;
   SequenceUsage usage;
@@ -104,6 +105,7 @@ class Recorder {
                   ++s.ends;
                   s.end = end;
                   s.text += text;
+                  s.end_text = text;
                   s.usage = usage;
                   s.error = error;
                   ++ended_;
@@ -324,7 +326,16 @@ TEST(ServingEngine, CancelMidStreamFreesTheSlotAndBlocksAndEndsOnce) {
     on_token(t);
     if (rec.seen(0).tokens.size() == 5) gate.wait();
   };
-  auto submitted = engine.submit(greedy(tokens_of(stories(), kTexts[0]), 400), std::move(cb));
+  // A stop string that starts with the first five tokens' text holds all of it back: the
+  // cancellation hands it over in on_end.
+  GenerateOptions g;
+  g.max_tokens = 5;
+  g.ignore_eos = true;
+  const std::string five = generate(stories(), kTexts[0], g).text;
+  ASSERT_FALSE(five.empty());
+  SequenceRequest r = greedy(tokens_of(stories(), kTexts[0]), 400);
+  r.stop = {five + "\x01never"};
+  auto submitted = engine.submit(std::move(r), std::move(cb));
   ASSERT_TRUE(submitted.has_value());
   handle = *submitted;
   ASSERT_TRUE(gate.wait_entered());
@@ -337,6 +348,8 @@ TEST(ServingEngine, CancelMidStreamFreesTheSlotAndBlocksAndEndsOnce) {
   const Seen s = rec.seen(0);
   EXPECT_EQ(s.end, SequenceEnd::cancelled);
   EXPECT_EQ(s.tokens.size(), 5u);
+  EXPECT_EQ(s.end_text, five);
+  EXPECT_EQ(s.text, five);  // nothing was released before
   EXPECT_EQ(engine.stats().running, 0u);
   EXPECT_EQ(engine.stats().kv_blocks_used, 0u);
   handle->cancel();  // after the end: nothing happens
