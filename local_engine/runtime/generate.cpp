@@ -7,6 +7,7 @@
 
 #include "reference/llama_reference.h"
 #include "runtime/llama_cpu.h"
+#include "runtime/text_streamer.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine {
@@ -54,7 +55,6 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
     return cpu ? cpu->forward(t, p) : reference->forward(t, p);
   };
   Sampler sampler(options.sampling);
-  Utf8StreamDecoder decoder(tokenizer);
   std::span<const float> logits;
   size_t pos = 0;
   const auto prompt_start = Clock::now();
@@ -69,44 +69,14 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
   timings.prompt_forwards = result.prompt_tokens.size();
   std::vector<TokenId> history = result.prompt_tokens;
 
-  size_t longest_stop = 0;
-  for (const auto& s : options.stop) longest_stop = std::max(longest_stop, s.size());
-  size_t streamed = 0;  // bytes of result.text handed to on_text
+  TextStreamer streamer(tokenizer, options.stop);
   bool caller_stopped = false;
-  bool stop_text_found = false;
   Clock::duration in_callback{};  // the caller's time, kept out of the timings
-  // Streams what can no longer turn out to be the start of a stop string; true on a stop.
-  auto advance = [&](bool final) {
-    size_t cut = std::string::npos;
-    const size_t from = streamed > longest_stop ? streamed - longest_stop : 0;
-    for (const auto& s : options.stop) {
-      if (s.empty()) continue;
-      size_t at = result.text.find(s, from);
-      if (at != std::string::npos) cut = std::min(cut, at);
-    }
-    bool stop_found = cut != std::string::npos;
-    if (stop_found) result.text.resize(cut);
-    size_t ready = result.text.size();
-    if (!stop_found && !final) {
-      // Hold back a tail that is a proper prefix of some stop string.
-      for (const auto& s : options.stop) {
-        for (size_t len = std::min(s.size() - 1, result.text.size()); len > 0; --len) {
-          if (result.text.compare(result.text.size() - len, len, s, 0, len) == 0) {
-            ready = std::min(ready, result.text.size() - len);
-            break;
-          }
-        }
-      }
-    }
-    if (ready > streamed && on_text && !caller_stopped) {
-      const auto callback_start = Clock::now();
-      if (!on_text(std::string_view(result.text).substr(streamed, ready - streamed))) {
-        caller_stopped = true;
-      }
-      in_callback += Clock::now() - callback_start;
-    }
-    streamed = std::max(streamed, ready);
-    return stop_found;
+  auto emit = [&](std::string_view chunk) {
+    if (chunk.empty() || !on_text || caller_stopped) return;
+    const auto callback_start = Clock::now();
+    if (!on_text(chunk)) caller_stopped = true;
+    in_callback += Clock::now() - callback_start;
   };
 
   const auto generation_start = Clock::now();
@@ -123,9 +93,8 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
     result.logprobs.push_back(static_cast<float>(logits[next] - max - std::log(sum)));
     result.tokens.push_back(next);
     history.push_back(next);
-    result.text += decoder.push(next);
-    if (advance(false)) {
-      stop_text_found = true;
+    emit(streamer.push(next));
+    if (streamer.stopped()) {
       result.finish = FinishReason::stop;
       break;
     }
@@ -138,10 +107,11 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
     logits = forward_one(next, pos++);
     ++timings.generation_forwards;
   }
-  if (!stop_text_found && !caller_stopped) {
-    result.text += decoder.finish();  // bytes of an incomplete character, if any
-    if (advance(true)) result.finish = FinishReason::stop;
+  if (!streamer.stopped() && !caller_stopped) {
+    emit(streamer.finish());  // held-back text and bytes of an incomplete character, if any
+    if (streamer.stopped()) result.finish = FinishReason::stop;
   }
+  result.text = streamer.text();
   timings.generation_seconds =
       std::chrono::duration<double>(Clock::now() - generation_start - in_callback).count();
   return result;

@@ -55,6 +55,7 @@ struct GeneratedToken {
   std::string text;
   float logprob = 0;               // the model's, before sampling transforms
   std::vector<TokenLogprob> top;   // the top_logprobs most likely, when asked
+  uint64_t step = 0;               // the engine step that produced it (ServingStats::steps)
 };
 
 struct SequenceRequest {
@@ -118,6 +119,8 @@ struct ServingStats {
   uint64_t prefix_hit_tokens = 0;
   uint64_t steps = 0;
   uint64_t generated_tokens = 0;
+  uint64_t prefill_tokens = 0;  // prompt (and recomputed) positions run, cache hits excluded
+  uint64_t preemptions = 0;     // sequences put back in the queue when KV blocks ran out
 };
 
 class ServingEngine {
