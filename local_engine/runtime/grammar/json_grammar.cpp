@@ -18,10 +18,9 @@ constexpr size_t kMaxStacks = 64;
 JsonGrammarImpl::JsonGrammarImpl(const Tokenizer& tokenizer, JsonSchema schema)
     : schema_(std::move(schema)),
       trie_(tokenizer),
-      non_plain_trie_(tokenizer,
-                      [](std::string_view piece) {
-                        return JsonParser::plain_text_code_points(piece) < 0;
-                      }),
+      non_plain_trie_(
+          tokenizer,
+          [](std::string_view piece) { return JsonParser::plain_text_code_points(piece) < 0; }),
       parser_(schema_),
       eos_(tokenizer.eos()) {
   for (size_t i = 0; i < trie_.vocab_size(); ++i) {

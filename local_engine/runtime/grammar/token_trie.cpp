@@ -27,8 +27,7 @@ TokenTrie::TokenTrie(const Tokenizer& tokenizer,
 }
 
 // The node for tokens order[lo, hi), which share their first `depth` bytes; preorder.
-uint32_t TokenTrie::build(const std::vector<TokenId>& order, size_t lo, size_t hi,
-                          size_t depth) {
+uint32_t TokenTrie::build(const std::vector<TokenId>& order, size_t lo, size_t hi, size_t depth) {
   const uint32_t id = static_cast<uint32_t>(nodes_.size());
   nodes_.push_back({});
   size_t i = lo;

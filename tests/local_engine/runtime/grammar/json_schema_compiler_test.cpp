@@ -21,12 +21,12 @@ std::string error_of(const std::string& schema, JsonConstraintLimits limits = {}
   return "";
 }
 
-#define EXPECT_ERROR_HAS(schema, ...)                                               \
-  do {                                                                              \
-    const std::string message = error_of(schema);                                   \
-    ASSERT_FALSE(message.empty()) << schema;                                        \
-    for (const char* part : {__VA_ARGS__}) EXPECT_NE(message.find(part), std::string::npos) \
-        << message << " lacks " << part;                                            \
+#define EXPECT_ERROR_HAS(schema, ...)                                                   \
+  do {                                                                                  \
+    const std::string message = error_of(schema);                                       \
+    ASSERT_FALSE(message.empty()) << schema;                                            \
+    for (const char* part : {__VA_ARGS__})                                              \
+      EXPECT_NE(message.find(part), std::string::npos) << message << " lacks " << part; \
   } while (0)
 
 TEST(JsonSchemaCompiler, NamesUnsupportedKeywordsAndWhereTheyAre) {
@@ -104,8 +104,7 @@ TEST(JsonSchemaCompiler, RefusesRefLoopsThatNestNothing) {
                    "no instance");
   // Recursion through an optional property is fine: bounded at run time.
   EXPECT_NO_THROW(compile_json_schema(
-      R"({"type":"object","properties":{"next":{"$ref":"#"}},"additionalProperties":false})",
-      {}));
+      R"({"type":"object","properties":{"next":{"$ref":"#"}},"additionalProperties":false})", {}));
 }
 
 TEST(JsonSchemaCompiler, EmptyTextIsAnyObject) {
