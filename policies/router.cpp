@@ -161,7 +161,25 @@ backends::Error Decision::error() const {
                          .code = "policy_denied"};
 }
 
+namespace {
+
+bool is_default(const SensitivityConfig& config) {
+  const SensitivityConfig defaults;
+  return config.levels == defaults.levels && config.min_confidence == defaults.min_confidence &&
+         config.term_lists.empty() && config.patterns.empty() &&
+         config.max_json_depth == defaults.max_json_depth;
+}
+
+}  // namespace
+
 std::expected<std::shared_ptr<Router>, std::string> Router::create(PolicyPtr policy) {
+  // The built-in detectors take a second or two to compile and never change: every router of
+  // the process with the default sensitivity settings shares one immutable classifier.
+  if (is_default(policy->sensitivity)) {
+    static const auto shared = SensitivityClassifier::create(SensitivityConfig{});
+    if (!shared) return std::unexpected(shared.error().message);
+    return std::make_shared<Router>(std::move(policy), *shared);
+  }
   auto classifier = SensitivityClassifier::create(policy->sensitivity);
   if (!classifier) return std::unexpected(classifier.error().message);
   return std::make_shared<Router>(std::move(policy), std::move(*classifier));

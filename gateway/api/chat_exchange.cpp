@@ -34,7 +34,7 @@ Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
 }
 
 void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
-  add_policy_headers(reply, ctx);
+  reply.headers.emplace_back("x-request-id", ctx.request_id);
   reply.headers.insert(reply.headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
 }
 
