@@ -41,6 +41,7 @@ class HttpBackendImpl final : public Backend,
 
   const BackendInfo& info() const override { return options_.info; }
   Capabilities capabilities() const override { return translator_->capabilities(); }
+  bool available() const override { return breaker_.admits(Clock::now()); }
   std::shared_ptr<ChatCall> chat(ChatRequest request, bool stream,
                                  ChatHandlers handlers) override;
 

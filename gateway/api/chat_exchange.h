@@ -34,6 +34,8 @@ struct ExchangeContext {
   std::shared_ptr<const RequestPricer> pricer;  // null = nothing is priced
   std::chrono::sys_days day{};                  // the request's UTC day (effective prices)
   std::chrono::steady_clock::time_point started{};
+  // The policy decision's x-switchyard-rule/-sensitivity/-volume: on every response.
+  Headers policy_headers;
 };
 
 // What one exchange came to: for the ledger row and the access log.

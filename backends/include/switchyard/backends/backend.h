@@ -58,6 +58,9 @@ class Backend {
   // executor, never inside chat(). Retries on this backend happen inside the call.
   virtual std::shared_ptr<ChatCall> chat(ChatRequest request, bool stream,
                                          ChatHandlers handlers) = 0;
+  // Whether a call now would be tried at all (false while a circuit breaker is open). The
+  // router leaves unavailable backends out; when every allowed one is, it answers 503.
+  virtual bool available() const { return true; }
 };
 
 }  // namespace sy::backends
