@@ -79,6 +79,8 @@ struct CpuKernels {
                            float* out);
   void (*matvec_q4_0_q8_0)(const BlockQ4_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,
                            float* out);
+  // quantize_row_q8_0 below, byte for byte (the same rounding, half away from zero), vectorized.
+  void (*quantize_q8_0)(const float* x, BlockQ8_0* y, size_t n);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

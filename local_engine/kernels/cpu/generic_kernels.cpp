@@ -145,10 +145,10 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
 }
 
 const CpuKernels& generic_cpu_kernels() {
-  static const CpuKernels kernels{"generic",        &dot_f32,          &dot_f16_f32,
-                                  &dot_q8_0_q8_0,   &dot_q4_0_q8_0,    &dot_bf16_f32,
-                                  &dot_q4_k_q8_k,   &dot_q6_k_q8_k,    &matvec_f16_f32,
-                                  &matvec_bf16_f32, &matvec_q8_0_q8_0, &matvec_q4_0_q8_0};
+  static const CpuKernels kernels{
+      "generic",         &dot_f32,          &dot_f16_f32,      &dot_q8_0_q8_0,  &dot_q4_0_q8_0,
+      &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k,    &matvec_f16_f32, &matvec_bf16_f32,
+      &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_row_q8_0};
   return kernels;
 }
 

@@ -26,7 +26,8 @@ void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& sc
     case TensorType::q4_0:
       check_width(w, 32);
       scratch.x_q8.resize(w.cols / 32);
-      quantize_row_q8_0(x, scratch.x_q8.data(), w.cols);
+      // Byte for byte quantize_row_q8_0 on every set, so the choice cannot change a result.
+      select_cpu_kernels().quantize_q8_0(x, scratch.x_q8.data(), w.cols);
       return;
     case TensorType::q4_k:
     case TensorType::q6_k:

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -104,6 +105,31 @@ TEST(MatvecKernels, HalfAndBf16RowsEqualTheirSetsDotBitForBit) {
         EXPECT_EQ(out_f16[rows], -7.0f) << "wrote past the last row";
         EXPECT_EQ(out_bf16[rows], -7.0f) << "wrote past the last row";
       }
+    }
+  }
+}
+
+TEST(MatvecKernels, VectorQuantizersMatchQuantizeRowQ8_0ByteForByte) {
+  std::mt19937 rng(33);
+  for (const CpuKernels* k : all_sets()) {
+    for (size_t blocks : kBlockCounts) {
+      auto x = random_floats(rng, blocks * 32, 3.0f);
+      // Ties and edges: halves that std::round takes away from zero, a zero block, a block whose
+      // largest magnitude is negative, values just under one half.
+      // (A block whose largest magnitude is 127 has d = 1: its other values are the products.)
+      for (size_t j = 0; j < 32 && blocks > 1; ++j) {
+        x[j] = j == 31 ? 127.0f : (j % 2 ? -1.0f : 1.0f) * (static_cast<float>(j) + 0.5f);
+        x[32 + j] = 0.0f;
+      }
+      if (blocks > 2) {
+        x[64] = -9.0f;
+        x[65] = std::nextafter(0.5f, 0.0f) * 9.0f / 127.0f;
+      }
+      std::vector<BlockQ8_0> want(blocks), got(blocks);
+      quantize_row_q8_0(x.data(), want.data(), x.size());
+      k->quantize_q8_0(x.data(), got.data(), x.size());
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), blocks * sizeof(BlockQ8_0)), 0)
+          << k->isa << " blocks=" << blocks;
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/dequantize.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -449,12 +450,52 @@ void matvec_bf16_f32(const uint16_t* w, size_t n_rows, const float* x, size_t n,
   for (; r < n_rows; ++r) bf16_rows<1>(w + r * n, x, n, out + r);
 }
 
+// std::round of each lane (half away from zero), exactly: truncate, then step away from zero
+// where the dropped fraction is at least one half (the difference is exact below 2^23).
+inline __m256 round_half_away(__m256 v) {
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 up =
+      _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+  return _mm256_add_ps(t, _mm256_and_ps(up, step));
+}
+
+// As quantize_row_q8_0: the same amax (max is exact in any order), d, 1/d and products.
+void quantize_q8_0(const float* x, BlockQ8_0* y, size_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (size_t b = 0; b < n / 32; ++b) {
+    __m256 v[4];
+    for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 32 * b + 8 * k);
+    __m256 m =
+        _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                      _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = fp32_to_fp16(d);
+    const __m256 s = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) q[k] = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v[k], s)));
+    // packs work within 128-bit lanes: the dword permutation puts the bytes back in order.
+    const __m256i bytes =
+        _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(y[b].qs),
+        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx2Kernels{"avx2",           &dot_f32,          &dot_f16_f32,
                                      &dot_q8_0_q8_0,   &dot_q4_0_q8_0,    &dot_bf16_f32,
                                      &dot_q4_k_q8_k,   &dot_q6_k_q8_k,    &matvec_f16_f32,
-                                     &matvec_bf16_f32, &matvec_q8_0_q8_0, &matvec_q4_0_q8_0};
+                                     &matvec_bf16_f32, &matvec_q8_0_q8_0, &matvec_q4_0_q8_0,
+                                     &quantize_q8_0};
 
 }  // namespace sy::engine::kernels
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/dequantize.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -456,12 +457,41 @@ void matvec_bf16_f32(const uint16_t* w, size_t n_rows, const float* x, size_t n,
   for (; r < n_rows; ++r) bf16_rows<1>(w + r * n, x, n, out + r);
 }
 
+// std::round of each lane (half away from zero), exactly: truncate, then step away from zero
+// where the dropped fraction is at least one half (the difference is exact below 2^23). Sign
+// bits move through integer ops: the float ones would need AVX512DQ.
+inline __m512 round_half_away(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __mmask16 up =
+      _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
+  const __m512 step =
+      _mm512_castsi512_ps(_mm512_or_si512(sign, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
+  return _mm512_mask_add_ps(t, up, t, step);
+}
+
+// As quantize_row_q8_0: the same amax (max is exact in any order), d, 1/d and products.
+void quantize_q8_0(const float* x, BlockQ8_0* y, size_t n) {
+  for (size_t b = 0; b < n / 32; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = fp32_to_fp16(d);
+    const __m512 s = _mm512_set1_ps(id);
+    const __m512i q0 = _mm512_cvttps_epi32(round_half_away(_mm512_mul_ps(v0, s)));
+    const __m512i q1 = _mm512_cvttps_epi32(round_half_away(_mm512_mul_ps(v1, s)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
+  }
+}
+
 }  // namespace
 
-extern const CpuKernels kAvx512Kernels{"avx512",         &dot_f32,          &dot_f16_f32,
-                                       &dot_q8_0_q8_0,   &dot_q4_0_q8_0,    &dot_bf16_f32,
-                                       &dot_q4_k_q8_k,   &dot_q6_k_q8_k,    &matvec_f16_f32,
-                                       &matvec_bf16_f32, &matvec_q8_0_q8_0, &matvec_q4_0_q8_0};
+extern const CpuKernels kAvx512Kernels{
+    "avx512",          &dot_f32,          &dot_f16_f32,   &dot_q8_0_q8_0,  &dot_q4_0_q8_0,
+    &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k, &matvec_f16_f32, &matvec_bf16_f32,
+    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0};
 
 }  // namespace sy::engine::kernels
 
