@@ -81,6 +81,17 @@ struct CpuKernels {
                            float* out);
   // quantize_row_q8_0 below, byte for byte (the same rounding, half away from zero), vectorized.
   void (*quantize_q8_0)(const float* x, BlockQ8_0* y, size_t n);
+
+  // Attention's weighted sum over an F16 value cache: for every query g < n_queries and
+  // i < head_dim, out[g * head_dim + i] += probs[g * probs_stride + t] * v_t[i] for t = 0, 1,
+  // ..., n_rows - 1 in that order, v_t being the head_dim halves at values + t * row_stride.
+  // Each output element is one chain over t in order, whatever n_queries is, so a range split
+  // into consecutive calls (pages of a cache) or queries taken one at a time give the same bits
+  // as one call; the generic set multiplies then adds, the x86 sets fuse the two (within the
+  // dots' bound of it).
+  void (*attention_values_f16)(const uint16_t* values, size_t row_stride, size_t n_rows,
+                               const float* probs, size_t probs_stride, size_t n_queries,
+                               size_t head_dim, float* out);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

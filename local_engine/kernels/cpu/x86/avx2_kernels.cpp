@@ -489,13 +489,57 @@ void quantize_q8_0(const float* x, BlockQ8_0* y, size_t n) {
   }
 }
 
+// Queries in groups of up to 4 share each converted value chunk; each output chunk stays in a
+// register across the whole range of t. The last head_dim % 8 elements take scalar fmas, the
+// same operation as the vector lanes.
+void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
+                          const float* probs, size_t probs_stride, size_t n_queries,
+                          size_t head_dim, float* out) {
+  size_t i = 0;
+  for (; i + 8 <= head_dim; i += 8) {
+    for (size_t g0 = 0; g0 < n_queries; g0 += 4) {
+      const size_t gn = n_queries - g0 < 4 ? n_queries - g0 : 4;
+      __m256 acc[4];
+      for (size_t g = 0; g < gn; ++g) acc[g] = _mm256_loadu_ps(out + (g0 + g) * head_dim + i);
+      for (size_t t = 0; t < n_rows; ++t) {
+        const __m256 v = _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(values + t * row_stride + i)));
+        for (size_t g = 0; g < gn; ++g) {
+          acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(probs[(g0 + g) * probs_stride + t]), v, acc[g]);
+        }
+      }
+      for (size_t g = 0; g < gn; ++g) _mm256_storeu_ps(out + (g0 + g) * head_dim + i, acc[g]);
+    }
+  }
+  for (; i < head_dim; ++i) {
+    for (size_t g = 0; g < n_queries; ++g) {
+      float o = out[g * head_dim + i];
+      for (size_t t = 0; t < n_rows; ++t) {
+        o = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(probs[g * probs_stride + t]),
+                                       _mm_set_ss(half(values[t * row_stride + i])),
+                                       _mm_set_ss(o)));
+      }
+      out[g * head_dim + i] = o;
+    }
+  }
+}
+
 }  // namespace
 
-extern const CpuKernels kAvx2Kernels{"avx2",           &dot_f32,          &dot_f16_f32,
-                                     &dot_q8_0_q8_0,   &dot_q4_0_q8_0,    &dot_bf16_f32,
-                                     &dot_q4_k_q8_k,   &dot_q6_k_q8_k,    &matvec_f16_f32,
-                                     &matvec_bf16_f32, &matvec_q8_0_q8_0, &matvec_q4_0_q8_0,
-                                     &quantize_q8_0};
+extern const CpuKernels kAvx2Kernels{"avx2",
+                                     &dot_f32,
+                                     &dot_f16_f32,
+                                     &dot_q8_0_q8_0,
+                                     &dot_q4_0_q8_0,
+                                     &dot_bf16_f32,
+                                     &dot_q4_k_q8_k,
+                                     &dot_q6_k_q8_k,
+                                     &matvec_f16_f32,
+                                     &matvec_bf16_f32,
+                                     &matvec_q8_0_q8_0,
+                                     &matvec_q4_0_q8_0,
+                                     &quantize_q8_0,
+                                     &attention_values_f16};
 
 }  // namespace sy::engine::kernels
 

@@ -486,12 +486,37 @@ void quantize_q8_0(const float* x, BlockQ8_0* y, size_t n) {
   }
 }
 
+// Queries in groups of up to 4 share each converted value chunk; each output chunk stays in a
+// register across the whole range of t.
+void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
+                          const float* probs, size_t probs_stride, size_t n_queries,
+                          size_t head_dim, float* out) {
+  for (size_t i = 0; i < head_dim; i += 16) {
+    const size_t left = head_dim - i < 16 ? head_dim - i : 16;
+    const __mmask16 m = static_cast<__mmask16>((1u << left) - 1);
+    for (size_t g0 = 0; g0 < n_queries; g0 += 4) {
+      const size_t gn = n_queries - g0 < 4 ? n_queries - g0 : 4;
+      __m512 acc[4];
+      for (size_t g = 0; g < gn; ++g)
+        acc[g] = _mm512_maskz_loadu_ps(m, out + (g0 + g) * head_dim + i);
+      for (size_t t = 0; t < n_rows; ++t) {
+        const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, values + t * row_stride + i));
+        for (size_t g = 0; g < gn; ++g) {
+          acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(probs[(g0 + g) * probs_stride + t]), v, acc[g]);
+        }
+      }
+      for (size_t g = 0; g < gn; ++g)
+        _mm512_mask_storeu_ps(out + (g0 + g) * head_dim + i, m, acc[g]);
+    }
+  }
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{
-    "avx512",          &dot_f32,          &dot_f16_f32,   &dot_q8_0_q8_0,  &dot_q4_0_q8_0,
-    &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k, &matvec_f16_f32, &matvec_bf16_f32,
-    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0};
+    "avx512",          &dot_f32,          &dot_f16_f32,   &dot_q8_0_q8_0,       &dot_q4_0_q8_0,
+    &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k, &matvec_f16_f32,      &matvec_bf16_f32,
+    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0, &attention_values_f16};
 
 }  // namespace sy::engine::kernels
 
