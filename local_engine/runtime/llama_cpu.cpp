@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "kernels/cpu/dequantize.h"
@@ -388,33 +389,45 @@ std::span<const float> LlamaCpu::forward_step(std::span<const BatchSequence> bat
 
 // One chunk of rows through every layer, the steps of the reference pass per token: the
 // projections as one matmul over the chunk, attention per token over its own sequence.
+void LlamaCpu::for_rows(size_t n, const std::function<void(size_t)>& fn) {
+  const size_t chunks = std::min(pool_.size(), n);
+  if (chunks <= 1) {
+    for (size_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+  pool_.parallel_for(chunks, [&](size_t i) {
+    for (size_t t = n * i / chunks; t < n * (i + 1) / chunks; ++t) fn(t);
+  });
+}
+
 void LlamaCpu::forward_rows(size_t begin, size_t n) {
   const Row* rows = rows_.data() + begin;
   const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim, half = c_.rope_dim / 2;
   const size_t q_width = size_t{c_.n_heads} * head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
-  for (size_t t = 0; t < n; ++t) {
+  for_rows(n, [&](size_t t) {
     embed(rows[t].token, bx_.data() + t * dim);
     rope_angles(inv_freq_, rows[t].pos, rope_cos_.data() + t * half, rope_sin_.data() + t * half);
     if (any_sliding_) {
       rope_angles(inv_freq_swa_, rows[t].pos, rope_cos_swa_.data() + t * half,
                   rope_sin_swa_.data() + t * half);
     }
-  }
+  });
 
   for (size_t l = 0; l < c_.n_layers; ++l) {
     const Layer& lw = layers_[l];
-    for (size_t t = 0; t < n; ++t) {
+    for_rows(n, [&](size_t t) {
       rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
-    }
+    });
     project(lw.wq, bxb_.data(), n, bq_.data());
     project(lw.wk, bxb_.data(), n, bk_.data());
     project(lw.wv, bxb_.data(), n, bv_.data());
     const bool sliding = c_.is_sliding(l);
     const float* cos = (sliding ? rope_cos_swa_ : rope_cos_).data();
     const float* sin = (sliding ? rope_sin_swa_ : rope_sin_).data();
-    for (size_t t = 0; t < n; ++t) {
+    // Rows write their own keys and values: distinct positions, so in parallel.
+    for_rows(n, [&](size_t t) {
       float* q = bq_.data() + t * q_width;
       float* k = bk_.data() + t * kv_width;
       float* v = bv_.data() + t * kv_width;
@@ -432,7 +445,7 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       rope(q, c_.n_heads, cos + t * half, sin + t * half);
       rope(k, c_.n_kv_heads, cos + t * half, sin + t * half);
       store_kv(l, rows[t], k, v);
-    }
+    });
     // A token reads its sequence's cache up to its own position only, so every token's keys
     // and values can be stored first and the (token, KV head) pairs attended in parallel.
     // Threads take every chunks-th pair: later tokens attend over more positions, striding
@@ -449,30 +462,31 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       }
     });
     project(lw.wo, batt_.data(), n, bxb_.data());
-    for (size_t t = 0; t < n; ++t) {
+    for_rows(n, [&](size_t t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;
       if (c_.post_norms) rms_norm(xb, xb, lw.attn_post_norm.data(), dim, c_.rms_eps);
       for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
       rms_norm(xb, x, lw.ffn_norm.data(), dim, c_.rms_eps);
-    }
+    });
     project(lw.w_gate, bxb_.data(), n, bgate_.data());
     project(lw.w_up, bxb_.data(), n, bup_.data());
-    if (c_.activation == FfnActivation::silu) {
-      for (size_t i = 0; i < n * ffn; ++i) {
-        const float g = bgate_[i];
-        bgate_[i] = g / (1.0f + std::exp(-g)) * bup_[i];
+    for_rows(n, [&](size_t t) {
+      float* gate = bgate_.data() + t * ffn;
+      const float* up = bup_.data() + t * ffn;
+      if (c_.activation == FfnActivation::silu) {
+        for (size_t i = 0; i < ffn; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+      } else {
+        for (size_t i = 0; i < ffn; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
       }
-    } else {
-      for (size_t i = 0; i < n * ffn; ++i) bgate_[i] = gelu_tanh(bgate_[i]) * bup_[i];
-    }
+    });
     project(lw.w_down, bgate_.data(), n, bxb_.data());
-    for (size_t t = 0; t < n; ++t) {
+    for_rows(n, [&](size_t t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;
       if (c_.post_norms) rms_norm(xb, xb, lw.ffn_post_norm.data(), dim, c_.rms_eps);
       for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
-    }
+    });
   }
 }
 
