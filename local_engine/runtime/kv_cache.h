@@ -86,6 +86,10 @@ class KvCache {
   // Drops seq's references (published blocks stay cached) and empties it.
   void release(KvSequence& seq);
 
+  // F16 keys or values (n) -> F32, the values of kernels::fp16_to_fp32 element by element but
+  // four at a time in portable vector code (attention widens every value row it reads).
+  static void widen_f16(const uint16_t* in, float* out, size_t n);
+
   // Storage of one block for one layer, (block_tokens, n_kv_heads * head_dim) row-major: the
   // f16 pointers when type() is f16, the f32 ones otherwise. Not range-checked (hot path).
   uint16_t* keys_f16(BlockId block, size_t layer) { return slot<uint16_t>(block, layer, 0); }

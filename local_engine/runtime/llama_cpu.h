@@ -10,6 +10,7 @@
 // in a private KvCache. Not thread-safe; one caller at a time.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -91,6 +92,9 @@ class LlamaCpu {
   void matmul(const kernels::MatrixView& w, const float* x, size_t n, float* out);
   // matvec for one row (the decode path), matmul otherwise: the same values either way.
   void project(const kernels::MatrixView& w, const float* x, size_t n, float* out);
+  // fn(t) for every t in [0, n), contiguous shares of the rows across the pool (in the caller
+  // for one row): for the per-row steps, whose values do not depend on the thread.
+  void for_rows(size_t n, const std::function<void(size_t)>& fn);
   // Runs rows_[begin, begin + n) through every layer; leaves their final hidden states in
   // bx_ (n, dim).
   void forward_rows(size_t begin, size_t n);

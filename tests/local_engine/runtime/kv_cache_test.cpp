@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <numeric>
 #include <set>
 #include <vector>
 
+#include "kernels/cpu/dequantize.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine {
@@ -290,6 +292,21 @@ TEST(KvCache, HashCollisionsNeverMatchDifferentTokens) {
     moved[0] = first;
     EXPECT_EQ(cache.attach_prefix(s, moved), 0u);
   }
+}
+
+// Every half bit pattern (zeros, subnormals, normals, infinities, NaNs with their payloads),
+// through the vector body and the scalar tail.
+TEST(KvCache, WidensEveryHalfExactlyAsTheScalarConversion) {
+  std::vector<uint16_t> halves(65536 + 3);
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<uint16_t>(i * 40503u);
+  std::vector<float> wide(halves.size());
+  KvCache::widen_f16(halves.data(), wide.data(), halves.size());
+  size_t differ = 0;
+  for (size_t i = 0; i < halves.size(); ++i) {
+    const float want = kernels::fp16_to_fp32(halves[i]);
+    differ += std::memcmp(&want, &wide[i], sizeof(float)) != 0;
+  }
+  EXPECT_EQ(differ, 0u);
 }
 
 }  // namespace
