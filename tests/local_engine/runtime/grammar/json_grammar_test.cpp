@@ -220,6 +220,38 @@ TEST(JsonGrammar, MaskIsFastOnA49kVocabulary) {
   }
 }
 
+TEST(JsonGrammar, SharedVocabularyIndexMakesCompilingCheapAndMasksTheSame) {
+  const Tokenizer& tok = smollm2_tokenizer();
+  using Clock = std::chrono::steady_clock;
+  const auto index_start = Clock::now();
+  auto index = index_constraint_vocabulary(tok);
+  const double index_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - index_start).count();
+  std::string schema;
+  for (const auto& c : load_schema_cases()) {
+    if (c.name == "any_of_tools") schema = c.schema_text;
+  }
+  ASSERT_FALSE(schema.empty());
+  const auto compile_start = Clock::now();
+  auto shared = compile_json_grammar(index, schema);
+  const double compile_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - compile_start).count();
+  std::printf("[ compile ] 49k vocab: index %.1f ms once, then %.3f ms per schema\n", index_ms,
+              compile_ms);
+  auto own = compile_json_grammar(tok, schema);
+  auto a = shared->start();
+  auto b = own->start();
+  std::vector<float> la(tok.size()), lb(tok.size());
+  for (TokenId t : tok.encode("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"P",
+                              {.add_special = false})) {
+    a->accept(t);
+    b->accept(t);
+  }
+  a->mask(la);
+  b->mask(lb);
+  EXPECT_EQ(la, lb);
+}
+
 // The tool-call shape: anyOf over 64 objects that share their first key, so up to 64 parses
 // stay alive until the tool name tells them apart.
 TEST(JsonGrammar, MaskIsFastOverSixtyFourToolsOnA49kVocabulary) {
