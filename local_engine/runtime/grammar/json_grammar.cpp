@@ -101,6 +101,7 @@ void JsonConstraint::accept(TokenId token) {
     stacks_.resize(1);
     parser.start(stacks_[0]);
     stacks_[0].top().phase = 2;  // root done
+    complete_ = true;
     return;
   }
   if (token < 0 || static_cast<size_t>(token) >= grammar_.trie().vocab_size() ||
@@ -133,10 +134,30 @@ void JsonConstraint::accept(TokenId token) {
     }
     stacks_.swap(next);
   }
+  complete_ = nothing_can_follow();
 }
 
-bool JsonConstraint::complete() const {
-  return stacks_.size() == 1 && JsonParser::complete(stacks_[0]);
+bool JsonConstraint::complete() const { return complete_; }
+
+bool JsonConstraint::nothing_can_follow() {
+  if (stacks_.size() == 1 && JsonParser::complete(stacks_[0])) return true;
+  // A number at the root ends without a closing byte: whole once it can end and no byte extends
+  // it (its digit runs are bounded), which matters when the vocabulary has no EOS.
+  if (!can_end()) return false;
+  const JsonParser& parser = grammar_.parser();
+  for (const ParseStack& s : stacks_) {
+    for (int byte = 0; byte < 256; ++byte) {
+      ParseStack probe;
+      probe.copy_from(s);
+      accept_forks_.clear();
+      const JsonParser::Step r = parser.advance(probe, static_cast<uint8_t>(byte), accept_forks_);
+      if (r == JsonParser::Step::accepted ||
+          (r == JsonParser::Step::forked && accept_forks_.size() > 0)) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 bool JsonConstraint::can_end() const {

@@ -43,6 +43,7 @@ class JsonConstraint final : public TokenConstraint {
   bool can_end() const;
 
  private:
+  bool nothing_can_follow();
   void walk(const TokenTrie& trie, uint32_t node, const ParseStack& from, size_t depth);
 
   const JsonGrammarImpl& grammar_;
@@ -52,6 +53,7 @@ class JsonConstraint final : public TokenConstraint {
   std::vector<ParseStack> step_;
   std::vector<StackPool> forks_;
   StackPool accept_forks_;
+  bool complete_ = false;
 };
 
 }  // namespace sy::engine::grammar

@@ -173,6 +173,21 @@ TEST(JsonGrammar, NumberRootAllowsEosAndMoreDigits) {
   EXPECT_TRUE(c->complete());
 }
 
+TEST(JsonGrammar, NumberRootCompletesWhenItsDigitsRunOut) {
+  const Tokenizer& tok = stories_tokenizer();
+  auto grammar = compile_json_grammar(tok, R"({"type":"integer"})");
+  auto c = grammar->start();
+  TokenId nine = -1;
+  for (size_t i = 0; i < tok.size(); ++i) {
+    if (tok.token_to_piece(static_cast<TokenId>(i)) == "9") nine = static_cast<TokenId>(i);
+  }
+  ASSERT_GE(nine, 0);
+  for (int i = 0; i < 17; ++i) c->accept(nine);
+  EXPECT_FALSE(c->complete());
+  c->accept(nine);  // the 18th digit: nothing can follow
+  EXPECT_TRUE(c->complete());
+}
+
 TEST(JsonGrammar, AcceptOfARefusedTokenThrows) {
   const Tokenizer& tok = stories_tokenizer();
   auto grammar = compile_json_grammar(tok, "");
