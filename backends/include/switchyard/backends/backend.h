@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "switchyard/backends/chat.h"
@@ -58,6 +59,13 @@ class Backend {
   // executor, never inside chat(). Retries on this backend happen inside the call.
   virtual std::shared_ptr<ChatCall> chat(ChatRequest request, bool stream,
                                          ChatHandlers handlers) = 0;
+  // The exact prompt token count of `request` as this backend would bill it, where the
+  // backend runs its own tokenizer (the local engine); nullopt = unknown, and callers use the
+  // documented estimate (pricing.h estimate_prompt_tokens). Thread-safe, no I/O.
+  virtual std::optional<int64_t> count_prompt_tokens(const ChatRequest& request) const {
+    (void)request;
+    return std::nullopt;
+  }
 };
 
 }  // namespace sy::backends
