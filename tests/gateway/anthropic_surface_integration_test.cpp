@@ -192,6 +192,24 @@ TEST_F(AnthropicSurface, TranslatesForAnOpenAiBackend) {
   EXPECT_FALSE(sent.contains("top_k"));
 }
 
+TEST_F(AnthropicSurface, ThinkingBlocksStayBehindWhenTranslated) {
+  TestResponse r = post("/v1/messages", with_model(kSignedBody, "claude", "gpt"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-switchyard-backend"), "oai");
+  auto sent = json::parse(fake_->requests().back().body);
+  EXPECT_EQ(sent.dump().find("signature"), std::string::npos) << sent.dump();
+  EXPECT_EQ(sent.dump().find("I should call the tool."), std::string::npos);
+  const json& msgs = sent["messages"];
+  ASSERT_EQ(msgs.size(), 4u) << sent.dump();
+  EXPECT_EQ(msgs[0]["role"], "system");
+  EXPECT_EQ(msgs[2]["role"], "assistant");
+  EXPECT_TRUE(msgs[2]["content"].is_null());
+  EXPECT_EQ(msgs[2]["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(msgs[3]["role"], "tool");
+  EXPECT_EQ(msgs[3]["content"], "sunny, 21.50");
+  EXPECT_EQ(sent["tools"][0]["function"]["name"], "get_weather");
+}
+
 TEST_F(AnthropicSurface, StreamsFromAnOpenAiBackendInAnthropicsEventSequence) {
   fake_->push_script(Script{.reply = fakes::Reply{.text = "One two three four."}});
   TestResponse r = messages(hello("gpt", true));
@@ -236,9 +254,8 @@ TEST_F(AnthropicSurface, ToolUseRoundTripThroughAnOpenAiBackend) {
   EXPECT_EQ(sent["tool_choice"], "required");
 
   body["messages"].push_back({{"role", "assistant"}, {"content", m["content"]}});
-  body["messages"].push_back(
-      {{"role", "user"},
-       {"content", {{{"type", "tool_result"}, {"tool_use_id", call["id"]}, {"content", "snow"}}}}}});
+  json result{{"type", "tool_result"}, {"tool_use_id", call["id"]}, {"content", "snow"}};
+  body["messages"].push_back(json{{"role", "user"}, {"content", json::array({result})}});
   fake_->push_script(Script{.reply = fakes::Reply{.text = "It snows in Oslo."}});
   TestResponse second = messages(body);
   ASSERT_EQ(second.status, 200) << second.body;
