@@ -1,6 +1,7 @@
 #include "api/anthropic_request_parser.h"
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,11 +22,6 @@ using backends::Role;
 using nlohmann::json;
 
 // Parse errors name the field the way Anthropic's own messages do: "messages.0.content".
-struct Invalid {
-  std::string path;
-  std::string message;
-};
-
 std::unexpected<Error> invalid(const std::string& path, const std::string& message) {
   std::string param = path;
   return std::unexpected(Error{.kind = ErrorKind::invalid_request,
