@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/anthropic_error_reply.h"
 #include "api/chat_exchange.h"
 #include "api/error_reply.h"
 #include "switchyard/backends/openai_json.h"
@@ -39,9 +40,15 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
+// The Anthropic surface's paths answer errors in Anthropic's format.
+bool is_anthropic_path(std::string_view path) {
+  return path == "/v1/messages" || path.starts_with("/v1/messages/");
+}
+
 int send_error(ResponseWriter& writer, const Error& error, const std::string& request_id,
-               backends::Headers extra = {}) {
-  ErrorReply reply = openai_error_reply(error);
+               backends::Headers extra = {}, bool anthropic = false) {
+  ErrorReply reply =
+      anthropic ? anthropic_error_reply(error, request_id) : openai_error_reply(error);
   const int status = reply.status;
   reply.headers.emplace_back("x-request-id", request_id);
   for (auto& header : extra) reply.headers.push_back(std::move(header));
@@ -84,14 +91,16 @@ void ApiHandler::record(LedgerRow row) {
 
 void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow row,
                         LedgerStatus status, backends::Headers extra) {
-  row.http_status = send_error(writer, error, row.request_id, std::move(extra));
+  row.http_status =
+      send_error(writer, error, row.request_id, std::move(extra), row.surface == "anthropic");
   row.status = status;
   row.error_kind = std::string(backends::to_string(error.kind));
   record(std::move(row));
 }
 
 void ApiHandler::reject(const ServerRequest& request, const Error& error, ResponseWriter& writer) {
-  send_error(writer, error, request_id_for(request));
+  send_error(writer, error, request_id_for(request), {},
+             is_anthropic_path(path_of(request.target)));
 }
 
 void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) {
@@ -137,12 +146,14 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     explain(request, *principal, request_id, *writer);
     return;
   }
-  if (!is_chat && !is_completions && !is_models) {
+  bool is_messages = path == "/v1/messages";
+  bool is_count_tokens = path == "/v1/messages/count_tokens";
+  if (!is_chat && !is_completions && !is_models && !is_messages && !is_count_tokens) {
     send_error(*writer, Error{.kind = ErrorKind::not_found,
                               .message = "Unknown request URL: " + request.method + " " +
                                          std::string(path.substr(0, 200)),
                               .code = "unknown_url"},
-               request_id);
+               request_id, {}, is_anthropic_path(path));
     return;
   }
   // Every model request gets exactly one ledger row, whatever becomes of it.
@@ -151,11 +162,13 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   row.request_id = request_id;
-  row.surface = "openai";
+  row.surface = is_messages || is_count_tokens ? "anthropic" : "openai";
   row.endpoint = std::string(path);
+  // count_tokens, like /v1/models, runs no model: no ledger row.
+  const bool unrecorded = is_models || is_count_tokens;
   auto fail = [&](const Error& error, LedgerStatus status = LedgerStatus::error) {
-    if (is_models) {
-      send_error(*writer, error, request_id);
+    if (unrecorded) {
+      send_error(*writer, error, request_id, {}, is_count_tokens);
     } else {
       refuse(*writer, error, std::move(row), status);
     }
@@ -183,8 +196,16 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     models(request_id, *writer);
     return;
   }
+  if (is_count_tokens) {
+    count_tokens(request, *principal, request_id, *writer);
+    return;
+  }
   row.tenant = principal->tenant;
   row.key_id = principal->key_id;
+  if (is_messages) {
+    messages(request, *principal, std::move(row), std::move(writer));
+    return;
+  }
   chat(request, *principal, is_completions, std::move(row), std::move(writer));
 }
 

@@ -25,18 +25,6 @@ int64_t unix_now() {
       .count();
 }
 
-Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
-  Headers headers = {{"x-request-id", ctx.request_id},
-                     {"x-switchyard-backend", served_by.backend->info().name},
-                     {"x-switchyard-model", served_by.model}};
-  headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
-  return headers;
-}
-
-void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
-  reply.headers.emplace_back("x-request-id", ctx.request_id);
-  reply.headers.insert(reply.headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
-}
 
 // Fills the summary's served-by fields from the outcome (the candidate that answered or failed
 // last) and the status from the result.
@@ -195,6 +183,19 @@ class StreamState {
 };
 
 }  // namespace
+
+Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
+  Headers headers = {{"x-request-id", ctx.request_id},
+                     {"x-switchyard-backend", served_by.backend->info().name},
+                     {"x-switchyard-model", served_by.model}};
+  headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
+  return headers;
+}
+
+void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
+  reply.headers.emplace_back("x-request-id", ctx.request_id);
+  reply.headers.insert(reply.headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
+}
 
 void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> candidates,
                        ExchangeContext ctx, std::shared_ptr<ResponseWriter> writer,
