@@ -68,11 +68,11 @@ struct CpuKernels {
   float (*dot_q4_k_q8_k)(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks);
   float (*dot_q6_k_q8_k)(const BlockQ6_K* w, const BlockQ8_K* x, size_t n_blocks);
 
-  // Matrix-vector products over n_rows consecutive rows (row r starts at w + r * row_len, with
-  // row_len elements or blocks as the matching dot takes): out[r] = row r . x. Each out[r] equals
-  // the matching dot of this set on that row bit for bit (same per-row summation order), so a
-  // matvec through these and a matmul through the dots agree exactly (batch invariance); the
-  // gain is that a group of rows shares each load of x, its scale and its offset sums.
+  // Matrix-vector products over n_rows consecutive rows (row r at w + r * n elements, or
+  // w + r * n_blocks blocks): out[r] = row r . x. Each out[r] equals the matching dot of this set
+  // on that row bit for bit (same per-row summation order), so a matvec through these and a
+  // matmul through the dots agree exactly (batch invariance); the gain is that a group of rows
+  // shares each load of x, its scale and its offset sums, and prefetches its span ahead.
   void (*matvec_f16_f32)(const uint16_t* w, size_t n_rows, const float* x, size_t n, float* out);
   void (*matvec_bf16_f32)(const uint16_t* w, size_t n_rows, const float* x, size_t n, float* out);
   void (*matvec_q8_0_q8_0)(const BlockQ8_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,

@@ -4,9 +4,10 @@
 // matvec does (Q8_0 for Q8_0/Q4_0 weights, Q8_K for Q4_K/Q6_K), then a block of weight rows is
 // dotted with every activation while both sit in cache, so the weights are read from memory
 // once per batch instead of once per token: prefill becomes compute-bound.
-// Every output is computed by the same dot kernel on the same quantized activation as matvec
-// (for Q8_0 with the AVX-512 set, a 2-row x 4-token tile that sums in the kernel's order), so
-// matmul's results equal T calls of matvec bit for bit.
+// Every output is computed by the set's dot kernel on the same quantized activation as matvec
+// (for Q8_0 with the AVX-512 set, a 2-row x 4-token tile that sums in the kernel's order), and
+// matvec's multi-row kernels equal those dots row by row (cpu_kernels.h), so matmul's results
+// equal T calls of matvec bit for bit.
 //
 // Use: prepare_batch (one thread), quantize_batch over token ranges, then matmul over row
 // ranges (both may be split across threads; the ranges write disjoint memory).

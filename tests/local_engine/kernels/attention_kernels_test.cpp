@@ -20,8 +20,10 @@ using testing::random_floats;
 struct Shape {
   size_t head_dim, n_rows, n_queries;
 };
-constexpr Shape kShapes[] = {{64, 1, 1}, {64, 33, 3},  {80, 17, 5},
-                             {7, 9, 2},  {128, 40, 4}, {24, 5, 9}};
+// Head widths cover every number of vector chunks in one pass and partial chunks; query counts
+// every group size up to 4 and remainders.
+constexpr Shape kShapes[] = {{64, 1, 1},   {64, 33, 3}, {80, 17, 5}, {7, 9, 2},
+                             {128, 40, 4}, {24, 5, 9},  {48, 6, 2},  {100, 3, 7}};
 
 // Values (n_rows, row_stride) as F16 with each row's head in the first head_dim halves; probs
 // (n_queries, probs_stride); out (n_queries, head_dim) starting from random values.

@@ -489,30 +489,44 @@ void quantize_q8_0(const float* x, BlockQ8_0* y, size_t n) {
   }
 }
 
-// Queries in groups of up to 4 share each converted value chunk; each output chunk stays in a
-// register across the whole range of t. The last head_dim % 8 elements take scalar fmas, the
-// same operation as the vector lanes.
-void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
-                          const float* probs, size_t probs_stride, size_t n_queries,
-                          size_t head_dim, float* out) {
-  size_t i = 0;
-  for (; i + 8 <= head_dim; i += 8) {
-    for (size_t g0 = 0; g0 < n_queries; g0 += 4) {
-      const size_t gn = n_queries - g0 < 4 ? n_queries - g0 : 4;
-      __m256 acc[4];
-      for (size_t g = 0; g < gn; ++g) acc[g] = _mm256_loadu_ps(out + (g0 + g) * head_dim + i);
-      for (size_t t = 0; t < n_rows; ++t) {
-        const __m256 v = _mm256_cvtph_ps(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(values + t * row_stride + i)));
-        for (size_t g = 0; g < gn; ++g) {
-          acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(probs[(g0 + g) * probs_stride + t]), v, acc[g]);
-        }
+// G queries x C chunks of 8 elements: G * C accumulators stay in registers over the whole range
+// of t (at most 8 of the 16 YMM registers), each row's chunks read once for all G queries.
+template <size_t G, size_t C>
+inline void values_block(const uint16_t* values, size_t row_stride, size_t n_rows,
+                         const float* probs, size_t probs_stride, size_t head_dim, float* out) {
+  __m256 acc[G][C];
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t c = 0; c < C; ++c) acc[g][c] = _mm256_loadu_ps(out + g * head_dim + 8 * c);
+  }
+  for (size_t t = 0; t < n_rows; ++t) {
+    const uint16_t* row = values + t * row_stride;
+    for (size_t c = 0; c < C; ++c) {
+      const __m256 v =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 8 * c)));
+      for (size_t g = 0; g < G; ++g) {
+        acc[g][c] = _mm256_fmadd_ps(_mm256_set1_ps(probs[g * probs_stride + t]), v, acc[g][c]);
       }
-      for (size_t g = 0; g < gn; ++g) _mm256_storeu_ps(out + (g0 + g) * head_dim + i, acc[g]);
     }
   }
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t c = 0; c < C; ++c) _mm256_storeu_ps(out + g * head_dim + 8 * c, acc[g][c]);
+  }
+}
+
+template <size_t G>
+inline void values_queries(const uint16_t* values, size_t row_stride, size_t n_rows,
+                           const float* probs, size_t probs_stride, size_t head_dim, float* out) {
+  size_t i = 0;
+  for (; i + 16 <= head_dim; i += 16) {
+    values_block<G, 2>(values + i, row_stride, n_rows, probs, probs_stride, head_dim, out + i);
+  }
+  if (i + 8 <= head_dim) {
+    values_block<G, 1>(values + i, row_stride, n_rows, probs, probs_stride, head_dim, out + i);
+    i += 8;
+  }
+  // The last head_dim % 8 elements: scalar fmas, the same operation as the vector lanes.
   for (; i < head_dim; ++i) {
-    for (size_t g = 0; g < n_queries; ++g) {
+    for (size_t g = 0; g < G; ++g) {
       float o = out[g * head_dim + i];
       for (size_t t = 0; t < n_rows; ++t) {
         o = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(probs[g * probs_stride + t]),
@@ -520,6 +534,29 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
                                        _mm_set_ss(o)));
       }
       out[g * head_dim + i] = o;
+    }
+  }
+}
+
+// Queries in groups of up to 4, 16 elements of the head at a time.
+void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
+                          const float* probs, size_t probs_stride, size_t n_queries,
+                          size_t head_dim, float* out) {
+  for (size_t g = 0; g < n_queries; g += 4) {
+    const float* p = probs + g * probs_stride;
+    float* o = out + g * head_dim;
+    switch (n_queries - g < 4 ? n_queries - g : 4) {
+      case 4:
+        values_queries<4>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
+        break;
+      case 3:
+        values_queries<3>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
+        break;
+      case 2:
+        values_queries<2>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
+        break;
+      default:
+        values_queries<1>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
     }
   }
 }

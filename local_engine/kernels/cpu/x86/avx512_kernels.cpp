@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -486,27 +487,80 @@ void quantize_q8_0(const float* x, BlockQ8_0* y, size_t n) {
   }
 }
 
-// Queries in groups of up to 4 share each converted value chunk; each output chunk stays in a
-// register across the whole range of t.
+// G queries x C chunks of 16 elements: G * C accumulators stay in registers over the whole range
+// of t, and each value row is read once (C * 32 contiguous bytes) for all G queries.
+template <size_t G, size_t C>
+inline void values_block(const uint16_t* values, size_t row_stride, size_t n_rows,
+                         const float* probs, size_t probs_stride, size_t head_dim, float* out,
+                         const __mmask16 (&m)[4]) {
+  __m512 acc[G][C];
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t c = 0; c < C; ++c)
+      acc[g][c] = _mm512_maskz_loadu_ps(m[c], out + g * head_dim + 16 * c);
+  }
+  for (size_t t = 0; t < n_rows; ++t) {
+    const uint16_t* row = values + t * row_stride;
+    for (size_t c = 0; c < C; ++c) {
+      const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[c], row + 16 * c));
+      for (size_t g = 0; g < G; ++g) {
+        acc[g][c] = _mm512_fmadd_ps(_mm512_set1_ps(probs[g * probs_stride + t]), v, acc[g][c]);
+      }
+    }
+  }
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t c = 0; c < C; ++c)
+      _mm512_mask_storeu_ps(out + g * head_dim + 16 * c, m[c], acc[g][c]);
+  }
+}
+
+template <size_t G>
+inline void values_queries(const uint16_t* values, size_t row_stride, size_t n_rows,
+                           const float* probs, size_t probs_stride, size_t head_dim, float* out) {
+  for (size_t i = 0; i < head_dim; i += 64) {
+    const size_t left = head_dim - i;
+    __mmask16 m[4];
+    for (size_t c = 0; c < 4; ++c) {
+      const size_t n = left > 16 * c ? std::min<size_t>(left - 16 * c, 16) : 0;
+      m[c] = static_cast<__mmask16>((1u << n) - 1);
+    }
+    const size_t chunks = std::min<size_t>((left + 15) / 16, 4);
+    const uint16_t* v = values + i;
+    float* o = out + i;
+    switch (chunks) {
+      case 4:
+        values_block<G, 4>(v, row_stride, n_rows, probs, probs_stride, head_dim, o, m);
+        break;
+      case 3:
+        values_block<G, 3>(v, row_stride, n_rows, probs, probs_stride, head_dim, o, m);
+        break;
+      case 2:
+        values_block<G, 2>(v, row_stride, n_rows, probs, probs_stride, head_dim, o, m);
+        break;
+      default:
+        values_block<G, 1>(v, row_stride, n_rows, probs, probs_stride, head_dim, o, m);
+    }
+  }
+}
+
+// Queries in groups of up to 4, 64 elements of the head at a time.
 void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
                           const float* probs, size_t probs_stride, size_t n_queries,
                           size_t head_dim, float* out) {
-  for (size_t i = 0; i < head_dim; i += 16) {
-    const size_t left = head_dim - i < 16 ? head_dim - i : 16;
-    const __mmask16 m = static_cast<__mmask16>((1u << left) - 1);
-    for (size_t g0 = 0; g0 < n_queries; g0 += 4) {
-      const size_t gn = n_queries - g0 < 4 ? n_queries - g0 : 4;
-      __m512 acc[4];
-      for (size_t g = 0; g < gn; ++g)
-        acc[g] = _mm512_maskz_loadu_ps(m, out + (g0 + g) * head_dim + i);
-      for (size_t t = 0; t < n_rows; ++t) {
-        const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, values + t * row_stride + i));
-        for (size_t g = 0; g < gn; ++g) {
-          acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(probs[(g0 + g) * probs_stride + t]), v, acc[g]);
-        }
-      }
-      for (size_t g = 0; g < gn; ++g)
-        _mm512_mask_storeu_ps(out + (g0 + g) * head_dim + i, m, acc[g]);
+  for (size_t g = 0; g < n_queries; g += 4) {
+    const float* p = probs + g * probs_stride;
+    float* o = out + g * head_dim;
+    switch (std::min<size_t>(n_queries - g, 4)) {
+      case 4:
+        values_queries<4>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
+        break;
+      case 3:
+        values_queries<3>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
+        break;
+      case 2:
+        values_queries<2>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
+        break;
+      default:
+        values_queries<1>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
     }
   }
 }
