@@ -400,6 +400,14 @@ TEST_F(PolicyRouting, ExplainAnswersTheDecisionWithoutCallingABackend) {
   EXPECT_EQ(vendor_.request_count(), 0u);
   EXPECT_EQ(local_.request_count(), 0u);
   EXPECT_EQ(post("/v1/route/explain", body.dump(), "wrong-key-123").status, 401);
+  // A value used as a member name is not echoed in finding paths either.
+  json keyed = {{"model", "chat"},
+                {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                {"metadata", {{"4111111111111111", "x"}}}};
+  TestResponse in_key = post("/v1/route/explain", keyed.dump());
+  ASSERT_EQ(in_key.status, 200) << in_key.body;
+  EXPECT_EQ(in_key.body.find("4111"), std::string::npos) << in_key.body;
+  EXPECT_EQ(json::parse(in_key.body)["sensitivity"]["level"], "restricted");
 }
 
 TEST_F(PolicyRouting, HostileInputGetsABoundedClearAnswer) {
