@@ -44,15 +44,14 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
   if (!resolved) return std::unexpected(resolved.error());
   std::vector<Candidate> targets = std::move(*resolved);
   if (request.n.value_or(1) > 1) {
-    std::erase_if(targets, [](const Candidate& c) {
-      return !c.backend->capabilities().multiple_choices;
-    });
+    std::erase_if(targets,
+                  [](const Candidate& c) { return !c.backend->capabilities().multiple_choices; });
     if (targets.empty()) {
-      return std::unexpected(backends::Error{
-          .kind = ErrorKind::invalid_request,
-          .message = "n > 1 is not supported by the backends serving model '" +
-                     request.model.substr(0, 200) + "'",
-          .param = "n"});
+      return std::unexpected(
+          backends::Error{.kind = ErrorKind::invalid_request,
+                          .message = "n > 1 is not supported by the backends serving model '" +
+                                     request.model.substr(0, 200) + "'",
+                          .param = "n"});
     }
   }
 
@@ -153,7 +152,8 @@ json decision_json(const policies::Decision& d) {
   if (!c.denied_backends.empty()) constraints["denied_backends"] = c.denied_backends;
 
   json candidates = json::array();
-  for (const auto& t : d.candidates) candidates.push_back({{"backend", t.backend}, {"model", t.model}});
+  for (const auto& t : d.candidates)
+    candidates.push_back({{"backend", t.backend}, {"model", t.model}});
   json excluded = json::array();
   for (const auto& x : d.excluded) {
     excluded.push_back({{"backend", x.target.backend},
