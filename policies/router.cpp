@@ -89,8 +89,8 @@ void intersect(Constraints& c, const Rule& rule) {
 // Why `backend` breaks one rule's requirements ("" = it satisfies them).
 std::string violation(const RuleRequirements& r, const BackendView& backend) {
   if (r.kind && backend.kind != *r.kind) {
-    return "kind " + std::string(to_string(backend.kind)) + " (" +
-           std::string(to_string(*r.kind)) + " required)";
+    return "kind " + std::string(to_string(backend.kind)) + " (" + std::string(to_string(*r.kind)) +
+           " required)";
   }
   if (!r.regions.empty() && !contains(r.regions, backend.region)) {
     return "region " + backend.region + " (allowed: " + join_list(r.regions) + ")";
@@ -139,9 +139,12 @@ std::string describe_requirements(const RuleRequirements& r) {
 
 std::string_view to_string(Decision::Verdict verdict) {
   switch (verdict) {
-    case Decision::Verdict::route: return "route";
-    case Decision::Verdict::deny: return "deny";
-    case Decision::Verdict::unavailable: return "unavailable";
+    case Decision::Verdict::route:
+      return "route";
+    case Decision::Verdict::deny:
+      return "deny";
+    case Decision::Verdict::unavailable:
+      return "unavailable";
   }
   return "route";
 }
@@ -156,9 +159,8 @@ backends::Error Decision::error() const {
                            .message = message,
                            .code = "policy_backends_unavailable"};
   }
-  return backends::Error{.kind = backends::ErrorKind::permission_denied,
-                         .message = message,
-                         .code = "policy_denied"};
+  return backends::Error{
+      .kind = backends::ErrorKind::permission_denied, .message = message, .code = "policy_denied"};
 }
 
 namespace {
@@ -190,8 +192,7 @@ Router::Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> cl
 
 backends::Result<Decision> Router::decide(const RouteRequest& request,
                                           std::span<const RouteTarget> targets,
-                                          std::span<const BackendView> backend_views,
-                                          bool count) {
+                                          std::span<const BackendView> backend_views, bool count) {
   Decision d;
 
   // 1. Classify.
@@ -229,8 +230,8 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
   d.reasons.push_back("sensitivity " + std::string(to_string(d.sensitivity.level)) +
                       " (decided by " + std::string(to_string(d.sensitivity.decided_by)) +
                       (found.empty() ? "; no findings" : "; findings: " + found) + ")");
-  d.reasons.push_back("volume " + std::string(to_string(d.volume.volume)) + " (" +
-                      d.volume.reason + ")");
+  d.reasons.push_back("volume " + std::string(to_string(d.volume.volume)) + " (" + d.volume.reason +
+                      ")");
 
   // 2. Rules.
   const Rule* deny = nullptr;
@@ -309,18 +310,17 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
     if (!rule->prefer.empty()) preferences.push_back(&rule->prefer);
   }
   if (!preferences.empty()) {
-    std::stable_sort(survivors.begin(), survivors.end(),
-                     [&](const Survivor& a, const Survivor& b) {
-                       for (const RulePreference* p : preferences) {
-                         size_t ra = preference_rank(*p, *a.backend);
-                         size_t rb = preference_rank(*p, *b.backend);
-                         if (ra != rb) return ra < rb;
-                       }
-                       if (a.backend->price_per_mtok != b.backend->price_per_mtok) {
-                         return a.backend->price_per_mtok < b.backend->price_per_mtok;
-                       }
-                       return a.order < b.order;
-                     });
+    std::stable_sort(survivors.begin(), survivors.end(), [&](const Survivor& a, const Survivor& b) {
+      for (const RulePreference* p : preferences) {
+        size_t ra = preference_rank(*p, *a.backend);
+        size_t rb = preference_rank(*p, *b.backend);
+        if (ra != rb) return ra < rb;
+      }
+      if (a.backend->price_per_mtok != b.backend->price_per_mtok) {
+        return a.backend->price_per_mtok < b.backend->price_per_mtok;
+      }
+      return a.order < b.order;
+    });
   }
   for (const Survivor& s : survivors) d.candidates.push_back(s.target);
 

@@ -39,8 +39,7 @@ class OfflineBackend final : public backends::Backend {
   std::shared_ptr<backends::ChatCall> chat(backends::ChatRequest, bool,
                                            backends::ChatHandlers handlers) override {
     if (handlers.on_complete) {
-      handlers.on_complete(backends::fail(backends::ErrorKind::internal, "offline backend"),
-                           false);
+      handlers.on_complete(backends::fail(backends::ErrorKind::internal, "offline backend"), false);
     }
     return nullptr;
   }
@@ -95,10 +94,9 @@ int run_route(const RouteCommandOptions& options) {
                    request.error().message.c_str());
       return 1;
     }
-    auto routed = gate.route(*request, headers,
-                             RouteOptions{.endpoint = options.endpoint,
-                                          .tenant = options.tenant,
-                                          .count = false});
+    auto routed = gate.route(
+        *request, headers,
+        RouteOptions{.endpoint = options.endpoint, .tenant = options.tenant, .count = false});
     if (!routed) {
       std::fprintf(stderr, "route: %s\n", routed.error().message.c_str());
       return 1;

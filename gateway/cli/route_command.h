@@ -15,9 +15,9 @@ class App;
 namespace sy::gateway {
 
 struct RouteCommandOptions {
-  std::string explain_path;  // the request body (JSON); "-" = stdin
-  std::string config_path;   // "" = the embedded default config
-  std::string tenant;        // as if this tenant's key had sent it
+  std::string explain_path;          // the request body (JSON); "-" = stdin
+  std::string config_path;           // "" = the embedded default config
+  std::string tenant;                // as if this tenant's key had sent it
   std::vector<std::string> headers;  // "name: value"
   std::string endpoint = "/v1/chat/completions";
 };

@@ -8,6 +8,7 @@
 #include "switchyard/gateway/config_loader.h"
 #include "switchyard/gateway/event_loop.h"
 #include "switchyard/gateway/gateway.h"
+#include "switchyard/policies/router.h"
 
 namespace sy::gateway {
 
@@ -39,6 +40,11 @@ int run_serve(const ServeOptions& options) {
     return 1;
   }
   if (options.check_only) {
+    // Custom sensitivity patterns compile only here (the loader checks their syntax as text).
+    if (auto router = policies::Router::create(config->policy); !router) {
+      std::fprintf(stderr, "switchyard: policies: %s\n", router.error().c_str());
+      return 1;
+    }
     std::printf("config OK: %s (%zu backends, %zu model aliases, %zu keys)\n",
                 config->source.empty() ? "embedded default" : config->source.c_str(),
                 config->backends.size(), config->models.size(), config->keys.size());

@@ -44,15 +44,14 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
   if (!resolved) return std::unexpected(resolved.error());
   std::vector<Candidate> targets = std::move(*resolved);
   if (request.n.value_or(1) > 1) {
-    std::erase_if(targets, [](const Candidate& c) {
-      return !c.backend->capabilities().multiple_choices;
-    });
+    std::erase_if(targets,
+                  [](const Candidate& c) { return !c.backend->capabilities().multiple_choices; });
     if (targets.empty()) {
-      return std::unexpected(backends::Error{
-          .kind = ErrorKind::invalid_request,
-          .message = "n > 1 is not supported by the backends serving model '" +
-                     request.model.substr(0, 200) + "'",
-          .param = "n"});
+      return std::unexpected(
+          backends::Error{.kind = ErrorKind::invalid_request,
+                          .message = "n > 1 is not supported by the backends serving model '" +
+                                     request.model.substr(0, 200) + "'",
+                          .param = "n"});
     }
   }
 
@@ -93,12 +92,40 @@ backends::Headers decision_headers(const policies::Decision& decision) {
           {"x-switchyard-volume", std::string(to_string(decision.volume.volume))}};
 }
 
+namespace {
+
+// A finding in a member name means the name itself is a value (`{"536-22-1234": "x"}`): that
+// token is replaced by "*" in every path that passes through it, so explain never echoes it.
+std::vector<std::string> redacted_paths(const std::vector<policies::Finding>& findings) {
+  std::vector<std::string> sensitive_keys;
+  for (const policies::Finding& f : findings) {
+    if (f.in_key) sensitive_keys.push_back(f.path);
+  }
+  std::vector<std::string> out;
+  for (const policies::Finding& f : findings) {
+    std::string path = f.path;
+    for (const std::string& key : sensitive_keys) {
+      const bool under = path == key || (path.size() > key.size() && path.starts_with(key) &&
+                                         (path[key.size()] == '/' || path[key.size()] == '#'));
+      const size_t slash = key.rfind('/');
+      if (!under || slash == std::string::npos) continue;
+      path = key.substr(0, slash + 1) + "*" + path.substr(key.size());
+    }
+    out.push_back(std::move(path));
+  }
+  return out;
+}
+
+}  // namespace
+
 json decision_json(const policies::Decision& d) {
   json findings = json::array();
-  for (const policies::Finding& f : d.sensitivity.findings) {
+  const std::vector<std::string> paths = redacted_paths(d.sensitivity.findings);
+  for (size_t i = 0; i < d.sensitivity.findings.size(); ++i) {
+    const policies::Finding& f = d.sensitivity.findings[i];
     findings.push_back({{"type", to_string(f.type)},
                         {"detector", f.detector},
-                        {"path", f.path},
+                        {"path", paths[i]},
                         {"in_key", f.in_key},
                         {"begin", f.begin},
                         {"end", f.end},
@@ -125,7 +152,8 @@ json decision_json(const policies::Decision& d) {
   if (!c.denied_backends.empty()) constraints["denied_backends"] = c.denied_backends;
 
   json candidates = json::array();
-  for (const auto& t : d.candidates) candidates.push_back({{"backend", t.backend}, {"model", t.model}});
+  for (const auto& t : d.candidates)
+    candidates.push_back({{"backend", t.backend}, {"model", t.model}});
   json excluded = json::array();
   for (const auto& x : d.excluded) {
     excluded.push_back({{"backend", x.target.backend},

@@ -21,7 +21,7 @@ std::expected<VolumeResult, std::string> VolumeClassifier::peek(
 }
 
 std::expected<VolumeResult, std::string> VolumeClassifier::decide(const VolumeSignals& signals,
-                                                                 bool count) const {
+                                                                  bool count) const {
   std::optional<VolumeClass> declared;
   if (!signals.workload_header.empty()) {
     declared = parse_volume_class(signals.workload_header);

@@ -43,8 +43,8 @@ std::optional<std::string> Policy::check_backend_names(std::span<const std::stri
     return std::nullopt;
   };
   for (const Rule& rule : rules) {
-    for (const auto* refs : {&rule.require.allowed_backends, &rule.require.denied_backends,
-                             &rule.prefer.backends}) {
+    for (const auto* refs :
+         {&rule.require.allowed_backends, &rule.require.denied_backends, &rule.prefer.backends}) {
       if (auto problem = check(*refs)) return problem;
     }
   }

@@ -190,8 +190,10 @@ class Reader {
 
   [[noreturn]] void not_available(const YAML::Node& node, std::string_view path,
                                   std::string_view what) const {
-    fail(node, path, std::string(what) + " is not available yet: no classifier/transform "
-                                         "implements it, so a rule using it cannot be honoured");
+    fail(node, path,
+         std::string(what) +
+             " is not available yet: no classifier/transform "
+             "implements it, so a rule using it cannot be honoured");
   }
 
  private:
@@ -246,9 +248,8 @@ void parse_when(const Reader& r, const YAML::Node& node, const std::string& path
       when.tenant.emplace_back(key, r.one_or_many(entry.second, join(p, key)));
     }
   });
-  optional(node, path, "model", [&](const YAML::Node& n, const std::string& p) {
-    when.models = r.one_or_many(n, p);
-  });
+  optional(node, path, "model",
+           [&](const YAML::Node& n, const std::string& p) { when.models = r.one_or_many(n, p); });
   optional(node, path, "header", [&](const YAML::Node& n, const std::string& p) {
     r.expect_free_map(n, p);
     for (const auto& entry : n) {
@@ -275,9 +276,8 @@ void parse_require(const Reader& r, const YAML::Node& node, const std::string& p
                    RuleRequirements& require) {
   r.expect_map(node, path,
                {"kind", "regions", "no_retention", "allowed_backends", "denied_backends"});
-  optional(node, path, "kind", [&](const YAML::Node& n, const std::string& p) {
-    require.kind = r.kind(n, p);
-  });
+  optional(node, path, "kind",
+           [&](const YAML::Node& n, const std::string& p) { require.kind = r.kind(n, p); });
   optional(node, path, "regions", [&](const YAML::Node& n, const std::string& p) {
     require.regions = r.one_or_many(n, p);
   });
@@ -305,9 +305,8 @@ void parse_prefer(const Reader& r, const YAML::Node& node, const std::string& pa
   optional(node, path, "backends", [&](const YAML::Node& n, const std::string& p) {
     prefer.backends = r.backend_list(n, p);
   });
-  optional(node, path, "kind", [&](const YAML::Node& n, const std::string& p) {
-    prefer.kind = r.kind(n, p);
-  });
+  optional(node, path, "kind",
+           [&](const YAML::Node& n, const std::string& p) { prefer.kind = r.kind(n, p); });
 }
 
 Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path) {
@@ -320,18 +319,15 @@ Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path
   if (rule.name.find_first_of(",\r\n") != std::string::npos) {
     r.fail(name, join(path, "name"), "must not contain commas or line breaks (it is a header)");
   }
-  optional(node, path, "when", [&](const YAML::Node& n, const std::string& p) {
-    parse_when(r, n, p, rule.when);
-  });
+  optional(node, path, "when",
+           [&](const YAML::Node& n, const std::string& p) { parse_when(r, n, p, rule.when); });
   optional(node, path, "require", [&](const YAML::Node& n, const std::string& p) {
     parse_require(r, n, p, rule.require);
   });
-  optional(node, path, "prefer", [&](const YAML::Node& n, const std::string& p) {
-    parse_prefer(r, n, p, rule.prefer);
-  });
-  optional(node, path, "deny", [&](const YAML::Node& n, const std::string& p) {
-    rule.deny = r.non_empty(n, p);
-  });
+  optional(node, path, "prefer",
+           [&](const YAML::Node& n, const std::string& p) { parse_prefer(r, n, p, rule.prefer); });
+  optional(node, path, "deny",
+           [&](const YAML::Node& n, const std::string& p) { rule.deny = r.non_empty(n, p); });
   optional(node, path, "transform", [&](const YAML::Node& n, const std::string& p) {
     r.not_available(n, p, "the transform action (mask_pii)");
   });
@@ -369,9 +365,8 @@ void parse_sensitivity(const Reader& r, const YAML::Node& node, const std::strin
       list.name = r.non_empty(n[i]["name"], join(q, "name"));
       if (!n[i]["terms"].IsDefined()) r.fail(n[i], q, "missing required key \"terms\"");
       list.terms = r.one_or_many(n[i]["terms"], join(q, "terms"));
-      optional(n[i], q, "level", [&](const YAML::Node& m, const std::string& s) {
-        list.level = r.level(m, s);
-      });
+      optional(n[i], q, "level",
+               [&](const YAML::Node& m, const std::string& s) { list.level = r.level(m, s); });
       optional(n[i], q, "case_sensitive", [&](const YAML::Node& m, const std::string& s) {
         list.case_sensitive = r.boolean(m, s);
       });
@@ -388,9 +383,8 @@ void parse_sensitivity(const Reader& r, const YAML::Node& node, const std::strin
       pattern.name = r.non_empty(n[i]["name"], join(q, "name"));
       if (!n[i]["regex"].IsDefined()) r.fail(n[i], q, "missing required key \"regex\"");
       pattern.regex = r.non_empty(n[i]["regex"], join(q, "regex"));
-      optional(n[i], q, "level", [&](const YAML::Node& m, const std::string& s) {
-        pattern.level = r.level(m, s);
-      });
+      optional(n[i], q, "level",
+               [&](const YAML::Node& m, const std::string& s) { pattern.level = r.level(m, s); });
       optional(n[i], q, "case_insensitive", [&](const YAML::Node& m, const std::string& s) {
         pattern.case_insensitive = r.boolean(m, s);
       });

@@ -135,8 +135,8 @@ class PolicyRouting : public ::testing::Test {
     uint16_t port;
   };
 
-  TestResponse post(const std::string& path, const std::string& body,
-                    const char* key = kAcmeKey, backends::Headers extra = {}) {
+  TestResponse post(const std::string& path, const std::string& body, const char* key = kAcmeKey,
+                    backends::Headers extra = {}) {
     extra.emplace_back("authorization", std::string("Bearer ") + key);
     return client_.post("http://127.0.0.1:" + std::to_string(gateway_->port) + path, body,
                         std::move(extra));
@@ -182,8 +182,7 @@ std::vector<Placement> placements(const std::string& model) {
            {"tool_calls",
             {{{"id", "c1"},
               {"type", "function"},
-              {"function",
-               {{"name", "pay"}, {"arguments", R"({"card":"5555555555554444"})"}}}}}}},
+              {"function", {{"name", "pay"}, {"arguments", R"({"card":"5555555555554444"})"}}}}}}},
           {{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "paid"}}}}},
        {"5555555555554444"}},
       {"tool_result",
@@ -316,8 +315,7 @@ TEST_F(PolicyRouting, NoAllowedTargetIsA403NamingTheRuleAndIsLedgered) {
 
 TEST_F(PolicyRouting, ServedRequestsAreLedgeredWithTheirClasses) {
   json body = {{"model", "chat"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
-  EXPECT_EQ(post("/v1/chat/completions", body.dump(), kAcmeKey,
-                 {{"x-switchyard-workload", "bulk"}})
+  EXPECT_EQ(post("/v1/chat/completions", body.dump(), kAcmeKey, {{"x-switchyard-workload", "bulk"}})
                 .status,
             200);
   EXPECT_EQ(post("/v1/chat/completions", body.dump(), kGlobexKey).status, 200);
@@ -338,8 +336,8 @@ TEST_F(PolicyRouting, ServedRequestsAreLedgeredWithTheirClasses) {
 
 TEST_F(PolicyRouting, DeclaredLabelRaisesButNeverLowers) {
   json body = {{"model", "chat"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
-  TestResponse raised =
-      post("/v1/chat/completions", body.dump(), kAcmeKey, {{"x-switchyard-sensitivity", "restricted"}});
+  TestResponse raised = post("/v1/chat/completions", body.dump(), kAcmeKey,
+                             {{"x-switchyard-sensitivity", "restricted"}});
   EXPECT_EQ(raised.header("x-switchyard-backend"), "local");
   json card = {{"model", "chat"},
                {"messages", {{{"role", "user"}, {"content", "card 4111111111111111"}}}},
@@ -400,6 +398,14 @@ TEST_F(PolicyRouting, ExplainAnswersTheDecisionWithoutCallingABackend) {
   EXPECT_EQ(vendor_.request_count(), 0u);
   EXPECT_EQ(local_.request_count(), 0u);
   EXPECT_EQ(post("/v1/route/explain", body.dump(), "wrong-key-123").status, 401);
+  // A value used as a member name is not echoed in finding paths either.
+  json keyed = {{"model", "chat"},
+                {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                {"metadata", {{"4111111111111111", "x"}}}};
+  TestResponse in_key = post("/v1/route/explain", keyed.dump());
+  ASSERT_EQ(in_key.status, 200) << in_key.body;
+  EXPECT_EQ(in_key.body.find("4111"), std::string::npos) << in_key.body;
+  EXPECT_EQ(json::parse(in_key.body)["sensitivity"]["level"], "restricted");
 }
 
 TEST_F(PolicyRouting, HostileInputGetsABoundedClearAnswer) {

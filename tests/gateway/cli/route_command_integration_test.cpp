@@ -29,8 +29,8 @@ TEST(RouteCommand, ExplainsOfflineFromAnExampleConfig) {
   const std::string code_name = write_request(
       dir, "code.json",
       {{"model", "smart"}, {"messages", {{{"role", "user"}, {"content", "Nightjar status?"}}}}});
-  ProcessResult r = run_process(
-      {switchyard_binary(), "route", "--explain", code_name, "--config", kExample});
+  ProcessResult r =
+      run_process({switchyard_binary(), "route", "--explain", code_name, "--config", kExample});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json d = json::parse(r.out);
   EXPECT_EQ(d["verdict"], "route");
@@ -44,8 +44,8 @@ TEST(RouteCommand, ExplainsOfflineFromAnExampleConfig) {
       dir, "email.json",
       {{"model", "smart"},
        {"messages", {{{"role", "user"}, {"content", "write to jane.doe@example.org"}}}}});
-  r = run_process({switchyard_binary(), "route", "--explain", email, "--config", kExample,
-                   "-H", "X-Team: legal"});
+  r = run_process({switchyard_binary(), "route", "--explain", email, "--config", kExample, "-H",
+                   "X-Team: legal"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   d = json::parse(r.out);
   EXPECT_EQ(d["matched_rules"], json({"confidential-no-retention", "legal-not-on-openai"}));
@@ -53,8 +53,8 @@ TEST(RouteCommand, ExplainsOfflineFromAnExampleConfig) {
   EXPECT_EQ(d["candidates"][0]["backend"], "anthropic");
   EXPECT_EQ(d["candidates"][1]["backend"], "local");
 
-  r = run_process({switchyard_binary(), "route", "--explain", email, "--config", kExample,
-                   "-H", "x-team: interns", "--endpoint", "/v1/completions"});
+  r = run_process({switchyard_binary(), "route", "--explain", email, "--config", kExample, "-H",
+                   "x-team: interns", "--endpoint", "/v1/completions"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   d = json::parse(r.out);
   EXPECT_EQ(d["verdict"], "deny");

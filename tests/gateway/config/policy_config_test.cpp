@@ -72,10 +72,10 @@ TEST(PolicyConfig, ErrorsAreLocatedInTheConfigFile) {
                        "policies:\n  rules:\n    - name: r\n      prefer: [gpu, vendr]\n"),
             "test.yaml:7:21: policies.rules[0].prefer[1]: names undefined backend "
             "\"vendr\"");
-  EXPECT_EQ(load_error(std::string(kBackends) +
-                       "tenants:\n  - {name: t, sensitivity_floor: secret}\n"),
-            "test.yaml:5:34: tenants[0].sensitivity_floor: must be public, internal, "
-            "confidential or restricted");
+  EXPECT_EQ(
+      load_error(std::string(kBackends) + "tenants:\n  - {name: t, sensitivity_floor: secret}\n"),
+      "test.yaml:5:34: tenants[0].sensitivity_floor: must be public, internal, "
+      "confidential or restricted");
   EXPECT_EQ(load_error(std::string(kBackends) + "policies: missing-policy.yaml\n"),
             "missing-policy.yaml: cannot open the policy file");
 }
@@ -88,9 +88,9 @@ TEST(PolicyConfig, EveryShippedExampleLoadsIntoARouter) {
     if (entry.path().extension() != ".yaml" || name.ends_with("_policy.yaml")) continue;
     SCOPED_TRACE(name);
     ++configs;
-    ConfigPtr config = load_config_file(
-        entry.path(), test_env({{"GLOBEX_API_KEY", "sy-globex-secret"},
-                                {"VAULT_API_KEY", "sy-vault-secret-key"}}));
+    ConfigPtr config =
+        load_config_file(entry.path(), test_env({{"GLOBEX_API_KEY", "sy-globex-secret"},
+                                                 {"VAULT_API_KEY", "sy-vault-secret-key"}}));
     ASSERT_TRUE(config->policy);
     EXPECT_FALSE(config->policy->rules.empty());
     auto router = policies::Router::create(config->policy);

@@ -129,15 +129,15 @@ TEST(PolicyLoader, ErrorsNameFileLineAndKey) {
 }
 
 TEST(PolicyLoader, RefusesWhatNothingCanEvaluateYet) {
-  std::string difficulty = load_error(
-      "rules:\n  - name: hard\n    when: {difficulty: hard}\n    prefer: [frontier]\n");
+  std::string difficulty =
+      load_error("rules:\n  - name: hard\n    when: {difficulty: hard}\n    prefer: [frontier]\n");
   EXPECT_EQ(difficulty.rfind("policy.yaml:3:24: rules[0].when.difficulty: a difficulty "
                              "condition is not available yet",
                              0),
             0u)
       << difficulty;
-  std::string transform = load_error(
-      "rules:\n  - name: mask\n    transform: mask_pii\n    prefer: [x]\n");
+  std::string transform =
+      load_error("rules:\n  - name: mask\n    transform: mask_pii\n    prefer: [x]\n");
   EXPECT_NE(transform.find("rules[0].transform: the transform action (mask_pii) is not "
                            "available yet"),
             std::string::npos)

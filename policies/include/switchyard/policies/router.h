@@ -57,10 +57,10 @@ struct TenantProfile {
 
 struct RouteRequest {
   const backends::ChatRequest* chat = nullptr;  // required
-  std::string endpoint;                          // "/v1/chat/completions"
-  backends::Headers headers;                     // lower-case names
+  std::string endpoint;                         // "/v1/chat/completions"
+  backends::Headers headers;                    // lower-case names
   bool batch_origin = false;
-  const TenantProfile* tenant = nullptr;         // null = anonymous, no attributes, no floor
+  const TenantProfile* tenant = nullptr;  // null = anonymous, no attributes, no floor
   std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
 };
 

@@ -27,14 +27,14 @@ struct VolumeSignals {
   std::string_view workload_header;  // x-switchyard-workload; empty when absent
   bool batch_origin = false;         // submitted through the batch API
   std::string_view tenant;
-  uint64_t estimated_tokens = 0;     // the request's prompt, estimated
+  uint64_t estimated_tokens = 0;  // the request's prompt, estimated
   std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
 };
 
 struct VolumeResult {
   VolumeClass volume = VolumeClass::interactive;
-  std::string reason;              // why: "declared", "batch", "rate: 612 requests in 60000 ms"
-  uint64_t window_requests = 0;    // the tenant's, this request included
+  std::string reason;            // why: "declared", "batch", "rate: 612 requests in 60000 ms"
+  uint64_t window_requests = 0;  // the tenant's, this request included
   uint64_t window_tokens = 0;
 };
 

@@ -62,8 +62,8 @@ struct RuleCondition {
 // Hard constraints on the backends that may see the request.
 struct RuleRequirements {
   std::optional<backends::BackendKind> kind;
-  std::vector<std::string> regions;  // empty = any region
-  bool no_retention = false;         // only backends that do not retain prompts
+  std::vector<std::string> regions;          // empty = any region
+  bool no_retention = false;                 // only backends that do not retain prompts
   std::vector<BackendRef> allowed_backends;  // empty = any backend
   std::vector<BackendRef> denied_backends;
   bool empty() const {
@@ -97,8 +97,8 @@ struct VolumeConfig {
 };
 
 struct Policy {
-  std::string source;        // the file it came from ("" = built in)
-  std::vector<Rule> rules;   // in file order
+  std::string source;       // the file it came from ("" = built in)
+  std::vector<Rule> rules;  // in file order
   SensitivityConfig sensitivity;
   VolumeConfig volume;
 
