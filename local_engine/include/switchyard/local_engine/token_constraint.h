@@ -28,10 +28,15 @@ class TokenConstraint {
 // Bounds on what a caller may ask for; a schema beyond them is refused with EngineError.
 struct JsonConstraintLimits {
   size_t max_schema_bytes = 64 * 1024;
-  size_t max_depth = 16;          // nesting of objects/arrays in the schema and in the output
+  // Nesting of objects/arrays in the schema and in the output; at most 64. A recursive $ref
+  // recurses only as deep as this allows.
+  size_t max_depth = 16;
   size_t max_enum_values = 256;
   size_t max_properties = 128;    // per object
   size_t max_any_of = 64;
+  // Whitespace bytes allowed in a row where JSON allows whitespace (0: compact JSON only), so a
+  // model cannot loop on whitespace; none ever follows the complete value.
+  size_t max_whitespace = 2;
 };
 
 // A compiled JSON Schema, shared by every sequence that uses it (bulk jobs send the same schema
