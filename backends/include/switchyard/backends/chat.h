@@ -111,6 +111,10 @@ struct ChatRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 
+  // The gateway's volume class (policies' VolumeClassifier): bulk work yields to interactive
+  // work on backends that schedule requests themselves (the local engine). Never sent upstream.
+  bool bulk = false;
+
   // Top-level members this vocabulary does not know; passed through to OpenAI-shaped vendors.
   JsonFields extra;
 };
@@ -138,6 +142,16 @@ struct ToolCallDelta {
   std::string arguments;  // fragment of the arguments JSON text
 };
 
+// One generated token's log-probability and, when asked, the most likely alternatives at its
+// position (OpenAI's choices[].logprobs.content[]). `token` is the token's text; its bytes may
+// be part of a UTF-8 character.
+struct TokenLogprob {
+  std::string token;
+  double logprob = 0;
+  std::vector<std::pair<std::string, double>> top;  // (token, logprob), most likely first
+  bool operator==(const TokenLogprob&) const = default;
+};
+
 struct ChatChunk {
   int choice_index = 0;
   std::optional<Role> role;
@@ -147,6 +161,7 @@ struct ChatChunk {
   FinishReason finish_reason = FinishReason::none;
   std::optional<Usage> usage;
   std::string model;  // the upstream's model name, when it says
+  std::vector<TokenLogprob> logprobs;  // of the tokens this chunk carries, when asked
 
   // True if the chunk carries anything a client would see as output.
   bool has_content() const {
@@ -158,6 +173,7 @@ struct Choice {
   int index = 0;
   Message message;  // role assistant
   FinishReason finish_reason = FinishReason::stop;
+  std::vector<TokenLogprob> logprobs;  // when asked (local backend)
 };
 
 struct ChatResponse {
