@@ -38,7 +38,7 @@ test('the default model is listed with its context length', T, async () => {
   const model = listed.find((m) => m.id === MODEL);
   assert.ok(model, JSON.stringify(listed));
   assert.equal(model.owned_by, 'local');
-  assert.equal(model.context_length, 512);
+  assert.equal(model.context_length, 2048);
   assert.ok(listed.some((m) => m.id === 'default'));
 });
 
@@ -177,7 +177,7 @@ test('a required tool call comes back OpenAI-shaped, streamed and not', T, async
 test('a prompt longer than the context is a 400 context_length_exceeded', T, async () => {
   await assert.rejects(
     client.chat.completions.create({
-      ...greedy, messages: [{ role: 'user', content: 'once upon a time '.repeat(400) }],
+      ...greedy, messages: [{ role: 'user', content: 'once upon a time '.repeat(800) }],
     }),
     (err) => err instanceof OpenAI.BadRequestError && err.status === 400 &&
       err.code === 'context_length_exceeded');
