@@ -52,17 +52,24 @@ Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model") a.model = v;
+    if (k == "--model")
+      a.model = v;
     else if (k == "--streams") {
       a.streams.clear();
       std::stringstream ss(v);
       for (std::string s; std::getline(ss, s, ',');) a.streams.push_back(std::stoul(s));
-    } else if (k == "--prompt-tokens") a.prompt_tokens = std::stoul(v);
-    else if (k == "--gen") a.gen = std::stoul(v);
-    else if (k == "--threads") a.threads = std::stoul(v);
-    else if (k == "--bandwidth-gbs") a.bandwidth_gbs = std::stod(v);
-    else if (k == "--weight-bytes") a.weight_bytes = std::stod(v);
-    else if (k == "--kv-bytes-per-position") a.kv_bytes_per_position = std::stod(v);
+    } else if (k == "--prompt-tokens")
+      a.prompt_tokens = std::stoul(v);
+    else if (k == "--gen")
+      a.gen = std::stoul(v);
+    else if (k == "--threads")
+      a.threads = std::stoul(v);
+    else if (k == "--bandwidth-gbs")
+      a.bandwidth_gbs = std::stod(v);
+    else if (k == "--weight-bytes")
+      a.weight_bytes = std::stod(v);
+    else if (k == "--kv-bytes-per-position")
+      a.kv_bytes_per_position = std::stod(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -138,7 +145,8 @@ void run(const Model& model, const Args& a, size_t n, bool print) {
     ttft.push_back(st.first_token_seconds);
     tokens += st.token_times.size();
     for (size_t k = 1; k < st.token_times.size(); ++k) {
-      itl.push_back(std::chrono::duration<double>(st.token_times[k] - st.token_times[k - 1]).count());
+      itl.push_back(
+          std::chrono::duration<double>(st.token_times[k] - st.token_times[k - 1]).count());
     }
   }
   const ServingStats stats = engine.stats();

@@ -30,7 +30,7 @@ class AdmissionQueue {
     if (bulk_.empty()) return Priority::interactive;
     if (interactive_.empty()) return Priority::bulk;
     return bulk_share_ > 0 && interactive_run_ + 1 >= bulk_share_ ? Priority::bulk
-                                                                   : Priority::interactive;
+                                                                  : Priority::interactive;
   }
   T& front(Priority p) { return fifo(p).front(); }
 

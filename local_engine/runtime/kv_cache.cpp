@@ -1,8 +1,10 @@
 #include "runtime/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
+#include "kernels/cpu/dequantize.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine {
@@ -26,7 +28,40 @@ uint64_t chain(uint64_t prefix_hash, std::span<const TokenId> tokens) {
 
 size_t element_bytes(KvCacheType type) { return type == KvCacheType::f16 ? 2 : 4; }
 
+// GCC/Clang vector extensions: plain SSE2 on x86-64, NEON on ARM, no ISA flags or dispatch.
+using U16x4 = uint16_t __attribute__((vector_size(8)));
+using U32x4 = uint32_t __attribute__((vector_size(16)));
+using F32x4 = float __attribute__((vector_size(16)));
+
 }  // namespace
+
+// Half bits h -> float bits: exponent and mantissa move up 13 bits and the exponent is rebased
+// (+112); infinities and NaNs get the top exponent; a subnormal half (exponent 0) is rebuilt as
+// the normal float 2^-14 * (1 + m/1024) minus 2^-14, exactly m * 2^-24 (no subnormal operand).
+void KvCache::widen_f16(const uint16_t* in, float* out, size_t n) {
+  constexpr uint32_t kExponent = 0x7c00u << 13;
+  const F32x4 two_pow_minus_14 = {0x1p-14f, 0x1p-14f, 0x1p-14f, 0x1p-14f};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    U16x4 h16;
+    std::memcpy(&h16, in + i, sizeof(h16));
+    const U32x4 h = __builtin_convertvector(h16, U32x4);
+    U32x4 bits = (h & 0x7fffu) << 13;
+    const U32x4 exponent = bits & kExponent;
+    bits += 112u << 23;
+    bits = exponent == kExponent ? bits + (112u << 23) : bits;
+    F32x4 subnormal;
+    const U32x4 lifted = bits + (1u << 23);
+    std::memcpy(&subnormal, &lifted, sizeof(subnormal));
+    subnormal -= two_pow_minus_14;
+    U32x4 subnormal_bits;
+    std::memcpy(&subnormal_bits, &subnormal, sizeof(subnormal_bits));
+    bits = exponent == 0 ? subnormal_bits : bits;
+    bits |= (h & 0x8000u) << 16;
+    std::memcpy(out + i, &bits, sizeof(bits));
+  }
+  for (; i < n; ++i) out[i] = kernels::fp16_to_fp32(in[i]);
+}
 
 size_t KvCache::block_bytes(const ModelConfig& config, size_t block_tokens, KvCacheType type) {
   return 2 * size_t{config.n_layers} * block_tokens * config.n_kv_heads * config.head_dim *
@@ -56,8 +91,7 @@ KvCache::KvCache(const ModelConfig& config, KvCacheOptions options)
   for (size_t i = 0; i < free_.size(); ++i) free_[i] = static_cast<BlockId>(free_.size() - 1 - i);
 }
 
-BlockId KvCache::find_cached(uint64_t hash, BlockId parent,
-                             std::span<const TokenId> tokens) const {
+BlockId KvCache::find_cached(uint64_t hash, BlockId parent, std::span<const TokenId> tokens) const {
   const auto [begin, end] = index_.equal_range(key(hash));
   for (auto it = begin; it != end; ++it) {
     const BlockInfo& b = blocks_[it->second];
@@ -75,18 +109,24 @@ void KvCache::lru_push(BlockId id) {
   BlockInfo& b = blocks_[id];
   b.lru_prev = lru_tail_;
   b.lru_next = kNoBlock;
-  if (lru_tail_ != kNoBlock) blocks_[lru_tail_].lru_next = id;
-  else lru_head_ = id;
+  if (lru_tail_ != kNoBlock)
+    blocks_[lru_tail_].lru_next = id;
+  else
+    lru_head_ = id;
   lru_tail_ = id;
   ++cached_;
 }
 
 void KvCache::lru_remove(BlockId id) {
   BlockInfo& b = blocks_[id];
-  if (b.lru_prev != kNoBlock) blocks_[b.lru_prev].lru_next = b.lru_next;
-  else lru_head_ = b.lru_next;
-  if (b.lru_next != kNoBlock) blocks_[b.lru_next].lru_prev = b.lru_prev;
-  else lru_tail_ = b.lru_prev;
+  if (b.lru_prev != kNoBlock)
+    blocks_[b.lru_prev].lru_next = b.lru_next;
+  else
+    lru_head_ = b.lru_next;
+  if (b.lru_next != kNoBlock)
+    blocks_[b.lru_next].lru_prev = b.lru_prev;
+  else
+    lru_tail_ = b.lru_prev;
   b.lru_prev = b.lru_next = kNoBlock;
   --cached_;
 }
@@ -127,8 +167,10 @@ void KvCache::drop(BlockId id) {
   BlockInfo& b = blocks_[id];
   if (--b.refs > 0) return;
   --used_;
-  if (b.cached) lru_push(id);
-  else free_.push_back(id);
+  if (b.cached)
+    lru_push(id);
+  else
+    free_.push_back(id);
 }
 
 size_t KvCache::attach_prefix(KvSequence& seq, std::span<const TokenId> prompt) {

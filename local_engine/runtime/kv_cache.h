@@ -38,8 +38,8 @@ struct KvCacheOptions {
 // One sequence's blocks. Owned by its user, but only KvCache changes it.
 struct KvSequence {
   std::vector<BlockId> blocks;
-  size_t length = 0;     // positions stored (the caller advances it after a forward pass)
-  size_t published = 0;  // leading blocks already published in the prefix cache
+  size_t length = 0;         // positions stored (the caller advances it after a forward pass)
+  size_t published = 0;      // leading blocks already published in the prefix cache
   uint64_t prefix_hash = 0;  // hash of the tokens of the published blocks
 };
 
@@ -86,6 +86,10 @@ class KvCache {
   // Drops seq's references (published blocks stay cached) and empties it.
   void release(KvSequence& seq);
 
+  // F16 keys or values (n) -> F32, the values of kernels::fp16_to_fp32 element by element but
+  // four at a time in portable vector code (attention widens every value row it reads).
+  static void widen_f16(const uint16_t* in, float* out, size_t n);
+
   // Storage of one block for one layer, (block_tokens, n_kv_heads * head_dim) row-major: the
   // f16 pointers when type() is f16, the f32 ones otherwise. Not range-checked (hot path).
   uint16_t* keys_f16(BlockId block, size_t layer) { return slot<uint16_t>(block, layer, 0); }
@@ -125,7 +129,7 @@ class KvCache {
   uint64_t key(uint64_t hash) const { return hash & key_mask_; }
   // The cached block holding `tokens` right after the cached block `parent`, or kNoBlock.
   BlockId find_cached(uint64_t hash, BlockId parent, std::span<const TokenId> tokens) const;
-  BlockId take_block();        // a free block, evicting the least recently used cached one
+  BlockId take_block();         // a free block, evicting the least recently used cached one
   void acquire(BlockId block);  // one more reference to a cached block
   void drop(BlockId block);     // one reference less; cached when published, else free
   void lru_push(BlockId block);

@@ -10,6 +10,7 @@
 // in a private KvCache. Not thread-safe; one caller at a time.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -50,7 +51,8 @@ class LlamaCpu {
   // bit-identical whatever else is in the batch (batch-invariant kernels). Each sequence's tokens
   // are its own, in position order, one BatchSequence per KvSequence. Throws EngineError, before
   // touching the cache, for an empty batch or sequence, a token outside the vocabulary, or
-  // positions past the reserved blocks. The span lives until the next call.
+  // positions past the reserved blocks or inside published (shareable) ones. The span lives
+  // until the next call.
   std::span<const float> forward_step(std::span<const BatchSequence> batch);
 
   // Same contract as LlamaReference::forward.
@@ -90,6 +92,9 @@ class LlamaCpu {
   void matmul(const kernels::MatrixView& w, const float* x, size_t n, float* out);
   // matvec for one row (the decode path), matmul otherwise: the same values either way.
   void project(const kernels::MatrixView& w, const float* x, size_t n, float* out);
+  // fn(t) for every t in [0, n), contiguous shares of the rows across the pool (in the caller
+  // for one row): for the per-row steps, whose values do not depend on the thread.
+  void for_rows(size_t n, const std::function<void(size_t)>& fn);
   // Runs rows_[begin, begin + n) through every layer; leaves their final hidden states in
   // bx_ (n, dim).
   void forward_rows(size_t begin, size_t n);
@@ -111,7 +116,7 @@ class LlamaCpu {
   const ModelConfig& c_;
   const kernels::CpuKernels& kernels_;
   ThreadPool pool_;
-  kernels::MatvecScratch scratch_;  // the current matvec's activations, shared by the threads
+  kernels::MatvecScratch scratch_;      // the current matvec's activations, shared by the threads
   std::unique_ptr<KvCache> own_cache_;  // the single-sequence constructor's
   KvCache& cache_;
   KvSequence own_seq_;        // forward / forward_batch's sequence: every position reserved
@@ -124,18 +129,18 @@ class LlamaCpu {
   std::vector<float> inv_freq_;      // (rope_dim / 2) global layers, scaling folded in
   std::vector<float> inv_freq_swa_;  // (rope_dim / 2) sliding-window layers
   bool any_sliding_ = false;
-  std::vector<Row> rows_;            // (step tokens) the current step, sequence by sequence
-  std::vector<size_t> logit_rows_;   // indices into rows_ of the tokens that want logits
+  std::vector<Row> rows_;           // (step tokens) the current step, sequence by sequence
+  std::vector<size_t> logit_rows_;  // indices into rows_ of the tokens that want logits
   // (max_step_tokens, rope_dim / 2) each: the chunk's RoPE angles, global and sliding layers.
   std::vector<float> rope_cos_, rope_sin_, rope_cos_swa_, rope_sin_swa_;
   // (max_step_tokens, width) each: the chunk's activations.
   std::vector<float> bx_, bxb_, bq_, bk_, bv_, batt_, bgate_, bup_;
-  std::vector<float> final_;   // (logit rows, dim) normalized final hidden states
-  std::vector<float> logits_;  // (logit rows, n_vocab)
-  size_t attn_span_ = 0;       // positions the attention scratch holds per query head
+  std::vector<float> final_;            // (logit rows, dim) normalized final hidden states
+  std::vector<float> logits_;           // (logit rows, n_vocab)
+  size_t attn_span_ = 0;                // positions the attention scratch holds per query head
   std::vector<float> attn_scores_;      // (pool threads, group, attn_span_)
   std::vector<float> attn_value_rows_;  // (pool threads, head_dim)
-  kernels::ActivationBatch batch_;  // the quantized activations of the current matmul
+  kernels::ActivationBatch batch_;      // the quantized activations of the current matmul
 };
 
 }  // namespace sy::engine

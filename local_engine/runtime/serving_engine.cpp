@@ -97,6 +97,11 @@ struct Sequence {
 
 using SequencePtr = std::unique_ptr<Sequence>;
 
+// What an ending sequence still holds back (on_end's text), cut before a stop string.
+std::string held_text(Sequence& seq) {
+  return seq.streamer.stopped() ? std::string() : std::string(seq.streamer.finish());
+}
+
 // A finished sequence waiting for its on_end call at the end of the step.
 struct Ending {
   SequencePtr seq;
@@ -148,8 +153,8 @@ struct ServingEngine::Impl {
   Clock::time_point last_completion{};
 
   // Step thread only.
-  std::vector<SequencePtr> running;  // in admission order
-  std::vector<Ending> endings;       // this step's, called at its end
+  std::vector<SequencePtr> running;                // in admission order
+  std::vector<Ending> endings;                     // this step's, called at its end
   std::vector<std::pair<Sequence*, size_t>> plan;  // (sequence, tokens) of this step
   std::vector<float> masked;                       // (n_vocab) logits a constraint masks
   std::vector<std::pair<float, TokenId>> ranked;   // top-logprob scratch
@@ -171,10 +176,9 @@ size_t checked_blocks(const Model& model, const ServingOptions& o) {
   const size_t blocks = o.kv_budget_bytes / block;
   if (blocks < needed) {
     throw EngineError("KV budget of " + std::to_string(o.kv_budget_bytes) +
-                      " bytes cannot hold one full context of " +
-                      std::to_string(c.context_length) + " positions: it needs " +
-                      std::to_string(needed * block) + " bytes (" + std::to_string(needed) +
-                      " blocks of " + std::to_string(block) + ")");
+                      " bytes cannot hold one full context of " + std::to_string(c.context_length) +
+                      " positions: it needs " + std::to_string(needed * block) + " bytes (" +
+                      std::to_string(needed) + " blocks of " + std::to_string(block) + ")");
   }
   return blocks;
 }
@@ -231,8 +235,8 @@ std::expected<std::shared_ptr<SequenceHandle>, SubmitRefusal> ServingEngine::Imp
   }
   const Priority priority = request.priority;
   auto handle = std::make_shared<Handle>(signal);
-  auto seq = std::make_unique<Sequence>(tokenizer, std::move(request), std::move(callbacks),
-                                        handle);
+  auto seq =
+      std::make_unique<Sequence>(tokenizer, std::move(request), std::move(callbacks), handle);
   std::lock_guard lock(signal->mutex);
   if (stopping) return refuse(Kind::shutting_down, "the engine is shutting down");
   if (queue.size() >= options.max_waiting) {
@@ -270,21 +274,21 @@ void ServingEngine::Impl::run() {
   for (;;) {
     {
       std::unique_lock lock(signal->mutex);
-      signal->wake.wait(lock, [&] {
-        return stopping || signal->pending || !running.empty() || !queue.empty();
-      });
+      signal->wake.wait(
+          lock, [&] { return stopping || signal->pending || !running.empty() || !queue.empty(); });
       signal->pending = false;
       if (stopping) break;
     }
     step();
   }
   // Shutting down: everything still here ends cancelled.
-  for (auto& seq : running) end(*seq, SequenceEnd::cancelled, "");
+  for (auto& seq : running) end(*seq, SequenceEnd::cancelled, held_text(*seq));
   {
     std::lock_guard lock(signal->mutex);
     queue.remove_if([](const SequencePtr&) { return true; },
                     [&](SequencePtr seq) {
-                      endings.push_back({std::move(seq), SequenceEnd::cancelled, {}, {}});
+                      std::string held = held_text(*seq);
+                      endings.push_back({std::move(seq), SequenceEnd::cancelled, held, {}});
                     });
   }
   settle();
@@ -373,9 +377,9 @@ void ServingEngine::Impl::step() {
 void ServingEngine::Impl::end_cancelled_and_expired(Clock::time_point now) {
   for (auto& seq : running) {
     if (seq->handle->cancelled()) {
-      end(*seq, SequenceEnd::cancelled, "");
+      end(*seq, SequenceEnd::cancelled, held_text(*seq));
     } else if (now >= seq->request.deadline) {
-      end(*seq, SequenceEnd::deadline, "");
+      end(*seq, SequenceEnd::deadline, held_text(*seq));
     }
   }
   std::lock_guard lock(signal->mutex);
@@ -386,8 +390,8 @@ void ServingEngine::Impl::end_cancelled_and_expired(Clock::time_point now) {
       [&](SequencePtr seq) {
         const SequenceEnd why =
             seq->handle->cancelled() ? SequenceEnd::cancelled : SequenceEnd::deadline;
-        // A preempted sequence may have released text; what it still holds is not returned.
-        endings.push_back({std::move(seq), why, {}, {}});
+        std::string held = held_text(*seq);  // a preempted sequence may hold some
+        endings.push_back({std::move(seq), why, std::move(held), {}});
       });
 }
 
@@ -455,7 +459,7 @@ void ServingEngine::Impl::preempt(Sequence& seq) {
 
 void ServingEngine::Impl::sample(Sequence& seq, std::span<const float> logits) {
   if (seq.handle->cancelled()) {
-    end(seq, SequenceEnd::cancelled, "");
+    end(seq, SequenceEnd::cancelled, held_text(seq));
     return;
   }
   std::span<const float> choose_from = logits;
@@ -523,8 +527,7 @@ void ServingEngine::Impl::sample(Sequence& seq, std::span<const float> logits) {
   }
 }
 
-void ServingEngine::Impl::end(Sequence& seq, SequenceEnd why, std::string text,
-                              std::string error) {
+void ServingEngine::Impl::end(Sequence& seq, SequenceEnd why, std::string text, std::string error) {
   kv.release(seq.kv);
   seq.kv = {};
   // Found again in settle(): moved out of `running` there, so iteration here stays valid.
@@ -543,8 +546,9 @@ void ServingEngine::Impl::settle() {
   }
   std::erase(running, nullptr);
   if (!put_back.empty()) {
-    std::sort(put_back.begin(), put_back.end(),
-              [](const SequencePtr& a, const SequencePtr& b) { return a->admission > b->admission; });
+    std::sort(put_back.begin(), put_back.end(), [](const SequencePtr& a, const SequencePtr& b) {
+      return a->admission > b->admission;
+    });
     std::lock_guard lock(signal->mutex);
     for (auto& seq : put_back) {
       const Priority p = seq->request.priority;

@@ -80,7 +80,8 @@ void expect_bits_equal(std::span<const float> got, std::span<const float> want,
 }
 
 // Runs the plans as a serving engine would and checks every logit row against the solo runs.
-void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::string& what) {
+void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::string& what,
+                            size_t step_rows = kStepRows) {
   const uint32_t n_vocab = model.config().n_vocab;
   auto plans = mixed_plans(n_vocab);
   std::vector<std::vector<std::vector<float>>> want;
@@ -94,7 +95,7 @@ void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::
   }
 
   KvCache cache(model.config(), {.block_tokens = kBlockTokens, .max_blocks = 64, .type = kv_type});
-  LlamaCpu cpu(model, cache, kStepRows, 2);
+  LlamaCpu cpu(model, cache, step_rows, 2);
   std::vector<KvSequence> kv(plans.size());
   std::vector<size_t> done(plans.size(), 0);
   for (size_t step = 0; step < plans[0].chunks.size(); ++step) {
@@ -105,8 +106,8 @@ void expect_batch_invariant(const Model& model, KvCacheType kv_type, const std::
       if (n == 0) continue;
       ASSERT_TRUE(cache.reserve(kv[s], done[s] + n));
       const bool want_logits = (s + step) % 3 != 1;
-      batch.push_back({std::span(plans[s].tokens).subspan(done[s], n), done[s], &kv[s],
-                       want_logits});
+      batch.push_back(
+          {std::span(plans[s].tokens).subspan(done[s], n), done[s], &kv[s], want_logits});
       if (want_logits) wanted.push_back(s);
     }
     auto logits = cpu.forward_step(batch);
@@ -129,6 +130,13 @@ TEST(ForwardStep, EverySequenceGetsItsSoloLogitsOnStories) {
   for (KvCacheType kv : {KvCacheType::f16, KvCacheType::f32}) {
     expect_batch_invariant(*model, kv, kv == KvCacheType::f16 ? "stories f16" : "stories f32");
   }
+}
+
+// Chunks of one row (every projection a matvec) and of an odd size that splits sequences.
+TEST(ForwardStep, ChunkSizeDoesNotChangeTheLogits) {
+  auto model = Model::load(kStories);
+  expect_batch_invariant(*model, KvCacheType::f16, "stories 1-row chunks", 1);
+  expect_batch_invariant(*model, KvCacheType::f16, "stories 7-row chunks", 7);
 }
 
 class ForwardStepFamilies : public ::testing::TestWithParam<std::string> {};
@@ -227,6 +235,11 @@ TEST(ForwardStepLimits, RefusesBadStepsBeforeTouchingTheCache) {
   // No logits wanted: the step still runs and stores keys and values.
   BatchSequence silent{std::span(tokens).first(4), 0, &seq, false};
   EXPECT_TRUE(cpu.forward_step(std::span(&silent, 1)).empty());
+
+  seq.length = 4;
+  cache.publish(seq, tokens);
+  BatchSequence rewrite{std::span(tokens).first(1), 3, &seq, true};
+  EXPECT_THROW(cpu.forward_step(std::span(&rewrite, 1)), EngineError);  // shareable block
 
   EXPECT_THROW(cpu.forward(1, 0), EngineError);  // no private cache in serving mode
   ModelConfig other = model->config();

@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <numeric>
 #include <set>
 #include <vector>
 
+#include "kernels/cpu/dequantize.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine {
@@ -26,9 +28,9 @@ ModelConfig tiny_config() {
 }
 
 KvCache make_cache(size_t blocks, unsigned hash_bits = 64, KvCacheType type = KvCacheType::f16) {
-  return KvCache(tiny_config(),
-                 {.block_tokens = kBlock, .max_blocks = blocks, .type = type,
-                  .hash_bits = hash_bits});
+  return KvCache(
+      tiny_config(),
+      {.block_tokens = kBlock, .max_blocks = blocks, .type = type, .hash_bits = hash_bits});
 }
 
 std::vector<TokenId> tokens_from(TokenId first, size_t n) {
@@ -61,12 +63,16 @@ TEST(KvCache, EveryBlockLayerAndKindHasItsOwnStorage) {
         const auto value = static_cast<uint16_t>(((b * 2 + l) * 2 + kind) * 100 + i);
         if (type == KvCacheType::f16) {
           uint16_t* p = kind == 0 ? cache.keys_f16(b, l) : cache.values_f16(b, l);
-          if (check) EXPECT_EQ(p[i], value);
-          else p[i] = value;
+          if (check)
+            EXPECT_EQ(p[i], value);
+          else
+            p[i] = value;
         } else {
           float* p = kind == 0 ? cache.keys_f32(b, l) : cache.values_f32(b, l);
-          if (check) EXPECT_EQ(p[i], float(value));
-          else p[i] = value;
+          if (check)
+            EXPECT_EQ(p[i], float(value));
+          else
+            p[i] = value;
         }
       }
     };
@@ -286,6 +292,21 @@ TEST(KvCache, HashCollisionsNeverMatchDifferentTokens) {
     moved[0] = first;
     EXPECT_EQ(cache.attach_prefix(s, moved), 0u);
   }
+}
+
+// Every half bit pattern (zeros, subnormals, normals, infinities, NaNs with their payloads),
+// through the vector body and the scalar tail.
+TEST(KvCache, WidensEveryHalfExactlyAsTheScalarConversion) {
+  std::vector<uint16_t> halves(65536 + 3);
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<uint16_t>(i * 40503u);
+  std::vector<float> wide(halves.size());
+  KvCache::widen_f16(halves.data(), wide.data(), halves.size());
+  size_t differ = 0;
+  for (size_t i = 0; i < halves.size(); ++i) {
+    const float want = kernels::fp16_to_fp32(halves[i]);
+    differ += std::memcmp(&want, &wide[i], sizeof(float)) != 0;
+  }
+  EXPECT_EQ(differ, 0u);
 }
 
 }  // namespace

@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <mutex>
@@ -72,7 +72,8 @@ struct Seen {
   std::vector<uint64_t> steps;
   std::vector<float> logprobs;
   std::vector<std::vector<TokenLogprob>> top;
-  std::string text;
+  std::string text;      // released by tokens, then on_end's
+  std::string end_text;  // on_end's alone
   int ends = 0;
   SequenceEnd end = SequenceEnd::failed;
   SequenceUsage usage;
@@ -104,6 +105,7 @@ class Recorder {
                   ++s.ends;
                   s.end = end;
                   s.text += text;
+                  s.end_text = text;
                   s.usage = usage;
                   s.error = error;
                   ++ended_;
@@ -212,9 +214,8 @@ void expect_solo_equal(const Model& model, size_t n, ServingOptions options) {
     const size_t until = n * (w + 1) / waves;
     for (; submitted < until; ++submitted) {
       const Case& c = cases[submitted];
-      auto handle = engine.submit(
-          greedy(solo[submitted].prompt_tokens, c.max_tokens, c.ignore_eos),
-          rec.callbacks(submitted));
+      auto handle = engine.submit(greedy(solo[submitted].prompt_tokens, c.max_tokens, c.ignore_eos),
+                                  rec.callbacks(submitted));
       ASSERT_TRUE(handle.has_value()) << handle.error().message;
     }
     // The next wave joins a batch already decoding.
@@ -270,9 +271,8 @@ TEST(ServingEngine, PreemptedSequencesRecomputeAndStillEqualSolo) {
   ServingOptions o = small_options();
   const size_t context = tiny().config().context_length;
   // One full context (256) and a few blocks more: eight long generations cannot all fit.
-  o.kv_budget_bytes =
-      KvCache::block_bytes(tiny().config(), o.block_tokens, KvCacheType::f16) *
-      (context / o.block_tokens + 6);
+  o.kv_budget_bytes = KvCache::block_bytes(tiny().config(), o.block_tokens, KvCacheType::f16) *
+                      (context / o.block_tokens + 6);
   std::vector<GenerateResult> solo;
   for (size_t i = 0; i < 8; ++i) {
     GenerateOptions g;
@@ -326,7 +326,16 @@ TEST(ServingEngine, CancelMidStreamFreesTheSlotAndBlocksAndEndsOnce) {
     on_token(t);
     if (rec.seen(0).tokens.size() == 5) gate.wait();
   };
-  auto submitted = engine.submit(greedy(tokens_of(stories(), kTexts[0]), 400), std::move(cb));
+  // A stop string that starts with the first five tokens' text holds all of it back: the
+  // cancellation hands it over in on_end.
+  GenerateOptions g;
+  g.max_tokens = 5;
+  g.ignore_eos = true;
+  const std::string five = generate(stories(), kTexts[0], g).text;
+  ASSERT_FALSE(five.empty());
+  SequenceRequest r = greedy(tokens_of(stories(), kTexts[0]), 400);
+  r.stop = {five + "\x01never"};
+  auto submitted = engine.submit(std::move(r), std::move(cb));
   ASSERT_TRUE(submitted.has_value());
   handle = *submitted;
   ASSERT_TRUE(gate.wait_entered());
@@ -339,6 +348,8 @@ TEST(ServingEngine, CancelMidStreamFreesTheSlotAndBlocksAndEndsOnce) {
   const Seen s = rec.seen(0);
   EXPECT_EQ(s.end, SequenceEnd::cancelled);
   EXPECT_EQ(s.tokens.size(), 5u);
+  EXPECT_EQ(s.end_text, five);
+  EXPECT_EQ(s.text, five);  // nothing was released before
   EXPECT_EQ(engine.stats().running, 0u);
   EXPECT_EQ(engine.stats().kv_blocks_used, 0u);
   handle->cancel();  // after the end: nothing happens
@@ -539,7 +550,8 @@ TEST(ServingEngine, SampledSequencesWithStopStringsEqualSoloGenerate) {
     EXPECT_EQ(s.tokens, solo[i].tokens) << i;
     EXPECT_EQ(s.text, solo[i].text) << i;
     EXPECT_EQ(s.logprobs, solo[i].logprobs) << i;
-    EXPECT_EQ(s.end, solo[i].finish == FinishReason::stop ? SequenceEnd::stop : SequenceEnd::length);
+    EXPECT_EQ(s.end,
+              solo[i].finish == FinishReason::stop ? SequenceEnd::stop : SequenceEnd::length);
     stopped += s.end == SequenceEnd::stop;
   }
   EXPECT_GT(stopped, 0u);  // the stop strings were exercised
@@ -616,6 +628,7 @@ TEST(ServingEngine, DestroyingTheEngineEndsLiveSequencesCancelled) {
   Gate gate;
   std::atomic<size_t> extra_ends = 0;
   size_t accepted = 0;
+  std::vector<std::shared_ptr<SequenceHandle>> handles;
   {
     auto engine = std::make_unique<ServingEngine>(stories(), small_options());
     ServingEngine* raw = engine.get();  // `engine` itself is reset on the other thread
@@ -628,7 +641,9 @@ TEST(ServingEngine, DestroyingTheEngineEndsLiveSequencesCancelled) {
           gate.wait();
         };
       }
-      ASSERT_TRUE(engine->submit(greedy(tokens_of(stories(), kTexts[i]), 400), std::move(cb)));
+      auto handle = engine->submit(greedy(tokens_of(stories(), kTexts[i]), 400), std::move(cb));
+      ASSERT_TRUE(handle);
+      handles.push_back(*handle);
     }
     ASSERT_TRUE(gate.wait_entered());
     std::thread destroyer([&] { engine.reset(); });
@@ -645,6 +660,7 @@ TEST(ServingEngine, DestroyingTheEngineEndsLiveSequencesCancelled) {
   }
   EXPECT_EQ(extra_ends.load(), accepted);  // those queued meanwhile ended too
   ASSERT_TRUE(rec.wait_ended(4));
+  for (auto& h : handles) h->cancel();  // handles outlive the engine: harmless, no callback
   for (size_t i = 0; i < 4; ++i) {
     EXPECT_EQ(rec.seen(i).ends, 1) << i;
     EXPECT_EQ(rec.seen(i).end, SequenceEnd::cancelled) << i;

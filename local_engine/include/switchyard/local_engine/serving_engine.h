@@ -9,6 +9,10 @@
 // engine's step thread, one sequence's in order; they must be quick (hand the data to another
 // executor) and may call cancel() but not submit(). Destroying the engine ends every sequence
 // with SequenceEnd::cancelled and joins the step thread.
+//
+// When the KV pool runs out, the most recently admitted sequence (bulk first) is preempted: it
+// gives back its blocks, waits at the front of its queue and is recomputed when readmitted. Its
+// callbacks see nothing of it but a longer pause; the tokens are those it would have produced.
 
 #include <chrono>
 #include <cstddef>
