@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +15,7 @@
 #include "switchyard/local_engine/chat_template.h"
 #include "switchyard/local_engine/generate.h"
 #include "switchyard/local_engine/model.h"
+#include "switchyard/local_engine/token_constraint.h"
 
 namespace sy::gateway {
 
@@ -38,6 +41,27 @@ int run_generate(const GenerateCommandOptions& options) {
   generate_options.sampling.frequency_penalty = options.frequency_penalty;
   generate_options.sampling.presence_penalty = options.presence_penalty;
   generate_options.sampling.seed = options.seed;
+
+  if (options.json || !options.json_schema_path.empty()) {
+    std::string schema;  // empty: any JSON object
+    if (!options.json_schema_path.empty()) {
+      std::ifstream in(options.json_schema_path, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        std::fprintf(stderr, "switchyard generate: cannot read %s\n",
+                     options.json_schema_path.c_str());
+        return 1;
+      }
+      schema = text.str();
+    }
+    try {
+      generate_options.grammar = engine::compile_json_grammar(model->tokenizer(), schema);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "switchyard generate: %s\n", e.what());
+      return 1;
+    }
+  }
 
   std::string prompt = options.prompt;
   if (options.chat) {
@@ -135,6 +159,9 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating to -n after EOS");
   cmd->add_flag("--stats-json", options->stats_json,
                 "End with one JSON line of speed and memory figures on stderr");
+  auto* schema = cmd->add_option("--json-schema", options->json_schema_path,
+                                 "Constrain the output to this JSON Schema file's instances");
+  cmd->add_flag("--json", options->json, "Constrain the output to a JSON object")->excludes(schema);
   cmd->callback([options, &exit_code] { exit_code = run_generate(*options); });
 }
 

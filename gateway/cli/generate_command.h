@@ -2,9 +2,11 @@
 // `switchyard generate -m MODEL -p PROMPT [--chat [--system S] [--chat-template FAMILY]] [-n N]
 //  [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--frequency-penalty F]
 //  [--presence-penalty P] [--stop S]... [--seed S] [--threads T] [--ignore-eos] [--stats-json]
-//  [--tokenizer TOK]`: runs the embedded engine on one prompt, streaming the text to stdout and
-// the speed to stderr. With --chat the prompt is one user turn rendered by the model's chat
-// template (or the named family when the model has none).
+//  [--tokenizer TOK] [--json-schema FILE | --json]`: runs the embedded engine on one prompt,
+// streaming the text to stdout and the speed to stderr. With --chat the prompt is one user turn
+// rendered by the model's chat template (or the named family when the model has none). With
+// --json-schema the output is constrained to the schema's instances, with --json to any JSON
+// object; generation then stops when the value is complete.
 
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +39,8 @@ struct GenerateCommandOptions {
   size_t threads = 0;
   bool ignore_eos = false;
   bool stats_json = false;
+  std::string json_schema_path;  // constrain the output to this JSON Schema's instances
+  bool json = false;             // constrain the output to any JSON object
 };
 
 // Loads the model, generates, and returns the process exit code (0 ok, 1 failure). Errors are

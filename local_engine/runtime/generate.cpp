@@ -79,9 +79,18 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
     in_callback += Clock::now() - callback_start;
   };
 
+  std::unique_ptr<TokenConstraint> constraint =
+      options.grammar ? options.grammar->start() : nullptr;
+  std::vector<float> allowed_logits;  // (n_vocab) the grammar's mask over this step's logits
   const auto generation_start = Clock::now();
   while (result.tokens.size() < options.max_tokens) {
-    const TokenId next = sampler.sample(logits, history);
+    std::span<const float> candidates = logits;
+    if (constraint) {
+      allowed_logits.assign(logits.begin(), logits.end());
+      constraint->mask(allowed_logits);
+      candidates = allowed_logits;
+    }
+    const TokenId next = sampler.sample(candidates, history);
     if (next == tokenizer.eos() && !options.ignore_eos) {
       result.finish = FinishReason::stop;
       break;
@@ -101,6 +110,13 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
     if (caller_stopped) {
       result.finish = FinishReason::stop;
       break;
+    }
+    if (constraint) {
+      constraint->accept(next);
+      if (constraint->complete()) {
+        result.finish = FinishReason::stop;
+        break;
+      }
     }
     // Out of tokens to produce, or the cache is full: the context is spent.
     if (result.tokens.size() >= options.max_tokens || pos >= positions) break;

@@ -15,23 +15,9 @@ constexpr size_t kMaxStacks = 64;
 
 }  // namespace
 
-JsonGrammarImpl::JsonGrammarImpl(const Tokenizer& tokenizer, JsonSchema schema)
-    : schema_(std::move(schema)),
-      trie_(tokenizer),
-      non_plain_trie_(tokenizer,
-                      [](std::string_view piece) {
-                        return JsonParser::plain_text_code_points(piece) < 0;
-                      }),
-      parser_(schema_),
-      eos_(tokenizer.eos()) {
-  for (size_t i = 0; i < trie_.vocab_size(); ++i) {
-    const std::string_view piece = trie_.piece(static_cast<TokenId>(i));
-    const int64_t n = piece.empty() ? -1 : JsonParser::plain_text_code_points(piece);
-    if (n < 0) continue;
-    plain_tokens_.push_back(static_cast<TokenId>(i));
-    plain_code_points_.push_back(static_cast<uint32_t>(n));
-  }
-}
+JsonGrammarImpl::JsonGrammarImpl(std::shared_ptr<const ConstraintVocabularyImpl> vocabulary,
+                                 JsonSchema schema)
+    : vocabulary_(std::move(vocabulary)), schema_(std::move(schema)), parser_(schema_) {}
 
 std::unique_ptr<TokenConstraint> JsonGrammarImpl::start() const {
   return std::make_unique<JsonConstraint>(*this);
@@ -83,12 +69,12 @@ void JsonConstraint::mask(std::span<float> logits) {
       walk(grammar_.trie(), TokenTrie::kRoot, root, 0);
       continue;
     }
-    const auto& plain = grammar_.plain_tokens();
-    const auto& points = grammar_.plain_code_points();
+    const auto& plain = grammar_.vocabulary().plain_tokens();
+    const auto& points = grammar_.vocabulary().plain_code_points();
     for (size_t i = 0; i < plain.size(); ++i) {
       if (points[i] <= room) allowed_[plain[i]] = 1;
     }
-    walk(grammar_.non_plain_trie(), TokenTrie::kRoot, root, 0);
+    walk(grammar_.vocabulary().non_plain_trie(), TokenTrie::kRoot, root, 0);
   }
   const TokenId eos = grammar_.eos();
   bool any = false;
@@ -115,6 +101,7 @@ void JsonConstraint::accept(TokenId token) {
     stacks_.resize(1);
     parser.start(stacks_[0]);
     stacks_[0].top().phase = 2;  // root done
+    complete_ = true;
     return;
   }
   if (token < 0 || static_cast<size_t>(token) >= grammar_.trie().vocab_size() ||
@@ -147,10 +134,30 @@ void JsonConstraint::accept(TokenId token) {
     }
     stacks_.swap(next);
   }
+  complete_ = nothing_can_follow();
 }
 
-bool JsonConstraint::complete() const {
-  return stacks_.size() == 1 && JsonParser::complete(stacks_[0]);
+bool JsonConstraint::complete() const { return complete_; }
+
+bool JsonConstraint::nothing_can_follow() {
+  if (stacks_.size() == 1 && JsonParser::complete(stacks_[0])) return true;
+  // A number at the root ends without a closing byte: whole once it can end and no byte extends
+  // it (its digit runs are bounded), which matters when the vocabulary has no EOS.
+  if (!can_end()) return false;
+  const JsonParser& parser = grammar_.parser();
+  for (const ParseStack& s : stacks_) {
+    for (int byte = 0; byte < 256; ++byte) {
+      ParseStack probe;
+      probe.copy_from(s);
+      accept_forks_.clear();
+      const JsonParser::Step r = parser.advance(probe, static_cast<uint8_t>(byte), accept_forks_);
+      if (r == JsonParser::Step::accepted ||
+          (r == JsonParser::Step::forked && accept_forks_.size() > 0)) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 bool JsonConstraint::can_end() const {
@@ -166,8 +173,19 @@ namespace sy::engine {
 std::shared_ptr<const JsonGrammar> compile_json_grammar(const Tokenizer& tokenizer,
                                                         std::string_view schema_json,
                                                         const JsonConstraintLimits& limits) {
+  // The schema first: a refused schema costs no vocabulary index.
+  grammar::JsonSchema schema = grammar::compile_json_schema(schema_json, limits);
   return std::make_shared<grammar::JsonGrammarImpl>(
-      tokenizer, grammar::compile_json_schema(schema_json, limits));
+      std::make_shared<grammar::ConstraintVocabularyImpl>(tokenizer), std::move(schema));
+}
+
+std::shared_ptr<const JsonGrammar> compile_json_grammar(
+    std::shared_ptr<const ConstraintVocabulary> vocabulary, std::string_view schema_json,
+    const JsonConstraintLimits& limits) {
+  auto index = std::dynamic_pointer_cast<const grammar::ConstraintVocabularyImpl>(vocabulary);
+  if (index == nullptr) throw EngineError("json grammar: not an index_constraint_vocabulary()");
+  return std::make_shared<grammar::JsonGrammarImpl>(
+      std::move(index), grammar::compile_json_schema(schema_json, limits));
 }
 
 }  // namespace sy::engine

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "runtime/grammar/constraint_vocabulary.h"
 #include "runtime/grammar/json_parser.h"
 #include "runtime/grammar/json_schema.h"
 #include "runtime/grammar/token_trie.h"
@@ -17,26 +18,19 @@ namespace sy::engine::grammar {
 
 class JsonGrammarImpl final : public JsonGrammar {
  public:
-  JsonGrammarImpl(const Tokenizer& tokenizer, JsonSchema schema);
+  JsonGrammarImpl(std::shared_ptr<const ConstraintVocabularyImpl> vocabulary, JsonSchema schema);
   std::unique_ptr<TokenConstraint> start() const override;
 
   const JsonSchema& schema() const { return schema_; }
-  const TokenTrie& trie() const { return trie_; }
-  // Tokens that are not plain text, for walks that start inside a string.
-  const TokenTrie& non_plain_trie() const { return non_plain_trie_; }
-  const std::vector<TokenId>& plain_tokens() const { return plain_tokens_; }
-  const std::vector<uint32_t>& plain_code_points() const { return plain_code_points_; }
+  const ConstraintVocabularyImpl& vocabulary() const { return *vocabulary_; }
+  const TokenTrie& trie() const { return vocabulary_->trie(); }
   const JsonParser& parser() const { return parser_; }
-  TokenId eos() const { return eos_; }
+  TokenId eos() const { return vocabulary_->eos(); }
 
  private:
+  std::shared_ptr<const ConstraintVocabularyImpl> vocabulary_;
   JsonSchema schema_;
-  TokenTrie trie_;
-  TokenTrie non_plain_trie_;
-  std::vector<TokenId> plain_tokens_;
-  std::vector<uint32_t> plain_code_points_;  // per plain token
   JsonParser parser_;
-  TokenId eos_;
 };
 
 class JsonConstraint final : public TokenConstraint {
@@ -49,6 +43,7 @@ class JsonConstraint final : public TokenConstraint {
   bool can_end() const;
 
  private:
+  bool nothing_can_follow();
   void walk(const TokenTrie& trie, uint32_t node, const ParseStack& from, size_t depth);
 
   const JsonGrammarImpl& grammar_;
@@ -58,6 +53,7 @@ class JsonConstraint final : public TokenConstraint {
   std::vector<ParseStack> step_;
   std::vector<StackPool> forks_;
   StackPool accept_forks_;
+  bool complete_ = false;
 };
 
 }  // namespace sy::engine::grammar

@@ -39,9 +39,9 @@ struct Property {
 
 struct SchemaNode {
   NodeKind kind = NodeKind::any_of;
-  std::string pointer;  // where in the schema it came from, for error messages
-  std::vector<NodeId> alternatives;        // any_of
-  std::vector<Property> properties;        // object
+  std::string pointer;               // where in the schema it came from, for error messages
+  std::vector<NodeId> alternatives;  // any_of
+  std::vector<Property> properties;  // object
   // object: per cursor c (0..n), the keys that may come next (c up to the first required
   // property at or after c), and whether no required property is left from c on.
   std::vector<uint32_t> key_sets;

@@ -20,30 +20,53 @@ constexpr size_t kMaxDepthLimit = 64;
 
 // Standard keywords that narrow the language and that this compiler does not implement.
 const std::set<std::string, std::less<>> kUnsupported = {
-    "pattern",          "patternProperties",     "propertyNames",     "oneOf",
-    "allOf",            "not",                   "if",                "then",
-    "else",             "minimum",               "maximum",           "exclusiveMinimum",
-    "exclusiveMaximum", "multipleOf",            "minProperties",     "maxProperties",
-    "uniqueItems",      "contains",              "minContains",       "maxContains",
-    "prefixItems",      "additionalItems",       "unevaluatedItems",  "unevaluatedProperties",
-    "dependentRequired", "dependentSchemas",     "dependencies",      "$dynamicRef",
+    "pattern",
+    "patternProperties",
+    "propertyNames",
+    "oneOf",
+    "allOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minProperties",
+    "maxProperties",
+    "uniqueItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "prefixItems",
+    "additionalItems",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+    "$dynamicRef",
     "$recursiveRef",
 };
 
 // Formats that only annotate (OpenAPI's number widths) or that no standard defines; the
 // standard string formats narrow the language and are refused.
 const std::set<std::string, std::less<>> kStandardFormats = {
-    "date-time", "date",     "time",          "duration",     "email",
-    "idn-email", "hostname", "idn-hostname",  "ipv4",         "ipv6",
-    "uri",       "uri-reference", "iri",      "iri-reference", "uuid",
-    "uri-template", "json-pointer", "relative-json-pointer", "regex",
+    "date-time", "date",          "time", "duration",     "email",        "idn-email",
+    "hostname",  "idn-hostname",  "ipv4", "ipv6",         "uri",          "uri-reference",
+    "iri",       "iri-reference", "uuid", "uri-template", "json-pointer", "relative-json-pointer",
+    "regex",
 };
 
 // Keywords that give a schema its language; a $ref or anyOf beside them is refused rather than
 // intersected.
 const std::set<std::string, std::less<>> kLanguage = {
-    "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-    "minLength", "maxLength", "enum", "const", "anyOf", "$ref", "nullable",
+    "type",      "properties", "required", "additionalProperties",
+    "items",     "minItems",   "maxItems", "minLength",
+    "maxLength", "enum",       "const",    "anyOf",
+    "$ref",      "nullable",
 };
 
 std::string child(const std::string& pointer, std::string_view token) {
@@ -90,8 +113,8 @@ bool matches_type(const Json& v, std::string_view type) {
   if (type == "number") return v.is_number();
   if (type == "integer") {
     return v.is_number_integer() ||
-           (v.is_number_float() && v.get<double>() == static_cast<double>(
-                                                          static_cast<int64_t>(v.get<double>())));
+           (v.is_number_float() &&
+            v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())));
   }
   return false;
 }
@@ -120,8 +143,7 @@ class Compiler {
   JsonSchema run(std::string_view text) {
     if (text.size() > limits_.max_schema_bytes) {
       throw EngineError("json schema of " + std::to_string(text.size()) +
-                        " bytes is over the limit of " +
-                        std::to_string(limits_.max_schema_bytes));
+                        " bytes is over the limit of " + std::to_string(limits_.max_schema_bytes));
     }
     out_.any_string = add(make_node(NodeKind::string, "(key)"));
     if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
@@ -138,8 +160,8 @@ class Compiler {
     compute_min_depth();
     const SchemaNode& root = out_.nodes[out_.root];
     if (root.min_depth > out_.max_depth) {
-      fail("", "has no instance that nests at most max_depth " +
-                   std::to_string(out_.max_depth) + " objects/arrays");
+      fail("", "has no instance that nests at most max_depth " + std::to_string(out_.max_depth) +
+                   " objects/arrays");
     }
     return std::move(out_);
   }
@@ -234,8 +256,7 @@ class Compiler {
     auto only = [&](std::string_view keyword) {
       for (const auto& [key, value] : s.items()) {
         if (key != keyword && kLanguage.contains(key)) {
-          fail(child(pointer, key), "keyword beside " + std::string(keyword) +
-                                        " is not supported");
+          fail(child(pointer, key), "keyword beside " + std::string(keyword) + " is not supported");
         }
       }
     };
@@ -380,8 +401,7 @@ class Compiler {
     return id;
   }
 
-  uint32_t count(const Json& s, const char* keyword, const std::string& pointer,
-                 uint32_t absent) {
+  uint32_t count(const Json& s, const char* keyword, const std::string& pointer, uint32_t absent) {
     if (!s.contains(keyword)) return absent;
     const Json& v = s[keyword];
     if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
@@ -426,9 +446,9 @@ class Compiler {
     const Json& props = s.contains("properties") ? s["properties"] : kEmpty;
     if (!props.is_object()) fail(child(pointer, "properties"), "must be an object");
     if (props.size() > limits_.max_properties) {
-      fail(child(pointer, "properties"),
-           std::to_string(props.size()) + " properties is over the limit of " +
-               std::to_string(limits_.max_properties));
+      fail(child(pointer, "properties"), std::to_string(props.size()) +
+                                             " properties is over the limit of " +
+                                             std::to_string(limits_.max_properties));
     }
     std::set<std::string> required;
     if (s.contains("required")) {
@@ -438,14 +458,14 @@ class Compiler {
       for (const auto& name : list) {
         if (!name.is_string()) fail(at, "must be an array of property names");
         if (!props.contains(name.get<std::string>())) {
-          fail(at, "required property \"" + name.get<std::string>() +
-                       "\" is not among the properties");
+          fail(at,
+               "required property \"" + name.get<std::string>() + "\" is not among the properties");
         }
         required.insert(name.get<std::string>());
       }
     }
-    const Json* additional = s.contains("additionalProperties") ? &s["additionalProperties"]
-                                                                 : nullptr;
+    const Json* additional =
+        s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
     if (additional != nullptr && !additional->is_boolean() && !additional->is_object()) {
       fail(child(pointer, "additionalProperties"), "must be a boolean or a schema");
     }
@@ -453,10 +473,10 @@ class Compiler {
       if (additional != nullptr && additional->is_boolean() && !additional->get<bool>()) {
         return literal({"{}"}, 1, pointer);
       }
-      NodeId value = additional != nullptr && additional->is_object()
-                         ? compile(*additional, child(pointer, "additionalProperties"),
-                                   depth + 1, nesting)
-                         : any();
+      NodeId value =
+          additional != nullptr && additional->is_object()
+              ? compile(*additional, child(pointer, "additionalProperties"), depth + 1, nesting)
+              : any();
       NodeId id = add(make_node(NodeKind::free_object, pointer));
       out_.nodes[id].value = value;
       return id;

@@ -4,17 +4,24 @@
 
 namespace sy::engine::grammar {
 
-TokenTrie::TokenTrie(const Tokenizer& tokenizer,
-                     const std::function<bool(std::string_view)>& keep) {
+std::vector<std::string> TokenTrie::text_pieces(const Tokenizer& tokenizer) {
   const Vocabulary& vocab = tokenizer.vocabulary();
-  pieces_.resize(vocab.size());
-  std::vector<TokenId> order;
+  std::vector<std::string> pieces(vocab.size());
   for (size_t i = 0; i < vocab.size(); ++i) {
     const TokenKind kind = vocab.kinds[i];
     if (kind == TokenKind::control || kind == TokenKind::unknown || kind == TokenKind::unused) {
       continue;
     }
-    pieces_[i] = tokenizer.token_to_piece(static_cast<TokenId>(i));
+    pieces[i] = tokenizer.token_to_piece(static_cast<TokenId>(i));
+  }
+  return pieces;
+}
+
+TokenTrie::TokenTrie(std::vector<std::string> pieces,
+                     const std::function<bool(std::string_view)>& keep)
+    : pieces_(std::move(pieces)) {
+  std::vector<TokenId> order;
+  for (size_t i = 0; i < pieces_.size(); ++i) {
     if (pieces_[i].empty() || (keep && !keep(pieces_[i]))) continue;
     max_piece_ = std::max(max_piece_, pieces_[i].size());
     order.push_back(static_cast<TokenId>(i));
@@ -27,8 +34,7 @@ TokenTrie::TokenTrie(const Tokenizer& tokenizer,
 }
 
 // The node for tokens order[lo, hi), which share their first `depth` bytes; preorder.
-uint32_t TokenTrie::build(const std::vector<TokenId>& order, size_t lo, size_t hi,
-                          size_t depth) {
+uint32_t TokenTrie::build(const std::vector<TokenId>& order, size_t lo, size_t hi, size_t depth) {
   const uint32_t id = static_cast<uint32_t>(nodes_.size());
   nodes_.push_back({});
   size_t i = lo;

@@ -23,8 +23,12 @@ class TokenTrie {
     uint32_t tokens;
   };
 
-  // `keep`, when given, picks which text tokens go into the trie (piece() still has them all).
-  explicit TokenTrie(const Tokenizer& tokenizer,
+  // The bytes of every token id: empty for control, unknown and unused tokens.
+  static std::vector<std::string> text_pieces(const Tokenizer& tokenizer);
+
+  explicit TokenTrie(const Tokenizer& tokenizer) : TokenTrie(text_pieces(tokenizer)) {}
+  // `keep`, when given, picks which pieces go into the trie (piece() still has them all).
+  explicit TokenTrie(std::vector<std::string> pieces,
                      const std::function<bool(std::string_view)>& keep = {});
 
   static constexpr uint32_t kRoot = 0;

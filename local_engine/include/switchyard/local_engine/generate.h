@@ -4,12 +4,14 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "switchyard/local_engine/model.h"
 #include "switchyard/local_engine/sampler.h"
+#include "switchyard/local_engine/token_constraint.h"
 
 namespace sy::engine {
 
@@ -25,6 +27,10 @@ struct GenerateOptions {
   // Generation ends before the first occurrence of any of these in the text; the stop text is
   // neither returned nor streamed (streamed text is held back while it could start one).
   std::vector<std::string> stop;
+  // Constrained decoding (compile_json_grammar over this model's tokenizer): each token is
+  // sampled among those the grammar allows, and generation stops (FinishReason::stop) once the
+  // output is a complete value.
+  std::shared_ptr<const JsonGrammar> grammar;
 };
 
 enum class FinishReason { stop, length };

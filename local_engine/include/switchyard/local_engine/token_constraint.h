@@ -32,7 +32,7 @@ struct JsonConstraintLimits {
   // recurses only as deep as this allows.
   size_t max_depth = 16;
   size_t max_enum_values = 256;
-  size_t max_properties = 128;    // per object
+  size_t max_properties = 128;  // per object
   size_t max_any_of = 64;
   // Whitespace bytes allowed in a row where JSON allows whitespace (0: compact JSON only), so a
   // model cannot loop on whitespace; none ever follows the complete value.
@@ -48,6 +48,16 @@ class JsonGrammar {
   virtual std::unique_ptr<TokenConstraint> start() const = 0;
 };
 
+// The vocabulary side of constrained decoding: every token's bytes, indexed for mask(). Building
+// it takes tens of milliseconds for a 49k vocabulary, so a server builds one per model and
+// compiles every schema against it. Immutable and shareable across threads; `tokenizer` must
+// outlive it.
+class ConstraintVocabulary {
+ public:
+  virtual ~ConstraintVocabulary() = default;
+};
+std::shared_ptr<const ConstraintVocabulary> index_constraint_vocabulary(const Tokenizer& tokenizer);
+
 // `schema_json` is a JSON Schema (the subset OpenAI's strict mode accepts: type object / array
 // / string / number / integer / boolean / null, properties, required, additionalProperties
 // false, items, enum, const, anyOf, $defs/$ref, nullable types as type lists), or empty for any
@@ -56,5 +66,10 @@ class JsonGrammar {
 std::shared_ptr<const JsonGrammar> compile_json_grammar(const Tokenizer& tokenizer,
                                                         std::string_view schema_json,
                                                         const JsonConstraintLimits& limits = {});
+// The same over a prebuilt index (well under a millisecond for a typical schema); the grammar
+// keeps `vocabulary` alive.
+std::shared_ptr<const JsonGrammar> compile_json_grammar(
+    std::shared_ptr<const ConstraintVocabulary> vocabulary, std::string_view schema_json,
+    const JsonConstraintLimits& limits = {});
 
 }  // namespace sy::engine

@@ -46,8 +46,8 @@ inline const Tokenizer& smollm2_tokenizer() {
 struct SchemaCase {
   std::string name;
   std::string description;
-  std::string schema_text;                // what compile_json_grammar gets
-  nlohmann::ordered_json schema;          // what the validator checks (empty text: any object)
+  std::string schema_text;        // what compile_json_grammar gets
+  nlohmann::ordered_json schema;  // what the validator checks (empty text: any object)
 };
 
 inline std::vector<SchemaCase> load_schema_cases() {

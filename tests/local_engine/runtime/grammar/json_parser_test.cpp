@@ -23,11 +23,11 @@ TEST(JsonParser, AnyObjectTakesJsonAndRefusesTheRest) {
                          "{\"k\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}"}) {
     EXPECT_TRUE(any.parser.accepts(ok)) << ok;
   }
-  for (const char* bad : {"[]", "{", "{\"a\"}", "{\"a\":01}", "{\"a\":1,}", "{,}", "{\"a\":1.}",
-                          "{\"a\":.5}", "{\"a\":+1}", "{\"a\":tru}", "{\"a\":\"\x01\"}",
-                          "{\"a\":\"\\x\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}",
-                          "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{} ",
-                          "{\"a\":1}{}"}) {
+  for (const char* bad :
+       {"[]", "{", "{\"a\"}", "{\"a\":01}", "{\"a\":1,}", "{,}", "{\"a\":1.}", "{\"a\":.5}",
+        "{\"a\":+1}", "{\"a\":tru}", "{\"a\":\"\x01\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}", "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{} ",
+        "{\"a\":1}{}"}) {
     EXPECT_FALSE(any.parser.accepts(bad)) << bad;
   }
 }
@@ -86,7 +86,8 @@ TEST(JsonParser, StringLengthCountsCodePoints) {
 }
 
 TEST(JsonParser, AnyOfKeepsEveryAlternativeThatFits) {
-  Compiled c(R"({"anyOf":[{"type":"object","properties":{"name":{"const":"a"},"x":{"type":"integer"}},
+  Compiled c(
+      R"({"anyOf":[{"type":"object","properties":{"name":{"const":"a"},"x":{"type":"integer"}},
       "required":["name","x"],"additionalProperties":false},
       {"type":"object","properties":{"name":{"const":"ab"},"y":{"type":"string"}},
       "required":["name","y"],"additionalProperties":false}]})");

@@ -4,8 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/grammar/json_parser.h"
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "switchyard/local_engine/engine_error.h"
 
@@ -21,12 +28,12 @@ std::string error_of(const std::string& schema, JsonConstraintLimits limits = {}
   return "";
 }
 
-#define EXPECT_ERROR_HAS(schema, ...)                                               \
-  do {                                                                              \
-    const std::string message = error_of(schema);                                   \
-    ASSERT_FALSE(message.empty()) << schema;                                        \
-    for (const char* part : {__VA_ARGS__}) EXPECT_NE(message.find(part), std::string::npos) \
-        << message << " lacks " << part;                                            \
+#define EXPECT_ERROR_HAS(schema, ...)                                                   \
+  do {                                                                                  \
+    const std::string message = error_of(schema);                                       \
+    ASSERT_FALSE(message.empty()) << schema;                                            \
+    for (const char* part : {__VA_ARGS__})                                              \
+      EXPECT_NE(message.find(part), std::string::npos) << message << " lacks " << part; \
   } while (0)
 
 TEST(JsonSchemaCompiler, NamesUnsupportedKeywordsAndWhereTheyAre) {
@@ -104,8 +111,66 @@ TEST(JsonSchemaCompiler, RefusesRefLoopsThatNestNothing) {
                    "no instance");
   // Recursion through an optional property is fine: bounded at run time.
   EXPECT_NO_THROW(compile_json_schema(
-      R"({"type":"object","properties":{"next":{"$ref":"#"}},"additionalProperties":false})",
-      {}));
+      R"({"type":"object","properties":{"next":{"$ref":"#"}},"additionalProperties":false})", {}));
+}
+
+// Every schema case with random edits (bytes dropped, duplicated, replaced): the compiler either
+// compiles the result or throws EngineError, never anything else. Compiled ones must keep a
+// parser that takes at least one byte.
+TEST(JsonSchemaCompiler, MutatedSchemasCompileOrFailCleanly) {
+  const std::filesystem::path dir =
+      std::filesystem::path(SWITCHYARD_SOURCE_DIR) / "tests/local_engine/cases/json_schema";
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  const std::string alphabet = "{}[]\",:0123456789-aeflnrstu ";
+  size_t compiled = 0, refused = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    auto doc = nlohmann::ordered_json::parse(text.str());
+    if (!doc.contains("schema")) continue;
+    const std::string base = doc["schema"].dump();
+    for (int round = 0; round < 300; ++round) {
+      std::string s = base;
+      for (int edits = 1 + next() % 3; edits > 0 && !s.empty(); --edits) {
+        const size_t at = next() % s.size();
+        switch (next() % 3) {
+          case 0:
+            s.erase(at, 1 + next() % 4);
+            break;
+          case 1:
+            s.insert(at, s.substr(at, next() % 12));
+            break;
+          default:
+            s[at] = alphabet[next() % alphabet.size()];
+        }
+      }
+      try {
+        const JsonSchema schema = compile_json_schema(s, {});
+        ++compiled;
+        JsonParser parser(schema);
+        bool takes = false;
+        StackPool forks;
+        for (int byte = 0; byte < 256 && !takes; ++byte) {
+          ParseStack st;
+          parser.start(st);
+          forks.clear();
+          const auto r = parser.advance(st, static_cast<uint8_t>(byte), forks);
+          takes = r == JsonParser::Step::accepted ||
+                  (r == JsonParser::Step::forked && forks.size() > 0);
+        }
+        EXPECT_TRUE(takes) << s;
+      } catch (const EngineError&) {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(compiled, 0u);
+  EXPECT_GT(refused, 0u);
 }
 
 TEST(JsonSchemaCompiler, EmptyTextIsAnyObject) {
