@@ -1,11 +1,40 @@
 #include "switchyard/backends/fallback.h"
 
+#include <algorithm>
 #include <mutex>
+
+#include "common/vendor_json.h"
 
 namespace sy::backends {
 
+namespace {
+
+// An Anthropic thinking block: the model's own earlier reasoning, signed for Anthropic only.
+bool is_thinking_block(const ContentPart& part) {
+  if (part.kind != ContentPart::Kind::other) return false;
+  auto block = detail::parse_json(part.raw_json);
+  if (!block || !block->is_object()) return false;
+  std::string type = detail::get_string(*block, "type");
+  return type == "thinking" || type == "redacted_thinking";
+}
+
+}  // namespace
+
 ChatRequest adapt_for(const ChatRequest& request, const Backend& backend) {
   ChatRequest out = request;
+  if (request.surface == ApiSurface::messages &&
+      backend.capabilities().native_protocol != "anthropic") {
+    // Anthropic-only members would be refused by another vendor (OpenAI-shaped translators
+    // forward `extra` verbatim), and thinking blocks mean nothing to it.
+    out.extra.clear();
+    out.native.reset();
+    for (Message& message : out.messages) {
+      if (std::erase_if(message.content, is_thinking_block) > 0 && message.content.empty() &&
+          !message.tool_calls.empty()) {
+        message.content_is_null = true;
+      }
+    }
+  }
   if (request.surface == ApiSurface::completions && !backend.capabilities().completions_api) {
     out.surface = ApiSurface::chat_completions;
     Message user;

@@ -61,8 +61,11 @@ Result<json> encode_image(const ContentPart& part, const std::string& param) {
 }
 
 // A message's content parts -> Anthropic content blocks (empty text is skipped: Anthropic
-// rejects empty text blocks).
-Status append_content(const Message& message, const std::string& param, json& blocks) {
+// rejects empty text blocks). Parts of kind other came from the gateway's own Anthropic surface
+// when `anthropic_parts` (ApiSurface::messages): they are Anthropic blocks already (thinking,
+// documents, ...) and go back verbatim.
+Status append_content(const Message& message, const std::string& param, json& blocks,
+                      bool anthropic_parts) {
   for (size_t i = 0; i < message.content.size(); ++i) {
     const ContentPart& part = message.content[i];
     std::string part_param = param + ".content[" + std::to_string(i) + "]";
@@ -76,9 +79,15 @@ Status append_content(const Message& message, const std::string& param, json& bl
         blocks.push_back(std::move(*image));
         break;
       }
-      case ContentPart::Kind::other:
-        return invalid("this content part type is not supported by the anthropic backend",
-                       part_param);
+      case ContentPart::Kind::other: {
+        auto raw = anthropic_parts ? detail::parse_json(part.raw_json) : std::nullopt;
+        if (!raw || !raw->is_object()) {
+          return invalid("this content part type is not supported by the anthropic backend",
+                         part_param);
+        }
+        blocks.push_back(std::move(*raw));
+        break;
+      }
     }
   }
   return {};
@@ -98,7 +107,8 @@ Result<json> encode_tool_use(const ToolCall& call, const std::string& param) {
 
 // Text output is sent as a string; output with images as content blocks; empty output as a
 // result without content (Anthropic's `content` is optional).
-Result<json> encode_tool_result(const Message& message, const std::string& param) {
+Result<json> encode_tool_result(const Message& message, const std::string& param,
+                                bool anthropic_parts) {
   json block{{"type", "tool_result"}, {"tool_use_id", message.tool_call_id}};
   bool only_text = std::all_of(message.content.begin(), message.content.end(),
                                [](const auto& p) { return p.kind == ContentPart::Kind::text; });
@@ -107,7 +117,9 @@ Result<json> encode_tool_result(const Message& message, const std::string& param
     return block;
   }
   json inner = json::array();
-  if (auto ok = append_content(message, param, inner); !ok) return std::unexpected(ok.error());
+  if (auto ok = append_content(message, param, inner, anthropic_parts); !ok) {
+    return std::unexpected(ok.error());
+  }
   block["content"] = std::move(inner);
   return block;
 }
@@ -184,6 +196,7 @@ Result<std::string> encode_messages_body(const ChatRequest& request, bool stream
   }
   std::vector<std::string> system_texts;
   std::vector<Turn> turns;
+  const bool anthropic_parts = request.surface == ApiSurface::messages;
 
   std::vector<Message> legacy;
   const std::vector<Message>* messages = &request.messages;
@@ -211,7 +224,7 @@ Result<std::string> encode_messages_body(const ChatRequest& request, bool stream
       }
       case Role::user: {
         json blocks = json::array();
-        if (auto ok = append_content(message, param, blocks); !ok) {
+        if (auto ok = append_content(message, param, blocks, anthropic_parts); !ok) {
           return std::unexpected(ok.error());
         }
         append_turn(turns, "user", std::move(blocks));
@@ -219,7 +232,7 @@ Result<std::string> encode_messages_body(const ChatRequest& request, bool stream
       }
       case Role::assistant: {
         json blocks = json::array();
-        if (auto ok = append_content(message, param, blocks); !ok) {
+        if (auto ok = append_content(message, param, blocks, anthropic_parts); !ok) {
           return std::unexpected(ok.error());
         }
         if (message.text().empty() && message.tool_calls.empty() && !message.refusal.empty()) {
@@ -238,7 +251,7 @@ Result<std::string> encode_messages_body(const ChatRequest& request, bool stream
         if (message.tool_call_id.empty()) {
           return invalid("tool messages need a tool_call_id", param + ".tool_call_id");
         }
-        auto block = encode_tool_result(message, param);
+        auto block = encode_tool_result(message, param, anthropic_parts);
         if (!block) return std::unexpected(block.error());
         turn_for(turns, "user").push_back(std::move(*block));
         break;
@@ -285,6 +298,14 @@ Result<std::string> encode_messages_body(const ChatRequest& request, bool stream
     return invalid("tool_choice names a function but no tools were given", "tool_choice");
   }
   if (stream) body["stream"] = true;
+  if (anthropic_parts) {
+    // Members of the client's Anthropic request that the vocabulary has no field for
+    // (thinking, top_k, service_tier, ...): known members win.
+    for (const auto& field : request.extra) {
+      if (body.contains(field.key)) continue;
+      if (auto value = detail::parse_json(field.value_json)) body[field.key] = std::move(*value);
+    }
+  }
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_splice.h"
 #include "common/vendor_json.h"
 #include "anthropic_stream_decoder.h"
 #include "switchyard/backends/translators.h"
@@ -156,8 +157,57 @@ Error error_from_json(const json& error, int status) {
 }
 
 Capabilities AnthropicTranslator::capabilities() const {
-  return Capabilities{
-      .multiple_choices = false, .completions_api = false, .passthrough_fields = false};
+  return Capabilities{.multiple_choices = false,
+                      .completions_api = false,
+                      .passthrough_fields = false,
+                      .native_protocol = "anthropic"};
+}
+
+namespace {
+
+Headers base_headers(const Endpoint& endpoint, bool stream, std::string_view version) {
+  Headers headers = {
+      {"content-type", "application/json"},
+      {"accept", stream ? "text/event-stream" : "application/json"},
+      {"x-api-key", endpoint.api_key},
+      {"anthropic-version",
+       !version.empty()              ? std::string(version)
+       : endpoint.api_version.empty() ? std::string(kDefaultVersion)
+                                      : endpoint.api_version},
+  };
+  return headers;
+}
+
+}  // namespace
+
+Result<HttpRequest> AnthropicTranslator::encode_native(const NativeRequest& native,
+                                                       std::string_view model,
+                                                       const Endpoint& endpoint,
+                                                       bool stream) const {
+  if (native.protocol != "anthropic") {
+    return fail(ErrorKind::internal, "anthropic: cannot forward a " + native.protocol + " request");
+  }
+  try {
+    auto body = detail::replace_top_level_member(native.body, "model", json(model).dump());
+    if (!body) return fail(ErrorKind::invalid_request, "anthropic: request has no model member");
+    HttpRequest http;
+    http.url = messages_url(endpoint.base_url);
+    auto version = find_header(native.headers, "anthropic-version");
+    http.headers = base_headers(endpoint, stream, version.value_or(""));
+    for (const auto& header : endpoint.headers) {
+      if (header.first == "anthropic-beta" && find_header(native.headers, "anthropic-beta")) {
+        continue;  // the client's beta list is the one its body was written for
+      }
+      http.headers.push_back(header);
+    }
+    for (const auto& [name, value] : native.headers) {
+      if (name == "anthropic-beta") http.headers.emplace_back(name, value);
+    }
+    http.body = std::move(*body);
+    return http;
+  } catch (const std::exception& e) {
+    return fail(ErrorKind::internal, std::string("anthropic: forwarding the request: ") + e.what());
+  }
 }
 
 Result<HttpRequest> AnthropicTranslator::encode_request(const ChatRequest& request,
@@ -168,13 +218,7 @@ Result<HttpRequest> AnthropicTranslator::encode_request(const ChatRequest& reque
     if (!body) return std::unexpected(body.error());
     HttpRequest http;
     http.url = messages_url(endpoint.base_url);
-    http.headers = {
-        {"content-type", "application/json"},
-        {"accept", stream ? "text/event-stream" : "application/json"},
-        {"x-api-key", endpoint.api_key},
-        {"anthropic-version",
-         endpoint.api_version.empty() ? std::string(kDefaultVersion) : endpoint.api_version},
-    };
+    http.headers = base_headers(endpoint, stream, "");
     for (const auto& header : endpoint.headers) http.headers.push_back(header);
     http.body = std::move(*body);
     return http;

@@ -23,6 +23,10 @@ class AnthropicTranslator final : public Translator {
   Capabilities capabilities() const override;
   Result<HttpRequest> encode_request(const ChatRequest& request, const Endpoint& endpoint,
                                      bool stream) const override;
+  // A Messages request from the gateway's Anthropic surface, forwarded with only `model`
+  // replaced; the client's anthropic-version and anthropic-beta headers win over the config's.
+  Result<HttpRequest> encode_native(const NativeRequest& native, std::string_view model,
+                                    const Endpoint& endpoint, bool stream) const override;
   Result<ChatResponse> decode_response(std::string_view body) const override;
   std::unique_ptr<StreamDecoder> make_stream_decoder() const override;
   Error decode_error(int status, const Headers& headers, std::string_view body) const override;

@@ -57,4 +57,17 @@ CircuitBreaker::State CircuitBreaker::state() const {
   return state_;
 }
 
+bool CircuitBreaker::admits(Clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  switch (state_) {
+    case State::closed:
+      return true;
+    case State::open:
+      return now - opened_at_ >= options_.open_for;
+    case State::half_open:
+      return !probe_in_flight_;
+  }
+  return true;
+}
+
 }  // namespace sy::backends::http

@@ -30,6 +30,8 @@ class CircuitBreaker {
   void record_abandoned(Admission admission);
 
   State state() const;
+  // Whether allow(now) could admit a call (closed, or open long enough for a probe).
+  bool admits(Clock::time_point now) const;
 
  private:
   CircuitBreakerOptions options_;

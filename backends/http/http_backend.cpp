@@ -25,6 +25,25 @@ namespace {
 // Error bodies are read whole for decode_error, but never more than this.
 constexpr size_t kMaxErrorBody = 64 * 1024;
 
+// The end of the last complete SSE event in `bytes` (just past its blank line), scanning from
+// `from`, which must be such an end (or 0); `from` if there is none after it. Line ends are
+// \n, \r\n or \r, as text/event-stream allows.
+size_t complete_events_end(std::string_view bytes, size_t from) {
+  size_t end = from;
+  bool line_empty = true;
+  for (size_t i = from; i < bytes.size(); ++i) {
+    char c = bytes[i];
+    if (c != '\n' && c != '\r') {
+      line_empty = false;
+      continue;
+    }
+    if (c == '\r' && i + 1 < bytes.size() && bytes[i + 1] == '\n') ++i;
+    if (line_empty) end = i + 1;
+    line_empty = true;
+  }
+  return end;
+}
+
 class HttpChatCall;
 
 class HttpBackendImpl final : public Backend,
@@ -41,6 +60,7 @@ class HttpBackendImpl final : public Backend,
 
   const BackendInfo& info() const override { return options_.info; }
   Capabilities capabilities() const override { return translator_->capabilities(); }
+  bool available() const override { return breaker_.admits(Clock::now()); }
   std::shared_ptr<ChatCall> chat(ChatRequest request, bool stream,
                                  ChatHandlers handlers) override;
 
@@ -118,7 +138,14 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
     if (done_) return;
     attempt_++;
     const Translator& translator = *backend_->translator_;
-    auto encoded = translator.encode_request(request_, backend_->options_.endpoint, stream_);
+    // A request in this backend's own wire format goes out as the client sent it.
+    std::string_view native_protocol = translator.capabilities().native_protocol;
+    native_ = request_.native && !native_protocol.empty() &&
+              request_.native->protocol == native_protocol;
+    auto encoded = native_ ? translator.encode_native(*request_.native, request_.model,
+                                                      backend_->options_.endpoint, stream_)
+                           : translator.encode_request(request_, backend_->options_.endpoint,
+                                                       stream_);
     if (!encoded) return complete(std::unexpected(tagged(std::move(encoded.error()))));
     admission_ = backend_->breaker_.allow(Clock::now());
     if (admission_ == Admission::rejected) {
@@ -132,6 +159,8 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
     accumulator_ = ChatAccumulator{};
     held_.clear();
     released_ = false;
+    native_pending_.clear();
+    native_complete_ = 0;
     attempt_failure_.reset();
 
     uint64_t gen = ++generation_;
@@ -181,6 +210,11 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
     }
     std::vector<ChatChunk> chunks;
     Status fed = decoder_->feed(bytes, chunks);
+    if (native_ && fed) {
+      native_pending_.append(bytes);
+      native_complete_ = complete_events_end(native_pending_, native_complete_);
+      attach_native(chunks, native_complete_);
+    }
     take(chunks);
     if (!fed) {
       attempt_failure_ = std::move(fed.error());
@@ -202,6 +236,8 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
       if (!decoder_) decoder_ = backend_->translator_->make_stream_decoder();
       std::vector<ChatChunk> chunks;
       Status finished = decoder_->finish(chunks);
+      // The stream ended cleanly: whatever bytes remain belong to it.
+      if (native_ && finished) attach_native(chunks, native_pending_.size(), true);
       take(chunks);
       if (!finished) {
         failure = std::move(finished.error());
@@ -214,6 +250,7 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
     if (!failure) {
       auto response = backend_->translator_->decode_response(body_);
       if (response) {
+        if (native_) response->native_body = std::move(body_);
         backend_->breaker_.record_success();
         return complete(std::move(*response));
       }
@@ -247,6 +284,20 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
       if (ec || self->done_) return;
       self->start_attempt();
     });
+  }
+
+  // Native calls: the first `end` pending raw bytes (whole events) ride on the last of `chunks`.
+  // Events that decode to no chunk (ping, thinking deltas) wait for the next chunk, or get a
+  // chunk of their own once the preamble is released (or at the end, with `flush`).
+  void attach_native(std::vector<ChatChunk>& chunks, size_t end, bool flush = false) {
+    if (end == 0) return;
+    if (chunks.empty()) {
+      if (!released_ && !flush) return;
+      chunks.emplace_back();
+    }
+    chunks.back().native.append(native_pending_, 0, end);
+    native_pending_.erase(0, end);
+    native_complete_ = end >= native_complete_ ? 0 : native_complete_ - end;
   }
 
   // The preamble (chunks with only a role) is held until something a client would see
@@ -312,6 +363,9 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
   ChatAccumulator accumulator_;
   std::vector<ChatChunk> held_;
   bool released_ = false;
+  bool native_ = false;         // the request went out in its native format (NativeRequest)
+  std::string native_pending_;  // native stream bytes not yet attached to a chunk
+  size_t native_complete_ = 0;  // native_pending_[0, this) is whole events
   std::optional<Error> attempt_failure_;
 };
 

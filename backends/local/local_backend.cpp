@@ -297,6 +297,19 @@ class LocalBackendImpl final : public LocalBackend {
     return static_cast<int64_t>(it->second->context_length());
   }
 
+  // The prompt exactly as chat() would submit it (template, tools, tokenizer), when the model
+  // is loaded; a lazy model not loaded yet is not loaded for a count.
+  std::optional<int64_t> count_prompt_tokens(const ChatRequest& request) const override {
+    auto it = shared_->slots.find(request.model);
+    if (it == shared_->slots.end()) return std::nullopt;
+    std::shared_ptr<const engine::Model> model = it->second->loaded_model();
+    if (!model) return std::nullopt;
+    auto prepared = local::prepare_request(
+        request, *model, {.chat_template = it->second->spec().chat_template, .seed = 0});
+    if (!prepared) return std::nullopt;
+    return static_cast<int64_t>(prepared->sequence.prompt.size());
+  }
+
   std::optional<engine::ServingStats> stats(std::string_view model) const override {
     auto it = shared_->slots.find(model);
     if (it == shared_->slots.end()) return std::nullopt;

@@ -70,6 +70,11 @@ Result<std::shared_ptr<const engine::Model>> ModelSlot::model() {
   return model_;
 }
 
+std::shared_ptr<const engine::Model> ModelSlot::loaded_model() const {
+  std::lock_guard lock(mutex_);
+  return engine_ ? model_ : nullptr;
+}
+
 Result<std::shared_ptr<engine::SequenceHandle>> ModelSlot::submit(
     engine::SequenceRequest request, engine::SequenceCallbacks callbacks) {
   std::lock_guard lock(mutex_);

@@ -28,6 +28,8 @@ class ModelSlot {
   // The loaded model, loading it (and starting its engine) first if needed.
   // upstream_unavailable when loading fails or the slot was shut down.
   Result<std::shared_ptr<const engine::Model>> model();
+  // The model if it is loaded already (never loads); null otherwise.
+  std::shared_ptr<const engine::Model> loaded_model() const;
 
   // ServingEngine::submit, with its refusals as Errors: queue_full -> overloaded with
   // retry_after, prompt_too_long -> context_length_exceeded, invalid -> invalid_request,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/anthropic_error_reply.h"
 #include "api/chat_exchange.h"
 #include "api/error_reply.h"
 #include "switchyard/backends/openai_json.h"
@@ -39,10 +40,18 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-int send_error(ResponseWriter& writer, const Error& error, const std::string& request_id) {
-  ErrorReply reply = openai_error_reply(error);
+// The Anthropic surface's paths answer errors in Anthropic's format.
+bool is_anthropic_path(std::string_view path) {
+  return path == "/v1/messages" || path.starts_with("/v1/messages/");
+}
+
+int send_error(ResponseWriter& writer, const Error& error, const std::string& request_id,
+               backends::Headers extra = {}, bool anthropic = false) {
+  ErrorReply reply =
+      anthropic ? anthropic_error_reply(error, request_id) : openai_error_reply(error);
   const int status = reply.status;
   reply.headers.emplace_back("x-request-id", request_id);
+  for (auto& header : extra) reply.headers.push_back(std::move(header));
   writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
   return status;
 }
@@ -68,7 +77,8 @@ ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> cat
       catalog_(std::move(catalog)),
       keys_(*config_),
       pricer_(std::move(pricer)),
-      ledger_(std::move(ledger)) {}
+      ledger_(std::move(ledger)),
+      gate_(*config_, catalog_) {}
 
 bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
   std::unique_lock lock(open_->mutex);
@@ -80,15 +90,17 @@ void ApiHandler::record(LedgerRow row) {
 }
 
 void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow row,
-                        LedgerStatus status) {
-  row.http_status = send_error(writer, error, row.request_id);
+                        LedgerStatus status, backends::Headers extra) {
+  row.http_status =
+      send_error(writer, error, row.request_id, std::move(extra), row.surface == "anthropic");
   row.status = status;
   row.error_kind = std::string(backends::to_string(error.kind));
   record(std::move(row));
 }
 
 void ApiHandler::reject(const ServerRequest& request, const Error& error, ResponseWriter& writer) {
-  send_error(writer, error, request_id_for(request));
+  send_error(writer, error, request_id_for(request), {},
+             is_anthropic_path(path_of(request.target)));
 }
 
 void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) {
@@ -117,12 +129,31 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
   bool is_chat = path == "/v1/chat/completions";
   bool is_completions = path == "/v1/completions";
   bool is_models = path == "/v1/models";
-  if (!is_chat && !is_completions && !is_models) {
+  bool is_explain = path == "/v1/route/explain";
+  if (is_explain) {
+    // No ledger row: nothing is sent anywhere and nothing is billed.
+    if (request.method != "POST") {
+      send_error(*writer, Error{.kind = ErrorKind::invalid_request,
+                                .message = "Use POST for /v1/route/explain",
+                                .code = "method_not_allowed"}, request_id);
+      return;
+    }
+    auto principal = keys_.authenticate(request.headers);
+    if (!principal) {
+      send_error(*writer, principal.error(), request_id);
+      return;
+    }
+    explain(request, *principal, request_id, *writer);
+    return;
+  }
+  bool is_messages = path == "/v1/messages";
+  bool is_count_tokens = path == "/v1/messages/count_tokens";
+  if (!is_chat && !is_completions && !is_models && !is_messages && !is_count_tokens) {
     send_error(*writer, Error{.kind = ErrorKind::not_found,
                               .message = "Unknown request URL: " + request.method + " " +
                                          std::string(path.substr(0, 200)),
                               .code = "unknown_url"},
-               request_id);
+               request_id, {}, is_anthropic_path(path));
     return;
   }
   // Every model request gets exactly one ledger row, whatever becomes of it.
@@ -131,11 +162,13 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   row.request_id = request_id;
-  row.surface = "openai";
+  row.surface = is_messages || is_count_tokens ? "anthropic" : "openai";
   row.endpoint = std::string(path);
+  // count_tokens, like /v1/models, runs no model: no ledger row.
+  const bool unrecorded = is_models || is_count_tokens;
   auto fail = [&](const Error& error, LedgerStatus status = LedgerStatus::error) {
-    if (is_models) {
-      send_error(*writer, error, request_id);
+    if (unrecorded) {
+      send_error(*writer, error, request_id, {}, is_count_tokens);
     } else {
       refuse(*writer, error, std::move(row), status);
     }
@@ -163,8 +196,16 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     models(request_id, *writer);
     return;
   }
+  if (is_count_tokens) {
+    count_tokens(request, *principal, request_id, *writer);
+    return;
+  }
   row.tenant = principal->tenant;
   row.key_id = principal->key_id;
+  if (is_messages) {
+    messages(request, *principal, std::move(row), std::move(writer));
+    return;
+  }
   chat(request, *principal, is_completions, std::move(row), std::move(writer));
 }
 
@@ -200,25 +241,31 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
            std::move(row), LedgerStatus::denied);
     return;
   }
-  auto candidates = catalog_->resolve(chat_request.model);
-  if (!candidates) {
-    refuse(*writer, candidates.error(), std::move(row));
+  // Classified and decided before any backend is called; fallback walks only what it allows.
+  auto routed = gate_.route(chat_request, request.headers,
+                            RouteOptions{.endpoint = row.endpoint, .tenant = principal.tenant});
+  if (!routed) {
+    refuse(*writer, routed.error(), std::move(row));
     return;
   }
-  if (chat_request.n.value_or(1) > 1) {
-    std::erase_if(*candidates, [](const backends::Candidate& c) {
-      return !c.backend->capabilities().multiple_choices;
-    });
-    if (candidates->empty()) {
-      refuse(*writer,
-             Error{.kind = ErrorKind::invalid_request,
-                   .message = "n > 1 is not supported by the backends serving model '" +
-                              chat_request.model.substr(0, 200) + "'",
-                   .param = "n"},
-             std::move(row));
-      return;
-    }
+  const policies::Decision& decision = routed->decision;
+  row.rule = decision.rule_header();
+  row.sensitivity = std::string(to_string(decision.sensitivity.level));
+  row.volume = std::string(to_string(decision.volume.volume));
+  backends::Headers policy_headers = decision_headers(decision);
+  if (decision.verdict != policies::Decision::Verdict::route) {
+    // Reasons name rules and finding types only, never values: safe for the log.
+    spdlog::info("request_id={} tenant={} policy {}: {}", row.request_id, row.tenant,
+                 to_string(decision.verdict), decision.message);
+    refuse(*writer, decision.error(), std::move(row),
+           decision.verdict == policies::Decision::Verdict::deny ? LedgerStatus::denied
+                                                                 : LedgerStatus::error,
+           std::move(policy_headers));
+    return;
   }
+  std::vector<backends::Candidate> candidates = std::move(routed->candidates);
+  // Backends that schedule requests themselves (the local engine) let bulk work yield.
+  chat_request.bulk = decision.volume.volume == policies::VolumeClass::bulk;
 
   ExchangeContext ctx{.request_id = row.request_id,
                       .client_model = chat_request.model,
@@ -227,13 +274,14 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
                       .day = std::chrono::floor<std::chrono::days>(
                           std::chrono::sys_time<std::chrono::milliseconds>(
                               std::chrono::milliseconds(row.time_ms))),
-                      .started = started};
+                      .started = started,
+                      .policy_headers = std::move(policy_headers)};
   {
     std::lock_guard lock(open_->mutex);
     ++open_->count;
   }
   run_chat_exchange(
-      std::move(chat_request), std::move(*candidates), std::move(ctx), std::move(writer),
+      std::move(chat_request), std::move(candidates), std::move(ctx), std::move(writer),
       [ledger = ledger_, open = open_, row = std::move(row),
        started](const ExchangeSummary& s) mutable {
         row.latency_ms = elapsed_ms(started);
@@ -260,6 +308,36 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
         std::lock_guard lock(open->mutex);
         if (--open->count == 0) open->idle.notify_all();
       });
+}
+
+void ApiHandler::explain(const ServerRequest& request, const Principal& principal,
+                         const std::string& request_id, ResponseWriter& writer) {
+  auto parsed = backends::openai::parse_chat_request(request.body);
+  if (!parsed) {
+    send_error(writer, parsed.error(), request_id);
+    return;
+  }
+  if (!keys_.model_allowed(principal, parsed->model)) {
+    send_error(writer,
+               Error{.kind = ErrorKind::permission_denied,
+                     .message = "This key may not use model '" + parsed->model.substr(0, 200) +
+                                "'",
+                     .param = "model", .code = "model_not_allowed"},
+               request_id);
+    return;
+  }
+  auto routed = gate_.route(*parsed, request.headers,
+                            RouteOptions{.endpoint = "/v1/chat/completions",
+                                         .tenant = principal.tenant,
+                                         .count = false});
+  if (!routed) {
+    send_error(writer, routed.error(), request_id);
+    return;
+  }
+  backends::Headers headers = decision_headers(routed->decision);
+  headers.emplace_back("content-type", "application/json");
+  headers.emplace_back("x-request-id", request_id);
+  writer.respond(200, std::move(headers), decision_json(routed->decision).dump());
 }
 
 }  // namespace sy::gateway

@@ -1,9 +1,15 @@
 #pragma once
-// The gateway's RequestHandler: request ids, authentication, the OpenAI surface routes and
-// the health endpoints. Knows nothing of the transport (see http_server.h).
+// The gateway's RequestHandler: request ids, authentication, the OpenAI and Anthropic surface
+// routes and the health endpoints. Knows nothing of the transport (see http_server.h).
 //
 //   POST /v1/chat/completions   POST /v1/completions   GET /v1/models
+//   POST /v1/messages           POST /v1/messages/count_tokens   (anthropic_routes.cpp)
+//   POST /v1/route/explain (the policy decision for a chat body, no backend called)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
+//
+// Every chat/completions request is classified and decided by the policy gate before any
+// backend is called; fallback walks only the decision's candidates. Errors are in the format of
+// the surface the path belongs to (OpenAI's, or Anthropic's for /v1/messages*).
 
 #include <atomic>
 #include <chrono>
@@ -13,6 +19,7 @@
 
 #include "ledger/request_pricer.h"
 #include "routing/model_catalog.h"
+#include "routing/policy_gate.h"
 #include "switchyard/gateway/config.h"
 #include "switchyard/gateway/http_server.h"
 #include "switchyard/gateway/key_store.h"
@@ -40,17 +47,25 @@ class ApiHandler : public RequestHandler {
  private:
   void chat(const ServerRequest& request, const Principal& principal, bool legacy,
             LedgerRow row, std::shared_ptr<ResponseWriter> writer);
+  void explain(const ServerRequest& request, const Principal& principal,
+               const std::string& request_id, ResponseWriter& writer);
   // Answers `error` and records the refusal (status denied or error) in the ledger.
   void refuse(ResponseWriter& writer, const backends::Error& error, LedgerRow row,
-              LedgerStatus status = LedgerStatus::error);
+              LedgerStatus status = LedgerStatus::error, backends::Headers extra = {});
   void record(LedgerRow row);
   void models(const std::string& request_id, ResponseWriter& writer);
+  // The Anthropic surface (anthropic_routes.cpp).
+  void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
+                std::shared_ptr<ResponseWriter> writer);
+  void count_tokens(const ServerRequest& request, const Principal& principal,
+                    const std::string& request_id, ResponseWriter& writer);
 
   ConfigPtr config_;
   std::shared_ptr<const ModelCatalog> catalog_;
   KeyStore keys_;
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
+  PolicyGate gate_;
   std::atomic<bool> draining_{false};
   struct OpenExchanges {
     std::mutex mutex;

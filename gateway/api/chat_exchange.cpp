@@ -25,11 +25,6 @@ int64_t unix_now() {
       .count();
 }
 
-Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
-  return {{"x-request-id", ctx.request_id},
-          {"x-switchyard-backend", served_by.backend->info().name},
-          {"x-switchyard-model", served_by.model}};
-}
 
 // Fills the summary's served-by fields from the outcome (the candidate that answered or failed
 // last) and the status from the result.
@@ -102,7 +97,7 @@ class StreamState {
       }
       if (!started_) {
         ErrorReply reply = openai_error_reply(result.error());
-        reply.headers.emplace_back("x-request-id", ctx_.request_id);
+        add_policy_headers(reply, ctx_);
         summary.http_status = reply.status;
         writer_->respond(reply.status, std::move(reply.headers), std::move(reply.body));
         return summary;
@@ -189,6 +184,19 @@ class StreamState {
 
 }  // namespace
 
+Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
+  Headers headers = {{"x-request-id", ctx.request_id},
+                     {"x-switchyard-backend", served_by.backend->info().name},
+                     {"x-switchyard-model", served_by.model}};
+  headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
+  return headers;
+}
+
+void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
+  reply.headers.emplace_back("x-request-id", ctx.request_id);
+  reply.headers.insert(reply.headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
+}
+
 void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> candidates,
                        ExchangeContext ctx, std::shared_ptr<ResponseWriter> writer,
                        std::function<void(const ExchangeSummary&)> on_done) {
@@ -221,7 +229,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
           settle(summary, ctx, "");
         }
         ErrorReply reply = openai_error_reply(result.error());
-        reply.headers.emplace_back("x-request-id", ctx.request_id);
+        add_policy_headers(reply, ctx);
         summary.http_status = reply.status;
         writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));
       } else {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "api/error_reply.h"
 #include "ledger/request_pricer.h"
 #include "switchyard/backends/fallback.h"
 #include "switchyard/gateway/http_server.h"
@@ -34,6 +35,8 @@ struct ExchangeContext {
   std::shared_ptr<const RequestPricer> pricer;  // null = nothing is priced
   std::chrono::sys_days day{};                  // the request's UTC day (effective prices)
   std::chrono::steady_clock::time_point started{};
+  // The policy decision's x-switchyard-rule/-sensitivity/-volume: on every response.
+  Headers policy_headers;
 };
 
 // What one exchange came to: for the ledger row and the access log.
@@ -50,6 +53,12 @@ struct ExchangeSummary {
   LedgerStatus status = LedgerStatus::ok;
   std::string error_kind;
 };
+
+// The headers of an answer served by `served_by`: request id, backend, model and the policy's
+// x-switchyard-* headers. Every surface answers with them.
+Headers served_headers(const ExchangeContext& ctx, const backends::Candidate& served_by);
+// An error answer's request id and policy headers.
+void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx);
 
 void run_chat_exchange(backends::ChatRequest request, std::vector<backends::Candidate> candidates,
                        ExchangeContext context, std::shared_ptr<ResponseWriter> writer,

@@ -27,10 +27,7 @@ ErrorClass classify(ErrorKind kind) {
   return {500, "api_error", "internal_error", true};
 }
 
-namespace {
-
-// A vendor rejecting the gateway's own credentials is the operator's problem, not the
-// client's: the client's key was fine, so it must not see a 401/403.
+// The client's key was fine, so it must not see a 401/403 for the gateway's.
 backends::Error as_seen_by_client(const backends::Error& error) {
   bool credentials = error.kind == ErrorKind::authentication ||
                      error.kind == ErrorKind::permission_denied;
@@ -41,6 +38,8 @@ backends::Error as_seen_by_client(const backends::Error& error) {
   out.message = "Backend '" + error.backend + "' rejected the gateway's credentials";
   return out;
 }
+
+namespace {
 
 std::string body_of(const backends::Error& seen) {
   backends::Error error = as_seen_by_client(seen);

@@ -26,6 +26,10 @@ ErrorClass classify(backends::ErrorKind kind);
 
 ErrorReply openai_error_reply(const backends::Error& error);
 
+// A vendor rejecting the gateway's own credentials is the operator's problem, not the client's:
+// such an error becomes upstream_error (the client's key was fine). Every surface applies it.
+backends::Error as_seen_by_client(const backends::Error& error);
+
 // The JSON object (no framing) sent as the last SSE event when a stream fails after content.
 std::string openai_stream_error(const backends::Error& error);
 

@@ -15,6 +15,7 @@
 #include "cli/model_quantize_command.h"
 #include "cli/model_synth_command.h"
 #include "cli/model_tokenize_command.h"
+#include "cli/route_command.h"
 #include "cli/serve_command.h"
 
 namespace sy::gateway {
@@ -45,6 +46,7 @@ int run_cli(int argc, char** argv) {
   add_model_quantize_command(*model_cmd, exit_code);
   add_model_pull_command(*model_cmd, exit_code);
   add_model_synth_command(*model_cmd, exit_code);
+  add_route_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -16,6 +16,7 @@
 #include "price_loader.h"
 #include "yaml_reader.h"
 #include "switchyard/gateway/sha256.h"
+#include "switchyard/policies/rules/policy_loader.h"
 
 namespace sy::gateway {
 
@@ -324,8 +325,28 @@ ModelTarget parse_target(const Reader& r, const YAML::Node& node, const std::str
 }
 
 TenantConfig parse_tenant(const Reader& r, const YAML::Node& node, const std::string& path) {
-  r.expect_map(node, path, {"name", "allowed_models", "baseline"});
+  r.expect_map(node, path,
+               {"name", "allowed_models", "baseline", "residency", "sensitivity_floor",
+                "attributes"});
   TenantConfig t;
+  optional(node, path, "residency",
+           [&](const YAML::Node& n, const std::string& p) { t.residency = r.non_empty(n, p); });
+  optional(node, path, "sensitivity_floor", [&](const YAML::Node& n, const std::string& p) {
+    const std::string text = r.string(n, p);
+    auto level = policies::parse_sensitivity_level(text);
+    if (!level) r.fail(n, p, "must be public, internal, confidential or restricted");
+    t.sensitivity_floor = *level;
+  });
+  optional(node, path, "attributes", [&](const YAML::Node& n, const std::string& p) {
+    r.expect_free_map(n, p);
+    for (const auto& entry : n) {
+      const std::string key = entry.first.Scalar();
+      if (key == "name" || key == "residency") {
+        r.fail(entry.first, join(p, key), "is set by the tenant's own key");
+      }
+      t.attributes.emplace_back(key, r.non_empty(entry.second, join(p, key)));
+    }
+  });
   optional(node, path, "baseline",
            [&](const YAML::Node& n, const std::string& p) { t.baseline = r.non_empty(n, p); });
   required(r, node, path, "name",
@@ -471,17 +492,42 @@ void check_pricing(const Reader& r, const YAML::Node& root, const GatewayConfig&
   }
 }
 
-GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLookup& env) {
+// `policies:` is either the policy inline (read by the policy loader from the same text, so
+// its errors carry this file's lines) or the name of a policy file beside this one.
+policies::PolicyPtr parse_policies(const Reader& r, const YAML::Node& root, std::string_view text,
+                                   const GatewayConfig& config) {
+  const YAML::Node node = root.IsMap() ? root["policies"] : YAML::Node();
+  policies::PolicyPtr policy;
+  try {
+    if (node.IsDefined() && node.IsScalar()) {
+      std::filesystem::path file = r.non_empty(node, "policies");
+      if (file.is_relative()) file = std::filesystem::path(r.source()).parent_path() / file;
+      policy = policies::load_policy_file(file);
+    } else {
+      policy = policies::load_policy_string(text, r.source(), "policies");
+    }
+  } catch (const policies::PolicyError& e) {
+    throw ConfigError(e.what());
+  }
+  std::vector<std::string> names;
+  for (const BackendConfig& b : config.backends) names.push_back(b.name);
+  if (auto problem = policy->check_backend_names(names)) throw ConfigError(*problem);
+  return policy;
+}
+
+GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLookup& env,
+                         std::string_view text) {
   GatewayConfig config;
   config.source = r.source();
   config.data_dir = default_data_dir(env);
   if (!root.IsDefined() || root.IsNull()) {
     config.pricing.catalog = default_price_catalog();
+    config.policy = std::make_shared<const policies::Policy>();
     return config;
   }  // an empty file: all defaults
   r.expect_map(root, "",
                {"listen", "data_dir", "limits", "backends", "models", "tenants", "keys",
-                "pricing", "ledger", "max_upstream_response_bytes"});
+                "pricing", "ledger", "max_upstream_response_bytes", "policies"});
   optional(root, "", "listen", [&](const YAML::Node& n, const std::string& p) {
     config.listen = parse_listen(r, n, p);
   });
@@ -557,6 +603,7 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
     }
   });
   check_pricing(r, root, config);
+  config.policy = parse_policies(r, root, text, config);
   return config;
 }
 
@@ -577,6 +624,7 @@ ConfigPtr default_config(const EnvLookup& env) {
   auto config = std::make_shared<GatewayConfig>();
   config->data_dir = default_data_dir(env);
   config->pricing.catalog = default_price_catalog();
+  config->policy = std::make_shared<const policies::Policy>();
   return config;
 }
 
@@ -592,7 +640,7 @@ ConfigPtr load_config_string(std::string_view text, std::string source_name,
     reader.fail(e.mark, "", e.msg);
   }
   try {
-    return std::make_shared<const GatewayConfig>(parse_root(reader, root, env));
+    return std::make_shared<const GatewayConfig>(parse_root(reader, root, env, text));
   } catch (const YAML::Exception& e) {
     reader.fail(e.mark, "", e.msg);
   }

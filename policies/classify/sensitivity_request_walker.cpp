@@ -209,7 +209,18 @@ std::expected<SensitivityResult, SensitivityError> SensitivityClassifier::classi
   if (body.is_discarded()) {
     return std::unexpected(SensitivityError{"request could not be encoded for scanning"});
   }
-  return classify_request(body, context);
+  auto parsed_view = classify_request(body, context);
+  if (!parsed_view || !request.native) return parsed_view;
+  // A native request may be forwarded byte for byte (NativeRequest): what leaves is then the
+  // client's own body, which can hold members the vocabulary dropped. Scan it too and keep the
+  // stricter result (ties: the body that actually leaves).
+  json native = json::parse(request.native->body, nullptr, /*allow_exceptions=*/false);
+  if (native.is_discarded()) {
+    return std::unexpected(SensitivityError{"request body could not be parsed for scanning"});
+  }
+  auto native_view = classify_request(native, context);
+  if (!native_view) return native_view;
+  return native_view->level >= parsed_view->level ? native_view : parsed_view;
 }
 
 }  // namespace sy::policies

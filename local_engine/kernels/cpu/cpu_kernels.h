@@ -67,6 +67,31 @@ struct CpuKernels {
   float (*dot_bf16_f32)(const uint16_t* a, const float* b, size_t n);
   float (*dot_q4_k_q8_k)(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks);
   float (*dot_q6_k_q8_k)(const BlockQ6_K* w, const BlockQ8_K* x, size_t n_blocks);
+
+  // Matrix-vector products over n_rows consecutive rows (row r starts at w + r * row_len, with
+  // row_len elements or blocks as the matching dot takes): out[r] = row r . x. Each out[r] equals
+  // the matching dot of this set on that row bit for bit (same per-row summation order), so a
+  // matvec through these and a matmul through the dots agree exactly (batch invariance); the
+  // gain is that a group of rows shares each load of x, its scale and its offset sums.
+  void (*matvec_f16_f32)(const uint16_t* w, size_t n_rows, const float* x, size_t n, float* out);
+  void (*matvec_bf16_f32)(const uint16_t* w, size_t n_rows, const float* x, size_t n, float* out);
+  void (*matvec_q8_0_q8_0)(const BlockQ8_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,
+                           float* out);
+  void (*matvec_q4_0_q8_0)(const BlockQ4_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,
+                           float* out);
+  // quantize_row_q8_0 below, byte for byte (the same rounding, half away from zero), vectorized.
+  void (*quantize_q8_0)(const float* x, BlockQ8_0* y, size_t n);
+
+  // Attention's weighted sum over an F16 value cache: for every query g < n_queries and
+  // i < head_dim, out[g * head_dim + i] += probs[g * probs_stride + t] * v_t[i] for t = 0, 1,
+  // ..., n_rows - 1 in that order, v_t being the head_dim halves at values + t * row_stride.
+  // Each output element is one chain over t in order, whatever n_queries is, so a range split
+  // into consecutive calls (pages of a cache) or queries taken one at a time give the same bits
+  // as one call; the generic set multiplies then adds, the x86 sets fuse the two (within the
+  // dots' bound of it).
+  void (*attention_values_f16)(const uint16_t* values, size_t row_stride, size_t n_rows,
+                               const float* probs, size_t probs_stride, size_t n_queries,
+                               size_t head_dim, float* out);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

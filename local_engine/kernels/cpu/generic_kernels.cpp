@@ -90,6 +90,38 @@ float dot_q6_k_q8_k(const BlockQ6_K* w, const BlockQ8_K* x, size_t n_blocks) {
   return sum;
 }
 
+// The generic matvecs are the dots row by row: nothing to share without vectors.
+void matvec_f16_f32(const uint16_t* w, size_t n_rows, const float* x, size_t n, float* out) {
+  for (size_t r = 0; r < n_rows; ++r) out[r] = dot_f16_f32(w + r * n, x, n);
+}
+
+void matvec_bf16_f32(const uint16_t* w, size_t n_rows, const float* x, size_t n, float* out) {
+  for (size_t r = 0; r < n_rows; ++r) out[r] = dot_bf16_f32(w + r * n, x, n);
+}
+
+void matvec_q8_0_q8_0(const BlockQ8_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,
+                      float* out) {
+  for (size_t r = 0; r < n_rows; ++r) out[r] = dot_q8_0_q8_0(w + r * n_blocks, x, n_blocks);
+}
+
+void matvec_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,
+                      float* out) {
+  for (size_t r = 0; r < n_rows; ++r) out[r] = dot_q4_0_q8_0(w + r * n_blocks, x, n_blocks);
+}
+
+void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
+                          const float* probs, size_t probs_stride, size_t n_queries,
+                          size_t head_dim, float* out) {
+  for (size_t g = 0; g < n_queries; ++g) {
+    float* o = out + g * head_dim;
+    const float* p = probs + g * probs_stride;
+    for (size_t t = 0; t < n_rows; ++t) {
+      const uint16_t* v = values + t * row_stride;
+      for (size_t i = 0; i < head_dim; ++i) o[i] += p[t] * fp16_to_fp32(v[i]);
+    }
+  }
+}
+
 }  // namespace
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n) {
@@ -126,8 +158,13 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
 }
 
 const CpuKernels& generic_cpu_kernels() {
-  static const CpuKernels kernels{"generic",      &dot_f32,      &dot_f16_f32,   &dot_q8_0_q8_0,
-                                  &dot_q4_0_q8_0, &dot_bf16_f32, &dot_q4_k_q8_k, &dot_q6_k_q8_k};
+  static const CpuKernels kernels{"generic",          &dot_f32,
+                                  &dot_f16_f32,       &dot_q8_0_q8_0,
+                                  &dot_q4_0_q8_0,     &dot_bf16_f32,
+                                  &dot_q4_k_q8_k,     &dot_q6_k_q8_k,
+                                  &matvec_f16_f32,    &matvec_bf16_f32,
+                                  &matvec_q8_0_q8_0,  &matvec_q4_0_q8_0,
+                                  &quantize_row_q8_0, &attention_values_f16};
   return kernels;
 }
 

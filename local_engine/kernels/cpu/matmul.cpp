@@ -107,8 +107,7 @@ size_t block_width(TensorType type) {
 
 // Runs dot(row r, activation t) for the blocked loop; `Dot` sees the row and token indices.
 template <class Dot>
-void for_each_output(size_t n, size_t rows, float* out, size_t row_begin, size_t row_end,
-                     Dot dot) {
+void for_each_output(size_t n, size_t rows, float* out, size_t row_begin, size_t row_end, Dot dot) {
   for (size_t r0 = row_begin; r0 < row_end; r0 += kRowBlock) {
     const size_t r1 = std::min(r0 + kRowBlock, row_end);
     for (size_t t = 0; t < n; ++t) {
@@ -136,9 +135,11 @@ void prepare_batch(const MatrixView& w, const float* x, size_t n, ActivationBatc
 void quantize_batch(const MatrixView& w, ActivationBatch& batch, size_t begin, size_t end) {
   const size_t width = block_width(w.type);
   const size_t blocks = batch.cols / width;
+  const auto quantize = select_cpu_kernels().quantize_q8_0;
   for (size_t t = begin; t < end; ++t) {
     const float* x = batch.x + t * batch.cols;
-    if (width == 32) quantize_row_q8_0(x, batch.x_q8.data() + t * blocks, batch.cols);
+    // The quantizer matvec uses (quantize_activations): the same bytes as quantize_row_q8_0.
+    if (width == 32) quantize(x, batch.x_q8.data() + t * blocks, batch.cols);
     if (width == kQK) quantize_row_q8_k(x, batch.x_q8k.data() + t * blocks, batch.cols);
   }
 }
@@ -200,8 +201,8 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
           }
           for (; t < n; ++t) {
             for (size_t r = r0; r < r1; ++r) {
-              out[t * rows + r] = k.dot_q8_0_q8_0(wr + r * blocks, b.x_q8.data() + t * blocks,
-                                                  blocks);
+              out[t * rows + r] =
+                  k.dot_q8_0_q8_0(wr + r * blocks, b.x_q8.data() + t * blocks, blocks);
             }
           }
         }

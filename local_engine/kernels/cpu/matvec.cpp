@@ -26,7 +26,8 @@ void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& sc
     case TensorType::q4_0:
       check_width(w, 32);
       scratch.x_q8.resize(w.cols / 32);
-      quantize_row_q8_0(x, scratch.x_q8.data(), w.cols);
+      // Byte for byte quantize_row_q8_0 on every set, so the choice cannot change a result.
+      select_cpu_kernels().quantize_q8_0(x, scratch.x_q8.data(), w.cols);
       return;
     case TensorType::q4_k:
     case TensorType::q6_k:
@@ -57,9 +58,7 @@ void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
     }
     case TensorType::f16: {
       const auto* rows = reinterpret_cast<const uint16_t*>(base);
-      for (size_t r = row_begin; r < row_end; ++r) {
-        out[r] = k.dot_f16_f32(rows + r * w.cols, x, w.cols);
-      }
+      k.matvec_f16_f32(rows + row_begin * w.cols, row_end - row_begin, x, w.cols, out + row_begin);
       return;
     }
     case TensorType::q8_0:
@@ -69,22 +68,18 @@ void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
       if (scratch.x_q8.size() != blocks) throw EngineError("matvec: activations not quantized");
       if (w.type == TensorType::q8_0) {
         const auto* rows = reinterpret_cast<const BlockQ8_0*>(base);
-        for (size_t r = row_begin; r < row_end; ++r) {
-          out[r] = k.dot_q8_0_q8_0(rows + r * blocks, scratch.x_q8.data(), blocks);
-        }
+        k.matvec_q8_0_q8_0(rows + row_begin * blocks, row_end - row_begin, scratch.x_q8.data(),
+                           blocks, out + row_begin);
       } else {
         const auto* rows = reinterpret_cast<const BlockQ4_0*>(base);
-        for (size_t r = row_begin; r < row_end; ++r) {
-          out[r] = k.dot_q4_0_q8_0(rows + r * blocks, scratch.x_q8.data(), blocks);
-        }
+        k.matvec_q4_0_q8_0(rows + row_begin * blocks, row_end - row_begin, scratch.x_q8.data(),
+                           blocks, out + row_begin);
       }
       return;
     }
     case TensorType::bf16: {
       const auto* rows = reinterpret_cast<const uint16_t*>(base);
-      for (size_t r = row_begin; r < row_end; ++r) {
-        out[r] = k.dot_bf16_f32(rows + r * w.cols, x, w.cols);
-      }
+      k.matvec_bf16_f32(rows + row_begin * w.cols, row_end - row_begin, x, w.cols, out + row_begin);
       return;
     }
     case TensorType::q4_k:

@@ -366,6 +366,20 @@ TEST_F(LocalBackendTest, LogprobsComeWithEveryGeneratedToken) {
   }
 }
 
+TEST_F(LocalBackendTest, CountsPromptTokensAsItWouldBillThem) {
+  auto backend = make();
+  ChatRequest request = ask("Once upon a time", 4);
+  auto counted = backend->count_prompt_tokens(request);
+  ASSERT_TRUE(counted);
+  Outcome out;
+  run(*backend, request, false, out);
+  ASSERT_TRUE(out.wait());
+  ASSERT_TRUE(out.result->has_value());
+  EXPECT_EQ(*counted, out.response().usage.prompt_tokens);
+  request.model = "nope";
+  EXPECT_FALSE(backend->count_prompt_tokens(request));
+}
+
 TEST_F(LocalBackendTest, UnknownModelIsNotFound) {
   auto backend = make();
   ChatRequest request = ask("Hi");

@@ -64,6 +64,16 @@ class Backend {
   // executor, never inside chat(). Retries on this backend happen inside the call.
   virtual std::shared_ptr<ChatCall> chat(ChatRequest request, bool stream,
                                          ChatHandlers handlers) = 0;
+  // Whether a call now would be tried at all (false while a circuit breaker is open). The
+  // router leaves unavailable backends out; when every allowed one is, it answers 503.
+  virtual bool available() const { return true; }
+  // The exact prompt token count of `request` as this backend would bill it, where the
+  // backend runs its own tokenizer (the local engine); nullopt = unknown, and callers use the
+  // documented estimate (pricing.h estimate_prompt_tokens). Thread-safe, no I/O.
+  virtual std::optional<int64_t> count_prompt_tokens(const ChatRequest& request) const {
+    (void)request;
+    return std::nullopt;
+  }
 };
 
 }  // namespace sy::backends

@@ -5,6 +5,7 @@
 // are JSON by nature (tool parameter schemas, passthrough fields) are kept as raw JSON text.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -83,6 +84,19 @@ struct ResponseFormat {
 // completions are sent as such to a vendor that has them, otherwise as a one-message chat).
 enum class ApiSurface { chat_completions, completions, messages };
 
+// The client's request exactly as it arrived, in its own wire format. A backend whose protocol is
+// `protocol` (Capabilities::native_protocol) forwards `body` unchanged but for the model name,
+// so that what the vocabulary cannot express (Anthropic's signed thinking blocks, cache_control,
+// beta features) survives; every other backend is sent the parsed ChatRequest. Anything that
+// changes the request after parsing (a transform such as PII masking) must reset
+// ChatRequest::native, or the change would not reach the vendor.
+struct NativeRequest {
+  std::string protocol;  // "anthropic"
+  std::string body;      // the client's JSON body, byte for byte
+  // The client's protocol headers to forward (e.g. anthropic-version, anthropic-beta).
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 struct ChatRequest {
   ApiSurface surface = ApiSurface::chat_completions;
   std::string model;  // as the client named it (an alias until routing resolves it)
@@ -115,8 +129,12 @@ struct ChatRequest {
   // work on backends that schedule requests themselves (the local engine). Never sent upstream.
   bool bulk = false;
 
-  // Top-level members this vocabulary does not know; passed through to OpenAI-shaped vendors.
+  // Top-level members this vocabulary does not know; passed through to OpenAI-shaped vendors
+  // (surface chat_completions) or to Anthropic (surface messages, see fallback.h adapt_for).
   JsonFields extra;
+
+  // Set by a surface that can be forwarded verbatim (see NativeRequest); shared, immutable.
+  std::shared_ptr<const NativeRequest> native;
 };
 
 enum class FinishReason { none, stop, length, tool_calls, content_filter, error };
@@ -162,6 +180,10 @@ struct ChatChunk {
   std::optional<Usage> usage;
   std::string model;  // the upstream's model name, when it says
   std::vector<TokenLogprob> logprobs;  // of the tokens this chunk carries, when asked
+  // A native call (NativeRequest forwarded verbatim): the vendor's raw stream bytes that this
+  // chunk completes, whole events only, in order. Concatenated over a call's chunks they are
+  // the vendor's stream up to the last event delivered. Empty otherwise.
+  std::string native;
 
   // True if the chunk carries anything a client would see as output.
   bool has_content() const {
@@ -183,6 +205,8 @@ struct ChatResponse {
   std::vector<Choice> choices;
   Usage usage;
   std::string system_fingerprint;
+  // A native non-streaming call: the vendor's response body, byte for byte. Empty otherwise.
+  std::string native_body;
 };
 
 // Folds a stream of chunks into the response a non-streaming call would have returned.

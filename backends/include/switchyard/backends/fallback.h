@@ -42,7 +42,9 @@ struct FallbackHandlers {
 
 // A legacy completions request sent to a backend without a completions API is rewritten as a
 // one-message chat (the prompt as the user message); the answer comes back as chat and is
-// encoded as a text completion by the surface.
+// encoded as a text completion by the surface. A request from the Anthropic surface
+// (ApiSurface::messages) sent to a backend that does not speak Anthropic natively loses its
+// Anthropic-only top-level members (`extra`) and its thinking blocks.
 ChatRequest adapt_for(const ChatRequest& request, const Backend& backend);
 
 // Handlers run on the executors of the backends (serialized per call), never inside this

@@ -28,6 +28,10 @@ struct Capabilities {
   bool multiple_choices = false;    // n > 1
   bool completions_api = false;     // has legacy /completions (else sent as a one-message chat)
   bool passthrough_fields = false;  // unknown top-level fields are forwarded verbatim
+  // The client wire format this backend forwards verbatim (NativeRequest::protocol), e.g.
+  // "anthropic"; empty = none. Such a backend answers a native request natively too
+  // (ChatChunk::native, ChatResponse::native_body).
+  std::string_view native_protocol;
 };
 
 // Decodes one streamed response body. Bytes arrive in arbitrary splits.
@@ -53,6 +57,14 @@ class Translator {
   // include usage (e.g. OpenAI's stream_options.include_usage) whatever the client asked.
   virtual Result<HttpRequest> encode_request(const ChatRequest& request, const Endpoint& endpoint,
                                              bool stream) const = 0;
+  // The client's own request (native.protocol == capabilities().native_protocol) -> the upstream
+  // request: `native.body` unchanged but for its top-level "model" value, set to `model`.
+  // Answers are decoded as for encode_request. Translators without a native protocol refuse.
+  virtual Result<HttpRequest> encode_native(const NativeRequest& native, std::string_view model,
+                                            const Endpoint& endpoint, bool stream) const {
+    (void)native, (void)model, (void)endpoint, (void)stream;
+    return fail(ErrorKind::internal, std::string(protocol()) + ": no native request format");
+  }
   // A 2xx non-streaming body -> the response. Malformed bodies are upstream_error.
   virtual Result<ChatResponse> decode_response(std::string_view body) const = 0;
   virtual std::unique_ptr<StreamDecoder> make_stream_decoder() const = 0;

@@ -15,6 +15,7 @@
 #include "switchyard/backends/http_types.h"
 #include "switchyard/backends/local_backend.h"
 #include "switchyard/backends/pricing.h"
+#include "switchyard/policies/rules/policy.h"
 
 namespace sy::gateway {
 
@@ -97,6 +98,11 @@ struct TenantConfig {
   // The closed model this tenant would otherwise use, "backend/model" or "provider/model" of
   // the price catalog; its price for the same tokens is the ledger's baseline cost.
   std::string baseline;  // "" = pricing.baseline
+  // What policy rules may test (`when: {tenant: {residency: eu}}`) and the level below which
+  // none of its requests is classified.
+  std::string residency;  // "" = not declared
+  policies::SensitivityLevel sensitivity_floor = policies::SensitivityLevel::public_;
+  std::vector<std::pair<std::string, std::string>> attributes;  // free-form, e.g. plan: premium
 };
 
 struct PricingConfig {
@@ -124,6 +130,9 @@ struct GatewayConfig {
   std::vector<ApiKeyConfig> keys;
   PricingConfig pricing;
   LedgerConfig ledger;
+  // `policies:` (inline, or a file named there): rules, sensitivity and volume settings.
+  // Never null after loading; a config built in code may leave it null (= no rules).
+  policies::PolicyPtr policy;
   size_t max_upstream_response_bytes = 64 * 1024 * 1024;
 
   // Keys are required as soon as the config defines tenants or keys.

@@ -1,0 +1,161 @@
+#include "routing/policy_gate.h"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace sy::gateway {
+
+using backends::Candidate;
+using backends::ErrorKind;
+using nlohmann::json;
+
+PolicyGate::PolicyGate(const GatewayConfig& config, std::shared_ptr<const ModelCatalog> catalog)
+    : catalog_(std::move(catalog)) {
+  policies::PolicyPtr policy =
+      config.policy ? config.policy : std::make_shared<const policies::Policy>();
+  auto router = policies::Router::create(policy);
+  if (!router) {
+    throw std::runtime_error("policies (" + (policy->source.empty() ? "config" : policy->source) +
+                             "): " + router.error());
+  }
+  router_ = std::move(*router);
+  for (const TenantConfig& t : config.tenants) {
+    policies::TenantProfile profile{.name = t.name, .sensitivity_floor = t.sensitivity_floor};
+    if (!t.residency.empty()) profile.attributes.emplace_back("residency", t.residency);
+    for (const auto& attribute : t.attributes) profile.attributes.push_back(attribute);
+    tenants_.emplace(t.name, std::move(profile));
+  }
+  for (const auto& [name, backend] : catalog_->backends()) {
+    const backends::BackendInfo& info = backend->info();
+    static_views_.push_back(policies::BackendView{
+        .name = name,
+        .kind = info.kind,
+        .region = info.region,
+        .retains_data = info.retains_data,
+        .price_per_mtok = info.prices.input_per_mtok + info.prices.output_per_mtok});
+  }
+}
+
+backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
+                                           const backends::Headers& headers,
+                                           const RouteOptions& options) const {
+  auto resolved = catalog_->resolve(request.model);
+  if (!resolved) return std::unexpected(resolved.error());
+  std::vector<Candidate> targets = std::move(*resolved);
+  if (request.n.value_or(1) > 1) {
+    std::erase_if(targets, [](const Candidate& c) {
+      return !c.backend->capabilities().multiple_choices;
+    });
+    if (targets.empty()) {
+      return std::unexpected(backends::Error{
+          .kind = ErrorKind::invalid_request,
+          .message = "n > 1 is not supported by the backends serving model '" +
+                     request.model.substr(0, 200) + "'",
+          .param = "n"});
+    }
+  }
+
+  std::vector<policies::RouteTarget> route_targets;
+  route_targets.reserve(targets.size());
+  for (const Candidate& c : targets) route_targets.push_back({c.backend->info().name, c.model});
+  std::vector<policies::BackendView> views = static_views_;
+  for (policies::BackendView& view : views) {
+    auto it = catalog_->backends().find(view.name);
+    view.available = it != catalog_->backends().end() && it->second->available();
+  }
+
+  policies::RouteRequest route_request;
+  route_request.chat = &request;
+  route_request.endpoint = std::string(options.endpoint);
+  route_request.headers = headers;
+  route_request.batch_origin = options.batch_origin;
+  auto tenant = tenants_.find(options.tenant);
+  route_request.tenant = tenant == tenants_.end() ? nullptr : &tenant->second;
+  auto decision = router_->decide(route_request, route_targets, views, options.count);
+  if (!decision) return std::unexpected(decision.error());
+
+  Routed routed{.decision = std::move(*decision)};
+  for (const policies::RouteTarget& t : routed.decision.candidates) {
+    for (const Candidate& c : targets) {
+      if (c.backend->info().name == t.backend && c.model == t.model) {
+        routed.candidates.push_back(c);
+        break;
+      }
+    }
+  }
+  return routed;
+}
+
+backends::Headers decision_headers(const policies::Decision& decision) {
+  return {{"x-switchyard-rule", decision.rule_header()},
+          {"x-switchyard-sensitivity", std::string(to_string(decision.sensitivity.level))},
+          {"x-switchyard-volume", std::string(to_string(decision.volume.volume))}};
+}
+
+json decision_json(const policies::Decision& d) {
+  json findings = json::array();
+  for (const policies::Finding& f : d.sensitivity.findings) {
+    findings.push_back({{"type", to_string(f.type)},
+                        {"detector", f.detector},
+                        {"path", f.path},
+                        {"in_key", f.in_key},
+                        {"begin", f.begin},
+                        {"end", f.end},
+                        {"confidence", f.confidence},
+                        {"level", to_string(f.level)}});
+  }
+  json sensitivity = {{"level", to_string(d.sensitivity.level)},
+                      {"detected", to_string(d.sensitivity.detected)},
+                      {"floor", to_string(d.sensitivity.floor)},
+                      {"decided_by", to_string(d.sensitivity.decided_by)}};
+  sensitivity["declared"] =
+      d.sensitivity.declared ? json(to_string(*d.sensitivity.declared)) : json(nullptr);
+
+  const policies::Constraints& c = d.constraints;
+  json constraints = json::object();
+  constraints["rules"] = c.rules;
+  if (c.kind) {
+    constraints["kind"] =
+        c.kinds_conflict ? std::string("conflict") : std::string(policies::to_string(*c.kind));
+  }
+  if (c.regions) constraints["regions"] = *c.regions;
+  if (c.no_retention) constraints["no_retention"] = true;
+  if (c.allowed_backends) constraints["allowed_backends"] = *c.allowed_backends;
+  if (!c.denied_backends.empty()) constraints["denied_backends"] = c.denied_backends;
+
+  json candidates = json::array();
+  for (const auto& t : d.candidates) candidates.push_back({{"backend", t.backend}, {"model", t.model}});
+  json excluded = json::array();
+  for (const auto& x : d.excluded) {
+    excluded.push_back({{"backend", x.target.backend},
+                        {"model", x.target.model},
+                        {"rule", x.rule},
+                        {"reason", x.reason}});
+  }
+  json out = {{"object", "route.decision"},
+              {"verdict", to_string(d.verdict)},
+              {"sensitivity", sensitivity},
+              {"volume",
+               {{"class", to_string(d.volume.volume)},
+                {"reason", d.volume.reason},
+                {"window_requests", d.volume.window_requests},
+                {"window_tokens", d.volume.window_tokens}}},
+              {"difficulty", nullptr},
+              {"findings", findings},
+              {"matched_rules", d.matched_rules},
+              {"rule", d.rule_header()},
+              {"constraints", constraints},
+              {"candidates", candidates},
+              {"excluded", excluded},
+              {"reasons", d.reasons}};
+  if (d.verdict != policies::Decision::Verdict::route) {
+    const backends::Error error = d.error();
+    out["refusal"] = {{"status", d.verdict == policies::Decision::Verdict::deny ? 403 : 503},
+                      {"code", error.code},
+                      {"message", d.message}};
+  }
+  return out;
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,127 @@
+#pragma once
+// Router: a request plus its tenant -> a Decision, before any backend is called.
+//
+// 1. Classify: sensitivity (every string that would leave, the declared label raising only,
+//    the tenant's floor; unscannable parts are findings) and volume.
+// 2. Match rules (policy.h). A matching `deny` refuses (403). The `require` of every matching
+//    rule is intersected into one set of hard constraints; a target (backend, model) of the
+//    requested model survives only if it satisfies all of them. Nothing relaxes them later:
+//    the gateway's fallback walks Decision::candidates and nothing else.
+// 3. Order the survivors: `prefer` of the matching rules in rule order, then price; with no
+//    preference the model's own target order (its alias = the operator's fallback order)
+//    stands. Backends whose circuit is open are left out.
+// 4. No survivor: 403 naming the rules that excluded them; survivors but all unavailable: 503.
+//
+// A Decision carries finding types, paths and spans, never the values found.
+// Thread-safe: decide() may run on every I/O thread at once (the volume window is locked).
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "switchyard/backends/chat.h"
+#include "switchyard/backends/error.h"
+#include "switchyard/backends/http_types.h"
+#include "switchyard/policies/classify/sensitivity_classifier.h"
+#include "switchyard/policies/classify/volume_classifier.h"
+#include "switchyard/policies/rules/policy.h"
+
+namespace sy::policies {
+
+// What the router needs to know of a backend.
+struct BackendView {
+  std::string name;
+  backends::BackendKind kind = backends::BackendKind::closed;
+  std::string region;
+  bool retains_data = false;
+  int64_t price_per_mtok = 0;  // input + output, micro-dollars per million (tie-break)
+  bool available = true;       // false while its circuit breaker is open
+};
+
+// One way to serve the requested model: which backend, asked for which upstream model.
+struct RouteTarget {
+  std::string backend;
+  std::string model;
+  bool operator==(const RouteTarget&) const = default;
+};
+
+struct TenantProfile {
+  std::string name;
+  SensitivityLevel sensitivity_floor = SensitivityLevel::public_;
+  // Attributes rules may test, e.g. {"residency", "eu"}. "name" is always the tenant's name.
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+struct RouteRequest {
+  const backends::ChatRequest* chat = nullptr;  // required
+  std::string endpoint;                          // "/v1/chat/completions"
+  backends::Headers headers;                     // lower-case names
+  bool batch_origin = false;
+  const TenantProfile* tenant = nullptr;         // null = anonymous, no attributes, no floor
+  std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
+};
+
+// The hard constraints of every matching rule, intersected.
+struct Constraints {
+  std::optional<backends::BackendKind> kind;
+  bool kinds_conflict = false;  // two rules required different kinds: nothing satisfies both
+  std::optional<std::vector<std::string>> regions;  // nullopt = any; may end up empty
+  bool no_retention = false;
+  std::optional<std::vector<std::string>> allowed_backends;  // nullopt = any
+  std::vector<std::string> denied_backends;
+  std::vector<std::string> rules;  // the rules that contributed
+};
+
+struct ExcludedTarget {
+  RouteTarget target;
+  std::string rule;    // the rule whose constraint excluded it ("" = health)
+  std::string reason;  // "kind closed (local required)", "unavailable (circuit open)", ...
+};
+
+struct Decision {
+  enum class Verdict { route, deny, unavailable };
+  Verdict verdict = Verdict::route;
+  SensitivityResult sensitivity;
+  VolumeResult volume;
+  std::vector<std::string> matched_rules;  // in rule order
+  Constraints constraints;
+  std::vector<RouteTarget> candidates;  // ordered; fallback walks these and nothing else
+  std::vector<ExcludedTarget> excluded;
+  std::vector<std::string> reasons;  // one line per step, for explain and logs
+  std::string deny_rule;             // Verdict::deny by a rule's `deny`: that rule
+  std::string message;               // deny/unavailable: what the client reads
+
+  // x-switchyard-rule: the matched rules, comma-separated, or "none".
+  std::string rule_header() const;
+  // The refusal as the data plane's error (permission_denied 403 / upstream_unavailable 503).
+  backends::Error error() const;
+};
+std::string_view to_string(Decision::Verdict verdict);
+
+class Router {
+ public:
+  // Compiles the policy's sensitivity detectors (about a second: build once and share).
+  static std::expected<std::shared_ptr<Router>, std::string> create(PolicyPtr policy);
+  Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> classifier);
+
+  // `targets`: what the requested model resolves to, in its configured order. `backends`:
+  // every backend a target may name. `count` = record the request in its tenant's volume
+  // window (false for explain). Errors are the caller's (an unknown sensitivity or workload
+  // label): invalid_request, safe to show.
+  backends::Result<Decision> decide(const RouteRequest& request,
+                                    std::span<const RouteTarget> targets,
+                                    std::span<const BackendView> backends, bool count = true);
+
+  const Policy& policy() const { return *policy_; }
+  const SensitivityClassifier& classifier() const { return *classifier_; }
+
+ private:
+  PolicyPtr policy_;
+  std::shared_ptr<const SensitivityClassifier> classifier_;
+  VolumeClassifier volume_;
+};
+
+}  // namespace sy::policies

@@ -1,0 +1,36 @@
+#pragma once
+// YAML -> Policy, once at start-up. Loading may throw (load time, not the data plane): every
+// problem is a PolicyError naming the file, line, column and key path, as the gateway config
+// does, e.g.
+//   switchyard.yaml:31:9: policies.rules[1].when.sensitivity: unknown level "secret" (...)
+//
+// The document (or, with `section`, the value of that top-level key — `policies:` of the
+// switchyard config) has the keys:
+//   rules:        a list of {name, when, require, prefer, deny}
+//   sensitivity:  {levels: {finding_type: level}, min_confidence, terms: [...], patterns: [...]}
+//   volume:       {window_ms, bulk_requests_per_window, bulk_tokens_per_window}
+// Conditions on difficulty and the `transform` action are refused with "not available yet":
+// no classifier or transform exists for them, and a rule that silently never matched would
+// route data where its author did not mean it to go. examples/policies/ shows every key.
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "switchyard/policies/rules/policy.h"
+
+namespace sy::policies {
+
+class PolicyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// `source_name` stands for the file in messages. An empty `section` reads the whole document;
+// otherwise the value of that top-level key (absent: the empty policy, no rules).
+PolicyPtr load_policy_string(std::string_view text, std::string source_name,
+                             std::string_view section = {});
+PolicyPtr load_policy_file(const std::filesystem::path& path, std::string_view section = {});
+
+}  // namespace sy::policies

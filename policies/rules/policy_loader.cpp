@@ -1,0 +1,477 @@
+// YAML -> Policy. Located errors in the gateway config's format (file:line:column: key path:
+// what); a YAML::Node never leaves this file.
+
+#include "switchyard/policies/rules/policy_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace sy::policies {
+
+namespace {
+
+std::string join(std::string_view path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  return std::string(path) + "." + std::string(key);
+}
+
+std::string index(std::string_view path, size_t i) {
+  return std::string(path) + "[" + std::to_string(i) + "]";
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string did_you_mean(std::string_view word, std::initializer_list<std::string_view> choices) {
+  std::string_view best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (std::string_view choice : choices) {
+    const size_t d = edit_distance(word, choice);
+    if (d < best_distance) {
+      best_distance = d;
+      best = choice;
+    }
+  }
+  if (best.empty() || best_distance > std::max<size_t>(2, best.size() / 3)) return "";
+  return " (did you mean \"" + std::string(best) + "\"?)";
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const YAML::Mark& mark, std::string_view path,
+                         std::string_view what) const {
+    std::ostringstream out;
+    out << source_ << ":";
+    if (!mark.is_null()) out << mark.line + 1 << ":" << mark.column + 1 << ":";
+    out << " ";
+    if (!path.empty()) out << path << ": ";
+    out << what;
+    throw PolicyError(out.str());
+  }
+  [[noreturn]] void fail(const YAML::Node& at, std::string_view path, std::string_view what) const {
+    fail(at.Mark(), path, what);
+  }
+
+  SourceLocation where(const YAML::Node& at, std::string path) const {
+    const YAML::Mark mark = at.Mark();
+    return SourceLocation{.file = source_,
+                          .line = mark.is_null() ? 0 : mark.line + 1,
+                          .column = mark.is_null() ? 0 : mark.column + 1,
+                          .path = std::move(path)};
+  }
+
+  void expect_map(const YAML::Node& node, std::string_view path,
+                  std::initializer_list<std::string_view> allowed) const {
+    if (!node.IsMap()) fail(node, path, "must be a mapping");
+    std::set<std::string> seen;
+    for (const auto& entry : node) {
+      const YAML::Node key = entry.first;
+      if (!key.IsScalar()) fail(key, path, "keys must be plain strings");
+      const std::string& name = key.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        fail(key, join(path, name), "unknown key" + did_you_mean(name, allowed));
+      }
+      if (!seen.insert(name).second) fail(key, join(path, name), "duplicate key");
+    }
+  }
+
+  void expect_free_map(const YAML::Node& node, std::string_view path) const {
+    if (!node.IsMap()) fail(node, path, "must be a mapping");
+    std::set<std::string> seen;
+    for (const auto& entry : node) {
+      const YAML::Node key = entry.first;
+      if (!key.IsScalar() || key.Scalar().empty()) fail(key, path, "keys must be plain strings");
+      if (!seen.insert(key.Scalar()).second) fail(key, join(path, key.Scalar()), "duplicate key");
+    }
+  }
+
+  std::string string(const YAML::Node& node, std::string_view path) const {
+    if (node.IsNull()) fail(node, path, "missing value");
+    if (!node.IsScalar()) fail(node, path, "must be a single value, not a list or mapping");
+    return node.Scalar();
+  }
+
+  std::string non_empty(const YAML::Node& node, std::string_view path) const {
+    std::string value = string(node, path);
+    if (value.empty()) fail(node, path, "must not be empty");
+    return value;
+  }
+
+  // A scalar or a list of scalars, as a list.
+  std::vector<std::string> one_or_many(const YAML::Node& node, std::string_view path) const {
+    std::vector<std::string> out;
+    if (node.IsSequence()) {
+      if (node.size() == 0) fail(node, path, "must list at least one value");
+      for (size_t i = 0; i < node.size(); ++i) out.push_back(non_empty(node[i], index(path, i)));
+    } else {
+      out.push_back(non_empty(node, path));
+    }
+    return out;
+  }
+
+  uint64_t integer(const YAML::Node& node, std::string_view path, uint64_t min,
+                   uint64_t max) const {
+    const std::string text = string(node, path);
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+      fail(node, path,
+           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    }
+    return value;
+  }
+
+  double fraction(const YAML::Node& node, std::string_view path) const {
+    const std::string text = string(node, path);
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !(value >= 0 && value <= 1)) {
+      fail(node, path, "must be a number from 0 to 1");
+    }
+    return value;
+  }
+
+  bool boolean(const YAML::Node& node, std::string_view path) const {
+    const std::string text = string(node, path);
+    if (text == "true" || text == "True" || text == "yes") return true;
+    if (text == "false" || text == "False" || text == "no") return false;
+    fail(node, path, "must be true or false");
+  }
+
+  SensitivityLevel level(const YAML::Node& node, std::string_view path) const {
+    const std::string text = string(node, path);
+    auto level = parse_sensitivity_level(text);
+    if (!level) {
+      fail(node, path,
+           "unknown level \"" + text.substr(0, 64) +
+               "\" (one of public, internal, confidential, restricted)" +
+               did_you_mean(text, {"public", "internal", "confidential", "restricted"}));
+    }
+    return *level;
+  }
+
+  backends::BackendKind kind(const YAML::Node& node, std::string_view path) const {
+    const std::string text = string(node, path);
+    if (text == "local") return backends::BackendKind::local;
+    if (text == "closed") return backends::BackendKind::closed;
+    fail(node, path, "must be local or closed" + did_you_mean(text, {"local", "closed"}));
+  }
+
+  std::vector<BackendRef> backend_list(const YAML::Node& node, std::string_view path) const {
+    if (!node.IsSequence()) fail(node, path, "must be a list of backend names");
+    std::vector<BackendRef> out;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const std::string p = index(path, i);
+      out.push_back(BackendRef{non_empty(node[i], p), where(node[i], p)});
+    }
+    return out;
+  }
+
+  [[noreturn]] void not_available(const YAML::Node& node, std::string_view path,
+                                  std::string_view what) const {
+    fail(node, path, std::string(what) + " is not available yet: no classifier/transform "
+                                         "implements it, so a rule using it cannot be honoured");
+  }
+
+ private:
+  std::string source_;
+};
+
+template <class Fn>
+void optional(const YAML::Node& node, std::string_view path, const char* key, Fn&& fn) {
+  const YAML::Node child = node[key];
+  if (child.IsDefined()) fn(child, join(path, key));
+}
+
+void parse_when(const Reader& r, const YAML::Node& node, const std::string& path,
+                RuleCondition& when) {
+  r.expect_map(node, path,
+               {"sensitivity", "volume", "difficulty", "tenant", "model", "header", "endpoint"});
+  optional(node, path, "sensitivity", [&](const YAML::Node& n, const std::string& p) {
+    if (n.IsScalar()) {  // shorthand: `sensitivity: restricted` means at least restricted
+      when.sensitivity_at_least = r.level(n, p);
+      return;
+    }
+    r.expect_map(n, p, {"at_least", "at_most"});
+    optional(n, p, "at_least", [&](const YAML::Node& m, const std::string& q) {
+      when.sensitivity_at_least = r.level(m, q);
+    });
+    optional(n, p, "at_most", [&](const YAML::Node& m, const std::string& q) {
+      when.sensitivity_at_most = r.level(m, q);
+    });
+    if (!when.sensitivity_at_least && !when.sensitivity_at_most) {
+      r.fail(n, p, "needs at_least or at_most");
+    }
+    if (when.sensitivity_at_least && when.sensitivity_at_most &&
+        *when.sensitivity_at_least > *when.sensitivity_at_most) {
+      r.fail(n, p, "at_least is above at_most: the rule could never match");
+    }
+  });
+  optional(node, path, "volume", [&](const YAML::Node& n, const std::string& p) {
+    const std::string text = r.string(n, p);
+    auto volume = parse_volume_class(text);
+    if (!volume) {
+      r.fail(n, p, "must be interactive or bulk" + did_you_mean(text, {"interactive", "bulk"}));
+    }
+    when.volume = *volume;
+  });
+  optional(node, path, "difficulty", [&](const YAML::Node& n, const std::string& p) {
+    r.not_available(n, p, "a difficulty condition");
+  });
+  optional(node, path, "tenant", [&](const YAML::Node& n, const std::string& p) {
+    r.expect_free_map(n, p);
+    for (const auto& entry : n) {
+      const std::string key = entry.first.Scalar();
+      when.tenant.emplace_back(key, r.one_or_many(entry.second, join(p, key)));
+    }
+  });
+  optional(node, path, "model", [&](const YAML::Node& n, const std::string& p) {
+    when.models = r.one_or_many(n, p);
+  });
+  optional(node, path, "header", [&](const YAML::Node& n, const std::string& p) {
+    r.expect_free_map(n, p);
+    for (const auto& entry : n) {
+      std::string key = entry.first.Scalar();
+      if (key.find_first_of(" \t\r\n:") != std::string::npos) {
+        r.fail(entry.first, join(p, key), "is not a valid header name");
+      }
+      std::transform(key.begin(), key.end(), key.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      when.headers.emplace_back(key, r.one_or_many(entry.second, join(p, key)));
+    }
+  });
+  optional(node, path, "endpoint", [&](const YAML::Node& n, const std::string& p) {
+    when.endpoints = r.one_or_many(n, p);
+    for (size_t i = 0; i < when.endpoints.size(); ++i) {
+      if (!when.endpoints[i].starts_with('/')) {
+        r.fail(n.IsSequence() ? n[i] : n, p, "must be a request path such as /v1/chat/completions");
+      }
+    }
+  });
+}
+
+void parse_require(const Reader& r, const YAML::Node& node, const std::string& path,
+                   RuleRequirements& require) {
+  r.expect_map(node, path,
+               {"kind", "regions", "no_retention", "allowed_backends", "denied_backends"});
+  optional(node, path, "kind", [&](const YAML::Node& n, const std::string& p) {
+    require.kind = r.kind(n, p);
+  });
+  optional(node, path, "regions", [&](const YAML::Node& n, const std::string& p) {
+    require.regions = r.one_or_many(n, p);
+  });
+  optional(node, path, "no_retention", [&](const YAML::Node& n, const std::string& p) {
+    require.no_retention = r.boolean(n, p);
+  });
+  optional(node, path, "allowed_backends", [&](const YAML::Node& n, const std::string& p) {
+    require.allowed_backends = r.backend_list(n, p);
+    if (require.allowed_backends.empty()) {
+      r.fail(n, p, "is empty: nothing could serve; use deny to refuse requests");
+    }
+  });
+  optional(node, path, "denied_backends", [&](const YAML::Node& n, const std::string& p) {
+    require.denied_backends = r.backend_list(n, p);
+  });
+}
+
+void parse_prefer(const Reader& r, const YAML::Node& node, const std::string& path,
+                  RulePreference& prefer) {
+  if (node.IsSequence()) {  // shorthand: `prefer: [a, b]`
+    prefer.backends = r.backend_list(node, path);
+    return;
+  }
+  r.expect_map(node, path, {"backends", "kind"});
+  optional(node, path, "backends", [&](const YAML::Node& n, const std::string& p) {
+    prefer.backends = r.backend_list(n, p);
+  });
+  optional(node, path, "kind", [&](const YAML::Node& n, const std::string& p) {
+    prefer.kind = r.kind(n, p);
+  });
+}
+
+Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path) {
+  r.expect_map(node, path, {"name", "when", "require", "prefer", "deny", "transform"});
+  Rule rule;
+  rule.where = r.where(node, path);
+  const YAML::Node name = node["name"];
+  if (!name.IsDefined()) r.fail(node, path, "missing required key \"name\"");
+  rule.name = r.non_empty(name, join(path, "name"));
+  if (rule.name.find_first_of(",\r\n") != std::string::npos) {
+    r.fail(name, join(path, "name"), "must not contain commas or line breaks (it is a header)");
+  }
+  optional(node, path, "when", [&](const YAML::Node& n, const std::string& p) {
+    parse_when(r, n, p, rule.when);
+  });
+  optional(node, path, "require", [&](const YAML::Node& n, const std::string& p) {
+    parse_require(r, n, p, rule.require);
+  });
+  optional(node, path, "prefer", [&](const YAML::Node& n, const std::string& p) {
+    parse_prefer(r, n, p, rule.prefer);
+  });
+  optional(node, path, "deny", [&](const YAML::Node& n, const std::string& p) {
+    rule.deny = r.non_empty(n, p);
+  });
+  optional(node, path, "transform", [&](const YAML::Node& n, const std::string& p) {
+    r.not_available(n, p, "the transform action (mask_pii)");
+  });
+  if (rule.deny && (!rule.require.empty() || !rule.prefer.empty())) {
+    r.fail(node, path, "a rule that denies cannot also require or prefer");
+  }
+  if (!rule.deny && rule.require.empty() && rule.prefer.empty()) {
+    r.fail(node, path, "needs one of require, prefer or deny");
+  }
+  return rule;
+}
+
+void parse_sensitivity(const Reader& r, const YAML::Node& node, const std::string& path,
+                       SensitivityConfig& config) {
+  r.expect_map(node, path, {"levels", "min_confidence", "terms", "patterns"});
+  optional(node, path, "levels", [&](const YAML::Node& n, const std::string& p) {
+    r.expect_free_map(n, p);
+    for (const auto& entry : n) {
+      const std::string key = entry.first.Scalar();
+      auto type = parse_finding_type(key);
+      if (!type) r.fail(entry.first, join(p, key), "unknown finding type");
+      config.levels[static_cast<size_t>(*type)] = r.level(entry.second, join(p, key));
+    }
+  });
+  optional(node, path, "min_confidence", [&](const YAML::Node& n, const std::string& p) {
+    config.min_confidence = r.fraction(n, p);
+  });
+  optional(node, path, "terms", [&](const YAML::Node& n, const std::string& p) {
+    if (!n.IsSequence()) r.fail(n, p, "must be a list");
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string q = index(p, i);
+      r.expect_map(n[i], q, {"name", "terms", "level", "case_sensitive"});
+      CustomTermList list;
+      if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
+      list.name = r.non_empty(n[i]["name"], join(q, "name"));
+      if (!n[i]["terms"].IsDefined()) r.fail(n[i], q, "missing required key \"terms\"");
+      list.terms = r.one_or_many(n[i]["terms"], join(q, "terms"));
+      optional(n[i], q, "level", [&](const YAML::Node& m, const std::string& s) {
+        list.level = r.level(m, s);
+      });
+      optional(n[i], q, "case_sensitive", [&](const YAML::Node& m, const std::string& s) {
+        list.case_sensitive = r.boolean(m, s);
+      });
+      config.term_lists.push_back(std::move(list));
+    }
+  });
+  optional(node, path, "patterns", [&](const YAML::Node& n, const std::string& p) {
+    if (!n.IsSequence()) r.fail(n, p, "must be a list");
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string q = index(p, i);
+      r.expect_map(n[i], q, {"name", "regex", "level", "case_insensitive"});
+      CustomPattern pattern;
+      if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
+      pattern.name = r.non_empty(n[i]["name"], join(q, "name"));
+      if (!n[i]["regex"].IsDefined()) r.fail(n[i], q, "missing required key \"regex\"");
+      pattern.regex = r.non_empty(n[i]["regex"], join(q, "regex"));
+      optional(n[i], q, "level", [&](const YAML::Node& m, const std::string& s) {
+        pattern.level = r.level(m, s);
+      });
+      optional(n[i], q, "case_insensitive", [&](const YAML::Node& m, const std::string& s) {
+        pattern.case_insensitive = r.boolean(m, s);
+      });
+      config.patterns.push_back(std::move(pattern));
+    }
+  });
+}
+
+void parse_volume(const Reader& r, const YAML::Node& node, const std::string& path,
+                  VolumeConfig& volume) {
+  r.expect_map(node, path, {"window_ms", "bulk_requests_per_window", "bulk_tokens_per_window"});
+  optional(node, path, "window_ms", [&](const YAML::Node& n, const std::string& p) {
+    volume.window = std::chrono::milliseconds(r.integer(n, p, 1, uint64_t{1} << 31));
+  });
+  optional(node, path, "bulk_requests_per_window", [&](const YAML::Node& n, const std::string& p) {
+    volume.bulk_requests_per_window = r.integer(n, p, 0, uint64_t{1} << 40);
+  });
+  optional(node, path, "bulk_tokens_per_window", [&](const YAML::Node& n, const std::string& p) {
+    volume.bulk_tokens_per_window = r.integer(n, p, 0, uint64_t{1} << 50);
+  });
+}
+
+Policy parse_policy(const Reader& r, const YAML::Node& node, const std::string& path,
+                    std::string source) {
+  Policy policy;
+  policy.source = std::move(source);
+  if (!node.IsDefined() || node.IsNull()) return policy;
+  r.expect_map(node, path, {"rules", "sensitivity", "volume"});
+  optional(node, path, "sensitivity", [&](const YAML::Node& n, const std::string& p) {
+    parse_sensitivity(r, n, p, policy.sensitivity);
+  });
+  optional(node, path, "volume", [&](const YAML::Node& n, const std::string& p) {
+    parse_volume(r, n, p, policy.volume);
+  });
+  optional(node, path, "rules", [&](const YAML::Node& n, const std::string& p) {
+    if (!n.IsSequence()) r.fail(n, p, "must be a list");
+    for (size_t i = 0; i < n.size(); ++i) {
+      Rule rule = parse_rule(r, n[i], index(p, i));
+      for (const Rule& other : policy.rules) {
+        if (other.name == rule.name) {
+          r.fail(n[i]["name"], index(p, i) + ".name", "duplicate rule \"" + rule.name + "\"");
+        }
+      }
+      policy.rules.push_back(std::move(rule));
+    }
+  });
+  return policy;
+}
+
+}  // namespace
+
+PolicyPtr load_policy_string(std::string_view text, std::string source_name,
+                             std::string_view section) {
+  const Reader reader(source_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    reader.fail(e.mark, "", e.msg);
+  }
+  try {
+    YAML::Node node = root;
+    if (!section.empty()) {
+      if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
+        reader.fail(root, "", "must be a mapping");
+      }
+      node = root.IsMap() ? root[std::string(section)] : YAML::Node();
+    }
+    return std::make_shared<const Policy>(
+        parse_policy(reader, node, std::string(section), std::move(source_name)));
+  } catch (const YAML::Exception& e) {
+    reader.fail(e.mark, "", e.msg);
+  }
+}
+
+PolicyPtr load_policy_file(const std::filesystem::path& path, std::string_view section) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw PolicyError(path.string() + ": cannot open the policy file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_policy_string(text.str(), path.string(), section);
+}
+
+}  // namespace sy::policies

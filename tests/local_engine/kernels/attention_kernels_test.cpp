@@ -1,0 +1,107 @@
+// attention_values_f16 of every kernel set: against the generic set within the dots' bound, and
+// its invariances bit for bit (the contract in cpu_kernels.h): queries one at a time or together,
+// a range of rows in one call or split into consecutive calls (as pages of a cache would be).
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/dequantize.h"
+#include "local_engine/kernels/kernel_test_support.h"
+
+namespace sy::engine::kernels {
+namespace {
+
+using testing::random_floats;
+
+struct Shape {
+  size_t head_dim, n_rows, n_queries;
+};
+constexpr Shape kShapes[] = {{64, 1, 1}, {64, 33, 3},  {80, 17, 5},
+                             {7, 9, 2},  {128, 40, 4}, {24, 5, 9}};
+
+// Values (n_rows, row_stride) as F16 with each row's head in the first head_dim halves; probs
+// (n_queries, probs_stride); out (n_queries, head_dim) starting from random values.
+struct Inputs {
+  size_t row_stride, probs_stride;
+  std::vector<uint16_t> values;
+  std::vector<float> probs, out;
+};
+
+Inputs make_inputs(std::mt19937& rng, Shape s) {
+  Inputs in;
+  in.row_stride = 3 * s.head_dim;  // the heads of one position side by side, as in a cache
+  in.probs_stride = s.n_rows + 3;
+  for (float v : random_floats(rng, s.n_rows * in.row_stride)) in.values.push_back(fp32_to_fp16(v));
+  std::uniform_real_distribution<float> p(0.0f, 1.0f);
+  in.probs.resize(s.n_queries * in.probs_stride);
+  for (auto& v : in.probs) v = p(rng);
+  in.out = random_floats(rng, s.n_queries * s.head_dim);
+  return in;
+}
+
+std::vector<const CpuKernels*> all_sets() {
+  std::vector<const CpuKernels*> sets = testing::optimized_sets();
+  sets.insert(sets.begin(), &generic_cpu_kernels());
+  return sets;
+}
+
+TEST(AttentionKernels, ValuesMatchGenericWithinBound) {
+  std::mt19937 rng(41);
+  for (Shape s : kShapes) {
+    const Inputs in = make_inputs(rng, s);
+    std::vector<float> want = in.out;
+    generic_cpu_kernels().attention_values_f16(in.values.data(), in.row_stride, s.n_rows,
+                                               in.probs.data(), in.probs_stride, s.n_queries,
+                                               s.head_dim, want.data());
+    for (const CpuKernels* k : testing::optimized_sets()) {
+      std::vector<float> got = in.out;
+      k->attention_values_f16(in.values.data(), in.row_stride, s.n_rows, in.probs.data(),
+                              in.probs_stride, s.n_queries, s.head_dim, got.data());
+      for (size_t g = 0; g < s.n_queries; ++g) {
+        for (size_t i = 0; i < s.head_dim; ++i) {
+          double magnitude = std::fabs(in.out[g * s.head_dim + i]);
+          for (size_t t = 0; t < s.n_rows; ++t) {
+            magnitude += std::fabs(in.probs[g * in.probs_stride + t] *
+                                   fp16_to_fp32(in.values[t * in.row_stride + i]));
+          }
+          EXPECT_NEAR(got[g * s.head_dim + i], want[g * s.head_dim + i], 5e-6 * magnitude + 1e-7)
+              << k->isa << " head_dim=" << s.head_dim << " g=" << g << " i=" << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(AttentionKernels, ValuesAreTheSameBitsWhateverTheQueryGroupingAndRowSplit) {
+  std::mt19937 rng(42);
+  for (const CpuKernels* k : all_sets()) {
+    for (Shape s : kShapes) {
+      const Inputs in = make_inputs(rng, s);
+      std::vector<float> together = in.out;
+      k->attention_values_f16(in.values.data(), in.row_stride, s.n_rows, in.probs.data(),
+                              in.probs_stride, s.n_queries, s.head_dim, together.data());
+      std::vector<float> one_by_one = in.out;
+      for (size_t g = 0; g < s.n_queries; ++g) {
+        k->attention_values_f16(in.values.data(), in.row_stride, s.n_rows,
+                                in.probs.data() + g * in.probs_stride, in.probs_stride, 1,
+                                s.head_dim, one_by_one.data() + g * s.head_dim);
+      }
+      EXPECT_EQ(one_by_one, together) << k->isa << " head_dim=" << s.head_dim;
+      std::vector<float> split = in.out;
+      const size_t a = s.n_rows / 3;
+      k->attention_values_f16(in.values.data(), in.row_stride, a, in.probs.data(), in.probs_stride,
+                              s.n_queries, s.head_dim, split.data());
+      k->attention_values_f16(in.values.data() + a * in.row_stride, in.row_stride, s.n_rows - a,
+                              in.probs.data() + a, in.probs_stride, s.n_queries, s.head_dim,
+                              split.data());
+      EXPECT_EQ(split, together) << k->isa << " head_dim=" << s.head_dim;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sy::engine::kernels

@@ -1,0 +1,184 @@
+// Policy YAML -> typed rules: every key read, and every mistake reported at its file, line and
+// key path; conditions nothing can evaluate yet are refused, not ignored.
+
+#include "switchyard/policies/rules/policy_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sy::policies {
+namespace {
+
+using backends::BackendKind;
+
+std::string load_error(std::string_view text, std::string_view section = {}) {
+  try {
+    load_policy_string(text, "policy.yaml", section);
+  } catch (const PolicyError& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+TEST(PolicyLoader, ReadsEveryKeyOfARule) {
+  PolicyPtr policy = load_policy_string(R"(
+sensitivity:
+  levels: {unscannable: restricted, email: internal}
+  min_confidence: 0.7
+  terms:
+    - {name: projects, terms: [Bluebird, Nightjar], level: restricted}
+  patterns:
+    - {name: ticket, regex: "TCK-[0-9]{6}", level: internal, case_insensitive: true}
+volume:
+  window_ms: 30000
+  bulk_requests_per_window: 100
+  bulk_tokens_per_window: 50000
+rules:
+  - name: eu
+    when:
+      sensitivity: {at_least: internal, at_most: confidential}
+      volume: interactive
+      tenant: {residency: eu, name: [acme, globex]}
+      model: [smart, fast]
+      header: {X-Team: legal}
+      endpoint: /v1/chat/completions
+    require:
+      kind: closed
+      regions: [eu, local]
+      no_retention: true
+      allowed_backends: [azure-eu, local]
+      denied_backends: [openai]
+    prefer: {backends: [local], kind: local}
+  - name: restricted
+    when: {sensitivity: restricted}
+    require: {kind: local}
+  - name: block-legal
+    when: {header: {x-team: blocked}}
+    deny: "legal may not use this gateway"
+  - name: bulk
+    when: {volume: bulk}
+    prefer: [local]
+)",
+                                        "policy.yaml");
+  ASSERT_EQ(policy->rules.size(), 4u);
+  const Rule& eu = policy->rules[0];
+  EXPECT_EQ(eu.name, "eu");
+  EXPECT_EQ(eu.where.line, 14);
+  EXPECT_EQ(eu.when.sensitivity_at_least, SensitivityLevel::internal);
+  EXPECT_EQ(eu.when.sensitivity_at_most, SensitivityLevel::confidential);
+  EXPECT_EQ(eu.when.volume, VolumeClass::interactive);
+  ASSERT_EQ(eu.when.tenant.size(), 2u);
+  EXPECT_EQ(eu.when.tenant[0].first, "residency");
+  EXPECT_EQ(eu.when.tenant[1].second, (std::vector<std::string>{"acme", "globex"}));
+  EXPECT_EQ(eu.when.models, (std::vector<std::string>{"smart", "fast"}));
+  ASSERT_EQ(eu.when.headers.size(), 1u);
+  EXPECT_EQ(eu.when.headers[0].first, "x-team");  // lower-cased
+  EXPECT_EQ(eu.when.endpoints, (std::vector<std::string>{"/v1/chat/completions"}));
+  EXPECT_EQ(eu.require.kind, BackendKind::closed);
+  EXPECT_EQ(eu.require.regions, (std::vector<std::string>{"eu", "local"}));
+  EXPECT_TRUE(eu.require.no_retention);
+  ASSERT_EQ(eu.require.allowed_backends.size(), 2u);
+  EXPECT_EQ(eu.require.allowed_backends[1].name, "local");
+  EXPECT_EQ(eu.require.allowed_backends[1].where.path, "rules[0].require.allowed_backends[1]");
+  EXPECT_EQ(eu.require.denied_backends[0].name, "openai");
+  EXPECT_EQ(eu.prefer.kind, BackendKind::local);
+  EXPECT_EQ(policy->rules[1].when.sensitivity_at_least, SensitivityLevel::restricted);
+  EXPECT_EQ(policy->rules[2].deny, "legal may not use this gateway");
+  ASSERT_EQ(policy->rules[3].prefer.backends.size(), 1u);
+
+  EXPECT_EQ(policy->sensitivity.level_of(FindingType::unscannable), SensitivityLevel::restricted);
+  EXPECT_EQ(policy->sensitivity.level_of(FindingType::email), SensitivityLevel::internal);
+  EXPECT_DOUBLE_EQ(policy->sensitivity.min_confidence, 0.7);
+  ASSERT_EQ(policy->sensitivity.term_lists.size(), 1u);
+  EXPECT_EQ(policy->sensitivity.term_lists[0].level, SensitivityLevel::restricted);
+  ASSERT_EQ(policy->sensitivity.patterns.size(), 1u);
+  EXPECT_TRUE(policy->sensitivity.patterns[0].case_insensitive);
+  EXPECT_EQ(policy->volume.window.count(), 30000);
+  EXPECT_EQ(policy->volume.bulk_requests_per_window, 100u);
+  EXPECT_EQ(policy->volume.bulk_tokens_per_window, 50000u);
+}
+
+TEST(PolicyLoader, ErrorsNameFileLineAndKey) {
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    when: {sensitivty: restricted}\n"
+                       "    require: {kind: local}\n"),
+            "policy.yaml:3:12: rules[0].when.sensitivty: unknown key (did you mean "
+            "\"sensitivity\"?)");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    when: {sensitivity: secret}\n"
+                       "    require: {kind: local}\n"),
+            "policy.yaml:3:25: rules[0].when.sensitivity: unknown level \"secret\" (one of "
+            "public, internal, confidential, restricted)");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    require: {kind: lokal}\n"),
+            "policy.yaml:3:21: rules[0].require.kind: must be local or closed (did you mean "
+            "\"local\"?)");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    require: {kind: local}\n"
+                       "  - name: a\n    deny: no\n"),
+            "policy.yaml:4:11: rules[1].name: duplicate rule \"a\"");
+  EXPECT_EQ(load_error("rules:\n  - when: {volume: bulk}\n    prefer: [x]\n"),
+            "policy.yaml:2:5: rules[0]: missing required key \"name\"");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    when: {volume: bulk}\n"),
+            "policy.yaml:2:5: rules[0]: needs one of require, prefer or deny");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    deny: x\n    require: {kind: local}\n"),
+            "policy.yaml:2:5: rules[0]: a rule that denies cannot also require or prefer");
+  EXPECT_EQ(load_error("volume: {window_ms: -5}\n"),
+            "policy.yaml:1:21: volume.window_ms: must be an integer from 1 to 2147483648");
+  EXPECT_EQ(load_error("sensitivity: {levels: {credit_card: restricted}}\n"),
+            "policy.yaml:1:24: sensitivity.levels.credit_card: unknown finding type");
+  EXPECT_EQ(load_error("rules: [\n"), load_error("rules: [\n"));
+  EXPECT_NE(load_error("rules: [\n").find("policy.yaml:"), std::string::npos);
+}
+
+TEST(PolicyLoader, RefusesWhatNothingCanEvaluateYet) {
+  std::string difficulty = load_error(
+      "rules:\n  - name: hard\n    when: {difficulty: hard}\n    prefer: [frontier]\n");
+  EXPECT_EQ(difficulty.rfind("policy.yaml:3:24: rules[0].when.difficulty: a difficulty "
+                             "condition is not available yet",
+                             0),
+            0u)
+      << difficulty;
+  std::string transform = load_error(
+      "rules:\n  - name: mask\n    transform: mask_pii\n    prefer: [x]\n");
+  EXPECT_NE(transform.find("rules[0].transform: the transform action (mask_pii) is not "
+                           "available yet"),
+            std::string::npos)
+      << transform;
+}
+
+TEST(PolicyLoader, ReadsASectionOfALargerDocument) {
+  const std::string config =
+      "listen: 127.0.0.1:0\n"
+      "backends: []\n"
+      "policies:\n"
+      "  rules:\n"
+      "    - name: r\n"
+      "      when: {volume: bulk}\n"
+      "      prefer: {kind: lokal}\n";
+  EXPECT_EQ(load_error(config, "policies"),
+            "policy.yaml:7:22: policies.rules[0].prefer.kind: must be local or closed (did you "
+            "mean \"local\"?)");
+  PolicyPtr none = load_policy_string("listen: 127.0.0.1:0\n", "switchyard.yaml", "policies");
+  EXPECT_TRUE(none->rules.empty());
+  EXPECT_EQ(none->source, "switchyard.yaml");
+}
+
+TEST(PolicyLoader, UnknownBackendNamesAreLocated) {
+  PolicyPtr policy = load_policy_string(
+      "rules:\n  - name: r\n    require:\n      allowed_backends: [local, nope]\n", "p.yaml");
+  std::vector<std::string> known = {"local", "openai"};
+  EXPECT_EQ(policy->check_backend_names(known),
+            "p.yaml:4:33: rules[0].require.allowed_backends[1]: names undefined backend \"nope\"");
+  known.push_back("nope");
+  EXPECT_EQ(policy->check_backend_names(known), std::nullopt);
+}
+
+TEST(PolicyLoader, MissingFileSaysSo) {
+  try {
+    load_policy_file("/nonexistent/policy.yaml");
+    FAIL() << "loaded";
+  } catch (const PolicyError& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/policy.yaml: cannot open the policy file");
+  }
+}
+
+}  // namespace
+}  // namespace sy::policies
