@@ -53,7 +53,8 @@ void ChatAccumulator::add(const ChatChunk& chunk) {
     response_.usage = *chunk.usage;
     saw_usage_ = true;
   }
-  bool has_delta = chunk.role || chunk.has_content() || chunk.finish_reason != FinishReason::none;
+  bool has_delta = chunk.role || chunk.has_content() || chunk.finish_reason != FinishReason::none ||
+                   !chunk.logprobs.empty();
   if (!has_delta) return;
   Choice& c = choice(chunk.choice_index);
   if (!chunk.content.empty()) {
@@ -61,6 +62,7 @@ void ChatAccumulator::add(const ChatChunk& chunk) {
     c.message.content.back().text += chunk.content;
   }
   c.message.refusal += chunk.refusal;
+  c.logprobs.insert(c.logprobs.end(), chunk.logprobs.begin(), chunk.logprobs.end());
   for (const auto& d : chunk.tool_calls) {
     if (static_cast<size_t>(d.index) >= c.message.tool_calls.size()) {
       c.message.tool_calls.resize(d.index + 1);

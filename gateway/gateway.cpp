@@ -17,6 +17,7 @@
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
+#include "switchyard/backends/local_backend.h"
 #include "switchyard/gateway/event_loop.h"
 #include "switchyard/gateway/http_server.h"
 
@@ -76,6 +77,19 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   parts_->ledger = ledger ? std::move(ledger) : open_ledger(*config_);
   ModelCatalog::BackendMap backends;
   for (const auto& bc : config_->backends) {
+    backends::BackendInfo info{.name = bc.name,
+                               .protocol = bc.protocol,
+                               .kind = bc.kind,
+                               .region = bc.region,
+                               .retains_data = bc.retains_data,
+                               .capability_tier = bc.capability_tier,
+                               .prices = bc.prices};
+    if (bc.protocol == "local") {
+      // Loads the models marked `load: start` now; throws naming the model and file.
+      backends[bc.name] = backends::make_local_backend(
+          parts_->loop.contexts(), {.info = std::move(info), .models = bc.local.models});
+      continue;
+    }
     auto translator = backends::make_translator(bc.protocol);
     if (!translator) {
       throw std::runtime_error("backend '" + bc.name + "': " + translator.error().message);
@@ -86,13 +100,7 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
     auto& client = parts_->clients.emplace_back(
         std::make_unique<backends::HttpClient>(parts_->loop.contexts(), client_options));
     backends::HttpBackendOptions options;
-    options.info = backends::BackendInfo{.name = bc.name,
-                                         .protocol = bc.protocol,
-                                         .kind = bc.kind,
-                                         .region = bc.region,
-                                         .retains_data = bc.retains_data,
-                                         .capability_tier = bc.capability_tier,
-                                         .prices = bc.prices};
+    options.info = std::move(info);
     options.endpoint = bc.endpoint;
     options.timeouts = bc.timeouts;
     options.retry = bc.retry;

@@ -203,6 +203,29 @@ void add_extra_object(Json& out, std::string_view extra_json) {
   }
 }
 
+Json bytes_json(const std::string& text) {
+  Json out = Json::array();
+  for (unsigned char c : text) out.push_back(static_cast<int>(c));
+  return out;
+}
+
+// OpenAI's choice `logprobs`: {"content": [...], "refusal": null}, or null when not asked.
+Json logprobs_json(const std::vector<TokenLogprob>& logprobs) {
+  if (logprobs.empty()) return nullptr;
+  Json content = Json::array();
+  for (const TokenLogprob& t : logprobs) {
+    Json top = Json::array();
+    for (const auto& [token, logprob] : t.top) {
+      top.push_back(Json{{"token", token}, {"logprob", logprob}, {"bytes", bytes_json(token)}});
+    }
+    content.push_back(Json{{"token", t.token},
+                           {"logprob", t.logprob},
+                           {"bytes", bytes_json(t.token)},
+                           {"top_logprobs", std::move(top)}});
+  }
+  return Json{{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
 // A chunk that only reports usage is sent with "choices": [] as OpenAI does.
 bool usage_only(const ChatChunk& chunk) {
   return chunk.usage && !chunk.role && !chunk.has_content() &&
@@ -235,7 +258,7 @@ std::string encode_chat_response(const ChatResponse& response, const ResponseIde
     }
     choices.push_back(Json{{"index", c.index},
                            {"message", std::move(message)},
-                           {"logprobs", nullptr},
+                           {"logprobs", logprobs_json(c.logprobs)},
                            {"finish_reason", detail::finish_reason_json(c.finish_reason)}});
   }
   out["choices"] = std::move(choices);
@@ -285,7 +308,7 @@ std::string encode_chunk(const ChatChunk& chunk, const ResponseIdentity& who,
     }
     choices.push_back(Json{{"index", chunk.choice_index},
                            {"delta", std::move(delta)},
-                           {"logprobs", nullptr},
+                           {"logprobs", logprobs_json(chunk.logprobs)},
                            {"finish_reason", detail::finish_reason_json(chunk.finish_reason)}});
   }
   out["choices"] = std::move(choices);

@@ -212,8 +212,11 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
 void ApiHandler::models(const std::string& request_id, ResponseWriter& writer) {
   nlohmann::json data = nlohmann::json::array();
   for (const auto& model : catalog_->list()) {
-    data.push_back({{"id", model.id}, {"object", "model"}, {"created", 0},
-                    {"owned_by", model.owned_by}});
+    nlohmann::json entry = {{"id", model.id}, {"object", "model"}, {"created", 0},
+                            {"owned_by", model.owned_by}};
+    // Not in OpenAI's schema; SDKs keep unknown members.
+    if (model.context_length) entry["context_length"] = *model.context_length;
+    data.push_back(std::move(entry));
   }
   send_json(writer, 200, {{"object", "list"}, {"data", data}}, request_id);
 }
@@ -261,6 +264,8 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
     return;
   }
   std::vector<backends::Candidate> candidates = std::move(routed->candidates);
+  // Backends that schedule requests themselves (the local engine) let bulk work yield.
+  chat_request.bulk = decision.volume.volume == policies::VolumeClass::bulk;
 
   ExchangeContext ctx{.request_id = row.request_id,
                       .client_model = chat_request.model,

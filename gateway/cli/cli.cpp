@@ -33,6 +33,7 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_flag("--check", serve.check_only, "Validate the config and exit");
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free port)");
   serve_cmd->add_option("--data-dir", serve.data_dir, "Data directory");
+  serve_cmd->add_option("--model", serve.model_path, "No config: the GGUF model to serve");
   serve_cmd->add_option("--log-level", serve.log_level, "trace|debug|info|warn|error");
 
   // Engine verbs: each registration stores its verb's exit code when that verb runs.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <memory>
@@ -13,7 +14,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/known_models.h"
 #include "cli/model_downloader.h"
+#include "switchyard/gateway/config_loader.h"
 
 namespace sy::gateway {
 
@@ -63,25 +66,45 @@ class ProgressBar {
 
 int run_model_pull(const ModelPullOptions& options) {
   try {
-    if (!options.source.starts_with("http://") && !options.source.starts_with("https://")) {
-      throw std::runtime_error(options.source +
-                               ": not a URL; there is no built-in catalog of model names, give "
-                               "the file's http(s) URL (and --sha256 to check it)");
-    }
     DownloadOptions download;
-    download.url = options.source;
     download.max_attempts = options.max_attempts;
-    if (!options.sha256.empty()) {
-      download.sha256 = parse_sha256_hex(options.sha256);
+    std::string sha256 = options.sha256;
+    std::string name = options.file_name;
+    std::string output_dir = options.output_dir.empty() ? "." : options.output_dir;
+    if (options.source.starts_with("http://") || options.source.starts_with("https://")) {
+      download.url = options.source;
+      if (name.empty()) name = file_name_from_url(options.source);
+    } else if (const KnownModel* known = find_known_model(options.source)) {
+      const char* mirror = std::getenv("SWITCHYARD_MODEL_MIRROR");
+      download.url = known_model_url(*known, mirror != nullptr ? mirror : "");
+      if (!sha256.empty() && sha256 != known->sha256) {
+        throw std::runtime_error("--sha256 differs from the digest recorded for " +
+                                 options.source);
+      }
+      sha256 = known->sha256;
+      if (name.empty()) name = known->file_name;
+      if (options.output_dir.empty()) {
+        const std::string data_dir =
+            options.data_dir.empty() ? default_data_dir() : options.data_dir;
+        output_dir = (std::filesystem::path(data_dir) / "models").string();
+      }
+    } else {
+      std::string names;
+      for (const KnownModel& m : known_models()) {
+        names += (names.empty() ? "" : ", ") + std::string(m.name);
+      }
+      throw std::runtime_error(options.source + ": neither an http(s) URL nor a known model (" +
+                               names + ")");
+    }
+    if (!sha256.empty()) {
+      download.sha256 = parse_sha256_hex(sha256);
       if (!download.sha256) throw std::runtime_error("--sha256 must be 64 hex digits");
     }
-    const std::string name =
-        options.file_name.empty() ? file_name_from_url(options.source) : options.file_name;
     if (name.empty() || name.find('/') != std::string::npos) {
       throw std::runtime_error("cannot name the file from the URL: pass --name FILE");
     }
-    std::filesystem::create_directories(options.output_dir);
-    download.destination = std::filesystem::path(options.output_dir) / name;
+    std::filesystem::create_directories(output_dir);
+    download.destination = std::filesystem::path(output_dir) / name;
     if (options.force) std::filesystem::remove(download.destination);
 
     ProgressBar bar;
@@ -92,7 +115,16 @@ int run_model_pull(const ModelPullOptions& options) {
     }
     auto result = download_file(download);
     bar.end();
-    if (!result) throw std::runtime_error(result.error().message);
+    if (!result) {
+      std::string message = result.error().message;
+      const auto kind = result.error().kind;
+      if (kind == backends::ErrorKind::upstream_unavailable ||
+          kind == backends::ErrorKind::upstream_timeout) {
+        message += " (no network access? Set SWITCHYARD_MODEL_MIRROR to a mirror with the same "
+                   "paths, or copy the file to " + download.destination.string() + ")";
+      }
+      throw std::runtime_error(message);
+    }
     std::printf("%s %s %llu bytes%s%s\n", result->sha256_hex.c_str(), download.destination.c_str(),
                 static_cast<unsigned long long>(result->bytes),
                 result->already_present ? " (already present)" : "",
@@ -110,9 +142,15 @@ int run_model_pull(const ModelPullOptions& options) {
 void add_model_pull_command(CLI::App& model, int& exit_code) {
   auto options = std::make_shared<ModelPullOptions>();
   CLI::App* cmd = model.add_subcommand("pull", "Download a model file (resumable, sha256)");
-  cmd->add_option("source", options->source, "http(s) URL of the file")->required();
-  cmd->add_option("-o,--output-dir", options->output_dir, "Directory to write to")
-      ->capture_default_str();
+  std::string names;
+  for (const KnownModel& m : known_models()) {
+    names += "\n  " + std::string(m.name) + ": " + std::string(m.about);
+  }
+  cmd->add_option("source", options->source, "http(s) URL of the file, or a known model:" + names)
+      ->required();
+  cmd->add_option("-o,--output-dir", options->output_dir,
+                  "Directory to write to (default: . for a URL, DATA_DIR/models for a name)");
+  cmd->add_option("--data-dir", options->data_dir, "Data directory (for a known model's name)");
   cmd->add_option("--name", options->file_name, "File name (default: from the URL)");
   cmd->add_option("--sha256", options->sha256, "Expected SHA-256 (64 hex digits)");
   cmd->add_flag("--force", options->force, "Replace an existing file of that name");

@@ -1,9 +1,9 @@
 #pragma once
-// `switchyard model pull URL [-o DIR] [--name FILE] [--sha256 HEX] [--force]`: resumable
+// `switchyard model pull URL|NAME [-o DIR] [--name FILE] [--sha256 HEX] [--force]`: resumable
 // download of a model file with a SHA-256 check and, on a terminal, a progress bar.
 //
-// There is no catalog of model NAMEs: no hub is reachable from here to keep one honest, so a
-// name that is not a URL is a clear error asking for the URL (and its sha256).
+// A NAME is one of known_models.h (URL and SHA-256 recorded in the repo), written by default to
+// the data directory's models/, where `switchyard serve` without a config looks.
 
 #include <string>
 
@@ -14,8 +14,9 @@ class App;
 namespace sy::gateway {
 
 struct ModelPullOptions {
-  std::string source;  // http(s) URL
-  std::string output_dir = ".";
+  std::string source;  // http(s) URL, or a name from known_models.h
+  std::string output_dir;  // "": "." for a URL, the data directory's models/ for a name
+  std::string data_dir;    // "": default_data_dir()
   std::string file_name;  // default: the URL's last path segment
   std::string sha256;     // 64 hex digits; empty: reported, not checked
   bool force = false;     // replace an existing file of that name

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/default_model.h"
 #include "switchyard/gateway/config_loader.h"
 #include "switchyard/gateway/event_loop.h"
 #include "switchyard/gateway/gateway.h"
@@ -34,6 +35,14 @@ int run_serve(const ServeOptions& options) {
       }
       if (!options.data_dir.empty()) copy->data_dir = options.data_dir;
       config = std::move(copy);
+    }
+    if (options.config_path.empty()) {
+      auto model = find_default_model(options.model_path, config->data_dir);
+      if (!model) throw ConfigError(model.error());
+      config = default_model_config(*config, *model);
+    } else if (!options.model_path.empty()) {
+      throw ConfigError("--model is for serving without a config; list the model under a "
+                        "`protocol: local` backend in " + options.config_path + " instead");
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "switchyard: %s\n", e.what());
@@ -68,7 +77,7 @@ int run_serve(const ServeOptions& options) {
     std::fflush(stdout);
     if (gateway.backend_count() == 0) {
       spdlog::warn("no backend configured: requests to models will fail until a config defines "
-                   "backends (the embedded local engine is not wired in yet)");
+                   "backends");
     }
     gateway.wait(/*handle_signals=*/true);
     spdlog::info("stopped");

@@ -1,5 +1,6 @@
 #pragma once
-// `switchyard serve [--config F] [--check] [--listen HOST:PORT] [--data-dir DIR]`
+// `switchyard serve [--config F] [--check] [--listen HOST:PORT] [--data-dir DIR] [--model F]`
+// With no config it serves one local model (cli/default_model.h).
 
 #include <string>
 
@@ -10,6 +11,7 @@ struct ServeOptions {
   bool check_only = false;
   std::string listen;
   std::string data_dir;
+  std::string model_path;  // no config: the GGUF to serve (else found as default_model.h says)
   std::string log_level = "info";
 };
 

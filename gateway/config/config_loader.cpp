@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "env_substitution.h"
+#include "local_backend_loader.h"
 #include "micro_dollars.h"
 #include "price_loader.h"
 #include "yaml_reader.h"
@@ -24,7 +25,7 @@ using namespace config_detail;
 namespace {
 
 constexpr std::string_view kProtocols[] = {"openai", "openai_compat", "azure", "anthropic",
-                                           "gemini"};
+                                           "gemini", "local"};
 
 ListenConfig parse_listen(const Reader& r, const YAML::Node& node, const std::string& path) {
   const Substituted value = r.scalar(node, path);
@@ -161,7 +162,7 @@ BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::
                {"name", "protocol", "kind", "base_url", "api_key", "api_version", "headers",
                 "region", "retains_data", "capability_tier", "models", "prices", "price_catalog",
                 "hardware", "timeouts", "retry", "circuit_breaker", "max_concurrency",
-                "verify_tls"});
+                "verify_tls", "memory_budget"});
   BackendConfig b;
   required(r, node, path, "name", [&](const YAML::Node& n, const std::string& p) {
     b.name = r.non_empty(n, p);
@@ -175,10 +176,8 @@ BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::
         std::end(kProtocols)) {
       r.fail(n, p,
              "unknown protocol " + Reader::quoted(value) +
-                 " (one of openai, openai_compat, azure, anthropic, gemini)" +
-                 (value.used_env ? ""
-                                 : did_you_mean(value.text, {"openai", "openai_compat", "azure",
-                                                             "anthropic", "gemini"})));
+                 " (one of openai, openai_compat, azure, anthropic, gemini, local)" +
+                 (value.used_env ? "" : did_you_mean_in(value.text, kProtocols)));
     }
     b.protocol = value.text;
   });
@@ -192,11 +191,34 @@ BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::
       r.fail(n, p, "must be closed or local");
     }
   });
-  required(r, node, path, "base_url", [&](const YAML::Node& n, const std::string& p) {
-    b.endpoint.base_url = r.string(n, p);
-    if (!is_http_url(b.endpoint.base_url)) r.fail(n, p, "must be an http(s) URL");
-    while (b.endpoint.base_url.ends_with('/')) b.endpoint.base_url.pop_back();
-  });
+  const bool local = b.protocol == "local";
+  if (local) b.kind = backends::BackendKind::local;
+  if (local) {
+    for (const char* key : {"base_url", "api_key", "api_version", "headers", "timeouts", "retry",
+                            "circuit_breaker", "verify_tls"}) {
+      if (node[key].IsDefined()) {
+        r.fail(node[key], join(path, key), "does not apply to a local backend");
+      }
+    }
+    if (node["kind"].IsDefined() && r.string(node["kind"], join(path, "kind")) != "local") {
+      r.fail(node["kind"], join(path, "kind"), "a local backend is of kind local");
+    }
+    required(r, node, path, "models", [&](const YAML::Node& n, const std::string& p) {
+      parse_local_models(r, n, p, b);
+    });
+    optional(node, path, "memory_budget", [&](const YAML::Node& n, const std::string& p) {
+      b.local.memory_budget_bytes = parse_byte_size(r, n, p);
+    });
+  } else {
+    if (node["memory_budget"].IsDefined()) {
+      r.fail(node["memory_budget"], join(path, "memory_budget"), "applies to local backends only");
+    }
+    required(r, node, path, "base_url", [&](const YAML::Node& n, const std::string& p) {
+      b.endpoint.base_url = r.string(n, p);
+      if (!is_http_url(b.endpoint.base_url)) r.fail(n, p, "must be an http(s) URL");
+      while (b.endpoint.base_url.ends_with('/')) b.endpoint.base_url.pop_back();
+    });
+  }
   optional(node, path, "api_key",
            [&](const YAML::Node& n, const std::string& p) { b.endpoint.api_key = r.string(n, p); });
   optional(node, path, "api_version", [&](const YAML::Node& n, const std::string& p) {
@@ -226,8 +248,10 @@ BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::
   optional(node, path, "capability_tier", [&](const YAML::Node& n, const std::string& p) {
     b.capability_tier = static_cast<int>(r.integer(n, p, 0, 100));
   });
-  optional(node, path, "models",
-           [&](const YAML::Node& n, const std::string& p) { b.models = r.string_list(n, p); });
+  if (!local) {
+    optional(node, path, "models",
+             [&](const YAML::Node& n, const std::string& p) { b.models = r.string_list(n, p); });
+  }
   optional(node, path, "prices",
            [&](const YAML::Node& n, const std::string& p) { parse_prices(r, n, p, b); });
   // The catalog section a backend is priced from defaults to its protocol's vendor.
@@ -255,6 +279,7 @@ BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::
   optional(node, path, "verify_tls",
            [&](const YAML::Node& n, const std::string& p) { b.verify_tls = r.boolean(n, p); });
   if (b.region.empty()) b.region = b.kind == backends::BackendKind::local ? "local" : "unknown";
+  if (local) check_local_memory(r, node["models"], join(path, "models"), b);
   return b;
 }
 

@@ -24,7 +24,9 @@ ModelCatalog::ModelCatalog(const GatewayConfig& config, BackendMap backends)
     if (it == backends_.end()) continue;
     for (const auto& model : backend.models) {
       listed_.emplace_back(model, Candidate{it->second, model});
-      if (seen.insert(model).second) models_.push_back({model, backend.name});
+      if (seen.insert(model).second) {
+        models_.push_back({model, backend.name, it->second->context_length(model)});
+      }
     }
   }
 }

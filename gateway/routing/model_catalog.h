@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@ namespace sy::gateway {
 struct CatalogModel {
   std::string id;        // what /v1/models lists
   std::string owned_by;  // "switchyard" for aliases, else the backend name
+  std::optional<int64_t> context_length;  // tokens, when the backend knows (local models)
 };
 
 class ModelCatalog {

@@ -1,5 +1,6 @@
-// Starts build/switchyard serve on 127.0.0.1:0 with a given YAML config and reads the bound
-// address from its first stdout line. Shared by the gateway's end-to-end tests.
+// Starts build/switchyard serve on 127.0.0.1:0 with a given YAML config (null: none, the
+// embedded default) and reads the bound address from its first stdout line. Shared by the
+// gateway's end-to-end tests.
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -12,13 +13,17 @@ function switchyardBin() {
   return process.env.SWITCHYARD_BIN ?? path.join(REPO_ROOT, 'build', 'switchyard');
 }
 
-export async function startSwitchyard(configYaml, { startMs = 10000, env = {} } = {}) {
+export async function startSwitchyard(configYaml, { startMs = 10000, env = {}, args = [], cwd } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-e2e-'));
-  const configPath = path.join(dir, 'switchyard.yaml');
-  writeFileSync(configPath, configYaml);
+  const configArgs = [];
+  if (configYaml !== null) {
+    const configPath = path.join(dir, 'switchyard.yaml');
+    writeFileSync(configPath, configYaml);
+    configArgs.push('--config', configPath);
+  }
   const child = spawn(switchyardBin(),
-    ['serve', '--config', configPath, '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    ['serve', ...configArgs, '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn', ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, cwd });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const lines = createInterface({ input: child.stdout });
   const origin = await new Promise((resolve, reject) => {

@@ -158,10 +158,11 @@ TEST(ModelPullCommand, FailsClearlyAndLeavesNoFileWhenSha256Mismatches) {
   EXPECT_FALSE(std::filesystem::exists(dir / "model.gguf.part"));
 }
 
-TEST(ModelPullCommand, RejectsNameWithoutCatalogAndMalformedDigest) {
+TEST(ModelPullCommand, RejectsUnknownNameAndMalformedDigest) {
   auto name = run_process({switchyard_binary(), "model", "pull", "smollm2-135m"});
   EXPECT_EQ(name.exit_code, 1);
-  EXPECT_NE(name.err.find("not a URL"), std::string::npos) << name.err;
+  EXPECT_NE(name.err.find("neither an http(s) URL nor a known model"), std::string::npos)
+      << name.err;
   auto digest = run_process(
       {switchyard_binary(), "model", "pull", "http://127.0.0.1:1/x.gguf", "--sha256", "abc"});
   EXPECT_EQ(digest.exit_code, 1);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "switchyard/backends/chat.h"
 #include "switchyard/backends/error.h"
@@ -55,6 +56,10 @@ class Backend {
   virtual ~Backend() = default;
   virtual const BackendInfo& info() const = 0;
   virtual Capabilities capabilities() const = 0;
+  // The context window of `model` in tokens, when the backend knows it (local models).
+  virtual std::optional<int64_t> context_length(std::string_view model) const {
+    return std::nullopt;
+  }
   // `request.model` is the upstream model name. Handlers run serialized on the backend's
   // executor, never inside chat(). Retries on this backend happen inside the call.
   virtual std::shared_ptr<ChatCall> chat(ChatRequest request, bool stream,

@@ -125,6 +125,10 @@ struct ChatRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 
+  // The gateway's volume class (policies' VolumeClassifier): bulk work yields to interactive
+  // work on backends that schedule requests themselves (the local engine). Never sent upstream.
+  bool bulk = false;
+
   // Top-level members this vocabulary does not know; passed through to OpenAI-shaped vendors
   // (surface chat_completions) or to Anthropic (surface messages, see fallback.h adapt_for).
   JsonFields extra;
@@ -156,6 +160,16 @@ struct ToolCallDelta {
   std::string arguments;  // fragment of the arguments JSON text
 };
 
+// One generated token's log-probability and, when asked, the most likely alternatives at its
+// position (OpenAI's choices[].logprobs.content[]). `token` is the token's text; its bytes may
+// be part of a UTF-8 character.
+struct TokenLogprob {
+  std::string token;
+  double logprob = 0;
+  std::vector<std::pair<std::string, double>> top;  // (token, logprob), most likely first
+  bool operator==(const TokenLogprob&) const = default;
+};
+
 struct ChatChunk {
   int choice_index = 0;
   std::optional<Role> role;
@@ -165,6 +179,7 @@ struct ChatChunk {
   FinishReason finish_reason = FinishReason::none;
   std::optional<Usage> usage;
   std::string model;  // the upstream's model name, when it says
+  std::vector<TokenLogprob> logprobs;  // of the tokens this chunk carries, when asked
   // A native call (NativeRequest forwarded verbatim): the vendor's raw stream bytes that this
   // chunk completes, whole events only, in order. Concatenated over a call's chunks they are
   // the vendor's stream up to the last event delivered. Empty otherwise.
@@ -180,6 +195,7 @@ struct Choice {
   int index = 0;
   Message message;  // role assistant
   FinishReason finish_reason = FinishReason::stop;
+  std::vector<TokenLogprob> logprobs;  // when asked (local backend)
 };
 
 struct ChatResponse {

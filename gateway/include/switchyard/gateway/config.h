@@ -13,6 +13,7 @@
 #include "switchyard/backends/backend.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_types.h"
+#include "switchyard/backends/local_backend.h"
 #include "switchyard/backends/pricing.h"
 #include "switchyard/policies/rules/policy.h"
 
@@ -44,9 +45,16 @@ struct BackendPricing {
   std::optional<backends::HardwareCost> hardware;
 };
 
+// `protocol: local`: the GGUF models the embedded engine serves, and the memory they may take
+// together (weights file + KV budget of each, checked at load).
+struct LocalBackendConfig {
+  std::vector<backends::LocalModelSpec> models;
+  uint64_t memory_budget_bytes = 0;  // 0 = what the machine has available at start
+};
+
 struct BackendConfig {
   std::string name;
-  std::string protocol;  // openai | openai_compat | azure | anthropic | gemini
+  std::string protocol;  // openai | openai_compat | azure | anthropic | gemini | local
   backends::BackendKind kind = backends::BackendKind::closed;
   backends::Endpoint endpoint;  // base_url, api_key (from ${ENV}), api_version, headers
   std::string region;
@@ -60,6 +68,7 @@ struct BackendConfig {
   backends::CircuitBreakerOptions breaker;
   int max_concurrency = 0;
   bool verify_tls = true;
+  LocalBackendConfig local;  // protocol local only
 };
 
 // One step of an alias: which backend, and the model name to ask it for.

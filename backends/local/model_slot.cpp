@@ -1,0 +1,134 @@
+#include "local/model_slot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "switchyard/local_engine/gguf_file.h"
+
+namespace sy::backends::local {
+
+namespace {
+
+std::runtime_error load_failure(const LocalModelSpec& spec, std::string_view what) {
+  return std::runtime_error("local model '" + spec.name + "' (" + spec.path.string() +
+                            "): " + std::string(what));
+}
+
+}  // namespace
+
+ModelSlot::ModelSlot(LocalModelSpec spec) : spec_(std::move(spec)) {
+  if (!spec_.lazy) {
+    std::lock_guard lock(mutex_);
+    load_locked();
+    return;
+  }
+  try {
+    auto file = engine::GgufFile::open(spec_.path);
+    const std::string arch = file->get_string("general.architecture");
+    context_length_ = file->get_u32(arch + ".context_length");
+  } catch (const std::exception& e) {
+    throw load_failure(spec_, e.what());
+  }
+}
+
+ModelSlot::~ModelSlot() { shutdown(); }
+
+void ModelSlot::load_locked() {
+  try {
+    std::shared_ptr<const engine::Model> model = engine::Model::load(spec_.path);
+    engine::ServingOptions options;
+    options.kv_budget_bytes = spec_.kv_budget_bytes;
+    options.max_running = spec_.max_running;
+    options.max_waiting = spec_.max_waiting;
+    options.threads = spec_.threads;
+    engine_ = std::make_unique<engine::ServingEngine>(*model, options);
+    model_ = std::move(model);
+    context_length_ = engine_->context_length();
+  } catch (const std::exception& e) {
+    engine_.reset();
+    throw load_failure(spec_, e.what());
+  }
+  spdlog::info("local model {} loaded from {} (context {} tokens, KV budget {} MiB)", spec_.name,
+               spec_.path.string(), context_length_, spec_.kv_budget_bytes >> 20);
+}
+
+Result<std::shared_ptr<const engine::Model>> ModelSlot::model() {
+  std::lock_guard lock(mutex_);
+  if (shut_down_) return fail(ErrorKind::upstream_unavailable, "the local backend is stopping");
+  if (!engine_) {
+    try {
+      load_locked();
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return fail(ErrorKind::upstream_unavailable, e.what());
+    }
+  }
+  return model_;
+}
+
+std::shared_ptr<const engine::Model> ModelSlot::loaded_model() const {
+  std::lock_guard lock(mutex_);
+  return engine_ ? model_ : nullptr;
+}
+
+Result<std::shared_ptr<engine::SequenceHandle>> ModelSlot::submit(
+    engine::SequenceRequest request, engine::SequenceCallbacks callbacks) {
+  std::lock_guard lock(mutex_);
+  if (shut_down_ || !engine_) {
+    return fail(ErrorKind::upstream_unavailable, "the local backend is stopping");
+  }
+  auto handle = engine_->submit(std::move(request), std::move(callbacks));
+  if (handle) return std::move(*handle);
+  using Kind = engine::SubmitRefusal::Kind;
+  const engine::SubmitRefusal& refusal = handle.error();
+  Error error{.message = refusal.message};
+  switch (refusal.kind) {
+    case Kind::queue_full: {
+      error.kind = ErrorKind::overloaded;
+      // Whole seconds are what Retry-After carries; never advise retrying at once.
+      const double seconds = std::max(1.0, std::ceil(refusal.retry_after_seconds));
+      error.retry_after = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+      break;
+    }
+    case Kind::prompt_too_long:
+      error.kind = ErrorKind::context_length_exceeded;
+      error.code = "context_length_exceeded";
+      error.param = "messages";
+      break;
+    case Kind::invalid:
+      error.kind = ErrorKind::invalid_request;
+      break;
+    case Kind::shutting_down:
+      error.kind = ErrorKind::upstream_unavailable;
+      break;
+  }
+  return std::unexpected(std::move(error));
+}
+
+void ModelSlot::cancel(const std::shared_ptr<engine::SequenceHandle>& handle) {
+  std::lock_guard lock(mutex_);
+  if (engine_ && handle) handle->cancel();
+}
+
+std::optional<engine::ServingStats> ModelSlot::stats() const {
+  std::lock_guard lock(mutex_);
+  if (!engine_) return std::nullopt;
+  return engine_->stats();
+}
+
+void ModelSlot::shutdown() {
+  std::unique_ptr<engine::ServingEngine> engine;
+  {
+    std::lock_guard lock(mutex_);
+    shut_down_ = true;
+    engine = std::move(engine_);
+  }
+  // Outside the lock: the engine's last callbacks may still be running on its thread.
+  engine.reset();
+}
+
+}  // namespace sy::backends::local

@@ -1,0 +1,62 @@
+#pragma once
+// One configured local model: its weights and its ServingEngine, loaded at start or on the
+// first request (`lazy`). Thread-safe; every use of the engine holds the slot's lock, so that
+// shutdown() cannot pull the engine from under a submit() or cancel().
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "switchyard/backends/error.h"
+#include "switchyard/backends/local_backend.h"
+
+namespace sy::backends::local {
+
+class ModelSlot {
+ public:
+  // Loads the model and starts its engine unless spec.lazy, in which case only the file's
+  // header is read (for its context length). Throws std::runtime_error naming model and file.
+  explicit ModelSlot(LocalModelSpec spec);
+  ~ModelSlot();
+  ModelSlot(const ModelSlot&) = delete;
+  ModelSlot& operator=(const ModelSlot&) = delete;
+
+  const LocalModelSpec& spec() const { return spec_; }
+  size_t context_length() const { return context_length_; }
+
+  // The loaded model, loading it (and starting its engine) first if needed.
+  // upstream_unavailable when loading fails or the slot was shut down.
+  Result<std::shared_ptr<const engine::Model>> model();
+  // The model if it is loaded already (never loads); null otherwise.
+  std::shared_ptr<const engine::Model> loaded_model() const;
+
+  // ServingEngine::submit, with its refusals as Errors: queue_full -> overloaded with
+  // retry_after, prompt_too_long -> context_length_exceeded, invalid -> invalid_request,
+  // shutting_down -> upstream_unavailable.
+  Result<std::shared_ptr<engine::SequenceHandle>> submit(engine::SequenceRequest request,
+                                                         engine::SequenceCallbacks callbacks);
+  // Cancels a sequence of this slot's engine; nothing once the engine is gone.
+  void cancel(const std::shared_ptr<engine::SequenceHandle>& handle);
+
+  std::optional<engine::ServingStats> stats() const;
+
+  // Ends every sequence (their on_end runs with `cancelled`) and joins the engine's thread.
+  void shutdown();
+
+  // True the first time it is called: the chat-template notice is logged once per model.
+  bool first_notice() { return !notice_logged_.exchange(true); }
+
+ private:
+  void load_locked();  // throws std::runtime_error
+
+  const LocalModelSpec spec_;
+  size_t context_length_ = 0;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const engine::Model> model_;
+  std::unique_ptr<engine::ServingEngine> engine_;  // destroyed before model_
+  bool shut_down_ = false;
+  std::atomic<bool> notice_logged_{false};
+};
+
+}  // namespace sy::backends::local
