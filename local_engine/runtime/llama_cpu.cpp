@@ -146,7 +146,6 @@ void LlamaCpu::init() {
   batt_.resize(rows * q_width);
   bgate_.resize(rows * c_.ffn_dim);
   bup_.resize(rows * c_.ffn_dim);
-  attn_value_rows_.resize(pool_.size() * c_.head_dim);
 }
 
 void LlamaCpu::reserve_attention(size_t positions) {
@@ -270,7 +269,7 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
 // (and, in F16, converted) once for the whole group. Positions are visited in order, block by
 // block, so the sums run in the same order whatever the block size.
 void LlamaCpu::attend(size_t l, const Row& row, size_t kv_head, const float* q_group,
-                      float* out_group, float* scores_all, float* value_row) const {
+                      float* out_group, float* scores_all) const {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
@@ -309,13 +308,20 @@ void LlamaCpu::attend(size_t l, const Row& row, size_t kv_head, const float* q_g
     for (size_t i = 0; i < span; ++i) scores[i] /= sum;
     std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
   }
-  for_each_position([&](size_t t, size_t at, BlockId block) {
-    const float* v = value_row;
-    if (f16) {
-      KvCache::widen_f16(cache_.values_f16(block, l) + at, value_row, head_dim);
-    } else {
-      v = cache_.values_f32(block, l) + at;
+  if (f16) {
+    // One kernel call per block's run of positions: the kernel gives the same bits however the
+    // rows are split, so prefill and decode (and any batch) agree exactly.
+    for (size_t t = first; t <= pos;) {
+      const size_t b = t / bt, end = std::min(pos + 1, (b + 1) * bt);
+      kernels_.attention_values_f16(
+          cache_.values_f16(blocks[b], l) + (t - b * bt) * kv_width + kv_head * head_dim,
+          kv_width, end - t, scores_all + (t - first), span, group, head_dim, out_group);
+      t = end;
     }
+    return;
+  }
+  for_each_position([&](size_t t, size_t at, BlockId block) {
+    const float* v = cache_.values_f32(block, l) + at;
     for (size_t g = 0; g < group; ++g) {
       add_scaled(out_group + g * head_dim, v, scores_all[g * span + t - first], head_dim);
     }
@@ -458,7 +464,7 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
         const size_t t = p / c_.n_kv_heads, h = p % c_.n_kv_heads;
         const size_t at = t * q_width + h * group * head_dim;
         attend(l, rows[t], h, bq_.data() + at, batt_.data() + at,
-               attn_scores_.data() + i * scores_size, attn_value_rows_.data() + i * head_dim);
+               attn_scores_.data() + i * scores_size);
       }
     });
     project(lw.wo, batt_.data(), n, bxb_.data());

@@ -105,10 +105,10 @@ class LlamaCpu {
   // Stores k, v (kv width each) of `row` in its block for layer l.
   void store_kv(size_t layer, const Row& row, const float* k, const float* v);
   // out (group * head_dim) = softmax(q.K^T * scale) V for the query heads of one KV head over
-  // the positions of row's sequence that it sees. scores (group, positions seen) and value_row
-  // (head_dim) are the caller's scratch; reads only the cache, so threads may attend at once.
+  // the positions of row's sequence that it sees. scores (group, positions seen) is the
+  // caller's scratch; reads only the cache, so threads may attend at once.
   void attend(size_t layer, const Row& row, size_t kv_head, const float* q, float* out,
-              float* scores, float* value_row) const;
+              float* scores) const;
   // Sizes the attention scratch for spans of up to `positions` positions.
   void reserve_attention(size_t positions);
 
@@ -139,7 +139,6 @@ class LlamaCpu {
   std::vector<float> logits_;           // (logit rows, n_vocab)
   size_t attn_span_ = 0;                // positions the attention scratch holds per query head
   std::vector<float> attn_scores_;      // (pool threads, group, attn_span_)
-  std::vector<float> attn_value_rows_;  // (pool threads, head_dim)
   kernels::ActivationBatch batch_;      // the quantized activations of the current matmul
 };
 
