@@ -13,15 +13,31 @@ namespace sy::gateway {
 
 namespace net = boost::asio;
 
+// An io_context whose shutdown (protected in Asio) can run ahead of its destruction.
+class LoopContext : public net::io_context {
+ public:
+  using net::io_context::io_context;
+  using net::execution_context::shutdown;
+};
+
 class EventLoop::Impl {
  public:
   explicit Impl(int threads) {
     // Concurrency hint 1: each context is run by one thread (Asio keeps its locks, so other
     // threads may still post to it). With one thread this is exactly the former single loop.
-    for (int i = 0; i < threads; ++i) contexts_.push_back(std::make_unique<net::io_context>(1));
+    for (int i = 0; i < threads; ++i) contexts_.push_back(std::make_unique<LoopContext>(1));
+  }
+  ~Impl() {
+    // A handler still queued on one context may own objects bound to another context's strands
+    // (a connection on one thread, its upstream call on another). Shutting every context down
+    // first destroys all queued handlers while every context's services still exist; only then
+    // is any context destroyed. Without this, destroying the first context's handlers touched
+    // the strand service of one already freed (a use-after-free ASan found).
+    signal_sets_.clear();
+    for (auto& context : contexts_) context->shutdown();
   }
 
-  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<std::unique_ptr<LoopContext>> contexts_;
   // Signal sets must outlive their pending waits; they die with the loop.
   std::vector<std::unique_ptr<net::signal_set>> signal_sets_;
   std::mutex signals_mutex_;

@@ -155,8 +155,10 @@ class RunningServer {
   }
 
  private:
-  TestHandler handler_;
+  // The loop outlives the handler: writers the handler keeps (parked streams) hold strands of
+  // the loop's io_contexts, which must still exist when those writers are destroyed.
   EventLoop loop_;
+  TestHandler handler_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
   uint16_t port_ = 0;
