@@ -131,20 +131,20 @@ TEST_P(LedgerPerVendor, StreamedAndBufferedAnswersBillIdentically) {
   EXPECT_FALSE(buffered.ttft_ms.has_value());
 
   // The cost is the catalog price of exactly these tokens, and the client saw the same figure.
-  const auto* terms =
-      gateway::default_price_catalog()
-          ->find(c.name, c.model)
-          ->at(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
+  // The catalog must outlive `terms`, which points into it.
+  const auto catalog = gateway::default_price_catalog();
+  const auto* terms = catalog->find(c.name, c.model)
+                          ->at(std::chrono::floor<std::chrono::days>(
+                              std::chrono::system_clock::now()));
   ASSERT_NE(terms, nullptr);
   EXPECT_EQ(buffered.cost, backends::price_usage(buffered.usage, *terms));
   EXPECT_GT(buffered.cost, 0);
   EXPECT_EQ(header_cost, backends::format_usd(buffered.cost));
   EXPECT_EQ(stream_extra["cost_usd"], backends::format_usd(streamed.cost));
   EXPECT_EQ(stream_extra["cost_micro_usd"], streamed.cost);
-  const auto* gpt4o =
-      gateway::default_price_catalog()
-          ->find("openai", "gpt-4o")
-          ->at(std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()));
+  const auto* gpt4o = catalog->find("openai", "gpt-4o")
+                          ->at(std::chrono::floor<std::chrono::days>(
+                              std::chrono::system_clock::now()));
   EXPECT_EQ(buffered.baseline_cost, backends::price_usage(buffered.usage, *gpt4o));
 }
 

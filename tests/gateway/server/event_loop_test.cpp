@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <csignal>
 #include <future>
 #include <mutex>
@@ -44,6 +45,35 @@ TEST(EventLoop, RunsEachContextOnItsOwnThreadUntilStopped) {
   auto runner = std::async(std::launch::async, [&] { loop.run(); });
   ASSERT_EQ(runner.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(ids.size(), 3u);
+}
+
+// Handlers still queued when the loop goes away may own strands of another context (a
+// connection's exchange on one thread, its upstream call on another). Every context is shut
+// down before any is destroyed, so destroying those handlers never touches a freed strand
+// service (it did before: a use-after-free under ASan, heap corruption without it).
+TEST(EventLoop, DestroysQueuedHandlersThatHoldOtherContextsStrands) {
+  namespace net = boost::asio;
+  using Strand = net::strand<net::io_context::executor_type>;
+  struct Holder {
+    Strand strand;
+    std::atomic<int>* destroyed;
+    ~Holder() { destroyed->fetch_add(1); }
+  };
+  std::atomic<int> destroyed{0};
+  {
+    EventLoop loop(2);
+    net::io_context& a = *loop.contexts()[0];
+    net::io_context& b = *loop.contexts()[1];
+    // Never run: both handlers are still queued, each holding a strand of the other context.
+    for (int round = 0; round < 8; ++round) {
+      auto on_b = std::make_shared<Holder>(Holder{net::make_strand(b), &destroyed});
+      auto on_a = std::make_shared<Holder>(Holder{net::make_strand(a), &destroyed});
+      net::post(net::make_strand(a), [on_b] { (void)on_b; });
+      net::post(net::make_strand(b), [on_a] { (void)on_a; });
+    }
+  }
+  // Each Holder is destroyed once as the temporary it was built from, once as the shared copy.
+  EXPECT_EQ(destroyed.load(), 2 * 16);
 }
 
 TEST(EventLoop, DefaultsToOneThreadPerCore) {
