@@ -5,7 +5,6 @@
 #include <chrono>
 
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/anthropic_error_reply.h"
 #include "api/anthropic_exchange.h"
@@ -18,12 +17,6 @@ using backends::Error;
 using backends::ErrorKind;
 
 namespace {
-
-int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               since)
-      .count();
-}
 
 Error model_not_allowed(const std::string& model) {
   return Error{.kind = ErrorKind::permission_denied,
@@ -50,69 +43,21 @@ void ApiHandler::messages(const ServerRequest& request, const Principal& princip
   }
   // The same policy gate as the OpenAI surface: classified (the native body included, since it
   // may be forwarded verbatim) and decided before any backend is called.
-  auto routed = gate_.route(chat_request, request.headers,
-                            RouteOptions{.endpoint = row.endpoint, .tenant = principal.tenant});
-  if (!routed) {
-    refuse(*writer, routed.error(), std::move(row));
-    return;
-  }
-  const policies::Decision& decision = routed->decision;
-  row.rule = decision.rule_header();
-  row.sensitivity = std::string(to_string(decision.sensitivity.level));
-  row.volume = std::string(to_string(decision.volume.volume));
-  backends::Headers policy_headers = decision_headers(decision);
-  if (decision.verdict != policies::Decision::Verdict::route) {
-    // Reasons name rules and finding types only, never values: safe for the log.
-    spdlog::info("request_id={} tenant={} policy {}: {}", row.request_id, row.tenant,
-                 to_string(decision.verdict), decision.message);
-    refuse(*writer, decision.error(), std::move(row),
-           decision.verdict == policies::Decision::Verdict::deny ? LedgerStatus::denied
-                                                                 : LedgerStatus::error,
-           std::move(policy_headers));
-    return;
-  }
+  auto routed = route_or_refuse(chat_request, request, principal, row, *writer);
+  if (!routed) return;
+  backends::Headers policy_headers = decision_headers(routed->decision);
 
-  ExchangeContext ctx{.request_id = row.request_id,
-                      .client_model = chat_request.model,
-                      .tenant = principal.tenant,
-                      .pricer = pricer_,
-                      .day = std::chrono::floor<std::chrono::days>(
-                          std::chrono::sys_time<std::chrono::milliseconds>(
-                              std::chrono::milliseconds(row.time_ms))),
-                      .started = started,
-                      .policy_headers = std::move(policy_headers)};
-  {
-    std::lock_guard lock(open_->mutex);
-    ++open_->count;
-  }
-  run_messages_exchange(
-      std::move(chat_request), std::move(routed->candidates), std::move(ctx), std::move(writer),
-      [ledger = ledger_, open = open_, row = std::move(row),
-       started](const ExchangeSummary& s) mutable {
-        row.latency_ms = elapsed_ms(started);
-        row.backend = s.backend;
-        row.model = s.model;
-        row.usage = s.usage;
-        row.usage_estimated = s.usage_estimated;
-        row.cost = s.price.cost;
-        row.baseline_cost = s.baseline_cost;
-        row.price_source = s.price.source;
-        if (s.ttft) {
-          row.ttft_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*s.ttft).count();
-        }
-        row.status = s.status;
-        row.error_kind = s.error_kind;
-        row.http_status = s.http_status;
-        // Access log: ids, route and outcome only; never prompt text or keys.
-        spdlog::info("request_id={} tenant={} key={} path={} status={} backend={} model={} "
-                     "attempts={} ms={} cost_usd={}",
-                     row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status,
-                     row.backend, row.model, s.outcome.attempts.size(), row.latency_ms,
-                     backends::format_usd(row.cost));
-        if (ledger) ledger->write(std::move(row));
-        std::lock_guard lock(open->mutex);
-        if (--open->count == 0) open->idle.notify_all();
-      });
+  ExchangeContext ctx{
+      .request_id = row.request_id,
+      .client_model = chat_request.model,
+      .tenant = principal.tenant,
+      .pricer = pricer_,
+      .day = std::chrono::floor<std::chrono::days>(
+          std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms))),
+      .started = started,
+      .policy_headers = std::move(policy_headers)};
+  run_messages_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
+                        std::move(writer), settle_exchange(std::move(row), started));
 }
 
 // Counted by the first candidate's own tokenizer where it has one (Backend::

@@ -4,8 +4,8 @@
 #include <chrono>
 #include <random>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "api/anthropic_error_reply.h"
 #include "api/chat_exchange.h"
@@ -22,11 +22,11 @@ namespace {
 // A client-supplied id is echoed only if it is short and plain (it ends up in logs).
 std::string request_id_for(const ServerRequest& request) {
   if (auto given = backends::find_header(request.headers, "x-request-id")) {
-    bool plain = !given->empty() && given->size() <= 128 &&
-                 std::all_of(given->begin(), given->end(), [](char c) {
-                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-                          c == '.';
-                 });
+    bool plain =
+        !given->empty() && given->size() <= 128 &&
+        std::all_of(given->begin(), given->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        });
     if (plain) return std::string(*given);
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -36,9 +36,7 @@ std::string request_id_for(const ServerRequest& request) {
   return id;
 }
 
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // The Anthropic surface's paths answer errors in Anthropic's format.
 bool is_anthropic_path(std::string_view path) {
@@ -109,8 +107,10 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
 
   if (path == "/healthz" || path == "/readyz") {
     if (request.method != "GET" && request.method != "HEAD") {
-      send_error(*writer, Error{.kind = ErrorKind::invalid_request,
-                                .message = "Use GET for " + std::string(path)}, request_id);
+      send_error(
+          *writer,
+          Error{.kind = ErrorKind::invalid_request, .message = "Use GET for " + std::string(path)},
+          request_id);
       return;
     }
     if (path == "/healthz") {
@@ -133,9 +133,11 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
   if (is_explain) {
     // No ledger row: nothing is sent anywhere and nothing is billed.
     if (request.method != "POST") {
-      send_error(*writer, Error{.kind = ErrorKind::invalid_request,
-                                .message = "Use POST for /v1/route/explain",
-                                .code = "method_not_allowed"}, request_id);
+      send_error(*writer,
+                 Error{.kind = ErrorKind::invalid_request,
+                       .message = "Use POST for /v1/route/explain",
+                       .code = "method_not_allowed"},
+                 request_id);
       return;
     }
     auto principal = keys_.authenticate(request.headers);
@@ -149,10 +151,11 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
   bool is_messages = path == "/v1/messages";
   bool is_count_tokens = path == "/v1/messages/count_tokens";
   if (!is_chat && !is_completions && !is_models && !is_messages && !is_count_tokens) {
-    send_error(*writer, Error{.kind = ErrorKind::not_found,
-                              .message = "Unknown request URL: " + request.method + " " +
-                                         std::string(path.substr(0, 200)),
-                              .code = "unknown_url"},
+    send_error(*writer,
+               Error{.kind = ErrorKind::not_found,
+                     .message = "Unknown request URL: " + request.method + " " +
+                                std::string(path.substr(0, 200)),
+                     .code = "unknown_url"},
                request_id, {}, is_anthropic_path(path));
     return;
   }
@@ -212,8 +215,8 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
 void ApiHandler::models(const std::string& request_id, ResponseWriter& writer) {
   nlohmann::json data = nlohmann::json::array();
   for (const auto& model : catalog_->list()) {
-    nlohmann::json entry = {{"id", model.id}, {"object", "model"}, {"created", 0},
-                            {"owned_by", model.owned_by}};
+    nlohmann::json entry = {
+        {"id", model.id}, {"object", "model"}, {"created", 0}, {"owned_by", model.owned_by}};
     // Not in OpenAI's schema; SDKs keep unknown members.
     if (model.context_length) entry["context_length"] = *model.context_length;
     data.push_back(std::move(entry));
@@ -233,81 +236,94 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
   backends::ChatRequest chat_request = std::move(*parsed);
   row.stream = chat_request.stream;
   if (!keys_.model_allowed(principal, chat_request.model)) {
-    refuse(*writer,
-           Error{.kind = ErrorKind::permission_denied,
-                 .message = "This key may not use model '" + chat_request.model.substr(0, 200) +
-                            "'",
-                 .param = "model", .code = "model_not_allowed"},
-           std::move(row), LedgerStatus::denied);
+    refuse(
+        *writer,
+        Error{.kind = ErrorKind::permission_denied,
+              .message = "This key may not use model '" + chat_request.model.substr(0, 200) + "'",
+              .param = "model",
+              .code = "model_not_allowed"},
+        std::move(row), LedgerStatus::denied);
     return;
   }
   // Classified and decided before any backend is called; fallback walks only what it allows.
+  auto routed = route_or_refuse(chat_request, request, principal, row, *writer);
+  if (!routed) return;
+  backends::Headers policy_headers = decision_headers(routed->decision);
+
+  ExchangeContext ctx{
+      .request_id = row.request_id,
+      .client_model = chat_request.model,
+      .tenant = principal.tenant,
+      .pricer = pricer_,
+      .day = std::chrono::floor<std::chrono::days>(
+          std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms))),
+      .started = started,
+      .policy_headers = std::move(policy_headers)};
+  run_chat_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
+                    std::move(writer), settle_exchange(std::move(row), started));
+}
+
+std::optional<Routed> ApiHandler::route_or_refuse(backends::ChatRequest& chat_request,
+                                                  const ServerRequest& request,
+                                                  const Principal& principal, LedgerRow& row,
+                                                  ResponseWriter& writer) {
   auto routed = gate_.route(chat_request, request.headers,
                             RouteOptions{.endpoint = row.endpoint, .tenant = principal.tenant});
   if (!routed) {
-    refuse(*writer, routed.error(), std::move(row));
-    return;
+    refuse(writer, routed.error(), std::move(row));
+    return std::nullopt;
   }
   const policies::Decision& decision = routed->decision;
   row.rule = decision.rule_header();
   row.sensitivity = std::string(to_string(decision.sensitivity.level));
   row.volume = std::string(to_string(decision.volume.volume));
-  backends::Headers policy_headers = decision_headers(decision);
   if (decision.verdict != policies::Decision::Verdict::route) {
     // Reasons name rules and finding types only, never values: safe for the log.
     spdlog::info("request_id={} tenant={} policy {}: {}", row.request_id, row.tenant,
                  to_string(decision.verdict), decision.message);
-    refuse(*writer, decision.error(), std::move(row),
+    refuse(writer, decision.error(), std::move(row),
            decision.verdict == policies::Decision::Verdict::deny ? LedgerStatus::denied
                                                                  : LedgerStatus::error,
-           std::move(policy_headers));
-    return;
+           decision_headers(decision));
+    return std::nullopt;
   }
-  std::vector<backends::Candidate> candidates = std::move(routed->candidates);
   // Backends that schedule requests themselves (the local engine) let bulk work yield.
   chat_request.bulk = decision.volume.volume == policies::VolumeClass::bulk;
+  return std::move(*routed);
+}
 
-  ExchangeContext ctx{.request_id = row.request_id,
-                      .client_model = chat_request.model,
-                      .tenant = principal.tenant,
-                      .pricer = pricer_,
-                      .day = std::chrono::floor<std::chrono::days>(
-                          std::chrono::sys_time<std::chrono::milliseconds>(
-                              std::chrono::milliseconds(row.time_ms))),
-                      .started = started,
-                      .policy_headers = std::move(policy_headers)};
+std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
+    LedgerRow row, std::chrono::steady_clock::time_point started) {
   {
     std::lock_guard lock(open_->mutex);
     ++open_->count;
   }
-  run_chat_exchange(
-      std::move(chat_request), std::move(candidates), std::move(ctx), std::move(writer),
-      [ledger = ledger_, open = open_, row = std::move(row),
-       started](const ExchangeSummary& s) mutable {
-        row.latency_ms = elapsed_ms(started);
-        row.backend = s.backend;
-        row.model = s.model;
-        row.usage = s.usage;
-        row.usage_estimated = s.usage_estimated;
-        row.cost = s.price.cost;
-        row.baseline_cost = s.baseline_cost;
-        row.price_source = s.price.source;
-        if (s.ttft) {
-          row.ttft_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*s.ttft).count();
-        }
-        row.status = s.status;
-        row.error_kind = s.error_kind;
-        row.http_status = s.http_status;
-        // Access log: ids, route and outcome only; never prompt text or keys.
-        spdlog::info("request_id={} tenant={} key={} path={} status={} backend={} model={} "
-                     "attempts={} ms={} cost_usd={}",
-                     row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status,
-                     row.backend, row.model, s.outcome.attempts.size(), row.latency_ms,
-                     backends::format_usd(row.cost));
-        if (ledger) ledger->write(std::move(row));
-        std::lock_guard lock(open->mutex);
-        if (--open->count == 0) open->idle.notify_all();
-      });
+  return [ledger = ledger_, open = open_, row = std::move(row),
+          started](const ExchangeSummary& s) mutable {
+    row.latency_ms = elapsed_ms(started);
+    row.backend = s.backend;
+    row.model = s.model;
+    row.usage = s.usage;
+    row.usage_estimated = s.usage_estimated;
+    row.cost = s.price.cost;
+    row.baseline_cost = s.baseline_cost;
+    row.price_source = s.price.source;
+    if (s.ttft) {
+      row.ttft_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*s.ttft).count();
+    }
+    row.status = s.status;
+    row.error_kind = s.error_kind;
+    row.http_status = s.http_status;
+    // Access log: ids, route and outcome only; never prompt text or keys.
+    spdlog::info(
+        "request_id={} tenant={} key={} path={} status={} backend={} model={} "
+        "attempts={} ms={} cost_usd={}",
+        row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
+        row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
+    if (ledger) ledger->write(std::move(row));
+    std::lock_guard lock(open->mutex);
+    if (--open->count == 0) open->idle.notify_all();
+  };
 }
 
 void ApiHandler::explain(const ServerRequest& request, const Principal& principal,
@@ -320,16 +336,15 @@ void ApiHandler::explain(const ServerRequest& request, const Principal& principa
   if (!keys_.model_allowed(principal, parsed->model)) {
     send_error(writer,
                Error{.kind = ErrorKind::permission_denied,
-                     .message = "This key may not use model '" + parsed->model.substr(0, 200) +
-                                "'",
-                     .param = "model", .code = "model_not_allowed"},
+                     .message = "This key may not use model '" + parsed->model.substr(0, 200) + "'",
+                     .param = "model",
+                     .code = "model_not_allowed"},
                request_id);
     return;
   }
-  auto routed = gate_.route(*parsed, request.headers,
-                            RouteOptions{.endpoint = "/v1/chat/completions",
-                                         .tenant = principal.tenant,
-                                         .count = false});
+  auto routed = gate_.route(
+      *parsed, request.headers,
+      RouteOptions{.endpoint = "/v1/chat/completions", .tenant = principal.tenant, .count = false});
   if (!routed) {
     send_error(writer, routed.error(), request_id);
     return;

@@ -14,9 +14,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
+#include "api/chat_exchange.h"
 #include "ledger/request_pricer.h"
 #include "routing/model_catalog.h"
 #include "routing/policy_gate.h"
@@ -45,14 +48,25 @@ class ApiHandler : public RequestHandler {
   bool wait_for_exchanges(std::chrono::milliseconds timeout);
 
  private:
-  void chat(const ServerRequest& request, const Principal& principal, bool legacy,
-            LedgerRow row, std::shared_ptr<ResponseWriter> writer);
+  void chat(const ServerRequest& request, const Principal& principal, bool legacy, LedgerRow row,
+            std::shared_ptr<ResponseWriter> writer);
   void explain(const ServerRequest& request, const Principal& principal,
                const std::string& request_id, ResponseWriter& writer);
   // Answers `error` and records the refusal (status denied or error) in the ledger.
   void refuse(ResponseWriter& writer, const backends::Error& error, LedgerRow row,
               LedgerStatus status = LedgerStatus::error, backends::Headers extra = {});
   void record(LedgerRow row);
+  // The policy gate for both surfaces: classifies and decides `chat_request` before any backend
+  // is called, fills the row's policy columns and marks bulk requests (ChatRequest::bulk). A
+  // refusal (an error, or a deny/unavailable decision) is answered and recorded here: nullopt,
+  // and `row` has been consumed.
+  std::optional<Routed> route_or_refuse(backends::ChatRequest& chat_request,
+                                        const ServerRequest& request, const Principal& principal,
+                                        LedgerRow& row, ResponseWriter& writer);
+  // Counts an exchange as open and returns what ends it: fills the row from the summary, logs
+  // the access line, writes the row, and wakes drain when it was the last open one.
+  std::function<void(const ExchangeSummary&)> settle_exchange(
+      LedgerRow row, std::chrono::steady_clock::time_point started);
   void models(const std::string& request_id, ResponseWriter& writer);
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
