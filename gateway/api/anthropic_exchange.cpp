@@ -19,37 +19,6 @@ using backends::Result;
 
 namespace {
 
-// Whether `served_by` forwarded the client's own body (and so answers natively).
-bool is_native(const backends::ChatRequest& request, const Candidate& served_by) {
-  return request.native && served_by.backend->capabilities().native_protocol == "anthropic";
-}
-
-// The summary's served-by fields and status from the outcome, as the OpenAI surface does.
-void describe(ExchangeSummary& s, const Result<ChatResponse>& result,
-              const FallbackOutcome& outcome) {
-  s.outcome = outcome;
-  if (!outcome.attempts.empty()) {
-    s.backend = outcome.attempts.back().backend;
-    s.model = outcome.attempts.back().model;
-  }
-  if (result) {
-    s.status = LedgerStatus::ok;
-  } else {
-    s.error_kind = std::string(backends::to_string(result.error().kind));
-    s.status = result.error().kind == backends::ErrorKind::cancelled ? LedgerStatus::cancelled
-                                                                      : LedgerStatus::error;
-  }
-}
-
-void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& upstream_model) {
-  if (!ctx.pricer) return;
-  s.price = ctx.pricer->price(s.backend, s.model, s.usage, ctx.day);
-  if (s.price.source == "none" && !upstream_model.empty() && upstream_model != s.model) {
-    s.price = ctx.pricer->price(s.backend, upstream_model, s.usage, ctx.day);
-  }
-  s.baseline_cost = ctx.pricer->baseline(ctx.tenant, s.usage, ctx.day, s.price.cost);
-}
-
 std::string cost_extra(const ExchangeContext& ctx, const Candidate& served_by,
                        const ExchangeSummary& s) {
   return nlohmann::json{{"backend", served_by.backend->info().name},
@@ -111,8 +80,8 @@ class MessagesStream {
         return summary;
       }
       summary.http_status = 200;
-      writer_->write(AnthropicStreamEncoder::error(
-          anthropic_error_json(result.error(), ctx_.request_id)));
+      writer_->write(
+          AnthropicStreamEncoder::error(anthropic_error_json(result.error(), ctx_.request_id)));
       writer_->finish();
       return summary;
     }
@@ -152,7 +121,8 @@ class MessagesStream {
     headers.emplace_back("cache-control", "no-cache");
     writer_->start_stream(200, std::move(headers));
     if (!native_) {
-      encoder_ = AnthropicStreamEncoder(MessageIdentity{.id = "msg_" + ctx_.request_id, .model = model_});
+      encoder_ =
+          AnthropicStreamEncoder(MessageIdentity{.id = "msg_" + ctx_.request_id, .model = model_});
       writer_->write(encoder_.start(seen_usage_.value_or(backends::Usage{})));
     }
   }
@@ -192,9 +162,8 @@ void run_messages_exchange(backends::ChatRequest request, std::vector<Candidate>
   } else {
     const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
     const bool request_native = request.native != nullptr;
-    handlers.on_complete = [writer, ctx, shared_candidates, on_done, prompt_tokens,
-                            request_native](Result<ChatResponse> result,
-                                            const FallbackOutcome& outcome) {
+    handlers.on_complete = [writer, ctx, shared_candidates, on_done, prompt_tokens, request_native](
+                               Result<ChatResponse> result, const FallbackOutcome& outcome) {
       ExchangeSummary summary;
       describe(summary, result, outcome);
       if (!result) {

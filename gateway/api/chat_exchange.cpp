@@ -25,35 +25,6 @@ int64_t unix_now() {
       .count();
 }
 
-
-// Fills the summary's served-by fields from the outcome (the candidate that answered or failed
-// last) and the status from the result.
-void describe(ExchangeSummary& s, const Result<ChatResponse>& result,
-              const FallbackOutcome& outcome) {
-  s.outcome = outcome;
-  if (!outcome.attempts.empty()) {
-    s.backend = outcome.attempts.back().backend;
-    s.model = outcome.attempts.back().model;
-  }
-  if (result) {
-    s.status = LedgerStatus::ok;
-  } else {
-    s.error_kind = std::string(backends::to_string(result.error().kind));
-    s.status = result.error().kind == backends::ErrorKind::cancelled ? LedgerStatus::cancelled
-                                                                      : LedgerStatus::error;
-  }
-}
-
-// Prices the summary's usage on the backend that served it, and the tenant's baseline.
-void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& upstream_model) {
-  if (!ctx.pricer) return;
-  s.price = ctx.pricer->price(s.backend, s.model, s.usage, ctx.day);
-  if (s.price.source == "none" && !upstream_model.empty() && upstream_model != s.model) {
-    s.price = ctx.pricer->price(s.backend, upstream_model, s.usage, ctx.day);
-  }
-  s.baseline_cost = ctx.pricer->baseline(ctx.tenant, s.usage, ctx.day, s.price.cost);
-}
-
 // State of one streamed exchange; handlers of one call are serialized by the backend.
 class StreamState {
  public:
@@ -183,6 +154,34 @@ class StreamState {
 };
 
 }  // namespace
+
+// Fills the summary's served-by fields from the outcome (the candidate that answered or failed
+// last) and the status from the result.
+void describe(ExchangeSummary& s, const Result<ChatResponse>& result,
+              const FallbackOutcome& outcome) {
+  s.outcome = outcome;
+  if (!outcome.attempts.empty()) {
+    s.backend = outcome.attempts.back().backend;
+    s.model = outcome.attempts.back().model;
+  }
+  if (result) {
+    s.status = LedgerStatus::ok;
+  } else {
+    s.error_kind = std::string(backends::to_string(result.error().kind));
+    s.status = result.error().kind == backends::ErrorKind::cancelled ? LedgerStatus::cancelled
+                                                                     : LedgerStatus::error;
+  }
+}
+
+// Prices the summary's usage on the backend that served it, and the tenant's baseline.
+void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& upstream_model) {
+  if (!ctx.pricer) return;
+  s.price = ctx.pricer->price(s.backend, s.model, s.usage, ctx.day);
+  if (s.price.source == "none" && !upstream_model.empty() && upstream_model != s.model) {
+    s.price = ctx.pricer->price(s.backend, upstream_model, s.usage, ctx.day);
+  }
+  s.baseline_cost = ctx.pricer->baseline(ctx.tenant, s.usage, ctx.day, s.price.cost);
+}
 
 Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
   Headers headers = {{"x-request-id", ctx.request_id},

@@ -54,6 +54,13 @@ struct ExchangeSummary {
   std::string error_kind;
 };
 
+// Fills the summary's served-by fields from the outcome (the candidate that answered or failed
+// last) and the status from the result.
+void describe(ExchangeSummary& s, const backends::Result<backends::ChatResponse>& result,
+              const backends::FallbackOutcome& outcome);
+// Prices the summary's usage on the backend that served it (the upstream model's name when the
+// served alias has no price), and the tenant's baseline.
+void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& upstream_model);
 // The headers of an answer served by `served_by`: request id, backend, model and the policy's
 // x-switchyard-* headers. Every surface answers with them.
 Headers served_headers(const ExchangeContext& ctx, const backends::Candidate& served_by);
