@@ -45,17 +45,7 @@ void ApiHandler::messages(const ServerRequest& request, const Principal& princip
   // may be forwarded verbatim) and decided before any backend is called.
   auto routed = route_or_refuse(chat_request, request, principal, row, *writer);
   if (!routed) return;
-  backends::Headers policy_headers = decision_headers(routed->decision);
-
-  ExchangeContext ctx{
-      .request_id = row.request_id,
-      .client_model = chat_request.model,
-      .tenant = principal.tenant,
-      .pricer = pricer_,
-      .day = std::chrono::floor<std::chrono::days>(
-          std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms))),
-      .started = started,
-      .policy_headers = std::move(policy_headers)};
+  ExchangeContext ctx = exchange_context(row, chat_request, principal, started, routed->decision);
   run_messages_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
                         std::move(writer), settle_exchange(std::move(row), started));
 }

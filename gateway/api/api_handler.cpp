@@ -248,17 +248,7 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
   // Classified and decided before any backend is called; fallback walks only what it allows.
   auto routed = route_or_refuse(chat_request, request, principal, row, *writer);
   if (!routed) return;
-  backends::Headers policy_headers = decision_headers(routed->decision);
-
-  ExchangeContext ctx{
-      .request_id = row.request_id,
-      .client_model = chat_request.model,
-      .tenant = principal.tenant,
-      .pricer = pricer_,
-      .day = std::chrono::floor<std::chrono::days>(
-          std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms))),
-      .started = started,
-      .policy_headers = std::move(policy_headers)};
+  ExchangeContext ctx = exchange_context(row, chat_request, principal, started, routed->decision);
   run_chat_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
                     std::move(writer), settle_exchange(std::move(row), started));
 }
@@ -290,6 +280,22 @@ std::optional<Routed> ApiHandler::route_or_refuse(backends::ChatRequest& chat_re
   // Backends that schedule requests themselves (the local engine) let bulk work yield.
   chat_request.bulk = decision.volume.volume == policies::VolumeClass::bulk;
   return std::move(*routed);
+}
+
+ExchangeContext ApiHandler::exchange_context(const LedgerRow& row,
+                                             const backends::ChatRequest& chat_request,
+                                             const Principal& principal,
+                                             std::chrono::steady_clock::time_point started,
+                                             const policies::Decision& decision) const {
+  return ExchangeContext{
+      .request_id = row.request_id,
+      .client_model = chat_request.model,
+      .tenant = principal.tenant,
+      .pricer = pricer_,
+      .day = std::chrono::floor<std::chrono::days>(
+          std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms))),
+      .started = started,
+      .policy_headers = decision_headers(decision)};
 }
 
 std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(

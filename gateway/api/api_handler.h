@@ -63,6 +63,11 @@ class ApiHandler : public RequestHandler {
   std::optional<Routed> route_or_refuse(backends::ChatRequest& chat_request,
                                         const ServerRequest& request, const Principal& principal,
                                         LedgerRow& row, ResponseWriter& writer);
+  // What an exchange of a routed request needs: ids, pricing day, the decision's headers.
+  ExchangeContext exchange_context(const LedgerRow& row, const backends::ChatRequest& chat_request,
+                                   const Principal& principal,
+                                   std::chrono::steady_clock::time_point started,
+                                   const policies::Decision& decision) const;
   // Counts an exchange as open and returns what ends it: fills the row from the summary, logs
   // the access line, writes the row, and wakes drain when it was the last open one.
   std::function<void(const ExchangeSummary&)> settle_exchange(
