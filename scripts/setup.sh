@@ -14,6 +14,7 @@ PACKAGES=(
   libboost1.81-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   wrk nginx-light curl procps openssl afl++ libvectorscan-dev
+  postgresql libpq-dev redis-server libhiredis-dev
 )
 
 missing=()
