@@ -309,6 +309,49 @@ void parse_prefer(const Reader& r, const YAML::Node& node, const std::string& pa
            [&](const YAML::Node& n, const std::string& p) { prefer.kind = r.kind(n, p); });
 }
 
+// `transform: mask_pii` (every finding of level confidential or below) or
+// `transform: {mask_pii: {types: [email, phone]}}` (exactly the listed types).
+MaskSelection parse_transform(const Reader& r, const YAML::Node& node, const std::string& path) {
+  MaskSelection selection;
+  if (node.IsScalar()) {
+    const std::string text = node.Scalar();
+    if (text != "mask_pii") {
+      r.fail(node, path, "unknown transform \"" + text.substr(0, 64) + "\" (the one transform is "
+                         "mask_pii)" + did_you_mean(text, {"mask_pii"}));
+    }
+    selection.up_to_confidential = true;
+    return selection;
+  }
+  r.expect_map(node, path, {"mask_pii"});
+  const YAML::Node mask = node["mask_pii"];
+  const std::string mask_path = join(path, "mask_pii");
+  if (mask.IsNull()) {
+    selection.up_to_confidential = true;
+    return selection;
+  }
+  r.expect_map(mask, mask_path, {"types"});
+  const YAML::Node types = mask["types"];
+  if (!types.IsDefined()) {
+    selection.up_to_confidential = true;
+    return selection;
+  }
+  const std::string types_path = join(mask_path, "types");
+  if (!types.IsSequence() || types.size() == 0) {
+    r.fail(types, types_path, "must list at least one finding type");
+  }
+  for (size_t i = 0; i < types.size(); ++i) {
+    const std::string p = index(types_path, i);
+    const std::string text = r.non_empty(types[i], p);
+    auto type = parse_finding_type(text);
+    if (!type) r.fail(types[i], p, "unknown finding type \"" + text.substr(0, 64) + "\"");
+    if (*type == FindingType::unscannable) {
+      r.fail(types[i], p, "unscannable content (images, audio, files) has no text to mask");
+    }
+    selection.types.push_back(*type);
+  }
+  return selection;
+}
+
 Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path) {
   r.expect_map(node, path, {"name", "when", "require", "prefer", "deny", "transform"});
   Rule rule;
@@ -329,13 +372,13 @@ Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path
   optional(node, path, "deny",
            [&](const YAML::Node& n, const std::string& p) { rule.deny = r.non_empty(n, p); });
   optional(node, path, "transform", [&](const YAML::Node& n, const std::string& p) {
-    r.not_available(n, p, "the transform action (mask_pii)");
+    rule.mask_pii = parse_transform(r, n, p);
   });
-  if (rule.deny && (!rule.require.empty() || !rule.prefer.empty())) {
-    r.fail(node, path, "a rule that denies cannot also require or prefer");
+  if (rule.deny && (!rule.require.empty() || !rule.prefer.empty() || rule.mask_pii)) {
+    r.fail(node, path, "a rule that denies cannot also require, prefer or transform");
   }
-  if (!rule.deny && rule.require.empty() && rule.prefer.empty()) {
-    r.fail(node, path, "needs one of require, prefer or deny");
+  if (!rule.deny && rule.require.empty() && rule.prefer.empty() && !rule.mask_pii) {
+    r.fail(node, path, "needs one of require, prefer, transform or deny");
   }
   return rule;
 }

@@ -117,9 +117,10 @@ TEST(PolicyLoader, ErrorsNameFileLineAndKey) {
   EXPECT_EQ(load_error("rules:\n  - when: {volume: bulk}\n    prefer: [x]\n"),
             "policy.yaml:2:5: rules[0]: missing required key \"name\"");
   EXPECT_EQ(load_error("rules:\n  - name: a\n    when: {volume: bulk}\n"),
-            "policy.yaml:2:5: rules[0]: needs one of require, prefer or deny");
+            "policy.yaml:2:5: rules[0]: needs one of require, prefer, transform or deny");
   EXPECT_EQ(load_error("rules:\n  - name: a\n    deny: x\n    require: {kind: local}\n"),
-            "policy.yaml:2:5: rules[0]: a rule that denies cannot also require or prefer");
+            "policy.yaml:2:5: rules[0]: a rule that denies cannot also require, prefer or "
+            "transform");
   EXPECT_EQ(load_error("volume: {window_ms: -5}\n"),
             "policy.yaml:1:21: volume.window_ms: must be an integer from 1 to 2147483648");
   EXPECT_EQ(load_error("sensitivity: {levels: {credit_card: restricted}}\n"),
@@ -136,12 +137,38 @@ TEST(PolicyLoader, RefusesWhatNothingCanEvaluateYet) {
                              0),
             0u)
       << difficulty;
-  std::string transform =
-      load_error("rules:\n  - name: mask\n    transform: mask_pii\n    prefer: [x]\n");
-  EXPECT_NE(transform.find("rules[0].transform: the transform action (mask_pii) is not "
-                           "available yet"),
-            std::string::npos)
-      << transform;
+}
+
+TEST(PolicyLoader, ReadsTheMaskPiiTransform) {
+  PolicyPtr policy = load_policy_string(
+      "rules:\n"
+      "  - name: all\n    transform: mask_pii\n"
+      "  - name: listed\n    transform: {mask_pii: {types: [email, payment_card]}}\n"
+      "    prefer: [x]\n"
+      "  - name: empty\n    transform: {mask_pii: }\n",
+      "policy.yaml");
+  ASSERT_EQ(policy->rules.size(), 3u);
+  ASSERT_TRUE(policy->rules[0].mask_pii);
+  EXPECT_TRUE(policy->rules[0].mask_pii->up_to_confidential);
+  EXPECT_TRUE(policy->rules[0].mask_pii->types.empty());
+  ASSERT_TRUE(policy->rules[1].mask_pii);
+  EXPECT_FALSE(policy->rules[1].mask_pii->up_to_confidential);
+  EXPECT_EQ(policy->rules[1].mask_pii->types,
+            (std::vector<FindingType>{FindingType::email, FindingType::payment_card}));
+  EXPECT_TRUE(policy->rules[2].mask_pii->up_to_confidential);
+
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    transform: mask_pi\n"),
+            "policy.yaml:3:16: rules[0].transform: unknown transform \"mask_pi\" (the one "
+            "transform is mask_pii) (did you mean \"mask_pii\"?)");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    transform: {mask_pii: {types: [emial]}}\n"),
+            "policy.yaml:3:36: rules[0].transform.mask_pii.types[0]: unknown finding type "
+            "\"emial\"");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    transform: {mask_pii: {types: [unscannable]}}\n"),
+            "policy.yaml:3:36: rules[0].transform.mask_pii.types[0]: unscannable content "
+            "(images, audio, files) has no text to mask");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    deny: x\n    transform: mask_pii\n"),
+            "policy.yaml:2:5: rules[0]: a rule that denies cannot also require, prefer or "
+            "transform");
 }
 
 TEST(PolicyLoader, ReadsASectionOfALargerDocument) {

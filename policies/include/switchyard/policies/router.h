@@ -11,6 +11,9 @@
 //    preference the model's own target order (its alias = the operator's fallback order)
 //    stands. Backends whose circuit is open are left out.
 // 4. No survivor: 403 naming the rules that excluded them; survivors but all unavailable: 503.
+// 5. Transforms: when matching rules ask for `mask_pii`, the request's values are collected
+//    into a MaskPlan (transform/mask_plan.h) for the closed candidates; local candidates see
+//    the original. Masking never changes the candidates, their order or the constraints.
 //
 // A Decision carries finding types, paths and spans, never the values found.
 // Thread-safe: decide() may run on every I/O thread at once (the volume window is locked).
@@ -28,6 +31,7 @@
 #include "switchyard/policies/classify/sensitivity_classifier.h"
 #include "switchyard/policies/classify/volume_classifier.h"
 #include "switchyard/policies/rules/policy.h"
+#include "switchyard/policies/transform/mask_plan.h"
 
 namespace sy::policies {
 
@@ -81,6 +85,17 @@ struct ExcludedTarget {
   std::string reason;  // "kind closed (local required)", "unavailable (circuit open)", ...
 };
 
+// The `mask_pii` transform of a routed decision.
+struct MaskDecision {
+  std::vector<std::string> rules;  // the matching rules that asked for it, in rule order
+  MaskSelection selection;         // their selections, united
+  // The values to mask and their placeholders; null when the request holds none or no
+  // candidate is closed.
+  MaskPlanPtr plan;
+  std::vector<std::string> masked_backends;  // closed candidates: they get the masked form
+  bool applies() const { return plan != nullptr && !masked_backends.empty(); }
+};
+
 struct Decision {
   enum class Verdict { route, deny, unavailable };
   Verdict verdict = Verdict::route;
@@ -90,6 +105,7 @@ struct Decision {
   Constraints constraints;
   std::vector<RouteTarget> candidates;  // ordered; fallback walks these and nothing else
   std::vector<ExcludedTarget> excluded;
+  std::optional<MaskDecision> mask;  // set when a matching rule asks for mask_pii
   std::vector<std::string> reasons;  // one line per step, for explain and logs
   std::string deny_rule;             // Verdict::deny by a rule's `deny`: that rule
   std::string message;               // deny/unavailable: what the client reads
@@ -119,6 +135,9 @@ class Router {
   const SensitivityClassifier& classifier() const { return *classifier_; }
 
  private:
+  void plan_masking(Decision& d, const RouteRequest& request,
+                    std::span<const BackendView> backend_views) const;
+
   PolicyPtr policy_;
   std::shared_ptr<const SensitivityClassifier> classifier_;
   VolumeClassifier volume_;

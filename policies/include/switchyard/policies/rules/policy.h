@@ -7,7 +7,11 @@
 //   - `deny` refuses the request (HTTP 403) with the rule's message;
 //   - `require` is a hard constraint; the constraints of all matching rules are intersected
 //     and never relaxed, not on fallback, retry or error;
-//   - `prefer` orders the backends that satisfy the constraints (earlier rules first).
+//   - `prefer` orders the backends that satisfy the constraints (earlier rules first);
+//   - `transform: mask_pii` masks the selected findings before a closed backend sees the
+//     request and restores them in its answer (transform/mask_plan.h). It changes what leaves,
+//     never where: it does not lower the sensitivity level rules match on, and relaxes no
+//     `require` of any rule (restricted data kept local stays local).
 
 #include <chrono>
 #include <cstdint>
@@ -80,11 +84,23 @@ struct RulePreference {
   bool empty() const { return backends.empty() && !kind; }
 };
 
+// Which findings `mask_pii` replaces. The selections of several matching rules are united.
+struct MaskSelection {
+  // Every finding whose level is confidential or below (internal and public ones too), of any
+  // type but unscannable: the default of `transform: mask_pii`.
+  bool up_to_confidential = false;
+  std::vector<FindingType> types;  // listed types, whatever their level (never unscannable)
+
+  bool selects(const Finding& finding) const;
+  void unite(const MaskSelection& other);
+};
+
 struct Rule {
   std::string name;
   RuleCondition when;
   RuleRequirements require;
   RulePreference prefer;
+  std::optional<MaskSelection> mask_pii;  // `transform: mask_pii`
   std::optional<std::string> deny;  // the message a refused client reads
   SourceLocation where;
 };
