@@ -14,6 +14,7 @@
 #include "api/api_handler.h"
 #include "ledger/request_pricer.h"
 #include "ledger/sqlite_ledger_writer.h"
+#include "metrics/gateway_collectors.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -114,6 +115,10 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   warn_unpriced(*config_, *pricer);
   parts_->handler =
       std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
+  auto gateway_metrics = std::make_shared<metrics::GatewayMetrics>();
+  gateway_metrics->add_collector(metrics::backend_collector(config_, parts_->catalog));
+  if (parts_->ledger) gateway_metrics->add_collector(metrics::ledger_collector(parts_->ledger));
+  parts_->handler->set_metrics(std::move(gateway_metrics));
   parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
                                                    *parts_->handler);
 }

@@ -6,6 +6,7 @@
 //   POST /v1/messages           POST /v1/messages/count_tokens   (anthropic_routes.cpp)
 //   POST /v1/route/explain (the policy decision for a chat body, no backend called)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
+//   GET /metrics (Prometheus text; metrics_routes.cpp)
 //
 // Every chat/completions request is classified and decided by the policy gate before any
 // backend is called; fallback walks only the decision's candidates. Errors are in the format of
@@ -21,6 +22,7 @@
 
 #include "api/chat_exchange.h"
 #include "ledger/request_pricer.h"
+#include "metrics/gateway_metrics.h"
 #include "routing/model_catalog.h"
 #include "routing/policy_gate.h"
 #include "switchyard/gateway/config.h"
@@ -42,6 +44,10 @@ class ApiHandler : public RequestHandler {
               ResponseWriter& writer) override;
 
   void set_draining() { draining_ = true; }
+  // Where request metrics go and what GET /metrics renders; set before serving (none: 404).
+  void set_metrics(std::shared_ptr<metrics::GatewayMetrics> metrics) {
+    metrics_ = std::move(metrics);
+  }
   // Blocks until every started exchange has finished and enqueued its ledger row, or until
   // `timeout` passes (false). A client that hung up closes its connection before the
   // cancelled exchange completes, so a drained server may still have some finishing.
@@ -73,6 +79,9 @@ class ApiHandler : public RequestHandler {
   std::function<void(const ExchangeSummary&)> settle_exchange(
       LedgerRow row, std::chrono::steady_clock::time_point started);
   void models(const std::string& request_id, ResponseWriter& writer);
+  // GET /metrics (metrics_routes.cpp).
+  void serve_metrics(const ServerRequest& request, const std::string& request_id,
+                     ResponseWriter& writer);
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
                 std::shared_ptr<ResponseWriter> writer);
@@ -84,6 +93,7 @@ class ApiHandler : public RequestHandler {
   KeyStore keys_;
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
+  std::shared_ptr<metrics::GatewayMetrics> metrics_;
   PolicyGate gate_;
   std::atomic<bool> draining_{false};
   struct OpenExchanges {

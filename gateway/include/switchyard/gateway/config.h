@@ -119,6 +119,12 @@ struct LedgerConfig {
   bool synchronous_full = false;        // fsync every commit (survives power loss, not just kill)
 };
 
+// GET /metrics (gateway/metrics/README.md). When the config requires keys, scraping takes an
+// admin key unless `public` is set (a scraper on a private network).
+struct MetricsConfig {
+  bool public_access = false;  // `metrics: {public: true}`
+};
+
 struct GatewayConfig {
   std::string source;  // the file it came from ("" = embedded default)
   ListenConfig listen;
@@ -130,6 +136,7 @@ struct GatewayConfig {
   std::vector<ApiKeyConfig> keys;
   PricingConfig pricing;
   LedgerConfig ledger;
+  MetricsConfig metrics;
   // `policies:` (inline, or a file named there): rules, sensitivity and volume settings.
   // Never null after loading; a config built in code may leave it null (= no rules).
   policies::PolicyPtr policy;
