@@ -4,6 +4,7 @@
 //
 //   POST /v1/chat/completions   POST /v1/completions   GET /v1/models
 //   POST /v1/messages           POST /v1/messages/count_tokens   (anthropic_routes.cpp)
+//   /v1/files, /v1/batches (OpenAI's Files and Batch APIs: files_routes.cpp, batches_routes.cpp)
 //   POST /v1/route/explain (the policy decision for a chat body, no backend called)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
 //
@@ -20,6 +21,7 @@
 #include <optional>
 
 #include "api/chat_exchange.h"
+#include "batch/batch_service.h"
 #include "ledger/request_pricer.h"
 #include "routing/model_catalog.h"
 #include "routing/policy_gate.h"
@@ -42,6 +44,15 @@ class ApiHandler : public RequestHandler {
               ResponseWriter& writer) override;
 
   void set_draining() { draining_ = true; }
+
+  // The Files and Batch APIs' service; until one is set they answer not_found. Call before
+  // serving.
+  void set_batch_service(std::shared_ptr<BatchService> batch);
+  // Runs one batch line (batches_routes.cpp) as if the batch's key had POSTed it: the same
+  // parsing, model check, policy gate (as batch origin: bulk), fallback and pricing as
+  // /v1/chat/completions. `done` gets the answer and the line's ledger row (surface "batch"),
+  // which is not written to the ledger here: the batch service stores it with the result.
+  void run_batch_line(BatchLineRequest line, std::function<void(BatchLineOutcome)> done);
   // Blocks until every started exchange has finished and enqueued its ledger row, or until
   // `timeout` passes (false). A client that hung up closes its connection before the
   // cancelled exchange completes, so a drained server may still have some finishing.
@@ -73,6 +84,12 @@ class ApiHandler : public RequestHandler {
   std::function<void(const ExchangeSummary&)> settle_exchange(
       LedgerRow row, std::chrono::steady_clock::time_point started);
   void models(const std::string& request_id, ResponseWriter& writer);
+  // The Files and Batch APIs (files_routes.cpp, batches_routes.cpp).
+  void files(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
+  void batches(const ServerRequest& request, const std::string& request_id,
+               ResponseWriter& writer);
+  // Where `row` is recorded: batch lines' rows go to their line, every other to the ledger.
+  std::shared_ptr<LedgerWriter> ledger_for(const LedgerRow& row) const;
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
                 std::shared_ptr<ResponseWriter> writer);
@@ -85,6 +102,8 @@ class ApiHandler : public RequestHandler {
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
   PolicyGate gate_;
+  std::shared_ptr<BatchService> batch_;
+  std::shared_ptr<LedgerWriter> batch_rows_;  // a BatchRowSink (batches_routes.cpp)
   std::atomic<bool> draining_{false};
   struct OpenExchanges {
     std::mutex mutex;
