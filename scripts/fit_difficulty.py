@@ -62,8 +62,11 @@ def build_data():
                 continue
             source, sample_id, scores, oracle, question = line.split("\t")
             where = f"{RAW}:{number}"
-            if len(scores) != len(MODELS) or set(scores) - {"0", "1"}:
-                sys.exit(f"{where}: scores must be {len(MODELS)} digits 0/1")
+            # "-" marks a score RouterBench left empty; the two models compared must have one.
+            if len(scores) != len(MODELS) or set(scores) - {"0", "1", "-"}:
+                sys.exit(f"{where}: scores must be {len(MODELS)} characters 0/1/-")
+            if "-" in (scores[SMALL], scores[FRONTIER]):
+                sys.exit(f"{where}: small or frontier score missing")
             if sample_id in seen:
                 sys.exit(f"{where}: duplicate {sample_id}")
             seen.add(sample_id)
