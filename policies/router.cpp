@@ -4,6 +4,8 @@
 #include "switchyard/policies/router.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -44,6 +46,10 @@ bool matches(const Rule& rule, const RouteRequest& request, const Decision& d) {
   if (when.sensitivity_at_least && level < *when.sensitivity_at_least) return false;
   if (when.sensitivity_at_most && level > *when.sensitivity_at_most) return false;
   if (when.volume && d.volume.volume != *when.volume) return false;
+  if (!when.difficulties.empty() && std::find(when.difficulties.begin(), when.difficulties.end(),
+                                              d.difficulty.difficulty) == when.difficulties.end()) {
+    return false;
+  }
   for (const auto& [key, values] : when.tenant) {
     auto value = tenant_attribute(request.tenant, key);
     if (!value || !contains(values, *value)) return false;
@@ -142,6 +148,22 @@ std::string describe_requirements(const RuleRequirements& r) {
   return join_list(parts, "; ");
 }
 
+// "score 0.81; math_cues +0.92, log_chars +0.40, numbers +0.21": the three largest pushes.
+std::string describe_difficulty(const DifficultyResult& r) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "score %.2f", r.score);
+  std::string out = buffer;
+  size_t shown = 0;
+  for (const DifficultyContribution& c : r.contributions) {
+    if (shown == 3 || std::abs(c.contribution) < 0.005) break;
+    std::snprintf(buffer, sizeof(buffer), "%s%s %+.2f", shown == 0 ? "; " : ", ",
+                  kDifficultyFeatureNames[static_cast<size_t>(c.feature)].data(), c.contribution);
+    out += buffer;
+    ++shown;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view to_string(Decision::Verdict verdict) {
@@ -236,7 +258,10 @@ std::expected<std::shared_ptr<Router>, std::string> Router::create(PolicyPtr pol
 }
 
 Router::Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> classifier)
-    : policy_(std::move(policy)), classifier_(std::move(classifier)), volume_(policy_->volume) {}
+    : policy_(std::move(policy)),
+      classifier_(std::move(classifier)),
+      volume_(policy_->volume),
+      difficulty_(policy_->difficulty) {}
 
 backends::Result<Decision> Router::decide(const RouteRequest& request,
                                           std::span<const RouteTarget> targets,
@@ -268,6 +293,7 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
   auto volume = count ? volume_.classify(signals) : volume_.peek(signals);
   if (!volume) return backends::fail(backends::ErrorKind::invalid_request, volume.error());
   d.volume = std::move(*volume);
+  d.difficulty = difficulty_.classify(*request.chat);
 
   std::map<FindingType, size_t> by_type;
   for (const Finding& f : d.sensitivity.findings) ++by_type[f.type];
@@ -280,6 +306,8 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
                       (found.empty() ? "; no findings" : "; findings: " + found) + ")");
   d.reasons.push_back("volume " + std::string(to_string(d.volume.volume)) + " (" + d.volume.reason +
                       ")");
+  d.reasons.push_back("difficulty " + std::string(to_string(d.difficulty.difficulty)) + " (" +
+                      describe_difficulty(d.difficulty) + ")");
 
   // 2. Rules.
   const Rule* deny = nullptr;

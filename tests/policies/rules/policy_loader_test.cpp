@@ -129,14 +129,59 @@ TEST(PolicyLoader, ErrorsNameFileLineAndKey) {
   EXPECT_NE(load_error("rules: [\n").find("policy.yaml:"), std::string::npos);
 }
 
-TEST(PolicyLoader, RefusesWhatNothingCanEvaluateYet) {
-  std::string difficulty =
-      load_error("rules:\n  - name: hard\n    when: {difficulty: hard}\n    prefer: [frontier]\n");
-  EXPECT_EQ(difficulty.rfind("policy.yaml:3:24: rules[0].when.difficulty: a difficulty "
-                             "condition is not available yet",
-                             0),
+TEST(PolicyLoader, ReadsDifficultyConditionsAndWeights) {
+  PolicyPtr policy = load_policy_string(R"(
+difficulty:
+  bias: -1.5
+  weights: {math_cues: 0.75, log_chars: +0.125}
+  thresholds: {medium: 0.25, hard: 0.5}
+rules:
+  - name: hard
+    when: {difficulty: hard}
+    prefer: [frontier]
+  - name: not-easy
+    when: {difficulty: [medium, hard]}
+    prefer: {kind: closed}
+)",
+                                        "policy.yaml");
+  ASSERT_EQ(policy->rules.size(), 2u);
+  EXPECT_EQ(policy->rules[0].when.difficulties, std::vector{DifficultyClass::hard});
+  EXPECT_EQ(policy->rules[1].when.difficulties,
+            (std::vector{DifficultyClass::medium, DifficultyClass::hard}));
+  const DifficultyConfig& d = policy->difficulty;
+  const DifficultyConfig defaults = DifficultyConfig::defaults();
+  EXPECT_EQ(d.bias, -1.5);
+  EXPECT_EQ(d.weights[static_cast<size_t>(DifficultyFeature::math_cues)], 0.75);
+  EXPECT_EQ(d.weights[static_cast<size_t>(DifficultyFeature::log_chars)], 0.125);
+  // Weights not named keep the shipped default.
+  EXPECT_EQ(d.weights[static_cast<size_t>(DifficultyFeature::code_cues)],
+            defaults.weights[static_cast<size_t>(DifficultyFeature::code_cues)]);
+  EXPECT_EQ(d.medium_threshold, 0.25);
+  EXPECT_EQ(d.hard_threshold, 0.5);
+
+  // No section: the shipped defaults.
+  PolicyPtr plain = load_policy_string("rules: []\n", "policy.yaml");
+  EXPECT_EQ(plain->difficulty.bias, defaults.bias);
+  EXPECT_EQ(plain->difficulty.weights, defaults.weights);
+}
+
+TEST(PolicyLoader, DifficultyMistakesAreLocated) {
+  EXPECT_EQ(load_error("rules:\n  - name: h\n    when: {difficulty: hrad}\n    prefer: [x]\n"),
+            "policy.yaml:3:24: rules[0].when.difficulty: unknown difficulty \"hrad\" (one of easy, "
+            "medium, hard) (did you mean \"hard\"?)");
+  const std::string feature = load_error("difficulty: {weights: {length: 1}}\n");
+  EXPECT_EQ(feature.rfind("policy.yaml:1:24: difficulty.weights.length: unknown feature (one of "
+                          "log_chars, ",
+                          0),
             0u)
-      << difficulty;
+      << feature;
+  EXPECT_EQ(load_error("difficulty: {bias: lots}\n"),
+            "policy.yaml:1:20: difficulty.bias: must be a number from -100 to 100");
+  EXPECT_EQ(load_error("difficulty: {thresholds: {medium: 0.8, hard: 0.5}}\n"),
+            "policy.yaml:1:26: difficulty.thresholds: medium is above hard: no request could be "
+            "medium");
+  EXPECT_EQ(load_error("difficulty: {thresholds: {hard: 1.5}}\n"),
+            "policy.yaml:1:33: difficulty.thresholds.hard: must be a number from 0 to 1");
 }
 
 TEST(PolicyLoader, ReadsTheMaskPiiTransform) {

@@ -2,7 +2,8 @@
 // Router: a request plus its tenant -> a Decision, before any backend is called.
 //
 // 1. Classify: sensitivity (every string that would leave, the declared label raising only,
-//    the tenant's floor; unscannable parts are findings) and volume.
+//    the tenant's floor; unscannable parts are findings), volume and difficulty (a logistic
+//    score over cheap features with each feature's contribution, weights from the policy).
 // 2. Match rules (policy.h). A matching `deny` refuses (403). The `require` of every matching
 //    rule is intersected into one set of hard constraints; a target (backend, model) of the
 //    requested model survives only if it satisfies all of them. Nothing relaxes them later:
@@ -28,6 +29,7 @@
 #include "switchyard/backends/chat.h"
 #include "switchyard/backends/error.h"
 #include "switchyard/backends/http_types.h"
+#include "switchyard/policies/classify/difficulty_classifier.h"
 #include "switchyard/policies/classify/sensitivity_classifier.h"
 #include "switchyard/policies/classify/volume_classifier.h"
 #include "switchyard/policies/rules/policy.h"
@@ -101,6 +103,7 @@ struct Decision {
   Verdict verdict = Verdict::route;
   SensitivityResult sensitivity;
   VolumeResult volume;
+  DifficultyResult difficulty;
   std::vector<std::string> matched_rules;  // in rule order
   Constraints constraints;
   std::vector<RouteTarget> candidates;  // ordered; fallback walks these and nothing else
@@ -141,6 +144,7 @@ class Router {
   PolicyPtr policy_;
   std::shared_ptr<const SensitivityClassifier> classifier_;
   VolumeClassifier volume_;
+  DifficultyClassifier difficulty_;
 };
 
 }  // namespace sy::policies

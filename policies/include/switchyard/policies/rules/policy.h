@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "switchyard/backends/backend.h"
+#include "switchyard/policies/classify/difficulty_types.h"
 #include "switchyard/policies/classify/sensitivity_types.h"
 
 namespace sy::policies {
@@ -55,6 +56,7 @@ struct RuleCondition {
   std::optional<SensitivityLevel> sensitivity_at_least;
   std::optional<SensitivityLevel> sensitivity_at_most;
   std::optional<VolumeClass> volume;
+  std::vector<DifficultyClass> difficulties;  // any of these (empty = any difficulty)
   // Tenant attribute -> accepted values ("name" is the tenant's name; "residency", ...).
   std::vector<std::pair<std::string, std::vector<std::string>>> tenant;
   std::vector<std::string> models;  // the model or alias as the client named it
@@ -117,6 +119,7 @@ struct Policy {
   std::vector<Rule> rules;  // in file order
   SensitivityConfig sensitivity;
   VolumeConfig volume;
+  DifficultyConfig difficulty = DifficultyConfig::defaults();
 
   // The first backend named by a rule that is not in `known`, as a located message
   // ("policy.yaml:12:9: rules[2].prefer.backends[0]: names undefined backend \"x\""); nullopt

@@ -9,10 +9,10 @@
 //   rules:        a list of {name, when, require, prefer, transform, deny}
 //   sensitivity:  {levels: {finding_type: level}, min_confidence, terms: [...], patterns: [...]}
 //   volume:       {window_ms, bulk_requests_per_window, bulk_tokens_per_window}
-// `transform` is `mask_pii` or `{mask_pii: {types: [email, ...]}}` (policy.h MaskSelection).
-// Conditions on difficulty are refused with "not available yet": no classifier exists for them,
-// and a rule that silently never matched would route data where its author did not mean it to
-// go. examples/policies/ shows every key.
+//   difficulty:   {bias, weights: {feature: weight}, thresholds: {medium, hard}}
+// A rule's `when` may test `difficulty: hard` (or a list of classes). `transform` is `mask_pii`
+// or `{mask_pii: {types: [email, ...]}}` (policy.h MaskSelection). examples/policies/ shows
+// every key.
 
 #include <filesystem>
 #include <stdexcept>
