@@ -5,11 +5,18 @@
 //   (N / median inter-token latency, the steady state), p50/p99 time to first token and
 //   inter-token latency, steps, and the memory ceiling of a decode step measured in the same run:
 //   N * bandwidth / (weight bytes + N * KV bytes of the mean position), when --bandwidth-gbs and
-//   --weight-bytes are given (bench/engine_serving/run.sh measures and passes them).
+//   --weight-bytes are given (bench/engine_serving/run.sh measures and passes them); the compute
+//   ceiling N * peak / (2 * multiply-adds of the weights per token) from --peak-gops (PERF.md's
+//   int8 VNNI peak at the thread count); the mean inter-token latency and p99 / mean; and the same
+//   latencies in process CPU time (CPU time between a stream's tokens: the work of the steps
+//   between them, whatever else the machine runs; with --threads 1 it is the step cost itself).
+//   --prefill-ratio sets ServingOptions::prefill_ratio (0: prefill fills the step budget).
 //
 //   bench_engine_serving --model M.gguf [--streams 1,4,16,64] [--prompt-tokens 64] [--gen 32]
 //                        [--threads 2] [--bandwidth-gbs X] [--weight-bytes B]
-//                        [--kv-bytes-per-position K]
+//                        [--kv-bytes-per-position K] [--peak-gops G] [--prefill-ratio R]
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,7 +54,26 @@ struct Args {
   double bandwidth_gbs = 0;
   double weight_bytes = 0;
   double kv_bytes_per_position = 0;
+  double peak_gops = 0;
+  double prefill_ratio = ServingOptions{}.prefill_ratio;
 };
+
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+}
+
+// Multiply-adds of the weight matrices one token reads (the output projection included).
+double macs_per_token(const ModelConfig& c) {
+  const double q = double(c.n_heads) * c.head_dim, kv = double(c.n_kv_heads) * c.head_dim;
+  const double layer = c.dim * (q + 2 * kv) + q * c.dim + 3.0 * c.dim * c.ffn_dim;
+  return c.n_layers * layer + double(c.n_vocab) * c.dim;
+}
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -68,6 +95,10 @@ Args parse(int argc, char** argv) {
       a.bandwidth_gbs = std::stod(v);
     else if (k == "--weight-bytes")
       a.weight_bytes = std::stod(v);
+    else if (k == "--peak-gops")
+      a.peak_gops = std::stod(v);
+    else if (k == "--prefill-ratio")
+      a.prefill_ratio = std::stod(v);
     else if (k == "--kv-bytes-per-position")
       a.kv_bytes_per_position = std::stod(v);
     else {
@@ -84,6 +115,7 @@ Args parse(int argc, char** argv) {
 
 struct Stream {
   std::vector<Clock::time_point> token_times;
+  std::vector<double> token_cpu;  // process CPU seconds at each token
   double first_token_seconds = 0;
   bool ended = false;
 };
@@ -93,6 +125,7 @@ void run(const Model& model, const Args& a, size_t n, bool print) {
   o.threads = a.threads;
   o.max_running = std::max<size_t>(n, 1);
   o.max_step_tokens = std::max<size_t>(256, n);
+  o.prefill_ratio = a.prefill_ratio;
   // F16 keys and values of every layer: room for one full context (the engine's minimum) plus
   // every stream's positions and a partly filled block each.
   const ModelConfig& c = model.config();
@@ -121,6 +154,7 @@ void run(const Model& model, const Args& a, size_t n, bool print) {
              [&, s](const GeneratedToken&) {
                std::lock_guard lock(mutex);
                streams[s].token_times.push_back(Clock::now());
+               streams[s].token_cpu.push_back(process_cpu_seconds());
              },
          .on_end =
              [&, s](SequenceEnd, std::string_view, const SequenceUsage& usage, std::string_view) {
@@ -139,7 +173,7 @@ void run(const Model& model, const Args& a, size_t n, bool print) {
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   if (!print) return;
 
-  std::vector<double> ttft, itl;
+  std::vector<double> ttft, itl, itl_cpu;
   size_t tokens = 0;
   for (const Stream& st : streams) {
     ttft.push_back(st.first_token_seconds);
@@ -147,6 +181,7 @@ void run(const Model& model, const Args& a, size_t n, bool print) {
     for (size_t k = 1; k < st.token_times.size(); ++k) {
       itl.push_back(
           std::chrono::duration<double>(st.token_times[k] - st.token_times[k - 1]).count());
+      itl_cpu.push_back(st.token_cpu[k] - st.token_cpu[k - 1]);
     }
   }
   const ServingStats stats = engine.stats();
@@ -158,14 +193,24 @@ void run(const Model& model, const Args& a, size_t n, bool print) {
     const double step_bytes = a.weight_bytes + n * mean_position * a.kv_bytes_per_position;
     ceiling = n * a.bandwidth_gbs * 1e9 / step_bytes;
   }
+  const double compute_ceiling =
+      a.peak_gops > 0 ? a.peak_gops * 1e9 / (2 * macs_per_token(model.config())) : 0;
+  const double itl_mean = mean(itl), itl_cpu_mean = mean(itl_cpu);
   std::printf(
       "{\"streams\":%zu,\"threads\":%zu,\"prompt_tokens\":%zu,\"gen\":%zu,\"tokens\":%zu,"
       "\"wall_s\":%.3f,\"aggregate_tok_s\":%.2f,\"decode_tok_s\":%.2f,\"ceiling_tok_s\":%.2f,"
       "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_p50_ms\":%.1f,\"itl_p99_ms\":%.1f,"
+      "\"itl_mean_ms\":%.1f,\"itl_p99_over_mean\":%.2f,\"compute_ceiling_tok_s\":%.1f,"
+      "\"itl_cpu_p50_ms\":%.1f,\"itl_cpu_p99_ms\":%.1f,\"itl_cpu_mean_ms\":%.1f,"
+      "\"itl_cpu_p99_over_mean\":%.2f,\"prefill_ratio\":%.2f,"
       "\"steps\":%llu,\"prefill_tokens\":%llu}\n",
       n, a.threads, a.prompt_tokens, a.gen, tokens, wall, tokens / wall, decode_tok_s, ceiling,
       percentile(ttft, 0.5) * 1e3, percentile(ttft, 0.99) * 1e3, itl_p50 * 1e3,
-      percentile(itl, 0.99) * 1e3, static_cast<unsigned long long>(stats.steps),
+      percentile(itl, 0.99) * 1e3, itl_mean * 1e3,
+      itl_mean > 0 ? percentile(itl, 0.99) / itl_mean : 0.0, compute_ceiling,
+      percentile(itl_cpu, 0.5) * 1e3, percentile(itl_cpu, 0.99) * 1e3, itl_cpu_mean * 1e3,
+      itl_cpu_mean > 0 ? percentile(itl_cpu, 0.99) / itl_cpu_mean : 0.0, a.prefill_ratio,
+      static_cast<unsigned long long>(stats.steps),
       static_cast<unsigned long long>(stats.prefill_tokens));
   std::fflush(stdout);
 }

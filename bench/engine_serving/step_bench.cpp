@@ -33,8 +33,7 @@ double cpu_seconds() {
 }
 
 double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 struct Args {
@@ -111,8 +110,8 @@ int main(int argc, char** argv) {
     }
     // Prefill every prompt, a few sequences per step.
     for (size_t s = 0; s < n; ++s) {
-      const BatchSequence b{std::span<const TokenId>(tokens[s]).first(a.prompt_tokens), 0,
-                            &seqs[s], false};
+      const BatchSequence b{std::span<const TokenId>(tokens[s]).first(a.prompt_tokens), 0, &seqs[s],
+                            false};
       cpu.forward_step(std::span(&b, 1));
       seqs[s].length = a.prompt_tokens;
     }

@@ -21,7 +21,8 @@
 // A step: end cancelled and expired sequences; admit waiting ones while there are slots and KV
 // blocks (keeping one free block per running sequence so that admitting does not immediately
 // force a preemption); plan the batch (every decoding sequence's one token first, then chunks of
-// prompts still prefilling, oldest first, up to max_step_tokens); reserve the blocks the step
+// prompts still prefilling, oldest first, up to max_step_tokens and the prefill cap that keeps
+// inter-token latency flat, see prefill_ratio); reserve the blocks the step
 // needs; run one forward_step; sample each sequence that reached the end of its tokens.
 //
 // Preemption: when a decoding sequence needs a new block and the pool has none (even after
@@ -35,6 +36,10 @@ namespace sy::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Bounds how long prompts wait for each other to start together (step()): prompts that keep
+// arriving cannot hold back the first tokens of those already prefilled.
+constexpr size_t kMaxHeldSteps = 32;
 
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
@@ -91,6 +96,7 @@ struct Sequence {
   Clock::time_point submitted;
   uint64_t admission = 0;  // order of the last admission, for picking preemption victims
   bool started = false;    // a step has run it
+  size_t held_steps = 0;   // steps its last prompt token waited for the others (step())
   bool preempted = false;  // put back in the queue during this step's planning
   SequenceUsage usage;
 };
@@ -314,13 +320,45 @@ void ServingEngine::Impl::step() {
       if (seq->request.priority == p) order.push_back(seq.get());
     }
   }
+  // Flat inter-token latency (ServingOptions::prefill_ratio). While no sequence is generating
+  // and the prompts left cannot all finish in this step, prompts stop one token short and their
+  // last tokens wait, so the sequences start together in one step instead of decoding one by
+  // one beside the rest of the prefill; once some are generating, the prefill beside them is
+  // capped so that a step costs about what their decode step costs.
+  const bool flat = options.prefill_ratio > 0;
+  bool hold_last = false;
+  if (flat) {
+    size_t prefill_left = 0;
+    bool generating = false;
+    bool held_long = false;
+    for (const auto& seq : running) {
+      if (seq->preempted) continue;
+      generating = generating || seq->usage.completion_tokens > 0;
+      prefill_left += seq->remaining();  // the held last tokens too: all start in one step
+      held_long = held_long || seq->held_steps >= kMaxHeldSteps;
+    }
+    hold_last = !generating && !held_long && prefill_left > budget;
+  }
+  size_t decode_tokens = 0;
   for (bool decoding : {true, false}) {
+    if (!decoding && flat && decode_tokens > 0) {
+      const double cap =
+          options.prefill_ratio * static_cast<double>(decode_tokens + options.weight_pass_tokens);
+      budget = std::min(budget, std::max<size_t>(1, static_cast<size_t>(cap)));
+    }
     for (Sequence* seq : order) {
       if (seq->preempted || (seq->remaining() == 1) != decoding || budget == 0) continue;
-      const size_t n = std::min(seq->remaining(), budget);
+      const bool waiting_start = seq->usage.completion_tokens == 0;
+      if (hold_last && decoding && waiting_start) {  // its last prompt token waits
+        ++seq->held_steps;
+        continue;
+      }
+      size_t n = std::min(seq->remaining(), budget);
+      if (hold_last && !decoding && n == seq->remaining()) --n;
       if (!reserve(*seq, seq->kv.length + n)) continue;
       plan.emplace_back(seq, n);
       budget -= n;
+      if (decoding) decode_tokens += n;
     }
   }
   // Sequences preempted after they were planned (as another's victim) leave the plan.

@@ -180,14 +180,22 @@ void pack_activation_pairs(const BlockQ8_0* x, size_t n_blocks, ActivationPairQ8
 }
 
 const CpuKernels& generic_cpu_kernels() {
-  static const CpuKernels kernels{"generic",          &dot_f32,
-                                  &dot_f16_f32,       &dot_q8_0_q8_0,
-                                  &dot_q4_0_q8_0,     &dot_bf16_f32,
-                                  &dot_q4_k_q8_k,     &dot_q6_k_q8_k,
-                                  &matvec_f16_f32,    &matvec_bf16_f32,
-                                  &matvec_q8_0_q8_0,  &matvec_q4_0_q8_0,
-                                  &quantize_row_q8_0, &attention_values_f16,
-                                  nullptr,            nullptr};
+  static const CpuKernels kernels{"generic",
+                                  &dot_f32,
+                                  &dot_f16_f32,
+                                  &dot_q8_0_q8_0,
+                                  &dot_q4_0_q8_0,
+                                  &dot_bf16_f32,
+                                  &dot_q4_k_q8_k,
+                                  &dot_q6_k_q8_k,
+                                  &matvec_f16_f32,
+                                  &matvec_bf16_f32,
+                                  &matvec_q8_0_q8_0,
+                                  &matvec_q4_0_q8_0,
+                                  &quantize_row_q8_0,
+                                  &attention_values_f16,
+                                  nullptr,
+                                  nullptr};
   return kernels;
 }
 

@@ -5,10 +5,8 @@
 
 #include "switchyard/local_engine/engine_error.h"
 
-
 namespace sy::engine::kernels {
 namespace {
-
 
 // Weight rows per block: 16 rows of a 576-wide Q8_0 matrix are ~10 KB, so the block and the
 // activation row being dotted with it both stay in L1 while the block meets every activation.
@@ -109,8 +107,8 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
       const size_t blocks = cols / 32;
       const auto* wr = reinterpret_cast<const BlockQ8_0*>(base);
       if (k.matmul_q8_0_q8_0 != nullptr) {
-        k.matmul_q8_0_q8_0(wr + row_begin * blocks, row_end - row_begin, blocks,
-                           b.x_pairs.data(), n, out + row_begin, rows);
+        k.matmul_q8_0_q8_0(wr + row_begin * blocks, row_end - row_begin, blocks, b.x_pairs.data(),
+                           n, out + row_begin, rows);
         return;
       }
       for_each_output(n, rows, out, row_begin, row_end, [&](size_t r, size_t t) {
@@ -122,8 +120,8 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
       const size_t blocks = cols / 32;
       const auto* wr = reinterpret_cast<const BlockQ4_0*>(base);
       if (k.matmul_q4_0_q8_0 != nullptr) {
-        k.matmul_q4_0_q8_0(wr + row_begin * blocks, row_end - row_begin, blocks,
-                           b.x_pairs.data(), n, out + row_begin, rows);
+        k.matmul_q4_0_q8_0(wr + row_begin * blocks, row_end - row_begin, blocks, b.x_pairs.data(),
+                           n, out + row_begin, rows);
         return;
       }
       for_each_output(n, rows, out, row_begin, row_end, [&](size_t r, size_t t) {

@@ -25,9 +25,9 @@ struct ActivationBatch {
   const float* x = nullptr;  // (n, cols) row-major, used directly by float weight types
   size_t n = 0;
   size_t cols = 0;
-  std::vector<BlockQ8_0> x_q8;   // (n, cols / 32) for Q8_0/Q4_0 weights
+  std::vector<BlockQ8_0> x_q8;            // (n, cols / 32) for Q8_0/Q4_0 weights
   std::vector<ActivationPairQ8> x_pairs;  // (n, (cols / 32 + 1) / 2): x_q8 for the tiled kernels
-  std::vector<BlockQ8_K> x_q8k;  // (n, cols / 256) for Q4_K/Q6_K weights
+  std::vector<BlockQ8_K> x_q8k;           // (n, cols / 256) for Q4_K/Q6_K weights
 };
 
 // Points `batch` at x (n, cols = w.cols) and sizes its buffers for w's type. Throws EngineError

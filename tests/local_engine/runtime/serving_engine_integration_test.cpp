@@ -520,6 +520,51 @@ TEST(ServingEngine, LongPromptPrefillDoesNotStallRunningStreams) {
   }
 }
 
+// The flat-latency cap: beside D decoding streams a step takes at most
+// prefill_ratio * (D + weight_pass_tokens) prompt tokens (here 0.5 * (2 + 8) = 5), so a long
+// prompt prefills over many small steps, still one chunk every step; prefill_ratio 0 lets it
+// fill the step budget instead.
+TEST(ServingEngine, PrefillBesideDecodingStreamsIsCappedToKeepStepsFlat) {
+  std::vector<TokenId> long_prompt = {stories().tokenizer().bos()};
+  for (size_t i = 0; long_prompt.size() < 200; ++i) {
+    for (TokenId t : stories().tokenizer().encode(kTexts[i % 8], {.add_special = false})) {
+      long_prompt.push_back(t);
+    }
+  }
+  long_prompt.resize(200);
+  for (double ratio : {0.5, 0.0}) {
+    ServingOptions o = small_options();
+    o.max_step_tokens = 64;
+    o.max_running = 4;
+    o.prefill_ratio = ratio;
+    o.weight_pass_tokens = 8;
+    ServingEngine engine(stories(), o);
+    Recorder rec(3);
+    for (size_t i = 0; i < 2; ++i) {
+      ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[i]), 120), rec.callbacks(i)));
+    }
+    ASSERT_TRUE(rec.wait_tokens(0, 3));
+    ASSERT_TRUE(rec.wait_tokens(1, 3));
+    const uint64_t submitted_at = engine.stats().steps;
+    ASSERT_TRUE(engine.submit(greedy(long_prompt, 3), rec.callbacks(2)));
+    ASSERT_TRUE(rec.wait_ended(3));
+    const uint64_t prefill_steps = rec.seen(2).steps.front() - submitted_at;
+    if (ratio > 0) {
+      EXPECT_GE(prefill_steps, 200u / 5);       // at most 5 prompt tokens a step...
+      EXPECT_LE(prefill_steps, 200u / 5 + 8u);  // ...and some every step
+    } else {
+      EXPECT_LE(prefill_steps, 200u / 62 + 8u);  // the budget left beside the two decoders
+    }
+    for (size_t i = 0; i < 2; ++i) {
+      const Seen s = rec.seen(i);
+      ASSERT_EQ(s.tokens.size(), 120u);
+      for (size_t k = 1; k < s.steps.size(); ++k) {
+        ASSERT_EQ(s.steps[k], s.steps[k - 1] + 1) << "stream " << i << " token " << k;
+      }
+    }
+  }
+}
+
 TEST(ServingEngine, SampledSequencesWithStopStringsEqualSoloGenerate) {
   constexpr size_t kN = 8;
   std::vector<GenerateResult> solo;

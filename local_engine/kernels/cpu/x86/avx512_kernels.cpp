@@ -589,8 +589,8 @@ struct Q8_0Pairs {
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
     __m512i both = _mm512_zextsi256_si512(lo);
     if constexpr (Full) {
-      both = _mm512_inserti64x4(both,
-                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)), 1);
+      both = _mm512_inserti64x4(both, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)),
+                                1);
     }
     return _mm512_xor_si512(both, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
@@ -676,9 +676,9 @@ void tile(const typename Pairs::Block* w, size_t n_blocks, const ActivationPairQ
   }
   for (size_t r = 0; r < R; ++r) {
     for (size_t t = 0; t < T; ++t) {
-      out[t * out_stride + r] = hsum256(_mm256_add_ps(
-          _mm512_castps512_ps256(acc[r][t]),
-          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][t]), 1))));
+      out[t * out_stride + r] = hsum256(
+          _mm256_add_ps(_mm512_castps512_ps256(acc[r][t]),
+                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][t]), 1))));
     }
   }
 }
@@ -741,23 +741,23 @@ void matmul_pairs(const typename Pairs::Block* w, size_t n_rows, size_t n_blocks
   }
 }
 
-void matmul_q8_0_q8_0(const BlockQ8_0* w, size_t n_rows, size_t n_blocks,
-                      const ActivationPairQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+void matmul_q8_0_q8_0(const BlockQ8_0* w, size_t n_rows, size_t n_blocks, const ActivationPairQ8* x,
+                      size_t n_tokens, float* out, size_t out_stride) {
   matmul_pairs<Q8_0Pairs>(w, n_rows, n_blocks, x, n_tokens, out, out_stride);
 }
 
-void matmul_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, size_t n_blocks,
-                      const ActivationPairQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+void matmul_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, size_t n_blocks, const ActivationPairQ8* x,
+                      size_t n_tokens, float* out, size_t out_stride) {
   matmul_pairs<Q4_0Pairs>(w, n_rows, n_blocks, x, n_tokens, out, out_stride);
 }
 
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{
-    "avx512",          &dot_f32,          &dot_f16_f32,   &dot_q8_0_q8_0,       &dot_q4_0_q8_0,
-    &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k, &matvec_f16_f32,      &matvec_bf16_f32,
-    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0, &attention_values_f16,
-    &matmul_q8_0_q8_0, &matmul_q4_0_q8_0};
+    "avx512",          &dot_f32,          &dot_f16_f32,   &dot_q8_0_q8_0,        &dot_q4_0_q8_0,
+    &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k, &matvec_f16_f32,       &matvec_bf16_f32,
+    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0, &attention_values_f16, &matmul_q8_0_q8_0,
+    &matmul_q4_0_q8_0};
 
 }  // namespace sy::engine::kernels
 
