@@ -271,6 +271,7 @@ std::optional<Routed> ApiHandler::route_or_refuse(backends::ChatRequest& chat_re
   row.rule = decision.rule_header();
   row.sensitivity = std::string(to_string(decision.sensitivity.level));
   row.volume = std::string(to_string(decision.volume.volume));
+  row.difficulty = std::string(to_string(decision.difficulty.difficulty));
   if (decision.verdict != policies::Decision::Verdict::route) {
     // Reasons name rules and finding types only, never values: safe for the log.
     spdlog::info("request_id={} tenant={} policy {}: {}", row.request_id, row.tenant,

@@ -35,7 +35,7 @@ struct ExchangeContext {
   std::shared_ptr<const RequestPricer> pricer;  // null = nothing is priced
   std::chrono::sys_days day{};                  // the request's UTC day (effective prices)
   std::chrono::steady_clock::time_point started{};
-  // The policy decision's x-switchyard-rule/-sensitivity/-volume: on every response.
+  // The policy decision's x-switchyard-rule/-sensitivity/-volume/-difficulty: on every response.
   Headers policy_headers;
 };
 

@@ -99,7 +99,8 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
 backends::Headers decision_headers(const policies::Decision& decision) {
   return {{"x-switchyard-rule", decision.rule_header()},
           {"x-switchyard-sensitivity", std::string(to_string(decision.sensitivity.level))},
-          {"x-switchyard-volume", std::string(to_string(decision.volume.volume))}};
+          {"x-switchyard-volume", std::string(to_string(decision.volume.volume))},
+          {"x-switchyard-difficulty", std::string(to_string(decision.difficulty.difficulty))}};
 }
 
 namespace {
@@ -124,6 +125,22 @@ std::vector<std::string> redacted_paths(const std::vector<policies::Finding>& fi
     out.push_back(std::move(path));
   }
   return out;
+}
+
+// The class, the score and every feature's value and push (logit units, largest first), so a
+// reader can see why a request counts as hard.
+json difficulty_json(const policies::DifficultyResult& r) {
+  json contributions = json::array();
+  for (const policies::DifficultyContribution& c : r.contributions) {
+    contributions.push_back(
+        {{"feature", policies::kDifficultyFeatureNames[static_cast<size_t>(c.feature)]},
+         {"value", c.value},
+         {"contribution", c.contribution}});
+  }
+  return {{"class", to_string(r.difficulty)},
+          {"score", r.score},
+          {"logit", r.logit},
+          {"contributions", contributions}};
 }
 
 }  // namespace
@@ -202,7 +219,7 @@ json decision_json(const policies::Decision& d) {
                 {"reason", d.volume.reason},
                 {"window_requests", d.volume.window_requests},
                 {"window_tokens", d.volume.window_tokens}}},
-              {"difficulty", nullptr},
+              {"difficulty", difficulty_json(d.difficulty)},
               {"findings", findings},
               {"matched_rules", d.matched_rules},
               {"rule", d.rule_header()},

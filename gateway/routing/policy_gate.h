@@ -59,8 +59,7 @@ class PolicyGate {
   std::vector<policies::BackendView> static_views_;  // availability filled per request
 };
 
-// x-switchyard-rule, x-switchyard-sensitivity, x-switchyard-volume (difficulty is left out
-// until a classifier exists).
+// x-switchyard-rule, x-switchyard-sensitivity, x-switchyard-volume, x-switchyard-difficulty.
 backends::Headers decision_headers(const policies::Decision& decision);
 
 // The Decision as explain answers it: classes, findings (type, detector, path, span,

@@ -24,6 +24,7 @@
 #include "switchyard/gateway/gateway.h"
 #include "switchyard/gateway/ledger.h"
 #include "switchyard/gateway/sha256.h"
+#include "switchyard/policies/classify/difficulty_types.h"
 #include "switchyard/policies/rules/policy_loader.h"
 
 namespace sy::testing {
@@ -218,6 +219,8 @@ TEST_F(PolicyRouting, RestrictedNeverReachesTheVendorUnderNormalRouting) {
       EXPECT_EQ(r.header("x-switchyard-rule"), "restricted-local-only");
       EXPECT_EQ(r.header("x-switchyard-sensitivity"), "restricted");
       EXPECT_EQ(r.header("x-switchyard-volume"), "interactive");
+      EXPECT_TRUE(policies::parse_difficulty_class(r.header("x-switchyard-difficulty")))
+          << r.header("x-switchyard-difficulty");
     }
   }
   EXPECT_EQ(vendor_.request_count(), 0u);
@@ -327,6 +330,9 @@ TEST_F(PolicyRouting, ServedRequestsAreLedgeredWithTheirClasses) {
   EXPECT_EQ(rows[0].tenant, "acme");
   EXPECT_EQ(rows[0].rule, "none");
   EXPECT_EQ(rows[0].volume, "bulk");
+  // The same prompt has the same difficulty, whatever the tenant or volume.
+  EXPECT_TRUE(policies::parse_difficulty_class(rows[0].difficulty)) << rows[0].difficulty;
+  EXPECT_EQ(rows[0].difficulty, rows[1].difficulty);
   EXPECT_EQ(rows[0].backend, "vendor");
   EXPECT_EQ(rows[1].tenant, "globex");
   EXPECT_EQ(rows[1].rule, "eu-residency");  // the us vendor is out of region
@@ -380,6 +386,15 @@ TEST_F(PolicyRouting, ExplainAnswersTheDecisionWithoutCallingABackend) {
   EXPECT_EQ(d["verdict"], "route");
   EXPECT_EQ(d["sensitivity"]["level"], "restricted");
   EXPECT_EQ(d["volume"]["class"], "interactive");
+  // Difficulty: the class the header carries, its score and every feature's push.
+  EXPECT_EQ(d["difficulty"]["class"], r.header("x-switchyard-difficulty"));
+  EXPECT_GE(d["difficulty"]["score"].get<double>(), 0.0);
+  EXPECT_LE(d["difficulty"]["score"].get<double>(), 1.0);
+  ASSERT_EQ(d["difficulty"]["contributions"].size(), policies::kDifficultyFeatureCount);
+  for (const json& c : d["difficulty"]["contributions"]) {
+    EXPECT_TRUE(policies::parse_difficulty_feature(c["feature"].get<std::string>())) << c;
+    EXPECT_TRUE(c["value"].is_number() && c["contribution"].is_number()) << c;
+  }
   EXPECT_EQ(d["matched_rules"], json({"restricted-local-only", "eu-residency"}));
   ASSERT_EQ(d["candidates"].size(), 1u);
   EXPECT_EQ(d["candidates"][0]["backend"], "local");
