@@ -12,6 +12,7 @@
 
 #include "switchyard/backends/chat.h"
 #include "switchyard/backends/error.h"
+#include "switchyard/backends/openai_json.h"
 
 namespace sy::backends::openai::detail {
 
@@ -48,6 +49,14 @@ Json usage_json(const Usage& usage);
 // The chat body for every OpenAI-shaped vendor. Azure names the model in its URL and wants
 // no `model` member, hence `include_model`.
 std::string encode_request_body(const ChatRequest& request, bool stream, bool include_model);
+
+// The DOM encoders. The public encoders write common cases directly (no DOM) and fall back to
+// these for the rest; tests hold the two to the same bytes.
+std::string encode_request_body_dom(const ChatRequest& request, bool stream, bool include_model);
+std::string encode_chat_response_dom(const ChatResponse& response,
+                                     const ResponseIdentity& who);
+std::string encode_chunk_dom(const ChatChunk& chunk, const ResponseIdentity& who,
+                             std::string_view extra_json);
 
 // Error JSON object (the value of "error", or the whole body) + HTTP status -> Error.
 // status 0 means the error arrived inside a 2xx stream.

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "json_support.h"
+#include "json_writer.h"
 #include "switchyard/backends/openai_json.h"
 
 namespace sy::backends::openai {
@@ -171,7 +172,8 @@ Json completion_body(const ChatRequest& r, bool stream, bool include_model) {
 
 }  // namespace
 
-std::string encode_request_body(const ChatRequest& request, bool stream, bool include_model) {
+std::string encode_request_body_dom(const ChatRequest& request, bool stream,
+                                   bool include_model) {
   Json body = request.surface == ApiSurface::completions
                   ? completion_body(request, stream, include_model)
                   : chat_body(request, stream, include_model);
@@ -184,6 +186,184 @@ std::string encode_request_body(const ChatRequest& request, bool stream, bool in
     body.erase("stream_options");
   }
   return dump(body);
+}
+
+namespace {
+
+// `"key":` after a comma unless it is the object's first member.
+class Members {
+ public:
+  explicit Members(std::string& out) : out_(out) {}
+  std::string& key(std::string_view name) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    write_key(out_, name);
+    return out_;
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+void write_bool(std::string& out, bool value) { out += value ? "true" : "false"; }
+
+// What the DOM path would need to parse (raw JSON text) or merge (passthrough members,
+// repeated metadata keys) is left to it.
+bool fast_request_fits(const ChatRequest& r) {
+  if (r.surface != ApiSurface::chat_completions || !r.extra.empty() || !r.tools.empty() ||
+      r.response_format.type == ResponseFormat::Type::json_schema) {
+    return false;
+  }
+  for (const Message& m : r.messages) {
+    if (!m.extra.empty()) return false;
+    if (m.content_is_null || m.content_is_text) continue;
+    for (const ContentPart& part : m.content) {
+      if (part.kind == ContentPart::Kind::other) return false;
+    }
+  }
+  for (size_t i = 0; i < r.metadata.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (r.metadata[i].first == r.metadata[j].first) return false;
+    }
+  }
+  return true;
+}
+
+void write_message(std::string& out, const Message& m) {
+  out.push_back('{');
+  Members members(out);
+  write_string(members.key("role"), to_string(m.role));
+  members.key("content");
+  if (m.content_is_null) {
+    out += "null";
+  } else if (m.content_is_text) {
+    write_string(out, m.text());
+  } else {
+    out.push_back('[');
+    bool first = true;
+    for (const ContentPart& part : m.content) {
+      if (!first) out.push_back(',');
+      first = false;
+      if (part.kind == ContentPart::Kind::text) {
+        out += R"({"type":"text","text":)";
+        write_string(out, part.text);
+        out.push_back('}');
+      } else {
+        out += R"({"type":"image_url","image_url":{"url":)";
+        write_string(out, part.url);
+        if (!part.detail.empty()) {
+          out += R"(,"detail":)";
+          write_string(out, part.detail);
+        }
+        out += "}}";
+      }
+    }
+    out.push_back(']');
+  }
+  if (!m.name.empty()) write_string(members.key("name"), m.name);
+  if (!m.tool_calls.empty()) {
+    members.key("tool_calls").push_back('[');
+    for (size_t i = 0; i < m.tool_calls.size(); ++i) {
+      const ToolCall& call = m.tool_calls[i];
+      if (i > 0) out.push_back(',');
+      out += R"({"id":)";
+      write_string(out, call.id);
+      out += R"(,"type":"function","function":{"name":)";
+      write_string(out, call.name);
+      out += R"(,"arguments":)";
+      write_string(out, call.arguments);
+      out += "}}";
+    }
+    out.push_back(']');
+  }
+  if (!m.tool_call_id.empty()) write_string(members.key("tool_call_id"), m.tool_call_id);
+  if (!m.refusal.empty()) write_string(members.key("refusal"), m.refusal);
+  out.push_back('}');
+}
+
+// chat_body + add_common, member for member in the same order, written directly.
+std::string fast_request_body(const ChatRequest& r, bool stream, bool include_model) {
+  std::string out;
+  size_t estimate = 128 + r.model.size();
+  for (const Message& m : r.messages) {
+    estimate += 48;
+    for (const ContentPart& part : m.content) estimate += part.text.size() + part.url.size();
+  }
+  out.reserve(estimate);
+  out.push_back('{');
+  Members members(out);
+  if (include_model) write_string(members.key("model"), r.model);
+  members.key("messages").push_back('[');
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    write_message(out, r.messages[i]);
+  }
+  out.push_back(']');
+  switch (r.tool_choice.mode) {
+    case ToolChoice::Mode::none:
+      members.key("tool_choice") += R"("none")";
+      break;
+    case ToolChoice::Mode::auto_:
+      members.key("tool_choice") += R"("auto")";
+      break;
+    case ToolChoice::Mode::required:
+      members.key("tool_choice") += R"("required")";
+      break;
+    case ToolChoice::Mode::function:
+      members.key("tool_choice") += R"({"type":"function","function":{"name":)";
+      write_string(out, r.tool_choice.function_name);
+      out += "}}";
+      break;
+    case ToolChoice::Mode::unset:
+      break;
+  }
+  if (r.parallel_tool_calls) write_bool(members.key("parallel_tool_calls"), *r.parallel_tool_calls);
+  if (r.response_format.type == ResponseFormat::Type::text) {
+    members.key("response_format") += R"({"type":"text"})";
+  } else if (r.response_format.type == ResponseFormat::Type::json_object) {
+    members.key("response_format") += R"({"type":"json_object"})";
+  }
+  if (r.max_tokens) {
+    write_int(members.key(r.max_tokens_is_completion ? "max_completion_tokens" : "max_tokens"),
+              *r.max_tokens);
+  }
+  if (r.logprobs) write_bool(members.key("logprobs"), *r.logprobs);
+  if (r.top_logprobs) write_int(members.key("top_logprobs"), *r.top_logprobs);
+  if (r.temperature) write_double(members.key("temperature"), *r.temperature);
+  if (r.top_p) write_double(members.key("top_p"), *r.top_p);
+  if (r.presence_penalty) write_double(members.key("presence_penalty"), *r.presence_penalty);
+  if (r.frequency_penalty) write_double(members.key("frequency_penalty"), *r.frequency_penalty);
+  if (!r.stop.empty()) {
+    members.key("stop").push_back('[');
+    for (size_t i = 0; i < r.stop.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      write_string(out, r.stop[i]);
+    }
+    out.push_back(']');
+  }
+  if (r.seed) write_int(members.key("seed"), *r.seed);
+  if (r.n) write_int(members.key("n"), *r.n);
+  if (!r.user.empty()) write_string(members.key("user"), r.user);
+  if (!r.metadata.empty()) {
+    members.key("metadata").push_back('{');
+    Members meta(out);
+    for (const auto& [key, value] : r.metadata) write_string(meta.key(key), value);
+    out.push_back('}');
+  }
+  if (stream) {
+    members.key("stream") += "true";
+    members.key("stream_options") += R"({"include_usage":true})";
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace
+
+std::string encode_request_body(const ChatRequest& request, bool stream, bool include_model) {
+  if (fast_request_fits(request)) return fast_request_body(request, stream, include_model);
+  return encode_request_body_dom(request, stream, include_model);
 }
 
 }  // namespace detail
@@ -238,7 +418,171 @@ std::string encode_chat_request(const ChatRequest& request, bool stream) {
   return detail::encode_request_body(request, stream, /*include_model=*/true);
 }
 
+namespace {
+
+using detail::Members;
+using detail::write_int;
+using detail::write_string;
+
+void write_header(std::string& out, std::string_view object, const ResponseIdentity& who) {
+  out += R"({"id":)";
+  write_string(out, who.id);
+  out += R"(,"object":)";
+  write_string(out, object);
+  out += R"(,"created":)";
+  write_int(out, who.created);
+  out += R"(,"model":)";
+  write_string(out, who.model);
+}
+
+void write_finish_reason(std::string& out, FinishReason reason) {
+  if (reason == FinishReason::none) {
+    out += "null";
+  } else {
+    write_string(out, to_string(reason));
+  }
+}
+
+void write_usage(std::string& out, const Usage& usage) {
+  out += R"({"prompt_tokens":)";
+  write_int(out, usage.prompt_tokens);
+  out += R"(,"completion_tokens":)";
+  write_int(out, usage.completion_tokens);
+  out += R"(,"total_tokens":)";
+  write_int(out, usage.total());
+  out += R"(,"prompt_tokens_details":{"cached_tokens":)";
+  write_int(out, usage.cached_tokens);
+  out += R"(},"completion_tokens_details":{"reasoning_tokens":)";
+  write_int(out, usage.reasoning_tokens);
+  out += "}}";
+}
+
+// encode_chat_response_dom's bytes without its DOM; logprobs are left to the DOM path.
+std::string fast_chat_response(const ChatResponse& response, const ResponseIdentity& who) {
+  std::string out;
+  out.reserve(320 + who.id.size() + who.model.size());
+  write_header(out, "chat.completion", who);
+  out += R"(,"choices":[)";
+  for (size_t i = 0; i < response.choices.size(); ++i) {
+    const Choice& c = response.choices[i];
+    if (i > 0) out.push_back(',');
+    out += R"({"index":)";
+    write_int(out, c.index);
+    out += R"(,"message":{"role":"assistant","content":)";
+    bool null_content =
+        c.message.content_is_null || (c.message.content.empty() && !c.message.tool_calls.empty());
+    if (null_content) {
+      out += "null";
+    } else {
+      write_string(out, c.message.text());
+    }
+    out += R"(,"refusal":)";
+    if (c.message.refusal.empty()) {
+      out += "null";
+    } else {
+      write_string(out, c.message.refusal);
+    }
+    if (!c.message.tool_calls.empty()) {
+      out += R"(,"tool_calls":[)";
+      for (size_t j = 0; j < c.message.tool_calls.size(); ++j) {
+        const ToolCall& call = c.message.tool_calls[j];
+        if (j > 0) out.push_back(',');
+        out += R"({"id":)";
+        write_string(out, call.id);
+        out += R"(,"type":"function","function":{"name":)";
+        write_string(out, call.name);
+        out += R"(,"arguments":)";
+        write_string(out, call.arguments);
+        out += "}}";
+      }
+      out.push_back(']');
+    }
+    out += R"(},"logprobs":null,"finish_reason":)";
+    write_finish_reason(out, c.finish_reason);
+    out.push_back('}');
+  }
+  out += R"(],"usage":)";
+  write_usage(out, response.usage);
+  if (!response.system_fingerprint.empty()) {
+    out += R"(,"system_fingerprint":)";
+    write_string(out, response.system_fingerprint);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string fast_chunk(const ChatChunk& chunk, const ResponseIdentity& who) {
+  std::string out;
+  out.reserve(200 + who.id.size() + who.model.size() + chunk.content.size());
+  write_header(out, "chat.completion.chunk", who);
+  out += R"(,"choices":[)";
+  if (!usage_only(chunk)) {
+    out += R"({"index":)";
+    write_int(out, chunk.choice_index);
+    out += R"(,"delta":{)";
+    Members delta(out);
+    if (chunk.role) write_string(delta.key("role"), to_string(*chunk.role));
+    if (!chunk.content.empty() || chunk.role) write_string(delta.key("content"), chunk.content);
+    if (!chunk.refusal.empty()) write_string(delta.key("refusal"), chunk.refusal);
+    if (!chunk.tool_calls.empty()) {
+      delta.key("tool_calls").push_back('[');
+      for (size_t i = 0; i < chunk.tool_calls.size(); ++i) {
+        const ToolCallDelta& d = chunk.tool_calls[i];
+        if (i > 0) out.push_back(',');
+        out += R"({"index":)";
+        write_int(out, d.index);
+        if (!d.id.empty()) {
+          out += R"(,"id":)";
+          write_string(out, d.id);
+          out += R"(,"type":"function")";
+        }
+        out += R"(,"function":{)";
+        if (!d.name.empty()) {
+          out += R"("name":)";
+          write_string(out, d.name);
+          out.push_back(',');
+        }
+        out += R"("arguments":)";
+        write_string(out, d.arguments);
+        out += "}}";
+      }
+      out.push_back(']');
+    }
+    out += R"(},"logprobs":null,"finish_reason":)";
+    write_finish_reason(out, chunk.finish_reason);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  if (chunk.usage) {
+    out += R"(,"usage":)";
+    write_usage(out, *chunk.usage);
+  }
+  out.push_back('}');
+  return out;
+}
+
+bool has_logprobs(const ChatResponse& response) {
+  for (const Choice& c : response.choices) {
+    if (!c.logprobs.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string encode_chat_response(const ChatResponse& response, const ResponseIdentity& who) {
+  if (!has_logprobs(response)) return fast_chat_response(response, who);
+  return detail::encode_chat_response_dom(response, who);
+}
+
+std::string encode_chunk(const ChatChunk& chunk, const ResponseIdentity& who,
+                         std::string_view extra_json) {
+  if (chunk.logprobs.empty() && extra_json.empty()) return fast_chunk(chunk, who);
+  return detail::encode_chunk_dom(chunk, who, extra_json);
+}
+
+std::string detail::encode_chat_response_dom(const ChatResponse& response,
+                                             const ResponseIdentity& who) {
   Json out = header("chat.completion", who);
   Json choices = Json::array();
   for (const auto& c : response.choices) {
@@ -281,8 +625,8 @@ std::string encode_completion_response(const ChatResponse& response, const Respo
   return detail::dump(out);
 }
 
-std::string encode_chunk(const ChatChunk& chunk, const ResponseIdentity& who,
-                         std::string_view extra_json) {
+std::string detail::encode_chunk_dom(const ChatChunk& chunk, const ResponseIdentity& who,
+                                     std::string_view extra_json) {
   Json out = header("chat.completion.chunk", who);
   Json choices = Json::array();
   if (!usage_only(chunk)) {
