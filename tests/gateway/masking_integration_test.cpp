@@ -43,12 +43,12 @@ Script placeholder_reply(bool with_tool = true) {
   Reply reply;
   reply.text = "I will write to [EMAIL_1] and call [PHONE_1].";
   if (with_tool) {
-    reply.tool_calls.push_back(ToolCallReply{
-        .name = "send_mail",
-        // 38 bytes: the fakes stream arguments in three 13-byte fragments, so the first
-        // placeholder is split across fragments ("{\"to\":\"[EMAIL" + "_1]\",...", and
-        // Anthropic's sorted "{\"phone\":\"[PH" + "ONE_1]...").
-        .arguments_json = R"({"to":"[EMAIL_1]","phone":"[PHONE_1]"})"});
+    reply.tool_calls.push_back(
+        ToolCallReply{.name = "send_mail",
+                      // 38 bytes: the fakes stream arguments in three 13-byte fragments, so the
+                      // first placeholder is split across fragments ("{\"to\":\"[EMAIL" +
+                      // "_1]\",...", and Anthropic's sorted "{\"phone\":\"[PH" + "ONE_1]...").
+                      .arguments_json = R"({"to":"[EMAIL_1]","phone":"[PHONE_1]"})"});
   }
   return Script{.reply = reply};
 }
@@ -76,7 +76,8 @@ class Masking : public ::testing::Test {
     config->backends.back().region = "local";
     config->models.push_back({"gpt", {{"oai", "gpt-4o"}}});
     config->models.push_back({"claude", {{"claude", "claude-haiku-4-5"}}});
-    config->models.push_back({"gpt-then-claude", {{"oai", "gpt-4o"}, {"claude", "claude-haiku-4-5"}}});
+    config->models.push_back(
+        {"gpt-then-claude", {{"oai", "gpt-4o"}, {"claude", "claude-haiku-4-5"}}});
     config->models.push_back({"gpt-then-local", {{"oai", "gpt-4o"}, {"local", "llama"}}});
     config->tenants.push_back({.name = "acme"});
     config->keys.push_back({.id = "k", .sha256_hex = gateway::sha256_hex(kKey), .tenant = "acme"});
@@ -85,9 +86,9 @@ class Masking : public ::testing::Test {
   }
 
   TestResponse post(const std::string& path, const json& body) {
-    return client_.post(gateway_->url(path), body.dump(),
-                        {{"authorization", std::string("Bearer ") + kKey},
-                         {"anthropic-version", "2023-06-01"}});
+    return client_.post(
+        gateway_->url(path), body.dump(),
+        {{"authorization", std::string("Bearer ") + kKey}, {"anthropic-version", "2023-06-01"}});
   }
 
   // Every byte the closed vendors received: neither value may be in it, in any form.
@@ -137,8 +138,7 @@ json openai_body(const std::string& model, bool stream) {
            {"parameters",
             {{"type", "object"},
              {"properties",
-              {{"to", {{"type", "string"}}},
-               {"phone", {{"type", "string"}}}}}}}}}}}}};
+              {{"to", {{"type", "string"}}}, {"phone", {{"type", "string"}}}}}}}}}}}}};
 }
 
 // OpenAI streaming answer, folded: text and the first tool call's arguments.
@@ -187,7 +187,8 @@ TEST_F(Masking, OpenAiSurfaceBufferedAndStreamed) {
     expect_vendor_never_saw_values(1);
     // The vendor was sent a well-formed request: tool arguments are still JSON.
     json sent = json::parse(vendor_.requests().at(0).body);
-    EXPECT_EQ(json::parse(sent["messages"][2]["tool_calls"][0]["function"]["arguments"].get<std::string>()),
+    EXPECT_EQ(json::parse(
+                  sent["messages"][2]["tool_calls"][0]["function"]["arguments"].get<std::string>()),
               json({{"email", "[EMAIL_1]"}}));
     EXPECT_EQ(sent["messages"][1]["content"], "Please call me on [PHONE_1]");
   }
@@ -196,25 +197,28 @@ TEST_F(Masking, OpenAiSurfaceBufferedAndStreamed) {
 // The Anthropic body: system, a user message, a tool_use with the value in its input and a
 // tool_result carrying it; forwarded natively (no longer byte for byte: a transform applies).
 json anthropic_body(const std::string& model, bool stream) {
-  return {{"model", model},
-          {"max_tokens", 200},
-          {"stream", stream},
-          {"system", std::string("The customer is ") + kEmail},
-          {"tools",
-           {{{"name", "send_mail"},
-             {"description", std::string("Default sender ") + kEmail},
-             {"input_schema", {{"type", "object"}, {"properties", {{"to", {{"type", "string"}}}}}}}}}},
-          {"messages",
-           {{{"role", "user"}, {"content", std::string("Call me on ") + kPhone}},
-            {{"role", "assistant"},
-             {"content",
-              {{{"type", "tool_use"}, {"id", "toolu_1"}, {"name", "lookup"},
-                {"input", {{"email", kEmail}}}}}}},
-            {{"role", "user"},
-             {"content",
-              {{{"type", "tool_result"},
-                {"tool_use_id", "toolu_1"},
-                {"content", std::string("found ") + kEmail + " / " + kPhone}}}}}}}};
+  return {
+      {"model", model},
+      {"max_tokens", 200},
+      {"stream", stream},
+      {"system", std::string("The customer is ") + kEmail},
+      {"tools",
+       {{{"name", "send_mail"},
+         {"description", std::string("Default sender ") + kEmail},
+         {"input_schema", {{"type", "object"}, {"properties", {{"to", {{"type", "string"}}}}}}}}}},
+      {"messages",
+       {{{"role", "user"}, {"content", std::string("Call me on ") + kPhone}},
+        {{"role", "assistant"},
+         {"content",
+          {{{"type", "tool_use"},
+            {"id", "toolu_1"},
+            {"name", "lookup"},
+            {"input", {{"email", kEmail}}}}}}},
+        {{"role", "user"},
+         {"content",
+          {{{"type", "tool_result"},
+            {"tool_use_id", "toolu_1"},
+            {"content", std::string("found ") + kEmail + " / " + kPhone}}}}}}}};
 }
 
 struct AnthropicAnswer {
@@ -244,7 +248,8 @@ AnthropicAnswer fold_anthropic(const TestResponse& r, bool stream) {
     EXPECT_FALSE(stopped[data["index"].get<int>()]) << "a delta after its block stopped";
     const json& delta = data["delta"];
     if (delta["type"] == "text_delta") out.text += delta["text"].get<std::string>();
-    if (delta["type"] == "input_json_delta") out.tool_input += delta["partial_json"].get<std::string>();
+    if (delta["type"] == "input_json_delta")
+      out.tool_input += delta["partial_json"].get<std::string>();
   }
   return out;
 }
@@ -308,8 +313,9 @@ TEST_F(Masking, FallbackAfterA5xxGivesEachCandidateItsForm) {
     const std::string local_body = local_.requests().at(0).body;
     EXPECT_NE(local_body.find(kEmail), std::string::npos);
     EXPECT_EQ(local_body.find("[EMAIL_1]"), std::string::npos);
-    std::string text = stream ? fold_openai_stream(l).first
-                              : json::parse(l.body)["choices"][0]["message"]["content"].get<std::string>();
+    std::string text =
+        stream ? fold_openai_stream(l).first
+               : json::parse(l.body)["choices"][0]["message"]["content"].get<std::string>();
     EXPECT_EQ(text, std::string("Noted ") + kEmail);
   }
 }
@@ -336,12 +342,14 @@ TEST_F(Masking, ExplainShowsTypesAndCountsNeverValues) {
   EXPECT_EQ(t["applies"], true);
   EXPECT_EQ(t["rules"], json({"mask-for-vendors"}));
   EXPECT_EQ(t["masked_backends"], json({"oai"}));
-  EXPECT_EQ(t["entities"], json::parse(R"([{"type":"email","values":1},{"type":"phone","values":1}])"));
+  EXPECT_EQ(t["entities"],
+            json::parse(R"([{"type":"email","values":1},{"type":"phone","values":1}])"));
   EXPECT_EQ(t["values"], 2);
   EXPECT_EQ(vendor_.request_count(), 0u);
   EXPECT_EQ(local_.request_count(), 0u);
   // No matching transform rule: null.
-  json plain = {{"model", "gpt"}, {"messages", {{{"role", "user"}, {"content", "card 4111111111111111"}}}}};
+  json plain = {{"model", "gpt"},
+                {"messages", {{{"role", "user"}, {"content", "card 4111111111111111"}}}}};
   EXPECT_TRUE(json::parse(post("/v1/route/explain", plain).body)["transform"].is_null());
 }
 
