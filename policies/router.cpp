@@ -237,8 +237,8 @@ void Router::plan_masking(Decision& d, const RouteRequest& request,
   }
   std::string counts;
   for (const auto& [type, n] : mask.plan->counts()) {
-    counts += (counts.empty() ? "" : ", ") + std::string(to_string(type)) + " x" +
-              std::to_string(n);
+    counts +=
+        (counts.empty() ? "" : ", ") + std::string(to_string(type)) + " x" + std::to_string(n);
   }
   d.reasons.push_back("mask_pii: " + counts + " masked for " + join_list(mask.masked_backends) +
                       "; restored in the answer");

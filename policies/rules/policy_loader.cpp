@@ -331,8 +331,9 @@ MaskSelection parse_transform(const Reader& r, const YAML::Node& node, const std
   if (node.IsScalar()) {
     const std::string text = node.Scalar();
     if (text != "mask_pii") {
-      r.fail(node, path, "unknown transform \"" + text.substr(0, 64) + "\" (the one transform is "
-                         "mask_pii)" + did_you_mean(text, {"mask_pii"}));
+      r.fail(node, path,
+             "unknown transform \"" + text.substr(0, 64) + "\" (the one transform is mask_pii)" +
+                 did_you_mean(text, {"mask_pii"}));
     }
     selection.up_to_confidential = true;
     return selection;

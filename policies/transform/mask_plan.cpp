@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,7 @@ using transform_detail::dump_json;
 using transform_detail::is_base64_data_url;
 using transform_detail::json_escape;
 using transform_detail::looks_like_json;
+using transform_detail::placeholder_byte;
 using transform_detail::word_byte;
 
 namespace {
@@ -156,6 +158,16 @@ class MaskPlanBuilder {
 
   std::shared_ptr<const MaskPlan> finish() {
     auto plan = std::make_shared<MaskPlan>();
+    if (found_.empty()) return plan;
+    // Every bracketed upper-case word the request already holds: no placeholder may be one.
+    std::set<std::string, std::less<>> taken;
+    for (size_t open = corpus_.find('['); open != std::string::npos;
+         open = corpus_.find('[', open + 1)) {
+      size_t end = open + 1;
+      while (end < corpus_.size() && end - open < 64 && placeholder_byte(corpus_[end])) ++end;
+      if (end < corpus_.size() && corpus_[end] == ']')
+        taken.insert(corpus_.substr(open, end + 1 - open));
+    }
     std::map<std::string, int> next;  // label -> next number to try
     for (Found& found : found_) {
       const std::string label = label_of(found.type, found.detector);
@@ -163,7 +175,7 @@ class MaskPlanBuilder {
       std::string placeholder;
       do {
         placeholder = "[" + label + "_" + std::to_string(n++) + "]";
-      } while (corpus_.find(placeholder) != std::string::npos);
+      } while (taken.contains(placeholder));
       MaskPlan::Entry entry;
       entry.escaped = json_escape(found.value);
       entry.value = std::move(found.value);
@@ -265,60 +277,74 @@ std::shared_ptr<const MaskPlan> MaskPlan::build(const backends::ChatRequest& req
 }
 
 void MaskPlan::index() {
-  longest_first_.resize(entries_.size());
   for (size_t i = 0; i < entries_.size(); ++i) {
-    longest_first_[i] = i;
     by_placeholder_.emplace(entries_[i].placeholder, i);
     max_placeholder_ = std::max(max_placeholder_, entries_[i].placeholder.size());
+    for (bool escaped : {false, true}) {
+      const std::string& needle = escaped ? entries_[i].escaped : entries_[i].value;
+      if (needle.empty() || (escaped && needle == entries_[i].value)) continue;
+      const size_t key = std::min(needle.size(), kKeyBytes);
+      needles_[key][needle.substr(0, key)].push_back(Needle{i, escaped});
+      first_bytes_[static_cast<unsigned char>(needle.front())] = true;
+    }
   }
-  std::stable_sort(longest_first_.begin(), longest_first_.end(), [&](size_t a, size_t b) {
-    return entries_[a].value.size() > entries_[b].value.size();
-  });
+  for (auto& by_key : needles_) {
+    for (auto& [key, list] : by_key) {
+      std::stable_sort(list.begin(), list.end(), [&](const Needle& a, const Needle& b) {
+        const Entry& x = entries_[a.entry];
+        const Entry& y = entries_[b.entry];
+        return (a.escaped ? x.escaped : x.value).size() > (b.escaped ? y.escaped : y.value).size();
+      });
+    }
+  }
 }
 
 std::string MaskPlan::replace_values(std::string_view text, bool json_escaped_too) const {
   if (entries_.empty() || text.empty()) return std::string(text);
-  struct Hit {
-    size_t begin;
-    size_t end;
-    size_t entry;
-  };
-  std::vector<Hit> hits;
-  std::map<size_t, size_t> taken;  // begin -> end of spans already replaced
-  auto free = [&](size_t begin, size_t end) {
-    auto next = taken.lower_bound(begin);
-    if (next != taken.end() && next->first < end) return false;
-    if (next != taken.begin() && std::prev(next)->second > begin) return false;
-    return true;
-  };
-  for (size_t index : longest_first_) {
-    const Entry& e = entries_[index];
-    for (int form = 0; form < (json_escaped_too && e.escaped != e.value ? 2 : 1); ++form) {
-      const std::string& needle = form == 0 ? e.value : e.escaped;
-      for (size_t at = text.find(needle); at != std::string_view::npos;
-           at = text.find(needle, at + 1)) {
+  // One pass, leftmost first: at each byte, the longest needle that starts there (a longer key
+  // means a longer needle, so keys are tried longest first) and sits on word boundaries.
+  std::string out;
+  size_t copied = 0;  // text[copied, at) is still to be copied to out
+  bool changed = false;
+  for (size_t at = 0; at < text.size();) {
+    if (!first_bytes_[static_cast<unsigned char>(text[at])]) {
+      ++at;
+      continue;
+    }
+    const Needle* found = nullptr;
+    size_t found_size = 0;
+    for (size_t key = kKeyBytes; key >= 1 && found == nullptr; --key) {
+      if (needles_[key].empty() || at + key > text.size()) continue;
+      auto list = needles_[key].find(text.substr(at, key));
+      if (list == needles_[key].end()) continue;
+      for (const Needle& n : list->second) {
+        if (n.escaped && !json_escaped_too) continue;
+        const Entry& e = entries_[n.entry];
+        const std::string& needle = n.escaped ? e.escaped : e.value;
+        if (text.compare(at, needle.size(), needle) != 0) continue;
         const size_t end = at + needle.size();
         if (!e.inside_word) {
           if (word_byte(needle.front()) && at > 0 && word_byte(text[at - 1])) continue;
           if (word_byte(needle.back()) && end < text.size() && word_byte(text[end])) continue;
         }
-        if (!free(at, end)) continue;
-        taken.emplace(at, end);
-        hits.push_back({at, end, index});
+        found = &n;
+        found_size = needle.size();
+        break;
       }
     }
+    if (found == nullptr) {
+      ++at;
+      continue;
+    }
+    if (!changed) out.reserve(text.size());
+    changed = true;
+    out.append(text, copied, at - copied);
+    out += entries_[found->entry].placeholder;
+    at += found_size;
+    copied = at;
   }
-  if (hits.empty()) return std::string(text);
-  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.begin < b.begin; });
-  std::string out;
-  out.reserve(text.size());
-  size_t at = 0;
-  for (const Hit& hit : hits) {
-    out.append(text, at, hit.begin - at);
-    out += entries_[hit.entry].placeholder;
-    at = hit.end;
-  }
-  out.append(text, at);
+  if (!changed) return std::string(text);
+  out.append(text, copied);
   return out;
 }
 

@@ -16,6 +16,11 @@ inline bool word_byte(char c) {
          u >= 0x80;
 }
 
+// Placeholders are '[' + [A-Z0-9_]+ + ']'.
+inline bool placeholder_byte(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
 // The first non-blank byte opens an object or an array.
 bool looks_like_json(std::string_view text);
 bool is_base64_data_url(std::string_view text);

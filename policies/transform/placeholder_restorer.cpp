@@ -16,7 +16,8 @@ bool looks_like_json(std::string_view text) {
 }
 
 bool is_base64_data_url(std::string_view text) {
-  return text.starts_with("data:") && text.substr(0, 256).find(";base64,") != std::string_view::npos;
+  return text.starts_with("data:") &&
+         text.substr(0, 256).find(";base64,") != std::string_view::npos;
 }
 
 std::string json_escape(std::string_view value) {
@@ -30,14 +31,7 @@ std::string dump_json(const nlohmann::json& value) {
 
 }  // namespace transform_detail
 
-namespace {
-
-// Placeholders are '[' + [A-Z0-9_]+ + ']'.
-bool placeholder_byte(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-}  // namespace
+using transform_detail::placeholder_byte;
 
 const std::string* MaskPlan::match(std::string_view text, size_t at, size_t* length,
                                    bool* prefix) const {
@@ -64,8 +58,7 @@ namespace {
 
 // Restores every complete placeholder of `text` into `out`; returns where a trailing possible
 // placeholder prefix starts (text.size() if none).
-size_t restore_into(const MaskPlan& plan, std::string_view text, bool json_mode,
-                    std::string& out) {
+size_t restore_into(const MaskPlan& plan, std::string_view text, bool json_mode, std::string& out) {
   size_t at = 0;
   for (size_t open = text.find('['); open != std::string_view::npos; open = text.find('[', at)) {
     out.append(text, at, open - at);

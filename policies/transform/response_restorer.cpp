@@ -133,7 +133,8 @@ std::vector<ChatChunk> ResponseRestorer::flush() {
     if (c.refusal) chunk.refusal = c.refusal->flush();
     for (auto& [tool, arguments] : c.tools) {
       std::string rest = arguments.flush();
-      if (!rest.empty()) chunk.tool_calls.push_back(ToolCallDelta{.index = tool, .arguments = rest});
+      if (!rest.empty())
+        chunk.tool_calls.push_back(ToolCallDelta{.index = tool, .arguments = rest});
     }
     if (chunk.has_content()) out.push_back(std::move(chunk));
   }
@@ -145,7 +146,8 @@ void ResponseRestorer::restore(backends::ChatResponse& response) const {
   for (backends::Choice& choice : response.choices) {
     backends::Message& message = choice.message;
     for (backends::ContentPart& part : message.content) {
-      if (part.kind == backends::ContentPart::Kind::text) part.text = plan_->restore_text(part.text);
+      if (part.kind == backends::ContentPart::Kind::text)
+        part.text = plan_->restore_text(part.text);
     }
     message.refusal = plan_->restore_text(message.refusal);
     for (backends::ToolCall& call : message.tool_calls) {
@@ -193,9 +195,9 @@ std::string ResponseRestorer::restore_native(std::string_view events) {
       if (field != nullptr && delta->contains(field) && (*delta)[field].is_string()) {
         NativeBlock& block = native_blocks_[index];
         if (block.delta_type.empty()) block.delta_type = delta_type;
-        StreamRestorer& r = restorer(block.restorer, delta_type == "text_delta"
-                                                         ? StreamRestorer::Mode::text
-                                                         : StreamRestorer::Mode::json);
+        StreamRestorer& r =
+            restorer(block.restorer, delta_type == "text_delta" ? StreamRestorer::Mode::text
+                                                                : StreamRestorer::Mode::json);
         std::string restored = r.feed((*delta)[field].get<std::string>());
         if (restored.empty()) continue;  // all of it held back: the next delta carries it
         (*delta)[field] = std::move(restored);
@@ -208,10 +210,11 @@ std::string ResponseRestorer::restore_native(std::string_view events) {
         std::string rest = block->second.restorer->flush();
         if (!rest.empty()) {
           const bool text = block->second.delta_type == "text_delta";
-          json delta{{"type", "content_block_delta"},
-                     {"index", index},
-                     {"delta",
-                      {{"type", block->second.delta_type}, {text ? "text" : "partial_json", rest}}}};
+          json delta{
+              {"type", "content_block_delta"},
+              {"index", index},
+              {"delta",
+               {{"type", block->second.delta_type}, {text ? "text" : "partial_json", rest}}}};
           out += backends::format_sse(dump_json(delta), "content_block_delta");
         }
       }

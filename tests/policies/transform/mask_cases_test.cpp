@@ -64,8 +64,7 @@ void check_transform(const Decision& d, const YAML::Node& expect) {
   ASSERT_TRUE(d.mask) << "expected a mask_pii transform";
   if (expect["applies"]) EXPECT_EQ(d.mask->applies(), expect["applies"].as<bool>());
   if (expect["masked_backends"]) {
-    EXPECT_EQ(d.mask->masked_backends,
-              expect["masked_backends"].as<std::vector<std::string>>());
+    EXPECT_EQ(d.mask->masked_backends, expect["masked_backends"].as<std::vector<std::string>>());
   }
   if (expect["entities"]) {
     std::map<std::string, size_t> got;
@@ -99,7 +98,8 @@ void run_case(Router& router, const YAML::Node& c, std::vector<RouteTarget> targ
   RouteRequest request;
   request.chat = &*chat;
   request.endpoint = "/v1/chat/completions";
-  for (const auto& h : c["headers"]) request.headers.emplace_back(h.first.Scalar(), h.second.Scalar());
+  for (const auto& h : c["headers"])
+    request.headers.emplace_back(h.first.Scalar(), h.second.Scalar());
   request.tenant = has_tenant ? &tenant : nullptr;
 
   auto decision = router.decide(request, targets, backends, /*count=*/false);

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "switchyard/backends/openai_json.h"
@@ -30,8 +32,9 @@ const SensitivityClassifier& term_classifier() {
     config.term_lists.push_back(CustomTermList{.name = "clients",
                                                .terms = {"O\"Brien\\Partners", "Müller Söhne"},
                                                .level = SensitivityLevel::confidential});
-    config.term_lists.push_back(CustomTermList{
-        .name = "code-names", .terms = {"Blue Falcon", "Nightjar"}, .level = SensitivityLevel::internal});
+    config.term_lists.push_back(CustomTermList{.name = "code-names",
+                                               .terms = {"Blue Falcon", "Nightjar"},
+                                               .level = SensitivityLevel::internal});
     config.term_lists.push_back(CustomTermList{
         .name = "works", .terms = {"Falcon Works"}, .level = SensitivityLevel::internal});
     auto created = SensitivityClassifier::create(config);
@@ -73,8 +76,7 @@ TEST(MaskPlan, MasksEveryStringThatLeaves) {
           {{{"id", "c1"},
             {"type", "function"},
             {"function",
-             {{"name", "send"},
-              {"arguments", json{{"to", kEmail}, {"cc", "x\u00e9"}}.dump()}}}}}}},
+             {{"name", "send"}, {"arguments", json{{"to", kEmail}, {"cc", "x\u00e9"}}.dump()}}}}}}},
         {{"role", "tool"},
          {"tool_call_id", "c1"},
          // A tool result holding JSON whose escapes hide the phone from a plain text search.
@@ -84,7 +86,8 @@ TEST(MaskPlan, MasksEveryStringThatLeaves) {
          {"function",
           {{"name", "send"},
            {"description", std::string("Sends mail; the default sender is ") + kEmail},
-           {"parameters", {{"type", "object"}, {"properties", {{"to", {{"type", "string"}}}}}}}}}}}},
+           {"parameters",
+            {{"type", "object"}, {"properties", {{"to", {{"type", "string"}}}}}}}}}}}},
       {"metadata", {{"owner", kEmail}}},
       {"x_vendor_field", {{"contact", kPhone}}}};
   backends::ChatRequest request = request_of(body);
@@ -118,22 +121,24 @@ TEST(MaskPlan, MasksEveryStringThatLeaves) {
 }
 
 TEST(MaskPlan, SameValueSamePlaceholderAndNumbersPerType) {
-  backends::ChatRequest request = request_of(
-      {{"model", "m"},
-       {"messages",
-        {{{"role", "user"},
-          {"content", "a@example.com, b@example.org and again a@example.com"}}}}});
+  backends::ChatRequest request =
+      request_of({{"model", "m"},
+                  {"messages",
+                   {{{"role", "user"},
+                     {"content", "a@example.com, b@example.org and again a@example.com"}}}}});
   auto plan = MaskPlan::build(request, default_classifier(), by_level());
   ASSERT_EQ(plan->size(), 2u);
   EXPECT_EQ(plan->mask(request).messages[0].text(), "[EMAIL_1], [EMAIL_2] and again [EMAIL_1]");
-  EXPECT_EQ(plan->restore_text("[EMAIL_2] wrote to [EMAIL_1]"), "b@example.org wrote to a@example.com");
+  EXPECT_EQ(plan->restore_text("[EMAIL_2] wrote to [EMAIL_1]"),
+            "b@example.org wrote to a@example.com");
 }
 
 TEST(MaskPlan, PlaceholderNeverCollidesWithTextInTheRequest) {
   backends::ChatRequest request = request_of(
       {{"model", "m"},
        {"messages",
-        {{{"role", "user"}, {"content", "Template uses [EMAIL_1] and [EMAIL_2]; mine is a@example.com"}}}}});
+        {{{"role", "user"},
+          {"content", "Template uses [EMAIL_1] and [EMAIL_2]; mine is a@example.com"}}}}});
   auto plan = MaskPlan::build(request, default_classifier(), by_level());
   EXPECT_EQ(plan->placeholders(), (std::vector<std::string>{"[EMAIL_3]"}));
   EXPECT_EQ(plan->mask(request).messages[0].text(),
@@ -143,14 +148,16 @@ TEST(MaskPlan, PlaceholderNeverCollidesWithTextInTheRequest) {
 }
 
 TEST(MaskPlan, SelectionDecidesWhichTypes) {
-  backends::ChatRequest request = request_of(
-      {{"model", "m"},
-       {"messages",
-        {{{"role", "user"},
-          {"content", std::string("card 4111 1111 1111 1111, mail ") + kEmail + ", phone " + kPhone}}}}});
+  backends::ChatRequest request =
+      request_of({{"model", "m"},
+                  {"messages",
+                   {{{"role", "user"},
+                     {"content", std::string("card 4111 1111 1111 1111, mail ") + kEmail +
+                                     ", phone " + kPhone}}}}});
   // Default: confidential and below; the card (restricted) stays for the routing rules.
   auto plan = MaskPlan::build(request, default_classifier(), by_level());
-  EXPECT_EQ(plan->mask(request).messages[0].text(), "card 4111 1111 1111 1111, mail [EMAIL_1], phone [PHONE_1]");
+  EXPECT_EQ(plan->mask(request).messages[0].text(),
+            "card 4111 1111 1111 1111, mail [EMAIL_1], phone [PHONE_1]");
   // Listed types only, whatever their level.
   plan = MaskPlan::build(request, default_classifier(),
                          MaskSelection{.types = {FindingType::payment_card, FindingType::phone}});
@@ -185,10 +192,10 @@ TEST(MaskPlan, WholeWordsOnlyAndEveryOccurrence) {
 }
 
 TEST(MaskPlan, RestoresInsideJsonWithEscaping) {
-  backends::ChatRequest request = request_of(
-      {{"model", "m"},
-       {"messages",
-        {{{"role", "user"}, {"content", "Bill O\"Brien\\Partners and Müller Söhne"}}}}});
+  backends::ChatRequest request =
+      request_of({{"model", "m"},
+                  {"messages",
+                   {{{"role", "user"}, {"content", "Bill O\"Brien\\Partners and Müller Söhne"}}}}});
   auto plan = MaskPlan::build(request, term_classifier(), by_level());
   ASSERT_EQ(plan->size(), 2u);
   EXPECT_EQ(plan->mask(request).messages[0].text(), "Bill [CLIENTS_1] and [CLIENTS_2]");
@@ -203,7 +210,8 @@ TEST(MaskPlan, RestoresInsideJsonWithEscaping) {
 }
 
 TEST(MaskPlan, UnicodeAroundValuesRoundTrips) {
-  const std::string text = std::string("Écrivez à ") + kEmail + " — 電話 " + kPhone + " 🙂 Müller Söhne.";
+  const std::string text =
+      std::string("Écrivez à ") + kEmail + " — 電話 " + kPhone + " 🙂 Müller Söhne.";
   backends::ChatRequest request =
       request_of({{"model", "m"}, {"messages", {{{"role", "user"}, {"content", text}}}}});
   auto plan = MaskPlan::build(request, default_classifier(), by_level());
@@ -243,6 +251,26 @@ TEST(MaskPlan, NothingToMaskLeavesTheRequestAlone) {
   EXPECT_TRUE(plan->empty());
   EXPECT_EQ(plan->mask(request).native, native);  // still byte for byte the client's body
   EXPECT_EQ(plan->restore_text("[EMAIL_1]"), "[EMAIL_1]");
+}
+
+TEST(MaskPlan, ManyValuesInALargeRequestStayFast) {
+  // 4000 distinct addresses, each twice, in ~200 KB, with bracketed look-alikes: building,
+  // masking and restoring stay linear in the text (no per-value pass over it).
+  std::string text;
+  for (int i = 0; i < 4000; ++i)
+    text += "mail user" + std::to_string(i) + "@example.com [EMAIL_" + std::to_string(i) + "]; ";
+  for (int i = 0; i < 4000; ++i) text += "again user" + std::to_string(i) + "@example.com. ";
+  backends::ChatRequest request =
+      request_of({{"model", "m"}, {"messages", {{{"role", "user"}, {"content", text}}}}});
+  const auto start = std::chrono::steady_clock::now();
+  auto plan = MaskPlan::build(request, default_classifier(), by_level());
+  ASSERT_EQ(plan->size(), 4000u);
+  const std::string masked = plan->mask(request).messages[0].text();
+  EXPECT_EQ(masked.find("@example.com"), std::string::npos);
+  EXPECT_EQ(plan->restore_text(masked), text);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  // The client's own [EMAIL_0] .. [EMAIL_3999] were all skipped.
+  EXPECT_EQ(plan->placeholders().front(), "[EMAIL_4000]");
 }
 
 // ---- streaming --------------------------------------------------------------------------

@@ -59,10 +59,8 @@ TEST(ResponseRestorer, ContentSplitAcrossChunksAtEveryOffset) {
   const std::string text = "Write to [EMAIL_1] today.";
   for (size_t i = 0; i <= text.size(); ++i) {
     std::vector<ChatChunk> chunks = {
-        ChatChunk{.role = backends::Role::assistant},
-        ChatChunk{.content = text.substr(0, i)},
-        ChatChunk{.content = text.substr(i)},
-        ChatChunk{.finish_reason = FinishReason::stop}};
+        ChatChunk{.role = backends::Role::assistant}, ChatChunk{.content = text.substr(0, i)},
+        ChatChunk{.content = text.substr(i)}, ChatChunk{.finish_reason = FinishReason::stop}};
     EXPECT_EQ(run(chunks).text, std::string("Write to ") + kEmail + " today.") << "split at " << i;
   }
 }
@@ -75,13 +73,15 @@ TEST(ResponseRestorer, HeldTextGoesOutBeforeToolCallsAndAtFinish) {
   ChatChunk b{.content = "_"};
   EXPECT_FALSE(restorer.restore(b));  // all held back: nothing to send
   ChatChunk c;
-  c.tool_calls.push_back(ToolCallDelta{.index = 0, .id = "call_1", .name = "send", .arguments = "{\"to\":\"[EM"});
+  c.tool_calls.push_back(
+      ToolCallDelta{.index = 0, .id = "call_1", .name = "send", .arguments = "{\"to\":\"[EM"});
   ASSERT_TRUE(restorer.restore(c));
   EXPECT_EQ(c.content, "[EMAIL_");  // not a placeholder after all: released before the call
   ASSERT_EQ(c.tool_calls.size(), 1u);
   EXPECT_EQ(c.tool_calls[0].arguments, "{\"to\":\"");
   ChatChunk d;
-  d.tool_calls.push_back(ToolCallDelta{.index = 1, .id = "call_2", .name = "log", .arguments = "{}"});
+  d.tool_calls.push_back(
+      ToolCallDelta{.index = 1, .id = "call_2", .name = "log", .arguments = "{}"});
   ASSERT_TRUE(restorer.restore(d));
   // The first call's held "[EM" is released, as its own fragment, before the second call.
   ASSERT_EQ(d.tool_calls.size(), 2u);
@@ -138,7 +138,9 @@ TEST(ResponseRestorer, BufferedResponse) {
   EXPECT_EQ(native["content"][2]["input"]["to"], kEmail);
 }
 
-std::string event(const json& data) { return backends::format_sse(data.dump(), data["type"].get<std::string>()); }
+std::string event(const json& data) {
+  return backends::format_sse(data.dump(), data["type"].get<std::string>());
+}
 
 json text_delta(int index, const std::string& text) {
   return {{"type", "content_block_delta"},

@@ -14,9 +14,10 @@
 // a placeholder never collides with the client's own text and restoring cannot invent values.
 //
 // mask() replaces every occurrence of every value (not only the scanned spans: a name found
-// once next to a context word is masked where it stands alone too), longest value first; a
-// value that begins or ends with a word character is replaced only at word boundaries unless it
-// was itself found inside a word. JSON carried as text (tool arguments and parameters, unknown
+// once next to a context word is masked where it stands alone too), leftmost first and the
+// longest value where several start at one place, in one pass over the text; a value that
+// begins or ends with a word character is replaced only at word boundaries unless it was
+// itself found inside a word. JSON carried as text (tool arguments and parameters, unknown
 // members, the native body) is parsed, its decoded strings, member names and numbers masked,
 // and re-serialized only when something changed; text that does not parse is masked as text,
 // the values' JSON-escaped forms included.
@@ -26,6 +27,7 @@
 // Immutable after build: share it as std::shared_ptr<const MaskPlan>; every method is const and
 // thread-safe. Values never appear in summaries (counts() gives types and counts only).
 
+#include <array>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -86,8 +88,17 @@ class MaskPlan {
   void index();
   std::string replace_values(std::string_view text, bool json_escaped_too) const;
 
-  std::vector<Entry> entries_;                               // by first appearance
-  std::vector<size_t> longest_first_;                        // entries_ by value length, desc
+  // One form of a value to search for: the value itself, or its JSON-escaped form.
+  struct Needle {
+    size_t entry;
+    bool escaped;
+  };
+  static constexpr size_t kKeyBytes = 8;  // needles are indexed by up to this many first bytes
+
+  std::vector<Entry> entries_;  // by first appearance
+  // (key length 1..kKeyBytes) -> the needle's first bytes -> needles, longest first.
+  std::array<std::map<std::string, std::vector<Needle>, std::less<>>, kKeyBytes + 1> needles_;
+  std::array<bool, 256> first_bytes_{};                        // a needle starts with this byte
   std::map<std::string, size_t, std::less<>> by_placeholder_;  // placeholder -> entries_ index
   size_t max_placeholder_ = 0;
 };
