@@ -78,7 +78,7 @@ bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
 }
 
 void ApiHandler::record(LedgerRow row) {
-  if (ledger_) ledger_->write(std::move(row));
+  if (auto ledger = ledger_for(row)) ledger->write(std::move(row));
 }
 
 void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow row,
@@ -143,6 +143,12 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     }
     explain(request, *principal, request_id, *writer);
     return;
+  }
+  if (path == "/v1/files" || path.starts_with("/v1/files/")) {
+    return files(request, request_id, *writer);
+  }
+  if (path == "/v1/batches" || path.starts_with("/v1/batches/")) {
+    return batches(request, request_id, *writer);
   }
   bool is_messages = path == "/v1/messages";
   bool is_count_tokens = path == "/v1/messages/count_tokens";
@@ -254,7 +260,9 @@ std::optional<Routed> ApiHandler::route_or_refuse(backends::ChatRequest& chat_re
                                                   const Principal& principal, LedgerRow& row,
                                                   ResponseWriter& writer) {
   auto routed = gate_.route(chat_request, request.headers,
-                            RouteOptions{.endpoint = row.endpoint, .tenant = principal.tenant});
+                            RouteOptions{.endpoint = row.endpoint,
+                                         .tenant = principal.tenant,
+                                         .batch_origin = row.surface == "batch"});
   if (!routed) {
     refuse(writer, routed.error(), std::move(row));
     return std::nullopt;
@@ -300,7 +308,8 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
     std::lock_guard lock(open_->mutex);
     ++open_->count;
   }
-  return [ledger = ledger_, metrics = metrics_, open = open_, row = std::move(row),
+  auto sink = ledger_for(row);  // batch lines' rows go to their job, not the ledger
+  return [ledger = std::move(sink), metrics = metrics_, open = open_, row = std::move(row),
           started](const ExchangeSummary& s) mutable {
     const auto latency = std::chrono::steady_clock::now() - started;
     row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
