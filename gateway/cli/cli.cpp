@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/batch_command.h"
+#include "cli/bench_command.h"
 #include "cli/generate_command.h"
 #include "cli/model_info_command.h"
 #include "cli/model_pull_command.h"
@@ -48,6 +49,7 @@ int run_cli(int argc, char** argv) {
   add_model_pull_command(*model_cmd, exit_code);
   add_model_synth_command(*model_cmd, exit_code);
   add_route_command(app, exit_code);
+  add_bench_command(app, exit_code);
   add_batch_command(app, exit_code);
 
   try {
