@@ -1,5 +1,6 @@
 #include "switchyard/gateway/gateway.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "batch/batch_service.h"
 #include "ledger/request_pricer.h"
 #include "ledger/sqlite_ledger_writer.h"
+#include "metrics/gateway_collectors.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -144,6 +146,10 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   warn_unpriced(*config_, *pricer);
   parts_->handler =
       std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
+  auto gateway_metrics = std::make_shared<metrics::GatewayMetrics>();
+  gateway_metrics->add_collector(metrics::backend_collector(config_, parts_->catalog));
+  if (parts_->ledger) gateway_metrics->add_collector(metrics::ledger_collector(parts_->ledger));
+  parts_->handler->set_metrics(std::move(gateway_metrics));
   // An upload is one request body, so limits.max_body_bytes bounds it too.
   parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);
   if (parts_->batch) parts_->handler->set_batch_service(parts_->batch);

@@ -54,12 +54,6 @@ int send_error(ResponseWriter& writer, const Error& error, const std::string& re
   return status;
 }
 
-int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               since)
-      .count();
-}
-
 void send_json(ResponseWriter& writer, int status, const nlohmann::json& body,
                const std::string& request_id) {
   writer.respond(status, {{"content-type", "application/json"}, {"x-request-id", request_id}},
@@ -93,6 +87,7 @@ void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow ro
       send_error(writer, error, row.request_id, std::move(extra), row.surface == "anthropic");
   row.status = status;
   row.error_kind = std::string(backends::to_string(error.kind));
+  if (metrics_) metrics_->record_request(row, std::nullopt, std::nullopt);
   record(std::move(row));
 }
 
@@ -125,6 +120,7 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     }
     return;
   }
+  if (path == "/metrics") return serve_metrics(request, request_id, *writer);
 
   bool is_chat = path == "/v1/chat/completions";
   bool is_completions = path == "/v1/completions";
@@ -313,9 +309,10 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
     ++open_->count;
   }
   auto sink = ledger_for(row);  // batch lines' rows go to their job, not the ledger
-  return [ledger = std::move(sink), open = open_, row = std::move(row),
+  return [ledger = std::move(sink), metrics = metrics_, open = open_, row = std::move(row),
           started](const ExchangeSummary& s) mutable {
-    row.latency_ms = elapsed_ms(started);
+    const auto latency = std::chrono::steady_clock::now() - started;
+    row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
     row.backend = s.backend;
     row.model = s.model;
     row.usage = s.usage;
@@ -335,6 +332,7 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
         "attempts={} ms={} cost_usd={}",
         row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
         row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
+    if (metrics) metrics->record_request(row, latency, s.ttft);
     if (ledger) ledger->write(std::move(row));
     std::lock_guard lock(open->mutex);
     if (--open->count == 0) open->idle.notify_all();

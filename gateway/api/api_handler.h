@@ -7,6 +7,7 @@
 //   /v1/files, /v1/batches (OpenAI's Files and Batch APIs: files_routes.cpp, batches_routes.cpp)
 //   POST /v1/route/explain (the policy decision for a chat body, no backend called)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
+//   GET /metrics (Prometheus text; metrics_routes.cpp)
 //
 // Every chat/completions request is classified and decided by the policy gate before any
 // backend is called; fallback walks only the decision's candidates. Errors are in the format of
@@ -23,6 +24,7 @@
 #include "api/chat_exchange.h"
 #include "batch/batch_service.h"
 #include "ledger/request_pricer.h"
+#include "metrics/gateway_metrics.h"
 #include "routing/model_catalog.h"
 #include "routing/policy_gate.h"
 #include "switchyard/gateway/config.h"
@@ -44,6 +46,10 @@ class ApiHandler : public RequestHandler {
               ResponseWriter& writer) override;
 
   void set_draining() { draining_ = true; }
+  // Where request metrics go and what GET /metrics renders; set before serving (none: 404).
+  void set_metrics(std::shared_ptr<metrics::GatewayMetrics> metrics) {
+    metrics_ = std::move(metrics);
+  }
 
   // The Files and Batch APIs' service; until one is set they answer not_found. Call before
   // serving.
@@ -84,6 +90,9 @@ class ApiHandler : public RequestHandler {
   std::function<void(const ExchangeSummary&)> settle_exchange(
       LedgerRow row, std::chrono::steady_clock::time_point started);
   void models(const std::string& request_id, ResponseWriter& writer);
+  // GET /metrics (metrics_routes.cpp).
+  void serve_metrics(const ServerRequest& request, const std::string& request_id,
+                     ResponseWriter& writer);
   // The Files and Batch APIs (files_routes.cpp, batches_routes.cpp).
   void files(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
   void batches(const ServerRequest& request, const std::string& request_id,
@@ -101,6 +110,7 @@ class ApiHandler : public RequestHandler {
   KeyStore keys_;
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
+  std::shared_ptr<metrics::GatewayMetrics> metrics_;
   PolicyGate gate_;
   std::shared_ptr<BatchService> batch_;
   std::shared_ptr<LedgerWriter> batch_rows_;  // a BatchRowSink (batches_routes.cpp)

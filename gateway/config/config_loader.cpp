@@ -434,6 +434,14 @@ void parse_ledger(const Reader& r, const YAML::Node& node, const std::string& pa
   });
 }
 
+void parse_metrics(const Reader& r, const YAML::Node& node, const std::string& path,
+                   MetricsConfig& metrics) {
+  r.expect_map(node, path, {"public"});
+  optional(node, path, "public", [&](const YAML::Node& n, const std::string& p) {
+    metrics.public_access = r.boolean(n, p);
+  });
+}
+
 void parse_batch(const Reader& r, const YAML::Node& node, const std::string& path,
                  BatchConfig& batch) {
   r.expect_map(node, path,
@@ -552,7 +560,8 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   }  // an empty file: all defaults
   r.expect_map(root, "",
                {"listen", "data_dir", "limits", "backends", "models", "tenants", "keys",
-                "pricing", "ledger", "batch", "max_upstream_response_bytes", "policies"});
+                "pricing", "ledger", "batch", "max_upstream_response_bytes", "policies",
+                "metrics"});
   optional(root, "", "listen", [&](const YAML::Node& n, const std::string& p) {
     config.listen = parse_listen(r, n, p);
   });
@@ -570,6 +579,9 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   });
   optional(root, "", "pricing", [&](const YAML::Node& n, const std::string& p) {
     parse_pricing(r, n, p, config.pricing);
+  });
+  optional(root, "", "metrics", [&](const YAML::Node& n, const std::string& p) {
+    parse_metrics(r, n, p, config.metrics);
   });
   if (!config.pricing.catalog) config.pricing.catalog = default_price_catalog();
   optional(root, "", "max_upstream_response_bytes", [&](const YAML::Node& n, const std::string& p) {

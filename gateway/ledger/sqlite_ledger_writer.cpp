@@ -2,9 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -219,6 +221,7 @@ class SqliteLedgerWriter final : public LedgerWriter {
         return false;
       }
       queue_.push_back(std::move(row));
+      enqueued_at_.push_back(std::chrono::steady_clock::now());
       ++stats_.accepted;
     }
     work_cv_.notify_one();
@@ -245,6 +248,10 @@ class SqliteLedgerWriter final : public LedgerWriter {
     std::lock_guard lock(mutex_);
     LedgerStats out = stats_;
     out.queued = queue_.size();
+    // The batch being committed holds older rows than the queue.
+    std::optional<std::chrono::steady_clock::time_point> oldest = committing_since_;
+    if (!oldest && !enqueued_at_.empty()) oldest = enqueued_at_.front();
+    if (oldest) out.oldest_pending_age = std::chrono::steady_clock::now() - *oldest;
     return out;
   }
 
@@ -259,15 +266,18 @@ class SqliteLedgerWriter final : public LedgerWriter {
         const size_t n = std::min(queue_.size(), options_.max_batch);
         batch.clear();
         batch.reserve(n);
+        committing_since_ = enqueued_at_.front();
         for (size_t i = 0; i < n; ++i) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
+          enqueued_at_.pop_front();
         }
       }
       const bool ok = commit(batch);
       {
         std::lock_guard lock(mutex_);
         processed_ += batch.size();
+        committing_since_.reset();
         if (ok) {
           stats_.committed += batch.size();
           ++stats_.batches;
@@ -320,6 +330,9 @@ class SqliteLedgerWriter final : public LedgerWriter {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::deque<LedgerRow> queue_;
+  std::deque<std::chrono::steady_clock::time_point> enqueued_at_;  // (queue_.size())
+  // When the oldest row of the batch being committed was accepted; nullopt between batches.
+  std::optional<std::chrono::steady_clock::time_point> committing_since_;
   LedgerStats stats_;
   uint64_t processed_ = 0;  // rows committed or failed, in acceptance order
   bool closing_ = false;

@@ -119,6 +119,12 @@ struct LedgerConfig {
   bool synchronous_full = false;        // fsync every commit (survives power loss, not just kill)
 };
 
+// GET /metrics (gateway/metrics/README.md). When the config requires keys, scraping takes an
+// admin key unless `public` is set (a scraper on a private network).
+struct MetricsConfig {
+  bool public_access = false;  // `metrics: {public: true}`
+};
+
 // The Files and Batch APIs (gateway/batch/): uploaded JSONL files and the job store (SQLite, WAL)
 // under data_dir. Disabled when there is no data directory.
 struct BatchConfig {
@@ -143,6 +149,7 @@ struct GatewayConfig {
   std::vector<ApiKeyConfig> keys;
   PricingConfig pricing;
   LedgerConfig ledger;
+  MetricsConfig metrics;
   BatchConfig batch;
   // `policies:` (inline, or a file named there): rules, sensitivity and volume settings.
   // Never null after loading; a config built in code may leave it null (= no rules).

@@ -3,6 +3,7 @@
 // the LedgerWriter that stores rows off the request path. A row carries ids, route, tokens,
 // money and timings — never prompt or response text.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,6 +56,8 @@ struct LedgerStats {
   uint64_t failed = 0;     // rows lost to a storage error (logged)
   uint64_t batches = 0;    // transactions committed
   size_t queued = 0;       // rows waiting now
+  // Write lag: how long the oldest row accepted but not yet stored has waited (0 = none).
+  std::chrono::nanoseconds oldest_pending_age{0};
 };
 
 // Thread-safe. Implementations store rows asynchronously; the request path only enqueues.
