@@ -150,16 +150,11 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   gateway_metrics->add_collector(metrics::backend_collector(config_, parts_->catalog));
   if (parts_->ledger) gateway_metrics->add_collector(metrics::ledger_collector(parts_->ledger));
   parts_->handler->set_metrics(std::move(gateway_metrics));
-  ServerLimits limits = config_->limits;
+  // An upload is one request body, so limits.max_body_bytes bounds it too.
   parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);
-  if (parts_->batch) {
-    parts_->handler->set_batch_service(parts_->batch);
-    // An upload is one request body: multipart framing on top of the largest file.
-    limits.max_body_bytes =
-        std::max(limits.max_body_bytes, config_->batch.max_file_bytes + 64 * 1024);
-  }
-  parts_->server =
-      std::make_unique<HttpServer>(parts_->loop.contexts(), limits, *parts_->handler);
+  if (parts_->batch) parts_->handler->set_batch_service(parts_->batch);
+  parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
+                                                   *parts_->handler);
 }
 
 Gateway::~Gateway() {
