@@ -14,6 +14,7 @@
 #include "api/api_handler.h"
 #include "ledger/request_pricer.h"
 #include "ledger/sqlite_ledger_writer.h"
+#include "limits/limiter.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -28,6 +29,7 @@ struct Gateway::Parts {
   std::vector<std::unique_ptr<backends::HttpClient>> clients;
   std::shared_ptr<ModelCatalog> catalog;
   std::shared_ptr<LedgerWriter> ledger;  // null = no ledger
+  std::shared_ptr<Limiter> limiter;      // null = no budgets or rate limits
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<HttpServer> server;
   std::thread runner;  // runs the loop's threads (run() blocks)
@@ -112,8 +114,9 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   parts_->catalog = std::make_shared<ModelCatalog>(*config_, std::move(backends));
   auto pricer = std::make_shared<const RequestPricer>(*config_);
   warn_unpriced(*config_, *pricer);
-  parts_->handler =
-      std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
+  parts_->limiter = make_limiter(*config_);
+  parts_->handler = std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer),
+                                                 parts_->ledger, parts_->limiter);
   parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
                                                    *parts_->handler);
 }
@@ -165,5 +168,7 @@ void Gateway::wait(bool handle_signals) {
 }
 
 LedgerWriter* Gateway::ledger() const { return parts_->ledger.get(); }
+
+std::shared_ptr<Limiter> Gateway::limiter() const { return parts_->limiter; }
 
 }  // namespace sy::gateway

@@ -70,12 +70,13 @@ void send_json(ResponseWriter& writer, int status, const nlohmann::json& body,
 
 ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog,
                        std::shared_ptr<const RequestPricer> pricer,
-                       std::shared_ptr<LedgerWriter> ledger)
+                       std::shared_ptr<LedgerWriter> ledger, std::shared_ptr<Limiter> limiter)
     : config_(std::move(config)),
       catalog_(std::move(catalog)),
       keys_(*config_),
       pricer_(std::move(pricer)),
       ledger_(std::move(ledger)),
+      limiter_(std::move(limiter)),
       gate_(*config_, catalog_) {}
 
 bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
@@ -245,12 +246,18 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
         std::move(row), LedgerStatus::denied);
     return;
   }
+  auto admission = admit_or_refuse(chat_request, principal, row, *writer);
+  if (!admission) return;
   // Classified and decided before any backend is called; fallback walks only what it allows.
   auto routed = route_or_refuse(chat_request, request, principal, row, *writer);
-  if (!routed) return;
+  if (!routed) return release(*admission);
+  if (!preflight_or_refuse(*admission, chat_request, *routed, row, *writer)) return;
   ExchangeContext ctx = exchange_context(row, chat_request, principal, started, routed->decision);
+  const auto& limit_headers = admission->headers();
+  ctx.policy_headers.insert(ctx.policy_headers.end(), limit_headers.begin(), limit_headers.end());
   run_chat_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
-                    std::move(writer), settle_exchange(std::move(row), started));
+                    std::move(writer),
+                    settle_exchange(std::move(row), started, std::move(*admission)));
 }
 
 std::optional<Routed> ApiHandler::route_or_refuse(backends::ChatRequest& chat_request,
@@ -299,13 +306,13 @@ ExchangeContext ApiHandler::exchange_context(const LedgerRow& row,
 }
 
 std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
-    LedgerRow row, std::chrono::steady_clock::time_point started) {
+    LedgerRow row, std::chrono::steady_clock::time_point started, Admission admission) {
   {
     std::lock_guard lock(open_->mutex);
     ++open_->count;
   }
-  return [ledger = ledger_, open = open_, row = std::move(row),
-          started](const ExchangeSummary& s) mutable {
+  return [ledger = ledger_, open = open_, limiter = limiter_, admission = std::move(admission),
+          row = std::move(row), started](const ExchangeSummary& s) mutable {
     row.latency_ms = elapsed_ms(started);
     row.backend = s.backend;
     row.model = s.model;
@@ -326,7 +333,12 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
         "attempts={} ms={} cost_usd={}",
         row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
         row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
+    // Budgets count what the ledger bills (a cancelled stream included); token buckets move
+    // from the admission's estimate to the real count.
+    const int64_t tokens = row.usage.prompt_tokens + row.usage.completion_tokens;
+    const backends::MicroDollars cost = row.cost;
     if (ledger) ledger->write(std::move(row));
+    if (limiter) limiter->settle(admission, tokens, cost);
     std::lock_guard lock(open->mutex);
     if (--open->count == 0) open->idle.notify_all();
   };
