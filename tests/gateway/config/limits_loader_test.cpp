@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "config_test_env.h"
@@ -149,7 +150,7 @@ TEST(LimitsConfig, RejectsMistakesWithTheirLocation) {
        "  - tenant: acme\n    period: day\n    limit_usd: 2\n",
        "test.yaml:18:5: budgets[1]: a second daily budget for tenant acme (one per period)"},
       {"budgets:\n  - tenant: acme\n    period: day\n    limit_usd: 1\n    limit: 2\n",
-       "budgets[0].limit: unknown key (did you mean \"limit_usd\"?)"},
+       "test.yaml:18:5: budgets[0].limit: unknown key"},
       {"rate_limits:\n  - key: acme-prod\n",
        "rate_limits[0]: needs requests_per_minute, tokens_per_minute or both"},
       {"rate_limits:\n  - key: acme-prod\n    requests_per_minute: 0\n",
@@ -182,6 +183,16 @@ TEST(LimitsConfig, RedisUrlErrorsNeverEchoThePassword) {
                                             "  redis_url: redis://:hunter2secret@host:99999\n"));
   EXPECT_NE(error.find("port must be an integer"), std::string::npos) << error;
   EXPECT_EQ(error.find("hunter2secret"), std::string::npos) << error;
+}
+
+TEST(LimitsConfig, TheDocumentedExampleHasBudgetsAndRateLimits) {
+  const ConfigPtr config = load_config_file(
+      std::filesystem::path(SWITCHYARD_SOURCE_DIR) / "examples" / "switchyard.yaml", test_env());
+  ASSERT_EQ(config->budgets.size(), 2u);
+  EXPECT_EQ(config->budgets[0].alert_at_bp, 8000);
+  EXPECT_EQ(config->budgets[1].downgrade_to, "local");
+  EXPECT_EQ(config->rate_limits.size(), 2u);
+  EXPECT_EQ(config->limit_store.kind, LimitStoreConfig::Kind::memory);
 }
 
 TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {
