@@ -34,8 +34,7 @@ backends::MicroDollars max_cost_on(const backends::Candidate& candidate,
   }
   const int64_t completions =
       request.max_tokens.value_or(0) * std::max<int64_t>(1, request.n.value_or(1));
-  return backends::price_usage({.prompt_tokens = prompt, .completion_tokens = completions},
-                               *terms);
+  return backends::price_usage({.prompt_tokens = prompt, .completion_tokens = completions}, *terms);
 }
 
 }  // namespace
@@ -49,8 +48,7 @@ std::optional<Admission> ApiHandler::admit_or_refuse(backends::ChatRequest& chat
   int64_t tokens = 0;
   if (rules->counts_tokens) {
     tokens = backends::estimate_prompt_tokens(chat_request) +
-             chat_request.max_tokens.value_or(0) *
-                 std::max<int64_t>(1, chat_request.n.value_or(1));
+             chat_request.max_tokens.value_or(0) * std::max<int64_t>(1, chat_request.n.value_or(1));
   }
   auto admitted = limiter_->admit(*rules, tokens, chat_request.model);
   if (!admitted) {
@@ -74,8 +72,7 @@ std::optional<Admission> ApiHandler::admit_or_refuse(backends::ChatRequest& chat
 
 bool ApiHandler::preflight_or_refuse(Admission& admission,
                                      const backends::ChatRequest& chat_request,
-                                     const Routed& routed, LedgerRow& row,
-                                     ResponseWriter& writer) {
+                                     const Routed& routed, LedgerRow& row, ResponseWriter& writer) {
   if (!limiter_ || !admission.needs_preflight() || !pricer_) return true;
   const auto day = std::chrono::floor<std::chrono::days>(
       std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms)));
@@ -83,8 +80,8 @@ bool ApiHandler::preflight_or_refuse(Admission& admission,
   backends::MicroDollars max_cost = 0;
   // Fallback may land on any candidate: the most expensive one bounds the cost.
   for (const backends::Candidate& candidate : routed.candidates) {
-    max_cost = std::max(max_cost,
-                        max_cost_on(candidate, chat_request, estimated_prompt, *pricer_, day));
+    max_cost =
+        std::max(max_cost, max_cost_on(candidate, chat_request, estimated_prompt, *pricer_, day));
   }
   auto refusal = limiter_->preflight(admission, max_cost);
   if (!refusal) return true;

@@ -34,9 +34,9 @@ Scope parse_scope(const Reader& r, const YAML::Node& node, const std::string& pa
     for (const TenantConfig& t : config.tenants) names.push_back(t.name);
     const bool anonymous = !config.requires_keys() && scope.tenant == KeyStore::kDefaultTenant;
     if (!anonymous && std::find(names.begin(), names.end(), scope.tenant) == names.end()) {
-      r.fail(tenant, p,
-             "names undefined tenant \"" + scope.tenant + "\"" +
-                 did_you_mean_in(scope.tenant, names));
+      r.fail(
+          tenant, p,
+          "names undefined tenant \"" + scope.tenant + "\"" + did_you_mean_in(scope.tenant, names));
     }
   } else {
     const std::string p = join(path, "key");
@@ -214,9 +214,8 @@ void parse_limit_store(const Reader& r, const YAML::Node& node, const std::strin
   optional(node, path, "redis_timeout_ms", [&](const YAML::Node& n, const std::string& p) {
     store.redis_timeout = std::chrono::milliseconds(r.integer(n, p, 1, 60'000));
   });
-  optional(node, path, "redis_key_prefix", [&](const YAML::Node& n, const std::string& p) {
-    store.key_prefix = r.string(n, p);
-  });
+  optional(node, path, "redis_key_prefix",
+           [&](const YAML::Node& n, const std::string& p) { store.key_prefix = r.string(n, p); });
   if (store.kind == LimitStoreConfig::Kind::redis && store.redis_url.empty()) {
     r.fail(node, path, "store: redis needs redis_url (redis://host:port)");
   }

@@ -33,8 +33,8 @@ struct BucketTake {
 
 struct SpendRead {
   std::string_view key;
-  int64_t period = 0;        // the period's number (days or months since 1970)
-  int64_t block_at = 0;      // > 0: refuse admission once the spend has reached it
+  int64_t period = 0;    // the period's number (days or months since 1970)
+  int64_t block_at = 0;  // > 0: refuse admission once the spend has reached it
 };
 
 struct SpendAdd {
@@ -47,9 +47,9 @@ struct SpendAdd {
 struct AdmitOutcome {
   enum class Verdict { admitted, budget_exhausted, rate_limited };
   Verdict verdict = Verdict::admitted;
-  size_t index = 0;                  // the spend or bucket that refused
-  std::vector<BucketView> buckets;   // each bucket after the step (taken from when admitted)
-  std::vector<int64_t> spends;       // each period's spend so far, micro-dollars
+  size_t index = 0;                 // the spend or bucket that refused
+  std::vector<BucketView> buckets;  // each bucket after the step (taken from when admitted)
+  std::vector<int64_t> spends;      // each period's spend so far, micro-dollars
 };
 
 class LimitStore {

@@ -121,8 +121,8 @@ Limiter::Limiter(const GatewayConfig& config, std::shared_ptr<LimitStore> store,
   const auto collect = [&](std::string_view tenant, std::string_view key) {
     LimitSet set;
     for (const auto& b : budgets_) {
-      const bool applies = b->config.key.empty() ? b->config.tenant == tenant
-                                                 : !key.empty() && b->config.key == key;
+      const bool applies =
+          b->config.key.empty() ? b->config.tenant == tenant : !key.empty() && b->config.key == key;
       if (!applies) continue;
       set.budgets.push_back(b.get());
       set.blocks = set.blocks || b->config.action == BudgetAction::block;
@@ -218,8 +218,8 @@ std::expected<Admission, LimitRefusal> Limiter::admit(const LimitSet& set, int64
                 .block_at = b.config.action == BudgetAction::block ? b.config.limit_micro_usd : 0};
   }
 
-  auto outcome = store_->admit(std::span(takes.data(), n_buckets),
-                               std::span(reads.data(), n_budgets), now);
+  auto outcome =
+      store_->admit(std::span(takes.data(), n_buckets), std::span(reads.data(), n_budgets), now);
   const auto downgrade = [&](const BudgetRule& b) {
     if (!a.downgrade_to_.empty() || b.config.downgrade_to == model) return;
     a.downgrade_to_ = b.config.downgrade_to;
@@ -294,7 +294,8 @@ std::expected<Admission, LimitRefusal> Limiter::admit(const LimitSet& set, int64
                                    std::to_string(std::max<int64_t>(1, v.retry_after_ms)));
       return std::unexpected(std::move(refusal));
     }
-    case AdmitOutcome::Verdict::admitted: break;
+    case AdmitOutcome::Verdict::admitted:
+      break;
   }
   for (size_t i = 0; i < n_budgets; ++i) {
     const BudgetRule& b = *set.budgets[i];
@@ -392,8 +393,8 @@ void Limiter::settle_in_store(Admission& a, int64_t tokens, MicroDollars cost) {
     // Crossings are seen by exactly one settlement (the store adds atomically): once per period,
     // across replicas too.
     if (b.config.alert_at_bp > 0) {
-      const MicroDollars threshold = limit / 10'000 * b.config.alert_at_bp +
-                                     limit % 10'000 * b.config.alert_at_bp / 10'000;
+      const MicroDollars threshold =
+          limit / 10'000 * b.config.alert_at_bp + limit % 10'000 * b.config.alert_at_bp / 10'000;
       if (before < threshold && after >= threshold) {
         b.alerts.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("budget alert: {} has reached {}% ({} spent this period)", b.label,

@@ -65,8 +65,8 @@ struct LimitStats {
   uint64_t budget_blocked = 0;     // 429 insufficient_quota, pre-flight refusals included
   uint64_t preflight_blocked = 0;  // of which by the pre-flight estimate
   uint64_t downgraded = 0;
-  uint64_t store_errors = 0;  // store calls that failed (admission or settlement)
-  uint64_t unavailable = 0;   // 503: a block budget could not be checked
+  uint64_t store_errors = 0;         // store calls that failed (admission or settlement)
+  uint64_t unavailable = 0;          // 503: a block budget could not be checked
   std::vector<BudgetStats> budgets;  // config order
 };
 

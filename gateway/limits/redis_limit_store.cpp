@@ -173,10 +173,9 @@ class RedisLimitStore final : public LimitStore {
 
   backends::Result<AdmitOutcome> admit(std::span<const BucketTake> buckets,
                                        std::span<const SpendRead> spends, int64_t now_ms) override {
-    Command cmd = script_command(kAdmitSha(), buckets, spends.size(), now_ms,
-                                 [&](Command& c) {
-                                   for (const SpendRead& s : spends) c.add(spend_key(s.key, s.period));
-                                 });
+    Command cmd = script_command(kAdmitSha(), buckets, spends.size(), now_ms, [&](Command& c) {
+      for (const SpendRead& s : spends) c.add(spend_key(s.key, s.period));
+    });
     for (const BucketTake& b : buckets) {
       cmd.add(b.spec.limit);
       cmd.add(b.spec.period_ms);
@@ -215,10 +214,9 @@ class RedisLimitStore final : public LimitStore {
   backends::Result<std::vector<int64_t>> settle(std::span<const BucketTake> buckets,
                                                 std::span<const SpendAdd> spends,
                                                 int64_t now_ms) override {
-    Command cmd = script_command(kSettleSha(), buckets, spends.size(), now_ms,
-                                 [&](Command& c) {
-                                   for (const SpendAdd& s : spends) c.add(spend_key(s.key, s.period));
-                                 });
+    Command cmd = script_command(kSettleSha(), buckets, spends.size(), now_ms, [&](Command& c) {
+      for (const SpendAdd& s : spends) c.add(spend_key(s.key, s.period));
+    });
     for (const BucketTake& b : buckets) {
       cmd.add(b.spec.limit);
       cmd.add(b.spec.period_ms);
@@ -327,8 +325,8 @@ class RedisLimitStore final : public LimitStore {
         return c;
       }
     }
-    ContextPtr c(redisConnectWithTimeout(address_.host.c_str(), address_.port,
-                                         to_timeval(timeout_)));
+    ContextPtr c(
+        redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(timeout_)));
     if (!c) return std::unexpected(unavailable("limits store: cannot allocate a Redis context"));
     if (c->err) {
       return std::unexpected(

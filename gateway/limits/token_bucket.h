@@ -15,7 +15,7 @@
 namespace sy::gateway {
 
 struct BucketSpec {
-  int64_t limit = 0;          // tokens (or requests) per period
+  int64_t limit = 0;  // tokens (or requests) per period
   int64_t period_ms = 60'000;
   int64_t capacity() const { return limit * period_ms; }
 };

@@ -75,8 +75,7 @@ TEST(Limiter, RequestsPerMinuteRefuseWithRetryAfterAndRefill) {
   EXPECT_EQ(header(refused.error().headers, "retry-after-ms"), "20000");
   EXPECT_EQ(header(refused.error().headers, "x-ratelimit-remaining-requests"), "0");
   EXPECT_EQ(header(refused.error().headers, "x-ratelimit-reset-requests"), "1m0s");
-  EXPECT_NE(refused.error().error.message.find("key k1: 3 requests per minute"),
-            std::string::npos)
+  EXPECT_NE(refused.error().error.message.find("key k1: 3 requests per minute"), std::string::npos)
       << refused.error().error.message;
   f.clock.advance(milliseconds(19'999));
   EXPECT_FALSE(f.admit("k1"));
@@ -192,7 +191,7 @@ TEST(Limiter, MonthlyBudgetCountsTheCalendarMonth) {
             std::string::npos);
   EXPECT_NE(refused.error().error.message.find("2026-12-01T00:00:00Z"), std::string::npos);
   EXPECT_EQ(f.limiter.rules_for("acme", "k2"), nullptr);  // k1's budget binds k1 alone
-  f.clock.advance(std::chrono::days(7));  // still November
+  f.clock.advance(std::chrono::days(7));                  // still November
   EXPECT_FALSE(f.admit("k1"));
   f.clock.advance(std::chrono::hours(12));  // 2026-12-01T00:00Z
   EXPECT_TRUE(f.admit("k1"));
@@ -288,14 +287,14 @@ class DownStore final : public LimitStore {
  public:
   backends::Result<AdmitOutcome> admit(std::span<const BucketTake>, std::span<const SpendRead>,
                                        int64_t) override {
-    return std::unexpected(backends::Error{.kind = ErrorKind::upstream_unavailable,
-                                           .message = "down"});
+    return std::unexpected(
+        backends::Error{.kind = ErrorKind::upstream_unavailable, .message = "down"});
   }
   backends::Result<std::vector<int64_t>> settle(std::span<const BucketTake>,
                                                 std::span<const SpendAdd>, int64_t) override {
     ++settles;
-    return std::unexpected(backends::Error{.kind = ErrorKind::upstream_unavailable,
-                                           .message = "down"});
+    return std::unexpected(
+        backends::Error{.kind = ErrorKind::upstream_unavailable, .message = "down"});
   }
   std::string_view name() const override { return "down"; }
   int settles = 0;
@@ -368,10 +367,9 @@ TEST(Limiter, InProcessAdmitAndSettleTakeAFewMicroseconds) {
     f.limiter.preflight(*a, 1000);
     f.limiter.settle(*a, 400, 1000);
   }
-  const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() -
-                                                              start)
-                        .count() /
-                    kRounds;
+  const double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+      kRounds;
   std::printf("in-process admit + preflight + settle: %.2f us per request\n", us);
   EXPECT_LT(us, 50.0);
 }

@@ -116,12 +116,23 @@ class RedisServer {
 
   bool start(const std::string& binary) {
     const std::string log = (dir_.path() / "redis.log").string();
-    std::vector<std::string> args = {binary,        "--port",         std::to_string(port_),
-                                     "--bind",      "127.0.0.1",      "--save",
-                                     "",            "--appendonly",   "no",
-                                     "--dir",       dir_.path().string(), "--logfile",
-                                     log,           "--daemonize",    "no",
-                                     "--protected-mode", "no"};
+    std::vector<std::string> args = {binary,
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     dir_.path().string(),
+                                     "--logfile",
+                                     log,
+                                     "--daemonize",
+                                     "no",
+                                     "--protected-mode",
+                                     "no"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -129,7 +140,7 @@ class RedisServer {
       pid_ = -1;
       return false;
     }
-    for (int i = 0; i < 500; ++i) {  // up to 5 s
+    for (int i = 0; i < 500; ++i) {                     // up to 5 s
       if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {  // exited: the port was taken
         pid_ = -1;
         return false;

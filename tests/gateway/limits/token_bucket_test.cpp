@@ -36,9 +36,9 @@ TEST(TokenBucket, TakesOnlyWhatItHoldsAndSaysWhenTheRestArrives) {
   EXPECT_EQ(v.reset_ms, 42'000);       // seven tokens to full
   // More than a whole period's worth can never fit.
   EXPECT_EQ(token_bucket::view(kTenPerMinute, level, 11).retry_after_ms, -1);
-  EXPECT_EQ(token_bucket::view(kTenPerMinute, level, std::numeric_limits<int64_t>::max())
-                .retry_after_ms,
-            -1);
+  EXPECT_EQ(
+      token_bucket::view(kTenPerMinute, level, std::numeric_limits<int64_t>::max()).retry_after_ms,
+      -1);
 }
 
 TEST(TokenBucket, AdjustRunsIntoDebtAndRefundsWithinCapacity) {
