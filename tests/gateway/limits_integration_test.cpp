@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -210,6 +215,59 @@ TEST_F(Limits, SpentDowngradeBudgetServesTheCheaperBackendAndSaysSo) {
   ASSERT_EQ(small_->request_count(), 2u);
   EXPECT_EQ(json::parse(small_->requests()[0].body)["model"], "gpt-4o-mini");
   EXPECT_EQ(gateway_->gateway().limiter()->stats().downgraded, 2u);
+}
+
+// Sends a streaming chat request on a raw connection, reads until the first content delta
+// arrives, then hangs up (a client cancelling its stream).
+std::string read_first_delta_then_close(uint16_t port, const std::string& key,
+                                        const std::string& body) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string received;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request =
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        "authorization: Bearer " +
+        key +
+        "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) +
+        "\r\n\r\n" + body;
+    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buffer[4096];
+    while (received.find("\"content\":\"") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      received.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return received;
+}
+
+TEST_F(Limits, ACancelledStreamSpendsTheBudgetForWhatWasGenerated) {
+  fakes::Script slow;
+  slow.chunk_delay_ms = 100;  // 40 words: the whole answer would take seconds
+  std::string words;
+  for (int i = 0; i < 40; ++i) words += "word ";
+  slow.reply = fakes::Reply{.text = words};
+  big_->push_script(slow);
+  // 400 bytes of prompt: about 104 estimated tokens, $0.00104 at $10/M, over the $0.001.
+  json body = {{"model", "smart"},
+               {"stream", true},
+               {"messages", {{{"role", "user"}, {"content", std::string(400, 'x')}}}}};
+  const std::string seen = read_first_delta_then_close(gateway_->port(), kDownKey, body.dump());
+  ASSERT_NE(seen.find("\"content\":\""), std::string::npos) << seen;
+  wait_settled(1);
+  TestResponse next = chat(kDownKey, hello("smart"));
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(next.header("x-switchyard-budget"), "downgraded");
+  EXPECT_EQ(next.header("x-switchyard-backend"), "small");
+  auto rows = ledger_rows();
+  EXPECT_GE(only_row(rows, gateway::LedgerStatus::cancelled).cost, 1'000);
 }
 
 TEST_F(Limits, RateLimitedKeyGetsHeadersOnEveryResponseAnd429WithRetryAfter) {
