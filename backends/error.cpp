@@ -10,6 +10,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::not_found: return "not_found";
     case ErrorKind::payload_too_large: return "payload_too_large";
     case ErrorKind::rate_limited: return "rate_limited";
+    case ErrorKind::budget_exceeded: return "budget_exceeded";
     case ErrorKind::context_length_exceeded: return "context_length_exceeded";
     case ErrorKind::content_filter: return "content_filter";
     case ErrorKind::upstream_error: return "upstream_error";

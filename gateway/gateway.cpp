@@ -17,6 +17,7 @@
 #include "ledger/request_pricer.h"
 #include "ledger/sqlite_ledger_writer.h"
 #include "metrics/gateway_collectors.h"
+#include "limits/limiter.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -31,6 +32,7 @@ struct Gateway::Parts {
   std::vector<std::unique_ptr<backends::HttpClient>> clients;
   std::shared_ptr<ModelCatalog> catalog;
   std::shared_ptr<LedgerWriter> ledger;  // null = no ledger
+  std::shared_ptr<Limiter> limiter;      // null = no budgets or rate limits
   std::unique_ptr<ApiHandler> handler;
   std::shared_ptr<BatchService> batch;  // null = Files and Batch APIs off
   std::unique_ptr<HttpServer> server;
@@ -144,8 +146,9 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   parts_->catalog = std::make_shared<ModelCatalog>(*config_, std::move(backends));
   auto pricer = std::make_shared<const RequestPricer>(*config_);
   warn_unpriced(*config_, *pricer);
-  parts_->handler =
-      std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
+  parts_->limiter = make_limiter(*config_);
+  parts_->handler = std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer),
+                                                 parts_->ledger, parts_->limiter);
   auto gateway_metrics = std::make_shared<metrics::GatewayMetrics>();
   gateway_metrics->add_collector(metrics::backend_collector(config_, parts_->catalog));
   if (parts_->ledger) gateway_metrics->add_collector(metrics::ledger_collector(parts_->ledger));
@@ -209,5 +212,7 @@ void Gateway::wait(bool handle_signals) {
 }
 
 LedgerWriter* Gateway::ledger() const { return parts_->ledger.get(); }
+
+std::shared_ptr<Limiter> Gateway::limiter() const { return parts_->limiter; }
 
 }  // namespace sy::gateway

@@ -16,6 +16,10 @@ AnthropicErrorClass anthropic_classify(ErrorKind kind) {
     case ErrorKind::not_found: return {404, "not_found_error"};
     case ErrorKind::payload_too_large: return {413, "request_too_large"};
     case ErrorKind::rate_limited: return {429, "rate_limit_error"};
+    // Anthropic answers a reached spend limit (the organization's or a workspace's) with 400
+    // invalid_request_error, not 429: retrying cannot help until the period resets, and its
+    // SDKs do not retry a 400. (402 billing_error is about payment details, not a limit.)
+    case ErrorKind::budget_exceeded: return {400, "invalid_request_error"};
     // Capacity, ours or the upstream's: Anthropic's clients retry 529 with backoff.
     case ErrorKind::upstream_unavailable:
     case ErrorKind::overloaded: return {529, "overloaded_error"};

@@ -4,7 +4,8 @@
 //   {"type":"error","error":{"type":"invalid_request_error","message":"..."},"request_id":"..."}
 // Statuses are Anthropic's documented ones: 400 invalid_request_error, 401
 // authentication_error, 403 permission_error, 404 not_found_error, 413 request_too_large,
-// 429 rate_limit_error, 500 api_error, 529 overloaded_error.
+// 429 rate_limit_error, 500 api_error, 529 overloaded_error. A spent budget of ours
+// (budget_exceeded) is 400 invalid_request_error, as Anthropic answers a reached spend limit.
 
 #include <string>
 #include <string_view>

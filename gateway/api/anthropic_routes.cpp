@@ -41,13 +41,20 @@ void ApiHandler::messages(const ServerRequest& request, const Principal& princip
     refuse(*writer, model_not_allowed(chat_request.model), std::move(row), LedgerStatus::denied);
     return;
   }
+  // Budgets and rate limits as on the OpenAI surface (errors in Anthropic's format).
+  auto admission = admit_or_refuse(chat_request, principal, row, *writer);
+  if (!admission) return;
   // The same policy gate as the OpenAI surface: classified (the native body included, since it
   // may be forwarded verbatim) and decided before any backend is called.
   auto routed = route_or_refuse(chat_request, request, principal, row, *writer);
-  if (!routed) return;
+  if (!routed) return release(*admission);
+  if (!preflight_or_refuse(*admission, chat_request, *routed, row, *writer)) return;
   ExchangeContext ctx = exchange_context(row, chat_request, principal, started, routed->decision);
+  const auto& limit_headers = admission->headers();
+  ctx.policy_headers.insert(ctx.policy_headers.end(), limit_headers.begin(), limit_headers.end());
   run_messages_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
-                        std::move(writer), settle_exchange(std::move(row), started));
+                        std::move(writer),
+                        settle_exchange(std::move(row), started, std::move(*admission)));
 }
 
 // Counted by the first candidate's own tokenizer where it has one (Backend::

@@ -64,12 +64,13 @@ void send_json(ResponseWriter& writer, int status, const nlohmann::json& body,
 
 ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog,
                        std::shared_ptr<const RequestPricer> pricer,
-                       std::shared_ptr<LedgerWriter> ledger)
+                       std::shared_ptr<LedgerWriter> ledger, std::shared_ptr<Limiter> limiter)
     : config_(std::move(config)),
       catalog_(std::move(catalog)),
       keys_(*config_),
       pricer_(std::move(pricer)),
       ledger_(std::move(ledger)),
+      limiter_(std::move(limiter)),
       gate_(*config_, catalog_) {}
 
 bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
@@ -247,12 +248,18 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
         std::move(row), LedgerStatus::denied);
     return;
   }
+  auto admission = admit_or_refuse(chat_request, principal, row, *writer);
+  if (!admission) return;
   // Classified and decided before any backend is called; fallback walks only what it allows.
   auto routed = route_or_refuse(chat_request, request, principal, row, *writer);
-  if (!routed) return;
+  if (!routed) return release(*admission);
+  if (!preflight_or_refuse(*admission, chat_request, *routed, row, *writer)) return;
   ExchangeContext ctx = exchange_context(row, chat_request, principal, started, routed->decision);
+  const auto& limit_headers = admission->headers();
+  ctx.policy_headers.insert(ctx.policy_headers.end(), limit_headers.begin(), limit_headers.end());
   run_chat_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
-                    std::move(writer), settle_exchange(std::move(row), started));
+                    std::move(writer),
+                    settle_exchange(std::move(row), started, std::move(*admission)));
 }
 
 std::optional<Routed> ApiHandler::route_or_refuse(backends::ChatRequest& chat_request,
@@ -304,13 +311,14 @@ ExchangeContext ApiHandler::exchange_context(const LedgerRow& row,
 }
 
 std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
-    LedgerRow row, std::chrono::steady_clock::time_point started) {
+    LedgerRow row, std::chrono::steady_clock::time_point started, Admission admission) {
   {
     std::lock_guard lock(open_->mutex);
     ++open_->count;
   }
   auto sink = ledger_for(row);  // batch lines' rows go to their job, not the ledger
-  return [ledger = std::move(sink), metrics = metrics_, open = open_, row = std::move(row),
+  return [ledger = std::move(sink), metrics = metrics_, open = open_, limiter = limiter_,
+          admission = std::move(admission), row = std::move(row),
           started](const ExchangeSummary& s) mutable {
     const auto latency = std::chrono::steady_clock::now() - started;
     row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
@@ -334,7 +342,12 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
         row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
         row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
     if (metrics) metrics->record_request(row, latency, s.ttft);
+    // Budgets count what the ledger bills (a cancelled stream included); token buckets move
+    // from the admission's estimate to the real count.
+    const int64_t tokens = row.usage.prompt_tokens + row.usage.completion_tokens;
+    const backends::MicroDollars cost = row.cost;
     if (ledger) ledger->write(std::move(row));
+    if (limiter) limiter->settle(admission, tokens, cost);
     std::lock_guard lock(open->mutex);
     if (--open->count == 0) open->idle.notify_all();
   };

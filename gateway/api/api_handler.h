@@ -25,6 +25,7 @@
 #include "batch/batch_service.h"
 #include "ledger/request_pricer.h"
 #include "metrics/gateway_metrics.h"
+#include "limits/limiter.h"
 #include "routing/model_catalog.h"
 #include "routing/policy_gate.h"
 #include "switchyard/gateway/config.h"
@@ -37,9 +38,11 @@ namespace sy::gateway {
 class ApiHandler : public RequestHandler {
  public:
   // `ledger` may be null (no ledger); every chat/completions request writes one row to it.
+  // `limiter` may be null (no budgets or rate limits).
   ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> catalog,
              std::shared_ptr<const RequestPricer> pricer = nullptr,
-             std::shared_ptr<LedgerWriter> ledger = nullptr);
+             std::shared_ptr<LedgerWriter> ledger = nullptr,
+             std::shared_ptr<Limiter> limiter = nullptr);
 
   void handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) override;
   void reject(const ServerRequest& request, const backends::Error& error,
@@ -86,9 +89,20 @@ class ApiHandler : public RequestHandler {
                                    std::chrono::steady_clock::time_point started,
                                    const policies::Decision& decision) const;
   // Counts an exchange as open and returns what ends it: fills the row from the summary, logs
-  // the access line, writes the row, and wakes drain when it was the last open one.
+  // the access line, writes the row, settles the admission's budgets and token buckets with
+  // the row's real cost and tokens, and wakes drain when it was the last open one.
   std::function<void(const ExchangeSummary&)> settle_exchange(
-      LedgerRow row, std::chrono::steady_clock::time_point started);
+      LedgerRow row, std::chrono::steady_clock::time_point started, Admission admission = {});
+  // Budgets and rate limits (api_handler_limits.cpp), both surfaces. Before routing: rate
+  // limits and spent budgets; a spent downgrade budget points `chat_request` at its cheaper
+  // model. After routing: the pre-flight estimate against block budgets' remainders, over
+  // every candidate. A refusal is answered and recorded (denied) here: nullopt / false.
+  std::optional<Admission> admit_or_refuse(backends::ChatRequest& chat_request,
+                                           const Principal& principal, LedgerRow& row,
+                                           ResponseWriter& writer);
+  bool preflight_or_refuse(Admission& admission, const backends::ChatRequest& chat_request,
+                           const Routed& routed, LedgerRow& row, ResponseWriter& writer);
+  void release(Admission& admission);
   void models(const std::string& request_id, ResponseWriter& writer);
   // GET /metrics (metrics_routes.cpp).
   void serve_metrics(const ServerRequest& request, const std::string& request_id,
@@ -111,6 +125,7 @@ class ApiHandler : public RequestHandler {
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
   std::shared_ptr<metrics::GatewayMetrics> metrics_;
+  std::shared_ptr<Limiter> limiter_;  // null = no budgets or rate limits
   PolicyGate gate_;
   std::shared_ptr<BatchService> batch_;
   std::shared_ptr<LedgerWriter> batch_rows_;  // a BatchRowSink (batches_routes.cpp)

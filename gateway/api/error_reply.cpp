@@ -14,6 +14,8 @@ ErrorClass classify(ErrorKind kind) {
     case ErrorKind::not_found: return {404, "invalid_request_error", "model_not_found", false};
     case ErrorKind::payload_too_large: return {413, "invalid_request_error", "payload_too_large", false};
     case ErrorKind::rate_limited: return {429, "rate_limit_error", "rate_limit_exceeded", false};
+    // OpenAI's answer when an account's spend limit is reached.
+    case ErrorKind::budget_exceeded: return {429, "insufficient_quota", "insufficient_quota", false};
     case ErrorKind::context_length_exceeded:
       return {400, "invalid_request_error", "context_length_exceeded", false};
     case ErrorKind::content_filter: return {400, "invalid_request_error", "content_filter", false};

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "env_substitution.h"
+#include "limits_loader.h"
 #include "local_backend_loader.h"
 #include "micro_dollars.h"
 #include "price_loader.h"
@@ -39,7 +40,9 @@ void parse_limits(const Reader& r, const YAML::Node& node, const std::string& pa
   r.expect_map(
       node, path,
       {"max_body_bytes", "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
-       "idle_timeout_ms", "max_connections", "max_pipelined", "drain_timeout_ms", "io_threads"});
+       "idle_timeout_ms", "max_connections", "max_pipelined", "drain_timeout_ms", "io_threads",
+       // the limit store's (limits_loader.h)
+       "store", "redis_url", "redis_timeout_ms", "redis_key_prefix"});
   constexpr int64_t kMaxBytes = int64_t{1} << 40;
   optional(node, path, "max_body_bytes", [&](const YAML::Node& n, const std::string& p) {
     limits.max_body_bytes = static_cast<size_t>(r.integer(n, p, 1, kMaxBytes));
@@ -561,7 +564,7 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   r.expect_map(root, "",
                {"listen", "data_dir", "limits", "backends", "models", "tenants", "keys",
                 "pricing", "ledger", "batch", "max_upstream_response_bytes", "policies",
-                "metrics"});
+                "metrics", "budgets", "rate_limits"});
   optional(root, "", "listen", [&](const YAML::Node& n, const std::string& p) {
     config.listen = parse_listen(r, n, p);
   });
@@ -570,6 +573,7 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   });
   optional(root, "", "limits", [&](const YAML::Node& n, const std::string& p) {
     parse_limits(r, n, p, config.limits);
+    parse_limit_store(r, n, p, config.limit_store);
   });
   optional(root, "", "ledger", [&](const YAML::Node& n, const std::string& p) {
     parse_ledger(r, n, p, config.ledger);
@@ -641,6 +645,12 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
       }
       config.keys.push_back(std::move(k));
     }
+  });
+  optional(root, "", "budgets", [&](const YAML::Node& n, const std::string& p) {
+    parse_budgets(r, n, p, config);
+  });
+  optional(root, "", "rate_limits", [&](const YAML::Node& n, const std::string& p) {
+    parse_rate_limits(r, n, p, config);
   });
   check_pricing(r, root, config);
   config.policy = parse_policies(r, root, text, config);

@@ -20,6 +20,7 @@ enum class ErrorKind {
   not_found,                // 404: unknown model, route or object
   payload_too_large,        // 413
   rate_limited,             // 429: from a vendor (retryable) or our own limits
+  budget_exceeded,          // 429 (OpenAI insufficient_quota): a spend budget of ours is spent
   context_length_exceeded,  // 400 from a vendor: prompt too long for the model
   content_filter,           // 400 from a vendor: refused by its content policy
   upstream_error,           // 502: a vendor answered 5xx, garbage, or cut the stream

@@ -15,6 +15,7 @@
 #include "switchyard/backends/http_types.h"
 #include "switchyard/backends/local_backend.h"
 #include "switchyard/backends/pricing.h"
+#include "switchyard/gateway/limits_config.h"
 #include "switchyard/policies/rules/policy.h"
 
 namespace sy::gateway {
@@ -151,6 +152,10 @@ struct GatewayConfig {
   LedgerConfig ledger;
   MetricsConfig metrics;
   BatchConfig batch;
+  // Spend budgets and rate limits (gateway/limits/), and where their state lives.
+  std::vector<BudgetConfig> budgets;
+  std::vector<RateLimitConfig> rate_limits;
+  LimitStoreConfig limit_store;
   // `policies:` (inline, or a file named there): rules, sensitivity and volume settings.
   // Never null after loading; a config built in code may leave it null (= no rules).
   policies::PolicyPtr policy;

@@ -12,6 +12,8 @@
 
 namespace sy::gateway {
 
+class Limiter;  // gateway/limits/limiter.h
+
 class Gateway {
  public:
   // Builds the backends and opens the ledger (load-time errors throw std::runtime_error with
@@ -35,6 +37,8 @@ class Gateway {
 
   size_t backend_count() const;
   LedgerWriter* ledger() const;  // null when there is none
+  // Budgets and rate limits (their LimitStats for /metrics); null when none are configured.
+  std::shared_ptr<Limiter> limiter() const;
 
  private:
   struct Parts;
