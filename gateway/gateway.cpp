@@ -13,7 +13,7 @@
 
 #include "api/api_handler.h"
 #include "ledger/request_pricer.h"
-#include "ledger/sqlite_ledger_writer.h"
+#include "ledger/ledger_store.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -41,17 +41,9 @@ struct Gateway::Parts {
 
 namespace {
 
-// The configured ledger: SQLite under data_dir, or none when disabled or no data directory is
-// set (configs built in code, as tests do).
+// The configured ledger (ledger_store.h): SQLite under data_dir, PostgreSQL, or none.
 std::shared_ptr<LedgerWriter> open_ledger(const GatewayConfig& config) {
-  if (!config.ledger.enabled || config.data_dir.empty()) return nullptr;
-  std::filesystem::path path = config.ledger.path;
-  if (path.is_relative()) path = std::filesystem::path(config.data_dir) / path;
-  spdlog::info("ledger: {}", path.string());
-  return open_sqlite_ledger({.path = path,
-                             .queue_capacity = config.ledger.queue_capacity,
-                             .max_batch = config.ledger.max_batch,
-                             .synchronous_full = config.ledger.synchronous_full});
+  return open_configured_ledger(config);
 }
 
 // Says which routes will be recorded without a price, once at start, rather than letting a

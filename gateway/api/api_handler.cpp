@@ -76,6 +76,7 @@ ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> cat
       keys_(*config_),
       pricer_(std::move(pricer)),
       ledger_(std::move(ledger)),
+      usage_query_(open_ledger_query(*config_)),
       gate_(*config_, catalog_) {}
 
 bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
@@ -148,6 +149,7 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     explain(request, *principal, request_id, *writer);
     return;
   }
+  if (path == "/v1/usage") return usage(request, request_id, *writer);  // usage_routes.cpp
   bool is_messages = path == "/v1/messages";
   bool is_count_tokens = path == "/v1/messages/count_tokens";
   if (!is_chat && !is_completions && !is_models && !is_messages && !is_count_tokens) {

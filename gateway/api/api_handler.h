@@ -5,6 +5,7 @@
 //   POST /v1/chat/completions   POST /v1/completions   GET /v1/models
 //   POST /v1/messages           POST /v1/messages/count_tokens   (anthropic_routes.cpp)
 //   POST /v1/route/explain (the policy decision for a chat body, no backend called)
+//   GET /v1/usage (usage_routes.cpp: ledger totals; a user key sees its own tenant only)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
 //
 // Every chat/completions request is classified and decided by the policy gate before any
@@ -20,6 +21,7 @@
 #include <optional>
 
 #include "api/chat_exchange.h"
+#include "ledger/ledger_query.h"
 #include "ledger/request_pricer.h"
 #include "routing/model_catalog.h"
 #include "routing/policy_gate.h"
@@ -73,6 +75,8 @@ class ApiHandler : public RequestHandler {
   std::function<void(const ExchangeSummary&)> settle_exchange(
       LedgerRow row, std::chrono::steady_clock::time_point started);
   void models(const std::string& request_id, ResponseWriter& writer);
+  // GET /v1/usage (usage_routes.cpp).
+  void usage(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
                 std::shared_ptr<ResponseWriter> writer);
@@ -84,6 +88,7 @@ class ApiHandler : public RequestHandler {
   KeyStore keys_;
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
+  std::shared_ptr<LedgerQuery> usage_query_;  // the configured store; null = no ledger
   PolicyGate gate_;
   std::atomic<bool> draining_{false};
   struct OpenExchanges {

@@ -17,6 +17,7 @@
 #include "cli/model_tokenize_command.h"
 #include "cli/route_command.h"
 #include "cli/serve_command.h"
+#include "cli/usage_command.h"
 
 namespace sy::gateway {
 
@@ -47,6 +48,7 @@ int run_cli(int argc, char** argv) {
   add_model_pull_command(*model_cmd, exit_code);
   add_model_synth_command(*model_cmd, exit_code);
   add_route_command(app, exit_code);
+  add_usage_command(app, exit_code);
 
   try {
     app.parse(argc, argv);
