@@ -149,7 +149,9 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     explain(request, *principal, request_id, *writer);
     return;
   }
-  if (path == "/v1/usage") return usage(request, request_id, *writer);  // usage_routes.cpp
+  if (path == "/v1/usage" || path == "/v1/usage/savings") {
+    return usage(request, request_id, *writer);  // usage_routes.cpp
+  }
   bool is_messages = path == "/v1/messages";
   bool is_count_tokens = path == "/v1/messages/count_tokens";
   if (!is_chat && !is_completions && !is_models && !is_messages && !is_count_tokens) {

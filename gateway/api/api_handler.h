@@ -5,7 +5,8 @@
 //   POST /v1/chat/completions   POST /v1/completions   GET /v1/models
 //   POST /v1/messages           POST /v1/messages/count_tokens   (anthropic_routes.cpp)
 //   POST /v1/route/explain (the policy decision for a chat body, no backend called)
-//   GET /v1/usage (usage_routes.cpp: ledger totals; a user key sees its own tenant only)
+//   GET /v1/usage, /v1/usage/savings (usage_routes.cpp: ledger totals; a user key sees its own
+//   tenant only)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
 //
 // Every chat/completions request is classified and decided by the policy gate before any
@@ -75,7 +76,7 @@ class ApiHandler : public RequestHandler {
   std::function<void(const ExchangeSummary&)> settle_exchange(
       LedgerRow row, std::chrono::steady_clock::time_point started);
   void models(const std::string& request_id, ResponseWriter& writer);
-  // GET /v1/usage (usage_routes.cpp).
+  // GET /v1/usage and /v1/usage/savings (usage_routes.cpp).
   void usage(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,

@@ -7,6 +7,7 @@
 
 #include "api/api_handler.h"
 #include "api/error_reply.h"
+#include "ledger/savings_report.h"
 
 namespace sy::gateway {
 
@@ -68,7 +69,57 @@ nlohmann::json totals_json(const UsageTotals& t) {
           {"savings_usd", backends::format_usd(t.savings())}};
 }
 
+nlohmann::json group_list(const char* name, const std::vector<UsageTotals>& groups) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const UsageTotals& g : groups) {
+    nlohmann::json entry = {{name, g.group}};
+    entry.update(totals_json(g));
+    list.push_back(std::move(entry));
+  }
+  return list;
+}
+
+template <class T>
+nlohmann::json or_null(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json usd_or_null(const std::optional<backends::MicroDollars>& value) {
+  return value ? nlohmann::json(backends::format_usd(*value)) : nlohmann::json(nullptr);
+}
+
 }  // namespace
+
+nlohmann::json savings_json(const UsageParams& params, const SavingsReport& report) {
+  nlohmann::json lines = nlohmann::json::array();
+  for (const BreakEven& b : report.break_even) {
+    lines.push_back({{"backend", b.backend},
+                     {"hardware_cost_per_hour_usd", backends::format_usd(b.hardware_per_hour)},
+                     {"capacity_tokens_per_hour", b.capacity_tokens_per_hour},
+                     {"tokens_served", b.tokens_served},
+                     {"cost_usd", backends::format_usd(b.cost)},
+                     {"baseline_cost_usd", backends::format_usd(b.baseline_cost)},
+                     {"break_even_tokens_per_hour", or_null(b.break_even_tokens_per_hour)},
+                     {"break_even_utilization", or_null(b.break_even_utilization)},
+                     {"period_hours", or_null(b.period_hours)},
+                     {"hardware_cost_for_period_usd", usd_or_null(b.hardware_cost_for_period)},
+                     {"net_saving_usd", usd_or_null(b.net_saving)}});
+  }
+  nlohmann::json out = {
+      {"object", "usage.savings"},
+      {"from", params.from.empty() ? nlohmann::json(nullptr) : nlohmann::json(params.from)},
+      {"to", params.to.empty() ? nlohmann::json(nullptr) : nlohmann::json(params.to)},
+      {"tenant", or_null(params.query.tenant)},
+      {"spent_usd", backends::format_usd(report.total.cost)},
+      {"baseline_usd", backends::format_usd(report.total.baseline_cost)},
+      {"saving_usd", backends::format_usd(report.total.savings())},
+      {"total", totals_json(report.total)},
+      {"by_rule", group_list("rule", report.by_rule)},
+      {"by_volume", group_list("volume", report.by_volume)},
+      {"by_sensitivity", group_list("sensitivity", report.by_sensitivity)},
+      {"break_even", lines}};
+  return out;
+}
 
 backends::Result<UsageParams> parse_usage_params(std::string_view target) {
   UsageParams params;
@@ -153,6 +204,7 @@ nlohmann::json usage_json(const UsageParams& params, const std::vector<UsageTota
 
 void ApiHandler::usage(const ServerRequest& request, const std::string& request_id,
                        ResponseWriter& writer) {
+  const bool savings = request.target.starts_with("/v1/usage/savings");
   auto reply_error = [&](const Error& error) {
     ErrorReply reply = openai_error_reply(error);
     reply.headers.emplace_back("x-request-id", request_id);
@@ -160,7 +212,7 @@ void ApiHandler::usage(const ServerRequest& request, const std::string& request_
   };
   if (request.method != "GET") {
     reply_error(Error{.kind = ErrorKind::invalid_request,
-                      .message = "Use GET for /v1/usage",
+                      .message = savings ? "Use GET for /v1/usage/savings" : "Use GET for /v1/usage",
                       .code = "method_not_allowed"});
     return;
   }
@@ -172,6 +224,13 @@ void ApiHandler::usage(const ServerRequest& request, const std::string& request_
   auto params = parse_usage_params(request.target);
   if (!params) {
     reply_error(params.error());
+    return;
+  }
+  if (savings && params->query.group_by != UsageGroup::none) {
+    reply_error(Error{.kind = ErrorKind::invalid_request,
+                      .message = "/v1/usage/savings groups by rule and class itself; drop group_by",
+                      .param = "group_by",
+                      .code = "invalid_parameter"});
     return;
   }
   if (principal->role != KeyRole::admin) {
@@ -192,16 +251,17 @@ void ApiHandler::usage(const ServerRequest& request, const std::string& request_
     return;
   }
   // An admin request, not the data plane: the store is read on this thread.
-  std::vector<UsageTotals> groups;
+  nlohmann::json body;
   try {
-    groups = usage_query_->aggregate(params->query);
+    body = savings ? savings_json(*params, savings_report(*config_, *usage_query_, params->query))
+                   : usage_json(*params, usage_query_->aggregate(params->query));
   } catch (const std::exception& e) {
     spdlog::error("request_id={} usage: {}", request_id, e.what());
     reply_error(Error{.kind = ErrorKind::internal, .message = "The ledger could not be read"});
     return;
   }
   writer.respond(200, {{"content-type", "application/json"}, {"x-request-id", request_id}},
-                 usage_json(*params, groups).dump());
+                 body.dump());
 }
 
 }  // namespace sy::gateway

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ledger/ledger_query.h"
+#include "ledger/savings_report.h"
 #include "switchyard/gateway/config_loader.h"
 
 namespace sy::gateway {
@@ -35,7 +36,7 @@ std::vector<std::string> cells(const UsageTotals& t) {
           backends::format_usd(t.savings())};
 }
 
-void print(const std::vector<std::vector<std::string>>& rows, bool csv) {
+void print(const std::vector<std::vector<std::string>>& rows, bool csv, bool total_rule = true) {
   if (csv) {
     for (const auto& row : rows) {
       for (size_t i = 0; i < row.size(); ++i) {
@@ -50,18 +51,62 @@ void print(const std::vector<std::vector<std::string>>& rows, bool csv) {
     for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
   }
   for (size_t r = 0; r < rows.size(); ++r) {
-    if (r + 1 == rows.size() && rows.size() > 2) {  // a rule above the total
+    if (total_rule && r + 1 == rows.size() && rows.size() > 2) {  // a rule above the total
       for (size_t i = 0; i < width.size(); ++i) {
         std::printf("%s%s", i ? "  " : "", std::string(width[i], '-').c_str());
       }
       std::printf("\n");
     }
+    std::string line;
     for (size_t i = 0; i < rows[r].size(); ++i) {
       // The group name reads left-aligned, numbers right-aligned.
-      std::printf(i == 0 ? "%-*s" : "  %*s", static_cast<int>(width[i]), rows[r][i].c_str());
+      const std::string& cell = rows[r][i];
+      const std::string pad(width[i] - cell.size(), ' ');
+      line += i == 0 ? cell + pad : "  " + pad + cell;
     }
-    std::printf("\n");
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::printf("%s\n", line.c_str());
   }
+}
+
+std::string fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+// The savings report: one table (or CSV) with a section column, so it stays one shape.
+void print_savings(const SavingsReport& report, bool csv) {
+  std::vector<std::vector<std::string>> rows = {
+      {"section", "name", "requests", "tokens", "cost_usd", "baseline_usd", "savings_usd",
+       "break_even_tok_per_h", "break_even_utilization", "period_hardware_usd", "net_saving_usd"}};
+  auto add = [&](const char* section, const UsageTotals& t) {
+    rows.push_back({section, t.group.empty() ? "(none)" : t.group, std::to_string(t.requests),
+                    std::to_string(t.tokens_in + t.tokens_out), backends::format_usd(t.cost),
+                    backends::format_usd(t.baseline_cost), backends::format_usd(t.savings()), "",
+                    "", "", ""});
+  };
+  UsageTotals total = report.total;
+  total.group = "all";
+  add("total", total);
+  for (const auto& t : report.by_rule) add("rule", t);
+  for (const auto& t : report.by_volume) add("volume", t);
+  for (const auto& t : report.by_sensitivity) add("sensitivity", t);
+  for (const BreakEven& b : report.break_even) {
+    rows.push_back(
+        {"break_even", b.backend, "", std::to_string(b.tokens_served), backends::format_usd(b.cost),
+         backends::format_usd(b.baseline_cost), backends::format_usd(b.baseline_cost - b.cost),
+         b.break_even_tokens_per_hour ? std::to_string(*b.break_even_tokens_per_hour) : "",
+         b.break_even_utilization ? fixed(*b.break_even_utilization, 4) : "",
+         b.hardware_cost_for_period ? backends::format_usd(*b.hardware_cost_for_period) : "",
+         b.net_saving ? backends::format_usd(*b.net_saving) : ""});
+  }
+  if (!csv) {
+    std::printf("spent %s, baseline %s, saving %s\n\n", backends::format_usd(total.cost).c_str(),
+                backends::format_usd(total.baseline_cost).c_str(),
+                backends::format_usd(total.savings()).c_str());
+  }
+  print(rows, csv, /*total_rule=*/false);
 }
 
 }  // namespace
@@ -93,6 +138,10 @@ int run_usage(const UsageCommandOptions& options) {
     if (!store) {
       std::fprintf(stderr, "usage: the ledger is disabled in this config\n");
       return 1;
+    }
+    if (options.savings) {
+      print_savings(savings_report(*config, *store, query), options.csv);
+      return 0;
     }
     const std::vector<UsageTotals> groups = store->aggregate(query);
     std::vector<std::vector<std::string>> rows;
@@ -145,6 +194,8 @@ void add_usage_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--to", options->to, "Last day, YYYY-MM-DD (UTC), inclusive");
   cmd->add_option("--tenant", options->tenant, "Only this tenant's rows");
   cmd->add_flag("--csv", options->csv, "CSV instead of a table");
+  cmd->add_flag("--savings", options->savings,
+                "Savings report: spent vs baseline by rule and class, local break-even");
   cmd->callback([options, &exit_code] { exit_code = run_usage(*options); });
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // `switchyard usage [--config FILE] [--data-dir DIR] [--group-by G] [--from DAY] [--to DAY]
-// [--tenant NAME] [--csv]`: ledger totals read straight from the configured store (SQLite under
-// the data directory, or PostgreSQL), the same numbers as GET /v1/usage. A table on stdout, or
-// CSV with --csv. Exit 0 on success, 1 when the config or the store is unusable, 2 on bad
-// arguments.
+// [--tenant NAME] [--csv] [--savings]`: ledger totals read straight from the configured store
+// (SQLite under the data directory, or PostgreSQL), the same numbers as GET /v1/usage; with
+// --savings the savings report of GET /v1/usage/savings (spent, baseline, saving by rule and
+// class, the local hardware's break-even). A table on stdout, or CSV with --csv. Exit 0 on
+// success, 1 when the config or the store is unusable, 2 on bad arguments.
 
 #include <string>
 
@@ -20,6 +21,7 @@ struct UsageCommandOptions {
   std::string from, to;  // YYYY-MM-DD (UTC), inclusive
   std::string tenant;    // "" = every tenant
   bool csv = false;
+  bool savings = false;
 };
 
 int run_usage(const UsageCommandOptions& options);

@@ -142,6 +142,31 @@ TEST_P(UsageRoute, BadParametersAreOpenAiErrorsNamingTheParameter) {
             400);
 }
 
+TEST_P(UsageRoute, SavingsReportSpendBaselineAndClasses) {
+  GatewayUnderTest gateway(config_);
+  TestResponse r = client_.get(gateway.url("/v1/usage/savings?from=2025-11-23&to=2025-11-25"),
+                               {{"authorization", std::string("Bearer ") + kAdminKey}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json body = json::parse(r.body);
+  const auto total = gateway::testing::expected_usage(rows_, {}).at(0);
+  EXPECT_EQ(body["object"], "usage.savings");
+  EXPECT_EQ(body["spent_usd"], backends::format_usd(total.cost));
+  EXPECT_EQ(body["baseline_usd"], backends::format_usd(total.baseline_cost));
+  EXPECT_EQ(body["saving_usd"], backends::format_usd(total.savings()));
+  EXPECT_EQ(groups(json{{"data", body["by_rule"]}}, "rule"),
+            gateway::testing::expected_usage(rows_, {.group_by = UsageGroup::rule}));
+  EXPECT_EQ(groups(json{{"data", body["by_volume"]}}, "volume"),
+            gateway::testing::expected_usage(rows_, {.group_by = UsageGroup::volume}));
+  EXPECT_TRUE(body["break_even"].empty());  // no hardware-priced backend configured
+  // A user key's report is its own tenant's.
+  const json acme = get(gateway, "/savings", kAcmeKey, 200);
+  EXPECT_EQ(acme["spent_usd"],
+            backends::format_usd(gateway::testing::expected_usage(rows_, {.tenant = "acme"})
+                                     .at(0)
+                                     .cost));
+  EXPECT_EQ(get(gateway, "/savings?group_by=rule", kAdminKey, 400)["error"]["param"], "group_by");
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, UsageRoute,
                          ::testing::Values(gateway::LedgerStore::sqlite,
                                            gateway::LedgerStore::postgres),

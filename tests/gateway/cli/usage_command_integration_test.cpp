@@ -87,6 +87,22 @@ TEST_F(UsageCommand, TableForOneDayAndTenant) {
   EXPECT_NE(r.out.find("total"), std::string::npos);
 }
 
+TEST_F(UsageCommand, SavingsReportBySectionAsCsv) {
+  const auto r = usage({"--savings", "--csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = csv_lines(r.out);
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines[0][0], "section");
+  const auto total = testing::expected_usage(rows_, {}).at(0);
+  EXPECT_EQ(lines[1][0], "total");
+  EXPECT_EQ(lines[1][4], backends::format_usd(total.cost));
+  EXPECT_EQ(lines[1][5], backends::format_usd(total.baseline_cost));
+  EXPECT_EQ(lines[1][6], backends::format_usd(total.savings()));
+  size_t rules = 0;
+  for (const auto& line : lines) rules += line[0] == "rule";
+  EXPECT_EQ(rules, testing::expected_usage(rows_, {.group_by = UsageGroup::rule}).size());
+}
+
 TEST_F(UsageCommand, BadArgumentsExitTwo) {
   EXPECT_EQ(usage({"--group-by", "week"}).exit_code, 2);
   const auto r = usage({"--from", "2025-13-01"});
