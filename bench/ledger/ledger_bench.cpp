@@ -118,13 +118,13 @@ void bench_postgres(const std::function<std::string(const std::string&)>& fresh_
   const double plain_rate = stored / seconds_since(plain_start);
   std::printf("\nPostgreSQL, %d writer threads\n", threads);
   std::printf("plain INSERT loop      : %8zu rows = %9.0f rows/s\n", stored, plain_rate);
-  for (auto method : {sy::gateway::PgInsertMethod::copy,
-                      sy::gateway::PgInsertMethod::multi_row_insert}) {
+  for (auto method :
+       {sy::gateway::PgInsertMethod::copy, sy::gateway::PgInsertMethod::multi_row_insert}) {
     const bool copy = method == sy::gateway::PgInsertMethod::copy;
-    auto ledger = sy::gateway::open_postgres_ledger(
-        {.url = fresh_url(copy ? "bench_copy" : "bench_insert"),
-         .queue_capacity = static_cast<size_t>(rows),
-         .method = method});
+    auto ledger =
+        sy::gateway::open_postgres_ledger({.url = fresh_url(copy ? "bench_copy" : "bench_insert"),
+                                           .queue_capacity = static_cast<size_t>(rows),
+                                           .method = method});
     const AsyncRun run = run_async(*ledger, rows, threads);
     print_async(copy ? "async group commit COPY" : "async multi-row INSERT ", run, plain_rate);
   }

@@ -153,9 +153,10 @@ backends::Result<UsageParams> parse_usage_params(std::string_view target) {
     if (*name == "group_by") {
       const auto group = usage_group_from(*value);
       if (!group) {
-        return std::unexpected(bad_param("group_by must be one of tenant, key, backend, model, "
-                                         "rule, day, volume, sensitivity, none",
-                                         "group_by"));
+        return std::unexpected(
+            bad_param("group_by must be one of tenant, key, backend, model, "
+                      "rule, day, volume, sensitivity, none",
+                      "group_by"));
       }
       params.query.group_by = *group;
     } else if (*name == "from") {
@@ -167,8 +168,7 @@ backends::Result<UsageParams> parse_usage_params(std::string_view target) {
     }
   }
   if (auto problem = set_usage_days(params.query, params.from, params.to)) {
-    return std::unexpected(
-        bad_param(*problem, problem->starts_with("to") ? "to" : "from"));
+    return std::unexpected(bad_param(*problem, problem->starts_with("to") ? "to" : "from"));
   }
   return params;
 }
@@ -180,13 +180,17 @@ nlohmann::json usage_json(const UsageParams& params, const std::vector<UsageTota
     nlohmann::json entry = {{to_string(params.query.group_by), g.group}};
     entry.update(totals_json(g));
     data.push_back(std::move(entry));
-    for (auto [sum, part] : {std::pair{&total.requests, g.requests}, {&total.ok, g.ok},
-                             {&total.errors, g.errors}, {&total.denied, g.denied},
-                             {&total.cancelled, g.cancelled}, {&total.tokens_in, g.tokens_in},
+    for (auto [sum, part] : {std::pair{&total.requests, g.requests},
+                             {&total.ok, g.ok},
+                             {&total.errors, g.errors},
+                             {&total.denied, g.denied},
+                             {&total.cancelled, g.cancelled},
+                             {&total.tokens_in, g.tokens_in},
                              {&total.tokens_out, g.tokens_out},
                              {&total.tokens_cached, g.tokens_cached},
                              {&total.tokens_reasoning, g.tokens_reasoning},
-                             {&total.cost, g.cost}, {&total.baseline_cost, g.baseline_cost}}) {
+                             {&total.cost, g.cost},
+                             {&total.baseline_cost, g.baseline_cost}}) {
       *sum += part;
     }
   }
@@ -211,9 +215,10 @@ void ApiHandler::usage(const ServerRequest& request, const std::string& request_
     writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
   };
   if (request.method != "GET") {
-    reply_error(Error{.kind = ErrorKind::invalid_request,
-                      .message = savings ? "Use GET for /v1/usage/savings" : "Use GET for /v1/usage",
-                      .code = "method_not_allowed"});
+    reply_error(
+        Error{.kind = ErrorKind::invalid_request,
+              .message = savings ? "Use GET for /v1/usage/savings" : "Use GET for /v1/usage",
+              .code = "method_not_allowed"});
     return;
   }
   auto principal = keys_.authenticate(request.headers);

@@ -29,10 +29,14 @@ std::string csv_field(const std::string& text) {
 std::vector<std::string> cells(const UsageTotals& t) {
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.4f", t.error_rate());
-  return {std::to_string(t.requests),      std::to_string(t.errors),
-          rate,                            std::to_string(t.tokens_in),
-          std::to_string(t.tokens_out),    std::to_string(t.tokens_cached),
-          backends::format_usd(t.cost),    backends::format_usd(t.baseline_cost),
+  return {std::to_string(t.requests),
+          std::to_string(t.errors),
+          rate,
+          std::to_string(t.tokens_in),
+          std::to_string(t.tokens_out),
+          std::to_string(t.tokens_cached),
+          backends::format_usd(t.cost),
+          backends::format_usd(t.baseline_cost),
           backends::format_usd(t.savings())};
 }
 

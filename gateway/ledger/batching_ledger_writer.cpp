@@ -14,7 +14,9 @@ BatchingLedgerWriter::BatchingLedgerWriter(std::string what, size_t queue_capaci
 
 BatchingLedgerWriter::~BatchingLedgerWriter() { close(); }
 
-void BatchingLedgerWriter::start() { thread_ = std::thread([this] { run(); }); }
+void BatchingLedgerWriter::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 bool BatchingLedgerWriter::write(LedgerRow row) {
   {

@@ -12,10 +12,14 @@ namespace sy::gateway {
 namespace {
 
 constexpr std::pair<UsageGroup, std::string_view> kGroups[] = {
-    {UsageGroup::none, "none"},     {UsageGroup::tenant, "tenant"},
-    {UsageGroup::key, "key"},       {UsageGroup::backend, "backend"},
-    {UsageGroup::model, "model"},   {UsageGroup::rule, "rule"},
-    {UsageGroup::day, "day"},       {UsageGroup::volume, "volume"},
+    {UsageGroup::none, "none"},
+    {UsageGroup::tenant, "tenant"},
+    {UsageGroup::key, "key"},
+    {UsageGroup::backend, "backend"},
+    {UsageGroup::model, "model"},
+    {UsageGroup::rule, "rule"},
+    {UsageGroup::day, "day"},
+    {UsageGroup::volume, "volume"},
     {UsageGroup::sensitivity, "sensitivity"},
 };
 

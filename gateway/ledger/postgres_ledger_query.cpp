@@ -18,8 +18,8 @@ class PostgresLedgerQuery final : public LedgerQuery {
   std::vector<UsageTotals> aggregate(const UsageQuery& query) override {
     std::lock_guard lock(mutex_);
     if (!session_ || !session_->connected()) session_ = std::make_unique<PgSession>(url_);
-    PgResult exists = session_->exec("SELECT to_regclass('ledger') IS NOT NULL",
-                                     "reading the schema");
+    PgResult exists =
+        session_->exec("SELECT to_regclass('ledger') IS NOT NULL", "reading the schema");
     if (pg_value(exists, 0, 0) != "t") return {};  // no writer has migrated it yet
     const UsageSql sql = usage_sql(query, SqlDialect::postgres);
     std::vector<PgParam> params(sql.params.begin(), sql.params.end());
@@ -29,9 +29,9 @@ class PostgresLedgerQuery final : public LedgerQuery {
       UsageTotals t;
       int c = 0;
       t.group = pg_value(r, n, c++);
-      for (int64_t* field : {&t.requests, &t.ok, &t.errors, &t.denied, &t.cancelled, &t.tokens_in,
-                             &t.tokens_out, &t.tokens_cached, &t.tokens_reasoning, &t.cost,
-                             &t.baseline_cost}) {
+      for (int64_t* field :
+           {&t.requests, &t.ok, &t.errors, &t.denied, &t.cancelled, &t.tokens_in, &t.tokens_out,
+            &t.tokens_cached, &t.tokens_reasoning, &t.cost, &t.baseline_cost}) {
         *field = std::stoll(pg_value(r, n, c++));
       }
       out.push_back(std::move(t));

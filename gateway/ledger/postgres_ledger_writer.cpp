@@ -174,10 +174,9 @@ void migrate(PgSession& session) {
         "creating the migrations table");
     const int version = current_version(session);
     if (version > kSchemaVersion) {
-      throw std::runtime_error("ledger: PostgreSQL " + session.describe() +
-                               " has schema version " + std::to_string(version) +
-                               ", newer than this build's " + std::to_string(kSchemaVersion) +
-                               "; upgrade switchyard");
+      throw std::runtime_error("ledger: PostgreSQL " + session.describe() + " has schema version " +
+                               std::to_string(version) + ", newer than this build's " +
+                               std::to_string(kSchemaVersion) + "; upgrade switchyard");
     }
     for (int next = version + 1; next <= kSchemaVersion; ++next) {
       // Each migration and its version row commit together, so a crash leaves a known version.
@@ -192,8 +191,7 @@ void migrate(PgSession& session) {
         session.try_exec("ROLLBACK");
         throw;
       }
-      spdlog::info("ledger: PostgreSQL {} migrated to schema version {}", session.describe(),
-                   next);
+      spdlog::info("ledger: PostgreSQL {} migrated to schema version {}", session.describe(), next);
     }
   } catch (...) {
     session.try_exec("SELECT pg_advisory_unlock($1::bigint)", {kMigrationLock});
@@ -210,8 +208,8 @@ class PostgresLedgerWriter final : public BatchingLedgerWriter {
         session_(options.url) {
     migrate(session_);
     std::random_device random;
-    writer_id_ = std::to_string(random()) + std::to_string(random()) + "-" +
-                 std::to_string(now_ms());
+    writer_id_ =
+        std::to_string(random()) + std::to_string(random()) + "-" + std::to_string(now_ms());
     spdlog::info("ledger: PostgreSQL {} (schema version {}, {})", session_.describe(),
                  kSchemaVersion,
                  options.method == PgInsertMethod::copy ? "COPY" : "multi-row INSERT");
@@ -238,8 +236,8 @@ class PostgresLedgerWriter final : public BatchingLedgerWriter {
         failure_ = session_.last_error();
       }
       if (!retrying) {
-        spdlog::warn("ledger (postgres): {} unavailable ({}); retrying {} rows", session_.describe(),
-                     failure_, batch.size());
+        spdlog::warn("ledger (postgres): {} unavailable ({}); retrying {} rows",
+                     session_.describe(), failure_, batch.size());
       }
       retrying = true;
       if (closing()) {
@@ -270,14 +268,13 @@ class PostgresLedgerWriter final : public BatchingLedgerWriter {
       const std::string state = session_.last_sqlstate();
       if (session_.connected()) session_.try_exec("ROLLBACK");
       if (transient) return Outcome::lost_connection;
-      spdlog::error("ledger (postgres): {} failed: {} (SQLSTATE {}); {} rows lost", step,
-                    failure_, state, batch.size());
+      spdlog::error("ledger (postgres): {} failed: {} (SQLSTATE {}); {} rows lost", step, failure_,
+                    state, batch.size());
       return Outcome::refused;
     };
     if (retrying) {
       // The previous try may have committed before its connection died.
-      auto seen =
-          session_.try_exec("SELECT 1 FROM ledger_batches WHERE batch_id = $1", {batch_id});
+      auto seen = session_.try_exec("SELECT 1 FROM ledger_batches WHERE batch_id = $1", {batch_id});
       if (!seen) return failed("checking the batch");
       if (pg_rows(*seen) > 0) return Outcome::stored;
     }
@@ -301,8 +298,9 @@ class PostgresLedgerWriter final : public BatchingLedgerWriter {
         if (!session_.try_exec(insert_sql(n), params)) return failed("INSERT");
       }
     }
-    if (!session_.try_exec("INSERT INTO ledger_batches (batch_id, rows, time_ms) VALUES ($1, $2, $3)",
-                           {batch_id, std::to_string(batch.size()), std::to_string(now_ms())})) {
+    if (!session_.try_exec(
+            "INSERT INTO ledger_batches (batch_id, rows, time_ms) VALUES ($1, $2, $3)",
+            {batch_id, std::to_string(batch.size()), std::to_string(now_ms())})) {
       return failed("recording the batch");
     }
     if (!session_.try_exec("COMMIT")) return failed("COMMIT");

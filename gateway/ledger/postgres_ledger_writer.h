@@ -30,7 +30,7 @@ struct PostgresLedgerOptions {
   size_t queue_capacity = 65'536;
   size_t max_batch = 4'096;
   PgInsertMethod method = PgInsertMethod::copy;
-  std::chrono::milliseconds retry_backoff{50};     // first reconnect delay, doubled up to 2 s
+  std::chrono::milliseconds retry_backoff{50};      // first reconnect delay, doubled up to 2 s
   std::chrono::milliseconds close_timeout{10'000};  // how long close() keeps retrying
 };
 

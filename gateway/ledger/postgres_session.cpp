@@ -21,14 +21,19 @@ PgSession::~PgSession() = default;
 
 void PgSession::connect() {
   // Later keywords win, so the URL (expanded from "dbname") may override the defaults before it.
-  const char* keys[] = {"connect_timeout", "application_name", "client_encoding",
-                        "keepalives",      "keepalives_idle",  "dbname",
+  const char* keys[] = {"connect_timeout",
+                        "application_name",
+                        "client_encoding",
+                        "keepalives",
+                        "keepalives_idle",
+                        "dbname",
                         nullptr};
   const char* values[] = {"5", "switchyard", "UTF8", "1", "30", url_.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) {
     // Ledger rows carry warnings nobody reads; keep them out of stderr.
-    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_.get(), [](void*, const char*) {}, nullptr);
   }
 }
 

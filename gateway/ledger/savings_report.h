@@ -27,9 +27,9 @@ struct BreakEven {
   std::string backend;
   backends::MicroDollars hardware_per_hour = 0;  // cost_per_hour + energy_per_hour
   int64_t capacity_tokens_per_hour = 0;
-  int64_t tokens_served = 0;  // in + out over the period
-  backends::MicroDollars cost = 0;           // what the ledger charged (hardware-priced)
-  backends::MicroDollars baseline_cost = 0;  // the same tokens on the baseline model
+  int64_t tokens_served = 0;                          // in + out over the period
+  backends::MicroDollars cost = 0;                    // what the ledger charged (hardware-priced)
+  backends::MicroDollars baseline_cost = 0;           // the same tokens on the baseline model
   std::optional<int64_t> break_even_tokens_per_hour;  // nullopt: no baseline cost to beat
   std::optional<double> break_even_utilization;       // of capacity
   std::optional<double> period_hours;                 // only for a bounded period

@@ -50,9 +50,9 @@ class SqliteLedgerQuery final : public LedgerQuery {
       int c = 0;
       const unsigned char* group = sqlite3_column_text(s, c++);
       t.group = group ? reinterpret_cast<const char*>(group) : "";
-      for (int64_t* field : {&t.requests, &t.ok, &t.errors, &t.denied, &t.cancelled, &t.tokens_in,
-                             &t.tokens_out, &t.tokens_cached, &t.tokens_reasoning, &t.cost,
-                             &t.baseline_cost}) {
+      for (int64_t* field :
+           {&t.requests, &t.ok, &t.errors, &t.denied, &t.cancelled, &t.tokens_in, &t.tokens_out,
+            &t.tokens_cached, &t.tokens_reasoning, &t.cost, &t.baseline_cost}) {
         *field = sqlite3_column_int64(s, c++);
       }
       out.push_back(std::move(t));
@@ -70,7 +70,8 @@ class SqliteLedgerQuery final : public LedgerQuery {
 
   static bool has_ledger_table(sqlite3* db) {
     sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'",
                            -1, &raw, nullptr) != SQLITE_OK) {
       fail(db, "reading the schema");
     }

@@ -59,9 +59,9 @@ class PostgresServer {
 
   // Creates database `name` (createdb) and returns its URL; "" on failure (error() says why).
   std::string create_database(const std::string& name) {
-    const int rc = run_as_owner({bin("createdb"), "-h", "127.0.0.1", "-p", std::to_string(port_),
-                                 "-U", "postgres", name},
-                                std::chrono::seconds(30));
+    const int rc = run_as_owner(
+        {bin("createdb"), "-h", "127.0.0.1", "-p", std::to_string(port_), "-U", "postgres", name},
+        std::chrono::seconds(30));
     if (rc != 0) {
       error_ = "createdb " + name + " failed (exit " + std::to_string(rc) + "): " + log_tail();
       return "";
@@ -71,9 +71,8 @@ class PostgresServer {
 
   // Runs `sql` with psql against `database`; the exit status (0 = ok), bounded in time.
   int psql(const std::string& database, const std::string& sql) {
-    return run_as_owner({bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                         "-p", std::to_string(port_), "-U", "postgres", "-d", database, "-c",
-                         sql},
+    return run_as_owner({bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                         std::to_string(port_), "-U", "postgres", "-d", database, "-c", sql},
                         std::chrono::seconds(30));
   }
 
@@ -202,8 +201,9 @@ class PostgresServer {
     if (::geteuid() == 0) {
       const passwd* pw = ::getpwnam("postgres");
       if (!pw) {
-        error_ = "running as root, and initdb/postgres refuse root, but there is no postgres "
-                 "user: scripts/setup.sh installs the postgresql package that creates it";
+        error_ =
+            "running as root, and initdb/postgres refuse root, but there is no postgres "
+            "user: scripts/setup.sh installs the postgresql package that creates it";
         return;
       }
       uid_ = pw->pw_uid;
@@ -237,11 +237,11 @@ class PostgresServer {
     for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
       port_ = free_port();
       const std::string fsync = options_.fsync ? "on" : "off";
-      const pid_t pid = spawn({bin("postgres"), "-D", (dir_ / "data").string(), "-p",
-                               std::to_string(port_), "-k", (dir_ / "sock").string(), "-c",
-                               "listen_addresses=127.0.0.1", "-c", "fsync=" + fsync, "-c",
-                               "full_page_writes=" + fsync, "-c", "shared_buffers=32MB", "-c",
-                               "max_connections=60", "-c", "dynamic_shared_memory_type=mmap"});
+      const pid_t pid =
+          spawn({bin("postgres"), "-D", (dir_ / "data").string(), "-p", std::to_string(port_), "-k",
+                 (dir_ / "sock").string(), "-c", "listen_addresses=127.0.0.1", "-c",
+                 "fsync=" + fsync, "-c", "full_page_writes=" + fsync, "-c", "shared_buffers=32MB",
+                 "-c", "max_connections=60", "-c", "dynamic_shared_memory_type=mmap"});
       if (pid < 0) {
         error_ = "fork failed";
         return;

@@ -32,13 +32,11 @@ TEST(UsageParams, NamesTheBadParameter) {
     const char* target;
     const char* param;
   };
-  for (const Case& c : {Case{"/v1/usage?group_by=week", "group_by"},
-                        Case{"/v1/usage?from=2025-02-30", "from"},
-                        Case{"/v1/usage?from=2025-1-01", "from"},
-                        Case{"/v1/usage?to=20251124", "to"},
-                        Case{"/v1/usage?from=2025-11-24&to=2025-11-23", "from"},
-                        Case{"/v1/usage?colour=red", "colour"},
-                        Case{"/v1/usage?tenant=a&tenant=b", "tenant"}}) {
+  for (const Case& c :
+       {Case{"/v1/usage?group_by=week", "group_by"}, Case{"/v1/usage?from=2025-02-30", "from"},
+        Case{"/v1/usage?from=2025-1-01", "from"}, Case{"/v1/usage?to=20251124", "to"},
+        Case{"/v1/usage?from=2025-11-24&to=2025-11-23", "from"},
+        Case{"/v1/usage?colour=red", "colour"}, Case{"/v1/usage?tenant=a&tenant=b", "tenant"}}) {
     auto p = parse_usage_params(c.target);
     ASSERT_FALSE(p) << c.target;
     EXPECT_EQ(p.error().kind, backends::ErrorKind::invalid_request);

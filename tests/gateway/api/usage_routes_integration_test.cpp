@@ -92,8 +92,8 @@ class UsageRoute : public ::testing::TestWithParam<gateway::LedgerStore> {
 
 TEST_P(UsageRoute, AnAdminSeesEveryTenantGroupedAsAsked) {
   GatewayUnderTest gateway(config_);
-  for (UsageGroup g : {UsageGroup::tenant, UsageGroup::key, UsageGroup::backend,
-                       UsageGroup::model, UsageGroup::rule, UsageGroup::day}) {
+  for (UsageGroup g : {UsageGroup::tenant, UsageGroup::key, UsageGroup::backend, UsageGroup::model,
+                       UsageGroup::rule, UsageGroup::day}) {
     const std::string by(gateway::to_string(g));
     const json body = get(gateway, "?group_by=" + by, kAdminKey, 200);
     EXPECT_EQ(body["object"], "usage");
@@ -128,16 +128,18 @@ TEST_P(UsageRoute, BadParametersAreOpenAiErrorsNamingTheParameter) {
     std::string query;
     std::string param;
   };
-  for (const Case& c : {Case{"?group_by=colour", "group_by"}, Case{"?from=2025-13-01", "from"},
-                        Case{"?to=yesterday", "to"}, Case{"?from=2025-11-25&to=2025-11-24", "from"},
-                        Case{"?limit=5", "limit"}, Case{"?group_by=day&group_by=key", "group_by"}}) {
+  for (const Case& c :
+       {Case{"?group_by=colour", "group_by"}, Case{"?from=2025-13-01", "from"},
+        Case{"?to=yesterday", "to"}, Case{"?from=2025-11-25&to=2025-11-24", "from"},
+        Case{"?limit=5", "limit"}, Case{"?group_by=day&group_by=key", "group_by"}}) {
     const json body = get(gateway, c.query, kAdminKey, 400);
     EXPECT_EQ(body["error"]["type"], "invalid_request_error") << c.query;
     EXPECT_EQ(body["error"]["param"], c.param) << c.query;
   }
   EXPECT_EQ(client_.get(gateway.url("/v1/usage")).status, 401);
-  EXPECT_EQ(client_.post(gateway.url("/v1/usage"), "{}",
-                         {{"authorization", std::string("Bearer ") + kAdminKey}})
+  EXPECT_EQ(client_
+                .post(gateway.url("/v1/usage"), "{}",
+                      {{"authorization", std::string("Bearer ") + kAdminKey}})
                 .status,
             400);
 }
@@ -160,10 +162,9 @@ TEST_P(UsageRoute, SavingsReportSpendBaselineAndClasses) {
   EXPECT_TRUE(body["break_even"].empty());  // no hardware-priced backend configured
   // A user key's report is its own tenant's.
   const json acme = get(gateway, "/savings", kAcmeKey, 200);
-  EXPECT_EQ(acme["spent_usd"],
-            backends::format_usd(gateway::testing::expected_usage(rows_, {.tenant = "acme"})
-                                     .at(0)
-                                     .cost));
+  EXPECT_EQ(
+      acme["spent_usd"],
+      backends::format_usd(gateway::testing::expected_usage(rows_, {.tenant = "acme"}).at(0).cost));
   EXPECT_EQ(get(gateway, "/savings?group_by=rule", kAdminKey, 400)["error"]["param"], "group_by");
 }
 

@@ -72,14 +72,13 @@ TEST_F(UsageCommand, CsvGroupsMatchTheRows) {
 }
 
 TEST_F(UsageCommand, TableForOneDayAndTenant) {
-  const auto r =
-      usage({"--group-by", "day", "--from", "2025-11-24", "--to", "2025-11-24", "--tenant", "acme"});
+  const auto r = usage(
+      {"--group-by", "day", "--from", "2025-11-24", "--to", "2025-11-24", "--tenant", "acme"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto expected = testing::expected_usage(
-      rows_, {.group_by = UsageGroup::day,
-              .from_ms = parse_utc_day("2025-11-24"),
-              .to_ms = parse_utc_day("2025-11-25"),
-              .tenant = "acme"});
+  const auto expected = testing::expected_usage(rows_, {.group_by = UsageGroup::day,
+                                                        .from_ms = parse_utc_day("2025-11-24"),
+                                                        .to_ms = parse_utc_day("2025-11-25"),
+                                                        .tenant = "acme"});
   ASSERT_EQ(expected.size(), 1u);
   EXPECT_NE(r.out.find("2025-11-24"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("2025-11-23"), std::string::npos) << r.out;

@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <functional>
-#include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -26,9 +26,10 @@ using Clock = std::chrono::steady_clock;
 
 // Serves with `ledger_yaml` (a `ledger:` section, or ""), kills the process under load, and
 // checks the rows `read_rows` finds afterwards.
-void kill_under_load(const std::string& ledger_yaml,
-                     const std::function<std::vector<gateway::LedgerRow>(
-                         const std::filesystem::path& data_dir)>& read_rows) {
+void kill_under_load(
+    const std::string& ledger_yaml,
+    const std::function<std::vector<gateway::LedgerRow>(const std::filesystem::path& data_dir)>&
+        read_rows) {
   gateway::testing::TempDir dir;
   fakes::FakeVendor fake;
   const auto config = dir.write("switchyard.yaml",

@@ -97,8 +97,8 @@ TEST_F(PostgresLedger, ABadValueDoesNotFailItsBatch) {
 
 TEST_F(PostgresLedger, GroupsConcurrentWritesIntoFewTransactions) {
   for (PgInsertMethod method : {PgInsertMethod::copy, PgInsertMethod::multi_row_insert}) {
-    const std::string url = server_->create_database(
-        method == PgInsertMethod::copy ? "group_copy" : "group_insert");
+    const std::string url =
+        server_->create_database(method == PgInsertMethod::copy ? "group_copy" : "group_insert");
     auto ledger = open_postgres_ledger({.url = url, .max_batch = 2'500, .method = method});
     constexpr int kThreads = 4;
     constexpr int kPerThread = 2'000;
