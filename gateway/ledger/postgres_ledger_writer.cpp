@@ -303,6 +303,13 @@ class PostgresLedgerWriter final : public BatchingLedgerWriter {
             {batch_id, std::to_string(batch.size()), std::to_string(now_ms())})) {
       return failed("recording the batch");
     }
+    if (batches_ % std::max<uint64_t>(1, options_.prune_every) == 0) {
+      const int64_t cutoff = now_ms() - options_.batch_id_retention.count();
+      if (!session_.try_exec("DELETE FROM ledger_batches WHERE time_ms < $1 AND batch_id <> $2",
+                             {std::to_string(cutoff), batch_id})) {
+        return failed("pruning old batch ids");
+      }
+    }
     if (!session_.try_exec("COMMIT")) return failed("COMMIT");
     return Outcome::stored;
   }

@@ -32,6 +32,9 @@ struct PostgresLedgerOptions {
   PgInsertMethod method = PgInsertMethod::copy;
   std::chrono::milliseconds retry_backoff{50};      // first reconnect delay, doubled up to 2 s
   std::chrono::milliseconds close_timeout{10'000};  // how long close() keeps retrying
+  // ledger_batches only has to outlive a retry: older ids are deleted every prune_every batches.
+  std::chrono::milliseconds batch_id_retention{24 * 3'600'000};
+  uint64_t prune_every = 1'024;
 };
 
 // The schema version this build writes.

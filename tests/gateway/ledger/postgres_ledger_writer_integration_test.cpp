@@ -215,6 +215,24 @@ TEST_F(PostgresLedger, ATerminatedConnectionLosesAndDuplicatesNoAcceptedRow) {
   EXPECT_EQ(ids.size(), static_cast<size_t>(kRows)) << "a row stored twice or lost";
 }
 
+TEST_F(PostgresLedger, OldBatchIdsArePruned) {
+  auto ledger = open_postgres_ledger(
+      {.url = url_, .batch_id_retention = std::chrono::milliseconds(0), .prune_every = 1});
+  for (int i = 0; i < 5; ++i) {
+    ledger->write(varied_row(i));
+    ledger->flush();  // one batch each
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ledger->close();
+  EXPECT_EQ(ledger->stats().batches, 5u);
+  EXPECT_EQ(read_postgres_ledger(url_).size(), 5u);
+  // Each batch deleted the ids before it: only the last one is left.
+  EXPECT_EQ(server_->psql(url_.substr(url_.rfind('/') + 1),
+                          "DO $$ BEGIN IF (SELECT count(*) FROM ledger_batches) <> 1 "
+                          "THEN RAISE EXCEPTION 'not pruned'; END IF; END $$"),
+            0);
+}
+
 TEST_F(PostgresLedger, ADownServerNeverBlocksWritesAndDropsAreCounted) {
   sy::testing::PostgresServer doomed;
   ASSERT_TRUE(doomed.running()) << doomed.error();
