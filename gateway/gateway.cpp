@@ -15,9 +15,9 @@
 #include "api/api_handler.h"
 #include "batch/batch_service.h"
 #include "ledger/request_pricer.h"
-#include "ledger/sqlite_ledger_writer.h"
-#include "metrics/gateway_collectors.h"
+#include "ledger/ledger_store.h"
 #include "limits/limiter.h"
+#include "metrics/gateway_collectors.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -47,19 +47,6 @@ struct Gateway::Parts {
 
 namespace {
 
-// The configured ledger: SQLite under data_dir, or none when disabled or no data directory is
-// set (configs built in code, as tests do).
-std::shared_ptr<LedgerWriter> open_ledger(const GatewayConfig& config) {
-  if (!config.ledger.enabled || config.data_dir.empty()) return nullptr;
-  std::filesystem::path path = config.ledger.path;
-  if (path.is_relative()) path = std::filesystem::path(config.data_dir) / path;
-  spdlog::info("ledger: {}", path.string());
-  return open_sqlite_ledger({.path = path,
-                             .queue_capacity = config.ledger.queue_capacity,
-                             .max_batch = config.ledger.max_batch,
-                             .synchronous_full = config.ledger.synchronous_full});
-}
-
 // Says which routes will be recorded without a price, once at start, rather than letting a
 // ledger fill with zeros unnoticed.
 void warn_unpriced(const GatewayConfig& config, const RequestPricer& pricer) {
@@ -84,7 +71,8 @@ std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bo
   std::filesystem::path dir = config.batch.path;
   if (dir.is_relative()) dir = std::filesystem::path(config.data_dir) / dir;
   std::filesystem::path ledger_path;
-  if (!ledger_given && ledger && config.ledger.enabled) {
+  if (!ledger_given && ledger && config.ledger.enabled &&
+      config.ledger.store == LedgerStore::sqlite) {
     ledger_path = config.ledger.path;
     if (ledger_path.is_relative()) ledger_path = std::filesystem::path(config.data_dir) / ledger_path;
   }
@@ -108,7 +96,7 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
     : config_(std::move(config)) {
   parts_ = std::make_unique<Parts>(config_->limits.io_threads);
   const bool ledger_given = ledger != nullptr;
-  parts_->ledger = ledger ? std::move(ledger) : open_ledger(*config_);
+  parts_->ledger = ledger ? std::move(ledger) : open_configured_ledger(*config_);
   ModelCatalog::BackendMap backends;
   for (const auto& bc : config_->backends) {
     backends::BackendInfo info{.name = bc.name,

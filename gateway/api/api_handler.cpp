@@ -71,6 +71,7 @@ ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> cat
       pricer_(std::move(pricer)),
       ledger_(std::move(ledger)),
       limiter_(std::move(limiter)),
+      usage_query_(open_ledger_query(*config_)),
       gate_(*config_, catalog_) {}
 
 bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
@@ -150,6 +151,9 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
   }
   if (path == "/v1/batches" || path.starts_with("/v1/batches/")) {
     return batches(request, request_id, *writer);
+  }
+  if (path == "/v1/usage" || path == "/v1/usage/savings") {
+    return usage(request, request_id, *writer);  // usage_routes.cpp
   }
   bool is_messages = path == "/v1/messages";
   bool is_count_tokens = path == "/v1/messages/count_tokens";

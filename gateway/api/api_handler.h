@@ -6,6 +6,8 @@
 //   POST /v1/messages           POST /v1/messages/count_tokens   (anthropic_routes.cpp)
 //   /v1/files, /v1/batches (OpenAI's Files and Batch APIs: files_routes.cpp, batches_routes.cpp)
 //   POST /v1/route/explain (the policy decision for a chat body, no backend called)
+//   GET /v1/usage, /v1/usage/savings (usage_routes.cpp: ledger totals; a user key sees its own
+//   tenant only)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
 //   GET /metrics (Prometheus text; metrics_routes.cpp)
 //
@@ -23,6 +25,7 @@
 
 #include "api/chat_exchange.h"
 #include "batch/batch_service.h"
+#include "ledger/ledger_query.h"
 #include "ledger/request_pricer.h"
 #include "metrics/gateway_metrics.h"
 #include "limits/limiter.h"
@@ -113,6 +116,8 @@ class ApiHandler : public RequestHandler {
                ResponseWriter& writer);
   // Where `row` is recorded: batch lines' rows go to their line, every other to the ledger.
   std::shared_ptr<LedgerWriter> ledger_for(const LedgerRow& row) const;
+  // GET /v1/usage and /v1/usage/savings (usage_routes.cpp).
+  void usage(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
                 std::shared_ptr<ResponseWriter> writer);
@@ -126,6 +131,7 @@ class ApiHandler : public RequestHandler {
   std::shared_ptr<LedgerWriter> ledger_;
   std::shared_ptr<metrics::GatewayMetrics> metrics_;
   std::shared_ptr<Limiter> limiter_;  // null = no budgets or rate limits
+  std::shared_ptr<LedgerQuery> usage_query_;  // the configured store; null = no ledger
   PolicyGate gate_;
   std::shared_ptr<BatchService> batch_;
   std::shared_ptr<LedgerWriter> batch_rows_;  // a BatchRowSink (batches_routes.cpp)

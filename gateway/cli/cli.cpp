@@ -19,6 +19,7 @@
 #include "cli/model_tokenize_command.h"
 #include "cli/route_command.h"
 #include "cli/serve_command.h"
+#include "cli/usage_command.h"
 
 namespace sy::gateway {
 
@@ -51,6 +52,7 @@ int run_cli(int argc, char** argv) {
   add_route_command(app, exit_code);
   add_bench_command(app, exit_code);
   add_batch_command(app, exit_code);
+  add_usage_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

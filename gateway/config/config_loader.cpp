@@ -417,9 +417,30 @@ std::string expand_home(std::string path, const EnvLookup& env) {
   return path;
 }
 
+// `store: postgres` with its `url` (usually "${LEDGER_PG_URL}": it may carry a password, so the
+// value is never echoed in an error).
+void parse_ledger_store(const Reader& r, const YAML::Node& node, const std::string& path,
+                        LedgerConfig& ledger) {
+  optional(node, path, "store", [&](const YAML::Node& n, const std::string& p) {
+    const std::string value = r.string(n, p);
+    if (value != "sqlite" && value != "postgres") r.fail(n, p, "must be sqlite or postgres");
+    ledger.store = value == "postgres" ? LedgerStore::postgres : LedgerStore::sqlite;
+  });
+  optional(node, path, "url",
+           [&](const YAML::Node& n, const std::string& p) { ledger.url = r.non_empty(n, p); });
+  if (ledger.store == LedgerStore::postgres && ledger.url.empty()) {
+    r.fail(node, path, "store: postgres needs a url (e.g. url: ${LEDGER_PG_URL})");
+  }
+  if (ledger.store == LedgerStore::sqlite && !ledger.url.empty()) {
+    r.fail(node["url"], join(path, "url"), "is for store: postgres");
+  }
+}
+
 void parse_ledger(const Reader& r, const YAML::Node& node, const std::string& path,
                   LedgerConfig& ledger) {
-  r.expect_map(node, path, {"enabled", "path", "queue_capacity", "max_batch", "synchronous"});
+  r.expect_map(node, path,
+               {"enabled", "store", "url", "path", "queue_capacity", "max_batch", "synchronous"});
+  parse_ledger_store(r, node, path, ledger);
   optional(node, path, "enabled",
            [&](const YAML::Node& n, const std::string& p) { ledger.enabled = r.boolean(n, p); });
   optional(node, path, "path",

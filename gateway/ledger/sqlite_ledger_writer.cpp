@@ -2,15 +2,12 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include <spdlog/spdlog.h>
+
+#include "ledger/batching_ledger_writer.h"
+#include "ledger/ledger_columns.h"
 
 namespace sy::gateway {
 
@@ -65,12 +62,8 @@ CREATE INDEX ledger_by_tenant_time ON ledger (tenant, time_ms);
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
-constexpr const char* kColumns =
-    "time_ms, request_id, tenant, key_id, surface, endpoint, stream, backend, model, rule, "
-    "sensitivity, volume, difficulty, tokens_in, tokens_out, tokens_cached, tokens_cache_write, "
-    "tokens_reasoning, usage_estimated, cost_micro_usd, baseline_cost_micro_usd, price_source, "
-    "latency_ms, ttft_ms, status, error_kind, http_status";
-constexpr int kColumnCount = 27;
+constexpr const char* kColumns = kLedgerColumns;
+constexpr int kColumnCount = kLedgerColumnCount;
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   throw std::runtime_error("ledger: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
@@ -194,101 +187,21 @@ Db open_ledger_db(const std::filesystem::path& path, bool synchronous_full) {
   return db;
 }
 
-class SqliteLedgerWriter final : public LedgerWriter {
+class SqliteLedgerWriter final : public BatchingLedgerWriter {
  public:
   explicit SqliteLedgerWriter(const SqliteLedgerOptions& options)
-      : options_(options),
+      : BatchingLedgerWriter("ledger", options.queue_capacity, options.max_batch),
         db_(open_ledger_db(options.path, options.synchronous_full)),
         insert_(prepare(db_.get(), insert_sql())),
         begin_(prepare(db_.get(), "BEGIN IMMEDIATE")),
         commit_(prepare(db_.get(), "COMMIT")),
         rollback_(prepare(db_.get(), "ROLLBACK")) {
-    thread_ = std::thread([this] { run(); });
+    start();
   }
 
   ~SqliteLedgerWriter() override { close(); }
 
-  bool write(LedgerRow row) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (closing_ || queue_.size() >= options_.queue_capacity) {
-        ++stats_.dropped;
-        // Logged at most once per power of two, so a full queue does not flood the log.
-        if ((stats_.dropped & (stats_.dropped - 1)) == 0) {
-          spdlog::error("ledger: {} rows dropped ({})", stats_.dropped,
-                        closing_ ? "writer closed" : "queue full");
-        }
-        return false;
-      }
-      queue_.push_back(std::move(row));
-      enqueued_at_.push_back(std::chrono::steady_clock::now());
-      ++stats_.accepted;
-    }
-    work_cv_.notify_one();
-    return true;
-  }
-
-  void flush() override {
-    std::unique_lock lock(mutex_);
-    const uint64_t target = stats_.accepted;
-    done_cv_.wait(lock, [&] { return processed_ >= target; });
-  }
-
-  void close() override {
-    {
-      std::lock_guard lock(mutex_);
-      closing_ = true;
-    }
-    work_cv_.notify_one();
-    std::lock_guard join_lock(join_mutex_);
-    if (thread_.joinable()) thread_.join();
-  }
-
-  LedgerStats stats() const override {
-    std::lock_guard lock(mutex_);
-    LedgerStats out = stats_;
-    out.queued = queue_.size();
-    // The batch being committed holds older rows than the queue.
-    std::optional<std::chrono::steady_clock::time_point> oldest = committing_since_;
-    if (!oldest && !enqueued_at_.empty()) oldest = enqueued_at_.front();
-    if (oldest) out.oldest_pending_age = std::chrono::steady_clock::now() - *oldest;
-    return out;
-  }
-
  private:
-  void run() {
-    std::vector<LedgerRow> batch;
-    for (;;) {
-      {
-        std::unique_lock lock(mutex_);
-        work_cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
-        if (queue_.empty()) return;  // closing and drained
-        const size_t n = std::min(queue_.size(), options_.max_batch);
-        batch.clear();
-        batch.reserve(n);
-        committing_since_ = enqueued_at_.front();
-        for (size_t i = 0; i < n; ++i) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-          enqueued_at_.pop_front();
-        }
-      }
-      const bool ok = commit(batch);
-      {
-        std::lock_guard lock(mutex_);
-        processed_ += batch.size();
-        committing_since_.reset();
-        if (ok) {
-          stats_.committed += batch.size();
-          ++stats_.batches;
-        } else {
-          stats_.failed += batch.size();
-        }
-      }
-      done_cv_.notify_all();
-    }
-  }
-
   bool step_done(sqlite3_stmt* stmt) {
     const int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
@@ -296,7 +209,7 @@ class SqliteLedgerWriter final : public LedgerWriter {
   }
 
   // One transaction for the whole batch: one WAL append instead of one per row.
-  bool commit(const std::vector<LedgerRow>& batch) {
+  bool store(const std::vector<LedgerRow>& batch) override {
     if (!step_done(begin_.get())) {
       spdlog::error("ledger: BEGIN failed: {}; {} rows lost", sqlite3_errmsg(db_.get()),
                     batch.size());
@@ -322,22 +235,8 @@ class SqliteLedgerWriter final : public LedgerWriter {
     return true;
   }
 
-  const SqliteLedgerOptions options_;
   Db db_;  // used by the writer thread only (after construction)
   Stmt insert_, begin_, commit_, rollback_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  std::deque<LedgerRow> queue_;
-  std::deque<std::chrono::steady_clock::time_point> enqueued_at_;  // (queue_.size())
-  // When the oldest row of the batch being committed was accepted; nullopt between batches.
-  std::optional<std::chrono::steady_clock::time_point> committing_since_;
-  LedgerStats stats_;
-  uint64_t processed_ = 0;  // rows committed or failed, in acceptance order
-  bool closing_ = false;
-  std::mutex join_mutex_;
-  std::thread thread_;
 };
 
 std::string column_text(sqlite3_stmt* stmt, int i) {

@@ -1,85 +1,35 @@
 // The ledger's crash guarantee with the real binary: `switchyard serve` under load is killed
 // with SIGKILL, and every request that completed more than the group-commit window before the
-// kill is in the ledger when the file is reopened.
+// kill is in the ledger when it is read again: the SQLite file, and a real PostgreSQL.
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "gateway/cli/temp_dir.h"
 #include "gateway/gateway_fixture.h"
+#include "gateway/ledger/serve_process.h"
+#include "ledger/postgres_ledger_writer.h"
 #include "ledger/sqlite_ledger_writer.h"
-
-extern char** environ;
+#include "support/postgres_server.h"
 
 namespace sy::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// `switchyard serve` as a child; its first stdout line names the port.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::vector<std::string>& args) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out[1]);
-    // Read the first line, bounded by a deadline (the child is killed if it never comes).
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    std::string line;
-    char c;
-    ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-    while (pid_ > 0 && Clock::now() < deadline && line.find('\n') == std::string::npos) {
-      const ssize_t n = ::read(out[0], &c, 1);
-      if (n == 1) {
-        line.push_back(c);
-      } else if (n == 0) {
-        break;
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }
-    ::close(out[0]);
-    const size_t colon = line.rfind(':');
-    if (line.starts_with("listening on http://") && colon != std::string::npos) {
-      port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
-    }
-  }
-  ~ServeProcess() { kill(); }
-
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
-
-TEST(LedgerKill, EveryRequestCompletedBeforeTheWindowSurvivesSigkill) {
+// Serves with `ledger_yaml` (a `ledger:` section, or ""), kills the process under load, and
+// checks the rows `read_rows` finds afterwards.
+void kill_under_load(
+    const std::string& ledger_yaml,
+    const std::function<std::vector<gateway::LedgerRow>(const std::filesystem::path& data_dir)>&
+        read_rows) {
   gateway::testing::TempDir dir;
   fakes::FakeVendor fake;
   const auto config = dir.write("switchyard.yaml",
@@ -91,7 +41,8 @@ TEST(LedgerKill, EveryRequestCompletedBeforeTheWindowSurvivesSigkill) {
                                     "\n"
                                     "    api_key: sk-test\n"
                                     "models:\n"
-                                    "  m: vendor/gpt-4o-mini\n");
+                                    "  m: vendor/gpt-4o-mini\n" +
+                                    ledger_yaml);
   ServeProcess serve({std::string(SWITCHYARD_BINARY_DIR) + "/switchyard", "serve", "--config",
                       config.string(), "--listen", "127.0.0.1:0", "--data-dir",
                       (dir / "data").string(), "--log-level", "warn"});
@@ -141,7 +92,7 @@ TEST(LedgerKill, EveryRequestCompletedBeforeTheWindowSurvivesSigkill) {
   stop = true;
   for (auto& c : clients) c.join();
 
-  const auto rows = gateway::read_sqlite_ledger(dir / "data" / "ledger.sqlite3");
+  const auto rows = read_rows(dir / "data");
   std::set<std::string> stored;
   for (const auto& row : rows) stored.insert(row.request_id);
   size_t must_have = 0;
@@ -153,6 +104,23 @@ TEST(LedgerKill, EveryRequestCompletedBeforeTheWindowSurvivesSigkill) {
   EXPECT_GE(must_have, 150u) << "too little load to show anything";
   EXPECT_GE(rows.size(), must_have);
   EXPECT_EQ(stored.size(), rows.size()) << "a request recorded twice";
+}
+
+TEST(LedgerKill, EveryRequestCompletedBeforeTheWindowSurvivesSigkill) {
+  kill_under_load("", [](const std::filesystem::path& data_dir) {
+    return gateway::read_sqlite_ledger(data_dir / "ledger.sqlite3");
+  });
+}
+
+TEST(LedgerKill, PostgresKeepsEveryRequestCompletedBeforeTheWindow) {
+  PostgresServer server;
+  ASSERT_TRUE(server.running()) << server.error();
+  const std::string url = server.create_database("kill");
+  ASSERT_FALSE(url.empty()) << server.error();
+  // The URL comes from the environment, as in production configs.
+  ::setenv("SWITCHYARD_TEST_LEDGER_PG_URL", url.c_str(), 1);
+  kill_under_load("ledger:\n  store: postgres\n  url: ${SWITCHYARD_TEST_LEDGER_PG_URL}\n",
+                  [&](const std::filesystem::path&) { return gateway::read_postgres_ledger(url); });
 }
 
 }  // namespace

@@ -111,9 +111,14 @@ struct PricingConfig {
   std::string baseline;  // default for tenants, as TenantConfig::baseline ("" = none)
 };
 
-// The request ledger (gateway/ledger/): SQLite in WAL mode under data_dir.
+// Where ledger rows go: SQLite under data_dir (one gateway), or PostgreSQL (several replicas).
+enum class LedgerStore { sqlite, postgres };
+
+// The request ledger (gateway/ledger/): SQLite in WAL mode under data_dir, or PostgreSQL.
 struct LedgerConfig {
   bool enabled = true;
+  LedgerStore store = LedgerStore::sqlite;
+  std::string url;  // postgres: libpq URL or key=value string (may hold a password: never logged)
   std::string path = "ledger.sqlite3";  // relative to data_dir unless absolute
   size_t queue_capacity = 65'536;       // rows waiting for the writer; beyond it rows are dropped
   size_t max_batch = 4'096;             // rows per transaction (group commit)

@@ -55,6 +55,7 @@ struct LedgerStats {
   uint64_t dropped = 0;    // rows refused because the queue was full or the writer closed
   uint64_t failed = 0;     // rows lost to a storage error (logged)
   uint64_t batches = 0;    // transactions committed
+  uint64_t retries = 0;    // batches tried again after a lost connection (PostgreSQL)
   size_t queued = 0;       // rows waiting now
   // Write lag: how long the oldest row accepted but not yet stored has waited (0 = none).
   std::chrono::nanoseconds oldest_pending_age{0};
