@@ -1,7 +1,7 @@
 #include "limits/limiter.h"
 
+#include <algorithm>
 #include <cstdio>
-#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
