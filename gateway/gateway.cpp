@@ -1,5 +1,6 @@
 #include "switchyard/gateway/gateway.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -12,8 +13,11 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api_handler.h"
+#include "batch/batch_service.h"
 #include "ledger/request_pricer.h"
 #include "ledger/ledger_store.h"
+#include "ledger/sqlite_ledger_writer.h"
+#include "metrics/gateway_collectors.h"
 #include "routing/model_catalog.h"
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
@@ -29,6 +33,7 @@ struct Gateway::Parts {
   std::shared_ptr<ModelCatalog> catalog;
   std::shared_ptr<LedgerWriter> ledger;  // null = no ledger
   std::unique_ptr<ApiHandler> handler;
+  std::shared_ptr<BatchService> batch;  // null = Files and Batch APIs off
   std::unique_ptr<HttpServer> server;
   std::thread runner;  // runs the loop's threads (run() blocks)
   std::atomic<bool> shutting_down{false};
@@ -61,11 +66,39 @@ void warn_unpriced(const GatewayConfig& config, const RequestPricer& pricer) {
   }
 }
 
+// The Files and Batch APIs under data_dir (none without one). Lines run through the handler's
+// chat path; the restart repair reads the SQLite ledger when it is the configured one.
+std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bool ledger_given,
+                                                 ApiHandler& handler,
+                                                 std::shared_ptr<LedgerWriter> ledger) {
+  if (!config.batch.enabled || config.data_dir.empty()) return nullptr;
+  std::filesystem::path dir = config.batch.path;
+  if (dir.is_relative()) dir = std::filesystem::path(config.data_dir) / dir;
+  std::filesystem::path ledger_path;
+  if (!ledger_given && ledger && config.ledger.enabled) {
+    ledger_path = config.ledger.path;
+    if (ledger_path.is_relative()) ledger_path = std::filesystem::path(config.data_dir) / ledger_path;
+  }
+  spdlog::info("batch jobs: {}", dir.string());
+  return std::make_shared<BatchService>(
+      BatchServiceOptions{.dir = dir,
+                          .max_file_bytes = config.batch.max_file_bytes,
+                          .max_lines = config.batch.max_lines,
+                          .max_concurrency_per_job = config.batch.max_concurrency_per_job,
+                          .synchronous_full = config.batch.synchronous_full,
+                          .ledger_path = ledger_path},
+      [&handler](BatchLineRequest line, std::function<void(BatchLineOutcome)> done) {
+        handler.run_batch_line(std::move(line), std::move(done));
+      },
+      std::move(ledger));
+}
+
 }  // namespace
 
 Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
     : config_(std::move(config)) {
   parts_ = std::make_unique<Parts>(config_->limits.io_threads);
+  const bool ledger_given = ledger != nullptr;
   parts_->ledger = ledger ? std::move(ledger) : open_ledger(*config_);
   ModelCatalog::BackendMap backends;
   for (const auto& bc : config_->backends) {
@@ -106,14 +139,27 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   warn_unpriced(*config_, *pricer);
   parts_->handler =
       std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer), parts_->ledger);
-  parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
-                                                   *parts_->handler);
+  auto gateway_metrics = std::make_shared<metrics::GatewayMetrics>();
+  gateway_metrics->add_collector(metrics::backend_collector(config_, parts_->catalog));
+  if (parts_->ledger) gateway_metrics->add_collector(metrics::ledger_collector(parts_->ledger));
+  parts_->handler->set_metrics(std::move(gateway_metrics));
+  ServerLimits limits = config_->limits;
+  parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);
+  if (parts_->batch) {
+    parts_->handler->set_batch_service(parts_->batch);
+    // An upload is one request body: multipart framing on top of the largest file.
+    limits.max_body_bytes =
+        std::max(limits.max_body_bytes, config_->batch.max_file_bytes + 64 * 1024);
+  }
+  parts_->server =
+      std::make_unique<HttpServer>(parts_->loop.contexts(), limits, *parts_->handler);
 }
 
 Gateway::~Gateway() {
   for (auto& client : parts_->clients) client->shutdown();
   parts_->loop.stop();
   if (parts_->runner.joinable()) parts_->runner.join();
+  if (parts_->batch) parts_->batch->close();
   if (parts_->ledger) parts_->ledger->close();
 }
 
@@ -121,6 +167,8 @@ uint16_t Gateway::start(const std::string& host, uint16_t port) {
   auto bound = parts_->server->listen(host, port);
   if (!bound) throw std::runtime_error("listening on " + host + ": " + bound.error().message);
   parts_->runner = std::thread([parts = parts_.get()] { parts->loop.run(); });
+  // Jobs a previous process left unfinished continue (their stored lines are not run again).
+  if (parts_->batch) parts_->batch->resume();
   return *bound;
 }
 
@@ -129,6 +177,7 @@ size_t Gateway::backend_count() const { return parts_->catalog->backend_count();
 void Gateway::shutdown() {
   if (parts_->shutting_down.exchange(true)) return;
   parts_->handler->set_draining();
+  if (parts_->batch) parts_->batch->stop();
   Parts* parts = parts_.get();
   parts->server->drain(config_->limits.drain_timeout, [parts] {
     for (auto& client : parts->clients) client->shutdown();
@@ -153,6 +202,7 @@ void Gateway::wait(bool handle_signals) {
   parts_->loop.stop();
   if (parts_->runner.joinable()) parts_->runner.join();
   // Every exchange has finished and enqueued its row: store them all before returning.
+  if (parts_->batch) parts_->batch->close();
   if (parts_->ledger) parts_->ledger->close();
 }
 

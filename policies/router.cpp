@@ -4,6 +4,8 @@
 #include "switchyard/policies/router.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -44,6 +46,10 @@ bool matches(const Rule& rule, const RouteRequest& request, const Decision& d) {
   if (when.sensitivity_at_least && level < *when.sensitivity_at_least) return false;
   if (when.sensitivity_at_most && level > *when.sensitivity_at_most) return false;
   if (when.volume && d.volume.volume != *when.volume) return false;
+  if (!when.difficulties.empty() && std::find(when.difficulties.begin(), when.difficulties.end(),
+                                              d.difficulty.difficulty) == when.difficulties.end()) {
+    return false;
+  }
   for (const auto& [key, values] : when.tenant) {
     auto value = tenant_attribute(request.tenant, key);
     if (!value || !contains(values, *value)) return false;
@@ -117,6 +123,13 @@ size_t preference_rank(const RulePreference& p, const BackendView& backend) {
   return p.backends.size() + 1;
 }
 
+std::string describe_selection(const MaskSelection& selection) {
+  std::vector<std::string> parts;
+  if (selection.up_to_confidential) parts.push_back("findings up to confidential");
+  for (FindingType type : selection.types) parts.emplace_back(to_string(type));
+  return join_list(parts);
+}
+
 std::string describe_requirements(const RuleRequirements& r) {
   std::vector<std::string> parts;
   if (r.kind) parts.push_back("kind " + std::string(to_string(*r.kind)));
@@ -133,6 +146,22 @@ std::string describe_requirements(const RuleRequirements& r) {
     parts.push_back("backend not in [" + join_list(names) + "]");
   }
   return join_list(parts, "; ");
+}
+
+// "score 0.81; math_cues +0.92, log_chars +0.40, numbers +0.21": the three largest pushes.
+std::string describe_difficulty(const DifficultyResult& r) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "score %.2f", r.score);
+  std::string out = buffer;
+  size_t shown = 0;
+  for (const DifficultyContribution& c : r.contributions) {
+    if (shown == 3 || std::abs(c.contribution) < 0.005) break;
+    std::snprintf(buffer, sizeof(buffer), "%s%s %+.2f", shown == 0 ? "; " : ", ",
+                  kDifficultyFeatureNames[static_cast<size_t>(c.feature)].data(), c.contribution);
+    out += buffer;
+    ++shown;
+  }
+  return out;
 }
 
 }  // namespace
@@ -174,6 +203,47 @@ bool is_default(const SensitivityConfig& config) {
 
 }  // namespace
 
+void Router::plan_masking(Decision& d, const RouteRequest& request,
+                          std::span<const BackendView> backend_views) const {
+  MaskDecision& mask = *d.mask;
+  for (const RouteTarget& t : d.candidates) {
+    auto view = std::find_if(backend_views.begin(), backend_views.end(),
+                             [&](const BackendView& b) { return b.name == t.backend; });
+    if (view != backend_views.end() && view->kind == BackendKind::closed &&
+        !contains(mask.masked_backends, t.backend)) {
+      mask.masked_backends.push_back(t.backend);
+    }
+  }
+  if (mask.masked_backends.empty()) {
+    d.reasons.push_back("mask_pii: no closed candidate, nothing masked");
+    return;
+  }
+  // The findings say whether there is anything to mask; the plan scans again for the values
+  // (findings carry spans and paths, never values). A native body may hold members the parsed
+  // view lacks, so it is always scanned.
+  const double min_confidence = classifier_->config().min_confidence;
+  const bool any = request.chat->native != nullptr ||
+                   std::any_of(d.sensitivity.findings.begin(), d.sensitivity.findings.end(),
+                               [&](const Finding& f) {
+                                 return f.confidence >= min_confidence && mask.selection.selects(f);
+                               });
+  if (any) {
+    MaskPlanPtr plan = MaskPlan::build(*request.chat, *classifier_, mask.selection);
+    if (!plan->empty()) mask.plan = std::move(plan);
+  }
+  if (!mask.plan) {
+    d.reasons.push_back("mask_pii: no value to mask");
+    return;
+  }
+  std::string counts;
+  for (const auto& [type, n] : mask.plan->counts()) {
+    counts += (counts.empty() ? "" : ", ") + std::string(to_string(type)) + " x" +
+              std::to_string(n);
+  }
+  d.reasons.push_back("mask_pii: " + counts + " masked for " + join_list(mask.masked_backends) +
+                      "; restored in the answer");
+}
+
 std::expected<std::shared_ptr<Router>, std::string> Router::create(PolicyPtr policy) {
   // The built-in detectors take a second or two to compile and never change: every router of
   // the process with the default sensitivity settings shares one immutable classifier.
@@ -188,7 +258,10 @@ std::expected<std::shared_ptr<Router>, std::string> Router::create(PolicyPtr pol
 }
 
 Router::Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> classifier)
-    : policy_(std::move(policy)), classifier_(std::move(classifier)), volume_(policy_->volume) {}
+    : policy_(std::move(policy)),
+      classifier_(std::move(classifier)),
+      volume_(policy_->volume),
+      difficulty_(policy_->difficulty) {}
 
 backends::Result<Decision> Router::decide(const RouteRequest& request,
                                           std::span<const RouteTarget> targets,
@@ -220,6 +293,7 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
   auto volume = count ? volume_.classify(signals) : volume_.peek(signals);
   if (!volume) return backends::fail(backends::ErrorKind::invalid_request, volume.error());
   d.volume = std::move(*volume);
+  d.difficulty = difficulty_.classify(*request.chat);
 
   std::map<FindingType, size_t> by_type;
   for (const Finding& f : d.sensitivity.findings) ++by_type[f.type];
@@ -232,6 +306,8 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
                       (found.empty() ? "; no findings" : "; findings: " + found) + ")");
   d.reasons.push_back("volume " + std::string(to_string(d.volume.volume)) + " (" + d.volume.reason +
                       ")");
+  d.reasons.push_back("difficulty " + std::string(to_string(d.difficulty.difficulty)) + " (" +
+                      describe_difficulty(d.difficulty) + ")");
 
   // 2. Rules.
   const Rule* deny = nullptr;
@@ -252,6 +328,13 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
       for (const auto& ref : rule.prefer.backends) names.push_back(ref.name);
       if (rule.prefer.kind) names.push_back("kind " + std::string(to_string(*rule.prefer.kind)));
       what += (what.empty() ? "" : "; ") + std::string("prefers ") + join_list(names);
+    }
+    if (rule.mask_pii) {
+      what += (what.empty() ? "" : "; ") + std::string("transform mask_pii (") +
+              describe_selection(*rule.mask_pii) + ")";
+      if (!d.mask) d.mask.emplace();
+      d.mask->rules.push_back(rule.name);
+      d.mask->selection.unite(*rule.mask_pii);
     }
     d.reasons.push_back("rule " + rule.name + " matched: " + what);
     intersect(d.constraints, rule);
@@ -348,6 +431,7 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
     std::vector<std::string> names;
     for (const RouteTarget& t : d.candidates) names.push_back(t.backend + "/" + t.model);
     d.reasons.push_back("candidates in order: " + join_list(names));
+    if (d.mask) plan_masking(d, request, backend_views);
   }
   return d;
 }

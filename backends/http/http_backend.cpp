@@ -61,6 +61,17 @@ class HttpBackendImpl final : public Backend,
   const BackendInfo& info() const override { return options_.info; }
   Capabilities capabilities() const override { return translator_->capabilities(); }
   bool available() const override { return breaker_.admits(Clock::now()); }
+  std::optional<CircuitState> circuit_state() const override {
+    switch (breaker_.state()) {
+      case http::CircuitBreaker::State::closed:
+        return CircuitState::closed;
+      case http::CircuitBreaker::State::open:
+        return CircuitState::open;
+      case http::CircuitBreaker::State::half_open:
+        return CircuitState::half_open;
+    }
+    return std::nullopt;
+  }
   std::shared_ptr<ChatCall> chat(ChatRequest request, bool stream,
                                  ChatHandlers handlers) override;
 

@@ -13,12 +13,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cctype>
+#include <cstdlib>
 #include <charconv>
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "curl_handles.h"
+#include "plain_http_client.h"
 
 namespace sy::backends {
 using http::CurlEasy;
@@ -110,6 +112,13 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
       curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
                         options_.max_connections_per_host);
     }
+    // curl honours these proxy variables for http://; the built-in client knows no proxies.
+    const bool proxied = std::getenv("http_proxy") != nullptr ||
+                         std::getenv("all_proxy") != nullptr ||
+                         std::getenv("ALL_PROXY") != nullptr;
+    if (options_.builtin_http1 && !proxied) {
+      plain_ = std::make_unique<http::PlainHttpClient>(io, options_);
+    }
   }
 
   ~Impl() {
@@ -127,6 +136,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   std::shared_ptr<HttpCall> start(HttpRequest request, HttpTimeouts timeouts,
                                   HttpHandlers handlers);
   void shutdown() {
+    if (plain_) plain_->shutdown();
     asio::post(strand_, [self = shared_from_this()] {
       self->shut_down_ = true;
       std::vector<std::shared_ptr<Transfer>> all;
@@ -179,6 +189,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   std::vector<CurlEasy> idle_easy_;  // reset handles, ready for reuse (see kMaxIdleEasyHandles)
   bool shut_down_ = false;
   bool destroying_ = false;
+  std::unique_ptr<http::PlainHttpClient> plain_;  // plain http:// calls; null: all via curl
 };
 
 class HttpClient::Impl::Transfer final : public HttpCall,
@@ -369,6 +380,9 @@ size_t HttpClient::Impl::Transfer::on_write(char* data, size_t size, size_t coun
 
 std::shared_ptr<HttpCall> HttpClient::Impl::start(HttpRequest request, HttpTimeouts timeouts,
                                                   HttpHandlers handlers) {
+  if (plain_ && http::PlainHttpClient::serves(request.url)) {
+    return plain_->start(std::move(request), timeouts, std::move(handlers));
+  }
   auto transfer = std::make_shared<Transfer>(shared_from_this(), std::move(request), timeouts,
                                              std::move(handlers));
   asio::post(strand_, [self = shared_from_this(), transfer] { self->begin(transfer); });

@@ -4,10 +4,15 @@
 # machine latency and requests/s swing with the neighbours; CPU per request barely does, so it
 # is the figure to compare builds with. nginx runs as one process whatever --workers says (its
 # CPU time per request does not depend on the worker count); --workers sets Switchyard's
-# io_threads. --perf records `perf record -g` of Switchyard's run into the given file.
+# io_threads. --perf records `perf record -g` of Switchyard's run into the given file; --strace
+# writes `strace -c -f` of it (system calls per request = count / requests; the CPU figure is
+# then meaningless).
 #
 #   bench/gateway_overhead/cpu_per_request.sh [--duration 5s] [--connections 16]
-#       [--workers 1] [--switchyard build/switchyard] [--perf perf.data]
+#       [--workers 1] [--switchyard build/switchyard] [--perf perf.data] [--strace FILE]
+#       [--no-ledger]
+# --no-ledger turns Switchyard's SQLite ledger off (nginx keeps no such record): the proxy
+# path's own cost, without the ledger thread's inserts.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,6 +21,8 @@ CONNS=16
 WORKERS=1
 SWITCHYARD=build/switchyard
 PERF_OUT=""
+STRACE_OUT=""
+LEDGER=true
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -23,6 +30,8 @@ while [[ $# -gt 0 ]]; do
     --workers) WORKERS=$2; shift 2 ;;
     --switchyard) SWITCHYARD=$2; shift 2 ;;
     --perf) PERF_OUT=$2; shift 2 ;;
+    --strace) STRACE_OUT=$2; shift 2 ;;
+    --no-ledger) LEDGER=false; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -66,6 +75,7 @@ NGINX_PID=${PIDS[-1]}
 cat > "$WORK/switchyard.yaml" <<YAML
 listen: 127.0.0.1:0
 limits: {io_threads: $WORKERS}
+ledger: {enabled: $LEDGER}
 backends:
   - name: upstream
     protocol: openai_compat
@@ -110,6 +120,11 @@ if [[ -n "$PERF_OUT" ]]; then
   perf record -g -o "$PERF_OUT" -p "$SY_PID" 2>/dev/null & PERF_PID=$!
   measure switchyard "$SY_PID" "$SY"
   kill -INT "$PERF_PID"; wait "$PERF_PID" || true
+elif [[ -n "$STRACE_OUT" ]]; then
+  strace -c -f -o "$STRACE_OUT" -p "$SY_PID" 2>/dev/null & STRACE_PID=$!
+  sleep 0.5
+  measure switchyard "$SY_PID" "$SY"
+  kill -INT "$STRACE_PID"; wait "$STRACE_PID" || true
 else
   measure switchyard "$SY_PID" "$SY"
 fi

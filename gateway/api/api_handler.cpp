@@ -54,12 +54,6 @@ int send_error(ResponseWriter& writer, const Error& error, const std::string& re
   return status;
 }
 
-int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               since)
-      .count();
-}
-
 void send_json(ResponseWriter& writer, int status, const nlohmann::json& body,
                const std::string& request_id) {
   writer.respond(status, {{"content-type", "application/json"}, {"x-request-id", request_id}},
@@ -85,7 +79,7 @@ bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
 }
 
 void ApiHandler::record(LedgerRow row) {
-  if (ledger_) ledger_->write(std::move(row));
+  if (auto ledger = ledger_for(row)) ledger->write(std::move(row));
 }
 
 void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow row,
@@ -94,6 +88,7 @@ void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow ro
       send_error(writer, error, row.request_id, std::move(extra), row.surface == "anthropic");
   row.status = status;
   row.error_kind = std::string(backends::to_string(error.kind));
+  if (metrics_) metrics_->record_request(row, std::nullopt, std::nullopt);
   record(std::move(row));
 }
 
@@ -126,6 +121,7 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     }
     return;
   }
+  if (path == "/metrics") return serve_metrics(request, request_id, *writer);
 
   bool is_chat = path == "/v1/chat/completions";
   bool is_completions = path == "/v1/completions";
@@ -151,6 +147,12 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
   }
   if (path == "/v1/usage" || path == "/v1/usage/savings") {
     return usage(request, request_id, *writer);  // usage_routes.cpp
+  }
+  if (path == "/v1/files" || path.starts_with("/v1/files/")) {
+    return files(request, request_id, *writer);
+  }
+  if (path == "/v1/batches" || path.starts_with("/v1/batches/")) {
+    return batches(request, request_id, *writer);
   }
   bool is_messages = path == "/v1/messages";
   bool is_count_tokens = path == "/v1/messages/count_tokens";
@@ -262,7 +264,9 @@ std::optional<Routed> ApiHandler::route_or_refuse(backends::ChatRequest& chat_re
                                                   const Principal& principal, LedgerRow& row,
                                                   ResponseWriter& writer) {
   auto routed = gate_.route(chat_request, request.headers,
-                            RouteOptions{.endpoint = row.endpoint, .tenant = principal.tenant});
+                            RouteOptions{.endpoint = row.endpoint,
+                                         .tenant = principal.tenant,
+                                         .batch_origin = row.surface == "batch"});
   if (!routed) {
     refuse(writer, routed.error(), std::move(row));
     return std::nullopt;
@@ -308,9 +312,11 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
     std::lock_guard lock(open_->mutex);
     ++open_->count;
   }
-  return [ledger = ledger_, open = open_, row = std::move(row),
+  auto sink = ledger_for(row);  // batch lines' rows go to their job, not the ledger
+  return [ledger = std::move(sink), metrics = metrics_, open = open_, row = std::move(row),
           started](const ExchangeSummary& s) mutable {
-    row.latency_ms = elapsed_ms(started);
+    const auto latency = std::chrono::steady_clock::now() - started;
+    row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
     row.backend = s.backend;
     row.model = s.model;
     row.usage = s.usage;
@@ -330,6 +336,7 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
         "attempts={} ms={} cost_usd={}",
         row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
         row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
+    if (metrics) metrics->record_request(row, latency, s.ttft);
     if (ledger) ledger->write(std::move(row));
     std::lock_guard lock(open->mutex);
     if (--open->count == 0) open->idle.notify_all();

@@ -4,10 +4,12 @@
 //
 //   POST /v1/chat/completions   POST /v1/completions   GET /v1/models
 //   POST /v1/messages           POST /v1/messages/count_tokens   (anthropic_routes.cpp)
+//   /v1/files, /v1/batches (OpenAI's Files and Batch APIs: files_routes.cpp, batches_routes.cpp)
 //   POST /v1/route/explain (the policy decision for a chat body, no backend called)
 //   GET /v1/usage, /v1/usage/savings (usage_routes.cpp: ledger totals; a user key sees its own
 //   tenant only)
 //   GET /healthz (alive)        GET /readyz (serving: not draining and a backend configured)
+//   GET /metrics (Prometheus text; metrics_routes.cpp)
 //
 // Every chat/completions request is classified and decided by the policy gate before any
 // backend is called; fallback walks only the decision's candidates. Errors are in the format of
@@ -23,7 +25,9 @@
 
 #include "api/chat_exchange.h"
 #include "ledger/ledger_query.h"
+#include "batch/batch_service.h"
 #include "ledger/request_pricer.h"
+#include "metrics/gateway_metrics.h"
 #include "routing/model_catalog.h"
 #include "routing/policy_gate.h"
 #include "switchyard/gateway/config.h"
@@ -45,6 +49,19 @@ class ApiHandler : public RequestHandler {
               ResponseWriter& writer) override;
 
   void set_draining() { draining_ = true; }
+  // Where request metrics go and what GET /metrics renders; set before serving (none: 404).
+  void set_metrics(std::shared_ptr<metrics::GatewayMetrics> metrics) {
+    metrics_ = std::move(metrics);
+  }
+
+  // The Files and Batch APIs' service; until one is set they answer not_found. Call before
+  // serving.
+  void set_batch_service(std::shared_ptr<BatchService> batch);
+  // Runs one batch line (batches_routes.cpp) as if the batch's key had POSTed it: the same
+  // parsing, model check, policy gate (as batch origin: bulk), fallback and pricing as
+  // /v1/chat/completions. `done` gets the answer and the line's ledger row (surface "batch"),
+  // which is not written to the ledger here: the batch service stores it with the result.
+  void run_batch_line(BatchLineRequest line, std::function<void(BatchLineOutcome)> done);
   // Blocks until every started exchange has finished and enqueued its ledger row, or until
   // `timeout` passes (false). A client that hung up closes its connection before the
   // cancelled exchange completes, so a drained server may still have some finishing.
@@ -78,6 +95,15 @@ class ApiHandler : public RequestHandler {
   void models(const std::string& request_id, ResponseWriter& writer);
   // GET /v1/usage and /v1/usage/savings (usage_routes.cpp).
   void usage(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
+  // GET /metrics (metrics_routes.cpp).
+  void serve_metrics(const ServerRequest& request, const std::string& request_id,
+                     ResponseWriter& writer);
+  // The Files and Batch APIs (files_routes.cpp, batches_routes.cpp).
+  void files(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
+  void batches(const ServerRequest& request, const std::string& request_id,
+               ResponseWriter& writer);
+  // Where `row` is recorded: batch lines' rows go to their line, every other to the ledger.
+  std::shared_ptr<LedgerWriter> ledger_for(const LedgerRow& row) const;
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
                 std::shared_ptr<ResponseWriter> writer);
@@ -90,7 +116,10 @@ class ApiHandler : public RequestHandler {
   std::shared_ptr<const RequestPricer> pricer_;
   std::shared_ptr<LedgerWriter> ledger_;
   std::shared_ptr<LedgerQuery> usage_query_;  // the configured store; null = no ledger
+  std::shared_ptr<metrics::GatewayMetrics> metrics_;
   PolicyGate gate_;
+  std::shared_ptr<BatchService> batch_;
+  std::shared_ptr<LedgerWriter> batch_rows_;  // a BatchRowSink (batches_routes.cpp)
   std::atomic<bool> draining_{false};
   struct OpenExchanges {
     std::mutex mutex;

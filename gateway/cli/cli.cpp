@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/batch_command.h"
 #include "cli/generate_command.h"
 #include "cli/model_info_command.h"
 #include "cli/model_pull_command.h"
@@ -49,6 +50,7 @@ int run_cli(int argc, char** argv) {
   add_model_synth_command(*model_cmd, exit_code);
   add_route_command(app, exit_code);
   add_usage_command(app, exit_code);
+  add_batch_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -455,6 +455,39 @@ void parse_ledger(const Reader& r, const YAML::Node& node, const std::string& pa
   });
 }
 
+void parse_metrics(const Reader& r, const YAML::Node& node, const std::string& path,
+                   MetricsConfig& metrics) {
+  r.expect_map(node, path, {"public"});
+  optional(node, path, "public", [&](const YAML::Node& n, const std::string& p) {
+    metrics.public_access = r.boolean(n, p);
+  });
+}
+
+void parse_batch(const Reader& r, const YAML::Node& node, const std::string& path,
+                 BatchConfig& batch) {
+  r.expect_map(node, path,
+               {"enabled", "path", "max_file_bytes", "max_lines", "max_concurrency_per_job",
+                "synchronous"});
+  optional(node, path, "enabled",
+           [&](const YAML::Node& n, const std::string& p) { batch.enabled = r.boolean(n, p); });
+  optional(node, path, "path",
+           [&](const YAML::Node& n, const std::string& p) { batch.path = r.non_empty(n, p); });
+  optional(node, path, "max_file_bytes", [&](const YAML::Node& n, const std::string& p) {
+    batch.max_file_bytes = static_cast<size_t>(r.integer(n, p, 1, int64_t{1} << 40));
+  });
+  optional(node, path, "max_lines", [&](const YAML::Node& n, const std::string& p) {
+    batch.max_lines = static_cast<size_t>(r.integer(n, p, 1, 10'000'000));
+  });
+  optional(node, path, "max_concurrency_per_job", [&](const YAML::Node& n, const std::string& p) {
+    batch.max_concurrency_per_job = static_cast<int>(r.integer(n, p, 1, 4096));
+  });
+  optional(node, path, "synchronous", [&](const YAML::Node& n, const std::string& p) {
+    const std::string value = r.string(n, p);
+    if (value != "normal" && value != "full") r.fail(n, p, "must be normal or full");
+    batch.synchronous_full = value == "full";
+  });
+}
+
 void parse_pricing(const Reader& r, const YAML::Node& node, const std::string& path,
                    PricingConfig& pricing) {
   r.expect_map(node, path, {"catalog_file", "baseline"});
@@ -548,7 +581,8 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   }  // an empty file: all defaults
   r.expect_map(root, "",
                {"listen", "data_dir", "limits", "backends", "models", "tenants", "keys",
-                "pricing", "ledger", "max_upstream_response_bytes", "policies"});
+                "pricing", "ledger", "batch", "max_upstream_response_bytes", "policies",
+                "metrics"});
   optional(root, "", "listen", [&](const YAML::Node& n, const std::string& p) {
     config.listen = parse_listen(r, n, p);
   });
@@ -561,8 +595,14 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   optional(root, "", "ledger", [&](const YAML::Node& n, const std::string& p) {
     parse_ledger(r, n, p, config.ledger);
   });
+  optional(root, "", "batch", [&](const YAML::Node& n, const std::string& p) {
+    parse_batch(r, n, p, config.batch);
+  });
   optional(root, "", "pricing", [&](const YAML::Node& n, const std::string& p) {
     parse_pricing(r, n, p, config.pricing);
+  });
+  optional(root, "", "metrics", [&](const YAML::Node& n, const std::string& p) {
+    parse_metrics(r, n, p, config.metrics);
   });
   if (!config.pricing.catalog) config.pricing.catalog = default_price_catalog();
   optional(root, "", "max_upstream_response_bytes", [&](const YAML::Node& n, const std::string& p) {

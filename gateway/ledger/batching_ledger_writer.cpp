@@ -31,6 +31,7 @@ bool BatchingLedgerWriter::write(LedgerRow row) {
       return false;
     }
     queue_.push_back(std::move(row));
+    enqueued_at_.push_back(std::chrono::steady_clock::now());
     ++stats_.accepted;
   }
   work_cv_.notify_one();
@@ -57,6 +58,10 @@ LedgerStats BatchingLedgerWriter::stats() const {
   std::lock_guard lock(mutex_);
   LedgerStats out = stats_;
   out.queued = queue_.size();
+  // The batch being stored (or retried) holds older rows than the queue.
+  std::optional<std::chrono::steady_clock::time_point> oldest = storing_since_;
+  if (!oldest && !enqueued_at_.empty()) oldest = enqueued_at_.front();
+  if (oldest) out.oldest_pending_age = std::chrono::steady_clock::now() - *oldest;
   return out;
 }
 
@@ -85,15 +90,18 @@ void BatchingLedgerWriter::run() {
       const size_t n = std::min(queue_.size(), max_batch_);
       batch.clear();
       batch.reserve(n);
+      storing_since_ = enqueued_at_.front();
       for (size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+        enqueued_at_.pop_front();
       }
     }
     const bool ok = store(batch);
     {
       std::lock_guard lock(mutex_);
       processed_ += batch.size();
+      storing_since_.reset();
       if (ok) {
         stats_.committed += batch.size();
         ++stats_.batches;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +55,10 @@ class BatchingLedgerWriter : public LedgerWriter {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::deque<LedgerRow> queue_;
+  std::deque<std::chrono::steady_clock::time_point> enqueued_at_;  // (queue_.size())
+  // When the oldest row of the batch being stored was accepted; nullopt between batches. With
+  // enqueued_at_ it gives the write lag (LedgerStats::oldest_pending_age).
+  std::optional<std::chrono::steady_clock::time_point> storing_since_;
   LedgerStats stats_;
   uint64_t processed_ = 0;  // rows stored or failed, in acceptance order
   bool closing_ = false;

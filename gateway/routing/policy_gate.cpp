@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "switchyard/policies/transform/masking_backend.h"
+
 namespace sy::gateway {
 
 using backends::Candidate;
@@ -75,10 +77,18 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
   if (!decision) return std::unexpected(decision.error());
 
   Routed routed{.decision = std::move(*decision)};
+  // mask_pii: the closed candidates run behind a masking decorator, so that every surface and
+  // every fallback attempt sends a vendor the masked form and restores its answer; local
+  // candidates are left as they are and see the original.
+  const policies::MaskDecision* mask =
+      routed.decision.mask && routed.decision.mask->applies() ? &*routed.decision.mask : nullptr;
   for (const policies::RouteTarget& t : routed.decision.candidates) {
     for (const Candidate& c : targets) {
       if (c.backend->info().name == t.backend && c.model == t.model) {
         routed.candidates.push_back(c);
+        if (mask && c.backend->info().kind == backends::BackendKind::closed) {
+          routed.candidates.back().backend = policies::make_masking_backend(c.backend, mask->plan);
+        }
         break;
       }
     }
@@ -161,6 +171,29 @@ json decision_json(const policies::Decision& d) {
                         {"rule", x.rule},
                         {"reason", x.reason}});
   }
+  json transform = nullptr;
+  if (d.mask) {
+    // Types and counts of the values masked, never the values or their placeholders.
+    json entities = json::array();
+    size_t total = 0;
+    if (d.mask->plan) {
+      for (const auto& [type, n] : d.mask->plan->counts()) {
+        entities.push_back({{"type", to_string(type)}, {"values", n}});
+        total += n;
+      }
+    }
+    json types = json::array();
+    for (policies::FindingType type : d.mask->selection.types) types.push_back(to_string(type));
+    transform = {{"action", "mask_pii"},
+                 {"rules", d.mask->rules},
+                 {"selection",
+                  {{"up_to_confidential", d.mask->selection.up_to_confidential},
+                   {"types", types}}},
+                 {"applies", d.mask->applies()},
+                 {"masked_backends", d.mask->masked_backends},
+                 {"entities", entities},
+                 {"values", total}};
+  }
   json out = {{"object", "route.decision"},
               {"verdict", to_string(d.verdict)},
               {"sensitivity", sensitivity},
@@ -176,6 +209,7 @@ json decision_json(const policies::Decision& d) {
               {"constraints", constraints},
               {"candidates", candidates},
               {"excluded", excluded},
+              {"transform", transform},
               {"reasons", d.reasons}};
   if (d.verdict != policies::Decision::Verdict::route) {
     const backends::Error error = d.error();

@@ -25,7 +25,9 @@ namespace sy::gateway {
 
 struct Routed {
   policies::Decision decision;
-  std::vector<backends::Candidate> candidates;  // decision.candidates, as backends to run
+  // decision.candidates, as backends to run; when the decision masks PII, the closed ones are
+  // wrapped so that they receive the masked request and answer with the values restored.
+  std::vector<backends::Candidate> candidates;
 };
 
 struct RouteOptions {
@@ -62,7 +64,8 @@ class PolicyGate {
 backends::Headers decision_headers(const policies::Decision& decision);
 
 // The Decision as explain answers it: classes, findings (type, detector, path, span,
-// confidence: never the value), matched rules, constraints, candidates, excluded, reasons.
+// confidence: never the value), matched rules, constraints, candidates, excluded, the
+// mask_pii transform (types and counts, never values), reasons.
 nlohmann::json decision_json(const policies::Decision& decision);
 
 }  // namespace sy::gateway

@@ -26,6 +26,19 @@ std::string_view to_string(backends::BackendKind kind) {
   return kind == backends::BackendKind::local ? "local" : "closed";
 }
 
+bool MaskSelection::selects(const Finding& finding) const {
+  if (finding.type == FindingType::unscannable) return false;  // nothing there to replace
+  if (up_to_confidential && finding.level <= SensitivityLevel::confidential) return true;
+  return std::find(types.begin(), types.end(), finding.type) != types.end();
+}
+
+void MaskSelection::unite(const MaskSelection& other) {
+  up_to_confidential = up_to_confidential || other.up_to_confidential;
+  for (FindingType type : other.types) {
+    if (std::find(types.begin(), types.end(), type) == types.end()) types.push_back(type);
+  }
+}
+
 std::string SourceLocation::describe() const {
   std::string out = file + ":";
   if (line > 0) out += std::to_string(line) + ":" + std::to_string(column) + ":";

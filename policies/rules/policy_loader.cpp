@@ -152,6 +152,19 @@ class Reader {
     return value;
   }
 
+  double real(const YAML::Node& node, std::string_view path, double min, double max) const {
+    const std::string text = string(node, path);
+    double value = 0;
+    const char* begin = text.data() + (text.starts_with('+') ? 1 : 0);
+    auto [end, ec] = std::from_chars(begin, text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !(value >= min && value <= max)) {
+      fail(node, path,
+           "must be a number from " + std::to_string(static_cast<int>(min)) + " to " +
+               std::to_string(static_cast<int>(max)));
+    }
+    return value;
+  }
+
   bool boolean(const YAML::Node& node, std::string_view path) const {
     const std::string text = string(node, path);
     if (text == "true" || text == "True" || text == "yes") return true;
@@ -186,14 +199,6 @@ class Reader {
       out.push_back(BackendRef{non_empty(node[i], p), where(node[i], p)});
     }
     return out;
-  }
-
-  [[noreturn]] void not_available(const YAML::Node& node, std::string_view path,
-                                  std::string_view what) const {
-    fail(node, path,
-         std::string(what) +
-             " is not available yet: no classifier/transform "
-             "implements it, so a rule using it cannot be honoured");
   }
 
  private:
@@ -239,7 +244,17 @@ void parse_when(const Reader& r, const YAML::Node& node, const std::string& path
     when.volume = *volume;
   });
   optional(node, path, "difficulty", [&](const YAML::Node& n, const std::string& p) {
-    r.not_available(n, p, "a difficulty condition");
+    // `difficulty: hard` or `difficulty: [medium, hard]`: any of the listed classes.
+    const std::vector<std::string> names = r.one_or_many(n, p);
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto difficulty = parse_difficulty_class(names[i]);
+      if (!difficulty) {
+        r.fail(n.IsSequence() ? n[i] : n, p,
+               "unknown difficulty \"" + names[i].substr(0, 64) + "\" (one of easy, medium, hard)" +
+                   did_you_mean(names[i], {"easy", "medium", "hard"}));
+      }
+      when.difficulties.push_back(*difficulty);
+    }
   });
   optional(node, path, "tenant", [&](const YAML::Node& n, const std::string& p) {
     r.expect_free_map(n, p);
@@ -309,6 +324,49 @@ void parse_prefer(const Reader& r, const YAML::Node& node, const std::string& pa
            [&](const YAML::Node& n, const std::string& p) { prefer.kind = r.kind(n, p); });
 }
 
+// `transform: mask_pii` (every finding of level confidential or below) or
+// `transform: {mask_pii: {types: [email, phone]}}` (exactly the listed types).
+MaskSelection parse_transform(const Reader& r, const YAML::Node& node, const std::string& path) {
+  MaskSelection selection;
+  if (node.IsScalar()) {
+    const std::string text = node.Scalar();
+    if (text != "mask_pii") {
+      r.fail(node, path, "unknown transform \"" + text.substr(0, 64) + "\" (the one transform is "
+                         "mask_pii)" + did_you_mean(text, {"mask_pii"}));
+    }
+    selection.up_to_confidential = true;
+    return selection;
+  }
+  r.expect_map(node, path, {"mask_pii"});
+  const YAML::Node mask = node["mask_pii"];
+  const std::string mask_path = join(path, "mask_pii");
+  if (mask.IsNull()) {
+    selection.up_to_confidential = true;
+    return selection;
+  }
+  r.expect_map(mask, mask_path, {"types"});
+  const YAML::Node types = mask["types"];
+  if (!types.IsDefined()) {
+    selection.up_to_confidential = true;
+    return selection;
+  }
+  const std::string types_path = join(mask_path, "types");
+  if (!types.IsSequence() || types.size() == 0) {
+    r.fail(types, types_path, "must list at least one finding type");
+  }
+  for (size_t i = 0; i < types.size(); ++i) {
+    const std::string p = index(types_path, i);
+    const std::string text = r.non_empty(types[i], p);
+    auto type = parse_finding_type(text);
+    if (!type) r.fail(types[i], p, "unknown finding type \"" + text.substr(0, 64) + "\"");
+    if (*type == FindingType::unscannable) {
+      r.fail(types[i], p, "unscannable content (images, audio, files) has no text to mask");
+    }
+    selection.types.push_back(*type);
+  }
+  return selection;
+}
+
 Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path) {
   r.expect_map(node, path, {"name", "when", "require", "prefer", "deny", "transform"});
   Rule rule;
@@ -329,13 +387,13 @@ Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path
   optional(node, path, "deny",
            [&](const YAML::Node& n, const std::string& p) { rule.deny = r.non_empty(n, p); });
   optional(node, path, "transform", [&](const YAML::Node& n, const std::string& p) {
-    r.not_available(n, p, "the transform action (mask_pii)");
+    rule.mask_pii = parse_transform(r, n, p);
   });
-  if (rule.deny && (!rule.require.empty() || !rule.prefer.empty())) {
-    r.fail(node, path, "a rule that denies cannot also require or prefer");
+  if (rule.deny && (!rule.require.empty() || !rule.prefer.empty() || rule.mask_pii)) {
+    r.fail(node, path, "a rule that denies cannot also require, prefer or transform");
   }
-  if (!rule.deny && rule.require.empty() && rule.prefer.empty()) {
-    r.fail(node, path, "needs one of require, prefer or deny");
+  if (!rule.deny && rule.require.empty() && rule.prefer.empty() && !rule.mask_pii) {
+    r.fail(node, path, "needs one of require, prefer, transform or deny");
   }
   return rule;
 }
@@ -407,17 +465,57 @@ void parse_volume(const Reader& r, const YAML::Node& node, const std::string& pa
   });
 }
 
+// `difficulty: {bias, weights: {feature: weight}, thresholds: {medium, hard}}`: any subset;
+// what is not set keeps the shipped default (DifficultyConfig::defaults()).
+void parse_difficulty(const Reader& r, const YAML::Node& node, const std::string& path,
+                      DifficultyConfig& config) {
+  r.expect_map(node, path, {"bias", "weights", "thresholds"});
+  optional(node, path, "bias", [&](const YAML::Node& n, const std::string& p) {
+    config.bias = r.real(n, p, -100, 100);
+  });
+  optional(node, path, "weights", [&](const YAML::Node& n, const std::string& p) {
+    r.expect_free_map(n, p);
+    for (const auto& entry : n) {
+      const std::string key = entry.first.Scalar();
+      auto feature = parse_difficulty_feature(key);
+      if (!feature) {
+        std::string choices;
+        for (std::string_view name : kDifficultyFeatureNames) {
+          choices += (choices.empty() ? "" : ", ") + std::string(name);
+        }
+        r.fail(entry.first, join(p, key), "unknown feature (one of " + choices + ")");
+      }
+      config.weights[static_cast<size_t>(*feature)] = r.real(entry.second, join(p, key), -100, 100);
+    }
+  });
+  optional(node, path, "thresholds", [&](const YAML::Node& n, const std::string& p) {
+    r.expect_map(n, p, {"medium", "hard"});
+    optional(n, p, "medium", [&](const YAML::Node& m, const std::string& q) {
+      config.medium_threshold = r.fraction(m, q);
+    });
+    optional(n, p, "hard", [&](const YAML::Node& m, const std::string& q) {
+      config.hard_threshold = r.fraction(m, q);
+    });
+    if (config.medium_threshold > config.hard_threshold) {
+      r.fail(n, p, "medium is above hard: no request could be medium");
+    }
+  });
+}
+
 Policy parse_policy(const Reader& r, const YAML::Node& node, const std::string& path,
                     std::string source) {
   Policy policy;
   policy.source = std::move(source);
   if (!node.IsDefined() || node.IsNull()) return policy;
-  r.expect_map(node, path, {"rules", "sensitivity", "volume"});
+  r.expect_map(node, path, {"rules", "sensitivity", "volume", "difficulty"});
   optional(node, path, "sensitivity", [&](const YAML::Node& n, const std::string& p) {
     parse_sensitivity(r, n, p, policy.sensitivity);
   });
   optional(node, path, "volume", [&](const YAML::Node& n, const std::string& p) {
     parse_volume(r, n, p, policy.volume);
+  });
+  optional(node, path, "difficulty", [&](const YAML::Node& n, const std::string& p) {
+    parse_difficulty(r, n, p, policy.difficulty);
   });
   optional(node, path, "rules", [&](const YAML::Node& n, const std::string& p) {
     if (!n.IsSequence()) r.fail(n, p, "must be a list");

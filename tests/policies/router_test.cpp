@@ -148,6 +148,10 @@ void run_case(Router& router, const YAML::Node& c, std::vector<RouteTarget> targ
   if (expect["volume"]) {
     EXPECT_EQ(to_string(d.volume.volume), expect["volume"].as<std::string>());
   }
+  if (expect["difficulty"]) {
+    EXPECT_EQ(to_string(d.difficulty.difficulty), expect["difficulty"].as<std::string>())
+        << "score " << d.difficulty.score;
+  }
   for (const auto& type : expect["findings"]) {
     const FindingType wanted = *parse_finding_type(type.as<std::string>());
     EXPECT_TRUE(std::any_of(d.sensitivity.findings.begin(), d.sensitivity.findings.end(),
@@ -206,8 +210,8 @@ TEST(Router, RoutingCasesFromData) {
       run_case(router, c, targets, backends);
     }
   }
-  EXPECT_GE(files, 5u);
-  EXPECT_GE(cases, 25u);
+  EXPECT_GE(files, 6u);
+  EXPECT_GE(cases, 30u);
 }
 
 // The decision explains with types, paths and spans, never with the values found.

@@ -58,6 +58,18 @@ struct BlockQ8_K {
 };
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 
+// Q8_0 activations laid out for the tiled matmul kernels (pack_activation_pairs): blocks 2p and
+// 2p + 1 side by side, so one 512-bit register holds both and its two halves step as a dot's
+// even and odd accumulators. start[8h + i] = -128 * (the four quants of block 2p + h that int32
+// lane i sums), d[8h + i] = that block's scale as a float. An odd block count ends with a pair
+// whose second half is zeros.
+struct alignas(64) ActivationPairQ8 {
+  int8_t qs[64];
+  int32_t start[16];
+  float d[16];
+};
+static_assert(sizeof(ActivationPairQ8) == 192);
+
 struct CpuKernels {
   std::string_view isa;  // "generic", "avx2", "avx512"
   float (*dot_f32)(const float* a, const float* b, size_t n);
@@ -92,11 +104,26 @@ struct CpuKernels {
   void (*attention_values_f16)(const uint16_t* values, size_t row_stride, size_t n_rows,
                                const float* probs, size_t probs_stride, size_t n_queries,
                                size_t head_dim, float* out);
+
+  // Matrix x batch products over n_rows consecutive rows and n_tokens activations packed by
+  // pack_activation_pairs ((n_tokens, (n_blocks + 1) / 2) pairs): out[t * out_stride + r] =
+  // row r . activation t, each equal to this set's dot on that row and activation bit for bit,
+  // so a matmul through these equals matvec (batch invariance). A register tile of rows x
+  // tokens loads each weight block once per tile and each activation block once per row group.
+  // nullptr where the set has none (matmul then calls the dots).
+  void (*matmul_q8_0_q8_0)(const BlockQ8_0* w, size_t n_rows, size_t n_blocks,
+                           const ActivationPairQ8* x, size_t n_tokens, float* out,
+                           size_t out_stride);
+  void (*matmul_q4_0_q8_0)(const BlockQ4_0* w, size_t n_rows, size_t n_blocks,
+                           const ActivationPairQ8* x, size_t n_tokens, float* out,
+                           size_t out_stride);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n);
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n);
+// n_blocks quantized blocks -> (n_blocks + 1) / 2 pairs for the matmul kernels (layout above).
+void pack_activation_pairs(const BlockQ8_0* x, size_t n_blocks, ActivationPairQ8* out);
 // x (n, a multiple of 256) -> n/256 super-blocks (k_quants.cpp). Q8_K maps the largest magnitude
 // to +-127. Q4_K and Q6_K fit each sub-block's scale (and Q4_K's min) by least squares over a
 // few candidate ranges, then quantize those to 6/8 bits: lossy but sane (bounds in the tests).

@@ -157,6 +157,28 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
   }
 }
 
+void pack_activation_pairs(const BlockQ8_0* x, size_t n_blocks, ActivationPairQ8* out) {
+  for (size_t p = 0; p < (n_blocks + 1) / 2; ++p) {
+    ActivationPairQ8& o = out[p];
+    for (size_t h = 0; h < 2; ++h) {
+      const size_t b = 2 * p + h;
+      if (b >= n_blocks) {  // the odd tail: a zero half
+        std::fill_n(o.qs + 32 * h, 32, int8_t{0});
+        std::fill_n(o.start + 8 * h, 8, 0);
+        std::fill_n(o.d + 8 * h, 8, 0.0f);
+        continue;
+      }
+      std::copy_n(x[b].qs, 32, o.qs + 32 * h);
+      const float d = fp16_to_fp32(x[b].d);
+      for (size_t i = 0; i < 8; ++i) {
+        const int8_t* q = x[b].qs + 4 * i;
+        o.start[8 * h + i] = -128 * (q[0] + q[1] + q[2] + q[3]);
+        o.d[8 * h + i] = d;
+      }
+    }
+  }
+}
+
 const CpuKernels& generic_cpu_kernels() {
   static const CpuKernels kernels{"generic",          &dot_f32,
                                   &dot_f16_f32,       &dot_q8_0_q8_0,
@@ -164,7 +186,8 @@ const CpuKernels& generic_cpu_kernels() {
                                   &dot_q4_k_q8_k,     &dot_q6_k_q8_k,
                                   &matvec_f16_f32,    &matvec_bf16_f32,
                                   &matvec_q8_0_q8_0,  &matvec_q4_0_q8_0,
-                                  &quantize_row_q8_0, &attention_values_f16};
+                                  &quantize_row_q8_0, &attention_values_f16,
+                                  nullptr,            nullptr};
   return kernels;
 }
 

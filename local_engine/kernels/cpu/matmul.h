@@ -5,7 +5,7 @@
 // dotted with every activation while both sit in cache, so the weights are read from memory
 // once per batch instead of once per token: prefill becomes compute-bound.
 // Every output is computed by the set's dot kernel on the same quantized activation as matvec
-// (for Q8_0 with the AVX-512 set, a 2-row x 4-token tile that sums in the kernel's order), and
+// (for Q8_0 and Q4_0, the set's tiled matmul kernel where it has one, equal to the dot), and
 // matvec's multi-row kernels equal those dots row by row (cpu_kernels.h), so matmul's results
 // equal T calls of matvec bit for bit.
 //
@@ -26,6 +26,7 @@ struct ActivationBatch {
   size_t n = 0;
   size_t cols = 0;
   std::vector<BlockQ8_0> x_q8;   // (n, cols / 32) for Q8_0/Q4_0 weights
+  std::vector<ActivationPairQ8> x_pairs;  // (n, (cols / 32 + 1) / 2): x_q8 for the tiled kernels
   std::vector<BlockQ8_K> x_q8k;  // (n, cols / 256) for Q4_K/Q6_K weights
 };
 

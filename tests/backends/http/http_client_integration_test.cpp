@@ -82,11 +82,26 @@ HttpRequest post(const std::string& url, std::string body = "{}") {
   return HttpRequest{.method = "POST", .url = url, .headers = {}, .body = std::move(body)};
 }
 
-TEST(HttpClient, PostRoundTripCarriesHeadersAndBody) {
+// Every test runs against both transports of plain http://: the built-in HTTP/1.1 client and
+// libcurl.
+class HttpClientTest : public ::testing::TestWithParam<bool> {
+ protected:
+  HttpClientOptions options(HttpClientOptions base = {}) const {
+    base.builtin_http1 = GetParam();
+    return base;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, HttpClientTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Builtin" : "Curl";
+                         });
+
+TEST_P(HttpClientTest, PostRoundTripCarriesHeadersAndBody) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send(http_response(200, R"({"ok":true})", {{"X-Reply", "Yes"}}))});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   HttpRequest request = post(server.url("/v1/chat?x=1"), "hello body");
   request.headers = {{"content-type", "application/json"}, {"x-custom", "abc"}};
@@ -110,11 +125,11 @@ TEST(HttpClient, PostRoundTripCarriesHeadersAndBody) {
   EXPECT_EQ(find_header(requests[0].headers, "expect"), std::nullopt);
 }
 
-TEST(HttpClient, ReportsFinalHeadAfterInterimContinue) {
+TEST_P(HttpClientTest, ReportsFinalHeadAfterInterimContinue) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send("HTTP/1.1 100 Continue\r\n\r\n"), send(http_response(201, "made"))});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   client.start(post(server.url()), fast_timeouts(), rec.handlers());
   ASSERT_TRUE(rec.wait_done());
@@ -124,13 +139,13 @@ TEST(HttpClient, ReportsFinalHeadAfterInterimContinue) {
   EXPECT_EQ(rec.body, "made");
 }
 
-TEST(HttpClient, DeliversChunkedStreamInPieces) {
+TEST_P(HttpClientTest, DeliversChunkedStreamInPieces) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send(chunked_head(200, {{"Content-Type", "text/event-stream"}})),
                       send(chunk("one")), pause(milliseconds(30)), send(chunk("two")),
                       pause(milliseconds(30)), send(chunk("three")), send(last_chunk())});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   client.start(post(server.url()), fast_timeouts(), rec.handlers());
   ASSERT_TRUE(rec.wait_done());
@@ -140,9 +155,9 @@ TEST(HttpClient, DeliversChunkedStreamInPieces) {
   EXPECT_EQ(find_header(rec.headers, "content-type"), "text/event-stream");
 }
 
-TEST(HttpClient, FailsAsUnavailableWhenConnectionRefused) {
+TEST_P(HttpClientTest, FailsAsUnavailableWhenConnectionRefused) {
   IoThreads io(1);
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   client.start(post("http://127.0.0.1:" + std::to_string(unused_port()) + "/"), fast_timeouts(),
                rec.handlers());
@@ -151,11 +166,11 @@ TEST(HttpClient, FailsAsUnavailableWhenConnectionRefused) {
   EXPECT_EQ(rec.head_calls, 0);
 }
 
-TEST(HttpClient, TimesOutWhenNoHeadArrivesInTime) {
+TEST_P(HttpClientTest, TimesOutWhenNoHeadArrivesInTime) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({hang()});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   auto timeouts = fast_timeouts();
   timeouts.first_byte = milliseconds(100);
@@ -168,11 +183,11 @@ TEST(HttpClient, TimesOutWhenNoHeadArrivesInTime) {
   EXPECT_LT(Clock::now() - begin, milliseconds(900));
 }
 
-TEST(HttpClient, TimesOutWhenBodyGoesIdle) {
+TEST_P(HttpClientTest, TimesOutWhenBodyGoesIdle) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send(chunked_head()), send(chunk("first")), hang()});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   auto timeouts = fast_timeouts();
   timeouts.idle = milliseconds(120);
@@ -184,7 +199,7 @@ TEST(HttpClient, TimesOutWhenBodyGoesIdle) {
   EXPECT_EQ(rec.body, "first");
 }
 
-TEST(HttpClient, TimesOutOnTotalDeadlineWhileDataStillFlows) {
+TEST_P(HttpClientTest, TimesOutOnTotalDeadlineWhileDataStillFlows) {
   IoThreads io(1);
   ScriptedServer server;
   Script script{send(chunked_head())};
@@ -194,7 +209,7 @@ TEST(HttpClient, TimesOutOnTotalDeadlineWhileDataStillFlows) {
   }
   script.push_back(send(last_chunk()));
   server.set_default(script);
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   auto timeouts = fast_timeouts();
   timeouts.idle = milliseconds(200);
@@ -210,11 +225,11 @@ TEST(HttpClient, TimesOutOnTotalDeadlineWhileDataStillFlows) {
   EXPECT_GE(rec.body.size(), 2u);
 }
 
-TEST(HttpClient, FailsAsUnavailableWhenResetBeforeHead) {
+TEST_P(HttpClientTest, FailsAsUnavailableWhenResetBeforeHead) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({reset()});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   client.start(post(server.url()), fast_timeouts(), rec.handlers());
   ASSERT_TRUE(rec.wait_done());
@@ -222,13 +237,13 @@ TEST(HttpClient, FailsAsUnavailableWhenResetBeforeHead) {
   EXPECT_EQ(rec.head_calls, 0);
 }
 
-TEST(HttpClient, FailsAsUpstreamErrorWhenResetAfterHead) {
+TEST_P(HttpClientTest, FailsAsUpstreamErrorWhenResetAfterHead) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default(
       {send(response_head(200, {{"Content-Length", "100"}}) + "partial"), pause(milliseconds(20)),
        reset()});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   client.start(post(server.url()), fast_timeouts(), rec.handlers());
   ASSERT_TRUE(rec.wait_done());
@@ -236,22 +251,22 @@ TEST(HttpClient, FailsAsUpstreamErrorWhenResetAfterHead) {
   EXPECT_EQ(rec.head_calls, 1);
 }
 
-TEST(HttpClient, FailsWhenStreamEndsBeforeLastChunk) {
+TEST_P(HttpClientTest, FailsWhenStreamEndsBeforeLastChunk) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send(chunked_head()), send(chunk("half")), close_connection()});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   client.start(post(server.url()), fast_timeouts(), rec.handlers());
   ASSERT_TRUE(rec.wait_done());
   EXPECT_EQ(rec.error_kind(), ErrorKind::upstream_error) << rec.error_message();
 }
 
-TEST(HttpClient, FailsWhenResponseExceedsLimit) {
+TEST_P(HttpClientTest, FailsWhenResponseExceedsLimit) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send(http_response(200, std::string(5000, 'a')))});
-  HttpClient client(io.io(), HttpClientOptions{.max_response_bytes = 1000});
+  HttpClient client(io.io(), options({.max_response_bytes = 1000}));
   Recorder rec;
   client.start(post(server.url()), fast_timeouts(), rec.handlers());
   ASSERT_TRUE(rec.wait_done());
@@ -260,11 +275,11 @@ TEST(HttpClient, FailsWhenResponseExceedsLimit) {
   EXPECT_LE(rec.body.size(), 1000u);
 }
 
-TEST(HttpClient, CancelMidStreamCompletesOnceAsCancelled) {
+TEST_P(HttpClientTest, CancelMidStreamCompletesOnceAsCancelled) {
   IoThreads io(2);
   ScriptedServer server;
   server.set_default({send(chunked_head()), send(chunk("first")), hang()});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder rec;
   auto call = client.start(post(server.url()), fast_timeouts(), rec.handlers());
   ASSERT_TRUE(wait_until(rec.mutex, rec.cv, [&] { return rec.pieces > 0; }));
@@ -275,11 +290,11 @@ TEST(HttpClient, CancelMidStreamCompletesOnceAsCancelled) {
   EXPECT_EQ(rec.complete_calls, 1);
 }
 
-TEST(HttpClient, ShutdownAbortsCallsInFlight) {
+TEST_P(HttpClientTest, ShutdownAbortsCallsInFlight) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({hang()});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   Recorder a;
   Recorder b;
   client.start(post(server.url()), fast_timeouts(), a.handlers());
@@ -291,11 +306,11 @@ TEST(HttpClient, ShutdownAbortsCallsInFlight) {
   EXPECT_EQ(b.error_kind(), ErrorKind::cancelled);
 }
 
-TEST(HttpClient, CompletesFiftyConcurrentCallsOnTwoThreads) {
+TEST_P(HttpClientTest, CompletesFiftyConcurrentCallsOnTwoThreads) {
   IoThreads io(2);
   ScriptedServer server;
   server.set_default({pause(milliseconds(20)), send(http_response(200, "ok"))});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   constexpr int kCalls = 50;
   std::mutex mutex;
   std::condition_variable cv;
@@ -319,11 +334,11 @@ TEST(HttpClient, CompletesFiftyConcurrentCallsOnTwoThreads) {
   EXPECT_EQ(server.requests().size(), static_cast<size_t>(kCalls));
 }
 
-TEST(HttpClient, ReusesOneConnectionForSequentialCalls) {
+TEST_P(HttpClientTest, ReusesOneConnectionForSequentialCalls) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send(http_response(200, "ok"))});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   for (int i = 0; i < 3; ++i) {
     Recorder rec;
     client.start(post(server.url()), fast_timeouts(), rec.handlers());
@@ -336,11 +351,11 @@ TEST(HttpClient, ReusesOneConnectionForSequentialCalls) {
 
 // Easy handles are recycled between calls: nothing of one call (method, headers, body) may
 // leak into the next one made with the recycled handle.
-TEST(HttpClient, RecycledTransferCarriesNothingOfThePreviousCall) {
+TEST_P(HttpClientTest, RecycledTransferCarriesNothingOfThePreviousCall) {
   IoThreads io(1);
   ScriptedServer server;
   server.set_default({send(http_response(200, "ok"))});
-  HttpClient client(io.io());
+  HttpClient client(io.io(), options());
   HttpRequest first{.method = "PUT",
                     .url = server.url("/first"),
                     .headers = {{"x-only-first", "1"}},
@@ -361,6 +376,120 @@ TEST(HttpClient, RecycledTransferCarriesNothingOfThePreviousCall) {
   EXPECT_EQ(requests[1].body, "");
   EXPECT_EQ(find_header(requests[1].headers, "x-only-first"), std::nullopt);
   EXPECT_EQ(server.accepted(), 1);  // the recycled handle still reuses the connection
+}
+
+// A server may close a kept-alive connection between calls: the next call notices before it
+// sends anything and goes out on a fresh connection, without an error.
+TEST_P(HttpClientTest, ReplacesKeptAliveConnectionTheServerClosed) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.push({send(http_response(200, "first")), close_connection()});
+  server.set_default({send(http_response(200, "second"))});
+  HttpClient client(io.io(), options());
+  Recorder first;
+  client.start(post(server.url()), fast_timeouts(), first.handlers());
+  ASSERT_TRUE(first.wait_done());
+  ASSERT_TRUE(first.result->has_value()) << first.error_message();
+  ASSERT_TRUE(server.wait_for_closed(1));
+  Recorder second;
+  client.start(post(server.url()), fast_timeouts(), second.handlers());
+  ASSERT_TRUE(second.wait_done());
+  ASSERT_TRUE(second.result->has_value()) << second.error_message();
+  EXPECT_EQ(second.body, "second");
+  EXPECT_EQ(server.accepted(), 2);
+  EXPECT_EQ(server.requests().size(), 2u);  // nothing was sent on the dead connection
+}
+
+TEST_P(HttpClientTest, DeliversBodyDelimitedByTheClose) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(response_head(200, {{"Connection", "close"}})), send("until "),
+                      pause(milliseconds(20)), send("the end"), close_connection()});
+  HttpClient client(io.io(), options());
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  EXPECT_EQ(rec.body, "until the end");
+}
+
+TEST_P(HttpClientTest, ParsesAResponseSplitMidLineAndMidChunk) {
+  IoThreads io(1);
+  ScriptedServer server;
+  std::string wire = chunked_head(200, {{"X-Split", "value"}}) + chunk("hello world") +
+                     last_chunk();
+  Script script;
+  for (size_t at = 0; at < wire.size(); at += 7) {
+    script.push_back(send(wire.substr(at, 7)));
+    script.push_back(pause(milliseconds(2)));
+  }
+  server.set_default(script);
+  HttpClient client(io.io(), options());
+  Recorder rec;
+  client.start(post(server.url()), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  EXPECT_EQ(rec.body, "hello world");
+  EXPECT_EQ(find_header(rec.headers, "x-split"), "value");
+}
+
+TEST_P(HttpClientTest, QueuesCallsAtTheConnectionLimitAndReusesTheOne) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({pause(milliseconds(10)), send(http_response(200, "ok"))});
+  HttpClient client(io.io(), options({.max_connections_per_host = 1}));
+  std::vector<std::unique_ptr<Recorder>> recs;
+  for (int i = 0; i < 4; ++i) {
+    recs.push_back(std::make_unique<Recorder>());
+    client.start(post(server.url()), fast_timeouts(), recs.back()->handlers());
+  }
+  for (auto& rec : recs) {
+    ASSERT_TRUE(rec->wait_done());
+    ASSERT_TRUE(rec->result->has_value()) << rec->error_message();
+    EXPECT_EQ(rec->body, "ok");
+  }
+  EXPECT_EQ(server.accepted(), 1);
+}
+
+TEST_P(HttpClientTest, SendsHostAndContentLengthOfItsOwn) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(http_response(200, "ok"))});
+  HttpClient client(io.io(), options());
+  Recorder rec;
+  HttpRequest request = post(server.url("/v1/x"), "12345");
+  request.headers = {{"x-empty", ""}};
+  // The built-in client owns the framing; curl would send a caller's Content-Length as given.
+  if (GetParam()) request.headers.emplace_back("content-length", "999");
+  client.start(request, fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(find_header(requests[0].headers, "host"),
+            "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(find_header(requests[0].headers, "content-length"), "5");
+  EXPECT_EQ(find_header(requests[0].headers, "x-empty"), "");
+  EXPECT_EQ(requests[0].body, "12345");
+}
+
+// A response cut while the client waits in the connection queue of its host must not strand
+// the queued call: it gets the slot the failed one frees.
+TEST_P(HttpClientTest, QueuedCallProceedsWhenTheCallAheadFails) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.push({reset()});
+  server.set_default({send(http_response(200, "ok"))});
+  HttpClient client(io.io(), options({.max_connections_per_host = 1}));
+  Recorder first;
+  Recorder second;
+  client.start(post(server.url()), fast_timeouts(), first.handlers());
+  client.start(post(server.url()), fast_timeouts(), second.handlers());
+  ASSERT_TRUE(first.wait_done());
+  ASSERT_TRUE(second.wait_done());
+  EXPECT_EQ(first.error_kind(), ErrorKind::upstream_unavailable);
+  ASSERT_TRUE(second.result->has_value()) << second.error_message();
+  EXPECT_EQ(second.body, "ok");
 }
 
 }  // namespace

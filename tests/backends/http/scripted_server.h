@@ -126,6 +126,11 @@ class ScriptedServer {
   }
 
   int accepted() const { return accepted_.load(); }
+  // Waits (bounded) until the server has closed `n` connections.
+  bool wait_for_closed(int n, milliseconds limit = milliseconds(3000)) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return closed_ >= n; });
+  }
   // Waits (bounded) until `n` requests have been read.
   bool wait_for_requests(size_t n, milliseconds limit = milliseconds(3000)) {
     std::unique_lock lock(mutex_);
@@ -151,6 +156,8 @@ class ScriptedServer {
         std::lock_guard lock(mutex_);
         boost::system::error_code ignored;
         socket->close(ignored);
+        closed_++;
+        cv_.notify_all();
       });
     }
   }
@@ -255,6 +262,7 @@ class ScriptedServer {
   Script default_;
   std::vector<ReceivedRequest> requests_;
   std::atomic<int> accepted_{0};
+  int closed_ = 0;  // guarded by mutex_
 };
 
 }  // namespace sy::backends::testing

@@ -81,6 +81,53 @@ TEST(MatvecKernels, QuantizedRowsEqualTheirSetsDotBitForBit) {
   }
 }
 
+// The tiled matmul kernels (where a set has them) against the set's dots: every (row, token)
+// output bit for bit, for row and token counts around the 4 x 4 tile and the 64-token chunk,
+// odd block counts (the half pair), any weight byte; nothing written outside the outputs.
+TEST(MatmulKernels, TiledProductsEqualTheirSetsDotBitForBit) {
+  std::mt19937 rng(37);
+  constexpr size_t kTokenCounts[] = {1, 2, 3, 4, 5, 8, 66};
+  for (const CpuKernels* k : all_sets()) {
+    if (k->matmul_q8_0_q8_0 == nullptr) continue;
+    ASSERT_NE(k->matmul_q4_0_q8_0, nullptr) << k->isa;
+    for (size_t rows : {1, 3, 4, 5, 9, 13}) {
+      for (size_t blocks : {1, 2, 3, 18, 33}) {
+        for (size_t tokens : kTokenCounts) {
+          const size_t pairs = (blocks + 1) / 2;
+          const auto x = random_q8_0(rng, tokens * blocks, true);
+          std::vector<ActivationPairQ8> packed(tokens * pairs);
+          for (size_t t = 0; t < tokens; ++t) {
+            pack_activation_pairs(x.data() + t * blocks, blocks, packed.data() + t * pairs);
+          }
+          const auto w8 = random_q8_0(rng, rows * blocks, false);
+          const auto w4 = random_q4_0(rng, rows * blocks);
+          const size_t stride = rows + 2;  // a gap after each token's outputs
+          std::vector<float> out8(tokens * stride, -7.0f), out4(tokens * stride, -7.0f);
+          k->matmul_q8_0_q8_0(w8.data(), rows, blocks, packed.data(), tokens, out8.data(), stride);
+          k->matmul_q4_0_q8_0(w4.data(), rows, blocks, packed.data(), tokens, out4.data(), stride);
+          for (size_t t = 0; t < tokens; ++t) {
+            const BlockQ8_0* xt = x.data() + t * blocks;
+            for (size_t r = 0; r < rows; ++r) {
+              ASSERT_TRUE(same_bits(out8[t * stride + r],
+                                    k->dot_q8_0_q8_0(w8.data() + r * blocks, xt, blocks)))
+                  << k->isa << " q8_0 rows=" << rows << " blocks=" << blocks << " T=" << tokens
+                  << " r=" << r << " t=" << t;
+              ASSERT_TRUE(same_bits(out4[t * stride + r],
+                                    k->dot_q4_0_q8_0(w4.data() + r * blocks, xt, blocks)))
+                  << k->isa << " q4_0 rows=" << rows << " blocks=" << blocks << " T=" << tokens
+                  << " r=" << r << " t=" << t;
+            }
+            for (size_t r = rows; r < stride; ++r) {
+              ASSERT_EQ(out8[t * stride + r], -7.0f) << "wrote outside the outputs";
+              ASSERT_EQ(out4[t * stride + r], -7.0f) << "wrote outside the outputs";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(MatvecKernels, HalfAndBf16RowsEqualTheirSetsDotBitForBit) {
   std::mt19937 rng(32);
   for (const CpuKernels* k : all_sets()) {

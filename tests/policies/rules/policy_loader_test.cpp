@@ -117,9 +117,10 @@ TEST(PolicyLoader, ErrorsNameFileLineAndKey) {
   EXPECT_EQ(load_error("rules:\n  - when: {volume: bulk}\n    prefer: [x]\n"),
             "policy.yaml:2:5: rules[0]: missing required key \"name\"");
   EXPECT_EQ(load_error("rules:\n  - name: a\n    when: {volume: bulk}\n"),
-            "policy.yaml:2:5: rules[0]: needs one of require, prefer or deny");
+            "policy.yaml:2:5: rules[0]: needs one of require, prefer, transform or deny");
   EXPECT_EQ(load_error("rules:\n  - name: a\n    deny: x\n    require: {kind: local}\n"),
-            "policy.yaml:2:5: rules[0]: a rule that denies cannot also require or prefer");
+            "policy.yaml:2:5: rules[0]: a rule that denies cannot also require, prefer or "
+            "transform");
   EXPECT_EQ(load_error("volume: {window_ms: -5}\n"),
             "policy.yaml:1:21: volume.window_ms: must be an integer from 1 to 2147483648");
   EXPECT_EQ(load_error("sensitivity: {levels: {credit_card: restricted}}\n"),
@@ -128,20 +129,91 @@ TEST(PolicyLoader, ErrorsNameFileLineAndKey) {
   EXPECT_NE(load_error("rules: [\n").find("policy.yaml:"), std::string::npos);
 }
 
-TEST(PolicyLoader, RefusesWhatNothingCanEvaluateYet) {
-  std::string difficulty =
-      load_error("rules:\n  - name: hard\n    when: {difficulty: hard}\n    prefer: [frontier]\n");
-  EXPECT_EQ(difficulty.rfind("policy.yaml:3:24: rules[0].when.difficulty: a difficulty "
-                             "condition is not available yet",
-                             0),
+TEST(PolicyLoader, ReadsDifficultyConditionsAndWeights) {
+  PolicyPtr policy = load_policy_string(R"(
+difficulty:
+  bias: -1.5
+  weights: {math_cues: 0.75, log_chars: +0.125}
+  thresholds: {medium: 0.25, hard: 0.5}
+rules:
+  - name: hard
+    when: {difficulty: hard}
+    prefer: [frontier]
+  - name: not-easy
+    when: {difficulty: [medium, hard]}
+    prefer: {kind: closed}
+)",
+                                        "policy.yaml");
+  ASSERT_EQ(policy->rules.size(), 2u);
+  EXPECT_EQ(policy->rules[0].when.difficulties, std::vector{DifficultyClass::hard});
+  EXPECT_EQ(policy->rules[1].when.difficulties,
+            (std::vector{DifficultyClass::medium, DifficultyClass::hard}));
+  const DifficultyConfig& d = policy->difficulty;
+  const DifficultyConfig defaults = DifficultyConfig::defaults();
+  EXPECT_EQ(d.bias, -1.5);
+  EXPECT_EQ(d.weights[static_cast<size_t>(DifficultyFeature::math_cues)], 0.75);
+  EXPECT_EQ(d.weights[static_cast<size_t>(DifficultyFeature::log_chars)], 0.125);
+  // Weights not named keep the shipped default.
+  EXPECT_EQ(d.weights[static_cast<size_t>(DifficultyFeature::code_cues)],
+            defaults.weights[static_cast<size_t>(DifficultyFeature::code_cues)]);
+  EXPECT_EQ(d.medium_threshold, 0.25);
+  EXPECT_EQ(d.hard_threshold, 0.5);
+
+  // No section: the shipped defaults.
+  PolicyPtr plain = load_policy_string("rules: []\n", "policy.yaml");
+  EXPECT_EQ(plain->difficulty.bias, defaults.bias);
+  EXPECT_EQ(plain->difficulty.weights, defaults.weights);
+}
+
+TEST(PolicyLoader, DifficultyMistakesAreLocated) {
+  EXPECT_EQ(load_error("rules:\n  - name: h\n    when: {difficulty: hrad}\n    prefer: [x]\n"),
+            "policy.yaml:3:24: rules[0].when.difficulty: unknown difficulty \"hrad\" (one of easy, "
+            "medium, hard) (did you mean \"hard\"?)");
+  const std::string feature = load_error("difficulty: {weights: {length: 1}}\n");
+  EXPECT_EQ(feature.rfind("policy.yaml:1:24: difficulty.weights.length: unknown feature (one of "
+                          "log_chars, ",
+                          0),
             0u)
-      << difficulty;
-  std::string transform =
-      load_error("rules:\n  - name: mask\n    transform: mask_pii\n    prefer: [x]\n");
-  EXPECT_NE(transform.find("rules[0].transform: the transform action (mask_pii) is not "
-                           "available yet"),
-            std::string::npos)
-      << transform;
+      << feature;
+  EXPECT_EQ(load_error("difficulty: {bias: lots}\n"),
+            "policy.yaml:1:20: difficulty.bias: must be a number from -100 to 100");
+  EXPECT_EQ(load_error("difficulty: {thresholds: {medium: 0.8, hard: 0.5}}\n"),
+            "policy.yaml:1:26: difficulty.thresholds: medium is above hard: no request could be "
+            "medium");
+  EXPECT_EQ(load_error("difficulty: {thresholds: {hard: 1.5}}\n"),
+            "policy.yaml:1:33: difficulty.thresholds.hard: must be a number from 0 to 1");
+}
+
+TEST(PolicyLoader, ReadsTheMaskPiiTransform) {
+  PolicyPtr policy = load_policy_string(
+      "rules:\n"
+      "  - name: all\n    transform: mask_pii\n"
+      "  - name: listed\n    transform: {mask_pii: {types: [email, payment_card]}}\n"
+      "    prefer: [x]\n"
+      "  - name: empty\n    transform: {mask_pii: }\n",
+      "policy.yaml");
+  ASSERT_EQ(policy->rules.size(), 3u);
+  ASSERT_TRUE(policy->rules[0].mask_pii);
+  EXPECT_TRUE(policy->rules[0].mask_pii->up_to_confidential);
+  EXPECT_TRUE(policy->rules[0].mask_pii->types.empty());
+  ASSERT_TRUE(policy->rules[1].mask_pii);
+  EXPECT_FALSE(policy->rules[1].mask_pii->up_to_confidential);
+  EXPECT_EQ(policy->rules[1].mask_pii->types,
+            (std::vector<FindingType>{FindingType::email, FindingType::payment_card}));
+  EXPECT_TRUE(policy->rules[2].mask_pii->up_to_confidential);
+
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    transform: mask_pi\n"),
+            "policy.yaml:3:16: rules[0].transform: unknown transform \"mask_pi\" (the one "
+            "transform is mask_pii) (did you mean \"mask_pii\"?)");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    transform: {mask_pii: {types: [emial]}}\n"),
+            "policy.yaml:3:36: rules[0].transform.mask_pii.types[0]: unknown finding type "
+            "\"emial\"");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    transform: {mask_pii: {types: [unscannable]}}\n"),
+            "policy.yaml:3:36: rules[0].transform.mask_pii.types[0]: unscannable content "
+            "(images, audio, files) has no text to mask");
+  EXPECT_EQ(load_error("rules:\n  - name: a\n    deny: x\n    transform: mask_pii\n"),
+            "policy.yaml:2:5: rules[0]: a rule that denies cannot also require, prefer or "
+            "transform");
 }
 
 TEST(PolicyLoader, ReadsASectionOfALargerDocument) {

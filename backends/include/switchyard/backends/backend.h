@@ -18,6 +18,9 @@ namespace sy::backends {
 
 enum class BackendKind { closed, local };
 
+// A circuit breaker's state (see http/circuit_breaker.h), as metrics show it.
+enum class CircuitState { closed, open, half_open };
+
 // Prices in integer micro-dollars per million tokens (see backends/pricing/).
 struct Prices {
   int64_t input_per_mtok = 0;
@@ -67,6 +70,8 @@ class Backend {
   // Whether a call now would be tried at all (false while a circuit breaker is open). The
   // router leaves unavailable backends out; when every allowed one is, it answers 503.
   virtual bool available() const { return true; }
+  // The circuit breaker's state; nullopt for a backend without one (the local engine).
+  virtual std::optional<CircuitState> circuit_state() const { return std::nullopt; }
   // The exact prompt token count of `request` as this backend would bill it, where the
   // backend runs its own tokenizer (the local engine); nullopt = unknown, and callers use the
   // documented estimate (pricing.h estimate_prompt_tokens). Thread-safe, no I/O.

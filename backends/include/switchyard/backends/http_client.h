@@ -1,7 +1,8 @@
 #pragma once
 // Asynchronous HTTP client for upstream calls: the libcurl multi interface driven by the
 // gateway's Asio io_context (socket readiness and timers come from Asio; no thread per
-// request). Connections are reused; HTTP/2 is negotiated over TLS where the server offers it;
+// request), and for plain `http://` upstreams a built-in HTTP/1.1 client on the same loop
+// (see HttpClientOptions::builtin_http1). Connections are reused; HTTP/2 is negotiated over TLS where the server offers it;
 // TLS peers are verified unless a test turns it off. curl never leaves backends/http/.
 //
 // Threading: start() and cancel() may be called from any thread. Handlers of one call run
@@ -33,6 +34,10 @@ struct HttpClientOptions {
   bool verify_tls = true;
   std::string ca_file;              // extra CA bundle (tests); empty = system store
   long max_connections_per_host = 0;  // 0 = unlimited; per context (each has its own pool)
+  // Plain `http://` upstreams go through a built-in HTTP/1.1 client on Asio (cheaper per call
+  // than libcurl); false sends every call through libcurl. https, URLs with credentials and a
+  // proxy set in the environment (http_proxy, all_proxy) always use libcurl.
+  bool builtin_http1 = true;
 };
 
 struct HttpHandlers {

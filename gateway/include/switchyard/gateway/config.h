@@ -124,6 +124,25 @@ struct LedgerConfig {
   bool synchronous_full = false;        // fsync every commit (survives power loss, not just kill)
 };
 
+// GET /metrics (gateway/metrics/README.md). When the config requires keys, scraping takes an
+// admin key unless `public` is set (a scraper on a private network).
+struct MetricsConfig {
+  bool public_access = false;  // `metrics: {public: true}`
+};
+
+// The Files and Batch APIs (gateway/batch/): uploaded JSONL files and the job store (SQLite, WAL)
+// under data_dir. Disabled when there is no data directory.
+struct BatchConfig {
+  bool enabled = true;
+  std::string path = "batches";  // folder relative to data_dir unless absolute
+  // An upload's size; a request body is also bounded by limits.max_body_bytes, which the
+  // gateway raises to this (plus multipart framing) when it is smaller.
+  size_t max_file_bytes = 8 * 1024 * 1024;
+  size_t max_lines = 50'000;         // requests per input file (OpenAI's limit)
+  int max_concurrency_per_job = 4;   // lines of one job in flight at once
+  bool synchronous_full = false;     // fsync every commit (survives power loss, not just kill)
+};
+
 struct GatewayConfig {
   std::string source;  // the file it came from ("" = embedded default)
   ListenConfig listen;
@@ -135,6 +154,8 @@ struct GatewayConfig {
   std::vector<ApiKeyConfig> keys;
   PricingConfig pricing;
   LedgerConfig ledger;
+  MetricsConfig metrics;
+  BatchConfig batch;
   // `policies:` (inline, or a file named there): rules, sensitivity and volume settings.
   // Never null after loading; a config built in code may leave it null (= no rules).
   policies::PolicyPtr policy;

@@ -3,6 +3,7 @@
 // the LedgerWriter that stores rows off the request path. A row carries ids, route, tokens,
 // money and timings — never prompt or response text.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -56,6 +57,8 @@ struct LedgerStats {
   uint64_t batches = 0;    // transactions committed
   uint64_t retries = 0;    // batches tried again after a lost connection (PostgreSQL)
   size_t queued = 0;       // rows waiting now
+  // Write lag: how long the oldest row accepted but not yet stored has waited (0 = none).
+  std::chrono::nanoseconds oldest_pending_age{0};
 };
 
 // Thread-safe. Implementations store rows asynchronously; the request path only enqueues.

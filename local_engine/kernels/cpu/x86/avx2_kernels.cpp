@@ -576,7 +576,9 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matvec_q8_0_q8_0,
                                      &matvec_q4_0_q8_0,
                                      &quantize_q8_0,
-                                     &attention_values_f16};
+                                     &attention_values_f16,
+                                     nullptr,
+                                     nullptr};
 
 }  // namespace sy::engine::kernels
 

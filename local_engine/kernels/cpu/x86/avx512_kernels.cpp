@@ -565,12 +565,199 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
   }
 }
 
+// ---- Matrix x batch products: a register tile of R rows x T tokens -------------------------
+// Blocks 2p and 2p + 1 of a row share one 512-bit register (low and high half), as the packed
+// activations do (ActivationPairQ8): each accumulator's low half steps exactly as the dot's acc0
+// (even blocks) and its high half as acc1 (odd blocks), with the same int32 lanes and the same
+// float scale products, and ends in the same sum (low + high, then hsum256): the dot's bits.
+// Per pair of blocks, the R rows' quants and scales are loaded once for T tokens and each
+// token's pair once for R rows; 4 x 4 accumulators plus those fill the 32 registers.
+constexpr size_t kTileRows = 4;
+constexpr size_t kTileTokens = 4;
+// Tokens per pass over a row group: their packed activations (192 bytes a pair) stay in L2.
+constexpr size_t kTokenChunk = 64;
+// Row groups ahead whose weights the first token tile prefetches (the hardware prefetchers
+// follow four interleaved rows poorly; see LinearPrefetch).
+constexpr size_t kPrefetchGroups = 2;
+
+// vpdpbusd's unsigned operand: Q8_0 quants xor 0x80 (w + 128; the activations' start lanes
+// take the 128 * x back off).
+struct Q8_0Pairs {
+  using Block = BlockQ8_0;
+  template <bool Full>
+  static __m512i quants(const BlockQ8_0* b) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
+    __m512i both = _mm512_zextsi256_si512(lo);
+    if constexpr (Full) {
+      both = _mm512_inserti64x4(both,
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)), 1);
+    }
+    return _mm512_xor_si512(both, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+  static __m512i start(const ActivationPairQ8& x) { return _mm512_load_si512(x.start); }
+};
+
+// Q4_0: the nibbles, unsigned already (elements 0-15 from the low nibbles, 16-31 from the high
+// ones, as unpack_q4); the lanes start at -8 * (their four x) = (-128 * that sum) >> 4, exactly.
+struct Q4_0Pairs {
+  using Block = BlockQ4_0;
+  template <bool Full>
+  static __m512i quants(const BlockQ4_0* b) {
+    const __m256i lo =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[0].qs)));
+    __m512i bytes = _mm512_zextsi256_si512(lo);
+    if constexpr (Full) {
+      bytes = _mm512_inserti64x4(
+          bytes,
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[1].qs))),
+          1);
+    }
+    const __m512i shift = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
+    return _mm512_and_si512(_mm512_srlv_epi64(bytes, shift), _mm512_set1_epi8(0x0F));
+  }
+  static __m512i start(const ActivationPairQ8& x) {
+    return _mm512_srai_epi32(_mm512_load_si512(x.start), 4);
+  }
+};
+
+// Lanes 0-7 the scale of block 2p, 8-15 that of block 2p + 1 (0 for an odd tail).
+inline __m512 pair_scales(uint16_t d0, uint16_t d1) {
+  return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(static_cast<short>(d1)),
+                                          _mm_set1_epi16(static_cast<short>(d0))));
+}
+
+// One pair of blocks for the whole tile. An odd tail (Full = false) updates the low halves only.
+template <class Pairs, size_t R, size_t T, bool Full>
+inline void tile_step(const typename Pairs::Block* w, size_t n_blocks, const ActivationPairQ8* x,
+                      size_t x_stride, __m512 (&acc)[R][T]) {
+  __m512i u[R];
+  __m512 wd[R];
+  for (size_t r = 0; r < R; ++r) {
+    const auto* b = w + r * n_blocks;
+    u[r] = Pairs::template quants<Full>(b);
+    wd[r] = pair_scales(b[0].d, Full ? b[1].d : uint16_t{0});
+  }
+  for (size_t t = 0; t < T; ++t) {
+    const ActivationPairQ8& xp = x[t * x_stride];
+    const __m512i xq = _mm512_load_si512(xp.qs);
+    const __m512i start = Pairs::start(xp);
+    const __m512 xd = _mm512_load_ps(xp.d);
+    for (size_t r = 0; r < R; ++r) {
+      const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, u[r], xq));
+      const __m512 d = _mm512_mul_ps(wd[r], xd);
+      if constexpr (Full) {
+        acc[r][t] = _mm512_fmadd_ps(d, dot, acc[r][t]);
+      } else {
+        acc[r][t] = _mm512_mask3_fmadd_ps(d, dot, acc[r][t], 0x00FF);
+      }
+    }
+  }
+}
+
+// R rows (row r at w + r * n_blocks) x T tokens (token t's pairs at x + t * x_stride); prefetches
+// `ahead_bytes` at `ahead` along the way.
+template <class Pairs, size_t R, size_t T>
+void tile(const typename Pairs::Block* w, size_t n_blocks, const ActivationPairQ8* x,
+          size_t x_stride, float* out, size_t out_stride, const char* ahead, size_t ahead_bytes) {
+  __m512 acc[R][T];
+  for (auto& row : acc) {
+    for (auto& v : row) v = _mm512_setzero_ps();
+  }
+  const size_t full_pairs = n_blocks / 2;
+  const char* next = ahead;
+  for (size_t p = 0; p < full_pairs; ++p) {
+    for (const char* want = ahead + ahead_bytes * (p + 1) / full_pairs; next < want; next += 64) {
+      _mm_prefetch(next, _MM_HINT_T0);
+    }
+    tile_step<Pairs, R, T, true>(w + 2 * p, n_blocks, x + p, x_stride, acc);
+  }
+  if (n_blocks % 2 != 0) {
+    tile_step<Pairs, R, T, false>(w + 2 * full_pairs, n_blocks, x + full_pairs, x_stride, acc);
+  }
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t t = 0; t < T; ++t) {
+      out[t * out_stride + r] = hsum256(_mm256_add_ps(
+          _mm512_castps512_ps256(acc[r][t]),
+          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][t]), 1))));
+    }
+  }
+}
+
+template <class Pairs, size_t R>
+void tile_tokens(size_t n_tokens, const typename Pairs::Block* w, size_t n_blocks,
+                 const ActivationPairQ8* x, size_t x_stride, float* out, size_t out_stride,
+                 const char* ahead, size_t ahead_bytes) {
+  switch (n_tokens) {
+    case 4:
+      return tile<Pairs, R, 4>(w, n_blocks, x, x_stride, out, out_stride, ahead, ahead_bytes);
+    case 3:
+      return tile<Pairs, R, 3>(w, n_blocks, x, x_stride, out, out_stride, ahead, ahead_bytes);
+    case 2:
+      return tile<Pairs, R, 2>(w, n_blocks, x, x_stride, out, out_stride, ahead, ahead_bytes);
+    default:
+      return tile<Pairs, R, 1>(w, n_blocks, x, x_stride, out, out_stride, ahead, ahead_bytes);
+  }
+}
+
+template <class Pairs>
+void matmul_pairs(const typename Pairs::Block* w, size_t n_rows, size_t n_blocks,
+                  const ActivationPairQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+  using Block = typename Pairs::Block;
+  const size_t x_stride = (n_blocks + 1) / 2;
+  for (size_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+    const size_t t1 = std::min(n_tokens, t0 + kTokenChunk);
+    for (size_t r = 0; r < n_rows; r += kTileRows) {
+      const size_t nr = std::min(kTileRows, n_rows - r);
+      // The first token tile of a group prefetches the weights kPrefetchGroups groups ahead.
+      const size_t ahead_row = std::min(n_rows, r + kPrefetchGroups * kTileRows);
+      const size_t ahead_rows = std::min(kTileRows, n_rows - ahead_row);
+      const char* ahead = reinterpret_cast<const char*>(w + ahead_row * n_blocks);
+      size_t ahead_bytes = ahead_rows * n_blocks * sizeof(Block);
+      for (size_t t = t0; t < t1; t += kTileTokens) {
+        const size_t nt = std::min(kTileTokens, t1 - t);
+        const Block* wr = w + r * n_blocks;
+        const ActivationPairQ8* xt = x + t * x_stride;
+        float* o = out + t * out_stride + r;
+        switch (nr) {
+          case 4:
+            tile_tokens<Pairs, 4>(nt, wr, n_blocks, xt, x_stride, o, out_stride, ahead,
+                                  ahead_bytes);
+            break;
+          case 3:
+            tile_tokens<Pairs, 3>(nt, wr, n_blocks, xt, x_stride, o, out_stride, ahead,
+                                  ahead_bytes);
+            break;
+          case 2:
+            tile_tokens<Pairs, 2>(nt, wr, n_blocks, xt, x_stride, o, out_stride, ahead,
+                                  ahead_bytes);
+            break;
+          default:
+            tile_tokens<Pairs, 1>(nt, wr, n_blocks, xt, x_stride, o, out_stride, ahead,
+                                  ahead_bytes);
+        }
+        ahead_bytes = 0;
+      }
+    }
+  }
+}
+
+void matmul_q8_0_q8_0(const BlockQ8_0* w, size_t n_rows, size_t n_blocks,
+                      const ActivationPairQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+  matmul_pairs<Q8_0Pairs>(w, n_rows, n_blocks, x, n_tokens, out, out_stride);
+}
+
+void matmul_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, size_t n_blocks,
+                      const ActivationPairQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+  matmul_pairs<Q4_0Pairs>(w, n_rows, n_blocks, x, n_tokens, out, out_stride);
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{
     "avx512",          &dot_f32,          &dot_f16_f32,   &dot_q8_0_q8_0,       &dot_q4_0_q8_0,
     &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k, &matvec_f16_f32,      &matvec_bf16_f32,
-    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0, &attention_values_f16};
+    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0, &attention_values_f16,
+    &matmul_q8_0_q8_0, &matmul_q4_0_q8_0};
 
 }  // namespace sy::engine::kernels
 

@@ -2,7 +2,8 @@
 // Router: a request plus its tenant -> a Decision, before any backend is called.
 //
 // 1. Classify: sensitivity (every string that would leave, the declared label raising only,
-//    the tenant's floor; unscannable parts are findings) and volume.
+//    the tenant's floor; unscannable parts are findings), volume and difficulty (a logistic
+//    score over cheap features with each feature's contribution, weights from the policy).
 // 2. Match rules (policy.h). A matching `deny` refuses (403). The `require` of every matching
 //    rule is intersected into one set of hard constraints; a target (backend, model) of the
 //    requested model survives only if it satisfies all of them. Nothing relaxes them later:
@@ -11,6 +12,9 @@
 //    preference the model's own target order (its alias = the operator's fallback order)
 //    stands. Backends whose circuit is open are left out.
 // 4. No survivor: 403 naming the rules that excluded them; survivors but all unavailable: 503.
+// 5. Transforms: when matching rules ask for `mask_pii`, the request's values are collected
+//    into a MaskPlan (transform/mask_plan.h) for the closed candidates; local candidates see
+//    the original. Masking never changes the candidates, their order or the constraints.
 //
 // A Decision carries finding types, paths and spans, never the values found.
 // Thread-safe: decide() may run on every I/O thread at once (the volume window is locked).
@@ -25,9 +29,11 @@
 #include "switchyard/backends/chat.h"
 #include "switchyard/backends/error.h"
 #include "switchyard/backends/http_types.h"
+#include "switchyard/policies/classify/difficulty_classifier.h"
 #include "switchyard/policies/classify/sensitivity_classifier.h"
 #include "switchyard/policies/classify/volume_classifier.h"
 #include "switchyard/policies/rules/policy.h"
+#include "switchyard/policies/transform/mask_plan.h"
 
 namespace sy::policies {
 
@@ -81,15 +87,28 @@ struct ExcludedTarget {
   std::string reason;  // "kind closed (local required)", "unavailable (circuit open)", ...
 };
 
+// The `mask_pii` transform of a routed decision.
+struct MaskDecision {
+  std::vector<std::string> rules;  // the matching rules that asked for it, in rule order
+  MaskSelection selection;         // their selections, united
+  // The values to mask and their placeholders; null when the request holds none or no
+  // candidate is closed.
+  MaskPlanPtr plan;
+  std::vector<std::string> masked_backends;  // closed candidates: they get the masked form
+  bool applies() const { return plan != nullptr && !masked_backends.empty(); }
+};
+
 struct Decision {
   enum class Verdict { route, deny, unavailable };
   Verdict verdict = Verdict::route;
   SensitivityResult sensitivity;
   VolumeResult volume;
+  DifficultyResult difficulty;
   std::vector<std::string> matched_rules;  // in rule order
   Constraints constraints;
   std::vector<RouteTarget> candidates;  // ordered; fallback walks these and nothing else
   std::vector<ExcludedTarget> excluded;
+  std::optional<MaskDecision> mask;  // set when a matching rule asks for mask_pii
   std::vector<std::string> reasons;  // one line per step, for explain and logs
   std::string deny_rule;             // Verdict::deny by a rule's `deny`: that rule
   std::string message;               // deny/unavailable: what the client reads
@@ -119,9 +138,13 @@ class Router {
   const SensitivityClassifier& classifier() const { return *classifier_; }
 
  private:
+  void plan_masking(Decision& d, const RouteRequest& request,
+                    std::span<const BackendView> backend_views) const;
+
   PolicyPtr policy_;
   std::shared_ptr<const SensitivityClassifier> classifier_;
   VolumeClassifier volume_;
+  DifficultyClassifier difficulty_;
 };
 
 }  // namespace sy::policies

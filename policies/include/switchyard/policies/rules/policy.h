@@ -7,7 +7,11 @@
 //   - `deny` refuses the request (HTTP 403) with the rule's message;
 //   - `require` is a hard constraint; the constraints of all matching rules are intersected
 //     and never relaxed, not on fallback, retry or error;
-//   - `prefer` orders the backends that satisfy the constraints (earlier rules first).
+//   - `prefer` orders the backends that satisfy the constraints (earlier rules first);
+//   - `transform: mask_pii` masks the selected findings before a closed backend sees the
+//     request and restores them in its answer (transform/mask_plan.h). It changes what leaves,
+//     never where: it does not lower the sensitivity level rules match on, and relaxes no
+//     `require` of any rule (restricted data kept local stays local).
 
 #include <chrono>
 #include <cstdint>
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "switchyard/backends/backend.h"
+#include "switchyard/policies/classify/difficulty_types.h"
 #include "switchyard/policies/classify/sensitivity_types.h"
 
 namespace sy::policies {
@@ -51,6 +56,7 @@ struct RuleCondition {
   std::optional<SensitivityLevel> sensitivity_at_least;
   std::optional<SensitivityLevel> sensitivity_at_most;
   std::optional<VolumeClass> volume;
+  std::vector<DifficultyClass> difficulties;  // any of these (empty = any difficulty)
   // Tenant attribute -> accepted values ("name" is the tenant's name; "residency", ...).
   std::vector<std::pair<std::string, std::vector<std::string>>> tenant;
   std::vector<std::string> models;  // the model or alias as the client named it
@@ -80,11 +86,23 @@ struct RulePreference {
   bool empty() const { return backends.empty() && !kind; }
 };
 
+// Which findings `mask_pii` replaces. The selections of several matching rules are united.
+struct MaskSelection {
+  // Every finding whose level is confidential or below (internal and public ones too), of any
+  // type but unscannable: the default of `transform: mask_pii`.
+  bool up_to_confidential = false;
+  std::vector<FindingType> types;  // listed types, whatever their level (never unscannable)
+
+  bool selects(const Finding& finding) const;
+  void unite(const MaskSelection& other);
+};
+
 struct Rule {
   std::string name;
   RuleCondition when;
   RuleRequirements require;
   RulePreference prefer;
+  std::optional<MaskSelection> mask_pii;  // `transform: mask_pii`
   std::optional<std::string> deny;  // the message a refused client reads
   SourceLocation where;
 };
@@ -101,6 +119,7 @@ struct Policy {
   std::vector<Rule> rules;  // in file order
   SensitivityConfig sensitivity;
   VolumeConfig volume;
+  DifficultyConfig difficulty = DifficultyConfig::defaults();
 
   // The first backend named by a rule that is not in `known`, as a located message
   // ("policy.yaml:12:9: rules[2].prefer.backends[0]: names undefined backend \"x\""); nullopt

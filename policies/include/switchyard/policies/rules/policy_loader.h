@@ -6,12 +6,13 @@
 //
 // The document (or, with `section`, the value of that top-level key — `policies:` of the
 // switchyard config) has the keys:
-//   rules:        a list of {name, when, require, prefer, deny}
+//   rules:        a list of {name, when, require, prefer, transform, deny}
 //   sensitivity:  {levels: {finding_type: level}, min_confidence, terms: [...], patterns: [...]}
 //   volume:       {window_ms, bulk_requests_per_window, bulk_tokens_per_window}
-// Conditions on difficulty and the `transform` action are refused with "not available yet":
-// no classifier or transform exists for them, and a rule that silently never matched would
-// route data where its author did not mean it to go. examples/policies/ shows every key.
+//   difficulty:   {bias, weights: {feature: weight}, thresholds: {medium, hard}}
+// A rule's `when` may test `difficulty: hard` (or a list of classes). `transform` is `mask_pii`
+// or `{mask_pii: {types: [email, ...]}}` (policy.h MaskSelection). examples/policies/ shows
+// every key.
 
 #include <filesystem>
 #include <stdexcept>

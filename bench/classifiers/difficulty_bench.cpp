@@ -1,0 +1,238 @@
+// bench_difficulty: the difficulty classifier on the committed labeled set
+// (policies/classify/difficulty/data/*.jsonl).
+//
+//   bench_difficulty features DATA.jsonl
+//       one JSON line per row: {id, label, split, features: {name: value}}. The fitting script
+//       (scripts/fit_difficulty.py) reads these, so the gateway's extractor is the only one.
+//   bench_difficulty evaluate DATA.jsonl [--policy POLICY.yaml] [--split heldout|fit|all]
+//       AUC of the score (hard vs easy) beside a prompt-length-only baseline computed in the same
+//       run, and the cost/quality curve: share kept local vs share of hard prompts caught.
+//   bench_difficulty speed
+//       classify() p50/p99 for 1 KB, 8 KB and 64 KB prompts.
+//
+// Rows labeled both_wrong (neither model right) are left out of AUC and curves: no routing
+// choice helps them (policies/classify/difficulty/data/README.md).
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "switchyard/backends/openai_json.h"
+#include "switchyard/policies/classify/difficulty_classifier.h"
+#include "switchyard/policies/rules/policy_loader.h"
+
+namespace {
+
+using nlohmann::json;
+using sy::policies::DifficultyClassifier;
+using sy::policies::DifficultyConfig;
+using sy::policies::DifficultyVector;
+using sy::policies::kDifficultyFeatureNames;
+
+struct Row {
+  std::string id;
+  std::string label;  // easy | hard | both_wrong
+  std::string split;  // fit | heldout
+  DifficultyVector features{};
+  double chars = 0;  // prompt characters: the baseline's score
+};
+
+std::vector<Row> read_rows(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::vector<Row> rows;
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    const json j = json::parse(line);
+    auto chat = sy::backends::openai::parse_chat_request(j.at("request").dump());
+    if (!chat) {
+      throw std::runtime_error(path + ":" + std::to_string(number) + ": " + chat.error().message);
+    }
+    Row row;
+    row.id = j.at("id").get<std::string>();
+    row.label = j.at("label").get<std::string>();
+    row.split = j.at("split").get<std::string>();
+    row.features = sy::policies::extract_difficulty_features(*chat);
+    for (const auto& m : chat->messages) row.chars += static_cast<double>(m.text().size());
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Mann-Whitney AUC (ties count half) and its Hanley-McNeil standard error.
+struct Auc {
+  double auc = 0;
+  double se = 0;
+};
+Auc auc(const std::vector<double>& hard, const std::vector<double>& easy) {
+  if (hard.empty() || easy.empty()) return {};
+  double wins = 0;
+  for (double h : hard) {
+    for (double e : easy) wins += h > e ? 1.0 : (h == e ? 0.5 : 0.0);
+  }
+  const double n1 = static_cast<double>(hard.size()), n2 = static_cast<double>(easy.size());
+  const double a = wins / (n1 * n2);
+  const double q1 = a / (2 - a), q2 = 2 * a * a / (1 + a);
+  const double var = (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n2 - 1) * (q2 - a * a)) / (n1 * n2);
+  return {a, std::sqrt(std::max(0.0, var))};
+}
+
+// Share of hard prompts caught when the `local_share` lowest-scored prompts stay local.
+double caught_at(const std::vector<std::pair<double, bool>>& scored, double local_share) {
+  std::vector<std::pair<double, bool>> sorted = scored;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  const size_t local = static_cast<size_t>(std::round(local_share * sorted.size()));
+  size_t hard = 0, caught = 0;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (!sorted[i].second) continue;
+    ++hard;
+    if (i >= local) ++caught;
+  }
+  return hard == 0 ? 0 : static_cast<double>(caught) / hard;
+}
+
+// First line: {"feature_names": [...]} in the classifier's order; then one row per line with
+// "features" as an array in that order (the fitting script writes weights in the same order).
+int features(const std::string& path) {
+  json names = json::array();
+  for (std::string_view name : kDifficultyFeatureNames) names.push_back(name);
+  std::cout << json{{"feature_names", names}}.dump() << "\n";
+  for (const Row& row : read_rows(path)) {
+    json f = json::array();
+    for (double v : row.features) f.push_back(v);
+    std::cout
+        << json{{"id", row.id}, {"label", row.label}, {"split", row.split}, {"features", f}}.dump()
+        << "\n";
+  }
+  return 0;
+}
+
+int evaluate(const std::string& path, const std::string& policy_path, const std::string& split) {
+  DifficultyConfig config = DifficultyConfig::defaults();
+  if (!policy_path.empty()) config = sy::policies::load_policy_file(policy_path)->difficulty;
+  const DifficultyClassifier classifier(config);
+
+  std::vector<double> hard_scores, easy_scores, hard_chars, easy_chars;
+  std::vector<std::pair<double, bool>> by_score, by_chars;
+  size_t both_wrong = 0;
+  std::array<std::array<size_t, 3>, 2> confusion{};  // [hard?][easy, medium, hard]
+  for (const Row& row : read_rows(path)) {
+    if (split != "all" && row.split != split) continue;
+    if (row.label == "both_wrong") {
+      ++both_wrong;
+      continue;
+    }
+    const bool hard = row.label == "hard";
+    const auto result = classifier.score(row.features);
+    (hard ? hard_scores : easy_scores).push_back(result.score);
+    (hard ? hard_chars : easy_chars).push_back(row.chars);
+    by_score.emplace_back(result.score, hard);
+    by_chars.emplace_back(row.chars, hard);
+    ++confusion[hard ? 1 : 0][static_cast<size_t>(result.difficulty)];
+  }
+  const Auc model = auc(hard_scores, easy_scores);
+  const Auc length = auc(hard_chars, easy_chars);
+  std::printf(
+      "difficulty on %s split of %s%s\n", split.c_str(), path.c_str(),
+      policy_path.empty() ? " (shipped weights)" : (" (weights of " + policy_path + ")").c_str());
+  std::printf("  prompts: %zu easy, %zu hard, %zu both wrong (left out)\n", easy_scores.size(),
+              hard_scores.size(), both_wrong);
+  std::printf("  AUC classifier      %.3f (+/- %.3f, 1 s.e.)\n", model.auc, model.se);
+  std::printf("  AUC length baseline %.3f (+/- %.3f, 1 s.e.)\n", length.auc, length.se);
+  std::printf(
+      "  classes: easy prompts -> easy %zu / medium %zu / hard %zu; "
+      "hard prompts -> easy %zu / medium %zu / hard %zu\n",
+      confusion[0][0], confusion[0][1], confusion[0][2], confusion[1][0], confusion[1][1],
+      confusion[1][2]);
+  std::printf("  cost/quality: kept local | hard caught by classifier | by length baseline\n");
+  for (double share : {0.5, 0.6, 0.7, 0.8, 0.9}) {
+    std::printf("                %5.0f%%    | %5.1f%%                     | %5.1f%%\n", 100 * share,
+                100 * caught_at(by_score, share), 100 * caught_at(by_chars, share));
+  }
+  std::printf("  thresholds (medium %.3f, hard %.3f):\n", config.medium_threshold,
+              config.hard_threshold);
+  for (double t : {config.medium_threshold, config.hard_threshold}) {
+    size_t local = 0, hard = 0, caught = 0;
+    for (const auto& [score, is_hard] : by_score) {
+      if (score < t) ++local;
+      if (is_hard) {
+        ++hard;
+        if (score >= t) ++caught;
+      }
+    }
+    std::printf("    frontier at score >= %.3f: %.1f%% kept local, %.1f%% of hard caught\n", t,
+                by_score.empty() ? 0.0 : 100.0 * local / by_score.size(),
+                hard == 0 ? 0.0 : 100.0 * caught / hard);
+  }
+  return 0;
+}
+
+int speed() {
+  const std::string paragraph =
+      "Explain step by step why the average speed of a train that covers 120 km in 1.5 hours "
+      "is 80 km/h, and prove that no faster constant speed fits. Write a Python function that "
+      "checks the result; it must not use any library. ";
+  const DifficultyClassifier classifier;
+  for (size_t size : {1024, 8 * 1024, 64 * 1024}) {
+    std::string text;
+    while (text.size() < size) text += paragraph;
+    text.resize(size);
+    sy::backends::ChatRequest request;
+    request.model = "m";
+    sy::backends::Message m;
+    m.content.push_back({.text = text});
+    request.messages.push_back(std::move(m));
+    std::vector<double> us;
+    const int runs = size > 10000 ? 500 : 5000;
+    double sink = 0;
+    for (int i = 0; i < runs; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      sink += classifier.classify(request).score;
+      us.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count());
+    }
+    std::sort(us.begin(), us.end());
+    std::printf("classify %6zu B: p50 %7.2f us  p99 %7.2f us  (%.1f MB/s)%s\n", size,
+                us[us.size() / 2], us[us.size() * 99 / 100], size / us[us.size() / 2],
+                sink < 0 ? "!" : "");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.size() == 2 && args[0] == "features") return features(args[1]);
+    if (args.size() >= 2 && args[0] == "evaluate") {
+      std::string policy, split = "heldout";
+      for (size_t i = 2; i + 1 < args.size(); i += 2) {
+        if (args[i] == "--policy") policy = args[i + 1];
+        if (args[i] == "--split") split = args[i + 1];
+      }
+      return evaluate(args[1], policy, split);
+    }
+    if (args.size() == 1 && args[0] == "speed") return speed();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_difficulty: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "usage: bench_difficulty features DATA.jsonl\n"
+               "       bench_difficulty evaluate DATA.jsonl [--policy FILE] [--split S]\n"
+               "       bench_difficulty speed\n");
+  return 2;
+}

@@ -1,0 +1,121 @@
+#pragma once
+// What the Files and Batch routes share: OpenAI-shaped answers, query parameters and the JSON of
+// files and batches (files_routes.cpp, batches_routes.cpp).
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "api/error_reply.h"
+#include "batch/batch_service.h"
+#include "switchyard/backends/pricing.h"
+#include "switchyard/gateway/http_server.h"
+
+namespace sy::gateway::batch_http {
+
+inline void reply_error(ResponseWriter& writer, const backends::Error& error,
+                        const std::string& request_id) {
+  ErrorReply reply = openai_error_reply(error);
+  reply.headers.emplace_back("x-request-id", request_id);
+  writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
+}
+
+inline void reply_json(ResponseWriter& writer, const nlohmann::json& body,
+                       const std::string& request_id, int status = 200) {
+  writer.respond(status, {{"content-type", "application/json"}, {"x-request-id", request_id}},
+                 body.dump());
+}
+
+// The value of `name` in the target's query string (no percent-decoding: ids and numbers only).
+inline std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = item.find('=');
+    if (item.substr(0, eq) == name) {
+      return std::string(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+// `limit` between 1 and 100 (OpenAI's bounds), default 20.
+inline size_t list_limit(std::string_view target, size_t fallback = 20) {
+  auto text = query_param(target, "limit");
+  if (!text || text->empty() || text->size() > 6) return fallback;
+  size_t value = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return fallback;
+    value = value * 10 + static_cast<size_t>(c - '0');
+  }
+  return std::clamp<size_t>(value, 1, 100);
+}
+
+inline nlohmann::json seconds_or_null(int64_t at) {
+  return at == 0 ? nlohmann::json(nullptr) : nlohmann::json(at);
+}
+
+inline nlohmann::json file_json(const FileRecord& f) {
+  return {{"id", f.id},           {"object", "file"},         {"bytes", f.bytes},
+          {"created_at", f.created_at}, {"expires_at", nullptr}, {"filename", f.filename},
+          {"purpose", f.purpose}, {"status", "processed"},    {"status_details", nullptr}};
+}
+
+inline nlohmann::json batch_json(const BatchRecord& b, const BatchService& service) {
+  auto parse = [](const std::string& text) {
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    return j.is_discarded() ? nlohmann::json(nullptr) : j;
+  };
+  auto written = [&](const std::string& id) {
+    return b.output_written && service.file_exists(id) ? nlohmann::json(id)
+                                                       : nlohmann::json(nullptr);
+  };
+  return {{"id", b.id},
+          {"object", "batch"},
+          {"endpoint", b.endpoint},
+          {"errors", parse(b.errors_json)},
+          {"input_file_id", b.input_file_id},
+          {"completion_window", b.completion_window},
+          {"status", to_string(b.status)},
+          {"output_file_id", written(b.output_file_id)},
+          {"error_file_id", written(b.error_file_id)},
+          {"created_at", b.created_at},
+          {"in_progress_at", seconds_or_null(b.in_progress_at)},
+          {"expires_at", seconds_or_null(b.expires_at)},
+          {"finalizing_at", seconds_or_null(b.finalizing_at)},
+          {"completed_at", seconds_or_null(b.completed_at)},
+          {"failed_at", seconds_or_null(b.failed_at)},
+          {"expired_at", seconds_or_null(b.expired_at)},
+          {"cancelling_at", seconds_or_null(b.cancelling_at)},
+          {"cancelled_at", seconds_or_null(b.cancelled_at)},
+          {"request_counts",
+           {{"total", b.total}, {"completed", b.completed}, {"failed", b.failed}}},
+          {"metadata", parse(b.metadata_json)},
+          // Not in OpenAI's schema (SDKs keep unknown members): progress for `batch submit`.
+          {"x_switchyard",
+           {{"prompt_tokens", b.tokens_in},
+            {"completion_tokens", b.tokens_out},
+            {"cost_micro_usd", b.cost_micro_usd},
+            {"cost_usd", backends::format_usd(b.cost_micro_usd)}}}};
+}
+
+template <typename Record, typename ToJson>
+nlohmann::json list_json(const std::vector<Record>& items, bool has_more, ToJson&& to_json) {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& item : items) data.push_back(to_json(item));
+  return {{"object", "list"},
+          {"data", data},
+          {"first_id", items.empty() ? nlohmann::json(nullptr) : nlohmann::json(items.front().id)},
+          {"last_id", items.empty() ? nlohmann::json(nullptr) : nlohmann::json(items.back().id)},
+          {"has_more", has_more}};
+}
+
+}  // namespace sy::gateway::batch_http

@@ -1,0 +1,234 @@
+// ApiHandler's Batch API (OpenAI's shapes): POST /v1/batches, GET /v1/batches (limit/after),
+// GET /v1/batches/{id}, POST /v1/batches/{id}/cancel; and run_batch_line, which runs one line
+// of a job through the same path as POST /v1/chat/completions (parse, model check, policy gate
+// as batch origin, fallback, pricing) with a ResponseWriter that collects the answer and a
+// ledger sink that hands the line's row to the job store instead of the ledger.
+
+#include <mutex>
+#include <unordered_map>
+
+#include "api/api_handler.h"
+#include "api/batch_http.h"
+
+namespace sy::gateway {
+
+using backends::Error;
+using backends::ErrorKind;
+using namespace batch_http;
+
+namespace {
+
+// One running line: complete once both its answer and its ledger row have arrived (an
+// exchange answers first and records after, a refusal too; neither order is relied upon).
+class PendingLine {
+ public:
+  explicit PendingLine(std::function<void(BatchLineOutcome)> done) : done_(std::move(done)) {}
+
+  void answer(int status, std::string body) {
+    std::unique_lock lock(mutex_);
+    outcome_.status_code = status;
+    outcome_.body = std::move(body);
+    answered_ = true;
+    maybe_finish(lock);
+  }
+  void bill(LedgerRow row) {
+    std::unique_lock lock(mutex_);
+    outcome_.row = std::move(row);
+    maybe_finish(lock);
+  }
+
+ private:
+  void maybe_finish(std::unique_lock<std::mutex>& lock) {
+    if (!answered_ || !outcome_.row || !done_) return;
+    auto done = std::move(done_);
+    done_ = nullptr;
+    BatchLineOutcome outcome = std::move(outcome_);
+    lock.unlock();
+    done(std::move(outcome));
+  }
+
+  std::mutex mutex_;
+  std::function<void(BatchLineOutcome)> done_;
+  BatchLineOutcome outcome_;
+  bool answered_ = false;
+};
+
+// The ResponseWriter of a batch line: keeps the body instead of sending it anywhere.
+class CollectingWriter final : public ResponseWriter {
+ public:
+  explicit CollectingWriter(std::shared_ptr<PendingLine> line) : line_(std::move(line)) {}
+  void respond(int status, Headers, std::string body) override {
+    line_->answer(status, std::move(body));
+  }
+  void start_stream(int status, Headers) override { status_ = status; }
+  void write(std::string data) override { streamed_ += data; }
+  void finish() override { line_->answer(status_, std::move(streamed_)); }
+  void on_cancel(std::function<void()>) override {}  // a batch line has no client to lose
+
+ private:
+  std::shared_ptr<PendingLine> line_;
+  int status_ = 200;
+  std::string streamed_;
+};
+
+// The ledger of batch lines: rows go to the line they belong to (by request id), which hands
+// them to the job store with the line's result; BatchService writes them to the real ledger.
+class BatchRowSink final : public LedgerWriter {
+ public:
+  void expect(const std::string& request_id, std::shared_ptr<PendingLine> line) {
+    std::lock_guard lock(mutex_);
+    lines_[request_id] = std::move(line);
+  }
+  bool write(LedgerRow row) override {
+    std::shared_ptr<PendingLine> line;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = lines_.find(row.request_id);
+      if (it == lines_.end()) return false;
+      line = std::move(it->second);
+      lines_.erase(it);
+    }
+    line->bill(std::move(row));
+    return true;
+  }
+  void flush() override {}
+  void close() override {}
+  LedgerStats stats() const override { return {}; }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<PendingLine>> lines_;
+};
+
+}  // namespace
+
+std::shared_ptr<LedgerWriter> ApiHandler::ledger_for(const LedgerRow& row) const {
+  return row.surface == "batch" && batch_rows_ ? batch_rows_ : ledger_;
+}
+
+void ApiHandler::set_batch_service(std::shared_ptr<BatchService> batch) {
+  batch_ = std::move(batch);
+  if (!batch_rows_) batch_rows_ = std::make_shared<BatchRowSink>();
+}
+
+void ApiHandler::run_batch_line(BatchLineRequest line,
+                                std::function<void(BatchLineOutcome)> done) {
+  auto pending = std::make_shared<PendingLine>(std::move(done));
+  std::static_pointer_cast<BatchRowSink>(batch_rows_)->expect(line.request_id, pending);
+  ServerRequest request{.method = "POST", .target = line.url, .body = std::move(line.body)};
+  Principal principal{.tenant = line.tenant, .key_id = line.key_id};
+  LedgerRow row;
+  row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  row.request_id = line.request_id;
+  row.surface = "batch";
+  row.endpoint = line.url;
+  row.tenant = line.tenant;
+  row.key_id = line.key_id;
+  chat(request, principal, line.url == "/v1/completions", std::move(row),
+       std::make_shared<CollectingWriter>(std::move(pending)));
+}
+
+void ApiHandler::batches(const ServerRequest& request, const std::string& request_id,
+                         ResponseWriter& writer) {
+  auto principal = keys_.authenticate(request.headers);
+  if (!principal) return reply_error(writer, principal.error(), request_id);
+  if (!batch_) {
+    return reply_error(writer,
+                       Error{.kind = ErrorKind::not_found,
+                             .message = "The Batch API needs a data directory (batch disabled)"},
+                       request_id);
+  }
+  const std::string& tenant = principal->tenant;
+  const std::string_view target = request.target;
+  const std::string_view path = target.substr(0, target.find('?'));
+  // "/v1/batches", "/v1/batches/{id}" or "/v1/batches/{id}/cancel".
+  std::string_view rest = path.size() > 11 ? path.substr(12) : std::string_view();
+  const bool cancel = rest.ends_with("/cancel");
+  if (cancel) rest.remove_suffix(7);
+  const std::string id(rest);
+  auto method_not_allowed = [&] {
+    reply_error(writer,
+                Error{.kind = ErrorKind::invalid_request,
+                      .message = "Unsupported method " + request.method.substr(0, 16) + " for " +
+                                 std::string(path.substr(0, 200)),
+                      .code = "method_not_allowed"},
+                request_id);
+  };
+  if (id.find('/') != std::string::npos) {
+    return reply_error(writer, Error{.kind = ErrorKind::not_found, .message = "Unknown URL"},
+                       request_id);
+  }
+  auto to_json = [&](const BatchRecord& b) { return batch_json(b, *batch_); };
+
+  if (id.empty()) {
+    if (request.method == "GET") {
+      const size_t limit = list_limit(target);
+      auto items = batch_->list_batches(tenant, limit + 1, query_param(target, "after").value_or(""));
+      const bool more = items.size() > limit;
+      if (more) items.pop_back();
+      return reply_json(writer, list_json(items, more, to_json), request_id);
+    }
+    if (request.method != "POST") return method_not_allowed();
+    nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+    if (!body.is_object()) {
+      return reply_error(
+          writer,
+          Error{.kind = ErrorKind::invalid_request, .message = "The body must be a JSON object"},
+          request_id);
+    }
+    auto string_field = [&](const char* name, std::string fallback) -> std::optional<std::string> {
+      auto it = body.find(name);
+      if (it == body.end() || it->is_null()) return fallback;
+      if (!it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    auto input = string_field("input_file_id", "");
+    auto endpoint = string_field("endpoint", "");
+    auto window = string_field("completion_window", "24h");
+    if (!input || input->empty() || !endpoint || !window) {
+      const char* param = !input || input->empty() ? "input_file_id"
+                          : !endpoint               ? "endpoint"
+                                                    : "completion_window";
+      return reply_error(writer,
+                         Error{.kind = ErrorKind::invalid_request,
+                               .message = std::string("'") + param + "' must be a string",
+                               .param = param},
+                         request_id);
+    }
+    std::string metadata = "null";
+    if (auto it = body.find("metadata"); it != body.end() && !it->is_null()) {
+      bool valid = it->is_object() && it->size() <= 16;
+      for (const auto& [key, value] : it->items()) {
+        valid = valid && key.size() <= 64 && value.is_string() &&
+                value.get_ref<const std::string&>().size() <= 512;
+      }
+      if (!valid) {
+        return reply_error(writer,
+                           Error{.kind = ErrorKind::invalid_request,
+                                 .message = "metadata must be an object of at most 16 string "
+                                            "values (keys up to 64, values up to 512 characters)",
+                                 .param = "metadata"},
+                           request_id);
+      }
+      metadata = it->dump();
+    }
+    auto created = batch_->create(tenant, principal->key_id, *input, *endpoint, *window, metadata);
+    if (!created) return reply_error(writer, created.error(), request_id);
+    return reply_json(writer, to_json(*created), request_id);
+  }
+
+  if (cancel) {
+    if (request.method != "POST") return method_not_allowed();
+    auto cancelled = batch_->cancel(tenant, id);
+    if (!cancelled) return reply_error(writer, cancelled.error(), request_id);
+    return reply_json(writer, to_json(*cancelled), request_id);
+  }
+  if (request.method != "GET") return method_not_allowed();
+  auto record = batch_->batch(tenant, id);
+  if (!record) return reply_error(writer, record.error(), request_id);
+  reply_json(writer, to_json(*record), request_id);
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,100 @@
+// ApiHandler's Files API (OpenAI's shapes): POST /v1/files (multipart/form-data, purpose batch),
+// GET /v1/files, GET /v1/files/{id}, GET /v1/files/{id}/content, DELETE /v1/files/{id}.
+// A key sees only its tenant's files. No ledger rows: nothing runs a model here.
+
+#include "api/api_handler.h"
+#include "api/batch_http.h"
+#include "api/multipart_form.h"
+
+namespace sy::gateway {
+
+using backends::Error;
+using backends::ErrorKind;
+using namespace batch_http;
+
+void ApiHandler::files(const ServerRequest& request, const std::string& request_id,
+                       ResponseWriter& writer) {
+  auto principal = keys_.authenticate(request.headers);
+  if (!principal) return reply_error(writer, principal.error(), request_id);
+  if (!batch_) {
+    return reply_error(writer,
+                       Error{.kind = ErrorKind::not_found,
+                             .message = "The Files API needs a data directory (batch disabled)"},
+                       request_id);
+  }
+  const std::string& tenant = principal->tenant;
+  const std::string_view target = request.target;
+  const std::string_view path = target.substr(0, target.find('?'));
+  // "/v1/files", "/v1/files/{id}" or "/v1/files/{id}/content".
+  std::string_view rest = path.size() > 9 ? path.substr(10) : std::string_view();
+  const bool wants_content = rest.ends_with("/content");
+  if (wants_content) rest.remove_suffix(8);
+  const std::string id(rest);
+  auto method_not_allowed = [&] {
+    reply_error(writer,
+                Error{.kind = ErrorKind::invalid_request,
+                      .message = "Unsupported method " + request.method.substr(0, 16) + " for " +
+                                 std::string(path.substr(0, 200)),
+                      .code = "method_not_allowed"},
+                request_id);
+  };
+  if (id.find('/') != std::string::npos) {
+    return reply_error(writer, Error{.kind = ErrorKind::not_found, .message = "Unknown URL"},
+                       request_id);
+  }
+
+  if (id.empty()) {
+    if (request.method == "GET") {
+      const size_t limit = list_limit(target, 100);
+      auto items = batch_->list_files(tenant, query_param(target, "purpose").value_or(""),
+                                      limit + 1, query_param(target, "after").value_or(""));
+      const bool more = items.size() > limit;
+      if (more) items.pop_back();
+      return reply_json(writer, list_json(items, more, file_json), request_id);
+    }
+    if (request.method != "POST") return method_not_allowed();
+    auto boundary = multipart_boundary(
+        backends::find_header(request.headers, "content-type").value_or(""));
+    if (!boundary) return reply_error(writer, boundary.error(), request_id);
+    auto parts = parse_multipart(request.body, *boundary);
+    if (!parts) return reply_error(writer, parts.error(), request_id);
+    const FormPart* file = nullptr;
+    std::string purpose;
+    for (const FormPart& part : *parts) {
+      if (part.name == "file") file = &part;
+      if (part.name == "purpose") purpose = std::string(part.content);
+    }
+    if (!file) {
+      return reply_error(writer,
+                         Error{.kind = ErrorKind::invalid_request,
+                               .message = "Missing the 'file' part",
+                               .param = "file"},
+                         request_id);
+    }
+    auto stored = batch_->upload(tenant, file->filename, purpose, file->content);
+    if (!stored) return reply_error(writer, stored.error(), request_id);
+    return reply_json(writer, file_json(*stored), request_id);
+  }
+
+  if (wants_content) {
+    if (request.method != "GET") return method_not_allowed();
+    auto text = batch_->content(tenant, id);
+    if (!text) return reply_error(writer, text.error(), request_id);
+    return writer.respond(
+        200, {{"content-type", "application/octet-stream"}, {"x-request-id", request_id}},
+        std::move(*text));
+  }
+  if (request.method == "GET") {
+    auto record = batch_->file(tenant, id);
+    if (!record) return reply_error(writer, record.error(), request_id);
+    return reply_json(writer, file_json(*record), request_id);
+  }
+  if (request.method == "DELETE") {
+    auto removed = batch_->remove_file(tenant, id);
+    if (!removed) return reply_error(writer, removed.error(), request_id);
+    return reply_json(writer, {{"id", id}, {"object", "file"}, {"deleted", true}}, request_id);
+  }
+  method_not_allowed();
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,603 @@
+#include "batch/batch_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "batch/ledger_row_json.h"
+
+namespace sy::gateway {
+
+using backends::Error;
+using backends::ErrorKind;
+
+namespace {
+
+constexpr int64_t kWindowSeconds = 24 * 3600;  // "24h", the only window OpenAI offers
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string random_hex(size_t n) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(n, '0');
+  for (auto& c : out) c = kHex[rng() & 15];
+  return out;
+}
+
+std::unexpected<Error> not_found(const std::string& what, const std::string& id) {
+  return backends::fail(ErrorKind::not_found, "No such " + what + ": '" + id.substr(0, 100) + "'");
+}
+
+// Writes `content` to `path` through a temporary file and a rename, so a reader (or a restart)
+// never sees half a file.
+backends::Status write_atomically(const std::filesystem::path& path, std::string_view content) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) return backends::fail(ErrorKind::internal, "writing " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return backends::fail(ErrorKind::internal, "renaming " + tmp.string());
+  return {};
+}
+
+std::optional<std::string> read_whole(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return std::move(buffer).str();
+}
+
+// The OpenAI output line of an answered request (any HTTP status).
+std::string answered_line(const std::string& line_id, const std::string& custom_id,
+                          const std::string& request_id, const BatchLineOutcome& outcome) {
+  nlohmann::json body = nlohmann::json::parse(outcome.body, nullptr, false);
+  if (body.is_discarded()) body = nlohmann::json::object();
+  nlohmann::json line = {{"id", line_id},
+                         {"custom_id", custom_id},
+                         {"response",
+                          {{"status_code", outcome.status_code},
+                           {"request_id", request_id},
+                           {"body", std::move(body)}}},
+                         {"error", nullptr}};
+  return line.dump();
+}
+
+// A line that never ran (the job was cancelled or expired first).
+std::string unrun_line(const std::string& line_id, const std::string& custom_id,
+                       const std::string& code, const std::string& message) {
+  nlohmann::json line = {{"id", line_id},
+                         {"custom_id", custom_id},
+                         {"response", nullptr},
+                         {"error", {{"code", code}, {"message", message}}}};
+  return line.dump();
+}
+
+}  // namespace
+
+struct BatchService::Job {
+  BatchRecord record;
+  std::vector<BatchInputLine> lines;
+  std::vector<bool> done;
+  size_t next = 0;
+  int in_flight = 0;
+  bool cancel = false;
+  bool expired = false;
+  bool finalizing = false;
+
+  std::string line_id(size_t index) const {
+    return "batch_req_" + record.id.substr(record.id.find('_') + 1) + "_" + std::to_string(index);
+  }
+};
+
+BatchService::BatchService(BatchServiceOptions options, BatchLineExecutor executor,
+                           std::shared_ptr<LedgerWriter> ledger)
+    : options_(std::move(options)),
+      executor_(std::move(executor)),
+      ledger_(std::move(ledger)),
+      store_(options_.dir / "batches.sqlite3", options_.synchronous_full) {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir / "files", ec);
+  if (ec) throw std::runtime_error("batch: creating " + (options_.dir / "files").string());
+  worker_ = std::thread([this] { worker(); });
+}
+
+BatchService::~BatchService() { close(); }
+
+void BatchService::close() {
+  stop();
+  std::lock_guard lock(join_mutex_);
+  if (worker_.joinable()) worker_.join();
+}
+
+std::filesystem::path BatchService::file_path(const std::string& id) const {
+  return options_.dir / "files" / (id + ".jsonl");
+}
+
+backends::Result<FileRecord> BatchService::upload(const std::string& tenant,
+                                                  const std::string& filename,
+                                                  const std::string& purpose,
+                                                  std::string_view content) {
+  if (purpose != "batch") {
+    return backends::fail(ErrorKind::invalid_request,
+                          "purpose must be 'batch' (the only purpose this server stores)");
+  }
+  if (content.size() > options_.max_file_bytes) {
+    return backends::fail(ErrorKind::payload_too_large,
+                          "The file is larger than " + std::to_string(options_.max_file_bytes) +
+                              " bytes");
+  }
+  auto lines = parse_batch_input(content, options_.max_lines);
+  if (!lines) return std::unexpected(lines.error());
+  FileRecord record{.id = "file-" + random_hex(24),
+                    .tenant = tenant,
+                    .purpose = purpose,
+                    .filename = filename.empty() ? "input.jsonl" : filename.substr(0, 255),
+                    .bytes = static_cast<int64_t>(content.size()),
+                    .created_at = unix_now(),
+                    .lines = static_cast<int64_t>(lines->size())};
+  if (auto written = write_atomically(file_path(record.id), content); !written) {
+    return std::unexpected(written.error());
+  }
+  if (auto stored = store_.insert_file(record); !stored) return std::unexpected(stored.error());
+  return record;
+}
+
+backends::Result<FileRecord> BatchService::file(const std::string& tenant,
+                                                const std::string& id) const {
+  auto record = store_.file(id);
+  if (!record || record->tenant != tenant) return not_found("file", id);
+  return *record;
+}
+
+bool BatchService::file_exists(const std::string& id) const {
+  return !id.empty() && store_.file(id).has_value();
+}
+
+backends::Result<std::string> BatchService::content(const std::string& tenant,
+                                                    const std::string& id) const {
+  auto record = file(tenant, id);
+  if (!record) return std::unexpected(record.error());
+  auto text = read_whole(file_path(id));
+  if (!text) return backends::fail(ErrorKind::internal, "The file's content is missing");
+  return *text;
+}
+
+backends::Status BatchService::remove_file(const std::string& tenant, const std::string& id) {
+  auto record = file(tenant, id);
+  if (!record) return std::unexpected(record.error());
+  if (auto removed = store_.delete_file(id); !removed) return removed;
+  std::error_code ec;
+  std::filesystem::remove(file_path(id), ec);
+  return {};
+}
+
+std::vector<FileRecord> BatchService::list_files(const std::string& tenant,
+                                                 const std::string& purpose, size_t limit,
+                                                 const std::string& after) const {
+  return store_.list_files(tenant, purpose, limit, after);
+}
+
+backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
+                                                   const std::string& key_id,
+                                                   const std::string& input_file_id,
+                                                   const std::string& endpoint,
+                                                   const std::string& completion_window,
+                                                   const std::string& metadata_json) {
+  if (!is_batch_endpoint(endpoint)) {
+    return std::unexpected(Error{
+        .kind = ErrorKind::invalid_request,
+        .message = "endpoint must be '/v1/chat/completions' or '/v1/completions'",
+        .param = "endpoint"});
+  }
+  if (completion_window != "24h") {
+    return std::unexpected(Error{.kind = ErrorKind::invalid_request,
+                                 .message = "completion_window must be '24h'",
+                                 .param = "completion_window"});
+  }
+  auto input = file(tenant, input_file_id);
+  if (!input) return std::unexpected(input.error());
+  if (input->purpose != "batch") {
+    return std::unexpected(Error{.kind = ErrorKind::invalid_request,
+                                 .message = "The input file's purpose must be 'batch'",
+                                 .param = "input_file_id"});
+  }
+  auto text = read_whole(file_path(input_file_id));
+  if (!text) return backends::fail(ErrorKind::internal, "The input file's content is missing");
+  auto lines = parse_batch_input(*text, options_.max_lines);
+
+  const std::string hex = random_hex(24);
+  BatchRecord record{.id = "batch_" + hex,
+                     .tenant = tenant,
+                     .key_id = key_id,
+                     .input_file_id = input_file_id,
+                     .endpoint = endpoint,
+                     .completion_window = completion_window,
+                     .metadata_json = metadata_json,
+                     .status = BatchStatus::validating,
+                     .created_at = unix_now(),
+                     .output_file_id = "file-" + hex + "out",
+                     .error_file_id = "file-" + hex + "err"};
+  record.expires_at = record.created_at + kWindowSeconds;
+  // Validation: a file that no longer parses, or lines for another endpoint, fail the batch
+  // (OpenAI's `errors` list names the lines) rather than the request.
+  nlohmann::json errors = nlohmann::json::array();
+  if (!lines) {
+    errors.push_back({{"code", "invalid_request"}, {"message", lines.error().message}});
+  } else {
+    record.total = static_cast<int64_t>(lines->size());
+    for (size_t i = 0; i < lines->size() && errors.size() < 100; ++i) {
+      if ((*lines)[i].url != endpoint) {
+        errors.push_back({{"code", "mismatched_endpoint"},
+                          {"message", "The line's url '" + (*lines)[i].url +
+                                          "' is not the batch's endpoint '" + endpoint + "'"},
+                          {"param", "url"},
+                          {"line", i + 1}});
+      }
+    }
+  }
+  if (!errors.empty()) {
+    record.status = BatchStatus::failed;
+    record.failed_at = record.created_at;
+    record.errors_json = nlohmann::json{{"object", "list"}, {"data", errors}}.dump();
+    record.output_file_id.clear();
+    record.error_file_id.clear();
+  } else {
+    record.status = BatchStatus::in_progress;
+    record.in_progress_at = record.created_at;
+  }
+  if (auto stored = store_.insert_batch(record); !stored) return std::unexpected(stored.error());
+  if (record.status == BatchStatus::in_progress) start(record);
+  return record;
+}
+
+backends::Result<BatchRecord> BatchService::batch(const std::string& tenant,
+                                                  const std::string& id) const {
+  auto record = store_.batch(id);
+  if (!record || record->tenant != tenant) return not_found("batch", id);
+  return *record;
+}
+
+std::vector<BatchRecord> BatchService::list_batches(const std::string& tenant, size_t limit,
+                                                    const std::string& after) const {
+  return store_.list_batches(tenant, limit, after);
+}
+
+backends::Result<BatchRecord> BatchService::cancel(const std::string& tenant,
+                                                   const std::string& id) {
+  auto record = batch(tenant, id);
+  if (!record) return record;
+  if (record->status == BatchStatus::cancelling || record->status == BatchStatus::cancelled) {
+    return record;
+  }
+  auto moved = store_.transition(id, {BatchStatus::validating, BatchStatus::in_progress},
+                                 BatchStatus::cancelling, unix_now());
+  if (!moved) return std::unexpected(moved.error());
+  if (!*moved) {
+    return std::unexpected(
+        Error{.kind = ErrorKind::invalid_request,
+              .message = "Cannot cancel a batch with status '" +
+                         std::string(to_string(record->status)) + "'",
+              .code = "batch_not_cancellable"});
+  }
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) {
+      job = it->second;
+      job->cancel = true;
+    }
+  }
+  if (job) {
+    pump(job);  // finalizes at once when nothing is in flight
+  } else {
+    post([this, id] { finalize(id); });
+  }
+  return batch(tenant, id);
+}
+
+void BatchService::start(const BatchRecord& record) {
+  auto text = read_whole(file_path(record.input_file_id));
+  auto lines = text ? parse_batch_input(*text, options_.max_lines)
+                    : backends::Result<std::vector<BatchInputLine>>(
+                          backends::fail(ErrorKind::internal, "the input file is missing"));
+  if (!lines) {
+    // The input vanished under a stored job (deleted): the job fails, naming why.
+    BatchRecord failed = record;
+    failed.status = BatchStatus::failed;
+    failed.failed_at = unix_now();
+    failed.errors_json =
+        nlohmann::json{{"object", "list"},
+                       {"data", {{{"code", "input_file_unreadable"},
+                                  {"message", lines.error().message}}}}}
+            .dump();
+    (void)store_.update_batch(failed);
+    return;
+  }
+  auto job = std::make_shared<Job>();
+  job->record = record;
+  job->lines = std::move(*lines);
+  job->done.assign(job->lines.size(), false);
+  for (int64_t line : store_.done_lines(record.id)) {
+    if (line >= 0 && static_cast<size_t>(line) < job->done.size()) job->done[line] = true;
+  }
+  job->cancel = record.status == BatchStatus::cancelling;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    jobs_[record.id] = job;
+  }
+  pump(job);
+}
+
+void BatchService::pump(const std::shared_ptr<Job>& job) {
+  std::vector<size_t> to_run;
+  bool finish = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || job->finalizing) return;
+    if (!job->expired && unix_now() >= job->record.expires_at) job->expired = true;
+    while (!job->cancel && !job->expired &&
+           job->in_flight < options_.max_concurrency_per_job && job->next < job->lines.size()) {
+      const size_t index = job->next++;
+      if (job->done[index]) continue;
+      ++job->in_flight;
+      to_run.push_back(index);
+    }
+    const bool all_started = job->next >= job->lines.size() || job->cancel || job->expired;
+    if (job->in_flight == 0 && all_started) {
+      job->finalizing = true;
+      finish = true;
+    }
+  }
+  for (size_t index : to_run) {
+    const BatchInputLine& line = job->lines[index];
+    // Batch answers are whole JSON bodies: a line asking to stream is answered unstreamed.
+    std::string body = line.body;
+    nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+    if (parsed.is_object() && (parsed.contains("stream") || parsed.contains("stream_options"))) {
+      parsed.erase("stream");
+      parsed.erase("stream_options");
+      body = parsed.dump();
+    }
+    BatchLineRequest request{.request_id = job->line_id(index),
+                             .tenant = job->record.tenant,
+                             .key_id = job->record.key_id,
+                             .url = line.url,
+                             .body = std::move(body)};
+    executor_(std::move(request), [this, job, index](BatchLineOutcome outcome) {
+      on_line_done(job, index, std::move(outcome));
+    });
+  }
+  if (finish) {
+    const std::string id = job->record.id;
+    post([this, id] { finalize(id); });
+  }
+}
+
+void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
+                                BatchLineOutcome outcome) {
+  const std::string line_id = job->line_id(index);
+  const bool ok = outcome.status_code >= 200 && outcome.status_code < 300;
+  LineResult result{.line = static_cast<int64_t>(index),
+                    .ok = ok,
+                    .json = answered_line(line_id, job->lines[index].custom_id, line_id, outcome)};
+  std::string row_json;
+  int64_t tokens_in = 0, tokens_out = 0, cost = 0;
+  if (outcome.row) {
+    tokens_in = outcome.row->usage.prompt_tokens;
+    tokens_out = outcome.row->usage.completion_tokens;
+    cost = outcome.row->cost;
+    if (ledger_) row_json = ledger_row_to_json(*outcome.row);
+  }
+  // The result and its ledger row commit together; only then does the row reach the ledger.
+  auto stored = store_.record_line(job->record.id, result, row_json, tokens_in, tokens_out, cost);
+  if (!stored) {
+    spdlog::error("batch {} line {}: {}; it runs again after a restart", job->record.id,
+                  index + 1, stored.error().message);
+  } else if (*stored && outcome.row && ledger_) {
+    ledger_->write(*outcome.row);
+    std::lock_guard lock(mutex_);
+    to_mark_.emplace_back(job->record.id, static_cast<int64_t>(index));
+    cv_.notify_all();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    --job->in_flight;
+    if (stored) job->done[index] = true;
+  }
+  pump(job);
+}
+
+void BatchService::finalize(const std::string& batch_id) {
+  auto record = store_.batch(batch_id);
+  if (!record || !is_unfinished(record->status)) return;
+  const int64_t now = unix_now();
+  // Which terminal state: a cancel wins, then expiry, else every line has a result.
+  BatchStatus terminal = BatchStatus::completed;
+  if (record->status == BatchStatus::cancelling) {
+    terminal = BatchStatus::cancelled;
+  } else if (now >= record->expires_at) {
+    terminal = BatchStatus::expired;
+  }
+  if (terminal == BatchStatus::completed && record->status != BatchStatus::finalizing) {
+    record->status = BatchStatus::finalizing;
+    record->finalizing_at = now;
+    (void)store_.update_batch(*record);
+  }
+  auto text = read_whole(file_path(record->input_file_id));
+  auto lines = text ? parse_batch_input(*text, options_.max_lines)
+                    : backends::Result<std::vector<BatchInputLine>>(
+                          backends::fail(ErrorKind::internal, "the input file is missing"));
+  std::string output, errors;
+  std::vector<bool> seen(lines ? lines->size() : 0, false);
+  for (const LineResult& r : store_.results(batch_id)) {
+    (r.ok ? output : errors) += r.json + "\n";
+    if (r.line >= 0 && static_cast<size_t>(r.line) < seen.size()) seen[r.line] = true;
+  }
+  // Lines left unrun by a cancel or expiry (or a line whose result was lost) still appear once.
+  const std::string hex = batch_id.substr(batch_id.find('_') + 1);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i]) continue;
+    const bool cancelled = terminal == BatchStatus::cancelled;
+    errors += unrun_line("batch_req_" + hex + "_" + std::to_string(i), (*lines)[i].custom_id,
+                         cancelled ? "batch_cancelled" : "batch_expired",
+                         cancelled ? "The batch was cancelled before this request ran"
+                                   : "The batch expired before this request ran") +
+              "\n";
+  }
+  auto write_file = [&](const std::string& id, const std::string& content,
+                        const std::string& name) -> bool {
+    if (content.empty()) return true;
+    if (auto written = write_atomically(file_path(id), content); !written) {
+      spdlog::error("batch {}: {}", batch_id, written.error().message);
+      return false;
+    }
+    const auto count = std::count(content.begin(), content.end(), '\n');
+    return store_
+        .insert_file(FileRecord{.id = id,
+                                .tenant = record->tenant,
+                                .purpose = "batch_output",
+                                .filename = batch_id + name,
+                                .bytes = static_cast<int64_t>(content.size()),
+                                .created_at = now,
+                                .lines = static_cast<int64_t>(count)})
+        .has_value();
+  };
+  if (!write_file(record->output_file_id, output, "_output.jsonl") ||
+      !write_file(record->error_file_id, errors, "_error.jsonl")) {
+    return;  // left unfinished: the next start finalizes again
+  }
+  record->output_written = true;
+  record->status = terminal;
+  if (terminal == BatchStatus::completed) record->completed_at = now;
+  if (terminal == BatchStatus::cancelled) record->cancelled_at = now;
+  if (terminal == BatchStatus::expired) record->expired_at = now;
+  if (auto updated = store_.update_batch(*record); !updated) {
+    spdlog::error("batch {}: {}", batch_id, updated.error().message);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.erase(batch_id);
+  }
+  cv_.notify_all();
+}
+
+void BatchService::repair_billing() {
+  std::vector<UnbilledRow> rows = store_.unbilled();
+  if (rows.empty()) return;
+  std::vector<std::pair<std::string, int64_t>> marks;
+  std::vector<LedgerRow> parsed;
+  int64_t since = INT64_MAX;
+  for (const UnbilledRow& u : rows) {
+    marks.emplace_back(u.batch_id, u.line);
+    if (auto row = ledger_row_from_json(u.row_json)) {
+      since = std::min(since, row->time_ms);
+      parsed.push_back(std::move(*row));
+    }
+  }
+  if (ledger_ && !parsed.empty()) {
+    std::set<std::string> present;
+    if (!options_.ledger_path.empty()) {
+      auto ids = sqlite_ledger_request_ids(options_.ledger_path, since);
+      if (!ids) {
+        // Not knowing what the ledger has, billing twice is worse than leaving the rows for
+        // the next start.
+        spdlog::error("batch: billing repair postponed: {}", ids.error().message);
+        return;
+      }
+      present = std::move(*ids);
+    }
+    size_t written = 0;
+    for (LedgerRow& row : parsed) {
+      if (present.contains(row.request_id)) continue;
+      ledger_->write(std::move(row));
+      ++written;
+    }
+    ledger_->flush();
+    if (written > 0) spdlog::info("batch: {} ledger rows restored after a restart", written);
+  }
+  if (auto marked = store_.mark_billed(marks); !marked) {
+    spdlog::error("batch: {}", marked.error().message);
+  }
+}
+
+void BatchService::resume() {
+  repair_billing();
+  for (const BatchRecord& record : store_.unfinished_batches()) {
+    spdlog::info("batch {}: resuming ({})", record.id, to_string(record.status));
+    if (record.status == BatchStatus::finalizing) {
+      post([this, id = record.id] { finalize(id); });
+    } else {
+      start(record);
+    }
+  }
+}
+
+void BatchService::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool BatchService::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, timeout, [&] { return jobs_.empty() && tasks_.empty(); });
+}
+
+void BatchService::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_all();
+}
+
+void BatchService::worker() {
+  for (;;) {
+    std::function<void()> task;
+    std::vector<std::pair<std::string, int64_t>> marks;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stopping_ || !tasks_.empty() || !to_mark_.empty(); });
+      if (!tasks_.empty() && !stopping_) {
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      } else {
+        marks.swap(to_mark_);
+      }
+      if (stopping_ && marks.empty() && !task) return;
+    }
+    if (task) {
+      task();
+      cv_.notify_all();
+      continue;
+    }
+    // Rows handed to the ledger are marked billed once it has committed them (flush), so a
+    // restart knows which outbox rows may still be missing from it.
+    if (ledger_) ledger_->flush();
+    if (auto marked = store_.mark_billed(marks); !marked) {
+      spdlog::error("batch: {}", marked.error().message);
+    }
+  }
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,148 @@
+#pragma once
+// The Files and Batch APIs without HTTP: uploaded files under a data folder, batch jobs in the
+// BatchStore, and the runner that sends every line of a job through an executor (the gateway's
+// own chat exchange: policy gate, fallback, pricing) with bounded concurrency per job.
+//
+// Guarantees:
+// - Every input line of a finished job appears exactly once in its output file (2xx answers)
+//   or its error file (anything else, and lines a cancel or expiry left unrun).
+// - Every line that ran is billed once: its ledger row is stored with its result, then handed
+//   to the ledger, then marked billed once the ledger has committed it. On restart, rows still
+//   unmarked are compared with the SQLite ledger (when `ledger_path` names it) and only the
+//   missing ones are written. A line whose result was never stored runs again.
+// - A gateway killed mid-job resumes it on resume(): lines with a stored result are skipped.
+//
+// Tenancy: every lookup takes the caller's tenant; another tenant's file or batch is not_found.
+// Threading: all methods are thread-safe; line completions run on the executor's threads;
+// finalizing (writing the output files) and billing marks run on one background thread.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "batch/batch_input.h"
+#include "batch/batch_store.h"
+#include "switchyard/backends/error.h"
+#include "switchyard/gateway/ledger.h"
+
+namespace sy::gateway {
+
+// One line as the executor runs it: as if the batch's key had POSTed `body` to `url`.
+struct BatchLineRequest {
+  std::string request_id;  // deterministic per (batch, line): the ledger row's id
+  std::string tenant;
+  std::string key_id;
+  std::string url;
+  std::string body;
+};
+
+struct BatchLineOutcome {
+  int status_code = 0;
+  std::string body;              // the answer (OpenAI JSON, or its error JSON)
+  std::optional<LedgerRow> row;  // the line's ledger row, not yet written anywhere
+};
+
+// Runs one line and calls `done` exactly once, on any thread, never inside the call.
+using BatchLineExecutor =
+    std::function<void(BatchLineRequest, std::function<void(BatchLineOutcome)> done)>;
+
+struct BatchServiceOptions {
+  std::filesystem::path dir;  // batches.sqlite3 and files/ (created)
+  size_t max_file_bytes = 8 * 1024 * 1024;
+  size_t max_lines = 50'000;
+  int max_concurrency_per_job = 4;
+  bool synchronous_full = false;
+  std::filesystem::path ledger_path;  // the SQLite ledger, for the restart repair ("" = none)
+};
+
+// Progress of a job now (the stored counters plus what is in flight).
+struct BatchProgress {
+  int64_t total = 0, completed = 0, failed = 0;
+  int64_t tokens_in = 0, tokens_out = 0, cost_micro_usd = 0;
+};
+
+class BatchService {
+ public:
+  // Opens the store (throws std::runtime_error with context at load time). `ledger` may be
+  // null (no ledger: lines are not billed anywhere).
+  BatchService(BatchServiceOptions options, BatchLineExecutor executor,
+               std::shared_ptr<LedgerWriter> ledger);
+  ~BatchService();  // close()
+  BatchService(const BatchService&) = delete;
+  BatchService& operator=(const BatchService&) = delete;
+
+  size_t max_file_bytes() const { return options_.max_file_bytes; }
+
+  // Files. Only purpose "batch" may be uploaded; its content is validated line by line.
+  backends::Result<FileRecord> upload(const std::string& tenant, const std::string& filename,
+                                      const std::string& purpose, std::string_view content);
+  backends::Result<FileRecord> file(const std::string& tenant, const std::string& id) const;
+  backends::Result<std::string> content(const std::string& tenant, const std::string& id) const;
+  backends::Status remove_file(const std::string& tenant, const std::string& id);
+  std::vector<FileRecord> list_files(const std::string& tenant, const std::string& purpose,
+                                     size_t limit, const std::string& after) const;
+  // Whether the file exists (output and error files exist once a job has written them).
+  bool file_exists(const std::string& id) const;
+
+  // Batches. create() checks the input file (the tenant's, purpose batch, every line's url the
+  // batch's endpoint), stores the job and starts it.
+  backends::Result<BatchRecord> create(const std::string& tenant, const std::string& key_id,
+                                       const std::string& input_file_id,
+                                       const std::string& endpoint,
+                                       const std::string& completion_window,
+                                       const std::string& metadata_json);
+  backends::Result<BatchRecord> batch(const std::string& tenant, const std::string& id) const;
+  std::vector<BatchRecord> list_batches(const std::string& tenant, size_t limit,
+                                        const std::string& after) const;
+  // validating/in_progress -> cancelling; lines in flight finish, the rest go to the error file.
+  backends::Result<BatchRecord> cancel(const std::string& tenant, const std::string& id);
+
+  // Once at start: repairs billing of rows stored but maybe not in the ledger, then restarts
+  // every unfinished job.
+  void resume();
+  // Stops starting lines and finalizing; lines in flight still store their results. Idempotent,
+  // never blocks (safe from a signal callback).
+  void stop();
+  // stop(), then waits for the background thread to mark what the ledger has committed. Call
+  // before the ledger closes.
+  void close();
+  // Blocks until no job is running or `timeout` passes (tests): false on timeout.
+  bool wait_idle(std::chrono::milliseconds timeout);
+
+ private:
+  struct Job;
+  std::filesystem::path file_path(const std::string& id) const;
+  void start(const BatchRecord& record);
+  void pump(const std::shared_ptr<Job>& job);
+  void on_line_done(const std::shared_ptr<Job>& job, size_t index, BatchLineOutcome outcome);
+  void finalize(const std::string& batch_id);
+  void repair_billing();
+  void post(std::function<void()> task);
+  void worker();
+
+  BatchServiceOptions options_;
+  BatchLineExecutor executor_;
+  std::shared_ptr<LedgerWriter> ledger_;
+  BatchStore store_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;  // worker: tasks or marks; wait_idle: jobs
+  std::map<std::string, std::shared_ptr<Job>> jobs_;
+  std::deque<std::function<void()>> tasks_;
+  std::vector<std::pair<std::string, int64_t>> to_mark_;  // handed to the ledger, not marked
+  bool stopping_ = false;
+  std::mutex join_mutex_;
+  std::thread worker_;
+};
+
+}  // namespace sy::gateway

@@ -1,0 +1,523 @@
+#include "batch/batch_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace sy::gateway {
+
+using backends::Error;
+using backends::ErrorKind;
+
+namespace {
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// Migration i (1-based) brings the schema from version i-1 to i. Never edit one that shipped:
+// append a new one.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE files (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  filename TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  lines INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX files_by_tenant ON files (tenant, seq);
+CREATE TABLE batches (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  input_file_id TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  completion_window TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  errors TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  in_progress_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  finalizing_at INTEGER NOT NULL,
+  completed_at INTEGER NOT NULL,
+  failed_at INTEGER NOT NULL,
+  expired_at INTEGER NOT NULL,
+  cancelling_at INTEGER NOT NULL,
+  cancelled_at INTEGER NOT NULL,
+  output_file_id TEXT NOT NULL,
+  error_file_id TEXT NOT NULL,
+  total INTEGER NOT NULL,
+  completed INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  tokens_in INTEGER NOT NULL,
+  tokens_out INTEGER NOT NULL,
+  cost_micro_usd INTEGER NOT NULL,
+  output_written INTEGER NOT NULL
+);
+CREATE INDEX batches_by_tenant ON batches (tenant, seq);
+CREATE TABLE batch_lines (
+  batch_id TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  ledger_row TEXT NOT NULL,
+  billed INTEGER NOT NULL,
+  PRIMARY KEY (batch_id, line)
+) WITHOUT ROWID;
+CREATE INDEX batch_lines_unbilled ON batch_lines (billed) WHERE billed = 0;
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+constexpr const char* kBatchColumns =
+    "id, tenant, key_id, input_file_id, endpoint, completion_window, metadata, errors, status, "
+    "created_at, in_progress_at, expires_at, finalizing_at, completed_at, failed_at, expired_at, "
+    "cancelling_at, cancelled_at, output_file_id, error_file_id, total, completed, failed, "
+    "tokens_in, tokens_out, cost_micro_usd, output_written";
+
+[[noreturn]] void fail_open(sqlite3* db, const std::string& what) {
+  throw std::runtime_error("batch store: " + what + ": " +
+                           (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+void exec_or_throw(sqlite3* db, const char* sql, const std::string& what) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : "unknown error";
+    sqlite3_free(message);
+    throw std::runtime_error("batch store: " + what + ": " + text);
+  }
+}
+
+Error storage_error(sqlite3* db, const std::string& what) {
+  return Error{.kind = ErrorKind::internal,
+               .message = "batch store: " + what + ": " + sqlite3_errmsg(db)};
+}
+
+Stmt prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+  return Stmt(raw);
+}
+
+void bind(sqlite3_stmt* stmt, int i, const std::string& text) {
+  sqlite3_bind_text(stmt, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+void bind(sqlite3_stmt* stmt, int i, int64_t value) { sqlite3_bind_int64(stmt, i, value); }
+
+std::string text(sqlite3_stmt* stmt, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, i))) : std::string();
+}
+
+FileRecord read_file(sqlite3_stmt* s) {
+  return FileRecord{.id = text(s, 0),
+                    .tenant = text(s, 1),
+                    .purpose = text(s, 2),
+                    .filename = text(s, 3),
+                    .bytes = sqlite3_column_int64(s, 4),
+                    .created_at = sqlite3_column_int64(s, 5),
+                    .lines = sqlite3_column_int64(s, 6)};
+}
+
+BatchRecord read_batch(sqlite3_stmt* s) {
+  BatchRecord b;
+  int i = 0;
+  b.id = text(s, i++);
+  b.tenant = text(s, i++);
+  b.key_id = text(s, i++);
+  b.input_file_id = text(s, i++);
+  b.endpoint = text(s, i++);
+  b.completion_window = text(s, i++);
+  b.metadata_json = text(s, i++);
+  b.errors_json = text(s, i++);
+  b.status = batch_status_from(text(s, i++)).value_or(BatchStatus::failed);
+  for (int64_t* field : {&b.created_at, &b.in_progress_at, &b.expires_at, &b.finalizing_at,
+                         &b.completed_at, &b.failed_at, &b.expired_at, &b.cancelling_at,
+                         &b.cancelled_at}) {
+    *field = sqlite3_column_int64(s, i++);
+  }
+  b.output_file_id = text(s, i++);
+  b.error_file_id = text(s, i++);
+  for (int64_t* field :
+       {&b.total, &b.completed, &b.failed, &b.tokens_in, &b.tokens_out, &b.cost_micro_usd}) {
+    *field = sqlite3_column_int64(s, i++);
+  }
+  b.output_written = sqlite3_column_int(s, i++) != 0;
+  return b;
+}
+
+// Runs a prepared statement to completion; false when it failed.
+bool done(sqlite3_stmt* stmt) { return sqlite3_step(stmt) == SQLITE_DONE; }
+
+}  // namespace
+
+std::string_view to_string(BatchStatus status) {
+  switch (status) {
+    case BatchStatus::validating: return "validating";
+    case BatchStatus::failed: return "failed";
+    case BatchStatus::in_progress: return "in_progress";
+    case BatchStatus::finalizing: return "finalizing";
+    case BatchStatus::completed: return "completed";
+    case BatchStatus::expired: return "expired";
+    case BatchStatus::cancelling: return "cancelling";
+    case BatchStatus::cancelled: return "cancelled";
+  }
+  return "failed";
+}
+
+std::optional<BatchStatus> batch_status_from(std::string_view text) {
+  for (BatchStatus s : {BatchStatus::validating, BatchStatus::failed, BatchStatus::in_progress,
+                        BatchStatus::finalizing, BatchStatus::completed, BatchStatus::expired,
+                        BatchStatus::cancelling, BatchStatus::cancelled}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+bool is_unfinished(BatchStatus status) {
+  return status == BatchStatus::validating || status == BatchStatus::in_progress ||
+         status == BatchStatus::finalizing || status == BatchStatus::cancelling;
+}
+
+void BatchStore::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+int BatchStore::schema_version() { return kSchemaVersion; }
+
+BatchStore::BatchStore(const std::filesystem::path& path, bool synchronous_full) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) throw std::runtime_error("batch store: creating " + path.parent_path().string());
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  db_.reset(raw);
+  if (rc != SQLITE_OK) fail_open(raw, "opening " + path.string());
+  sqlite3_busy_timeout(raw, 5000);
+  exec_or_throw(raw, "PRAGMA journal_mode = WAL", "enabling WAL on " + path.string());
+  exec_or_throw(raw, synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                "setting synchronous");
+  Stmt version = prepare(raw, "PRAGMA user_version");
+  if (!version || sqlite3_step(version.get()) != SQLITE_ROW) fail_open(raw, "reading version");
+  const int have = sqlite3_column_int(version.get(), 0);
+  version.reset();
+  if (have > kSchemaVersion) {
+    throw std::runtime_error("batch store: " + path.string() + " has schema version " +
+                             std::to_string(have) + ", newer than this build's " +
+                             std::to_string(kSchemaVersion) + "; upgrade switchyard");
+  }
+  for (int next = have + 1; next <= kSchemaVersion; ++next) {
+    // Each migration and its version bump commit together, so a crash leaves a known version.
+    exec_or_throw(raw, "BEGIN IMMEDIATE", "starting migration");
+    try {
+      exec_or_throw(raw, kMigrations[next - 1], "migration " + std::to_string(next));
+      exec_or_throw(raw, ("PRAGMA user_version = " + std::to_string(next)).c_str(), "version");
+      exec_or_throw(raw, "COMMIT", "committing migration");
+    } catch (...) {
+      sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+}
+
+BatchStore::~BatchStore() = default;
+
+backends::Status BatchStore::exec_locked(const char* sql) {
+  if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return std::unexpected(storage_error(db_.get(), sql));
+  }
+  return {};
+}
+
+backends::Status BatchStore::insert_file(const FileRecord& f) {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "INSERT OR REPLACE INTO files (id, tenant, purpose, filename, bytes, created_at, lines, "
+                   "seq) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
+                   "files))");
+  bind(s.get(), 1, f.id);
+  bind(s.get(), 2, f.tenant);
+  bind(s.get(), 3, f.purpose);
+  bind(s.get(), 4, f.filename);
+  bind(s.get(), 5, f.bytes);
+  bind(s.get(), 6, f.created_at);
+  bind(s.get(), 7, f.lines);
+  if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "storing a file"));
+  return {};
+}
+
+std::optional<FileRecord> BatchStore::file(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "SELECT id, tenant, purpose, filename, bytes, created_at, lines FROM files "
+                   "WHERE id = ?");
+  bind(s.get(), 1, id);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  return read_file(s.get());
+}
+
+std::vector<FileRecord> BatchStore::list_files(const std::string& tenant,
+                                               const std::string& purpose, size_t limit,
+                                               const std::string& after) const {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "SELECT id, tenant, purpose, filename, bytes, created_at, lines FROM files "
+                   "WHERE tenant = ?1 AND (?2 = '' OR purpose = ?2) AND "
+                   "seq < COALESCE((SELECT seq FROM files WHERE id = ?3), 9223372036854775807) "
+                   "ORDER BY seq DESC LIMIT ?4");
+  bind(s.get(), 1, tenant);
+  bind(s.get(), 2, purpose);
+  bind(s.get(), 3, after);
+  bind(s.get(), 4, static_cast<int64_t>(limit));
+  std::vector<FileRecord> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_file(s.get()));
+  return out;
+}
+
+backends::Status BatchStore::delete_file(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(), "DELETE FROM files WHERE id = ?");
+  bind(s.get(), 1, id);
+  if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "deleting a file"));
+  return {};
+}
+
+backends::Status BatchStore::insert_batch(const BatchRecord& b) {
+  std::lock_guard lock(mutex_);
+  std::string sql = std::string("INSERT INTO batches (") + kBatchColumns +
+                    ", seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM batches))";
+  Stmt s = prepare(db_.get(), sql.c_str());
+  int i = 0;
+  for (const std::string* field : {&b.id, &b.tenant, &b.key_id, &b.input_file_id, &b.endpoint,
+                                   &b.completion_window, &b.metadata_json, &b.errors_json}) {
+    bind(s.get(), ++i, *field);
+  }
+  bind(s.get(), ++i, std::string(to_string(b.status)));
+  for (int64_t field : {b.created_at, b.in_progress_at, b.expires_at, b.finalizing_at,
+                        b.completed_at, b.failed_at, b.expired_at, b.cancelling_at,
+                        b.cancelled_at}) {
+    bind(s.get(), ++i, field);
+  }
+  bind(s.get(), ++i, b.output_file_id);
+  bind(s.get(), ++i, b.error_file_id);
+  for (int64_t field :
+       {b.total, b.completed, b.failed, b.tokens_in, b.tokens_out, b.cost_micro_usd}) {
+    bind(s.get(), ++i, field);
+  }
+  bind(s.get(), ++i, int64_t{b.output_written ? 1 : 0});
+  if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "storing a batch"));
+  return {};
+}
+
+std::optional<BatchRecord> BatchStore::batch(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  std::string sql = std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = ?";
+  Stmt s = prepare(db_.get(), sql.c_str());
+  bind(s.get(), 1, id);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  return read_batch(s.get());
+}
+
+std::vector<BatchRecord> BatchStore::list_batches(const std::string& tenant, size_t limit,
+                                                  const std::string& after) const {
+  std::lock_guard lock(mutex_);
+  std::string sql = std::string("SELECT ") + kBatchColumns +
+                    " FROM batches WHERE tenant = ?1 AND seq < COALESCE((SELECT seq FROM batches "
+                    "WHERE id = ?2), 9223372036854775807) ORDER BY seq DESC LIMIT ?3";
+  Stmt s = prepare(db_.get(), sql.c_str());
+  bind(s.get(), 1, tenant);
+  bind(s.get(), 2, after);
+  bind(s.get(), 3, static_cast<int64_t>(limit));
+  std::vector<BatchRecord> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_batch(s.get()));
+  return out;
+}
+
+std::vector<BatchRecord> BatchStore::unfinished_batches() const {
+  std::lock_guard lock(mutex_);
+  std::string sql = std::string("SELECT ") + kBatchColumns +
+                    " FROM batches WHERE status IN ('validating', 'in_progress', 'finalizing', "
+                    "'cancelling') ORDER BY seq";
+  Stmt s = prepare(db_.get(), sql.c_str());
+  std::vector<BatchRecord> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_batch(s.get()));
+  return out;
+}
+
+backends::Status BatchStore::update_batch(const BatchRecord& b) {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "UPDATE batches SET status = ?, errors = ?, in_progress_at = ?, "
+                   "finalizing_at = ?, completed_at = ?, failed_at = ?, expired_at = ?, "
+                   "cancelling_at = ?, cancelled_at = ?, output_written = ? WHERE id = ?");
+  int i = 0;
+  bind(s.get(), ++i, std::string(to_string(b.status)));
+  bind(s.get(), ++i, b.errors_json);
+  for (int64_t field : {b.in_progress_at, b.finalizing_at, b.completed_at, b.failed_at,
+                        b.expired_at, b.cancelling_at, b.cancelled_at}) {
+    bind(s.get(), ++i, field);
+  }
+  bind(s.get(), ++i, int64_t{b.output_written ? 1 : 0});
+  bind(s.get(), ++i, b.id);
+  if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "updating a batch"));
+  return {};
+}
+
+backends::Result<bool> BatchStore::transition(const std::string& id,
+                                              std::initializer_list<BatchStatus> from,
+                                              BatchStatus to, int64_t at) {
+  std::lock_guard lock(mutex_);
+  std::string in;
+  for (BatchStatus s : from) {
+    in += in.empty() ? "'" : ", '";
+    in += std::string(to_string(s)) + "'";
+  }
+  std::string column;
+  switch (to) {
+    case BatchStatus::cancelling: column = "cancelling_at"; break;
+    case BatchStatus::cancelled: column = "cancelled_at"; break;
+    case BatchStatus::in_progress: column = "in_progress_at"; break;
+    case BatchStatus::finalizing: column = "finalizing_at"; break;
+    case BatchStatus::completed: column = "completed_at"; break;
+    case BatchStatus::failed: column = "failed_at"; break;
+    case BatchStatus::expired: column = "expired_at"; break;
+    case BatchStatus::validating: column = "created_at"; break;
+  }
+  std::string sql = "UPDATE batches SET status = ?, " + column + " = ? WHERE id = ? AND status IN (" +
+                    in + ")";
+  Stmt s = prepare(db_.get(), sql.c_str());
+  bind(s.get(), 1, std::string(to_string(to)));
+  bind(s.get(), 2, at);
+  bind(s.get(), 3, id);
+  if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "changing a batch status"));
+  return sqlite3_changes(db_.get()) > 0;
+}
+
+backends::Result<bool> BatchStore::record_line(const std::string& batch_id,
+                                               const LineResult& result,
+                                               const std::string& row_json, int64_t tokens_in,
+                                               int64_t tokens_out, int64_t cost_micro_usd) {
+  std::lock_guard lock(mutex_);
+  if (auto begun = exec_locked("BEGIN IMMEDIATE"); !begun) return std::unexpected(begun.error());
+  auto rollback = [&](const std::string& what) {
+    Error error = storage_error(db_.get(), what);
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return std::unexpected(std::move(error));
+  };
+  Stmt insert = prepare(db_.get(),
+                        "INSERT OR IGNORE INTO batch_lines (batch_id, line, ok, result, "
+                        "ledger_row, billed) VALUES (?, ?, ?, ?, ?, ?)");
+  bind(insert.get(), 1, batch_id);
+  bind(insert.get(), 2, result.line);
+  bind(insert.get(), 3, int64_t{result.ok ? 1 : 0});
+  bind(insert.get(), 4, result.json);
+  bind(insert.get(), 5, row_json);
+  bind(insert.get(), 6, int64_t{row_json.empty() ? 1 : 0});
+  if (!done(insert.get())) return rollback("storing a line result");
+  if (sqlite3_changes(db_.get()) == 0) {
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return false;
+  }
+  Stmt counts = prepare(db_.get(),
+                        "UPDATE batches SET completed = completed + ?, failed = failed + ?, "
+                        "tokens_in = tokens_in + ?, tokens_out = tokens_out + ?, "
+                        "cost_micro_usd = cost_micro_usd + ? WHERE id = ?");
+  bind(counts.get(), 1, int64_t{result.ok ? 1 : 0});
+  bind(counts.get(), 2, int64_t{result.ok ? 0 : 1});
+  bind(counts.get(), 3, tokens_in);
+  bind(counts.get(), 4, tokens_out);
+  bind(counts.get(), 5, cost_micro_usd);
+  bind(counts.get(), 6, batch_id);
+  if (!done(counts.get())) return rollback("counting a line");
+  if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return rollback("committing a line");
+  }
+  return true;
+}
+
+std::set<int64_t> BatchStore::done_lines(const std::string& batch_id) const {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(), "SELECT line FROM batch_lines WHERE batch_id = ?");
+  bind(s.get(), 1, batch_id);
+  std::set<int64_t> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.insert(sqlite3_column_int64(s.get(), 0));
+  return out;
+}
+
+std::vector<LineResult> BatchStore::results(const std::string& batch_id) const {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "SELECT line, ok, result FROM batch_lines WHERE batch_id = ? ORDER BY line");
+  bind(s.get(), 1, batch_id);
+  std::vector<LineResult> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    out.push_back(LineResult{.line = sqlite3_column_int64(s.get(), 0),
+                             .ok = sqlite3_column_int(s.get(), 1) != 0,
+                             .json = text(s.get(), 2)});
+  }
+  return out;
+}
+
+std::vector<UnbilledRow> BatchStore::unbilled() const {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "SELECT batch_id, line, ledger_row FROM batch_lines WHERE billed = 0 "
+                   "ORDER BY batch_id, line");
+  std::vector<UnbilledRow> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    out.push_back(UnbilledRow{.batch_id = text(s.get(), 0),
+                              .line = sqlite3_column_int64(s.get(), 1),
+                              .row_json = text(s.get(), 2)});
+  }
+  return out;
+}
+
+backends::Status BatchStore::mark_billed(
+    const std::vector<std::pair<std::string, int64_t>>& lines) {
+  if (lines.empty()) return {};
+  std::lock_guard lock(mutex_);
+  if (auto begun = exec_locked("BEGIN IMMEDIATE"); !begun) return std::unexpected(begun.error());
+  Stmt s = prepare(db_.get(), "UPDATE batch_lines SET billed = 1 WHERE batch_id = ? AND line = ?");
+  for (const auto& [batch_id, line] : lines) {
+    sqlite3_reset(s.get());
+    bind(s.get(), 1, batch_id);
+    bind(s.get(), 2, line);
+    if (!done(s.get())) {
+      Error error = storage_error(db_.get(), "marking lines billed");
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return std::unexpected(std::move(error));
+    }
+  }
+  return exec_locked("COMMIT");
+}
+
+backends::Result<std::set<std::string>> sqlite_ledger_request_ids(
+    const std::filesystem::path& path, int64_t since_ms) {
+  std::set<std::string> ids;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return ids;
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, BatchStore::DbCloser> db(raw);
+  if (rc != SQLITE_OK) return std::unexpected(storage_error(raw, "opening the ledger"));
+  sqlite3_busy_timeout(raw, 5000);
+  Stmt s = prepare(raw, "SELECT request_id FROM ledger WHERE time_ms >= ?");
+  if (!s) return std::unexpected(storage_error(raw, "reading the ledger"));
+  bind(s.get(), 1, since_ms);
+  int step;
+  while ((step = sqlite3_step(s.get())) == SQLITE_ROW) ids.insert(text(s.get(), 0));
+  if (step != SQLITE_DONE) return std::unexpected(storage_error(raw, "reading the ledger"));
+  return ids;
+}
+
+}  // namespace sy::gateway

@@ -1,0 +1,148 @@
+#pragma once
+// The durable state of the Files and Batch APIs: file records, batch jobs and each job's
+// per-line results, in one SQLite file (WAL) with numbered migrations (PRAGMA user_version),
+// like the ledger. sqlite3.h stays in the .cpp.
+//
+// Exactly-once output: a line's result is stored under the primary key (batch, line), so a
+// line that runs twice (its first result was lost to a crash before it was committed) is
+// stored once; record_line says whether this call stored it. The line's ledger row is stored
+// with its result (an outbox) and marked billed once the ledger has committed it, so a crash
+// between the two is repaired on restart without billing twice (see BatchService).
+//
+// Thread-safe: one connection behind a mutex. Errors are std::runtime_error with context
+// (open) or backends::Error (data plane).
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "switchyard/backends/error.h"
+
+struct sqlite3;
+
+namespace sy::gateway {
+
+struct FileRecord {
+  std::string id;  // "file-..."
+  std::string tenant;
+  std::string purpose;  // "batch" (uploads), "batch_output" (results and errors)
+  std::string filename;
+  int64_t bytes = 0;
+  int64_t created_at = 0;  // Unix seconds
+  int64_t lines = 0;
+};
+
+// OpenAI's life cycle: validating -> in_progress -> finalizing -> completed; failed (the input
+// was refused), cancelling -> cancelled, expired (the completion window passed).
+enum class BatchStatus {
+  validating,
+  failed,
+  in_progress,
+  finalizing,
+  completed,
+  expired,
+  cancelling,
+  cancelled
+};
+std::string_view to_string(BatchStatus status);
+std::optional<BatchStatus> batch_status_from(std::string_view text);
+// validating, in_progress, finalizing, cancelling: a job the runner still owes work to.
+bool is_unfinished(BatchStatus status);
+
+struct BatchRecord {
+  std::string id;  // "batch_..."
+  std::string tenant;
+  std::string key_id;
+  std::string input_file_id;
+  std::string endpoint;  // "/v1/chat/completions" or "/v1/completions"
+  std::string completion_window = "24h";
+  std::string metadata_json = "null";  // a JSON object or null, as text
+  std::string errors_json = "null";    // OpenAI's {"object":"list","data":[...]} or null
+  BatchStatus status = BatchStatus::validating;
+  // Unix seconds; 0 = not (yet) reached.
+  int64_t created_at = 0, in_progress_at = 0, expires_at = 0, finalizing_at = 0,
+          completed_at = 0, failed_at = 0, expired_at = 0, cancelling_at = 0, cancelled_at = 0;
+  std::string output_file_id;  // chosen at creation; the file exists once finalized
+  std::string error_file_id;
+  int64_t total = 0;
+  // Lines whose result is stored: answered 2xx (completed) or not (failed).
+  int64_t completed = 0, failed = 0;
+  // Sums over stored lines, for progress: tokens in/out and cost in micro-dollars.
+  int64_t tokens_in = 0, tokens_out = 0, cost_micro_usd = 0;
+  bool output_written = false;  // finalizing wrote both files
+};
+
+struct LineResult {
+  int64_t line = 0;  // 0-based index in the input file
+  bool ok = false;   // goes to the output file (else the error file)
+  std::string json;  // the output line, one JSON object without the newline
+};
+
+// A stored ledger row not yet known to be committed in the ledger.
+struct UnbilledRow {
+  std::string batch_id;
+  int64_t line = 0;
+  std::string row_json;
+};
+
+class BatchStore {
+ public:
+  // Opens or creates the store and applies pending migrations; throws std::runtime_error with
+  // context (load time) when the file cannot be opened or was written by a newer schema.
+  BatchStore(const std::filesystem::path& path, bool synchronous_full);
+  ~BatchStore();
+  BatchStore(const BatchStore&) = delete;
+  BatchStore& operator=(const BatchStore&) = delete;
+
+  static int schema_version();
+  struct DbCloser {
+    void operator()(sqlite3* db) const;
+  };
+
+  backends::Status insert_file(const FileRecord& file);
+  std::optional<FileRecord> file(const std::string& id) const;
+  // The tenant's files, newest first, after `after` (an id) when given; purpose "" = all.
+  std::vector<FileRecord> list_files(const std::string& tenant, const std::string& purpose,
+                                     size_t limit, const std::string& after) const;
+  backends::Status delete_file(const std::string& id);
+
+  backends::Status insert_batch(const BatchRecord& batch);
+  std::optional<BatchRecord> batch(const std::string& id) const;
+  // The tenant's batches, newest first, after `after` (an id) when given.
+  std::vector<BatchRecord> list_batches(const std::string& tenant, size_t limit,
+                                        const std::string& after) const;
+  std::vector<BatchRecord> unfinished_batches() const;
+  // Stores status, timestamps, errors and output_written (not the counters).
+  backends::Status update_batch(const BatchRecord& batch);
+  // Moves the batch to `to` only if its status is one of `from`: false when it was not.
+  backends::Result<bool> transition(const std::string& id, std::initializer_list<BatchStatus> from,
+                                    BatchStatus to, int64_t at);
+
+  // Stores a line's result and its ledger row ("" = none) in one transaction and adds it to
+  // the batch's counters. false: the line already had a result (nothing changed).
+  backends::Result<bool> record_line(const std::string& batch_id, const LineResult& result,
+                                     const std::string& row_json, int64_t tokens_in,
+                                     int64_t tokens_out, int64_t cost_micro_usd);
+  std::set<int64_t> done_lines(const std::string& batch_id) const;
+  // In line order.
+  std::vector<LineResult> results(const std::string& batch_id) const;
+  std::vector<UnbilledRow> unbilled() const;
+  backends::Status mark_billed(const std::vector<std::pair<std::string, int64_t>>& lines);
+
+ private:
+  backends::Status exec_locked(const char* sql);
+  mutable std::mutex mutex_;
+  std::unique_ptr<sqlite3, DbCloser> db_;
+};
+
+// The request ids of the SQLite ledger at `path` whose time_ms >= `since_ms` (the restart repair
+// asks which outbox rows the ledger already has). Empty when the file does not exist.
+backends::Result<std::set<std::string>> sqlite_ledger_request_ids(
+    const std::filesystem::path& path, int64_t since_ms);
+
+}  // namespace sy::gateway

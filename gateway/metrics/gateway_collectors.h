@@ -1,0 +1,23 @@
+#pragma once
+// Scrape-time collectors: live state read when /metrics is scraped, never on the request path.
+//   backend_collector — backend health and circuit state; for local backends, each loaded
+//     model's engine queue, running sequences, KV-cache blocks and tokens/s.
+//   ledger_collector — the ledger writer's queue, drops, failures and write lag.
+
+#include <memory>
+
+#include "metrics/gateway_metrics.h"
+#include "routing/model_catalog.h"
+#include "switchyard/gateway/config.h"
+#include "switchyard/gateway/ledger.h"
+
+namespace sy::gateway::metrics {
+
+// `config` names the models of each local backend (a lazy model not yet loaded is left out).
+// Keeps the engine's generated-token count of the previous scrape to report tokens/s.
+GatewayMetrics::Collector backend_collector(ConfigPtr config,
+                                            std::shared_ptr<const ModelCatalog> catalog);
+
+GatewayMetrics::Collector ledger_collector(std::shared_ptr<const LedgerWriter> ledger);
+
+}  // namespace sy::gateway::metrics
