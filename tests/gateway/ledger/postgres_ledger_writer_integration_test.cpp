@@ -247,7 +247,11 @@ TEST_F(PostgresLedger, ADownServerNeverBlocksWritesAndDropsAreCounted) {
   // The queue holds 100; the writer holds one batch it keeps retrying.
   EXPECT_LE(accepted, 200);
   EXPECT_GE(ledger->stats().dropped, 800u);
+  // The write lag (for /metrics) grows while nothing can be stored.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GE(ledger->stats().oldest_pending_age, std::chrono::milliseconds(50));
   ledger->close();  // gives up after close_timeout
+  EXPECT_EQ(ledger->stats().oldest_pending_age, std::chrono::nanoseconds(0));
   const LedgerStats stats = ledger->stats();
   EXPECT_EQ(stats.committed, 0u);
   EXPECT_EQ(stats.failed, static_cast<uint64_t>(accepted));
