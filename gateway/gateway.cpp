@@ -140,6 +140,7 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   auto gateway_metrics = std::make_shared<metrics::GatewayMetrics>();
   gateway_metrics->add_collector(metrics::backend_collector(config_, parts_->catalog));
   if (parts_->ledger) gateway_metrics->add_collector(metrics::ledger_collector(parts_->ledger));
+  if (parts_->limiter) gateway_metrics->add_collector(metrics::limits_collector(parts_->limiter));
   parts_->handler->set_metrics(std::move(gateway_metrics));
   // An upload is one request body, so limits.max_body_bytes bounds it too.
   parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);

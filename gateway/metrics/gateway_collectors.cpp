@@ -157,4 +157,53 @@ GatewayMetrics::Collector ledger_collector(std::shared_ptr<const LedgerWriter> l
   };
 }
 
+GatewayMetrics::Collector limits_collector(std::shared_ptr<const Limiter> limiter) {
+  return [limiter = std::move(limiter)](ExpositionWriter& w) {
+    const LimitStats s = limiter->stats();
+    auto counter = [&](std::string_view name, std::string_view help, uint64_t value) {
+      w.family(name, MetricType::counter, help);
+      w.sample({}, value);
+    };
+    counter("switchyard_limits_admitted_total", "Requests admitted by budgets and rate limits.",
+            s.admitted);
+    counter("switchyard_rate_limited_total", "Requests refused by a rate limit (429).",
+            s.rate_limited);
+    counter("switchyard_budget_blocked_total",
+            "Requests refused by a budget (429 insufficient_quota), pre-flight refusals included.",
+            s.budget_blocked);
+    counter("switchyard_budget_preflight_blocked_total",
+            "Of the budget refusals, those decided by the pre-flight cost estimate.",
+            s.preflight_blocked);
+    counter("switchyard_budget_downgraded_total",
+            "Requests a downgrade budget sent to its cheaper target.", s.downgraded);
+    counter("switchyard_limit_store_errors_total",
+            "Budget or rate-limit store calls that failed.", s.store_errors);
+    counter("switchyard_limits_unavailable_total",
+            "Requests answered 503 because a block budget could not be checked.", s.unavailable);
+
+    auto per_budget = [&](std::string_view name, MetricType type, std::string_view help,
+                          auto value_of) {
+      w.family(name, type, help);
+      for (const BudgetStats& b : s.budgets) {
+        // tenant and key are configured names (a key's id, never the key).
+        w.sample({{"tenant", b.tenant},
+                  {"key", b.key},
+                  {"period", b.period == BudgetPeriod::day ? "day" : "month"}},
+                 value_of(b));
+      }
+    };
+    using B = const BudgetStats&;
+    per_budget("switchyard_budget_alerts_total", MetricType::counter,
+               "Periods in which a budget's spend crossed its alert threshold (soft alert).",
+               [](B b) { return b.alerts; });
+    per_budget("switchyard_budget_exhausted_total", MetricType::counter,
+               "Periods in which a budget's spend crossed its limit.",
+               [](B b) { return b.exhausted; });
+    per_budget("switchyard_budget_refused_total", MetricType::counter,
+               "Requests a budget refused.", [](B b) { return b.blocked; });
+    per_budget("switchyard_budget_limit_usd", MetricType::gauge, "A budget's limit, US dollars.",
+               [](B b) { return static_cast<double>(b.limit) / 1e6; });
+  };
+}
+
 }  // namespace sy::gateway::metrics

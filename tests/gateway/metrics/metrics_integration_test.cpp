@@ -126,6 +126,28 @@ TEST_F(MetricsEndpoint, StreamedBufferedAndRefusedRequestsMoveTheCounters) {
   EXPECT_GT(*after.value("switchyard_request_duration_seconds_sum", {{"backend", "oai"}}), 0);
 }
 
+TEST_F(MetricsEndpoint, ExportsRateLimitAndBudgetCounters) {
+  auto cfg = config(false);
+  cfg->rate_limits.push_back({.tenant = "acme", .requests_per_minute = 1});
+  cfg->budgets.push_back({.tenant = "acme",
+                          .period = gateway::BudgetPeriod::day,
+                          .limit_micro_usd = 5'000'000,
+                          .alert_at_bp = 8000});
+  GatewayUnderTest gateway(cfg);
+  ASSERT_EQ(ask(gateway, "fast", false).status, 200);
+  TestResponse limited = ask(gateway, "fast", false);  // the second within the minute
+  ASSERT_EQ(limited.status, 429) << limited.body;
+  const Exposition e = scrape(gateway);
+  EXPECT_EQ(e.value("switchyard_rate_limited_total"), 1);
+  EXPECT_EQ(e.value("switchyard_limits_admitted_total"), 1);
+  EXPECT_EQ(e.value("switchyard_budget_limit_usd", {{"tenant", "acme"}, {"period", "day"}}), 5);
+  EXPECT_EQ(e.value("switchyard_budget_alerts_total", {{"tenant", "acme"}}), 0);
+  // The refusal is a request too, denied with 429.
+  EXPECT_EQ(e.value("switchyard_requests_total",
+                    {{"tenant", "acme"}, {"status", "denied"}, {"code", "429"}}),
+            1);
+}
+
 TEST_F(MetricsEndpoint, NeedsAnAdminKeyWhenKeysAreRequired) {
   GatewayUnderTest gateway(config(false));
   EXPECT_EQ(client_.get(gateway.url("/metrics")).status, 401);
