@@ -74,7 +74,9 @@ std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bo
   if (!ledger_given && ledger && config.ledger.enabled &&
       config.ledger.store == LedgerStore::sqlite) {
     ledger_path = config.ledger.path;
-    if (ledger_path.is_relative()) ledger_path = std::filesystem::path(config.data_dir) / ledger_path;
+    if (ledger_path.is_relative()) {
+      ledger_path = std::filesystem::path(config.data_dir) / ledger_path;
+    }
   }
   spdlog::info("batch jobs: {}", dir.string());
   return std::make_shared<BatchService>(

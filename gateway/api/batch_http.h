@@ -64,9 +64,15 @@ inline nlohmann::json seconds_or_null(int64_t at) {
 }
 
 inline nlohmann::json file_json(const FileRecord& f) {
-  return {{"id", f.id},           {"object", "file"},         {"bytes", f.bytes},
-          {"created_at", f.created_at}, {"expires_at", nullptr}, {"filename", f.filename},
-          {"purpose", f.purpose}, {"status", "processed"},    {"status_details", nullptr}};
+  return {{"id", f.id},
+          {"object", "file"},
+          {"bytes", f.bytes},
+          {"created_at", f.created_at},
+          {"expires_at", nullptr},
+          {"filename", f.filename},
+          {"purpose", f.purpose},
+          {"status", "processed"},
+          {"status_details", nullptr}};
 }
 
 inline nlohmann::json batch_json(const BatchRecord& b, const BatchService& service) {
@@ -78,33 +84,33 @@ inline nlohmann::json batch_json(const BatchRecord& b, const BatchService& servi
     return b.output_written && service.file_exists(id) ? nlohmann::json(id)
                                                        : nlohmann::json(nullptr);
   };
-  return {{"id", b.id},
-          {"object", "batch"},
-          {"endpoint", b.endpoint},
-          {"errors", parse(b.errors_json)},
-          {"input_file_id", b.input_file_id},
-          {"completion_window", b.completion_window},
-          {"status", to_string(b.status)},
-          {"output_file_id", written(b.output_file_id)},
-          {"error_file_id", written(b.error_file_id)},
-          {"created_at", b.created_at},
-          {"in_progress_at", seconds_or_null(b.in_progress_at)},
-          {"expires_at", seconds_or_null(b.expires_at)},
-          {"finalizing_at", seconds_or_null(b.finalizing_at)},
-          {"completed_at", seconds_or_null(b.completed_at)},
-          {"failed_at", seconds_or_null(b.failed_at)},
-          {"expired_at", seconds_or_null(b.expired_at)},
-          {"cancelling_at", seconds_or_null(b.cancelling_at)},
-          {"cancelled_at", seconds_or_null(b.cancelled_at)},
-          {"request_counts",
-           {{"total", b.total}, {"completed", b.completed}, {"failed", b.failed}}},
-          {"metadata", parse(b.metadata_json)},
-          // Not in OpenAI's schema (SDKs keep unknown members): progress for `batch submit`.
-          {"x_switchyard",
-           {{"prompt_tokens", b.tokens_in},
-            {"completion_tokens", b.tokens_out},
-            {"cost_micro_usd", b.cost_micro_usd},
-            {"cost_usd", backends::format_usd(b.cost_micro_usd)}}}};
+  return {
+      {"id", b.id},
+      {"object", "batch"},
+      {"endpoint", b.endpoint},
+      {"errors", parse(b.errors_json)},
+      {"input_file_id", b.input_file_id},
+      {"completion_window", b.completion_window},
+      {"status", to_string(b.status)},
+      {"output_file_id", written(b.output_file_id)},
+      {"error_file_id", written(b.error_file_id)},
+      {"created_at", b.created_at},
+      {"in_progress_at", seconds_or_null(b.in_progress_at)},
+      {"expires_at", seconds_or_null(b.expires_at)},
+      {"finalizing_at", seconds_or_null(b.finalizing_at)},
+      {"completed_at", seconds_or_null(b.completed_at)},
+      {"failed_at", seconds_or_null(b.failed_at)},
+      {"expired_at", seconds_or_null(b.expired_at)},
+      {"cancelling_at", seconds_or_null(b.cancelling_at)},
+      {"cancelled_at", seconds_or_null(b.cancelled_at)},
+      {"request_counts", {{"total", b.total}, {"completed", b.completed}, {"failed", b.failed}}},
+      {"metadata", parse(b.metadata_json)},
+      // Not in OpenAI's schema (SDKs keep unknown members): progress for `batch submit`.
+      {"x_switchyard",
+       {{"prompt_tokens", b.tokens_in},
+        {"completion_tokens", b.tokens_out},
+        {"cost_micro_usd", b.cost_micro_usd},
+        {"cost_usd", backends::format_usd(b.cost_micro_usd)}}}};
 }
 
 template <typename Record, typename ToJson>

@@ -111,8 +111,7 @@ void ApiHandler::set_batch_service(std::shared_ptr<BatchService> batch) {
   if (!batch_rows_) batch_rows_ = std::make_shared<BatchRowSink>();
 }
 
-void ApiHandler::run_batch_line(BatchLineRequest line,
-                                std::function<void(BatchLineOutcome)> done) {
+void ApiHandler::run_batch_line(BatchLineRequest line, std::function<void(BatchLineOutcome)> done) {
   auto pending = std::make_shared<PendingLine>(std::move(done));
   std::static_pointer_cast<BatchRowSink>(batch_rows_)->expect(line.request_id, pending);
   ServerRequest request{.method = "POST", .target = line.url, .body = std::move(line.body)};
@@ -165,7 +164,8 @@ void ApiHandler::batches(const ServerRequest& request, const std::string& reques
   if (id.empty()) {
     if (request.method == "GET") {
       const size_t limit = list_limit(target);
-      auto items = batch_->list_batches(tenant, limit + 1, query_param(target, "after").value_or(""));
+      auto items =
+          batch_->list_batches(tenant, limit + 1, query_param(target, "after").value_or(""));
       const bool more = items.size() > limit;
       if (more) items.pop_back();
       return reply_json(writer, list_json(items, more, to_json), request_id);
@@ -189,8 +189,8 @@ void ApiHandler::batches(const ServerRequest& request, const std::string& reques
     auto window = string_field("completion_window", "24h");
     if (!input || input->empty() || !endpoint || !window) {
       const char* param = !input || input->empty() ? "input_file_id"
-                          : !endpoint               ? "endpoint"
-                                                    : "completion_window";
+                          : !endpoint              ? "endpoint"
+                                                   : "completion_window";
       return reply_error(writer,
                          Error{.kind = ErrorKind::invalid_request,
                                .message = std::string("'") + param + "' must be a string",

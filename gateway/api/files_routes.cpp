@@ -53,8 +53,8 @@ void ApiHandler::files(const ServerRequest& request, const std::string& request_
       return reply_json(writer, list_json(items, more, file_json), request_id);
     }
     if (request.method != "POST") return method_not_allowed();
-    auto boundary = multipart_boundary(
-        backends::find_header(request.headers, "content-type").value_or(""));
+    auto boundary =
+        multipart_boundary(backends::find_header(request.headers, "content-type").value_or(""));
     if (!boundary) return reply_error(writer, boundary.error(), request_id);
     auto parts = parse_multipart(request.body, *boundary);
     if (!parts) return reply_error(writer, parts.error(), request_id);

@@ -65,8 +65,8 @@ backends::Result<std::vector<BatchInputLine>> parse_batch_input(std::string_view
     if (!body->contains("model") || !(*body)["model"].is_string()) {
       return bad("body.model must be a string");
     }
-    lines.push_back(BatchInputLine{
-        .custom_id = id, .url = url->get<std::string>(), .body = body->dump()});
+    lines.push_back(
+        BatchInputLine{.custom_id = id, .url = url->get<std::string>(), .body = body->dump()});
   }
   if (lines.empty()) {
     return backends::fail(ErrorKind::invalid_request, "the file has no requests");

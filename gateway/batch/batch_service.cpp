@@ -6,8 +6,8 @@
 #include <random>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "batch/ledger_row_json.h"
 
@@ -137,9 +137,9 @@ backends::Result<FileRecord> BatchService::upload(const std::string& tenant,
                           "purpose must be 'batch' (the only purpose this server stores)");
   }
   if (content.size() > options_.max_file_bytes) {
-    return backends::fail(ErrorKind::payload_too_large,
-                          "The file is larger than " + std::to_string(options_.max_file_bytes) +
-                              " bytes");
+    return backends::fail(
+        ErrorKind::payload_too_large,
+        "The file is larger than " + std::to_string(options_.max_file_bytes) + " bytes");
   }
   auto lines = parse_batch_input(content, options_.max_lines);
   if (!lines) return std::unexpected(lines.error());
@@ -199,10 +199,10 @@ backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
                                                    const std::string& completion_window,
                                                    const std::string& metadata_json) {
   if (!is_batch_endpoint(endpoint)) {
-    return std::unexpected(Error{
-        .kind = ErrorKind::invalid_request,
-        .message = "endpoint must be '/v1/chat/completions' or '/v1/completions'",
-        .param = "endpoint"});
+    return std::unexpected(
+        Error{.kind = ErrorKind::invalid_request,
+              .message = "endpoint must be '/v1/chat/completions' or '/v1/completions'",
+              .param = "endpoint"});
   }
   if (completion_window != "24h") {
     return std::unexpected(Error{.kind = ErrorKind::invalid_request,
@@ -288,11 +288,10 @@ backends::Result<BatchRecord> BatchService::cancel(const std::string& tenant,
                                  BatchStatus::cancelling, unix_now());
   if (!moved) return std::unexpected(moved.error());
   if (!*moved) {
-    return std::unexpected(
-        Error{.kind = ErrorKind::invalid_request,
-              .message = "Cannot cancel a batch with status '" +
-                         std::string(to_string(record->status)) + "'",
-              .code = "batch_not_cancellable"});
+    return std::unexpected(Error{.kind = ErrorKind::invalid_request,
+                                 .message = "Cannot cancel a batch with status '" +
+                                            std::string(to_string(record->status)) + "'",
+                                 .code = "batch_not_cancellable"});
   }
   std::shared_ptr<Job> job;
   {
@@ -322,9 +321,9 @@ void BatchService::start(const BatchRecord& record) {
     failed.status = BatchStatus::failed;
     failed.failed_at = unix_now();
     failed.errors_json =
-        nlohmann::json{{"object", "list"},
-                       {"data", {{{"code", "input_file_unreadable"},
-                                  {"message", lines.error().message}}}}}
+        nlohmann::json{
+            {"object", "list"},
+            {"data", {{{"code", "input_file_unreadable"}, {"message", lines.error().message}}}}}
             .dump();
     (void)store_.update_batch(failed);
     return;
@@ -352,8 +351,8 @@ void BatchService::pump(const std::shared_ptr<Job>& job) {
     std::lock_guard lock(mutex_);
     if (stopping_ || job->finalizing) return;
     if (!job->expired && unix_now() >= job->record.expires_at) job->expired = true;
-    while (!job->cancel && !job->expired &&
-           job->in_flight < options_.max_concurrency_per_job && job->next < job->lines.size()) {
+    while (!job->cancel && !job->expired && job->in_flight < options_.max_concurrency_per_job &&
+           job->next < job->lines.size()) {
       const size_t index = job->next++;
       if (job->done[index]) continue;
       ++job->in_flight;
@@ -408,8 +407,8 @@ void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
   // The result and its ledger row commit together; only then does the row reach the ledger.
   auto stored = store_.record_line(job->record.id, result, row_json, tokens_in, tokens_out, cost);
   if (!stored) {
-    spdlog::error("batch {} line {}: {}; it runs again after a restart", job->record.id,
-                  index + 1, stored.error().message);
+    spdlog::error("batch {} line {}: {}; it runs again after a restart", job->record.id, index + 1,
+                  stored.error().message);
   } else if (*stored && outcome.row && ledger_) {
     ledger_->write(*outcome.row);
     std::lock_guard lock(mutex_);

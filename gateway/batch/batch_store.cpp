@@ -140,9 +140,9 @@ BatchRecord read_batch(sqlite3_stmt* s) {
   b.metadata_json = text(s, i++);
   b.errors_json = text(s, i++);
   b.status = batch_status_from(text(s, i++)).value_or(BatchStatus::failed);
-  for (int64_t* field : {&b.created_at, &b.in_progress_at, &b.expires_at, &b.finalizing_at,
-                         &b.completed_at, &b.failed_at, &b.expired_at, &b.cancelling_at,
-                         &b.cancelled_at}) {
+  for (int64_t* field :
+       {&b.created_at, &b.in_progress_at, &b.expires_at, &b.finalizing_at, &b.completed_at,
+        &b.failed_at, &b.expired_at, &b.cancelling_at, &b.cancelled_at}) {
     *field = sqlite3_column_int64(s, i++);
   }
   b.output_file_id = text(s, i++);
@@ -162,14 +162,22 @@ bool done(sqlite3_stmt* stmt) { return sqlite3_step(stmt) == SQLITE_DONE; }
 
 std::string_view to_string(BatchStatus status) {
   switch (status) {
-    case BatchStatus::validating: return "validating";
-    case BatchStatus::failed: return "failed";
-    case BatchStatus::in_progress: return "in_progress";
-    case BatchStatus::finalizing: return "finalizing";
-    case BatchStatus::completed: return "completed";
-    case BatchStatus::expired: return "expired";
-    case BatchStatus::cancelling: return "cancelling";
-    case BatchStatus::cancelled: return "cancelled";
+    case BatchStatus::validating:
+      return "validating";
+    case BatchStatus::failed:
+      return "failed";
+    case BatchStatus::in_progress:
+      return "in_progress";
+    case BatchStatus::finalizing:
+      return "finalizing";
+    case BatchStatus::completed:
+      return "completed";
+    case BatchStatus::expired:
+      return "expired";
+    case BatchStatus::cancelling:
+      return "cancelling";
+    case BatchStatus::cancelled:
+      return "cancelled";
   }
   return "failed";
 }
@@ -197,9 +205,9 @@ BatchStore::BatchStore(const std::filesystem::path& path, bool synchronous_full)
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) throw std::runtime_error("batch store: creating " + path.parent_path().string());
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   db_.reset(raw);
   if (rc != SQLITE_OK) fail_open(raw, "opening " + path.string());
   sqlite3_busy_timeout(raw, 5000);
@@ -240,10 +248,11 @@ backends::Status BatchStore::exec_locked(const char* sql) {
 
 backends::Status BatchStore::insert_file(const FileRecord& f) {
   std::lock_guard lock(mutex_);
-  Stmt s = prepare(db_.get(),
-                   "INSERT OR REPLACE INTO files (id, tenant, purpose, filename, bytes, created_at, lines, "
-                   "seq) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
-                   "files))");
+  Stmt s = prepare(
+      db_.get(),
+      "INSERT OR REPLACE INTO files (id, tenant, purpose, filename, bytes, created_at, lines, "
+      "seq) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
+      "files))");
   bind(s.get(), 1, f.id);
   bind(s.get(), 2, f.tenant);
   bind(s.get(), 3, f.purpose);
@@ -303,9 +312,9 @@ backends::Status BatchStore::insert_batch(const BatchRecord& b) {
     bind(s.get(), ++i, *field);
   }
   bind(s.get(), ++i, std::string(to_string(b.status)));
-  for (int64_t field : {b.created_at, b.in_progress_at, b.expires_at, b.finalizing_at,
-                        b.completed_at, b.failed_at, b.expired_at, b.cancelling_at,
-                        b.cancelled_at}) {
+  for (int64_t field :
+       {b.created_at, b.in_progress_at, b.expires_at, b.finalizing_at, b.completed_at, b.failed_at,
+        b.expired_at, b.cancelling_at, b.cancelled_at}) {
     bind(s.get(), ++i, field);
   }
   bind(s.get(), ++i, b.output_file_id);
@@ -384,17 +393,33 @@ backends::Result<bool> BatchStore::transition(const std::string& id,
   }
   std::string column;
   switch (to) {
-    case BatchStatus::cancelling: column = "cancelling_at"; break;
-    case BatchStatus::cancelled: column = "cancelled_at"; break;
-    case BatchStatus::in_progress: column = "in_progress_at"; break;
-    case BatchStatus::finalizing: column = "finalizing_at"; break;
-    case BatchStatus::completed: column = "completed_at"; break;
-    case BatchStatus::failed: column = "failed_at"; break;
-    case BatchStatus::expired: column = "expired_at"; break;
-    case BatchStatus::validating: column = "created_at"; break;
+    case BatchStatus::cancelling:
+      column = "cancelling_at";
+      break;
+    case BatchStatus::cancelled:
+      column = "cancelled_at";
+      break;
+    case BatchStatus::in_progress:
+      column = "in_progress_at";
+      break;
+    case BatchStatus::finalizing:
+      column = "finalizing_at";
+      break;
+    case BatchStatus::completed:
+      column = "completed_at";
+      break;
+    case BatchStatus::failed:
+      column = "failed_at";
+      break;
+    case BatchStatus::expired:
+      column = "expired_at";
+      break;
+    case BatchStatus::validating:
+      column = "created_at";
+      break;
   }
-  std::string sql = "UPDATE batches SET status = ?, " + column + " = ? WHERE id = ? AND status IN (" +
-                    in + ")";
+  std::string sql =
+      "UPDATE batches SET status = ?, " + column + " = ? WHERE id = ? AND status IN (" + in + ")";
   Stmt s = prepare(db_.get(), sql.c_str());
   bind(s.get(), 1, std::string(to_string(to)));
   bind(s.get(), 2, at);
@@ -501,8 +526,8 @@ backends::Status BatchStore::mark_billed(
   return exec_locked("COMMIT");
 }
 
-backends::Result<std::set<std::string>> sqlite_ledger_request_ids(
-    const std::filesystem::path& path, int64_t since_ms) {
+backends::Result<std::set<std::string>> sqlite_ledger_request_ids(const std::filesystem::path& path,
+                                                                  int64_t since_ms) {
   std::set<std::string> ids;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return ids;

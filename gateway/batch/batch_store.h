@@ -65,8 +65,8 @@ struct BatchRecord {
   std::string errors_json = "null";    // OpenAI's {"object":"list","data":[...]} or null
   BatchStatus status = BatchStatus::validating;
   // Unix seconds; 0 = not (yet) reached.
-  int64_t created_at = 0, in_progress_at = 0, expires_at = 0, finalizing_at = 0,
-          completed_at = 0, failed_at = 0, expired_at = 0, cancelling_at = 0, cancelled_at = 0;
+  int64_t created_at = 0, in_progress_at = 0, expires_at = 0, finalizing_at = 0, completed_at = 0,
+          failed_at = 0, expired_at = 0, cancelling_at = 0, cancelled_at = 0;
   std::string output_file_id;  // chosen at creation; the file exists once finalized
   std::string error_file_id;
   int64_t total = 0;
@@ -142,7 +142,7 @@ class BatchStore {
 
 // The request ids of the SQLite ledger at `path` whose time_ms >= `since_ms` (the restart repair
 // asks which outbox rows the ledger already has). Empty when the file does not exist.
-backends::Result<std::set<std::string>> sqlite_ledger_request_ids(
-    const std::filesystem::path& path, int64_t since_ms);
+backends::Result<std::set<std::string>> sqlite_ledger_request_ids(const std::filesystem::path& path,
+                                                                  int64_t since_ms);
 
 }  // namespace sy::gateway

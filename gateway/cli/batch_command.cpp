@@ -119,12 +119,12 @@ int run_batch_submit(const BatchSubmitOptions& options) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   const std::string content = std::move(buffer).str();
-  std::string base = options.url.empty() ? env_or("SWITCHYARD_URL", "http://127.0.0.1:8080")
-                                         : options.url;
+  std::string base =
+      options.url.empty() ? env_or("SWITCHYARD_URL", "http://127.0.0.1:8080") : options.url;
   while (base.ends_with("/")) base.pop_back();
   if (base.ends_with("/v1")) base.resize(base.size() - 3);
-  const std::string key = options.api_key.empty() ? env_or("SWITCHYARD_API_KEY", "")
-                                                  : options.api_key;
+  const std::string key =
+      options.api_key.empty() ? env_or("SWITCHYARD_API_KEY", "") : options.api_key;
   backends::Headers auth;
   if (!key.empty()) auth.emplace_back("authorization", "Bearer " + key);
 
@@ -133,11 +133,10 @@ int run_batch_submit(const BatchSubmitOptions& options) {
   std::mt19937_64 rng{std::random_device{}()};
   const std::string boundary = "switchyard-" + std::to_string(rng());
   const std::string filename = std::filesystem::path(options.file).filename().string();
-  std::string form = "--" + boundary +
-                     "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--" +
-                     boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
-                     filename + "\"\r\nContent-Type: application/jsonl\r\n\r\n" + content +
-                     "\r\n--" + boundary + "--\r\n";
+  std::string form =
+      "--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--" +
+      boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
+      "\"\r\nContent-Type: application/jsonl\r\n\r\n" + content + "\r\n--" + boundary + "--\r\n";
   backends::Headers upload_headers = auth;
   upload_headers.emplace_back("content-type", "multipart/form-data; boundary=" + boundary);
   Answer uploaded = client.call("POST", base + "/v1/files", upload_headers, std::move(form));
@@ -149,12 +148,11 @@ int run_batch_submit(const BatchSubmitOptions& options) {
   const std::string file_id = json::parse(uploaded.body, nullptr, false).value("id", "");
   backends::Headers json_headers = auth;
   json_headers.emplace_back("content-type", "application/json");
-  Answer created = client.call(
-      "POST", base + "/v1/batches", json_headers,
-      json{{"input_file_id", file_id},
-           {"endpoint", "/v1/chat/completions"},
-           {"completion_window", "24h"}}
-          .dump());
+  Answer created = client.call("POST", base + "/v1/batches", json_headers,
+                               json{{"input_file_id", file_id},
+                                    {"endpoint", "/v1/chat/completions"},
+                                    {"completion_window", "24h"}}
+                                   .dump());
   if (created.status != 200) {
     std::fprintf(stderr, "error: creating the batch: %s\n", describe(created).c_str());
     return 1;
@@ -172,8 +170,7 @@ int run_batch_submit(const BatchSubmitOptions& options) {
   for (;;) {
     Answer polled = client.call("GET", base + "/v1/batches/" + batch_id, auth, "");
     if (polled.status != 200) {
-      std::fprintf(stderr, "\nerror: polling %s: %s\n", batch_id.c_str(),
-                   describe(polled).c_str());
+      std::fprintf(stderr, "\nerror: polling %s: %s\n", batch_id.c_str(), describe(polled).c_str());
       return 1;
     }
     batch = json::parse(polled.body, nullptr, false);
@@ -211,15 +208,15 @@ int run_batch_submit(const BatchSubmitOptions& options) {
   if (tty) std::printf("\n");
 
   const std::string status = batch.value("status", "");
-  const std::string output = options.output.empty()
-                                 ? with_suffix(options.file, ".output.jsonl")
-                                 : options.output;
+  const std::string output =
+      options.output.empty() ? with_suffix(options.file, ".output.jsonl") : options.output;
   const std::string errors =
       options.errors.empty() ? with_suffix(output, ".errors.jsonl") : options.errors;
-  for (const auto& [field, path] : {std::pair{"output_file_id", output}, {"error_file_id", errors}}) {
+  for (const auto& [field, path] :
+       {std::pair{"output_file_id", output}, {"error_file_id", errors}}) {
     if (!batch.contains(field) || !batch[field].is_string()) continue;
-    Answer file = client.call("GET", base + "/v1/files/" + batch[field].get<std::string>() +
-                                         "/content", auth, "");
+    Answer file = client.call(
+        "GET", base + "/v1/files/" + batch[field].get<std::string>() + "/content", auth, "");
     if (file.status != 200 || !write_file(path, file.body)) {
       std::fprintf(stderr, "error: saving %s: %s\n", path.c_str(), describe(file).c_str());
       return 1;

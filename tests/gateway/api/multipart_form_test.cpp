@@ -30,12 +30,11 @@ TEST(MultipartForm, SplitsFieldsAndFilesKeepingBinaryContent) {
 
 TEST(MultipartForm, RefusesTruncatedBodies) {
   EXPECT_FALSE(parse_multipart("no boundary here", "XX").has_value());
-  EXPECT_FALSE(
-      parse_multipart("--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
-                      "XX")
-          .has_value());
-  EXPECT_FALSE(parse_multipart("--XX\r\nContent-Disposition: form-data; name=\"a\"", "XX")
+  EXPECT_FALSE(parse_multipart(
+                   "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated", "XX")
                    .has_value());
+  EXPECT_FALSE(
+      parse_multipart("--XX\r\nContent-Disposition: form-data; name=\"a\"", "XX").has_value());
   EXPECT_FALSE(parse_multipart("--XX\r\nContent-Type: x\r\n\r\nv\r\n--XX--", "XX").has_value());
 }
 

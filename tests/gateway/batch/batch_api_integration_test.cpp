@@ -42,8 +42,8 @@ class BatchApi : public ::testing::Test {
   void stop() { gateway_.reset(); }
 
   json upload(const std::string& content, const std::string& key = kAcmeKey) {
-    TestResponse r = client_.post(gateway_->url("/v1/files"),
-                                  multipart_upload(content, "batch"), upload_headers(key));
+    TestResponse r = client_.post(gateway_->url("/v1/files"), multipart_upload(content, "batch"),
+                                  upload_headers(key));
     json j = json::parse(r.body, nullptr, false);
     j["_status"] = r.status;
     return j;
@@ -151,8 +151,7 @@ TEST_F(BatchApi, UploadErrorsNameTheLine) {
                       "\n";
   json r = upload(input);
   EXPECT_EQ(r["_status"], 400);
-  EXPECT_NE(r["error"]["message"].get<std::string>().find("line 3"), std::string::npos)
-      << r.dump();
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("line 3"), std::string::npos) << r.dump();
   r = upload(chat_line("a", "fast", "x") + chat_line("a", "fast", "y"));
   EXPECT_EQ(r["_status"], 400);
   EXPECT_NE(r["error"]["message"].get<std::string>().find("line 2: duplicate custom_id"),
@@ -179,9 +178,8 @@ TEST_F(BatchApi, AKeySeesOnlyItsTenantsFilesAndBatches) {
   EXPECT_EQ(json::parse(get("/v1/batches").body)["data"].size(), 1u);
   EXPECT_EQ(get("/v1/files").status, 200);
   EXPECT_EQ(client_.get(gateway_->url("/v1/batches")).status, 401);
-  TestResponse del =
-      client_.request("DELETE", gateway_->url("/v1/files/" + file_id), {},
-                      {{"authorization", std::string("Bearer ") + kGlobexKey}});
+  TestResponse del = client_.request("DELETE", gateway_->url("/v1/files/" + file_id), {},
+                                     {{"authorization", std::string("Bearer ") + kGlobexKey}});
   EXPECT_EQ(del.status, 404);
   wait_for_batch(client_, gateway_->url("/v1/batches/" + batch_id), kAcmeKey);
 }

@@ -38,9 +38,16 @@ TEST(BatchKill, AJobKilledMidwayResumesWithEveryLineOnceAndBilledOnce) {
                                     "  m: vendor/gpt-4o-mini\n"
                                     "batch:\n"
                                     "  max_concurrency_per_job: 2\n");
-  const std::vector<std::string> args = {
-      std::string(SWITCHYARD_BINARY_DIR) + "/switchyard", "serve", "--config", config.string(),
-      "--listen", "127.0.0.1:0", "--data-dir", (dir / "data").string(), "--log-level", "warn"};
+  const std::vector<std::string> args = {std::string(SWITCHYARD_BINARY_DIR) + "/switchyard",
+                                         "serve",
+                                         "--config",
+                                         config.string(),
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--data-dir",
+                                         (dir / "data").string(),
+                                         "--log-level",
+                                         "warn"};
   TestHttpClient client;
   std::string batch_id;
   {
@@ -48,9 +55,9 @@ TEST(BatchKill, AJobKilledMidwayResumesWithEveryLineOnceAndBilledOnce) {
     ASSERT_NE(serve.port(), 0) << "switchyard serve did not start";
     std::string input;
     for (int i = 0; i < kLines; ++i) input += chat_line("line-" + std::to_string(i), "m", "hi");
-    TestResponse up = client.post(serve.url("/v1/files"), multipart_upload(input, "batch"),
-                                  {{"content-type", std::string("multipart/form-data; boundary=") +
-                                                        kBoundary}});
+    TestResponse up =
+        client.post(serve.url("/v1/files"), multipart_upload(input, "batch"),
+                    {{"content-type", std::string("multipart/form-data; boundary=") + kBoundary}});
     ASSERT_EQ(up.status, 200) << up.body;
     json body = {{"input_file_id", json::parse(up.body)["id"]},
                  {"endpoint", "/v1/chat/completions"},

@@ -51,11 +51,12 @@ TEST(BatchServiceRepair, WritesOnlyTheOutboxRowsTheLedgerLacks) {
   }
   int executed = 0;
   {
-    BatchService service({.dir = dir / "batches", .ledger_path = ledger_path},
-                         [&](BatchLineRequest, std::function<void(BatchLineOutcome)>) {
-                           ++executed;  // a completed job runs nothing
-                         },
-                         ledger);
+    BatchService service(
+        {.dir = dir / "batches", .ledger_path = ledger_path},
+        [&](BatchLineRequest, std::function<void(BatchLineOutcome)>) {
+          ++executed;  // a completed job runs nothing
+        },
+        ledger);
     service.resume();
     service.close();
   }

@@ -54,8 +54,8 @@ TEST(BatchStore, SurvivesReopeningAndKnowsUnfinishedJobs) {
     auto done = job("batch_2", "acme");
     done.status = BatchStatus::completed;
     ASSERT_TRUE(store.insert_batch(done).has_value());
-    ASSERT_TRUE(store.insert_file({.id = "file-a", .tenant = "acme", .purpose = "batch"})
-                    .has_value());
+    ASSERT_TRUE(
+        store.insert_file({.id = "file-a", .tenant = "acme", .purpose = "batch"}).has_value());
   }
   BatchStore store(dir / "b.sqlite3", false);
   auto unfinished = store.unfinished_batches();

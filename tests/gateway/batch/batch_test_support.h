@@ -69,7 +69,8 @@ inline std::vector<nlohmann::json> jsonl(const std::string& text) {
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
-    if (end > pos) out.push_back(nlohmann::json::parse(text.substr(pos, end - pos), nullptr, false));
+    if (end > pos)
+      out.push_back(nlohmann::json::parse(text.substr(pos, end - pos), nullptr, false));
     pos = end + 1;
   }
   return out;

@@ -36,10 +36,10 @@ TEST(BatchCommand, SubmitWaitsShowsProgressAndSavesTheFiles) {
   for (int i = 0; i < 5; ++i) input += chat_line("ok-" + std::to_string(i), "fast", "hi there");
   input += chat_line("missing", "no-such-model", "hi");
   const auto file = dir.write("jobs.jsonl", input);
-  auto r = run_process({switchyard_binary(), "batch", "submit", file.string(), "--wait",
-                        "--url", gateway.url("/v1"), "--api-key", "sk-acme", "--poll-ms", "20",
-                        "--output", (dir / "out.jsonl").string()},
-                       std::chrono::seconds(30));
+  auto r = run_process(
+      {switchyard_binary(), "batch", "submit", file.string(), "--wait", "--url", gateway.url("/v1"),
+       "--api-key", "sk-acme", "--poll-ms", "20", "--output", (dir / "out.jsonl").string()},
+      std::chrono::seconds(30));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("batch batch_"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("completed 6/6 lines (1 failed)"), std::string::npos) << r.out;
