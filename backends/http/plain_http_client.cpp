@@ -197,14 +197,14 @@ class PlainTransfer final : public HttpCall, public std::enable_shared_from_this
   std::optional<Error> expired(Clock::time_point now) const {
     if (phase_ == Phase::done || phase_ == Phase::idle) return std::nullopt;
     if (now - started_ >= timeouts_.total) {
-      return make_error(ErrorKind::upstream_timeout,
-                        "upstream total timeout after " +
-                            std::to_string(timeouts_.total.count()) + " ms");
+      return make_error(
+          ErrorKind::upstream_timeout,
+          "upstream total timeout after " + std::to_string(timeouts_.total.count()) + " ms");
     }
     if (phase_ == Phase::connecting && now - last_activity_ >= timeouts_.connect) {
-      return make_error(ErrorKind::upstream_timeout,
-                        "upstream connect timeout after " +
-                            std::to_string(timeouts_.connect.count()) + " ms");
+      return make_error(
+          ErrorKind::upstream_timeout,
+          "upstream connect timeout after " + std::to_string(timeouts_.connect.count()) + " ms");
     }
     if ((phase_ == Phase::writing || phase_ == Phase::waiting_head) &&
         now - last_activity_ >= timeouts_.first_byte) {
@@ -213,9 +213,9 @@ class PlainTransfer final : public HttpCall, public std::enable_shared_from_this
                             std::to_string(timeouts_.first_byte.count()) + " ms");
     }
     if (phase_ == Phase::reading_body && now - last_activity_ >= timeouts_.idle) {
-      return make_error(ErrorKind::upstream_timeout,
-                        "upstream idle timeout after " + std::to_string(timeouts_.idle.count()) +
-                            " ms without data");
+      return make_error(ErrorKind::upstream_timeout, "upstream idle timeout after " +
+                                                         std::to_string(timeouts_.idle.count()) +
+                                                         " ms without data");
     }
     return std::nullopt;
   }
@@ -273,7 +273,7 @@ void PlainResponseParser::on_response_impl(int code, beast::string_view, int, er
   transfer_.on_status(code);
 }
 void PlainResponseParser::on_field_impl(beast::http::field, beast::string_view name,
-                                   beast::string_view value, error_code&) {
+                                        beast::string_view value, error_code&) {
   transfer_.on_field(std::string_view(name.data(), name.size()),
                      std::string_view(value.data(), value.size()));
 }
@@ -282,7 +282,7 @@ size_t PlainResponseParser::on_body_impl(beast::string_view body, error_code& ec
   return transfer_.on_body(std::string_view(body.data(), body.size()), ec);
 }
 size_t PlainResponseParser::on_chunk_body_impl(std::uint64_t, beast::string_view body,
-                                          error_code& ec) {
+                                               error_code& ec) {
   return transfer_.on_body(std::string_view(body.data(), body.size()), ec);
 }
 
@@ -342,8 +342,8 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
 
  private:
   struct Pool {
-    std::vector<std::shared_ptr<Connection>> idle;  // most recently used last
-    size_t open = 0;                                // idle + in use + connecting
+    std::vector<std::shared_ptr<Connection>> idle;   // most recently used last
+    size_t open = 0;                                 // idle + in use + connecting
     std::vector<std::shared_ptr<Transfer>> waiting;  // over max_connections_per_host
   };
   struct Resolved {
@@ -425,9 +425,8 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
           if (resolve_ec || results.empty()) {
             return self->abort(transfer,
                                make_error(ErrorKind::upstream_unavailable,
-                                          "cannot resolve upstream host " +
-                                              transfer->target_.host + ": " +
-                                              resolve_ec.message()));
+                                          "cannot resolve upstream host " + transfer->target_.host +
+                                              ": " + resolve_ec.message()));
           }
           Resolved entry{.endpoints = {}, .expires = Clock::now() + kResolveTtl};
           for (const auto& result : results) entry.endpoints.push_back(result.endpoint());
@@ -442,12 +441,11 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     asio::async_connect(
         connection->socket, endpoints,
         [self = shared_from_this(), transfer, connection](const error_code& ec,
-                                                           const tcp::endpoint&) {
+                                                          const tcp::endpoint&) {
           if (transfer->connection_ != connection || transfer->phase_ == Phase::done) return;
           if (ec) {
             return self->abort(transfer, make_error(ErrorKind::upstream_unavailable,
-                                                    "cannot connect to upstream: " +
-                                                        ec.message()));
+                                                    "cannot connect to upstream: " + ec.message()));
           }
           error_code ignored;
           connection->socket.set_option(tcp::no_delay(true), ignored);
@@ -476,10 +474,9 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     if (n == transfer->wire_.size()) return start_reading(transfer);
     auto connection_ptr = transfer->connection_;
     asio::async_write(
-        conn.socket,
-        asio::buffer(transfer->wire_.data() + n, transfer->wire_.size() - n),
+        conn.socket, asio::buffer(transfer->wire_.data() + n, transfer->wire_.size() - n),
         [self = shared_from_this(), transfer, connection_ptr](const error_code& write_ec,
-                                                               size_t written) {
+                                                              size_t written) {
           if (transfer->connection_ != connection_ptr || transfer->phase_ == Phase::done) {
             return;
           }
@@ -559,21 +556,21 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
       }
     }
     if (transfer->head_delivered_) {
-      return abort(transfer, make_error(ErrorKind::upstream_error,
-                                        "upstream response cut after its head: " +
-                                            read_ec.message()));
+      return abort(transfer,
+                   make_error(ErrorKind::upstream_error,
+                              "upstream response cut after its head: " + read_ec.message()));
     }
-    abort(transfer, make_error(ErrorKind::upstream_unavailable,
-                               "upstream closed the connection before a response: " +
-                                   read_ec.message()));
+    abort(transfer,
+          make_error(ErrorKind::upstream_unavailable,
+                     "upstream closed the connection before a response: " + read_ec.message()));
   }
 
   void fail_parse(const std::shared_ptr<Transfer>& transfer, const error_code& ec) {
     if (transfer->oversized_) {
-      return abort(transfer, make_error(ErrorKind::upstream_error,
-                                        "response exceeds " +
-                                            std::to_string(options_.max_response_bytes) +
-                                            " bytes"));
+      return abort(
+          transfer,
+          make_error(ErrorKind::upstream_error,
+                     "response exceeds " + std::to_string(options_.max_response_bytes) + " bytes"));
     }
     if (transfer->head_delivered_) {
       return abort(transfer, make_error(ErrorKind::upstream_error,
@@ -628,8 +625,7 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
   void finish(const std::shared_ptr<Transfer>& transfer, Status result) {
     const bool was_active = transfer->phase_ != Phase::idle;
     transfer->phase_ = Phase::done;
-    if (was_active && transfer->slot_ < active_.size() &&
-        active_[transfer->slot_] == transfer) {
+    if (was_active && transfer->slot_ < active_.size() && active_[transfer->slot_] == transfer) {
       active_[transfer->slot_] = std::move(active_.back());
       active_[transfer->slot_]->slot_ = transfer->slot_;
       active_.pop_back();

@@ -114,8 +114,8 @@ TEST(OpenAiFastEncoder, ChatResponsesMatchTheDomEncoder) {
     c.message = text_message(Role::assistant, text);
     c.finish_reason = FinishReason::length;
     r.choices.push_back(c);
-    r.usage = {.prompt_tokens = 12, .completion_tokens = 9, .cached_tokens = 3,
-               .reasoning_tokens = 2};
+    r.usage = {
+        .prompt_tokens = 12, .completion_tokens = 9, .cached_tokens = 3, .reasoning_tokens = 2};
     r.system_fingerprint = text;
     responses.push_back(r);
   }
@@ -143,8 +143,8 @@ TEST(OpenAiFastEncoder, ChunksMatchTheDomEncoder) {
   for (const std::string& text : kTexts) {
     chunks.push_back(ChatChunk{.content = text});
     chunks.push_back(ChatChunk{.role = Role::assistant});
-    chunks.push_back(ChatChunk{.choice_index = 2, .refusal = text,
-                               .finish_reason = FinishReason::content_filter});
+    chunks.push_back(ChatChunk{
+        .choice_index = 2, .refusal = text, .finish_reason = FinishReason::content_filter});
   }
   ChatChunk tool_calls;
   tool_calls.tool_calls = {{.index = 0, .id = "c1", .name = "f", .arguments = ""},
