@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -304,6 +305,11 @@ TEST(ScaleOut, BudgetAndRateLimitAreSharedAcrossReplicas) {
   EXPECT_EQ(budget_denied, refused[0] + refused[1]);
   EXPECT_GE(spent, kBudgetMicroUsd) << "refused before the budget was spent";
   EXPECT_LE(spent - kBudgetMicroUsd, dearest) << "overspent by more than one request";
+  std::printf(
+      "budget: limit %lld, spent %lld micro-USD over %d requests (one costs %lld); "
+      "rate: %d of %d admitted at %d/min\n",
+      static_cast<long long>(kBudgetMicroUsd), static_cast<long long>(spent), budget_ok,
+      static_cast<long long>(dearest), rate_ok, 2 * kRatePerMinute + 2, kRatePerMinute);
 }
 
 // Replica 1 is killed with SIGKILL under load and started again while replica 0 keeps serving:
@@ -407,6 +413,10 @@ TEST(ScaleOut, ReplicaRestartedMidRunLosesNoCompletedRow) {
   } while (Clock::now() < deadline);
   for (const auto& id : must) EXPECT_TRUE(stored.contains(id)) << id << " lost";
   EXPECT_EQ(stored.size(), rows.size()) << "a request recorded twice";
+  std::printf(
+      "restart: %zu completed, %zu rows, %zu must-have all present (%zu on the killed "
+      "replica before the kill, %zu after its restart)\n",
+      completed.size(), rows.size(), must.size(), old_on_killed, after_restart);
 }
 
 }  // namespace
