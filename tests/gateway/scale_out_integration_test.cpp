@@ -22,8 +22,8 @@
 
 #include "gateway/cli/temp_dir.h"
 #include "gateway/gateway_fixture.h"
-#include "gateway/ledger/serve_process.h"
-#include "gateway/limits/redis_server.h"
+#include "support/serve_process.h"
+#include "support/redis_server.h"
 #include "ledger/postgres_ledger_writer.h"
 #include "support/postgres_server.h"
 

@@ -9,7 +9,7 @@
 
 #include "fakes/fake_vendor.h"
 #include "gateway/batch/batch_test_support.h"
-#include "gateway/batch/serve_process.h"
+#include "support/serve_process.h"
 #include "gateway/cli/temp_dir.h"
 #include "ledger/sqlite_ledger_writer.h"
 

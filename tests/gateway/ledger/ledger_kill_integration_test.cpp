@@ -14,7 +14,7 @@
 
 #include "gateway/cli/temp_dir.h"
 #include "gateway/gateway_fixture.h"
-#include "gateway/ledger/serve_process.h"
+#include "support/serve_process.h"
 #include "ledger/postgres_ledger_writer.h"
 #include "ledger/sqlite_ledger_writer.h"
 #include "support/postgres_server.h"

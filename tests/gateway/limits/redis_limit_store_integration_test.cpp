@@ -8,7 +8,7 @@
 #include <atomic>
 #include <thread>
 
-#include "gateway/limits/redis_server.h"
+#include "support/redis_server.h"
 #include "limits/limiter.h"
 
 namespace sy::gateway {

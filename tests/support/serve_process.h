@@ -1,6 +1,7 @@
 #pragma once
-// `switchyard serve` as a child process for crash tests: its first stdout line names the port;
-// kill() sends SIGKILL (no drain, no flush) and reaps it.
+// `switchyard serve` as a child process for crash tests: started with posix_spawn, its port read
+// from the first stdout line within 20 s; kill() sends SIGKILL by default (no drain, no flush)
+// and reaps it, as does destruction.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +19,7 @@ extern char** environ;
 
 namespace sy::testing {
 
+// `switchyard serve` as a child; its first stdout line names the port.
 class ServeProcess {
  public:
   explicit ServeProcess(const std::vector<std::string>& args) {
@@ -32,12 +35,13 @@ class ServeProcess {
     if (::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    // Read the first line, bounded by a deadline (the child is killed if it never comes).
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
     std::string line;
     char c;
     ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline &&
-           line.find('\n') == std::string::npos) {
+    while (pid_ > 0 && Clock::now() < deadline && line.find('\n') == std::string::npos) {
       const ssize_t n = ::read(out[0], &c, 1);
       if (n == 1) {
         line.push_back(c);
@@ -53,7 +57,11 @@ class ServeProcess {
       port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
     }
   }
-  ~ServeProcess() { kill(SIGKILL); }
+  ~ServeProcess() { kill(); }
+
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
 
   void kill(int signal = SIGKILL) {
     if (pid_ <= 0) return;
@@ -62,9 +70,6 @@ class ServeProcess {
     pid_ = -1;
   }
   uint16_t port() const { return port_; }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
 
  private:
   pid_t pid_ = -1;
