@@ -24,6 +24,39 @@ inline void reply_error(ResponseWriter& writer, const backends::Error& error,
   writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
 }
 
+// A Files or Batch API target: "/v1/<collection>", "/v1/<collection>/{id}" or
+// "/v1/<collection>/{id}<action>" (action e.g. "/content"), query ignored.
+struct ResourcePath {
+  std::string_view path;  // the target without its query (views the target)
+  std::string id;         // "" = the collection itself
+  bool action = false;    // the path ended with the action
+  bool nested() const { return id.find('/') != std::string::npos; }  // no such resource
+};
+
+inline ResourcePath resource_path(std::string_view target, std::string_view collection,
+                                  std::string_view action) {
+  ResourcePath out;
+  out.path = target.substr(0, target.find('?'));
+  std::string_view rest = out.path.size() > collection.size()
+                              ? out.path.substr(collection.size() + 1)
+                              : std::string_view();
+  out.action = rest.ends_with(action);
+  if (out.action) rest.remove_suffix(action.size());
+  out.id = std::string(rest);
+  return out;
+}
+
+// 400 method_not_allowed naming the method and path (both cut short).
+inline void reply_method_not_allowed(ResponseWriter& writer, const std::string& method,
+                                     std::string_view path, const std::string& request_id) {
+  reply_error(writer,
+              backends::Error{.kind = backends::ErrorKind::invalid_request,
+                              .message = "Unsupported method " + method.substr(0, 16) + " for " +
+                                         std::string(path.substr(0, 200)),
+                              .code = "method_not_allowed"},
+              request_id);
+}
+
 inline void reply_json(ResponseWriter& writer, const nlohmann::json& body,
                        const std::string& request_id, int status = 200) {
   writer.respond(status, {{"content-type", "application/json"}, {"x-request-id", request_id}},

@@ -141,21 +141,14 @@ void ApiHandler::batches(const ServerRequest& request, const std::string& reques
   }
   const std::string& tenant = principal->tenant;
   const std::string_view target = request.target;
-  const std::string_view path = target.substr(0, target.find('?'));
   // "/v1/batches", "/v1/batches/{id}" or "/v1/batches/{id}/cancel".
-  std::string_view rest = path.size() > 11 ? path.substr(12) : std::string_view();
-  const bool cancel = rest.ends_with("/cancel");
-  if (cancel) rest.remove_suffix(7);
-  const std::string id(rest);
+  const ResourcePath route = resource_path(target, "/v1/batches", "/cancel");
+  const std::string& id = route.id;
+  const bool cancel = route.action;
   auto method_not_allowed = [&] {
-    reply_error(writer,
-                Error{.kind = ErrorKind::invalid_request,
-                      .message = "Unsupported method " + request.method.substr(0, 16) + " for " +
-                                 std::string(path.substr(0, 200)),
-                      .code = "method_not_allowed"},
-                request_id);
+    reply_method_not_allowed(writer, request.method, route.path, request_id);
   };
-  if (id.find('/') != std::string::npos) {
+  if (route.nested()) {
     return reply_error(writer, Error{.kind = ErrorKind::not_found, .message = "Unknown URL"},
                        request_id);
   }

@@ -24,21 +24,14 @@ void ApiHandler::files(const ServerRequest& request, const std::string& request_
   }
   const std::string& tenant = principal->tenant;
   const std::string_view target = request.target;
-  const std::string_view path = target.substr(0, target.find('?'));
   // "/v1/files", "/v1/files/{id}" or "/v1/files/{id}/content".
-  std::string_view rest = path.size() > 9 ? path.substr(10) : std::string_view();
-  const bool wants_content = rest.ends_with("/content");
-  if (wants_content) rest.remove_suffix(8);
-  const std::string id(rest);
+  const ResourcePath route = resource_path(target, "/v1/files", "/content");
+  const std::string& id = route.id;
+  const bool wants_content = route.action;
   auto method_not_allowed = [&] {
-    reply_error(writer,
-                Error{.kind = ErrorKind::invalid_request,
-                      .message = "Unsupported method " + request.method.substr(0, 16) + " for " +
-                                 std::string(path.substr(0, 200)),
-                      .code = "method_not_allowed"},
-                request_id);
+    reply_method_not_allowed(writer, request.method, route.path, request_id);
   };
-  if (id.find('/') != std::string::npos) {
+  if (route.nested()) {
     return reply_error(writer, Error{.kind = ErrorKind::not_found, .message = "Unknown URL"},
                        request_id);
   }

@@ -161,6 +161,22 @@ TEST_F(BatchApi, UploadErrorsNameTheLine) {
   EXPECT_NE(r["error"]["message"].get<std::string>().find("line 2"), std::string::npos);
 }
 
+TEST_F(BatchApi, UnknownPathsAndMethodsAreRefusedInOpenAIsFormat) {
+  start();
+  const TestResponse nested = get("/v1/files/file-1/content/more");
+  EXPECT_EQ(nested.status, 404);
+  EXPECT_EQ(json::parse(nested.body)["error"]["message"], "Unknown URL");
+  EXPECT_EQ(get("/v1/batches/batch_1/x/cancel").status, 404);
+  const std::string auth = std::string("Bearer ") + kAcmeKey;
+  for (const std::string path : {"/v1/files", "/v1/batches", "/v1/batches/batch_1/cancel"}) {
+    TestResponse r = client_.request("PUT", gateway_->url(path), {}, {{"authorization", auth}});
+    EXPECT_EQ(r.status, 400) << path;
+    const json error = json::parse(r.body)["error"];
+    EXPECT_EQ(error["code"], "method_not_allowed") << path;
+    EXPECT_EQ(error["message"], "Unsupported method PUT for " + path);
+  }
+}
+
 TEST_F(BatchApi, AKeySeesOnlyItsTenantsFilesAndBatches) {
   start();
   json file = upload(chat_line("a", "fast", "x"));
