@@ -32,6 +32,7 @@ int run_generate(const GenerateCommandOptions& options) {
   generate_options.max_tokens = options.max_tokens;
   generate_options.ignore_eos = options.ignore_eos;
   generate_options.threads = options.threads;
+  if (options.device == "cuda") generate_options.device = engine::GenerateOptions::Device::cuda;
   generate_options.stop = options.stop;
   generate_options.sampling.temperature = options.temperature;
   generate_options.sampling.top_k = options.top_k;
@@ -156,6 +157,10 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--seed", options->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "CPU threads (0: one per core)")
       ->check(CLI::Range(size_t{0}, size_t{1024}));
+  cmd->add_option("--device", options->device,
+                  "Where the forward pass runs: cpu, or cuda (GPU 0, GGUF models)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating to -n after EOS");
   cmd->add_flag("--stats-json", options->stats_json,
                 "End with one JSON line of speed and memory figures on stderr");

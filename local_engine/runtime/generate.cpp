@@ -7,6 +7,7 @@
 
 #include "reference/llama_reference.h"
 #include "runtime/llama_cpu.h"
+#include "runtime/llama_cuda.h"
 #include "runtime/text_streamer.h"
 #include "switchyard/local_engine/engine_error.h"
 
@@ -46,19 +47,26 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
   // only) and callers who ask for it run the reference pass.
   std::unique_ptr<LlamaReference> reference;
   std::unique_ptr<LlamaCpu> cpu;
-  if (options.use_reference || model.file() == nullptr) {
+  std::unique_ptr<LlamaCuda> gpu;
+  if (options.device == GenerateOptions::Device::cuda) {
+    if (model.file() == nullptr) throw EngineError("--device cuda needs a GGUF model");
+    gpu = std::make_unique<LlamaCuda>(model, positions);
+  } else if (options.use_reference || model.file() == nullptr) {
     reference = std::make_unique<LlamaReference>(model, positions);
   } else {
     cpu = std::make_unique<LlamaCpu>(model, positions, options.threads);
   }
   auto forward_one = [&](TokenId t, size_t p) {
-    return cpu ? cpu->forward(t, p) : reference->forward(t, p);
+    return gpu ? gpu->forward(t, p) : cpu ? cpu->forward(t, p) : reference->forward(t, p);
   };
   Sampler sampler(options.sampling);
   std::span<const float> logits;
   size_t pos = 0;
   const auto prompt_start = Clock::now();
-  if (cpu) {
+  if (gpu) {
+    logits = gpu->forward_batch(result.prompt_tokens, 0);
+    pos = result.prompt_tokens.size();
+  } else if (cpu) {
     // The CPU pass reads each weight matrix once per chunk of prompt tokens (batched matmul).
     logits = cpu->forward_batch(result.prompt_tokens, 0);
     pos = result.prompt_tokens.size();

@@ -3,6 +3,7 @@
 // at once on one Model.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,10 @@ struct GenerateOptions {
   // The scalar reference pass instead of the CPU kernels (llama2.c checkpoints always use it).
   bool use_reference = false;
   size_t threads = 0;  // CPU pass threads including the caller; 0: one per hardware thread
+  // Where the forward pass runs: the CPU kernels, or the CUDA pass on GPU 0 (GGUF models only;
+  // generate() throws EngineError when the build has no CUDA or no GPU is present).
+  enum class Device : uint8_t { cpu, cuda };
+  Device device = Device::cpu;
   // Generation ends before the first occurrence of any of these in the text; the stop text is
   // neither returned nor streamed (streamed text is held back while it could start one).
   std::vector<std::string> stop;

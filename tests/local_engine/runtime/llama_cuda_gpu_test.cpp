@@ -1,0 +1,89 @@
+// LlamaCuda against LlamaCpu, whole models (label gpu; skips without a CUDA device).
+// stories260K (F32): the same 40 greedy tokens. Tiny synthetic models of every family in F32
+// and Q8_0 (F16 KV caches on both sides): the logits after a 150-token prompt (two 128-token
+// chunks) and after 5 decoded tokens within normalized MSE 1e-4. The GPU keeps activations in
+// F32 where the CPU quantizes them to Q8_0, hence a bound looser than the CPU tests' 1e-6.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "local_engine/model/tiny_preset.h"
+#include "local_engine/normalized_mse.h"
+#include "runtime/llama_cpu.h"
+#include "runtime/llama_cuda.h"
+#include "switchyard/local_engine/gguf_file.h"
+#include "switchyard/local_engine/model.h"
+#include "switchyard/local_engine/synthetic_model.h"
+
+namespace sy::engine {
+namespace {
+
+const std::filesystem::path kStories =
+    std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K/stories260K.gguf";
+
+TokenId argmax(std::span<const float> logits) {
+  return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+class LlamaCudaModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const CudaDeviceSummary device = describe_cuda_device();
+    if (!device.found) GTEST_SKIP() << "no GPU, CUDA model test not run: " << device.text;
+  }
+};
+
+TEST_F(LlamaCudaModel, Stories260KGreedyTokensEqualCpu) {
+  auto model = Model::load(kStories);
+  constexpr size_t kSteps = 40;
+  LlamaCpu cpu(*model, kSteps + 8, 1);
+  LlamaCuda gpu(*model, kSteps + 8);
+  const std::vector<TokenId> prompt = {1, 403, 407, 261, 378};
+  TokenId cpu_next = argmax(cpu.forward_batch(prompt, 0));
+  TokenId gpu_next = argmax(gpu.forward_batch(prompt, 0));
+  for (size_t pos = prompt.size(); pos < prompt.size() + kSteps; ++pos) {
+    ASSERT_EQ(gpu_next, cpu_next) << "at position " << pos;
+    cpu_next = argmax(cpu.forward(cpu_next, pos));
+    gpu_next = argmax(gpu.forward(gpu_next, pos));
+  }
+}
+
+class LlamaCudaFamilies : public LlamaCudaModel,
+                          public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(LlamaCudaFamilies, LogitsMatchCpuWithinBound) {
+  auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
+  for (TensorType type : {TensorType::f32, TensorType::q8_0}) {
+    const SyntheticPreset preset = testing::tiny_preset(GetParam(), type != TensorType::f32, 3);
+    auto path = std::filesystem::temp_directory_path() /
+                ("sy_cuda_" + preset.name + "_" + std::string(to_string(type)) + ".gguf");
+    write_synthetic_model(preset, vocab, {.type = type, .seed = 13}, path);
+    auto model = Model::load(path);
+    constexpr size_t kPrompt = 150;
+    std::vector<TokenId> tokens(kPrompt);
+    for (size_t i = 0; i < kPrompt; ++i) tokens[i] = static_cast<TokenId>((i * 131 + 17) % 603);
+    LlamaCpu cpu(*model, kPrompt + 8, 1);
+    LlamaCuda gpu(*model, kPrompt + 8);
+    auto want = cpu.forward_batch(tokens, 0);
+    std::vector<float> want_copy(want.begin(), want.end());
+    auto got = gpu.forward_batch(tokens, 0);
+    const std::string what = GetParam() + " " + std::string(to_string(type));
+    EXPECT_LT(testing::normalized_mse(got, want_copy), 1e-4) << what << " prompt";
+    for (size_t pos = kPrompt; pos < kPrompt + 5; ++pos) {
+      const TokenId next = static_cast<TokenId>((pos * 7) % 603);
+      auto w = cpu.forward(next, pos);
+      want_copy.assign(w.begin(), w.end());
+      EXPECT_LT(testing::normalized_mse(gpu.forward(next, pos), want_copy), 1e-4)
+          << what << " decode at " << pos;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFamilies, LlamaCudaFamilies,
+                         ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3"));
+
+}  // namespace
+}  // namespace sy::engine
