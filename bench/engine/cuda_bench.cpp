@@ -1,15 +1,18 @@
-// engine_cuda_bench: batch-1 generation speed of the CUDA pass against the floor set by the
-// card's own device-memory bandwidth, measured in the same run (issue 6, "Benchmark").
+// engine_cuda_bench: generation speed (1, 16, 64 streams) of the CUDA pass against the floor set by
+// the card's own device-memory bandwidth, measured in the same run (issue 6, "Benchmark").
 //
 //   engine_cuda_bench [--gen N] [--prompt N] MODEL.gguf...
 //
 // Floor: tokens/s = device-to-device copy bandwidth (bytes read + written per second, the best
 // of 20 copies of 256 MiB) / bytes of weights one generated token reads (every matrix but the
 // token embedding table, of which it reads one row; the table again when the output is tied).
-// Ratio = measured / floor. Without a GPU (or without CUDA in the build) it says so and exits 0,
-// so scripts can call it anywhere. Multi-stream (16 / 64) throughput needs a batched GPU step,
-// which LlamaCuda does not have yet: not measured here.
+// Ratio = measured / floor. Aggregate throughput at 16 and 64 streams: that many sequences
+// prefilled together, then decoded one token each per forward_step over a shared paged cache
+// (its floor: `streams` tokens per step, at one read of the weights per step; the ratio falls
+// as steps become compute-bound). Without a GPU (or without CUDA in the build) it says so and exits
+// 0, so scripts can call it anywhere.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_api.h"
+#include "runtime/kv_cache.h"
 #include "runtime/llama_cuda.h"
 #include "switchyard/local_engine/gguf_file.h"
 #include "switchyard/local_engine/model.h"
@@ -67,29 +71,47 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("device-to-device copy: %.1f GB/s (read + write)\n", bandwidth / 1e9);
-  std::printf("%-40s %10s %12s %12s %8s\n", "model", "MiB/token", "gen tok/s", "floor tok/s",
-              "ratio");
+  std::printf("%-40s %8s %10s %12s %12s %8s\n", "model", "streams", "MiB/step", "gen tok/s",
+              "floor tok/s", "ratio");
   for (const std::string& path : models) {
     try {
       auto model = sy::engine::Model::load(path);
-      const size_t positions = prompt + gen + 1;
-      sy::engine::LlamaCuda gpu(*model, positions);
-      std::vector<sy::engine::TokenId> tokens(prompt);
-      for (size_t i = 0; i < prompt; ++i) {
-        tokens[i] = static_cast<sy::engine::TokenId>((i * 131 + 17) % model->config().n_vocab);
-      }
-      gpu.forward_batch(tokens, 0);
-      const auto start = Clock::now();
-      for (size_t i = 0; i < gen; ++i) {
-        gpu.forward(static_cast<sy::engine::TokenId>((i * 7) % model->config().n_vocab),
-                    prompt + i);
-      }
-      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      const double tok_s = static_cast<double>(gen) / seconds;
       const double bytes = weight_bytes_per_token(*model);
-      const double floor = bandwidth / bytes;
-      std::printf("%-40s %10.1f %12.1f %12.1f %7.0f%%\n", path.c_str(), bytes / (1 << 20), tok_s,
-                  floor, 100.0 * tok_s / floor);
+      const size_t n_vocab = model->config().n_vocab;
+      for (size_t streams : {size_t{1}, size_t{16}, size_t{64}}) {
+        const size_t positions = prompt + gen + 1;
+        const size_t per_seq = (positions + 15) / 16;
+        sy::engine::KvCache cache(model->config(),
+                                  {.block_tokens = 16, .max_blocks = streams * per_seq});
+        sy::engine::LlamaCuda gpu(*model, cache, std::max<size_t>(128, streams), positions);
+        std::vector<sy::engine::KvSequence> seqs(streams);
+        std::vector<std::vector<sy::engine::TokenId>> prompts(streams);
+        std::vector<sy::engine::BatchSequence> batch(streams);
+        for (size_t s = 0; s < streams; ++s) {
+          cache.reserve(seqs[s], positions);
+          prompts[s].resize(prompt);
+          for (size_t i = 0; i < prompt; ++i) {
+            prompts[s][i] = static_cast<sy::engine::TokenId>((i * 131 + s * 7 + 17) % n_vocab);
+          }
+          batch[s] = {prompts[s], 0, &seqs[s], true};
+        }
+        gpu.forward_step(batch);
+        std::vector<sy::engine::TokenId> next(streams);
+        const auto start = Clock::now();
+        for (size_t i = 0; i < gen; ++i) {
+          for (size_t s = 0; s < streams; ++s) {
+            next[s] = static_cast<sy::engine::TokenId>((i * 7 + s) % n_vocab);
+            batch[s] = {std::span(&next[s], 1), prompt + i, &seqs[s], true};
+          }
+          gpu.forward_step(batch);
+        }
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        const double tok_s = static_cast<double>(gen * streams) / seconds;
+        const double floor = bandwidth / bytes;  // steps/s the weight traffic allows
+        std::printf("%-40s %8zu %10.1f %12.1f %12.1f %7.0f%%\n", path.c_str(), streams,
+                    bytes / (1 << 20), tok_s, floor * static_cast<double>(streams),
+                    100.0 * tok_s / (floor * static_cast<double>(streams)));
+      }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "engine_cuda_bench: %s: %s\n", path.c_str(), e.what());
       return 1;

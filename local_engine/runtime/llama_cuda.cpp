@@ -85,8 +85,12 @@ CudaDeviceSummary describe_cuda_device() {
   return {true, text};
 }
 
-size_t LlamaCuda::device_bytes_needed(const Model& model, size_t max_positions,
-                                      size_t max_step_tokens) {
+namespace {
+
+// Device bytes for weights, `kv_positions` positions of F16 keys and values, the step buffers and
+// the attention scratch for spans of max_positions.
+size_t bytes_needed(const Model& model, size_t kv_positions, size_t max_positions,
+                    size_t max_step_tokens) {
   const ModelConfig& c = model.config();
   size_t bytes = 0;
   if (model.file() != nullptr) {
@@ -97,7 +101,7 @@ size_t LlamaCuda::device_bytes_needed(const Model& model, size_t max_positions,
   }
   const size_t kv_width = size_t{c.n_kv_heads} * c.head_dim;
   const size_t q_width = size_t{c.n_heads} * c.head_dim;
-  bytes += cache_blocks(max_positions) * kBlockTokens * c.n_layers * 2 * kv_width * 2;
+  bytes += kv_positions * c.n_layers * 2 * kv_width * 2;
   const size_t widths = 2 * c.dim + 2 * q_width + 2 * kv_width + 2 * c.ffn_dim;
   bytes += max_step_tokens * widths * sizeof(float);
   bytes += max_step_tokens * c.n_heads * max_positions * sizeof(float);  // attention scores
@@ -105,13 +109,44 @@ size_t LlamaCuda::device_bytes_needed(const Model& model, size_t max_positions,
   return bytes;
 }
 
+}  // namespace
+
+size_t LlamaCuda::device_bytes_needed(const Model& model, size_t max_positions,
+                                      size_t max_step_tokens) {
+  return bytes_needed(model, cache_blocks(max_positions) * kBlockTokens, max_positions,
+                      max_step_tokens);
+}
+
 LlamaCuda::LlamaCuda(const Model& model, size_t max_positions, int device, size_t max_step_tokens)
     : model_(model),
       c_(model.config()),
       max_positions_(max_positions),
-      max_step_tokens_(max_step_tokens) {
+      max_step_tokens_(max_step_tokens),
+      block_tokens_(kBlockTokens) {
+  const size_t blocks = cache_blocks(max_positions);
+  own_seq_.blocks.resize(blocks);
+  for (size_t i = 0; i < blocks; ++i) own_seq_.blocks[i] = static_cast<BlockId>(i);
+  init(device, blocks);
+}
+
+LlamaCuda::LlamaCuda(const Model& model, KvCache& cache, size_t max_step_tokens,
+                     size_t max_positions, int device)
+    : model_(model),
+      c_(model.config()),
+      max_positions_(max_positions),
+      max_step_tokens_(max_step_tokens),
+      block_tokens_(cache.block_tokens()),
+      cache_(&cache) {
+  if (cache.type() != KvCacheType::f16) throw EngineError("the CUDA pass keeps an F16 KV cache");
+  if (cache.n_layers() != c_.n_layers || cache.kv_width() != size_t{c_.n_kv_heads} * c_.head_dim) {
+    throw EngineError("the KV cache was made for another model shape");
+  }
+  init(device, cache.total_blocks());
+}
+
+void LlamaCuda::init(int device, size_t blocks) {
   if (model_.file() == nullptr) throw EngineError("the CUDA pass needs a GGUF model");
-  if (max_positions == 0 || max_step_tokens == 0) {
+  if (max_positions_ == 0 || max_step_tokens_ == 0) {
     throw EngineError("the CUDA pass needs max_positions and max_step_tokens above 0");
   }
   if (!cuda::compiled()) throw EngineError("--device cuda: " + describe_cuda_device().text);
@@ -124,14 +159,14 @@ LlamaCuda::LlamaCuda(const Model& model, size_t max_positions, int device, size_
   check(cuda::set_device(device), "selecting the CUDA device");
   const cuda::DeviceInfo& info = devices[static_cast<size_t>(device)];
   // The budget, before anything is uploaded.
-  const size_t needed = device_bytes_needed(model, max_positions, max_step_tokens);
+  const size_t needed =
+      bytes_needed(model_, blocks * block_tokens_, max_positions_, max_step_tokens_);
   if (needed + kDeviceHeadroom > info.free_bytes) {
-    throw EngineError("the model needs " + std::to_string(mib(needed)) + " MiB of device memory (" +
-                      std::to_string(max_positions) + " positions of KV cache included) plus " +
+    throw EngineError("the model needs " + std::to_string(mib(needed)) +
+                      " MiB of device memory (KV cache and step buffers included) plus " +
                       std::to_string(mib(kDeviceHeadroom)) + " MiB headroom, but " + info.name +
                       " has " + std::to_string(mib(info.free_bytes)) + " MiB free");
   }
-
   const size_t q_width = size_t{c_.n_heads} * c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
   token_embd_ = upload_matrix("token_embd.weight", c_.n_vocab, c_.dim);
@@ -177,23 +212,11 @@ LlamaCuda::LlamaCuda(const Model& model, size_t max_positions, int device, size_
       upload_floats(inverse_frequencies(c_, c_.rope_freq_base_swa, c_.rope_freq_scale_swa, factors),
                     "rope frequencies");
 
-  // The KV cache: one sequence, block i at block id i (identity table).
-  const size_t blocks = cache_blocks(max_positions);
-  check(cuda::DeviceBuffer::allocate(blocks * kBlockTokens * c_.n_layers * 2 * kv_width * 2,
+  // The KV cache: `blocks` blocks of KvCache's layout, addressed through the step's tables.
+  check(cuda::DeviceBuffer::allocate(blocks * block_tokens_ * c_.n_layers * 2 * kv_width * 2,
                                      kv_storage_),
         "allocating the KV cache");
-  kv_ = {kv_storage_.as<uint16_t>(), kBlockTokens, c_.n_layers, c_.n_kv_heads, c_.head_dim};
-  std::vector<uint32_t> table(blocks);
-  for (size_t i = 0; i < blocks; ++i) table[i] = static_cast<uint32_t>(i);
-  check(cuda::DeviceBuffer::allocate(blocks * sizeof(uint32_t), table_), "allocating");
-  check(cuda::copy_to_device(table_.get(), table.data(), blocks * sizeof(uint32_t)),
-        "uploading the block table");
-  const std::vector<uint32_t> offsets(max_step_tokens_, 0);  // every row: the one sequence
-  check(cuda::DeviceBuffer::allocate(offsets.size() * sizeof(uint32_t), table_offsets_),
-        "allocating");
-  check(
-      cuda::copy_to_device(table_offsets_.get(), offsets.data(), offsets.size() * sizeof(uint32_t)),
-      "uploading the table offsets");
+  kv_ = {kv_storage_.as<uint16_t>(), block_tokens_, c_.n_layers, c_.n_kv_heads, c_.head_dim};
 
   const size_t rows = max_step_tokens_;
   auto floats = [&](cuda::DeviceBuffer& b, size_t n) {
@@ -201,6 +224,7 @@ LlamaCuda::LlamaCuda(const Model& model, size_t max_positions, int device, size_
   };
   check(cuda::DeviceBuffer::allocate(rows * sizeof(int32_t), tokens_), "allocating");
   check(cuda::DeviceBuffer::allocate(rows * sizeof(int32_t), positions_), "allocating");
+  check(cuda::DeviceBuffer::allocate(rows * sizeof(uint32_t), table_offsets_), "allocating");
   floats(bx_, rows * c_.dim);
   floats(bxb_, rows * c_.dim);
   floats(bq_, rows * q_width);
@@ -209,10 +233,7 @@ LlamaCuda::LlamaCuda(const Model& model, size_t max_positions, int device, size_
   floats(batt_, rows * q_width);
   floats(bgate_, rows * c_.ffn_dim);
   floats(bup_, rows * c_.ffn_dim);
-  floats(scores_, rows * c_.n_heads * max_positions);
-  floats(final_, c_.dim);
-  floats(logits_d_, c_.n_vocab);
-  logits_.resize(c_.n_vocab);
+  floats(scores_, rows * c_.n_heads * max_positions_);
 }
 
 LlamaCuda::Matrix LlamaCuda::upload_matrix(std::string_view name, size_t rows, size_t cols) {
@@ -265,47 +286,102 @@ std::span<const float> LlamaCuda::forward(TokenId token, size_t pos) {
 }
 
 std::span<const float> LlamaCuda::forward_batch(std::span<const TokenId> tokens, size_t start_pos) {
+  if (cache_ != nullptr) throw EngineError("forward needs a LlamaCuda with its own KV cache");
   if (tokens.empty()) throw EngineError("forward_batch: no tokens");
   if (start_pos + tokens.size() > max_positions_) throw EngineError("position past the KV cache");
-  if (start_pos > length_) throw EngineError("forward_batch: positions before start_pos missing");
-  for (TokenId t : tokens) {
-    if (t < 0 || static_cast<uint32_t>(t) >= c_.n_vocab) {
-      throw EngineError("token id " + std::to_string(t) + " outside the vocabulary");
+  const BatchSequence seq{tokens, start_pos, &own_seq_, true};
+  return forward_step(std::span(&seq, 1));
+}
+
+std::span<const float> LlamaCuda::forward_step(std::span<const BatchSequence> batch) {
+  if (batch.empty()) throw EngineError("forward_step: no sequences");
+  // Everything is checked before the device cache is touched (LlamaCpu's checks).
+  rows_.clear();
+  logit_rows_.clear();
+  tables_.clear();
+  for (const BatchSequence& s : batch) {
+    if (s.tokens.empty()) throw EngineError("forward_step: a sequence without tokens");
+    if (s.kv == nullptr) throw EngineError("forward_step: a sequence without KV blocks");
+    const size_t end = s.start_pos + s.tokens.size();
+    if (end > s.kv->blocks.size() * block_tokens_) {
+      throw EngineError("forward_step: positions past the sequence's reserved KV blocks");
+    }
+    if (end > max_positions_) throw EngineError("forward_step: positions past max_positions");
+    if (s.start_pos < s.kv->published * block_tokens_) {
+      throw EngineError("forward_step: positions inside the sequence's published KV blocks");
+    }
+    const auto offset = static_cast<uint32_t>(tables_.size());
+    tables_.insert(tables_.end(), s.kv->blocks.begin(), s.kv->blocks.end());
+    for (size_t i = 0; i < s.tokens.size(); ++i) {
+      const TokenId token = s.tokens[i];
+      if (token < 0 || static_cast<uint32_t>(token) >= c_.n_vocab) {
+        throw EngineError("token id " + std::to_string(token) + " outside the vocabulary");
+      }
+      rows_.push_back({token, static_cast<int32_t>(s.start_pos + i), offset});
+    }
+    if (s.want_logits) logit_rows_.push_back(rows_.size() - 1);
+  }
+  if (table_.bytes() < tables_.size() * sizeof(uint32_t)) {
+    check(cuda::DeviceBuffer::allocate(tables_.size() * sizeof(uint32_t), table_),
+          "allocating block tables");
+  }
+  check(cuda::copy_to_device(table_.get(), tables_.data(), tables_.size() * sizeof(uint32_t)),
+        "uploading block tables");
+  const size_t dim = c_.dim, n_logits = logit_rows_.size();
+  if (n_logits > max_logit_rows_) {
+    check(cuda::DeviceBuffer::allocate(n_logits * dim * sizeof(float), final_), "allocating");
+    check(cuda::DeviceBuffer::allocate(n_logits * c_.n_vocab * sizeof(float), logits_d_),
+          "allocating");
+    max_logit_rows_ = n_logits;
+  }
+  size_t next_logit = 0;
+  for (size_t begin = 0; begin < rows_.size(); begin += max_step_tokens_) {
+    const size_t n = std::min(max_step_tokens_, rows_.size() - begin);
+    forward_rows(begin, n);
+    // Final states of this chunk's logit rows, before the next chunk overwrites bx_.
+    for (; next_logit < n_logits && logit_rows_[next_logit] < begin + n; ++next_logit) {
+      check(cuda::copy_on_device(final_.as<float>() + next_logit * dim,
+                                 bx_.as<float>() + (logit_rows_[next_logit] - begin) * dim,
+                                 dim * sizeof(float)),
+            "gathering final states");
     }
   }
-  for (size_t begin = 0; begin < tokens.size(); begin += max_step_tokens_) {
-    const size_t n = std::min(max_step_tokens_, tokens.size() - begin);
-    forward_chunk(tokens.subspan(begin, n), start_pos + begin);
-  }
-  length_ = std::max(length_, start_pos + tokens.size());
-
-  // The last token's final state -> logits, copied back for sampling.
-  const size_t last = (tokens.size() - 1) % max_step_tokens_;
-  const size_t dim = c_.dim;
-  check(cuda::rms_norm(bx_.as<float>() + last * dim, output_norm_.as<float>(), 1, dim, c_.rms_eps,
-                       final_.as<float>()),
+  if (n_logits == 0) return {};
+  // Logits copied back for sampling on the host.
+  float* final_states = final_.as<float>();
+  check(cuda::rms_norm(final_states, output_norm_.as<float>(), n_logits, dim, c_.rms_eps,
+                       final_states),
         "final norm");
-  matmul(output_is_embd_ ? token_embd_ : output_, final_.as<float>(), 1, logits_d_.as<float>());
-  check(cuda::soft_cap(logits_d_.as<float>(), c_.n_vocab, c_.final_softcap), "soft-cap");
-  check(cuda::copy_to_host(logits_.data(), logits_d_.get(), c_.n_vocab * sizeof(float)),
+  matmul(output_is_embd_ ? token_embd_ : output_, final_states, n_logits, logits_d_.as<float>());
+  check(cuda::soft_cap(logits_d_.as<float>(), n_logits * c_.n_vocab, c_.final_softcap), "soft-cap");
+  logits_.resize(n_logits * c_.n_vocab);
+  check(cuda::copy_to_host(logits_.data(), logits_d_.get(), logits_.size() * sizeof(float)),
         "copying the logits back");
   return logits_;
 }
 
-// One chunk through every layer, the steps of LlamaCpu::forward_rows on the device.
-void LlamaCuda::forward_chunk(std::span<const TokenId> tokens, size_t start_pos) {
-  const size_t n = tokens.size();
+// One chunk of rows through every layer, the steps of LlamaCpu::forward_rows on the device.
+void LlamaCuda::forward_rows(size_t begin, size_t n) {
   const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim;
   const size_t q_width = size_t{c_.n_heads} * head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
-  std::vector<int32_t> ids(tokens.begin(), tokens.end()), positions(n);
-  for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(start_pos + i);
+  std::vector<int32_t> ids(n), positions(n);
+  std::vector<uint32_t> offsets(n);
+  size_t max_span = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Row& r = rows_[begin + i];
+    ids[i] = r.token;
+    positions[i] = r.pos;
+    offsets[i] = r.table_offset;
+    max_span = std::max(max_span, static_cast<size_t>(r.pos) + 1);
+  }
   check(cuda::copy_to_device(tokens_.get(), ids.data(), n * sizeof(int32_t)), "uploading tokens");
   check(cuda::copy_to_device(positions_.get(), positions.data(), n * sizeof(int32_t)),
         "uploading positions");
+  check(cuda::copy_to_device(table_offsets_.get(), offsets.data(), n * sizeof(uint32_t)),
+        "uploading table offsets");
   const cuda::StepRows rows{n, positions_.as<int32_t>(), table_.as<uint32_t>(),
                             table_offsets_.as<uint32_t>()};
-  const size_t max_span = start_pos + n;
   float* x = bx_.as<float>();
   float* xb = bxb_.as<float>();
   float* q = bq_.as<float>();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/cuda/device_buffer.h"
+#include "runtime/kv_cache.h"
 #include "runtime/llama_cpu.h"
 #include "switchyard/local_engine/model.h"
 
@@ -37,6 +38,17 @@ class LlamaCuda {
   // once (larger ones in chunks).
   LlamaCuda(const Model& model, size_t max_positions, int device = 0,
             size_t max_step_tokens = LlamaCpu::kPrefillChunk);
+
+  // Serving: block ids come from `cache` (F16, made for this model; it must outlive this object),
+  // whose host storage stays unused: the keys and values live in a device pool of as many
+  // blocks. Sequences reach at most max_positions positions (the attention scratch).
+  // forward and forward_batch throw EngineError on an object made this way.
+  LlamaCuda(const Model& model, KvCache& cache, size_t max_step_tokens, size_t max_positions,
+            int device = 0);
+
+  // Same contract as LlamaCpu::forward_step, except that logits agree with the CPU's within the
+  // gpu tests' bound rather than bit for bit.
+  std::span<const float> forward_step(std::span<const BatchSequence> batch);
 
   // Device bytes the model needs: weights as stored, the F16 KV cache for max_positions, and
   // the step buffers. The constructor compares it with the device's free memory.
@@ -62,29 +74,43 @@ class LlamaCuda {
   Matrix upload_matrix(std::string_view name, size_t rows, size_t cols);
   cuda::DeviceBuffer upload_vector(std::string_view name, size_t n);
   cuda::DeviceBuffer upload_floats(const std::vector<float>& v, std::string_view what);
+  // Both constructors end here: device checks, budget, uploads, buffers for `blocks` KV blocks.
+  void init(int device, size_t blocks);
   void matmul(const Matrix& w, const float* d_x, size_t n, float* d_out);
-  // Runs tokens [begin, begin + n) of the step at positions start_pos + begin ...; leaves
-  // their final hidden states in bx_.
-  void forward_chunk(std::span<const TokenId> tokens, size_t start_pos);
+  // One step's rows, in order: token, position, offset of its sequence's table in tables_.
+  struct Row {
+    int32_t token;
+    int32_t pos;
+    uint32_t table_offset;
+  };
+  // Runs rows_[begin, begin + n) through every layer; leaves their final states in bx_.
+  void forward_rows(size_t begin, size_t n);
 
   const Model& model_;
   const ModelConfig& c_;
   size_t max_positions_;
   size_t max_step_tokens_;
+  size_t block_tokens_;
+  KvCache* cache_ = nullptr;  // serving mode's block bookkeeping; null for the own sequence
+  KvSequence own_seq_;        // forward / forward_batch's sequence: block i is block id i
   Matrix token_embd_, output_;
   bool output_is_embd_ = false;
   std::vector<Layer> layers_;
   cuda::DeviceBuffer output_norm_, inv_freq_, inv_freq_swa_;  // (dim), (rope_dim / 2) x2
   cuda::DeviceBuffer kv_storage_;  // F16, KvCache's block layout, identity block table
   cuda::PagedKv kv_;
-  // Step inputs: (max_step_tokens) token ids, positions, table offsets; (blocks) block ids.
+  // Step inputs: (max_step_tokens) token ids, positions, table offsets; (blocks) block ids of
+  // the step's sequences, one table after another.
   cuda::DeviceBuffer tokens_, positions_, table_offsets_, table_;
+  std::vector<Row> rows_;           // (step tokens)
+  std::vector<size_t> logit_rows_;  // indices into rows_ wanting logits
+  std::vector<uint32_t> tables_;    // (blocks of the step's sequences)
   // (max_step_tokens, width) activations.
   cuda::DeviceBuffer bx_, bxb_, bq_, bk_, bv_, batt_, bgate_, bup_;
   cuda::DeviceBuffer scores_;            // (max_step_tokens, n_heads, max_positions)
-  cuda::DeviceBuffer final_, logits_d_;  // (1, dim), (1, n_vocab)
-  std::vector<float> logits_;            // (n_vocab) on the host
-  size_t length_ = 0;                    // positions stored so far
+  size_t max_logit_rows_ = 0;            // rows final_ and logits_d_ hold
+  cuda::DeviceBuffer final_, logits_d_;  // (logit rows, dim), (logit rows, n_vocab)
+  std::vector<float> logits_;            // (logit rows, n_vocab) on the host
 };
 
 }  // namespace sy::engine

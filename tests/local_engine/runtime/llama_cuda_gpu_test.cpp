@@ -1,8 +1,9 @@
 // LlamaCuda against LlamaCpu, whole models (label gpu; skips without a CUDA device).
 // stories260K (F32): the same 40 greedy tokens. Tiny synthetic models of every family in F32
 // and Q8_0 (F16 KV caches on both sides): the logits after a 150-token prompt (two 128-token
-// chunks) and after 5 decoded tokens within normalized MSE 1e-4. The GPU keeps activations in
-// F32 where the CPU quantizes them to Q8_0, hence a bound looser than the CPU tests' 1e-6.
+// chunks) and after 5 decoded tokens within normalized MSE 1e-4; a three-sequence serving step
+// likewise. The GPU keeps activations in F32 where the CPU quantizes them to Q8_0, hence a bound
+// looser than the CPU tests' 1e-6.
 
 #include <gtest/gtest.h>
 
@@ -49,6 +50,61 @@ TEST_F(LlamaCudaModel, Stories260KGreedyTokensEqualCpu) {
     cpu_next = argmax(cpu.forward(cpu_next, pos));
     gpu_next = argmax(gpu.forward(gpu_next, pos));
   }
+}
+
+// Serving shape: three sequences of different lengths in one step over a shared paged cache
+// (blocks of 8, the step cut into chunks of 32 rows), then a decode step of all three.
+TEST_F(LlamaCudaModel, ForwardStepOfThreeSequencesMatchesCpu) {
+  auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
+  const SyntheticPreset preset = testing::tiny_preset("qwen2", true, 3);
+  auto path = std::filesystem::temp_directory_path() / "sy_cuda_step_qwen2_q8_0.gguf";
+  write_synthetic_model(preset, vocab, {.type = TensorType::q8_0, .seed = 17}, path);
+  auto model = Model::load(path);
+  const KvCacheOptions options{.block_tokens = 8, .max_blocks = 32, .type = KvCacheType::f16};
+  KvCache cpu_cache(model->config(), options), gpu_cache(model->config(), options);
+  LlamaCpu cpu(*model, cpu_cache, 32, 1);
+  LlamaCuda gpu(*model, gpu_cache, 32, 128);
+  const size_t lengths[] = {20, 37, 5};
+  std::vector<std::vector<TokenId>> prompts;
+  KvSequence cpu_seqs[3], gpu_seqs[3];
+  for (size_t s = 0; s < 3; ++s) {
+    std::vector<TokenId> p(lengths[s]);
+    for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<TokenId>((i * 37 + s * 101 + 3) % 603);
+    prompts.push_back(p);
+    // The same reservations in the same order: the same block ids on both sides.
+    ASSERT_TRUE(cpu_cache.reserve(cpu_seqs[s], lengths[s] + 1));
+    ASSERT_TRUE(gpu_cache.reserve(gpu_seqs[s], lengths[s] + 1));
+    ASSERT_EQ(cpu_seqs[s].blocks, gpu_seqs[s].blocks);
+  }
+  auto compare = [&](auto make, const char* what) {
+    std::vector<BatchSequence> cpu_batch, gpu_batch;
+    for (size_t s = 0; s < 3; ++s) {
+      cpu_batch.push_back(make(s, &cpu_seqs[s]));
+      gpu_batch.push_back(make(s, &gpu_seqs[s]));
+    }
+    auto want = cpu.forward_step(cpu_batch);
+    const std::vector<float> want_copy(want.begin(), want.end());
+    auto got = gpu.forward_step(gpu_batch);
+    ASSERT_EQ(got.size(), want_copy.size());
+    const size_t v = model->config().n_vocab;
+    for (size_t s = 0; s < 3; ++s) {
+      EXPECT_LT(
+          testing::normalized_mse(got.subspan(s * v, v), std::span(want_copy).subspan(s * v, v)),
+          1e-4)
+          << what << " sequence " << s;
+    }
+  };
+  compare(
+      [&](size_t s, KvSequence* kv) {
+        return BatchSequence{prompts[s], 0, kv, true};
+      },
+      "prefill");
+  std::vector<TokenId> next = {5, 6, 7};
+  compare(
+      [&](size_t s, KvSequence* kv) {
+        return BatchSequence{std::span(&next[s], 1), lengths[s], kv, true};
+      },
+      "decode");
 }
 
 class LlamaCudaFamilies : public LlamaCudaModel,
