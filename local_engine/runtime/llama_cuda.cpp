@@ -156,6 +156,7 @@ void LlamaCuda::init(int device, size_t blocks) {
   if (device < 0 || static_cast<size_t>(device) >= devices.size()) {
     throw EngineError("--device cuda: there is no CUDA device " + std::to_string(device));
   }
+  device_ = device;
   check(cuda::set_device(device), "selecting the CUDA device");
   const cuda::DeviceInfo& info = devices[static_cast<size_t>(device)];
   // The budget, before anything is uploaded.
@@ -295,6 +296,7 @@ std::span<const float> LlamaCuda::forward_batch(std::span<const TokenId> tokens,
 
 std::span<const float> LlamaCuda::forward_step(std::span<const BatchSequence> batch) {
   if (batch.empty()) throw EngineError("forward_step: no sequences");
+  check(cuda::set_device(device_), "selecting the CUDA device");
   // Everything is checked before the device cache is touched (LlamaCpu's checks).
   rows_.clear();
   logit_rows_.clear();

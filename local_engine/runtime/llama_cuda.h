@@ -91,6 +91,7 @@ class LlamaCuda {
   size_t max_positions_;
   size_t max_step_tokens_;
   size_t block_tokens_;
+  int device_ = 0;  // made current at every step: the current device is per host thread
   KvCache* cache_ = nullptr;  // serving mode's block bookkeeping; null for the own sequence
   KvSequence own_seq_;        // forward / forward_batch's sequence: block i is block id i
   Matrix token_embd_, output_;

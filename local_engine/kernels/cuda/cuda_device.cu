@@ -18,6 +18,10 @@ Status list_devices(std::vector<DeviceInfo>& out) {
     return {};
   }
   if (Status s = check(e, "cudaGetDeviceCount"); !s.ok()) return s;
+  // Asking each device for its free memory makes it current: the caller's device comes back
+  // afterwards (the current device is per host thread, and a LlamaCuda may be using it).
+  int current = 0;
+  if (Status s = check(cudaGetDevice(&current), "cudaGetDevice"); !s.ok()) return s;
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp prop{};
     if (Status s = check(cudaGetDeviceProperties(&prop, i), "cudaGetDeviceProperties"); !s.ok()) {
@@ -36,7 +40,7 @@ Status list_devices(std::vector<DeviceInfo>& out) {
     info.free_bytes = free_bytes;
     out.push_back(std::move(info));
   }
-  return {};
+  return check(cudaSetDevice(current), "cudaSetDevice");
 }
 
 Status set_device(int index) { return check(cudaSetDevice(index), "cudaSetDevice"); }
