@@ -50,6 +50,22 @@ TEST(GenerateCommand, ReproducesGoldenTextWhenGreedyFromBosOnLlama2cCheckpoint) 
   EXPECT_EQ(r.out.substr(0, kGolden.size()), kGolden);
 }
 
+// With a GPU the CUDA pass must give the documented greedy text too; without one (CI) the
+// command fails with an error that says so, never a crash.
+TEST(GenerateCommand, DeviceCudaGivesGoldenTextOrSaysThereIsNoGpu) {
+  skip_without_models();
+  auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.gguf", "-n",
+                        "256", "--device", "cuda"});
+  if (r.exit_code == 0) {
+    EXPECT_EQ(r.out.substr(0, kGolden.size()), kGolden);
+    return;
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(r.err.find("no CUDA device") != std::string::npos ||
+              r.err.find("no CUDA support") != std::string::npos)
+      << r.err;
+}
+
 TEST(GenerateCommand, EndsWithStatsJsonLineWhenAsked) {
   skip_without_models();
   auto r = run_process({switchyard_binary(), "generate", "-m", kModels + "/stories260K.gguf", "-p",
