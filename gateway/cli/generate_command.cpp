@@ -33,6 +33,7 @@ int run_generate(const GenerateCommandOptions& options) {
   generate_options.ignore_eos = options.ignore_eos;
   generate_options.threads = options.threads;
   if (options.device == "cuda") generate_options.device = engine::GenerateOptions::Device::cuda;
+  if (options.gpu_layers != "all") generate_options.gpu_layers = std::stoul(options.gpu_layers);
   generate_options.stop = options.stop;
   generate_options.sampling.temperature = options.temperature;
   generate_options.sampling.top_k = options.top_k;
@@ -160,6 +161,11 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--device", options->device,
                   "Where the forward pass runs: cpu, or cuda (GPU 0, GGUF models)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->add_option("--gpu-layers", options->gpu_layers,
+                  "With --device cuda: all, or how many leading layers run on the GPU (the rest "
+                  "on the CPU)")
+      ->check(CLI::IsMember({"all"}) | CLI::Range(0, 100000))
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating to -n after EOS");
   cmd->add_flag("--stats-json", options->stats_json,

@@ -2,7 +2,7 @@
 // `switchyard generate -m MODEL -p PROMPT [--chat [--system S] [--chat-template FAMILY]] [-n N]
 //  [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--frequency-penalty F]
 //  [--presence-penalty P] [--stop S]... [--seed S] [--threads T] [--device cpu|cuda]
-//  [--ignore-eos] [--stats-json]
+//  [--gpu-layers all|N] [--ignore-eos] [--stats-json]
 //  [--tokenizer TOK] [--json-schema FILE | --json]`: runs the embedded engine on one prompt,
 // streaming the text to stdout and the speed to stderr. With --chat the prompt is one user turn
 // rendered by the model's chat template (or the named family when the model has none). With
@@ -38,7 +38,8 @@ struct GenerateCommandOptions {
   std::vector<std::string> stop;
   uint64_t seed = 0;
   size_t threads = 0;
-  std::string device = "cpu";  // cpu | cuda
+  std::string device = "cpu";      // cpu | cuda
+  std::string gpu_layers = "all";  // with cuda: all, or how many leading layers on the GPU
   bool ignore_eos = false;
   bool stats_json = false;
   std::string json_schema_path;  // constrain the output to this JSON Schema's instances

@@ -47,10 +47,19 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
   // only) and callers who ask for it run the reference pass.
   std::unique_ptr<LlamaReference> reference;
   std::unique_ptr<LlamaCpu> cpu;
-  std::unique_ptr<LlamaCuda> gpu;
-  if (options.device == GenerateOptions::Device::cuda) {
-    if (model.file() == nullptr) throw EngineError("--device cuda needs a GGUF model");
+  std::unique_ptr<LlamaCuda> gpu;      // every layer on the GPU
+  std::unique_ptr<LlamaCuda> offload;  // the first gpu_layers layers, for the CPU pass
+  const bool cuda = options.device == GenerateOptions::Device::cuda && options.gpu_layers > 0;
+  if (cuda && model.file() == nullptr) throw EngineError("--device cuda needs a GGUF model");
+  if (cuda && options.gpu_layers >= model.config().n_layers) {
     gpu = std::make_unique<LlamaCuda>(model, positions);
+  } else if (cuda) {
+    offload = std::make_unique<LlamaCuda>(model, positions, 0, LlamaCpu::kPrefillChunk,
+                                          options.gpu_layers);
+    cpu = std::make_unique<LlamaCpu>(model, positions, options.threads);
+    cpu->set_layer_offload([gpu_part = offload.get()](auto rows, size_t block_tokens, float* x) {
+      return gpu_part->run_layers(rows, block_tokens, x);
+    });
   } else if (options.use_reference || model.file() == nullptr) {
     reference = std::make_unique<LlamaReference>(model, positions);
   } else {

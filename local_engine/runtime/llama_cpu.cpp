@@ -421,7 +421,9 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
     }
   });
 
-  for (size_t l = 0; l < c_.n_layers; ++l) {
+  const size_t first_layer =
+      offload_ ? offload_(std::span(rows, n), cache_.block_tokens(), bx_.data()) : 0;
+  for (size_t l = first_layer; l < c_.n_layers; ++l) {
     const Layer& lw = layers_[l];
     for_rows(n, [&](size_t t) {
       rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);

@@ -68,6 +68,19 @@ class LlamaCpu {
   // Bounds the chunk scratch: (kPrefillChunk, ffn_dim) floats for each FFN buffer.
   static constexpr size_t kPrefillChunk = 128;
 
+  // One token of a step, at its position in its sequence.
+  struct Row {
+    const KvSequence* kv;
+    size_t pos;
+    TokenId token;
+  };
+  // Partial offload (`--gpu-layers`, runtime/llama_cuda): called for every chunk of a step with
+  // its rows, the cache's block size and their embeddings x (rows, dim), which it replaces by the
+  // hidden states after the leading layers it ran (keeping those layers' keys and values itself);
+  // returns how many it ran, and this pass runs the rest. Errors propagate as EngineError.
+  using LayerOffload = std::function<size_t(std::span<const Row>, size_t block_tokens, float* x)>;
+  void set_layer_offload(LayerOffload offload) { offload_ = std::move(offload); }
+
  private:
   struct Layer {
     kernels::MatrixView wq, wk, wv, wo, w_gate, w_up, w_down;
@@ -76,12 +89,6 @@ class LlamaCpu {
     std::vector<float> bq, bk, bv;                     // (q width), (kv width), (kv width)
     std::vector<float> q_norm, k_norm;                 // (head_dim)
     std::vector<float> attn_post_norm, ffn_post_norm;  // (dim)
-  };
-  // One token of a step, at its position in its sequence.
-  struct Row {
-    const KvSequence* kv;
-    size_t pos;
-    TokenId token;
   };
   // The weights and step buffers; both constructors end here.
   void init();
@@ -140,6 +147,7 @@ class LlamaCpu {
   size_t attn_span_ = 0;                // positions the attention scratch holds per query head
   std::vector<float> attn_scores_;      // (pool threads, group, attn_span_)
   kernels::ActivationBatch batch_;      // the quantized activations of the current matmul
+  LayerOffload offload_;                // empty: every layer here
 };
 
 }  // namespace sy::engine

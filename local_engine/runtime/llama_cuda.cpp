@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "kernels/cpu/dequantize.h"
@@ -89,19 +90,28 @@ namespace {
 
 // Device bytes for weights, `kv_positions` positions of F16 keys and values, the step buffers and
 // the attention scratch for spans of max_positions.
+// Layer l's tensors are named "blk.<l>."; the others are the embedding, output and its norm.
+bool on_device(const std::string& name, size_t gpu_layers, bool full) {
+  if (!name.starts_with("blk.")) return full;
+  return std::strtoul(name.c_str() + 4, nullptr, 10) < gpu_layers;
+}
+
 size_t bytes_needed(const Model& model, size_t kv_positions, size_t max_positions,
-                    size_t max_step_tokens) {
+                    size_t max_step_tokens, size_t gpu_layers) {
   const ModelConfig& c = model.config();
+  const bool full = gpu_layers >= c.n_layers;
+  gpu_layers = std::min<size_t>(gpu_layers, c.n_layers);
   size_t bytes = 0;
   if (model.file() != nullptr) {
     for (const GgufTensor& t : model.file()->tensors()) {
+      if (!on_device(t.name, gpu_layers, full)) continue;
       // Matrices go as stored; vectors as F32.
       bytes += t.shape.size() == 2 ? t.n_bytes : t.n_elements * sizeof(float);
     }
   }
   const size_t kv_width = size_t{c.n_kv_heads} * c.head_dim;
   const size_t q_width = size_t{c.n_heads} * c.head_dim;
-  bytes += kv_positions * c.n_layers * 2 * kv_width * 2;
+  bytes += kv_positions * gpu_layers * 2 * kv_width * 2;
   const size_t widths = 2 * c.dim + 2 * q_width + 2 * kv_width + 2 * c.ffn_dim;
   bytes += max_step_tokens * widths * sizeof(float);
   bytes += max_step_tokens * c.n_heads * max_positions * sizeof(float);  // attention scores
@@ -112,17 +122,21 @@ size_t bytes_needed(const Model& model, size_t kv_positions, size_t max_position
 }  // namespace
 
 size_t LlamaCuda::device_bytes_needed(const Model& model, size_t max_positions,
-                                      size_t max_step_tokens) {
+                                      size_t max_step_tokens, size_t gpu_layers) {
   return bytes_needed(model, cache_blocks(max_positions) * kBlockTokens, max_positions,
-                      max_step_tokens);
+                      max_step_tokens, gpu_layers);
 }
 
-LlamaCuda::LlamaCuda(const Model& model, size_t max_positions, int device, size_t max_step_tokens)
+LlamaCuda::LlamaCuda(const Model& model, size_t max_positions, int device, size_t max_step_tokens,
+                     size_t gpu_layers)
     : model_(model),
       c_(model.config()),
       max_positions_(max_positions),
       max_step_tokens_(max_step_tokens),
-      block_tokens_(kBlockTokens) {
+      block_tokens_(kBlockTokens),
+      gpu_layers_(std::min<size_t>(gpu_layers, model.config().n_layers)),
+      full_(gpu_layers_ == model.config().n_layers) {
+  if (gpu_layers_ == 0) throw EngineError("the CUDA pass needs at least one GPU layer");
   const size_t blocks = cache_blocks(max_positions);
   own_seq_.blocks.resize(blocks);
   for (size_t i = 0; i < blocks; ++i) own_seq_.blocks[i] = static_cast<BlockId>(i);
@@ -136,6 +150,7 @@ LlamaCuda::LlamaCuda(const Model& model, KvCache& cache, size_t max_step_tokens,
       max_positions_(max_positions),
       max_step_tokens_(max_step_tokens),
       block_tokens_(cache.block_tokens()),
+      gpu_layers_(model.config().n_layers),
       cache_(&cache) {
   if (cache.type() != KvCacheType::f16) throw EngineError("the CUDA pass keeps an F16 KV cache");
   if (cache.n_layers() != c_.n_layers || cache.kv_width() != size_t{c_.n_kv_heads} * c_.head_dim) {
@@ -160,8 +175,9 @@ void LlamaCuda::init(int device, size_t blocks) {
   check(cuda::set_device(device), "selecting the CUDA device");
   const cuda::DeviceInfo& info = devices[static_cast<size_t>(device)];
   // The budget, before anything is uploaded.
+  kv_blocks_ = blocks;
   const size_t needed =
-      bytes_needed(model_, blocks * block_tokens_, max_positions_, max_step_tokens_);
+      bytes_needed(model_, blocks * block_tokens_, max_positions_, max_step_tokens_, gpu_layers_);
   if (needed + kDeviceHeadroom > info.free_bytes) {
     throw EngineError("the model needs " + std::to_string(mib(needed)) +
                       " MiB of device memory (KV cache and step buffers included) plus " +
@@ -170,10 +186,13 @@ void LlamaCuda::init(int device, size_t blocks) {
   }
   const size_t q_width = size_t{c_.n_heads} * c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * c_.head_dim;
-  token_embd_ = upload_matrix("token_embd.weight", c_.n_vocab, c_.dim);
-  output_is_embd_ = c_.tied_output;
-  if (!c_.tied_output) output_ = upload_matrix("output.weight", c_.n_vocab, c_.dim);
-  for (uint32_t l = 0; l < c_.n_layers; ++l) {
+  if (full_) {
+    token_embd_ = upload_matrix("token_embd.weight", c_.n_vocab, c_.dim);
+    output_is_embd_ = c_.tied_output;
+    if (!c_.tied_output) output_ = upload_matrix("output.weight", c_.n_vocab, c_.dim);
+    output_norm_ = upload_vector("output_norm.weight", c_.dim);
+  }
+  for (size_t l = 0; l < gpu_layers_; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     Layer layer;
     layer.wq = upload_matrix(b + "attn_q.weight", q_width, c_.dim);
@@ -200,7 +219,6 @@ void LlamaCuda::init(int device, size_t blocks) {
     }
     layers_.push_back(std::move(layer));
   }
-  output_norm_ = upload_vector("output_norm.weight", c_.dim);
   std::vector<float> factors;
   if (c_.rope_freq_factors) {
     const GgufTensor& t = model_.file()->tensor("rope_freqs.weight");
@@ -214,10 +232,11 @@ void LlamaCuda::init(int device, size_t blocks) {
                     "rope frequencies");
 
   // The KV cache: `blocks` blocks of KvCache's layout, addressed through the step's tables.
-  check(cuda::DeviceBuffer::allocate(blocks * block_tokens_ * c_.n_layers * 2 * kv_width * 2,
+  check(cuda::DeviceBuffer::allocate(blocks * block_tokens_ * gpu_layers_ * 2 * kv_width * 2,
                                      kv_storage_),
         "allocating the KV cache");
-  kv_ = {kv_storage_.as<uint16_t>(), block_tokens_, c_.n_layers, c_.n_kv_heads, c_.head_dim};
+  // Only the device's layers have keys and values here: layer l < gpu_layers_ at slot l.
+  kv_ = {kv_storage_.as<uint16_t>(), block_tokens_, gpu_layers_, c_.n_kv_heads, c_.head_dim};
 
   const size_t rows = max_step_tokens_;
   auto floats = [&](cuda::DeviceBuffer& b, size_t n) {
@@ -296,6 +315,10 @@ std::span<const float> LlamaCuda::forward_batch(std::span<const TokenId> tokens,
 
 std::span<const float> LlamaCuda::forward_step(std::span<const BatchSequence> batch) {
   if (batch.empty()) throw EngineError("forward_step: no sequences");
+  if (!full_) {
+    throw EngineError("this LlamaCuda holds only the first " + std::to_string(gpu_layers_) +
+                      " layers: it runs through LlamaCpu::set_layer_offload");
+  }
   check(cuda::set_device(device_), "selecting the CUDA device");
   // Everything is checked before the device cache is touched (LlamaCpu's checks).
   rows_.clear();
@@ -323,12 +346,7 @@ std::span<const float> LlamaCuda::forward_step(std::span<const BatchSequence> ba
     }
     if (s.want_logits) logit_rows_.push_back(rows_.size() - 1);
   }
-  if (table_.bytes() < tables_.size() * sizeof(uint32_t)) {
-    check(cuda::DeviceBuffer::allocate(tables_.size() * sizeof(uint32_t), table_),
-          "allocating block tables");
-  }
-  check(cuda::copy_to_device(table_.get(), tables_.data(), tables_.size() * sizeof(uint32_t)),
-        "uploading block tables");
+  upload_tables();
   const size_t dim = c_.dim, n_logits = logit_rows_.size();
   if (n_logits > max_logit_rows_) {
     check(cuda::DeviceBuffer::allocate(n_logits * dim * sizeof(float), final_), "allocating");
@@ -339,7 +357,7 @@ std::span<const float> LlamaCuda::forward_step(std::span<const BatchSequence> ba
   size_t next_logit = 0;
   for (size_t begin = 0; begin < rows_.size(); begin += max_step_tokens_) {
     const size_t n = std::min(max_step_tokens_, rows_.size() - begin);
-    forward_rows(begin, n);
+    forward_rows(begin, n, true);
     // Final states of this chunk's logit rows, before the next chunk overwrites bx_.
     for (; next_logit < n_logits && logit_rows_[next_logit] < begin + n; ++next_logit) {
       check(cuda::copy_on_device(final_.as<float>() + next_logit * dim,
@@ -362,8 +380,49 @@ std::span<const float> LlamaCuda::forward_step(std::span<const BatchSequence> ba
   return logits_;
 }
 
-// One chunk of rows through every layer, the steps of LlamaCpu::forward_rows on the device.
-void LlamaCuda::forward_rows(size_t begin, size_t n) {
+void LlamaCuda::upload_tables() {
+  if (table_.bytes() < tables_.size() * sizeof(uint32_t)) {
+    check(cuda::DeviceBuffer::allocate(tables_.size() * sizeof(uint32_t), table_),
+          "allocating block tables");
+  }
+  check(cuda::copy_to_device(table_.get(), tables_.data(), tables_.size() * sizeof(uint32_t)),
+        "uploading block tables");
+}
+
+size_t LlamaCuda::run_layers(std::span<const LlamaCpu::Row> rows, size_t block_tokens, float* x) {
+  if (block_tokens != block_tokens_) {
+    throw EngineError("GPU layers: the CPU cache's blocks of " + std::to_string(block_tokens) +
+                      " positions differ from the device cache's " + std::to_string(block_tokens_));
+  }
+  if (rows.size() > max_step_tokens_) throw EngineError("GPU layers: chunk past max_step_tokens");
+  check(cuda::set_device(device_), "selecting the CUDA device");
+  rows_.clear();
+  tables_.clear();
+  const KvSequence* last = nullptr;
+  uint32_t offset = 0;
+  for (const LlamaCpu::Row& r : rows) {
+    if (r.pos >= max_positions_) throw EngineError("GPU layers: position past max_positions");
+    if (r.kv != last) {  // a step's rows come sequence by sequence
+      last = r.kv;
+      offset = static_cast<uint32_t>(tables_.size());
+      for (BlockId b : r.kv->blocks) {
+        if (b >= kv_blocks_) throw EngineError("GPU layers: KV block outside the device cache");
+      }
+      tables_.insert(tables_.end(), r.kv->blocks.begin(), r.kv->blocks.end());
+    }
+    rows_.push_back({r.token, static_cast<int32_t>(r.pos), offset});
+  }
+  upload_tables();
+  const size_t bytes = rows.size() * c_.dim * sizeof(float);
+  check(cuda::copy_to_device(bx_.get(), x, bytes), "uploading hidden states");
+  forward_rows(0, rows.size(), false);
+  check(cuda::copy_to_host(x, bx_.get(), bytes), "copying hidden states back");
+  return gpu_layers_;
+}
+
+// One chunk of rows through this object's layers, the steps of LlamaCpu::forward_rows on the
+// device.
+void LlamaCuda::forward_rows(size_t begin, size_t n, bool embed) {
   const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim;
   const size_t q_width = size_t{c_.n_heads} * head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
@@ -391,10 +450,12 @@ void LlamaCuda::forward_rows(size_t begin, size_t n) {
   float* v = bv_.as<float>();
   const bool neox = c_.rope_style != RopeStyle::adjacent_pairs;
 
-  check(cuda::embed(token_embd_.type, token_embd_.data.get(), dim, tokens_.as<int32_t>(), n,
-                    c_.embedding_scale, x),
-        "embedding");
-  for (size_t l = 0; l < c_.n_layers; ++l) {
+  if (embed) {
+    check(cuda::embed(token_embd_.type, token_embd_.data.get(), dim, tokens_.as<int32_t>(), n,
+                      c_.embedding_scale, x),
+          "embedding");
+  }
+  for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& lw = layers_[l];
     check(cuda::rms_norm(x, lw.attn_norm.as<float>(), n, dim, c_.rms_eps, xb), "attention norm");
     matmul(lw.wq, xb, n, q);

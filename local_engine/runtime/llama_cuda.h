@@ -36,8 +36,12 @@ class LlamaCuda {
   // `model` must come from a GGUF file and outlive this object; positions 0 .. max_positions - 1
   // get KV blocks on the device; steps run at most max_step_tokens tokens through the layers at
   // once (larger ones in chunks).
+  // gpu_layers below the model's layer count makes a partial offload: only layers
+  // [0, gpu_layers) go to the device, and the object serves a LlamaCpu through run_layers
+  // (LlamaCpu::set_layer_offload) instead of forward*.
+  static constexpr size_t kAllLayers = SIZE_MAX;
   LlamaCuda(const Model& model, size_t max_positions, int device = 0,
-            size_t max_step_tokens = LlamaCpu::kPrefillChunk);
+            size_t max_step_tokens = LlamaCpu::kPrefillChunk, size_t gpu_layers = kAllLayers);
 
   // Serving: block ids come from `cache` (F16, made for this model; it must outlive this object),
   // whose host storage stays unused: the keys and values live in a device pool of as many
@@ -50,10 +54,17 @@ class LlamaCuda {
   // gpu tests' bound rather than bit for bit.
   std::span<const float> forward_step(std::span<const BatchSequence> batch);
 
-  // Device bytes the model needs: weights as stored, the F16 KV cache for max_positions, and
-  // the step buffers. The constructor compares it with the device's free memory.
+  // Device bytes the model (or its first gpu_layers layers) needs: weights as stored, the F16 KV
+  // cache for max_positions, and the step buffers. The constructor compares it with the
+  // device's free memory.
   static size_t device_bytes_needed(const Model& model, size_t max_positions,
-                                    size_t max_step_tokens);
+                                    size_t max_step_tokens, size_t gpu_layers = kAllLayers);
+
+  // LlamaCpu::LayerOffload for a partial offload: runs this object's layers on the chunk's rows
+  // (their block ids below max_positions' worth of blocks of block_tokens = 16, as LlamaCpu's
+  // own cache has), x (rows, dim) in and out through the host; returns the layer count.
+  size_t run_layers(std::span<const LlamaCpu::Row> rows, size_t block_tokens, float* x);
+  size_t gpu_layers() const { return layers_.size(); }
 
   // Same contracts as LlamaCpu::forward / forward_batch.
   std::span<const float> forward(TokenId token, size_t pos);
@@ -83,15 +94,20 @@ class LlamaCuda {
     int32_t pos;
     uint32_t table_offset;
   };
-  // Runs rows_[begin, begin + n) through every layer; leaves their final states in bx_.
-  void forward_rows(size_t begin, size_t n);
+  // Runs rows_[begin, begin + n) (embedded here, or already in bx_) through this object's
+  // layers; leaves their hidden states in bx_.
+  void forward_rows(size_t begin, size_t n, bool embed);
+  void upload_tables();
 
   const Model& model_;
   const ModelConfig& c_;
   size_t max_positions_;
   size_t max_step_tokens_;
   size_t block_tokens_;
-  int device_ = 0;  // made current at every step: the current device is per host thread
+  int device_ = 0;        // made current at every step: the current device is per host thread
+  size_t gpu_layers_;     // layers on the device; the rest (partial offload) on the CPU
+  bool full_ = true;      // every layer here: embedding, output and forward* too
+  size_t kv_blocks_ = 0;  // blocks of the device cache
   KvCache* cache_ = nullptr;  // serving mode's block bookkeeping; null for the own sequence
   KvSequence own_seq_;        // forward / forward_batch's sequence: block i is block id i
   Matrix token_embd_, output_;

@@ -2,8 +2,8 @@
 // stories260K (F32): the same 40 greedy tokens. Tiny synthetic models of every family in F32
 // and Q8_0 (F16 KV caches on both sides): the logits after a 150-token prompt (two 128-token
 // chunks) and after 5 decoded tokens within normalized MSE 1e-4; a three-sequence serving step
-// likewise. The GPU keeps activations in F32 where the CPU quantizes them to Q8_0, hence a bound
-// looser than the CPU tests' 1e-6.
+// likewise, and partial offloads. The GPU keeps activations in F32 where the CPU quantizes them to
+// Q8_0, hence a bound looser than the CPU tests' 1e-6.
 
 #include <gtest/gtest.h>
 
@@ -105,6 +105,33 @@ TEST_F(LlamaCudaModel, ForwardStepOfThreeSequencesMatchesCpu) {
         return BatchSequence{std::span(&next[s], 1), lengths[s], kv, true};
       },
       "decode");
+}
+
+// Partial offload (--gpu-layers 1 and 2 of 3): the first layers on the GPU through
+// LlamaCpu::set_layer_offload, the rest on the CPU, within the same bound of the CPU alone.
+TEST_F(LlamaCudaModel, PartialOffloadMatchesCpu) {
+  auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
+  const SyntheticPreset preset = testing::tiny_preset("gemma3", true, 3);
+  auto path = std::filesystem::temp_directory_path() / "sy_cuda_offload_gemma3_q8_0.gguf";
+  write_synthetic_model(preset, vocab, {.type = TensorType::q8_0, .seed = 19}, path);
+  auto model = Model::load(path);
+  std::vector<TokenId> tokens(40);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<TokenId>((i * 53 + 1) % 603);
+  LlamaCpu cpu(*model, 64, 1);
+  auto w = cpu.forward_batch(tokens, 0);
+  const std::vector<float> want(w.begin(), w.end());
+  auto w2 = cpu.forward(9, tokens.size());
+  const std::vector<float> want2(w2.begin(), w2.end());
+  for (size_t gpu_layers : {size_t{1}, size_t{2}}) {
+    LlamaCuda part(*model, 64, 0, LlamaCpu::kPrefillChunk, gpu_layers);
+    ASSERT_EQ(part.gpu_layers(), gpu_layers);
+    LlamaCpu mixed(*model, 64, 1);
+    mixed.set_layer_offload([&](std::span<const LlamaCpu::Row> rows, size_t bt, float* x) {
+      return part.run_layers(rows, bt, x);
+    });
+    EXPECT_LT(testing::normalized_mse(mixed.forward_batch(tokens, 0), want), 1e-4) << gpu_layers;
+    EXPECT_LT(testing::normalized_mse(mixed.forward(9, tokens.size()), want2), 1e-4) << gpu_layers;
+  }
 }
 
 class LlamaCudaFamilies : public LlamaCudaModel,

@@ -64,6 +64,10 @@ TEST(LlamaCuda, DeviceBudgetCountsWeightsCacheAndScratch) {
   // 448 more positions of F16 keys and values in every layer, at least.
   const ModelConfig& c = model->config();
   EXPECT_GE(large - small, 448 * c.n_layers * 2 * c.n_kv_heads * c.head_dim * 2);
+  // A partial offload counts its layers only.
+  const size_t one_layer = LlamaCuda::device_bytes_needed(*model, 64, 8, 1);
+  EXPECT_LT(one_layer, small);
+  EXPECT_LT(one_layer, weights);
 }
 
 }  // namespace

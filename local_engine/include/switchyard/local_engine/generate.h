@@ -29,6 +29,10 @@ struct GenerateOptions {
   // generate() throws EngineError when the build has no CUDA or no GPU is present).
   enum class Device : uint8_t { cpu, cuda };
   Device device = Device::cpu;
+  // With Device::cuda: how many layers run on the GPU, from the first (the rest, and the
+  // embedding and output, on the CPU); 0 means none; the default (or any count past the model's)
+  // means all of them.
+  size_t gpu_layers = SIZE_MAX;
   // Generation ends before the first occurrence of any of these in the text; the stop text is
   // neither returned nor streamed (streamed text is held back while it could start one).
   std::vector<std::string> stop;
