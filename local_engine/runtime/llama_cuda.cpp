@@ -15,6 +15,9 @@ namespace {
 
 // Block size of the device cache: any size gives the same values.
 constexpr size_t kBlockTokens = 16;
+// What the runtime's "insufficient driver" and "no device" answers both come to.
+constexpr const char* kNoDevice =
+    "no CUDA device (no GPU, no NVIDIA driver, or a driver older than this CUDA runtime)";
 // Left free on the device beside the model: the CUDA context, kernels and fragmentation.
 constexpr size_t kDeviceHeadroom = size_t{512} << 20;
 
@@ -77,7 +80,7 @@ CudaDeviceSummary describe_cuda_device() {
   }
   std::vector<cuda::DeviceInfo> devices;
   if (cuda::Status s = cuda::list_devices(devices); !s.ok()) return {false, s.error};
-  if (devices.empty()) return {false, "no CUDA device (no GPU, or no NVIDIA driver)"};
+  if (devices.empty()) return {false, kNoDevice};
   const cuda::DeviceInfo& d = devices.front();
   char text[256];
   std::snprintf(text, sizeof text, "%s, sm_%d%d, %.1f GiB free of %.1f GiB", d.name.c_str(),
@@ -167,7 +170,7 @@ void LlamaCuda::init(int device, size_t blocks) {
   if (!cuda::compiled()) throw EngineError("--device cuda: " + describe_cuda_device().text);
   std::vector<cuda::DeviceInfo> devices;
   check(cuda::list_devices(devices), "listing CUDA devices");
-  if (devices.empty()) throw EngineError("--device cuda: no CUDA device (no GPU, or no driver)");
+  if (devices.empty()) throw EngineError(std::string("--device cuda: ") + kNoDevice);
   if (device < 0 || static_cast<size_t>(device) >= devices.size()) {
     throw EngineError("--device cuda: there is no CUDA device " + std::to_string(device));
   }
