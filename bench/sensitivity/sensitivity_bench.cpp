@@ -2,6 +2,9 @@
 // mixed text (prose, code, logs, numbers, ~1 PII value per 400 bytes), printed beside the same
 // run's single-core memory read bandwidth; and classify_request p50/p99 for chat requests of
 // 1, 8 and 64 KB. Usage: bench_sensitivity [repetitions=20]
+//   bench_sensitivity --scan-only N   N scans of the 1 MiB text and nothing else (callgrind)
+//   bench_sensitivity --dump FILE     every finding on the bench texts, one per line (to check
+//                                     that a change to the scanner keeps its findings)
 
 #include <algorithm>
 #include <chrono>
@@ -78,9 +81,68 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
+// Texts whose findings --dump writes: the bench text, other seeds and sizes of it, and
+// random bytes drawn from a digit-heavy alphabet (regions of every shape).
+std::vector<std::string> dump_texts() {
+  std::vector<std::string> texts = {mixed_text(1 << 20, 1)};
+  for (unsigned seed = 2; seed < 40; ++seed) texts.push_back(mixed_text(200 + seed * 97, seed));
+  // Random tokens: digit groups, letter groups, separators, a few words and '@'.
+  std::mt19937 rng(99);
+  const char* kWords[] = {"ssn ", "dob: ", "IBAN ", "call ", "Dear ", "Street ", "@", "::", "+",
+                          "password=", "born on ", "Mr. ", "GB", "DE", "X", "AB "};
+  for (int t = 0; t < 400; ++t) {
+    std::string s;
+    size_t n = 20 + rng() % 300;
+    while (s.size() < n) {
+      switch (rng() % 6) {
+        case 0:
+        case 1:
+        case 2:
+          for (unsigned i = 0, k = 1 + rng() % 5; i < k; ++i) s.push_back('0' + rng() % 10);
+          break;
+        case 3:
+          s.push_back(" - ./:("[rng() % 7]);
+          break;
+        case 4:
+          for (unsigned i = 0, k = 1 + rng() % 3; i < k; ++i) s.push_back('A' + rng() % 26);
+          break;
+        default:
+          s += kWords[rng() % std::size(kWords)];
+      }
+    }
+    texts.push_back(std::move(s));
+  }
+  return texts;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string_view(argv[1]) == "--scan-only") {
+    auto created = sy::policies::SensitivityClassifier::create({});
+    if (!created) return 1;
+    std::string text = mixed_text(1 << 20, 1);
+    size_t findings = 0;
+    for (int r = 0; r < std::atoi(argv[2]); ++r) findings += (*created)->scan(text).size();
+    std::printf("%zu findings\n", findings);
+    return 0;
+  }
+  if (argc > 2 && std::string_view(argv[1]) == "--dump") {
+    auto created = sy::policies::SensitivityClassifier::create({});
+    if (!created) return 1;
+    FILE* out = std::fopen(argv[2], "w");
+    if (!out) return 1;
+    auto texts = dump_texts();
+    for (size_t t = 0; t < texts.size(); ++t) {
+      for (const auto& f : (*created)->scan(texts[t])) {
+        std::fprintf(out, "%zu %s %s %zu %zu %.4f %s\n", t, std::string(to_string(f.type)).c_str(),
+                     f.detector.c_str(), f.begin, f.end, f.confidence,
+                     std::string(to_string(f.level)).c_str());
+      }
+    }
+    std::fclose(out);
+    return 0;
+  }
   int reps = argc > 1 ? std::atoi(argv[1]) : 20;
   auto start = Clock::now();
   auto created = sy::policies::SensitivityClassifier::create({});
