@@ -2,6 +2,7 @@
 // mixed text (prose, code, logs, numbers, ~1 PII value per 400 bytes), printed beside the same
 // run's single-core memory read bandwidth; and classify_request p50/p99 for chat requests of
 // 1, 8 and 64 KB. Usage: bench_sensitivity [repetitions=20]
+//   bench_sensitivity --decide-only   the 2 KB full decisions only
 //   bench_sensitivity --scan-only N   N scans of the 1 MiB text and nothing else (callgrind)
 //   bench_sensitivity --dump FILE     every finding on the bench texts, one per line (to check
 //                                     that a change to the scanner keeps its findings)
@@ -16,7 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/backends/openai_json.h"
 #include "switchyard/policies/classify/sensitivity_classifier.h"
+#include "switchyard/policies/router.h"
+#include "switchyard/policies/rules/policy_loader.h"
 
 namespace {
 
@@ -117,7 +121,70 @@ std::vector<std::string> dump_texts() {
 
 }  // namespace
 
+// A full routing decision (Router::decide: sensitivity over the whole request, volume,
+// difficulty, the rules of the three example uses, candidate ordering, the mask plan) for a
+// 2 KB chat request, as the gateway makes it for every request. Target (issue 7): p99 < 50 us.
+int full_decision(int reps) {
+  using namespace sy::policies;
+  PolicyPtr policy = load_policy_string(R"(
+rules:
+  - {name: restricted-local-only, when: {sensitivity: {at_least: restricted}}, require: {kind: local}}
+  - {name: eu-residency, when: {tenant: {residency: eu}}, require: {regions: [eu, local]}}
+  - {name: bulk-local, when: {volume: bulk}, prefer: {kind: local}}
+  - {name: hard-to-frontier, when: {difficulty: hard}, prefer: [frontier]}
+  - {name: mask-contacts, when: {sensitivity: {at_most: confidential}},
+     transform: {mask_pii: {types: [email, phone, person_name]}}}
+)",
+                                        "bench");
+  auto router = Router::create(policy);
+  if (!router) {
+    std::fprintf(stderr, "%s\n", router.error().c_str());
+    return 1;
+  }
+  TenantProfile tenant{.name = "globex", .attributes = {{"residency", "eu"}}};
+  std::vector<RouteTarget> targets = {{"frontier", "gpt-4o"}, {"eu", "gpt-4o"}, {"local", "l"}};
+  std::vector<BackendView> backends = {
+      {.name = "frontier", .region = "us", .retains_data = true, .price_per_mtok = 10},
+      {.name = "eu", .region = "eu", .price_per_mtok = 12},
+      {.name = "local", .kind = sy::backends::BackendKind::local, .region = "local"}};
+  // Two 2 KB requests: plain prose and code, and the bench's mixed text (a PII value per
+  // ~400 bytes, so findings, a mask plan and the restricted rule all take part).
+  for (unsigned seed : {0u, 7u}) {
+    std::string text;
+    if (seed == 0) {
+      while (text.size() < 2048) text += "The quarterly report covers revenue and churn. ";
+      text.resize(2048);
+    } else {
+      text = mixed_text(2048, seed);
+    }
+    nlohmann::json body = {{"model", "chat"},
+                           {"messages",
+                            {{{"role", "system"}, {"content", "You are a helpful assistant."}},
+                             {{"role", "user"}, {"content", text}}}}};
+    auto chat = sy::backends::openai::parse_chat_request(body.dump());
+    if (!chat) return 1;
+    RouteRequest request{.chat = &*chat, .endpoint = "/v1/chat/completions", .tenant = &tenant};
+    std::vector<double> us;
+    size_t findings = 0;
+    int n = std::max(2000, reps * 100);
+    for (int r = 0; r < n; ++r) {
+      request.now = std::chrono::steady_clock::now();
+      double c0 = thread_cpu_seconds();
+      auto d = (*router)->decide(request, targets, backends);
+      us.push_back((thread_cpu_seconds() - c0) * 1e6);
+      if (!d) return 1;
+      findings = d->sensitivity.findings.size();
+    }
+    std::printf("full decision 2 KB %s (%zu findings), thread CPU time: p50 %.1f us, "
+                "p99 %.1f us (%d decisions)\n",
+                seed == 0 ? "prose" : "mixed", findings, percentile(us, 0.5),
+                percentile(us, 0.99), n);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "--decide-only") return full_decision(1);
   if (argc > 2 && std::string_view(argv[1]) == "--scan-only") {
     auto created = sy::policies::SensitivityClassifier::create({});
     if (!created) return 1;
@@ -193,5 +260,5 @@ int main(int argc, char** argv) {
     std::printf("classify_request %3zu KB: p50 %.1f us, p99 %.1f us\n", size >> 10,
                 percentile(us, 0.5), percentile(us, 0.99));
   }
-  return 0;
+  return full_decision(reps);
 }
