@@ -3,7 +3,12 @@
 #include "classify/sensitivity/json_spans.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sy::policies::sensitivity_detail {
 
@@ -92,7 +97,23 @@ bool JsonSpans::parse_string(uint32_t& index) {
   JsonNode n{.kind = JsonNode::Kind::string, .begin = static_cast<uint32_t>(pos_)};
   const size_t size = text_.size();
   while (true) {
-    // Plain printable ASCII runs are the common case.
+    // Plain printable ASCII runs are the common case: 16 bytes at a time, stopping at the
+    // first quote, backslash, control byte or non-ASCII byte.
+#if defined(__SSE2__)
+    while (pos_ + 16 <= size) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text_.data() + pos_));
+      // Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too.
+      __m128i stop = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                               _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+      int mask = _mm_movemask_epi8(stop);
+      if (mask != 0) {
+        pos_ += static_cast<size_t>(std::countr_zero(static_cast<unsigned>(mask)));
+        break;
+      }
+      pos_ += 16;
+    }
+#endif
     while (pos_ < size) {
       unsigned char c = static_cast<unsigned char>(text_[pos_]);
       if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;

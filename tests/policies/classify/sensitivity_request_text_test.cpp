@@ -84,6 +84,10 @@ TEST(SensitivityRequestText, SameOnEdgeCases) {
            R"({"x": 01})",
            R"([1, 2] [3])",
            "",
+           // Past the 16-byte fast path: an escape, UTF-8, a control byte, bad UTF-8.
+           R"({"long": "abcdefghijklmnopqrst\"uvwxyz café café 4111 1111 1111 1111 ok"})",
+           "{\"long\": \"abcdefghijklmnopqrstuvwxyz0123\x01 x\"}",
+           "{\"long\": \"abcdefghijklmnopqrstuvwxyz0123\xc3 x\"}",
            " \n\t{\"ok\": \"John Smith, 221B Baker Street\"} \n",
        }) {
     SCOPED_TRACE(body);
