@@ -290,6 +290,12 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
   signals.estimated_tokens =
       static_cast<uint64_t>(std::max<int64_t>(0, backends::estimate_prompt_tokens(*request.chat)));
   signals.now = request.now;
+  std::string head;  // only read when template repeats are configured
+  if (policy_->volume.bulk_template_repeats > 0) {
+    head = VolumeClassifier::prompt_head(
+        *request.chat, static_cast<size_t>(policy_->volume.template_prefix_bytes));
+    signals.prompt_head = head;
+  }
   auto volume = count ? volume_.classify(signals) : volume_.peek(signals);
   if (!volume) return backends::fail(backends::ErrorKind::invalid_request, volume.error());
   d.volume = std::move(*volume);

@@ -75,51 +75,63 @@ size_t rescan_start(const ScanDatabase& single, std::string_view text, size_t en
   return start;
 }
 
-bool better(const Finding& a, const Finding& b) {
+// A finding before it is reported: plain data, so that the sorts below move 48 bytes, not
+// two strings. `detector` points into the built-in table or the classifier's config.
+struct Candidate {
+  FindingType type;
+  SensitivityLevel level;
+  double confidence;
+  size_t begin;
+  size_t end;
+  std::string_view detector;
+};
+
+bool better(const Candidate& a, const Candidate& b) {
   if (a.confidence != b.confidence) return a.confidence > b.confidence;
   return (a.end - a.begin) > (b.end - b.begin);
 }
 
 // Within one type (and one detector for tenant lists, which carry their own levels), keep one
 // finding per overlapping cluster: the most confident, then the longest.
-std::vector<Finding> merge_same_type(std::vector<Finding> findings) {
-  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+void merge_same_type(std::vector<Candidate>& findings) {
+  std::sort(findings.begin(), findings.end(), [](const Candidate& a, const Candidate& b) {
     if (a.type != b.type) return a.type < b.type;
     if (a.detector != b.detector && a.type >= FindingType::custom_term) {
       return a.detector < b.detector;
     }
     return a.begin < b.begin;
   });
-  std::vector<Finding> kept;
-  for (Finding& f : findings) {
-    if (!kept.empty()) {
-      Finding& last = kept.back();
+  size_t kept = 0;
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const Candidate& f = findings[i];
+    if (kept > 0) {
+      Candidate& last = findings[kept - 1];
       bool same_group =
           last.type == f.type && (f.type < FindingType::custom_term || last.detector == f.detector);
       if (same_group && f.begin < last.end) {
-        if (better(f, last)) last = std::move(f);
+        if (better(f, last)) last = f;
         continue;
       }
     }
-    kept.push_back(std::move(f));
+    findings[kept++] = f;
   }
-  return kept;
+  findings.resize(kept);
 }
 
 // Drops a finding that lies wholly inside a more confident one of at least its level (a
 // phone-shaped run inside a card number); never one that would lower the level.
-std::vector<Finding> drop_contained(std::vector<Finding> findings) {
-  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+void drop_contained(std::vector<Candidate>& findings) {
+  std::sort(findings.begin(), findings.end(), [](const Candidate& a, const Candidate& b) {
     if (a.begin != b.begin) return a.begin < b.begin;
     return a.end > b.end;
   });
   std::vector<bool> dropped(findings.size(), false);
   std::vector<size_t> open;  // findings that may still contain later ones
   for (size_t i = 0; i < findings.size(); ++i) {
-    const Finding& f = findings[i];
+    const Candidate& f = findings[i];
     std::erase_if(open, [&](size_t j) { return findings[j].end <= f.begin; });
     for (size_t j : open) {
-      const Finding& g = findings[j];
+      const Candidate& g = findings[j];
       if (g.end >= f.end && g.confidence > f.confidence && g.level >= f.level) {
         dropped[i] = true;
         break;
@@ -127,11 +139,11 @@ std::vector<Finding> drop_contained(std::vector<Finding> findings) {
     }
     open.push_back(i);
   }
-  std::vector<Finding> kept;
+  size_t kept = 0;
   for (size_t i = 0; i < findings.size(); ++i) {
-    if (!dropped[i]) kept.push_back(std::move(findings[i]));
+    if (!dropped[i]) findings[kept++] = findings[i];
   }
-  return kept;
+  findings.resize(kept);
 }
 
 }  // namespace
@@ -300,6 +312,9 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   std::vector<PatternMatch> matches;
   std::vector<sensitivity_detail::ByteRange> regions;
   sensitivity_detail::find_digit_regions(text, regions);
+  std::erase_if(regions, [&](const sensitivity_detail::ByteRange& r) {
+    return !sensitivity_detail::region_may_hold_finding(text, r);
+  });
   bool scanned = patterns_->database->scan(text, matches);
   size_t main_count = matches.size();
   if (scanned && !regions.empty()) {
@@ -376,7 +391,7 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
     if (a.begin != b.begin) return a.begin < b.begin;
     return a.end > b.end;
   });
-  std::vector<Finding> findings;
+  std::vector<Candidate> findings;
   int tried = 0;
   bool settled = false;
   for (size_t i = 0; i < matches.size(); ++i) {
@@ -394,45 +409,39 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
         size_t end = d.extend ? d.extend(text, m.end) : m.end;
         auto hit = d.validate(text, m.begin, end);
         if (!hit || hit->end <= hit->begin) break;
-        findings.push_back(Finding{d.type,
-                                   std::string(d.name),
-                                   hit->begin,
-                                   hit->end,
-                                   hit->confidence,
-                                   config_.level_of(d.type),
-                                   {},
-                                   false});
+        findings.push_back(
+            {d.type, config_.level_of(d.type), hit->confidence, hit->begin, hit->end, d.name});
         settled = true;
         break;
       }
       case PatternSource::Kind::term_list: {
         const CustomTermList& list = config_.term_lists[source.index];
-        findings.push_back(Finding{
-            FindingType::custom_term, list.name, m.begin, m.end, 1.0, list.level, {}, false});
+        findings.push_back({FindingType::custom_term, list.level, 1.0, m.begin, m.end, list.name});
         settled = true;
         break;
       }
       case PatternSource::Kind::pattern: {
         const CustomPattern& pattern = config_.patterns[source.index];
-        findings.push_back(Finding{FindingType::custom_pattern,
-                                   pattern.name,
-                                   m.begin,
-                                   m.end,
-                                   1.0,
-                                   pattern.level,
-                                   {},
-                                   false});
+        findings.push_back(
+            {FindingType::custom_pattern, pattern.level, 1.0, m.begin, m.end, pattern.name});
         settled = true;
         break;
       }
     }
   }
-  findings = drop_contained(merge_same_type(std::move(findings)));
-  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+  merge_same_type(findings);
+  drop_contained(findings);
+  std::sort(findings.begin(), findings.end(), [](const Candidate& a, const Candidate& b) {
     if (a.begin != b.begin) return a.begin < b.begin;
     return a.type < b.type;
   });
-  return findings;
+  std::vector<Finding> out;
+  out.reserve(findings.size());
+  for (const Candidate& c : findings) {
+    out.push_back(Finding{
+        c.type, std::string(c.detector), c.begin, c.end, c.confidence, c.level, {}, false});
+  }
+  return out;
 }
 
 SensitivityLevel SensitivityClassifier::level_of(const std::vector<Finding>& findings) const {

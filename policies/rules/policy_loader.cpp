@@ -454,7 +454,9 @@ void parse_sensitivity(const Reader& r, const YAML::Node& node, const std::strin
 
 void parse_volume(const Reader& r, const YAML::Node& node, const std::string& path,
                   VolumeConfig& volume) {
-  r.expect_map(node, path, {"window_ms", "bulk_requests_per_window", "bulk_tokens_per_window"});
+  r.expect_map(node, path,
+               {"window_ms", "bulk_requests_per_window", "bulk_tokens_per_window",
+                "bulk_template_repeats", "template_prefix_bytes"});
   optional(node, path, "window_ms", [&](const YAML::Node& n, const std::string& p) {
     volume.window = std::chrono::milliseconds(r.integer(n, p, 1, uint64_t{1} << 31));
   });
@@ -463,6 +465,12 @@ void parse_volume(const Reader& r, const YAML::Node& node, const std::string& pa
   });
   optional(node, path, "bulk_tokens_per_window", [&](const YAML::Node& n, const std::string& p) {
     volume.bulk_tokens_per_window = r.integer(n, p, 0, uint64_t{1} << 50);
+  });
+  optional(node, path, "bulk_template_repeats", [&](const YAML::Node& n, const std::string& p) {
+    volume.bulk_template_repeats = r.integer(n, p, 0, 256);
+  });
+  optional(node, path, "template_prefix_bytes", [&](const YAML::Node& n, const std::string& p) {
+    volume.template_prefix_bytes = r.integer(n, p, 16, 65536);
   });
 }
 

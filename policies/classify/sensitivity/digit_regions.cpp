@@ -249,6 +249,83 @@ void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
   }
 }
 
+bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
+  auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  auto digit = [&](size_t i) { return (kClass[at(i)] & kDigit) != 0; };
+  auto upper = [&](size_t i) { return (kClass[at(i)] & kUpper) != 0; };
+  auto letter = [&](size_t i) { return alnum(at(i)) && !digit(i); };
+  auto hex = [&](size_t i) {
+    uint8_t c = at(i) | 0x20;
+    return digit(i) || (c >= 'a' && c <= 'f');
+  };
+  auto chain_gap = [&](size_t i) {
+    char c = text[i];
+    return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')';
+  };
+  const size_t b = region.begin;
+  const size_t e = region.end;
+  // Every chained detector's match starts with a digit at a word start (or after '('): only
+  // digits from the first such digit of a chain count.
+  size_t chain = 0;      // digits in the current chain since its first word-start digit
+  size_t gap = 3;        // chain-gap bytes since the chain's last digit (3: no chain)
+  size_t run = 0;        // the current run of digits
+  size_t alnums = 0;     // the current run of alphanumerics
+  bool word_led = false; // ... which starts at a word start
+  bool letter_led = false;  // ... with six letters
+  int ipv4_dots = 0;     // digit '.' digit
+  int mac_colons = 0;    // hex [:-] hex
+  int mac_dots = 0;      // hex '.' hex
+  for (size_t i = b; i < e; ++i) {
+    char c = text[i];
+    bool word_start = i == b || !is_word(text[i - 1]);
+    if (digit(i)) {
+      if (gap > 2) chain = 0;
+      if (chain > 0 || word_start) ++chain;
+      gap = 0;
+      if (chain >= 9) return true;
+      ++run;
+    } else {
+      gap = chain_gap(i) ? gap + 1 : 3;
+      if (run == 8) {  // ES NIF: the run, [ -]?, a letter that ends a word
+        size_t k = i + ((c == ' ' || c == '-') ? 1 : 0);
+        if (k < e && letter(k) && (k + 1 >= e || !is_word(text[k + 1]))) return true;
+      }
+      run = 0;
+    }
+    if (run == 7 && (i + 1 >= e || !digit(i + 1))) {  // ES NIE: [XYZxyz][ -]? before the run
+      size_t s = i - 6;
+      auto xyz = [&](size_t k) { return (at(k) | 0x20) >= 'x' && (at(k) | 0x20) <= 'z'; };
+      if (s > b && (xyz(s - 1) || (s - 1 > b && (text[s - 1] == ' ' || text[s - 1] == '-') &&
+                                    xyz(s - 2)))) {
+        return true;
+      }
+    }
+    if (alnum(at(i))) {
+      if (alnums == 0) {
+        word_led = word_start;
+        letter_led = true;
+      }
+      if (alnums < 6 && !letter(i)) letter_led = false;
+      ++alnums;
+      // Codice fiscale (16, six letters first) and Base58 (26+), both after \b.
+      if (word_led && ((alnums >= 16 && letter_led) || alnums >= 26)) return true;
+    } else {
+      alnums = 0;
+    }
+    if (c == '+' && i + 1 < e && digit(i + 1)) return true;
+    if (word_start && i + 2 < e && upper(i) && upper(i + 1)) {  // both after \b
+      if (digit(i + 2)) return true;  // IBAN head, NINO
+      if (text[i + 2] == ' ' && i + 3 < e && digit(i + 3)) return true;  // NINO
+    }
+    if (i > b && i + 1 < e) {
+      if (c == '.' && digit(i - 1) && digit(i + 1) && ++ipv4_dots >= 3) return true;
+      if ((c == ':' || c == '-') && hex(i - 1) && hex(i + 1) && ++mac_colons >= 5) return true;
+      if (c == '.' && hex(i - 1) && hex(i + 1) && ++mac_dots >= 2) return true;
+    }
+  }
+  return false;
+}
+
 void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out) {
   RegionBuilder builder(text, out);
   size_t n = text.size();

@@ -64,5 +64,53 @@ TEST(VolumeClassifier, DeclaredInteractiveDoesNotLowerAMeasuredRate) {
   EXPECT_EQ(r->volume, VolumeClass::bulk);
 }
 
+// The same long prompt prefix many times in the window (a bulk job sent one request at a
+// time): digits and names masked, so a form filled with different values still matches.
+TEST(VolumeClassifier, RepeatedTemplatesInTheWindowAreBulk) {
+  VolumeClassifier volume(VolumeConfig{
+      .window = 60'000ms, .bulk_template_repeats = 2, .template_prefix_bytes = 64});
+  const auto t0 = Clock::time_point{} + 1000h;
+  auto prompt = [](std::string name, int order) {
+    return "Write a polite reply to customer " + name + " about order " + std::to_string(order) +
+           " which was delayed by the carrier; offer a voucher and apologise.";
+  };
+  const std::string names[] = {"Anna Schmidt", "Bo Li", "Carla Gomez", "Dmitri Ivanov", "Eve Adams"};
+  for (int i = 0; i < 3; ++i) {
+    std::string p = prompt(names[i], 1000 + i * 7919);
+    auto r = volume.classify({.tenant = "shop", .prompt_head = p, .now = t0 + i * 1s});
+    EXPECT_EQ(r->volume, VolumeClass::interactive) << i;
+    EXPECT_EQ(r->template_repeats, static_cast<uint64_t>(i));
+  }
+  std::string fourth = prompt(names[3], 55);
+  auto peeked = volume.peek({.tenant = "shop", .prompt_head = fourth, .now = t0 + 3s});
+  EXPECT_EQ(peeked->volume, VolumeClass::bulk);
+  auto r = volume.classify({.tenant = "shop", .prompt_head = fourth, .now = t0 + 3s});
+  EXPECT_EQ(r->volume, VolumeClass::bulk);
+  EXPECT_EQ(r->template_repeats, 3u);
+  EXPECT_EQ(r->reason,
+            "template repeat: 3 earlier requests in 60000 ms start with the same 64-byte "
+            "template (bulk above 2)");
+  // A different prompt, a different tenant, a short prompt, or the window passing: not bulk.
+  std::string other = "Summarise the attached quarterly report for the board in five bullets please.";
+  EXPECT_EQ(volume.classify({.tenant = "shop", .prompt_head = other, .now = t0 + 4s})->volume,
+            VolumeClass::interactive);
+  EXPECT_EQ(volume.classify({.tenant = "other", .prompt_head = fourth, .now = t0 + 4s})->volume,
+            VolumeClass::interactive);
+  EXPECT_EQ(volume.classify({.tenant = "shop", .prompt_head = "Write a polite", .now = t0 + 4s})
+                ->volume,
+            VolumeClass::interactive);
+  std::string late = prompt(names[4], 9);
+  auto after = volume.classify({.tenant = "shop", .prompt_head = late, .now = t0 + 62s});
+  EXPECT_EQ(after->volume, VolumeClass::interactive);
+  EXPECT_EQ(after->template_repeats, 1u);  // of the four, only the one at 3 s is in the window
+}
+
+TEST(VolumeClassifier, TemplateKeyMasksDigitsNamesAndBlanks) {
+  auto key = [](std::string_view s) { return VolumeClassifier::template_key(s, 20); };
+  EXPECT_EQ(key("Dear Anna, order 123 is late"), key("Dear Bartholomew,  order 9 is late"));
+  EXPECT_NE(key("Dear Anna, order 123 is late"), key("Dear Anna, parcel 123 is late"));
+  EXPECT_FALSE(key("too short").has_value());
+}
+
 }  // namespace
 }  // namespace sy::policies

@@ -252,5 +252,14 @@ TEST(PolicyLoader, MissingFileSaysSo) {
   }
 }
 
+TEST(PolicyLoader, ReadsTemplateRepeatSettings) {
+  PolicyPtr policy = load_policy_string(
+      "volume: {bulk_template_repeats: 20, template_prefix_bytes: 200}\n", "policy.yaml");
+  EXPECT_EQ(policy->volume.bulk_template_repeats, 20u);
+  EXPECT_EQ(policy->volume.template_prefix_bytes, 200u);
+  EXPECT_NE(load_error("volume: {bulk_template_repeats: 300}\n").find("bulk_template_repeats"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sy::policies

@@ -4,8 +4,12 @@
 
 #include "classify/sensitivity/digit_regions.h"
 
+#include "classify/sensitivity/detector.h"
+#include "classify/sensitivity/scan_database.h"
+
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -101,6 +105,78 @@ TEST(DigitRegions, SkippingAheadFindsExactlyWhatAFullWalkFinds) {
     find_digit_regions_by_walk(text, walk);
     ASSERT_EQ(fast, walk) << "text: [" << text << "]";
   }
+}
+
+TEST(DigitRegions, RejectsDatesTimestampsAndOrderNumbers) {
+  auto may_hold = [](std::string_view text) {
+    return region_may_hold_finding(text, ByteRange{0, text.size()});
+  };
+  for (std::string_view no : {"12/03/2025", "2026-11-23T17:03:51Z", "88412375",
+                              "1Z999AA10123456784", "14/02/1987.", "03:51:07"}) {
+    EXPECT_FALSE(may_hold(no)) << no;
+  }
+  for (std::string_view yes :
+       {"4111 1111 1111 1111", "+44 20 7946 0958", "536-22-1234", "(415) 555-2671",
+        "10.20.30.40", "DE89 3704", "AB 12 34 56 C", "12345678 z", "X 1234567 L",
+        "aa:bb:cc:dd:ee:ff", "RSSMRA85T10A562S", "030 1234 5678"}) {
+    EXPECT_TRUE(may_hold(yes)) << yes;
+  }
+}
+
+// The rejection must never lose a finding: in every rejected region of random digit-heavy
+// text, no region-scanned detector's pattern has a match that its validator accepts.
+TEST(DigitRegions, RejectedRegionsHoldNoValidatedMatch) {
+  std::vector<PatternSpec> specs;
+  std::vector<const Detector*> detectors;
+  for (const Detector& d : builtin_detectors()) {
+    if (!d.region_scanned) continue;
+    specs.push_back({std::string(d.pattern), d.caseless});
+    detectors.push_back(&d);
+  }
+  auto database = ScanDatabase::compile(specs);
+  ASSERT_TRUE(database.has_value());
+  std::mt19937 rng(11);
+  const char* pieces[] = {" ", "-", ".", "/", ":", "(", ")", "+", "  ", "X", "Z", "AB", "DE",
+                          "GB", "a", "z", "T", "Mr ", "0", "00", "Q"};
+  int rejected = 0;
+  int accepted = 0;
+  int validated = 0;  // in accepted regions: the text does produce findings
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = "x ";
+    size_t size = 8 + rng() % 60;
+    while (text.size() < size) {
+      if (rng() % 2 == 0) {
+        for (unsigned k = 0, n = 1 + rng() % 5; k < n; ++k) text.push_back('0' + rng() % 10);
+      } else {
+        text += pieces[rng() % std::size(pieces)];
+      }
+    }
+    text += " y";
+    std::vector<ByteRange> regions;
+    find_digit_regions(text, regions);
+    for (const ByteRange& r : regions) {
+      bool may_hold = region_may_hold_finding(text, r);
+      ++(may_hold ? accepted : rejected);
+      std::vector<PatternMatch> matches;
+      std::pair<size_t, size_t> range{r.begin, r.end};
+      ASSERT_TRUE((*database)->scan_ranges(text, {&range, 1}, matches));
+      for (const PatternMatch& m : matches) {
+        const Detector& d = *detectors[m.id];
+        auto hit = d.validate(text, m.begin, m.end);
+        validated += hit.has_value() ? 1 : 0;
+        if (may_hold) continue;
+        EXPECT_FALSE(hit.has_value())
+            << d.name << " [" << text.substr(m.begin, m.end - m.begin) << "] in rejected ["
+            << text.substr(r.begin, r.end - r.begin) << "] of [" << text << "]";
+      }
+    }
+  }
+  // Both sides exercised.
+  EXPECT_GT(rejected, 500);
+  EXPECT_GT(accepted, 500);
+  EXPECT_GT(validated, 50);
+  std::printf("regions: %d rejected, %d kept; %d validated matches\n", rejected, accepted,
+              validated);
 }
 
 }  // namespace

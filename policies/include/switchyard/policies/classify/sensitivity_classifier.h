@@ -78,6 +78,12 @@ class SensitivityClassifier {
   std::expected<SensitivityResult, SensitivityError> classify_request(
       const nlohmann::json& body, const SensitivityContext& context) const;
 
+  // The same walk (same findings, paths and errors) over a body given as JSON text, without
+  // building an nlohmann::json of it: the gateway's own path. Text that is not JSON is an
+  // error.
+  std::expected<SensitivityResult, SensitivityError> classify_request_text(
+      std::string_view body, const SensitivityContext& context) const;
+
   // The same walk over a parsed ChatRequest: it is encoded as the OpenAI body an upstream
   // would receive (passthrough members included) and that body is walked, so finding paths
   // are JSON pointers into it.

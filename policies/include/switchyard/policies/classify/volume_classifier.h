@@ -2,8 +2,11 @@
 // VolumeClassifier: is a request interactive or part of bulk work?
 //
 // Bulk when any of: the client declares it (`x-switchyard-workload: bulk`), it comes from the
-// batch API (a flag the gateway sets), or its tenant's rolling rate over the configured
-// window passes a threshold (requests, or estimated prompt tokens). A declared `interactive`
+// batch API (a flag the gateway sets), its tenant's rolling rate over the configured window
+// passes a threshold (requests, or estimated prompt tokens), or its prompt repeats a template
+// the tenant sent many times in the window: the prompt with digit runs and capitalized words
+// (names) masked and blanks collapsed, its first template_prefix_bytes hashed; the last 256
+// such hashes are kept per tenant (4 KiB) and those inside the window counted. A declared `interactive`
 // cannot lower a tenant's measured rate: like the sensitivity label, a declaration only
 // raises.
 //
@@ -16,8 +19,12 @@
 #include <expected>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "switchyard/backends/chat.h"
 
 #include "switchyard/policies/rules/policy.h"
 
@@ -28,6 +35,8 @@ struct VolumeSignals {
   bool batch_origin = false;         // submitted through the batch API
   std::string_view tenant;
   uint64_t estimated_tokens = 0;  // the request's prompt, estimated
+  // The prompt's first bytes (prompt_head()); shorter than template_prefix_bytes: no template.
+  std::string_view prompt_head;
   std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
 };
 
@@ -36,6 +45,7 @@ struct VolumeResult {
   std::string reason;            // why: "declared", "batch", "rate: 612 requests in 60000 ms"
   uint64_t window_requests = 0;  // the tenant's, this request included
   uint64_t window_tokens = 0;
+  uint64_t template_repeats = 0;  // earlier requests in the window with this prompt's template
 };
 
 class VolumeClassifier {
@@ -50,6 +60,14 @@ class VolumeClassifier {
 
   const VolumeConfig& config() const { return config_; }
 
+  // The first 4 * `bytes` bytes of the request's prompt text (the legacy prompt, then the
+  // messages' text parts in order), for VolumeSignals::prompt_head.
+  static std::string prompt_head(const backends::ChatRequest& request, size_t bytes);
+  // The template of a prompt head: a hash of its first `bytes` bytes once digit runs and
+  // capitalized words are masked (one byte each) and blank runs collapsed; nullopt when the
+  // head is shorter than that.
+  static std::optional<uint64_t> template_key(std::string_view head, size_t bytes);
+
  private:
   static constexpr size_t kBuckets = 60;
   struct Bucket {
@@ -58,13 +76,23 @@ class VolumeClassifier {
     uint64_t tokens = 0;
   };
   using Window = std::array<Bucket, kBuckets>;
+  static constexpr size_t kTemplates = 256;
+  struct Seen {
+    uint64_t key = 0;
+    int64_t at_ms = INT64_MIN;  // steady clock, ms
+  };
+  struct Tenant {
+    Window window;
+    std::vector<Seen> templates;  // ring of kTemplates, allocated when first used
+    size_t next = 0;
+  };
 
   std::expected<VolumeResult, std::string> decide(const VolumeSignals& signals, bool count) const;
   int64_t epoch_of(std::chrono::steady_clock::time_point now) const;
 
   VolumeConfig config_;
   mutable std::mutex mutex_;
-  mutable std::map<std::string, Window, std::less<>> tenants_;  // guarded by mutex_
+  mutable std::map<std::string, Tenant, std::less<>> tenants_;  // guarded by mutex_
 };
 
 }  // namespace sy::policies

@@ -112,6 +112,11 @@ struct VolumeConfig {
   std::chrono::milliseconds window{60'000};
   uint64_t bulk_requests_per_window = 0;  // a tenant above this many requests is bulk
   uint64_t bulk_tokens_per_window = 0;    // ... or above this many (estimated) prompt tokens
+  // ... or whose prompt starts like more than this many of its recent requests in the window
+  // (the same first template_prefix_bytes, digits and capitalized words masked). 0 = off; at
+  // most 256, the requests remembered per tenant.
+  uint64_t bulk_template_repeats = 0;
+  uint64_t template_prefix_bytes = 128;
 };
 
 struct Policy {
