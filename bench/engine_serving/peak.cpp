@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   probe(1, &sink);
   const double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const int64_t rounds = std::max<int64_t>(1, static_cast<int64_t>(ms * 1e-3 / std::max(one, 1e-6)));
+  const int64_t rounds =
+      std::max<int64_t>(1, static_cast<int64_t>(ms * 1e-3 / std::max(one, 1e-6)));
 
   std::vector<double> cpu(threads);
   std::vector<int64_t> macs(threads);
@@ -137,7 +138,8 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& th : pool) th.join();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double ops = 0, cpu_sum = 0;
   for (size_t t = 0; t < threads; ++t) {
     ops += 2.0 * static_cast<double>(macs[t]);
