@@ -65,6 +65,10 @@ class LlamaCpu {
   // matmul) rather than once per token; attention stays per token over the cache (causal).
   std::span<const float> forward_batch(std::span<const TokenId> tokens, size_t start_pos);
 
+  // The pass's threads, idle between calls: the serving engine runs its per-sequence work
+  // (sampling) on them. Not while a forward call runs.
+  ThreadPool& pool() { return pool_; }
+
   // Bounds the chunk scratch: (kPrefillChunk, ffn_dim) floats for each FFN buffer.
   static constexpr size_t kPrefillChunk = 128;
 

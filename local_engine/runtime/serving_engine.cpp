@@ -23,7 +23,8 @@
 // force a preemption); plan the batch (every decoding sequence's one token first, then chunks of
 // prompts still prefilling, oldest first, up to max_step_tokens and the prefill cap that keeps
 // inter-token latency flat, see prefill_ratio); reserve the blocks the step
-// needs; run one forward_step; sample each sequence that reached the end of its tokens.
+// needs; run one forward_step; sample each sequence that reached the end of its tokens (the
+// choices in parallel on the pass's threads, the callbacks in plan order on this thread).
 //
 // Preemption: when a decoding sequence needs a new block and the pool has none (even after
 // evicting cached prefixes), the most recently admitted bulk sequence, else the most recently
@@ -40,6 +41,11 @@ using Clock = std::chrono::steady_clock;
 // Bounds how long prompts wait for each other to start together (step()): prompts that keep
 // arriving cannot hold back the first tokens of those already prefilled.
 constexpr size_t kMaxHeldSteps = 32;
+
+// Impl::gather(): a lone request waits at most kGatherQuiet before its first step, against a
+// step of tens of milliseconds.
+constexpr std::chrono::microseconds kGatherQuiet{1000};
+constexpr std::chrono::microseconds kGatherMax{5000};
 
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
@@ -116,6 +122,19 @@ struct Ending {
   std::string error;
 };
 
+// One sequence's choice of its next token from this step's logits: what choose() finds, before
+// deliver() acts on it (callbacks, stop checks). choose() of distinct unconstrained sequences
+// runs in parallel; the rest of a step stays on the step thread.
+struct Draw {
+  Sequence* seq = nullptr;
+  std::span<const float> logits;  // (n_vocab) the sequence's row of the step's logits
+  bool ready = false;             // choose() ran
+  TokenId token = 0;
+  float logprob = 0;
+  std::vector<std::pair<float, TokenId>> top;  // (logprob, token) most likely first, when asked
+  std::string error;                           // the sampler or constraint threw
+};
+
 }  // namespace
 
 struct ServingEngine::Impl {
@@ -127,6 +146,12 @@ struct ServingEngine::Impl {
   ServingStats stats() const;
 
   void run();
+  // An idle engine that gets work waits until submissions pause (kGatherQuiet, at most
+  // kGatherMax) before its first step, so that a burst of requests (a client's concurrent
+  // streams, a batch job's lines) is admitted together: their prompts then prefill in full
+  // steps and start generating in one step, instead of the first one starting alone and the
+  // rest prefilling beside it under the flat-latency cap. Called with signal->mutex held.
+  void gather(std::unique_lock<std::mutex>& lock);
   void step();
   void end_cancelled_and_expired(Clock::time_point now);
   void admit();
@@ -136,7 +161,13 @@ struct ServingEngine::Impl {
   bool reserve(Sequence& seq, size_t length);
   Sequence* preemption_victim();
   void preempt(Sequence& seq);
-  void sample(Sequence& seq, std::span<const float> logits);
+  // Samples every sequence of the step that wants a token, in plan order: the choices in
+  // parallel on the pass's threads (bit for bit what one thread finds), then the deliveries.
+  void sample_all();
+  // The token, its log-probability and the top alternatives; `masked` is the constraint's
+  // scratch (n_vocab), so constrained sequences are chosen one at a time.
+  void choose(Draw& d, std::vector<float>& masked, std::vector<std::pair<float, TokenId>>& ranked);
+  void deliver(Draw& d);
   void end(Sequence& seq, SequenceEnd end, std::string text, std::string error = {});
   // Removes ended and preempted sequences from running_, refreshes the stats, calls on_end.
   void settle();
@@ -163,7 +194,8 @@ struct ServingEngine::Impl {
   std::vector<Ending> endings;                     // this step's, called at its end
   std::vector<std::pair<Sequence*, size_t>> plan;  // (sequence, tokens) of this step
   std::vector<float> masked;                       // (n_vocab) logits a constraint masks
-  std::vector<std::pair<float, TokenId>> ranked;   // top-logprob scratch
+  std::vector<std::pair<float, TokenId>> ranked;   // top-logprob scratch (constrained ones)
+  std::vector<Draw> draws;                         // this step's samples, in plan order
   uint64_t admissions = 0;
   ServingStats counters;  // steps, tokens, preemptions; copied into the snapshot
 
@@ -284,6 +316,7 @@ void ServingEngine::Impl::run() {
           lock, [&] { return stopping || signal->pending || !running.empty() || !queue.empty(); });
       signal->pending = false;
       if (stopping) break;
+      if (running.empty()) gather(lock);
     }
     step();
   }
@@ -298,6 +331,16 @@ void ServingEngine::Impl::run() {
                     });
   }
   settle();
+}
+
+void ServingEngine::Impl::gather(std::unique_lock<std::mutex>& lock) {
+  const auto until = Clock::now() + kGatherMax;
+  for (;;) {
+    const auto quiet = std::min(Clock::now() + kGatherQuiet, until);
+    if (!signal->wake.wait_until(lock, quiet, [&] { return stopping || signal->pending; })) return;
+    if (stopping || Clock::now() >= until) return;
+    signal->pending = false;
+  }
 }
 
 void ServingEngine::Impl::step() {
@@ -339,11 +382,21 @@ void ServingEngine::Impl::step() {
     }
     hold_last = !generating && !held_long && prefill_left > budget;
   }
+  // The batch this step's decoders are heading for: every running sequence decodes once its
+  // prompt is in. The prefill beside them is capped against that batch's decode step, not
+  // against the few already decoding: capped against one decoder, a prompt would go in at ~4
+  // tokens a step, each step a whole weight pass, and the streams behind it would wait
+  // hundreds of steps for their first token.
+  size_t batch_size = 0;
+  for (const auto& seq : running) batch_size += !seq->preempted;
+  // Only tokens of sequences already generating count: a prompt's last token (held or not)
+  // starts its sequence, and the step that releases the held ones must take the rest of the
+  // prompts whole for all of them to start together.
   size_t decode_tokens = 0;
   for (bool decoding : {true, false}) {
     if (!decoding && flat && decode_tokens > 0) {
       const double cap =
-          options.prefill_ratio * static_cast<double>(decode_tokens + options.weight_pass_tokens);
+          options.prefill_ratio * static_cast<double>(batch_size + options.weight_pass_tokens);
       budget = std::min(budget, std::max<size_t>(1, static_cast<size_t>(cap)));
     }
     for (Sequence* seq : order) {
@@ -358,7 +411,7 @@ void ServingEngine::Impl::step() {
       if (!reserve(*seq, seq->kv.length + n)) continue;
       plan.emplace_back(seq, n);
       budget -= n;
-      if (decoding) decode_tokens += n;
+      if (decoding && !waiting_start) decode_tokens += n;
     }
   }
   // Sequences preempted after they were planned (as another's victim) leave the plan.
@@ -388,6 +441,7 @@ void ServingEngine::Impl::step() {
   ++counters.steps;
   const size_t n_vocab = model.config().n_vocab;
   size_t row = 0;
+  size_t n_draws = 0;
   for (size_t i = 0; i < plan.size(); ++i) {
     auto [seq, n] = plan[i];
     if (!seq->started) {
@@ -401,15 +455,81 @@ void ServingEngine::Impl::step() {
       kv.publish(seq->kv, std::span<const TokenId>(seq->tokens).first(seq->kv.length));
     }
     if (batch[i].want_logits) {
-      try {
-        sample(*seq, logits.subspan(row * n_vocab, n_vocab));
-      } catch (const std::exception& e) {  // a constraint or the sampler: this sequence only
-        end(*seq, SequenceEnd::failed, "", e.what());
-      }
+      if (draws.size() <= n_draws) draws.emplace_back();
+      Draw& d = draws[n_draws++];
+      d.seq = seq;
+      d.logits = logits.subspan(row * n_vocab, n_vocab);
+      d.ready = false;
+      d.error.clear();
       ++row;
     }
   }
+  draws.resize(n_draws);  // keeps the capacity (and each Draw's buffers) for the next steps
+  sample_all();
   settle();
+}
+
+void ServingEngine::Impl::sample_all() {
+  // The log-softmax behind each logprob and the sampler's sort are tens to hundreds of
+  // microseconds a sequence: on the step thread alone they would leave the other threads idle
+  // for a fraction of every step. A sequence's choice reads only its own state, so distinct
+  // sequences are chosen at once; constrained ones (a grammar's mask) stay on this thread.
+  auto parallel = [](const Draw& d) {
+    return !d.seq->request.constraint && !d.seq->handle->cancelled();
+  };
+  size_t n_parallel = 0;
+  for (const Draw& d : draws) n_parallel += parallel(d);
+  if (n_parallel > 1) {
+    cpu.pool().parallel_for(draws.size(), [&](size_t i) {
+      Draw& d = draws[i];
+      if (!parallel(d)) return;
+      thread_local std::vector<float> no_mask;
+      thread_local std::vector<std::pair<float, TokenId>> scratch;
+      choose(d, no_mask, scratch);
+    });
+  }
+  for (Draw& d : draws) deliver(d);
+}
+
+void ServingEngine::Impl::choose(Draw& d, std::vector<float>& masked_logits,
+                                 std::vector<std::pair<float, TokenId>>& ranked_logits) {
+  Sequence& seq = *d.seq;
+  d.ready = true;
+  d.top.clear();
+  try {
+    std::span<const float> logits = d.logits;
+    std::span<const float> choose_from = logits;
+    if (seq.request.constraint) {
+      masked_logits.assign(logits.begin(), logits.end());
+      seq.request.constraint->mask(masked_logits);
+      choose_from = masked_logits;
+    }
+    d.token = seq.sampler.sample(choose_from, seq.tokens);
+    if (d.token == tokenizer.eos() && !seq.request.ignore_eos) return;  // no logprob needed
+    // The model's own probabilities: log-softmax of the unmodified logits.
+    const float max = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (float l : logits) sum += std::exp(static_cast<double>(l - max));
+    const double log_sum = std::log(sum);  // as generate() computes it: same values to the bit
+    auto logprob = [&](TokenId t) { return static_cast<float>(logits[t] - max - log_sum); };
+    d.logprob = logprob(d.token);
+    if (seq.request.top_logprobs > 0) {
+      const size_t k = std::min(seq.request.top_logprobs, logits.size());
+      ranked_logits.resize(logits.size());
+      for (size_t i = 0; i < logits.size(); ++i) {
+        ranked_logits[i] = {-logits[i], static_cast<TokenId>(i)};
+      }
+      // Most likely first, lower id first on ties.
+      std::partial_sort(ranked_logits.begin(), ranked_logits.begin() + k, ranked_logits.end());
+      for (size_t i = 0; i < k; ++i) {
+        const TokenId t = ranked_logits[i].second;
+        d.top.emplace_back(logprob(t), t);
+      }
+    }
+  } catch (const std::exception& e) {  // a constraint or the sampler: this sequence only
+    d.error = e.what();
+    if (d.error.empty()) d.error = "sampling failed";
+  }
 }
 
 void ServingEngine::Impl::end_cancelled_and_expired(Clock::time_point now) {
@@ -495,43 +615,27 @@ void ServingEngine::Impl::preempt(Sequence& seq) {
   ++counters.preemptions;
 }
 
-void ServingEngine::Impl::sample(Sequence& seq, std::span<const float> logits) {
+void ServingEngine::Impl::deliver(Draw& d) {
+  Sequence& seq = *d.seq;
   if (seq.handle->cancelled()) {
     end(seq, SequenceEnd::cancelled, held_text(seq));
     return;
   }
-  std::span<const float> choose_from = logits;
-  if (seq.request.constraint) {
-    std::copy(logits.begin(), logits.end(), masked.begin());
-    seq.request.constraint->mask(masked);
-    choose_from = masked;
+  if (!d.ready) choose(d, masked, ranked);
+  if (!d.error.empty()) {
+    end(seq, SequenceEnd::failed, "", d.error);
+    return;
   }
-  const TokenId token = seq.sampler.sample(choose_from, seq.tokens);
+  const TokenId token = d.token;
   if (token == tokenizer.eos() && !seq.request.ignore_eos) {
     end(seq, SequenceEnd::stop, std::string(seq.streamer.finish()));
     return;
   }
-  // The model's own probabilities: log-softmax of the unmodified logits.
-  const float max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (float l : logits) sum += std::exp(static_cast<double>(l - max));
-  const double log_sum = std::log(sum);  // as generate() computes it: same values to the bit
-  auto logprob = [&](TokenId t) { return static_cast<float>(logits[t] - max - log_sum); };
   GeneratedToken out;
   out.token = token;
-  out.logprob = logprob(token);
+  out.logprob = d.logprob;
   out.step = counters.steps;
-  if (seq.request.top_logprobs > 0) {
-    const size_t k = std::min(seq.request.top_logprobs, logits.size());
-    ranked.resize(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) ranked[i] = {-logits[i], static_cast<TokenId>(i)};
-    // Most likely first, lower id first on ties.
-    std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end());
-    for (size_t i = 0; i < k; ++i) {
-      const TokenId t = ranked[i].second;
-      out.top.push_back({t, tokenizer.token_to_piece(t), logprob(t)});
-    }
-  }
+  for (auto [logprob, t] : d.top) out.top.push_back({t, tokenizer.token_to_piece(t), logprob});
   seq.tokens.push_back(token);
   ++seq.usage.completion_tokens;
   ++counters.generated_tokens;

@@ -520,8 +520,62 @@ TEST(ServingEngine, LongPromptPrefillDoesNotStallRunningStreams) {
   }
 }
 
-// The flat-latency cap: beside D decoding streams a step takes at most
-// prefill_ratio * (D + weight_pass_tokens) prompt tokens (here 0.5 * (2 + 8) = 5), so a long
+// Prompts admitted in one step prefill at the full step budget, hold their last tokens, and
+// start generating in one step: the step that releases them takes the rest of the prompts
+// whole (the flat-latency cap applies beside sequences already generating, not beside the
+// released last tokens), so every stream then gets one token per step.
+TEST(ServingEngine, PromptsAdmittedTogetherStartGeneratingInOneStep) {
+  ServingOptions o = small_options();
+  o.max_step_tokens = 32;
+  o.max_running = 16;
+  ServingEngine engine(stories(), o);
+  constexpr size_t kN = 8;
+  Recorder rec(kN + 1);
+  // The step thread waits in the blocker's callback while the others are queued, so all of
+  // them are admitted at the next step, whatever the machine's scheduling.
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool blocking = false, queued = false;
+  SequenceCallbacks blocker = rec.callbacks(kN);
+  blocker.on_token = [&](const GeneratedToken&) {
+    std::unique_lock lock(mutex);
+    blocking = true;
+    cv.notify_all();
+    cv.wait_for(lock, 10s, [&] { return queued; });
+  };
+  ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[0]), 1), std::move(blocker)));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return blocking; }));
+  }
+  size_t prompt_tokens = 0;
+  for (size_t i = 0; i < kN; ++i) {
+    std::vector<TokenId> prompt = tokens_of(stories(), kTexts[i]);
+    prompt.insert(prompt.end(), prompt.begin() + 1, prompt.end());  // ~10-40 tokens each
+    prompt_tokens += prompt.size();
+    ASSERT_TRUE(engine.submit(greedy(std::move(prompt), 12), rec.callbacks(i)));
+  }
+  ASSERT_GT(prompt_tokens, 4 * o.max_step_tokens);  // several steps of prefill
+  {
+    std::lock_guard lock(mutex);
+    queued = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(rec.wait_ended(kN + 1));
+  const uint64_t first = rec.seen(0).steps.front();
+  for (size_t i = 0; i < kN; ++i) {
+    const Seen s = rec.seen(i);
+    ASSERT_EQ(s.tokens.size(), 12u);
+    EXPECT_EQ(s.steps.front(), first) << "stream " << i;
+    for (size_t k = 1; k < s.steps.size(); ++k) {
+      ASSERT_EQ(s.steps[k], s.steps[k - 1] + 1) << "stream " << i << " token " << k;
+    }
+  }
+}
+
+// The flat-latency cap: beside streams already generating, a step takes at most
+// prefill_ratio * (R + weight_pass_tokens) prompt tokens, R the running sequences (here
+// 0.5 * (3 + 8) = 5), so a long
 // prompt prefills over many small steps, still one chunk every step; prefill_ratio 0 lets it
 // fill the step budget instead.
 TEST(ServingEngine, PrefillBesideDecodingStreamsIsCappedToKeepStepsFlat) {

@@ -38,13 +38,15 @@ struct ServingOptions {
   size_t max_running = 64;              // sequences in the batch at once
   size_t max_step_tokens = 256;         // decode tokens + prefill chunk tokens per step
   // Flat inter-token latency. A step costs about one pass over the weights plus a share per
-  // token, so a prefill chunk beside a few decoding sequences would stall them for many decode
+  // token, so a prefill chunk beside decoding sequences would stall them for many decode
   // steps' worth. While sequences are generating, a step's prefill tokens are capped at
-  // prefill_ratio * (decode tokens + weight_pass_tokens), which keeps it within about
-  // 1 + prefill_ratio times their decode step (weight_pass_tokens: the tokens whose compute
-  // costs about one weight pass; at least one prefill token per step, so prompts always
-  // progress). While none is generating yet, prompts prefill at the full step budget and start
-  // together once the rest fit in one step. 0 turns both off (prefill fills the step budget).
+  // prefill_ratio * (running sequences + weight_pass_tokens), which keeps it within about
+  // 1 + prefill_ratio times the decode step of the whole batch, every running sequence
+  // decoding (weight_pass_tokens: the tokens whose compute costs about one weight pass; at
+  // least one prefill token per step, so prompts always progress). While none is generating
+  // yet, prompts prefill at the full step budget and start together once the rest fit in one
+  // step; an idle engine lets a burst of submissions in together (about a millisecond) for
+  // that. 0 turns the cap and the holding off (prefill fills the step budget).
   double prefill_ratio = 0.5;
   size_t weight_pass_tokens = 8;
   size_t max_waiting = 256;             // queued requests beyond which submit() refuses
