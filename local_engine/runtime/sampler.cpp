@@ -9,6 +9,13 @@ namespace sy::engine {
 Sampler::Sampler(SamplerOptions options)
     : options_(options), state_(options.seed ^ 0x9E3779B97F4A7C15ull) {}
 
+float token_logprob(std::span<const float> logits, TokenId token) {
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - max));
+  return static_cast<float>(logits[token] - max - std::log(sum));
+}
+
 double Sampler::next_uniform() {
   // splitmix64: tiny, well mixed, and the same on every platform.
   uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
