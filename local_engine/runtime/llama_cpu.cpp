@@ -337,18 +337,32 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t kv_head, const float*
     }
   });
   // Unnormalized probabilities of the group's query heads: scores_all is (group, stride).
+  // q.k first (F16: the whole group per key row, block by block), then scale and soft-cap.
+  if (f16) {
+    for (size_t t = begin; t < end;) {
+      const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
+      kernels_.attention_scores_f16(
+          cache_.keys_f16(blocks[b], l) + (t - b * bt) * kv_width + kv_head * head_dim, kv_width,
+          run_end - t, q_group, group, head_dim, scores_all + (t - begin), stride);
+      t = run_end;
+    }
+  } else {
+    for (size_t g = 0; g < group; ++g) {
+      for_each_position([&](size_t t, size_t at, BlockId block) {
+        scores_all[g * stride + t - begin] =
+            kernels_.dot_f32(q_group + g * head_dim, cache_.keys_f32(block, l) + at, head_dim);
+      });
+    }
+  }
   for (size_t g = 0; g < group; ++g) {
-    const float* q = q_group + g * head_dim;
     float* scores = scores_all + g * stride;
     float max = -INFINITY;
-    for_each_position([&](size_t t, size_t at, BlockId block) {
-      float score = f16 ? kernels_.dot_f16_f32(cache_.keys_f16(block, l) + at, q, head_dim)
-                        : kernels_.dot_f32(q, cache_.keys_f32(block, l) + at, head_dim);
-      score *= c_.attention_scale;
+    for (size_t i = 0; i < end - begin; ++i) {
+      float score = scores[i] * c_.attention_scale;
       if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
-      scores[t - begin] = score;
+      scores[i] = score;
       max = std::max(max, score);
-    });
+    }
     float sum = 0;
     for (size_t i = 0; i < end - begin; ++i) {
       scores[i] = std::exp(scores[i] - max);
