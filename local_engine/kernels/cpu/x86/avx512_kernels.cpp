@@ -494,20 +494,28 @@ inline void values_block(const uint16_t* values, size_t row_stride, size_t n_row
                          const float* probs, size_t probs_stride, size_t head_dim, float* out,
                          const __mmask16 (&m)[4]) {
   __m512 acc[G][C];
+#pragma GCC unroll 4
   for (size_t g = 0; g < G; ++g) {
+#pragma GCC unroll 4
     for (size_t c = 0; c < C; ++c)
       acc[g][c] = _mm512_maskz_loadu_ps(m[c], out + g * head_dim + 16 * c);
   }
+  // Unrolled early (the pragmas) so that GCC keeps acc in registers: left to its own unrolling
+  // it also stored all G * C accumulators to the stack on every row.
   for (size_t t = 0; t < n_rows; ++t) {
     const uint16_t* row = values + t * row_stride;
+#pragma GCC unroll 4
     for (size_t c = 0; c < C; ++c) {
       const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[c], row + 16 * c));
+#pragma GCC unroll 4
       for (size_t g = 0; g < G; ++g) {
         acc[g][c] = _mm512_fmadd_ps(_mm512_set1_ps(probs[g * probs_stride + t]), v, acc[g][c]);
       }
     }
   }
+#pragma GCC unroll 4
   for (size_t g = 0; g < G; ++g) {
+#pragma GCC unroll 4
     for (size_t c = 0; c < C; ++c)
       _mm512_mask_storeu_ps(out + g * head_dim + 16 * c, m[c], acc[g][c]);
   }
