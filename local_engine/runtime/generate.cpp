@@ -112,11 +112,7 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
       result.finish = FinishReason::stop;
       break;
     }
-    // The model's own probability of the chosen token (before penalties and temperature).
-    const float max = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float l : logits) sum += std::exp(static_cast<double>(l - max));
-    result.logprobs.push_back(static_cast<float>(logits[next] - max - std::log(sum)));
+    result.logprobs.push_back(token_logprob(logits, next));
     result.tokens.push_back(next);
     history.push_back(next);
     emit(streamer.push(next));

@@ -1,9 +1,11 @@
 #include "runtime/llama_cpu.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "kernels/cpu/dequantize.h"
@@ -54,6 +56,27 @@ std::vector<float> inverse_frequencies(const ModelConfig& c, float base, float s
   }
   return inv;
 }
+
+// Adds the wall time of its scope to one op of a profile; free when there is none.
+class ProfileScope {
+ public:
+  ProfileScope(ForwardProfile* profile, ForwardProfile::Op op) : profile_(profile), op_(op) {
+    if (profile_) start_ = std::chrono::steady_clock::now();
+  }
+  ~ProfileScope() {
+    if (!profile_) return;
+    profile_->seconds[op_] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    ++profile_->calls[op_];
+  }
+  ProfileScope(const ProfileScope&) = delete;
+  ProfileScope& operator=(const ProfileScope&) = delete;
+
+ private:
+  ForwardProfile* profile_;
+  ForwardProfile::Op op_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 // Block size of the single-sequence constructor's private cache; any size gives the same values.
 constexpr size_t kOwnBlockTokens = 16;
@@ -149,9 +172,12 @@ void LlamaCpu::init() {
 }
 
 void LlamaCpu::reserve_attention(size_t positions) {
-  if (positions <= attn_span_) return;
-  attn_span_ = positions;
-  attn_scores_.resize(pool_.size() * (c_.n_heads / c_.n_kv_heads) * attn_span_);
+  // Positions [first, pos] with pos < positions touch at most this many runs.
+  const size_t max_runs = positions / kAttentionRun + 1;
+  if (max_runs <= attn_max_runs_) return;
+  attn_max_runs_ = max_runs;
+  const size_t group = c_.n_heads / c_.n_kv_heads;
+  attn_scratch_.resize(pool_.size() * (group * kAttentionRun + max_runs * run_floats()));
 }
 
 kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t cols) const {
@@ -265,67 +291,182 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
   }
 }
 
+size_t LlamaCpu::run_floats() const {
+  const size_t group = c_.n_heads / c_.n_kv_heads;
+  return group * (c_.head_dim + 2);
+}
+
+size_t LlamaCpu::first_position(size_t l, const Row& row) const {
+  return c_.is_sliding(l) && row.pos >= c_.sliding_window ? row.pos - c_.sliding_window + 1 : 0;
+}
+
 // The query heads that share one KV head are taken together, so each cached value row is read
 // (and, in F16, converted) once for the whole group. Positions are visited in order, block by
 // block, so the sums run in the same order whatever the block size.
-void LlamaCpu::attend(size_t l, const Row& row, size_t kv_head, const float* q_group,
-                      float* out_group, float* scores_all) const {
+void LlamaCpu::attend_run(size_t l, const Row& row, size_t kv_head, const float* q_group,
+                          size_t begin, size_t end, float* result, float* scores_all) const {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
   const size_t bt = cache_.block_tokens();
   const bool f16 = cache_.type() == KvCacheType::f16;
-  const size_t pos = row.pos;
-  const size_t first =
-      c_.is_sliding(l) && pos >= c_.sliding_window ? pos - c_.sliding_window + 1 : 0;
-  const size_t span = pos - first + 1;
+  const size_t stride = kAttentionRun;
   const std::vector<BlockId>& blocks = row.kv->blocks;
+  float* out_group = result;
+  float* maxima = result + group * head_dim;
+  float* sums = maxima + group;
   // fn(t, offset of position t's row for this head within its block's layer storage, block).
   auto for_each_position = [&](auto fn) {
-    for (size_t t = first; t <= pos;) {
-      const size_t b = t / bt, end = std::min(pos + 1, (b + 1) * bt);
-      for (; t < end; ++t) fn(t, (t - b * bt) * kv_width + kv_head * head_dim, blocks[b]);
+    for (size_t t = begin; t < end;) {
+      const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
+      for (; t < run_end; ++t) fn(t, (t - b * bt) * kv_width + kv_head * head_dim, blocks[b]);
     }
   };
-  // Probabilities of the group's query heads: scores_all is (group, span).
+  // The run's key and value rows come from memory (the weights passed through the caches since
+  // the last token): ask for all of them now, so the loads below overlap instead of waiting one
+  // line at a time. Values are read last, after the scores.
+  const size_t row_bytes = head_dim * (f16 ? sizeof(uint16_t) : sizeof(float));
+  for_each_position([&](size_t, size_t at, BlockId block) {
+    const char* k = f16 ? reinterpret_cast<const char*>(cache_.keys_f16(block, l) + at)
+                        : reinterpret_cast<const char*>(cache_.keys_f32(block, l) + at);
+    const char* v = f16 ? reinterpret_cast<const char*>(cache_.values_f16(block, l) + at)
+                        : reinterpret_cast<const char*>(cache_.values_f32(block, l) + at);
+    for (size_t off = 0; off < row_bytes; off += 64) {
+      __builtin_prefetch(k + off, 0, 3);
+      __builtin_prefetch(v + off, 0, 2);
+    }
+  });
+  // Unnormalized probabilities of the group's query heads: scores_all is (group, stride).
+  // q.k first (F16: the whole group per key row, block by block), then scale and soft-cap.
+  if (f16) {
+    for (size_t t = begin; t < end;) {
+      const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
+      kernels_.attention_scores_f16(
+          cache_.keys_f16(blocks[b], l) + (t - b * bt) * kv_width + kv_head * head_dim, kv_width,
+          run_end - t, q_group, group, head_dim, scores_all + (t - begin), stride);
+      t = run_end;
+    }
+  } else {
+    for (size_t g = 0; g < group; ++g) {
+      for_each_position([&](size_t t, size_t at, BlockId block) {
+        scores_all[g * stride + t - begin] =
+            kernels_.dot_f32(q_group + g * head_dim, cache_.keys_f32(block, l) + at, head_dim);
+      });
+    }
+  }
   for (size_t g = 0; g < group; ++g) {
-    const float* q = q_group + g * head_dim;
-    float* scores = scores_all + g * span;
+    float* scores = scores_all + g * stride;
     float max = -INFINITY;
-    for_each_position([&](size_t t, size_t at, BlockId block) {
-      float score = f16 ? kernels_.dot_f16_f32(cache_.keys_f16(block, l) + at, q, head_dim)
-                        : kernels_.dot_f32(q, cache_.keys_f32(block, l) + at, head_dim);
-      score *= c_.attention_scale;
+    for (size_t i = 0; i < end - begin; ++i) {
+      float score = scores[i] * c_.attention_scale;
       if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
-      scores[t - first] = score;
+      scores[i] = score;
       max = std::max(max, score);
-    });
+    }
     float sum = 0;
-    for (size_t i = 0; i < span; ++i) {
+    for (size_t i = 0; i < end - begin; ++i) {
       scores[i] = std::exp(scores[i] - max);
       sum += scores[i];
     }
-    for (size_t i = 0; i < span; ++i) scores[i] /= sum;
+    maxima[g] = max;
+    sums[g] = sum;
     std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
   }
   if (f16) {
     // One kernel call per block's run of positions: the kernel gives the same bits however the
     // rows are split, so prefill and decode (and any batch) agree exactly.
-    for (size_t t = first; t <= pos;) {
-      const size_t b = t / bt, end = std::min(pos + 1, (b + 1) * bt);
+    for (size_t t = begin; t < end;) {
+      const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
       kernels_.attention_values_f16(
-          cache_.values_f16(blocks[b], l) + (t - b * bt) * kv_width + kv_head * head_dim,
-          kv_width, end - t, scores_all + (t - first), span, group, head_dim, out_group);
-      t = end;
+          cache_.values_f16(blocks[b], l) + (t - b * bt) * kv_width + kv_head * head_dim, kv_width,
+          run_end - t, scores_all + (t - begin), stride, group, head_dim, out_group);
+      t = run_end;
     }
     return;
   }
   for_each_position([&](size_t t, size_t at, BlockId block) {
     const float* v = cache_.values_f32(block, l) + at;
     for (size_t g = 0; g < group; ++g) {
-      add_scaled(out_group + g * head_dim, v, scores_all[g * span + t - first], head_dim);
+      add_scaled(out_group + g * head_dim, v, scores_all[g * stride + t - begin], head_dim);
     }
   });
+}
+
+// softmax over all runs: each run's sums are rescaled from its own maximum to the overall one.
+void LlamaCpu::merge_runs(const float* results, size_t n_runs, float* out) const {
+  const size_t head_dim = c_.head_dim, group = c_.n_heads / c_.n_kv_heads;
+  const size_t rf = run_floats();
+  for (size_t g = 0; g < group; ++g) {
+    auto run_max = [&](size_t j) { return results[j * rf + group * head_dim + g]; };
+    auto run_sum = [&](size_t j) { return results[j * rf + group * head_dim + group + g]; };
+    float max = -INFINITY;
+    for (size_t j = 0; j < n_runs; ++j) max = std::max(max, run_max(j));
+    float total = 0;
+    for (size_t j = 0; j < n_runs; ++j) total += std::exp(run_max(j) - max) * run_sum(j);
+    float* o = out + g * head_dim;
+    std::fill(o, o + head_dim, 0.0f);
+    for (size_t j = 0; j < n_runs; ++j) {
+      add_scaled(o, results + j * rf + g * head_dim, std::exp(run_max(j) - max) / total, head_dim);
+    }
+  }
+}
+
+void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
+  const size_t head_dim = c_.head_dim, group = c_.n_heads / c_.n_kv_heads;
+  const size_t q_width = size_t{c_.n_heads} * head_dim;
+  const size_t pairs = n * c_.n_kv_heads, threads = pool_.size();
+  const size_t rf = run_floats(), scores_size = group * kAttentionRun;
+  // Pair p is token p / n_kv_heads, KV head p % n_kv_heads; its query heads and outputs sit at
+  // the same offset of bq_ and batt_.
+  auto offset = [&](size_t p) {
+    return (p / c_.n_kv_heads) * q_width + (p % c_.n_kv_heads) * group * head_dim;
+  };
+  // Run k of pair p covers [run_begin(p, k), run_begin(p, k + 1)) clipped to what it sees.
+  auto first_run = [&](size_t p) {
+    return first_position(l, rows[p / c_.n_kv_heads]) / kAttentionRun;
+  };
+  auto runs = [&](size_t p) {
+    return rows[p / c_.n_kv_heads].pos / kAttentionRun + 1 - first_run(p);
+  };
+  auto run = [&](size_t p, size_t k, float* result, float* scores) {
+    const Row& row = rows[p / c_.n_kv_heads];
+    const size_t first = first_position(l, row), j = first_run(p) + k;
+    const size_t begin = std::max(first, j * kAttentionRun);
+    const size_t end = std::min(row.pos + 1, (j + 1) * kAttentionRun);
+    attend_run(l, row, p % c_.n_kv_heads, bq_.data() + offset(p), begin, end, result, scores);
+  };
+  if (pairs >= 2 * threads || threads == 1) {
+    // Enough pairs to go round: each thread attends whole pairs, every chunks-th one (later
+    // tokens attend over more positions, striding keeps the shares even).
+    const size_t chunks = std::min(threads, pairs);
+    const size_t per_thread = scores_size + attn_max_runs_ * rf;
+    pool_.parallel_for(chunks, [&](size_t i) {
+      float* scores = attn_scratch_.data() + i * per_thread;
+      float* results = scores + scores_size;
+      for (size_t p = i; p < pairs; p += chunks) {
+        const size_t k_runs = runs(p);
+        for (size_t k = 0; k < k_runs; ++k) run(p, k, results + k * rf, scores);
+        merge_runs(results, k_runs, batt_.data() + offset(p));
+      }
+    });
+    return;
+  }
+  // Few pairs (a decode step): every run is a unit of work, claimed one at a time.
+  attn_pair_units_.assign(pairs + 1, 0);
+  for (size_t p = 0; p < pairs; ++p) attn_pair_units_[p + 1] = attn_pair_units_[p] + runs(p);
+  const size_t units = attn_pair_units_[pairs];
+  if (attn_units_.size() < units * (rf + scores_size))
+    attn_units_.resize(units * (rf + scores_size));
+  pool_.parallel_for(units, [&](size_t u) {
+    size_t p = 0;
+    while (attn_pair_units_[p + 1] <= u) ++p;
+    run(p, u - attn_pair_units_[p], attn_units_.data() + u * rf,
+        attn_units_.data() + units * rf + u * scores_size);
+  });
+  for (size_t p = 0; p < pairs; ++p) {
+    merge_runs(attn_units_.data() + attn_pair_units_[p] * rf,
+               attn_pair_units_[p + 1] - attn_pair_units_[p], batt_.data() + offset(p));
+  }
 }
 
 std::span<const float> LlamaCpu::forward(TokenId token, size_t pos) {
@@ -378,6 +519,7 @@ std::span<const float> LlamaCpu::forward_step(std::span<const BatchSequence> bat
     const size_t n = std::min(max_step_tokens_, rows_.size() - begin);
     forward_rows(begin, n);
     // Final states of this chunk's logit rows, before the next chunk overwrites bx_.
+    ProfileScope scope(profile_, ForwardProfile::output_norm);
     for (; next_logit < n_logits && logit_rows_[next_logit] < begin + n; ++next_logit) {
       rms_norm(final_.data() + next_logit * dim,
                bx_.data() + (logit_rows_[next_logit] - begin) * dim, output_norm_.data(), dim,
@@ -385,6 +527,7 @@ std::span<const float> LlamaCpu::forward_step(std::span<const BatchSequence> bat
     }
   }
   if (n_logits == 0) return {};
+  ProfileScope scope(profile_, ForwardProfile::lm_head);
   logits_.resize(n_logits * c_.n_vocab);
   project(output_, final_.data(), n_logits, logits_.data());
   if (c_.final_softcap > 0) {
@@ -411,7 +554,8 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
   const size_t dim = c_.dim, head_dim = c_.head_dim, ffn = c_.ffn_dim, half = c_.rope_dim / 2;
   const size_t q_width = size_t{c_.n_heads} * head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
-  const size_t group = c_.n_heads / c_.n_kv_heads;
+  using P = ForwardProfile;
+  std::optional<ProfileScope> scope(std::in_place, profile_, P::embed);
   for_rows(n, [&](size_t t) {
     embed(rows[t].token, bx_.data() + t * dim);
     rope_angles(inv_freq_, rows[t].pos, rope_cos_.data() + t * half, rope_sin_.data() + t * half);
@@ -425,9 +569,11 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       offload_ ? offload_(std::span(rows, n), cache_.block_tokens(), bx_.data()) : 0;
   for (size_t l = first_layer; l < c_.n_layers; ++l) {
     const Layer& lw = layers_[l];
+    scope.emplace(profile_, P::attn_norm);
     for_rows(n, [&](size_t t) {
       rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
     });
+    scope.emplace(profile_, P::qkv);
     project(lw.wq, bxb_.data(), n, bq_.data());
     project(lw.wk, bxb_.data(), n, bk_.data());
     project(lw.wv, bxb_.data(), n, bv_.data());
@@ -435,6 +581,7 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
     const float* cos = (sliding ? rope_cos_swa_ : rope_cos_).data();
     const float* sin = (sliding ? rope_sin_swa_ : rope_sin_).data();
     // Rows write their own keys and values: distinct positions, so in parallel.
+    scope.emplace(profile_, P::rope_store);
     for_rows(n, [&](size_t t) {
       float* q = bq_.data() + t * q_width;
       float* k = bk_.data() + t * kv_width;
@@ -455,21 +602,12 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       store_kv(l, rows[t], k, v);
     });
     // A token reads its sequence's cache up to its own position only, so every token's keys
-    // and values can be stored first and the (token, KV head) pairs attended in parallel.
-    // Threads take every chunks-th pair: later tokens attend over more positions, striding
-    // keeps the shares even.
-    const size_t pairs = n * c_.n_kv_heads;
-    const size_t chunks = std::min(pool_.size(), pairs);
-    const size_t scores_size = group * attn_span_;
-    pool_.parallel_for(chunks, [&](size_t i) {
-      for (size_t p = i; p < pairs; p += chunks) {
-        const size_t t = p / c_.n_kv_heads, h = p % c_.n_kv_heads;
-        const size_t at = t * q_width + h * group * head_dim;
-        attend(l, rows[t], h, bq_.data() + at, batt_.data() + at,
-               attn_scores_.data() + i * scores_size);
-      }
-    });
+    // and values are stored first and then attended in parallel.
+    scope.emplace(profile_, P::attention);
+    attention(l, rows, n);
+    scope.emplace(profile_, P::attn_out);
     project(lw.wo, batt_.data(), n, bxb_.data());
+    scope.emplace(profile_, P::ffn_norm);
     for_rows(n, [&](size_t t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;
@@ -477,8 +615,10 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
       rms_norm(xb, x, lw.ffn_norm.data(), dim, c_.rms_eps);
     });
+    scope.emplace(profile_, P::gate_up);
     project(lw.w_gate, bxb_.data(), n, bgate_.data());
     project(lw.w_up, bxb_.data(), n, bup_.data());
+    scope.emplace(profile_, P::activation);
     for_rows(n, [&](size_t t) {
       float* gate = bgate_.data() + t * ffn;
       const float* up = bup_.data() + t * ffn;
@@ -488,7 +628,9 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
         for (size_t i = 0; i < ffn; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
       }
     });
+    scope.emplace(profile_, P::ffn_down);
     project(lw.w_down, bgate_.data(), n, bxb_.data());
+    scope.emplace(profile_, P::ffn_residual);
     for_rows(n, [&](size_t t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;

@@ -9,6 +9,7 @@
 // One mechanism: forward and forward_batch run forward_step on one sequence whose blocks live
 // in a private KvCache. Not thread-safe; one caller at a time.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +30,34 @@ struct BatchSequence {
   size_t start_pos = 0;             // positions below it are in `kv` already
   const KvSequence* kv = nullptr;   // blocks reserved for every position the tokens reach
   bool want_logits = false;         // the logits after its last token
+};
+
+// Wall time of each kind of step of the forward pass, summed over calls (profiling:
+// bench/engine/decode_profile). A pool op's time includes dispatching it and waiting for the
+// slowest thread.
+struct ForwardProfile {
+  enum Op : size_t {
+    embed,         // token embedding rows and RoPE angles
+    attn_norm,     // RMS norm before attention
+    qkv,           // the Q, K, V projections (with their activation quantization)
+    rope_store,    // biases, QK-norm, RoPE, keys and values into the cache
+    attention,     // scores, softmax and the weighted sum over the cache
+    attn_out,      // the output projection
+    ffn_norm,      // residual add and the RMS norm before the FFN
+    gate_up,       // the gate and up projections
+    activation,    // SiLU/GELU times up
+    ffn_down,      // the down projection
+    ffn_residual,  // residual add after the FFN
+    output_norm,   // the final RMS norm
+    lm_head,       // the output projection over the vocabulary (and the final soft-cap)
+    kOps
+  };
+  static constexpr std::array<const char*, kOps> kNames{
+      "embed",   "attn_norm",  "qkv",      "rope_store",   "attention",   "attn_out", "ffn_norm",
+      "gate_up", "activation", "ffn_down", "ffn_residual", "output_norm", "lm_head"};
+  std::array<double, kOps> seconds{};
+  std::array<uint64_t, kOps> calls{};
+  ThreadPool::Stats pool;  // parallel_for calls, and the caller's wait for the workers in them
 };
 
 class LlamaCpu {
@@ -68,6 +97,13 @@ class LlamaCpu {
   // The pass's threads, idle between calls: the serving engine runs its per-sequence work
   // (sampling) on them. Not while a forward call runs.
   ThreadPool& pool() { return pool_; }
+
+  // Starts (or, with nullptr, stops) adding each step's wall time to `profile`, which must
+  // outlive its use. Off by default: then the pass reads no clock.
+  void set_profile(ForwardProfile* profile) {
+    profile_ = profile;
+    pool_.set_stats(profile ? &profile->pool : nullptr);
+  }
 
   // Bounds the chunk scratch: (kPrefillChunk, ffn_dim) floats for each FFN buffer.
   static constexpr size_t kPrefillChunk = 128;
@@ -115,11 +151,26 @@ class LlamaCpu {
   void rope(float* v, size_t n_heads, const float* cos, const float* sin) const;
   // Stores k, v (kv width each) of `row` in its block for layer l.
   void store_kv(size_t layer, const Row& row, const float* k, const float* v);
-  // out (group * head_dim) = softmax(q.K^T * scale) V for the query heads of one KV head over
-  // the positions of row's sequence that it sees. scores (group, positions seen) is the
-  // caller's scratch; reads only the cache, so threads may attend at once.
-  void attend(size_t layer, const Row& row, size_t kv_head, const float* q, float* out,
-              float* scores) const;
+  // Attention (softmax(q.K^T * scale) V for the query heads of one KV head) runs over runs of
+  // positions [j * kAttentionRun, (j + 1) * kAttentionRun) clipped to what the token sees, and
+  // then merges the runs in position order. The runs depend on the position only, never on the
+  // batch or the thread count, so neither changes a result; in a step with few (token, KV head)
+  // pairs (decode) the runs are what the threads share.
+  static constexpr size_t kAttentionRun = 64;
+  // Floats of one run's result: (group, head_dim) sums of p * v with p = exp(score - max), then
+  // (group) maxima, then (group) sums of p.
+  size_t run_floats() const;
+  // The first position row's token sees in layer l.
+  size_t first_position(size_t layer, const Row& row) const;
+  // One run, positions [begin, end) of row's sequence: writes its result (run_floats()) to
+  // `result`; scores (group, kAttentionRun) is the caller's scratch. Reads only the cache, so
+  // threads may attend at once.
+  void attend_run(size_t layer, const Row& row, size_t kv_head, const float* q, size_t begin,
+                  size_t end, float* result, float* scores) const;
+  // out (group * head_dim) from n_runs consecutive run results, in position order.
+  void merge_runs(const float* results, size_t n_runs, float* out) const;
+  // All of one layer's attention for the n rows of the chunk (bq_ -> batt_).
+  void attention(size_t layer, const Row* rows, size_t n);
   // Sizes the attention scratch for spans of up to `positions` positions.
   void reserve_attention(size_t positions);
 
@@ -146,12 +197,19 @@ class LlamaCpu {
   std::vector<float> rope_cos_, rope_sin_, rope_cos_swa_, rope_sin_swa_;
   // (max_step_tokens, width) each: the chunk's activations.
   std::vector<float> bx_, bxb_, bq_, bk_, bv_, batt_, bgate_, bup_;
-  std::vector<float> final_;            // (logit rows, dim) normalized final hidden states
-  std::vector<float> logits_;           // (logit rows, n_vocab)
-  size_t attn_span_ = 0;                // positions the attention scratch holds per query head
-  std::vector<float> attn_scores_;      // (pool threads, group, attn_span_)
-  kernels::ActivationBatch batch_;      // the quantized activations of the current matmul
-  LayerOffload offload_;                // empty: every layer here
+  std::vector<float> final_;   // (logit rows, dim) normalized final hidden states
+  std::vector<float> logits_;  // (logit rows, n_vocab)
+  size_t attn_max_runs_ = 0;   // runs one (token, KV head) pair may need
+  // (pool threads, group * kAttentionRun + attn_max_runs_ * run_floats()): scores and results
+  // of the pairs a thread attends whole.
+  std::vector<float> attn_scratch_;
+  // Decode-sized steps, where every run is its own unit of work: (units, run_floats()) results
+  // then (units, group * kAttentionRun) scores; and the first unit of each pair (pairs + 1).
+  std::vector<float> attn_units_;
+  std::vector<size_t> attn_pair_units_;
+  kernels::ActivationBatch batch_;  // the quantized activations of the current matmul
+  LayerOffload offload_;            // empty: every layer here
+  ForwardProfile* profile_ = nullptr;
 };
 
 }  // namespace sy::engine

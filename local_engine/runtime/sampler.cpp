@@ -2,12 +2,46 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 namespace sy::engine {
+namespace {
+
+// std::max_element's answer (the first of the largest values; NaNs never win unless first) in
+// two passes the compiler can vectorize: the maximum by a select per lane, then its first
+// occurrence. One decode step scans the whole vocabulary with it.
+size_t first_max(std::span<const float> v) {
+  using F32x8 = float __attribute__((vector_size(32)));
+  const size_t n = v.size();
+  float max = v[0];
+  size_t i = 0;
+  if (n >= 8) {
+    F32x8 m;
+    std::memcpy(&m, v.data(), sizeof(m));
+    for (i = 8; i + 8 <= n; i += 8) {
+      F32x8 x;
+      std::memcpy(&x, v.data() + i, sizeof(x));
+      m = x > m ? x : m;
+    }
+    for (size_t lane = 0; lane < 8; ++lane) max = m[lane] > max ? m[lane] : max;
+  }
+  for (; i < n; ++i) max = v[i] > max ? v[i] : max;
+  const size_t at = std::find(v.begin(), v.end(), max) - v.begin();
+  return at < n ? at : 0;  // a NaN first element: max_element keeps it
+}
+
+}  // namespace
 
 Sampler::Sampler(SamplerOptions options)
     : options_(options), state_(options.seed ^ 0x9E3779B97F4A7C15ull) {}
+
+float token_logprob(std::span<const float> logits, TokenId token) {
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - max));
+  return static_cast<float>(logits[token] - max - std::log(sum));
+}
 
 double Sampler::next_uniform() {
   // splitmix64: tiny, well mixed, and the same on every platform.
@@ -36,9 +70,7 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
     }
     logits = penalized_;
   }
-  if (options_.temperature <= 0.0f) {
-    return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-  }
+  if (options_.temperature <= 0.0f) return static_cast<TokenId>(first_max(logits));
   const float max = *std::max_element(logits.begin(), logits.end());
   candidates_.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) {

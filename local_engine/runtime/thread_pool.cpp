@@ -103,9 +103,14 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   generation_.store(generation, std::memory_order_release);  // publishes the fields above
   generation_.notify_all();
   drain();
+  const Clock::time_point drained = stats_ ? Clock::now() : Clock::time_point{};
   // Workers that joined still read job_ and count_ until they check out: wait for them only.
   uint64_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
   while ((s & kActiveMask) != 0) s = wait_for_change(state_, s, spin_);
+  if (stats_) {
+    ++stats_->calls;
+    stats_->wait_seconds += std::chrono::duration<double>(Clock::now() - drained).count();
+  }
   job_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

@@ -38,11 +38,21 @@ class ThreadPool {
   // Runs fn(i) for every i in [0, n) exactly once; the first exception is rethrown here.
   void parallel_for(size_t n, const std::function<void(size_t)>& fn);
 
+  // Profiling: with a non-null `stats`, each parallel_for that uses the workers adds one call
+  // and the time the caller spent waiting for them after running out of indices. `stats` must
+  // outlive its use; nullptr stops (the default: no clock read).
+  struct Stats {
+    uint64_t calls = 0;
+    double wait_seconds = 0;
+  };
+  void set_stats(Stats* stats) { stats_ = stats; }
+
  private:
   void worker_loop();
   void drain();
 
   std::chrono::microseconds spin_;
+  Stats* stats_ = nullptr;
   std::vector<std::thread> workers_;
   // Written by the caller before `generation_` moves on; read by workers after they see it move.
   const std::function<void(size_t)>* job_ = nullptr;

@@ -117,6 +117,14 @@ struct CpuKernels {
   void (*matmul_q4_0_q8_0)(const BlockQ4_0* w, size_t n_rows, size_t n_blocks,
                            const ActivationPairQ8* x, size_t n_tokens, float* out,
                            size_t out_stride);
+
+  // Attention's scores over an F16 key cache: scores[g * scores_stride + t] = this set's
+  // dot_f16_f32(k_t, q + g * head_dim, head_dim) bit for bit, k_t being the head_dim halves at
+  // keys + t * row_stride, for t < n_rows and g < n_queries. The gain over calling the dot is
+  // that each key row is loaded and widened once for all the queries that share it.
+  void (*attention_scores_f16)(const uint16_t* keys, size_t row_stride, size_t n_rows,
+                               const float* q, size_t n_queries, size_t head_dim, float* scores,
+                               size_t scores_stride);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

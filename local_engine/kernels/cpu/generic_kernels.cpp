@@ -109,6 +109,16 @@ void matvec_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, const BlockQ8_0* x, siz
   for (size_t r = 0; r < n_rows; ++r) out[r] = dot_q4_0_q8_0(w + r * n_blocks, x, n_blocks);
 }
 
+void attention_scores_f16(const uint16_t* keys, size_t row_stride, size_t n_rows, const float* q,
+                          size_t n_queries, size_t head_dim, float* scores, size_t scores_stride) {
+  for (size_t t = 0; t < n_rows; ++t) {
+    for (size_t g = 0; g < n_queries; ++g) {
+      scores[g * scores_stride + t] =
+          dot_f16_f32(keys + t * row_stride, q + g * head_dim, head_dim);
+    }
+  }
+}
+
 void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
                           const float* probs, size_t probs_stride, size_t n_queries,
                           size_t head_dim, float* out) {
@@ -195,7 +205,8 @@ const CpuKernels& generic_cpu_kernels() {
                                   &quantize_row_q8_0,
                                   &attention_values_f16,
                                   nullptr,
-                                  nullptr};
+                                  nullptr,
+                                  &attention_scores_f16};
   return kernels;
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -101,6 +102,37 @@ TEST(AttentionKernels, ValuesAreTheSameBitsWhateverTheQueryGroupingAndRowSplit) 
                               in.probs.data() + a, in.probs_stride, s.n_queries, s.head_dim,
                               split.data());
       EXPECT_EQ(split, together) << k->isa << " head_dim=" << s.head_dim;
+    }
+  }
+}
+
+TEST(AttentionKernels, ScoresEqualTheSetsDotBitForBit) {
+  std::mt19937 rng(43);
+  // Widths with the fused paths (64, 128, 256) and without; strides as in a cache.
+  const Shape shapes[] = {{64, 1, 1}, {64, 37, 3}, {128, 16, 4}, {256, 5, 2},
+                          {80, 9, 5}, {7, 4, 2},   {32, 3, 9},   {64, 20, 8}};
+  for (const CpuKernels* k : all_sets()) {
+    for (Shape s : shapes) {
+      const size_t row_stride = 3 * s.head_dim, scores_stride = s.n_rows + 5;
+      std::vector<uint16_t> keys;
+      for (float v : random_floats(rng, s.n_rows * row_stride)) keys.push_back(fp32_to_fp16(v));
+      const std::vector<float> q = random_floats(rng, s.n_queries * s.head_dim);
+      std::vector<float> scores(s.n_queries * scores_stride, -7.0f);
+      k->attention_scores_f16(keys.data(), row_stride, s.n_rows, q.data(), s.n_queries, s.head_dim,
+                              scores.data(), scores_stride);
+      for (size_t g = 0; g < s.n_queries; ++g) {
+        for (size_t t = 0; t < scores_stride; ++t) {
+          const float got = scores[g * scores_stride + t];
+          if (t >= s.n_rows) {
+            EXPECT_EQ(got, -7.0f) << "wrote past the rows";
+            continue;
+          }
+          const float want =
+              k->dot_f16_f32(keys.data() + t * row_stride, q.data() + g * s.head_dim, s.head_dim);
+          EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+              << k->isa << " head_dim " << s.head_dim << " row " << t << " query " << g;
+        }
+      }
     }
   }
 }

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
+#include <vector>
 
 namespace sy::engine {
 namespace {
@@ -12,6 +15,25 @@ TEST(Sampler, GreedyPicksTheLowestIdAmongEqualMaxima) {
   Sampler s({});
   std::vector<float> logits = {0.1f, 3.0f, -1.0f, 3.0f};
   EXPECT_EQ(s.sample(logits), 1);
+}
+
+TEST(Sampler, GreedyAgreesWithMaxElementOnLongVectors) {
+  // Lengths around the vector width, ties, NaNs, infinities and signed zeros.
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> pick(0, 9);
+  for (size_t n : {1, 7, 8, 9, 16, 17, 100, 49152}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> logits(n);
+      for (float& l : logits) {
+        const int k = pick(rng);
+        l = k == 0 ? NAN : k == 1 ? -INFINITY : k == 2 ? -0.0f : k == 3 ? 0.0f : float(k % 5);
+      }
+      if (trial == 0) logits[0] = NAN;
+      const auto want = std::max_element(logits.begin(), logits.end()) - logits.begin();
+      Sampler s({});
+      EXPECT_EQ(s.sample(logits), want) << n << " " << trial;
+    }
+  }
 }
 
 TEST(Sampler, SameSeedGivesTheSameSequence) {

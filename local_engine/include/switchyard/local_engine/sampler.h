@@ -25,6 +25,10 @@ struct SamplerOptions {
   uint64_t seed = 0;
 };
 
+// log softmax(logits)[token]: the model's own log-probability of `token` (before penalties and
+// temperature). `token` must index `logits`.
+float token_logprob(std::span<const float> logits, TokenId token);
+
 class Sampler {
  public:
   explicit Sampler(SamplerOptions options);

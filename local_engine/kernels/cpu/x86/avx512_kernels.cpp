@@ -494,20 +494,28 @@ inline void values_block(const uint16_t* values, size_t row_stride, size_t n_row
                          const float* probs, size_t probs_stride, size_t head_dim, float* out,
                          const __mmask16 (&m)[4]) {
   __m512 acc[G][C];
+#pragma GCC unroll 4
   for (size_t g = 0; g < G; ++g) {
+#pragma GCC unroll 4
     for (size_t c = 0; c < C; ++c)
       acc[g][c] = _mm512_maskz_loadu_ps(m[c], out + g * head_dim + 16 * c);
   }
+  // Unrolled early (the pragmas) so that GCC keeps acc in registers: left to its own unrolling
+  // it also stored all G * C accumulators to the stack on every row.
   for (size_t t = 0; t < n_rows; ++t) {
     const uint16_t* row = values + t * row_stride;
+#pragma GCC unroll 4
     for (size_t c = 0; c < C; ++c) {
       const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[c], row + 16 * c));
+#pragma GCC unroll 4
       for (size_t g = 0; g < G; ++g) {
         acc[g][c] = _mm512_fmadd_ps(_mm512_set1_ps(probs[g * probs_stride + t]), v, acc[g][c]);
       }
     }
   }
+#pragma GCC unroll 4
   for (size_t g = 0; g < G; ++g) {
+#pragma GCC unroll 4
     for (size_t c = 0; c < C; ++c)
       _mm512_mask_storeu_ps(out + g * head_dim + 16 * c, m[c], acc[g][c]);
   }
@@ -539,6 +547,51 @@ inline void values_queries(const uint16_t* values, size_t row_stride, size_t n_r
       default:
         values_block<G, 1>(v, row_stride, n_rows, probs, probs_stride, head_dim, o, m);
     }
+  }
+}
+
+// Scores for head widths that are whole multiples of 32 (C = head_dim / 32 pairs of 16-wide
+// chunks): the key row is widened once into 2C registers, then each query runs dot_f16_f32's
+// own steps on it (chunk 2i into acc0, 2i + 1 into acc1, in order, then the same reduction), so
+// every score equals that dot bit for bit.
+template <size_t C>
+void scores_rows(const uint16_t* keys, size_t row_stride, size_t n_rows, const float* q,
+                 size_t n_queries, float* scores, size_t scores_stride) {
+  constexpr size_t head_dim = 32 * C;
+  for (size_t t = 0; t < n_rows; ++t) {
+    const uint16_t* row = keys + t * row_stride;
+    __m512 k[2 * C];
+    for (size_t c = 0; c < 2 * C; ++c) {
+      k[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * c)));
+    }
+    for (size_t g = 0; g < n_queries; ++g) {
+      const float* qg = q + g * head_dim;
+      __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+      for (size_t c = 0; c < C; ++c) {
+        acc0 = _mm512_fmadd_ps(k[2 * c], _mm512_loadu_ps(qg + 32 * c), acc0);
+        acc1 = _mm512_fmadd_ps(k[2 * c + 1], _mm512_loadu_ps(qg + 32 * c + 16), acc1);
+      }
+      scores[g * scores_stride + t] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+  }
+}
+
+void attention_scores_f16(const uint16_t* keys, size_t row_stride, size_t n_rows, const float* q,
+                          size_t n_queries, size_t head_dim, float* scores, size_t scores_stride) {
+  switch (head_dim) {
+    case 64:
+      return scores_rows<2>(keys, row_stride, n_rows, q, n_queries, scores, scores_stride);
+    case 128:
+      return scores_rows<4>(keys, row_stride, n_rows, q, n_queries, scores, scores_stride);
+    case 256:
+      return scores_rows<8>(keys, row_stride, n_rows, q, n_queries, scores, scores_stride);
+    default:
+      for (size_t t = 0; t < n_rows; ++t) {
+        for (size_t g = 0; g < n_queries; ++g) {
+          scores[g * scores_stride + t] =
+              dot_f16_f32(keys + t * row_stride, q + g * head_dim, head_dim);
+        }
+      }
   }
 }
 
@@ -753,11 +806,23 @@ void matmul_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, size_t n_blocks, const 
 
 }  // namespace
 
-extern const CpuKernels kAvx512Kernels{
-    "avx512",          &dot_f32,          &dot_f16_f32,   &dot_q8_0_q8_0,        &dot_q4_0_q8_0,
-    &dot_bf16_f32,     &dot_q4_k_q8_k,    &dot_q6_k_q8_k, &matvec_f16_f32,       &matvec_bf16_f32,
-    &matvec_q8_0_q8_0, &matvec_q4_0_q8_0, &quantize_q8_0, &attention_values_f16, &matmul_q8_0_q8_0,
-    &matmul_q4_0_q8_0};
+extern const CpuKernels kAvx512Kernels{"avx512",
+                                       &dot_f32,
+                                       &dot_f16_f32,
+                                       &dot_q8_0_q8_0,
+                                       &dot_q4_0_q8_0,
+                                       &dot_bf16_f32,
+                                       &dot_q4_k_q8_k,
+                                       &dot_q6_k_q8_k,
+                                       &matvec_f16_f32,
+                                       &matvec_bf16_f32,
+                                       &matvec_q8_0_q8_0,
+                                       &matvec_q4_0_q8_0,
+                                       &quantize_q8_0,
+                                       &attention_values_f16,
+                                       &matmul_q8_0_q8_0,
+                                       &matmul_q4_0_q8_0,
+                                       &attention_scores_f16};
 
 }  // namespace sy::engine::kernels
 
