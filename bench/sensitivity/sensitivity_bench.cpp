@@ -128,7 +128,8 @@ int full_decision(int reps) {
   using namespace sy::policies;
   PolicyPtr policy = load_policy_string(R"(
 rules:
-  - {name: restricted-local-only, when: {sensitivity: {at_least: restricted}}, require: {kind: local}}
+  - {name: restricted-local-only, when: {sensitivity: {at_least: restricted}},
+     require: {kind: local}}
   - {name: eu-residency, when: {tenant: {residency: eu}}, require: {regions: [eu, local]}}
   - {name: bulk-local, when: {volume: bulk}, prefer: {kind: local}}
   - {name: hard-to-frontier, when: {difficulty: hard}, prefer: [frontier]}

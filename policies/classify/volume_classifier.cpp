@@ -26,9 +26,9 @@ std::string VolumeClassifier::prompt_head(const backends::ChatRequest& request, 
 }
 
 std::optional<uint64_t> VolumeClassifier::template_key(std::string_view head, size_t bytes) {
-  // FNV-1a over the first `bytes` normalized bytes: '#' for a digit run, 'N' for a word that starts with a
-  // capital (names, but also sentence starts: the same in every copy of a template), one ' '
-  // for a run of blanks.
+  // FNV-1a over the first `bytes` normalized bytes: '#' for a digit run, 'N' for a word that
+  // starts with a capital (names, but also sentence starts: the same in every copy of a
+  // template), one ' ' for a run of blanks.
   uint64_t hash = 1469598103934665603ull;
   auto add = [&](char c) {
     hash ^= static_cast<unsigned char>(c);

@@ -74,7 +74,8 @@ TEST(VolumeClassifier, RepeatedTemplatesInTheWindowAreBulk) {
     return "Write a polite reply to customer " + name + " about order " + std::to_string(order) +
            " which was delayed by the carrier; offer a voucher and apologise.";
   };
-  const std::string names[] = {"Anna Schmidt", "Bo Li", "Carla Gomez", "Dmitri Ivanov", "Eve Adams"};
+  const std::string names[] = {"Anna Schmidt", "Bo Li", "Carla Gomez", "Dmitri Ivanov",
+                               "Eve Adams"};
   for (int i = 0; i < 3; ++i) {
     std::string p = prompt(names[i], 1000 + i * 7919);
     auto r = volume.classify({.tenant = "shop", .prompt_head = p, .now = t0 + i * 1s});
@@ -91,7 +92,8 @@ TEST(VolumeClassifier, RepeatedTemplatesInTheWindowAreBulk) {
             "template repeat: 3 earlier requests in 60000 ms start with the same 64-byte "
             "template (bulk above 2)");
   // A different prompt, a different tenant, a short prompt, or the window passing: not bulk.
-  std::string other = "Summarise the attached quarterly report for the board in five bullets please.";
+  std::string other =
+      "Summarise the attached quarterly report for the board in five bullets please.";
   EXPECT_EQ(volume.classify({.tenant = "shop", .prompt_head = other, .now = t0 + 4s})->volume,
             VolumeClass::interactive);
   EXPECT_EQ(volume.classify({.tenant = "other", .prompt_head = fourth, .now = t0 + 4s})->volume,

@@ -6,9 +6,9 @@
 // passes a threshold (requests, or estimated prompt tokens), or its prompt repeats a template
 // the tenant sent many times in the window: the prompt with digit runs and capitalized words
 // (names) masked and blanks collapsed, its first template_prefix_bytes hashed; the last 256
-// such hashes are kept per tenant (4 KiB) and those inside the window counted. A declared `interactive`
-// cannot lower a tenant's measured rate: like the sensitivity label, a declaration only
-// raises.
+// such hashes are kept per tenant (4 KiB) and those inside the window counted. A declared
+// `interactive` cannot lower a tenant's measured rate: like the sensitivity label, a
+// declaration only raises.
 //
 // The window slides in 60 buckets of window/60 each, per tenant, so memory per tenant is
 // fixed however fast it calls. Thread-safe (one mutex; the critical section is a few adds).
