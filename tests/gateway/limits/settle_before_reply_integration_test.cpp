@@ -3,6 +3,9 @@
 // answer ends (to this replica or another one sharing the store) is checked against that
 // spend. The gateway's ledger is a writer that takes 100 ms per row: settlement follows the
 // row, so an answer sent before settling would arrive 100 ms before the spend is counted.
+// (Before the exchange called on_done ahead of its last write, this held only because the
+// server posts writes to the connection's strand, which runs after the completion handler;
+// the test pins the order whatever the transport does.)
 
 #include <gtest/gtest.h>
 
