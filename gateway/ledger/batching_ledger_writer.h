@@ -6,9 +6,10 @@
 // Commit interval: a batch is started no sooner than `commit_interval` after its oldest row
 // was accepted (or at once when max_batch rows wait, or flush()/close() asks). At a few
 // thousand requests/s a transaction per row cost the writer thread ~25 us of CPU per row and
-// the request thread a futex wake per row; gathering a few milliseconds of rows amortises the
-// transaction and the WAL write, and write() wakes the writer only when it sleeps on an empty
-// queue. A row is thus stored at most commit_interval plus one transaction after write().
+// the request thread a futex wake per row; gathering 20 ms of rows (the default) amortises
+// the transaction and the WAL write, and write() wakes the writer only when it sleeps on an
+// empty queue. A row is thus stored at most commit_interval plus one transaction after
+// write() (bench/RESULTS.md, "## ledger").
 //
 // Threading: write(), flush(), close() and stats() may be called from any thread; store()
 // runs on the writer thread only. A derived class calls start() at the end of its constructor
