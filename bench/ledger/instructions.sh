@@ -130,13 +130,16 @@ run() {
   callgrind_control -i on "$pid" > /dev/null 2>&1
   python3 "$WORK/client.py" "$port" "$n"
   kill -TERM "$pid"; wait "$pid" || true
-  # One file per thread; the writer thread is the one that runs BatchingLedgerWriter::run.
-  local all=0 writer=0 f ir
+  # One file per thread; the writer thread is the one whose own costs (an `fn=` record, not
+  # only a `cfn=` callee) include BatchingLedgerWriter::run. Names are compressed to "(id)".
+  local all=0 writer=0 f ir id
   for f in "$dir"/cg.*; do
     ir=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$f")
     [[ -n "$ir" ]] || ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$f")
     all=$((all + ${ir:-0}))
-    grep -q "BatchingLedgerWriter::run" "$f" && writer=$((writer + ${ir:-0}))
+    id=$(sed -n 's/^c\{0,1\}fn=(\([0-9]*\)) sy::gateway::BatchingLedgerWriter::run().*/\1/p' "$f" |
+      head -1)
+    [[ -n "$id" ]] && grep -q "^fn=($id)" "$f" && writer=$((writer + ${ir:-0}))
   done
   if [[ -n "$KEEP" ]]; then mkdir -p "$KEEP/$name-$n" && cp "$dir"/cg.* "$KEEP/$name-$n/"; fi
   echo "$((all - writer)) $writer"
