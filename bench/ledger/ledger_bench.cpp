@@ -9,6 +9,9 @@
 //
 //   build/bench_ledger [--rows 200000] [--plain-rows 20000] [--threads 4] [--full] [--dir DIR]
 //                      [--postgres | --pg-url URL] [--pg-rows 200000] [--pg-plain-rows 5000]
+//                      [--paced 5000] [--paced-seconds 4]
+// --paced R: then rows at R/s from one thread, the gateway's regime, for commit intervals of
+// 0, 1, 5 and 20 ms: the writer thread's CPU time per row (load-robust) and rows per commit.
 
 #include <algorithm>
 #include <chrono>
@@ -105,6 +108,56 @@ void print_async(const char* label, const AsyncRun& run, double plain_rate) {
               run.rate() / plain_rate, run.pct(0.50) / 1000, run.pct(0.99) / 1000);
 }
 
+// CPU time the ledger's writer thread ("sy-ledger") has run so far, in seconds (the
+// scheduler's nanosecond count, /proc/self/task/TID/schedstat); 0 when there is none.
+double writer_thread_cpu_seconds() {
+  double ns = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    char name[64] = {};
+    if (std::FILE* f = std::fopen((task.path() / "comm").c_str(), "r")) {
+      if (!std::fgets(name, sizeof(name), f)) name[0] = '\0';
+      std::fclose(f);
+    }
+    if (std::string(name) != "sy-ledger\n") continue;
+    if (std::FILE* f = std::fopen((task.path() / "schedstat").c_str(), "r")) {
+      unsigned long long run_ns = 0;
+      if (std::fscanf(f, "%llu", &run_ns) == 1) ns += static_cast<double>(run_ns);
+      std::fclose(f);
+    }
+  }
+  return ns / 1e9;
+}
+
+// A gateway's regime: rows arrive at `rate` per second (one request thread) for `seconds`; the
+// writer's CPU per row is what the ledger costs the machine (load-robust: CPU time, not wall
+// time), for each commit interval.
+void bench_paced(const std::filesystem::path& dir, int rate, double seconds, bool full) {
+  std::printf("\nSQLite, rows paced at %d/s for %.0f s (one request thread), by commit interval\n",
+              rate, seconds);
+  for (const int interval_us : {0, 1'000, 5'000, 20'000}) {
+    const auto path = dir / ("paced-" + std::to_string(interval_us) + ".sqlite3");
+    auto ledger = sy::gateway::open_sqlite_ledger(
+        {.path = path, .synchronous_full = full,
+         .commit_interval = std::chrono::microseconds(interval_us)});
+    const int rows = static_cast<int>(rate * seconds);
+    const double cpu_before = writer_thread_cpu_seconds();
+    const auto start = Clock::now();
+    for (int i = 0; i < rows; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::nanoseconds(
+                                                static_cast<int64_t>(1e9 * i / rate)));
+      ledger->write(row(i));
+    }
+    ledger->flush();
+    const double cpu = writer_thread_cpu_seconds() - cpu_before;
+    const auto stats = ledger->stats();
+    ledger->close();
+    std::printf("  commit interval %5.1f ms: writer thread %6.2f us CPU/row, %6.1f rows per "
+                "transaction\n",
+                interval_us / 1000.0, 1e6 * cpu / std::max<uint64_t>(1, stats.committed),
+                stats.batches ? static_cast<double>(stats.committed) / stats.batches : 0.0);
+  }
+}
+
 // PostgreSQL: plain loop, then COPY and multi-row INSERT group commit, each in a fresh database
 // (`fresh_url(name)`).
 void bench_postgres(const std::function<std::string(const std::string&)>& fresh_url, int rows,
@@ -141,6 +194,8 @@ int main(int argc, char** argv) {
   std::string pg_url;
   int pg_rows = 200'000;
   int pg_plain_rows = 5'000;
+  int paced_rate = 0;
+  double paced_seconds = 4;
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "switchyard_bench_ledger";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -163,11 +218,15 @@ int main(int argc, char** argv) {
       pg_rows = std::atoi(next().c_str());
     else if (arg == "--pg-plain-rows")
       pg_plain_rows = std::atoi(next().c_str());
+    else if (arg == "--paced")
+      paced_rate = std::atoi(next().c_str());
+    else if (arg == "--paced-seconds")
+      paced_seconds = std::atof(next().c_str());
     else {
       std::fprintf(stderr,
                    "usage: bench_ledger [--rows N] [--plain-rows N] [--threads N] "
                    "[--full] [--dir DIR] [--postgres | --pg-url URL] [--pg-rows N] "
-                   "[--pg-plain-rows N]\n");
+                   "[--pg-plain-rows N] [--paced ROWS_PER_S] [--paced-seconds S]\n");
       return 2;
     }
   }
@@ -192,6 +251,7 @@ int main(int argc, char** argv) {
               plain_rate);
   print_async("async group commit     ", run, plain_rate);
   std::printf("target: >= 20000 rows/s sustained: %s\n", run.rate() >= 20'000 ? "met" : "NOT met");
+  if (paced_rate > 0) bench_paced(dir, paced_rate, paced_seconds, full);
 
   if (start_postgres || !pg_url.empty()) {
     std::unique_ptr<sy::testing::PostgresServer> server;

@@ -31,11 +31,14 @@ std::string cost_extra(const ExchangeContext& ctx, const Candidate& served_by,
       .dump();
 }
 
+// `on_done` gets the summary before the reply goes out (see run_chat_exchange).
 void send_error(ResponseWriter& writer, const backends::Error& error, const ExchangeContext& ctx,
-                ExchangeSummary& summary) {
+                ExchangeSummary& summary,
+                const std::function<void(const ExchangeSummary&)>& on_done) {
   ErrorReply reply = anthropic_error_reply(error, ctx.request_id);
   add_policy_headers(reply, ctx);
   summary.http_status = reply.status;
+  if (on_done) on_done(summary);
   writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
 }
 
@@ -65,8 +68,10 @@ class MessagesStream {
     if (!bytes.empty()) writer_->write(std::move(bytes));
   }
 
-  ExchangeSummary on_complete(const Result<ChatResponse>& result, const FallbackOutcome& outcome,
-                              const std::vector<Candidate>& candidates) {
+  // `on_done` gets the summary before the stream's last bytes go out.
+  void on_complete(const Result<ChatResponse>& result, const FallbackOutcome& outcome,
+                   const std::vector<Candidate>& candidates,
+                   const std::function<void(const ExchangeSummary&)>& on_done) {
     ExchangeSummary summary;
     describe(summary, result, outcome);
     summary.ttft = ttft_;
@@ -76,19 +81,21 @@ class MessagesStream {
         settle(summary, ctx_, model_);
       }
       if (!started_) {
-        send_error(*writer_, result.error(), ctx_, summary);
-        return summary;
+        send_error(*writer_, result.error(), ctx_, summary, on_done);
+        return;
       }
       summary.http_status = 200;
+      if (on_done) on_done(summary);
       writer_->write(
           AnthropicStreamEncoder::error(anthropic_error_json(result.error(), ctx_.request_id)));
       writer_->finish();
-      return summary;
+      return;
     }
     const Candidate& served_by = candidates[outcome.served];
     summary.usage = result->usage;
     settle(summary, ctx_, result->model);
     summary.http_status = 200;
+    if (on_done) on_done(summary);
     if (!started_) start(served_by, ChatChunk{.model = result->model});
     if (!native_) {
       backends::FinishReason finish = result->choices.empty()
@@ -97,7 +104,6 @@ class MessagesStream {
       writer_->write(encoder_.finish(finish, result->usage, cost_extra(ctx_, served_by, summary)));
     }
     writer_->finish();
-    return summary;
   }
 
  private:
@@ -156,8 +162,7 @@ void run_messages_exchange(backends::ChatRequest request, std::vector<Candidate>
     };
     handlers.on_complete = [state, shared_candidates, on_done](Result<ChatResponse> result,
                                                                const FallbackOutcome& outcome) {
-      ExchangeSummary summary = state->on_complete(result, outcome, *shared_candidates);
-      if (on_done) on_done(summary);
+      state->on_complete(result, outcome, *shared_candidates, on_done);
     };
   } else {
     const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
@@ -172,7 +177,7 @@ void run_messages_exchange(backends::ChatRequest request, std::vector<Candidate>
           summary.usage.prompt_tokens = prompt_tokens;
           settle(summary, ctx, "");
         }
-        send_error(*writer, result.error(), ctx, summary);
+        send_error(*writer, result.error(), ctx, summary, on_done);
       } else {
         const Candidate& served_by = (*shared_candidates)[outcome.served];
         summary.usage = result->usage;
@@ -190,9 +195,9 @@ void run_messages_exchange(backends::ChatRequest request, std::vector<Candidate>
                               .model = result->model.empty() ? served_by.model : result->model};
           body = encode_anthropic_message(*result, who);
         }
+        if (on_done) on_done(summary);
         writer->respond(200, std::move(headers), std::move(body));
       }
-      if (on_done) on_done(summary);
     };
   }
 

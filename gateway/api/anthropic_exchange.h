@@ -25,6 +25,7 @@
 
 namespace sy::gateway {
 
+// `on_done`: as run_chat_exchange's (before the answer's last bytes).
 void run_messages_exchange(backends::ChatRequest request,
                            std::vector<backends::Candidate> candidates, ExchangeContext context,
                            std::shared_ptr<ResponseWriter> writer,

@@ -54,11 +54,16 @@ class StreamState {
     send(chunk);
   }
 
-  ExchangeSummary on_complete(const Result<ChatResponse>& result, const FallbackOutcome& outcome,
-                              const std::vector<Candidate>& candidates) {
+  // `on_done` gets the summary before the stream's last bytes go out (see run_chat_exchange).
+  void on_complete(const Result<ChatResponse>& result, const FallbackOutcome& outcome,
+                   const std::vector<Candidate>& candidates,
+                   const std::function<void(const ExchangeSummary&)>& on_done) {
     ExchangeSummary summary;
     describe(summary, result, outcome);
     summary.ttft = ttft_;
+    const auto done = [&] {
+      if (on_done) on_done(summary);
+    };
     if (!result) {
       if (started_ || summary.status == LedgerStatus::cancelled) {
         // The vendor had the prompt and generated until the end: bill what it reported, or
@@ -70,18 +75,21 @@ class StreamState {
         ErrorReply reply = openai_error_reply(result.error());
         add_policy_headers(reply, ctx_);
         summary.http_status = reply.status;
+        done();
         writer_->respond(reply.status, std::move(reply.headers), std::move(reply.body));
-        return summary;
+        return;
       }
       summary.http_status = 200;
+      done();
       writer_->write("data: " + openai_stream_error(result.error()) + "\n\n");
       writer_->finish();
-      return summary;
+      return;
     }
     const Candidate& served_by = candidates[outcome.served];
     summary.usage = result->usage;
     settle(summary, ctx_, result->model);
     summary.http_status = 200;
+    done();
     if (!started_) {
       // The upstream answered without a single content chunk: replay the (empty) answer.
       start(served_by, result->model);
@@ -109,7 +117,6 @@ class StreamState {
     }
     writer_->write("data: [DONE]\n\n");
     writer_->finish();
-    return summary;
   }
 
  private:
@@ -211,8 +218,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
     };
     handlers.on_complete = [state, shared_candidates, on_done](Result<ChatResponse> result,
                                                                const FallbackOutcome& outcome) {
-      ExchangeSummary summary = state->on_complete(result, outcome, *shared_candidates);
-      if (on_done) on_done(summary);
+      state->on_complete(result, outcome, *shared_candidates, on_done);
     };
   } else {
     const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
@@ -230,6 +236,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
         ErrorReply reply = openai_error_reply(result.error());
         add_policy_headers(reply, ctx);
         summary.http_status = reply.status;
+        if (on_done) on_done(summary);
         writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));
       } else {
         const Candidate& served_by = (*shared_candidates)[outcome.served];
@@ -243,11 +250,11 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
         headers.emplace_back("content-type", "application/json");
         headers.emplace_back("x-switchyard-cost-usd", backends::format_usd(summary.price.cost));
         summary.http_status = 200;
-        writer->respond(200, std::move(headers),
-                        legacy ? openai::encode_completion_response(*result, who)
-                               : openai::encode_chat_response(*result, who));
+        std::string body = legacy ? openai::encode_completion_response(*result, who)
+                                  : openai::encode_chat_response(*result, who);
+        if (on_done) on_done(summary);
+        writer->respond(200, std::move(headers), std::move(body));
       }
-      if (on_done) on_done(summary);
     };
   }
 

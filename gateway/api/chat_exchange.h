@@ -67,6 +67,9 @@ Headers served_headers(const ExchangeContext& ctx, const backends::Candidate& se
 // An error answer's request id and policy headers.
 void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx);
 
+// `on_done` gets the exchange's summary once, just before the answer's last bytes are handed
+// to the connection (the whole reply, or a stream's final event): the budget spend it settles
+// is in the limits store before the client can see the end of the answer and send again.
 void run_chat_exchange(backends::ChatRequest request, std::vector<backends::Candidate> candidates,
                        ExchangeContext context, std::shared_ptr<ResponseWriter> writer,
                        std::function<void(const ExchangeSummary&)> on_done);

@@ -3,6 +3,14 @@
 // background thread that hands whatever has queued (up to max_batch rows) to store() as one
 // batch (group commit). A store implements store() only.
 //
+// Commit interval: a batch is started no sooner than `commit_interval` after its oldest row
+// was accepted (or at once when max_batch rows wait, or flush()/close() asks). At a few
+// thousand requests/s a transaction per row cost the writer thread ~25 us of CPU per row and
+// the request thread a futex wake per row; gathering 20 ms of rows (the default) amortises
+// the transaction and the WAL write, and write() wakes the writer only when it sleeps on an
+// empty queue. A row is thus stored at most commit_interval plus one transaction after
+// write() (bench/RESULTS.md, "## ledger").
+//
 // Threading: write(), flush(), close() and stats() may be called from any thread; store()
 // runs on the writer thread only. A derived class calls start() at the end of its constructor
 // and close() at the start of its destructor, so the thread never outlives its members.
@@ -23,6 +31,8 @@ namespace sy::gateway {
 
 class BatchingLedgerWriter : public LedgerWriter {
  public:
+  static constexpr std::chrono::microseconds kDefaultCommitInterval{20'000};
+
   ~BatchingLedgerWriter() override;
 
   bool write(LedgerRow row) override;
@@ -32,7 +42,8 @@ class BatchingLedgerWriter : public LedgerWriter {
 
  protected:
   // `what` names the store in log lines ("ledger (postgres)").
-  BatchingLedgerWriter(std::string what, size_t queue_capacity, size_t max_batch);
+  BatchingLedgerWriter(std::string what, size_t queue_capacity, size_t max_batch,
+                       std::chrono::microseconds commit_interval = kDefaultCommitInterval);
 
   void start();
   // Stores `batch` as one transaction. true = stored; false = the rows are lost (the store has
@@ -51,6 +62,7 @@ class BatchingLedgerWriter : public LedgerWriter {
   const std::string what_;
   const size_t queue_capacity_;
   const size_t max_batch_;
+  const std::chrono::microseconds commit_interval_;
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
@@ -61,6 +73,8 @@ class BatchingLedgerWriter : public LedgerWriter {
   LedgerStats stats_;
   uint64_t processed_ = 0;  // rows stored or failed, in acceptance order
   bool closing_ = false;
+  bool idle_ = false;           // the writer sleeps on an empty queue: write() must wake it
+  uint64_t flush_waiters_ = 0;  // flush() calls waiting: no commit interval for them
   std::mutex join_mutex_;
   std::thread thread_;
 };

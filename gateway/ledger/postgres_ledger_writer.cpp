@@ -203,7 +203,8 @@ void migrate(PgSession& session) {
 class PostgresLedgerWriter final : public BatchingLedgerWriter {
  public:
   explicit PostgresLedgerWriter(const PostgresLedgerOptions& options)
-      : BatchingLedgerWriter("ledger (postgres)", options.queue_capacity, options.max_batch),
+      : BatchingLedgerWriter("ledger (postgres)", options.queue_capacity, options.max_batch,
+                             options.commit_interval),
         options_(options),
         session_(options.url) {
     migrate(session_);

@@ -30,6 +30,9 @@ struct PostgresLedgerOptions {
   size_t queue_capacity = 65'536;
   size_t max_batch = 4'096;
   PgInsertMethod method = PgInsertMethod::copy;
+  // A transaction starts no sooner than this after its oldest row was accepted (group
+  // commit: batching_ledger_writer.h); 0 = as soon as the writer is free.
+  std::chrono::microseconds commit_interval{20'000};
   std::chrono::milliseconds retry_backoff{50};      // first reconnect delay, doubled up to 2 s
   std::chrono::milliseconds close_timeout{10'000};  // how long close() keeps retrying
   // ledger_batches only has to outlive a retry: older ids are deleted every prune_every batches.

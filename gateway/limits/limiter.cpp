@@ -166,6 +166,13 @@ int64_t Limiter::now_ms() const {
 
 void Limiter::add_bucket_headers(const LimitSet& set, const std::vector<BucketView>& views,
                                  backends::Headers& headers) const {
+  // Every limited request pays for these: names from literals, one reserve (callgrind: the
+  // concatenated names and the vector's regrowth were half of admit()'s instructions).
+  static constexpr std::string_view kNames[2][3] = {
+      {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+       "x-ratelimit-reset-requests"},
+      {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"}};
+  headers.reserve(headers.size() + 6);
   for (const auto unit : {BucketRule::Unit::requests, BucketRule::Unit::tokens}) {
     const BucketView* tightest = nullptr;
     for (size_t i = 0; i < set.buckets.size() && i < views.size(); ++i) {
@@ -173,10 +180,10 @@ void Limiter::add_bucket_headers(const LimitSet& set, const std::vector<BucketVi
       if (!tightest || views[i].remaining < tightest->remaining) tightest = &views[i];
     }
     if (!tightest) continue;
-    const std::string suffix = unit == BucketRule::Unit::requests ? "requests" : "tokens";
-    headers.emplace_back("x-ratelimit-limit-" + suffix, std::to_string(tightest->limit));
-    headers.emplace_back("x-ratelimit-remaining-" + suffix, std::to_string(tightest->remaining));
-    headers.emplace_back("x-ratelimit-reset-" + suffix, format_reset(tightest->reset_ms));
+    const auto& names = kNames[unit == BucketRule::Unit::requests ? 0 : 1];
+    headers.emplace_back(std::string(names[0]), std::to_string(tightest->limit));
+    headers.emplace_back(std::string(names[1]), std::to_string(tightest->remaining));
+    headers.emplace_back(std::string(names[2]), format_reset(tightest->reset_ms));
   }
 }
 

@@ -11,10 +11,11 @@
 //   2. preflight(), once routed: the most the request can cost on any of its candidates
 //      (estimated or counted prompt + max_tokens, at each candidate's price) must fit in what
 //      is left of every `block` budget, else 429 before anything is sent.
-//   3. settle(), when the exchange ends (cancelled streams included): the ledger row's real
-//      cost is added to every budget, and the token buckets are corrected from the estimate to
-//      the real token count. A soft alert (log line + counter) fires when a budget's spend
-//      first crosses `alert_at` in a period, and again when it crosses the limit.
+//   3. settle(), when the exchange ends, before its last bytes go to the client (cancelled
+//      streams included; run_chat_exchange): the ledger row's real cost is added to every
+//      budget, and the token buckets are corrected from the estimate to the real token count.
+//      A soft alert (log line + counter) fires when a budget's spend first crosses `alert_at`
+//      in a period, and again when it crosses the limit.
 // Spend is added only at settlement, so a budget is overspent by at most the cost of the
 // requests already in flight when it was crossed, across every replica sharing the store.
 //
