@@ -108,5 +108,27 @@ TEST(LlamaCpu, ThreadCountDoesNotChangeTheLogits) {
   }
 }
 
+TEST(LlamaCpu, AttentionRunsGiveTheSameLogitsWhateverTheSplit) {
+  // Past several 64-position attention runs: one thread attends each (token, KV head) whole;
+  // three threads share a decode step's runs as separate units; a prompt pass attends whole
+  // pairs in parallel. All three must agree bit for bit at every position.
+  auto model = Model::load(kStories / "stories260K.gguf");
+  const size_t n = 150;
+  std::vector<TokenId> tokens;
+  const auto text = model->tokenizer().encode("Lily saw a big dog. The dog was happy and ran.");
+  while (tokens.size() < n) tokens.push_back(text[tokens.size() % text.size()]);
+  LlamaCpu one(*model, n, 1), three(*model, n, 3), batch(*model, n, 3);
+  for (size_t pos = 0; pos < n; ++pos) {
+    auto a = one.forward(tokens[pos], pos);
+    std::vector<float> a_copy(a.begin(), a.end());
+    auto b = three.forward(tokens[pos], pos);
+    ASSERT_EQ(a_copy, std::vector<float>(b.begin(), b.end())) << "pos " << pos;
+    if (pos == n - 1) {
+      auto c = batch.forward_batch(tokens, 0);
+      EXPECT_EQ(a_copy, std::vector<float>(c.begin(), c.end()));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sy::engine
