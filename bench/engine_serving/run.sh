@@ -8,7 +8,8 @@
 # Ceilings: memory = N x median read bandwidth at the thread count / bytes one decode step reads
 # (every weight once plus each stream's F16 KV at the mean position); compute = the int8 peak
 # measured at the thread count (engine_peak, wall, this run's load included) / the operations
-# of one token (2 x the weight multiply-adds). Prints the JSON rows on stderr, then a table.
+# of one token (2 x the weight multiply-adds). Prints the JSON rows on stderr (not through
+# `tee /dev/stderr`, which truncates a redirected log), then a table.
 #
 #   bench/engine_serving/run.sh [--threads 2] [--streams 1,4,16,64] [--prompt-tokens 64]
 #       [--gen 32] [--build DIR] [--prefill-ratio R] [--only in-proc,http,peer]
@@ -67,7 +68,8 @@ if wants in-proc; then
     --streams "$streams" --prompt-tokens "$prompt_tokens" --gen "$gen" --threads "$threads" \
     --bandwidth-gbs "$(json "$bw_before" median_gbs)" --weight-bytes "$weight_bytes" \
     --kv-bytes-per-position "$kv_bytes" --peak-gops "$peak_gops" \
-    --prefill-ratio "$prefill_ratio" | tee /dev/stderr)
+    --prefill-ratio "$prefill_ratio")
+  echo "$inproc" >&2
 fi
 vocab=$("$build/switchyard" model info "$model" 2>/dev/null | sed -n 's/.*vocab_size": u32 = \([0-9]*\).*/\1/p' | head -1)
 [[ "$vocab" =~ ^[0-9]+$ ]] || vocab=49152
@@ -105,7 +107,8 @@ EOF
   fi
   # Prompt words chosen so that "user: <words>\nassistant:" is about --prompt-tokens tokens.
   http=$(node bench/engine_serving/http_client.mjs --origin "$origin" --model bench \
-    --streams "$streams" --prompt-words $((prompt_tokens - 6)) --gen "$gen" | tee /dev/stderr)
+    --streams "$streams" --prompt-words $((prompt_tokens - 6)) --gen "$gen")
+  echo "$http" >&2
   kill "$server"
   wait "$server" 2>/dev/null || true
   rm -rf "$dir"
@@ -113,8 +116,8 @@ fi
 
 if wants peer; then
   peer=$(node bench/engine_serving/peer.mjs --model "$model" --streams "$streams" \
-    --prompt-tokens "$prompt_tokens" --gen "$gen" --threads "$threads" --vocab "$vocab" |
-    tee /dev/stderr)
+    --prompt-tokens "$prompt_tokens" --gen "$gen" --threads "$threads" --vocab "$vocab")
+  echo "$peer" >&2
 fi
 
 bw_after=$("$build/bench/engine/engine_bandwidth" --runs 10 --threads "$threads")
