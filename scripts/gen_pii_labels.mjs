@@ -99,7 +99,7 @@ const V_P = [
   [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
   [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
   [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]];
-const V_INV = [0, 4, 3, 2, 1, 5, 7, 6, 9, 8];
+const V_INV = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
 function verhoeffValid(d) {
   let c = 0;
   for (let i = 0; i < d.length; i++) c = V_D[c][V_P[i % 8][d.charCodeAt(d.length - 1 - i) - 48]];
@@ -247,6 +247,7 @@ function nationalId(f) {
     v = p + n + nifLetter(Number('XYZ'.indexOf(p) + n));
   } else if (kind === 'in_aadhaar') {
     v = verhoeffComplete(String(rng.number.int({ min: 2, max: 9 })) + digits(10));
+    if (!verhoeffValid(v)) throw new Error(`verhoeff: ${v}`);
   } else if (kind === 'ca_sin') {
     v = luhnComplete(String(rng.number.int({ min: 1, max: 7 })) + digits(7));
   } else v = pick(EXAMPLE_IDS[kind]);  // de_tax_id, it_codice_fiscale: published examples only
