@@ -107,7 +107,9 @@ function verhoeffValid(d) {
 }
 function verhoeffComplete(d) {
   let c = 0;
-  for (let i = 0; i < d.length; i++) c = V_D[c][V_P[(i + 1) % 8][d.charCodeAt(d.length - 1 - i) - 48]];
+  for (let i = 0; i < d.length; i++) {
+    c = V_D[c][V_P[(i + 1) % 8][d.charCodeAt(d.length - 1 - i) - 48]];
+  }
   return d + V_INV[c];
 }
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -130,7 +132,8 @@ function b58encode(buf) {
   for (const b of buf) { if (b !== 0) break; out = '1' + out; }
   return out;
 }
-const sha256d = (b) => createHash('sha256').update(createHash('sha256').update(b).digest()).digest();
+const sha256 = (b) => createHash('sha256').update(b).digest();
+const sha256d = (b) => sha256(sha256(b));
 function base58checkValid(s) {
   const b = b58decode(s);
   if (!b || b.length !== 25) return false;
@@ -154,7 +157,8 @@ function bech32Valid(s) {
   const hrp = s.slice(0, pos);
   const data = [...s.slice(pos + 1)].map((c) => B32.indexOf(c));
   if (data.some((v) => v < 0)) return false;
-  const exp = [...hrp].map((c) => c.charCodeAt(0) >> 5).concat([0], [...hrp].map((c) => c.charCodeAt(0) & 31));
+  const exp = [...hrp].map((c) => c.charCodeAt(0) >> 5)
+    .concat([0], [...hrp].map((c) => c.charCodeAt(0) & 31));
   const p = bech32Polymod(exp.concat(data));
   return p === 1 || p === 0x2bc830a3;
 }
@@ -209,7 +213,10 @@ const NEG = (kind, value, type = null) => ({ value, neg: kind, negType: type });
 function card(f) {
   let num;
   if (chance(0.2)) num = pick(TEST_CARDS);
-  else num = f.finance.creditCardNumber({ issuer: pick(['visa', 'mastercard', 'amex', 'discover']) }).replace(/\D/g, '');
+  else {
+    const issuer = pick(['visa', 'mastercard', 'amex', 'discover']);
+    num = f.finance.creditCardNumber({ issuer }).replace(/\D/g, '');
+  }
   if (!luhnValid(num)) num = luhnComplete(num.slice(0, -1));
   return num;
 }
@@ -232,7 +239,8 @@ function nationalId(f) {
   let v;
   if (chance(0.3)) v = pick(EXAMPLE_IDS[kind]);
   else if (kind === 'uk_nino') {
-    do v = pick([...'ABCEGHJKLMNPRSTWXYZ']) + pick([...'ABCEGHJKLMNPRSTWXYZ']) + digits(6) + pick([...'ABCD']);
+    const letters = [...'ABCEGHJKLMNPRSTWXYZ'];
+    do v = pick(letters) + pick(letters) + digits(6) + pick([...'ABCD']);
     while (!ukNinoValid(v));
   } else if (kind === 'uk_nhs') {
     for (v = null; !v;) {
@@ -265,25 +273,31 @@ function nationalId(f) {
   if (kind === 'uk_nhs' && chance(0.6)) shown = `${v.slice(0, 3)} ${v.slice(3, 6)} ${v.slice(6)}`;
   if (kind === 'in_aadhaar' && chance(0.6)) shown = group(v, 4);
   if (kind === 'ca_sin' && chance(0.5)) shown = group(v, 3);
-  if (kind === 'uk_nino' && chance(0.4)) shown = `${v.slice(0, 2)} ${v.slice(2, 4)} ${v.slice(4, 6)} ${v.slice(6, 8)} ${v[8]}`;
+  if (kind === 'uk_nino' && chance(0.4)) {
+    shown = `${v.slice(0, 2)} ${v.slice(2, 4)} ${v.slice(4, 6)} ${v.slice(6, 8)} ${v[8]}`;
+  }
   const validators = {
     uk_nino: null, uk_nhs: (x) => nhsValid(x.replace(/\D/g, '')),
     de_tax_id: null, es_nif: (x) => x.slice(-1) === nifLetter(Number(x.replace(/\D/g, ''))),
     es_nie: null, it_codice_fiscale: null, in_aadhaar: (x) => verhoeffValid(x.replace(/\D/g, '')),
     ca_sin: luhnValid,
   };
-  return { kind, shown, context: pick(context), checked: kind !== 'uk_nino', invalidate: validators[kind] };
+  return {
+    kind, shown, context: pick(context), checked: kind !== 'uk_nino', invalidate: validators[kind],
+  };
 }
 function ssn() {
   let area;
   do area = rng.number.int({ min: 1, max: 899 }); while (area === 666);
   const g = rng.number.int({ min: 1, max: 99 });
   const s = rng.number.int({ min: 1, max: 9999 });
-  return `${String(area).padStart(3, '0')}-${String(g).padStart(2, '0')}-${String(s).padStart(4, '0')}`;
+  const pad = (x, n) => String(x).padStart(n, '0');
+  return `${pad(area, 3)}-${pad(g, 2)}-${pad(s, 4)}`;
 }
 function base58Address() {
   const version = pick([0x00, 0x05, 0x30]);
-  const payload = Buffer.concat([Buffer.from([version]), Buffer.from(rng.string.hexadecimal({ length: 40, prefix: '' }), 'hex')]);
+  const hash160 = Buffer.from(rng.string.hexadecimal({ length: 40, prefix: '' }), 'hex');
+  const payload = Buffer.concat([Buffer.from([version]), hash160]);
   return b58encode(Buffer.concat([payload, sha256d(payload).subarray(0, 4)]));
 }
 function secret() {
@@ -299,16 +313,25 @@ function makeSlot(name, f) {
   switch (name) {
     case 'name': return ENTITY('person_name', f.person.fullName());
     case 'email': return ENTITY('email', f.internet.email());
-    case 'phone': return ENTITY('phone', f.phone.number({ style: pick(['human', 'national', 'international']) }));
+    case 'phone': {
+      const style = pick(['human', 'national', 'international']);
+      return ENTITY('phone', f.phone.number({ style }));
+    }
     case 'address': return ENTITY('street_address', f.location.streetAddress());
     case 'ip': return ENTITY('ip_address', chance(0.8) ? f.internet.ipv4() : f.internet.ipv6());
     case 'mac': return ENTITY('mac_address', f.internet.mac(pick([':', '-'])));
     case 'card': return ENTITY('payment_card', formatCard(card(f)), true);
-    case 'card_bad': return NEG('checksum_invalid', formatCard(flipDigit(card(f), luhnValid)), 'payment_card');
+    case 'card_bad':
+      return NEG('checksum_invalid', formatCard(flipDigit(card(f), luhnValid)), 'payment_card');
     case 'iban': return ENTITY('iban', formatIban(iban(f)), true);
     case 'iban_bad': return NEG('checksum_invalid', formatIban(flipDigit(iban(f), ibanValid)), 'iban');
     case 'ssn': return ['SSN ', ENTITY('us_ssn', ssn())];
-    case 'ssn_bad': return ['SSN ', NEG('invalid_area', `${pick(['000', '666', '912', '987'])}-${digits(2).replace(/^00$/, '12')}-${String(rng.number.int({ min: 1, max: 9999 })).padStart(4, '0')}`, 'us_ssn')];
+    case 'ssn_bad': {
+      const area = pick(['000', '666', '912', '987']);
+      const g = digits(2).replace(/^00$/, '12');
+      const serial = String(rng.number.int({ min: 1, max: 9999 })).padStart(4, '0');
+      return ['SSN ', NEG('invalid_area', `${area}-${g}-${serial}`, 'us_ssn')];
+    }
     case 'natid': {
       const id = nationalId(f);
       return [`${id.context} `, ENTITY('national_id', id.shown, id.checked)];
@@ -316,7 +339,8 @@ function makeSlot(name, f) {
     case 'natid_bad': {
       let id;
       do id = nationalId(f); while (!id.invalidate);
-      return [`${id.context} `, NEG('checksum_invalid', flipDigit(id.shown, id.invalidate), 'national_id')];
+      const bad = flipDigit(id.shown, id.invalidate);
+      return [`${id.context} `, NEG('checksum_invalid', bad, 'national_id')];
     }
     case 'crypto': {
       if (chance(0.5)) return ENTITY('crypto_address', base58Address(), true);
@@ -327,13 +351,35 @@ function makeSlot(name, f) {
     }
     case 'secret': return ENTITY('secret', secret());
     // Look-alikes.
-    case 'order': return NEG('order_number', notLuhn(pick([`#${digits(8)}`, `ORD-${digits(10)}`, digits(16), `${digits(4)}-${digits(4)}-${digits(4)}`])));
-    case 'timestamp': return NEG('timestamp', pick([f.date.anytime().toISOString(), String(f.date.anytime().getTime()), f.date.anytime().toUTCString()]));
+    case 'order': {
+      const forms = [`#${digits(8)}`, `ORD-${digits(10)}`, digits(16),
+        `${digits(4)}-${digits(4)}-${digits(4)}`];
+      return NEG('order_number', notLuhn(pick(forms)));
+    }
+    case 'timestamp': {
+      const forms = [f.date.anytime().toISOString(), String(f.date.anytime().getTime()),
+        f.date.anytime().toUTCString()];
+      return NEG('timestamp', pick(forms));
+    }
     case 'uuid': return NEG('uuid', f.string.uuid());
-    case 'hash': return NEG('hash', pick([f.git.commitSha(), f.git.commitSha({ length: 7 }), rng.string.hexadecimal({ length: 64, prefix: '', casing: 'lower' })]));
-    case 'version': return NEG('version', pick([f.system.semver(), `v${f.system.semver()}`, `${f.system.semver()}.${digits(4)}`]));
-    case 'tracking': return NEG('tracking_number', pick([`1Z${rng.string.alphanumeric({ length: 16, casing: 'upper' })}`, notLuhn(digits(12)), digits(22)]));
-    case 'amount': return NEG('amount', f.finance.amount({ min: 10, max: 99999, dec: 2, symbol: pick(['$', '€', '£']) }));
+    case 'hash': {
+      const forms = [f.git.commitSha(), f.git.commitSha({ length: 7 }),
+        rng.string.hexadecimal({ length: 64, prefix: '', casing: 'lower' })];
+      return NEG('hash', pick(forms));
+    }
+    case 'version': {
+      const forms = [f.system.semver(), `v${f.system.semver()}`, `${f.system.semver()}.${digits(4)}`];
+      return NEG('version', pick(forms));
+    }
+    case 'tracking': {
+      const forms = [`1Z${rng.string.alphanumeric({ length: 16, casing: 'upper' })}`,
+        notLuhn(digits(12)), digits(22)];
+      return NEG('tracking_number', pick(forms));
+    }
+    case 'amount': {
+      const symbol = pick(['$', '€', '£']);
+      return NEG('amount', f.finance.amount({ min: 10, max: 99999, dec: 2, symbol }));
+    }
     default: throw new Error(name);
   }
 }
@@ -423,6 +469,7 @@ for (let i = 0; i < TEXT_COUNT; i++) rows.push(generate(i));
 mkdirSync(OUT_DIR, { recursive: true });
 // Deterministic split: even ids fit, odd ids held out.
 const line = (r) => `${JSON.stringify(r)}\n`;
-writeFileSync(path.join(OUT_DIR, 'fit.jsonl'), rows.filter((r) => r.id % 2 === 0).map(line).join(''));
-writeFileSync(path.join(OUT_DIR, 'held_out.jsonl'), rows.filter((r) => r.id % 2 === 1).map(line).join(''));
+const split = (parity) => rows.filter((r) => r.id % 2 === parity).map(line).join('');
+writeFileSync(path.join(OUT_DIR, 'fit.jsonl'), split(0));
+writeFileSync(path.join(OUT_DIR, 'held_out.jsonl'), split(1));
 console.log(`wrote ${rows.length} texts to ${OUT_DIR}`);

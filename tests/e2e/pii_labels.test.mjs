@@ -32,7 +32,8 @@ test('labels are consistent with their texts', () => {
   const restrictedTypes = new Set(['payment_card', 'iban', 'us_ssn', 'national_id', 'secret']);
   const ids = new Set();
   for (const f of FILES) {
-    const rows = readFileSync(path.join(DATA_DIR, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const text = readFileSync(path.join(DATA_DIR, f), 'utf8');
+    const rows = text.trim().split('\n').map((l) => JSON.parse(l));
     assert.ok(rows.length >= 900, `${f} has ${rows.length} rows`);
     for (const r of rows) {
       assert.ok(!ids.has(r.id), `id ${r.id} in both splits`);
@@ -41,7 +42,7 @@ test('labels are consistent with their texts', () => {
       for (const s of [...r.entities, ...r.negatives]) {
         assert.ok(s.start < s.end && s.end <= bytes, `row ${r.id}: bad span`);
         const value = Buffer.from(r.text).subarray(s.start, s.end).toString();
-        assert.equal(value.trim(), value, `row ${r.id}: span has blanks at its edges`);
+        assert.equal(value.trim(), value, `row ${r.id}: blanks at a span's edges`);
       }
       assert.equal(r.restricted, r.entities.some((e) => restrictedTypes.has(e.type)), `row ${r.id}`);
     }
