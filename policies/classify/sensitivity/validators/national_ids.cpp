@@ -25,6 +25,15 @@ size_t first_digit(std::string_view text, size_t begin, size_t end) {
   return begin;
 }
 
+// The candidate is a few groups of a longer grouped number ("5406 3294 1086 7979": the first
+// twelve digits are no Aadhaar number, and an IBAN's groups are no NHS number).
+bool part_of_grouped_number(std::string_view text, size_t begin, size_t end) {
+  auto sep = [](char c) { return c == ' ' || c == '-'; };
+  bool left = begin >= 2 && sep(text[begin - 1]) && is_digit(text[begin - 2]);
+  bool right = end + 1 < text.size() && sep(text[end]) && is_digit(text[end + 1]);
+  return left || right;
+}
+
 bool has_separator(std::string_view text, size_t begin, size_t end) {
   for (size_t i = begin; i < end; ++i) {
     if (text[i] == ' ' || text[i] == '-') return true;
@@ -94,7 +103,9 @@ bool nhs_number_valid(std::string_view d) {
 }
 
 std::optional<Hit> validate_nhs_number(std::string_view text, size_t begin, size_t end) {
-  if (embedded(text, begin, end)) return std::nullopt;
+  if (embedded(text, begin, end) || part_of_grouped_number(text, begin, end)) {
+    return std::nullopt;
+  }
   if (!nhs_number_valid(digits_in(text, begin, end))) return std::nullopt;
   bool context = has_context(text, begin, end, {"nhs", "nhs number", "nhs no", "patient"});
   return Hit{begin, end, context ? 0.97 : 0.4};
@@ -224,7 +235,9 @@ bool aadhaar_valid(std::string_view d) {
 }
 
 std::optional<Hit> validate_aadhaar(std::string_view text, size_t begin, size_t end) {
-  if (embedded(text, begin, end)) return std::nullopt;
+  if (embedded(text, begin, end) || part_of_grouped_number(text, begin, end)) {
+    return std::nullopt;
+  }
   if (!aadhaar_valid(digits_in(text, begin, end))) return std::nullopt;
   if (has_context(text, begin, end, {"aadhaar", "aadhar", "uidai", "uid"})) {
     return Hit{begin, end, 0.97};
@@ -235,7 +248,9 @@ std::optional<Hit> validate_aadhaar(std::string_view text, size_t begin, size_t 
 bool ca_sin_valid(std::string_view d) { return d.size() == 9 && d[0] != '8' && luhn_valid(d); }
 
 std::optional<Hit> validate_ca_sin(std::string_view text, size_t begin, size_t end) {
-  if (embedded(text, begin, end)) return std::nullopt;
+  if (embedded(text, begin, end) || part_of_grouped_number(text, begin, end)) {
+    return std::nullopt;
+  }
   if (!ca_sin_valid(digits_in(text, begin, end))) return std::nullopt;
   if (has_context(text, begin, end, {"sin", "social insurance", "nas", "assurance sociale"})) {
     return Hit{begin, end, 0.97};
