@@ -1,5 +1,5 @@
 #pragma once
-// The cases every BatchStore must pass, run against SQLite (batch_store_test.cpp) and
+// The cases every BatchStore must pass, run against SQLite (sqlite_batch_store_test.cpp) and
 // PostgreSQL (postgres_batch_store_integration_test.cpp). `open` opens the same store again
 // each time it is called.
 
