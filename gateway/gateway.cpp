@@ -14,6 +14,7 @@
 
 #include "api/api_handler.h"
 #include "batch/batch_service.h"
+#include "batch/postgres_batch_store.h"
 #include "ledger/request_pricer.h"
 #include "ledger/ledger_store.h"
 #include "limits/limiter.h"
@@ -63,7 +64,8 @@ void warn_unpriced(const GatewayConfig& config, const RequestPricer& pricer) {
 }
 
 // The Files and Batch APIs under data_dir (none without one). Lines run through the handler's
-// chat path; the restart repair reads the SQLite ledger when it is the configured one.
+// chat path; jobs are stored beside the configured ledger (SQLite file or PostgreSQL), and the
+// restart repair reads that ledger.
 std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bool ledger_given,
                                                  ApiHandler& handler,
                                                  std::shared_ptr<LedgerWriter> ledger) {
@@ -78,14 +80,29 @@ std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bo
       ledger_path = std::filesystem::path(config.data_dir) / ledger_path;
     }
   }
-  spdlog::info("batch jobs: {}", dir.string());
+  // With a PostgreSQL ledger, jobs live in its database too, and the restart repair asks it
+  // which outbox rows it already has.
+  std::string postgres_url;
+  LedgerLookup ledger_lookup;
+  if (!ledger_given && ledger && config.ledger.enabled &&
+      config.ledger.store == LedgerStore::postgres) {
+    postgres_url = config.ledger.url;
+    ledger_lookup = [url = config.ledger.url](int64_t since_ms,
+                                              const std::vector<std::string>& ids) {
+      return postgres_ledger_request_ids(url, since_ms, ids);
+    };
+  }
+  spdlog::info("batch jobs: {} ({})", dir.string(), postgres_url.empty() ? "SQLite" : "PostgreSQL");
   return std::make_shared<BatchService>(
       BatchServiceOptions{.dir = dir,
                           .max_file_bytes = config.batch.max_file_bytes,
+                          .max_line_bytes = config.limits.max_body_bytes,
                           .max_lines = config.batch.max_lines,
                           .max_concurrency_per_job = config.batch.max_concurrency_per_job,
                           .synchronous_full = config.batch.synchronous_full,
-                          .ledger_path = ledger_path},
+                          .postgres_url = postgres_url,
+                          .ledger_path = ledger_path,
+                          .ledger_lookup = std::move(ledger_lookup)},
       [&handler](BatchLineRequest line, std::function<void(BatchLineOutcome)> done) {
         handler.run_batch_line(std::move(line), std::move(done));
       },
@@ -144,7 +161,6 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   if (parts_->ledger) gateway_metrics->add_collector(metrics::ledger_collector(parts_->ledger));
   if (parts_->limiter) gateway_metrics->add_collector(metrics::limits_collector(parts_->limiter));
   parts_->handler->set_metrics(std::move(gateway_metrics));
-  // An upload is one request body, so limits.max_body_bytes bounds it too.
   parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);
   if (parts_->batch) parts_->handler->set_batch_service(parts_->batch);
   parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,

@@ -50,6 +50,8 @@ class ApiHandler : public RequestHandler {
   void handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) override;
   void reject(const ServerRequest& request, const backends::Error& error,
               ResponseWriter& writer) override;
+  // POST /v1/files streams its body to disk (files_routes.cpp); everything else is buffered.
+  std::shared_ptr<BodySink> body_sink(const ServerRequest& head) override;
 
   void set_draining() { draining_ = true; }
   // Where request metrics go and what GET /metrics renders; set before serving (none: 404).

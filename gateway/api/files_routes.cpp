@@ -4,6 +4,7 @@
 
 #include "api/api_handler.h"
 #include "api/batch_http.h"
+#include "api/file_upload_sink.h"
 #include "api/multipart_form.h"
 
 namespace sy::gateway {
@@ -46,25 +47,29 @@ void ApiHandler::files(const ServerRequest& request, const std::string& request_
       return reply_json(writer, list_json(items, more, file_json), request_id);
     }
     if (request.method != "POST") return method_not_allowed();
-    auto boundary =
-        multipart_boundary(backends::find_header(request.headers, "content-type").value_or(""));
-    if (!boundary) return reply_error(writer, boundary.error(), request_id);
-    auto parts = parse_multipart(request.body, *boundary);
-    if (!parts) return reply_error(writer, parts.error(), request_id);
-    const FormPart* file = nullptr;
-    std::string purpose;
-    for (const FormPart& part : *parts) {
-      if (part.name == "file") file = &part;
-      if (part.name == "purpose") purpose = std::string(part.content);
+    // Normally the body streamed into the sink as it arrived (body_sink); a body that was
+    // buffered instead (no valid key or boundary when the headers came) goes through one now.
+    auto sink = std::dynamic_pointer_cast<FileUploadSink>(request.body_sink);
+    if (!sink) {
+      auto boundary =
+          multipart_boundary(backends::find_header(request.headers, "content-type").value_or(""));
+      if (!boundary) return reply_error(writer, boundary.error(), request_id);
+      sink = std::make_shared<FileUploadSink>(*boundary, batch_->begin_upload());
+      if (auto fed = sink->write(request.body); !fed) {
+        return reply_error(writer, fed.error(), request_id);
+      }
     }
-    if (!file) {
+    if (auto finished = sink->finish(); !finished) {
+      return reply_error(writer, finished.error(), request_id);
+    }
+    if (!sink->has_file()) {
       return reply_error(writer,
                          Error{.kind = ErrorKind::invalid_request,
                                .message = "Missing the 'file' part",
                                .param = "file"},
                          request_id);
     }
-    auto stored = batch_->upload(tenant, file->filename, purpose, file->content);
+    auto stored = batch_->commit_upload(tenant, sink->filename(), sink->purpose(), sink->upload());
     if (!stored) return reply_error(writer, stored.error(), request_id);
     return reply_json(writer, file_json(*stored), request_id);
   }
@@ -88,6 +93,20 @@ void ApiHandler::files(const ServerRequest& request, const std::string& request_
     return reply_json(writer, {{"id", id}, {"object", "file"}, {"deleted", true}}, request_id);
   }
   method_not_allowed();
+}
+
+std::shared_ptr<BodySink> ApiHandler::body_sink(const ServerRequest& head) {
+  const std::string_view target = head.target;
+  if (!batch_ || head.method != "POST" || target.substr(0, target.find('?')) != "/v1/files") {
+    return nullptr;
+  }
+  // Without a key or a boundary the body is buffered (bounded by limits.max_body_bytes) and
+  // files() answers the error: no disk is written for a caller who cannot upload.
+  if (!keys_.authenticate(head.headers)) return nullptr;
+  auto boundary =
+      multipart_boundary(backends::find_header(head.headers, "content-type").value_or(""));
+  if (!boundary) return nullptr;
+  return std::make_shared<FileUploadSink>(*boundary, batch_->begin_upload());
 }
 
 }  // namespace sy::gateway

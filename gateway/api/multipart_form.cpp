@@ -54,7 +54,7 @@ std::string header_param(std::string_view value, std::string_view param) {
   return {};
 }
 
-auto bad(std::string message) {
+backends::Status bad(std::string message) {
   return backends::fail(ErrorKind::invalid_request, "multipart body: " + std::move(message));
 }
 
@@ -73,44 +73,158 @@ backends::Result<std::string> multipart_boundary(std::string_view content_type) 
   return boundary;
 }
 
+namespace {
+// A part's header block beyond this is not a form a client sends: refused, never buffered.
+constexpr size_t kMaxPartHeaderBytes = 16 * 1024;
+}  // namespace
+
+MultipartReader::MultipartReader(std::string_view boundary, Events events)
+    : delimiter_("--" + std::string(boundary)),
+      next_delimiter_("\r\n--" + std::string(boundary)),
+      events_(std::move(events)) {}
+
+backends::Status MultipartReader::fail(std::string message) {
+  return stop(bad(std::move(message)));
+}
+
+backends::Status MultipartReader::stop(backends::Status status) {
+  if (!status) {
+    failed_ = status.error();
+    pending_.clear();
+  }
+  return status;
+}
+
+backends::Status MultipartReader::feed(std::string_view bytes) {
+  if (failed_) return std::unexpected(*failed_);
+  if (state_ == State::done) return {};
+  pending_.append(bytes);
+  bool progressed = true;
+  while (progressed && state_ != State::done) {
+    progressed = false;
+    if (auto stepped = step(progressed); !stepped) return stop(stepped);
+  }
+  if (state_ == State::done) pending_.clear();
+  return {};
+}
+
+// One state's work on pending_; `progressed` says whether another step may do more.
+backends::Status MultipartReader::step(bool& progressed) {
+  switch (state_) {
+    case State::preamble: {
+      const size_t at = pending_.find(delimiter_);
+      if (at == std::string::npos) {
+        // Keep only what may be the start of a delimiter.
+        if (pending_.size() >= delimiter_.size()) {
+          pending_.erase(0, pending_.size() - (delimiter_.size() - 1));
+        }
+        return {};
+      }
+      pending_.erase(0, at + delimiter_.size());
+      state_ = State::after_delimiter;
+      progressed = true;
+      return {};
+    }
+    case State::after_delimiter: {
+      if (pending_.size() < 2) return {};
+      if (pending_.starts_with("--")) {
+        state_ = State::done;
+        return {};
+      }
+      if (!pending_.starts_with("\r\n")) return fail("a boundary is not followed by CRLF");
+      pending_.erase(0, 2);
+      state_ = State::headers;
+      progressed = true;
+      return {};
+    }
+    case State::headers: {
+      const size_t head_end = pending_.find("\r\n\r\n");
+      if (head_end == std::string::npos) {
+        if (pending_.size() > kMaxPartHeaderBytes) return fail("a part's headers are too long");
+        return {};
+      }
+      FormPart part;
+      std::string_view head = std::string_view(pending_).substr(0, head_end);
+      while (!head.empty()) {
+        size_t eol = head.find("\r\n");
+        std::string_view line = head.substr(0, eol);
+        head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        const std::string name = lower(trim(line.substr(0, colon)));
+        std::string_view value = trim(line.substr(colon + 1));
+        if (name == "content-disposition") {
+          part.name = header_param(value, "name");
+          part.filename = header_param(value, "filename");
+        } else if (name == "content-type") {
+          part.content_type = std::string(value);
+        }
+      }
+      if (part.name.empty()) return fail("a part has no name");
+      pending_.erase(0, head_end + 4);
+      state_ = State::content;
+      progressed = true;
+      return events_.begin ? events_.begin(part) : backends::Status{};
+    }
+    case State::content: {
+      const size_t at = pending_.find(next_delimiter_);
+      if (at == std::string::npos) {
+        // Pass on all but what may be the start of the next delimiter.
+        const size_t keep = std::min(pending_.size(), next_delimiter_.size() - 1);
+        const size_t ready = pending_.size() - keep;
+        if (ready == 0) return {};
+        backends::Status sent = events_.data
+                                    ? events_.data(std::string_view(pending_).substr(0, ready))
+                                    : backends::Status{};
+        pending_.erase(0, ready);
+        return sent;
+      }
+      if (at > 0 && events_.data) {
+        if (auto sent = events_.data(std::string_view(pending_).substr(0, at)); !sent) {
+          return sent;
+        }
+      }
+      pending_.erase(0, at + next_delimiter_.size());
+      state_ = State::after_delimiter;
+      progressed = true;
+      return events_.end ? events_.end() : backends::Status{};
+    }
+    case State::done:
+      return {};
+  }
+  return {};
+}
+
+backends::Status MultipartReader::finish() {
+  if (failed_) return std::unexpected(*failed_);
+  if (state_ == State::done) return {};
+  switch (state_) {
+    case State::preamble:
+      return fail("no boundary found");
+    case State::headers:
+      return fail("a part's headers never end");
+    default:
+      return fail("no closing boundary");
+  }
+}
+
 backends::Result<std::vector<FormPart>> parse_multipart(std::string_view body,
                                                         std::string_view boundary) {
-  const std::string delimiter = "--" + std::string(boundary);
   std::vector<FormPart> parts;
-  size_t pos = body.find(delimiter);
-  if (pos == std::string_view::npos) return bad("no boundary found");
-  pos += delimiter.size();
-  for (;;) {
-    if (body.substr(pos, 2) == "--") return parts;  // the closing delimiter
-    if (body.substr(pos, 2) != "\r\n") return bad("a boundary is not followed by CRLF");
-    pos += 2;
-    const size_t head_end = body.find("\r\n\r\n", pos);
-    if (head_end == std::string_view::npos) return bad("a part's headers never end");
-    FormPart part;
-    std::string_view head = body.substr(pos, head_end - pos);
-    while (!head.empty()) {
-      size_t eol = head.find("\r\n");
-      std::string_view line = head.substr(0, eol);
-      head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-      const size_t colon = line.find(':');
-      if (colon == std::string_view::npos) continue;
-      const std::string name = lower(trim(line.substr(0, colon)));
-      std::string_view value = trim(line.substr(colon + 1));
-      if (name == "content-disposition") {
-        part.name = header_param(value, "name");
-        part.filename = header_param(value, "filename");
-      } else if (name == "content-type") {
-        part.content_type = std::string(value);
-      }
-    }
-    const size_t content_begin = head_end + 4;
-    const size_t next = body.find("\r\n" + delimiter, content_begin);
-    if (next == std::string_view::npos) return bad("no closing boundary");
-    if (part.name.empty()) return bad("a part has no name");
-    part.content = body.substr(content_begin, next - content_begin);
-    parts.push_back(std::move(part));
-    pos = next + 2 + delimiter.size();
-  }
+  MultipartReader reader(boundary, {.begin =
+                                        [&](const FormPart& part) {
+                                          parts.push_back(part);
+                                          return backends::Status{};
+                                        },
+                                    .data =
+                                        [&](std::string_view bytes) {
+                                          parts.back().content.append(bytes);
+                                          return backends::Status{};
+                                        },
+                                    .end = nullptr});
+  if (auto fed = reader.feed(body); !fed) return std::unexpected(fed.error());
+  if (auto done = reader.finish(); !done) return std::unexpected(done.error());
+  return parts;
 }
 
 }  // namespace sy::gateway

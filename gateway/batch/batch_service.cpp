@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "batch/ledger_row_json.h"
+#include "batch/postgres_batch_store.h"
+#include "batch/sqlite_batch_store.h"
 
 namespace sy::gateway {
 
@@ -17,8 +19,6 @@ using backends::Error;
 using backends::ErrorKind;
 
 namespace {
-
-constexpr int64_t kWindowSeconds = 24 * 3600;  // "24h", the only window OpenAI offers
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -109,10 +109,31 @@ BatchService::BatchService(BatchServiceOptions options, BatchLineExecutor execut
     : options_(std::move(options)),
       executor_(std::move(executor)),
       ledger_(std::move(ledger)),
-      store_(options_.dir / "batches.sqlite3", options_.synchronous_full) {
+      store_(options_.postgres_url.empty()
+                 ? std::unique_ptr<BatchStore>(std::make_unique<SqliteBatchStore>(
+                       options_.dir / "batches.sqlite3", options_.synchronous_full))
+                 : open_postgres_batch_store(options_.postgres_url)) {
+  if (!options_.ledger_lookup && !options_.ledger_path.empty()) {
+    options_.ledger_lookup =
+        [path = options_.ledger_path](
+            int64_t since_ms,
+            const std::vector<std::string>& ids) -> backends::Result<std::set<std::string>> {
+      auto present = sqlite_ledger_request_ids(path, since_ms);
+      if (!present) return present;
+      std::set<std::string> out;
+      for (const std::string& id : ids) {
+        if (present->contains(id)) out.insert(id);
+      }
+      return out;
+    };
+  }
   std::error_code ec;
   std::filesystem::create_directories(options_.dir / "files", ec);
   if (ec) throw std::runtime_error("batch: creating " + (options_.dir / "files").string());
+  // Uploads a crash cut short: never committed, so nobody refers to them.
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir / "files", ec)) {
+    if (entry.path().extension() == ".part") std::filesystem::remove(entry.path(), ec);
+  }
   worker_ = std::thread([this] { worker(); });
 }
 
@@ -128,44 +149,62 @@ std::filesystem::path BatchService::file_path(const std::string& id) const {
   return options_.dir / "files" / (id + ".jsonl");
 }
 
-backends::Result<FileRecord> BatchService::upload(const std::string& tenant,
-                                                  const std::string& filename,
-                                                  const std::string& purpose,
-                                                  std::string_view content) {
+std::unique_ptr<FileUpload> BatchService::begin_upload() const {
+  return std::make_unique<FileUpload>(
+      options_.dir / "files" / ("upload-" + random_hex(24) + ".part"),
+      FileUploadLimits{.max_bytes = options_.max_file_bytes,
+                       .max_lines = options_.max_lines,
+                       .max_line_bytes = options_.max_line_bytes,
+                       .sync = options_.synchronous_full});
+}
+
+backends::Result<FileRecord> BatchService::commit_upload(const std::string& tenant,
+                                                         const std::string& filename,
+                                                         const std::string& purpose,
+                                                         FileUpload& upload) {
   if (purpose != "batch") {
     return backends::fail(ErrorKind::invalid_request,
                           "purpose must be 'batch' (the only purpose this server stores)");
   }
-  if (content.size() > options_.max_file_bytes) {
-    return backends::fail(
-        ErrorKind::payload_too_large,
-        "The file is larger than " + std::to_string(options_.max_file_bytes) + " bytes");
-  }
-  auto lines = parse_batch_input(content, options_.max_lines);
-  if (!lines) return std::unexpected(lines.error());
+  if (auto finished = upload.finish(); !finished) return std::unexpected(finished.error());
   FileRecord record{.id = "file-" + random_hex(24),
                     .tenant = tenant,
                     .purpose = purpose,
                     .filename = filename.empty() ? "input.jsonl" : filename.substr(0, 255),
-                    .bytes = static_cast<int64_t>(content.size()),
+                    .bytes = upload.bytes(),
                     .created_at = unix_now(),
-                    .lines = static_cast<int64_t>(lines->size())};
-  if (auto written = write_atomically(file_path(record.id), content); !written) {
-    return std::unexpected(written.error());
+                    .lines = upload.requests()};
+  std::error_code ec;
+  std::filesystem::rename(upload.temp_path(), file_path(record.id), ec);
+  if (ec) return backends::fail(ErrorKind::internal, "storing the upload: " + ec.message());
+  upload.release();
+  if (auto stored = store_->insert_file(record); !stored) {
+    std::filesystem::remove(file_path(record.id), ec);
+    return std::unexpected(stored.error());
   }
-  if (auto stored = store_.insert_file(record); !stored) return std::unexpected(stored.error());
   return record;
+}
+
+backends::Result<FileRecord> BatchService::upload(const std::string& tenant,
+                                                  const std::string& filename,
+                                                  const std::string& purpose,
+                                                  std::string_view content) {
+  auto upload = begin_upload();
+  if (auto appended = upload->append(content); !appended) {
+    return std::unexpected(appended.error());
+  }
+  return commit_upload(tenant, filename, purpose, *upload);
 }
 
 backends::Result<FileRecord> BatchService::file(const std::string& tenant,
                                                 const std::string& id) const {
-  auto record = store_.file(id);
+  auto record = store_->file(id);
   if (!record || record->tenant != tenant) return not_found("file", id);
   return *record;
 }
 
 bool BatchService::file_exists(const std::string& id) const {
-  return !id.empty() && store_.file(id).has_value();
+  return !id.empty() && store_->file(id).has_value();
 }
 
 backends::Result<std::string> BatchService::content(const std::string& tenant,
@@ -180,7 +219,7 @@ backends::Result<std::string> BatchService::content(const std::string& tenant,
 backends::Status BatchService::remove_file(const std::string& tenant, const std::string& id) {
   auto record = file(tenant, id);
   if (!record) return std::unexpected(record.error());
-  if (auto removed = store_.delete_file(id); !removed) return removed;
+  if (auto removed = store_->delete_file(id); !removed) return removed;
   std::error_code ec;
   std::filesystem::remove(file_path(id), ec);
   return {};
@@ -189,7 +228,7 @@ backends::Status BatchService::remove_file(const std::string& tenant, const std:
 std::vector<FileRecord> BatchService::list_files(const std::string& tenant,
                                                  const std::string& purpose, size_t limit,
                                                  const std::string& after) const {
-  return store_.list_files(tenant, purpose, limit, after);
+  return store_->list_files(tenant, purpose, limit, after);
 }
 
 backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
@@ -232,7 +271,7 @@ backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
                      .created_at = unix_now(),
                      .output_file_id = "file-" + hex + "out",
                      .error_file_id = "file-" + hex + "err"};
-  record.expires_at = record.created_at + kWindowSeconds;
+  record.expires_at = record.created_at + options_.window_seconds;
   // Validation: a file that no longer parses, or lines for another endpoint, fail the batch
   // (OpenAI's `errors` list names the lines) rather than the request.
   nlohmann::json errors = nlohmann::json::array();
@@ -260,21 +299,21 @@ backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
     record.status = BatchStatus::in_progress;
     record.in_progress_at = record.created_at;
   }
-  if (auto stored = store_.insert_batch(record); !stored) return std::unexpected(stored.error());
+  if (auto stored = store_->insert_batch(record); !stored) return std::unexpected(stored.error());
   if (record.status == BatchStatus::in_progress) start(record);
   return record;
 }
 
 backends::Result<BatchRecord> BatchService::batch(const std::string& tenant,
                                                   const std::string& id) const {
-  auto record = store_.batch(id);
+  auto record = store_->batch(id);
   if (!record || record->tenant != tenant) return not_found("batch", id);
   return *record;
 }
 
 std::vector<BatchRecord> BatchService::list_batches(const std::string& tenant, size_t limit,
                                                     const std::string& after) const {
-  return store_.list_batches(tenant, limit, after);
+  return store_->list_batches(tenant, limit, after);
 }
 
 backends::Result<BatchRecord> BatchService::cancel(const std::string& tenant,
@@ -284,8 +323,8 @@ backends::Result<BatchRecord> BatchService::cancel(const std::string& tenant,
   if (record->status == BatchStatus::cancelling || record->status == BatchStatus::cancelled) {
     return record;
   }
-  auto moved = store_.transition(id, {BatchStatus::validating, BatchStatus::in_progress},
-                                 BatchStatus::cancelling, unix_now());
+  auto moved = store_->transition(id, {BatchStatus::validating, BatchStatus::in_progress},
+                                  BatchStatus::cancelling, unix_now());
   if (!moved) return std::unexpected(moved.error());
   if (!*moved) {
     return std::unexpected(Error{.kind = ErrorKind::invalid_request,
@@ -325,14 +364,14 @@ void BatchService::start(const BatchRecord& record) {
             {"object", "list"},
             {"data", {{{"code", "input_file_unreadable"}, {"message", lines.error().message}}}}}
             .dump();
-    (void)store_.update_batch(failed);
+    (void)store_->update_batch(failed);
     return;
   }
   auto job = std::make_shared<Job>();
   job->record = record;
   job->lines = std::move(*lines);
   job->done.assign(job->lines.size(), false);
-  for (int64_t line : store_.done_lines(record.id)) {
+  for (int64_t line : store_->done_lines(record.id)) {
     if (line >= 0 && static_cast<size_t>(line) < job->done.size()) job->done[line] = true;
   }
   job->cancel = record.status == BatchStatus::cancelling;
@@ -359,7 +398,10 @@ void BatchService::pump(const std::shared_ptr<Job>& job) {
       to_run.push_back(index);
     }
     const bool all_started = job->next >= job->lines.size() || job->cancel || job->expired;
-    if (job->in_flight == 0 && all_started) {
+    // An expired job does not wait for its lines in flight (a line stuck in a queue must not
+    // hold the job past its window): they still store their results and are billed when they
+    // come back, but the files are written now, so each line is in them once either way.
+    if ((job->in_flight == 0 && all_started) || job->expired) {
       job->finalizing = true;
       finish = true;
     }
@@ -405,7 +447,7 @@ void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
     if (ledger_) row_json = ledger_row_to_json(*outcome.row);
   }
   // The result and its ledger row commit together; only then does the row reach the ledger.
-  auto stored = store_.record_line(job->record.id, result, row_json, tokens_in, tokens_out, cost);
+  auto stored = store_->record_line(job->record.id, result, row_json, tokens_in, tokens_out, cost);
   if (!stored) {
     spdlog::error("batch {} line {}: {}; it runs again after a restart", job->record.id, index + 1,
                   stored.error().message);
@@ -424,7 +466,7 @@ void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
 }
 
 void BatchService::finalize(const std::string& batch_id) {
-  auto record = store_.batch(batch_id);
+  auto record = store_->batch(batch_id);
   if (!record || !is_unfinished(record->status)) return;
   const int64_t now = unix_now();
   // Which terminal state: a cancel wins, then expiry, else every line has a result.
@@ -437,7 +479,7 @@ void BatchService::finalize(const std::string& batch_id) {
   if (terminal == BatchStatus::completed && record->status != BatchStatus::finalizing) {
     record->status = BatchStatus::finalizing;
     record->finalizing_at = now;
-    (void)store_.update_batch(*record);
+    (void)store_->update_batch(*record);
   }
   auto text = read_whole(file_path(record->input_file_id));
   auto lines = text ? parse_batch_input(*text, options_.max_lines)
@@ -445,7 +487,7 @@ void BatchService::finalize(const std::string& batch_id) {
                           backends::fail(ErrorKind::internal, "the input file is missing"));
   std::string output, errors;
   std::vector<bool> seen(lines ? lines->size() : 0, false);
-  for (const LineResult& r : store_.results(batch_id)) {
+  for (const LineResult& r : store_->results(batch_id)) {
     (r.ok ? output : errors) += r.json + "\n";
     if (r.line >= 0 && static_cast<size_t>(r.line) < seen.size()) seen[r.line] = true;
   }
@@ -469,13 +511,13 @@ void BatchService::finalize(const std::string& batch_id) {
     }
     const auto count = std::count(content.begin(), content.end(), '\n');
     return store_
-        .insert_file(FileRecord{.id = id,
-                                .tenant = record->tenant,
-                                .purpose = "batch_output",
-                                .filename = batch_id + name,
-                                .bytes = static_cast<int64_t>(content.size()),
-                                .created_at = now,
-                                .lines = static_cast<int64_t>(count)})
+        ->insert_file(FileRecord{.id = id,
+                                 .tenant = record->tenant,
+                                 .purpose = "batch_output",
+                                 .filename = batch_id + name,
+                                 .bytes = static_cast<int64_t>(content.size()),
+                                 .created_at = now,
+                                 .lines = static_cast<int64_t>(count)})
         .has_value();
   };
   if (!write_file(record->output_file_id, output, "_output.jsonl") ||
@@ -487,7 +529,7 @@ void BatchService::finalize(const std::string& batch_id) {
   if (terminal == BatchStatus::completed) record->completed_at = now;
   if (terminal == BatchStatus::cancelled) record->cancelled_at = now;
   if (terminal == BatchStatus::expired) record->expired_at = now;
-  if (auto updated = store_.update_batch(*record); !updated) {
+  if (auto updated = store_->update_batch(*record); !updated) {
     spdlog::error("batch {}: {}", batch_id, updated.error().message);
   }
   {
@@ -498,7 +540,7 @@ void BatchService::finalize(const std::string& batch_id) {
 }
 
 void BatchService::repair_billing() {
-  std::vector<UnbilledRow> rows = store_.unbilled();
+  std::vector<UnbilledRow> rows = store_->unbilled();
   if (rows.empty()) return;
   std::vector<std::pair<std::string, int64_t>> marks;
   std::vector<LedgerRow> parsed;
@@ -512,8 +554,10 @@ void BatchService::repair_billing() {
   }
   if (ledger_ && !parsed.empty()) {
     std::set<std::string> present;
-    if (!options_.ledger_path.empty()) {
-      auto ids = sqlite_ledger_request_ids(options_.ledger_path, since);
+    if (options_.ledger_lookup) {
+      std::vector<std::string> wanted;
+      for (const LedgerRow& row : parsed) wanted.push_back(row.request_id);
+      auto ids = options_.ledger_lookup(since, wanted);
       if (!ids) {
         // Not knowing what the ledger has, billing twice is worse than leaving the rows for
         // the next start.
@@ -531,14 +575,14 @@ void BatchService::repair_billing() {
     ledger_->flush();
     if (written > 0) spdlog::info("batch: {} ledger rows restored after a restart", written);
   }
-  if (auto marked = store_.mark_billed(marks); !marked) {
+  if (auto marked = store_->mark_billed(marks); !marked) {
     spdlog::error("batch: {}", marked.error().message);
   }
 }
 
 void BatchService::resume() {
   repair_billing();
-  for (const BatchRecord& record : store_.unfinished_batches()) {
+  for (const BatchRecord& record : store_->unfinished_batches()) {
     spdlog::info("batch {}: resuming ({})", record.id, to_string(record.status));
     if (record.status == BatchStatus::finalizing) {
       post([this, id = record.id] { finalize(id); });
@@ -570,13 +614,41 @@ void BatchService::post(std::function<void()> task) {
   cv_.notify_all();
 }
 
+void BatchService::expire_overdue() {
+  std::vector<std::shared_ptr<Job>> overdue;
+  {
+    std::lock_guard lock(mutex_);
+    const int64_t now = unix_now();
+    for (auto& [id, job] : jobs_) {
+      if (!job->expired && !job->finalizing && now >= job->record.expires_at) {
+        job->expired = true;
+        overdue.push_back(job);
+      }
+    }
+  }
+  // pump() sees the flag and finalizes: the lines not yet stored go to the error file as
+  // batch_expired.
+  for (const auto& job : overdue) {
+    spdlog::info("batch {}: the completion window passed", job->record.id);
+    pump(job);
+  }
+}
+
 void BatchService::worker() {
+  auto next_expiry_check = std::chrono::steady_clock::now();
   for (;;) {
     std::function<void()> task;
     std::vector<std::pair<std::string, int64_t>> marks;
+    if (std::chrono::steady_clock::now() >= next_expiry_check) {
+      expire_overdue();
+      next_expiry_check = std::chrono::steady_clock::now() + options_.expiry_check_interval;
+    }
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !tasks_.empty() || !to_mark_.empty(); });
+      const bool woken = cv_.wait_until(lock, next_expiry_check, [&] {
+        return stopping_ || !tasks_.empty() || !to_mark_.empty();
+      });
+      if (!woken) continue;
       if (!tasks_.empty() && !stopping_) {
         task = std::move(tasks_.front());
         tasks_.pop_front();
@@ -593,7 +665,7 @@ void BatchService::worker() {
     // Rows handed to the ledger are marked billed once it has committed them (flush), so a
     // restart knows which outbox rows may still be missing from it.
     if (ledger_) ledger_->flush();
-    if (auto marked = store_.mark_billed(marks); !marked) {
+    if (auto marked = store_->mark_billed(marks); !marked) {
       spdlog::error("batch: {}", marked.error().message);
     }
   }

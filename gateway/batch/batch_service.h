@@ -8,14 +8,18 @@
 //   or its error file (anything else, and lines a cancel or expiry left unrun).
 // - Every line that ran is billed once: its ledger row is stored with its result, then handed
 //   to the ledger, then marked billed once the ledger has committed it. On restart, rows still
-//   unmarked are compared with the SQLite ledger (when `ledger_path` names it) and only the
-//   missing ones are written. A line whose result was never stored runs again.
+//   unmarked are looked up in the ledger (SQLite or PostgreSQL) and only the missing ones are
+//   written. A line whose result was never stored runs again.
+// - A job whose completion window passes stops starting lines (checked on a timer, not only
+//   when a line finishes) and is finalized at once as expired: its unrun lines go to the error
+//   file with code batch_expired.
 // - A gateway killed mid-job resumes it on resume(): lines with a stored result are skipped.
 //
 // Tenancy: every lookup takes the caller's tenant; another tenant's file or batch is not_found.
 // Threading: all methods are thread-safe; line completions run on the executor's threads;
 // finalizing (writing the output files) and billing marks run on one background thread.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -25,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -32,6 +37,7 @@
 
 #include "batch/batch_input.h"
 #include "batch/batch_store.h"
+#include "batch/file_upload.h"
 #include "switchyard/backends/error.h"
 #include "switchyard/gateway/ledger.h"
 
@@ -56,13 +62,31 @@ struct BatchLineOutcome {
 using BatchLineExecutor =
     std::function<void(BatchLineRequest, std::function<void(BatchLineOutcome)> done)>;
 
+// Which of `request_ids` (rows stamped at or after `since_ms`) the ledger already holds.
+using LedgerLookup = std::function<backends::Result<std::set<std::string>>(
+    int64_t since_ms, const std::vector<std::string>& request_ids)>;
+
 struct BatchServiceOptions {
   std::filesystem::path dir;  // batches.sqlite3 and files/ (created)
-  size_t max_file_bytes = 8 * 1024 * 1024;
+  // An uploaded file's size (streamed to disk as it arrives: not bounded by the request body
+  // cap), and one request line's size.
+  size_t max_file_bytes = 200 * 1024 * 1024;
+  size_t max_line_bytes = 8 * 1024 * 1024;
   size_t max_lines = 50'000;
   int max_concurrency_per_job = 4;
   bool synchronous_full = false;
-  std::filesystem::path ledger_path;  // the SQLite ledger, for the restart repair ("" = none)
+  // Where jobs are stored: "" = SQLite under `dir`; else a PostgreSQL URL (the ledger's, so
+  // that with a PostgreSQL ledger the job state lives beside it). Files stay under `dir`.
+  std::string postgres_url;
+  // The restart repair asks the ledger which of the outbox's request ids it already has:
+  // `ledger_lookup` when set, else the SQLite ledger at `ledger_path` ("" and unset = none).
+  std::filesystem::path ledger_path;
+  LedgerLookup ledger_lookup;
+  // The completion window "24h" means this many seconds (tests shorten it).
+  int64_t window_seconds = 24 * 3600;
+  // How often running jobs are checked for expiry besides when a line finishes: a job whose
+  // lines are all stuck in flight, or that waits for a slot, still expires on time.
+  std::chrono::milliseconds expiry_check_interval{1000};
 };
 
 // Progress of a job now (the stored counters plus what is in flight).
@@ -84,6 +108,12 @@ class BatchService {
   size_t max_file_bytes() const { return options_.max_file_bytes; }
 
   // Files. Only purpose "batch" may be uploaded; its content is validated line by line.
+  // An upload streams: begin_upload(), append its bytes as they arrive, commit_upload(). A
+  // FileUpload dropped without a commit leaves nothing behind.
+  std::unique_ptr<FileUpload> begin_upload() const;
+  backends::Result<FileRecord> commit_upload(const std::string& tenant, const std::string& filename,
+                                             const std::string& purpose, FileUpload& upload);
+  // The same for a file already in memory.
   backends::Result<FileRecord> upload(const std::string& tenant, const std::string& filename,
                                       const std::string& purpose, std::string_view content);
   backends::Result<FileRecord> file(const std::string& tenant, const std::string& id) const;
@@ -127,13 +157,14 @@ class BatchService {
   void on_line_done(const std::shared_ptr<Job>& job, size_t index, BatchLineOutcome outcome);
   void finalize(const std::string& batch_id);
   void repair_billing();
+  void expire_overdue();
   void post(std::function<void()> task);
   void worker();
 
   BatchServiceOptions options_;
   BatchLineExecutor executor_;
   std::shared_ptr<LedgerWriter> ledger_;
-  BatchStore store_;
+  std::unique_ptr<BatchStore> store_;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;  // worker: tasks or marks; wait_idle: jobs

@@ -1,7 +1,8 @@
 #pragma once
 // The durable state of the Files and Batch APIs: file records, batch jobs and each job's
-// per-line results, in one SQLite file (WAL) with numbered migrations (PRAGMA user_version),
-// like the ledger. sqlite3.h stays in the .cpp.
+// per-line results. Two stores, chosen with the ledger's: SQLite (one file, WAL; the default,
+// sqlite_batch_store.h) and PostgreSQL (postgres_batch_store.h, for replicas sharing one
+// database), each with numbered migrations like the ledger's.
 //
 // Exactly-once output: a line's result is stored under the primary key (batch, line), so a
 // line that runs twice (its first result was lost to a crash before it was committed) is
@@ -9,21 +10,18 @@
 // with its result (an outbox) and marked billed once the ledger has committed it, so a crash
 // between the two is repaired on restart without billing twice (see BatchService).
 //
-// Thread-safe: one connection behind a mutex. Errors are std::runtime_error with context
-// (open) or backends::Error (data plane).
+// Contract of every implementation: thread-safe; errors are std::runtime_error with context
+// when opening (load time) and backends::Error afterwards (data plane).
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "switchyard/backends/error.h"
-
-struct sqlite3;
 
 namespace sy::gateway {
 
@@ -92,57 +90,42 @@ struct UnbilledRow {
 
 class BatchStore {
  public:
-  // Opens or creates the store and applies pending migrations; throws std::runtime_error with
-  // context (load time) when the file cannot be opened or was written by a newer schema.
-  BatchStore(const std::filesystem::path& path, bool synchronous_full);
-  ~BatchStore();
-  BatchStore(const BatchStore&) = delete;
-  BatchStore& operator=(const BatchStore&) = delete;
+  virtual ~BatchStore() = default;
 
-  static int schema_version();
-  struct DbCloser {
-    void operator()(sqlite3* db) const;
-  };
-
-  backends::Status insert_file(const FileRecord& file);
-  std::optional<FileRecord> file(const std::string& id) const;
+  virtual backends::Status insert_file(const FileRecord& file) = 0;
+  virtual std::optional<FileRecord> file(const std::string& id) const = 0;
   // The tenant's files, newest first, after `after` (an id) when given; purpose "" = all.
-  std::vector<FileRecord> list_files(const std::string& tenant, const std::string& purpose,
-                                     size_t limit, const std::string& after) const;
-  backends::Status delete_file(const std::string& id);
+  virtual std::vector<FileRecord> list_files(const std::string& tenant, const std::string& purpose,
+                                             size_t limit, const std::string& after) const = 0;
+  virtual backends::Status delete_file(const std::string& id) = 0;
 
-  backends::Status insert_batch(const BatchRecord& batch);
-  std::optional<BatchRecord> batch(const std::string& id) const;
+  virtual backends::Status insert_batch(const BatchRecord& batch) = 0;
+  virtual std::optional<BatchRecord> batch(const std::string& id) const = 0;
   // The tenant's batches, newest first, after `after` (an id) when given.
-  std::vector<BatchRecord> list_batches(const std::string& tenant, size_t limit,
-                                        const std::string& after) const;
-  std::vector<BatchRecord> unfinished_batches() const;
+  virtual std::vector<BatchRecord> list_batches(const std::string& tenant, size_t limit,
+                                                const std::string& after) const = 0;
+  virtual std::vector<BatchRecord> unfinished_batches() const = 0;
   // Stores status, timestamps, errors and output_written (not the counters).
-  backends::Status update_batch(const BatchRecord& batch);
+  virtual backends::Status update_batch(const BatchRecord& batch) = 0;
   // Moves the batch to `to` only if its status is one of `from`: false when it was not.
-  backends::Result<bool> transition(const std::string& id, std::initializer_list<BatchStatus> from,
-                                    BatchStatus to, int64_t at);
+  virtual backends::Result<bool> transition(const std::string& id,
+                                            std::initializer_list<BatchStatus> from, BatchStatus to,
+                                            int64_t at) = 0;
 
   // Stores a line's result and its ledger row ("" = none) in one transaction and adds it to
   // the batch's counters. false: the line already had a result (nothing changed).
-  backends::Result<bool> record_line(const std::string& batch_id, const LineResult& result,
-                                     const std::string& row_json, int64_t tokens_in,
-                                     int64_t tokens_out, int64_t cost_micro_usd);
-  std::set<int64_t> done_lines(const std::string& batch_id) const;
+  virtual backends::Result<bool> record_line(const std::string& batch_id, const LineResult& result,
+                                             const std::string& row_json, int64_t tokens_in,
+                                             int64_t tokens_out, int64_t cost_micro_usd) = 0;
+  virtual std::set<int64_t> done_lines(const std::string& batch_id) const = 0;
   // In line order.
-  std::vector<LineResult> results(const std::string& batch_id) const;
-  std::vector<UnbilledRow> unbilled() const;
-  backends::Status mark_billed(const std::vector<std::pair<std::string, int64_t>>& lines);
-
- private:
-  backends::Status exec_locked(const char* sql);
-  mutable std::mutex mutex_;
-  std::unique_ptr<sqlite3, DbCloser> db_;
+  virtual std::vector<LineResult> results(const std::string& batch_id) const = 0;
+  virtual std::vector<UnbilledRow> unbilled() const = 0;
+  virtual backends::Status mark_billed(
+      const std::vector<std::pair<std::string, int64_t>>& lines) = 0;
 };
 
-// The request ids of the SQLite ledger at `path` whose time_ms >= `since_ms` (the restart repair
-// asks which outbox rows the ledger already has). Empty when the file does not exist.
-backends::Result<std::set<std::string>> sqlite_ledger_request_ids(const std::filesystem::path& path,
-                                                                  int64_t since_ms);
+// The column a transition to `to` stamps with its time.
+std::string_view status_time_column(BatchStatus to);
 
 }  // namespace sy::gateway

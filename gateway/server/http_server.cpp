@@ -24,7 +24,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -108,15 +107,95 @@ std::string chunk(std::string_view data) {
   return out;
 }
 
-ServerRequest to_request(http::request<http::string_body>& msg, const std::string& remote,
-                         bool take_body) {
+// A request body that is either buffered (bounded by `limit`, as Beast's body_limit would) or
+// handed piece by piece to the BodySink that `choose` returns once the headers are in. The
+// parser's own body_limit is lifted: it is checked before the headers could choose a sink.
+struct SinkableBody {
+  struct value_type {
+    std::string text;
+    size_t limit = 0;
+    std::function<std::shared_ptr<BodySink>(const http::request_header<>&)> choose;
+    std::shared_ptr<BodySink> sink;
+    bool sink_failed = false;  // the sink refused a piece: dispatch now, read no more
+  };
+
+  class reader {
+   public:
+    // A template, as Beast's BodyReader concept checks it against a model of Fields.
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>& header, value_type& body) : body_(body) {
+      if constexpr (std::is_same_v<http::header<isRequest, Fields>, http::request_header<>>) {
+        header_ = &header;
+      }
+    }
+
+    void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+      ec = {};
+      if (body_.choose && header_) body_.sink = body_.choose(*header_);
+      if (body_.sink) return;
+      if (length && *length > body_.limit) {
+        ec = http::error::body_limit;
+        return;
+      }
+      if (length) body_.text.reserve(static_cast<size_t>(*length));
+    }
+
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      ec = {};
+      size_t n = 0;
+      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+           ++it) {
+        net::const_buffer piece = *it;
+        std::string_view bytes(static_cast<const char*>(piece.data()), piece.size());
+        if (body_.sink) {
+          if (!body_.sink->write(bytes)) {
+            body_.sink_failed = true;
+            ec = net::error::operation_aborted;
+            return n;
+          }
+        } else {
+          if (bytes.size() > body_.limit - body_.text.size()) {
+            ec = http::error::body_limit;
+            return n;
+          }
+          body_.text.append(bytes);
+        }
+        n += bytes.size();
+      }
+      return n;
+    }
+
+    void finish(error_code& ec) { ec = {}; }
+
+   private:
+    http::request_header<>* header_ = nullptr;
+    value_type& body_;
+  };
+};
+
+using Request = http::request<SinkableBody>;
+
+ServerRequest head_of(const http::request_header<>& msg, const std::string& remote) {
   ServerRequest req;
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
   for (const auto& field : msg) {
     req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
   }
-  if (take_body) req.body = std::move(msg.body());
+  req.remote_address = remote;
+  return req;
+}
+
+ServerRequest to_request(Request& msg, const std::string& remote, bool take_body) {
+  ServerRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (const auto& field : msg) {
+    req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+  }
+  if (take_body) req.body = std::move(msg.body().text);
+  req.body_sink = msg.body().sink;
   req.remote_address = remote;
   return req;
 }
@@ -405,7 +484,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (used == 0) return;
         continue;
       }
+      if (ec && parser_->get().body().sink_failed) return dispatch_refused_body();
       if (ec) return reject_malformed(ec);
+      // A streamed body may take long in total: it must keep arriving, not arrive by a time.
+      if (used > 0 && deadline_kind_ == Deadline::body && parser_->get().body().sink) {
+        arm(Deadline::body, limits_.body_timeout);
+      }
       if (deadline_kind_ == Deadline::header && parser_->is_header_done() &&
           !parser_->is_done()) {
         arm(Deadline::body, limits_.body_timeout);
@@ -423,7 +507,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(
         std::min<size_t>(limits_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
-    parser_->body_limit(limits_.max_body_bytes);
+    parser_->body_limit(boost::none);  // SinkableBody applies max_body_bytes (or the sink)
+    SinkableBody::value_type& body = parser_->get().body();
+    body.limit = limits_.max_body_bytes;
+    body.choose = [this](const http::request_header<>& header) {
+      try {
+        return server_->handler().body_sink(head_of(header, remote_));
+      } catch (...) {
+        return std::shared_ptr<BodySink>();  // a handler bug buffers the body as usual
+      }
+    };
     // A fresh connection's header deadline runs from accept; a keep-alive one's from now.
     if (deadline_kind_ != Deadline::header) arm(Deadline::header, limits_.header_timeout);
   }
@@ -434,13 +527,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return ex;
   }
 
-  void dispatch() {
+  void dispatch(bool close_after = false) {
     auto msg = parser_->release();
     parser_.reset();
     disarm();  // no read deadline while a response is being produced
     auto ex = new_exchange(msg.method() == http::verb::head);
     ex->http10_ = msg.version() < 11;
-    if (!msg.keep_alive() || ex->http10_) {
+    if (!msg.keep_alive() || ex->http10_ || close_after) {
       ex->close_after_ = true;
       no_more_requests_ = true;
     }
@@ -456,6 +549,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // A handler bug must not take the loop down; the client gets a plain 500.
       ex->respond(500, {}, "internal error\n");
     }
+  }
+
+  // The sink refused part of the body: the handler answers with the sink's error; the rest of
+  // the body is never read, so the connection closes after the answer.
+  void dispatch_refused_body() {
+    no_more_requests_ = true;
+    dispatch(/*close_after=*/true);
   }
 
   void reject_malformed(const error_code& ec) {
@@ -562,7 +662,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string remote_;
 
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<SinkableBody>> parser_;
   // Requests awaiting their response, in order (at most max_pipelined: a vector, because an
   // empty std::deque still allocates ~600 bytes, which idle connections should not pay).
   std::vector<std::shared_ptr<Exchange>> slots_;

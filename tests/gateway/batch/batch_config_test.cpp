@@ -15,7 +15,7 @@ TEST(BatchConfig, DefaultsWhenAbsent) {
   ConfigPtr config = load_config_string("listen: 127.0.0.1:0\n", "t.yaml", no_env());
   EXPECT_TRUE(config->batch.enabled);
   EXPECT_EQ(config->batch.path, "batches");
-  EXPECT_EQ(config->batch.max_file_bytes, 8u * 1024 * 1024);
+  EXPECT_EQ(config->batch.max_file_bytes, 200u * 1024 * 1024);
   EXPECT_EQ(config->batch.max_lines, 50'000u);
   EXPECT_EQ(config->batch.max_concurrency_per_job, 4);
   EXPECT_FALSE(config->batch.synchronous_full);

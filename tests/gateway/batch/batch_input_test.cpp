@@ -54,5 +54,37 @@ TEST(BatchInput, RefusesMoreLinesThanTheLimit) {
   EXPECT_TRUE(lines.error().message.starts_with("line 3:"));
 }
 
+TEST(BatchInputReader, GivesTheSameAnswerForAnySplitOfTheBytes) {
+  const std::string good = line("a") + "\r\n\n" + line("b") + "\n" + line("c");
+  const std::string bad = line("a") + "\n" + line("b") + "\n{oops\n" + line("d");
+  for (size_t piece : {size_t{1}, size_t{3}, size_t{17}, good.size()}) {
+    BatchInputReader reader(10);
+    for (size_t at = 0; at < good.size(); at += piece) {
+      ASSERT_TRUE(reader.feed(std::string_view(good).substr(at, piece)).has_value());
+    }
+    ASSERT_TRUE(reader.finish().has_value());
+    EXPECT_EQ(reader.requests(), 3u);
+
+    BatchInputReader refusing(10);
+    backends::Status status;
+    for (size_t at = 0; at < bad.size() && status; at += piece) {
+      status = refusing.feed(std::string_view(bad).substr(at, piece));
+    }
+    if (status) status = refusing.finish();
+    ASSERT_FALSE(status.has_value());
+    EXPECT_EQ(status.error().message, "line 3: not valid JSON") << "piece " << piece;
+    EXPECT_FALSE(refusing.feed(line("e")).has_value()) << "the error sticks";
+  }
+}
+
+TEST(BatchInputReader, RefusesALineLongerThanItsBoundBeforeItEnds) {
+  BatchInputReader reader(10, /*max_line_bytes=*/64);
+  ASSERT_TRUE(reader.feed(line("a") + "\n").has_value() == (line("a").size() <= 64));
+  BatchInputReader small(10, 64);
+  auto fed = small.feed(std::string(65, ' '));  // no newline yet: refused while it arrives
+  ASSERT_FALSE(fed.has_value());
+  EXPECT_EQ(fed.error().message, "line 1: longer than 64 bytes");
+}
+
 }  // namespace
 }  // namespace sy::gateway

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "batch/ledger_row_json.h"
+#include "batch/sqlite_batch_store.h"
 #include "gateway/cli/temp_dir.h"
 #include "ledger/sqlite_ledger_writer.h"
 
@@ -37,7 +38,7 @@ TEST(BatchServiceRepair, WritesOnlyTheOutboxRowsTheLedgerLacks) {
   ledger->write(row("batch_req_x_0"));
   ledger->flush();
   {
-    BatchStore store(dir / "batches" / "batches.sqlite3", false);
+    SqliteBatchStore store(dir / "batches" / "batches.sqlite3", false);
     BatchRecord done{.id = "batch_x", .tenant = "acme", .status = BatchStatus::completed};
     ASSERT_TRUE(store.insert_batch(done).has_value());
     for (int line : {0, 1}) {
@@ -66,7 +67,7 @@ TEST(BatchServiceRepair, WritesOnlyTheOutboxRowsTheLedgerLacks) {
   EXPECT_EQ(count, (std::map<std::string, int>{{"batch_req_x_0", 1}, {"batch_req_x_1", 1}}));
   EXPECT_EQ(executed, 0);
   // Marked billed: a second restart writes nothing more.
-  BatchStore store(dir / "batches" / "batches.sqlite3", false);
+  SqliteBatchStore store(dir / "batches" / "batches.sqlite3", false);
   EXPECT_TRUE(store.unbilled().empty());
 }
 

@@ -179,6 +179,62 @@ TEST(HttpServer, RejectsBodyOverLimitWith413AndCloses) {
   EXPECT_TRUE(s.handler().targets().empty());
 }
 
+TEST(HttpServer, StreamsABodyFarOverTheBufferLimitIntoTheHandlersSink) {
+  RunningServer s;  // max_body_bytes 64 KiB: the sink's body is 64 times that
+  TestHttpClient client(s.port());
+  const size_t size = 4 * 1024 * 1024;
+  std::string request = "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                        std::to_string(size) + "\r\n\r\n" + std::string(size, 'z');
+  ASSERT_TRUE(client.send(request));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  // Every byte reached the sink, in pieces no larger than one read: nothing was buffered whole.
+  const auto fields = response->body;
+  EXPECT_TRUE(fields.starts_with(std::to_string(size) + " ")) << fields;
+  EXPECT_LE(std::stoul(fields.substr(fields.find(' ') + 1)), 64u * 1024) << fields;
+  EXPECT_TRUE(fields.ends_with(" 0")) << "the buffered body stays empty: " << fields;
+  // The connection stays usable.
+  ASSERT_TRUE(client.send(post_request("/echo", "after")));
+  auto echo = client.read_response();
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->body, "POST /echo after");
+}
+
+TEST(HttpServer, StreamsAChunkedBodyIntoTheSink) {
+  RunningServer s;
+  TestHttpClient client(s.port());
+  std::string big(200 * 1024, 'y');
+  std::string request = "POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 2; ++i) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", big.size());
+    request += size + big + "\r\n";
+  }
+  request += "0\r\n\r\n";
+  ASSERT_TRUE(client.send(request));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(response->body.starts_with(std::to_string(2 * big.size()) + " ")) << response->body;
+}
+
+TEST(HttpServer, ASinkRefusingThePieceAnswersAtOnceAndCloses) {
+  RunningServer s;
+  TestHttpClient client(s.port());
+  // Declares 10 MB but the sink takes 100 KB: the answer comes without the rest of the body.
+  std::string request =
+      "POST /sink?max=100000 HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n" +
+      std::string(300 * 1024, 'x');
+  client.send(request);
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->body, "sink full");
+  EXPECT_EQ(response->header("connection"), "close");
+  EXPECT_TRUE(client.closed_within(2000ms));
+}
+
 TEST(HttpServer, RejectsChunkedBodyOverLimitWith413) {
   RunningServer s;
   TestHttpClient client(s.port());

@@ -3,11 +3,15 @@
 // EventLoop thread on 127.0.0.1 port 0.
 //
 // Routes: /echo answers "<METHOD> <target> <body>" at once; /stream and /hold start a chunked
-// stream (/hold: a plain 200 the test answers later) and park the writer for the test.
+// stream (/hold: a plain 200 the test answers later) and park the writer for the test; /sink
+// takes its body through a BodySink (CountingSink) that refuses more than `/sink?max=N` bytes,
+// and answers "<bytes> <largest piece>" (413 with the sink's error when it refused).
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -21,10 +25,44 @@
 
 namespace sy::gateway::testing {
 
+// Counts what it is fed, never keeping it; refuses the piece that would pass `max` bytes.
+class CountingSink : public BodySink {
+ public:
+  explicit CountingSink(size_t max) : max_(max) {}
+  backends::Status write(std::string_view bytes) override {
+    if (bytes.size() > max_ - total) {
+      refused = true;
+      return backends::fail(backends::ErrorKind::payload_too_large, "sink full");
+    }
+    total += bytes.size();
+    largest_piece = std::max(largest_piece, bytes.size());
+    return {};
+  }
+  size_t total = 0;
+  size_t largest_piece = 0;
+  bool refused = false;
+
+ private:
+  const size_t max_;
+};
+
 class TestHandler : public RequestHandler {
  public:
+  std::shared_ptr<BodySink> body_sink(const ServerRequest& head) override {
+    if (!head.target.starts_with("/sink")) return nullptr;
+    const size_t at = head.target.find("max=");
+    return std::make_shared<CountingSink>(
+        at == std::string::npos ? SIZE_MAX : std::stoul(head.target.substr(at + 4)));
+  }
+
   void handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) override {
     if (request.target == "/throw") throw std::runtime_error("handler bug");
+    if (auto sink = std::dynamic_pointer_cast<CountingSink>(request.body_sink)) {
+      if (sink->refused) return writer->respond(413, {}, "sink full");
+      return writer->respond(200, {}, std::to_string(sink->total) + " " +
+                                          std::to_string(sink->largest_piece) + " " +
+                                          std::to_string(request.body.size()));
+    }
     std::unique_lock lock(mutex_);
     targets_.push_back(request.target);
     requests_.push_back(request);

@@ -136,9 +136,9 @@ struct MetricsConfig {
 struct BatchConfig {
   bool enabled = true;
   std::string path = "batches";  // folder relative to data_dir unless absolute
-  // An upload's size; the request carrying it is also bounded by limits.max_body_bytes (raise
-  // both for larger files).
-  size_t max_file_bytes = 8 * 1024 * 1024;
+  // An upload's size (OpenAI's limit). The upload streams to disk as it arrives, so
+  // limits.max_body_bytes does not bound it; it bounds each request line instead.
+  size_t max_file_bytes = 200 * 1024 * 1024;
   size_t max_lines = 50'000;         // requests per input file (OpenAI's limit)
   int max_concurrency_per_job = 4;   // lines of one job in flight at once
   bool synchronous_full = false;     // fsync every commit (survives power loss, not just kill)

@@ -2,9 +2,10 @@
 // The HTTP/1.1 server (Boost.Beast on Asio; Beast never leaves gateway/server/). The handler
 // knows nothing of the transport: it gets a plain request and a ResponseWriter.
 //
-// Limits enforced here: body and header size, header/body/idle deadlines, max connections,
-// pipelining cap. Transport abuse (slowloris, oversized headers, too many connections) closes
-// the connection; an oversized body gets 413 from the handler's error formatter.
+// Limits enforced here: body size (unless a BodySink takes the body) and header size,
+// header/body/idle deadlines, max connections, pipelining cap. Transport abuse (slowloris,
+// oversized headers, too many connections) closes the connection; an oversized body gets 413
+// from the handler's error formatter.
 
 #include <chrono>
 #include <cstdint>
@@ -26,12 +27,28 @@ namespace sy::gateway {
 
 using backends::Headers;
 
+class BodySink;
+
 struct ServerRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path + query as sent
   Headers headers;     // lower-case names
-  std::string body;
+  std::string body;    // empty when a BodySink took the body
   std::string remote_address;
+  // The sink the handler's body_sink() gave for this request (null: the body is in `body`).
+  std::shared_ptr<BodySink> body_sink;
+};
+
+// A request body consumed as it arrives instead of being buffered (uploads larger than
+// limits.max_body_bytes, which does not apply to it: the sink bounds what it accepts). Called
+// on the connection's strand, in order, with pieces of any size.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // The next bytes of the body. An error stops reading: the request is handed to the handler
+  // at once (it finds the error in its sink and answers), and the connection closes after the
+  // answer since the rest of the body was not read.
+  virtual backends::Status write(std::string_view bytes) = 0;
 };
 
 // How the response goes back. Thread-safe: every method may be called from any thread (it is
@@ -53,6 +70,13 @@ class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   virtual void handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) = 0;
+  // Asked once a request's headers are in, before any body byte (`head` has no body): a sink
+  // takes the body as it arrives, null buffers it (bounded by limits.max_body_bytes). Runs on
+  // the connection's strand: it must not block.
+  virtual std::shared_ptr<BodySink> body_sink(const ServerRequest& head) {
+    (void)head;
+    return nullptr;
+  }
   // The response for a request the server rejects itself (413 body too large, 503 draining,
   // 400 unparseable) in the API's error format.
   virtual void reject(const ServerRequest& request, const backends::Error& error,

@@ -1,4 +1,4 @@
-#include "batch/batch_store.h"
+#include "batch/sqlite_batch_store.h"
 
 #include <sqlite3.h>
 
@@ -160,47 +160,11 @@ bool done(sqlite3_stmt* stmt) { return sqlite3_step(stmt) == SQLITE_DONE; }
 
 }  // namespace
 
-std::string_view to_string(BatchStatus status) {
-  switch (status) {
-    case BatchStatus::validating:
-      return "validating";
-    case BatchStatus::failed:
-      return "failed";
-    case BatchStatus::in_progress:
-      return "in_progress";
-    case BatchStatus::finalizing:
-      return "finalizing";
-    case BatchStatus::completed:
-      return "completed";
-    case BatchStatus::expired:
-      return "expired";
-    case BatchStatus::cancelling:
-      return "cancelling";
-    case BatchStatus::cancelled:
-      return "cancelled";
-  }
-  return "failed";
-}
+void SqliteBatchStore::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
-std::optional<BatchStatus> batch_status_from(std::string_view text) {
-  for (BatchStatus s : {BatchStatus::validating, BatchStatus::failed, BatchStatus::in_progress,
-                        BatchStatus::finalizing, BatchStatus::completed, BatchStatus::expired,
-                        BatchStatus::cancelling, BatchStatus::cancelled}) {
-    if (to_string(s) == text) return s;
-  }
-  return std::nullopt;
-}
+int SqliteBatchStore::schema_version() { return kSchemaVersion; }
 
-bool is_unfinished(BatchStatus status) {
-  return status == BatchStatus::validating || status == BatchStatus::in_progress ||
-         status == BatchStatus::finalizing || status == BatchStatus::cancelling;
-}
-
-void BatchStore::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-
-int BatchStore::schema_version() { return kSchemaVersion; }
-
-BatchStore::BatchStore(const std::filesystem::path& path, bool synchronous_full) {
+SqliteBatchStore::SqliteBatchStore(const std::filesystem::path& path, bool synchronous_full) {
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) throw std::runtime_error("batch store: creating " + path.parent_path().string());
@@ -237,16 +201,16 @@ BatchStore::BatchStore(const std::filesystem::path& path, bool synchronous_full)
   }
 }
 
-BatchStore::~BatchStore() = default;
+SqliteBatchStore::~SqliteBatchStore() = default;
 
-backends::Status BatchStore::exec_locked(const char* sql) {
+backends::Status SqliteBatchStore::exec_locked(const char* sql) {
   if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
     return std::unexpected(storage_error(db_.get(), sql));
   }
   return {};
 }
 
-backends::Status BatchStore::insert_file(const FileRecord& f) {
+backends::Status SqliteBatchStore::insert_file(const FileRecord& f) {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(
       db_.get(),
@@ -264,7 +228,7 @@ backends::Status BatchStore::insert_file(const FileRecord& f) {
   return {};
 }
 
-std::optional<FileRecord> BatchStore::file(const std::string& id) const {
+std::optional<FileRecord> SqliteBatchStore::file(const std::string& id) const {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(),
                    "SELECT id, tenant, purpose, filename, bytes, created_at, lines FROM files "
@@ -274,9 +238,9 @@ std::optional<FileRecord> BatchStore::file(const std::string& id) const {
   return read_file(s.get());
 }
 
-std::vector<FileRecord> BatchStore::list_files(const std::string& tenant,
-                                               const std::string& purpose, size_t limit,
-                                               const std::string& after) const {
+std::vector<FileRecord> SqliteBatchStore::list_files(const std::string& tenant,
+                                                     const std::string& purpose, size_t limit,
+                                                     const std::string& after) const {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(),
                    "SELECT id, tenant, purpose, filename, bytes, created_at, lines FROM files "
@@ -292,7 +256,7 @@ std::vector<FileRecord> BatchStore::list_files(const std::string& tenant,
   return out;
 }
 
-backends::Status BatchStore::delete_file(const std::string& id) {
+backends::Status SqliteBatchStore::delete_file(const std::string& id) {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(), "DELETE FROM files WHERE id = ?");
   bind(s.get(), 1, id);
@@ -300,7 +264,7 @@ backends::Status BatchStore::delete_file(const std::string& id) {
   return {};
 }
 
-backends::Status BatchStore::insert_batch(const BatchRecord& b) {
+backends::Status SqliteBatchStore::insert_batch(const BatchRecord& b) {
   std::lock_guard lock(mutex_);
   std::string sql = std::string("INSERT INTO batches (") + kBatchColumns +
                     ", seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -328,7 +292,7 @@ backends::Status BatchStore::insert_batch(const BatchRecord& b) {
   return {};
 }
 
-std::optional<BatchRecord> BatchStore::batch(const std::string& id) const {
+std::optional<BatchRecord> SqliteBatchStore::batch(const std::string& id) const {
   std::lock_guard lock(mutex_);
   std::string sql = std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = ?";
   Stmt s = prepare(db_.get(), sql.c_str());
@@ -337,8 +301,8 @@ std::optional<BatchRecord> BatchStore::batch(const std::string& id) const {
   return read_batch(s.get());
 }
 
-std::vector<BatchRecord> BatchStore::list_batches(const std::string& tenant, size_t limit,
-                                                  const std::string& after) const {
+std::vector<BatchRecord> SqliteBatchStore::list_batches(const std::string& tenant, size_t limit,
+                                                        const std::string& after) const {
   std::lock_guard lock(mutex_);
   std::string sql = std::string("SELECT ") + kBatchColumns +
                     " FROM batches WHERE tenant = ?1 AND seq < COALESCE((SELECT seq FROM batches "
@@ -352,7 +316,7 @@ std::vector<BatchRecord> BatchStore::list_batches(const std::string& tenant, siz
   return out;
 }
 
-std::vector<BatchRecord> BatchStore::unfinished_batches() const {
+std::vector<BatchRecord> SqliteBatchStore::unfinished_batches() const {
   std::lock_guard lock(mutex_);
   std::string sql = std::string("SELECT ") + kBatchColumns +
                     " FROM batches WHERE status IN ('validating', 'in_progress', 'finalizing', "
@@ -363,7 +327,7 @@ std::vector<BatchRecord> BatchStore::unfinished_batches() const {
   return out;
 }
 
-backends::Status BatchStore::update_batch(const BatchRecord& b) {
+backends::Status SqliteBatchStore::update_batch(const BatchRecord& b) {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(),
                    "UPDATE batches SET status = ?, errors = ?, in_progress_at = ?, "
@@ -382,42 +346,16 @@ backends::Status BatchStore::update_batch(const BatchRecord& b) {
   return {};
 }
 
-backends::Result<bool> BatchStore::transition(const std::string& id,
-                                              std::initializer_list<BatchStatus> from,
-                                              BatchStatus to, int64_t at) {
+backends::Result<bool> SqliteBatchStore::transition(const std::string& id,
+                                                    std::initializer_list<BatchStatus> from,
+                                                    BatchStatus to, int64_t at) {
   std::lock_guard lock(mutex_);
   std::string in;
   for (BatchStatus s : from) {
     in += in.empty() ? "'" : ", '";
     in += std::string(to_string(s)) + "'";
   }
-  std::string column;
-  switch (to) {
-    case BatchStatus::cancelling:
-      column = "cancelling_at";
-      break;
-    case BatchStatus::cancelled:
-      column = "cancelled_at";
-      break;
-    case BatchStatus::in_progress:
-      column = "in_progress_at";
-      break;
-    case BatchStatus::finalizing:
-      column = "finalizing_at";
-      break;
-    case BatchStatus::completed:
-      column = "completed_at";
-      break;
-    case BatchStatus::failed:
-      column = "failed_at";
-      break;
-    case BatchStatus::expired:
-      column = "expired_at";
-      break;
-    case BatchStatus::validating:
-      column = "created_at";
-      break;
-  }
+  const std::string column(status_time_column(to));
   std::string sql =
       "UPDATE batches SET status = ?, " + column + " = ? WHERE id = ? AND status IN (" + in + ")";
   Stmt s = prepare(db_.get(), sql.c_str());
@@ -428,10 +366,10 @@ backends::Result<bool> BatchStore::transition(const std::string& id,
   return sqlite3_changes(db_.get()) > 0;
 }
 
-backends::Result<bool> BatchStore::record_line(const std::string& batch_id,
-                                               const LineResult& result,
-                                               const std::string& row_json, int64_t tokens_in,
-                                               int64_t tokens_out, int64_t cost_micro_usd) {
+backends::Result<bool> SqliteBatchStore::record_line(const std::string& batch_id,
+                                                     const LineResult& result,
+                                                     const std::string& row_json, int64_t tokens_in,
+                                                     int64_t tokens_out, int64_t cost_micro_usd) {
   std::lock_guard lock(mutex_);
   if (auto begun = exec_locked("BEGIN IMMEDIATE"); !begun) return std::unexpected(begun.error());
   auto rollback = [&](const std::string& what) {
@@ -470,7 +408,7 @@ backends::Result<bool> BatchStore::record_line(const std::string& batch_id,
   return true;
 }
 
-std::set<int64_t> BatchStore::done_lines(const std::string& batch_id) const {
+std::set<int64_t> SqliteBatchStore::done_lines(const std::string& batch_id) const {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(), "SELECT line FROM batch_lines WHERE batch_id = ?");
   bind(s.get(), 1, batch_id);
@@ -479,7 +417,7 @@ std::set<int64_t> BatchStore::done_lines(const std::string& batch_id) const {
   return out;
 }
 
-std::vector<LineResult> BatchStore::results(const std::string& batch_id) const {
+std::vector<LineResult> SqliteBatchStore::results(const std::string& batch_id) const {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(),
                    "SELECT line, ok, result FROM batch_lines WHERE batch_id = ? ORDER BY line");
@@ -493,7 +431,7 @@ std::vector<LineResult> BatchStore::results(const std::string& batch_id) const {
   return out;
 }
 
-std::vector<UnbilledRow> BatchStore::unbilled() const {
+std::vector<UnbilledRow> SqliteBatchStore::unbilled() const {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(),
                    "SELECT batch_id, line, ledger_row FROM batch_lines WHERE billed = 0 "
@@ -507,7 +445,7 @@ std::vector<UnbilledRow> BatchStore::unbilled() const {
   return out;
 }
 
-backends::Status BatchStore::mark_billed(
+backends::Status SqliteBatchStore::mark_billed(
     const std::vector<std::pair<std::string, int64_t>>& lines) {
   if (lines.empty()) return {};
   std::lock_guard lock(mutex_);
@@ -533,7 +471,7 @@ backends::Result<std::set<std::string>> sqlite_ledger_request_ids(const std::fil
   if (!std::filesystem::exists(path, ec)) return ids;
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  std::unique_ptr<sqlite3, BatchStore::DbCloser> db(raw);
+  std::unique_ptr<sqlite3, SqliteBatchStore::DbCloser> db(raw);
   if (rc != SQLITE_OK) return std::unexpected(storage_error(raw, "opening the ledger"));
   sqlite3_busy_timeout(raw, 5000);
   Stmt s = prepare(raw, "SELECT request_id FROM ledger WHERE time_ms >= ?");

@@ -1,0 +1,104 @@
+#pragma once
+// The cases every BatchStore must pass, run against SQLite (sqlite_batch_store_test.cpp) and
+// PostgreSQL (postgres_batch_store_integration_test.cpp). `open` opens the same store again
+// each time it is called.
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+
+#include "batch/batch_store.h"
+
+namespace sy::gateway::testing {
+
+using OpenStore = std::function<std::unique_ptr<BatchStore>()>;
+
+inline BatchRecord job(const std::string& id, const std::string& tenant) {
+  return BatchRecord{.id = id,
+                     .tenant = tenant,
+                     .input_file_id = "file-in",
+                     .endpoint = "/v1/chat/completions",
+                     .status = BatchStatus::in_progress,
+                     .created_at = 100,
+                     .expires_at = 100 + 86400,
+                     .total = 3};
+}
+
+inline void stores_a_line_result_once_and_counts_it_once(const OpenStore& open) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_batch(job("batch_1", "acme")).has_value());
+  LineResult ok{.line = 0, .ok = true, .json = R"({"custom_id":"a"})"};
+  EXPECT_EQ(store->record_line("batch_1", ok, R"({"row":1})", 5, 7, 11).value(), true);
+  // The same line again (it ran twice across a crash): nothing changes.
+  EXPECT_EQ(store->record_line("batch_1", ok, R"({"row":2})", 5, 7, 11).value(), false);
+  LineResult bad{.line = 2, .ok = false, .json = R"({"custom_id":"c"})"};
+  EXPECT_EQ(store->record_line("batch_1", bad, "", 1, 0, 0).value(), true);
+  auto b = store->batch("batch_1");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->completed, 1);
+  EXPECT_EQ(b->failed, 1);
+  EXPECT_EQ(b->tokens_in, 6);
+  EXPECT_EQ(b->cost_micro_usd, 11);
+  EXPECT_EQ(store->done_lines("batch_1"), (std::set<int64_t>{0, 2}));
+  auto results = store->results("batch_1");
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].json, R"({"custom_id":"a"})");
+  // Only the row that had a ledger row waits to be billed, with its first text.
+  auto unbilled = store->unbilled();
+  ASSERT_EQ(unbilled.size(), 1u);
+  EXPECT_EQ(unbilled[0].row_json, R"({"row":1})");
+  ASSERT_TRUE(store->mark_billed({{"batch_1", 0}}).has_value());
+  EXPECT_TRUE(store->unbilled().empty());
+}
+
+inline void survives_reopening_and_knows_unfinished_jobs(const OpenStore& open) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store->insert_batch(job("batch_1", "acme")).has_value());
+    auto done = job("batch_2", "acme");
+    done.status = BatchStatus::completed;
+    ASSERT_TRUE(store->insert_batch(done).has_value());
+    ASSERT_TRUE(
+        store->insert_file({.id = "file-a", .tenant = "acme", .purpose = "batch"}).has_value());
+  }
+  auto store = open();
+  auto unfinished = store->unfinished_batches();
+  ASSERT_EQ(unfinished.size(), 1u);
+  EXPECT_EQ(unfinished[0].id, "batch_1");
+  EXPECT_EQ(store->file("file-a")->tenant, "acme");
+  EXPECT_EQ(store->list_batches("acme", 10, "").size(), 2u);
+  EXPECT_EQ(store->list_batches("acme", 10, "batch_2").size(), 1u);
+  EXPECT_TRUE(store->list_batches("globex", 10, "").empty());
+  // A status moves only from the states named.
+  EXPECT_FALSE(
+      store->transition("batch_2", {BatchStatus::in_progress}, BatchStatus::cancelling, 5).value());
+  EXPECT_TRUE(
+      store->transition("batch_1", {BatchStatus::in_progress}, BatchStatus::cancelling, 5).value());
+  EXPECT_EQ(store->batch("batch_1")->status, BatchStatus::cancelling);
+  EXPECT_EQ(store->batch("batch_1")->cancelling_at, 5);
+  // Files list newest first, by purpose, after an id; a deleted file is gone.
+  ASSERT_TRUE(store->insert_file({.id = "file-b", .tenant = "acme", .purpose = "batch_output"})
+                  .has_value());
+  EXPECT_EQ(store->list_files("acme", "", 10, "").front().id, "file-b");
+  EXPECT_EQ(store->list_files("acme", "batch", 10, "").size(), 1u);
+  EXPECT_EQ(store->list_files("acme", "", 10, "file-b").front().id, "file-a");
+  ASSERT_TRUE(store->delete_file("file-a").has_value());
+  EXPECT_FALSE(store->file("file-a").has_value());
+  // update_batch stores status, times and output_written.
+  auto b = *store->batch("batch_1");
+  b.status = BatchStatus::cancelled;
+  b.cancelled_at = 9;
+  b.output_written = true;
+  b.errors_json = R"({"object":"list","data":[]})";
+  ASSERT_TRUE(store->update_batch(b).has_value());
+  auto again = open()->batch("batch_1");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, BatchStatus::cancelled);
+  EXPECT_EQ(again->cancelled_at, 9);
+  EXPECT_TRUE(again->output_written);
+  EXPECT_EQ(again->errors_json, b.errors_json);
+  EXPECT_EQ(again->expires_at, 100 + 86400);
+}
+
+}  // namespace sy::gateway::testing

@@ -1,0 +1,208 @@
+// Batch jobs on PostgreSQL (a real PostgreSQL 15, tests/support/postgres_server.h): the same
+// store cases as SQLite; the restart repair asks the PostgreSQL ledger which outbox rows it
+// has and writes only the missing ones; and `switchyard serve` with `ledger: {store: postgres}`
+// killed with SIGKILL mid-job resumes it from PostgreSQL, every line once in the output and
+// billed once in the PostgreSQL ledger.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "batch/batch_service.h"
+#include "batch/ledger_row_json.h"
+#include "batch/postgres_batch_store.h"
+#include "fakes/fake_vendor.h"
+#include "gateway/batch/batch_store_cases.h"
+#include "gateway/batch/batch_test_support.h"
+#include "gateway/cli/temp_dir.h"
+#include "ledger/postgres_ledger_writer.h"
+#include "support/postgres_server.h"
+#include "support/serve_process.h"
+
+namespace sy::gateway {
+namespace {
+
+using nlohmann::json;
+
+class PostgresBatchStore : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new sy::testing::PostgresServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(server_->running()) << server_->error();
+    static int counter = 0;
+    url_ = server_->create_database("batch_" + std::to_string(counter++));
+    ASSERT_FALSE(url_.empty()) << server_->error();
+  }
+  testing::OpenStore opener() const {
+    return [url = url_] { return open_postgres_batch_store(url); };
+  }
+
+  static sy::testing::PostgresServer* server_;
+  std::string url_;
+};
+
+sy::testing::PostgresServer* PostgresBatchStore::server_ = nullptr;
+
+TEST_F(PostgresBatchStore, StoresALineResultOnceAndCountsItOnce) {
+  testing::stores_a_line_result_once_and_counts_it_once(opener());
+}
+
+TEST_F(PostgresBatchStore, SurvivesReopeningAndKnowsUnfinishedJobs) {
+  testing::survives_reopening_and_knows_unfinished_jobs(opener());
+  EXPECT_EQ(postgres_batch_store_schema_version(), 1);
+}
+
+LedgerRow row(const std::string& request_id) {
+  LedgerRow r;
+  r.time_ms = 1'700'000'000'000;
+  r.request_id = request_id;
+  r.tenant = "acme";
+  r.surface = "batch";
+  r.endpoint = "/v1/chat/completions";
+  r.usage.prompt_tokens = 3;
+  r.usage.completion_tokens = 4;
+  r.cost = 9;
+  return r;
+}
+
+TEST_F(PostgresBatchStore, RestartRepairWritesOnlyTheRowsThePostgresLedgerLacks) {
+  testing::TempDir dir;
+  std::shared_ptr<LedgerWriter> ledger = open_postgres_ledger({.url = url_});
+  // The crash came after the ledger committed line 0 but before it was marked billed, and
+  // before the ledger committed line 1.
+  ledger->write(row("batch_req_x_0"));
+  ledger->flush();
+  {
+    auto store = open_postgres_batch_store(url_);
+    BatchRecord done{.id = "batch_x", .tenant = "acme", .status = BatchStatus::completed};
+    ASSERT_TRUE(store->insert_batch(done).has_value());
+    for (int line : {0, 1}) {
+      LineResult result{.line = line, .ok = true, .json = "{}"};
+      ASSERT_TRUE(store
+                      ->record_line("batch_x", result,
+                                    ledger_row_to_json(row("batch_req_x_" + std::to_string(line))),
+                                    3, 4, 9)
+                      .value());
+    }
+  }
+  const std::string url = url_;
+  {
+    BatchService service(
+        {.dir = dir / "batches",
+         .postgres_url = url_,
+         .ledger_lookup =
+             [url](int64_t since, const std::vector<std::string>& ids) {
+               return postgres_ledger_request_ids(url, since, ids);
+             }},
+        [](BatchLineRequest, std::function<void(BatchLineOutcome)>) {}, ledger);
+    service.resume();
+    service.close();
+  }
+  ledger->close();
+  std::map<std::string, int> count;
+  for (const auto& r : read_postgres_ledger(url_)) ++count[r.request_id];
+  EXPECT_EQ(count, (std::map<std::string, int>{{"batch_req_x_0", 1}, {"batch_req_x_1", 1}}));
+  EXPECT_TRUE(open_postgres_batch_store(url_)->unbilled().empty());
+}
+
+TEST_F(PostgresBatchStore, AJobKilledMidwayResumesFromPostgresBilledOnce) {
+  testing::TempDir dir;
+  sy::fakes::FakeVendor fake;
+  constexpr int kLines = 60;
+  for (int i = 0; i < kLines; ++i) {
+    fake.push_script({.fault = sy::fakes::Fault::slow_first_token, .delay_ms = 25});
+  }
+  const auto config = dir.write("switchyard.yaml",
+                                "backends:\n"
+                                "  - name: vendor\n"
+                                "    protocol: openai\n"
+                                "    base_url: " +
+                                    fake.base_url(sy::fakes::Vendor::openai) +
+                                    "\n"
+                                    "    api_key: sk-test\n"
+                                    "models:\n"
+                                    "  m: vendor/gpt-4o-mini\n"
+                                    "ledger:\n"
+                                    "  store: postgres\n"
+                                    "  url: " +
+                                    url_ +
+                                    "\n"
+                                    "batch:\n"
+                                    "  max_concurrency_per_job: 2\n");
+  const std::vector<std::string> args = {std::string(SWITCHYARD_BINARY_DIR) + "/switchyard",
+                                         "serve",
+                                         "--config",
+                                         config.string(),
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--data-dir",
+                                         (dir / "data").string(),
+                                         "--log-level",
+                                         "warn"};
+  sy::testing::TestHttpClient client;
+  std::string batch_id;
+  {
+    sy::testing::ServeProcess serve(args);
+    ASSERT_NE(serve.port(), 0) << "switchyard serve did not start";
+    std::string input;
+    for (int i = 0; i < kLines; ++i) {
+      input += sy::testing::chat_line("line-" + std::to_string(i), "m", "hi");
+    }
+    auto up = client.post(
+        serve.url("/v1/files"), sy::testing::multipart_upload(input, "batch"),
+        {{"content-type", std::string("multipart/form-data; boundary=") + sy::testing::kBoundary}});
+    ASSERT_EQ(up.status, 200) << up.body;
+    json body = {{"input_file_id", json::parse(up.body)["id"]},
+                 {"endpoint", "/v1/chat/completions"},
+                 {"completion_window", "24h"}};
+    auto created = client.post(serve.url("/v1/batches"), body.dump());
+    ASSERT_EQ(created.status, 200) << created.body;
+    batch_id = json::parse(created.body)["id"];
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    int64_t done = 0;
+    while (std::chrono::steady_clock::now() < give_up) {
+      json b = json::parse(client.get(serve.url("/v1/batches/" + batch_id)).body, nullptr, false);
+      done = b.is_object() ? b["request_counts"]["completed"].get<int64_t>() : 0;
+      if (done >= kLines / 3) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_GE(done, kLines / 3);
+    serve.kill(SIGKILL);
+    ASSERT_LT(done, kLines) << "the job finished before the kill";
+  }
+  // The job's state is in PostgreSQL, not in a SQLite file under the data directory.
+  EXPECT_FALSE(std::filesystem::exists(dir / "data" / "batches" / "batches.sqlite3"));
+  EXPECT_TRUE(open_postgres_batch_store(url_)->batch(batch_id).has_value());
+
+  sy::testing::ServeProcess again(args);
+  ASSERT_NE(again.port(), 0) << "switchyard serve did not restart";
+  json done = sy::testing::wait_for_batch(client, again.url("/v1/batches/" + batch_id), "");
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(done["request_counts"]["completed"], kLines);
+  auto out =
+      client.get(again.url("/v1/files/" + done["output_file_id"].get<std::string>() + "/content"));
+  std::multiset<std::string> ids;
+  for (const json& line : sy::testing::jsonl(out.body)) {
+    ids.insert(line["custom_id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kLines));
+  for (int i = 0; i < kLines; ++i) {
+    EXPECT_EQ(ids.count("line-" + std::to_string(i)), 1u) << "line-" << i;
+  }
+  again.kill(SIGTERM);  // drains and flushes the ledger
+
+  std::map<std::string, int> billed;
+  for (const auto& r : read_postgres_ledger(url_)) {
+    if (r.surface == "batch") ++billed[r.request_id];
+  }
+  EXPECT_EQ(billed.size(), static_cast<size_t>(kLines));
+  for (const auto& [id, n] : billed) EXPECT_EQ(n, 1) << id << " billed " << n << " times";
+}
+
+}  // namespace
+}  // namespace sy::gateway
