@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace sy::backends {
 
@@ -39,14 +40,19 @@ Result<FetchedResponse> blocking_fetch(HttpClient& client, HttpRequest request,
   };
   auto call = client.start(std::move(request), timeouts, std::move(handlers));
   std::unique_lock lock(state->mutex);
-  bool cancelled = false;
+  std::optional<std::chrono::steady_clock::time_point> cancelled_at;
   while (!state->done) {
     state->done_cv.wait_for(lock, std::chrono::milliseconds(50));
-    if (!cancelled && !state->done && stop && stop()) {
-      cancelled = true;
+    if (state->done) break;
+    if (!cancelled_at && stop && stop()) {
+      cancelled_at = std::chrono::steady_clock::now();
       lock.unlock();
       call->cancel();
       lock.lock();
+    } else if (cancelled_at &&
+               std::chrono::steady_clock::now() - *cancelled_at > std::chrono::seconds(1)) {
+      // The client's loop no longer runs (shutdown): its completion will never come.
+      return fail(ErrorKind::cancelled, "the call was cancelled");
     }
   }
   if (!state->result) return std::unexpected(state->result.error());
