@@ -12,7 +12,6 @@ namespace {
 using nlohmann::json;
 using vendor_batch::call;
 
-
 // The status Anthropic answers an error type with, so a batched error decodes like a
 // synchronous one.
 int status_of(std::string_view type) {
@@ -124,10 +123,12 @@ class AnthropicBatchClient final : public VendorBatchClient {
   }
 
   Result<json> get_batch(const std::string& batch_id) {
-    auto body = call(client_, *translator_, options_, request("GET", batches_url_ + "/" + batch_id));
+    auto body =
+        call(client_, *translator_, options_, request("GET", batches_url_ + "/" + batch_id));
     if (!body) return std::unexpected(body.error());
     json batch = json::parse(*body, nullptr, false);
-    if (!batch.is_object()) return fail(ErrorKind::upstream_error, "anthropic batch: malformed batch");
+    if (!batch.is_object())
+      return fail(ErrorKind::upstream_error, "anthropic batch: malformed batch");
     return batch;
   }
 
@@ -144,13 +145,14 @@ class AnthropicBatchClient final : public VendorBatchClient {
       }
       return std::unexpected(translator_->decode_error(status_of(error_type), {}, body.dump()));
     }
-    Error error{.kind = type == "canceled" ? ErrorKind::upstream_unavailable
+    Error error{.kind = type == "canceled"  ? ErrorKind::upstream_unavailable
                         : type == "expired" ? ErrorKind::upstream_timeout
                                             : ErrorKind::upstream_error,
-                .message = type == "canceled"  ? "anthropic: the request was canceled in its batch"
-                           : type == "expired" ? "anthropic: the batch expired before the request ran"
-                                               : "anthropic: the batch reported no answer",
-                .code = type == "canceled" ? "batch_cancelled"
+                .message = type == "canceled" ? "anthropic: the request was canceled in its batch"
+                           : type == "expired"
+                               ? "anthropic: the batch expired before the request ran"
+                               : "anthropic: the batch reported no answer",
+                .code = type == "canceled"  ? "batch_cancelled"
                         : type == "expired" ? "batch_expired"
                                             : "batch_error"};
     return std::unexpected(std::move(error));

@@ -72,10 +72,11 @@ class OpenAiBatchClient final : public VendorBatchClient {
     }
     HttpRequest create = request("POST", base_ + "/batches");
     create.headers.emplace_back("content-type", "application/json");
-    create.body = json{{"input_file_id", file["id"]},
-                       {"endpoint", kChatEndpoint},
-                       {"completion_window", "24h"}}
-                      .dump();
+    create.body = json{
+        {"input_file_id", file["id"]},
+        {"endpoint", kChatEndpoint},
+        {"completion_window",
+         "24h"}}.dump();
     auto created = call(client_, *translator_, options_, std::move(create));
     if (!created) return std::unexpected(created.error());
     const json batch = json::parse(*created, nullptr, false);
@@ -105,7 +106,8 @@ class OpenAiBatchClient final : public VendorBatchClient {
     } else if (s == "validating" || s == "in_progress" || s == "finalizing" || s == "cancelling") {
       status.state = VendorBatchState::in_progress;
     } else {
-      return fail(ErrorKind::upstream_error, "openai batch: unknown status '" + s.substr(0, 40) + "'");
+      return fail(ErrorKind::upstream_error,
+                  "openai batch: unknown status '" + s.substr(0, 40) + "'");
     }
     return status;
   }
@@ -134,8 +136,8 @@ class OpenAiBatchClient final : public VendorBatchClient {
   }
 
   Status cancel(const std::string& batch_id) override {
-    auto answer =
-        call(client_, *translator_, options_, request("POST", base_ + "/batches/" + batch_id + "/cancel"));
+    auto answer = call(client_, *translator_, options_,
+                       request("POST", base_ + "/batches/" + batch_id + "/cancel"));
     if (!answer) return std::unexpected(answer.error());
     return {};
   }
@@ -149,7 +151,8 @@ class OpenAiBatchClient final : public VendorBatchClient {
   }
 
   Result<json> get_batch(const std::string& batch_id) {
-    auto body = call(client_, *translator_, options_, request("GET", base_ + "/batches/" + batch_id));
+    auto body =
+        call(client_, *translator_, options_, request("GET", base_ + "/batches/" + batch_id));
     if (!body) return std::unexpected(body.error());
     json batch = json::parse(*body, nullptr, false);
     if (!batch.is_object()) return fail(ErrorKind::upstream_error, "openai batch: malformed batch");

@@ -78,7 +78,8 @@ void VendorBatchRunner::submit(const std::string& batch_id,
     std::lock_guard lock(mutex_);
     for (auto& [backend, group] : by_backend) {
       auto it = backends_.find(backend);
-      const size_t max = it == backends_.end() ? group.size() : std::max<size_t>(1, it->second.max_requests);
+      const size_t max =
+          it == backends_.end() ? group.size() : std::max<size_t>(1, it->second.max_requests);
       for (size_t at = 0; at < group.size(); at += max) {
         Pending p{.batch_id = batch_id, .backend = backend, .lines = {}};
         const size_t end = std::min(group.size(), at + max);
@@ -128,7 +129,8 @@ void VendorBatchRunner::worker() {
       lock.unlock();
       std::vector<VendorBatchLine> lines;
       for (auto& [line, plan] : p.lines) {
-        lines.push_back({.line = line, .custom_id = plan.row.request_id,
+        lines.push_back({.line = line,
+                         .custom_id = plan.row.request_id,
                          .row_json = ledger_row_to_json(plan.row)});
       }
       fail_lines(p.batch_id, p.backend, lines,
@@ -219,9 +221,8 @@ void VendorBatchRunner::submit_one(Pending pending) {
   std::vector<VendorBatchLine> lines;
   std::vector<backends::VendorBatchItem> items;
   for (auto& [line, plan] : pending.lines) {
-    lines.push_back({.line = line,
-                     .custom_id = plan.row.request_id,
-                     .row_json = ledger_row_to_json(plan.row)});
+    lines.push_back(
+        {.line = line, .custom_id = plan.row.request_id, .row_json = ledger_row_to_json(plan.row)});
     plan.request.stream = false;
     items.push_back({.custom_id = plan.row.request_id, .request = plan.request});
   }
@@ -246,8 +247,8 @@ void VendorBatchRunner::submit_one(Pending pending) {
       pending_.push_back(std::move(pending));
       return;
     }
-    spdlog::warn("batch {}: {} refused a batch of {} lines: {}", pending.batch_id,
-                 pending.backend, lines.size(), id.error().message);
+    spdlog::warn("batch {}: {} refused a batch of {} lines: {}", pending.batch_id, pending.backend,
+                 lines.size(), id.error().message);
     fail_lines(pending.batch_id, pending.backend, lines, id.error());
     return;
   }
@@ -346,8 +347,7 @@ void VendorBatchRunner::fail_lines(const std::string& batch_id, const std::strin
     auto row = ledger_row_from_json(line.row_json);
     if (!row) row = LedgerRow{};
     const std::string model = row->model;
-    BatchLineOutcome outcome =
-        outcome_for(std::move(*row), backend, model, std::unexpected(error));
+    BatchLineOutcome outcome = outcome_for(std::move(*row), backend, model, std::unexpected(error));
     if (sink_) sink_(batch_id, line.line, std::move(outcome));
   }
 }
@@ -388,10 +388,9 @@ BatchLineOutcome VendorBatchRunner::outcome_for(
   }
   row.status = LedgerStatus::ok;
   row.http_status = 200;
-  backends::openai::ResponseIdentity who{
-      .id = "chatcmpl-" + row.request_id,
-      .model = response->model.empty() ? model : response->model,
-      .created = now_ms() / 1000};
+  backends::openai::ResponseIdentity who{.id = "chatcmpl-" + row.request_id,
+                                         .model = response->model.empty() ? model : response->model,
+                                         .created = now_ms() / 1000};
   outcome.status_code = 200;
   outcome.body = backends::openai::encode_chat_response(*response, who);
   outcome.row = std::move(row);

@@ -71,9 +71,9 @@ void VendorBatchStore::DbCloser::operator()(sqlite3* db) const { sqlite3_close(d
 
 VendorBatchStore::VendorBatchStore(const std::filesystem::path& path, bool synchronous_full) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   db_.reset(raw);
   if (rc != SQLITE_OK) {
     throw std::runtime_error("vendor batch store: opening " + path.string() + ": " +
@@ -81,7 +81,8 @@ VendorBatchStore::VendorBatchStore(const std::filesystem::path& path, bool synch
   }
   sqlite3_busy_timeout(db_.get(), 5000);
   exec_or_throw(db_.get(), "PRAGMA journal_mode=WAL", "enabling WAL");
-  exec_or_throw(db_.get(), synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+  exec_or_throw(db_.get(),
+                synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                 "setting synchronous");
   Stmt version = prepare(db_.get(), "PRAGMA user_version");
   int current = 0;

@@ -30,10 +30,11 @@ wire::HttpAnswer json_answer(int status, const json& body) {
 
 wire::HttpAnswer error(Vendor vendor, int status, const std::string& message) {
   if (vendor == Vendor::anthropic) {
-    return json_answer(status, {{"type", "error"},
-                                {"error", {{"type", status == 404 ? "not_found_error"
-                                                                  : "invalid_request_error"},
-                                           {"message", message}}}});
+    return json_answer(status,
+                       {{"type", "error"},
+                        {"error",
+                         {{"type", status == 404 ? "not_found_error" : "invalid_request_error"},
+                          {"message", message}}}});
   }
   return json_answer(status, {{"error",
                                {{"message", message},
@@ -53,7 +54,8 @@ std::vector<Part> parse_multipart(std::string_view content_type, const std::stri
   if (at == std::string_view::npos) return parts;
   std::string boundary(content_type.substr(at + 9));
   if (const auto semi = boundary.find(';'); semi != std::string::npos) boundary.resize(semi);
-  if (boundary.size() >= 2 && boundary.front() == '"') boundary = boundary.substr(1, boundary.size() - 2);
+  if (boundary.size() >= 2 && boundary.front() == '"')
+    boundary = boundary.substr(1, boundary.size() - 2);
   const std::string delimiter = "--" + boundary;
   size_t pos = body.find(delimiter);
   while (pos != std::string::npos) {
@@ -126,8 +128,8 @@ void FakeBatchApi::finish(Batch& batch) {
       // A cancel that arrives before the delay: no line was processed.
       ++batch.canceled;
       if (batch.vendor == Vendor::anthropic) {
-        batch.results += json{{"custom_id", line.custom_id}, {"result", {{"type", "canceled"}}}}
-                             .dump() + "\n";
+        batch.results +=
+            json{{"custom_id", line.custom_id}, {"result", {{"type", "canceled"}}}}.dump() + "\n";
       } else {
         errors += json{{"id", "batch_req_" + request_id},
                        {"custom_id", line.custom_id},
@@ -135,24 +137,27 @@ void FakeBatchApi::finish(Batch& batch) {
                        {"error",
                         {{"code", "batch_cancelled"},
                          {"message", "This request was cancelled before it ran."}}}}
-                      .dump() + "\n";
+                      .dump() +
+                  "\n";
       }
       continue;
     }
     if (fault == BatchLineFault::expired) {
       ++batch.expired;
       if (batch.vendor == Vendor::anthropic) {
-        batch.results += json{{"custom_id", line.custom_id}, {"result", {{"type", "expired"}}}}
-                             .dump() + "\n";
+        batch.results +=
+            json{{"custom_id", line.custom_id}, {"result", {{"type", "expired"}}}}.dump() + "\n";
       } else {
         errors += json{{"id", "batch_req_" + request_id},
                        {"custom_id", line.custom_id},
                        {"response", nullptr},
                        {"error",
                         {{"code", "batch_expired"},
-                         {"message", "This request could not be executed before the "
-                                     "completion window expired."}}}}
-                      .dump() + "\n";
+                         {"message",
+                          "This request could not be executed before the "
+                          "completion window expired."}}}}
+                      .dump() +
+                  "\n";
       }
       continue;
     }
@@ -161,9 +166,11 @@ void FakeBatchApi::finish(Batch& batch) {
       const wire::HttpAnswer answer =
           wire::error_answer(batch.vendor, wire::ErrorCase::bad_request, 400);
       if (batch.vendor == Vendor::anthropic) {
-        batch.results += json{{"custom_id", line.custom_id},
-                              {"result", {{"type", "errored"}, {"error", json::parse(answer.body)}}}}
-                             .dump() + "\n";
+        batch.results +=
+            json{{"custom_id", line.custom_id},
+                 {"result", {{"type", "errored"}, {"error", json::parse(answer.body)}}}}
+                .dump() +
+            "\n";
       } else {
         errors += json{{"id", "batch_req_" + request_id},
                        {"custom_id", line.custom_id},
@@ -172,7 +179,8 @@ void FakeBatchApi::finish(Batch& batch) {
                          {"request_id", request_id},
                          {"body", json::parse(answer.body)}}},
                        {"error", nullptr}}
-                      .dump() + "\n";
+                      .dump() +
+                  "\n";
       }
       continue;
     }
@@ -188,9 +196,11 @@ void FakeBatchApi::finish(Batch& batch) {
     const Reply reply = reply_ ? *reply_ : wire::default_reply(ex);
     const wire::HttpAnswer answer = wire::full_answer(ex, reply);
     if (batch.vendor == Vendor::anthropic) {
-      batch.results += json{{"custom_id", line.custom_id},
-                            {"result", {{"type", "succeeded"}, {"message", json::parse(answer.body)}}}}
-                           .dump() + "\n";
+      batch.results +=
+          json{{"custom_id", line.custom_id},
+               {"result", {{"type", "succeeded"}, {"message", json::parse(answer.body)}}}}
+              .dump() +
+          "\n";
     } else {
       output += json{{"id", "batch_req_" + request_id},
                      {"custom_id", line.custom_id},
@@ -199,7 +209,8 @@ void FakeBatchApi::finish(Batch& batch) {
                        {"request_id", request_id},
                        {"body", json::parse(answer.body)}}},
                      {"error", nullptr}}
-                    .dump() + "\n";
+                    .dump() +
+                "\n";
     }
   }
   if (batch.vendor == Vendor::openai) {
@@ -257,8 +268,11 @@ wire::HttpAnswer FakeBatchApi::openai(std::string_view method, std::string_view 
     }
     file.id = "file-fake" + std::to_string(++serial_);
     file.created_at = unix_now();
-    json answer = {{"id", file.id},     {"object", "file"},          {"bytes", file.content.size()},
-                   {"created_at", file.created_at}, {"filename", file.filename},
+    json answer = {{"id", file.id},
+                   {"object", "file"},
+                   {"bytes", file.content.size()},
+                   {"created_at", file.created_at},
+                   {"filename", file.filename},
                    {"purpose", file.purpose}};
     files_[file.id] = std::move(file);
     return json_answer(200, answer);
@@ -295,8 +309,10 @@ wire::HttpAnswer FakeBatchApi::openai(std::string_view method, std::string_view 
     if (request.value("completion_window", "") != "24h") {
       return error(v, 400, "completion_window must be 24h");
     }
-    Batch batch{.vendor = v, .id = "batch_fake" + std::to_string(++serial_),
-                .input_file_id = input, .endpoint = endpoint};
+    Batch batch{.vendor = v,
+                .id = "batch_fake" + std::to_string(++serial_),
+                .input_file_id = input,
+                .endpoint = endpoint};
     for (const std::string& text : split_lines(file->second.content)) {
       json line = json::parse(text, nullptr, false);
       if (!line.is_object() || !line.contains("custom_id") || line.value("url", "") != endpoint) {
@@ -374,8 +390,8 @@ wire::HttpAnswer FakeBatchApi::anthropic(std::string_view method, std::string_vi
   const Vendor v = Vendor::anthropic;
   if (path == "/v1/messages/batches" && method == "POST") {
     json request = json::parse(body, nullptr, false);
-    if (!request.is_object() || !request.contains("requests") ||
-        !request["requests"].is_array() || request["requests"].empty()) {
+    if (!request.is_object() || !request.contains("requests") || !request["requests"].is_array() ||
+        request["requests"].empty()) {
       return error(v, 400, "requests: a non-empty list is required");
     }
     Batch batch{.vendor = v, .id = "msgbatch_fake" + std::to_string(++serial_)};
@@ -413,9 +429,7 @@ wire::HttpAnswer FakeBatchApi::anthropic(std::string_view method, std::string_vi
   }
   if (results) {
     if (!b.ended) return error(v, 400, "the batch is still processing: no results yet");
-    return {.status = 200,
-            .headers = {{"content-type", "application/binary"}},
-            .body = b.results};
+    return {.status = 200, .headers = {{"content-type", "application/binary"}}, .body = b.results};
   }
   ++b.polls;
   return json_answer(200, anthropic_batch_json(b, host));

@@ -39,8 +39,8 @@ rules:
 class VendorBatches : public ::testing::Test {
  protected:
   VendorBatches()
-      : vendor_(fakes::FakeVendorOptions{.keys = {{Vendor::openai, "sk-o"},
-                                                  {Vendor::anthropic, "sk-a"}}}) {
+      : vendor_(fakes::FakeVendorOptions{
+            .keys = {{Vendor::openai, "sk-o"}, {Vendor::anthropic, "sk-a"}}}) {
     vendor_.set_batch_delay(std::chrono::milliseconds(40));
   }
 
@@ -52,13 +52,13 @@ class VendorBatches : public ::testing::Test {
       b.batch_api.poll_max = std::chrono::milliseconds(40);
       return b;
     };
-    config->backends.push_back(batched(fake_backend("oai", "openai", vendor_, Vendor::openai, "sk-o")));
+    config->backends.push_back(
+        batched(fake_backend("oai", "openai", vendor_, Vendor::openai, "sk-o")));
     config->backends.back().region = "us";
     // A flat price with the vendor's 50 % batch discount: big enough to see the halving exactly.
-    config->backends.back().pricing.flat = backends::PriceTerms{
-        .input = {10'000'000, 1'000'000},
-        .output = {20'000'000, 1'000'000},
-        .batch_discount_bp = 5000};
+    config->backends.back().pricing.flat = backends::PriceTerms{.input = {10'000'000, 1'000'000},
+                                                                .output = {20'000'000, 1'000'000},
+                                                                .batch_discount_bp = 5000};
     config->backends.push_back(
         batched(fake_backend("claude", "anthropic", vendor_, Vendor::anthropic, "sk-a")));
     config->backends.back().pricing.catalog = "anthropic";  // what the loader sets by protocol
@@ -72,7 +72,8 @@ class VendorBatches : public ::testing::Test {
     config->models.push_back({"flash", {{"gem", "gemini-2.0-flash"}}});
     config->models.push_back({"chat", {{"oai", "gpt-4o-mini"}, {"local", "llama"}}});
     config->tenants.push_back({.name = "acme"});
-    config->keys.push_back({.id = "acme-k", .sha256_hex = gateway::sha256_hex(kKey), .tenant = "acme"});
+    config->keys.push_back(
+        {.id = "acme-k", .sha256_hex = gateway::sha256_hex(kKey), .tenant = "acme"});
     config->policy = policies::load_policy_string(kPolicy, "policy.yaml");
     config->data_dir = dir_.path().string();
     return config;
@@ -102,9 +103,9 @@ class VendorBatches : public ::testing::Test {
   std::map<std::string, json> file_lines(const json& batch, const char* field) {
     std::map<std::string, json> out;
     if (!batch[field].is_string()) return out;
-    TestResponse r = client_.get(gateway_->url("/v1/files/" + batch[field].get<std::string>() +
-                                               "/content"),
-                                 {{"authorization", std::string("Bearer ") + kKey}});
+    TestResponse r =
+        client_.get(gateway_->url("/v1/files/" + batch[field].get<std::string>() + "/content"),
+                    {{"authorization", std::string("Bearer ") + kKey}});
     EXPECT_EQ(r.status, 200) << field << ": " << r.body;
     for (json& line : jsonl(r.body)) {
       EXPECT_TRUE(line.contains("custom_id") && line["custom_id"].is_string()) << line.dump();
@@ -192,9 +193,8 @@ TEST_F(VendorBatches, RoutesLinesPerBackendToVendorBatchesAndBillsTheBatchPrice)
     const json& line = output[cid];
     EXPECT_EQ(line["response"]["status_code"], 200);
     EXPECT_EQ(line["response"]["body"]["object"], "chat.completion");
-    EXPECT_FALSE(line["response"]["body"]["choices"][0]["message"]["content"]
-                     .get<std::string>()
-                     .empty());
+    EXPECT_FALSE(
+        line["response"]["body"]["choices"][0]["message"]["content"].get<std::string>().empty());
   }
   EXPECT_NE(output["ant-0"]["response"]["body"]["choices"][0]["message"]["content"]
                 .get<std::string>()
@@ -248,9 +248,9 @@ TEST_F(VendorBatches, VendorSideErrorsAndExpiryGoToTheErrorFileUnbilled) {
     return fakes::BatchLineFault::none;
   });
   start();
-  const std::string id = create_batch(
-      chat_line("ok", "fast", "hello") + chat_line("bad", "fast", "fail me") +
-      chat_line("late", "haiku", "too late") + chat_line("ok2", "haiku", "hello"));
+  const std::string id =
+      create_batch(chat_line("ok", "fast", "hello") + chat_line("bad", "fast", "fail me") +
+                   chat_line("late", "haiku", "too late") + chat_line("ok2", "haiku", "hello"));
   const json done = wait(id);
   ASSERT_EQ(done["status"], "completed") << done.dump();
   auto output = file_lines(done, "output_file_id");

@@ -11,12 +11,13 @@ namespace sy::gateway {
 namespace {
 
 VendorBatchRecord sample(const std::string& batch_id, const std::string& vendor_id) {
-  return VendorBatchRecord{.batch_id = batch_id,
-                           .backend = "oai",
-                           .vendor_batch_id = vendor_id,
-                           .submitted_at_ms = 1234,
-                           .lines = {{.line = 0, .custom_id = "batch_req_x_0", .row_json = "{\"a\":1}"},
-                                     {.line = 7, .custom_id = "batch_req_x_7", .row_json = "{}"}}};
+  return VendorBatchRecord{
+      .batch_id = batch_id,
+      .backend = "oai",
+      .vendor_batch_id = vendor_id,
+      .submitted_at_ms = 1234,
+      .lines = {{.line = 0, .custom_id = "batch_req_x_0", .row_json = "{\"a\":1}"},
+                {.line = 7, .custom_id = "batch_req_x_7", .row_json = "{}"}}};
 }
 
 TEST(VendorBatchStore, KeepsOpenVendorBatchesAcrossReopenUntilDone) {
