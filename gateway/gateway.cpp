@@ -15,6 +15,7 @@
 #include "api/api_handler.h"
 #include "batch/batch_service.h"
 #include "batch/postgres_batch_store.h"
+#include "batch/vendor_batch_runner.h"
 #include "ledger/request_pricer.h"
 #include "ledger/ledger_store.h"
 #include "limits/limiter.h"
@@ -23,6 +24,7 @@
 #include "switchyard/backends/http_backend.h"
 #include "switchyard/backends/http_client.h"
 #include "switchyard/backends/local_backend.h"
+#include "switchyard/backends/vendor_batch.h"
 #include "switchyard/gateway/event_loop.h"
 #include "switchyard/gateway/http_server.h"
 
@@ -109,6 +111,46 @@ std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bo
       std::move(ledger));
 }
 
+// Backends with `batch_api` on get a vendor batch client each (its own HttpClient, in `clients`
+// so shutdown cancels its calls); bulk-job lines the policy routes to them are submitted as
+// vendor batches. null when no backend has one.
+std::unique_ptr<VendorBatching> make_vendor_batching(
+    const GatewayConfig& config, const std::vector<boost::asio::io_context*>& contexts,
+    std::vector<std::unique_ptr<backends::HttpClient>>& clients, const ApiHandler& handler,
+    std::shared_ptr<const RequestPricer> pricer, const std::filesystem::path& dir) {
+  auto stop_flag = std::make_shared<std::atomic<bool>>(false);
+  std::map<std::string, VendorBatchBackend> backends;
+  for (const BackendConfig& bc : config.backends) {
+    if (!bc.batch_api.enabled) continue;
+    backends::HttpClientOptions client_options;
+    client_options.verify_tls = bc.verify_tls;
+    client_options.max_response_bytes = config.max_upstream_response_bytes;
+    auto& client = clients.emplace_back(
+        std::make_unique<backends::HttpClient>(contexts, client_options));
+    auto made = backends::make_vendor_batch_client(
+        bc.protocol, *client,
+        backends::VendorBatchClientOptions{.endpoint = bc.endpoint,
+                                           .timeouts = bc.timeouts,
+                                           .stop = [stop_flag] { return stop_flag->load(); }});
+    if (!made) throw std::runtime_error("backend '" + bc.name + "': " + made.error().message);
+    backends[bc.name] = VendorBatchBackend{.client = std::move(*made),
+                                           .poll_initial = bc.batch_api.poll_initial,
+                                           .poll_max = bc.batch_api.poll_max,
+                                           .max_requests = bc.batch_api.max_requests};
+    spdlog::info("backend {}: bulk-job lines routed to it use the {} batch API", bc.name,
+                 bc.protocol);
+  }
+  if (backends.empty()) return nullptr;
+  auto runner = std::make_shared<VendorBatchRunner>(
+      VendorBatchRunnerOptions{.store_path = dir / "vendor_batches.sqlite3",
+                               .synchronous_full = config.batch.synchronous_full,
+                               .stop_flag = stop_flag},
+      std::move(backends), std::move(pricer));
+  return std::make_unique<VendorBatching>(VendorBatching{
+      .planner = [&handler](const BatchLineRequest& line) { return handler.plan_batch_line(line); },
+      .runner = std::move(runner)});
+}
+
 }  // namespace
 
 Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
@@ -154,7 +196,7 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   auto pricer = std::make_shared<const RequestPricer>(*config_);
   warn_unpriced(*config_, *pricer);
   parts_->limiter = make_limiter(*config_);
-  parts_->handler = std::make_unique<ApiHandler>(config_, parts_->catalog, std::move(pricer),
+  parts_->handler = std::make_unique<ApiHandler>(config_, parts_->catalog, pricer,
                                                  parts_->ledger, parts_->limiter);
   auto gateway_metrics = std::make_shared<metrics::GatewayMetrics>();
   gateway_metrics->add_collector(metrics::backend_collector(config_, parts_->catalog));
@@ -163,6 +205,11 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   parts_->handler->set_metrics(std::move(gateway_metrics));
   parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);
   if (parts_->batch) parts_->handler->set_batch_service(parts_->batch);
+  if (parts_->batch) {
+    parts_->batch->set_vendor_batching(make_vendor_batching(*config_, parts_->loop.contexts(),
+                                                            parts_->clients, *parts_->handler,
+                                                            pricer, parts_->batch->dir()));
+  }
   parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
                                                    *parts_->handler);
 }

@@ -38,6 +38,8 @@
 
 namespace sy::gateway {
 
+struct VendorLinePlan;  // batch/vendor_batch_runner.h
+
 class ApiHandler : public RequestHandler {
  public:
   // `ledger` may be null (no ledger); every chat/completions request writes one row to it.
@@ -67,6 +69,11 @@ class ApiHandler : public RequestHandler {
   // /v1/chat/completions. `done` gets the answer and the line's ledger row (surface "batch"),
   // which is not written to the ledger here: the batch service stores it with the result.
   void run_batch_line(BatchLineRequest line, std::function<void(BatchLineOutcome)> done);
+  // Decides one batch line for a vendor batch API (batch_line_planner.cpp): the same parsing,
+  // model check and policy gate as run_batch_line; a plan when the decision's first candidate
+  // is a backend with `batch_api` on, nullopt to run the line synchronously (anything else,
+  // including every refusal, which the synchronous path answers and records).
+  std::optional<VendorLinePlan> plan_batch_line(const BatchLineRequest& line) const;
   // Blocks until every started exchange has finished and enqueued its ledger row, or until
   // `timeout` passes (false). A client that hung up closes its connection before the
   // cancelled exchange completes, so a drained server may still have some finishing.

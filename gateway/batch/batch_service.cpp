@@ -12,6 +12,7 @@
 #include "batch/ledger_row_json.h"
 #include "batch/postgres_batch_store.h"
 #include "batch/sqlite_batch_store.h"
+#include "batch/vendor_batch_runner.h"
 
 namespace sy::gateway {
 
@@ -93,6 +94,9 @@ struct BatchService::Job {
   BatchRecord record;
   std::vector<BatchInputLine> lines;
   std::vector<bool> done;
+  std::vector<bool> vendor;  // waits on a vendor batch (not run by pump)
+  int vendor_pending = 0;
+  bool planning = false;  // plan() has not decided every line yet: pump waits
   size_t next = 0;
   int in_flight = 0;
   bool cancel = false;
@@ -139,8 +143,19 @@ BatchService::BatchService(BatchServiceOptions options, BatchLineExecutor execut
 
 BatchService::~BatchService() { close(); }
 
+void BatchService::set_vendor_batching(std::unique_ptr<VendorBatching> vendor) {
+  vendor_ = std::move(vendor);
+  if (!vendor_) return;
+  vendor_->runner->set_sink([this](const std::string& batch_id, int64_t line,
+                                   BatchLineOutcome outcome) {
+    on_vendor_line_done(batch_id, line, std::move(outcome));
+  });
+}
+
 void BatchService::close() {
   stop();
+  // Its deliveries call into this service: stopped (and joined) before anything closes.
+  if (vendor_) vendor_->runner->stop();
   std::lock_guard lock(join_mutex_);
   if (worker_.joinable()) worker_.join();
 }
@@ -341,6 +356,7 @@ backends::Result<BatchRecord> BatchService::cancel(const std::string& tenant,
       job->cancel = true;
     }
   }
+  if (vendor_) vendor_->runner->cancel(id);
   if (job) {
     pump(job);  // finalizes at once when nothing is in flight
   } else {
@@ -375,69 +391,160 @@ void BatchService::start(const BatchRecord& record) {
     if (line >= 0 && static_cast<size_t>(line) < job->done.size()) job->done[line] = true;
   }
   job->cancel = record.status == BatchStatus::cancelling;
+  job->vendor.assign(job->lines.size(), false);
+  if (vendor_) {
+    // Lines a stored vendor batch still owes (a restart): their results come from the vendor.
+    for (int64_t line : vendor_->runner->owned_lines(record.id)) {
+      if (line < 0 || static_cast<size_t>(line) >= job->lines.size()) continue;
+      if (job->done[line] || job->vendor[line]) continue;
+      job->vendor[line] = true;
+      ++job->vendor_pending;
+    }
+    job->planning = true;
+    // Cancelled before a restart: its vendor batches are cancelled at the vendor (once).
+    if (job->cancel) vendor_->runner->cancel(record.id);
+  }
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     jobs_[record.id] = job;
+  }
+  if (vendor_) {
+    post([this, job] { plan(job); });  // off the request thread: a policy decision per line
+    return;
+  }
+  pump(job);
+}
+
+BatchLineRequest BatchService::line_request(const Job& job, size_t index) const {
+  const BatchInputLine& line = job.lines[index];
+  // Batch answers are whole JSON bodies: a line asking to stream is answered unstreamed.
+  std::string body = line.body;
+  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_object() && (parsed.contains("stream") || parsed.contains("stream_options"))) {
+    parsed.erase("stream");
+    parsed.erase("stream_options");
+    body = parsed.dump();
+  }
+  return BatchLineRequest{.request_id = job.line_id(index),
+                          .tenant = job.record.tenant,
+                          .key_id = job.record.key_id,
+                          .url = line.url,
+                          .body = std::move(body)};
+}
+
+void BatchService::plan(const std::shared_ptr<Job>& job) {
+  std::vector<std::pair<int64_t, VendorLinePlan>> planned;
+  for (size_t i = 0; i < job->lines.size(); ++i) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ || job->cancel) break;
+      if (job->done[i] || job->vendor[i]) continue;
+    }
+    auto line_plan = vendor_->planner(line_request(*job, i));
+    if (line_plan && vendor_->runner->serves(line_plan->backend)) {
+      planned.emplace_back(static_cast<int64_t>(i), std::move(*line_plan));
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (job->cancel || stopping_) planned.clear();  // a cancelled job submits nothing new
+    for (const auto& [line, line_plan] : planned) {
+      job->vendor[line] = true;
+      ++job->vendor_pending;
+    }
+    job->planning = false;
+  }
+  if (!planned.empty()) {
+    spdlog::info("batch {}: {} of {} lines go to vendor batch APIs", job->record.id,
+                 planned.size(), job->lines.size());
+    vendor_->runner->submit(job->record.id, std::move(planned));
   }
   pump(job);
 }
 
 void BatchService::pump(const std::shared_ptr<Job>& job) {
   std::vector<size_t> to_run;
-  bool finish = false;
+  bool finish = false, expired = false;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || job->finalizing) return;
+    if (stopping_ || job->finalizing || job->planning) return;
     if (!job->expired && unix_now() >= job->record.expires_at) job->expired = true;
     while (!job->cancel && !job->expired && job->in_flight < options_.max_concurrency_per_job &&
            job->next < job->lines.size()) {
       const size_t index = job->next++;
-      if (job->done[index]) continue;
+      if (job->done[index] || job->vendor[index]) continue;
       ++job->in_flight;
       to_run.push_back(index);
     }
     const bool all_started = job->next >= job->lines.size() || job->cancel || job->expired;
-    // An expired job does not wait for its lines in flight (a line stuck in a queue must not
-    // hold the job past its window): they still store their results and are billed when they
-    // come back, but the files are written now, so each line is in them once either way.
-    if ((job->in_flight == 0 && all_started) || job->expired) {
+    // An expired job does not wait for its lines in flight or at a vendor (a line stuck in a
+    // queue must not hold the job past its window): they still store their results and are
+    // billed when they come back, but the files are written now, so each line is in them once
+    // either way.
+    if ((job->in_flight == 0 && job->vendor_pending == 0 && all_started) || job->expired) {
       job->finalizing = true;
       finish = true;
+      expired = job->expired;
     }
   }
   for (size_t index : to_run) {
-    const BatchInputLine& line = job->lines[index];
-    // Batch answers are whole JSON bodies: a line asking to stream is answered unstreamed.
-    std::string body = line.body;
-    nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
-    if (parsed.is_object() && (parsed.contains("stream") || parsed.contains("stream_options"))) {
-      parsed.erase("stream");
-      parsed.erase("stream_options");
-      body = parsed.dump();
-    }
-    BatchLineRequest request{.request_id = job->line_id(index),
-                             .tenant = job->record.tenant,
-                             .key_id = job->record.key_id,
-                             .url = line.url,
-                             .body = std::move(body)};
-    executor_(std::move(request), [this, job, index](BatchLineOutcome outcome) {
+    executor_(line_request(*job, index), [this, job, index](BatchLineOutcome outcome) {
       on_line_done(job, index, std::move(outcome));
     });
   }
   if (finish) {
     const std::string id = job->record.id;
+    // An expired job's lines still at a vendor are cancelled there: their answers would come
+    // after its files are written.
+    if (expired && vendor_) vendor_->runner->cancel(id);
     post([this, id] { finalize(id); });
   }
 }
 
 void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
                                 BatchLineOutcome outcome) {
-  const std::string line_id = job->line_id(index);
+  const bool stored = store_line(*job, index, outcome);
+  {
+    std::lock_guard lock(mutex_);
+    --job->in_flight;
+    if (stored) job->done[index] = true;
+  }
+  pump(job);
+}
+
+void BatchService::on_vendor_line_done(const std::string& batch_id, int64_t line,
+                                       BatchLineOutcome outcome) {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(batch_id);
+    if (it != jobs_.end()) job = it->second;
+  }
+  if (!job || line < 0 || static_cast<size_t>(line) >= job->lines.size()) {
+    // Not running here (stopped, or finished before a redelivery): its stored result stands.
+    spdlog::debug("batch {} line {}: vendor result for a job not running", batch_id, line + 1);
+    return;
+  }
+  const size_t index = static_cast<size_t>(line);
+  const bool stored = store_line(*job, index, outcome);
+  {
+    std::lock_guard lock(mutex_);
+    if (job->vendor[index]) {
+      job->vendor[index] = false;
+      --job->vendor_pending;
+    }
+    if (stored) job->done[index] = true;
+  }
+  pump(job);
+}
+
+bool BatchService::store_line(const Job& job, size_t index, BatchLineOutcome& outcome) {
+  const std::string line_id = job.line_id(index);
   const bool ok = outcome.status_code >= 200 && outcome.status_code < 300;
   LineResult result{.line = static_cast<int64_t>(index),
                     .ok = ok,
-                    .json = answered_line(line_id, job->lines[index].custom_id, line_id, outcome)};
+                    .json = answered_line(line_id, job.lines[index].custom_id, line_id, outcome)};
   std::string row_json;
   int64_t tokens_in = 0, tokens_out = 0, cost = 0;
   if (outcome.row) {
@@ -447,22 +554,17 @@ void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
     if (ledger_) row_json = ledger_row_to_json(*outcome.row);
   }
   // The result and its ledger row commit together; only then does the row reach the ledger.
-  auto stored = store_->record_line(job->record.id, result, row_json, tokens_in, tokens_out, cost);
+  auto stored = store_->record_line(job.record.id, result, row_json, tokens_in, tokens_out, cost);
   if (!stored) {
-    spdlog::error("batch {} line {}: {}; it runs again after a restart", job->record.id, index + 1,
+    spdlog::error("batch {} line {}: {}; it runs again after a restart", job.record.id, index + 1,
                   stored.error().message);
   } else if (*stored && outcome.row && ledger_) {
     ledger_->write(*outcome.row);
     std::lock_guard lock(mutex_);
-    to_mark_.emplace_back(job->record.id, static_cast<int64_t>(index));
+    to_mark_.emplace_back(job.record.id, static_cast<int64_t>(index));
     cv_.notify_all();
   }
-  {
-    std::lock_guard lock(mutex_);
-    --job->in_flight;
-    if (stored) job->done[index] = true;
-  }
-  pump(job);
+  return stored.has_value();
 }
 
 void BatchService::finalize(const std::string& batch_id) {
@@ -590,6 +692,8 @@ void BatchService::resume() {
       start(record);
     }
   }
+  // After every job is registered: resumed vendor batches deliver into running jobs.
+  if (vendor_) vendor_->runner->start();
 }
 
 void BatchService::stop() {

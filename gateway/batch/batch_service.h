@@ -43,6 +43,8 @@
 
 namespace sy::gateway {
 
+struct VendorBatching;  // vendor_batch_runner.h
+
 // One line as the executor runs it: as if the batch's key had POSTed `body` to `url`.
 struct BatchLineRequest {
   std::string request_id;  // deterministic per (batch, line): the ledger row's id
@@ -106,6 +108,7 @@ class BatchService {
   BatchService& operator=(const BatchService&) = delete;
 
   size_t max_file_bytes() const { return options_.max_file_bytes; }
+  const std::filesystem::path& dir() const { return options_.dir; }
 
   // Files. Only purpose "batch" may be uploaded; its content is validated line by line.
   // An upload streams: begin_upload(), append its bytes as they arrive, commit_upload(). A
@@ -137,6 +140,10 @@ class BatchService {
   // validating/in_progress -> cancelling; lines in flight finish, the rest go to the error file.
   backends::Result<BatchRecord> cancel(const std::string& tenant, const std::string& id);
 
+  // Lines the policy routes to a backend with a vendor batch API go there (vendor_batch_runner.h)
+  // instead of through the executor. Call before resume().
+  void set_vendor_batching(std::unique_ptr<VendorBatching> vendor);
+
   // Once at start: repairs billing of rows stored but maybe not in the ledger, then restarts
   // every unfinished job.
   void resume();
@@ -155,6 +162,13 @@ class BatchService {
   void start(const BatchRecord& record);
   void pump(const std::shared_ptr<Job>& job);
   void on_line_done(const std::shared_ptr<Job>& job, size_t index, BatchLineOutcome outcome);
+  // Stores a line's result and hands its row to the ledger (both paths); false when the store
+  // failed (the line runs again after a restart).
+  bool store_line(const Job& job, size_t index, BatchLineOutcome& outcome);
+  BatchLineRequest line_request(const Job& job, size_t index) const;
+  // Decides every line not yet done: vendor-batch lines go to the runner, the rest to pump().
+  void plan(const std::shared_ptr<Job>& job);
+  void on_vendor_line_done(const std::string& batch_id, int64_t line, BatchLineOutcome outcome);
   void finalize(const std::string& batch_id);
   void repair_billing();
   void expire_overdue();
@@ -165,6 +179,7 @@ class BatchService {
   BatchLineExecutor executor_;
   std::shared_ptr<LedgerWriter> ledger_;
   std::unique_ptr<BatchStore> store_;
+  std::unique_ptr<VendorBatching> vendor_;  // null = every line runs through the executor
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;  // worker: tasks or marks; wait_idle: jobs

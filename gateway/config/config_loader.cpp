@@ -160,12 +160,34 @@ void parse_breaker(const Reader& r, const YAML::Node& node, const std::string& p
            [&](const YAML::Node& n, const std::string& p) { breaker.open_for = r.millis(n, p); });
 }
 
+// `batch_api: true` or `batch_api: {enabled, poll_initial_ms, poll_max_ms, max_requests}`.
+void parse_backend_batch_api(const Reader& r, const YAML::Node& node, const std::string& path,
+                             BackendBatchApiConfig& batch) {
+  if (node.IsScalar()) {
+    batch.enabled = r.boolean(node, path);
+    return;
+  }
+  r.expect_map(node, path, {"enabled", "poll_initial_ms", "poll_max_ms", "max_requests"});
+  batch.enabled = true;
+  optional(node, path, "enabled",
+           [&](const YAML::Node& n, const std::string& p) { batch.enabled = r.boolean(n, p); });
+  optional(node, path, "poll_initial_ms", [&](const YAML::Node& n, const std::string& p) {
+    batch.poll_initial = r.millis(n, p);
+  });
+  optional(node, path, "poll_max_ms",
+           [&](const YAML::Node& n, const std::string& p) { batch.poll_max = r.millis(n, p); });
+  optional(node, path, "max_requests", [&](const YAML::Node& n, const std::string& p) {
+    batch.max_requests = static_cast<size_t>(r.integer(n, p, 1, 100'000));
+  });
+  if (batch.poll_max < batch.poll_initial) batch.poll_max = batch.poll_initial;
+}
+
 BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::string& path) {
   r.expect_map(node, path,
                {"name", "protocol", "kind", "base_url", "api_key", "api_version", "headers",
                 "region", "retains_data", "capability_tier", "models", "prices", "price_catalog",
                 "hardware", "timeouts", "retry", "circuit_breaker", "max_concurrency",
-                "verify_tls", "memory_budget"});
+                "verify_tls", "memory_budget", "batch_api"});
   BackendConfig b;
   required(r, node, path, "name", [&](const YAML::Node& n, const std::string& p) {
     b.name = r.non_empty(n, p);
@@ -281,6 +303,12 @@ BackendConfig parse_backend(const Reader& r, const YAML::Node& node, const std::
   });
   optional(node, path, "verify_tls",
            [&](const YAML::Node& n, const std::string& p) { b.verify_tls = r.boolean(n, p); });
+  optional(node, path, "batch_api", [&](const YAML::Node& n, const std::string& p) {
+    if (b.protocol != "openai" && b.protocol != "anthropic") {
+      r.fail(n, p, "only openai and anthropic backends have a batch API");
+    }
+    parse_backend_batch_api(r, n, p, b.batch_api);
+  });
   if (b.region.empty()) b.region = b.kind == backends::BackendKind::local ? "local" : "unknown";
   if (local) check_local_memory(r, node["models"], join(path, "models"), b);
   return b;

@@ -24,6 +24,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <nlohmann/json.hpp>
 
+#include "fakes/fake_batch_api.h"
 #include "fakes/vendor_wire.h"
 
 namespace sy::fakes {
@@ -229,6 +230,7 @@ struct FakeVendor::State {
   std::size_t connections = 0;
   uint64_t serial = 0;
   std::list<std::unique_ptr<Connection>> live;
+  FakeBatchApi batches;  // its own lock
 
   void accept_loop();
   void serve(Connection& connection);
@@ -365,6 +367,29 @@ bool FakeVendor::State::handle(Connection& connection,
                            .vendor = std::nullopt};
   for (const auto& field : request) {
     recorded.headers[lower(field.name_string())] = std::string(field.value());
+  }
+  if (auto batch_vendor = FakeBatchApi::route_vendor(recorded.method, target)) {
+    // The batch APIs: recorded and checked for credentials like every vendor route; no script.
+    recorded.vendor = *batch_vendor;
+    bool authorized = true;
+    {
+      std::lock_guard lock(mutex);
+      ++serial;
+      const auto key = options.keys.find(*batch_vendor);
+      authorized = key == options.keys.end() || presented_key(*batch_vendor, recorded) == key->second;
+      this->recorded.push_back(recorded);
+    }
+    changed.notify_all();
+    if (!authorized) {
+      return send_answer(connection,
+                         wire::error_answer(*batch_vendor, wire::ErrorCase::unauthorized, 401),
+                         request.keep_alive()) &&
+             request.keep_alive();
+    }
+    auto answer = batches.handle(*batch_vendor, recorded.method, target,
+                                 std::string(request[http::field::content_type]),
+                                 std::string(request[http::field::host]), recorded.body);
+    return send_answer(connection, *answer, request.keep_alive()) && request.keep_alive();
   }
   auto route = match_route(recorded.method, target);
   if (route) recorded.vendor = route->vendor;
@@ -686,7 +711,28 @@ bool FakeVendor::wait_for_requests(std::size_t count, std::chrono::milliseconds 
   return state_->changed.wait_for(lock, timeout, [&] { return state_->recorded.size() >= count; });
 }
 
+void FakeVendor::set_batch_delay(std::chrono::milliseconds delay) {
+  state_->batches.set_complete_after(delay);
+}
+
+void FakeVendor::set_batch_line_fault(BatchLineFaultFn fault) {
+  state_->batches.set_line_fault(std::move(fault));
+}
+
+void FakeVendor::set_batch_reply(std::optional<Reply> reply) {
+  state_->batches.set_reply(std::move(reply));
+}
+
+std::size_t FakeVendor::batch_count(Vendor vendor) const {
+  return state_->batches.batch_count(vendor);
+}
+
+std::size_t FakeVendor::batched_request_count(Vendor vendor) const {
+  return state_->batches.batched_request_count(vendor);
+}
+
 void FakeVendor::reset() {
+  state_->batches.reset();
   std::lock_guard lock(state_->mutex);
   state_->scripts.clear();
   state_->recorded.clear();

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,6 +97,16 @@ struct RecordedRequest {
   std::optional<Vendor> vendor;  // the route it matched, if any
 };
 
+// What becomes of one request inside a vendor batch (OpenAI Batch, Anthropic Message Batches).
+enum class BatchLineFault {
+  none,     // answered as the synchronous endpoint would answer it
+  errored,  // a 400 invalid_request_error (OpenAI: error file; Anthropic: result errored)
+  expired,  // the window passed first (OpenAI: error batch_expired; Anthropic: expired)
+};
+// Decides a batch line's fate from its custom_id and its request body (JSON text).
+using BatchLineFaultFn =
+    std::function<BatchLineFault(const std::string& custom_id, const std::string& body)>;
+
 struct FakeVendorOptions {
   uint16_t port = 0;
   // Expected key per vendor; a vendor without an entry accepts any (or no) key.
@@ -129,6 +140,15 @@ class FakeVendor {
   bool wait_for_requests(std::size_t count, std::chrono::milliseconds timeout) const;
   // Forgets scripts, the default reply and recorded requests; counters restart at zero.
   void reset();
+
+  // The batch APIs (fake_batch_api.h): a batch completes `delay` after it was created
+  // (default 50 ms); `fault` picks lines that fail or expire; `reply` overrides the default
+  // reply of batched lines.
+  void set_batch_delay(std::chrono::milliseconds delay);
+  void set_batch_line_fault(BatchLineFaultFn fault);
+  void set_batch_reply(std::optional<Reply> reply);
+  std::size_t batch_count(Vendor vendor) const;          // batches created
+  std::size_t batched_request_count(Vendor vendor) const;  // lines received in batches
 
   // The control API's view of requests(), as JSON text.
   std::string requests_json() const;

@@ -53,6 +53,17 @@ struct LocalBackendConfig {
   uint64_t memory_budget_bytes = 0;  // 0 = what the machine has available at start
 };
 
+// `batch_api:` of an openai or anthropic backend: whether bulk-job lines routed to it go through
+// the vendor's batch API (OpenAI Batch, Anthropic Message Batches: billed at the batch price,
+// answered within 24 h) instead of one synchronous call each. Off by default: a batch API
+// trades latency (hours) for price, and some accounts have no access to it.
+struct BackendBatchApiConfig {
+  bool enabled = false;
+  std::chrono::milliseconds poll_initial{5'000};  // first status poll after submitting
+  std::chrono::milliseconds poll_max{300'000};    // polls back off (x2) up to this interval
+  size_t max_requests = 10'000;                   // requests per vendor batch (then another)
+};
+
 struct BackendConfig {
   std::string name;
   std::string protocol;  // openai | openai_compat | azure | anthropic | gemini | local
@@ -70,6 +81,7 @@ struct BackendConfig {
   int max_concurrency = 0;
   bool verify_tls = true;
   LocalBackendConfig local;  // protocol local only
+  BackendBatchApiConfig batch_api;  // openai and anthropic only
 };
 
 // One step of an alias: which backend, and the model name to ask it for.

@@ -39,7 +39,9 @@ struct LedgerRow {
   bool usage_estimated = false;  // no usage from the vendor (cancelled): counted by estimate
   backends::MicroDollars cost = 0;
   backends::MicroDollars baseline_cost = 0;  // the tenant's baseline model, same tokens
-  std::string price_source = "none";         // "config", "catalog", "hardware" or "none" (unpriced)
+  // "config", "catalog", "hardware" or "none" (unpriced); "catalog+batch" / "config+batch" when
+  // a vendor batch API served it at the batch price.
+  std::string price_source = "none";
   int64_t latency_ms = 0;
   std::optional<int64_t> ttft_ms;  // streams: until the first content reached the client
   LedgerStatus status = LedgerStatus::ok;

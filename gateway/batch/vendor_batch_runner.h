@@ -1,0 +1,150 @@
+#pragma once
+// Bulk-job lines that the policy sent to a closed vendor with a batch API (a backend with
+// `batch_api` on): grouped per backend into vendor batches (OpenAI Batch, Anthropic Message
+// Batches), submitted, polled with backoff, and their answers handed back per line exactly as
+// a synchronous line's would be: an OpenAI chat.completion body (or OpenAI error JSON) and a
+// ledger row priced at the catalog's batch price (price_source "<source>+batch").
+//
+// Contract with BatchService:
+// - submit() takes lines already decided by the policy gate (VendorLinePlan): nothing else is
+//   ever sent to a vendor batch.
+// - The sink gets every submitted line once per delivery; after a crash a vendor batch's
+//   results may be delivered again (the job store keeps the first: exactly once per line).
+// - A vendor batch is persisted (vendor_batch_store.h) once the vendor accepted it; start()
+//   resumes polling those, so a restart never submits them again.
+// - A vendor batch the vendor refuses (after `submit_attempts` tries) or fails, and a line it
+//   reports no answer for, come back as error outcomes (the job's error file).
+// Threading: one worker thread does every vendor call (they block); public methods are
+// thread-safe and never block on the network.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "batch/batch_service.h"
+#include "batch/vendor_batch_store.h"
+#include "ledger/request_pricer.h"
+#include "switchyard/backends/vendor_batch.h"
+
+namespace sy::gateway {
+
+// A line the policy routed to a batch-API backend: what to send, and its ledger row so far.
+struct VendorLinePlan {
+  std::string backend;            // config name; a backend with batch_api on
+  backends::ChatRequest request;  // request.model is the upstream model; not streamed
+  LedgerRow row;                  // ids, tenant, key, endpoint, rule and classes filled
+};
+
+// Decides one line before it runs: a plan for a vendor batch, or nullopt to run it on the
+// synchronous path (which decides again, and refuses what the policy refuses).
+using BatchLinePlanner = std::function<std::optional<VendorLinePlan>(const BatchLineRequest&)>;
+
+// Where each line's outcome goes (BatchService): job id, 0-based line, outcome.
+using VendorLineSink = std::function<void(const std::string&, int64_t, BatchLineOutcome)>;
+
+class VendorBatchRunner;
+
+// What BatchService needs to send lines to vendor batches: the planner and the runner.
+struct VendorBatching {
+  BatchLinePlanner planner;
+  std::shared_ptr<VendorBatchRunner> runner;
+};
+
+struct VendorBatchBackend {
+  std::shared_ptr<backends::VendorBatchClient> client;
+  std::chrono::milliseconds poll_initial{5'000};
+  std::chrono::milliseconds poll_max{300'000};
+  size_t max_requests = 10'000;
+};
+
+struct VendorBatchRunnerOptions {
+  std::filesystem::path store_path;  // the vendor batch store (created)
+  bool synchronous_full = false;
+  int submit_attempts = 3;  // tries of a retryable submit failure, with backoff
+  std::chrono::milliseconds retry_backoff{1'000};
+  // Set by stop(); the vendor clients poll it (VendorBatchClientOptions::stop) to cancel a call
+  // in flight. May be null.
+  std::shared_ptr<std::atomic<bool>> stop_flag;
+};
+
+class VendorBatchRunner {
+ public:
+  // Opens the store (throws std::runtime_error with context). `pricer` may be null (unpriced).
+  VendorBatchRunner(VendorBatchRunnerOptions options,
+                    std::map<std::string, VendorBatchBackend> backends,
+                    std::shared_ptr<const RequestPricer> pricer);
+  ~VendorBatchRunner();  // stop()
+  VendorBatchRunner(const VendorBatchRunner&) = delete;
+  VendorBatchRunner& operator=(const VendorBatchRunner&) = delete;
+
+  bool serves(const std::string& backend) const { return backends_.contains(backend); }
+  // Call once, before start().
+  void set_sink(VendorLineSink sink) { sink_ = std::move(sink); }
+  // Lines of `batch_id` in stored, unfinished vendor batches (available before start()).
+  std::set<int64_t> owned_lines(const std::string& batch_id) const;
+  // Starts the worker: stored vendor batches are polled again, queued lines submitted.
+  void start();
+  // Queues lines of one job for submission (grouped per backend, max_requests per batch).
+  // `custom_id` of each is the vendor's custom_id (ours: the line's request id).
+  void submit(const std::string& batch_id, std::vector<std::pair<int64_t, VendorLinePlan>> lines);
+  // The job was cancelled: its vendor batches are cancelled at the vendor (once); their
+  // results still come back (answered lines billed, the rest as errors).
+  void cancel(const std::string& batch_id);
+  // Stops the worker (a vendor call in flight is cancelled). Idempotent.
+  void stop();
+
+ private:
+  struct Pending {  // queued, not yet submitted
+    std::string batch_id;
+    std::string backend;
+    std::vector<std::pair<int64_t, VendorLinePlan>> lines;
+    int attempts = 0;
+    std::chrono::steady_clock::time_point not_before{};
+  };
+  struct Active {  // submitted and stored
+    VendorBatchRecord record;
+    std::chrono::milliseconds interval{};
+    std::chrono::steady_clock::time_point next_poll{};
+    int poll_failures = 0;
+  };
+
+  void worker();
+  void submit_one(Pending pending);
+  // true: the vendor batch is finished (results delivered or failed lines delivered).
+  bool poll_one(Active& active);
+  void deliver_results(const VendorBatchRecord& record,
+                       std::vector<backends::VendorBatchResult> results);
+  void fail_lines(const std::string& batch_id, const std::string& backend,
+                  const std::vector<VendorBatchLine>& lines, const backends::Error& error);
+  BatchLineOutcome outcome_for(LedgerRow row, const std::string& backend, const std::string& model,
+                               const backends::Result<backends::ChatResponse>& response) const;
+  bool stopping() const;
+
+  VendorBatchRunnerOptions options_;
+  std::map<std::string, VendorBatchBackend> backends_;
+  std::shared_ptr<const RequestPricer> pricer_;
+  VendorBatchStore store_;
+  VendorLineSink sink_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Pending> pending_;
+  std::vector<Active> active_;           // owned by the worker once started
+  std::set<std::string> cancel_;         // jobs to cancel at the vendor
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread worker_;
+};
+
+}  // namespace sy::gateway

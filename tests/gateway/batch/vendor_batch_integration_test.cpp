@@ -1,0 +1,327 @@
+// Bulk jobs through vendor batch APIs, end to end in process: a gateway whose OpenAI and
+// Anthropic backends have `batch_api` on, in front of the loopback fake that speaks OpenAI's
+// Batch API and Anthropic's Message Batches. Lines the policy routes to those backends are
+// submitted as one vendor batch per backend (translated for Anthropic, aliases resolved),
+// polled, mapped back by custom_id into the job's output and error files once, and billed at
+// the batch price; a restricted line never reaches a vendor; Gemini and local lines stay
+// synchronous; a restart resumes polling instead of submitting again; a cancel reaches the
+// vendor.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "gateway/batch/batch_test_support.h"
+#include "gateway/cli/temp_dir.h"
+#include "gateway/gateway_fixture.h"
+#include "ledger/request_pricer.h"
+#include "ledger/sqlite_ledger_writer.h"
+#include "switchyard/gateway/sha256.h"
+#include "switchyard/policies/rules/policy_loader.h"
+
+namespace sy::testing {
+namespace {
+
+using fakes::Vendor;
+using nlohmann::json;
+
+constexpr const char* kKey = "sk-acme";
+constexpr const char* kCard = "4111 1111 1111 1111";
+
+constexpr char kPolicy[] = R"(
+rules:
+  - name: restricted-local-only
+    when: {sensitivity: {at_least: restricted}}
+    require: {kind: local}
+)";
+
+class VendorBatches : public ::testing::Test {
+ protected:
+  VendorBatches()
+      : vendor_(fakes::FakeVendorOptions{
+            .keys = {{Vendor::openai, "sk-o"}, {Vendor::anthropic, "sk-a"}}}) {
+    vendor_.set_batch_delay(std::chrono::milliseconds(40));
+  }
+
+  std::shared_ptr<gateway::GatewayConfig> config() {
+    auto config = std::make_shared<gateway::GatewayConfig>();
+    auto batched = [](gateway::BackendConfig b) {
+      b.batch_api.enabled = true;
+      b.batch_api.poll_initial = std::chrono::milliseconds(10);
+      b.batch_api.poll_max = std::chrono::milliseconds(40);
+      return b;
+    };
+    config->backends.push_back(
+        batched(fake_backend("oai", "openai", vendor_, Vendor::openai, "sk-o")));
+    config->backends.back().region = "us";
+    // A flat price with the vendor's 50 % batch discount: big enough to see the halving exactly.
+    config->backends.back().pricing.flat = backends::PriceTerms{.input = {10'000'000, 1'000'000},
+                                                                .output = {20'000'000, 1'000'000},
+                                                                .batch_discount_bp = 5000};
+    config->backends.push_back(
+        batched(fake_backend("claude", "anthropic", vendor_, Vendor::anthropic, "sk-a")));
+    config->backends.back().pricing.catalog = "anthropic";  // what the loader sets by protocol
+    config->backends.push_back(fake_backend("gem", "gemini", vendor_, Vendor::gemini, "sk-g"));
+    config->backends.back().pricing.catalog = "gemini";
+    config->backends.push_back(fake_backend("local", "openai_compat", local_, Vendor::openai, "l"));
+    config->backends.back().kind = backends::BackendKind::local;
+    config->backends.back().region = "local";
+    config->models.push_back({"fast", {{"oai", "gpt-4o-mini"}}});
+    config->models.push_back({"haiku", {{"claude", "claude-3-5-haiku-latest"}}});
+    config->models.push_back({"flash", {{"gem", "gemini-2.0-flash"}}});
+    config->models.push_back({"chat", {{"oai", "gpt-4o-mini"}, {"local", "llama"}}});
+    config->tenants.push_back({.name = "acme"});
+    config->keys.push_back(
+        {.id = "acme-k", .sha256_hex = gateway::sha256_hex(kKey), .tenant = "acme"});
+    config->policy = policies::load_policy_string(kPolicy, "policy.yaml");
+    config->data_dir = dir_.path().string();
+    return config;
+  }
+  void start() { gateway_ = std::make_unique<GatewayUnderTest>(config_ = config()); }
+  void stop() { gateway_.reset(); }
+
+  std::string create_batch(const std::string& input) {
+    TestResponse up = client_.post(gateway_->url("/v1/files"), multipart_upload(input, "batch"),
+                                   upload_headers(kKey));
+    EXPECT_EQ(up.status, 200) << up.body;
+    json body = {{"input_file_id", json::parse(up.body)["id"]},
+                 {"endpoint", "/v1/chat/completions"},
+                 {"completion_window", "24h"}};
+    TestResponse r = client_.post(gateway_->url("/v1/batches"), body.dump(),
+                                  {{"authorization", std::string("Bearer ") + kKey}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json created = json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(created.is_object() && created.contains("id") && created["id"].is_string())
+        << "upload: " << up.body << "\ncreate: " << r.body;
+    return created.value("id", "");
+  }
+  json wait(const std::string& id) {
+    return wait_for_batch(client_, gateway_->url("/v1/batches/" + id), kKey);
+  }
+  // custom_id -> line of the file.
+  std::map<std::string, json> file_lines(const json& batch, const char* field) {
+    std::map<std::string, json> out;
+    if (!batch[field].is_string()) return out;
+    TestResponse r =
+        client_.get(gateway_->url("/v1/files/" + batch[field].get<std::string>() + "/content"),
+                    {{"authorization", std::string("Bearer ") + kKey}});
+    EXPECT_EQ(r.status, 200) << field << ": " << r.body;
+    for (json& line : jsonl(r.body)) {
+      EXPECT_TRUE(line.contains("custom_id") && line["custom_id"].is_string()) << line.dump();
+      if (line.contains("custom_id") && line["custom_id"].is_string()) {
+        const std::string custom_id = line["custom_id"];
+        out[custom_id] = std::move(line);
+      }
+    }
+    return out;
+  }
+  std::map<std::string, gateway::LedgerRow> ledger_rows() {
+    std::map<std::string, gateway::LedgerRow> out;
+    for (auto& row : gateway::read_sqlite_ledger(dir_ / "ledger.sqlite3")) {
+      EXPECT_FALSE(out.contains(row.request_id)) << "billed twice: " << row.request_id;
+      out[row.request_id] = row;
+    }
+    return out;
+  }
+  size_t requests_to(std::string_view target_prefix, std::string_view method = "") {
+    size_t n = 0;
+    for (const auto& r : vendor_.requests()) {
+      n += r.target.starts_with(target_prefix) && (method.empty() || r.method == method);
+    }
+    return n;
+  }
+
+  gateway::testing::TempDir dir_;
+  fakes::FakeVendor vendor_;
+  fakes::FakeVendor local_;
+  std::shared_ptr<gateway::GatewayConfig> config_;
+  std::unique_ptr<GatewayUnderTest> gateway_;
+  TestHttpClient client_;
+};
+
+TEST_F(VendorBatches, RoutesLinesPerBackendToVendorBatchesAndBillsTheBatchPrice) {
+  start();
+  std::string input;
+  for (int i = 0; i < 3; ++i) input += chat_line("oai-" + std::to_string(i), "fast", "hello there");
+  for (int i = 0; i < 2; ++i) input += chat_line("ant-" + std::to_string(i), "haiku", "hi you");
+  input += chat_line("gem-0", "flash", "hello gemini");
+  input += chat_line("card", "chat", std::string("Refund card ") + kCard + " today");
+  input += chat_line("nope", "no-such-model", "hello");
+  const std::string id = create_batch(input);
+  const json done = wait(id);
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(done["request_counts"]["completed"], 7);
+  EXPECT_EQ(done["request_counts"]["failed"], 1);
+
+  // One vendor batch per backend, with exactly the lines routed there; nothing synchronous to
+  // either vendor; Gemini (no batch API) and the local line synchronous.
+  EXPECT_EQ(vendor_.batch_count(Vendor::openai), 1u);
+  EXPECT_EQ(vendor_.batched_request_count(Vendor::openai), 3u);
+  EXPECT_EQ(vendor_.batch_count(Vendor::anthropic), 1u);
+  EXPECT_EQ(vendor_.batched_request_count(Vendor::anthropic), 2u);
+  EXPECT_EQ(requests_to("/v1/chat/completions"), 0u);
+  EXPECT_EQ(requests_to("/v1/messages", "POST"), 1u);  // the one batch create
+  EXPECT_EQ(requests_to("/v1beta/models/gemini-2.0-flash:generateContent"), 1u);
+  EXPECT_EQ(local_.request_count(), 1u);
+  // The restricted value reached no vendor in any form, batch upload included.
+  for (const auto& r : vendor_.requests()) {
+    EXPECT_EQ(r.body.find(kCard), std::string::npos) << r.target;
+    EXPECT_EQ(r.body.find("4111111111111111"), std::string::npos) << r.target;
+  }
+  // What the vendors received: upstream model names; Anthropic's own Messages params.
+  for (const auto& r : vendor_.requests()) {
+    if (r.target == "/v1/files") {
+      EXPECT_NE(r.body.find("\"model\":\"gpt-4o-mini\""), std::string::npos);
+      EXPECT_EQ(r.body.find("\"model\":\"fast\""), std::string::npos);
+    }
+    if (r.target == "/v1/messages/batches" && r.method == "POST") {
+      const json body = json::parse(r.body);
+      ASSERT_EQ(body["requests"].size(), 2u);
+      const json& params = body["requests"][0]["params"];
+      EXPECT_EQ(params["model"], "claude-3-5-haiku-latest");
+      EXPECT_TRUE(params["max_tokens"].is_number());
+      EXPECT_EQ(params["messages"][0]["role"], "user");
+      EXPECT_TRUE(body["requests"][0]["custom_id"].get<std::string>().starts_with("batch_req_"));
+    }
+  }
+
+  auto output = file_lines(done, "output_file_id");
+  ASSERT_EQ(output.size(), 7u);
+  for (const char* cid : {"oai-0", "oai-1", "oai-2", "ant-0", "ant-1", "gem-0", "card"}) {
+    ASSERT_TRUE(output.contains(cid)) << cid;
+    const json& line = output[cid];
+    EXPECT_EQ(line["response"]["status_code"], 200);
+    EXPECT_EQ(line["response"]["body"]["object"], "chat.completion");
+    EXPECT_FALSE(
+        line["response"]["body"]["choices"][0]["message"]["content"].get<std::string>().empty());
+  }
+  EXPECT_NE(output["ant-0"]["response"]["body"]["choices"][0]["message"]["content"]
+                .get<std::string>()
+                .find("claude-3-5-haiku-latest"),
+            std::string::npos);
+  EXPECT_GT(output["ant-0"]["response"]["body"]["usage"]["prompt_tokens"], 0);
+  auto errors = file_lines(done, "error_file_id");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(errors.contains("nope"));
+
+  stop();
+  auto rows = ledger_rows();
+  ASSERT_EQ(rows.size(), 8u);
+  gateway::RequestPricer pricer(*config_);
+  std::map<std::string, gateway::LedgerRow> by_cid;
+  for (const auto& [request_id, row] : rows) {
+    const std::string index = request_id.substr(request_id.rfind('_') + 1);
+    by_cid[std::vector<std::string>{"oai-0", "oai-1", "oai-2", "ant-0", "ant-1", "gem-0", "card",
+                                    "nope"}[std::stoi(index)]] = row;
+  }
+  for (const char* cid : {"oai-0", "oai-1", "oai-2"}) {
+    const gateway::LedgerRow& row = by_cid[cid];
+    EXPECT_EQ(row.backend, "oai");
+    EXPECT_EQ(row.model, "gpt-4o-mini");
+    EXPECT_EQ(row.surface, "batch");
+    EXPECT_EQ(row.volume, "bulk");
+    EXPECT_EQ(row.status, gateway::LedgerStatus::ok);
+    EXPECT_EQ(row.price_source, "config+batch");
+    ASSERT_GT(row.usage.prompt_tokens, 0);
+    // Exactly half of the synchronous price of the same tokens.
+    const auto day = gateway::utc_day(std::chrono::system_clock::now());
+    const int64_t sync = pricer.price("oai", "gpt-4o-mini", row.usage, day).cost;
+    EXPECT_EQ(row.cost * 2, sync) << cid;
+    EXPECT_EQ(row.cost, row.usage.prompt_tokens * 5 + row.usage.completion_tokens * 10);
+  }
+  for (const char* cid : {"ant-0", "ant-1"}) {
+    EXPECT_EQ(by_cid[cid].backend, "claude");
+    EXPECT_EQ(by_cid[cid].price_source, "catalog+batch");
+    EXPECT_GT(by_cid[cid].usage.completion_tokens, 0);
+  }
+  EXPECT_EQ(by_cid["gem-0"].price_source, "catalog");  // synchronous: the normal price
+  EXPECT_EQ(by_cid["card"].backend, "local");
+  EXPECT_EQ(by_cid["card"].sensitivity, "restricted");
+  EXPECT_EQ(by_cid["nope"].status, gateway::LedgerStatus::error);
+}
+
+TEST_F(VendorBatches, VendorSideErrorsAndExpiryGoToTheErrorFileUnbilled) {
+  vendor_.set_batch_line_fault([](const std::string&, const std::string& body) {
+    if (body.find("fail me") != std::string::npos) return fakes::BatchLineFault::errored;
+    if (body.find("too late") != std::string::npos) return fakes::BatchLineFault::expired;
+    return fakes::BatchLineFault::none;
+  });
+  start();
+  const std::string id =
+      create_batch(chat_line("ok", "fast", "hello") + chat_line("bad", "fast", "fail me") +
+                   chat_line("late", "haiku", "too late") + chat_line("ok2", "haiku", "hello"));
+  const json done = wait(id);
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  auto output = file_lines(done, "output_file_id");
+  auto errors = file_lines(done, "error_file_id");
+  EXPECT_EQ(output.size(), 2u);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors["bad"]["response"]["status_code"], 400);
+  EXPECT_EQ(errors["late"]["response"]["status_code"], 504);
+  EXPECT_EQ(errors["late"]["response"]["body"]["error"]["code"], "batch_expired");
+  stop();
+  auto rows = ledger_rows();
+  ASSERT_EQ(rows.size(), 4u);
+  int errored = 0;
+  for (const auto& [request_id, row] : rows) {
+    if (row.status != gateway::LedgerStatus::error) continue;
+    ++errored;
+    EXPECT_EQ(row.cost, 0);
+    EXPECT_FALSE(row.backend.empty());
+  }
+  EXPECT_EQ(errored, 2);
+}
+
+TEST_F(VendorBatches, ARestartResumesPollingInsteadOfSubmittingAgain) {
+  vendor_.set_batch_delay(std::chrono::seconds(60));
+  start();
+  const std::string id =
+      create_batch(chat_line("a", "fast", "hello") + chat_line("b", "fast", "hello again"));
+  // Submitted and stored: the first status poll comes after the store has the vendor's id.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (requests_to("/v1/batches/batch_fake", "GET") == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(requests_to("/v1/batches/batch_fake", "GET"), 0u);
+  stop();
+  EXPECT_EQ(vendor_.batch_count(Vendor::openai), 1u);
+
+  vendor_.set_batch_delay(std::chrono::milliseconds(0));  // the vendor finished meanwhile
+  start();
+  const json done = wait(id);
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(file_lines(done, "output_file_id").size(), 2u);
+  EXPECT_EQ(vendor_.batch_count(Vendor::openai), 1u);  // never submitted again
+  EXPECT_EQ(requests_to("/v1/files", "POST"), 1u);
+  stop();
+  auto rows = ledger_rows();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& [request_id, row] : rows) EXPECT_EQ(row.price_source, "config+batch");
+}
+
+TEST_F(VendorBatches, ACancelReachesTheVendorAndUnansweredLinesGoToTheErrorFile) {
+  vendor_.set_batch_delay(std::chrono::seconds(60));
+  start();
+  const std::string id =
+      create_batch(chat_line("a", "haiku", "hello") + chat_line("b", "haiku", "hello again"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (vendor_.batch_count(Vendor::anthropic) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(vendor_.batch_count(Vendor::anthropic), 1u);
+  TestResponse cancelled = client_.post(gateway_->url("/v1/batches/" + id + "/cancel"), "",
+                                        {{"authorization", std::string("Bearer ") + kKey}});
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  const json done = wait(id);
+  ASSERT_EQ(done["status"], "cancelled") << done.dump();
+  EXPECT_EQ(requests_to("/v1/messages/batches/msgbatch_fake", "POST"), 1u);  // the cancel
+  auto errors = file_lines(done, "error_file_id");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors["a"]["response"]["body"]["error"]["code"], "batch_cancelled");
+}
+
+}  // namespace
+}  // namespace sy::testing
