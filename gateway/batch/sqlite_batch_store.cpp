@@ -4,6 +4,9 @@
 
 #include <array>
 #include <stdexcept>
+#include <string_view>
+
+#include "batch/sqlite_support.h"
 
 namespace sy::gateway {
 
@@ -12,10 +15,11 @@ using backends::ErrorKind;
 
 namespace {
 
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using sqlite_support::bind_value;
+using sqlite_support::prepare;
+using sqlite_support::Stmt;
+using sqlite_support::text;
+constexpr std::string_view kStore = "batch store";
 
 // Migration i (1-based) brings the schema from version i-1 to i. Never edit one that shipped:
 // append a new one.
@@ -89,33 +93,11 @@ constexpr const char* kBatchColumns =
 }
 
 void exec_or_throw(sqlite3* db, const char* sql, const std::string& what) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    throw std::runtime_error("batch store: " + what + ": " + text);
-  }
+  sqlite_support::exec_or_throw(db, kStore, sql, what);
 }
 
 Error storage_error(sqlite3* db, const std::string& what) {
-  return Error{.kind = ErrorKind::internal,
-               .message = "batch store: " + what + ": " + sqlite3_errmsg(db)};
-}
-
-Stmt prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-  return Stmt(raw);
-}
-
-void bind(sqlite3_stmt* stmt, int i, const std::string& text) {
-  sqlite3_bind_text(stmt, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
-void bind(sqlite3_stmt* stmt, int i, int64_t value) { sqlite3_bind_int64(stmt, i, value); }
-
-std::string text(sqlite3_stmt* stmt, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, i))) : std::string();
+  return sqlite_support::storage_error(db, kStore, what);
 }
 
 FileRecord read_file(sqlite3_stmt* s) {
@@ -217,13 +199,13 @@ backends::Status SqliteBatchStore::insert_file(const FileRecord& f) {
       "INSERT OR REPLACE INTO files (id, tenant, purpose, filename, bytes, created_at, lines, "
       "seq) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
       "files))");
-  bind(s.get(), 1, f.id);
-  bind(s.get(), 2, f.tenant);
-  bind(s.get(), 3, f.purpose);
-  bind(s.get(), 4, f.filename);
-  bind(s.get(), 5, f.bytes);
-  bind(s.get(), 6, f.created_at);
-  bind(s.get(), 7, f.lines);
+  bind_value(s.get(), 1, f.id);
+  bind_value(s.get(), 2, f.tenant);
+  bind_value(s.get(), 3, f.purpose);
+  bind_value(s.get(), 4, f.filename);
+  bind_value(s.get(), 5, f.bytes);
+  bind_value(s.get(), 6, f.created_at);
+  bind_value(s.get(), 7, f.lines);
   if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "storing a file"));
   return {};
 }
@@ -233,7 +215,7 @@ std::optional<FileRecord> SqliteBatchStore::file(const std::string& id) const {
   Stmt s = prepare(db_.get(),
                    "SELECT id, tenant, purpose, filename, bytes, created_at, lines FROM files "
                    "WHERE id = ?");
-  bind(s.get(), 1, id);
+  bind_value(s.get(), 1, id);
   if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
   return read_file(s.get());
 }
@@ -247,10 +229,10 @@ std::vector<FileRecord> SqliteBatchStore::list_files(const std::string& tenant,
                    "WHERE tenant = ?1 AND (?2 = '' OR purpose = ?2) AND "
                    "seq < COALESCE((SELECT seq FROM files WHERE id = ?3), 9223372036854775807) "
                    "ORDER BY seq DESC LIMIT ?4");
-  bind(s.get(), 1, tenant);
-  bind(s.get(), 2, purpose);
-  bind(s.get(), 3, after);
-  bind(s.get(), 4, static_cast<int64_t>(limit));
+  bind_value(s.get(), 1, tenant);
+  bind_value(s.get(), 2, purpose);
+  bind_value(s.get(), 3, after);
+  bind_value(s.get(), 4, static_cast<int64_t>(limit));
   std::vector<FileRecord> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_file(s.get()));
   return out;
@@ -259,7 +241,7 @@ std::vector<FileRecord> SqliteBatchStore::list_files(const std::string& tenant,
 backends::Status SqliteBatchStore::delete_file(const std::string& id) {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(), "DELETE FROM files WHERE id = ?");
-  bind(s.get(), 1, id);
+  bind_value(s.get(), 1, id);
   if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "deleting a file"));
   return {};
 }
@@ -273,21 +255,21 @@ backends::Status SqliteBatchStore::insert_batch(const BatchRecord& b) {
   int i = 0;
   for (const std::string* field : {&b.id, &b.tenant, &b.key_id, &b.input_file_id, &b.endpoint,
                                    &b.completion_window, &b.metadata_json, &b.errors_json}) {
-    bind(s.get(), ++i, *field);
+    bind_value(s.get(), ++i, *field);
   }
-  bind(s.get(), ++i, std::string(to_string(b.status)));
+  bind_value(s.get(), ++i, std::string(to_string(b.status)));
   for (int64_t field :
        {b.created_at, b.in_progress_at, b.expires_at, b.finalizing_at, b.completed_at, b.failed_at,
         b.expired_at, b.cancelling_at, b.cancelled_at}) {
-    bind(s.get(), ++i, field);
+    bind_value(s.get(), ++i, field);
   }
-  bind(s.get(), ++i, b.output_file_id);
-  bind(s.get(), ++i, b.error_file_id);
+  bind_value(s.get(), ++i, b.output_file_id);
+  bind_value(s.get(), ++i, b.error_file_id);
   for (int64_t field :
        {b.total, b.completed, b.failed, b.tokens_in, b.tokens_out, b.cost_micro_usd}) {
-    bind(s.get(), ++i, field);
+    bind_value(s.get(), ++i, field);
   }
-  bind(s.get(), ++i, int64_t{b.output_written ? 1 : 0});
+  bind_value(s.get(), ++i, int64_t{b.output_written ? 1 : 0});
   if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "storing a batch"));
   return {};
 }
@@ -296,7 +278,7 @@ std::optional<BatchRecord> SqliteBatchStore::batch(const std::string& id) const 
   std::lock_guard lock(mutex_);
   std::string sql = std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = ?";
   Stmt s = prepare(db_.get(), sql.c_str());
-  bind(s.get(), 1, id);
+  bind_value(s.get(), 1, id);
   if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
   return read_batch(s.get());
 }
@@ -308,9 +290,9 @@ std::vector<BatchRecord> SqliteBatchStore::list_batches(const std::string& tenan
                     " FROM batches WHERE tenant = ?1 AND seq < COALESCE((SELECT seq FROM batches "
                     "WHERE id = ?2), 9223372036854775807) ORDER BY seq DESC LIMIT ?3";
   Stmt s = prepare(db_.get(), sql.c_str());
-  bind(s.get(), 1, tenant);
-  bind(s.get(), 2, after);
-  bind(s.get(), 3, static_cast<int64_t>(limit));
+  bind_value(s.get(), 1, tenant);
+  bind_value(s.get(), 2, after);
+  bind_value(s.get(), 3, static_cast<int64_t>(limit));
   std::vector<BatchRecord> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_batch(s.get()));
   return out;
@@ -334,14 +316,14 @@ backends::Status SqliteBatchStore::update_batch(const BatchRecord& b) {
                    "finalizing_at = ?, completed_at = ?, failed_at = ?, expired_at = ?, "
                    "cancelling_at = ?, cancelled_at = ?, output_written = ? WHERE id = ?");
   int i = 0;
-  bind(s.get(), ++i, std::string(to_string(b.status)));
-  bind(s.get(), ++i, b.errors_json);
+  bind_value(s.get(), ++i, std::string(to_string(b.status)));
+  bind_value(s.get(), ++i, b.errors_json);
   for (int64_t field : {b.in_progress_at, b.finalizing_at, b.completed_at, b.failed_at,
                         b.expired_at, b.cancelling_at, b.cancelled_at}) {
-    bind(s.get(), ++i, field);
+    bind_value(s.get(), ++i, field);
   }
-  bind(s.get(), ++i, int64_t{b.output_written ? 1 : 0});
-  bind(s.get(), ++i, b.id);
+  bind_value(s.get(), ++i, int64_t{b.output_written ? 1 : 0});
+  bind_value(s.get(), ++i, b.id);
   if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "updating a batch"));
   return {};
 }
@@ -359,9 +341,9 @@ backends::Result<bool> SqliteBatchStore::transition(const std::string& id,
   std::string sql =
       "UPDATE batches SET status = ?, " + column + " = ? WHERE id = ? AND status IN (" + in + ")";
   Stmt s = prepare(db_.get(), sql.c_str());
-  bind(s.get(), 1, std::string(to_string(to)));
-  bind(s.get(), 2, at);
-  bind(s.get(), 3, id);
+  bind_value(s.get(), 1, std::string(to_string(to)));
+  bind_value(s.get(), 2, at);
+  bind_value(s.get(), 3, id);
   if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "changing a batch status"));
   return sqlite3_changes(db_.get()) > 0;
 }
@@ -380,12 +362,12 @@ backends::Result<bool> SqliteBatchStore::record_line(const std::string& batch_id
   Stmt insert = prepare(db_.get(),
                         "INSERT OR IGNORE INTO batch_lines (batch_id, line, ok, result, "
                         "ledger_row, billed) VALUES (?, ?, ?, ?, ?, ?)");
-  bind(insert.get(), 1, batch_id);
-  bind(insert.get(), 2, result.line);
-  bind(insert.get(), 3, int64_t{result.ok ? 1 : 0});
-  bind(insert.get(), 4, result.json);
-  bind(insert.get(), 5, row_json);
-  bind(insert.get(), 6, int64_t{row_json.empty() ? 1 : 0});
+  bind_value(insert.get(), 1, batch_id);
+  bind_value(insert.get(), 2, result.line);
+  bind_value(insert.get(), 3, int64_t{result.ok ? 1 : 0});
+  bind_value(insert.get(), 4, result.json);
+  bind_value(insert.get(), 5, row_json);
+  bind_value(insert.get(), 6, int64_t{row_json.empty() ? 1 : 0});
   if (!done(insert.get())) return rollback("storing a line result");
   if (sqlite3_changes(db_.get()) == 0) {
     sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -395,12 +377,12 @@ backends::Result<bool> SqliteBatchStore::record_line(const std::string& batch_id
                         "UPDATE batches SET completed = completed + ?, failed = failed + ?, "
                         "tokens_in = tokens_in + ?, tokens_out = tokens_out + ?, "
                         "cost_micro_usd = cost_micro_usd + ? WHERE id = ?");
-  bind(counts.get(), 1, int64_t{result.ok ? 1 : 0});
-  bind(counts.get(), 2, int64_t{result.ok ? 0 : 1});
-  bind(counts.get(), 3, tokens_in);
-  bind(counts.get(), 4, tokens_out);
-  bind(counts.get(), 5, cost_micro_usd);
-  bind(counts.get(), 6, batch_id);
+  bind_value(counts.get(), 1, int64_t{result.ok ? 1 : 0});
+  bind_value(counts.get(), 2, int64_t{result.ok ? 0 : 1});
+  bind_value(counts.get(), 3, tokens_in);
+  bind_value(counts.get(), 4, tokens_out);
+  bind_value(counts.get(), 5, cost_micro_usd);
+  bind_value(counts.get(), 6, batch_id);
   if (!done(counts.get())) return rollback("counting a line");
   if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return rollback("committing a line");
@@ -411,7 +393,7 @@ backends::Result<bool> SqliteBatchStore::record_line(const std::string& batch_id
 std::set<int64_t> SqliteBatchStore::done_lines(const std::string& batch_id) const {
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(), "SELECT line FROM batch_lines WHERE batch_id = ?");
-  bind(s.get(), 1, batch_id);
+  bind_value(s.get(), 1, batch_id);
   std::set<int64_t> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.insert(sqlite3_column_int64(s.get(), 0));
   return out;
@@ -421,7 +403,7 @@ std::vector<LineResult> SqliteBatchStore::results(const std::string& batch_id) c
   std::lock_guard lock(mutex_);
   Stmt s = prepare(db_.get(),
                    "SELECT line, ok, result FROM batch_lines WHERE batch_id = ? ORDER BY line");
-  bind(s.get(), 1, batch_id);
+  bind_value(s.get(), 1, batch_id);
   std::vector<LineResult> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) {
     out.push_back(LineResult{.line = sqlite3_column_int64(s.get(), 0),
@@ -453,8 +435,8 @@ backends::Status SqliteBatchStore::mark_billed(
   Stmt s = prepare(db_.get(), "UPDATE batch_lines SET billed = 1 WHERE batch_id = ? AND line = ?");
   for (const auto& [batch_id, line] : lines) {
     sqlite3_reset(s.get());
-    bind(s.get(), 1, batch_id);
-    bind(s.get(), 2, line);
+    bind_value(s.get(), 1, batch_id);
+    bind_value(s.get(), 2, line);
     if (!done(s.get())) {
       Error error = storage_error(db_.get(), "marking lines billed");
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -476,7 +458,7 @@ backends::Result<std::set<std::string>> sqlite_ledger_request_ids(const std::fil
   sqlite3_busy_timeout(raw, 5000);
   Stmt s = prepare(raw, "SELECT request_id FROM ledger WHERE time_ms >= ?");
   if (!s) return std::unexpected(storage_error(raw, "reading the ledger"));
-  bind(s.get(), 1, since_ms);
+  bind_value(s.get(), 1, since_ms);
   int step;
   while ((step = sqlite3_step(s.get())) == SQLITE_ROW) ids.insert(text(s.get(), 0));
   if (step != SQLITE_DONE) return std::unexpected(storage_error(raw, "reading the ledger"));

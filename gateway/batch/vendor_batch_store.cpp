@@ -3,8 +3,11 @@
 #include <sqlite3.h>
 
 #include <stdexcept>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "batch/sqlite_support.h"
 
 namespace sy::gateway {
 
@@ -13,10 +16,11 @@ using backends::ErrorKind;
 
 namespace {
 
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using sqlite_support::bind_value;
+using sqlite_support::prepare;
+using sqlite_support::Stmt;
+using sqlite_support::text;
+constexpr std::string_view kStore = "vendor batch store";
 
 // Migration i (1-based) brings the schema from version i-1 to i; append, never edit.
 constexpr const char* kMigrations[] = {
@@ -37,32 +41,11 @@ CREATE INDEX vendor_batches_open ON vendor_batches (done) WHERE done = 0;
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 void exec_or_throw(sqlite3* db, const char* sql, const std::string& what) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    throw std::runtime_error("vendor batch store: " + what + ": " + text);
-  }
+  sqlite_support::exec_or_throw(db, kStore, sql, what);
 }
 
 Error storage_error(sqlite3* db, const std::string& what) {
-  return Error{.kind = ErrorKind::internal,
-               .message = "vendor batch store: " + what + ": " + sqlite3_errmsg(db)};
-}
-
-Stmt prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-  return Stmt(raw);
-}
-
-void bind_text(sqlite3_stmt* stmt, int i, const std::string& text) {
-  sqlite3_bind_text(stmt, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
-
-std::string text(sqlite3_stmt* stmt, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, i))) : std::string();
+  return sqlite_support::storage_error(db, kStore, what);
 }
 
 }  // namespace
@@ -115,11 +98,11 @@ backends::Result<int64_t> VendorBatchStore::insert(const VendorBatchRecord& reco
                    "INSERT INTO vendor_batches (batch_id, backend, vendor_batch_id, "
                    "submitted_at_ms, lines, cancel_sent) VALUES (?, ?, ?, ?, ?, ?)");
   if (!s) return std::unexpected(storage_error(db_.get(), "preparing insert"));
-  bind_text(s.get(), 1, record.batch_id);
-  bind_text(s.get(), 2, record.backend);
-  bind_text(s.get(), 3, record.vendor_batch_id);
+  bind_value(s.get(), 1, record.batch_id);
+  bind_value(s.get(), 2, record.backend);
+  bind_value(s.get(), 3, record.vendor_batch_id);
   sqlite3_bind_int64(s.get(), 4, record.submitted_at_ms);
-  bind_text(s.get(), 5, lines.dump());
+  bind_value(s.get(), 5, lines.dump());
   sqlite3_bind_int(s.get(), 6, record.cancel_sent ? 1 : 0);
   if (sqlite3_step(s.get()) != SQLITE_DONE) {
     return std::unexpected(storage_error(db_.get(), "inserting a vendor batch"));
