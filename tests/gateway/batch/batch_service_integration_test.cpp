@@ -10,45 +10,20 @@
 
 #include "batch/ledger_row_json.h"
 #include "batch/sqlite_batch_store.h"
+#include "gateway/batch/batch_store_cases.h"
 #include "gateway/cli/temp_dir.h"
 #include "ledger/sqlite_ledger_writer.h"
 
 namespace sy::gateway {
 namespace {
 
-LedgerRow row(const std::string& request_id) {
-  LedgerRow r;
-  r.time_ms = 1'700'000'000'000;
-  r.request_id = request_id;
-  r.tenant = "acme";
-  r.surface = "batch";
-  r.endpoint = "/v1/chat/completions";
-  r.usage.prompt_tokens = 3;
-  r.usage.completion_tokens = 4;
-  r.cost = 9;
-  return r;
-}
-
 TEST(BatchServiceRepair, WritesOnlyTheOutboxRowsTheLedgerLacks) {
   testing::TempDir dir;
   const auto ledger_path = dir / "ledger.sqlite3";
   std::shared_ptr<LedgerWriter> ledger = open_sqlite_ledger({.path = ledger_path});
-  // The crash came after the ledger committed line 0 but before it was marked billed, and
-  // before the ledger committed line 1.
-  ledger->write(row("batch_req_x_0"));
-  ledger->flush();
   {
     SqliteBatchStore store(dir / "batches" / "batches.sqlite3", false);
-    BatchRecord done{.id = "batch_x", .tenant = "acme", .status = BatchStatus::completed};
-    ASSERT_TRUE(store.insert_batch(done).has_value());
-    for (int line : {0, 1}) {
-      LineResult result{.line = line, .ok = true, .json = "{}"};
-      ASSERT_TRUE(store
-                      .record_line("batch_x", result,
-                                   ledger_row_to_json(row("batch_req_x_" + std::to_string(line))),
-                                   3, 4, 9)
-                      .value());
-    }
+    ASSERT_NO_FATAL_FAILURE(testing::store_crash_window(store, *ledger));
   }
   int executed = 0;
   {
@@ -72,7 +47,7 @@ TEST(BatchServiceRepair, WritesOnlyTheOutboxRowsTheLedgerLacks) {
 }
 
 TEST(BatchServiceRepair, LedgerRowsSurviveTheJsonRoundTrip) {
-  LedgerRow r = row("id-1");
+  LedgerRow r = testing::batch_line_row("id-1");
   r.ttft_ms = 12;
   r.status = LedgerStatus::error;
   r.error_kind = "not_found";

@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "batch/batch_store.h"
+#include "batch/ledger_row_json.h"
+#include "switchyard/gateway/ledger.h"
 
 namespace sy::gateway::testing {
 
@@ -99,6 +101,39 @@ inline void survives_reopening_and_knows_unfinished_jobs(const OpenStore& open) 
   EXPECT_TRUE(again->output_written);
   EXPECT_EQ(again->errors_json, b.errors_json);
   EXPECT_EQ(again->expires_at, 100 + 86400);
+}
+
+// A batch line's ledger row as the restart-repair tests store it in the outbox.
+inline LedgerRow batch_line_row(const std::string& request_id) {
+  LedgerRow r;
+  r.time_ms = 1'700'000'000'000;
+  r.request_id = request_id;
+  r.tenant = "acme";
+  r.surface = "batch";
+  r.endpoint = "/v1/chat/completions";
+  r.usage.prompt_tokens = 3;
+  r.usage.completion_tokens = 4;
+  r.cost = 9;
+  return r;
+}
+
+// The crash window the restart repair closes: job "batch_x" finished with lines 0 and 1 stored
+// with their rows; the ledger committed line 0 but it was not yet marked billed, and line 1
+// never reached the ledger.
+inline void store_crash_window(BatchStore& store, LedgerWriter& ledger) {
+  ledger.write(batch_line_row("batch_req_x_0"));
+  ledger.flush();
+  BatchRecord done{.id = "batch_x", .tenant = "acme", .status = BatchStatus::completed};
+  ASSERT_TRUE(store.insert_batch(done).has_value());
+  for (int line : {0, 1}) {
+    LineResult result{.line = line, .ok = true, .json = "{}"};
+    ASSERT_TRUE(
+        store
+            .record_line("batch_x", result,
+                         ledger_row_to_json(batch_line_row("batch_req_x_" + std::to_string(line))),
+                         3, 4, 9)
+            .value());
+  }
 }
 
 }  // namespace sy::gateway::testing

@@ -57,39 +57,10 @@ TEST_F(PostgresBatchStore, SurvivesReopeningAndKnowsUnfinishedJobs) {
   EXPECT_EQ(postgres_batch_store_schema_version(), 1);
 }
 
-LedgerRow row(const std::string& request_id) {
-  LedgerRow r;
-  r.time_ms = 1'700'000'000'000;
-  r.request_id = request_id;
-  r.tenant = "acme";
-  r.surface = "batch";
-  r.endpoint = "/v1/chat/completions";
-  r.usage.prompt_tokens = 3;
-  r.usage.completion_tokens = 4;
-  r.cost = 9;
-  return r;
-}
-
 TEST_F(PostgresBatchStore, RestartRepairWritesOnlyTheRowsThePostgresLedgerLacks) {
   testing::TempDir dir;
   std::shared_ptr<LedgerWriter> ledger = open_postgres_ledger({.url = url_});
-  // The crash came after the ledger committed line 0 but before it was marked billed, and
-  // before the ledger committed line 1.
-  ledger->write(row("batch_req_x_0"));
-  ledger->flush();
-  {
-    auto store = open_postgres_batch_store(url_);
-    BatchRecord done{.id = "batch_x", .tenant = "acme", .status = BatchStatus::completed};
-    ASSERT_TRUE(store->insert_batch(done).has_value());
-    for (int line : {0, 1}) {
-      LineResult result{.line = line, .ok = true, .json = "{}"};
-      ASSERT_TRUE(store
-                      ->record_line("batch_x", result,
-                                    ledger_row_to_json(row("batch_req_x_" + std::to_string(line))),
-                                    3, 4, 9)
-                      .value());
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(testing::store_crash_window(*open_postgres_batch_store(url_), *ledger));
   const std::string url = url_;
   {
     BatchService service(
