@@ -14,6 +14,7 @@
 #include "batch/batch_service.h"
 #include "switchyard/backends/pricing.h"
 #include "switchyard/gateway/http_server.h"
+#include "switchyard/gateway/key_store.h"
 
 namespace sy::gateway::batch_http {
 
@@ -55,6 +56,42 @@ inline void reply_method_not_allowed(ResponseWriter& writer, const std::string& 
                                          std::string(path.substr(0, 200)),
                               .code = "method_not_allowed"},
               request_id);
+}
+
+// Where every Files and Batch request starts: the caller's key, the service enabled (`api`
+// names it in the error), and a target naming `collection`, one of its resources or that
+// resource's `action`. On failure the answer has been sent and nothing is returned.
+struct BulkRoute {
+  Principal principal;
+  ResourcePath path;
+};
+
+inline std::optional<BulkRoute> open_bulk_route(const KeyStore& keys, const BatchService* service,
+                                                std::string_view api, const ServerRequest& request,
+                                                const std::string& request_id,
+                                                ResponseWriter& writer, std::string_view collection,
+                                                std::string_view action) {
+  auto principal = keys.authenticate(request.headers);
+  if (!principal) {
+    reply_error(writer, principal.error(), request_id);
+    return std::nullopt;
+  }
+  if (!service) {
+    reply_error(writer,
+                backends::Error{.kind = backends::ErrorKind::not_found,
+                                .message = "The " + std::string(api) +
+                                           " API needs a data directory (batch disabled)"},
+                request_id);
+    return std::nullopt;
+  }
+  ResourcePath path = resource_path(request.target, collection, action);
+  if (path.nested()) {
+    reply_error(writer,
+                backends::Error{.kind = backends::ErrorKind::not_found, .message = "Unknown URL"},
+                request_id);
+    return std::nullopt;
+  }
+  return BulkRoute{.principal = std::move(*principal), .path = std::move(path)};
 }
 
 inline void reply_json(ResponseWriter& writer, const nlohmann::json& body,

@@ -131,27 +131,17 @@ void ApiHandler::run_batch_line(BatchLineRequest line, std::function<void(BatchL
 
 void ApiHandler::batches(const ServerRequest& request, const std::string& request_id,
                          ResponseWriter& writer) {
-  auto principal = keys_.authenticate(request.headers);
-  if (!principal) return reply_error(writer, principal.error(), request_id);
-  if (!batch_) {
-    return reply_error(writer,
-                       Error{.kind = ErrorKind::not_found,
-                             .message = "The Batch API needs a data directory (batch disabled)"},
-                       request_id);
-  }
-  const std::string& tenant = principal->tenant;
-  const std::string_view target = request.target;
   // "/v1/batches", "/v1/batches/{id}" or "/v1/batches/{id}/cancel".
-  const ResourcePath route = resource_path(target, "/v1/batches", "/cancel");
-  const std::string& id = route.id;
-  const bool cancel = route.action;
+  const auto route = open_bulk_route(keys_, batch_.get(), "Batch", request, request_id, writer,
+                                     "/v1/batches", "/cancel");
+  if (!route) return;
+  const std::string& tenant = route->principal.tenant;
+  const std::string_view target = request.target;
+  const std::string& id = route->path.id;
+  const bool cancel = route->path.action;
   auto method_not_allowed = [&] {
-    reply_method_not_allowed(writer, request.method, route.path, request_id);
+    reply_method_not_allowed(writer, request.method, route->path.path, request_id);
   };
-  if (route.nested()) {
-    return reply_error(writer, Error{.kind = ErrorKind::not_found, .message = "Unknown URL"},
-                       request_id);
-  }
   auto to_json = [&](const BatchRecord& b) { return batch_json(b, *batch_); };
 
   if (id.empty()) {
@@ -207,7 +197,8 @@ void ApiHandler::batches(const ServerRequest& request, const std::string& reques
       }
       metadata = it->dump();
     }
-    auto created = batch_->create(tenant, principal->key_id, *input, *endpoint, *window, metadata);
+    auto created =
+        batch_->create(tenant, route->principal.key_id, *input, *endpoint, *window, metadata);
     if (!created) return reply_error(writer, created.error(), request_id);
     return reply_json(writer, to_json(*created), request_id);
   }

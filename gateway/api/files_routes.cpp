@@ -15,27 +15,17 @@ using namespace batch_http;
 
 void ApiHandler::files(const ServerRequest& request, const std::string& request_id,
                        ResponseWriter& writer) {
-  auto principal = keys_.authenticate(request.headers);
-  if (!principal) return reply_error(writer, principal.error(), request_id);
-  if (!batch_) {
-    return reply_error(writer,
-                       Error{.kind = ErrorKind::not_found,
-                             .message = "The Files API needs a data directory (batch disabled)"},
-                       request_id);
-  }
-  const std::string& tenant = principal->tenant;
-  const std::string_view target = request.target;
   // "/v1/files", "/v1/files/{id}" or "/v1/files/{id}/content".
-  const ResourcePath route = resource_path(target, "/v1/files", "/content");
-  const std::string& id = route.id;
-  const bool wants_content = route.action;
+  const auto route = open_bulk_route(keys_, batch_.get(), "Files", request, request_id, writer,
+                                     "/v1/files", "/content");
+  if (!route) return;
+  const std::string& tenant = route->principal.tenant;
+  const std::string_view target = request.target;
+  const std::string& id = route->path.id;
+  const bool wants_content = route->path.action;
   auto method_not_allowed = [&] {
-    reply_method_not_allowed(writer, request.method, route.path, request_id);
+    reply_method_not_allowed(writer, request.method, route->path.path, request_id);
   };
-  if (route.nested()) {
-    return reply_error(writer, Error{.kind = ErrorKind::not_found, .message = "Unknown URL"},
-                       request_id);
-  }
 
   if (id.empty()) {
     if (request.method == "GET") {
