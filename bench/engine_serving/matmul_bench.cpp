@@ -8,8 +8,19 @@
 // (~5 MB for the layer: mostly L2/L3-resident, as a model's layers are not; the decode step's
 // end-to-end figure is bench_engine_step's).
 //
-//   bench_matmul [--types q8_0,q4_0] [--rows 1,2,4,8,16,32,64,128,512] [--ms 200]
+//   bench_matmul [--types q8_0,q4_0] [--rows 1,2,4,8,16,32,64,128,512] [--ms 200] [--proto 1]
 // One JSON line per (type, N): {"type":..,"rows":N,"gops":..,"peak_gops":..,"of_peak":..}
+//
+// --proto 1 adds, for Q8_0, a prototype that is NOT the engine's path (type "q8_0_rows_in_lanes"):
+// the same products under a different numeric contract, to measure what that contract would buy.
+// The engine's contract (cpu_kernels.h) makes every output equal the per-row dot bit for bit,
+// and that dot keeps eight float lanes per row, so each block costs a convert and an FMA per
+// 8 lanes beside each vpdpbusd. The prototype sums each block exactly in int32 instead, then
+// adds float(sum) * (wd * xd) with one FMA per block, blocks in order: a contract a scalar dot
+// and a matvec can follow too. Its weights are repacked 16 rows to a group, interleaved 4 bytes
+// at a time (as vpdpbusd's lanes want them), so 16 rows x 1 token are one register and a block
+// is 8 vpdpbusd + 1 convert + 1 multiply + 1 FMA per 16 outputs. Checked against a scalar
+// reference of its contract on every run.
 
 #include <immintrin.h>
 #include <time.h>
@@ -17,12 +28,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matvec.h"
 
@@ -106,12 +120,115 @@ Weights random_weights(TensorType type, std::mt19937& rng) {
   return w;
 }
 
+
+// ---- The rows-in-lanes prototype (--proto 1), Q8_0 only --------------------------------------
+// A group of 16 rows, block b: q[k] = element 4k..4k+3 of each of the 16 rows (xor 0x80, so
+// unsigned), d = the rows' scales.
+struct alignas(64) LaneBlock {
+  uint8_t q[8][64];
+  float d[16];
+};
+// One token's block b: its quants 4 at a time, -128 * their sum, its scale.
+struct LaneActivation {
+  int32_t q[8];
+  int32_t start;
+  float d;
+};
+
+std::vector<LaneBlock> pack_lanes(const BlockQ8_0* w, size_t rows, size_t blocks) {
+  std::vector<LaneBlock> out(rows / 16 * blocks);
+  for (size_t g = 0; g < rows / 16; ++g) {
+    for (size_t b = 0; b < blocks; ++b) {
+      LaneBlock& p = out[g * blocks + b];
+      for (size_t r = 0; r < 16; ++r) {
+        const BlockQ8_0& src = w[(g * 16 + r) * blocks + b];
+        p.d[r] = fp16_to_fp32(src.d);
+        for (size_t k = 0; k < 8; ++k) {
+          for (size_t j = 0; j < 4; ++j) p.q[k][4 * r + j] = uint8_t(src.qs[4 * k + j]) ^ 0x80;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// 16 rows x T tokens (token t's blocks at x + t * x_stride); out[t * out_stride + r].
+template <int T>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma"))) void lanes_tile(
+    const LaneBlock* w, size_t blocks, const LaneActivation* x, size_t x_stride, float* out,
+    size_t out_stride) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (size_t b = 0; b < blocks; ++b) {
+    __m512i wk[8];
+    for (int k = 0; k < 8; ++k) wk[k] = _mm512_load_si512(w[b].q[k]);
+    const __m512 wd = _mm512_load_ps(w[b].d);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const LaneActivation& a = x[t * x_stride + b];
+      __m512i sum = _mm512_set1_epi32(a.start);
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) sum = _mm512_dpbusd_epi32(sum, wk[k], _mm512_set1_epi32(a.q[k]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(a.d)),
+                               acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+void lanes_matmul(const std::vector<LaneBlock>& w, size_t rows, size_t blocks,
+                  const std::vector<LaneActivation>& x, size_t n, float* out) {
+  for (size_t g = 0; g < rows / 16; ++g) {
+    const LaneBlock* wg = w.data() + g * blocks;
+    for (size_t t = 0; t < n; t += 8) {
+      const LaneActivation* xt = x.data() + t * blocks;
+      float* o = out + t * rows + g * 16;
+      if (n - t >= 8) {
+        lanes_tile<8>(wg, blocks, xt, blocks, o, rows);
+      } else if (n - t >= 4) {
+        lanes_tile<4>(wg, blocks, xt, blocks, o, rows);
+        for (size_t i = 4; i < n - t; ++i) {
+          lanes_tile<1>(wg, blocks, xt + i * blocks, blocks, o + i * rows, rows);
+        }
+      } else {
+        for (size_t i = 0; i < n - t; ++i) {
+          lanes_tile<1>(wg, blocks, xt + i * blocks, blocks, o + i * rows, rows);
+        }
+      }
+    }
+  }
+}
+
+std::vector<LaneActivation> pack_lane_activations(const std::vector<BlockQ8_0>& xq) {
+  std::vector<LaneActivation> out(xq.size());
+  for (size_t i = 0; i < xq.size(); ++i) {
+    std::memcpy(out[i].q, xq[i].qs, 32);
+    int sum = 0;
+    for (int8_t v : xq[i].qs) sum += v;
+    out[i].start = -128 * sum;
+    out[i].d = fp16_to_fp32(xq[i].d);
+  }
+  return out;
+}
+
+// The prototype's contract, one output at a time: exact int32 per block, one FMA per block.
+float lanes_reference(const BlockQ8_0* w, const BlockQ8_0* x, size_t blocks) {
+  float acc = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    int32_t sum = 0;
+    for (size_t j = 0; j < 32; ++j) sum += w[b].qs[j] * x[b].qs[j];
+    acc = std::fma(static_cast<float>(sum), fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d), acc);
+  }
+  return acc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> types{"q8_0", "q4_0"};
   std::vector<size_t> counts{1, 2, 4, 8, 16, 32, 64, 128, 512};
   double ms = 200;
+  bool proto = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--types") {
@@ -125,6 +242,8 @@ int main(int argc, char** argv) {
       counts = parse_list(v);
     } else if (k == "--ms") {
       ms = std::stod(v);
+    } else if (k == "--proto") {
+      proto = v != "0";
     } else {
       std::fprintf(stderr, "usage: bench_matmul [--types q8_0,q4_0] [--rows 1,4,16] [--ms 200]\n");
       return 2;
@@ -180,6 +299,51 @@ int main(int argc, char** argv) {
           std::string(kernels.isa).c_str(), name.c_str(), n, gops, peak,
           peak > 0 ? gops / peak : 0.0, (t - t0) / passes * 1e6);
       std::fflush(stdout);
+      if (proto && vnni && type == TensorType::q8_0) {
+        std::vector<std::vector<LaneBlock>> lanes;
+        std::vector<std::vector<LaneActivation>> acts;
+        for (size_t i = 0; i < std::size(kLayer); ++i) {
+          const size_t blocks = kLayer[i].cols / 32;
+          const auto* wq = reinterpret_cast<const BlockQ8_0*>(w.bytes[i].data());
+          lanes.push_back(pack_lanes(wq, kLayer[i].rows, blocks));
+          std::vector<BlockQ8_0> xq(n * blocks);
+          for (size_t t = 0; t < n; ++t) {
+            quantize_row_q8_0(x.data() + t * kLayer[i].cols, xq.data() + t * blocks,
+                              kLayer[i].cols);
+          }
+          acts.push_back(pack_lane_activations(xq));
+          // Check this matrix against the reference before timing it.
+          lanes_matmul(lanes.back(), kLayer[i].rows, blocks, acts.back(), n, out.data());
+          for (size_t t = 0; t < n; ++t) {
+            for (size_t r = 0; r < kLayer[i].rows; ++r) {
+              if (out[t * kLayer[i].rows + r] != lanes_reference(wq + r * blocks,
+                                                                 xq.data() + t * blocks, blocks)) {
+                std::fprintf(stderr, "rows-in-lanes prototype: output %zu,%zu differs\n", t, r);
+                return 1;
+              }
+            }
+          }
+        }
+        auto lane_pass = [&] {
+          for (size_t i = 0; i < std::size(kLayer); ++i) {
+            lanes_matmul(lanes[i], kLayer[i].rows, kLayer[i].cols / 32, acts[i], n, out.data());
+          }
+        };
+        size_t lane_passes = 0;
+        const double l0 = thread_cpu_seconds();
+        double l = l0;
+        while (l - l0 < ms * 1e-3) {
+          lane_pass();
+          ++lane_passes;
+          l = thread_cpu_seconds();
+        }
+        const double lane_gops = 2.0 * macs_per_token * n * lane_passes / (l - l0) / 1e9;
+        std::printf(
+            "{\"isa\":\"avx512\",\"type\":\"q8_0_rows_in_lanes\",\"rows\":%zu,\"gops\":%.1f,"
+            "\"peak_gops\":%.1f,\"of_peak\":%.3f,\"us_per_layer\":%.1f}\n",
+            n, lane_gops, peak, peak > 0 ? lane_gops / peak : 0.0, (l - l0) / lane_passes * 1e6);
+        std::fflush(stdout);
+      }
     }
   }
   return 0;
