@@ -26,9 +26,9 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -89,7 +89,7 @@ struct Shape {
   size_t rows, cols;
 };
 // One SmolLM2-135M layer: q, k, v, o, gate, up, down.
-constexpr Shape kLayer[] = {{576, 576}, {192, 576}, {192, 576}, {576, 576},
+constexpr Shape kLayer[] = {{576, 576},  {192, 576},  {192, 576}, {576, 576},
                             {1536, 576}, {1536, 576}, {576, 1536}};
 
 struct Weights {
@@ -119,7 +119,6 @@ Weights random_weights(TensorType type, std::mt19937& rng) {
   }
   return w;
 }
-
 
 // ---- The rows-in-lanes prototype (--proto 1), Q8_0 only --------------------------------------
 // A group of 16 rows, block b: q[k] = element 4k..4k+3 of each of the 16 rows (xor 0x80, so
@@ -169,8 +168,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma"))) void lanes_t
       __m512i sum = _mm512_set1_epi32(a.start);
 #pragma GCC unroll 8
       for (int k = 0; k < 8; ++k) sum = _mm512_dpbusd_epi32(sum, wk[k], _mm512_set1_epi32(a.q[k]));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(a.d)),
-                               acc[t]);
+      acc[t] =
+          _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(wd, _mm512_set1_ps(a.d)), acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
@@ -316,8 +315,8 @@ int main(int argc, char** argv) {
           lanes_matmul(lanes.back(), kLayer[i].rows, blocks, acts.back(), n, out.data());
           for (size_t t = 0; t < n; ++t) {
             for (size_t r = 0; r < kLayer[i].rows; ++r) {
-              if (out[t * kLayer[i].rows + r] != lanes_reference(wq + r * blocks,
-                                                                 xq.data() + t * blocks, blocks)) {
+              if (out[t * kLayer[i].rows + r] !=
+                  lanes_reference(wq + r * blocks, xq.data() + t * blocks, blocks)) {
                 std::fprintf(stderr, "rows-in-lanes prototype: output %zu,%zu differs\n", t, r);
                 return 1;
               }
