@@ -15,6 +15,7 @@
 //   bench_engine_serving --model M.gguf [--streams 1,4,16,64] [--prompt-tokens 64] [--gen 32]
 //                        [--threads 2] [--bandwidth-gbs X] [--weight-bytes B]
 //                        [--kv-bytes-per-position K] [--peak-gops G] [--prefill-ratio R]
+//                        [--trace 1]  (per token index: median and slowest gap, on stderr)
 
 #include <time.h>
 
@@ -54,6 +55,7 @@ struct Args {
   double bandwidth_gbs = 0;
   double weight_bytes = 0;
   double kv_bytes_per_position = 0;
+  bool trace = false;  // --trace 1: per-token-index gaps on stderr
   double peak_gops = 0;
   double prefill_ratio = ServingOptions{}.prefill_ratio;
 };
@@ -101,6 +103,8 @@ Args parse(int argc, char** argv) {
       a.prefill_ratio = std::stod(v);
     else if (k == "--kv-bytes-per-position")
       a.kv_bytes_per_position = std::stod(v);
+    else if (k == "--trace")
+      a.trace = v != "0";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -172,6 +176,25 @@ void run(const Model& model, const Args& a, size_t n, bool print) {
   done.wait(lock, [&] { return ended == n; });
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   if (!print) return;
+  if (a.trace) {
+    // Where the slow gaps are: for each token index k, the gap before it (wall and process CPU)
+    // at the median and the slowest stream, so a spike shows as a step (all streams) or a stream.
+    std::fprintf(stderr, "streams %zu: k wall_p50_ms wall_max_ms cpu_p50_ms cpu_max_ms\n", n);
+    for (size_t k = 1; k < a.gen; ++k) {
+      std::vector<double> wall_k, cpu_k;
+      for (const Stream& st : streams) {
+        if (k >= st.token_times.size()) continue;
+        wall_k.push_back(
+            std::chrono::duration<double>(st.token_times[k] - st.token_times[k - 1]).count());
+        cpu_k.push_back(st.token_cpu[k] - st.token_cpu[k - 1]);
+      }
+      if (wall_k.empty()) continue;
+      std::fprintf(stderr, "  %2zu %8.1f %8.1f %8.1f %8.1f\n", k, percentile(wall_k, 0.5) * 1e3,
+                   *std::max_element(wall_k.begin(), wall_k.end()) * 1e3,
+                   percentile(cpu_k, 0.5) * 1e3,
+                   *std::max_element(cpu_k.begin(), cpu_k.end()) * 1e3);
+    }
+  }
 
   std::vector<double> ttft, itl, itl_cpu;
   size_t tokens = 0;
