@@ -2,7 +2,7 @@
 """Builds the difficulty data set and fits the shipped difficulty weights (standard library only).
 
   scripts/fit_difficulty.py build-data
-      policies/classify/difficulty/data/routerbench_arc_raw.tsv -> routerbench_arc.jsonl
+      policies/classify/difficulty/data/routerbench_*_raw.tsv -> routerbench.jsonl
       (labels, fixed fit/held-out split by hash; checks each row against RouterBench's oracle).
   scripts/fit_difficulty.py fit [--tool build/bench/classifiers/bench_difficulty]
       reads the feature vectors the gateway's own extractor computes (`bench_difficulty
@@ -22,8 +22,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(ROOT, "policies", "classify", "difficulty", "data")
-RAW = os.path.join(DATA_DIR, "routerbench_arc_raw.tsv")
-JSONL = os.path.join(DATA_DIR, "routerbench_arc.jsonl")
+JSONL = os.path.join(DATA_DIR, "routerbench.jsonl")
 WEIGHTS_CPP = os.path.join(ROOT, "policies", "classify", "difficulty_default_weights.cpp")
 DEFAULT_TOOL = os.path.join(ROOT, "build", "bench", "classifiers", "bench_difficulty")
 
@@ -36,9 +35,21 @@ CODES = {"wiz": 0, "cli": 1, "cv1": 2, "cv2": 3, "g35": 4, "g4": 5, "cl34": 6, "
          "mx": 9, "yi": 10}
 SMALL = 8     # mistralai/mistral-7b-chat
 FRONTIER = 5  # gpt-4-1106-preview
-# The instruction RouterBench put after every ARC question (the raw file drops it to stay small).
-ARC_SUFFIX = ('\nPrint only a single choice  from "A" or "B" or "C" or "D" without explanation.'
-              '\nAnswer:')
+# One raw transcription per RouterBench task: the text RouterBench put around every question
+# (the raw files drop it to stay small) and where the rows were read.
+RAW_SOURCES = [
+    {"raw": "routerbench_arc_raw.tsv", "task": "ARC-Challenge", "prefix": "",
+     "suffix": ('\nPrint only a single choice  from "A" or "B" or "C" or "D" without '
+                'explanation.\nAnswer:'),
+     "files": {"zs/arc_challenge_test": "datasets/routerbench_zs/arc_challenge_test.csv",
+               "cluster/arc_challenge_train": "datasets/routerbench_cluster/arc_challenge_train.csv"}},
+    {"raw": "routerbench_winogrande_raw.tsv", "task": "Winogrande",
+     "prefix": "Please answer with the letter of the correct answer.\n\n",
+     "suffix": '\nPrint only a single choice  from "A" or "B" without explanation. Answer:',
+     "files": {"zs/winograde_test": "datasets/routerbench_zs/winograde_test.csv",
+               "zs/winograde_train": "datasets/routerbench_zs/winograde_train.csv"}},
+]
+ROUTERDC = "shuhao02/RouterDC"
 HELDOUT_SHARE = 0.3
 # Ridge penalty on standardised weights (the intercept is not penalised), chosen from this grid
 # by cross-validation on the fit split unless --l2 is given.
@@ -55,13 +66,32 @@ def split_of(sample_id):
 
 def build_data():
     rows, seen = [], set()
-    with open(RAW, encoding="utf-8") as f:
+    for source in RAW_SOURCES:
+        read_raw(source, rows, seen)
+    rows.sort(key=lambda r: r["id"])
+    with open(JSONL, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+    counts = {}
+    for r in rows:
+        key = (r["task"], r["split"], r["label"])
+        counts[key] = counts.get(key, 0) + 1
+    print(f"{len(rows)} rows -> {os.path.relpath(JSONL, ROOT)}")
+    for key in sorted(counts):
+        print(f"  {key[0]:14s} {key[1]:8s} {key[2]:10s} {counts[key]}")
+
+
+def read_raw(source, rows, seen):
+    raw = os.path.join(DATA_DIR, source["raw"])
+    with open(raw, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if not line or line.startswith("#"):
                 continue
-            source, sample_id, scores, oracle, question = line.split("\t")
-            where = f"{RAW}:{number}"
+            file, sample_id, scores, oracle, question = line.split("\t")
+            where = f"{raw}:{number}"
+            if file not in source["files"]:
+                sys.exit(f"{where}: unknown source file {file}")
             # "-" marks a score RouterBench left empty; the two models compared must have one.
             if len(scores) != len(MODELS) or set(scores) - {"0", "1", "-"}:
                 sys.exit(f"{where}: scores must be {len(MODELS)} characters 0/1/-")
@@ -84,27 +114,18 @@ def build_data():
                 sys.exit(f"{where}: small-model score disagrees with the oracle")
             small, frontier = correct[SMALL], correct[FRONTIER]
             label = "easy" if small else ("hard" if frontier else "both_wrong")
-            text = question.replace("\\n", "\n") + ARC_SUFFIX
+            text = source["prefix"] + question.replace("\\n", "\n") + source["suffix"]
             rows.append({
                 "id": sample_id,
-                "source": f"RouterBench 0-shot ARC-Challenge via RouterDC ({source}.csv)",
+                "task": source["task"],
+                "source": f"RouterBench 0-shot {source['task']} via {ROUTERDC} "
+                          f"({source['files'][file]})",
                 "label": label,
                 "split": split_of(sample_id),
                 "small": {"model": MODELS[SMALL], "correct": small},
                 "frontier": {"model": MODELS[FRONTIER], "correct": frontier},
                 "request": {"model": "any", "messages": [{"role": "user", "content": text}]},
             })
-    rows.sort(key=lambda r: r["id"])
-    with open(JSONL, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
-    counts = {}
-    for r in rows:
-        key = (r["split"], r["label"])
-        counts[key] = counts.get(key, 0) + 1
-    print(f"{len(rows)} rows -> {os.path.relpath(JSONL, ROOT)}")
-    for key in sorted(counts):
-        print(f"  {key[0]:8s} {key[1]:10s} {counts[key]}")
 
 
 def solve(a, b):

@@ -14,11 +14,13 @@
 // choice helps them (policies/classify/difficulty/data/README.md).
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,7 @@ struct Row {
   std::string id;
   std::string label;  // easy | hard | both_wrong
   std::string split;  // fit | heldout
+  std::string task;   // the benchmark the prompt came from ("" when the row does not say)
   DifficultyVector features{};
   double chars = 0;  // prompt characters: the baseline's score
 };
@@ -62,6 +65,7 @@ std::vector<Row> read_rows(const std::string& path) {
     row.id = j.at("id").get<std::string>();
     row.label = j.at("label").get<std::string>();
     row.split = j.at("split").get<std::string>();
+    row.task = j.value("task", "");
     row.features = sy::policies::extract_difficulty_features(*chat);
     for (const auto& m : chat->messages) row.chars += static_cast<double>(m.text().size());
     rows.push_back(std::move(row));
@@ -125,6 +129,9 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
 
   std::vector<double> hard_scores, easy_scores, hard_chars, easy_chars;
   std::vector<std::pair<double, bool>> by_score, by_chars;
+  // Per task: [hard scores, easy scores, hard chars, easy chars]. Within one task the surface
+  // of the prompts is alike, so this shows how much of the AUC is only "which task is it".
+  std::map<std::string, std::array<std::vector<double>, 4>> by_task;
   size_t both_wrong = 0;
   std::array<std::array<size_t, 3>, 2> confusion{};  // [hard?][easy, medium, hard]
   for (const Row& row : read_rows(path)) {
@@ -139,6 +146,9 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
     (hard ? hard_chars : easy_chars).push_back(row.chars);
     by_score.emplace_back(result.score, hard);
     by_chars.emplace_back(row.chars, hard);
+    auto& task = by_task[row.task];
+    task[hard ? 0 : 1].push_back(result.score);
+    task[hard ? 2 : 3].push_back(row.chars);
     ++confusion[hard ? 1 : 0][static_cast<size_t>(result.difficulty)];
   }
   const Auc model = auc(hard_scores, easy_scores);
@@ -150,6 +160,13 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
               hard_scores.size(), both_wrong);
   std::printf("  AUC classifier      %.3f (+/- %.3f, 1 s.e.)\n", model.auc, model.se);
   std::printf("  AUC length baseline %.3f (+/- %.3f, 1 s.e.)\n", length.auc, length.se);
+  if (by_task.size() > 1) {
+    for (const auto& [name, v] : by_task) {
+      const Auc m = auc(v[0], v[1]), l = auc(v[2], v[3]);
+      std::printf("    %-14s %3zu easy %3zu hard: classifier %.3f (+/- %.3f), length %.3f\n",
+                  name.c_str(), v[1].size(), v[0].size(), m.auc, m.se, l.auc);
+    }
+  }
   std::printf(
       "  classes: easy prompts -> easy %zu / medium %zu / hard %zu; "
       "hard prompts -> easy %zu / medium %zu / hard %zu\n",

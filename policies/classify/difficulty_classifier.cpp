@@ -77,6 +77,17 @@ std::optional<Cue> bigram_cue(std::string_view first, std::string_view second) {
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_letter(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 
+// An answer choice starts a line: "A) ...", "(B) ...", "C. ...", "D: ..." with a capital A-J.
+// Multiple-choice prompts differ from open questions in how often a small model gets them right.
+bool starts_option(std::string_view text, size_t i) {
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+  if (i < text.size() && text[i] == '(') {
+    return i + 2 < text.size() && text[i + 1] >= 'A' && text[i + 1] <= 'J' && text[i + 2] == ')';
+  }
+  return i + 2 < text.size() && text[i] >= 'A' && text[i] <= 'J' &&
+         (text[i + 1] == ')' || text[i + 1] == '.' || text[i + 1] == ':') && text[i + 2] == ' ';
+}
+
 struct TextStats {
   size_t chars = 0;  // everything, scanned or not
   size_t scanned = 0;
@@ -87,6 +98,7 @@ struct TextStats {
   size_t questions = 0;
   size_t math_symbols = 0;
   size_t code_symbols = 0;
+  size_t options = 0;
   std::array<size_t, 5> cues{};
 };
 
@@ -103,6 +115,7 @@ void scan(std::string_view text, size_t& budget, TextStats& s) {
   char previous[16] = "";
   size_t i = 0;
   const size_t n = part.size();
+  if (starts_option(part, 0)) ++s.options;
   auto end_word = [&] {
     if (word_len == 0) return;
     ++s.words;
@@ -141,7 +154,9 @@ void scan(std::string_view text, size_t& budget, TextStats& s) {
       }
       continue;
     }
-    if (c >= 0x80) {
+    if (c == '\n') {
+      if (starts_option(part, i + 1)) ++s.options;
+    } else if (c >= 0x80) {
       ++s.non_ascii;
     } else if (c == '?') {
       ++s.questions;
@@ -268,6 +283,7 @@ DifficultyVector extract_difficulty_features(const ChatRequest& request) {
   const Format format = request.response_format.type;
   set(DifficultyFeature::structured_output,
       format == Format::json_object || format == Format::json_schema ? 1.0 : 0.0);
+  set(DifficultyFeature::options, log1p_count(all.options));
   return f;
 }
 

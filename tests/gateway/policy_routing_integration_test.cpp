@@ -381,7 +381,9 @@ TEST_F(PolicyRouting, ExplainAnswersTheDecisionWithoutCallingABackend) {
   TestResponse r = post("/v1/route/explain", body.dump(), kGlobexKey);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.header("x-switchyard-rule"), "restricted-local-only,eu-residency");
-  EXPECT_EQ(r.body.find("4111"), std::string::npos) << "explain must not echo values";
+  // The card's digit groups with their spaces: a bare "4111" can occur inside a float of the
+  // difficulty contributions (0.5696541113544 did once).
+  EXPECT_EQ(r.body.find("4111 1111"), std::string::npos) << "explain must not echo values";
   json d = json::parse(r.body);
   EXPECT_EQ(d["verdict"], "route");
   EXPECT_EQ(d["sensitivity"]["level"], "restricted");
@@ -419,7 +421,7 @@ TEST_F(PolicyRouting, ExplainAnswersTheDecisionWithoutCallingABackend) {
                 {"metadata", {{"4111111111111111", "x"}}}};
   TestResponse in_key = post("/v1/route/explain", keyed.dump());
   ASSERT_EQ(in_key.status, 200) << in_key.body;
-  EXPECT_EQ(in_key.body.find("4111"), std::string::npos) << in_key.body;
+  EXPECT_EQ(in_key.body.find("4111111111111111"), std::string::npos) << in_key.body;
   EXPECT_EQ(json::parse(in_key.body)["sensitivity"]["level"], "restricted");
 }
 

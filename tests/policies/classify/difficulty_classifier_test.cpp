@@ -109,6 +109,19 @@ TEST(DifficultyFeatures, LegacyPromptCountsAsTheLastUserMessage) {
   EXPECT_NEAR(feature(f, DifficultyFeature::reasoning_cues), std::log1p(1.0), 1e-9);
 }
 
+TEST(DifficultyFeatures, CountsAnswerChoicesAtLineStarts) {
+  const DifficultyVector four = extract_difficulty_features(
+      user("Which is a mammal?\nA) trout\nB) whale\n  (C) shark\nD. frog\nAnswer:"));
+  EXPECT_NEAR(feature(four, DifficultyFeature::options), std::log1p(4.0), 1e-9);
+  // A capital letter inside a line, a word at a line start, or "A)" with no space after it is
+  // not a choice; a prompt that starts with a choice counts it.
+  const DifficultyVector none = extract_difficulty_features(
+      user("Plan A) is risky.\nAlso B)\nExplain why."));
+  EXPECT_EQ(feature(none, DifficultyFeature::options), 0);
+  const DifficultyVector first = extract_difficulty_features(user("A) yes\nB) no"));
+  EXPECT_NEAR(feature(first, DifficultyFeature::options), std::log1p(2.0), 1e-9);
+}
+
 TEST(DifficultyFeatures, NonAsciiShareIsALanguageSignal) {
   const DifficultyVector english = extract_difficulty_features(user("plain english text"));
   const DifficultyVector greek = extract_difficulty_features(user("καλημέρα κόσμε"));

@@ -39,13 +39,15 @@ enum class DifficultyFeature : uint8_t {
   max_tokens,         // log1p(requested max output tokens; 0 when unset)
   tools,              // log1p(tool definitions)
   structured_output,  // 1 when a JSON object/schema response is requested
+  options,            // log1p(enumerated answer choices: lines that start "A)", "(B)", "C.")
 };
-inline constexpr size_t kDifficultyFeatureCount = 16;
+inline constexpr size_t kDifficultyFeatureCount = 17;
 inline constexpr std::array<std::string_view, kDifficultyFeatureCount> kDifficultyFeatureNames = {
     "log_chars",       "log_words_last", "turns",          "system_prompt",
     "math_cues",       "numbers",        "reasoning_cues", "code_cues",
     "constraint_cues", "negation_cues",  "long_words",     "non_ascii",
-    "questions",       "max_tokens",     "tools",          "structured_output"};
+    "questions",       "max_tokens",     "tools",          "structured_output",
+    "options"};
 std::optional<DifficultyFeature> parse_difficulty_feature(std::string_view name);
 
 using DifficultyVector = std::array<double, kDifficultyFeatureCount>;
