@@ -79,7 +79,10 @@ class ProfileScope {
 };
 
 // Block size of the single-sequence constructor's private cache; any size gives the same values.
-constexpr size_t kOwnBlockTokens = 16;
+// One attention run (kAttentionRun) fits in a block: its key and value rows for a layer are then
+// one contiguous span each instead of four 16-position slots 30-odd layers apart (a decode A/B
+// on 135M, 1 thread, loaded machine: 15.5 vs 17.5 CPU ms per token, median of 3).
+constexpr size_t kOwnBlockTokens = 64;
 
 }  // namespace
 
