@@ -1,7 +1,8 @@
 // How fast the decode path's matrix-vector kernels stream weights (issue 4): kernels::matvec_rows
 // of the selected kernel set over a matrix of the given type, rows split in contiguous shares
-// across threads as LlamaCpu::matvec splits them. Two working sets: one matrix small enough to
-// stay in L2 (what the kernel's arithmetic allows) and a ring of matrices larger than the L3
+// across threads as LlamaCpu::matvec splits them. Two working sets: the first rows of a matrix
+// (512 KiB a thread: they stay in L2, what the arithmetic allows) and a ring of matrices larger
+// than the L3
 // (what memory feeding it allows). Prints GB/s of weights read and ns per row for each, per
 // CPU second of the calling thread (with more threads it also spins for the others).
 //
@@ -158,17 +159,11 @@ int main(int argc, char** argv) {
               std::string(k.isa).c_str(), a.type.c_str(), a.rows, a.cols, a.threads,
               mat_bytes / 1e6, ring);
   for (size_t round = 0; round < a.rounds; ++round) {
-    for (const CpuKernels* set : {&k}) {
-      time_matvecs(*set, one, x.data(), scratch, out.data(), a.threads, 10);  // warm
-      const double hot =
-          time_matvecs(*set, one, x.data(), scratch, out.data(), a.threads, a.reps * 10);
-      const double cold =
-          time_matvecs(*set, all, x.data(), scratch, out.data(), a.threads, ring_reps);
-      std::printf(
-          "  round %zu %-6s in L2 %5.1f GB/s (%6.1f ns/row), streamed %5.1f GB/s "
-          "(%6.1f ns/row)\n",
-          round, std::string(set->isa).c_str(), hot_bytes / hot / 1e9, hot / hot_rows * 1e9,
-          mat_bytes / cold / 1e9, cold / a.rows * 1e9);
-    }
+    time_matvecs(k, one, x.data(), scratch, out.data(), a.threads, 10);  // warm
+    const double hot = time_matvecs(k, one, x.data(), scratch, out.data(), a.threads, a.reps * 10);
+    const double cold = time_matvecs(k, all, x.data(), scratch, out.data(), a.threads, ring_reps);
+    std::printf(
+        "  round %zu: in L2 %5.1f GB/s (%6.1f ns/row), streamed %5.1f GB/s (%6.1f ns/row)\n", round,
+        hot_bytes / hot / 1e9, hot / hot_rows * 1e9, mat_bytes / cold / 1e9, cold / a.rows * 1e9);
   }
 }
