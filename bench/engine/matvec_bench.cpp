@@ -2,8 +2,8 @@
 // of the selected kernel set over a matrix of the given type, rows split in contiguous shares
 // across threads as LlamaCpu::matvec splits them. Two working sets: the first rows of a matrix
 // (512 KiB a thread: they stay in L2, what the arithmetic allows) and a ring of matrices larger
-// than the L3 (what memory feeding it allows). Prints GB/s of weights read and ns per row for each, per
-// CPU second of the calling thread (with more threads it also spins for the others).
+// than the L3 (what memory feeding it allows). Prints GB/s of weights read and ns per row for
+// each, per CPU second of the calling thread (with more threads it also spins for the others).
 //
 //   engine_matvec_bench [--type q4_k] [--rows 2048] [--cols 2048] [--threads 1] [--reps 200]
 //                       [--ring-mb 512] [--rounds 3]
