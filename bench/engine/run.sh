@@ -2,16 +2,20 @@
 # Engine speed and memory against the memory-bandwidth ceiling and the node-llama-cpp peer, all
 # measured in this one run (issue 4, "Speed and memory"; method in ../shared/PERF.md).
 #
-#   bench/engine/run.sh [--models "135m:q8_0 135m:q4_0 360m:q8_0 360m:q4_0"] [--threads "1 2"]
-#                       [--prompt-tokens 512] [--gen 128] [--no-peer] [--build DIR]
-#                       [--baseline OTHER_SWITCHYARD]
+#   bench/engine/run.sh [--models "135m:q8_0 135m:q4_0 360m:q8_0 360m:q4_0 1.7b:q4_k"]
+#                       [--threads "1 2"] [--prompt-tokens 512] [--gen 128] [--no-peer]
+#                       [--build DIR] [--no-build] [--keep-models] [--baseline OTHER_SWITCHYARD]
 #
-# For each synthetic model (SmolLM2 shapes, real tokenizer, seeded random weights; cached under
-# $SY_BENCH_MODELS, default /tmp/sy-bench-models) and thread count it runs
+# For each synthetic model (SmolLM2 shapes, real tokenizer, seeded random weights; written at
+# bench time under $SY_BENCH_MODELS, default /tmp/sy-bench-models, and deleted at the end unless
+# --keep-models: the full set is ~1.9 GB; files already there are used and left alone) and
+# thread count it runs
 # `switchyard generate --stats-json` and bench/engine/peer.mjs on the same file with the same
 # prompt length and token count, then prints one table. Ceiling = median read bandwidth at the
 # row's thread count / bytes of weights read per generated token (gguf_summary.py). The file
 # set adds 1.7b:q4_k when `switchyard model synth` and Q4_K weights are both available.
+# --no-build uses the binaries already in DIR (switchyard, bench/engine/engine_bandwidth) as
+# they are, e.g. a copy taken before editing the sources while the run goes on.
 # --baseline runs another switchyard binary (an older build) on every row too, right after
 # ours, and prints its speeds beside ours: a before/after measured under the same load.
 set -euo pipefail
@@ -24,6 +28,8 @@ prompt_tokens=512
 gen=128
 peer=1
 build=build
+rebuild=1
+keep_models=0
 baseline=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -33,19 +39,31 @@ while [[ $# -gt 0 ]]; do
     --gen) gen="$2"; shift 2 ;;
     --no-peer) peer=0; shift ;;
     --build) build="$2"; shift 2 ;;
+    --no-build) rebuild=0; shift ;;
+    --keep-models) keep_models=1; shift ;;
     --baseline) baseline="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-cmake --build "$build" --target switchyard engine_bandwidth engine_synth_smollm2 >/dev/null
+if [[ $rebuild == 1 ]]; then
+  cmake --build "$build" --target switchyard engine_bandwidth engine_synth_smollm2 >/dev/null
+fi
 sy="$build/switchyard"
 tokenizer=../shared/models/smollm2-135m-instruct/tokenizer.json
 [[ -f "$tokenizer" ]] || tokenizer=/work/shared/models/smollm2-135m-instruct/tokenizer.json
 cache="${SY_BENCH_MODELS:-/tmp/sy-bench-models}"
 mkdir -p "$cache"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# Model files this run wrote (one per line), deleted on exit unless --keep-models.
+: > "$work/generated"
+cleanup() {
+  if [[ $keep_models == 0 ]]; then
+    while read -r f; do rm -f "$f" "$f.tmp"; done < "$work/generated"
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 has_synth=0
 "$sy" model --help 2>/dev/null | grep -qE "^ +synth " && has_synth=1
@@ -59,11 +77,13 @@ model_file() {
   local size=${1%%:*} type=${1##*:}
   local out="$cache/smollm2-$size-$type.gguf"
   if [[ ! -f "$out" ]]; then
+    echo "$out" >> "$work/generated"
     if [[ $has_synth == 1 ]]; then
       "$sy" model synth --like "smollm2-$size" --tokenizer "$tokenizer" --type "$type" \
         --seed 1 -o "$out.tmp" >&2
     else
       local f16="$cache/smollm2-$size-f16.gguf"
+      [[ -f "$f16" ]] || echo "$f16" >> "$work/generated"
       [[ -f "$f16" ]] || "$build/bench/engine/engine_synth_smollm2" --like "smollm2-$size" \
         --tokenizer "$tokenizer" --seed 1 -o "$f16"
       "$sy" model quantize "$f16" "$out.tmp" --type "$type" >&2
@@ -104,6 +124,8 @@ for m in $models; do
     echo "{\"model\":\"$m\",\"threads\":$t,\"summary\":$summary,\"ours\":$ours,\"baseline\":$before,\"peer\":$theirs}" \
       | tee -a "$rows" >&2
   done
+  # One generated model on disk at a time.
+  if [[ $keep_models == 0 ]] && grep -qxF "$file" "$work/generated"; then rm -f "$file"; fi
 done
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 

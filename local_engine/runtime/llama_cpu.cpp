@@ -79,7 +79,10 @@ class ProfileScope {
 };
 
 // Block size of the single-sequence constructor's private cache; any size gives the same values.
-constexpr size_t kOwnBlockTokens = 16;
+// One attention run (kAttentionRun) fits in a block: its key and value rows for a layer are then
+// one contiguous span each instead of four 16-position slots 30-odd layers apart (a decode A/B
+// on 135M, 1 thread, loaded machine: 15.5 vs 17.5 CPU ms per token, median of 3).
+constexpr size_t kOwnBlockTokens = 64;
 
 }  // namespace
 
@@ -212,6 +215,71 @@ void LlamaCpu::matvec(const kernels::MatrixView& w, const float* x, float* out) 
   pool_.parallel_for(chunks, [&](size_t i) {
     const size_t begin = w.rows * i / chunks, end = w.rows * (i + 1) / chunks;
     kernels::matvec_rows(kernels_, w, x, activations, out, begin, end);
+  });
+}
+
+namespace {
+
+// Which quantized activations a weight type reads: matrices of one class share them.
+int activation_class(TensorType type) {
+  switch (type) {
+    case TensorType::q8_0:
+    case TensorType::q4_0:
+      return 1;
+    case TensorType::q4_k:
+    case TensorType::q6_k:
+      return 2;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
+  kernels::MatvecScratch& activations = scratch_;
+  bool quantized[3] = {};
+  size_t total = 0;
+  for (const Product& p : products) {
+    const int c = activation_class(p.w->type);
+    if (!quantized[c]) kernels::quantize_activations(*p.w, x, activations);
+    quantized[c] = true;
+    total += p.w->rows;
+  }
+  const size_t chunks = std::min(pool_.size(), total);
+  pool_.parallel_for(chunks, [&](size_t i) {
+    // This share is [begin, end) of the products' rows laid end to end.
+    const size_t begin = total * i / chunks, end = total * (i + 1) / chunks;
+    size_t first = 0;
+    for (const Product& p : products) {
+      const size_t lo = std::max(begin, first), hi = std::min(end, first + p.w->rows);
+      if (lo < hi)
+        kernels::matvec_rows(kernels_, *p.w, x, activations, p.out, lo - first, hi - first);
+      first += p.w->rows;
+    }
+  });
+}
+
+void LlamaCpu::activate(float* gate, const float* up, size_t begin, size_t end) const {
+  if (c_.activation == FfnActivation::silu) {
+    for (size_t i = begin; i < end; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  } else {
+    for (size_t i = begin; i < end; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
+  }
+}
+
+void LlamaCpu::matvec_gate_up(const Layer& lw, const float* x) {
+  kernels::MatvecScratch& activations = scratch_;
+  kernels::quantize_activations(lw.w_gate, x, activations);
+  if (activation_class(lw.w_up.type) != activation_class(lw.w_gate.type)) {
+    kernels::quantize_activations(lw.w_up, x, activations);
+  }
+  const size_t rows = lw.w_gate.rows, chunks = std::min(pool_.size(), rows);
+  pool_.parallel_for(chunks, [&](size_t i) {
+    const size_t begin = rows * i / chunks, end = rows * (i + 1) / chunks;
+    kernels::matvec_rows(kernels_, lw.w_gate, x, activations, bgate_.data(), begin, end);
+    kernels::matvec_rows(kernels_, lw.w_up, x, activations, bup_.data(), begin, end);
+    activate(bgate_.data(), bup_.data(), begin, end);
   });
 }
 
@@ -574,9 +642,14 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
     });
     scope.emplace(profile_, P::qkv);
-    project(lw.wq, bxb_.data(), n, bq_.data());
-    project(lw.wk, bxb_.data(), n, bk_.data());
-    project(lw.wv, bxb_.data(), n, bv_.data());
+    if (n == 1) {
+      const Product qkv[] = {{&lw.wq, bq_.data()}, {&lw.wk, bk_.data()}, {&lw.wv, bv_.data()}};
+      matvecs(qkv, bxb_.data());
+    } else {
+      project(lw.wq, bxb_.data(), n, bq_.data());
+      project(lw.wk, bxb_.data(), n, bk_.data());
+      project(lw.wv, bxb_.data(), n, bv_.data());
+    }
     const bool sliding = c_.is_sliding(l);
     const float* cos = (sliding ? rope_cos_swa_ : rope_cos_).data();
     const float* sin = (sliding ? rope_sin_swa_ : rope_sin_).data();
@@ -616,18 +689,15 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       rms_norm(xb, x, lw.ffn_norm.data(), dim, c_.rms_eps);
     });
     scope.emplace(profile_, P::gate_up);
-    project(lw.w_gate, bxb_.data(), n, bgate_.data());
-    project(lw.w_up, bxb_.data(), n, bup_.data());
-    scope.emplace(profile_, P::activation);
-    for_rows(n, [&](size_t t) {
-      float* gate = bgate_.data() + t * ffn;
-      const float* up = bup_.data() + t * ffn;
-      if (c_.activation == FfnActivation::silu) {
-        for (size_t i = 0; i < ffn; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-      } else {
-        for (size_t i = 0; i < ffn; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
-      }
-    });
+    if (n == 1) {
+      matvec_gate_up(lw, bxb_.data());  // the activation included, per thread
+    } else {
+      project(lw.w_gate, bxb_.data(), n, bgate_.data());
+      project(lw.w_up, bxb_.data(), n, bup_.data());
+      scope.emplace(profile_, P::activation);
+      for_rows(n,
+               [&](size_t t) { activate(bgate_.data() + t * ffn, bup_.data() + t * ffn, 0, ffn); });
+    }
     scope.emplace(profile_, P::ffn_down);
     project(lw.w_down, bgate_.data(), n, bxb_.data());
     scope.emplace(profile_, P::ffn_residual);

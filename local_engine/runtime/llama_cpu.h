@@ -44,7 +44,7 @@ struct ForwardProfile {
     attention,     // scores, softmax and the weighted sum over the cache
     attn_out,      // the output projection
     ffn_norm,      // residual add and the RMS norm before the FFN
-    gate_up,       // the gate and up projections
+    gate_up,       // the gate and up projections (in decode, the activation too)
     activation,    // SiLU/GELU times up
     ffn_down,      // the down projection
     ffn_residual,  // residual add after the FFN
@@ -139,6 +139,19 @@ class LlamaCpu {
   void matmul(const kernels::MatrixView& w, const float* x, size_t n, float* out);
   // matvec for one row (the decode path), matmul otherwise: the same values either way.
   void project(const kernels::MatrixView& w, const float* x, size_t n, float* out);
+  // Decode: out_i = W_i x for several matrices of one input (Q, K, V) in one pool call, the
+  // concatenated rows split in contiguous shares and the activations quantized once per format,
+  // so the threads meet at one barrier instead of one per matrix. Same values as matvec.
+  struct Product {
+    const kernels::MatrixView* w;
+    float* out;
+  };
+  void matvecs(std::span<const Product> products, const float* x);
+  // Decode: gate = act(W_gate x) * (W_up x) (ffn) in one pool call, each thread applying the
+  // activation to the rows it just computed. Same values as the two matvecs and the activation.
+  void matvec_gate_up(const Layer& lw, const float* x);
+  // act(gate[i]) * up[i] for i in [begin, end): SiLU or GELU-tanh, as the reference.
+  void activate(float* gate, const float* up, size_t begin, size_t end) const;
   // fn(t) for every t in [0, n), contiguous shares of the rows across the pool (in the caller
   // for one row): for the per-row steps, whose values do not depend on the thread.
   void for_rows(size_t n, const std::function<void(size_t)>& fn);

@@ -62,8 +62,8 @@ TEST(LayerOffload, SeesEveryChunkAndLeavesLogitsUnchangedWhenItTakesNoLayer) {
   EXPECT_EQ(calls[0].positions, (std::vector<size_t>{0, 1, 2, 3, 4}));
   EXPECT_EQ(calls[1].tokens, (std::vector<TokenId>{42}));
   EXPECT_EQ(calls[1].positions, (std::vector<size_t>{5}));
-  EXPECT_EQ(calls[0].block_tokens, 16u);
-  EXPECT_EQ(calls[0].blocks, 1u);     // 16 positions of blocks of 16
+  EXPECT_EQ(calls[0].block_tokens, 64u);  // the private cache's block size (llama_cpu.cpp)
+  EXPECT_EQ(calls[0].blocks, 1u);         // 16 positions in one block of 64
   EXPECT_NE(calls[0].first_x, 0.0f);  // the embeddings are in place when it is called
 }
 
