@@ -50,7 +50,9 @@ std::optional<Admission> ApiHandler::admit_or_refuse(backends::ChatRequest& chat
     tokens = backends::estimate_prompt_tokens(chat_request) +
              chat_request.max_tokens.value_or(0) * std::max<int64_t>(1, chat_request.n.value_or(1));
   }
-  auto admitted = limiter_->admit(*rules, tokens, chat_request.model);
+  auto admitted = limiter_->admit(
+      *rules, tokens, chat_request.model,
+      row.surface == "anthropic" ? RateLimitHeaders::anthropic : RateLimitHeaders::openai);
   if (!admitted) {
     LimitRefusal& refusal = admitted.error();
     spdlog::info("request_id={} tenant={} key={} limits: {}", row.request_id, row.tenant,

@@ -46,11 +46,8 @@ Period period_of(BudgetPeriod period, int64_t now_ms) {
 constexpr int64_t kSpendGraceMs = 2 * 86'400'000;
 
 std::string iso_date(sys_days day) {
-  const std::chrono::year_month_day ymd(day);
-  char text[32];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02uT00:00:00Z", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-  return text;
+  return format_reset_instant(
+      std::chrono::duration_cast<milliseconds>(day.time_since_epoch()).count());
 }
 
 const char* period_word(BudgetPeriod period) {
@@ -91,6 +88,20 @@ std::string format_reset(int64_t ms) {
     seconds += f;
   }
   return minutes > 0 ? std::to_string(minutes) + "m" + seconds + "s" : seconds + "s";
+}
+
+std::string format_reset_instant(int64_t epoch_ms) {
+  const auto instant = std::chrono::ceil<std::chrono::seconds>(
+      std::chrono::sys_time<milliseconds>(milliseconds(std::max<int64_t>(0, epoch_ms))));
+  const auto day = std::chrono::floor<std::chrono::days>(instant);
+  const std::chrono::year_month_day ymd(day);
+  const std::chrono::hh_mm_ss hms(instant - day);
+  char text[64];  // room for whatever the fields could print: no truncation warning
+  std::snprintf(
+      text, sizeof text, "%04d-%02u-%02uT%02lld:%02lld:%02lldZ", int(ymd.year()),
+      unsigned(ymd.month()), unsigned(ymd.day()), static_cast<long long>(hms.hours().count()),
+      static_cast<long long>(hms.minutes().count()), static_cast<long long>(hms.seconds().count()));
+  return text;
 }
 
 Limiter::Limiter(const GatewayConfig& config, std::shared_ptr<LimitStore> store, Clock clock)
@@ -165,13 +176,20 @@ int64_t Limiter::now_ms() const {
 }
 
 void Limiter::add_bucket_headers(const LimitSet& set, const std::vector<BucketView>& views,
+                                 RateLimitHeaders style, int64_t now_ms,
                                  backends::Headers& headers) const {
   // Every limited request pays for these: names from literals, one reserve (callgrind: the
   // concatenated names and the vector's regrowth were half of admit()'s instructions).
-  static constexpr std::string_view kNames[2][3] = {
-      {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
-       "x-ratelimit-reset-requests"},
-      {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"}};
+  // [style][unit][limit, remaining, reset]
+  static constexpr std::string_view kNames[2][2][3] = {
+      {{"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests"},
+       {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"}},
+      {{"anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset"},
+       {"anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-reset"}}};
+  const bool anthropic = style == RateLimitHeaders::anthropic;
   headers.reserve(headers.size() + 6);
   for (const auto unit : {BucketRule::Unit::requests, BucketRule::Unit::tokens}) {
     const BucketView* tightest = nullptr;
@@ -180,10 +198,12 @@ void Limiter::add_bucket_headers(const LimitSet& set, const std::vector<BucketVi
       if (!tightest || views[i].remaining < tightest->remaining) tightest = &views[i];
     }
     if (!tightest) continue;
-    const auto& names = kNames[unit == BucketRule::Unit::requests ? 0 : 1];
+    const auto& names = kNames[anthropic ? 1 : 0][unit == BucketRule::Unit::requests ? 0 : 1];
     headers.emplace_back(std::string(names[0]), std::to_string(tightest->limit));
     headers.emplace_back(std::string(names[1]), std::to_string(tightest->remaining));
-    headers.emplace_back(std::string(names[2]), format_reset(tightest->reset_ms));
+    headers.emplace_back(std::string(names[2]),
+                         anthropic ? format_reset_instant(now_ms + tightest->reset_ms)
+                                   : format_reset(tightest->reset_ms));
   }
 }
 
@@ -199,7 +219,8 @@ void Limiter::note_store_error(std::string_view what, const Error& error) {
 }
 
 std::expected<Admission, LimitRefusal> Limiter::admit(const LimitSet& set, int64_t tokens,
-                                                      std::string_view model) {
+                                                      std::string_view model,
+                                                      RateLimitHeaders style) {
   const int64_t now = now_ms();
   Admission a;
   a.set_ = &set;
@@ -257,7 +278,7 @@ std::expected<Admission, LimitRefusal> Limiter::admit(const LimitSet& set, int64
 
   std::copy(outcome->spends.begin(), outcome->spends.end(), a.spends_.begin());
   a.spends_known_ = true;
-  add_bucket_headers(set, outcome->buckets, a.headers_);
+  add_bucket_headers(set, outcome->buckets, style, now, a.headers_);
   switch (outcome->verdict) {
     case AdmitOutcome::Verdict::budget_exhausted: {
       const size_t i = outcome->index;

@@ -89,6 +89,12 @@ struct BucketRule {
   std::string scope;      // "key acme-prod"
 };
 
+// Which family of rate-limit headers a surface answers with. OpenAI: x-ratelimit-{limit,
+// remaining,reset}-{requests,tokens}, the reset as a duration ("1m0s"). Anthropic:
+// anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}, the reset as an RFC 3339 UTC
+// instant. Both carry retry-after-ms on a rate-limit refusal (read by both vendors' SDKs).
+enum class RateLimitHeaders { openai, anthropic };
+
 // Every rule that applies to one caller: its tenant's and its key's.
 struct LimitSet {
   std::vector<const BudgetRule*> budgets;  // at most 4: day and month, tenant and key
@@ -101,8 +107,8 @@ struct LimitSet {
 class Admission {
  public:
   Admission() = default;
-  // x-ratelimit-* (the tightest bucket of each unit) and x-switchyard-budget; for every
-  // response of this request.
+  // The rate-limit headers (the tightest bucket of each unit, in the style admit() was
+  // given) and x-switchyard-budget; for every response of this request.
   const backends::Headers& headers() const { return headers_; }
   // The model to serve instead of the requested one ("" = as requested).
   const std::string& downgrade_to() const { return downgrade_to_; }
@@ -141,9 +147,11 @@ class Limiter {
   const LimitSet* rules_for(std::string_view tenant, std::string_view key_id) const;
 
   // Step 1. `tokens`: the estimated prompt + max_tokens (0 unless set.counts_tokens);
-  // `model`: the model the client asked for (a downgrade to the same model is no downgrade).
+  // `model`: the model the client asked for (a downgrade to the same model is no downgrade);
+  // `style`: the header family of the caller's surface.
   std::expected<Admission, LimitRefusal> admit(const LimitSet& set, int64_t tokens,
-                                               std::string_view model);
+                                               std::string_view model,
+                                               RateLimitHeaders style = RateLimitHeaders::openai);
   // Step 2. `max_cost`: the most the request can cost. A refusal releases the admission.
   std::optional<LimitRefusal> preflight(Admission& admission, backends::MicroDollars max_cost);
   // Gives the admitted tokens back (a request refused after admission). Idempotent.
@@ -157,7 +165,7 @@ class Limiter {
  private:
   int64_t now_ms() const;
   void add_bucket_headers(const LimitSet& set, const std::vector<BucketView>& views,
-                          backends::Headers& headers) const;
+                          RateLimitHeaders style, int64_t now_ms, backends::Headers& headers) const;
   void note_store_error(std::string_view what, const backends::Error& error);
 
   std::shared_ptr<LimitStore> store_;
@@ -181,5 +189,8 @@ std::shared_ptr<Limiter> make_limiter(const GatewayConfig& config);
 std::string format_dollars(backends::MicroDollars amount);
 // OpenAI's x-ratelimit-reset-* durations: "120ms", "1s", "6.5s", "1m0s".
 std::string format_reset(int64_t ms);
+// Anthropic's anthropic-ratelimit-*-reset instants: RFC 3339 UTC to the second, rounded up so
+// a client that waits until then finds the bucket full ("2026-11-24T04:05:06Z").
+std::string format_reset_instant(int64_t epoch_ms);
 
 }  // namespace sy::gateway

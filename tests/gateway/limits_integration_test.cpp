@@ -332,10 +332,20 @@ TEST_F(Limits, AnthropicSurfaceAnswersLimitsInAnthropicsFormat) {
   json body = {{"model", "claude"},
                {"max_tokens", 5},
                {"messages", {{{"role", "user"}, {"content", "Say hello"}}}}};
-  // Rate limit: rate_limit_error with retry-after, and x-ratelimit-* on the successes.
+  // Rate limit: rate_limit_error with retry-after, and Anthropic's anthropic-ratelimit-*
+  // headers (reset as an RFC 3339 instant) on every answer; none of OpenAI's.
   TestResponse ok = messages(kRateKey, body);
   ASSERT_EQ(ok.status, 200) << ok.body;
-  EXPECT_EQ(ok.header("x-ratelimit-remaining-requests"), "1");
+  EXPECT_EQ(ok.header("anthropic-ratelimit-requests-limit"), "2");
+  EXPECT_EQ(ok.header("anthropic-ratelimit-requests-remaining"), "1");
+  EXPECT_EQ(ok.header("anthropic-ratelimit-tokens-limit"), "1000");
+  const std::string reset = ok.header("anthropic-ratelimit-requests-reset");
+  ASSERT_EQ(reset.size(), 20u) << reset;  // 2026-11-24T04:05:06Z
+  EXPECT_EQ(reset[10], 'T');
+  EXPECT_EQ(reset.back(), 'Z');
+  EXPECT_FALSE(ok.header("anthropic-ratelimit-tokens-reset").empty());
+  EXPECT_EQ(ok.header("x-ratelimit-remaining-requests"), "");
+  EXPECT_EQ(ok.header("x-ratelimit-limit-tokens"), "");
   ASSERT_EQ(messages(kRateKey, body).status, 200);
   TestResponse limited = messages(kRateKey, body);
   EXPECT_EQ(limited.status, 429) << limited.body;
@@ -344,6 +354,8 @@ TEST_F(Limits, AnthropicSurfaceAnswersLimitsInAnthropicsFormat) {
   EXPECT_EQ(j["error"]["type"], "rate_limit_error");
   EXPECT_FALSE(j["request_id"].get<std::string>().empty());
   EXPECT_FALSE(limited.header("retry-after").empty());
+  EXPECT_EQ(limited.header("anthropic-ratelimit-requests-remaining"), "0");
+  EXPECT_EQ(limited.header("x-ratelimit-remaining-requests"), "");
   // A spent budget: Anthropic's answer to a reached spend limit, 400 invalid_request_error.
   ASSERT_EQ(messages(kBlockKey, body).status, 200);
   wait_settled(3);

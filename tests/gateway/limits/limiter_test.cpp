@@ -55,6 +55,31 @@ struct Fixture {
   Limiter limiter;
 };
 
+TEST(Limiter, AnthropicStyleNamesItsHeadersAndGivesTheResetAsAnInstant) {
+  GatewayConfig config = base_config();
+  config.rate_limits.push_back({.key = "k1", .requests_per_minute = 3, .tokens_per_minute = 900});
+  Fixture f(std::move(config));
+  const LimitSet* set = f.limiter.rules_for("acme", "k1");
+  ASSERT_NE(set, nullptr);
+  auto a = f.limiter.admit(*set, 100, "smart", RateLimitHeaders::anthropic);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(header(a->headers(), "anthropic-ratelimit-requests-limit"), "3");
+  EXPECT_EQ(header(a->headers(), "anthropic-ratelimit-requests-remaining"), "2");
+  // One request of 3/min refills in 20 s: full again at 12:00:20.
+  EXPECT_EQ(header(a->headers(), "anthropic-ratelimit-requests-reset"), "2026-11-23T12:00:20Z");
+  EXPECT_EQ(header(a->headers(), "anthropic-ratelimit-tokens-limit"), "900");
+  EXPECT_EQ(header(a->headers(), "anthropic-ratelimit-tokens-remaining"), "800");
+  EXPECT_EQ(header(a->headers(), "x-ratelimit-limit-requests"), "");
+  EXPECT_EQ(header(a->headers(), "x-ratelimit-limit-tokens"), "");
+}
+
+TEST(Limiter, ResetInstantsAreRfc3339RoundedUpToTheSecond) {
+  EXPECT_EQ(format_reset_instant(kNoon), "2026-11-23T12:00:00Z");
+  EXPECT_EQ(format_reset_instant(kNoon + 1), "2026-11-23T12:00:01Z");
+  EXPECT_EQ(format_reset_instant(kNoon + 12 * 3'600'000 - 1), "2026-11-24T00:00:00Z");
+  EXPECT_EQ(format_reset_instant(0), "1970-01-01T00:00:00Z");
+}
+
 TEST(Limiter, RequestsPerMinuteRefuseWithRetryAfterAndRefill) {
   GatewayConfig config = base_config();
   config.rate_limits.push_back({.key = "k1", .requests_per_minute = 3});
