@@ -54,7 +54,11 @@ TEST_F(PostgresBatchStore, StoresALineResultOnceAndCountsItOnce) {
 
 TEST_F(PostgresBatchStore, SurvivesReopeningAndKnowsUnfinishedJobs) {
   testing::survives_reopening_and_knows_unfinished_jobs(opener());
-  EXPECT_EQ(postgres_batch_store_schema_version(), 1);
+  EXPECT_EQ(postgres_batch_store_schema_version(), 2);
+}
+
+TEST_F(PostgresBatchStore, KeepsVendorBatchesAndTheirIntents) {
+  testing::keeps_vendor_batches_and_their_intents(opener());
 }
 
 TEST_F(PostgresBatchStore, RestartRepairWritesOnlyTheRowsThePostgresLedgerLacks) {
