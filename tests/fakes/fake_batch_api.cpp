@@ -41,7 +41,7 @@ wire::HttpAnswer error(Vendor vendor, int status, const std::string& message) {
                                {{"message", message},
                                 {"type", "invalid_request_error"},
                                 {"param", nullptr},
-                                {"code", status == 404 ? "not_found" : nullptr}}}});
+                                {"code", status == 404 ? json("not_found") : json(nullptr)}}}});
 }
 
 // "multipart/form-data; boundary=X" -> the parts' names, filenames and contents.
