@@ -207,10 +207,9 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);
   if (parts_->batch) parts_->handler->set_batch_service(parts_->batch);
   if (parts_->batch) {
-    parts_->batch->set_vendor_batching(make_vendor_batching(*config_, parts_->loop.contexts(),
-                                                            parts_->clients, *parts_->handler,
-                                                            pricer, parts_->batch->store(),
-                                                            parts_->batch->dir()));
+    parts_->batch->set_vendor_batching(
+        make_vendor_batching(*config_, parts_->loop.contexts(), parts_->clients, *parts_->handler,
+                             pricer, parts_->batch->store(), parts_->batch->dir()));
   }
   parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
                                                    *parts_->handler);

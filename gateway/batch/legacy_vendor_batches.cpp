@@ -36,8 +36,9 @@ std::vector<VendorBatchRecord> read_open(const std::filesystem::path& path) {
   }
   sqlite3_busy_timeout(raw, 5000);
   std::vector<VendorBatchRecord> out;
-  Stmt exists = prepare(raw, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                             "name = 'vendor_batches'");
+  Stmt exists = prepare(raw,
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                        "name = 'vendor_batches'");
   if (!exists || sqlite3_step(exists.get()) != SQLITE_ROW) return out;  // created, never used
   Stmt s = prepare(raw,
                    "SELECT id, batch_id, backend, vendor_batch_id, submitted_at_ms, lines, "
@@ -47,15 +48,15 @@ std::vector<VendorBatchRecord> read_open(const std::filesystem::path& path) {
   }
   int step = SQLITE_ROW;
   while ((step = sqlite3_step(s.get())) == SQLITE_ROW) {
-    out.push_back(VendorBatchRecord{
-        .id = 0,
-        .batch_id = text(s.get(), 1),
-        .backend = text(s.get(), 2),
-        .tag = "legacy-" + std::to_string(sqlite3_column_int64(s.get(), 0)),
-        .vendor_batch_id = text(s.get(), 3),
-        .submitted_at_ms = sqlite3_column_int64(s.get(), 4),
-        .cancel_sent = sqlite3_column_int(s.get(), 6) != 0,
-        .lines = vendor_batch_lines_from_json(text(s.get(), 5))});
+    out.push_back(
+        VendorBatchRecord{.id = 0,
+                          .batch_id = text(s.get(), 1),
+                          .backend = text(s.get(), 2),
+                          .tag = "legacy-" + std::to_string(sqlite3_column_int64(s.get(), 0)),
+                          .vendor_batch_id = text(s.get(), 3),
+                          .submitted_at_ms = sqlite3_column_int64(s.get(), 4),
+                          .cancel_sent = sqlite3_column_int(s.get(), 6) != 0,
+                          .lines = vendor_batch_lines_from_json(text(s.get(), 5))});
   }
   if (step != SQLITE_DONE) {
     throw std::runtime_error("vendor batch file " + path.string() + ": " + sqlite3_errmsg(raw));

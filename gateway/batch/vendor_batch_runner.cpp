@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/error_reply.h"
-#include "batch/legacy_vendor_batches.h"
 #include "batch/ledger_row_json.h"
+#include "batch/legacy_vendor_batches.h"
 #include "switchyard/backends/openai_json.h"
 
 namespace sy::gateway {
@@ -131,8 +131,8 @@ backends::VendorBatchSearch VendorBatchRunner::search_for(const VendorBatchRecor
       .tag = record.tag,
       .custom_ids = {},
       .since_unix_s = record.submitted_at_ms / 1000 - kClockSkewS,
-      .known_ids = store_.vendor_batch_ids(record.backend,
-                                           record.submitted_at_ms - 2 * kClockSkewS * 1000)};
+      .known_ids =
+          store_.vendor_batch_ids(record.backend, record.submitted_at_ms - 2 * kClockSkewS * 1000)};
   for (const VendorBatchLine& line : record.lines) search.custom_ids.push_back(line.custom_id);
   return search;
 }
@@ -148,8 +148,8 @@ void VendorBatchRunner::adopt(Active& active, const std::string& vendor_batch_id
     }
   }
   auto backend = backends_.find(active.record.backend);
-  active.interval = backend != backends_.end() ? backend->second.poll_initial
-                                               : std::chrono::milliseconds(5'000);
+  active.interval =
+      backend != backends_.end() ? backend->second.poll_initial : std::chrono::milliseconds(5'000);
   active.next_poll = std::chrono::steady_clock::now() + active.interval;
   spdlog::info("batch {}: {} lines submitted to {} as vendor batch {}", active.record.batch_id,
                active.record.lines.size(), active.record.backend, vendor_batch_id);

@@ -162,8 +162,7 @@ bool FakeBatchApi::take_hold_before(std::string_view method, std::string_view ta
   return true;
 }
 
-bool FakeBatchApi::take_create_hold(std::string_view method, std::string_view target,
-                                    int status) {
+bool FakeBatchApi::take_create_hold(std::string_view method, std::string_view target, int status) {
   if (status != 200 || !is_create(method, target)) return false;
   std::lock_guard lock(mutex_);
   if (holds_ == 0 || !hold_made_) return false;
@@ -171,17 +170,17 @@ bool FakeBatchApi::take_create_hold(std::string_view method, std::string_view ta
   return true;
 }
 
-wire::HttpAnswer FakeBatchApi::list(Vendor vendor, std::string_view query,
-                                    std::string_view host) {
+wire::HttpAnswer FakeBatchApi::list(Vendor vendor, std::string_view query, std::string_view host) {
   std::vector<Batch*> mine;
   for (auto& [id, b] : batches_) {
     if (b.vendor == vendor) mine.push_back(&b);
   }
-  std::sort(mine.begin(), mine.end(), [](const Batch* a, const Batch* b) { return a->seq > b->seq; });
-  const std::string after =
-      query_value(query, vendor == Vendor::anthropic ? "after_id" : "after");
+  std::sort(mine.begin(), mine.end(),
+            [](const Batch* a, const Batch* b) { return a->seq > b->seq; });
+  const std::string after = query_value(query, vendor == Vendor::anthropic ? "after_id" : "after");
   const std::string limit_text = query_value(query, "limit");
-  const size_t limit = limit_text.empty() ? 20 : std::clamp<size_t>(std::stoul(limit_text), 1, 1000);
+  const size_t limit =
+      limit_text.empty() ? 20 : std::clamp<size_t>(std::stoul(limit_text), 1, 1000);
   size_t at = 0;
   if (!after.empty()) {
     while (at < mine.size() && mine[at]->id != after) ++at;
@@ -192,7 +191,8 @@ wire::HttpAnswer FakeBatchApi::list(Vendor vendor, std::string_view query,
   for (size_t i = at; i < end; ++i) {
     Batch& b = *mine[i];
     if (vendor == Vendor::anthropic) {
-      if (!b.ended && (b.cancel || std::chrono::steady_clock::now() - b.created >= complete_after_)) {
+      if (!b.ended &&
+          (b.cancel || std::chrono::steady_clock::now() - b.created >= complete_after_)) {
         finish(b);
       }
       data.push_back(anthropic_batch_json(b, host));

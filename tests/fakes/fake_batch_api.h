@@ -79,7 +79,7 @@ class FakeBatchApi {
   struct Batch {
     Vendor vendor = Vendor::openai;
     std::string id, input_file_id, endpoint;
-    uint64_t seq = 0;  // creation order
+    uint64_t seq = 0;         // creation order
     nlohmann::json metadata;  // OpenAI: as created (null when none)
     std::vector<Line> lines;
     std::chrono::steady_clock::time_point created;
@@ -96,9 +96,8 @@ class FakeBatchApi {
 
   wire::HttpAnswer openai(std::string_view method, std::string_view path, std::string_view query,
                           std::string_view content_type, const std::string& body);
-  wire::HttpAnswer anthropic(std::string_view method, std::string_view path,
-                             std::string_view query, std::string_view host,
-                             const std::string& body);
+  wire::HttpAnswer anthropic(std::string_view method, std::string_view path, std::string_view query,
+                             std::string_view host, const std::string& body);
   // A page of one vendor's batches, newest first (GET /v1/batches, /v1/messages/batches).
   wire::HttpAnswer list(Vendor vendor, std::string_view query, std::string_view host);
   // Answers every line (once the delay passed or on cancel): output/error files or results.

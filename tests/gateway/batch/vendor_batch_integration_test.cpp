@@ -162,11 +162,10 @@ class VendorBatches : public ::testing::Test {
     LostAnswer out;
     vendor_.hold_batch_create_answers(1, made);
     start();
-    const std::string id = create_batch(chat_line("a", model, "hello") +
-                                        chat_line("b", model, "hello again") +
-                                        chat_line("c", model, "and again"));
-    const std::string create =
-        vendor == Vendor::openai ? "/v1/batches" : "/v1/messages/batches";
+    const std::string id =
+        create_batch(chat_line("a", model, "hello") + chat_line("b", model, "hello again") +
+                     chat_line("c", model, "and again"));
+    const std::string create = vendor == Vendor::openai ? "/v1/batches" : "/v1/messages/batches";
     EXPECT_TRUE(eventually([&] { return requests_to(create, "POST") == 1; }));
     EXPECT_EQ(vendor_.batch_count(vendor), made ? 1u : 0u);
     stop();  // mid-call: the create's answer never arrives
@@ -385,8 +384,8 @@ TEST_F(VendorBatches, ACancelReachesTheVendorAndUnansweredLinesGoToTheErrorFile)
 }
 
 TEST_F(VendorBatches, AnOpenAiBatchAcceptedButNeverAnsweredIsFoundByItsTagAfterTheRestart) {
-  const LostAnswer lost = lose_the_create_answer("fast", Vendor::openai, /*made=*/true,
-                                                 std::chrono::milliseconds(0));
+  const LostAnswer lost =
+      lose_the_create_answer("fast", Vendor::openai, /*made=*/true, std::chrono::milliseconds(0));
   // Between the runs the job store held the intent: its lines and tag, no vendor id.
   ASSERT_EQ(lost.stored.size(), 1u);
   EXPECT_EQ(lost.stored[0].vendor_batch_id, "");
@@ -409,8 +408,8 @@ TEST_F(VendorBatches, AnAnthropicBatchAcceptedButNeverAnsweredIsWaitedForThenFou
     eventually([&] { return requests_to("/v1/messages/batches?", "GET") >= 3; });
     vendor_.set_batch_delay(std::chrono::milliseconds(0));
   });
-  const LostAnswer lost = lose_the_create_answer("haiku", Vendor::anthropic, /*made=*/true,
-                                                 std::chrono::seconds(60));
+  const LostAnswer lost =
+      lose_the_create_answer("haiku", Vendor::anthropic, /*made=*/true, std::chrono::seconds(60));
   finish.join();
   ASSERT_EQ(lost.stored.size(), 1u);
   EXPECT_EQ(lost.stored[0].vendor_batch_id, "");
