@@ -117,7 +117,8 @@ std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bo
 std::unique_ptr<VendorBatching> make_vendor_batching(
     const GatewayConfig& config, const std::vector<boost::asio::io_context*>& contexts,
     std::vector<std::unique_ptr<backends::HttpClient>>& clients, const ApiHandler& handler,
-    std::shared_ptr<const RequestPricer> pricer, const std::filesystem::path& dir) {
+    std::shared_ptr<const RequestPricer> pricer, BatchStore& store,
+    const std::filesystem::path& dir) {
   auto stop_flag = std::make_shared<std::atomic<bool>>(false);
   std::map<std::string, VendorBatchBackend> backends;
   for (const BackendConfig& bc : config.backends) {
@@ -142,8 +143,8 @@ std::unique_ptr<VendorBatching> make_vendor_batching(
   }
   if (backends.empty()) return nullptr;
   auto runner = std::make_shared<VendorBatchRunner>(
-      VendorBatchRunnerOptions{.store_path = dir / "vendor_batches.sqlite3",
-                               .synchronous_full = config.batch.synchronous_full,
+      VendorBatchRunnerOptions{.store = &store,
+                               .legacy_store_path = dir / "vendor_batches.sqlite3",
                                .stop_flag = stop_flag},
       std::move(backends), std::move(pricer));
   return std::make_unique<VendorBatching>(VendorBatching{
@@ -206,9 +207,9 @@ Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
   parts_->batch = open_batch_service(*config_, ledger_given, *parts_->handler, parts_->ledger);
   if (parts_->batch) parts_->handler->set_batch_service(parts_->batch);
   if (parts_->batch) {
-    parts_->batch->set_vendor_batching(make_vendor_batching(*config_, parts_->loop.contexts(),
-                                                            parts_->clients, *parts_->handler,
-                                                            pricer, parts_->batch->dir()));
+    parts_->batch->set_vendor_batching(
+        make_vendor_batching(*config_, parts_->loop.contexts(), parts_->clients, *parts_->handler,
+                             pricer, parts_->batch->store(), parts_->batch->dir()));
   }
   parts_->server = std::make_unique<HttpServer>(parts_->loop.contexts(), config_->limits,
                                                    *parts_->handler);

@@ -1,5 +1,8 @@
 #include "anthropic/anthropic_batch_client.h"
 
+#include <ctime>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "anthropic/anthropic_translator.h"
@@ -25,6 +28,17 @@ int status_of(std::string_view type) {
   return 500;
 }
 
+// "2024-08-20T18:37:24.100435Z" -> Unix seconds; nullopt when it is not that shape.
+std::optional<int64_t> unix_seconds(const std::string& rfc3339) {
+  std::tm tm{};
+  const char* end = strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));  // fractions and a "Z" suffix do not matter here
+}
+
+// Listing pages find_submitted reads at most (100 batches each) before it gives up deciding.
+constexpr int kMaxListPages = 50;
+
 class AnthropicBatchClient final : public VendorBatchClient {
  public:
   AnthropicBatchClient(HttpClient& client, VendorBatchClientOptions options,
@@ -38,7 +52,11 @@ class AnthropicBatchClient final : public VendorBatchClient {
 
   std::string_view protocol() const override { return "anthropic"; }
 
-  Result<std::string> submit(const std::vector<VendorBatchItem>& items) override {
+  // Message Batches keep no metadata, so `tag` goes nowhere: find_submitted matches by
+  // custom_ids, which are ours and unique per request.
+  Result<std::string> submit(const std::vector<VendorBatchItem>& items,
+                             const std::string& tag) override {
+    (void)tag;
     if (items.empty()) return fail(ErrorKind::invalid_request, "anthropic batch: no requests");
     json requests = json::array();
     for (const VendorBatchItem& item : items) {
@@ -61,6 +79,70 @@ class AnthropicBatchClient final : public VendorBatchClient {
       return fail(ErrorKind::upstream_error, "anthropic batch: the create answer has no id");
     }
     return batch["id"].get<std::string>();
+  }
+
+  // Anthropic's documented API gives no way to tag a batch nor to read an unfinished batch's
+  // custom_ids: a batch lists its request_counts, and its results (custom_id per line) only
+  // once it has ended. So: walk GET /v1/messages/batches (newest first) back to the window's
+  // start, skip batches the caller knows and those whose request count differs, and read the
+  // results of ended candidates: one whose custom_ids are exactly ours is it (custom_ids are
+  // deterministic per job line, so this is certain). A candidate still in progress cannot be
+  // told apart from another client's batch of the same size on the same workspace: undecided,
+  // and the caller asks again (it ends within the 24 h window, then its results decide).
+  // Residual risk: a batch listed late by the vendor (the list is not documented as
+  // read-after-write consistent) would be taken as absent and the lines submitted twice.
+  Result<VendorBatchFound> find_submitted(const VendorBatchSearch& search) override {
+    const std::set<std::string> ours(search.custom_ids.begin(), search.custom_ids.end());
+    bool undecided = false;
+    std::string after;
+    for (int page = 0; page < kMaxListPages; ++page) {
+      std::string url = batches_url_ + "?limit=100";
+      if (!after.empty()) url += "&after_id=" + after;
+      auto body = call(client_, *translator_, options_, request("GET", url));
+      if (!body) return std::unexpected(body.error());
+      const json list = json::parse(*body, nullptr, false);
+      if (!list.is_object() || !list.contains("data") || !list["data"].is_array()) {
+        return fail(ErrorKind::upstream_error, "anthropic batch: malformed batch list");
+      }
+      bool older = false;
+      for (const json& batch : list["data"]) {
+        if (!batch.is_object() || !batch.contains("id") || !batch["id"].is_string()) continue;
+        const std::string id = batch["id"];
+        const auto created = unix_seconds(batch.value("created_at", ""));
+        if (created && *created < search.since_unix_s) {
+          older = true;
+          continue;
+        }
+        if (search.known_ids.contains(id)) continue;
+        int64_t total = 0;
+        if (batch.contains("request_counts") && batch["request_counts"].is_object()) {
+          for (const auto& [name, count] : batch["request_counts"].items()) {
+            if (count.is_number_integer()) total += count.get<int64_t>();
+          }
+        }
+        if (total != static_cast<int64_t>(ours.size())) continue;
+        if (batch.value("processing_status", "") != "ended") {
+          undecided = true;
+          continue;
+        }
+        auto results = this->results(id);
+        if (!results) return std::unexpected(results.error());
+        std::set<std::string> theirs;
+        for (const VendorBatchResult& r : *results) theirs.insert(r.custom_id);
+        if (theirs == ours) {
+          return VendorBatchFound{.match = VendorBatchMatch::found, .batch_id = id};
+        }
+      }
+      const json& data = list["data"];
+      if (older || !list.value("has_more", false) || !list.contains("last_id") ||
+          !list["last_id"].is_string() || data.empty()) {
+        return VendorBatchFound{
+            .match = undecided ? VendorBatchMatch::undecided : VendorBatchMatch::absent,
+            .batch_id = {}};
+      }
+      after = list["last_id"].get<std::string>();
+    }
+    return VendorBatchFound{.match = VendorBatchMatch::undecided, .batch_id = {}};
   }
 
   Result<VendorBatchStatus> poll(const std::string& batch_id) override {

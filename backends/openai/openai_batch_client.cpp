@@ -14,6 +14,10 @@ using nlohmann::json;
 using vendor_batch::call;
 
 constexpr std::string_view kChatEndpoint = "/v1/chat/completions";
+// The metadata key that carries a submit's tag (find_submitted matches on it).
+constexpr const char* kTagKey = "switchyard_tag";
+// Listing pages find_submitted reads at most (100 batches each) before it gives up deciding.
+constexpr int kMaxListPages = 50;
 
 std::string boundary() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -34,7 +38,8 @@ class OpenAiBatchClient final : public VendorBatchClient {
 
   std::string_view protocol() const override { return "openai"; }
 
-  Result<std::string> submit(const std::vector<VendorBatchItem>& items) override {
+  Result<std::string> submit(const std::vector<VendorBatchItem>& items,
+                             const std::string& tag) override {
     if (items.empty()) return fail(ErrorKind::invalid_request, "openai batch: no requests");
     // The file: one line per request, its body exactly what a synchronous call would send.
     std::string jsonl;
@@ -56,9 +61,9 @@ class OpenAiBatchClient final : public VendorBatchClient {
     const std::string b = boundary();
     std::string form = "--" + b + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n" +
                        "batch\r\n--" + b +
-                       "\r\nContent-Disposition: form-data; name=\"file\"; "
-                       "filename=\"switchyard_batch.jsonl\"\r\n"
-                       "Content-Type: application/jsonl\r\n\r\n";
+                       "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
+                       (tag.empty() ? std::string("switchyard_batch") : "switchyard_" + tag) +
+                       ".jsonl\"\r\nContent-Type: application/jsonl\r\n\r\n";
     form += jsonl;
     form += "\r\n--" + b + "--\r\n";
     HttpRequest upload = request("POST", base_ + "/files");
@@ -72,11 +77,10 @@ class OpenAiBatchClient final : public VendorBatchClient {
     }
     HttpRequest create = request("POST", base_ + "/batches");
     create.headers.emplace_back("content-type", "application/json");
-    create.body = json{
-        {"input_file_id", file["id"]},
-        {"endpoint", kChatEndpoint},
-        {"completion_window",
-         "24h"}}.dump();
+    json create_body = {
+        {"input_file_id", file["id"]}, {"endpoint", kChatEndpoint}, {"completion_window", "24h"}};
+    if (!tag.empty()) create_body["metadata"] = {{kTagKey, tag}};
+    create.body = create_body.dump();
     auto created = call(client_, *translator_, options_, std::move(create));
     if (!created) return std::unexpected(created.error());
     const json batch = json::parse(*created, nullptr, false);
@@ -84,6 +88,46 @@ class OpenAiBatchClient final : public VendorBatchClient {
       return fail(ErrorKind::upstream_error, "openai batch: the create answer has no id");
     }
     return batch["id"].get<std::string>();
+  }
+
+  // GET /batches lists the organisation's batches newest first, 100 a page: the walk stops at
+  // the first one created before the window. The tag in the metadata is ours and unique per
+  // (job, chunk), so a match is certain and no match (the whole window read) is absence.
+  Result<VendorBatchFound> find_submitted(const VendorBatchSearch& search) override {
+    if (search.tag.empty()) return fail(ErrorKind::invalid_request, "openai batch: no tag");
+    std::string after;
+    for (int page = 0; page < kMaxListPages; ++page) {
+      std::string url = base_ + "/batches?limit=100";
+      if (!after.empty()) url += "&after=" + after;
+      auto body = call(client_, *translator_, options_, request("GET", url));
+      if (!body) return std::unexpected(body.error());
+      const json list = json::parse(*body, nullptr, false);
+      if (!list.is_object() || !list.contains("data") || !list["data"].is_array()) {
+        return fail(ErrorKind::upstream_error, "openai batch: malformed batch list");
+      }
+      bool older = false;
+      for (const json& batch : list["data"]) {
+        if (!batch.is_object() || !batch.contains("id") || !batch["id"].is_string()) continue;
+        const int64_t created = batch.value("created_at", int64_t{0});
+        if (created < search.since_unix_s) {
+          older = true;
+          continue;
+        }
+        const json* metadata = batch.contains("metadata") ? &batch["metadata"] : nullptr;
+        if (metadata && metadata->is_object() && metadata->value(kTagKey, "") == search.tag) {
+          return VendorBatchFound{.match = VendorBatchMatch::found,
+                                  .batch_id = batch["id"].get<std::string>()};
+        }
+      }
+      const json& data = list["data"];
+      if (older || !list.value("has_more", false) || data.empty() || !data.back().is_object() ||
+          !data.back().contains("id") || !data.back()["id"].is_string()) {
+        return VendorBatchFound{.match = VendorBatchMatch::absent, .batch_id = {}};
+      }
+      after = data.back()["id"].get<std::string>();
+    }
+    // More batches in the window than we read: it may be further on.
+    return VendorBatchFound{.match = VendorBatchMatch::undecided, .batch_id = {}};
   }
 
   Result<VendorBatchStatus> poll(const std::string& batch_id) override {

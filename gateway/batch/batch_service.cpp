@@ -684,6 +684,9 @@ void BatchService::repair_billing() {
 
 void BatchService::resume() {
   repair_billing();
+  // Vendor submits a crash left unanswered are settled first: what the vendor never received
+  // is planned again below, what it holds is not.
+  if (vendor_) vendor_->runner->reconcile_intents();
   for (const BatchRecord& record : store_->unfinished_batches()) {
     spdlog::info("batch {}: resuming ({})", record.id, to_string(record.status));
     if (record.status == BatchStatus::finalizing) {

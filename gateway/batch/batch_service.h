@@ -109,6 +109,8 @@ class BatchService {
 
   size_t max_file_bytes() const { return options_.max_file_bytes; }
   const std::filesystem::path& dir() const { return options_.dir; }
+  // The job store (vendor batches are kept in it too); lives as long as this service.
+  BatchStore& store() { return *store_; }
 
   // Files. Only purpose "batch" may be uploaded; its content is validated line by line.
   // An upload streams: begin_upload(), append its bytes as they arrive, commit_upload(). A

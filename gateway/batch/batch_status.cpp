@@ -2,6 +2,8 @@
 
 #include "batch/batch_store.h"
 
+#include <nlohmann/json.hpp>
+
 namespace sy::gateway {
 
 std::string_view to_string(BatchStatus status) {
@@ -60,6 +62,27 @@ std::string_view status_time_column(BatchStatus to) {
       return "created_at";
   }
   return "created_at";
+}
+
+std::string vendor_batch_lines_to_json(const std::vector<VendorBatchLine>& lines) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const VendorBatchLine& line : lines) {
+    out.push_back({{"line", line.line}, {"custom_id", line.custom_id}, {"row", line.row_json}});
+  }
+  return out.dump();
+}
+
+std::vector<VendorBatchLine> vendor_batch_lines_from_json(const std::string& json) {
+  std::vector<VendorBatchLine> out;
+  const nlohmann::json lines = nlohmann::json::parse(json, nullptr, false);
+  if (!lines.is_array()) return out;
+  for (const auto& l : lines) {
+    if (!l.is_object()) continue;
+    out.push_back({.line = l.value("line", int64_t{-1}),
+                   .custom_id = l.value("custom_id", ""),
+                   .row_json = l.value("row", "")});
+  }
+  return out;
 }
 
 }  // namespace sy::gateway

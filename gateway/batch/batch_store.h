@@ -10,6 +10,12 @@
 // with its result (an outbox) and marked billed once the ledger has committed it, so a crash
 // between the two is repaired on restart without billing twice (see BatchService).
 //
+// Vendor batches (vendor_batch_runner.h) live here too, so with PostgreSQL they follow a job to
+// whichever replica resumes it. A vendor batch is stored as an intent (no vendor id yet)
+// BEFORE the vendor is asked, and given the vendor's id once it answered: a crash in between
+// leaves an intent that a restart reconciles with the vendor (by its tag) instead of
+// submitting the lines blindly again.
+//
 // Contract of every implementation: thread-safe; errors are std::runtime_error with context
 // when opening (load time) and backends::Error afterwards (data plane).
 
@@ -88,6 +94,25 @@ struct UnbilledRow {
   std::string row_json;
 };
 
+struct VendorBatchLine {
+  int64_t line = 0;       // 0-based index in the job's input file
+  std::string custom_id;  // what the vendor was sent (ours, never the client's)
+  std::string row_json;   // the line's ledger row as planned (ledger_row_json.h)
+};
+
+struct VendorBatchRecord {
+  int64_t id = 0;        // ours, assigned by insert_vendor_batch()
+  std::string batch_id;  // the job
+  std::string backend;   // config name of the backend it goes to
+  // Deterministic per (job, chunk) and unique among the job's open vendor batches; what the
+  // vendor is given to find the batch again (vendor_batch.h, find_submitted).
+  std::string tag;
+  std::string vendor_batch_id;  // "" = an intent: the vendor's answer was never stored
+  int64_t submitted_at_ms = 0;  // when the intent was stored, just before the vendor was asked
+  bool cancel_sent = false;
+  std::vector<VendorBatchLine> lines;
+};
+
 class BatchStore {
  public:
   virtual ~BatchStore() = default;
@@ -123,7 +148,24 @@ class BatchStore {
   virtual std::vector<UnbilledRow> unbilled() const = 0;
   virtual backends::Status mark_billed(
       const std::vector<std::pair<std::string, int64_t>>& lines) = 0;
+
+  // Stores a vendor batch (an intent when vendor_batch_id is ""); its id. When the job already
+  // has an open vendor batch with this tag, nothing is stored and that one's id is returned.
+  virtual backends::Result<int64_t> insert_vendor_batch(const VendorBatchRecord& record) = 0;
+  // The vendor accepted the intent `id` as `vendor_batch_id`.
+  virtual backends::Status set_vendor_batch_id(int64_t id, const std::string& vendor_batch_id) = 0;
+  // Vendor batches (intents included) whose lines were not all delivered yet, oldest first.
+  virtual std::vector<VendorBatchRecord> open_vendor_batches() const = 0;
+  // The vendor ids stored for `backend` (open or done) whose intent is at or after `since_ms`.
+  virtual std::set<std::string> vendor_batch_ids(const std::string& backend,
+                                                 int64_t since_ms) const = 0;
+  virtual backends::Status mark_vendor_batch_done(int64_t id) = 0;
+  virtual backends::Status mark_vendor_batch_cancel_sent(int64_t id) = 0;
 };
+
+// Vendor batch lines as the stores keep them (one JSON text per vendor batch), and back.
+std::string vendor_batch_lines_to_json(const std::vector<VendorBatchLine>& lines);
+std::vector<VendorBatchLine> vendor_batch_lines_from_json(const std::string& json);
 
 // The column a transition to `to` stamps with its time.
 std::string_view status_time_column(BatchStatus to);

@@ -75,6 +75,22 @@ CREATE TABLE batch_lines (
 );
 CREATE INDEX batch_lines_unbilled ON batch_lines (batch_id, line) WHERE NOT billed;
 )sql",
+    // 2: vendor batches, formerly in a SQLite file per replica (legacy_vendor_batches.h).
+    R"sql(
+CREATE TABLE vendor_batches (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  batch_id TEXT NOT NULL,
+  backend TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  vendor_batch_id TEXT NOT NULL,
+  submitted_at_ms BIGINT NOT NULL,
+  lines TEXT NOT NULL,
+  cancel_sent BOOLEAN NOT NULL,
+  done BOOLEAN NOT NULL
+);
+CREATE UNIQUE INDEX vendor_batches_open_tag ON vendor_batches (batch_id, tag) WHERE NOT done;
+CREATE INDEX vendor_batches_by_backend ON vendor_batches (backend, submitted_at_ms);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -376,6 +392,72 @@ class PostgresBatchStore final : public BatchStore {
         "UPDATE batch_lines SET billed = true FROM unnest($1::text[], $2::bigint[]) AS m(b, l) "
         "WHERE batch_id = m.b AND line = m.l",
         "marking lines billed", {text_array(ids), numbers});
+  }
+
+  backends::Result<int64_t> insert_vendor_batch(const VendorBatchRecord& v) override {
+    // One statement: the row inserted, or the open one with this (job, tag) already there (the
+    // outer SELECT reads the snapshot before the insert, so it never sees both).
+    auto r = query_or_error(
+        "WITH inserted AS (INSERT INTO vendor_batches (batch_id, backend, tag, vendor_batch_id, "
+        "submitted_at_ms, lines, cancel_sent, done) VALUES ($1, $2, $3, $4, $5, $6, $7, false) "
+        "ON CONFLICT (batch_id, tag) WHERE NOT done DO NOTHING RETURNING id) "
+        "SELECT id FROM inserted UNION ALL SELECT id FROM vendor_batches WHERE batch_id = $1 "
+        "AND tag = $3 AND NOT done",
+        "storing a vendor batch",
+        {text(v.batch_id), text(v.backend), text(v.tag), text(v.vendor_batch_id),
+         num(v.submitted_at_ms), text(vendor_batch_lines_to_json(v.lines)), flag(v.cancel_sent)});
+    if (!r) return std::unexpected(r.error());
+    if (pg_rows(*r) == 0) {
+      return std::unexpected(Error{.kind = ErrorKind::internal,
+                                   .message = "batch store: storing a vendor batch: a concurrent "
+                                              "insert of the same tag"});
+    }
+    return as_int(*r, 0, 0);
+  }
+
+  backends::Status set_vendor_batch_id(int64_t id, const std::string& vendor_batch_id) override {
+    return command("UPDATE vendor_batches SET vendor_batch_id = $1 WHERE id = $2",
+                   "storing a vendor batch id", {text(vendor_batch_id), num(id)});
+  }
+
+  std::vector<VendorBatchRecord> open_vendor_batches() const override {
+    auto r = query(
+        "SELECT id, batch_id, backend, tag, vendor_batch_id, submitted_at_ms, lines, cancel_sent "
+        "FROM vendor_batches WHERE NOT done ORDER BY id",
+        {});
+    std::vector<VendorBatchRecord> out;
+    for (int n = 0; r && n < pg_rows(*r); ++n) {
+      out.push_back(VendorBatchRecord{.id = as_int(*r, n, 0),
+                                      .batch_id = pg_value(*r, n, 1),
+                                      .backend = pg_value(*r, n, 2),
+                                      .tag = pg_value(*r, n, 3),
+                                      .vendor_batch_id = pg_value(*r, n, 4),
+                                      .submitted_at_ms = as_int(*r, n, 5),
+                                      .cancel_sent = pg_value(*r, n, 7) == "t",
+                                      .lines = vendor_batch_lines_from_json(pg_value(*r, n, 6))});
+    }
+    return out;
+  }
+
+  std::set<std::string> vendor_batch_ids(const std::string& backend,
+                                         int64_t since_ms) const override {
+    auto r = query(
+        "SELECT vendor_batch_id FROM vendor_batches WHERE backend = $1 AND submitted_at_ms >= $2 "
+        "AND vendor_batch_id != ''",
+        {text(backend), num(since_ms)});
+    std::set<std::string> out;
+    for (int n = 0; r && n < pg_rows(*r); ++n) out.insert(pg_value(*r, n, 0));
+    return out;
+  }
+
+  backends::Status mark_vendor_batch_done(int64_t id) override {
+    return command("UPDATE vendor_batches SET done = true WHERE id = $1",
+                   "marking a vendor batch done", {num(id)});
+  }
+
+  backends::Status mark_vendor_batch_cancel_sent(int64_t id) override {
+    return command("UPDATE vendor_batches SET cancel_sent = true WHERE id = $1",
+                   "marking a vendor batch cancelled", {num(id)});
   }
 
  private:

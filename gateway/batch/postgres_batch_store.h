@@ -1,9 +1,10 @@
 #pragma once
-// BatchStore on PostgreSQL (tables batch_files, batches, batch_lines), for a gateway whose
-// ledger is PostgreSQL: job state then lives in the same database as the ledger, and replicas
-// share it. Migrations are numbered like the ledger's (batch_schema_migrations, applied under
-// an advisory lock so replicas starting together migrate once). One connection behind a
-// mutex, reconnected once when a command finds it lost. libpq stays in the .cpp files.
+// BatchStore on PostgreSQL (tables batch_files, batches, batch_lines, vendor_batches), for a
+// gateway whose ledger is PostgreSQL: job state (vendor batches included) then lives in the
+// same database as the ledger, and replicas share it. Migrations are numbered like the
+// ledger's (batch_schema_migrations, applied under an advisory lock so replicas starting
+// together migrate once). One connection behind a mutex, reconnected once when a command finds
+// it lost. libpq stays in the .cpp files.
 
 #include <memory>
 #include <set>

@@ -78,6 +78,22 @@ CREATE TABLE batch_lines (
 ) WITHOUT ROWID;
 CREATE INDEX batch_lines_unbilled ON batch_lines (billed) WHERE billed = 0;
 )sql",
+    // 2: vendor batches, formerly in their own file (legacy_vendor_batches.h imports it).
+    R"sql(
+CREATE TABLE vendor_batches (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  batch_id TEXT NOT NULL,
+  backend TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  vendor_batch_id TEXT NOT NULL,
+  submitted_at_ms INTEGER NOT NULL,
+  lines TEXT NOT NULL,
+  cancel_sent INTEGER NOT NULL,
+  done INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX vendor_batches_open_tag ON vendor_batches (batch_id, tag) WHERE done = 0;
+CREATE INDEX vendor_batches_by_backend ON vendor_batches (backend, submitted_at_ms);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -463,6 +479,103 @@ backends::Result<std::set<std::string>> sqlite_ledger_request_ids(const std::fil
   while ((step = sqlite3_step(s.get())) == SQLITE_ROW) ids.insert(text(s.get(), 0));
   if (step != SQLITE_DONE) return std::unexpected(storage_error(raw, "reading the ledger"));
   return ids;
+}
+
+backends::Result<int64_t> SqliteBatchStore::insert_vendor_batch(const VendorBatchRecord& r) {
+  std::lock_guard lock(mutex_);
+  // The partial unique index keeps one open vendor batch per (job, tag): a second insert is
+  // ignored and answered with the first one's id.
+  Stmt s = prepare(db_.get(),
+                   "INSERT OR IGNORE INTO vendor_batches (batch_id, backend, tag, vendor_batch_id, "
+                   "submitted_at_ms, lines, cancel_sent, done) VALUES (?, ?, ?, ?, ?, ?, ?, 0)");
+  if (!s) return std::unexpected(storage_error(db_.get(), "preparing a vendor batch insert"));
+  bind_value(s.get(), 1, r.batch_id);
+  bind_value(s.get(), 2, r.backend);
+  bind_value(s.get(), 3, r.tag);
+  bind_value(s.get(), 4, r.vendor_batch_id);
+  bind_value(s.get(), 5, r.submitted_at_ms);
+  bind_value(s.get(), 6, vendor_batch_lines_to_json(r.lines));
+  bind_value(s.get(), 7, int64_t{r.cancel_sent ? 1 : 0});
+  if (!done(s.get())) return std::unexpected(storage_error(db_.get(), "storing a vendor batch"));
+  if (sqlite3_changes(db_.get()) > 0) return sqlite3_last_insert_rowid(db_.get());
+  Stmt q = prepare(db_.get(),
+                   "SELECT id FROM vendor_batches WHERE batch_id = ? AND tag = ? AND done = 0");
+  if (!q) return std::unexpected(storage_error(db_.get(), "preparing a vendor batch lookup"));
+  bind_value(q.get(), 1, r.batch_id);
+  bind_value(q.get(), 2, r.tag);
+  if (sqlite3_step(q.get()) != SQLITE_ROW) {
+    return std::unexpected(storage_error(db_.get(), "finding a vendor batch"));
+  }
+  return sqlite3_column_int64(q.get(), 0);
+}
+
+backends::Status SqliteBatchStore::set_vendor_batch_id(int64_t id,
+                                                       const std::string& vendor_batch_id) {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(), "UPDATE vendor_batches SET vendor_batch_id = ? WHERE id = ?");
+  if (!s) return std::unexpected(storage_error(db_.get(), "preparing a vendor batch update"));
+  bind_value(s.get(), 1, vendor_batch_id);
+  bind_value(s.get(), 2, id);
+  if (!done(s.get())) {
+    return std::unexpected(storage_error(db_.get(), "storing a vendor batch id"));
+  }
+  return {};
+}
+
+std::vector<VendorBatchRecord> SqliteBatchStore::open_vendor_batches() const {
+  std::vector<VendorBatchRecord> out;
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "SELECT id, batch_id, backend, tag, vendor_batch_id, submitted_at_ms, lines, "
+                   "cancel_sent FROM vendor_batches WHERE done = 0 ORDER BY id");
+  if (!s) return out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    out.push_back(VendorBatchRecord{.id = sqlite3_column_int64(s.get(), 0),
+                                    .batch_id = text(s.get(), 1),
+                                    .backend = text(s.get(), 2),
+                                    .tag = text(s.get(), 3),
+                                    .vendor_batch_id = text(s.get(), 4),
+                                    .submitted_at_ms = sqlite3_column_int64(s.get(), 5),
+                                    .cancel_sent = sqlite3_column_int(s.get(), 7) != 0,
+                                    .lines = vendor_batch_lines_from_json(text(s.get(), 6))});
+  }
+  return out;
+}
+
+std::set<std::string> SqliteBatchStore::vendor_batch_ids(const std::string& backend,
+                                                         int64_t since_ms) const {
+  std::set<std::string> out;
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(),
+                   "SELECT vendor_batch_id FROM vendor_batches WHERE backend = ? AND "
+                   "submitted_at_ms >= ? AND vendor_batch_id != ''");
+  if (!s) return out;
+  bind_value(s.get(), 1, backend);
+  bind_value(s.get(), 2, since_ms);
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.insert(text(s.get(), 0));
+  return out;
+}
+
+backends::Status SqliteBatchStore::mark_vendor_batch_done(int64_t id) {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(), "UPDATE vendor_batches SET done = 1 WHERE id = ?");
+  if (!s) return std::unexpected(storage_error(db_.get(), "preparing a vendor batch update"));
+  bind_value(s.get(), 1, id);
+  if (!done(s.get())) {
+    return std::unexpected(storage_error(db_.get(), "marking a vendor batch done"));
+  }
+  return {};
+}
+
+backends::Status SqliteBatchStore::mark_vendor_batch_cancel_sent(int64_t id) {
+  std::lock_guard lock(mutex_);
+  Stmt s = prepare(db_.get(), "UPDATE vendor_batches SET cancel_sent = 1 WHERE id = ?");
+  if (!s) return std::unexpected(storage_error(db_.get(), "preparing a vendor batch update"));
+  bind_value(s.get(), 1, id);
+  if (!done(s.get())) {
+    return std::unexpected(storage_error(db_.get(), "marking a vendor batch cancelled"));
+  }
+  return {};
 }
 
 }  // namespace sy::gateway

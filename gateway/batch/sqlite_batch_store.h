@@ -49,6 +49,14 @@ class SqliteBatchStore final : public BatchStore {
   std::vector<UnbilledRow> unbilled() const override;
   backends::Status mark_billed(const std::vector<std::pair<std::string, int64_t>>& lines) override;
 
+  backends::Result<int64_t> insert_vendor_batch(const VendorBatchRecord& record) override;
+  backends::Status set_vendor_batch_id(int64_t id, const std::string& vendor_batch_id) override;
+  std::vector<VendorBatchRecord> open_vendor_batches() const override;
+  std::set<std::string> vendor_batch_ids(const std::string& backend,
+                                         int64_t since_ms) const override;
+  backends::Status mark_vendor_batch_done(int64_t id) override;
+  backends::Status mark_vendor_batch_cancel_sent(int64_t id) override;
+
  private:
   backends::Status exec_locked(const char* sql);
   mutable std::mutex mutex_;

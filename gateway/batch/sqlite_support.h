@@ -1,5 +1,5 @@
 #pragma once
-// Private to the SQLite stores of gateway/batch/ (sqlite_batch_store, vendor_batch_store): owned
+// Private to the SQLite code of gateway/batch/ (sqlite_batch_store, legacy_vendor_batches): owned
 // statements, binding and reading, and failures that name the store and the step
 // ("batch store: migration 2: <SQLite's message>").
 

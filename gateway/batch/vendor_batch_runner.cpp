@@ -7,6 +7,7 @@
 
 #include "api/error_reply.h"
 #include "batch/ledger_row_json.h"
+#include "batch/legacy_vendor_batches.h"
 #include "switchyard/backends/openai_json.h"
 
 namespace sy::gateway {
@@ -26,6 +27,21 @@ int64_t now_ms() {
 // go to the error file rather than keeping the job open forever.
 constexpr int kMaxPollFailures = 20;
 
+// How far before an intent's time a vendor batch may be stamped and still be it: clocks of the
+// gateway and the vendor differ. A wider window only costs a longer listing.
+constexpr int64_t kClockSkewS = 600;
+
+// Deterministic per (job, chunk): a chunk is named by its first line, which no other open
+// chunk of the job holds. [A-Za-z0-9_-], under 64 characters for job ids "batch_<24 hex>".
+std::string tag_for(const std::string& batch_id, int64_t first_line) {
+  return "sy-" + batch_id + "-" + std::to_string(first_line);
+}
+
+BatchStore& required(BatchStore* store) {
+  if (!store) throw std::runtime_error("vendor batch runner: no job store");
+  return *store;
+}
+
 }  // namespace
 
 VendorBatchRunner::VendorBatchRunner(VendorBatchRunnerOptions options,
@@ -34,9 +50,14 @@ VendorBatchRunner::VendorBatchRunner(VendorBatchRunnerOptions options,
     : options_(std::move(options)),
       backends_(std::move(backends)),
       pricer_(std::move(pricer)),
-      store_(options_.store_path, options_.synchronous_full) {
+      store_(required(options_.store)) {
+  if (!options_.legacy_store_path.empty()) {
+    if (const size_t n = import_legacy_vendor_batches(options_.legacy_store_path, store_); n > 0) {
+      spdlog::info("vendor batches: {} imported from {}", n, options_.legacy_store_path.string());
+    }
+  }
   const auto now = std::chrono::steady_clock::now();
-  for (VendorBatchRecord& record : store_.open_batches()) {
+  for (VendorBatchRecord& record : store_.open_vendor_batches()) {
     auto backend = backends_.find(record.backend);
     Active active{.record = std::move(record)};
     active.interval = backend != backends_.end() ? backend->second.poll_initial
@@ -47,6 +68,92 @@ VendorBatchRunner::VendorBatchRunner(VendorBatchRunnerOptions options,
 }
 
 VendorBatchRunner::~VendorBatchRunner() { stop(); }
+
+void VendorBatchRunner::reconcile_intents() {
+  std::vector<Active> intents;
+  {
+    std::lock_guard lock(mutex_);
+    for (const Active& a : active_) {
+      if (a.record.vendor_batch_id.empty()) intents.push_back(a);
+    }
+  }
+  for (Active& intent : intents) {
+    auto backend = backends_.find(intent.record.backend);
+    if (backend == backends_.end()) continue;  // the worker fails its lines
+    auto found = backend->second.client->find_submitted(search_for(intent.record));
+    if (!found) {
+      spdlog::warn("batch {}: could not ask {} about vendor batch {} ({}); asking again later",
+                   intent.record.batch_id, intent.record.backend, intent.record.tag,
+                   found.error().message);
+      continue;
+    }
+    switch (found->match) {
+      case backends::VendorBatchMatch::found:
+        spdlog::info("batch {}: {} had accepted {} as {} before the restart",
+                     intent.record.batch_id, intent.record.backend, intent.record.tag,
+                     found->batch_id);
+        adopt(intent, found->batch_id);
+        break;
+      case backends::VendorBatchMatch::absent:
+        // Never reached the vendor: the job plans these lines again (the requests were never
+        // stored, only their ids).
+        spdlog::info("batch {}: {} never received {}; its {} lines are planned again",
+                     intent.record.batch_id, intent.record.backend, intent.record.tag,
+                     intent.record.lines.size());
+        if (auto marked = store_.mark_vendor_batch_done(intent.record.id); !marked) {
+          spdlog::error("batch {}: {}", intent.record.batch_id, marked.error().message);
+          continue;  // still stored: keep owning its lines rather than run them twice
+        }
+        intent.record.id = 0;  // removed below
+        break;
+      case backends::VendorBatchMatch::undecided:
+        spdlog::info("batch {}: {} cannot tell yet whether it holds {}; asking again later",
+                     intent.record.batch_id, intent.record.backend, intent.record.tag);
+        continue;
+    }
+    std::lock_guard lock(mutex_);
+    for (auto it = active_.begin(); it != active_.end(); ++it) {
+      if (it->record.vendor_batch_id.empty() && it->record.batch_id == intent.record.batch_id &&
+          it->record.tag == intent.record.tag) {
+        if (intent.record.id == 0) {
+          active_.erase(it);
+        } else {
+          *it = std::move(intent);
+        }
+        break;
+      }
+    }
+  }
+}
+
+backends::VendorBatchSearch VendorBatchRunner::search_for(const VendorBatchRecord& record) const {
+  backends::VendorBatchSearch search{
+      .tag = record.tag,
+      .custom_ids = {},
+      .since_unix_s = record.submitted_at_ms / 1000 - kClockSkewS,
+      .known_ids =
+          store_.vendor_batch_ids(record.backend, record.submitted_at_ms - 2 * kClockSkewS * 1000)};
+  for (const VendorBatchLine& line : record.lines) search.custom_ids.push_back(line.custom_id);
+  return search;
+}
+
+void VendorBatchRunner::adopt(Active& active, const std::string& vendor_batch_id) {
+  active.record.vendor_batch_id = vendor_batch_id;
+  active.items.clear();
+  active.poll_failures = 0;
+  if (active.record.id > 0) {
+    if (auto stored = store_.set_vendor_batch_id(active.record.id, vendor_batch_id); !stored) {
+      // Not durable: polled from memory; a restart reconciles the intent again (and finds it).
+      spdlog::error("batch {}: {}", active.record.batch_id, stored.error().message);
+    }
+  }
+  auto backend = backends_.find(active.record.backend);
+  active.interval =
+      backend != backends_.end() ? backend->second.poll_initial : std::chrono::milliseconds(5'000);
+  active.next_poll = std::chrono::steady_clock::now() + active.interval;
+  spdlog::info("batch {}: {} lines submitted to {} as vendor batch {}", active.record.batch_id,
+               active.record.lines.size(), active.record.backend, vendor_batch_id);
+}
 
 std::set<int64_t> VendorBatchRunner::owned_lines(const std::string& batch_id) const {
   std::set<int64_t> out;
@@ -156,7 +263,9 @@ void VendorBatchRunner::worker() {
     auto next = std::chrono::steady_clock::time_point::max();
     for (size_t i = 0; i < active_.size(); ++i) {
       Active& a = active_[i];
-      const bool cancel = cancel_.contains(a.record.batch_id) && !a.record.cancel_sent;
+      // An intent has nothing to cancel at the vendor yet: reconcile_one decides its lines.
+      const bool cancel = cancel_.contains(a.record.batch_id) && !a.record.cancel_sent &&
+                          !a.record.vendor_batch_id.empty();
       if (cancel || a.next_poll <= now) {
         pick = i;
         break;
@@ -173,7 +282,8 @@ void VendorBatchRunner::worker() {
       continue;
     }
     Active active = active_[*pick];
-    const bool cancel = cancel_.contains(active.record.batch_id) && !active.record.cancel_sent;
+    const bool cancel = cancel_.contains(active.record.batch_id) && !active.record.cancel_sent &&
+                        !active.record.vendor_batch_id.empty();
     lock.unlock();
     bool finished = false;
     auto backend = backends_.find(active.record.backend);
@@ -193,13 +303,15 @@ void VendorBatchRunner::worker() {
                      cancelled.error().message);
       }
       active.record.cancel_sent = true;
-      (void)store_.mark_cancel_sent(active.record.id);
+      (void)store_.mark_vendor_batch_cancel_sent(active.record.id);
       active.next_poll = std::chrono::steady_clock::now();
+    } else if (active.record.vendor_batch_id.empty()) {
+      finished = reconcile_one(active);
     } else {
       finished = poll_one(active);
     }
-    if (finished) {
-      if (auto marked = store_.mark_done(active.record.id); !marked) {
+    if (finished && active.record.id > 0) {
+      if (auto marked = store_.mark_vendor_batch_done(active.record.id); !marked) {
         spdlog::error("batch {}: {}", active.record.batch_id, marked.error().message);
       }
     }
@@ -220,56 +332,127 @@ void VendorBatchRunner::submit_one(Pending pending) {
   auto backend = backends_.find(pending.backend);
   std::vector<VendorBatchLine> lines;
   std::vector<backends::VendorBatchItem> items;
+  int64_t first_line = -1;
   for (auto& [line, plan] : pending.lines) {
     lines.push_back(
         {.line = line, .custom_id = plan.row.request_id, .row_json = ledger_row_to_json(plan.row)});
     plan.request.stream = false;
     items.push_back({.custom_id = plan.row.request_id, .request = plan.request});
+    first_line = first_line < 0 ? line : std::min(first_line, line);
   }
   if (backend == backends_.end()) {
     fail_lines(pending.batch_id, pending.backend, lines,
                Error{.kind = ErrorKind::internal, .message = "no batch API for this backend"});
     return;
   }
-  auto id = backend->second.client->submit(items);
-  if (!id) {
-    if (id.error().kind == ErrorKind::cancelled && stopping()) {
-      // Shutting down: the lines were never stored as submitted, so the restart plans them again.
-      return;
-    }
-    if (id.error().retryable() && ++pending.attempts < options_.submit_attempts) {
-      const auto wait = options_.retry_backoff * (1 << std::min(pending.attempts, 10));
-      spdlog::warn("batch {}: submitting {} lines to {} failed ({}); retrying in {} ms",
-                   pending.batch_id, lines.size(), pending.backend, id.error().message,
-                   wait.count());
-      pending.not_before = std::chrono::steady_clock::now() + wait;
-      std::lock_guard lock(mutex_);
-      pending_.push_back(std::move(pending));
-      return;
-    }
-    spdlog::warn("batch {}: {} refused a batch of {} lines: {}", pending.batch_id, pending.backend,
-                 lines.size(), id.error().message);
-    fail_lines(pending.batch_id, pending.backend, lines, id.error());
-    return;
-  }
-  VendorBatchRecord record{.batch_id = pending.batch_id,
+  // The intent first: from here on a crash leaves a record that a restart reconciles.
+  Active active{.record = {.batch_id = pending.batch_id,
                            .backend = pending.backend,
-                           .vendor_batch_id = *id,
+                           .tag = tag_for(pending.batch_id, first_line),
+                           .vendor_batch_id = {},
                            .submitted_at_ms = now_ms(),
-                           .lines = std::move(lines)};
-  auto stored = store_.insert(record);
+                           .lines = std::move(lines)},
+                .interval = backend->second.poll_initial,
+                .next_poll = std::chrono::steady_clock::now(),
+                .items = std::move(items),
+                .maybe_submitted = false};
+  auto stored = store_.insert_vendor_batch(active.record);
   if (!stored) {
-    // Not durable: keep polling in memory; a restart would submit these lines again.
+    // Not durable: submitted and polled from memory; a restart would plan these lines again.
     spdlog::error("batch {}: {}", pending.batch_id, stored.error().message);
   }
-  record.id = stored ? *stored : -static_cast<int64_t>(now_ms());
-  spdlog::info("batch {}: {} lines submitted to {} as vendor batch {}", record.batch_id,
-               record.lines.size(), record.backend, record.vendor_batch_id);
-  Active active{.record = std::move(record),
-                .interval = backend->second.poll_initial,
-                .next_poll = std::chrono::steady_clock::now() + backend->second.poll_initial};
-  std::lock_guard lock(mutex_);
-  active_.push_back(std::move(active));
+  active.record.id = stored ? *stored : -static_cast<int64_t>(now_ms());
+  if (!reconcile_one(active)) {
+    std::lock_guard lock(mutex_);
+    active_.push_back(std::move(active));
+    return;
+  }
+  if (active.record.id > 0) {
+    if (auto marked = store_.mark_vendor_batch_done(active.record.id); !marked) {
+      spdlog::error("batch {}: {}", active.record.batch_id, marked.error().message);
+    }
+  }
+}
+
+bool VendorBatchRunner::reconcile_one(Active& active) {
+  const VendorBatchBackend& backend = backends_.at(active.record.backend);
+  auto back_off = [&] {
+    active.next_poll = std::chrono::steady_clock::now() + active.interval;
+    active.interval = std::min(active.interval * 2, backend.poll_max);
+  };
+  if (active.maybe_submitted) {
+    auto found = backend.client->find_submitted(search_for(active.record));
+    if (!found) {
+      if (found.error().kind == ErrorKind::cancelled && stopping()) return false;
+      if (++active.poll_failures >= kMaxPollFailures) {
+        fail_lines(active.record.batch_id, active.record.backend, active.record.lines,
+                   found.error());
+        return true;
+      }
+      back_off();
+      return false;
+    }
+    active.poll_failures = 0;
+    if (found->match == backends::VendorBatchMatch::found) {
+      adopt(active, found->batch_id);
+      return false;
+    }
+    if (found->match == backends::VendorBatchMatch::undecided) {
+      back_off();
+      return false;
+    }
+  }
+  // Not at the vendor: submit it, unless there is no reason or no way to.
+  bool cancelled = false;
+  {
+    std::lock_guard lock(mutex_);
+    cancelled = cancel_.contains(active.record.batch_id);
+  }
+  if (cancelled) {
+    fail_lines(active.record.batch_id, active.record.backend, active.record.lines,
+               Error{.kind = ErrorKind::upstream_unavailable,
+                     .message = "The batch was cancelled before this request was submitted",
+                     .code = "batch_cancelled"});
+    return true;
+  }
+  if (active.items.empty() || active.attempts >= options_.submit_attempts) {
+    // Read back after a restart (reconcile_intents could not decide then, and the requests
+    // are not stored), or out of attempts: the lines go to the error file.
+    Error error = active.last_error.value_or(
+        Error{.kind = ErrorKind::upstream_unavailable,
+              .message = "The vendor could not confirm receiving this request's batch",
+              .code = "batch_submit_unconfirmed"});
+    spdlog::warn("batch {}: giving up on vendor batch {} ({} lines): {}", active.record.batch_id,
+                 active.record.tag, active.record.lines.size(), error.message);
+    fail_lines(active.record.batch_id, active.record.backend, active.record.lines, error);
+    return true;
+  }
+  ++active.attempts;
+  auto id = backend.client->submit(active.items, active.record.tag);
+  if (id) {
+    adopt(active, *id);
+    return false;
+  }
+  if (id.error().kind == ErrorKind::cancelled && stopping()) {
+    // Shutting down mid-call: the intent stays stored and the restart asks the vendor.
+    return false;
+  }
+  if (!id.error().retryable() && id.error().kind != ErrorKind::cancelled) {
+    // The vendor answered with a refusal: it holds no batch of these lines.
+    spdlog::warn("batch {}: {} refused a batch of {} lines: {}", active.record.batch_id,
+                 active.record.backend, active.record.lines.size(), id.error().message);
+    fail_lines(active.record.batch_id, active.record.backend, active.record.lines, id.error());
+    return true;
+  }
+  // A timeout, a reset, a 5xx: the vendor may have accepted it. Ask before trying again.
+  active.maybe_submitted = true;
+  active.last_error = id.error();
+  const auto wait = options_.retry_backoff * (1 << std::min(active.attempts, 10));
+  spdlog::warn("batch {}: submitting {} lines to {} failed ({}); asking the vendor in {} ms",
+               active.record.batch_id, active.record.lines.size(), active.record.backend,
+               id.error().message, wait.count());
+  active.next_poll = std::chrono::steady_clock::now() + wait;
+  return false;
 }
 
 bool VendorBatchRunner::poll_one(Active& active) {

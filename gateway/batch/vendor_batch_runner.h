@@ -10,8 +10,13 @@
 //   ever sent to a vendor batch.
 // - The sink gets every submitted line once per delivery; after a crash a vendor batch's
 //   results may be delivered again (the job store keeps the first: exactly once per line).
-// - A vendor batch is persisted (vendor_batch_store.h) once the vendor accepted it; start()
-//   resumes polling those, so a restart never submits them again.
+// - A vendor batch is persisted in the job store (batch_store.h) as an intent BEFORE the vendor
+//   is asked, tagged "sy-<job>-<first line>", and given the vendor's id once it answered. A
+//   submit whose answer never came (a crash, a timeout, a shutdown mid-call) is reconciled
+//   with the vendor (VendorBatchClient::find_submitted) before anything is submitted again:
+//   found, it is polled; absent, it is submitted (same process) or its lines given back to
+//   the job (after a restart, reconcile_intents); undecided, asked again later. start()
+//   resumes polling stored vendor batches, so a restart never submits them again.
 // - A vendor batch the vendor refuses (after `submit_attempts` tries) or fails, and a line it
 //   reports no answer for, come back as error outcomes (the job's error file).
 // Threading: one worker thread does every vendor call (they block); public methods are
@@ -33,7 +38,7 @@
 #include <vector>
 
 #include "batch/batch_service.h"
-#include "batch/vendor_batch_store.h"
+#include "batch/batch_store.h"
 #include "ledger/request_pricer.h"
 #include "switchyard/backends/vendor_batch.h"
 
@@ -69,8 +74,12 @@ struct VendorBatchBackend {
 };
 
 struct VendorBatchRunnerOptions {
-  std::filesystem::path store_path;  // the vendor batch store (created)
-  bool synchronous_full = false;
+  // Where vendor batches are kept: the job store (BatchService::store()); must outlive the
+  // runner. Required.
+  BatchStore* store = nullptr;
+  // The per-replica vendor batch file of earlier builds: imported into `store` once, when
+  // present (legacy_vendor_batches.h). "" = none.
+  std::filesystem::path legacy_store_path;
   int submit_attempts = 3;  // tries of a retryable submit failure, with backoff
   std::chrono::milliseconds retry_backoff{1'000};
   // Set by stop(); the vendor clients poll it (VendorBatchClientOptions::stop) to cancel a call
@@ -80,7 +89,8 @@ struct VendorBatchRunnerOptions {
 
 class VendorBatchRunner {
  public:
-  // Opens the store (throws std::runtime_error with context). `pricer` may be null (unpriced).
+  // Reads the stored vendor batches (importing the legacy file first; throws
+  // std::runtime_error with context). `pricer` may be null (unpriced).
   VendorBatchRunner(VendorBatchRunnerOptions options,
                     std::map<std::string, VendorBatchBackend> backends,
                     std::shared_ptr<const RequestPricer> pricer);
@@ -91,6 +101,12 @@ class VendorBatchRunner {
   bool serves(const std::string& backend) const { return backends_.contains(backend); }
   // Call once, before start().
   void set_sink(VendorLineSink sink) { sink_ = std::move(sink); }
+  // Once at resume, before owned_lines() and start(), with the vendor clients' event loop
+  // running: asks each vendor about the intents a crash left (blocking, bounded by the
+  // backends' timeouts). Found: polled from start(). Absent: forgotten, so their lines are not
+  // owned and the job plans them again. Undecided or unreachable: kept (their lines owned) and
+  // asked again by the worker.
+  void reconcile_intents();
   // Lines of `batch_id` in stored, unfinished vendor batches (available before start()).
   std::set<int64_t> owned_lines(const std::string& batch_id) const;
   // Starts the worker: stored vendor batches are polled again, queued lines submitted.
@@ -112,15 +128,30 @@ class VendorBatchRunner {
     int attempts = 0;
     std::chrono::steady_clock::time_point not_before{};
   };
-  struct Active {  // submitted and stored
+  struct Active {  // stored: submitted (vendor id known) or an intent (not yet known)
     VendorBatchRecord record;
     std::chrono::milliseconds interval{};
     std::chrono::steady_clock::time_point next_poll{};
     int poll_failures = 0;
+    // Intents only. The requests to submit, kept in memory (this process only: after a restart
+    // an intent found absent gives its lines back to the job instead).
+    std::vector<backends::VendorBatchItem> items;
+    // Whether the vendor may hold it: a submit was tried and its answer is unknown, or the
+    // intent was read back after a restart. false: submit without asking first.
+    bool maybe_submitted = true;
+    int attempts = 0;  // submits tried in this process
+    std::optional<backends::Error> last_error;
   };
 
   void worker();
   void submit_one(Pending pending);
+  // An intent's turn: find it at the vendor when it may be there, else submit it. true: its
+  // lines were delivered (failed) and it is done.
+  bool reconcile_one(Active& active);
+  // What find_submitted() needs for this intent.
+  backends::VendorBatchSearch search_for(const VendorBatchRecord& record) const;
+  // The vendor has the intent as `vendor_batch_id`: stored, then polled.
+  void adopt(Active& active, const std::string& vendor_batch_id);
   // true: the vendor batch is finished (results delivered or failed lines delivered).
   bool poll_one(Active& active);
   void deliver_results(const VendorBatchRecord& record,
@@ -134,7 +165,7 @@ class VendorBatchRunner {
   VendorBatchRunnerOptions options_;
   std::map<std::string, VendorBatchBackend> backends_;
   std::shared_ptr<const RequestPricer> pricer_;
-  VendorBatchStore store_;
+  BatchStore& store_;
   VendorLineSink sink_;
 
   mutable std::mutex mutex_;

@@ -1,6 +1,8 @@
 // The vendor batch clients (OpenAI Batch, Anthropic Message Batches) against the loopback
 // fake's batch APIs: what goes on the wire, the status life cycle, results mapped back by
-// custom_id, per-request errors and expiry, cancel, and a results_url on another origin.
+// custom_id, per-request errors and expiry, cancel, a results_url on another origin, and
+// find_submitted: a submit whose answer was lost is found again (OpenAI by its tag, Anthropic
+// by its custom_ids once it ended), and one never made is reported absent.
 
 #include <gtest/gtest.h>
 
@@ -81,7 +83,7 @@ TEST(OpenAiBatchClient, UploadsJsonlCreatesBatchPollsAndMapsResultsByCustomId) {
            : custom_id == "line_2" ? fakes::BatchLineFault::expired
                                    : fakes::BatchLineFault::none;
   });
-  auto id = h.batch->submit(items("gpt-4o-mini", 4));
+  auto id = h.batch->submit(items("gpt-4o-mini", 4), "");
   ASSERT_TRUE(id.has_value()) << id.error().message;
   // On the wire: a multipart upload with purpose batch and one JSONL line per request, then
   // the batch over that file.
@@ -125,7 +127,7 @@ TEST(OpenAiBatchClient, UploadsJsonlCreatesBatchPollsAndMapsResultsByCustomId) {
 TEST(OpenAiBatchClient, CancelEndsTheBatchWithCancelledRequests) {
   Harness h(Vendor::openai);
   h.fake.set_batch_delay(std::chrono::seconds(30));
-  auto id = h.batch->submit(items("gpt-4o-mini", 2));
+  auto id = h.batch->submit(items("gpt-4o-mini", 2), "");
   ASSERT_TRUE(id.has_value()) << id.error().message;
   ASSERT_TRUE(h.batch->cancel(*id).has_value());
   EXPECT_EQ(h.wait(*id).vendor_status, "cancelled");
@@ -144,7 +146,7 @@ TEST(OpenAiBatchClient, RejectedCredentialsAreTheVendorsAuthenticationError) {
   options.endpoint.base_url = h.fake.base_url(Vendor::openai);
   options.endpoint.api_key = "sk-wrong";
   auto wrong = std::move(*make_vendor_batch_client("openai", h.client, std::move(options)));
-  auto id = wrong->submit(items("gpt-4o-mini", 1));
+  auto id = wrong->submit(items("gpt-4o-mini", 1), "");
   ASSERT_FALSE(id.has_value());
   EXPECT_EQ(id.error().kind, ErrorKind::authentication);
   EXPECT_EQ(h.fake.batch_count(Vendor::openai), 0u);
@@ -157,7 +159,7 @@ TEST(AnthropicBatchClient, SubmitsMessagesParamsPollsUntilEndedAndReadsResults) 
            : custom_id == "line_2" ? fakes::BatchLineFault::expired
                                    : fakes::BatchLineFault::none;
   });
-  auto id = h.batch->submit(items("claude-3-5-haiku-latest", 3));
+  auto id = h.batch->submit(items("claude-3-5-haiku-latest", 3), "");
   ASSERT_TRUE(id.has_value()) << id.error().message;
   auto requests = h.fake.requests();
   ASSERT_EQ(requests.size(), 1u);
@@ -191,7 +193,7 @@ TEST(AnthropicBatchClient, SubmitsMessagesParamsPollsUntilEndedAndReadsResults) 
 TEST(AnthropicBatchClient, CancelledRequestsComeBackCanceled) {
   Harness h(Vendor::anthropic);
   h.fake.set_batch_delay(std::chrono::seconds(30));
-  auto id = h.batch->submit(items("claude-3-5-haiku-latest", 2));
+  auto id = h.batch->submit(items("claude-3-5-haiku-latest", 2), "");
   ASSERT_TRUE(id.has_value());
   ASSERT_TRUE(h.batch->cancel(*id).has_value());
   EXPECT_EQ(h.wait(*id).state, VendorBatchState::ended);
@@ -199,6 +201,96 @@ TEST(AnthropicBatchClient, CancelledRequestsComeBackCanceled) {
   ASSERT_TRUE(results.has_value());
   ASSERT_EQ(results->size(), 2u);
   EXPECT_EQ(results->at(0).response.error().code, "batch_cancelled");
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string> ids_of(const std::vector<VendorBatchItem>& batch) {
+  std::vector<std::string> out;
+  for (const auto& item : batch) out.push_back(item.custom_id);
+  return out;
+}
+
+TEST(OpenAiBatchClient, FindsASubmitByItsTagAmongOthersAndNothingForAnUnusedTag) {
+  Harness h(Vendor::openai);
+  const int64_t since = unix_now() - 600;
+  // Ours among 120 others (two pages of 100 in the listing), listed on the second page.
+  for (int i = 0; i < 120; ++i) {
+    ASSERT_TRUE(h.batch->submit(items("gpt-4o-mini", 1), "other-" + std::to_string(i)));
+    if (i == 60) {
+      ASSERT_TRUE(h.batch->submit(items("gpt-4o-mini", 2), "sy-batch_x-0"));
+    }
+  }
+  json create;
+  bool named = false;  // the input file is named after the tag
+  for (const auto& r : h.fake.requests()) {
+    if (r.method != "POST") continue;
+    named |= r.target == "/v1/files" &&
+             r.body.find("filename=\"switchyard_sy-batch_x-0.jsonl\"") != std::string::npos;
+    if (r.target == "/v1/batches") {
+      const json body = json::parse(r.body);
+      if (body["metadata"]["switchyard_tag"] == "sy-batch_x-0") create = body;
+    }
+  }
+  ASSERT_TRUE(create.is_object()) << "no create carried the tag as metadata";
+  EXPECT_TRUE(named);
+
+  auto found = h.batch->find_submitted(
+      {.tag = "sy-batch_x-0", .custom_ids = {"line_0", "line_1"}, .since_unix_s = since});
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  EXPECT_EQ(found->match, VendorBatchMatch::found);
+  EXPECT_TRUE(found->batch_id.starts_with("batch_fake"));
+  EXPECT_EQ(h.fake.batch_count(Vendor::openai), 121u);  // finding submits nothing
+
+  auto absent = h.batch->find_submitted(
+      {.tag = "sy-batch_x-7", .custom_ids = {"line_0"}, .since_unix_s = since});
+  ASSERT_TRUE(absent.has_value()) << absent.error().message;
+  EXPECT_EQ(absent->match, VendorBatchMatch::absent);
+  // A window that starts after every batch: nothing in it.
+  auto later = h.batch->find_submitted(
+      {.tag = "sy-batch_x-0", .custom_ids = {"line_0", "line_1"}, .since_unix_s = unix_now() + 60});
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(later->match, VendorBatchMatch::absent);
+}
+
+TEST(AnthropicBatchClient, FindsAnEndedSubmitByItsCustomIdsAndWaitsOnOneStillRunning) {
+  Harness h(Vendor::anthropic);
+  const int64_t since = unix_now() - 600;
+  h.fake.set_batch_delay(std::chrono::seconds(30));
+  auto mine = items("claude-3-5-haiku-latest", 2);
+  mine[0].custom_id = "batch_req_x_0";
+  mine[1].custom_id = "batch_req_x_1";
+  auto id = h.batch->submit(mine, "sy-batch_x-0");
+  ASSERT_TRUE(id.has_value()) << id.error().message;
+  // Another client's batch of the same size, and one of another size.
+  ASSERT_TRUE(h.batch->submit(items("claude-3-5-haiku-latest", 2), ""));
+  ASSERT_TRUE(h.batch->submit(items("claude-3-5-haiku-latest", 3), ""));
+  const VendorBatchSearch search{
+      .tag = "sy-batch_x-0", .custom_ids = ids_of(mine), .since_unix_s = since};
+
+  // Running, two batches of two requests: either could be it.
+  auto running = h.batch->find_submitted(search);
+  ASSERT_TRUE(running.has_value()) << running.error().message;
+  EXPECT_EQ(running->match, VendorBatchMatch::undecided);
+
+  // Ended: the results tell them apart.
+  h.fake.set_batch_delay(std::chrono::milliseconds(0));
+  auto ended = h.batch->find_submitted(search);
+  ASSERT_TRUE(ended.has_value()) << ended.error().message;
+  EXPECT_EQ(ended->match, VendorBatchMatch::found);
+  EXPECT_EQ(ended->batch_id, *id);
+
+  // Known to the caller already: not a candidate; nothing else matches.
+  VendorBatchSearch known = search;
+  known.known_ids = {*id};
+  auto skipped = h.batch->find_submitted(known);
+  ASSERT_TRUE(skipped.has_value());
+  EXPECT_EQ(skipped->match, VendorBatchMatch::absent);
+  EXPECT_EQ(h.fake.batch_count(Vendor::anthropic), 3u);
 }
 
 TEST(VendorBatchClient, OnlyOpenAiAndAnthropicHaveOne) {

@@ -1,5 +1,6 @@
 #include "fakes/fake_batch_api.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -40,7 +41,7 @@ wire::HttpAnswer error(Vendor vendor, int status, const std::string& message) {
                                {{"message", message},
                                 {"type", "invalid_request_error"},
                                 {"param", nullptr},
-                                {"code", status == 404 ? "not_found" : nullptr}}}});
+                                {"code", status == 404 ? json("not_found") : json(nullptr)}}}});
 }
 
 // "multipart/form-data; boundary=X" -> the parts' names, filenames and contents.
@@ -93,6 +94,26 @@ std::vector<std::string> split_lines(const std::string& text) {
   return out;
 }
 
+bool is_create(std::string_view method, std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return method == "POST" && (path == "/v1/batches" || path == "/v1/messages/batches");
+}
+
+// The value of `key` in a query string ("" when absent); values here never need decoding.
+std::string query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::optional<Vendor> FakeBatchApi::route_vendor(std::string_view method, std::string_view target) {
@@ -109,10 +130,87 @@ std::optional<wire::HttpAnswer> FakeBatchApi::handle(Vendor vendor, std::string_
                                                      std::string_view content_type,
                                                      std::string_view host,
                                                      const std::string& body) {
-  const std::string_view path = target.substr(0, target.find('?'));
+  const size_t mark = target.find('?');
+  const std::string_view path = target.substr(0, mark);
+  const std::string_view query =
+      mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
   std::lock_guard lock(mutex_);
-  if (vendor == Vendor::anthropic) return anthropic(method, path, host, body);
-  return openai(method, path, content_type, body);
+  if (failures_ > 0 && is_create(method, target)) {
+    --failures_;
+    return error(vendor, 500, "the fake vendor failed this batch create");
+  }
+  if (vendor == Vendor::anthropic) return anthropic(method, path, query, host, body);
+  return openai(method, path, query, content_type, body);
+}
+
+void FakeBatchApi::hold_create_answers(std::size_t count, bool made) {
+  std::lock_guard lock(mutex_);
+  holds_ = count;
+  hold_made_ = made;
+}
+
+void FakeBatchApi::fail_creates(std::size_t count) {
+  std::lock_guard lock(mutex_);
+  failures_ = count;
+}
+
+bool FakeBatchApi::take_hold_before(std::string_view method, std::string_view target) {
+  if (!is_create(method, target)) return false;
+  std::lock_guard lock(mutex_);
+  if (holds_ == 0 || hold_made_) return false;
+  --holds_;
+  return true;
+}
+
+bool FakeBatchApi::take_create_hold(std::string_view method, std::string_view target, int status) {
+  if (status != 200 || !is_create(method, target)) return false;
+  std::lock_guard lock(mutex_);
+  if (holds_ == 0 || !hold_made_) return false;
+  --holds_;
+  return true;
+}
+
+wire::HttpAnswer FakeBatchApi::list(Vendor vendor, std::string_view query, std::string_view host) {
+  std::vector<Batch*> mine;
+  for (auto& [id, b] : batches_) {
+    if (b.vendor == vendor) mine.push_back(&b);
+  }
+  std::sort(mine.begin(), mine.end(),
+            [](const Batch* a, const Batch* b) { return a->seq > b->seq; });
+  const std::string after = query_value(query, vendor == Vendor::anthropic ? "after_id" : "after");
+  const std::string limit_text = query_value(query, "limit");
+  const size_t limit =
+      limit_text.empty() ? 20 : std::clamp<size_t>(std::stoul(limit_text), 1, 1000);
+  size_t at = 0;
+  if (!after.empty()) {
+    while (at < mine.size() && mine[at]->id != after) ++at;
+    if (at < mine.size()) ++at;
+  }
+  json data = json::array();
+  const size_t end = std::min(mine.size(), at + limit);
+  for (size_t i = at; i < end; ++i) {
+    Batch& b = *mine[i];
+    if (vendor == Vendor::anthropic) {
+      if (!b.ended &&
+          (b.cancel || std::chrono::steady_clock::now() - b.created >= complete_after_)) {
+        finish(b);
+      }
+      data.push_back(anthropic_batch_json(b, host));
+    } else {
+      // A listing does not move a batch along (its GET does): the status it would show now.
+      const std::string status = b.ended    ? (b.cancel ? "cancelled" : "completed")
+                                 : b.cancel ? "cancelling"
+                                 : b.polls  ? "in_progress"
+                                            : "validating";
+      data.push_back(openai_batch_json(b, status));
+    }
+  }
+  json page = {{"data", data},
+               {"has_more", end < mine.size()},
+               {"first_id", data.empty() ? json(nullptr) : data.front()["id"]},
+               {"last_id", data.empty() ? json(nullptr) : data.back()["id"]}};
+  if (vendor == Vendor::openai) page["object"] = "list";
+  return json_answer(200, page);
 }
 
 void FakeBatchApi::finish(Batch& batch) {
@@ -248,12 +346,14 @@ json FakeBatchApi::openai_batch_json(const Batch& b, std::string_view status) co
            {{"total", b.lines.size()},
             {"completed", b.ended ? b.succeeded : 0},
             {"failed", b.ended ? b.errored + b.expired + b.canceled : 0}}},
-          {"metadata", nullptr}};
+          {"metadata", b.metadata.is_object() ? b.metadata : json(nullptr)}};
 }
 
 wire::HttpAnswer FakeBatchApi::openai(std::string_view method, std::string_view path,
-                                      std::string_view content_type, const std::string& body) {
+                                      std::string_view query, std::string_view content_type,
+                                      const std::string& body) {
   const Vendor v = Vendor::openai;
+  if (path == "/v1/batches" && method == "GET") return list(v, query, "");
   if (path == "/v1/files" && method == "POST") {
     File file;
     for (Part& part : parse_multipart(content_type, body)) {
@@ -312,7 +412,9 @@ wire::HttpAnswer FakeBatchApi::openai(std::string_view method, std::string_view 
     Batch batch{.vendor = v,
                 .id = "batch_fake" + std::to_string(++serial_),
                 .input_file_id = input,
-                .endpoint = endpoint};
+                .endpoint = endpoint,
+                .seq = serial_,
+                .metadata = request.contains("metadata") ? request["metadata"] : json(nullptr)};
     for (const std::string& text : split_lines(file->second.content)) {
       json line = json::parse(text, nullptr, false);
       if (!line.is_object() || !line.contains("custom_id") || line.value("url", "") != endpoint) {
@@ -386,15 +488,17 @@ json FakeBatchApi::anthropic_batch_json(const Batch& b, std::string_view host) c
 }
 
 wire::HttpAnswer FakeBatchApi::anthropic(std::string_view method, std::string_view path,
-                                         std::string_view host, const std::string& body) {
+                                         std::string_view query, std::string_view host,
+                                         const std::string& body) {
   const Vendor v = Vendor::anthropic;
+  if (path == "/v1/messages/batches" && method == "GET") return list(v, query, host);
   if (path == "/v1/messages/batches" && method == "POST") {
     json request = json::parse(body, nullptr, false);
     if (!request.is_object() || !request.contains("requests") || !request["requests"].is_array() ||
         request["requests"].empty()) {
       return error(v, 400, "requests: a non-empty list is required");
     }
-    Batch batch{.vendor = v, .id = "msgbatch_fake" + std::to_string(++serial_)};
+    Batch batch{.vendor = v, .id = "msgbatch_fake" + std::to_string(++serial_), .seq = serial_};
     for (const json& r : request["requests"]) {
       if (!r.is_object() || !r.contains("custom_id") || !r["custom_id"].is_string() ||
           !r.contains("params") || !r["params"].is_object()) {
@@ -470,6 +574,8 @@ void FakeBatchApi::reset() {
   batches_.clear();
   fault_ = nullptr;
   reply_.reset();
+  holds_ = 0;
+  failures_ = 0;
   complete_after_ = std::chrono::milliseconds(50);
 }
 

@@ -386,9 +386,17 @@ bool FakeVendor::State::handle(Connection& connection,
                          request.keep_alive()) &&
              request.keep_alive();
     }
+    if (batches.take_hold_before(recorded.method, target)) {
+      hold_open(connection);  // never made, never answered
+      return false;
+    }
     auto answer = batches.handle(*batch_vendor, recorded.method, target,
                                  std::string(request[http::field::content_type]),
                                  std::string(request[http::field::host]), recorded.body);
+    if (batches.take_create_hold(recorded.method, target, answer->status)) {
+      hold_open(connection);  // accepted, never answered: the client must give up on it
+      return false;
+    }
     return send_answer(connection, *answer, request.keep_alive()) && request.keep_alive();
   }
   auto route = match_route(recorded.method, target);
@@ -714,6 +722,12 @@ bool FakeVendor::wait_for_requests(std::size_t count, std::chrono::milliseconds 
 void FakeVendor::set_batch_delay(std::chrono::milliseconds delay) {
   state_->batches.set_complete_after(delay);
 }
+
+void FakeVendor::hold_batch_create_answers(std::size_t count, bool made) {
+  state_->batches.hold_create_answers(count, made);
+}
+
+void FakeVendor::fail_batch_creates(std::size_t count) { state_->batches.fail_creates(count); }
 
 void FakeVendor::set_batch_line_fault(BatchLineFaultFn fault) {
   state_->batches.set_line_fault(std::move(fault));

@@ -145,6 +145,12 @@ class FakeVendor {
   // (default 50 ms); `fault` picks lines that fail or expire; `reply` overrides the default
   // reply of batched lines.
   void set_batch_delay(std::chrono::milliseconds delay);
+  // The next `count` batch creates (OpenAI or Anthropic) are never answered: the connection
+  // stays open until the client gives up. `made`: the batch is made first (the vendor accepted
+  // it and the client never learned its id: the crash window of a submit); else it never is.
+  void hold_batch_create_answers(std::size_t count, bool made = true);
+  // The next `count` batch creates are answered 500 without making a batch.
+  void fail_batch_creates(std::size_t count);
   void set_batch_line_fault(BatchLineFaultFn fault);
   void set_batch_reply(std::optional<Reply> reply);
   std::size_t batch_count(Vendor vendor) const;          // batches created

@@ -136,4 +136,67 @@ inline void store_crash_window(BatchStore& store, LedgerWriter& ledger) {
   }
 }
 
+inline VendorBatchRecord vendor_batch(const std::string& batch_id, const std::string& tag,
+                                      const std::string& vendor_id, int64_t at_ms) {
+  return VendorBatchRecord{
+      .batch_id = batch_id,
+      .backend = "oai",
+      .tag = tag,
+      .vendor_batch_id = vendor_id,
+      .submitted_at_ms = at_ms,
+      .lines = {{.line = 0, .custom_id = "batch_req_x_0", .row_json = R"({"a":"1\n\"q\""})"},
+                {.line = 7, .custom_id = "batch_req_x_7", .row_json = "{}"}}};
+}
+
+// Vendor batches: an intent (no vendor id) stored before the vendor is asked, given its id
+// later, one open record per (job, tag), kept across reopening until done.
+inline void keeps_vendor_batches_and_their_intents(const OpenStore& open) {
+  int64_t intent = 0, submitted = 0;
+  {
+    auto store = open();
+    intent = store->insert_vendor_batch(vendor_batch("batch_a", "sy-batch_a-0", "", 1000)).value();
+    submitted =
+        store->insert_vendor_batch(vendor_batch("batch_b", "sy-batch_b-0", "vb_2", 2000)).value();
+    EXPECT_NE(intent, submitted);
+    // The same (job, tag) while open: nothing new, the stored one's id.
+    EXPECT_EQ(store->insert_vendor_batch(vendor_batch("batch_a", "sy-batch_a-0", "", 3000)).value(),
+              intent);
+    ASSERT_TRUE(store->mark_vendor_batch_cancel_sent(submitted).has_value());
+  }
+  auto store = open();
+  auto records = store->open_vendor_batches();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].id, intent);
+  EXPECT_EQ(records[0].batch_id, "batch_a");
+  EXPECT_EQ(records[0].backend, "oai");
+  EXPECT_EQ(records[0].tag, "sy-batch_a-0");
+  EXPECT_EQ(records[0].vendor_batch_id, "");  // an intent
+  EXPECT_EQ(records[0].submitted_at_ms, 1000);
+  EXPECT_FALSE(records[0].cancel_sent);
+  ASSERT_EQ(records[0].lines.size(), 2u);
+  EXPECT_EQ(records[0].lines[1].line, 7);
+  EXPECT_EQ(records[0].lines[1].custom_id, "batch_req_x_7");
+  EXPECT_EQ(records[0].lines[0].row_json, R"({"a":"1\n\"q\""})");
+  EXPECT_TRUE(records[1].cancel_sent);
+  EXPECT_EQ(records[1].vendor_batch_id, "vb_2");
+
+  ASSERT_TRUE(store->set_vendor_batch_id(intent, "vb_1").has_value());
+  EXPECT_EQ(store->open_vendor_batches()[0].vendor_batch_id, "vb_1");
+  EXPECT_EQ(store->vendor_batch_ids("oai", 0), (std::set<std::string>{"vb_1", "vb_2"}));
+  EXPECT_EQ(store->vendor_batch_ids("oai", 1500), (std::set<std::string>{"vb_2"}));
+  EXPECT_TRUE(store->vendor_batch_ids("claude", 0).empty());
+
+  ASSERT_TRUE(store->mark_vendor_batch_done(intent).has_value());
+  records = store->open_vendor_batches();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].id, submitted);
+  // Done, its tag may be used again (the job planned those lines anew), and its vendor id is
+  // still known.
+  const int64_t again =
+      store->insert_vendor_batch(vendor_batch("batch_a", "sy-batch_a-0", "", 4000)).value();
+  EXPECT_NE(again, intent);
+  EXPECT_EQ(store->open_vendor_batches().size(), 2u);
+  EXPECT_TRUE(store->vendor_batch_ids("oai", 0).contains("vb_1"));
+}
+
 }  // namespace sy::gateway::testing

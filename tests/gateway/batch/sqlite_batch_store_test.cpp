@@ -20,5 +20,12 @@ TEST(SqliteBatchStore, SurvivesReopeningAndKnowsUnfinishedJobs) {
       [&] { return std::make_unique<SqliteBatchStore>(dir / "b.sqlite3", false); });
 }
 
+TEST(SqliteBatchStore, KeepsVendorBatchesAndTheirIntents) {
+  testing::TempDir dir;
+  testing::keeps_vendor_batches_and_their_intents(
+      [&] { return std::make_unique<SqliteBatchStore>(dir / "b.sqlite3", false); });
+  EXPECT_EQ(SqliteBatchStore::schema_version(), 2);
+}
+
 }  // namespace
 }  // namespace sy::gateway

@@ -5,13 +5,17 @@
 // polled, mapped back by custom_id into the job's output and error files once, and billed at
 // the batch price; a restricted line never reaches a vendor; Gemini and local lines stay
 // synchronous; a restart resumes polling instead of submitting again; a cancel reaches the
-// vendor.
+// vendor. The submit's crash window: a batch the vendor accepted whose answer the gateway
+// never got (it went away mid-call) is found at the vendor after the restart, not submitted
+// again; one the vendor never received is submitted once; a failed create is asked about
+// before it is tried again.
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
+#include "batch/sqlite_batch_store.h"
 #include "gateway/batch/batch_test_support.h"
 #include "gateway/cli/temp_dir.h"
 #include "gateway/gateway_fixture.h"
@@ -130,6 +134,62 @@ class VendorBatches : public ::testing::Test {
       n += r.target.starts_with(target_prefix) && (method.empty() || r.method == method);
     }
     return n;
+  }
+
+  // Waits (bounded) until `done` holds.
+  template <typename Done>
+  bool eventually(Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  }
+  // The job store's vendor batches (read while no gateway runs).
+  std::vector<gateway::VendorBatchRecord> stored_vendor_batches() {
+    gateway::SqliteBatchStore store(dir_ / "batches" / "batches.sqlite3", false);
+    return store.open_vendor_batches();
+  }
+  // A job of three lines for `model`, whose vendor batch create is answered as `fault` does;
+  // the gateway goes away with that answer never received, and starts again. Every line is
+  // then in the output once, billed once at the batch price.
+  struct LostAnswer {
+    std::vector<gateway::VendorBatchRecord> stored;  // between the two runs
+    json done;
+  };
+  LostAnswer lose_the_create_answer(const std::string& model, Vendor vendor, bool made,
+                                    std::chrono::milliseconds delay_after_restart) {
+    LostAnswer out;
+    vendor_.hold_batch_create_answers(1, made);
+    start();
+    const std::string id =
+        create_batch(chat_line("a", model, "hello") + chat_line("b", model, "hello again") +
+                     chat_line("c", model, "and again"));
+    const std::string create = vendor == Vendor::openai ? "/v1/batches" : "/v1/messages/batches";
+    EXPECT_TRUE(eventually([&] { return requests_to(create, "POST") == 1; }));
+    EXPECT_EQ(vendor_.batch_count(vendor), made ? 1u : 0u);
+    stop();  // mid-call: the create's answer never arrives
+    out.stored = stored_vendor_batches();
+    vendor_.set_batch_delay(delay_after_restart);
+    start();
+    out.done = wait(id);
+    EXPECT_EQ(out.done["status"], "completed") << out.done.dump();
+    auto output = file_lines(out.done, "output_file_id");
+    EXPECT_EQ(output.size(), 3u);
+    for (const char* cid : {"a", "b", "c"}) {
+      EXPECT_EQ(output[cid]["response"]["status_code"], 200) << cid;
+    }
+    EXPECT_TRUE(file_lines(out.done, "error_file_id").empty());
+    // The vendor ran every line once: one batch of three.
+    EXPECT_EQ(vendor_.batch_count(vendor), 1u);
+    EXPECT_EQ(vendor_.batched_request_count(vendor), 3u);
+    stop();
+    auto rows = ledger_rows();  // fails on a row billed twice
+    EXPECT_EQ(rows.size(), 3u);
+    for (const auto& [request_id, row] : rows) {
+      EXPECT_TRUE(row.price_source.ends_with("+batch")) << request_id << " " << row.price_source;
+    }
+    return out;
   }
 
   gateway::testing::TempDir dir_;
@@ -321,6 +381,72 @@ TEST_F(VendorBatches, ACancelReachesTheVendorAndUnansweredLinesGoToTheErrorFile)
   auto errors = file_lines(done, "error_file_id");
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors["a"]["response"]["body"]["error"]["code"], "batch_cancelled");
+}
+
+TEST_F(VendorBatches, AnOpenAiBatchAcceptedButNeverAnsweredIsFoundByItsTagAfterTheRestart) {
+  const LostAnswer lost =
+      lose_the_create_answer("fast", Vendor::openai, /*made=*/true, std::chrono::milliseconds(0));
+  // Between the runs the job store held the intent: its lines and tag, no vendor id.
+  ASSERT_EQ(lost.stored.size(), 1u);
+  EXPECT_EQ(lost.stored[0].vendor_batch_id, "");
+  EXPECT_EQ(lost.stored[0].lines.size(), 3u);
+  EXPECT_TRUE(lost.stored[0].tag.starts_with("sy-batch_")) << lost.stored[0].tag;
+  EXPECT_EQ(requests_to("/v1/batches", "POST"), 1u);  // never created again
+  EXPECT_GE(requests_to("/v1/batches?", "GET"), 1u);  // the listing that found it
+  EXPECT_TRUE(stored_vendor_batches().empty());       // delivered: done
+  // The vendor holds the tag as the batch's metadata.
+  for (const auto& r : vendor_.requests()) {
+    if (r.target != "/v1/batches" || r.method != "POST") continue;
+    EXPECT_EQ(json::parse(r.body)["metadata"]["switchyard_tag"], lost.stored[0].tag);
+  }
+}
+
+TEST_F(VendorBatches, AnAnthropicBatchAcceptedButNeverAnsweredIsWaitedForThenFound) {
+  // Still running at the restart: the listing cannot tell it from another client's batch of
+  // three, so the gateway asks again until it ended and its results carry our custom_ids.
+  std::thread finish([this] {
+    eventually([&] { return requests_to("/v1/messages/batches?", "GET") >= 3; });
+    vendor_.set_batch_delay(std::chrono::milliseconds(0));
+  });
+  const LostAnswer lost =
+      lose_the_create_answer("haiku", Vendor::anthropic, /*made=*/true, std::chrono::seconds(60));
+  finish.join();
+  ASSERT_EQ(lost.stored.size(), 1u);
+  EXPECT_EQ(lost.stored[0].vendor_batch_id, "");
+  EXPECT_EQ(requests_to("/v1/messages/batches", "POST"), 1u);
+  EXPECT_GE(requests_to("/v1/messages/batches?", "GET"), 3u);
+}
+
+TEST_F(VendorBatches, ABatchTheVendorNeverReceivedIsSubmittedOnceAfterTheRestart) {
+  const LostAnswer lost = lose_the_create_answer("haiku", Vendor::anthropic, /*made=*/false,
+                                                 std::chrono::milliseconds(0));
+  ASSERT_EQ(lost.stored.size(), 1u);
+  EXPECT_EQ(lost.stored[0].vendor_batch_id, "");
+  EXPECT_EQ(requests_to("/v1/messages/batches", "POST"), 2u);  // the lost one, then the one
+}
+
+TEST_F(VendorBatches, AFailedCreateIsAskedAboutBeforeItIsSubmittedAgain) {
+  vendor_.fail_batch_creates(1);
+  start();
+  const std::string id =
+      create_batch(chat_line("a", "fast", "hello") + chat_line("b", "fast", "hello again"));
+  const json done = wait(id);
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(file_lines(done, "output_file_id").size(), 2u);
+  EXPECT_EQ(vendor_.batch_count(Vendor::openai), 1u);
+  EXPECT_EQ(requests_to("/v1/batches", "POST"), 2u);
+  // Between the two creates, the vendor was asked whether the first had been made.
+  std::vector<std::string> order;
+  for (const auto& r : vendor_.requests()) {
+    if (r.target == "/v1/batches" && r.method == "POST") order.push_back("create");
+    if (r.target.starts_with("/v1/batches?")) order.push_back("list");
+  }
+  ASSERT_GE(order.size(), 3u);
+  EXPECT_EQ(order[0], "create");
+  EXPECT_EQ(order[1], "list");
+  EXPECT_EQ(order[2], "create");
+  stop();
+  EXPECT_EQ(ledger_rows().size(), 2u);
 }
 
 }  // namespace

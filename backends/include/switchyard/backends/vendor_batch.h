@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,12 +56,39 @@ struct VendorBatchResult {
   Result<ChatResponse> response;
 };
 
+// A submit whose answer never came back (the gateway died, or the call timed out after the
+// vendor may have accepted it): what find_submitted() looks for.
+struct VendorBatchSearch {
+  std::string tag;                      // what submit() was given
+  std::vector<std::string> custom_ids;  // the items' custom_ids
+  int64_t since_unix_s = 0;             // no earlier than this (the caller allows for skew)
+  std::set<std::string> known_ids;      // vendor batches the caller already accounts for
+};
+
+enum class VendorBatchMatch {
+  found,      // `batch_id` is that submit: poll it, never submit again
+  absent,     // the vendor has no such batch: submitting is safe
+  undecided,  // a batch that may be it cannot be told apart yet: ask again later
+};
+
+struct VendorBatchFound {
+  VendorBatchMatch match = VendorBatchMatch::absent;
+  std::string batch_id;  // found only
+};
+
 class VendorBatchClient {
  public:
   virtual ~VendorBatchClient() = default;
   virtual std::string_view protocol() const = 0;
-  // Submits every item as one vendor batch; the vendor's batch id.
-  virtual Result<std::string> submit(const std::vector<VendorBatchItem>& items) = 0;
+  // Submits every item as one vendor batch; the vendor's batch id. `tag` ([A-Za-z0-9_-], at
+  // most 64 characters; "" = none) is left where the vendor keeps it, for find_submitted():
+  // OpenAI stores it as the batch's metadata and in its input file's name; Anthropic's
+  // Message Batches have no such field (find_submitted matches by custom_ids instead).
+  virtual Result<std::string> submit(const std::vector<VendorBatchItem>& items,
+                                     const std::string& tag) = 0;
+  // Whether the vendor holds a batch of `search` (listing the vendor's batches created since
+  // `since_unix_s`). An error means nothing can be concluded: ask again later.
+  virtual Result<VendorBatchFound> find_submitted(const VendorBatchSearch& search) = 0;
   virtual Result<VendorBatchStatus> poll(const std::string& batch_id) = 0;
   // Only once poll() said ended. Lines the vendor did not report on are absent.
   virtual Result<std::vector<VendorBatchResult>> results(const std::string& batch_id) = 0;
