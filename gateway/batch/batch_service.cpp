@@ -602,6 +602,13 @@ void BatchService::on_vendor_line_done(const std::string& batch_id, int64_t line
   if (!job || line < 0 || static_cast<size_t>(line) >= job->total) {
     // Not running here (stopped, or finished before a redelivery): its stored result stands.
     spdlog::debug("batch {} line {}: vendor result for a job not running", batch_id, line + 1);
+    // Not stored, so not billed: what the line was admitted for (if this process admitted it,
+    // e.g. an expired job's lines coming back cancelled) is given back.
+    if (vendor_ && vendor_->settle && line >= 0) {
+      vendor_->settle("batch_req_" + batch_id.substr(batch_id.find('_') + 1) + "_" +
+                          std::to_string(line),
+                      nullptr);
+    }
     return;
   }
   const size_t index = static_cast<size_t>(line);
