@@ -149,16 +149,16 @@ std::unique_ptr<VendorBatching> make_vendor_batching(
   return std::make_unique<VendorBatching>(VendorBatching{
       .planner = [&handler](const BatchLineRequest& line) { return handler.plan_batch_line(line); },
       .runner = std::move(runner),
-      .settle = [&handler](const std::string& request_id,
-                           const BatchLineOutcome* outcome) {
-        handler.settle_batch_line(request_id, outcome);
-      },
-      .fallback = [&handler](BatchLineRequest line, std::string failed_backend,
-                             BatchLineOutcome vendor_outcome,
-                             std::function<void(BatchLineOutcome)> done) {
-        handler.fall_back_batch_line(std::move(line), std::move(failed_backend),
-                                     std::move(vendor_outcome), std::move(done));
-      }});
+      .settle =
+          [&handler](const std::string& request_id, const BatchLineOutcome* outcome) {
+            handler.settle_batch_line(request_id, outcome);
+          },
+      .fallback =
+          [&handler](BatchLineRequest line, std::string failed_backend,
+                     BatchLineOutcome vendor_outcome, std::function<void(BatchLineOutcome)> done) {
+            handler.fall_back_batch_line(std::move(line), std::move(failed_backend),
+                                         std::move(vendor_outcome), std::move(done));
+          }});
 }
 
 }  // namespace

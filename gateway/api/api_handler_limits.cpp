@@ -66,8 +66,8 @@ std::optional<Admission> ApiHandler::admit_or_refuse(backends::ChatRequest& chat
   if (!limiter_) return Admission{};
   const LimitSet* rules = limiter_->rules_for(principal.tenant, principal.key_id);
   if (rules == nullptr) return Admission{};
-  auto admitted = limiter_->admit(*rules, admission_tokens(*rules, chat_request),
-                                  chat_request.model);
+  auto admitted =
+      limiter_->admit(*rules, admission_tokens(*rules, chat_request), chat_request.model);
   if (!admitted) {
     LimitRefusal& refusal = admitted.error();
     spdlog::info("request_id={} tenant={} key={} limits: {}", row.request_id, row.tenant,
@@ -91,7 +91,8 @@ bool ApiHandler::preflight_or_refuse(Admission& admission,
                                      const backends::ChatRequest& chat_request,
                                      const Routed& routed, LedgerRow& row, ResponseWriter& writer) {
   if (!limiter_ || !admission.needs_preflight() || !pricer_) return true;
-  const backends::MicroDollars max_cost = max_cost_over(routed, chat_request, *pricer_, row.time_ms);
+  const backends::MicroDollars max_cost =
+      max_cost_over(routed, chat_request, *pricer_, row.time_ms);
   auto refusal = limiter_->preflight(admission, max_cost);
   if (!refusal) return true;
   spdlog::info("request_id={} tenant={} key={} limits: pre-flight estimate {} refused",
@@ -125,8 +126,8 @@ ApiHandler::BatchLineAdmit ApiHandler::admit_batch_line(const std::string& reque
   if (!limiter_) return {};
   const LimitSet* rules = limiter_->rules_for(principal.tenant, principal.key_id);
   if (rules == nullptr) return {};
-  auto admitted = limiter_->admit(*rules, admission_tokens(*rules, chat_request),
-                                  chat_request.model);
+  auto admitted =
+      limiter_->admit(*rules, admission_tokens(*rules, chat_request), chat_request.model);
   if (!admitted) {
     spdlog::info("request_id={} tenant={} key={} limits: {}", request_id, principal.tenant,
                  principal.key_id, backends::to_string(admitted.error().error.kind));

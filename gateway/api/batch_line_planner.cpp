@@ -86,11 +86,11 @@ std::optional<VendorLinePlan> ApiHandler::plan_batch_line(const BatchLineRequest
     const backends::Error& error = admit.refusal.error;
     ErrorReply reply = openai_error_reply(error);
     row.http_status = reply.status;
-    row.status = error.kind == backends::ErrorKind::overloaded ? LedgerStatus::error
-                                                               : LedgerStatus::denied;
+    row.status =
+        error.kind == backends::ErrorKind::overloaded ? LedgerStatus::error : LedgerStatus::denied;
     row.error_kind = std::string(backends::to_string(error.kind));
-    plan.refused = BatchLineOutcome{.status_code = reply.status, .body = std::move(reply.body),
-                                    .row = std::move(row)};
+    plan.refused = BatchLineOutcome{
+        .status_code = reply.status, .body = std::move(reply.body), .row = std::move(row)};
   }
   return plan;
 }

@@ -166,10 +166,9 @@ void ApiHandler::fall_back_batch_line(BatchLineRequest line, std::string failed_
   // Decided again, exactly as a synchronous line: the sensitivity and residency constraints
   // remove every backend the line may not reach, so what is left after the failed one is only
   // ever an allowed backend.
-  auto routed = gate_.route(chat_request, {},
-                            RouteOptions{.endpoint = line.url,
-                                         .tenant = line.tenant,
-                                         .batch_origin = true});
+  auto routed =
+      gate_.route(chat_request, {},
+                  RouteOptions{.endpoint = line.url, .tenant = line.tenant, .batch_origin = true});
   if (!routed || routed->decision.verdict != policies::Decision::Verdict::route) {
     return keep_vendor_outcome();
   }

@@ -62,10 +62,9 @@ backends::Result<BatchInputIndex> BatchInputIndex::build(const std::filesystem::
     std::vector<BatchInputLine> kept = reader.take_lines();
     if (visit) visit(index.spans_.size(), kept.front());
     const size_t length = text.size() - (ended ? 1 : 0);
-    index.spans_.push_back(
-        Span{.offset = line_start,
-             .length = static_cast<uint32_t>(
-                 std::min<size_t>(length, std::numeric_limits<uint32_t>::max()))});
+    index.spans_.push_back(Span{.offset = line_start,
+                                .length = static_cast<uint32_t>(std::min<size_t>(
+                                    length, std::numeric_limits<uint32_t>::max()))});
     return {};
   };
 

@@ -310,8 +310,7 @@ backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
   // Streamed, never read whole: the lines' urls are checked as they go by.
   nlohmann::json errors = nlohmann::json::array();
   auto index = BatchInputIndex::build(
-      file_path(input_file_id), input_limits(options_),
-      [&](size_t i, const BatchInputLine& line) {
+      file_path(input_file_id), input_limits(options_), [&](size_t i, const BatchInputLine& line) {
         if (line.url == endpoint || errors.size() >= 100) return;
         errors.push_back({{"code", "mismatched_endpoint"},
                           {"message", "The line's url '" + line.url +
@@ -533,8 +532,8 @@ void BatchService::plan(const std::shared_ptr<Job>& job) {
     job->planning = false;
   }
   if (!planned.empty()) {
-    spdlog::info("batch {}: {} of {} lines go to vendor batch APIs", job->record.id,
-                 planned.size(), job->total);
+    spdlog::info("batch {}: {} of {} lines go to vendor batch APIs", job->record.id, planned.size(),
+                 job->total);
     vendor_->runner->submit(job->record.id, std::move(planned));
   }
   pump(job);
@@ -605,9 +604,9 @@ void BatchService::on_vendor_line_done(const std::string& batch_id, int64_t line
     // Not stored, so not billed: what the line was admitted for (if this process admitted it,
     // e.g. an expired job's lines coming back cancelled) is given back.
     if (vendor_ && vendor_->settle && line >= 0) {
-      vendor_->settle("batch_req_" + batch_id.substr(batch_id.find('_') + 1) + "_" +
-                          std::to_string(line),
-                      nullptr);
+      vendor_->settle(
+          "batch_req_" + batch_id.substr(batch_id.find('_') + 1) + "_" + std::to_string(line),
+          nullptr);
     }
     return;
   }

@@ -70,9 +70,9 @@ using BatchLineSettler =
 // synchronous path over the policy's candidates other than `failed_backend`, decided again (so
 // never a backend the line's sensitivity forbids), at normal prices; with no candidate left,
 // `done` gets `vendor_outcome` unchanged. Settles the line's admission itself.
-using BatchLineFallback =
-    std::function<void(BatchLineRequest line, std::string failed_backend,
-                       BatchLineOutcome vendor_outcome, std::function<void(BatchLineOutcome)> done)>;
+using BatchLineFallback = std::function<void(BatchLineRequest line, std::string failed_backend,
+                                             BatchLineOutcome vendor_outcome,
+                                             std::function<void(BatchLineOutcome)> done)>;
 
 // What BatchService needs to send lines to vendor batches: the planner and the runner; the
 // settler and the fallback may be empty (no limits; a failed line goes to the error file).

@@ -38,12 +38,11 @@ TEST(BatchInputIndex, MatchesTheWholeFileParseAtEveryChunkSize) {
   ASSERT_TRUE(whole.has_value()) << whole.error().message;
   for (size_t chunk : {1u, 7u, 64u, 100'000u}) {
     std::vector<std::string> visited;
-    auto index = BatchInputIndex::build(
-        path, {.max_lines = 100, .chunk_bytes = chunk},
-        [&](size_t i, const BatchInputLine& l) {
-          EXPECT_EQ(i, visited.size());
-          visited.push_back(l.custom_id);
-        });
+    auto index = BatchInputIndex::build(path, {.max_lines = 100, .chunk_bytes = chunk},
+                                        [&](size_t i, const BatchInputLine& l) {
+                                          EXPECT_EQ(i, visited.size());
+                                          visited.push_back(l.custom_id);
+                                        });
     ASSERT_TRUE(index.has_value()) << chunk << ": " << index.error().message;
     ASSERT_EQ(index->size(), whole->size()) << chunk;
     ASSERT_EQ(visited.size(), whole->size());
@@ -59,21 +58,21 @@ TEST(BatchInputIndex, MatchesTheWholeFileParseAtEveryChunkSize) {
 
 TEST(BatchInputIndex, ReportsTheUploadsErrorsWithTheirLine) {
   testing::TempDir dir;
-  auto dup = BatchInputIndex::build(write(dir, line("a") + "\n\n" + line("a") + "\n"),
-                                    {.chunk_bytes = 5});
+  auto dup =
+      BatchInputIndex::build(write(dir, line("a") + "\n\n" + line("a") + "\n"), {.chunk_bytes = 5});
   ASSERT_FALSE(dup.has_value());
   EXPECT_EQ(dup.error().message, "line 3: duplicate custom_id 'a'");
-  auto long_line = BatchInputIndex::build(
-      write(dir, line("a") + "\n" + line("b", std::string(200, 'z'))),
-      {.max_line_bytes = 150, .chunk_bytes = 16});
+  auto long_line =
+      BatchInputIndex::build(write(dir, line("a") + "\n" + line("b", std::string(200, 'z'))),
+                             {.max_line_bytes = 150, .chunk_bytes = 16});
   ASSERT_FALSE(long_line.has_value());
   EXPECT_TRUE(long_line.error().message.starts_with("line 2: longer than 150 bytes"))
       << long_line.error().message;
   auto empty = BatchInputIndex::build(write(dir, "\n\n"), {});
   ASSERT_FALSE(empty.has_value());
   EXPECT_EQ(empty.error().message, "the file has no requests");
-  auto too_many = BatchInputIndex::build(write(dir, line("a") + "\n" + line("b") + "\n"),
-                                         {.max_lines = 1});
+  auto too_many =
+      BatchInputIndex::build(write(dir, line("a") + "\n" + line("b") + "\n"), {.max_lines = 1});
   ASSERT_FALSE(too_many.has_value());
   EXPECT_EQ(too_many.error().kind, backends::ErrorKind::payload_too_large);
   EXPECT_FALSE(BatchInputIndex::build(dir / "missing.jsonl", {}).has_value());

@@ -267,7 +267,7 @@ TEST_F(VendorBatchLines, ARefusedVendorBatchFallsBackToLocalAtTheNormalPrice) {
 TEST_F(VendorBatchLines, LinesThatExpireAtTheVendorFallBackAndTheRestStayBatched) {
   vendor_.set_batch_line_fault([](const std::string&, const std::string& body) {
     return body.find("too late") != std::string::npos ? fakes::BatchLineFault::expired
-                                                       : fakes::BatchLineFault::none;
+                                                      : fakes::BatchLineFault::none;
   });
   start(config());
   std::vector<std::string> ids = {"ok", "late"};
