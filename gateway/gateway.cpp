@@ -116,7 +116,7 @@ std::shared_ptr<BatchService> open_batch_service(const GatewayConfig& config, bo
 // vendor batches. null when no backend has one.
 std::unique_ptr<VendorBatching> make_vendor_batching(
     const GatewayConfig& config, const std::vector<boost::asio::io_context*>& contexts,
-    std::vector<std::unique_ptr<backends::HttpClient>>& clients, const ApiHandler& handler,
+    std::vector<std::unique_ptr<backends::HttpClient>>& clients, ApiHandler& handler,
     std::shared_ptr<const RequestPricer> pricer, BatchStore& store,
     const std::filesystem::path& dir) {
   auto stop_flag = std::make_shared<std::atomic<bool>>(false);
@@ -149,7 +149,17 @@ std::unique_ptr<VendorBatching> make_vendor_batching(
       std::move(backends), std::move(pricer));
   return std::make_unique<VendorBatching>(VendorBatching{
       .planner = [&handler](const BatchLineRequest& line) { return handler.plan_batch_line(line); },
-      .runner = std::move(runner)});
+      .runner = std::move(runner),
+      .settle =
+          [&handler](const std::string& request_id, const BatchLineOutcome* outcome) {
+            handler.settle_batch_line(request_id, outcome);
+          },
+      .fallback =
+          [&handler](BatchLineRequest line, std::string failed_backend,
+                     BatchLineOutcome vendor_outcome, std::function<void(BatchLineOutcome)> done) {
+            handler.fall_back_batch_line(std::move(line), std::move(failed_backend),
+                                         std::move(vendor_outcome), std::move(done));
+          }});
 }
 
 }  // namespace

@@ -4,12 +4,17 @@
 // during the batch (bulk lines must not starve interactive traffic).
 //
 //   node bench/batch/run.mjs [--model FILE.gguf] [--lines 2000] [--clients 2] [--max-tokens 40]
+//                            [--kv-budget 64MiB]
+//
+// --kv-budget serves the model through a config with that `kv_budget` (the same backend
+// `serve --model` builds, default 256MiB): the KV cache's storage is most of the peak RSS of a
+// long job on a model whose positions are large (see RESULTS.md, batch).
 //
 // Default model: ../shared/models/stories260K/stories260K.gguf. Needs build/switchyard.
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +51,29 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
+// Where the server's resident memory is, from /proc/PID/smaps: the model file (mapped), the
+// anonymous mappings of 64 MiB or more (the engine's KV cache storage is one such allocation),
+// the rest of the anonymous memory (heap, thread stacks, arenas) and other files (code, libs).
+function smapsBreakdown(pid) {
+  const out = { model: 0, bigAnon: 0, bigAnonSize: 0, anon: 0, files: 0 };
+  let current = null;
+  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+\s*(.*)$/.exec(l);
+    if (head) {
+      const size = (parseInt(head[2], 16) - parseInt(head[1], 16)) / 1024;
+      const name = head[3];
+      current = name.endsWith('.gguf') ? 'model'
+        : (name === '' || name === '[heap]' || name.startsWith('[stack')) ? (size >= 65536 ? 'bigAnon' : 'anon')
+          : name.startsWith('[') ? 'anon' : 'files';
+      if (current === 'bigAnon') out.bigAnonSize += size;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(l);
+    if (rss && current) out[current] += Number(rss[1]);
+  }
+  return out;
+}
+
 function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const hwm = /VmHWM:\s+(\d+)/.exec(status);
@@ -54,8 +82,19 @@ function rssKiB(pid) {
 
 async function start() {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-batch-'));
+  let source = ['--model', modelPath];
+  if (args['kv-budget']) {
+    // What `serve --model` builds, with the KV budget set.
+    const config = path.join(dir, 'bench.yaml');
+    writeFileSync(config, [
+      'backends:', '  - name: local', '    protocol: local', '    models:',
+      `      - name: bench`, `        path: ${JSON.stringify(path.resolve(modelPath))}`,
+      '        chat_template: plain', `        kv_budget: ${args['kv-budget']}`,
+      'models:', '  default: local/bench', ''].join('\n'));
+    source = ['--config', config];
+  }
   const child = spawn(path.join(REPO, 'build', 'switchyard'),
-    ['serve', '--model', modelPath, '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn'],
+    ['serve', ...source, '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn'],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('switchyard did not start')), 60000);
@@ -107,6 +146,7 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   const seconds = (performance.now() - t0) / 1000;
+  const smaps = smapsBreakdown(server.child.pid);
   await clients;
   const output = await (await client.files.content(done.output_file_id)).text();
   let valid = 0;
@@ -118,11 +158,15 @@ try {
   }
   const tokens = done.x_switchyard?.completion_tokens ?? NaN;
   const ms = (v) => `${v.toFixed(1)}ms`;
-  console.log(`model ${path.basename(modelPath)}, ${LINES} lines, max_tokens ${MAX_TOKENS}, ${CLIENTS} interactive clients (max_tokens ${INTERACTIVE_TOKENS})`);
+  console.log(`model ${path.basename(modelPath)}${args['kv-budget'] ? `, kv_budget ${args['kv-budget']}` : ''}, ${LINES} lines, max_tokens ${MAX_TOKENS}, ${CLIENTS} interactive clients (max_tokens ${INTERACTIVE_TOKENS})`);
   console.log(`batch ${done.status}: ${done.request_counts.completed} ok, ${done.request_counts.failed} failed, ` +
     `${valid} outputs match the schema; ${seconds.toFixed(1)} s, ${(LINES / seconds).toFixed(1)} lines/s, ` +
     `${(tokens / seconds).toFixed(1)} generated tok/s, prompt tokens ${done.x_switchyard?.prompt_tokens}`);
   console.log(`server peak RSS ${(peak / 1024).toFixed(1)} MiB`);
+  const mib = (k) => `${(k / 1024).toFixed(1)} MiB`;
+  console.log(`resident at the end: model file ${mib(smaps.model)}, anonymous mappings >= 64 MiB ` +
+    `${mib(smaps.bigAnon)} of ${mib(smaps.bigAnonSize)} mapped (the KV cache), other anonymous ` +
+    `${mib(smaps.anon)}, other files ${mib(smaps.files)}`);
   console.log(`interactive alone:  n=${quiet.length} p50 ${ms(percentile(quiet, 0.5))} p99 ${ms(percentile(quiet, 0.99))}`);
   console.log(`interactive during: n=${during.length} p50 ${ms(percentile(during, 0.5))} p99 ${ms(percentile(during, 0.99))}`);
 } finally {

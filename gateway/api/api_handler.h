@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "api/chat_exchange.h"
 #include "batch/batch_service.h"
@@ -74,6 +75,14 @@ class ApiHandler : public RequestHandler {
   // is a backend with `batch_api` on, nullopt to run the line synchronously (anything else,
   // including every refusal, which the synchronous path answers and records).
   std::optional<VendorLinePlan> plan_batch_line(const BatchLineRequest& line) const;
+  // The other half of a vendor-batched line's budgets and rate limits (batch_line_planner.cpp):
+  // settles the admission plan_batch_line took, or releases it (null outcome).
+  void settle_batch_line(const std::string& request_id, const BatchLineOutcome* outcome) const;
+  // A line a vendor batch failed, run synchronously over the decision's other candidates
+  // (batches_routes.cpp; the contract is VendorBatching::fallback's).
+  void fall_back_batch_line(BatchLineRequest line, std::string failed_backend,
+                            BatchLineOutcome vendor_outcome,
+                            std::function<void(BatchLineOutcome)> done);
   // Blocks until every started exchange has finished and enqueued its ledger row, or until
   // `timeout` passes (false). A client that hung up closes its connection before the
   // cancelled exchange completes, so a drained server may still have some finishing.
@@ -115,6 +124,21 @@ class ApiHandler : public RequestHandler {
   bool preflight_or_refuse(Admission& admission, const backends::ChatRequest& chat_request,
                            const Routed& routed, LedgerRow& row, ResponseWriter& writer);
   void release(Admission& admission);
+  // A vendor-batched line's admission (api_handler_limits.cpp): the same rules as
+  // admit_or_refuse + preflight_or_refuse, and the pre-flight estimate reserved in its budgets
+  // until the vendor's answer settles it. nullopt: admitted (the admission is kept under the
+  // line's request id); a refusal to store as the line's result; or `synchronous` (a spent
+  // downgrade budget changes the model: the synchronous path serves the line).
+  struct BatchLineAdmit {
+    enum class Verdict { admitted, refused, synchronous } verdict = Verdict::admitted;
+    LimitRefusal refusal;
+  };
+  BatchLineAdmit admit_batch_line(const std::string& request_id,
+                                  const backends::ChatRequest& chat_request,
+                                  const Principal& principal, const Routed& routed,
+                                  int64_t time_ms) const;
+  // Takes a vendor-batched line's admission out (empty when none is held: a restart).
+  std::optional<Admission> take_batch_admission(const std::string& request_id) const;
   void models(const std::string& request_id, ResponseWriter& writer);
   // GET /metrics (metrics_routes.cpp).
   void serve_metrics(const ServerRequest& request, const std::string& request_id,
@@ -144,6 +168,12 @@ class ApiHandler : public RequestHandler {
   PolicyGate gate_;
   std::shared_ptr<BatchService> batch_;
   std::shared_ptr<LedgerWriter> batch_rows_;  // a BatchRowSink (batches_routes.cpp)
+  // Admissions of vendor-batched lines between planning and the vendor's answer.
+  struct BatchAdmissions {
+    std::mutex mutex;
+    std::unordered_map<std::string, Admission> by_request;
+  };
+  std::shared_ptr<BatchAdmissions> batch_admissions_ = std::make_shared<BatchAdmissions>();
   std::atomic<bool> draining_{false};
   struct OpenExchanges {
     std::mutex mutex;

@@ -37,6 +37,27 @@ backends::MicroDollars max_cost_on(const backends::Candidate& candidate,
   return backends::price_usage({.prompt_tokens = prompt, .completion_tokens = completions}, *terms);
 }
 
+// What admission takes from the token buckets: the estimated prompt plus max_tokens for each
+// of the n choices (0 when no bucket counts tokens).
+int64_t admission_tokens(const LimitSet& rules, const backends::ChatRequest& request) {
+  if (!rules.counts_tokens) return 0;
+  return backends::estimate_prompt_tokens(request) +
+         request.max_tokens.value_or(0) * std::max<int64_t>(1, request.n.value_or(1));
+}
+
+// The most a routed request can cost: fallback may land on any candidate.
+backends::MicroDollars max_cost_over(const Routed& routed, const backends::ChatRequest& request,
+                                     const RequestPricer& pricer, int64_t time_ms) {
+  const auto day = std::chrono::floor<std::chrono::days>(
+      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(time_ms)));
+  const int64_t estimated_prompt = backends::estimate_prompt_tokens(request);
+  backends::MicroDollars max_cost = 0;
+  for (const backends::Candidate& candidate : routed.candidates) {
+    max_cost = std::max(max_cost, max_cost_on(candidate, request, estimated_prompt, pricer, day));
+  }
+  return max_cost;
+}
+
 }  // namespace
 
 std::optional<Admission> ApiHandler::admit_or_refuse(backends::ChatRequest& chat_request,
@@ -45,13 +66,8 @@ std::optional<Admission> ApiHandler::admit_or_refuse(backends::ChatRequest& chat
   if (!limiter_) return Admission{};
   const LimitSet* rules = limiter_->rules_for(principal.tenant, principal.key_id);
   if (rules == nullptr) return Admission{};
-  int64_t tokens = 0;
-  if (rules->counts_tokens) {
-    tokens = backends::estimate_prompt_tokens(chat_request) +
-             chat_request.max_tokens.value_or(0) * std::max<int64_t>(1, chat_request.n.value_or(1));
-  }
   auto admitted = limiter_->admit(
-      *rules, tokens, chat_request.model,
+      *rules, admission_tokens(*rules, chat_request), chat_request.model,
       row.surface == "anthropic" ? RateLimitHeaders::anthropic : RateLimitHeaders::openai);
   if (!admitted) {
     LimitRefusal& refusal = admitted.error();
@@ -76,15 +92,8 @@ bool ApiHandler::preflight_or_refuse(Admission& admission,
                                      const backends::ChatRequest& chat_request,
                                      const Routed& routed, LedgerRow& row, ResponseWriter& writer) {
   if (!limiter_ || !admission.needs_preflight() || !pricer_) return true;
-  const auto day = std::chrono::floor<std::chrono::days>(
-      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms)));
-  const int64_t estimated_prompt = backends::estimate_prompt_tokens(chat_request);
-  backends::MicroDollars max_cost = 0;
-  // Fallback may land on any candidate: the most expensive one bounds the cost.
-  for (const backends::Candidate& candidate : routed.candidates) {
-    max_cost =
-        std::max(max_cost, max_cost_on(candidate, chat_request, estimated_prompt, *pricer_, day));
-  }
+  const backends::MicroDollars max_cost =
+      max_cost_over(routed, chat_request, *pricer_, row.time_ms);
   auto refusal = limiter_->preflight(admission, max_cost);
   if (!refusal) return true;
   spdlog::info("request_id={} tenant={} key={} limits: pre-flight estimate {} refused",
@@ -97,6 +106,83 @@ bool ApiHandler::preflight_or_refuse(Admission& admission,
 
 void ApiHandler::release(Admission& admission) {
   if (limiter_) limiter_->release(admission);
+}
+
+}  // namespace sy::gateway
+
+namespace sy::gateway {
+
+// A vendor-batched line stays in flight for as long as the vendor takes (hours), so where the
+// synchronous path only reads the spend at admission and adds the cost at settlement, this
+// reserves the pre-flight estimate at once: the job's next line (and every other request of
+// the tenant) is admitted against it. Rate limits count the line when it is submitted, as a
+// synchronous request counts when it starts: one request and the estimated tokens, corrected
+// to the real tokens when the vendor's answer settles it.
+ApiHandler::BatchLineAdmit ApiHandler::admit_batch_line(const std::string& request_id,
+                                                        const backends::ChatRequest& chat_request,
+                                                        const Principal& principal,
+                                                        const Routed& routed,
+                                                        int64_t time_ms) const {
+  using Verdict = BatchLineAdmit::Verdict;
+  if (!limiter_) return {};
+  const LimitSet* rules = limiter_->rules_for(principal.tenant, principal.key_id);
+  if (rules == nullptr) return {};
+  auto admitted =
+      limiter_->admit(*rules, admission_tokens(*rules, chat_request), chat_request.model);
+  if (!admitted) {
+    spdlog::info("request_id={} tenant={} key={} limits: {}", request_id, principal.tenant,
+                 principal.key_id, backends::to_string(admitted.error().error.kind));
+    return {.verdict = Verdict::refused, .refusal = std::move(admitted.error())};
+  }
+  if (!admitted->downgrade_to().empty()) {
+    limiter_->release(*admitted);
+    return {.verdict = Verdict::synchronous};
+  }
+  if (pricer_) {
+    const backends::MicroDollars max_cost = max_cost_over(routed, chat_request, *pricer_, time_ms);
+    if (auto refusal = limiter_->preflight(*admitted, max_cost)) {
+      spdlog::info("request_id={} tenant={} key={} limits: pre-flight estimate {} refused",
+                   request_id, principal.tenant, principal.key_id, backends::format_usd(max_cost));
+      return {.verdict = Verdict::refused, .refusal = std::move(*refusal)};
+    }
+    limiter_->reserve(*admitted, max_cost);
+  }
+  std::lock_guard lock(batch_admissions_->mutex);
+  batch_admissions_->by_request[request_id] = std::move(*admitted);
+  return {};
+}
+
+std::optional<Admission> ApiHandler::take_batch_admission(const std::string& request_id) const {
+  std::lock_guard lock(batch_admissions_->mutex);
+  auto it = batch_admissions_->by_request.find(request_id);
+  if (it == batch_admissions_->by_request.end()) return std::nullopt;
+  Admission admission = std::move(it->second);
+  batch_admissions_->by_request.erase(it);
+  return admission;
+}
+
+void ApiHandler::settle_batch_line(const std::string& request_id,
+                                   const BatchLineOutcome* outcome) const {
+  if (!limiter_) return;
+  auto admission = take_batch_admission(request_id);
+  if (outcome == nullptr) {
+    if (admission) limiter_->release(*admission);
+    return;
+  }
+  if (!outcome->row) {
+    if (admission) limiter_->release(*admission);
+    return;
+  }
+  const LedgerRow& row = *outcome->row;
+  if (admission) {
+    limiter_->settle(*admission, row.usage.prompt_tokens + row.usage.completion_tokens, row.cost);
+    return;
+  }
+  // Planned before a restart: its admission (and reservation) did not survive; the budgets
+  // still count what the ledger bills.
+  if (const LimitSet* rules = limiter_->rules_for(row.tenant, row.key_id)) {
+    limiter_->charge(*rules, row.cost);
+  }
 }
 
 }  // namespace sy::gateway

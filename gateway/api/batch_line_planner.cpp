@@ -7,12 +7,20 @@
 // Left to the synchronous path (which answers them, refusals included): legacy completions,
 // unparsable lines, models the key may not use, refusals, and lines whose decision masks PII
 // (the masking decorator restores values per synchronous call; a vendor batch would bypass it).
-// Not applied to batched lines: budgets and rate limits (the sync path's admission), and
-// fallback to the decision's later candidates (a vendor-side failure is the line's error).
+// Budgets and rate limits apply as on the synchronous path, with the same errors
+// (admit_batch_line): a refused line's answer and denied row are its result, nothing is
+// submitted. A line is counted in the rate limits when it is submitted (planned), as a
+// synchronous request is when it starts, and its pre-flight estimate is reserved in its budgets
+// until the vendor's answer settles the real cost (settle_batch_line). A spent downgrade budget
+// leaves the line to the synchronous path, which serves the cheaper model.
+// Fallback: a line the vendor batch fails (refused batch, failed batch, expired line, a
+// retryable error) runs synchronously over the decision's other candidates, decided again
+// (fall_back_batch_line in batches_routes.cpp); with none left it keeps the vendor's error.
 
 #include <chrono>
 
 #include "api/api_handler.h"
+#include "api/error_reply.h"
 #include "batch/vendor_batch_runner.h"
 #include "switchyard/backends/openai_json.h"
 
@@ -48,6 +56,11 @@ std::optional<VendorLinePlan> ApiHandler::plan_batch_line(const BatchLineRequest
     return std::nullopt;
   }
   VendorLinePlan plan;
+  const auto admit = admit_batch_line(line.request_id, *parsed, principal, *routed,
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  if (admit.verdict == BatchLineAdmit::Verdict::synchronous) return std::nullopt;
   plan.backend = info.name;
   plan.request = backends::adapt_for(*parsed, *first.backend);
   plan.request.model = first.model;
@@ -68,6 +81,17 @@ std::optional<VendorLinePlan> ApiHandler::plan_batch_line(const BatchLineRequest
   row.sensitivity = std::string(to_string(decision.sensitivity.level));
   row.volume = std::string(to_string(decision.volume.volume));
   row.difficulty = std::string(to_string(decision.difficulty.difficulty));
+  if (admit.verdict == BatchLineAdmit::Verdict::refused) {
+    // What refuse() answers and records on the synchronous path.
+    const backends::Error& error = admit.refusal.error;
+    ErrorReply reply = openai_error_reply(error);
+    row.http_status = reply.status;
+    row.status =
+        error.kind == backends::ErrorKind::overloaded ? LedgerStatus::error : LedgerStatus::denied;
+    row.error_kind = std::string(backends::to_string(error.kind));
+    plan.refused = BatchLineOutcome{
+        .status_code = reply.status, .body = std::move(reply.body), .row = std::move(row)};
+  }
   return plan;
 }
 

@@ -7,8 +7,11 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
+
 #include "api/api_handler.h"
 #include "api/batch_http.h"
+#include "switchyard/backends/openai_json.h"
 
 namespace sy::gateway {
 
@@ -127,6 +130,79 @@ void ApiHandler::run_batch_line(BatchLineRequest line, std::function<void(BatchL
   row.key_id = line.key_id;
   chat(request, principal, line.url == "/v1/completions", std::move(row),
        std::make_shared<CollectingWriter>(std::move(pending)));
+}
+
+void ApiHandler::fall_back_batch_line(BatchLineRequest line, std::string failed_backend,
+                                      BatchLineOutcome vendor_outcome,
+                                      std::function<void(BatchLineOutcome)> done) {
+  const auto started = std::chrono::steady_clock::now();
+  // The admission taken when the line was planned (its request counted, its estimate reserved)
+  // is the one this run settles: the line is still one request.
+  std::optional<Admission> admission = take_batch_admission(line.request_id);
+  const bool admitted_here = admission.has_value();
+  if (!admission) admission.emplace();
+  // Planned before a restart: the budgets still count what the ledger bills.
+  auto settled = [this, admitted_here, done = std::move(done)](BatchLineOutcome outcome) {
+    if (!admitted_here && limiter_ && outcome.row) {
+      if (const LimitSet* rules = limiter_->rules_for(outcome.row->tenant, outcome.row->key_id)) {
+        limiter_->charge(*rules, outcome.row->cost);
+      }
+    }
+    done(std::move(outcome));
+  };
+  auto keep_vendor_outcome = [&] {
+    if (admitted_here) {
+      const LedgerRow* row = vendor_outcome.row ? &*vendor_outcome.row : nullptr;
+      limiter_->settle(*admission,
+                       row ? row->usage.prompt_tokens + row->usage.completion_tokens : 0,
+                       row ? row->cost : 0);
+    }
+    settled(std::move(vendor_outcome));
+  };
+  auto parsed = backends::openai::parse_chat_request(line.body);
+  Principal principal{.tenant = line.tenant, .key_id = line.key_id};
+  if (!parsed || !keys_.model_allowed(principal, parsed->model)) return keep_vendor_outcome();
+  backends::ChatRequest chat_request = std::move(*parsed);
+  // Decided again, exactly as a synchronous line: the sensitivity and residency constraints
+  // remove every backend the line may not reach, so what is left after the failed one is only
+  // ever an allowed backend.
+  auto routed =
+      gate_.route(chat_request, {},
+                  RouteOptions{.endpoint = line.url, .tenant = line.tenant, .batch_origin = true});
+  if (!routed || routed->decision.verdict != policies::Decision::Verdict::route) {
+    return keep_vendor_outcome();
+  }
+  std::erase_if(routed->candidates, [&](const backends::Candidate& c) {
+    return c.backend->info().name == failed_backend;
+  });
+  if (routed->candidates.empty()) return keep_vendor_outcome();
+  spdlog::info("request_id={} tenant={} vendor batch on {} failed; falling back to {}",
+               line.request_id, line.tenant, failed_backend,
+               routed->candidates.front().backend->info().name);
+
+  auto pending = std::make_shared<PendingLine>(std::move(settled));
+  std::static_pointer_cast<BatchRowSink>(batch_rows_)->expect(line.request_id, pending);
+  LedgerRow row;
+  row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  row.request_id = line.request_id;
+  row.surface = "batch";
+  row.endpoint = line.url;
+  row.tenant = line.tenant;
+  row.key_id = line.key_id;
+  row.stream = false;
+  const policies::Decision& decision = routed->decision;
+  row.rule = decision.rule_header();
+  row.sensitivity = std::string(to_string(decision.sensitivity.level));
+  row.volume = std::string(to_string(decision.volume.volume));
+  row.difficulty = std::string(to_string(decision.difficulty.difficulty));
+  chat_request.bulk = decision.volume.volume == policies::VolumeClass::bulk;
+  chat_request.stream = false;
+  ExchangeContext ctx = exchange_context(row, chat_request, principal, started, decision);
+  run_chat_exchange(std::move(chat_request), std::move(routed->candidates), std::move(ctx),
+                    std::make_shared<CollectingWriter>(std::move(pending)),
+                    settle_exchange(std::move(row), started, std::move(*admission)));
 }
 
 void ApiHandler::batches(const ServerRequest& request, const std::string& request_id,

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "batch/batch_input_index.h"
 #include "batch/ledger_row_json.h"
 #include "batch/postgres_batch_store.h"
 #include "batch/sqlite_batch_store.h"
@@ -37,22 +38,6 @@ std::string random_hex(size_t n) {
 
 std::unexpected<Error> not_found(const std::string& what, const std::string& id) {
   return backends::fail(ErrorKind::not_found, "No such " + what + ": '" + id.substr(0, 100) + "'");
-}
-
-// Writes `content` to `path` through a temporary file and a rename, so a reader (or a restart)
-// never sees half a file.
-backends::Status write_atomically(const std::filesystem::path& path, std::string_view content) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) return backends::fail(ErrorKind::internal, "writing " + tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return backends::fail(ErrorKind::internal, "renaming " + tmp.string());
-  return {};
 }
 
 std::optional<std::string> read_whole(const std::filesystem::path& path) {
@@ -88,11 +73,59 @@ std::string unrun_line(const std::string& line_id, const std::string& custom_id,
   return line.dump();
 }
 
+BatchInputIndex::Limits input_limits(const BatchServiceOptions& options) {
+  return {.max_lines = options.max_lines,
+          .max_line_bytes = options.max_line_bytes,
+          .chunk_bytes = options.input_chunk_bytes};
+}
+
+// A JSONL file written line by line to a temporary file, renamed into place by commit(), so a
+// reader (or a restart) never sees half a file; nothing is created for no lines.
+class JsonlWriter {
+ public:
+  explicit JsonlWriter(std::filesystem::path path) : path_(std::move(path)) {}
+  ~JsonlWriter() {
+    if (out_.is_open()) {
+      out_.close();
+      std::error_code ec;
+      std::filesystem::remove(tmp(), ec);
+    }
+  }
+  void add(std::string_view line) {
+    if (!out_.is_open()) out_.open(tmp(), std::ios::binary | std::ios::trunc);
+    out_.write(line.data(), static_cast<std::streamsize>(line.size()));
+    out_.put('\n');
+    bytes_ += static_cast<int64_t>(line.size()) + 1;
+    ++lines_;
+  }
+  int64_t bytes() const { return bytes_; }
+  int64_t lines() const { return lines_; }
+  backends::Status commit() {
+    if (lines_ == 0) return {};
+    out_.flush();
+    const bool ok = static_cast<bool>(out_);
+    out_.close();
+    if (!ok) return backends::fail(ErrorKind::internal, "writing " + tmp().string());
+    std::error_code ec;
+    std::filesystem::rename(tmp(), path_, ec);
+    if (ec) return backends::fail(ErrorKind::internal, "renaming " + tmp().string());
+    return {};
+  }
+
+ private:
+  std::filesystem::path tmp() const { return path_.string() + ".tmp"; }
+  std::filesystem::path path_;
+  std::ofstream out_;
+  int64_t bytes_ = 0, lines_ = 0;
+};
+
 }  // namespace
 
 struct BatchService::Job {
   BatchRecord record;
-  std::vector<BatchInputLine> lines;
+  // Where each request starts in the input file: a line is read back when it runs.
+  std::shared_ptr<const BatchInputIndex> input;
+  size_t total = 0;
   std::vector<bool> done;
   std::vector<bool> vendor;  // waits on a vendor batch (not run by pump)
   int vendor_pending = 0;
@@ -270,9 +303,21 @@ backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
                                  .message = "The input file's purpose must be 'batch'",
                                  .param = "input_file_id"});
   }
-  auto text = read_whole(file_path(input_file_id));
-  if (!text) return backends::fail(ErrorKind::internal, "The input file's content is missing");
-  auto lines = parse_batch_input(*text, options_.max_lines);
+  std::error_code exists_ec;
+  if (!std::filesystem::exists(file_path(input_file_id), exists_ec)) {
+    return backends::fail(ErrorKind::internal, "The input file's content is missing");
+  }
+  // Streamed, never read whole: the lines' urls are checked as they go by.
+  nlohmann::json errors = nlohmann::json::array();
+  auto index = BatchInputIndex::build(
+      file_path(input_file_id), input_limits(options_), [&](size_t i, const BatchInputLine& line) {
+        if (line.url == endpoint || errors.size() >= 100) return;
+        errors.push_back({{"code", "mismatched_endpoint"},
+                          {"message", "The line's url '" + line.url +
+                                          "' is not the batch's endpoint '" + endpoint + "'"},
+                          {"param", "url"},
+                          {"line", i + 1}});
+      });
 
   const std::string hex = random_hex(24);
   BatchRecord record{.id = "batch_" + hex,
@@ -289,20 +334,11 @@ backends::Result<BatchRecord> BatchService::create(const std::string& tenant,
   record.expires_at = record.created_at + options_.window_seconds;
   // Validation: a file that no longer parses, or lines for another endpoint, fail the batch
   // (OpenAI's `errors` list names the lines) rather than the request.
-  nlohmann::json errors = nlohmann::json::array();
-  if (!lines) {
-    errors.push_back({{"code", "invalid_request"}, {"message", lines.error().message}});
+  if (!index) {
+    errors = nlohmann::json::array();
+    errors.push_back({{"code", "invalid_request"}, {"message", index.error().message}});
   } else {
-    record.total = static_cast<int64_t>(lines->size());
-    for (size_t i = 0; i < lines->size() && errors.size() < 100; ++i) {
-      if ((*lines)[i].url != endpoint) {
-        errors.push_back({{"code", "mismatched_endpoint"},
-                          {"message", "The line's url '" + (*lines)[i].url +
-                                          "' is not the batch's endpoint '" + endpoint + "'"},
-                          {"param", "url"},
-                          {"line", i + 1}});
-      }
-    }
+    record.total = static_cast<int64_t>(index->size());
   }
   if (!errors.empty()) {
     record.status = BatchStatus::failed;
@@ -366,11 +402,8 @@ backends::Result<BatchRecord> BatchService::cancel(const std::string& tenant,
 }
 
 void BatchService::start(const BatchRecord& record) {
-  auto text = read_whole(file_path(record.input_file_id));
-  auto lines = text ? parse_batch_input(*text, options_.max_lines)
-                    : backends::Result<std::vector<BatchInputLine>>(
-                          backends::fail(ErrorKind::internal, "the input file is missing"));
-  if (!lines) {
+  auto index = BatchInputIndex::build(file_path(record.input_file_id), input_limits(options_));
+  if (!index) {
     // The input vanished under a stored job (deleted): the job fails, naming why.
     BatchRecord failed = record;
     failed.status = BatchStatus::failed;
@@ -378,24 +411,25 @@ void BatchService::start(const BatchRecord& record) {
     failed.errors_json =
         nlohmann::json{
             {"object", "list"},
-            {"data", {{{"code", "input_file_unreadable"}, {"message", lines.error().message}}}}}
+            {"data", {{{"code", "input_file_unreadable"}, {"message", index.error().message}}}}}
             .dump();
     (void)store_->update_batch(failed);
     return;
   }
   auto job = std::make_shared<Job>();
   job->record = record;
-  job->lines = std::move(*lines);
-  job->done.assign(job->lines.size(), false);
+  job->total = index->size();
+  job->input = std::make_shared<const BatchInputIndex>(std::move(*index));
+  job->done.assign(job->total, false);
   for (int64_t line : store_->done_lines(record.id)) {
     if (line >= 0 && static_cast<size_t>(line) < job->done.size()) job->done[line] = true;
   }
   job->cancel = record.status == BatchStatus::cancelling;
-  job->vendor.assign(job->lines.size(), false);
+  job->vendor.assign(job->total, false);
   if (vendor_) {
     // Lines a stored vendor batch still owes (a restart): their results come from the vendor.
     for (int64_t line : vendor_->runner->owned_lines(record.id)) {
-      if (line < 0 || static_cast<size_t>(line) >= job->lines.size()) continue;
+      if (line < 0 || static_cast<size_t>(line) >= job->total) continue;
       if (job->done[line] || job->vendor[line]) continue;
       job->vendor[line] = true;
       ++job->vendor_pending;
@@ -416,10 +450,21 @@ void BatchService::start(const BatchRecord& record) {
   pump(job);
 }
 
-BatchLineRequest BatchService::line_request(const Job& job, size_t index) const {
-  const BatchInputLine& line = job.lines[index];
+BatchLineRequest BatchService::line_request(const Job& job, size_t index) {
+  const size_t held = ++lines_held_;
+  for (size_t peak = peak_lines_held_.load(); held > peak;) {
+    if (peak_lines_held_.compare_exchange_weak(peak, held)) break;
+  }
+  auto read = job.input->read(index);
+  if (!read) {
+    // Valid at upload; unreadable now (a disk error): the executor answers the empty body as
+    // invalid, so the line still gets its error line.
+    spdlog::error("batch {} line {}: {}", job.record.id, index + 1, read.error().message);
+    read = BatchInputLine{.url = job.record.endpoint};
+  }
+  BatchInputLine& line = *read;
   // Batch answers are whole JSON bodies: a line asking to stream is answered unstreamed.
-  std::string body = line.body;
+  std::string body = std::move(line.body);
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_object() && (parsed.contains("stream") || parsed.contains("stream_options"))) {
     parsed.erase("stream");
@@ -429,26 +474,57 @@ BatchLineRequest BatchService::line_request(const Job& job, size_t index) const 
   return BatchLineRequest{.request_id = job.line_id(index),
                           .tenant = job.record.tenant,
                           .key_id = job.record.key_id,
-                          .url = line.url,
+                          .url = std::move(line.url),
                           .body = std::move(body)};
+}
+
+void BatchService::release_line() { --lines_held_; }
+
+std::string BatchService::custom_id(const Job& job, size_t index) const {
+  auto line = job.input->read(index);
+  return line ? std::move(line->custom_id) : std::string();
 }
 
 void BatchService::plan(const std::shared_ptr<Job>& job) {
   std::vector<std::pair<int64_t, VendorLinePlan>> planned;
-  for (size_t i = 0; i < job->lines.size(); ++i) {
+  for (size_t i = 0; i < job->total; ++i) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_ || job->cancel) break;
       if (job->done[i] || job->vendor[i]) continue;
     }
-    auto line_plan = vendor_->planner(line_request(*job, i));
+    BatchLineRequest request = line_request(*job, i);
+    auto line_plan = vendor_->planner(request);
+    // A plan holds the parsed request until it is submitted (the vendor's upload needs it);
+    // the line itself is not kept.
+    request.body.clear();
+    release_line();
+    if (line_plan && line_plan->refused) {
+      // Its budgets or rate limits refused it, as they would have synchronously: that answer
+      // is its result.
+      if (store_line(*job, i, *line_plan->refused)) {
+        std::lock_guard lock(mutex_);
+        job->done[i] = true;
+      }
+      continue;
+    }
     if (line_plan && vendor_->runner->serves(line_plan->backend)) {
       planned.emplace_back(static_cast<int64_t>(i), std::move(*line_plan));
+    } else if (line_plan && vendor_->settle) {
+      vendor_->settle(request.request_id, nullptr);
     }
   }
   {
     std::lock_guard lock(mutex_);
-    if (job->cancel || stopping_) planned.clear();  // a cancelled job submits nothing new
+    if (job->cancel || stopping_) {
+      // A cancelled job submits nothing new: what its lines were admitted for is given back.
+      if (vendor_->settle) {
+        for (const auto& [line, line_plan] : planned) {
+          vendor_->settle(line_plan.row.request_id, nullptr);
+        }
+      }
+      planned.clear();
+    }
     for (const auto& [line, line_plan] : planned) {
       job->vendor[line] = true;
       ++job->vendor_pending;
@@ -456,8 +532,8 @@ void BatchService::plan(const std::shared_ptr<Job>& job) {
     job->planning = false;
   }
   if (!planned.empty()) {
-    spdlog::info("batch {}: {} of {} lines go to vendor batch APIs", job->record.id,
-                 planned.size(), job->lines.size());
+    spdlog::info("batch {}: {} of {} lines go to vendor batch APIs", job->record.id, planned.size(),
+                 job->total);
     vendor_->runner->submit(job->record.id, std::move(planned));
   }
   pump(job);
@@ -471,13 +547,13 @@ void BatchService::pump(const std::shared_ptr<Job>& job) {
     if (stopping_ || job->finalizing || job->planning) return;
     if (!job->expired && unix_now() >= job->record.expires_at) job->expired = true;
     while (!job->cancel && !job->expired && job->in_flight < options_.max_concurrency_per_job &&
-           job->next < job->lines.size()) {
+           job->next < job->total) {
       const size_t index = job->next++;
       if (job->done[index] || job->vendor[index]) continue;
       ++job->in_flight;
       to_run.push_back(index);
     }
-    const bool all_started = job->next >= job->lines.size() || job->cancel || job->expired;
+    const bool all_started = job->next >= job->total || job->cancel || job->expired;
     // An expired job does not wait for its lines in flight or at a vendor (a line stuck in a
     // queue must not hold the job past its window): they still store their results and are
     // billed when they come back, but the files are written now, so each line is in them once
@@ -504,6 +580,7 @@ void BatchService::pump(const std::shared_ptr<Job>& job) {
 
 void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
                                 BatchLineOutcome outcome) {
+  release_line();
   const bool stored = store_line(*job, index, outcome);
   {
     std::lock_guard lock(mutex_);
@@ -521,13 +598,47 @@ void BatchService::on_vendor_line_done(const std::string& batch_id, int64_t line
     auto it = jobs_.find(batch_id);
     if (it != jobs_.end()) job = it->second;
   }
-  if (!job || line < 0 || static_cast<size_t>(line) >= job->lines.size()) {
+  if (!job || line < 0 || static_cast<size_t>(line) >= job->total) {
     // Not running here (stopped, or finished before a redelivery): its stored result stands.
     spdlog::debug("batch {} line {}: vendor result for a job not running", batch_id, line + 1);
+    // Not stored, so not billed: what the line was admitted for (if this process admitted it,
+    // e.g. an expired job's lines coming back cancelled) is given back.
+    if (vendor_ && vendor_->settle && line >= 0) {
+      vendor_->settle(
+          "batch_req_" + batch_id.substr(batch_id.find('_') + 1) + "_" + std::to_string(line),
+          nullptr);
+    }
     return;
   }
   const size_t index = static_cast<size_t>(line);
-  const bool stored = store_line(*job, index, outcome);
+  if (outcome.vendor_fallback && vendor_ && vendor_->fallback) {
+    bool run = false;
+    {
+      std::lock_guard lock(mutex_);
+      // A cancelled or expired job's lines are not started again anywhere.
+      run = !stopping_ && !job->cancel && !job->expired && !job->finalizing && !job->done[index];
+    }
+    if (run) {
+      std::string failed_backend = outcome.row ? outcome.row->backend : std::string();
+      vendor_->fallback(line_request(*job, index), std::move(failed_backend), std::move(outcome),
+                        [this, job, index](BatchLineOutcome result) {
+                          release_line();
+                          finish_vendor_line(job, index, std::move(result), /*settled=*/true);
+                        });
+      return;
+    }
+  }
+  finish_vendor_line(job, index, std::move(outcome), /*settled=*/false);
+}
+
+void BatchService::finish_vendor_line(const std::shared_ptr<Job>& job, size_t index,
+                                      BatchLineOutcome outcome, bool settled) {
+  bool fresh = false;
+  const bool stored = store_line(*job, index, outcome, &fresh);
+  // A redelivery after a restart was settled (or charged) the first time.
+  if (!settled && vendor_ && vendor_->settle && (fresh || !stored)) {
+    vendor_->settle(job->line_id(index), &outcome);
+  }
   {
     std::lock_guard lock(mutex_);
     if (job->vendor[index]) {
@@ -539,12 +650,13 @@ void BatchService::on_vendor_line_done(const std::string& batch_id, int64_t line
   pump(job);
 }
 
-bool BatchService::store_line(const Job& job, size_t index, BatchLineOutcome& outcome) {
+bool BatchService::store_line(const Job& job, size_t index, BatchLineOutcome& outcome,
+                              bool* fresh) {
   const std::string line_id = job.line_id(index);
   const bool ok = outcome.status_code >= 200 && outcome.status_code < 300;
   LineResult result{.line = static_cast<int64_t>(index),
                     .ok = ok,
-                    .json = answered_line(line_id, job.lines[index].custom_id, line_id, outcome)};
+                    .json = answered_line(line_id, custom_id(job, index), line_id, outcome)};
   std::string row_json;
   int64_t tokens_in = 0, tokens_out = 0, cost = 0;
   if (outcome.row) {
@@ -555,6 +667,7 @@ bool BatchService::store_line(const Job& job, size_t index, BatchLineOutcome& ou
   }
   // The result and its ledger row commit together; only then does the row reach the ledger.
   auto stored = store_->record_line(job.record.id, result, row_json, tokens_in, tokens_out, cost);
+  if (fresh != nullptr) *fresh = stored && *stored;
   if (!stored) {
     spdlog::error("batch {} line {}: {}; it runs again after a restart", job.record.id, index + 1,
                   stored.error().message);
@@ -583,14 +696,14 @@ void BatchService::finalize(const std::string& batch_id) {
     record->finalizing_at = now;
     (void)store_->update_batch(*record);
   }
-  auto text = read_whole(file_path(record->input_file_id));
-  auto lines = text ? parse_batch_input(*text, options_.max_lines)
-                    : backends::Result<std::vector<BatchInputLine>>(
-                          backends::fail(ErrorKind::internal, "the input file is missing"));
-  std::string output, errors;
-  std::vector<bool> seen(lines ? lines->size() : 0, false);
+  // Streamed both ways: the input only for the custom_ids of lines without a result, the
+  // results straight into the files.
+  auto index = BatchInputIndex::build(file_path(record->input_file_id), input_limits(options_));
+  JsonlWriter output(file_path(record->output_file_id));
+  JsonlWriter errors(file_path(record->error_file_id));
+  std::vector<bool> seen(index ? index->size() : 0, false);
   for (const LineResult& r : store_->results(batch_id)) {
-    (r.ok ? output : errors) += r.json + "\n";
+    (r.ok ? output : errors).add(r.json);
     if (r.line >= 0 && static_cast<size_t>(r.line) < seen.size()) seen[r.line] = true;
   }
   // Lines left unrun by a cancel or expiry (or a line whose result was lost) still appear once.
@@ -598,28 +711,27 @@ void BatchService::finalize(const std::string& batch_id) {
   for (size_t i = 0; i < seen.size(); ++i) {
     if (seen[i]) continue;
     const bool cancelled = terminal == BatchStatus::cancelled;
-    errors += unrun_line("batch_req_" + hex + "_" + std::to_string(i), (*lines)[i].custom_id,
-                         cancelled ? "batch_cancelled" : "batch_expired",
-                         cancelled ? "The batch was cancelled before this request ran"
-                                   : "The batch expired before this request ran") +
-              "\n";
+    auto line = index->read(i);
+    errors.add(unrun_line("batch_req_" + hex + "_" + std::to_string(i),
+                          line ? line->custom_id : std::string(),
+                          cancelled ? "batch_cancelled" : "batch_expired",
+                          cancelled ? "The batch was cancelled before this request ran"
+                                    : "The batch expired before this request ran"));
   }
-  auto write_file = [&](const std::string& id, const std::string& content,
-                        const std::string& name) -> bool {
-    if (content.empty()) return true;
-    if (auto written = write_atomically(file_path(id), content); !written) {
+  auto write_file = [&](const std::string& id, JsonlWriter& file, const std::string& name) -> bool {
+    if (file.lines() == 0) return true;
+    if (auto written = file.commit(); !written) {
       spdlog::error("batch {}: {}", batch_id, written.error().message);
       return false;
     }
-    const auto count = std::count(content.begin(), content.end(), '\n');
     return store_
         ->insert_file(FileRecord{.id = id,
                                  .tenant = record->tenant,
                                  .purpose = "batch_output",
                                  .filename = batch_id + name,
-                                 .bytes = static_cast<int64_t>(content.size()),
+                                 .bytes = file.bytes(),
                                  .created_at = now,
-                                 .lines = static_cast<int64_t>(count)})
+                                 .lines = file.lines()})
         .has_value();
   };
   if (!write_file(record->output_file_id, output, "_output.jsonl") ||

@@ -19,6 +19,7 @@
 // Threading: all methods are thread-safe; line completions run on the executor's threads;
 // finalizing (writing the output files) and billing marks run on one background thread.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -58,6 +59,10 @@ struct BatchLineOutcome {
   int status_code = 0;
   std::string body;              // the answer (OpenAI JSON, or its error JSON)
   std::optional<LedgerRow> row;  // the line's ledger row, not yet written anywhere
+  // A vendor batch failed this line before it ran anywhere (the vendor refused or failed the
+  // batch, the line expired there, or its error is one the synchronous path falls back on):
+  // it may still run on the policy's next allowed backend (VendorBatching::fallback).
+  bool vendor_fallback = false;
 };
 
 // Runs one line and calls `done` exactly once, on any thread, never inside the call.
@@ -89,6 +94,9 @@ struct BatchServiceOptions {
   // How often running jobs are checked for expiry besides when a line finishes: a job whose
   // lines are all stuck in flight, or that waits for a slot, still expires on time.
   std::chrono::milliseconds expiry_check_interval{1000};
+  // A job streams its input file in reads of this size (batch_input_index.h): it keeps each
+  // request's offset, never the file, and reads a line back when it runs it.
+  size_t input_chunk_bytes = 64 * 1024;
 };
 
 // Progress of a job now (the stored counters plus what is in flight).
@@ -157,6 +165,10 @@ class BatchService {
   void close();
   // Blocks until no job is running or `timeout` passes (tests): false on timeout.
   bool wait_idle(std::chrono::milliseconds timeout);
+  // Instrumentation (tests): the most input lines held in memory at once, over every job since
+  // start (a line is held from its read until its result is stored or handed to a vendor
+  // batch); bounded by the jobs' concurrency, not by their files.
+  size_t peak_lines_held() const { return peak_lines_held_.load(); }
 
  private:
   struct Job;
@@ -166,8 +178,18 @@ class BatchService {
   void on_line_done(const std::shared_ptr<Job>& job, size_t index, BatchLineOutcome outcome);
   // Stores a line's result and hands its row to the ledger (both paths); false when the store
   // failed (the line runs again after a restart).
-  bool store_line(const Job& job, size_t index, BatchLineOutcome& outcome);
-  BatchLineRequest line_request(const Job& job, size_t index) const;
+  // `fresh` (optional) says whether this call stored it (false: a redelivery, already stored).
+  bool store_line(const Job& job, size_t index, BatchLineOutcome& outcome, bool* fresh = nullptr);
+  // A vendor line's final outcome (after any fallback): stored, its admission settled unless
+  // `settled` (the fallback's exchange settled it) or a redelivery, the job pumped.
+  void finish_vendor_line(const std::shared_ptr<Job>& job, size_t index, BatchLineOutcome outcome,
+                          bool settled);
+  // Reads line `index` back from the job's input file (counted in lines_held_ until
+  // release_line()); an unreadable line becomes a body the executor answers as invalid.
+  BatchLineRequest line_request(const Job& job, size_t index);
+  void release_line();
+  // The line's custom_id, read back from the input file ("" when unreadable).
+  std::string custom_id(const Job& job, size_t index) const;
   // Decides every line not yet done: vendor-batch lines go to the runner, the rest to pump().
   void plan(const std::shared_ptr<Job>& job);
   void on_vendor_line_done(const std::string& batch_id, int64_t line, BatchLineOutcome outcome);
@@ -189,6 +211,8 @@ class BatchService {
   std::deque<std::function<void()>> tasks_;
   std::vector<std::pair<std::string, int64_t>> to_mark_;  // handed to the ledger, not marked
   bool stopping_ = false;
+  std::atomic<size_t> lines_held_{0};
+  std::atomic<size_t> peak_lines_held_{0};
   std::mutex join_mutex_;
   std::thread worker_;
 };

@@ -520,6 +520,7 @@ void VendorBatchRunner::deliver_results(const VendorBatchRecord& record,
                                       .code = "batch_missing_result"}));
     const std::string model = row->model;
     BatchLineOutcome outcome = outcome_for(std::move(*row), record.backend, model, response);
+    outcome.vendor_fallback = !response && response.error().fallback_allowed();
     if (sink_) sink_(record.batch_id, line.line, std::move(outcome));
   }
 }
@@ -531,6 +532,8 @@ void VendorBatchRunner::fail_lines(const std::string& batch_id, const std::strin
     if (!row) row = LedgerRow{};
     const std::string model = row->model;
     BatchLineOutcome outcome = outcome_for(std::move(*row), backend, model, std::unexpected(error));
+    // The whole vendor batch failed (refused, failed, unreachable): the line never ran there.
+    outcome.vendor_fallback = error.code != "batch_cancelled";
     if (sink_) sink_(batch_id, line.line, std::move(outcome));
   }
 }

@@ -18,7 +18,10 @@
 //   the job (after a restart, reconcile_intents); undecided, asked again later. start()
 //   resumes polling stored vendor batches, so a restart never submits them again.
 // - A vendor batch the vendor refuses (after `submit_attempts` tries) or fails, and a line it
-//   reports no answer for, come back as error outcomes (the job's error file).
+//   reports no answer for, come back as error outcomes marked vendor_fallback (BatchService
+//   runs them on the policy's next backend, else they go to the job's error file); so do lines
+//   the vendor answers with an error the synchronous path would fall back on (its
+//   Error::fallback_allowed: expired, rate limited, 5xx...). Cancelled lines are not marked.
 // Threading: one worker thread does every vendor call (they block); public methods are
 // thread-safe and never block on the network.
 
@@ -49,6 +52,9 @@ struct VendorLinePlan {
   std::string backend;            // config name; a backend with batch_api on
   backends::ChatRequest request;  // request.model is the upstream model; not streamed
   LedgerRow row;                  // ids, tenant, key, endpoint, rule and classes filled
+  // Set when the line's budgets or rate limits refused it (the synchronous path's own refusal:
+  // status, error JSON, denied row): stored as its result, nothing is submitted.
+  std::optional<BatchLineOutcome> refused;
 };
 
 // Decides one line before it runs: a plan for a vendor batch, or nullopt to run it on the
@@ -60,10 +66,26 @@ using VendorLineSink = std::function<void(const std::string&, int64_t, BatchLine
 
 class VendorBatchRunner;
 
-// What BatchService needs to send lines to vendor batches: the planner and the runner.
+// Settles a vendor-batched line's budgets and rate limits once (its admission was taken when
+// it was planned): with its stored outcome's real cost and tokens, or, with null, releases it
+// (a planned line never submitted).
+using BatchLineSettler =
+    std::function<void(const std::string& request_id, const BatchLineOutcome* outcome)>;
+// Runs a line whose vendor batch failed it (BatchLineOutcome::vendor_fallback) on the
+// synchronous path over the policy's candidates other than `failed_backend`, decided again (so
+// never a backend the line's sensitivity forbids), at normal prices; with no candidate left,
+// `done` gets `vendor_outcome` unchanged. Settles the line's admission itself.
+using BatchLineFallback = std::function<void(BatchLineRequest line, std::string failed_backend,
+                                             BatchLineOutcome vendor_outcome,
+                                             std::function<void(BatchLineOutcome)> done)>;
+
+// What BatchService needs to send lines to vendor batches: the planner and the runner; the
+// settler and the fallback may be empty (no limits; a failed line goes to the error file).
 struct VendorBatching {
   BatchLinePlanner planner;
   std::shared_ptr<VendorBatchRunner> runner;
+  BatchLineSettler settle;
+  BatchLineFallback fallback;
 };
 
 struct VendorBatchBackend {

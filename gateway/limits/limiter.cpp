@@ -366,15 +366,62 @@ std::optional<LimitRefusal> Limiter::preflight(Admission& a, MicroDollars max_co
 void Limiter::release(Admission& a) {
   if (a.set_ == nullptr || a.done_) return;
   a.done_ = true;
-  if (a.tokens_ == 0 || !a.spends_known_) return;
+  if ((a.tokens_ == 0 && a.reserved_ == 0) || !a.spends_known_) return;
   std::array<BucketTake, 4> corrections;
   size_t n = 0;
   for (const BucketRule* r : a.set_->buckets) {
-    if (r->unit != BucketRule::Unit::tokens || n == corrections.size()) continue;
+    if (a.tokens_ == 0 || r->unit != BucketRule::Unit::tokens || n == corrections.size()) continue;
     corrections[n++] = {.key = r->store_key, .spec = r->spec, .amount = -a.tokens_};
   }
-  auto result = store_->settle(std::span(corrections.data(), n), {}, now_ms());
+  std::array<SpendAdd, 4> refunds;
+  size_t n_budgets = 0;
+  for (size_t i = 0; a.reserved_ != 0 && i < a.set_->budgets.size() && i < refunds.size(); ++i) {
+    refunds[n_budgets++] = {.key = a.set_->budgets[i]->store_key,
+                            .period = a.periods_[i],
+                            .expires_at_ms = a.period_ends_ms_[i] + kSpendGraceMs,
+                            .amount = -a.reserved_};
+  }
+  auto result = store_->settle(std::span(corrections.data(), n),
+                               std::span(refunds.data(), n_budgets), now_ms());
   if (!result) note_store_error("release", result.error());
+}
+
+bool Limiter::reserve(Admission& a, MicroDollars amount) {
+  if (a.set_ == nullptr || a.done_ || !a.spends_known_ || a.reserved_ != 0 || amount <= 0) {
+    return false;
+  }
+  std::array<SpendAdd, 4> adds;
+  size_t n = 0;
+  for (size_t i = 0; i < a.set_->budgets.size() && i < adds.size(); ++i) {
+    adds[n++] = {.key = a.set_->budgets[i]->store_key,
+                 .period = a.periods_[i],
+                 .expires_at_ms = a.period_ends_ms_[i] + kSpendGraceMs,
+                 .amount = amount};
+  }
+  if (n == 0) return false;
+  auto totals = store_->settle({}, std::span(adds.data(), n), now_ms());
+  if (!totals) {
+    note_store_error("reservation", totals.error());
+    return false;
+  }
+  a.reserved_ = amount;
+  return true;
+}
+
+void Limiter::charge(const LimitSet& set, MicroDollars cost) {
+  if (cost <= 0 || set.budgets.empty()) return;
+  const int64_t now = now_ms();
+  std::array<SpendAdd, 4> adds;
+  size_t n = 0;
+  for (size_t i = 0; i < set.budgets.size() && i < adds.size(); ++i) {
+    const Period period = period_of(set.budgets[i]->config.period, now);
+    adds[n++] = {.key = set.budgets[i]->store_key,
+                 .period = period.number,
+                 .expires_at_ms = period.end_ms + kSpendGraceMs,
+                 .amount = cost};
+  }
+  auto totals = store_->settle({}, std::span(adds.data(), n), now);
+  if (!totals) note_store_error("settlement", totals.error());
 }
 
 void Limiter::settle(Admission& a, int64_t tokens, MicroDollars cost) {
@@ -398,12 +445,15 @@ void Limiter::settle_in_store(Admission& a, int64_t tokens, MicroDollars cost) {
   }
   std::array<SpendAdd, 4> adds;
   size_t n_budgets = 0;
-  if (cost > 0) {
+  // A reservation is already counted: only the difference to the real cost is added (a
+  // negative one gives back what the estimate took too much).
+  const MicroDollars added = std::max<MicroDollars>(0, cost) - a.reserved_;
+  if (added != 0) {
     for (size_t i = 0; i < set.budgets.size() && i < adds.size(); ++i) {
       adds[n_budgets++] = {.key = set.budgets[i]->store_key,
                            .period = a.periods_[i],
                            .expires_at_ms = a.period_ends_ms_[i] + kSpendGraceMs,
-                           .amount = cost};
+                           .amount = added};
     }
   }
   if (n_buckets == 0 && n_budgets == 0) return;
@@ -416,7 +466,7 @@ void Limiter::settle_in_store(Admission& a, int64_t tokens, MicroDollars cost) {
   for (size_t i = 0; i < n_budgets && i < totals->size(); ++i) {
     const BudgetRule& b = *set.budgets[i];
     const MicroDollars after = (*totals)[i];
-    const MicroDollars before = after - cost;
+    const MicroDollars before = after - added;
     const MicroDollars limit = b.config.limit_micro_usd;
     // Crossings are seen by exactly one settlement (the store adds atomically): once per period,
     // across replicas too.

@@ -124,6 +124,7 @@ class Admission {
   std::array<int64_t, 4> period_ends_ms_{};
   std::array<int64_t, 4> spends_{};  // at admission
   bool spends_known_ = false;        // false: the store did not answer (nothing was taken)
+  backends::MicroDollars reserved_ = 0;  // added to every budget ahead of settlement (reserve())
   bool done_ = false;                // settled or released
   backends::Headers headers_;
   std::string downgrade_to_;
@@ -154,8 +155,17 @@ class Limiter {
                                                RateLimitHeaders style = RateLimitHeaders::openai);
   // Step 2. `max_cost`: the most the request can cost. A refusal releases the admission.
   std::optional<LimitRefusal> preflight(Admission& admission, backends::MicroDollars max_cost);
-  // Gives the admitted tokens back (a request refused after admission). Idempotent.
+  // Gives the admitted tokens back (a request refused after admission), and a reservation.
+  // Idempotent.
   void release(Admission& admission);
+  // Adds `amount` to every budget of the admission now, ahead of settlement, which then adds
+  // only the difference to the real cost. For work that stays in flight long (a vendor batch's
+  // lines, for hours): without it every line of a job would be admitted against the same
+  // spend. Once per admission; false when the store did not answer (nothing reserved).
+  bool reserve(Admission& admission, backends::MicroDollars amount);
+  // Adds `cost` to the budgets of `set` in the current period without an admission: a line
+  // whose admission did not survive a restart (its reservation is not known here).
+  void charge(const LimitSet& set, backends::MicroDollars cost);
   // Step 3: the exchange's real tokens (prompt + completion) and cost. Idempotent.
   void settle(Admission& admission, int64_t tokens, backends::MicroDollars cost);
 
