@@ -55,24 +55,64 @@ std::string term_pattern(std::string_view term) {
   return out;
 }
 
-// The leftmost start of a match of `single` (one pattern) ending at `end`, found by scanning a
-// window before `end` with start tracking; `end` when none. The window starts after a
-// non-word byte where it can, so that \b at its start means what it means in the text.
-size_t rescan_start(const ScanDatabase& single, std::string_view text, size_t end) {
-  constexpr size_t kWindow = 256;
+constexpr size_t kRescanWindow = 256;
+
+// Where the rescan window for a match ending at `end` starts: kRescanWindow bytes back, then
+// back to just after a non-word byte where that is close, so that \b at its start means what
+// it means in the text.
+size_t rescan_from(std::string_view text, size_t end) {
   constexpr size_t kWordSlack = 64;
-  size_t from = end > kWindow ? end - kWindow : 0;
+  size_t from = end > kRescanWindow ? end - kRescanWindow : 0;
   for (size_t slack = 0; from > 0 && slack < kWordSlack && word_byte(text[from - 1]); ++slack) {
     --from;
   }
+  return from;
+}
+
+// The leftmost start of a match of `single` (one pattern) ending at `end`, found by scanning
+// its window with start tracking; `end` when none.
+size_t rescan_start(const ScanDatabase& single, std::string_view text, size_t end) {
   std::vector<PatternMatch> found;
-  std::pair<size_t, size_t> window{from, end};
+  std::pair<size_t, size_t> window{rescan_from(text, end), end};
   if (!single.scan_ranges(text, {&window, 1}, found)) return end;
   size_t start = end;
   for (const PatternMatch& m : found) {
     if (m.end == end) start = std::min(start, m.begin);
   }
   return start;
+}
+
+// rescan_start for the matches `at` (indices into `matches`, ascending ends), with one scan per
+// cluster of close ends instead of one per end ("Baker Street" and "Baker Street." are two
+// ends of one address, a French street name has one per letter). A start found in the
+// cluster's window is the one the end's own window gives when it lies in that window and the
+// window's edge is after a non-word byte (or the text's start); otherwise the end is rescanned
+// alone, as before. (Exact for the street patterns: what follows a match's end constrains it
+// the same way in both windows, as the whole-text scan already found a match ending there.)
+void rescan_starts(const ScanDatabase& single, std::string_view text,
+                   std::span<const size_t> at, std::vector<PatternMatch>& matches) {
+  constexpr size_t kClusterGap = 64;
+  std::vector<PatternMatch> found;
+  for (size_t a = 0; a < at.size();) {
+    size_t b = a + 1;
+    while (b < at.size() && matches[at[b]].end - matches[at[b - 1]].end <= kClusterGap) ++b;
+    size_t first_end = matches[at[a]].end;
+    size_t last_end = matches[at[b - 1]].end;
+    found.clear();
+    std::pair<size_t, size_t> window{rescan_from(text, first_end), last_end};
+    bool ok = b - a > 1 && single.scan_ranges(text, {&window, 1}, found);
+    for (size_t k = a; k < b; ++k) {
+      PatternMatch& m = matches[at[k]];
+      size_t from = rescan_from(text, m.end);
+      size_t start = m.end;
+      for (const PatternMatch& f : found) {
+        if (f.end == m.end) start = std::min(start, f.begin);
+      }
+      bool same = ok && start < m.end && start >= from && (from == 0 || !word_byte(text[from - 1]));
+      m.begin = same ? start : rescan_start(single, text, m.end);
+    }
+    a = b;
+  }
 }
 
 // A finding before it is reported: plain data, so that the sorts below move 48 bytes, not
@@ -366,14 +406,25 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
     }
   }
   std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();
+  std::vector<size_t> rescanned;  // (match) indices of start_by_rescan matches, by detector
   for (size_t i = 0; i < main_count; ++i) {
     const PatternSource& source = patterns_->sources[matches[i].id];
     if (source.kind != PatternSource::Kind::builtin) continue;
     const Detector& d = builtins[source.index];
     if (d.find_start) matches[i].begin = d.find_start(text, matches[i].end);
-    if (d.start_by_rescan) {
-      matches[i].begin = rescan_start(*patterns_->rescan[source.index], text, matches[i].end);
-    }
+    if (d.start_by_rescan) rescanned.push_back(i);
+  }
+  std::sort(rescanned.begin(), rescanned.end(), [&](size_t a, size_t b) {
+    if (matches[a].id != matches[b].id) return matches[a].id < matches[b].id;
+    return matches[a].end < matches[b].end;
+  });
+  for (size_t a = 0; a < rescanned.size();) {
+    size_t b = a;
+    while (b < rescanned.size() && matches[rescanned[b]].id == matches[rescanned[a]].id) ++b;
+    size_t detector = patterns_->sources[matches[rescanned[a]].id].index;
+    rescan_starts(*patterns_->rescan[detector], text,
+                  std::span<const size_t>(rescanned).subspan(a, b - a), matches);
+    a = b;
   }
   // A rescan that found no start (cannot happen unless the window cut the match) drops it.
   std::erase_if(matches, [](const PatternMatch& m) { return m.begin >= m.end; });
