@@ -10,6 +10,7 @@
 #include "classify/sensitivity/compiled_patterns.h"
 #include "classify/sensitivity/detector.h"
 #include "classify/sensitivity/digit_regions.h"
+#include "classify/sensitivity/validators/validators.h"
 
 namespace sy::policies {
 
@@ -263,6 +264,14 @@ SensitivityClassifier::create(SensitivityConfig config) {
       region_sources.push_back({PatternSource::Kind::builtin, i});
       continue;
     }
+    if (d.found_in_code) {
+      patterns->gazetteer_id = static_cast<unsigned>(patterns->sources.size());
+      patterns->gazetteer = std::make_unique<sensitivity_detail::NameGazetteer>(
+          sensitivity_detail::first_name_alternation());
+      patterns->sources.push_back({PatternSource::Kind::builtin, i});
+      continue;
+    }
+    patterns->main_ids.push_back(static_cast<unsigned>(patterns->sources.size()));
     specs.push_back(
         {std::string(d.pattern), d.caseless, d.find_start == nullptr && !d.start_by_rescan});
     patterns->sources.push_back({PatternSource::Kind::builtin, i});
@@ -279,6 +288,7 @@ SensitivityClassifier::create(SensitivityConfig config) {
                                                 "': term #" + std::to_string(t) + " is empty"});
       }
       specs.push_back({term_pattern(list.terms[t]), !list.case_sensitive});
+      patterns->main_ids.push_back(static_cast<unsigned>(patterns->sources.size()));
       patterns->sources.push_back({PatternSource::Kind::term_list, l});
     }
   }
@@ -289,14 +299,16 @@ SensitivityClassifier::create(SensitivityConfig config) {
     if (pattern.name.empty()) return std::unexpected(SensitivityError{label + " has no name"});
     if (pattern.regex.empty()) return std::unexpected(SensitivityError{label + " is empty"});
     specs.push_back({pattern.regex, pattern.case_insensitive});
+    patterns->main_ids.push_back(static_cast<unsigned>(patterns->sources.size()));
     patterns->sources.push_back({PatternSource::Kind::pattern, p});
   }
   auto database = ScanDatabase::compile(specs);
   if (!database) {
     const auto& failure = database.error();
     std::string message = "sensitivity: vectorscan cannot compile ";
-    if (failure.index >= 0 && static_cast<size_t>(failure.index) < patterns->sources.size()) {
-      const PatternSource& source = patterns->sources[static_cast<size_t>(failure.index)];
+    if (failure.index >= 0 && static_cast<size_t>(failure.index) < patterns->main_ids.size()) {
+      const PatternSource& source =
+          patterns->sources[patterns->main_ids[static_cast<size_t>(failure.index)]];
       switch (source.kind) {
         case PatternSource::Kind::pattern:
           message += "custom pattern '" + config.patterns[source.index].name + "' (#" +
@@ -368,6 +380,8 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   }
   regions.resize(kept_regions);
   bool scanned = patterns_->database->scan(text, matches);
+  for (PatternMatch& m : matches) m.id = patterns_->main_ids[m.id];
+  if (patterns_->gazetteer) patterns_->gazetteer->find(text, patterns_->gazetteer_id, matches);
   size_t main_count = matches.size();
   if (scanned && !regions.empty()) {
     // Per shape, its regions joined by '\n' (no region pattern can match it, and it is a

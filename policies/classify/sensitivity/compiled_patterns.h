@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "classify/sensitivity/name_gazetteer.h"
 #include "classify/sensitivity/scan_database.h"
 
 namespace sy::policies::sensitivity_detail {
@@ -32,6 +33,11 @@ class CompiledPatterns {
   std::vector<RegionGroup> region_groups;
   // By pattern id: main database ids first, then the region detectors' ids.
   std::vector<PatternSource> sources;
+  // By main-database pattern index: its id in `sources` (the gazetteer has an id there but no
+  // pattern in the database).
+  std::vector<unsigned> main_ids;
+  std::unique_ptr<NameGazetteer> gazetteer;
+  unsigned gazetteer_id = 0;
   // By built-in index: the pattern alone with start tracking, for Detector::start_by_rescan.
   std::vector<std::unique_ptr<ScanDatabase>> rescan;
 };

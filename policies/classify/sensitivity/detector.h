@@ -51,6 +51,9 @@ struct Detector {
   // alone, tracking the start there (leading unbounded classes make tracking expensive in a
   // whole-text scan).
   bool start_by_rescan = false;
+  // Set by the table for the first-name gazetteer: not compiled into any database; its
+  // matches come from NameGazetteer (name_gazetteer.h), which finds exactly the pattern's.
+  bool found_in_code = false;
 };
 
 // Every built-in detector, in a fixed order (a detector's index is its vectorscan id).

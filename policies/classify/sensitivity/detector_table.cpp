@@ -165,6 +165,7 @@ std::vector<Detector> finish_table(std::vector<Detector> table) {
     if (d.region_scanned) d.region_shape = shape_of(d);
     if (d.name == "email") d.find_start = email_start;
     if (d.name == "street_address") d.start_by_rescan = true;
+    if (d.name == "name_gazetteer") d.found_in_code = true;
   }
   return table;
 }
