@@ -1,8 +1,8 @@
 // Sensitivity scan throughput: MB/s of SensitivityClassifier::scan on one core over 1 MB of
 // mixed text (prose, code, logs, numbers, ~1 PII value per 400 bytes), printed beside the same
 // run's single-core memory read bandwidth; and classify_request p50/p99 for chat requests of
-// 1, 8 and 64 KB. Usage: bench_sensitivity [repetitions=20]
-//   bench_sensitivity --decide-only   the 2 KB full decisions only
+// 1, 2, 8 and 64 KB. Usage: bench_sensitivity [repetitions=20]
+//   bench_sensitivity --decide-only   the 2 KB full decisions only (and their parts)
 //   bench_sensitivity --scan-only N   N scans of the 1 MiB text and nothing else (callgrind)
 //   bench_sensitivity --dump FILE     every finding on the bench texts, one per line (to check
 //                                     that a change to the scanner keeps its findings)
@@ -17,68 +17,20 @@
 #include <string>
 #include <vector>
 
+#include "mixed_text.h"
 #include "switchyard/backends/openai_json.h"
+#include "switchyard/policies/classify/difficulty_classifier.h"
 #include "switchyard/policies/classify/sensitivity_classifier.h"
 #include "switchyard/policies/router.h"
 #include "switchyard/policies/rules/policy_loader.h"
 
 namespace {
 
+using sy::bench::memory_read_gbps;
+using sy::bench::mixed_text;
+using sy::bench::thread_cpu_seconds;
+
 using Clock = std::chrono::steady_clock;
-
-std::string mixed_text(size_t bytes, unsigned seed) {
-  static const char* kProse[] = {
-      "The quarterly report shows revenue growth across all regions, driven by renewals. ",
-      "Please review the attached proposal and let me know if the timeline works for you. ",
-      "We observed increased latency on the ingestion path after the 2.14.1 release. ",
-      "Summarise the following meeting notes in three bullet points for the steering group. ",
-      "for (int i = 0; i < n; ++i) { total += weights[i] * values[i]; } return total; ",
-      "2026-11-23T17:03:51Z INFO request_id=9f2c1ab0 status=200 latency_ms=41 bytes=5123 ",
-      "Order 88412375 shipped on 12/03/2025; tracking 1Z999AA10123456784 via ground. ",
-      "Version 3.2.0 fixes a crash when the cache directory is missing; see issue #4121. ",
-  };
-  static const char* kPii[] = {
-      "Card 4111 1111 1111 1111 exp 12/27. ",
-      "Reach me at anna.schmidt@example.de. ",
-      "Call +44 20 7946 0958 after five. ",
-      "IBAN DE89 3704 0044 0532 0130 00. ",
-      "SSN 536-22-1234 on file. ",
-      "Dear Eleanor Whitfield, thanks. ",
-      "key AKIAIOSFODNN7EXAMPLE leaked. ",
-      "host 10.20.30.40 is down. ",
-      "DOB: 14/02/1987. ",
-      "ship to 221B Baker Street. ",
-  };
-  std::mt19937 rng(seed);
-  std::string out;
-  while (out.size() < bytes) {
-    out += kProse[rng() % std::size(kProse)];
-    if (rng() % 5 == 0) out += kPii[rng() % std::size(kPii)];
-  }
-  out.resize(bytes);
-  return out;
-}
-
-double memory_read_gbps() {
-  // (256 MiB) summed as 64-bit words, best of 3: one core's streaming read bandwidth.
-  std::vector<uint64_t> buffer((256u << 20) / 8, 1);
-  double best = 0;
-  for (int r = 0; r < 3; ++r) {
-    auto start = Clock::now();
-    uint64_t sum = 0;
-    for (uint64_t v : buffer) sum += v;
-    double s = std::chrono::duration<double>(Clock::now() - start).count();
-    if (sum == 0) std::puts("");
-    best = std::max(best, buffer.size() * 8.0 / s / 1e9);
-  }
-  return best;
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -180,6 +132,31 @@ rules:
                 "p99 %.1f us (%d decisions)\n",
                 seed == 0 ? "prose" : "mixed", findings, percentile(us, 0.5),
                 percentile(us, 0.99), n);
+    // Where a decision's time goes: its parts timed alone, the same way.
+    auto part = [&](const char* name, auto&& fn) {
+      std::vector<double> t;
+      for (int r = 0; r < n; ++r) {
+        double c0 = thread_cpu_seconds();
+        fn();
+        t.push_back((thread_cpu_seconds() - c0) * 1e6);
+      }
+      std::printf("  part %-44s p50 %5.1f us, p99 %5.1f us\n", name, percentile(t, 0.5),
+                  percentile(t, 0.99));
+    };
+    const auto& classifier = (*router)->classifier();
+    sy::policies::DifficultyClassifier difficulty(policy->difficulty);
+    part("sensitivity: classify_chat_request", [&] {
+      if (!classifier.classify_chat_request(*chat, {})) std::abort();
+    });
+    part("  of which: encode_chat_request", [&] {
+      if (sy::backends::openai::encode_chat_request(*chat, false).empty()) std::abort();
+    });
+    part("  of which: scan of the 2 KB user text", [&] {
+      if (classifier.scan(text).size() > 1000) std::abort();
+    });
+    part("difficulty: classify", [&] {
+      if (difficulty.classify(*chat).score < 0) std::abort();
+    });
   }
   return 0;
 }
@@ -246,20 +223,25 @@ int main(int argc, char** argv) {
   std::printf("scan rate / memory read rate: %.2f%% (CPU-time rate: %.2f%%)\n",
               100.0 * best / (memory * 1e3), 100.0 * best_cpu / (memory * 1e3));
 
-  for (size_t size : {size_t{1} << 10, size_t{8} << 10, size_t{64} << 10}) {
+  for (size_t size : {size_t{1} << 10, size_t{2} << 10, size_t{8} << 10, size_t{64} << 10}) {
     nlohmann::json body = {{"model", "m"},
                            {"messages",
                             {{{"role", "system"}, {"content", "You are a helpful assistant."}},
                              {{"role", "user"}, {"content", mixed_text(size, 7)}}}}};
     std::vector<double> us;
-    for (int r = 0; r < 200; ++r) {
+    std::vector<double> cpu_us;
+    for (int r = 0; r < 1000; ++r) {
+      double c0 = thread_cpu_seconds();
       auto t0 = Clock::now();
       auto result = classifier.classify_request(body, {});
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      cpu_us.push_back((thread_cpu_seconds() - c0) * 1e6);
       if (!result) return 1;
     }
-    std::printf("classify_request %3zu KB: p50 %.1f us, p99 %.1f us\n", size >> 10,
-                percentile(us, 0.5), percentile(us, 0.99));
+    std::printf("classify_request %3zu KB: p50 %.1f us, p99 %.1f us; by thread CPU time: "
+                "p50 %.1f us, p99 %.1f us\n",
+                size >> 10, percentile(us, 0.5), percentile(us, 0.99), percentile(cpu_us, 0.5),
+                percentile(cpu_us, 0.99));
   }
   return full_decision(reps);
 }

@@ -2,9 +2,11 @@
 // What SensitivityClassifier keeps behind its pimpl: the vectorscan database and, for each
 // pattern id in it, where the pattern came from (a built-in detector or a tenant's list).
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "classify/sensitivity/name_gazetteer.h"
 #include "classify/sensitivity/scan_database.h"
 
 namespace sy::policies::sensitivity_detail {
@@ -18,13 +20,24 @@ struct PatternSource {
 class CompiledPatterns {
  public:
   // Main database: literal-anchored built-ins and every tenant term and pattern, scanned over
-  // the whole text. Region database: the literal-less built-ins, scanned over digit regions.
+  // the whole text. Region databases: the literal-less built-ins, scanned over digit regions.
   std::unique_ptr<ScanDatabase> database;
-  std::unique_ptr<ScanDatabase> region_database;
-  std::unique_ptr<ScanDatabase> region_filter;  // the same patterns without start tracking
-  // By pattern id: main database ids first, then region ids offset by region_id_base.
+  // One region database per RegionShape, each holding that shape's detectors; a region is
+  // scanned by the databases of the shapes it has. `ids` maps a group's pattern index to its
+  // id in `sources`.
+  struct RegionGroup {
+    uint8_t shape = 0;
+    std::unique_ptr<ScanDatabase> database;
+    std::vector<unsigned> ids;
+  };
+  std::vector<RegionGroup> region_groups;
+  // By pattern id: main database ids first, then the region detectors' ids.
   std::vector<PatternSource> sources;
-  unsigned region_id_base = 0;
+  // By main-database pattern index: its id in `sources` (the gazetteer has an id there but no
+  // pattern in the database).
+  std::vector<unsigned> main_ids;
+  std::unique_ptr<NameGazetteer> gazetteer;
+  unsigned gazetteer_id = 0;
   // By built-in index: the pattern alone with start tracking, for Detector::start_by_rescan.
   std::vector<std::unique_ptr<ScanDatabase>> rescan;
 };

@@ -5,6 +5,7 @@
 // [leftmost start, an end the pattern can stop at]; a validator may narrow it.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -39,6 +40,9 @@ struct Detector {
   // Set by the table, not per entry: the pattern cannot match outside a digit region (see
   // digit_regions.h), so it is compiled into the region database and scanned only there.
   bool region_scanned = false;
+  // Set by the table for region-scanned detectors: the RegionShape (digit_regions.h) every
+  // region holding one of its findings has.
+  uint8_t region_shape = 0;
   // Optional: the pattern is compiled without start-of-match tracking (expensive in
   // vectorscan for a leading unbounded class) and this finds the leftmost start in code.
   size_t (*find_start)(std::string_view text, size_t end) = nullptr;
@@ -47,6 +51,9 @@ struct Detector {
   // alone, tracking the start there (leading unbounded classes make tracking expensive in a
   // whole-text scan).
   bool start_by_rescan = false;
+  // Set by the table for the first-name gazetteer: not compiled into any database; its
+  // matches come from NameGazetteer (name_gazetteer.h), which finds exactly the pattern's.
+  bool found_in_code = false;
 };
 
 // Every built-in detector, in a fixed order (a detector's index is its vectorscan id).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "classify/sensitivity/detector.h"
+#include "classify/sensitivity/digit_regions.h"
 #include "classify/sensitivity/validators/validators.h"
 
 namespace sy::policies::sensitivity_detail {
@@ -137,6 +138,17 @@ size_t email_start(std::string_view text, size_t end) {
   return s;
 }
 
+uint8_t shape_of(const Detector& d) {
+  std::string_view n = d.name;
+  if (n == "phone_e164") return d.pattern.starts_with(R"(\+)") ? kShapePlus : kShapeChain9;
+  if (n == "iban_mod97" || n == "uk_nino") return kShapeCapitals;
+  if (n == "ipv4") return kShapeIpv4;
+  if (n == "ipv6" || n == "mac") return kShapeHex;
+  if (n == "base58check" || n == "it_codice_fiscale") return kShapeAlnum16;
+  if (n == "es_nif" || n == "es_nie") return kShapeNifNie;
+  return kShapeChain9;  // cards, SSN, NANP and national phones, NHS, DE tax ID, Aadhaar, SIN
+}
+
 std::vector<Detector> finish_table(std::vector<Detector> table) {
   // Digit- and letter-led patterns with no literal to anchor on: scanned only inside digit
   // regions. Their siblings that start with a literal (the SSN after "ssn", IPv6 around
@@ -150,8 +162,10 @@ std::vector<Detector> finish_table(std::vector<Detector> table) {
     bool led = d.pattern.starts_with(R"(\b)") || d.pattern.starts_with(R"((?:\b|\())") ||
                d.pattern.starts_with(R"(\+)");
     d.region_scanned = named && led;
+    if (d.region_scanned) d.region_shape = shape_of(d);
     if (d.name == "email") d.find_start = email_start;
     if (d.name == "street_address") d.start_by_rescan = true;
+    if (d.name == "name_gazetteer") d.found_in_code = true;
   }
   return table;
 }

@@ -249,7 +249,8 @@ void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
   }
 }
 
-bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
+uint8_t region_shapes(std::string_view text, const ByteRange& region) {
+  uint8_t shapes = 0;
   auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
   auto digit = [&](size_t i) { return (kClass[at(i)] & kDigit) != 0; };
   auto upper = [&](size_t i) { return (kClass[at(i)] & kUpper) != 0; };
@@ -282,13 +283,13 @@ bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
       if (gap > 2) chain = 0;
       if (chain > 0 || word_start) ++chain;
       gap = 0;
-      if (chain >= 9) return true;
+      if (chain >= 9) shapes |= kShapeChain9;
       ++run;
     } else {
       gap = chain_gap(i) ? gap + 1 : 3;
       if (run == 8) {  // ES NIF: the run, [ -]?, a letter that ends a word
         size_t k = i + ((c == ' ' || c == '-') ? 1 : 0);
-        if (k < e && letter(k) && (k + 1 >= e || !is_word(text[k + 1]))) return true;
+        if (k < e && letter(k) && (k + 1 >= e || !is_word(text[k + 1]))) shapes |= kShapeNifNie;
       }
       run = 0;
     }
@@ -297,7 +298,7 @@ bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
       auto xyz = [&](size_t k) { return (at(k) | 0x20) >= 'x' && (at(k) | 0x20) <= 'z'; };
       if (s > b && (xyz(s - 1) || (s - 1 > b && (text[s - 1] == ' ' || text[s - 1] == '-') &&
                                     xyz(s - 2)))) {
-        return true;
+        shapes |= kShapeNifNie;
       }
     }
     if (alnum(at(i))) {
@@ -308,22 +309,29 @@ bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
       if (alnums < 6 && !letter(i)) letter_led = false;
       ++alnums;
       // Codice fiscale (16, six letters first) and Base58 (26+), both after \b.
-      if (word_led && ((alnums >= 16 && letter_led) || alnums >= 26)) return true;
+      if (word_led && ((alnums >= 16 && letter_led) || alnums >= 26)) shapes |= kShapeAlnum16;
     } else {
       alnums = 0;
     }
-    if (c == '+' && i + 1 < e && digit(i + 1)) return true;
+    if (c == '+' && i + 1 < e && digit(i + 1)) shapes |= kShapePlus;
     if (word_start && i + 2 < e && upper(i) && upper(i + 1)) {  // both after \b
-      if (digit(i + 2)) return true;  // IBAN head, NINO
-      if (text[i + 2] == ' ' && i + 3 < e && digit(i + 3)) return true;  // NINO
+      if (digit(i + 2)) shapes |= kShapeCapitals;  // IBAN head, NINO
+      if (text[i + 2] == ' ' && i + 3 < e && digit(i + 3)) shapes |= kShapeCapitals;  // NINO
     }
     if (i > b && i + 1 < e) {
-      if (c == '.' && digit(i - 1) && digit(i + 1) && ++ipv4_dots >= 3) return true;
-      if ((c == ':' || c == '-') && hex(i - 1) && hex(i + 1) && ++mac_colons >= 5) return true;
-      if (c == '.' && hex(i - 1) && hex(i + 1) && ++mac_dots >= 2) return true;
+      if (c == '.' && digit(i - 1) && digit(i + 1) && ++ipv4_dots >= 3) shapes |= kShapeIpv4;
+      if ((c == ':' || c == '-') && hex(i - 1) && hex(i + 1) && ++mac_colons >= 5) {
+        shapes |= kShapeHex;
+      }
+      if (c == '.' && hex(i - 1) && hex(i + 1) && ++mac_dots >= 2) shapes |= kShapeHex;
     }
+    if (shapes == kShapeAll) break;
   }
-  return false;
+  return shapes;
+}
+
+bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
+  return region_shapes(text, region) != 0;
 }
 
 void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out) {

@@ -14,6 +14,7 @@
 // means what it means in the whole text.
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -43,6 +44,23 @@ void find_digit_regions(std::string_view text, std::vector<ByteRange>& out);
 //   a run of exactly 8 digits, optional [ -], a letter ending a word   ES NIF
 //   [XYZxyz], optional [ -], a run of exactly 7 digits   ES NIE
 bool region_may_hold_finding(std::string_view text, const ByteRange& region);
+
+// The shapes above one bit each: a region-scanned detector can find something in a region
+// only if the region has that detector's shape (Detector::region_shape), so each region is
+// scanned only by the detectors of the shapes it has (vectorscan's cost over digit-dense
+// regions grows with the number of patterns; most regions have one or two shapes).
+enum RegionShape : uint8_t {
+  kShapeChain9 = 1,     // 9+ chained digits: cards, SSN, NHS, SIN, Aadhaar, DE tax ID, NANP,
+                        // "00" and national phones
+  kShapePlus = 2,       // '+' digit: E.164
+  kShapeCapitals = 4,   // two capitals then a digit: IBAN, UK NINO
+  kShapeIpv4 = 8,       // three digit.digit
+  kShapeHex = 16,       // MAC, full IPv6
+  kShapeAlnum16 = 32,   // codice fiscale, Base58
+  kShapeNifNie = 64,    // ES NIF, ES NIE
+  kShapeAll = 127,
+};
+uint8_t region_shapes(std::string_view text, const ByteRange& region);
 
 // The same by walking every token of the text (no skipping ahead to digits): the reference
 // the fast pass is tested against.

@@ -94,10 +94,17 @@ bool ScanDatabase::scan(std::string_view text, std::vector<PatternMatch>& out) c
   if (text.empty()) return true;
   ScratchPtr scratch = impl_->acquire();
   if (!scratch) return false;
+  // Matches go straight into `out` (no per-call vector: the classifier scans a short text with
+  // several databases, and a request is many short texts).
+  struct Context {
+    std::vector<PatternMatch>* out;
+    size_t offset;
+  };
   auto on_match = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
-                     void* context) -> int {
-    auto* matches = static_cast<std::vector<PatternMatch>*>(context);
-    matches->push_back({id, static_cast<size_t>(from), static_cast<size_t>(to)});
+                     void* raw) -> int {
+    auto* c = static_cast<Context*>(raw);
+    c->out->push_back(
+        {id, static_cast<size_t>(from) + c->offset, static_cast<size_t>(to) + c->offset});
     return 0;  // keep scanning
   };
   // Block mode takes a 32-bit length; longer text is scanned in overlapping windows.
@@ -105,13 +112,12 @@ bool ScanDatabase::scan(std::string_view text, std::vector<PatternMatch>& out) c
   constexpr size_t kOverlap = 4096;
   for (size_t offset = 0; offset < text.size();) {
     size_t length = std::min(kWindow, text.size() - offset);
-    std::vector<PatternMatch> local;
+    Context context{&out, offset};
     if (hs_scan(impl_->database.get(), text.data() + offset, static_cast<unsigned>(length), 0,
-                scratch.get(), on_match, &local) != HS_SUCCESS) {
+                scratch.get(), on_match, &context) != HS_SUCCESS) {
       impl_->release(std::move(scratch));
       return false;
     }
-    for (PatternMatch& m : local) out.push_back({m.id, m.begin + offset, m.end + offset});
     if (offset + length >= text.size()) break;
     offset += length - kOverlap;
   }

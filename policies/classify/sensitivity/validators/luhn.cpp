@@ -1,5 +1,7 @@
 // Payment cards: Luhn (ISO/IEC 7812-1 annex B) plus issuer (IIN) ranges and lengths.
 
+#include <algorithm>
+#include <array>
 #include <vector>
 
 #include "classify/sensitivity/validators/validators.h"
@@ -86,17 +88,27 @@ std::optional<Hit> validate_payment_card(std::string_view text, size_t begin, si
   for (size_t count = groups.size(); count > 0; --count) {
     for (size_t first = 0; first + count <= groups.size(); ++first) {
       size_t last = first + count - 1;
-      std::string digits;
+      // The digits in a stack buffer: cards have at most 19, and this runs for every run of
+      // groups of every candidate.
+      std::array<char, 19> buffer;
+      size_t length = 0;
       bool separators_consistent = true;
       char seen = 0;
-      for (size_t g = first; g <= last; ++g) {
+      for (size_t g = first; g <= last && length <= buffer.size(); ++g) {
         if (g > first) {
           if (seen == 0) seen = groups[g].sep_before;
           if (groups[g].sep_before != seen) separators_consistent = false;
         }
-        digits.append(text.substr(groups[g].begin, groups[g].end - groups[g].begin));
+        size_t n = groups[g].end - groups[g].begin;
+        if (length + n > buffer.size()) {
+          length = buffer.size() + 1;  // too long for a card
+          break;
+        }
+        std::copy_n(text.data() + groups[g].begin, n, buffer.data() + length);
+        length += n;
       }
-      if (!separators_consistent || digits.size() < 12 || digits.size() > 19) continue;
+      if (!separators_consistent || length < 12 || length > 19) continue;
+      std::string_view digits(buffer.data(), length);
       if (!luhn_valid(digits) || card_issuer(digits).empty()) continue;
       if (!standalone(text, groups[first].begin, groups[last].end)) continue;
       if (embedded(text, groups[first].begin, groups[last].end)) continue;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <string>
 
 #include "classify/sensitivity/validators/validators.h"
 
@@ -22,15 +23,13 @@ std::string digits_in(std::string_view text, size_t begin, size_t end) {
   return out;
 }
 
+// `hay` is already lower-cased; `word` is lower case.
 static bool contains_word(std::string_view hay, std::string_view word) {
   if (word.empty() || hay.size() < word.size()) return false;
-  for (size_t i = 0; i + word.size() <= hay.size(); ++i) {
-    size_t k = 0;
-    while (k < word.size() && lower(hay[i + k]) == word[k]) ++k;
-    if (k != word.size()) continue;
+  for (size_t i = hay.find(word); i != std::string_view::npos; i = hay.find(word, i + 1)) {
     // Whole words only: "sin" must not fire inside "using".
     bool left_ok = i == 0 || !is_alnum(hay[i - 1]);
-    bool right_ok = i + k == hay.size() || !is_alnum(hay[i + k]);
+    bool right_ok = i + word.size() == hay.size() || !is_alnum(hay[i + word.size()]);
     if (left_ok && right_ok) return true;
   }
   return false;
@@ -39,10 +38,24 @@ static bool contains_word(std::string_view hay, std::string_view word) {
 bool has_context(std::string_view text, size_t begin, size_t end,
                  std::initializer_list<std::string_view> keywords, size_t window, size_t after) {
   size_t from = begin > window ? begin - window : 0;
-  std::string_view before = text.substr(from, begin - from);
-  std::string_view behind = text.substr(end, std::min(after, text.size() - end));
+  size_t behind = std::min(after, text.size() - end);
+  // Both sides lower-cased once, not once per keyword and offset (this was ~8% of a scan's
+  // instructions on digit-dense text).
+  std::array<char, 256> small;
+  std::string large;
+  size_t n = (begin - from) + behind;
+  char* lowered = small.data();
+  if (n > small.size()) {
+    large.resize(n);
+    lowered = large.data();
+  }
+  for (size_t i = from; i < begin; ++i) *lowered++ = lower(text[i]);
+  for (size_t i = end; i < end + behind; ++i) *lowered++ = lower(text[i]);
+  lowered -= n;
+  std::string_view before_view(lowered, begin - from);
+  std::string_view behind_view(lowered + (begin - from), behind);
   for (std::string_view k : keywords) {
-    if (contains_word(before, k) || contains_word(behind, k)) return true;
+    if (contains_word(before_view, k) || contains_word(behind_view, k)) return true;
   }
   return false;
 }
