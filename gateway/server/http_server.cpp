@@ -518,6 +518,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void begin_request() {
+    head_.reset();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(
         std::min<size_t>(limits_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
@@ -526,7 +527,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     body.limit = limits_.max_body_bytes;
     body.choose = [this](const http::request_header<>& header) {
       try {
-        return server_->handler().body_sink(head_of(header, remote_));
+        // Kept for dispatch(): the request's head is copied out of the parser once, not twice.
+        head_.emplace(head_of(header, remote_));
+        head_fields_ = head_->headers.size();
+        return server_->handler().body_sink(*head_);
       } catch (...) {
         return std::shared_ptr<BodySink>();  // a handler bug buffers the body as usual
       }
@@ -551,7 +555,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
       ex->close_after_ = true;
       no_more_requests_ = true;
     }
-    ServerRequest request = to_request(msg, remote_, true);
+    ServerRequest request;
+    if (head_) {
+      request = std::move(*head_);
+      head_.reset();
+      // Trailer fields of a chunked body come after the head's.
+      size_t index = 0;
+      for (const auto& field : msg) {
+        if (index++ < head_fields_) continue;
+        request.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+      }
+      request.body = std::move(msg.body().text);
+      request.body_sink = msg.body().sink;
+    } else {
+      request = to_request(msg, remote_, true);
+    }
     if (draining_) {
       ex->close_after_ = true;
       no_more_requests_ = true;
@@ -582,6 +600,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                               : "malformed HTTP request";
     ServerRequest request = to_request(parser_->get(), remote_, false);
     parser_.reset();
+    head_.reset();
     disarm();
     no_more_requests_ = true;
     auto ex = new_exchange(false);
@@ -677,6 +696,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<SinkableBody>> parser_;
+  // The current request's head as given to body_sink() (set once its body begins), and how
+  // many of the parser's fields it holds.
+  std::optional<ServerRequest> head_;
+  size_t head_fields_ = 0;
   // Requests awaiting their response, in order (at most max_pipelined: a vector, because an
   // empty std::deque still allocates ~600 bytes, which idle connections should not pay).
   std::vector<std::shared_ptr<Exchange>> slots_;
