@@ -21,8 +21,12 @@ bool is_thinking_block(const ContentPart& part) {
 }  // namespace
 
 ChatRequest adapt_for(const ChatRequest& request, const Backend& backend) {
-  ChatRequest out = request;
-  if (request.surface == ApiSurface::messages &&
+  return adapt_for(ChatRequest(request), backend);
+}
+
+ChatRequest adapt_for(ChatRequest&& request, const Backend& backend) {
+  ChatRequest out = std::move(request);
+  if (out.surface == ApiSurface::messages &&
       backend.capabilities().native_protocol != "anthropic") {
     // Anthropic-only members would be refused by another vendor (OpenAI-shaped translators
     // forward `extra` verbatim), and thinking blocks mean nothing to it.
@@ -35,11 +39,12 @@ ChatRequest adapt_for(const ChatRequest& request, const Backend& backend) {
       }
     }
   }
-  if (request.surface == ApiSurface::completions && !backend.capabilities().completions_api) {
+  if (out.surface == ApiSurface::completions && !backend.capabilities().completions_api) {
     out.surface = ApiSurface::chat_completions;
     Message user;
     user.role = Role::user;
-    user.content.push_back(ContentPart{.kind = ContentPart::Kind::text, .text = request.prompt});
+    user.content.push_back(
+        ContentPart{.kind = ContentPart::Kind::text, .text = std::move(out.prompt)});
     out.messages = {std::move(user)};
     out.prompt.clear();
   }
@@ -62,7 +67,10 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
     outcome_.served = static_cast<int>(next_);
     outcome_.attempts.push_back(Attempt{.backend = candidate.backend->info().name,
                                         .model = candidate.model});
-    ChatRequest request = adapt_for(request_, *candidate.backend);
+    // The last candidate takes the request itself: no copy of its messages.
+    ChatRequest request = next_ + 1 == candidates_.size()
+                              ? adapt_for(std::move(request_), *candidate.backend)
+                              : adapt_for(request_, *candidate.backend);
     request.model = candidate.model;
     size_t attempt = next_++;
 

@@ -178,14 +178,16 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
     HttpHandlers handlers{
         .on_head =
             [this, self = shared_from_this(), gen](int status, const Headers& headers) {
-              asio::post(strand_, [self, gen, status, headers] {
-                if (self->generation_ == gen && !self->done_) self->on_head(status, headers);
+              asio::post(strand_, [self, gen, status, headers = Headers(headers)]() mutable {
+                if (self->generation_ == gen && !self->done_) {
+                  self->on_head(status, std::move(headers));
+                }
               });
             },
         .on_body =
             [this, self = shared_from_this(), gen](std::string_view bytes) {
-              asio::post(strand_, [self, gen, bytes = std::string(bytes)] {
-                if (self->generation_ == gen && !self->done_) self->on_body(bytes);
+              asio::post(strand_, [self, gen, bytes = std::string(bytes)]() mutable {
+                if (self->generation_ == gen && !self->done_) self->on_body(std::move(bytes));
               });
             },
         .on_complete =
@@ -203,20 +205,26 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
 
   bool ok_status() const { return status_ >= 200 && status_ < 300; }
 
-  void on_head(int status, const Headers& headers) {
+  void on_head(int status, Headers headers) {
     status_ = status;
-    headers_ = headers;
+    headers_ = std::move(headers);
     if (ok_status() && stream_) decoder_ = backend_->translator_->make_stream_decoder();
   }
 
-  void on_body(std::string_view bytes) {
+  void on_body(std::string&& piece) {
     if (attempt_failure_) return;
+    std::string_view bytes = piece;
     if (!ok_status()) {
       body_.append(bytes.substr(0, kMaxErrorBody - std::min(kMaxErrorBody, body_.size())));
       return;
     }
     if (!stream_) {
-      body_.append(bytes);  // the client bounds the whole body
+      // The client bounds the whole body. Usually it is one piece: taken, not copied.
+      if (body_.empty()) {
+        body_ = std::move(piece);
+      } else {
+        body_.append(bytes);
+      }
       return;
     }
     std::vector<ChatChunk> chunks;

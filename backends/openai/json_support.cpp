@@ -94,7 +94,10 @@ std::string_view type_name(const Json& value) {
 
 FinishReason parse_finish_reason(const Json& value) {
   if (!value.is_string()) return FinishReason::none;
-  const auto& s = value.get_ref<const std::string&>();
+  return parse_finish_reason(std::string_view(value.get_ref<const std::string&>()));
+}
+
+FinishReason parse_finish_reason(std::string_view s) {
   if (s == "stop") return FinishReason::stop;
   if (s == "length") return FinishReason::length;
   if (s == "tool_calls" || s == "function_call") return FinishReason::tool_calls;

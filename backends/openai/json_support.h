@@ -40,6 +40,8 @@ std::unexpected<Error> upstream(std::string message);
 std::string_view type_name(const Json& value);
 
 FinishReason parse_finish_reason(const Json& value);
+// The same for a string value.
+FinishReason parse_finish_reason(std::string_view value);
 // nullptr for FinishReason::none.
 Json finish_reason_json(FinishReason reason);
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "json_support.h"
+#include "openai_fast_parser.h"
 #include "switchyard/backends/openai_json.h"
 
 namespace sy::backends::openai {
@@ -439,6 +440,12 @@ Status parse_response_format(const Json& v, ChatRequest& r) {
 }  // namespace
 
 Result<ChatRequest> parse_chat_request(std::string_view body, const ParseLimits& limits) {
+  if (auto fast = detail::parse_chat_request_fast(body, limits.max_depth)) return std::move(*fast);
+  return detail::parse_chat_request_dom(body, limits.max_depth);
+}
+
+Result<ChatRequest> detail::parse_chat_request_dom(std::string_view body, size_t max_depth) {
+  const ParseLimits limits{.max_depth = max_depth};
   auto root = parse_root(body, limits);
   if (!root) return std::unexpected(root.error());
   ChatRequest r;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "json_support.h"
+#include "openai_fast_parser.h"
 #include "switchyard/backends/openai_json.h"
 
 namespace sy::backends::openai {
@@ -126,6 +127,13 @@ bool has_error_member(const Json& root) {
 }  // namespace
 
 Result<ChatResponse> parse_chat_response(std::string_view body) {
+  if (auto fast = detail::parse_chat_response_fast(body, kMaxUpstreamDepth)) {
+    return std::move(*fast);
+  }
+  return detail::parse_chat_response_dom(body);
+}
+
+Result<ChatResponse> detail::parse_chat_response_dom(std::string_view body) {
   auto root = parse_upstream(body, "response");
   if (!root) return std::unexpected(root.error());
   if (has_error_member(*root)) return std::unexpected(detail::error_from_json(0, *root));
@@ -153,6 +161,11 @@ Result<ChatResponse> parse_chat_response(std::string_view body) {
 }
 
 Result<std::vector<ChatChunk>> parse_chunk(std::string_view data) {
+  if (auto fast = detail::parse_chunk_fast(data, kMaxUpstreamDepth)) return std::move(*fast);
+  return detail::parse_chunk_dom(data);
+}
+
+Result<std::vector<ChatChunk>> detail::parse_chunk_dom(std::string_view data) {
   auto root = parse_upstream(data, "stream chunk");
   if (!root) return std::unexpected(root.error());
   if (has_error_member(*root)) return std::unexpected(detail::error_from_json(0, *root));

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
+#include <cstring>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -93,9 +95,13 @@ bool server_owned(std::string_view name) {
 
 // A header a handler built from upstream data must not be able to split the response.
 bool safe_header(std::string_view name, std::string_view value) {
-  auto bad = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
-  return !name.empty() && std::none_of(name.begin(), name.end(), bad) &&
-         std::none_of(value.begin(), value.end(), bad);
+  // memchr is vectorised; a byte-by-byte test of every value showed in profiles.
+  auto clean = [](std::string_view s) {
+    return std::memchr(s.data(), '\r', s.size()) == nullptr &&
+           std::memchr(s.data(), '\n', s.size()) == nullptr &&
+           std::memchr(s.data(), '\0', s.size()) == nullptr;
+  };
+  return !name.empty() && clean(name) && clean(value);
 }
 
 std::string chunk(std::string_view data) {
@@ -346,30 +352,38 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // --- strand-only from here -------------------------------------------------------------
 
-  // `chunked` false and `length` nullopt: a body delimited by closing the connection.
-  std::string head(Exchange& ex, int status, const Headers& headers, bool chunked,
-                   std::optional<size_t> length) {
+  // Appends the response head to `out`. `chunked` false and `length` nullopt: a body
+  // delimited by closing the connection.
+  void append_head(std::string& out, Exchange& ex, int status, const Headers& headers,
+                   bool chunked, std::optional<size_t> length) {
     bool last = !slots_.empty() && slots_.back().get() == &ex;
     if (draining_ && last) ex.close_after_ = true;
     if (ex.close_after_) no_more_requests_ = true;
-    std::string out;
-    out.reserve(256);
-    out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-    out += http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
-    out += "\r\n";
+    const std::string_view reason =
+        http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+    const std::string_view date = http_date();
+    size_t size = 64 + reason.size() + date.size();
+    for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
+    out.reserve(out.size() + size + (length ? *length : 0));
+    char number[24];
+    auto digits = [&number](size_t n) {
+      auto end = std::to_chars(number, number + sizeof number, n).ptr;
+      return std::string_view(number, static_cast<size_t>(end - number));
+    };
+    out.append("HTTP/1.1 ").append(digits(static_cast<size_t>(status))).append(" ");
+    out.append(reason).append("\r\n");
     for (const auto& [name, value] : headers) {
       if (server_owned(name) || !safe_header(name, value)) continue;
       out.append(name).append(": ").append(value).append("\r\n");
     }
-    out.append("Date: ").append(http_date()).append("\r\nServer: switchyard\r\n");
+    out.append("Date: ").append(date).append("\r\nServer: switchyard\r\n");
     if (chunked) {
-      out += "Transfer-Encoding: chunked\r\n";
+      out.append("Transfer-Encoding: chunked\r\n");
     } else if (length) {
-      out += "Content-Length: " + std::to_string(*length) + "\r\n";
+      out.append("Content-Length: ").append(digits(*length)).append("\r\n");
     }
-    if (ex.close_after_) out += "Connection: close\r\n";
-    out += "\r\n";
-    return out;
+    if (ex.close_after_) out.append("Connection: close\r\n");
+    out.append("\r\n");
   }
 
   // Moves whatever is ready, in request order, to the socket.
@@ -504,6 +518,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void begin_request() {
+    head_.reset();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(
         std::min<size_t>(limits_.max_header_bytes, std::numeric_limits<uint32_t>::max())));
@@ -512,7 +527,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     body.limit = limits_.max_body_bytes;
     body.choose = [this](const http::request_header<>& header) {
       try {
-        return server_->handler().body_sink(head_of(header, remote_));
+        // Kept for dispatch(): the request's head is copied out of the parser once, not twice.
+        head_.emplace(head_of(header, remote_));
+        head_fields_ = head_->headers.size();
+        return server_->handler().body_sink(*head_);
       } catch (...) {
         return std::shared_ptr<BodySink>();  // a handler bug buffers the body as usual
       }
@@ -537,7 +555,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
       ex->close_after_ = true;
       no_more_requests_ = true;
     }
-    ServerRequest request = to_request(msg, remote_, true);
+    ServerRequest request;
+    if (head_) {
+      request = std::move(*head_);
+      head_.reset();
+      // Trailer fields of a chunked body come after the head's.
+      size_t index = 0;
+      for (const auto& field : msg) {
+        if (index++ < head_fields_) continue;
+        request.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+      }
+      request.body = std::move(msg.body().text);
+      request.body_sink = msg.body().sink;
+    } else {
+      request = to_request(msg, remote_, true);
+    }
     if (draining_) {
       ex->close_after_ = true;
       no_more_requests_ = true;
@@ -568,6 +600,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                               : "malformed HTTP request";
     ServerRequest request = to_request(parser_->get(), remote_, false);
     parser_.reset();
+    head_.reset();
     disarm();
     no_more_requests_ = true;
     auto ex = new_exchange(false);
@@ -663,6 +696,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<SinkableBody>> parser_;
+  // The current request's head as given to body_sink() (set once its body begins), and how
+  // many of the parser's fields it holds.
+  std::optional<ServerRequest> head_;
+  size_t head_fields_ = 0;
   // Requests awaiting their response, in order (at most max_pipelined: a vector, because an
   // empty std::deque still allocates ~600 bytes, which idle connections should not pay).
   std::vector<std::shared_ptr<Exchange>> slots_;
@@ -684,7 +721,7 @@ void Exchange::respond(int status, Headers headers, std::string body) {
     auto connection = connection_.lock();
     if (!connection || cancelled_ || started_) return;
     started_ = finished_ = true;
-    out_ += connection->head(*this, status, headers, false, body.size());
+    connection->append_head(out_, *this, status, headers, false, body.size());
     if (!head_request_) out_ += body;
     connection->pump();
   });
@@ -696,7 +733,7 @@ void Exchange::start_stream(int status, Headers headers) {
     if (!connection || cancelled_ || started_) return;
     started_ = streaming_ = true;
     if (http10_) close_after_ = true;
-    out_ += connection->head(*this, status, headers, !http10_, std::nullopt);
+    connection->append_head(out_, *this, status, headers, !http10_, std::nullopt);
     connection->pump();
   });
 }

@@ -235,6 +235,33 @@ TEST(HttpServer, ASinkRefusingThePieceAnswersAtOnceAndCloses) {
   EXPECT_TRUE(client.closed_within(2000ms));
 }
 
+// The handler gets the head's fields (lower-cased, in order), then a chunked body's trailer
+// fields, and the whole body: the same request whether or not a body was announced.
+TEST(HttpServer, HandsOverHeadTrailerFieldsAndBodyOfAChunkedRequest) {
+  RunningServer s;
+  TestHttpClient client(s.port());
+  ASSERT_TRUE(client.send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nX-First: 1\r\nTransfer-Encoding: chunked\r\n"
+      "Trailer: X-Sum\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "POST /echo abcde");
+  ASSERT_TRUE(client.send("GET /echo HTTP/1.1\r\nHost: t\r\nX-Second: 2\r\n\r\n"));
+  ASSERT_TRUE(client.read_response());
+  auto requests = s.handler().requests();
+  ASSERT_EQ(requests.size(), 2u);
+  std::vector<std::string> names;
+  for (const auto& [name, value] : requests[0].headers) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"host", "x-first", "transfer-encoding", "trailer",
+                                             "x-sum"}));
+  EXPECT_EQ(backends::find_header(requests[0].headers, "x-sum").value_or(""), "5");
+  EXPECT_EQ(requests[0].remote_address, "127.0.0.1");
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[1].body, "");
+  EXPECT_EQ(backends::find_header(requests[1].headers, "x-first"), std::nullopt);
+  EXPECT_EQ(backends::find_header(requests[1].headers, "x-second").value_or(""), "2");
+}
+
 TEST(HttpServer, RejectsChunkedBodyOverLimitWith413) {
   RunningServer s;
   TestHttpClient client(s.port());

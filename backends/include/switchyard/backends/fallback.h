@@ -46,6 +46,8 @@ struct FallbackHandlers {
 // (ApiSurface::messages) sent to a backend that does not speak Anthropic natively loses its
 // Anthropic-only top-level members (`extra`) and its thinking blocks.
 ChatRequest adapt_for(const ChatRequest& request, const Backend& backend);
+// The same, consuming `request` (its messages are moved, not copied).
+ChatRequest adapt_for(ChatRequest&& request, const Backend& backend);
 
 // Handlers run on the executors of the backends (serialized per call), never inside this
 // function. Candidates must not be empty (the caller answers "no backend" itself).
