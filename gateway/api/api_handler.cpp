@@ -72,6 +72,7 @@ ApiHandler::ApiHandler(ConfigPtr config, std::shared_ptr<const ModelCatalog> cat
       ledger_(std::move(ledger)),
       limiter_(std::move(limiter)),
       usage_query_(open_ledger_query(*config_)),
+      usage_pool_(std::make_unique<BoundedWorkPool>(config_->usage.max_concurrent_queries)),
       gate_(*config_, catalog_) {}
 
 bool ApiHandler::wait_for_exchanges(std::chrono::milliseconds timeout) {
@@ -153,7 +154,7 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
     return batches(request, request_id, *writer);
   }
   if (path == "/v1/usage" || path == "/v1/usage/savings") {
-    return usage(request, request_id, *writer);  // usage_routes.cpp
+    return usage(request, request_id, std::move(writer));  // usage_routes.cpp
   }
   bool is_messages = path == "/v1/messages";
   bool is_count_tokens = path == "/v1/messages/count_tokens";

@@ -24,6 +24,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "api/bounded_work_pool.h"
 #include "api/chat_exchange.h"
 #include "batch/batch_service.h"
 #include "ledger/ledger_query.h"
@@ -149,8 +150,9 @@ class ApiHandler : public RequestHandler {
                ResponseWriter& writer);
   // Where `row` is recorded: batch lines' rows go to their line, every other to the ledger.
   std::shared_ptr<LedgerWriter> ledger_for(const LedgerRow& row) const;
-  // GET /v1/usage and /v1/usage/savings (usage_routes.cpp).
-  void usage(const ServerRequest& request, const std::string& request_id, ResponseWriter& writer);
+  // GET /v1/usage and /v1/usage/savings (usage_routes.cpp): the query runs on usage_pool_.
+  void usage(const ServerRequest& request, const std::string& request_id,
+             std::shared_ptr<ResponseWriter> writer);
   // The Anthropic surface (anthropic_routes.cpp).
   void messages(const ServerRequest& request, const Principal& principal, LedgerRow row,
                 std::shared_ptr<ResponseWriter> writer);
@@ -165,6 +167,9 @@ class ApiHandler : public RequestHandler {
   std::shared_ptr<metrics::GatewayMetrics> metrics_;
   std::shared_ptr<Limiter> limiter_;  // null = no budgets or rate limits
   std::shared_ptr<LedgerQuery> usage_query_;  // the configured store; null = no ledger
+  // Runs usage_query_ off the I/O threads. Its tasks hold what they use (config, store, writer),
+  // never the handler; its destructor lets accepted ones finish.
+  std::unique_ptr<BoundedWorkPool> usage_pool_;
   PolicyGate gate_;
   std::shared_ptr<BatchService> batch_;
   std::shared_ptr<LedgerWriter> batch_rows_;  // a BatchRowSink (batches_routes.cpp)

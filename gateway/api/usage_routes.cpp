@@ -1,6 +1,8 @@
 #include "api/usage_routes.h"
 
+#include <chrono>
 #include <exception>
+#include <functional>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -207,12 +209,12 @@ nlohmann::json usage_json(const UsageParams& params, const std::vector<UsageTota
 }
 
 void ApiHandler::usage(const ServerRequest& request, const std::string& request_id,
-                       ResponseWriter& writer) {
+                       std::shared_ptr<ResponseWriter> writer) {
   const bool savings = request.target.starts_with("/v1/usage/savings");
   auto reply_error = [&](const Error& error) {
     ErrorReply reply = openai_error_reply(error);
     reply.headers.emplace_back("x-request-id", request_id);
-    writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));
+    writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));
   };
   if (request.method != "GET") {
     reply_error(
@@ -255,18 +257,39 @@ void ApiHandler::usage(const ServerRequest& request, const std::string& request_
                       .code = "no_ledger"});
     return;
   }
-  // An admin request, not the data plane: the store is read on this thread.
-  nlohmann::json body;
-  try {
-    body = savings ? savings_json(*params, savings_report(*config_, *usage_query_, params->query))
-                   : usage_json(*params, usage_query_->aggregate(params->query));
-  } catch (const std::exception& e) {
-    spdlog::error("request_id={} usage: {}", request_id, e.what());
-    reply_error(Error{.kind = ErrorKind::internal, .message = "The ledger could not be read"});
-    return;
+  // The store is read, and the answer encoded, on usage_pool_: a query over a big ledger takes
+  // as long as it takes without stalling the connections this I/O thread serves. The writer
+  // posts the answer back to the connection's strand (and drops it if the client left).
+  BoundedWorkPool::Task task = [config = config_, store = usage_query_,
+                                params = std::move(*params), savings, request_id,
+                                writer]() -> std::function<void()> {
+    try {
+      std::string body =
+          savings ? savings_json(params, savings_report(*config, *store, params.query)).dump()
+                  : usage_json(params, store->aggregate(params.query)).dump();
+      return [writer, request_id, body = std::move(body)]() mutable {
+        writer->respond(200,
+                        {{"content-type", "application/json"}, {"x-request-id", request_id}},
+                        std::move(body));
+      };
+    } catch (const std::exception& e) {
+      spdlog::error("request_id={} usage: {}", request_id, e.what());
+    }
+    return [writer, request_id] {
+      ErrorReply reply = openai_error_reply(
+          Error{.kind = ErrorKind::internal, .message = "The ledger could not be read"});
+      reply.headers.emplace_back("x-request-id", request_id);
+      writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));
+    };
+  };
+  if (!usage_pool_->try_post(task)) {
+    spdlog::warn("request_id={} usage: {} queries already running; refused", request_id,
+                 usage_pool_->max_tasks());
+    reply_error(Error{.kind = ErrorKind::overloaded,
+                      .message = "Too many usage queries are running; retry shortly",
+                      .retry_after = std::chrono::seconds(1),
+                      .code = "usage_queries_busy"});
   }
-  writer.respond(200, {{"content-type", "application/json"}, {"x-request-id", request_id}},
-                 body.dump());
 }
 
 }  // namespace sy::gateway

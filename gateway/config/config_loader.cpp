@@ -494,6 +494,14 @@ void parse_metrics(const Reader& r, const YAML::Node& node, const std::string& p
   });
 }
 
+void parse_usage_api(const Reader& r, const YAML::Node& node, const std::string& path,
+                     UsageApiConfig& usage) {
+  r.expect_map(node, path, {"max_concurrent_queries"});
+  optional(node, path, "max_concurrent_queries", [&](const YAML::Node& n, const std::string& p) {
+    usage.max_concurrent_queries = static_cast<int>(r.integer(n, p, 1, 64));
+  });
+}
+
 void parse_batch(const Reader& r, const YAML::Node& node, const std::string& path,
                  BatchConfig& batch) {
   r.expect_map(node, path,
@@ -613,7 +621,7 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   r.expect_map(root, "",
                {"listen", "data_dir", "limits", "backends", "models", "tenants", "keys",
                 "pricing", "ledger", "batch", "max_upstream_response_bytes", "policies",
-                "metrics", "budgets", "rate_limits"});
+                "metrics", "budgets", "rate_limits", "usage"});
   optional(root, "", "listen", [&](const YAML::Node& n, const std::string& p) {
     config.listen = parse_listen(r, n, p);
   });
@@ -635,6 +643,9 @@ GatewayConfig parse_root(const Reader& r, const YAML::Node& root, const EnvLooku
   });
   optional(root, "", "metrics", [&](const YAML::Node& n, const std::string& p) {
     parse_metrics(r, n, p, config.metrics);
+  });
+  optional(root, "", "usage", [&](const YAML::Node& n, const std::string& p) {
+    parse_usage_api(r, n, p, config.usage);
   });
   if (!config.pricing.catalog) config.pricing.catalog = default_price_catalog();
   optional(root, "", "max_upstream_response_bytes", [&](const YAML::Node& n, const std::string& p) {

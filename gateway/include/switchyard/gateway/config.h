@@ -156,6 +156,12 @@ struct BatchConfig {
   bool synchronous_full = false;     // fsync every commit (survives power loss, not just kill)
 };
 
+// GET /v1/usage and /v1/usage/savings (`usage:`): their ledger queries run off the I/O threads,
+// at most `max_concurrent_queries` at once; a request over that gets 503 with retry-after.
+struct UsageApiConfig {
+  int max_concurrent_queries = 2;
+};
+
 struct GatewayConfig {
   std::string source;  // the file it came from ("" = embedded default)
   ListenConfig listen;
@@ -169,6 +175,7 @@ struct GatewayConfig {
   LedgerConfig ledger;
   MetricsConfig metrics;
   BatchConfig batch;
+  UsageApiConfig usage;
   // Spend budgets and rate limits (gateway/limits/), and where their state lives.
   std::vector<BudgetConfig> budgets;
   std::vector<RateLimitConfig> rate_limits;
