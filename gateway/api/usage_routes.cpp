@@ -10,6 +10,7 @@
 #include "api/api_handler.h"
 #include "api/error_reply.h"
 #include "ledger/savings_report.h"
+#include "switchyard/backends/text_codec.h"
 
 namespace sy::gateway {
 
@@ -25,12 +26,7 @@ Error bad_param(std::string message, std::string param) {
                .code = "invalid_parameter"};
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using backends::hex_value;
 
 // application/x-www-form-urlencoded value; nullopt when an escape is malformed.
 std::optional<std::string> url_decode(std::string_view text) {
@@ -260,16 +256,14 @@ void ApiHandler::usage(const ServerRequest& request, const std::string& request_
   // The store is read, and the answer encoded, on usage_pool_: a query over a big ledger takes
   // as long as it takes without stalling the connections this I/O thread serves. The writer
   // posts the answer back to the connection's strand (and drops it if the client left).
-  BoundedWorkPool::Task task = [config = config_, store = usage_query_,
-                                params = std::move(*params), savings, request_id,
-                                writer]() -> std::function<void()> {
+  BoundedWorkPool::Task task = [config = config_, store = usage_query_, params = std::move(*params),
+                                savings, request_id, writer]() -> std::function<void()> {
     try {
       std::string body =
           savings ? savings_json(params, savings_report(*config, *store, params.query)).dump()
                   : usage_json(params, store->aggregate(params.query)).dump();
       return [writer, request_id, body = std::move(body)]() mutable {
-        writer->respond(200,
-                        {{"content-type", "application/json"}, {"x-request-id", request_id}},
+        writer->respond(200, {{"content-type", "application/json"}, {"x-request-id", request_id}},
                         std::move(body));
       };
     } catch (const std::exception& e) {

@@ -5,6 +5,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "switchyard/backends/text_codec.h"
+
 namespace sy::gateway {
 
 namespace {
@@ -13,12 +15,7 @@ struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using backends::hex_value;
 
 }  // namespace
 

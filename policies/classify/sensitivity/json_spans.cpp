@@ -10,16 +10,14 @@
 #include <emmintrin.h>
 #endif
 
+#include "switchyard/backends/text_codec.h"
+
 namespace sy::policies::sensitivity_detail {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using backends::append_utf8;
+using backends::hex_value;
 
 // Four hex digits at `p` (bounds checked by the caller).
 int hex4(const char* p) {
@@ -48,24 +46,6 @@ size_t utf8_length(std::string_view s, size_t i) {
   if (c >= 0xF1 && c <= 0xF3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
   if (c == 0xF4) return cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
   return 0;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 }  // namespace
@@ -214,8 +194,8 @@ bool JsonSpans::parse_value(size_t depth, uint32_t& index) {
       members.reserve((stack_.size() - mark) / 2);
       for (size_t k = mark; k < stack_.size(); k += 2) {
         const JsonNode& key = nodes_[stack_[k]];
-        members.push_back({text_.substr(key.begin, key.end - key.begin), stack_[k],
-                           stack_[k + 1], k});
+        members.push_back(
+            {text_.substr(key.begin, key.end - key.begin), stack_[k], stack_[k + 1], k});
       }
       std::stable_sort(members.begin(), members.end(),
                        [](const Member& a, const Member& b) { return a.name < b.name; });
@@ -281,11 +261,21 @@ std::string_view JsonSpans::value(const JsonNode& n, std::string& scratch) const
     }
     char e = raw[++i];
     switch (e) {
-      case 'b': scratch.push_back('\b'); break;
-      case 'f': scratch.push_back('\f'); break;
-      case 'n': scratch.push_back('\n'); break;
-      case 'r': scratch.push_back('\r'); break;
-      case 't': scratch.push_back('\t'); break;
+      case 'b':
+        scratch.push_back('\b');
+        break;
+      case 'f':
+        scratch.push_back('\f');
+        break;
+      case 'n':
+        scratch.push_back('\n');
+        break;
+      case 'r':
+        scratch.push_back('\r');
+        break;
+      case 't':
+        scratch.push_back('\t');
+        break;
       case 'u': {
         uint32_t cp = static_cast<uint32_t>(hex4(raw.data() + i + 1));
         i += 4;
