@@ -86,39 +86,14 @@ class VendorBatches : public ::testing::Test {
   void stop() { gateway_.reset(); }
 
   std::string create_batch(const std::string& input) {
-    TestResponse up = client_.post(gateway_->url("/v1/files"), multipart_upload(input, "batch"),
-                                   upload_headers(kKey));
-    EXPECT_EQ(up.status, 200) << up.body;
-    json body = {{"input_file_id", json::parse(up.body)["id"]},
-                 {"endpoint", "/v1/chat/completions"},
-                 {"completion_window", "24h"}};
-    TestResponse r = client_.post(gateway_->url("/v1/batches"), body.dump(),
-                                  {{"authorization", std::string("Bearer ") + kKey}});
-    EXPECT_EQ(r.status, 200) << r.body;
-    const json created = json::parse(r.body, nullptr, false);
-    EXPECT_TRUE(created.is_object() && created.contains("id") && created["id"].is_string())
-        << "upload: " << up.body << "\ncreate: " << r.body;
-    return created.value("id", "");
+    return sy::testing::create_batch(client_, gateway_->url(""), kKey, input);
   }
   json wait(const std::string& id) {
     return wait_for_batch(client_, gateway_->url("/v1/batches/" + id), kKey);
   }
   // custom_id -> line of the file.
   std::map<std::string, json> file_lines(const json& batch, const char* field) {
-    std::map<std::string, json> out;
-    if (!batch[field].is_string()) return out;
-    TestResponse r =
-        client_.get(gateway_->url("/v1/files/" + batch[field].get<std::string>() + "/content"),
-                    {{"authorization", std::string("Bearer ") + kKey}});
-    EXPECT_EQ(r.status, 200) << field << ": " << r.body;
-    for (json& line : jsonl(r.body)) {
-      EXPECT_TRUE(line.contains("custom_id") && line["custom_id"].is_string()) << line.dump();
-      if (line.contains("custom_id") && line["custom_id"].is_string()) {
-        const std::string custom_id = line["custom_id"];
-        out[custom_id] = std::move(line);
-      }
-    }
-    return out;
+    return batch_file_lines(client_, gateway_->url(""), kKey, batch, field);
   }
   std::map<std::string, gateway::LedgerRow> ledger_rows() {
     std::map<std::string, gateway::LedgerRow> out;

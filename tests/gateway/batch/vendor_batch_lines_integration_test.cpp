@@ -33,18 +33,6 @@ rules:
     require: {regions: [eu]}
 )";
 
-std::string line_with(const std::string& custom_id, const std::string& model,
-                      const std::string& text, int max_tokens) {
-  json line = {{"custom_id", custom_id},
-               {"method", "POST"},
-               {"url", "/v1/chat/completions"},
-               {"body",
-                {{"model", model},
-                 {"max_tokens", max_tokens},
-                 {"messages", {{{"role", "user"}, {"content", text}}}}}}};
-  return line.dump() + "\n";
-}
-
 class VendorBatchLines : public ::testing::Test {
  protected:
   VendorBatchLines()
@@ -94,29 +82,11 @@ class VendorBatchLines : public ::testing::Test {
   }
 
   json run_job(const std::string& input) {
-    TestResponse up = client_.post(gateway_->url("/v1/files"), multipart_upload(input, "batch"),
-                                   upload_headers(kKey));
-    EXPECT_EQ(up.status, 200) << up.body;
-    json body = {{"input_file_id", json::parse(up.body)["id"]},
-                 {"endpoint", "/v1/chat/completions"},
-                 {"completion_window", "24h"}};
-    TestResponse r = client_.post(gateway_->url("/v1/batches"), body.dump(),
-                                  {{"authorization", std::string("Bearer ") + kKey}});
-    EXPECT_EQ(r.status, 200) << r.body;
-    const std::string id = json::parse(r.body).value("id", "");
+    const std::string id = create_batch(client_, gateway_->url(""), kKey, input);
     return wait_for_batch(client_, gateway_->url("/v1/batches/" + id), kKey);
   }
   std::map<std::string, json> file_lines(const json& batch, const char* field) {
-    std::map<std::string, json> out;
-    if (!batch[field].is_string()) return out;
-    TestResponse r =
-        client_.get(gateway_->url("/v1/files/" + batch[field].get<std::string>() + "/content"),
-                    {{"authorization", std::string("Bearer ") + kKey}});
-    for (json& line : jsonl(r.body)) {
-      const std::string custom_id = line.value("custom_id", "");
-      out[custom_id] = std::move(line);
-    }
-    return out;
+    return batch_file_lines(client_, gateway_->url(""), kKey, batch, field);
   }
   // custom_id -> ledger row (the request id ends in the line's index into `ids`).
   std::map<std::string, gateway::LedgerRow> ledger_by_line(const std::vector<std::string>& ids) {
@@ -164,7 +134,7 @@ TEST_F(VendorBatchLines, ABlockBudgetRefusesTheLinesPastItsRemainderWithTheSyncE
   std::string input;
   for (int i = 0; i < 6; ++i) {
     ids.push_back("l" + std::to_string(i));
-    input += line_with(ids.back(), "fast", "hello there", 1000);
+    input += chat_line(ids.back(), "fast", "hello there", 1000);
   }
   const json done = run_job(input);
   ASSERT_EQ(done["status"], "completed") << done.dump();
@@ -214,7 +184,7 @@ TEST_F(VendorBatchLines, ARateLimitCountsBatchedLinesWhenTheyAreSubmitted) {
   start(cfg);
   std::vector<std::string> ids = {"a", "b", "c", "d"};
   std::string input;
-  for (const auto& id : ids) input += line_with(id, "fast", "hello", 20);
+  for (const auto& id : ids) input += chat_line(id, "fast", "hello", 20);
   const json done = run_job(input);
   ASSERT_EQ(done["status"], "completed") << done.dump();
   EXPECT_EQ(done["request_counts"]["completed"], 2);
@@ -241,7 +211,7 @@ TEST_F(VendorBatchLines, ARefusedVendorBatchFallsBackToLocalAtTheNormalPrice) {
   start(config("sk-wrong"));  // the vendor refuses the gateway's key: the batch is refused
   std::vector<std::string> ids = {"x0", "x1", "x2"};
   std::string input;
-  for (const auto& id : ids) input += line_with(id, "chat", "hello " + id, 20);
+  for (const auto& id : ids) input += chat_line(id, "chat", "hello " + id, 20);
   const json done = run_job(input);
   ASSERT_EQ(done["status"], "completed") << done.dump();
   EXPECT_EQ(done["request_counts"]["completed"], 3);
@@ -272,7 +242,7 @@ TEST_F(VendorBatchLines, LinesThatExpireAtTheVendorFallBackAndTheRestStayBatched
   start(config());
   std::vector<std::string> ids = {"ok", "late"};
   const json done =
-      run_job(line_with("ok", "chat", "hello", 20) + line_with("late", "chat", "too late", 20));
+      run_job(chat_line("ok", "chat", "hello", 20) + chat_line("late", "chat", "too late", 20));
   ASSERT_EQ(done["status"], "completed") << done.dump();
   EXPECT_EQ(file_lines(done, "output_file_id").size(), 2u);
   EXPECT_EQ(local_.request_count(), 1u);
@@ -286,8 +256,8 @@ TEST_F(VendorBatchLines, LinesThatExpireAtTheVendorFallBackAndTheRestStayBatched
 TEST_F(VendorBatchLines, ARestrictedLineWhoseOnlyAllowedBackendFailsGoesToTheErrorFile) {
   start(config("sk-wrong"));  // oai, the one EU vendor, refuses the batch
   std::vector<std::string> ids = {"plain", "card"};
-  const json done = run_job(line_with("plain", "eu-first", "hello there", 20) +
-                            line_with("card", "eu-first", std::string("Refund ") + kCard, 20));
+  const json done = run_job(chat_line("plain", "eu-first", "hello there", 20) +
+                            chat_line("card", "eu-first", std::string("Refund ") + kCard, 20));
   ASSERT_EQ(done["status"], "completed") << done.dump();
   auto output = file_lines(done, "output_file_id");
   auto errors = file_lines(done, "error_file_id");
