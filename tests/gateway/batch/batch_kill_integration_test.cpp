@@ -9,9 +9,9 @@
 
 #include "fakes/fake_vendor.h"
 #include "gateway/batch/batch_test_support.h"
-#include "support/serve_process.h"
 #include "gateway/cli/temp_dir.h"
 #include "ledger/sqlite_ledger_writer.h"
+#include "support/serve_process.h"
 
 namespace sy::testing {
 namespace {
@@ -55,16 +55,8 @@ TEST(BatchKill, AJobKilledMidwayResumesWithEveryLineOnceAndBilledOnce) {
     ASSERT_NE(serve.port(), 0) << "switchyard serve did not start";
     std::string input;
     for (int i = 0; i < kLines; ++i) input += chat_line("line-" + std::to_string(i), "m", "hi");
-    TestResponse up =
-        client.post(serve.url("/v1/files"), multipart_upload(input, "batch"),
-                    {{"content-type", std::string("multipart/form-data; boundary=") + kBoundary}});
-    ASSERT_EQ(up.status, 200) << up.body;
-    json body = {{"input_file_id", json::parse(up.body)["id"]},
-                 {"endpoint", "/v1/chat/completions"},
-                 {"completion_window", "24h"}};
-    TestResponse created = client.post(serve.url("/v1/batches"), body.dump());
-    ASSERT_EQ(created.status, 200) << created.body;
-    batch_id = json::parse(created.body)["id"];
+    batch_id = create_batch(client, serve.url(""), "", input);
+    ASSERT_FALSE(batch_id.empty());
     // Kill once a good part of the job is stored, while lines are in flight.
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     int64_t done = 0;

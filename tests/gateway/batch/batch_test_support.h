@@ -29,9 +29,16 @@ inline std::string multipart_upload(const std::string& content, const std::strin
   return b;
 }
 
+// `key` "" = no authorization header (a gateway configured without keys).
+inline backends::Headers auth_headers(const std::string& key) {
+  if (key.empty()) return {};
+  return {{"authorization", "Bearer " + key}};
+}
+
 inline backends::Headers upload_headers(const std::string& key) {
-  return {{"authorization", "Bearer " + key},
-          {"content-type", std::string("multipart/form-data; boundary=") + kBoundary}};
+  backends::Headers headers = auth_headers(key);
+  headers.emplace_back("content-type", std::string("multipart/form-data; boundary=") + kBoundary);
+  return headers;
 }
 
 // One chat line; `max_tokens` in the body when given.
@@ -83,8 +90,8 @@ inline std::vector<nlohmann::json> jsonl(const std::string& text) {
 }
 
 // Uploads `input` (JSONL) as a batch file to the gateway at `base_url` and creates a 24h
-// chat-completions batch over it; returns the batch id ("" when either call failed, which the
-// expectations report).
+// chat-completions batch over it (`key` "" = no authorization); returns the batch id ("" when
+// either call failed, which the expectations report).
 inline std::string create_batch(TestHttpClient& client, const std::string& base_url,
                                 const std::string& key, const std::string& input) {
   TestResponse up =
@@ -93,8 +100,7 @@ inline std::string create_batch(TestHttpClient& client, const std::string& base_
   nlohmann::json body = {{"input_file_id", nlohmann::json::parse(up.body, nullptr, false)["id"]},
                          {"endpoint", "/v1/chat/completions"},
                          {"completion_window", "24h"}};
-  TestResponse r =
-      client.post(base_url + "/v1/batches", body.dump(), {{"authorization", "Bearer " + key}});
+  TestResponse r = client.post(base_url + "/v1/batches", body.dump(), auth_headers(key));
   EXPECT_EQ(r.status, 200) << r.body;
   const nlohmann::json created = nlohmann::json::parse(r.body, nullptr, false);
   EXPECT_TRUE(created.is_object() && created.contains("id") && created["id"].is_string())

@@ -130,16 +130,8 @@ TEST_F(PostgresBatchStore, AJobKilledMidwayResumesFromPostgresBilledOnce) {
     for (int i = 0; i < kLines; ++i) {
       input += sy::testing::chat_line("line-" + std::to_string(i), "m", "hi");
     }
-    auto up = client.post(
-        serve.url("/v1/files"), sy::testing::multipart_upload(input, "batch"),
-        {{"content-type", std::string("multipart/form-data; boundary=") + sy::testing::kBoundary}});
-    ASSERT_EQ(up.status, 200) << up.body;
-    json body = {{"input_file_id", json::parse(up.body)["id"]},
-                 {"endpoint", "/v1/chat/completions"},
-                 {"completion_window", "24h"}};
-    auto created = client.post(serve.url("/v1/batches"), body.dump());
-    ASSERT_EQ(created.status, 200) << created.body;
-    batch_id = json::parse(created.body)["id"];
+    batch_id = sy::testing::create_batch(client, serve.url(""), "", input);
+    ASSERT_FALSE(batch_id.empty());
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     int64_t done = 0;
     while (std::chrono::steady_clock::now() < give_up) {
@@ -222,16 +214,8 @@ TEST_F(PostgresBatchStore, AGatewayKilledBeforeStoringAVendorsBatchIdFindsItAfte
     for (int i = 0; i < kLines; ++i) {
       input += sy::testing::chat_line("line-" + std::to_string(i), "haiku", "hi");
     }
-    auto up = client.post(
-        serve.url("/v1/files"), sy::testing::multipart_upload(input, "batch"),
-        {{"content-type", std::string("multipart/form-data; boundary=") + sy::testing::kBoundary}});
-    ASSERT_EQ(up.status, 200) << up.body;
-    json body = {{"input_file_id", json::parse(up.body)["id"]},
-                 {"endpoint", "/v1/chat/completions"},
-                 {"completion_window", "24h"}};
-    auto created = client.post(serve.url("/v1/batches"), body.dump());
-    ASSERT_EQ(created.status, 200) << created.body;
-    batch_id = json::parse(created.body)["id"];
+    batch_id = sy::testing::create_batch(client, serve.url(""), "", input);
+    ASSERT_FALSE(batch_id.empty());
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (fake.batch_count(sy::fakes::Vendor::anthropic) == 0 &&
            std::chrono::steady_clock::now() < give_up) {
