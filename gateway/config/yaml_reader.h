@@ -4,13 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <initializer_list>
-#include <limits>
-#include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +13,7 @@
 #include "env_substitution.h"
 #include "micro_dollars.h"
 #include "switchyard/gateway/config_loader.h"
+#include "switchyard/policies/rules/located_yaml.h"
 
 namespace sy::gateway::config_detail {
 
@@ -25,102 +21,17 @@ namespace sy::gateway::config_detail {
 // environment may not.
 enum class Echo { never, if_literal };
 
-inline size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
+using policies::located_yaml::did_you_mean;
+using policies::located_yaml::did_you_mean_in;
+using policies::located_yaml::index;
+using policies::located_yaml::join;
 
-// The closest of `choices` to `word`, when close enough to be a likely typo.
-template <class Choices>
-std::string did_you_mean_in(std::string_view word, const Choices& choices) {
-  std::string_view best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (std::string_view choice : choices) {
-    const size_t d = edit_distance(word, choice);
-    if (d < best_distance) {
-      best_distance = d;
-      best = choice;
-    }
-  }
-  const size_t allowed = std::max<size_t>(2, best.size() / 3);
-  if (best.empty() || best_distance > allowed) return "";
-  return " (did you mean \"" + std::string(best) + "\"?)";
-}
-
-inline std::string did_you_mean(std::string_view word,
-                               std::initializer_list<std::string_view> choices) {
-  return did_you_mean_in(word, choices);
-}
-
-inline std::string join(std::string_view path, std::string_view key) {
-  if (path.empty()) return std::string(key);
-  return std::string(path) + "." + std::string(key);
-}
-
-inline std::string index(std::string_view path, size_t i) {
-  return std::string(path) + "[" + std::to_string(i) + "]";
-}
-
-// Reads YAML nodes into typed values; every failure throws a located ConfigError.
-class Reader {
+// Reads YAML nodes into typed values, substituting ${ENV} in scalars; every failure throws a
+// located ConfigError.
+class Reader : public policies::located_yaml::LocatedReader<Reader, ConfigError> {
  public:
-  Reader(std::string source, EnvLookup env) : source_(std::move(source)), env_(std::move(env)) {}
-
-  [[noreturn]] void fail(const YAML::Mark& mark, std::string_view path,
-                         std::string_view what) const {
-    std::ostringstream out;
-    out << source_ << ":";
-    if (!mark.is_null()) out << mark.line + 1 << ":" << mark.column + 1 << ":";
-    out << " ";
-    if (!path.empty()) out << path << ": ";
-    out << what;
-    throw ConfigError(out.str());
-  }
-
-  [[noreturn]] void fail(const YAML::Node& at, std::string_view path, std::string_view what) const {
-    fail(at.Mark(), path, what);
-  }
-
-  // `node` must be a mapping whose keys are all in `allowed`, each at most once.
-  void expect_map(const YAML::Node& node, std::string_view path,
-                  std::initializer_list<std::string_view> allowed) const {
-    if (!node.IsMap()) fail(node, path, "must be a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const YAML::Node key = entry.first;
-      if (!key.IsScalar()) fail(key, path, "keys must be plain strings");
-      const std::string& name = key.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        fail(key, join(path, name), "unknown key" + did_you_mean(name, allowed));
-      }
-      if (!seen.insert(name).second) fail(key, join(path, name), "duplicate key");
-    }
-  }
-
-  // Mappings with free keys (headers, model aliases): every key a unique plain string.
-  void expect_free_map(const YAML::Node& node, std::string_view path) const {
-    if (!node.IsMap()) fail(node, path, "must be a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const YAML::Node key = entry.first;
-      if (!key.IsScalar() || key.Scalar().empty()) fail(key, path, "keys must be plain strings");
-      if (!seen.insert(key.Scalar()).second) fail(key, join(path, key.Scalar()), "duplicate key");
-    }
-  }
-
-  void expect_sequence(const YAML::Node& node, std::string_view path) const {
-    if (!node.IsSequence()) fail(node, path, "must be a list");
-  }
+  Reader(std::string source, EnvLookup env)
+      : LocatedReader(std::move(source)), env_(std::move(env)) {}
 
   Substituted scalar(const YAML::Node& node, std::string_view path) const {
     if (node.IsNull()) fail(node, path, "missing value");
@@ -132,12 +43,6 @@ class Reader {
 
   std::string string(const YAML::Node& node, std::string_view path) const {
     return scalar(node, path).text;
-  }
-
-  std::string non_empty(const YAML::Node& node, std::string_view path) const {
-    std::string value = string(node, path);
-    if (value.empty()) fail(node, path, "must not be empty");
-    return value;
   }
 
   // For error messages: the value in quotes when it is safe to show.
@@ -163,13 +68,6 @@ class Reader {
     return std::chrono::milliseconds(integer(node, path, min, int64_t{1} << 31));
   }
 
-  bool boolean(const YAML::Node& node, std::string_view path) const {
-    const std::string text = string(node, path);
-    if (text == "true" || text == "True" || text == "yes") return true;
-    if (text == "false" || text == "False" || text == "no") return false;
-    fail(node, path, "must be true or false");
-  }
-
   int64_t money(const YAML::Node& node, std::string_view path) const {
     auto value = parse_micro_dollars(string(node, path));
     if (!value) {
@@ -187,11 +85,9 @@ class Reader {
     return out;
   }
 
-  const std::string& source() const { return source_; }
   const EnvLookup& env() const { return env_; }
 
  private:
-  std::string source_;
   EnvLookup env_;
 };
 

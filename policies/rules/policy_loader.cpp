@@ -5,117 +5,36 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <initializer_list>
-#include <limits>
-#include <set>
 #include <sstream>
+
+#include "switchyard/policies/rules/located_yaml.h"
 
 namespace sy::policies {
 
 namespace {
 
-std::string join(std::string_view path, std::string_view key) {
-  if (path.empty()) return std::string(key);
-  return std::string(path) + "." + std::string(key);
-}
+using located_yaml::did_you_mean;
+using located_yaml::index;
+using located_yaml::join;
 
-std::string index(std::string_view path, size_t i) {
-  return std::string(path) + "[" + std::to_string(i) + "]";
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string did_you_mean(std::string_view word, std::initializer_list<std::string_view> choices) {
-  std::string_view best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (std::string_view choice : choices) {
-    const size_t d = edit_distance(word, choice);
-    if (d < best_distance) {
-      best_distance = d;
-      best = choice;
-    }
-  }
-  if (best.empty() || best_distance > std::max<size_t>(2, best.size() / 3)) return "";
-  return " (did you mean \"" + std::string(best) + "\"?)";
-}
-
-class Reader {
+class Reader : public located_yaml::LocatedReader<Reader, PolicyError> {
  public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
-
-  [[noreturn]] void fail(const YAML::Mark& mark, std::string_view path,
-                         std::string_view what) const {
-    std::ostringstream out;
-    out << source_ << ":";
-    if (!mark.is_null()) out << mark.line + 1 << ":" << mark.column + 1 << ":";
-    out << " ";
-    if (!path.empty()) out << path << ": ";
-    out << what;
-    throw PolicyError(out.str());
-  }
-  [[noreturn]] void fail(const YAML::Node& at, std::string_view path, std::string_view what) const {
-    fail(at.Mark(), path, what);
-  }
+  using LocatedReader::LocatedReader;
 
   SourceLocation where(const YAML::Node& at, std::string path) const {
     const YAML::Mark mark = at.Mark();
-    return SourceLocation{.file = source_,
+    return SourceLocation{.file = source(),
                           .line = mark.is_null() ? 0 : mark.line + 1,
                           .column = mark.is_null() ? 0 : mark.column + 1,
                           .path = std::move(path)};
-  }
-
-  void expect_map(const YAML::Node& node, std::string_view path,
-                  std::initializer_list<std::string_view> allowed) const {
-    if (!node.IsMap()) fail(node, path, "must be a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const YAML::Node key = entry.first;
-      if (!key.IsScalar()) fail(key, path, "keys must be plain strings");
-      const std::string& name = key.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        fail(key, join(path, name), "unknown key" + did_you_mean(name, allowed));
-      }
-      if (!seen.insert(name).second) fail(key, join(path, name), "duplicate key");
-    }
-  }
-
-  void expect_free_map(const YAML::Node& node, std::string_view path) const {
-    if (!node.IsMap()) fail(node, path, "must be a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      const YAML::Node key = entry.first;
-      if (!key.IsScalar() || key.Scalar().empty()) fail(key, path, "keys must be plain strings");
-      if (!seen.insert(key.Scalar()).second) fail(key, join(path, key.Scalar()), "duplicate key");
-    }
   }
 
   std::string string(const YAML::Node& node, std::string_view path) const {
     if (node.IsNull()) fail(node, path, "missing value");
     if (!node.IsScalar()) fail(node, path, "must be a single value, not a list or mapping");
     return node.Scalar();
-  }
-
-  std::string non_empty(const YAML::Node& node, std::string_view path) const {
-    std::string value = string(node, path);
-    if (value.empty()) fail(node, path, "must not be empty");
-    return value;
   }
 
   // A scalar or a list of scalars, as a list.
@@ -165,13 +84,6 @@ class Reader {
     return value;
   }
 
-  bool boolean(const YAML::Node& node, std::string_view path) const {
-    const std::string text = string(node, path);
-    if (text == "true" || text == "True" || text == "yes") return true;
-    if (text == "false" || text == "False" || text == "no") return false;
-    fail(node, path, "must be true or false");
-  }
-
   SensitivityLevel level(const YAML::Node& node, std::string_view path) const {
     const std::string text = string(node, path);
     auto level = parse_sensitivity_level(text);
@@ -200,9 +112,6 @@ class Reader {
     }
     return out;
   }
-
- private:
-  std::string source_;
 };
 
 template <class Fn>
