@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "batch/sqlite_support.h"
+#include "storage/sqlite_support.h"
 
 namespace sy::gateway {
 
@@ -17,10 +17,6 @@ using sqlite_support::prepare;
 using sqlite_support::Stmt;
 using sqlite_support::text;
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-
 // The file's open vendor batches. Its only schema (user_version 1) was:
 //   vendor_batches (id, batch_id, backend, vendor_batch_id, submitted_at_ms, lines (JSON),
 //                   cancel_sent, done)
@@ -29,7 +25,7 @@ std::vector<VendorBatchRecord> read_open(const std::filesystem::path& path) {
   // Read-write without create: a WAL left by a crash is replayed on open.
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  sqlite_support::Db db(raw);
   if (rc != SQLITE_OK) {
     throw std::runtime_error("vendor batch file " + path.string() + ": " +
                              (raw ? sqlite3_errmsg(raw) : "out of memory"));

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "batch/sqlite_support.h"
+#include "storage/sqlite_support.h"
 
 namespace sy::gateway {
 
@@ -176,27 +176,7 @@ SqliteBatchStore::SqliteBatchStore(const std::filesystem::path& path, bool synch
   exec_or_throw(raw, "PRAGMA journal_mode = WAL", "enabling WAL on " + path.string());
   exec_or_throw(raw, synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                 "setting synchronous");
-  Stmt version = prepare(raw, "PRAGMA user_version");
-  if (!version || sqlite3_step(version.get()) != SQLITE_ROW) fail_open(raw, "reading version");
-  const int have = sqlite3_column_int(version.get(), 0);
-  version.reset();
-  if (have > kSchemaVersion) {
-    throw std::runtime_error("batch store: " + path.string() + " has schema version " +
-                             std::to_string(have) + ", newer than this build's " +
-                             std::to_string(kSchemaVersion) + "; upgrade switchyard");
-  }
-  for (int next = have + 1; next <= kSchemaVersion; ++next) {
-    // Each migration and its version bump commit together, so a crash leaves a known version.
-    exec_or_throw(raw, "BEGIN IMMEDIATE", "starting migration");
-    try {
-      exec_or_throw(raw, kMigrations[next - 1], "migration " + std::to_string(next));
-      exec_or_throw(raw, ("PRAGMA user_version = " + std::to_string(next)).c_str(), "version");
-      exec_or_throw(raw, "COMMIT", "committing migration");
-    } catch (...) {
-      sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-  }
+  sqlite_support::migrate(raw, kStore, path.string(), kMigrations);
 }
 
 SqliteBatchStore::~SqliteBatchStore() = default;

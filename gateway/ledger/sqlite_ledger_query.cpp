@@ -7,17 +7,14 @@
 #include <stdexcept>
 
 #include "ledger/ledger_query.h"
+#include "storage/sqlite_support.h"
 
 namespace sy::gateway {
 
 namespace {
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
+using sqlite_support::Db;
+using sqlite_support::Stmt;
 
 class SqliteLedgerQuery final : public LedgerQuery {
  public:
@@ -28,7 +25,7 @@ class SqliteLedgerQuery final : public LedgerQuery {
     if (!std::filesystem::exists(path_, ec)) return {};  // nothing recorded yet
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-    std::unique_ptr<sqlite3, DbCloser> db(raw);
+    Db db(raw);
     if (rc != SQLITE_OK) fail(db.get(), "opening " + path_);
     sqlite3_busy_timeout(db.get(), 5000);
     if (!has_ledger_table(db.get())) return {};
@@ -37,7 +34,7 @@ class SqliteLedgerQuery final : public LedgerQuery {
     if (sqlite3_prepare_v2(db.get(), sql.sql.c_str(), -1, &raw_stmt, nullptr) != SQLITE_OK) {
       fail(db.get(), "preparing the usage query");
     }
-    std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt(raw_stmt);
+    Stmt stmt(raw_stmt);
     for (size_t i = 0; i < sql.params.size(); ++i) {
       sqlite3_bind_text(stmt.get(), static_cast<int>(i + 1), sql.params[i].c_str(),
                         static_cast<int>(sql.params[i].size()), SQLITE_TRANSIENT);
@@ -75,7 +72,7 @@ class SqliteLedgerQuery final : public LedgerQuery {
                            -1, &raw, nullptr) != SQLITE_OK) {
       fail(db, "reading the schema");
     }
-    std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt(raw);
+    Stmt stmt(raw);
     return sqlite3_step(stmt.get()) == SQLITE_ROW;
   }
 

@@ -8,19 +8,16 @@
 
 #include "ledger/batching_ledger_writer.h"
 #include "ledger/ledger_columns.h"
+#include "storage/sqlite_support.h"
 
 namespace sy::gateway {
 
 namespace {
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using sqlite_support::Db;
+using sqlite_support::Stmt;
+
+constexpr std::string_view kStore = "ledger";
 
 // Migration i (1-based) brings the schema from version i-1 to i. Never edit one that shipped:
 // append a new one.
@@ -70,12 +67,7 @@ constexpr int kColumnCount = kLedgerColumnCount;
 }
 
 void exec(sqlite3* db, const char* sql, const std::string& what) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    throw std::runtime_error("ledger: " + what + ": " + text);
-  }
+  sqlite_support::exec_or_throw(db, kStore, sql, what);
 }
 
 Db open_db(const std::filesystem::path& path, bool create) {
@@ -110,27 +102,6 @@ int user_version(sqlite3* db) {
   Stmt stmt = prepare(db, "PRAGMA user_version");
   if (sqlite3_step(stmt.get()) != SQLITE_ROW) fail(db, "reading the schema version");
   return sqlite3_column_int(stmt.get(), 0);
-}
-
-void migrate(sqlite3* db, const std::filesystem::path& path) {
-  const int version = user_version(db);
-  if (version > kSchemaVersion) {
-    throw std::runtime_error("ledger: " + path.string() + " has schema version " +
-                             std::to_string(version) + ", newer than this build's " +
-                             std::to_string(kSchemaVersion) + "; upgrade switchyard");
-  }
-  for (int next = version + 1; next <= kSchemaVersion; ++next) {
-    // Each migration and its version bump commit together, so a crash leaves a known version.
-    exec(db, "BEGIN IMMEDIATE", "starting migration " + std::to_string(next));
-    try {
-      exec(db, kMigrations[next - 1], "migration " + std::to_string(next));
-      exec(db, ("PRAGMA user_version = " + std::to_string(next)).c_str(), "setting the version");
-      exec(db, "COMMIT", "committing migration " + std::to_string(next));
-    } catch (...) {
-      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-  }
 }
 
 void bind_text(sqlite3_stmt* stmt, int i, const std::string& text) {
@@ -191,7 +162,7 @@ Db open_ledger_db(const std::filesystem::path& path, bool synchronous_full) {
   exec(db.get(), "PRAGMA journal_mode = WAL", "enabling WAL on " + path.string());
   exec(db.get(), synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
        "setting synchronous");
-  migrate(db.get(), path);
+  sqlite_support::migrate(db.get(), kStore, path.string(), kMigrations);
   return db;
 }
 
@@ -258,12 +229,7 @@ class SqliteLedgerWriter final : public BatchingLedgerWriter {
   Stmt insert_, begin_, commit_, rollback_;
 };
 
-std::string column_text(sqlite3_stmt* stmt, int i) {
-  const unsigned char* text = sqlite3_column_text(stmt, i);
-  return text ? std::string(reinterpret_cast<const char*>(text),
-                            static_cast<size_t>(sqlite3_column_bytes(stmt, i)))
-              : std::string();
-}
+using sqlite_support::text;
 
 }  // namespace
 
@@ -305,18 +271,18 @@ std::vector<LedgerRow> read_sqlite_ledger(const std::filesystem::path& path) {
     LedgerRow row;
     int i = 0;
     row.time_ms = sqlite3_column_int64(s, i++);
-    row.request_id = column_text(s, i++);
-    row.tenant = column_text(s, i++);
-    row.key_id = column_text(s, i++);
-    row.surface = column_text(s, i++);
-    row.endpoint = column_text(s, i++);
+    row.request_id = text(s, i++);
+    row.tenant = text(s, i++);
+    row.key_id = text(s, i++);
+    row.surface = text(s, i++);
+    row.endpoint = text(s, i++);
     row.stream = sqlite3_column_int(s, i++) != 0;
-    row.backend = column_text(s, i++);
-    row.model = column_text(s, i++);
-    row.rule = column_text(s, i++);
-    row.sensitivity = column_text(s, i++);
-    row.volume = column_text(s, i++);
-    row.difficulty = column_text(s, i++);
+    row.backend = text(s, i++);
+    row.model = text(s, i++);
+    row.rule = text(s, i++);
+    row.sensitivity = text(s, i++);
+    row.volume = text(s, i++);
+    row.difficulty = text(s, i++);
     row.usage.prompt_tokens = sqlite3_column_int64(s, i++);
     row.usage.completion_tokens = sqlite3_column_int64(s, i++);
     row.usage.cached_tokens = sqlite3_column_int64(s, i++);
@@ -325,12 +291,12 @@ std::vector<LedgerRow> read_sqlite_ledger(const std::filesystem::path& path) {
     row.usage_estimated = sqlite3_column_int(s, i++) != 0;
     row.cost = sqlite3_column_int64(s, i++);
     row.baseline_cost = sqlite3_column_int64(s, i++);
-    row.price_source = column_text(s, i++);
+    row.price_source = text(s, i++);
     row.latency_ms = sqlite3_column_int64(s, i++);
     if (sqlite3_column_type(s, i) != SQLITE_NULL) row.ttft_ms = sqlite3_column_int64(s, i);
     ++i;
-    row.status = ledger_status_from(column_text(s, i++)).value_or(LedgerStatus::error);
-    row.error_kind = column_text(s, i++);
+    row.status = ledger_status_from(text(s, i++)).value_or(LedgerStatus::error);
+    row.error_kind = text(s, i++);
     row.http_status = sqlite3_column_int(s, i++);
     rows.push_back(std::move(row));
   }
