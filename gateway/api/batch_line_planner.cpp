@@ -9,13 +9,14 @@
 // (the masking decorator restores values per synchronous call; a vendor batch would bypass it).
 // Budgets and rate limits apply as on the synchronous path, with the same errors
 // (admit_batch_line): a refused line's answer and denied row are its result, nothing is
-// submitted. A line is counted in the rate limits when it is submitted (planned), as a
-// synchronous request is when it starts, and its pre-flight estimate is reserved in its budgets
-// until the vendor's answer settles the real cost (settle_batch_line). A spent downgrade budget
-// leaves the line to the synchronous path, which serves the cheaper model.
-// Fallback: a line the vendor batch fails (refused batch, failed batch, expired line, a
-// retryable error) runs synchronously over the decision's other candidates, decided again
-// (fall_back_batch_line in batches_routes.cpp); with none left it keeps the vendor's error.
+// submitted; except a rate limit that frees up, which leaves the line to the synchronous path,
+// where the job waits for it. A line is counted in the rate limits when it is submitted (planned),
+// as a synchronous request is when it starts, and its pre-flight estimate is reserved in its
+// budgets until the vendor's answer settles the real cost (settle_batch_line). A spent downgrade
+// budget leaves the line to the synchronous path, which serves the cheaper model. Fallback: a line
+// the vendor batch fails (refused batch, failed batch, expired line, a retryable error) runs
+// synchronously over the decision's other candidates, decided again (fall_back_batch_line in
+// batches_routes.cpp); with none left it keeps the vendor's error.
 
 #include <chrono>
 
@@ -34,11 +35,10 @@ std::optional<VendorLinePlan> ApiHandler::plan_batch_line(const BatchLineRequest
   if (!keys_.model_allowed(principal, parsed->model)) return std::nullopt;
   // Not counted in the volume window: the synchronous path counts the lines it runs, and a
   // batch is bulk by origin whatever the window says.
-  auto routed = gate_.route(*parsed, {},
-                            RouteOptions{.endpoint = line.url,
-                                         .tenant = line.tenant,
-                                         .batch_origin = true,
-                                         .count = false});
+  auto routed = gate_.route(
+      *parsed, {},
+      RouteOptions{
+          .endpoint = line.url, .tenant = line.tenant, .batch_origin = true, .count = false});
   if (!routed || routed->decision.verdict != policies::Decision::Verdict::route ||
       routed->candidates.empty()) {
     return std::nullopt;
@@ -61,6 +61,14 @@ std::optional<VendorLinePlan> ApiHandler::plan_batch_line(const BatchLineRequest
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
   if (admit.verdict == BatchLineAdmit::Verdict::synchronous) return std::nullopt;
+  // A rate limit that frees up paces the line instead of failing it: the synchronous path
+  // waits and runs it again (BatchService), so a job larger than a minute's worth of requests
+  // still completes, its excess run synchronously.
+  if (admit.verdict == BatchLineAdmit::Verdict::refused &&
+      admit.refusal.error.kind == backends::ErrorKind::rate_limited &&
+      admit.refusal.error.retry_after) {
+    return std::nullopt;
+  }
   plan.backend = info.name;
   plan.request = backends::adapt_for(*parsed, *first.backend);
   plan.request.model = first.model;

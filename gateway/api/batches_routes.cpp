@@ -4,7 +4,10 @@
 // as batch origin, fallback, pricing) with a ResponseWriter that collects the answer and a
 // ledger sink that hands the line's row to the job store instead of the ledger.
 
+#include <charconv>
+#include <chrono>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -27,10 +30,12 @@ class PendingLine {
  public:
   explicit PendingLine(std::function<void(BatchLineOutcome)> done) : done_(std::move(done)) {}
 
-  void answer(int status, std::string body) {
+  void answer(int status, std::string body,
+              std::optional<std::chrono::milliseconds> retry_after = std::nullopt) {
     std::unique_lock lock(mutex_);
     outcome_.status_code = status;
     outcome_.body = std::move(body);
+    outcome_.retry_after = retry_after;
     answered_ = true;
     maybe_finish(lock);
   }
@@ -56,12 +61,27 @@ class PendingLine {
   bool answered_ = false;
 };
 
+// How long a rate limit asks the line to wait: only a 429 with Retry-After (a rate limit that
+// frees up; a spent budget or a request larger than the limit carries none).
+std::optional<std::chrono::milliseconds> rate_limit_retry_after(int status,
+                                                                const Headers& headers) {
+  if (status != 429) return std::nullopt;
+  for (const auto& [name, value] : headers) {
+    if (name != "retry-after") continue;
+    int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc() || end != value.data() + value.size() || seconds < 0) break;
+    return std::chrono::milliseconds(seconds * 1000);
+  }
+  return std::nullopt;
+}
+
 // The ResponseWriter of a batch line: keeps the body instead of sending it anywhere.
 class CollectingWriter final : public ResponseWriter {
  public:
   explicit CollectingWriter(std::shared_ptr<PendingLine> line) : line_(std::move(line)) {}
-  void respond(int status, Headers, std::string body) override {
-    line_->answer(status, std::move(body));
+  void respond(int status, Headers headers, std::string body) override {
+    line_->answer(status, std::move(body), rate_limit_retry_after(status, headers));
   }
   void start_stream(int status, Headers) override { status_ = status; }
   void write(std::string data) override { streamed_ += data; }

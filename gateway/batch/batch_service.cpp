@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -131,6 +132,9 @@ struct BatchService::Job {
   int vendor_pending = 0;
   bool planning = false;  // plan() has not decided every line yet: pump waits
   size_t next = 0;
+  // Lines a rate limit refused, run again (before `next`) once `paused_until` has passed.
+  std::deque<size_t> retry;
+  std::chrono::steady_clock::time_point paused_until{};
   int in_flight = 0;
   bool cancel = false;
   bool expired = false;
@@ -179,10 +183,10 @@ BatchService::~BatchService() { close(); }
 void BatchService::set_vendor_batching(std::unique_ptr<VendorBatching> vendor) {
   vendor_ = std::move(vendor);
   if (!vendor_) return;
-  vendor_->runner->set_sink([this](const std::string& batch_id, int64_t line,
-                                   BatchLineOutcome outcome) {
-    on_vendor_line_done(batch_id, line, std::move(outcome));
-  });
+  vendor_->runner->set_sink(
+      [this](const std::string& batch_id, int64_t line, BatchLineOutcome outcome) {
+        on_vendor_line_done(batch_id, line, std::move(outcome));
+      });
 }
 
 void BatchService::close() {
@@ -546,14 +550,23 @@ void BatchService::pump(const std::shared_ptr<Job>& job) {
     std::lock_guard lock(mutex_);
     if (stopping_ || job->finalizing || job->planning) return;
     if (!job->expired && unix_now() >= job->record.expires_at) job->expired = true;
-    while (!job->cancel && !job->expired && job->in_flight < options_.max_concurrency_per_job &&
-           job->next < job->total) {
-      const size_t index = job->next++;
+    const bool paused = std::chrono::steady_clock::now() < job->paused_until;
+    while (!job->cancel && !job->expired && !paused &&
+           job->in_flight < options_.max_concurrency_per_job &&
+           (!job->retry.empty() || job->next < job->total)) {
+      size_t index;
+      if (!job->retry.empty()) {
+        index = job->retry.front();
+        job->retry.pop_front();
+      } else {
+        index = job->next++;
+      }
       if (job->done[index] || job->vendor[index]) continue;
       ++job->in_flight;
       to_run.push_back(index);
     }
-    const bool all_started = job->next >= job->total || job->cancel || job->expired;
+    const bool all_started =
+        (job->next >= job->total && job->retry.empty()) || job->cancel || job->expired;
     // An expired job does not wait for its lines in flight or at a vendor (a line stuck in a
     // queue must not hold the job past its window): they still store their results and are
     // billed when they come back, but the files are written now, so each line is in them once
@@ -581,6 +594,22 @@ void BatchService::pump(const std::shared_ptr<Job>& job) {
 void BatchService::on_line_done(const std::shared_ptr<Job>& job, size_t index,
                                 BatchLineOutcome outcome) {
   release_line();
+  if (outcome.retry_after) {
+    // Refused by a rate limit that frees up: nothing ran and nothing is billed (its denied row
+    // is dropped with the answer), so the line waits and runs again. Pumping stops until then:
+    // the job's other lines would meet the same limit.
+    std::lock_guard lock(mutex_);
+    if (!stopping_ && !job->cancel && !job->expired) {
+      --job->in_flight;
+      job->retry.push_back(index);
+      const auto wait = std::clamp(*outcome.retry_after, std::chrono::milliseconds(1),
+                                   std::chrono::milliseconds(60'000));
+      job->paused_until = std::max(job->paused_until, std::chrono::steady_clock::now() + wait);
+      pause_changed_ = true;  // the worker's next wake-up may now be sooner
+      cv_.notify_all();
+      return;
+    }
+  }
   const bool stored = store_line(*job, index, outcome);
   {
     std::lock_guard lock(mutex_);
@@ -853,6 +882,25 @@ void BatchService::expire_overdue() {
   }
 }
 
+std::chrono::steady_clock::time_point BatchService::resume_paused() {
+  const auto now = std::chrono::steady_clock::now();
+  auto next = std::chrono::steady_clock::time_point::max();
+  std::vector<std::shared_ptr<Job>> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, job] : jobs_) {
+      if (job->retry.empty() || job->finalizing) continue;
+      if (job->paused_until <= now) {
+        due.push_back(job);
+      } else {
+        next = std::min(next, job->paused_until);
+      }
+    }
+  }
+  for (const auto& job : due) pump(job);
+  return next;
+}
+
 void BatchService::worker() {
   auto next_expiry_check = std::chrono::steady_clock::now();
   for (;;) {
@@ -862,12 +910,17 @@ void BatchService::worker() {
       expire_overdue();
       next_expiry_check = std::chrono::steady_clock::now() + options_.expiry_check_interval;
     }
+    const auto wake = std::min(next_expiry_check, resume_paused());
     {
       std::unique_lock lock(mutex_);
-      const bool woken = cv_.wait_until(lock, next_expiry_check, [&] {
-        return stopping_ || !tasks_.empty() || !to_mark_.empty();
+      const bool woken = cv_.wait_until(lock, wake, [&] {
+        return stopping_ || !tasks_.empty() || !to_mark_.empty() || pause_changed_;
       });
       if (!woken) continue;
+      if (pause_changed_) {
+        pause_changed_ = false;
+        if (!stopping_ && tasks_.empty() && to_mark_.empty()) continue;
+      }
       if (!tasks_.empty() && !stopping_) {
         task = std::move(tasks_.front());
         tasks_.pop_front();

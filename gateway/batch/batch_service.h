@@ -63,6 +63,10 @@ struct BatchLineOutcome {
   // batch, the line expired there, or its error is one the synchronous path falls back on):
   // it may still run on the policy's next allowed backend (VendorBatching::fallback).
   bool vendor_fallback = false;
+  // The line was refused by a rate limit that frees up after this long (429 with Retry-After):
+  // the job waits that long and runs it again instead of storing the refusal. A batch is paced
+  // by the tenant's and key's rate limits, not failed by them.
+  std::optional<std::chrono::milliseconds> retry_after;
 };
 
 // Runs one line and calls `done` exactly once, on any thread, never inside the call.
@@ -196,6 +200,8 @@ class BatchService {
   void finalize(const std::string& batch_id);
   void repair_billing();
   void expire_overdue();
+  // Pumps the jobs whose rate-limit pause has passed; returns when the next one ends.
+  std::chrono::steady_clock::time_point resume_paused();
   void post(std::function<void()> task);
   void worker();
 
@@ -211,6 +217,7 @@ class BatchService {
   std::deque<std::function<void()>> tasks_;
   std::vector<std::pair<std::string, int64_t>> to_mark_;  // handed to the ledger, not marked
   bool stopping_ = false;
+  bool pause_changed_ = false;  // a job paused for a rate limit: the worker re-plans its wake-up
   std::atomic<size_t> lines_held_{0};
   std::atomic<size_t> peak_lines_held_{0};
   std::mutex join_mutex_;

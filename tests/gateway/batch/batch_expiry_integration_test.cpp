@@ -67,7 +67,9 @@ TEST(BatchExpiry, AJobWithLinesStuckInFlightExpiresOnTheTimer) {
     EXPECT_TRUE(text.has_value());
     std::multiset<std::string> ids;
     for (const json& line : sy::testing::jsonl(text.value_or(""))) {
-      if (!code.empty()) EXPECT_EQ(line["error"]["code"], code) << line.dump();
+      if (!code.empty()) {
+        EXPECT_EQ(line["error"]["code"], code) << line.dump();
+      }
       ids.insert(line["custom_id"].get<std::string>());
     }
     return ids;

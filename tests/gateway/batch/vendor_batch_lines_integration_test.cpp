@@ -1,12 +1,14 @@
 // Vendor-batched lines under the rules synchronous lines obey, end to end in process (gateway +
 // loopback fakes): a block budget refuses the lines past its remainder with the synchronous
-// path's own error, a rate limit counts batched lines when they are submitted, a vendor that
+// path's own error, a rate limit counts batched lines when they are submitted and paces the
+// lines past it (they wait and run, nothing fails), a vendor that
 // refuses the batch or expires lines sends them to the policy's next backend synchronously at
 // the normal price, and a restricted line whose only allowed backend fails goes to the error
 // file without ever reaching another vendor (the fakes record everything they received).
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 
 #include "gateway/batch/batch_test_support.h"
@@ -178,33 +180,35 @@ TEST_F(VendorBatchLines, ABlockBudgetRefusesTheLinesPastItsRemainderWithTheSyncE
   }
 }
 
-TEST_F(VendorBatchLines, ARateLimitCountsBatchedLinesWhenTheyAreSubmitted) {
+TEST_F(VendorBatchLines, ARateLimitPacesTheLinesPastItInsteadOfFailingThem) {
   auto cfg = config();
-  cfg->rate_limits.push_back({.key = "acme-k", .requests_per_minute = 2});
+  // 60 a minute: a full bucket of 60, then one more each second.
+  cfg->rate_limits.push_back({.key = "acme-k", .requests_per_minute = 60});
   start(cfg);
-  std::vector<std::string> ids = {"a", "b", "c", "d"};
+  std::vector<std::string> ids;
   std::string input;
-  for (const auto& id : ids) input += chat_line(id, "fast", "hello", 20);
-  const json done = run_job(input);
-  ASSERT_EQ(done["status"], "completed") << done.dump();
-  EXPECT_EQ(done["request_counts"]["completed"], 2);
-  EXPECT_EQ(done["request_counts"]["failed"], 2);
-  EXPECT_EQ(vendor_.batched_request_count(Vendor::openai), 2u);
-  auto errors = file_lines(done, "error_file_id");
-  ASSERT_EQ(errors.size(), 2u);
-  for (const auto& [cid, line] : errors) {
-    EXPECT_EQ(line["response"]["status_code"], 429) << cid;
-    EXPECT_EQ(line["response"]["body"]["error"]["code"], "rate_limit_exceeded") << cid;
+  for (int i = 0; i < 62; ++i) {
+    ids.push_back("r" + std::to_string(i));
+    input += chat_line(ids.back(), "fast", "hello", 20);
   }
-  // The batch used the key's two requests of this minute: a synchronous one is refused too.
-  TestResponse sync = sync_chat("fast", 20);
-  EXPECT_EQ(sync.status, 429) << sync.body;
+  const auto started = std::chrono::steady_clock::now();
+  const json done = run_job(input);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(done["request_counts"]["completed"], 62);
+  EXPECT_EQ(done["request_counts"]["failed"], 0);
+  // The bucket's 60 went to the vendor's batch, counted when submitted; the two past it were
+  // refused there, left to the synchronous path, and run there once the limit had room.
+  EXPECT_EQ(vendor_.batched_request_count(Vendor::openai), 60u);
+  EXPECT_EQ(requests_to("/v1/chat/completions"), 2u);
+  EXPECT_GE(took, std::chrono::seconds(1));
+  auto output = file_lines(done, "output_file_id");
+  EXPECT_EQ(output.size(), 62u);
   gateway_.reset();
+  // Each line billed once; the refusals that paced it left no row.
   auto rows = ledger_by_line(ids);
-  ASSERT_EQ(rows.size(), 4u);
-  int limited = 0;
-  for (const auto& [cid, row] : rows) limited += row.error_kind == "rate_limited";
-  EXPECT_EQ(limited, 2);
+  ASSERT_EQ(rows.size(), 62u);
+  for (const auto& [cid, row] : rows) EXPECT_EQ(row.status, gateway::LedgerStatus::ok) << cid;
 }
 
 TEST_F(VendorBatchLines, ARefusedVendorBatchFallsBackToLocalAtTheNormalPrice) {
