@@ -136,7 +136,19 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
   std::map<std::string, std::array<std::vector<double>, 4>> by_task;
   size_t both_wrong = 0;
   std::array<std::array<size_t, 3>, 2> confusion{};  // [hard?][easy, medium, hard]
-  for (const Row& row : read_rows(path)) {
+  const std::vector<Row> rows = read_rows(path);
+  // A second reference: each prompt scored by its task's share of hard prompts on the fit split
+  // ("knows which benchmark a prompt comes from, nothing else"), so the classifier's AUC can be
+  // told apart from task recognition.
+  std::map<std::string, std::array<double, 2>> task_fit;  // task -> [hard, easy+hard]
+  for (const Row& row : rows) {
+    if (row.split != "fit" || row.label == "both_wrong") continue;
+    auto& t = task_fit[row.task];
+    t[0] += row.label == "hard" ? 1 : 0;
+    t[1] += 1;
+  }
+  std::vector<double> hard_prior, easy_prior;
+  for (const Row& row : rows) {
     if (split != "all" && row.split != split) continue;
     if (row.label == "both_wrong") {
       ++both_wrong;
@@ -152,6 +164,9 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
     task[hard ? 0 : 1].push_back(result.score);
     task[hard ? 2 : 3].push_back(row.chars);
     ++confusion[hard ? 1 : 0][static_cast<size_t>(result.difficulty)];
+    const auto fit = task_fit.find(row.task);
+    const double prior = fit == task_fit.end() ? 0.5 : fit->second[0] / fit->second[1];
+    (hard ? hard_prior : easy_prior).push_back(prior);
   }
   const Auc model = auc(hard_scores, easy_scores);
   const Auc length = auc(hard_chars, easy_chars);
@@ -161,7 +176,13 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
   std::printf("  prompts: %zu easy, %zu hard, %zu both wrong (left out)\n", easy_scores.size(),
               hard_scores.size(), both_wrong);
   std::printf("  AUC classifier      %.3f (+/- %.3f, 1 s.e.)\n", model.auc, model.se);
-  std::printf("  AUC length baseline %.3f (+/- %.3f, 1 s.e.)\n", length.auc, length.se);
+  std::printf("  AUC length baseline %.3f (+/- %.3f, 1 s.e.); reversed (shorter = harder) %.3f\n",
+              length.auc, length.se, 1 - length.auc);
+  const Auc prior = auc(hard_prior, easy_prior);
+  std::printf(
+      "  AUC task prior      %.3f (+/- %.3f, 1 s.e.): the fit split's hard share of the "
+      "prompt's task\n",
+      prior.auc, prior.se);
   if (by_task.size() > 1) {
     for (const auto& [name, v] : by_task) {
       const Auc m = auc(v[0], v[1]), l = auc(v[2], v[3]);
