@@ -2,8 +2,9 @@
 """Builds the difficulty data set and fits the shipped difficulty weights (standard library only).
 
   scripts/fit_difficulty.py build-data
-      policies/classify/difficulty/data/routerbench_*_raw.tsv -> routerbench.jsonl
-      (labels, fixed fit/held-out split by hash; checks each row against RouterBench's oracle).
+      policies/classify/difficulty/data/routerbench_*_raw.tsv and routerdc_7b_raw.tsv
+      -> labels.jsonl (labels, fixed fit/held-out split by hash; checks each RouterBench row
+      against RouterBench's oracle and each RouterDC row's seven scores).
   scripts/fit_difficulty.py fit [--tool build/bench/classifiers/bench_difficulty]
       reads the feature vectors the gateway's own extractor computes (`bench_difficulty
       features`), fits an L2-regularised logistic regression on the fit split only, and writes
@@ -22,7 +23,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(ROOT, "policies", "classify", "difficulty", "data")
-JSONL = os.path.join(DATA_DIR, "routerbench.jsonl")
+JSONL = os.path.join(DATA_DIR, "labels.jsonl")
 WEIGHTS_CPP = os.path.join(ROOT, "policies", "classify", "difficulty_default_weights.cpp")
 DEFAULT_TOOL = os.path.join(ROOT, "build", "bench", "classifiers", "bench_difficulty")
 
@@ -50,6 +51,25 @@ RAW_SOURCES = [
                "zs/winograde_train": "datasets/routerbench_zs/winograde_train.csv"}},
 ]
 ROUTERDC = "shuhao02/RouterDC"
+# RouterDC's own score files (datasets/split2_model7/*.json, commit dadb872): seven 7-8B open
+# models, each scored on the same prompts (0/1, a pass rate for MBPP, the probability of the
+# right choice for ARC-Easy). No frontier model was scored there, so a prompt is `easy` when the
+# seven small models' mean score is at least SMALL_MAJORITY ("a typical 7B model gets it right")
+# and `hard` otherwise; `both_wrong` cannot be told apart and counts as hard.
+SMALL_MODELS_7B = ["mistralai/Mistral-7B-v0.1", "meta-math/MetaMath-Mistral-7B",
+                   "itpossible/Chinese-Mistral-7B-v0.1", "HuggingFaceH4/zephyr-7b-beta",
+                   "cognitivecomputations/dolphin-2.6-mistral-7b", "meta-llama/Meta-Llama-3-8B",
+                   "cognitivecomputations/dolphin-2.9-llama3-8b"]
+SMALL_MAJORITY = 0.5
+ROUTERDC_7B_RAW = "routerdc_7b_raw.tsv"
+ROUTERDC_7B_COMMIT = "dadb87299f65fb8f1c1dddc30967a3907d0132dd"
+ROUTERDC_7B_FILES = {  # raw file's first column -> (task, RouterDC file)
+    "mbpp": ("MBPP", "datasets/split2_model7/mbpp.json"),
+    "math": ("MATH-prealgebra", "datasets/split2_model7/MATH_prealgebra.json"),
+    "arc_easy_test": ("ARC-Easy", "datasets/split2_model7/arc_easy_test.json"),
+    "humaneval_test": ("HumanEval", "datasets/split2_model7/humaneval_test.json"),
+    "cmmlu_test": ("CMMLU", "datasets/split2_model7/cmmlu_test.json"),
+}
 HELDOUT_SHARE = 0.3
 # Ridge penalty on standardised weights (the intercept is not penalised), chosen from this grid
 # by cross-validation on the fit split unless --l2 is given.
@@ -68,6 +88,7 @@ def build_data():
     rows, seen = [], set()
     for source in RAW_SOURCES:
         read_raw(source, rows, seen)
+    read_routerdc_7b(rows, seen)
     rows.sort(key=lambda r: r["id"])
     with open(JSONL, "w", encoding="utf-8") as f:
         for r in rows:
@@ -125,6 +146,41 @@ def read_raw(source, rows, seen):
                 "small": {"model": MODELS[SMALL], "correct": small},
                 "frontier": {"model": MODELS[FRONTIER], "correct": frontier},
                 "request": {"model": "any", "messages": [{"role": "user", "content": text}]},
+            })
+
+
+def read_routerdc_7b(rows, seen):
+    raw = os.path.join(DATA_DIR, ROUTERDC_7B_RAW)
+    with open(raw, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            file, index, scores, question = line.split("\t")
+            where = f"{raw}:{number}"
+            if file not in ROUTERDC_7B_FILES:
+                sys.exit(f"{where}: unknown source file {file}")
+            values = [float(v) for v in scores.split(",")]
+            if len(values) != len(SMALL_MODELS_7B) or any(v < 0 or v > 1 for v in values):
+                sys.exit(f"{where}: need {len(SMALL_MODELS_7B)} scores in [0, 1]")
+            task, path = ROUTERDC_7B_FILES[file]
+            sample_id = f"routerdc.{file}.{int(index)}"
+            if sample_id in seen:
+                sys.exit(f"{where}: duplicate {sample_id}")
+            seen.add(sample_id)
+            mean = sum(values) / len(values)
+            easy = mean >= SMALL_MAJORITY
+            rows.append({
+                "id": sample_id,
+                "task": task,
+                "source": f"RouterDC {ROUTERDC} ({path}, item {int(index)} counted from 0)",
+                "label": "easy" if easy else "hard",
+                "split": split_of(sample_id),
+                "small": {"models": SMALL_MODELS_7B, "scores": values, "mean": round(mean, 4),
+                          "correct": easy},
+                "frontier": None,
+                "request": {"model": "any", "messages": [
+                    {"role": "user", "content": question.replace("\\n", "\n")}]},
             })
 
 

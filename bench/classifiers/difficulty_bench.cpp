@@ -7,8 +7,9 @@
 //   bench_difficulty evaluate DATA.jsonl [--policy POLICY.yaml] [--split heldout|fit|all]
 //       AUC of the score (hard vs easy) beside a prompt-length-only baseline computed in the same
 //       run, and the cost/quality curve: share kept local vs share of hard prompts caught.
-//   bench_difficulty speed
-//       classify() p50/p99 for 1 KB, 8 KB and 64 KB prompts.
+//   bench_difficulty speed [RUNS [BYTES]]
+//       classify() p50/p99 (wall clock and thread CPU time) for 1, 2, 8 and 64 KB prompts of
+//       cue-dense text and of plain prose.
 //
 // Rows labeled both_wrong (neither model right) are left out of AUC and curves: no routing
 // choice helps them (policies/classify/difficulty/data/README.md).
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -134,7 +136,19 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
   std::map<std::string, std::array<std::vector<double>, 4>> by_task;
   size_t both_wrong = 0;
   std::array<std::array<size_t, 3>, 2> confusion{};  // [hard?][easy, medium, hard]
-  for (const Row& row : read_rows(path)) {
+  const std::vector<Row> rows = read_rows(path);
+  // A second reference: each prompt scored by its task's share of hard prompts on the fit split
+  // ("knows which benchmark a prompt comes from, nothing else"), so the classifier's AUC can be
+  // told apart from task recognition.
+  std::map<std::string, std::array<double, 2>> task_fit;  // task -> [hard, easy+hard]
+  for (const Row& row : rows) {
+    if (row.split != "fit" || row.label == "both_wrong") continue;
+    auto& t = task_fit[row.task];
+    t[0] += row.label == "hard" ? 1 : 0;
+    t[1] += 1;
+  }
+  std::vector<double> hard_prior, easy_prior;
+  for (const Row& row : rows) {
     if (split != "all" && row.split != split) continue;
     if (row.label == "both_wrong") {
       ++both_wrong;
@@ -150,6 +164,9 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
     task[hard ? 0 : 1].push_back(result.score);
     task[hard ? 2 : 3].push_back(row.chars);
     ++confusion[hard ? 1 : 0][static_cast<size_t>(result.difficulty)];
+    const auto fit = task_fit.find(row.task);
+    const double prior = fit == task_fit.end() ? 0.5 : fit->second[0] / fit->second[1];
+    (hard ? hard_prior : easy_prior).push_back(prior);
   }
   const Auc model = auc(hard_scores, easy_scores);
   const Auc length = auc(hard_chars, easy_chars);
@@ -159,7 +176,13 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
   std::printf("  prompts: %zu easy, %zu hard, %zu both wrong (left out)\n", easy_scores.size(),
               hard_scores.size(), both_wrong);
   std::printf("  AUC classifier      %.3f (+/- %.3f, 1 s.e.)\n", model.auc, model.se);
-  std::printf("  AUC length baseline %.3f (+/- %.3f, 1 s.e.)\n", length.auc, length.se);
+  std::printf("  AUC length baseline %.3f (+/- %.3f, 1 s.e.); reversed (shorter = harder) %.3f\n",
+              length.auc, length.se, 1 - length.auc);
+  const Auc prior = auc(hard_prior, easy_prior);
+  std::printf(
+      "  AUC task prior      %.3f (+/- %.3f, 1 s.e.): the fit split's hard share of the "
+      "prompt's task\n",
+      prior.auc, prior.se);
   if (by_task.size() > 1) {
     for (const auto& [name, v] : by_task) {
       const Auc m = auc(v[0], v[1]), l = auc(v[2], v[3]);
@@ -195,35 +218,60 @@ int evaluate(const std::string& path, const std::string& policy_path, const std:
   return 0;
 }
 
-int speed() {
-  const std::string paragraph =
-      "Explain step by step why the average speed of a train that covers 120 km in 1.5 hours "
-      "is 80 km/h, and prove that no faster constant speed fits. Write a Python function that "
-      "checks the result; it must not use any library. ";
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+// classify() on two kinds of text (cue-dense maths/code, plain prose like bench/sensitivity's
+// 2 KB decision) at four sizes; wall clock and thread CPU time (the machine is shared, so CPU
+// time is the figure to compare). `runs` 0 = the default counts; `only_size` 0 = all sizes
+// (one size is for instruction counts under callgrind).
+int speed(int runs, size_t only_size) {
+  const std::array<std::pair<const char*, std::string>, 2> paragraphs = {{
+      {"cues",
+       "Explain step by step why the average speed of a train that covers 120 km in 1.5 hours "
+       "is 80 km/h, and prove that no faster constant speed fits. Write a Python function that "
+       "checks the result; it must not use any library. "},
+      {"prose", "The quarterly report covers revenue and churn. "},
+  }};
   const DifficultyClassifier classifier;
-  for (size_t size : {1024, 8 * 1024, 64 * 1024}) {
-    std::string text;
-    while (text.size() < size) text += paragraph;
-    text.resize(size);
-    sy::backends::ChatRequest request;
-    request.model = "m";
-    sy::backends::Message m;
-    m.content.push_back({.text = text});
-    request.messages.push_back(std::move(m));
-    std::vector<double> us;
-    const int runs = size > 10000 ? 500 : 5000;
-    double sink = 0;
-    for (int i = 0; i < runs; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      sink += classifier.classify(request).score;
-      us.push_back(
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-              .count());
+  for (const auto& [kind, paragraph] : paragraphs) {
+    for (size_t size : {1024, 2048, 8 * 1024, 64 * 1024}) {
+      if (only_size != 0 && size != only_size) continue;
+      std::string text;
+      while (text.size() < size) text += paragraph;
+      text.resize(size);
+      sy::backends::ChatRequest request;
+      request.model = "m";
+      sy::backends::Message m;
+      m.content.push_back({.text = text});
+      request.messages.push_back(std::move(m));
+      std::vector<double> us, cpu_us;
+      const int n = runs > 0 ? runs : (size > 10000 ? 500 : 5000);
+      double sink = 0;
+      for (int i = 0; i < n; ++i) {
+        const double c0 = thread_cpu_seconds();
+        const auto start = std::chrono::steady_clock::now();
+        sink += classifier.classify(request).score;
+        us.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                .count());
+        cpu_us.push_back((thread_cpu_seconds() - c0) * 1e6);
+      }
+      const double p50 = percentile(us, 0.5);
+      std::printf(
+          "classify %-5s %6zu B: p50 %7.2f us  p99 %7.2f us  (%.1f MB/s); thread CPU time: "
+          "p50 %7.2f us  p99 %7.2f us%s\n",
+          kind, size, p50, percentile(us, 0.99), static_cast<double>(size) / p50,
+          percentile(cpu_us, 0.5), percentile(cpu_us, 0.99), sink < 0 ? "!" : "");
     }
-    std::sort(us.begin(), us.end());
-    std::printf("classify %6zu B: p50 %7.2f us  p99 %7.2f us  (%.1f MB/s)%s\n", size,
-                us[us.size() / 2], us[us.size() * 99 / 100], size / us[us.size() / 2],
-                sink < 0 ? "!" : "");
   }
   return 0;
 }
@@ -242,7 +290,10 @@ int main(int argc, char** argv) {
       }
       return evaluate(args[1], policy, split);
     }
-    if (args.size() == 1 && args[0] == "speed") return speed();
+    if (!args.empty() && args.size() <= 3 && args[0] == "speed") {
+      return speed(args.size() >= 2 ? std::stoi(args[1]) : 0,
+                   args.size() == 3 ? std::stoul(args[2]) : 0);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_difficulty: %s\n", e.what());
     return 1;
@@ -250,6 +301,6 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "usage: bench_difficulty features DATA.jsonl\n"
                "       bench_difficulty evaluate DATA.jsonl [--policy FILE] [--split S]\n"
-               "       bench_difficulty speed\n");
+               "       bench_difficulty speed [RUNS [BYTES]]\n");
   return 2;
 }
