@@ -368,17 +368,8 @@ SensitivityClassifier::create(SensitivityConfig config) {
 std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   std::vector<PatternMatch> matches;
   std::vector<sensitivity_detail::ByteRange> regions;
-  sensitivity_detail::find_digit_regions(text, regions);
   std::vector<uint8_t> shapes;  // (region) its RegionShape bits
-  shapes.reserve(regions.size());
-  size_t kept_regions = 0;
-  for (const sensitivity_detail::ByteRange& r : regions) {
-    uint8_t s = sensitivity_detail::region_shapes(text, r);
-    if (s == 0) continue;
-    regions[kept_regions++] = r;
-    shapes.push_back(s);
-  }
-  regions.resize(kept_regions);
+  sensitivity_detail::find_shaped_regions(text, regions, shapes);
   bool scanned = patterns_->database->scan(text, matches);
   for (PatternMatch& m : matches) m.id = patterns_->main_ids[m.id];
   if (patterns_->gazetteer) patterns_->gazetteer->find(text, patterns_->gazetteer_id, matches);
