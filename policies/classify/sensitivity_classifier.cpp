@@ -346,7 +346,15 @@ SensitivityClassifier::create(SensitivityConfig config) {
     group.shape = shape;
     std::vector<PatternSpec> group_specs;
     for (size_t r = 0; r < region_specs.size(); ++r) {
-      if (builtins[region_sources[r].index].region_shape != shape) continue;
+      const Detector& d = builtins[region_sources[r].index];
+      if (d.region_shape != shape) continue;
+      if (shape == sensitivity_detail::kShapeChain9) {
+        if (auto code = sensitivity_detail::chain_pattern_for(d)) {
+          patterns->chain_matchers.push_back(
+              {*code, region_id_base + static_cast<unsigned>(r)});
+          continue;
+        }
+      }
       group_specs.push_back(region_specs[r]);
       group.ids.push_back(region_id_base + static_cast<unsigned>(r));
     }
@@ -408,6 +416,12 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
         m.begin = m.begin - starts[k] + region.begin;
         m.end = m.end - starts[k] + region.begin;
       }
+    }
+  }
+  if (scanned && !patterns_->chain_matchers.empty()) {
+    for (size_t r = 0; r < regions.size(); ++r) {
+      if (!(shapes[r] & sensitivity_detail::kShapeChain9)) continue;
+      sensitivity_detail::match_chains(text, regions[r], patterns_->chain_matchers, matches);
     }
   }
   std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();

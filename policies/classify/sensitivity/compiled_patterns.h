@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "classify/sensitivity/chain_matchers.h"
 #include "classify/sensitivity/name_gazetteer.h"
 #include "classify/sensitivity/scan_database.h"
 
@@ -31,6 +32,9 @@ class CompiledPatterns {
     std::vector<unsigned> ids;
   };
   std::vector<RegionGroup> region_groups;
+  // The 9+-digit-chain detectors matched in code (chain_matchers.h) over the regions of that
+  // shape, in place of a region database; ids as in `sources`.
+  std::vector<ChainMatcher> chain_matchers;
   // By pattern id: main database ids first, then the region detectors' ids.
   std::vector<PatternSource> sources;
   // By main-database pattern index: its id in `sources` (the gazetteer has an id there but no
