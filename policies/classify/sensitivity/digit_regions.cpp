@@ -6,6 +6,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -55,18 +56,25 @@ bool alnum(uint8_t c) { return (kClass[c] & (kDigit | kUpper)) || (c >= 'a' && c
 // walk below finds a token's end, its digits and a region's counts with bit operations
 // instead of loops over bytes.
 struct TextMasks {
-  std::vector<uint64_t> token;  // (word) [A-Za-z0-9_.:\-/()+,]
-  std::vector<uint64_t> digit;  // (word) [0-9]
-  std::vector<uint64_t> alnum;  // (word) [A-Za-z0-9]
-  std::vector<uint64_t> upper;  // (word) [A-Z]
-  std::vector<uint64_t> dot;    // (word) '.'
-  std::vector<uint64_t> sep;    // (word) ':' or '-'
-  std::vector<uint64_t> plus;   // (word) '+'
+  static constexpr size_t kMasks = 8;
+  std::unique_ptr<uint64_t[]> storage;  // (mask, word), not zeroed: every word is written
+  uint64_t* token;     // (word) [A-Za-z0-9_.:\-/()+,]
+  uint64_t* digit;     // (word) [0-9]
+  uint64_t* alnum;     // (word) [A-Za-z0-9]
+  uint64_t* upper;     // (word) [A-Z]
+  uint64_t* dot;       // (word) '.'
+  uint64_t* sep;       // (word) ':' or '-'
+  uint64_t* plus;      // (word) '+'
+  uint64_t* long_end;  // (word) the 14th and later bytes of a token (bytes i-13..i all token)
   size_t size = 0;
 
   explicit TextMasks(std::string_view text) : size(text.size()) {
-    size_t words = text.size() / 64 + 2;
-    for (auto* m : {&token, &digit, &alnum, &upper, &dot, &sep, &plus}) m->assign(words, 0);
+    const size_t words = text.size() / 64 + 3;  // windows may start 2 bytes past the end
+    storage.reset(new uint64_t[words * kMasks]);
+    uint64_t* const all[kMasks] = {token = storage.get(), digit = token + words,
+                                   alnum = digit + words, upper = alnum + words,
+                                   dot = upper + words,   sep = dot + words,
+                                   plus = sep + words,    long_end = plus + words};
     size_t w = 0;
 #if defined(__SSE2__)
     for (; (w + 1) * 64 <= text.size(); ++w) {
@@ -117,6 +125,7 @@ struct TextMasks {
       plus[w] = g;
     }
 #endif
+    for (uint64_t* m : all) std::fill(m + w, m + words, uint64_t{0});  // the tail, the padding
     for (size_t i = w * 64; i < text.size(); ++i) {
       auto c = static_cast<uint8_t>(text[i]);
       uint64_t bit = uint64_t{1} << (i % 64);
@@ -128,25 +137,34 @@ struct TextMasks {
       if (c == ':' || c == '-') sep[i / 64] |= bit;
       if (c == '+') plus[i / 64] |= bit;
     }
+    for (size_t v = 0; v < words; ++v) long_end[v] = long_run(v);
   }
 
   // The 64 bits of m from byte i on (bit 0 is byte i); i <= size.
-  static uint64_t window(const std::vector<uint64_t>& m, size_t i) {
+  static uint64_t window(const uint64_t* m, size_t i) {
     size_t w = i / 64;
     unsigned s = i % 64;
     return (m[w] >> s) | ((m[w + 1] << 1) << (63 - s));
   }
   static uint64_t low(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+  // Bits set in x, inline: std::popcount is a library call without the POPCNT instruction,
+  // which the baseline x86-64 target lacks.
+  static size_t ones(uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555u;
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return static_cast<size_t>((x * 0x0101010101010101u) >> 56);
+  }
 
   // The first position >= i whose bit is clear in m (the end of a run of set bits).
-  size_t run_end(const std::vector<uint64_t>& m, size_t i) const {
+  size_t run_end(const uint64_t* m, size_t i) const {
     for (;; i += 64) {  // ends: the bits past the text are clear
       uint64_t clear = ~window(m, i);
       if (clear != 0) return std::min(size, i + static_cast<size_t>(std::countr_zero(clear)));
     }
   }
   // The first position >= i whose bit is set in m, or size.
-  size_t next_set(const std::vector<uint64_t>& m, size_t i) const {
+  size_t next_set(const uint64_t* m, size_t i) const {
     for (; i < size; i += 64) {
       uint64_t set = window(m, i);
       if (set != 0) return std::min(size, i + static_cast<size_t>(std::countr_zero(set)));
@@ -154,7 +172,7 @@ struct TextMasks {
     return size;
   }
   // How many bits before position i (i-1, i-2, ...) are set in a row, up to `cap`.
-  static size_t run_before(const std::vector<uint64_t>& m, size_t i, size_t cap) {
+  static size_t run_before(const uint64_t* m, size_t i, size_t cap) {
     size_t n = 0;
     while (n < cap) {
       size_t at = i - n;  // bits [at - 64, at), bit 63 = byte at - 1
@@ -166,23 +184,23 @@ struct TextMasks {
     return std::min(n, cap);
   }
 
-  static size_t count(const std::vector<uint64_t>& m, size_t begin, size_t end) {
+  static size_t count(const uint64_t* m, size_t begin, size_t end) {
     size_t n = 0;
     for (; begin < end; begin += 64) {
-      n += static_cast<size_t>(std::popcount(window(m, begin) & low(end - begin)));
+      n += ones(window(m, begin) & low(end - begin));
     }
     return n;
   }
-  static bool any(const std::vector<uint64_t>& m, size_t begin, size_t end) {
+  static bool any(const uint64_t* m, size_t begin, size_t end) {
     for (; begin < end; begin += 64) {
       if (window(m, begin) & low(end - begin)) return true;
     }
     return false;
   }
-  static bool test(const std::vector<uint64_t>& m, size_t i) { return (m[i / 64] >> (i % 64)) & 1; }
+  static bool test(const uint64_t* m, size_t i) { return (m[i / 64] >> (i % 64)) & 1; }
   // f(i) for each set bit i of `bits` (the 64 bits from byte `from`) below `end`.
   template <typename F>
-  static void each(const std::vector<uint64_t>& m, size_t begin, size_t end, F&& f) {
+  static void each(const uint64_t* m, size_t begin, size_t end, F&& f) {
     for (size_t from = begin; from < end; from += 64) {
       for (uint64_t bits = window(m, from) & low(end - from); bits != 0; bits &= bits - 1) {
         f(from + static_cast<size_t>(std::countr_zero(bits)));
@@ -266,23 +284,28 @@ bool qualifies(std::string_view text, size_t begin, size_t end) {
   return digits >= 6 || (digits >= 4 && (zero_led || dots >= 3));
 }
 
-// qualifies() from the masks: the same conditions, counted with popcounts. A region begins at a
-// token's start and ends at a token's end, so its tokens lie wholly inside it.
+// qualifies() from the masks: the same conditions, a few bit operations per 64 bytes. A region
+// begins at a token's start and ends at a token's end, so its tokens lie wholly inside it.
 bool qualifies_masked(std::string_view text, const TextMasks& m, size_t begin, size_t end) {
-  for (size_t s = begin; s < end;) {  // each token's start
-    size_t token_end = m.run_end(m.token, s);
-    if (token_end - s >= kLongToken) return true;
-    // An IBAN's head: two capitals, two digits.
-    if (s + 3 < end && (TextMasks::window(m.upper, s) & 3) == 3 &&
-        (TextMasks::window(m.digit, s + 2) & 3) == 3) {
-      return true;
-    }
-    s = m.next_set(m.token, token_end);
+  size_t digits = 0;
+  size_t dots = 0;
+  for (size_t from = begin; from < end; from += 64) {
+    uint64_t range = TextMasks::low(end - from);
+    if (TextMasks::window(m.long_end, from) & range) return true;  // a 14-byte token
+    uint64_t t = TextMasks::window(m.token, from);
+    uint64_t before = from > begin ? TextMasks::test(m.token, from - 1) : 0;
+    uint64_t starts = t & ~((t << 1) | before);
+    // An IBAN's head at a token's start: two capitals, two digits, all before `end`.
+    uint64_t u = TextMasks::window(m.upper, from);
+    uint64_t d2 = TextMasks::window(m.digit, from + 2);
+    uint64_t head = starts & u & (u >> 1) & d2 & (d2 >> 1);
+    if (end - from > 3 && (head & TextMasks::low(end - from - 3))) return true;
+    digits += TextMasks::ones(TextMasks::window(m.digit, from) & range);
+    dots += TextMasks::ones(TextMasks::window(m.dot, from) & range);
   }
-  size_t digits = TextMasks::count(m.digit, begin, end);
   if (digits >= 6) return true;
   if (digits < 4) return false;
-  if (TextMasks::count(m.dot, begin, end) >= 3) return true;
+  if (dots >= 3) return true;
   for (size_t i = m.next_set(m.digit, begin); i < end; i = m.next_set(m.digit, i + 1)) {
     if (text[i] == '0' && (i == 0 || !is_word(text[i - 1]))) return true;
   }
@@ -370,8 +393,8 @@ void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<B
   while (i < n) {
     // The next seed: a digit, or the 14th byte of a token run (a long token).
     size_t hot = n;
-    for (size_t w = i / 64; w < m.digit.size(); ++w) {
-      uint64_t bits = m.digit[w] | m.long_run(w);
+    for (size_t w = i / 64; w * 64 < n; ++w) {
+      uint64_t bits = m.digit[w] | m.long_end[w];
       if (w == i / 64) bits &= ~uint64_t{0} << (i % 64);
       if (bits != 0) {
         hot = w * 64 + static_cast<size_t>(std::countr_zero(bits));
