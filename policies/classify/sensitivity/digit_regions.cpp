@@ -424,9 +424,31 @@ void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<B
       t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[k - 1] == ' ';
       first = false;
       t.begin = k;
-      k = m.run_end(m.token, k);
-      t.end = k;
-      classify_masked(m, t, TextMasks::any(m.digit, t.begin, t.end));
+      // A token shorter than 64 bytes (nearly all): its end, digits and edges from one window
+      // of each mask at its start.
+      uint64_t tokens = TextMasks::window(m.token, k);
+      size_t length = static_cast<size_t>(std::countr_one(tokens));
+      if (length < 64) {
+        k += length;
+        t.end = k;
+        bool digit = (TextMasks::window(m.digit, t.begin) & TextMasks::low(length)) != 0;
+        t.interesting = digit || length >= kLongToken;
+        if (!digit) {
+          uint64_t alnums = TextMasks::window(m.alnum, t.begin);
+          size_t lead = std::min<size_t>(
+              {static_cast<size_t>(std::countr_one(alnums)), 5, length});
+          uint64_t first = TextMasks::low(lead);
+          bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
+          t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
+          size_t trail = std::min<size_t>(
+              {static_cast<size_t>(std::countl_one(alnums << (64 - length))), 3, length});
+          t.prefix = trail >= 1 && trail <= 2;
+        }
+      } else {
+        k = m.run_end(m.token, k);
+        t.end = k;
+        classify_masked(m, t, TextMasks::any(m.digit, t.begin, t.end));
+      }
       builder.add(t);
       if (k >= block_end && builder.idle()) break;
     }
