@@ -107,8 +107,8 @@ TEST(DigitRegions, SkippingAheadFindsExactlyWhatAFullWalkFinds) {
   }
 }
 
-// find_shaped_regions (bit masks, a step per token or run) against the byte-by-byte
-// reference: find_digit_regions_by_walk, then region_shapes of each region, shapeless dropped.
+// find_shaped_regions (bit masks, a step per token or run; masks by AVX2 and by SSE2) against
+// the byte-by-byte reference: find_digit_regions_by_walk, then region_shapes of each region, shapeless dropped.
 TEST(DigitRegions, ShapedRegionsMatchTheWalkAndTheByteByByteShapes) {
   std::mt19937 rng(23);
   // Every byte the shapes look at: digits, capitals and lower-case hex and non-hex letters,
@@ -118,7 +118,9 @@ TEST(DigitRegions, ShapedRegionsMatchTheWalkAndTheByteByByteShapes) {
                           "ab12.cd34.ef56", "RSSMRAURSSMRAURSSMRAU", "12345678 z",
                           "X-1234567-L", "    ", "0000 1111 2222 3333 4444", "1Z999AA1012345"};
   int shaped = 0;
-  for (int round = 0; round < 4000; ++round) {
+  // Both mask paths where the CPU has AVX2 (AVX2 by default, SSE2 when not allowed).
+  for (int round = 0; round < 8000; ++round) {
+    allow_avx2_for_masks(round % 2 == 0);
     std::string text;
     size_t size = 1 + rng() % (round % 10 == 0 ? 900 : 160);
     while (text.size() < size) {
@@ -147,7 +149,8 @@ TEST(DigitRegions, ShapedRegionsMatchTheWalkAndTheByteByByteShapes) {
     ASSERT_EQ(shapes, expected_shapes) << "text: [" << text << "]";
     shaped += static_cast<int>(shapes.size());
   }
-  EXPECT_GT(shaped, 2000);
+  allow_avx2_for_masks(true);
+  EXPECT_GT(shaped, 4000);
 }
 
 TEST(DigitRegions, RejectsDatesTimestampsAndOrderNumbers) {
