@@ -380,8 +380,15 @@ bool qualifies_masked(std::string_view text, const TextMasks& m, size_t begin, s
   }
   if (digits < 4) return false;
   if (dots >= 3) return true;
-  for (size_t i = m.next_set(m.digit, begin); i < end; i = m.next_set(m.digit, i + 1)) {
-    if (text[i] == '0' && (i == 0 || !is_word(text[i - 1]))) return true;
+  // A '0' after a non-word byte: only digits not after an alphanumeric can be one.
+  for (size_t from = begin; from < end; from += 64) {
+    uint64_t a = TextMasks::window(m.alnum, from);
+    uint64_t after_alnum = (a << 1) | (from > 0 ? TextMasks::test(m.alnum, from - 1) : 0);
+    uint64_t bits = TextMasks::window(m.digit, from) & ~after_alnum & TextMasks::low(end - from);
+    for (; bits != 0; bits &= bits - 1) {
+      size_t i = from + static_cast<size_t>(std::countr_zero(bits));
+      if (text[i] == '0' && (i == 0 || !is_word(text[i - 1]))) return true;
+    }
   }
   return false;
 }
@@ -669,8 +676,13 @@ uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const By
     previous_end = re;
     rs = re < e ? m.next_set(m.digit, re) : e;
   }
-  // Alphanumeric runs of 16+ after \b: codice fiscale (six letters first) and Base58 (26+).
-  for (size_t as = m.next_set(m.alnum, b); as < e;) {
+  // Alphanumeric runs of 16+ after \b: codice fiscale (six letters first) and Base58 (26+);
+  // only in a region with a token of 14+ bytes.
+  bool long_token = false;
+  for (size_t from = b; from < e && !long_token; from += 64) {
+    long_token = (TextMasks::window(m.long_end, from) & TextMasks::low(e - from)) != 0;
+  }
+  for (size_t as = long_token ? m.next_set(m.alnum, b) : e; as < e;) {
     size_t ae = std::min(e, m.run_end(m.alnum, as));
     if (ae - as >= 16 && word_start(as)) {
       bool letter_led = (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) &
