@@ -119,13 +119,86 @@ bool cpu_has_avx2() {
 
 std::atomic<bool> g_avx2_allowed{true};
 
+#if !defined(__SSE2__)
+// Without SSE2: the same masks a byte at a time.
+void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
+  for (size_t w = 0; w < words; ++w) {
+    for (int k = 0; k < 7; ++k) out[k][w] = 0;
+    for (size_t i = 0; i < 64; ++i) {
+      auto c = static_cast<uint8_t>(p[64 * w + i]);
+      uint64_t bit = uint64_t{1} << i;
+      if (kClass[c] & kToken) out[0][w] |= bit;
+      if (kClass[c] & kDigit) out[1][w] |= bit;
+      if (alnum(c)) out[2][w] |= bit;
+      if (kClass[c] & kUpper) out[3][w] |= bit;
+      if (c == '.') out[4][w] |= bit;
+      if (c == ':' || c == '-') out[5][w] |= bit;
+      if (c == '+') out[6][w] |= bit;
+    }
+  }
+}
+#else
+// The same masks 16 bytes at a time (the x86-64 baseline).
+void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t t = 0;
+    uint64_t d = 0;
+    uint64_t a = 0;
+    uint64_t u = 0;
+    uint64_t o = 0;
+    uint64_t c = 0;
+    uint64_t g = 0;
+    for (int q = 0; q < 4; ++q) {
+      __m128i x =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64 * w + 16 * q));
+      // v in [lo, hi] as one unsigned saturating subtract: (v - lo) -sat (hi - lo) == 0.
+      auto in = [](__m128i v, char lo, char hi) {
+        __m128i off = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+        return _mm_cmpeq_epi8(_mm_subs_epu8(off, _mm_set1_epi8(static_cast<char>(hi - lo))),
+                              _mm_setzero_si128());
+      };
+      __m128i dm = in(x, '0', '9');
+      __m128i um = in(x, 'A', 'Z');
+      __m128i lm = in(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');  // either case
+      __m128i am = _mm_or_si128(dm, lm);
+      // ( ) + , - . / 0-9 :  (0x28-0x3a without '*'), letters, '_'
+      __m128i tm = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('*')), in(x, '(', ':'));
+      tm = _mm_or_si128(_mm_or_si128(tm, lm), _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+      __m128i pm = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
+      __m128i cm = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')),
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+      __m128i gm = _mm_cmpeq_epi8(x, _mm_set1_epi8('+'));
+      auto bits = [q](__m128i v) {
+        return static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(v))) << (16 * q);
+      };
+      t |= bits(tm);
+      d |= bits(dm);
+      a |= bits(am);
+      u |= bits(um);
+      o |= bits(pm);
+      c |= bits(cm);
+      g |= bits(gm);
+    }
+    out[0][w] = t;
+    out[1][w] = d;
+    out[2][w] = a;
+    out[3][w] = u;
+    out[4][w] = o;
+    out[5][w] = c;
+    out[6][w] = g;
+  }
+}
+#endif
+
 // Per-byte class bits of the whole text, 64 bytes to a word (bit i of word w is byte 64w + i;
 // bits past the text's end are clear, and one clear word follows the last), so that the token
 // walk below finds a token's end, its digits and a region's counts with bit operations
 // instead of loops over bytes.
 struct TextMasks {
   static constexpr size_t kMasks = 8;
-  std::unique_ptr<uint64_t[]> storage;  // (mask, word), not zeroed: every word is written
+  static constexpr size_t kInlineWords = 8;  // texts under 384 bytes: no allocation
+  uint64_t inline_storage[kMasks * kInlineWords];  // (mask, word), not zeroed: all written
+  std::unique_ptr<uint64_t[]> storage;             // (mask, word) for longer texts
   uint64_t* token;     // (word) [A-Za-z0-9_.:\-/()+,]
   uint64_t* digit;     // (word) [0-9]
   uint64_t* alnum;     // (word) [A-Za-z0-9]
@@ -138,79 +211,36 @@ struct TextMasks {
 
   explicit TextMasks(std::string_view text) : size(text.size()) {
     const size_t words = text.size() / 64 + 3;  // windows may start 2 bytes past the end
-    storage.reset(new uint64_t[words * kMasks]);
-    uint64_t* const all[kMasks] = {token = storage.get(), digit = token + words,
+    uint64_t* base = inline_storage;
+    if (words > kInlineWords) {
+      storage.reset(new uint64_t[words * kMasks]);
+      base = storage.get();
+    }
+    uint64_t* const all[kMasks] = {token = base,          digit = token + words,
                                    alnum = digit + words, upper = alnum + words,
                                    dot = upper + words,   sep = dot + words,
                                    plus = sep + words,    long_end = plus + words};
-    size_t w = 0;
+    // Whole words from the text, then its tail copied into a zero-padded word (zero bytes are
+    // in no class), then clear padding words.
+    const size_t whole = text.size() / 64;
+    char tail[64] = {};
+    std::copy(text.data() + whole * 64, text.data() + text.size(), tail);
+    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole, alnum + whole,
+                                        upper + whole, dot + whole,   sep + whole,
+                                        plus + whole,  long_end + whole};
 #if defined(SY_MASKS_AVX2)
     if (cpu_has_avx2() && g_avx2_allowed.load(std::memory_order_relaxed)) {
-      w = text.size() / 64;
-      masks_avx2(text.data(), w, all);
+      masks_avx2(text.data(), whole, all);
+      masks_avx2(tail, 1, tail_out);
+    } else {
+      masks_sse2(text.data(), whole, all);
+      masks_sse2(tail, 1, tail_out);
     }
+#else
+    masks_sse2(text.data(), whole, all);
+    masks_sse2(tail, 1, tail_out);
 #endif
-#if defined(__SSE2__)
-    for (; (w + 1) * 64 <= text.size(); ++w) {
-      uint64_t t = 0;
-      uint64_t d = 0;
-      uint64_t a = 0;
-      uint64_t u = 0;
-      uint64_t p = 0;
-      uint64_t c = 0;
-      uint64_t g = 0;
-      for (int q = 0; q < 4; ++q) {
-        __m128i x =
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + 64 * w + 16 * q));
-        // v in [lo, hi] as one unsigned saturating subtract: (v - lo) -sat (hi - lo) == 0.
-        auto in = [](__m128i v, char lo, char hi) {
-          __m128i off = _mm_sub_epi8(v, _mm_set1_epi8(lo));
-          return _mm_cmpeq_epi8(_mm_subs_epu8(off, _mm_set1_epi8(static_cast<char>(hi - lo))),
-                                _mm_setzero_si128());
-        };
-        __m128i dm = in(x, '0', '9');
-        __m128i um = in(x, 'A', 'Z');
-        __m128i lm = in(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');  // either case
-        __m128i am = _mm_or_si128(dm, lm);
-        // ( ) + , - . / 0-9 :  (0x28-0x3a without '*'), letters, '_'
-        __m128i tm = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('*')), in(x, '(', ':'));
-        tm = _mm_or_si128(_mm_or_si128(tm, lm), _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-        __m128i pm = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
-        __m128i cm = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')),
-                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
-        __m128i gm = _mm_cmpeq_epi8(x, _mm_set1_epi8('+'));
-        auto bits = [q](__m128i v) {
-          return static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(v))) << (16 * q);
-        };
-        t |= bits(tm);
-        d |= bits(dm);
-        a |= bits(am);
-        u |= bits(um);
-        p |= bits(pm);
-        c |= bits(cm);
-        g |= bits(gm);
-      }
-      token[w] = t;
-      digit[w] = d;
-      alnum[w] = a;
-      upper[w] = u;
-      dot[w] = p;
-      sep[w] = c;
-      plus[w] = g;
-    }
-#endif
-    for (uint64_t* m : all) std::fill(m + w, m + words, uint64_t{0});  // the tail, the padding
-    for (size_t i = w * 64; i < text.size(); ++i) {
-      auto c = static_cast<uint8_t>(text[i]);
-      uint64_t bit = uint64_t{1} << (i % 64);
-      if (kClass[c] & kToken) token[i / 64] |= bit;
-      if (kClass[c] & kDigit) digit[i / 64] |= bit;
-      if (sy::policies::sensitivity_detail::alnum(c)) alnum[i / 64] |= bit;
-      if (kClass[c] & kUpper) upper[i / 64] |= bit;
-      if (c == '.') dot[i / 64] |= bit;
-      if (c == ':' || c == '-') sep[i / 64] |= bit;
-      if (c == '+') plus[i / 64] |= bit;
-    }
+    for (uint64_t* m : all) std::fill(m + whole + 1, m + words, uint64_t{0});
     for (size_t v = 0; v < words; ++v) long_end[v] = long_run(v);
   }
 
