@@ -58,6 +58,24 @@ std::string term_pattern(std::string_view term) {
 
 constexpr size_t kRescanWindow = 256;
 
+// Member names and values that recur in every chat request (OpenAI and Anthropic shapes).
+constexpr std::string_view kCommonRequestTexts[] = {
+    "model",       "messages",    "role",        "content",     "type",
+    "text",        "name",        "user",        "system",      "assistant",
+    "tool",        "developer",   "tools",       "tool_calls",  "tool_call_id",
+    "function",    "arguments",   "parameters",  "description", "properties",
+    "required",    "stream",      "temperature", "max_tokens",  "top_p",
+    "metadata",    "image_url",   "url",         "id",          "object",
+    "stop",        "n",           "seed",        "strict",      "schema",
+    "auto",        "none",        "string",      "integer",     "number",
+    "boolean",     "array",       "items",       "enum",        "input",
+    "tool_choice", "tool_use",    "tool_result", "input_schema", "stop_sequences",
+    "response_format", "json_schema", "json_object", "stream_options", "include_usage",
+    "max_completion_tokens", "parallel_tool_calls", "frequency_penalty", "presence_penalty",
+    "user_id",     "image",       "source",      "media_type",  "data",
+    "top_k",       "thinking",    "budget_tokens", "refusal",   "reasoning_effort"};
+constexpr size_t kCommonRequestTextMax = 21;  // the longest above
+
 // Where the rescan window for a match ending at `end` starts: kRescanWindow bytes back, then
 // back to just after a non-word byte where that is close, so that \b at its start means what
 // it means in the text.
@@ -369,11 +387,17 @@ SensitivityClassifier::create(SensitivityConfig config) {
     patterns->region_groups.push_back(std::move(group));
   }
   patterns->sources.insert(patterns->sources.end(), region_sources.begin(), region_sources.end());
-  return std::shared_ptr<const SensitivityClassifier>(
+  CompiledPatterns* compiled = patterns.get();
+  std::shared_ptr<const SensitivityClassifier> classifier(
       new SensitivityClassifier(std::move(config), std::move(patterns)));
+  for (std::string_view text : kCommonRequestTexts) {
+    if (classifier->scan(text).empty()) compiled->clean_texts.insert(text);
+  }
+  return classifier;
 }
 
 std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
+  if (text.size() <= kCommonRequestTextMax && patterns_->clean_texts.contains(text)) return {};
   std::vector<PatternMatch> matches;
   std::vector<sensitivity_detail::ByteRange> regions;
   std::vector<uint8_t> shapes;  // (region) its RegionShape bits

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "classify/sensitivity/chain_matchers.h"
@@ -42,6 +44,11 @@ class CompiledPatterns {
   std::vector<unsigned> main_ids;
   std::unique_ptr<NameGazetteer> gazetteer;
   unsigned gazetteer_id = 0;
+  // Common JSON member names and values of chat requests ("role", "content", "user", ...) that
+  // this classifier finds nothing in, checked once at creation: the request walk scans every
+  // key and value, and for these the answer is known (a tenant term may make one a finding,
+  // and then it is not here).
+  std::unordered_set<std::string_view> clean_texts;
   // By built-in index: the pattern alone with start tracking, for Detector::start_by_rescan.
   std::vector<std::unique_ptr<ScanDatabase>> rescan;
 };
