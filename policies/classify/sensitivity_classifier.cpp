@@ -362,20 +362,20 @@ SensitivityClassifier::create(SensitivityConfig config) {
   for (uint8_t shape = 1; shape < sensitivity_detail::kShapeAll; shape <<= 1) {
     CompiledPatterns::RegionGroup group;
     group.shape = shape;
+    CompiledPatterns::CodeGroup code_group;
+    code_group.shape = shape;
     std::vector<PatternSpec> group_specs;
     for (size_t r = 0; r < region_specs.size(); ++r) {
       const Detector& d = builtins[region_sources[r].index];
       if (d.region_shape != shape) continue;
-      if (shape == sensitivity_detail::kShapeChain9) {
-        if (auto code = sensitivity_detail::chain_pattern_for(d)) {
-          patterns->chain_matchers.push_back(
-              {*code, region_id_base + static_cast<unsigned>(r)});
-          continue;
-        }
+      if (auto code = sensitivity_detail::chain_pattern_for(d)) {
+        code_group.matchers.push_back({*code, region_id_base + static_cast<unsigned>(r)});
+        continue;
       }
       group_specs.push_back(region_specs[r]);
       group.ids.push_back(region_id_base + static_cast<unsigned>(r));
     }
+    if (!code_group.matchers.empty()) patterns->code_groups.push_back(std::move(code_group));
     if (group_specs.empty()) continue;
     auto region_database = ScanDatabase::compile(group_specs);
     if (!region_database) {
@@ -442,10 +442,13 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
       }
     }
   }
-  if (scanned && !patterns_->chain_matchers.empty()) {
-    for (size_t r = 0; r < regions.size(); ++r) {
-      if (!(shapes[r] & sensitivity_detail::kShapeChain9)) continue;
-      sensitivity_detail::match_chains(text, regions[r], patterns_->chain_matchers, matches);
+  if (scanned) {
+    for (const CompiledPatterns::CodeGroup& group : patterns_->code_groups) {
+      for (size_t r = 0; r < regions.size(); ++r) {
+        if (shapes[r] & group.shape) {
+          sensitivity_detail::match_chains(text, regions[r], group.matchers, matches);
+        }
+      }
     }
   }
   std::span<const Detector> builtins = sensitivity_detail::builtin_detectors();

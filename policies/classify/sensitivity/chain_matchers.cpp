@@ -108,6 +108,12 @@ class RegionMatcher {
       case ChainPattern::ca_sin:
         layout(kCaSin, m.id, out);
         break;
+      case ChainPattern::iban:
+        iban(m.id, out);
+        break;
+      case ChainPattern::uk_nino:
+        uk_nino(m.id, out);
+        break;
     }
   }
 
@@ -246,6 +252,64 @@ class RegionMatcher {
     }
   }
 
+  static bool capital(char c) { return c >= 'A' && c <= 'Z'; }
+
+  // \b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b: runs of [A-Z0-9] joined by single spaces; the
+  // first run starts with two capitals and two digits (after \b), 11-30 characters follow them.
+  void iban(unsigned id, std::vector<PatternMatch>& out) const {
+    thread_local std::vector<Group> runs;
+    runs.clear();
+    for (size_t i = b_; i < e_;) {
+      if (!capital(text_[i]) && !digit(text_[i])) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < e_ && (capital(text_[j]) || digit(text_[j]))) ++j;
+      runs.push_back({i, j});
+      i = j;
+    }
+    for (size_t j = 0; j < runs.size(); ++j) {
+      if (!boundary_after(runs[j].end)) continue;
+      size_t chars = 0;
+      size_t best = runs.size();
+      for (size_t a = j + 1; a-- > 0;) {
+        if (a < j && !(runs[a + 1].begin == runs[a].end + 1 && text_[runs[a].end] == ' ')) break;
+        chars += runs[a].length();
+        if (chars > 34) break;
+        const Group& r = runs[a];
+        if (chars >= 15 && r.length() >= 4 && capital(text_[r.begin]) &&
+            capital(text_[r.begin + 1]) && digit(text_[r.begin + 2]) &&
+            digit(text_[r.begin + 3]) && boundary_before(r.begin)) {
+          best = a;
+        }
+      }
+      if (best < runs.size()) out.push_back({id, runs[best].begin, runs[j].end});
+    }
+  }
+
+  // \b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b: one way through from each start.
+  void uk_nino(unsigned id, std::vector<PatternMatch>& out) const {
+    auto first = [](char c) {
+      return capital(c) && c != 'D' && c != 'F' && c != 'I' && c != 'Q' && c != 'U' && c != 'V';
+    };
+    for (size_t s = b_; s + 9 <= e_; ++s) {
+      if (!first(text_[s]) || !first(text_[s + 1]) || !boundary_before(s)) continue;
+      size_t p = s + 2;
+      bool ok = true;
+      for (int pair = 0; pair < 3 && ok; ++pair) {
+        if (p < e_ && text_[p] == ' ') ++p;
+        ok = p + 1 < e_ && digit(text_[p]) && digit(text_[p + 1]);
+        p += 2;
+      }
+      if (!ok) continue;
+      if (p < e_ && text_[p] == ' ') ++p;
+      if (p < e_ && text_[p] >= 'A' && text_[p] <= 'D' && boundary_after(p + 1)) {
+        out.push_back({id, s, p + 1});
+      }
+    }
+  }
+
   std::string_view text_;
   size_t b_;
   size_t e_;
@@ -271,6 +335,9 @@ std::optional<ChainPattern> chain_pattern_for(const Detector& d) {
       {"de_tax_id", R"(\b[1-9]\d(?: ?\d{3}){3}\b)", ChainPattern::de_tax},
       {"in_aadhaar", R"(\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b)", ChainPattern::aadhaar},
       {"ca_sin", R"(\b\d{3}[ \-]?\d{3}[ \-]?\d{3}\b)", ChainPattern::ca_sin},
+      {"iban_mod97", R"(\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b)", ChainPattern::iban},
+      {"uk_nino", R"(\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)",
+       ChainPattern::uk_nino},
   };
   if (d.caseless) return std::nullopt;
   for (const Known& k : kKnown) {
@@ -284,7 +351,6 @@ void match_chains(std::string_view text, const ByteRange& region,
   // Reused between calls on a thread: a scan visits thousands of regions.
   thread_local std::vector<Group> groups;
   RegionMatcher matcher(text, region, groups);
-  if (groups.empty()) return;
   for (const ChainMatcher& m : matchers) matcher.run(m, out);
 }
 

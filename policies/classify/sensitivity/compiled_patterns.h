@@ -34,9 +34,14 @@ class CompiledPatterns {
     std::vector<unsigned> ids;
   };
   std::vector<RegionGroup> region_groups;
-  // The 9+-digit-chain detectors matched in code (chain_matchers.h) over the regions of that
-  // shape, in place of a region database; ids as in `sources`.
-  std::vector<ChainMatcher> chain_matchers;
+  // Region detectors matched in code (chain_matchers.h) in place of a region database: per
+  // RegionShape, its detectors' matchers, run over the regions of that shape; ids as in
+  // `sources`.
+  struct CodeGroup {
+    uint8_t shape = 0;
+    std::vector<ChainMatcher> matchers;
+  };
+  std::vector<CodeGroup> code_groups;
   // By pattern id: main database ids first, then the region detectors' ids.
   std::vector<PatternSource> sources;
   // By main-database pattern index: its id in `sources` (the gazetteer has an id there but no
