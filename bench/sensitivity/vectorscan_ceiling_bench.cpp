@@ -178,9 +178,10 @@ int main(int argc, char** argv) {
       }
       best = std::min(best, sy::bench::thread_cpu_seconds() - c0);
     }
-    std::printf("region detectors in code (%zu):               %7.0f MB/s of the whole text "
-                "(%zu matches)\n",
-                chains.size() + capitals.size(), mb / best, found.size());
+    std::printf(
+        "region detectors in code (%zu):               %7.0f MB/s of the whole text "
+        "(%zu matches)\n",
+        chains.size() + capitals.size(), mb / best, found.size());
   }
   double t_regions = 0;
   size_t region_bytes = 0;

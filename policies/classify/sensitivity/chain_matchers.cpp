@@ -151,7 +151,9 @@ class RegionMatcher {
       const Group& y = groups_[a + 1];
       const Group& z = groups_[a + 2];
       if (x.length() != 3 || y.length() != 2 || z.length() != 4) continue;
-      if (!linked(a, kSpace | kDash) || !linked(a + 1, kSpace | kDash) || text_[x.end] != text_[y.end]) continue;
+      if (!linked(a, kSpace | kDash) || !linked(a + 1, kSpace | kDash) ||
+          text_[x.end] != text_[y.end])
+        continue;
       if (!boundary_before(x.begin) || !boundary_after(z.end)) continue;
       out.push_back({id, x.begin, z.end});
     }
@@ -169,9 +171,8 @@ class RegionMatcher {
         digits += groups_[a].length();
         if (digits > 18) break;
         const Group& g = groups_[a];
-        if (digits >= 9 && g.length() >= 3 && text_[g.begin] == '0' &&
-            text_[g.begin + 1] == '0' && text_[g.begin + 2] != '0' &&
-            boundary_before(g.begin)) {
+        if (digits >= 9 && g.length() >= 3 && text_[g.begin] == '0' && text_[g.begin + 1] == '0' &&
+            text_[g.begin + 2] != '0' && boundary_before(g.begin)) {
           best = a;
         }
       }
@@ -189,8 +190,7 @@ class RegionMatcher {
       if (text_[x.begin] < '2') continue;
       auto separator = [](char c) { return in(c, kSpace | kDot | kDash); };
       bool first_gap = (y.begin == x.end + 1 && separator(text_[x.end])) ||
-                       (y.begin == x.end + 2 && text_[x.end] == ')' &&
-                        separator(text_[x.end + 1]));
+                       (y.begin == x.end + 2 && text_[x.end] == ')' && separator(text_[x.end + 1]));
       if (!first_gap || !linked(a + 1, kSpace | kDot | kDash) || !boundary_after(z.end)) continue;
       size_t start;
       if (x.begin > b_ && text_[x.begin - 1] == '(') {
@@ -220,8 +220,8 @@ class RegionMatcher {
         if (chunks > 4) break;
         if (a + 1 < j && !linked(a + 1, kSpace | kDash)) break;
         const Group& h = groups_[a];
-        if (linked(a, kSpace | kSlash | kDash) && h.length() >= 2 && h.length() <= 5 && text_[h.begin] == '0' &&
-            boundary_before(h.begin)) {
+        if (linked(a, kSpace | kSlash | kDash) && h.length() >= 2 && h.length() <= 5 &&
+            text_[h.begin] == '0' && boundary_before(h.begin)) {
           best = a;
         }
       }
@@ -279,8 +279,8 @@ class RegionMatcher {
         if (chars > 34) break;
         const Group& r = runs[a];
         if (chars >= 15 && r.length() >= 4 && capital(text_[r.begin]) &&
-            capital(text_[r.begin + 1]) && digit(text_[r.begin + 2]) &&
-            digit(text_[r.begin + 3]) && boundary_before(r.begin)) {
+            capital(text_[r.begin + 1]) && digit(text_[r.begin + 2]) && digit(text_[r.begin + 3]) &&
+            boundary_before(r.begin)) {
           best = a;
         }
       }
@@ -336,8 +336,7 @@ std::optional<ChainPattern> chain_pattern_for(const Detector& d) {
       {"in_aadhaar", R"(\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b)", ChainPattern::aadhaar},
       {"ca_sin", R"(\b\d{3}[ \-]?\d{3}[ \-]?\d{3}\b)", ChainPattern::ca_sin},
       {"iban_mod97", R"(\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b)", ChainPattern::iban},
-      {"uk_nino", R"(\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)",
-       ChainPattern::uk_nino},
+      {"uk_nino", R"(\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)", ChainPattern::uk_nino},
   };
   if (d.caseless) return std::nullopt;
   for (const Known& k : kKnown) {

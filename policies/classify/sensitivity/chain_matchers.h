@@ -29,8 +29,8 @@ enum class ChainPattern : uint8_t {
   aadhaar,   // \b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b
   ca_sin,    // \b\d{3}[ \-]?\d{3}[ \-]?\d{3}\b
   // Two capitals then digits (RegionShape kShapeCapitals), matched on the region's bytes:
-  iban,      // \b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b
-  uk_nino,   // \b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b
+  iban,     // \b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b
+  uk_nino,  // \b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b
 };
 
 // The code matcher for a built-in detector, when its pattern is exactly one of the above

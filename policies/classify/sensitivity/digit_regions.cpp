@@ -3,8 +3,8 @@
 #include "classify/sensitivity/digit_regions.h"
 
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <memory>
@@ -60,8 +60,7 @@ bool alnum(uint8_t c) { return (kClass[c] & (kDigit | kUpper)) || (c >= 'a' && c
 // The seven byte-class masks of `words` whole 64-byte words at p, 32 bytes per instruction
 // (half the SSE2 path's instructions; chosen at run time where the CPU has AVX2). `out` is
 // token, digit, alnum, upper, dot, sep, plus. (A lambda here needs the target of its own.)
-__attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words,
-                                                uint64_t* const* out) {
+__attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uint64_t* const* out) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i c0 = _mm256_set1_epi8('0');
   const __m256i c9 = _mm256_set1_epi8(9);
@@ -89,8 +88,7 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words,
       __m256i um = _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, cA), c25), zero);
       __m256i lm = _mm256_cmpeq_epi8(
           _mm256_subs_epu8(_mm256_sub_epi8(_mm256_or_si256(x, case_bit), ca), c25), zero);
-      __m256i pm = _mm256_cmpeq_epi8(
-          _mm256_subs_epu8(_mm256_sub_epi8(x, paren), paren_span), zero);
+      __m256i pm = _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, paren), paren_span), zero);
       __m256i tm = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, star), pm);
       tm = _mm256_or_si256(_mm256_or_si256(tm, lm), _mm256_cmpeq_epi8(x, underscore));
       t |= half(tm, h);
@@ -112,7 +110,10 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words,
 }
 
 bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
+  static const bool has = [] {
+    __builtin_cpu_init();  // safe even if the first scan ran from a static initializer
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
   return has;
 }
 #endif
@@ -149,8 +150,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
     uint64_t c = 0;
     uint64_t g = 0;
     for (int q = 0; q < 4; ++q) {
-      __m128i x =
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64 * w + 16 * q));
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64 * w + 16 * q));
       // v in [lo, hi] as one unsigned saturating subtract: (v - lo) -sat (hi - lo) == 0.
       auto in = [](__m128i v, char lo, char hi) {
         __m128i off = _mm_sub_epi8(v, _mm_set1_epi8(lo));
@@ -196,16 +196,16 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
 // instead of loops over bytes.
 struct TextMasks {
   static constexpr size_t kMasks = 8;
-  static constexpr size_t kInlineWords = 8;  // texts under 384 bytes: no allocation
+  static constexpr size_t kInlineWords = 8;        // texts under 384 bytes: no allocation
   uint64_t inline_storage[kMasks * kInlineWords];  // (mask, word), not zeroed: all written
   std::unique_ptr<uint64_t[]> storage;             // (mask, word) for longer texts
-  uint64_t* token;     // (word) [A-Za-z0-9_.:\-/()+,]
-  uint64_t* digit;     // (word) [0-9]
-  uint64_t* alnum;     // (word) [A-Za-z0-9]
-  uint64_t* upper;     // (word) [A-Z]
-  uint64_t* dot;       // (word) '.'
-  uint64_t* sep;       // (word) ':' or '-'
-  uint64_t* plus;      // (word) '+'
+  uint64_t* token;                                 // (word) [A-Za-z0-9_.:\-/()+,]
+  uint64_t* digit;                                 // (word) [0-9]
+  uint64_t* alnum;                                 // (word) [A-Za-z0-9]
+  uint64_t* upper;                                 // (word) [A-Z]
+  uint64_t* dot;                                   // (word) '.'
+  uint64_t* sep;                                   // (word) ':' or '-'
+  uint64_t* plus;                                  // (word) '+'
   uint64_t* long_end;  // (word) the 14th and later bytes of a token (bytes i-13..i all token)
   size_t size = 0;
 
@@ -216,17 +216,16 @@ struct TextMasks {
       storage.reset(new uint64_t[words * kMasks]);
       base = storage.get();
     }
-    uint64_t* const all[kMasks] = {token = base,          digit = token + words,
-                                   alnum = digit + words, upper = alnum + words,
-                                   dot = upper + words,   sep = dot + words,
-                                   plus = sep + words,    long_end = plus + words};
+    uint64_t* const all[kMasks] = {
+        token = base,        digit = token + words, alnum = digit + words, upper = alnum + words,
+        dot = upper + words, sep = dot + words,     plus = sep + words,    long_end = plus + words};
     // Whole words from the text, then its tail copied into a zero-padded word (zero bytes are
     // in no class), then clear padding words.
     const size_t whole = text.size() / 64;
     char tail[64] = {};
     std::copy(text.data() + whole * 64, text.data() + text.size(), tail);
-    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole, alnum + whole,
-                                        upper + whole, dot + whole,   sep + whole,
+    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole,   alnum + whole,
+                                        upper + whole, dot + whole,     sep + whole,
                                         plus + whole,  long_end + whole};
 #if defined(SY_MASKS_AVX2)
     if (cpu_has_avx2() && g_avx2_allowed.load(std::memory_order_relaxed)) {
@@ -314,12 +313,12 @@ struct TextMasks {
 
   // Bytes that end a run of 14+ token bytes (bit i: bytes i-13..i are token bytes), word w.
   uint64_t long_run(size_t w) const {
-    unsigned __int128 v = (static_cast<unsigned __int128>(token[w]) << 64) |
-                          (w > 0 ? token[w - 1] : 0);
+    unsigned __int128 v =
+        (static_cast<unsigned __int128>(token[w]) << 64) | (w > 0 ? token[w - 1] : 0);
     unsigned __int128 r = v & (v << 1);  // i, i-1
-    r &= r << 2;                          // i..i-3
-    r &= r << 4;                          // i..i-7
-    r &= r << 6;                          // i..i-13
+    r &= r << 2;                         // i..i-3
+    r &= r << 4;                         // i..i-7
+    r &= r << 6;                         // i..i-13
     return static_cast<uint64_t>(r >> 64);
   }
 };
@@ -329,9 +328,8 @@ void classify_masked(const TextMasks& m, Token& t, bool digit) {
   size_t length = t.end - t.begin;
   t.interesting = digit || length >= kLongToken;
   if (digit) return;
-  size_t lead = std::min<size_t>({static_cast<size_t>(std::countr_one(
-                                      TextMasks::window(m.alnum, t.begin))),
-                                  5, length});
+  size_t lead = std::min<size_t>(
+      {static_cast<size_t>(std::countr_one(TextMasks::window(m.alnum, t.begin))), 5, length});
   uint64_t first = TextMasks::low(lead);
   bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
   t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
@@ -489,7 +487,6 @@ class RegionBuilder {
   Token prev_;
 };
 
-
 bool is_token_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kToken) != 0; }
 bool is_digit_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kDigit) != 0; }
 
@@ -546,8 +543,7 @@ void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<B
         t.interesting = digit || length >= kLongToken;
         if (!digit) {
           uint64_t alnums = TextMasks::window(m.alnum, t.begin);
-          size_t lead = std::min<size_t>(
-              {static_cast<size_t>(std::countr_one(alnums)), 5, length});
+          size_t lead = std::min<size_t>({static_cast<size_t>(std::countr_one(alnums)), 5, length});
           uint64_t first = TextMasks::low(lead);
           bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
           t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
@@ -687,8 +683,7 @@ uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const By
   for (size_t rs = m.next_set(m.digit, b); rs < e;) {
     size_t re = std::min(e, m.run_end(m.digit, rs));
     size_t length = re - rs;
-    bool joined = any_run && rs - previous_end <= 2 && chain_gap(previous_end) &&
-                  chain_gap(rs - 1);
+    bool joined = any_run && rs - previous_end <= 2 && chain_gap(previous_end) && chain_gap(rs - 1);
     chain = (joined && chain > 0) ? chain + length : (word_start(rs) ? length : 0);
     if (chain >= 9) shapes |= kShapeChain9;
     if (length == 8 && re < e) {  // ES NIF: the run, [ -]?, a letter that ends a word
@@ -697,8 +692,8 @@ uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const By
     }
     if (length == 7) {  // ES NIE: [XYZxyz][ -]? before the run
       auto xyz = [&](size_t k) { return (at(k) | 0x20) >= 'x' && (at(k) | 0x20) <= 'z'; };
-      if (rs > b && (xyz(rs - 1) || (rs - 1 > b && (text[rs - 1] == ' ' || text[rs - 1] == '-') &&
-                                     xyz(rs - 2)))) {
+      if (rs > b && (xyz(rs - 1) ||
+                     (rs - 1 > b && (text[rs - 1] == ' ' || text[rs - 1] == '-') && xyz(rs - 2)))) {
         shapes |= kShapeNifNie;
       }
     }
@@ -715,8 +710,8 @@ uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const By
   for (size_t as = long_token ? m.next_set(m.alnum, b) : e; as < e;) {
     size_t ae = std::min(e, m.run_end(m.alnum, as));
     if (ae - as >= 16 && word_start(as)) {
-      bool letter_led = (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) &
-                         0x3f) == 0x3f;
+      bool letter_led =
+          (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) & 0x3f) == 0x3f;
       if (letter_led || ae - as >= 26) shapes |= kShapeAlnum16;
     }
     as = ae < e ? m.next_set(m.alnum, ae) : e;

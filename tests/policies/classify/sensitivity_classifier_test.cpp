@@ -386,8 +386,8 @@ TEST(SensitivityClassifier, CustomTermsAndPatternsShareTheScan) {
 // nothing in them: a tenant's term or pattern that matches one still reports it, in a key too.
 TEST(SensitivityClassifier, CommonRequestWordsAreScannedForTenantTerms) {
   SensitivityConfig config;
-  config.term_lists.push_back({"words", {"content", "assistant"}, SensitivityLevel::internal,
-                               false});
+  config.term_lists.push_back(
+      {"words", {"content", "assistant"}, SensitivityLevel::internal, false});
   config.patterns.push_back({"short", R"(^us)", SensitivityLevel::confidential, false});
   auto created = SensitivityClassifier::create(config);
   ASSERT_TRUE(created.has_value()) << created.error().message;

@@ -30,8 +30,8 @@ Spans sorted(const std::vector<PatternMatch>& matches) {
 // Digit groups of every length the layouts care about, joined by the separators they allow
 // and by ones they do not, with word bytes, '(' and ')' and "00"/"0" heads mixed in.
 std::string random_text(std::mt19937& rng) {
-  const char* joins[] = {" ", " ", "-", "-", ".", "/", "  ", ") ", ")-", "(", "_", "a", "Z",
-                         ", ", "x(", " (", "GB", "b"};
+  const char* joins[] = {" ", " ", "-", "-", ".",  "/",  "  ", ") ", ")-",
+                         "(", "_", "a", "Z", ", ", "x(", " (", "GB", "b"};
   const char* heads[] = {"00", "0", "001", "(2", "4", "9"};
   // Shapes of the fixed layouts ('d' a digit, '#' 2-9, 'S' any separator), perturbed below.
   const char* shapes[] = {"ddd-dd-dddd", "ddd dd dddd", "(#dd) ddd-dddd", "#dd.ddd.dddd",
@@ -124,8 +124,8 @@ TEST(ChainMatchers, MatchExactlyWhatTheVectorscanPatternsMatch) {
         expected = union_over_alignments(**database, text);
         ++alignment_dependent;
       }
-      ASSERT_EQ(sorted(got), sorted(expected)) << d.name << " /" << d.pattern << "/ on [" << text
-                                               << "]";
+      ASSERT_EQ(sorted(got), sorted(expected))
+          << d.name << " /" << d.pattern << "/ on [" << text << "]";
       total += expected.size();
     }
     // Each pattern matched often enough for the comparison to mean something.

@@ -108,15 +108,18 @@ TEST(DigitRegions, SkippingAheadFindsExactlyWhatAFullWalkFinds) {
 }
 
 // find_shaped_regions (bit masks, a step per token or run; masks by AVX2 and by SSE2) against
-// the byte-by-byte reference: find_digit_regions_by_walk, then region_shapes of each region, shapeless dropped.
+// the byte-by-byte reference: find_digit_regions_by_walk, then region_shapes of each region,
+// the shapeless dropped.
 TEST(DigitRegions, ShapedRegionsMatchTheWalkAndTheByteByByteShapes) {
   std::mt19937 rng(23);
   // Every byte the shapes look at: digits, capitals and lower-case hex and non-hex letters,
   // [XYZxyz], '_', each chain-gap and token separator, '+', and bytes outside tokens.
   const std::string alphabet = "0123456789ABDEFGXYZabfxyzq_ .-/():,+*\n=#@";
-  const char* pieces[] = {"DE89 ", "GB", "AB 12 34 56 C", "+44 ", "10.20.30.40", "aa:bb:cc:dd",
-                          "ab12.cd34.ef56", "RSSMRAURSSMRAURSSMRAU", "12345678 z",
-                          "X-1234567-L", "    ", "0000 1111 2222 3333 4444", "1Z999AA1012345"};
+  const char* pieces[] = {
+      "DE89 ",         "GB",          "AB 12 34 56 C",  "+44 ",
+      "10.20.30.40",   "aa:bb:cc:dd", "ab12.cd34.ef56", "RSSMRAURSSMRAURSSMRAU",
+      "12345678 z",    "X-1234567-L", "    ",           "0000 1111 2222 3333 4444",
+      "1Z999AA1012345"};
   int shaped = 0;
   // Both mask paths where the CPU has AVX2 (AVX2 by default, SSE2 when not allowed).
   for (int round = 0; round < 8000; ++round) {
