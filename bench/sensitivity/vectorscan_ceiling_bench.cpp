@@ -4,7 +4,7 @@
 // the first-name gazetteer (now found in code) both ways, and the region-shape databases over
 // the text's digit regions. The gap between these and `bench_sensitivity`'s scan rate is the
 // classifier's own work (region finding, validation).
-// Usage: bench_vectorscan_ceiling
+// Usage: bench_vectorscan_ceiling [--per-pattern]  (each main pattern's cost, left out in turn)
 
 #include <hs.h>
 
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "classify/sensitivity/chain_matchers.h"
 #include "classify/sensitivity/detector.h"
 #include "classify/sensitivity/digit_regions.h"
 #include "classify/sensitivity/name_gazetteer.h"
@@ -71,7 +72,8 @@ double time_scan(const Database& d, const std::string& text, size_t& matches) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool per_pattern = argc > 1 && std::string(argv[1]) == "--per-pattern";
   const std::string text = sy::bench::mixed_text(1 << 20, 1);
   const double mb = static_cast<double>(text.size()) / 1e6;
   size_t matches = 0;
@@ -104,6 +106,8 @@ int main() {
   std::printf("main database (%2zu patterns), whole text:   %7.0f MB/s (%zu matches)\n",
               main_patterns.size(), mb / t_main, matches);
 
+  const std::vector<std::string> classifier_patterns = main_patterns;
+  const std::vector<unsigned> classifier_flags = main_flags;
   // The gazetteer as the classifier runs it now (code), and as it ran before (vectorscan).
   NameGazetteer gazetteer(first_name_alternation());
   double t_code = 1e9;
@@ -130,18 +134,55 @@ int main() {
                 mb / time_scan(with, text, matches));
   }
 
-  // The region databases over the regions the classifier keeps, joined per shape as it does.
-  std::vector<ByteRange> regions;
-  find_digit_regions(text, regions);
-  std::vector<uint8_t> shapes;
-  size_t kept = 0;
-  for (const ByteRange& r : regions) {
-    uint8_t s = region_shapes(text, r);
-    if (s == 0) continue;
-    regions[kept++] = r;
-    shapes.push_back(s);
+  // What each main-database pattern costs: the database without it, against with all.
+  if (per_pattern) {
+    std::printf("main database without one pattern (cost of that pattern, us per MiB):\n");
+    size_t p = 0;
+    t_main = time_scan(main_db, text, matches);
+    for (const Detector& d : builtin_detectors()) {
+      if (d.region_scanned || d.found_in_code) continue;
+      std::vector<std::string> patterns = classifier_patterns;
+      std::vector<unsigned> flags = classifier_flags;
+      patterns.erase(patterns.begin() + static_cast<long>(p));
+      flags.erase(flags.begin() + static_cast<long>(p));
+      ++p;
+      Database without;
+      if (!compile(patterns, flags, without)) return 1;
+      double t_without = time_scan(without, text, matches);
+      std::printf("  %-22s %6.0f\n", std::string(d.name).c_str(), (t_main - t_without) * 1e6);
+    }
   }
-  regions.resize(kept);
+
+  // The region databases over the regions the classifier keeps, joined per shape as it does;
+  // the 9+-digit chains' detectors and IBAN/NINO now run in code (chain_matchers.h), timed
+  // beside.
+  std::vector<ByteRange> regions;
+  std::vector<uint8_t> shapes;
+  find_shaped_regions(text, regions, shapes);
+  {
+    std::vector<ChainMatcher> chains;
+    std::vector<ChainMatcher> capitals;
+    for (const Detector& d : builtin_detectors()) {
+      if (auto kind = chain_pattern_for(d)) {
+        (d.region_shape == kShapeChain9 ? chains : capitals).push_back({*kind, 0});
+      }
+    }
+    double best = 1e9;
+    std::vector<PatternMatch> found;
+    for (int r = 0; r < 15; ++r) {
+      found.clear();
+      double c0 = sy::bench::thread_cpu_seconds();
+      for (size_t k = 0; k < regions.size(); ++k) {
+        if (shapes[k] & kShapeChain9) match_chains(text, regions[k], chains, found);
+        if (shapes[k] & kShapeCapitals) match_chains(text, regions[k], capitals, found);
+      }
+      best = std::min(best, sy::bench::thread_cpu_seconds() - c0);
+    }
+    std::printf(
+        "region detectors in code (%zu):               %7.0f MB/s of the whole text "
+        "(%zu matches)\n",
+        chains.size() + capitals.size(), mb / best, found.size());
+  }
   double t_regions = 0;
   size_t region_bytes = 0;
   for (int g = 0; g < 8; ++g) {
@@ -155,10 +196,15 @@ int main() {
     if (joined.empty()) continue;
     Database db;
     if (!compile(region_patterns[g], region_flags[g], db)) return 1;
-    t_regions += time_scan(db, joined, matches);
+    double t_group = time_scan(db, joined, matches);
+    std::printf("  region database, shape %3u (%zu patterns, %6zu B): %7.0f MB/s of the text%s\n",
+                1u << g, region_patterns[g].size(), joined.size(), mb / t_group,
+                g == 0 || g == 2 ? " (now code)" : "");
+    if (g == 0 || g == 2) continue;  // kShapeChain9, kShapeCapitals: matched in code now
+    t_regions += t_group;
     region_bytes += joined.size();
   }
-  std::printf("region databases over %zu regions (%zu B):  %7.0f MB/s of the whole text\n",
+  std::printf("region databases left over %zu regions (%zu B): %7.0f MB/s of the whole text\n",
               regions.size(), region_bytes, mb / t_regions);
   std::printf("all vectorscan work of one scan (+ names):    %7.0f MB/s of the whole text\n",
               mb / (t_main + t_regions + t_code));

@@ -58,6 +58,24 @@ std::string term_pattern(std::string_view term) {
 
 constexpr size_t kRescanWindow = 256;
 
+// Member names and values that recur in every chat request (OpenAI and Anthropic shapes).
+constexpr std::string_view kCommonRequestTexts[] = {
+    "model",       "messages",    "role",        "content",     "type",
+    "text",        "name",        "user",        "system",      "assistant",
+    "tool",        "developer",   "tools",       "tool_calls",  "tool_call_id",
+    "function",    "arguments",   "parameters",  "description", "properties",
+    "required",    "stream",      "temperature", "max_tokens",  "top_p",
+    "metadata",    "image_url",   "url",         "id",          "object",
+    "stop",        "n",           "seed",        "strict",      "schema",
+    "auto",        "none",        "string",      "integer",     "number",
+    "boolean",     "array",       "items",       "enum",        "input",
+    "tool_choice", "tool_use",    "tool_result", "input_schema", "stop_sequences",
+    "response_format", "json_schema", "json_object", "stream_options", "include_usage",
+    "max_completion_tokens", "parallel_tool_calls", "frequency_penalty", "presence_penalty",
+    "user_id",     "image",       "source",      "media_type",  "data",
+    "top_k",       "thinking",    "budget_tokens", "refusal",   "reasoning_effort"};
+constexpr size_t kCommonRequestTextMax = 21;  // the longest above
+
 // Where the rescan window for a match ending at `end` starts: kRescanWindow bytes back, then
 // back to just after a non-word byte where that is close, so that \b at its start means what
 // it means in the text.
@@ -344,12 +362,20 @@ SensitivityClassifier::create(SensitivityConfig config) {
   for (uint8_t shape = 1; shape < sensitivity_detail::kShapeAll; shape <<= 1) {
     CompiledPatterns::RegionGroup group;
     group.shape = shape;
+    CompiledPatterns::CodeGroup code_group;
+    code_group.shape = shape;
     std::vector<PatternSpec> group_specs;
     for (size_t r = 0; r < region_specs.size(); ++r) {
-      if (builtins[region_sources[r].index].region_shape != shape) continue;
+      const Detector& d = builtins[region_sources[r].index];
+      if (d.region_shape != shape) continue;
+      if (auto code = sensitivity_detail::chain_pattern_for(d)) {
+        code_group.matchers.push_back({*code, region_id_base + static_cast<unsigned>(r)});
+        continue;
+      }
       group_specs.push_back(region_specs[r]);
       group.ids.push_back(region_id_base + static_cast<unsigned>(r));
     }
+    if (!code_group.matchers.empty()) patterns->code_groups.push_back(std::move(code_group));
     if (group_specs.empty()) continue;
     auto region_database = ScanDatabase::compile(group_specs);
     if (!region_database) {
@@ -361,24 +387,21 @@ SensitivityClassifier::create(SensitivityConfig config) {
     patterns->region_groups.push_back(std::move(group));
   }
   patterns->sources.insert(patterns->sources.end(), region_sources.begin(), region_sources.end());
-  return std::shared_ptr<const SensitivityClassifier>(
+  CompiledPatterns* compiled = patterns.get();
+  std::shared_ptr<const SensitivityClassifier> classifier(
       new SensitivityClassifier(std::move(config), std::move(patterns)));
+  for (std::string_view text : kCommonRequestTexts) {
+    if (classifier->scan(text).empty()) compiled->clean_texts.insert(text);
+  }
+  return classifier;
 }
 
 std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
+  if (text.size() <= kCommonRequestTextMax && patterns_->clean_texts.contains(text)) return {};
   std::vector<PatternMatch> matches;
   std::vector<sensitivity_detail::ByteRange> regions;
-  sensitivity_detail::find_digit_regions(text, regions);
   std::vector<uint8_t> shapes;  // (region) its RegionShape bits
-  shapes.reserve(regions.size());
-  size_t kept_regions = 0;
-  for (const sensitivity_detail::ByteRange& r : regions) {
-    uint8_t s = sensitivity_detail::region_shapes(text, r);
-    if (s == 0) continue;
-    regions[kept_regions++] = r;
-    shapes.push_back(s);
-  }
-  regions.resize(kept_regions);
+  sensitivity_detail::find_shaped_regions(text, regions, shapes);
   bool scanned = patterns_->database->scan(text, matches);
   for (PatternMatch& m : matches) m.id = patterns_->main_ids[m.id];
   if (patterns_->gazetteer) patterns_->gazetteer->find(text, patterns_->gazetteer_id, matches);
@@ -416,6 +439,15 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
         m.id = group.ids[m.id];
         m.begin = m.begin - starts[k] + region.begin;
         m.end = m.end - starts[k] + region.begin;
+      }
+    }
+  }
+  if (scanned) {
+    for (const CompiledPatterns::CodeGroup& group : patterns_->code_groups) {
+      for (size_t r = 0; r < regions.size(); ++r) {
+        if (shapes[r] & group.shape) {
+          sensitivity_detail::match_chains(text, regions[r], group.matchers, matches);
+        }
       }
     }
   }

@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
+#include "classify/sensitivity/chain_matchers.h"
 #include "classify/sensitivity/name_gazetteer.h"
 #include "classify/sensitivity/scan_database.h"
 
@@ -31,6 +34,14 @@ class CompiledPatterns {
     std::vector<unsigned> ids;
   };
   std::vector<RegionGroup> region_groups;
+  // Region detectors matched in code (chain_matchers.h) in place of a region database: per
+  // RegionShape, its detectors' matchers, run over the regions of that shape; ids as in
+  // `sources`.
+  struct CodeGroup {
+    uint8_t shape = 0;
+    std::vector<ChainMatcher> matchers;
+  };
+  std::vector<CodeGroup> code_groups;
   // By pattern id: main database ids first, then the region detectors' ids.
   std::vector<PatternSource> sources;
   // By main-database pattern index: its id in `sources` (the gazetteer has an id there but no
@@ -38,6 +49,11 @@ class CompiledPatterns {
   std::vector<unsigned> main_ids;
   std::unique_ptr<NameGazetteer> gazetteer;
   unsigned gazetteer_id = 0;
+  // Common JSON member names and values of chat requests ("role", "content", "user", ...) that
+  // this classifier finds nothing in, checked once at creation: the request walk scans every
+  // key and value, and for these the answer is known (a tenant term may make one a finding,
+  // and then it is not here).
+  std::unordered_set<std::string_view> clean_texts;
   // By built-in index: the pattern alone with start tracking, for Detector::start_by_rescan.
   std::vector<std::unique_ptr<ScanDatabase>> rescan;
 };

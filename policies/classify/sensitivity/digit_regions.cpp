@@ -4,11 +4,18 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #endif
 
 namespace sy::policies::sensitivity_detail {
@@ -47,6 +54,288 @@ struct Token {
 };
 
 bool alnum(uint8_t c) { return (kClass[c] & (kDigit | kUpper)) || (c >= 'a' && c <= 'z'); }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SY_MASKS_AVX2 1
+// The seven byte-class masks of `words` whole 64-byte words at p, 32 bytes per instruction
+// (half the SSE2 path's instructions; chosen at run time where the CPU has AVX2). `out` is
+// token, digit, alnum, upper, dot, sep, plus. (A lambda here needs the target of its own.)
+__attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uint64_t* const* out) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i c0 = _mm256_set1_epi8('0');
+  const __m256i c9 = _mm256_set1_epi8(9);
+  const __m256i cA = _mm256_set1_epi8('A');
+  const __m256i ca = _mm256_set1_epi8('a');
+  const __m256i c25 = _mm256_set1_epi8(25);
+  const __m256i case_bit = _mm256_set1_epi8(0x20);
+  const __m256i paren = _mm256_set1_epi8('(');
+  const __m256i paren_span = _mm256_set1_epi8(':' - '(');
+  const __m256i star = _mm256_set1_epi8('*');
+  const __m256i underscore = _mm256_set1_epi8('_');
+  const __m256i dot = _mm256_set1_epi8('.');
+  const __m256i colon = _mm256_set1_epi8(':');
+  const __m256i dash = _mm256_set1_epi8('-');
+  const __m256i plus = _mm256_set1_epi8('+');
+  auto half = [](__m256i v, int h) __attribute__((target("avx2"))) {
+    return static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(v))) << (32 * h);
+  };
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t t = 0, d = 0, a = 0, u = 0, o = 0, c = 0, g = 0;
+    for (int h = 0; h < 2; ++h) {
+      __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * w + 32 * h));
+      // v in [lo, lo + span] as (v - lo) -sat span == 0.
+      __m256i dm = _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, c0), c9), zero);
+      __m256i um = _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, cA), c25), zero);
+      __m256i lm = _mm256_cmpeq_epi8(
+          _mm256_subs_epu8(_mm256_sub_epi8(_mm256_or_si256(x, case_bit), ca), c25), zero);
+      __m256i pm = _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, paren), paren_span), zero);
+      __m256i tm = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, star), pm);
+      tm = _mm256_or_si256(_mm256_or_si256(tm, lm), _mm256_cmpeq_epi8(x, underscore));
+      t |= half(tm, h);
+      d |= half(dm, h);
+      a |= half(_mm256_or_si256(dm, lm), h);
+      u |= half(um, h);
+      o |= half(_mm256_cmpeq_epi8(x, dot), h);
+      c |= half(_mm256_or_si256(_mm256_cmpeq_epi8(x, colon), _mm256_cmpeq_epi8(x, dash)), h);
+      g |= half(_mm256_cmpeq_epi8(x, plus), h);
+    }
+    out[0][w] = t;
+    out[1][w] = d;
+    out[2][w] = a;
+    out[3][w] = u;
+    out[4][w] = o;
+    out[5][w] = c;
+    out[6][w] = g;
+  }
+}
+
+bool cpu_has_avx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();  // safe even if the first scan ran from a static initializer
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return has;
+}
+#endif
+
+std::atomic<bool> g_avx2_allowed{true};
+
+#if !defined(__SSE2__)
+// Without SSE2: the same masks a byte at a time.
+void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
+  for (size_t w = 0; w < words; ++w) {
+    for (int k = 0; k < 7; ++k) out[k][w] = 0;
+    for (size_t i = 0; i < 64; ++i) {
+      auto c = static_cast<uint8_t>(p[64 * w + i]);
+      uint64_t bit = uint64_t{1} << i;
+      if (kClass[c] & kToken) out[0][w] |= bit;
+      if (kClass[c] & kDigit) out[1][w] |= bit;
+      if (alnum(c)) out[2][w] |= bit;
+      if (kClass[c] & kUpper) out[3][w] |= bit;
+      if (c == '.') out[4][w] |= bit;
+      if (c == ':' || c == '-') out[5][w] |= bit;
+      if (c == '+') out[6][w] |= bit;
+    }
+  }
+}
+#else
+// The same masks 16 bytes at a time (the x86-64 baseline).
+void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t t = 0;
+    uint64_t d = 0;
+    uint64_t a = 0;
+    uint64_t u = 0;
+    uint64_t o = 0;
+    uint64_t c = 0;
+    uint64_t g = 0;
+    for (int q = 0; q < 4; ++q) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64 * w + 16 * q));
+      // v in [lo, hi] as one unsigned saturating subtract: (v - lo) -sat (hi - lo) == 0.
+      auto in = [](__m128i v, char lo, char hi) {
+        __m128i off = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+        return _mm_cmpeq_epi8(_mm_subs_epu8(off, _mm_set1_epi8(static_cast<char>(hi - lo))),
+                              _mm_setzero_si128());
+      };
+      __m128i dm = in(x, '0', '9');
+      __m128i um = in(x, 'A', 'Z');
+      __m128i lm = in(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');  // either case
+      __m128i am = _mm_or_si128(dm, lm);
+      // ( ) + , - . / 0-9 :  (0x28-0x3a without '*'), letters, '_'
+      __m128i tm = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('*')), in(x, '(', ':'));
+      tm = _mm_or_si128(_mm_or_si128(tm, lm), _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+      __m128i pm = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
+      __m128i cm = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')),
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+      __m128i gm = _mm_cmpeq_epi8(x, _mm_set1_epi8('+'));
+      auto bits = [q](__m128i v) {
+        return static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(v))) << (16 * q);
+      };
+      t |= bits(tm);
+      d |= bits(dm);
+      a |= bits(am);
+      u |= bits(um);
+      o |= bits(pm);
+      c |= bits(cm);
+      g |= bits(gm);
+    }
+    out[0][w] = t;
+    out[1][w] = d;
+    out[2][w] = a;
+    out[3][w] = u;
+    out[4][w] = o;
+    out[5][w] = c;
+    out[6][w] = g;
+  }
+}
+#endif
+
+// Per-byte class bits of the whole text, 64 bytes to a word (bit i of word w is byte 64w + i;
+// bits past the text's end are clear, and one clear word follows the last), so that the token
+// walk below finds a token's end, its digits and a region's counts with bit operations
+// instead of loops over bytes.
+struct TextMasks {
+  static constexpr size_t kMasks = 8;
+  static constexpr size_t kInlineWords = 8;        // texts under 384 bytes: no allocation
+  uint64_t inline_storage[kMasks * kInlineWords];  // (mask, word), not zeroed: all written
+  std::unique_ptr<uint64_t[]> storage;             // (mask, word) for longer texts
+  uint64_t* token;                                 // (word) [A-Za-z0-9_.:\-/()+,]
+  uint64_t* digit;                                 // (word) [0-9]
+  uint64_t* alnum;                                 // (word) [A-Za-z0-9]
+  uint64_t* upper;                                 // (word) [A-Z]
+  uint64_t* dot;                                   // (word) '.'
+  uint64_t* sep;                                   // (word) ':' or '-'
+  uint64_t* plus;                                  // (word) '+'
+  uint64_t* long_end;  // (word) the 14th and later bytes of a token (bytes i-13..i all token)
+  size_t size = 0;
+
+  explicit TextMasks(std::string_view text) : size(text.size()) {
+    const size_t words = text.size() / 64 + 3;  // windows may start 2 bytes past the end
+    uint64_t* base = inline_storage;
+    if (words > kInlineWords) {
+      storage.reset(new uint64_t[words * kMasks]);
+      base = storage.get();
+    }
+    uint64_t* const all[kMasks] = {
+        token = base,        digit = token + words, alnum = digit + words, upper = alnum + words,
+        dot = upper + words, sep = dot + words,     plus = sep + words,    long_end = plus + words};
+    // Whole words from the text, then its tail copied into a zero-padded word (zero bytes are
+    // in no class), then clear padding words.
+    const size_t whole = text.size() / 64;
+    char tail[64] = {};
+    std::copy(text.data() + whole * 64, text.data() + text.size(), tail);
+    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole,   alnum + whole,
+                                        upper + whole, dot + whole,     sep + whole,
+                                        plus + whole,  long_end + whole};
+#if defined(SY_MASKS_AVX2)
+    if (cpu_has_avx2() && g_avx2_allowed.load(std::memory_order_relaxed)) {
+      masks_avx2(text.data(), whole, all);
+      masks_avx2(tail, 1, tail_out);
+    } else {
+      masks_sse2(text.data(), whole, all);
+      masks_sse2(tail, 1, tail_out);
+    }
+#else
+    masks_sse2(text.data(), whole, all);
+    masks_sse2(tail, 1, tail_out);
+#endif
+    for (uint64_t* m : all) std::fill(m + whole + 1, m + words, uint64_t{0});
+    for (size_t v = 0; v < words; ++v) long_end[v] = long_run(v);
+  }
+
+  // The 64 bits of m from byte i on (bit 0 is byte i); i <= size.
+  static uint64_t window(const uint64_t* m, size_t i) {
+    size_t w = i / 64;
+    unsigned s = i % 64;
+    return (m[w] >> s) | ((m[w + 1] << 1) << (63 - s));
+  }
+  static uint64_t low(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+  // Bits set in x, inline: std::popcount is a library call without the POPCNT instruction,
+  // which the baseline x86-64 target lacks.
+  static size_t ones(uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555u;
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+    return static_cast<size_t>((x * 0x0101010101010101u) >> 56);
+  }
+
+  // The first position >= i whose bit is clear in m (the end of a run of set bits).
+  size_t run_end(const uint64_t* m, size_t i) const {
+    for (;; i += 64) {  // ends: the bits past the text are clear
+      uint64_t clear = ~window(m, i);
+      if (clear != 0) return std::min(size, i + static_cast<size_t>(std::countr_zero(clear)));
+    }
+  }
+  // The first position >= i whose bit is set in m, or size.
+  size_t next_set(const uint64_t* m, size_t i) const {
+    for (; i < size; i += 64) {
+      uint64_t set = window(m, i);
+      if (set != 0) return std::min(size, i + static_cast<size_t>(std::countr_zero(set)));
+    }
+    return size;
+  }
+  // How many bits before position i (i-1, i-2, ...) are set in a row, up to `cap`.
+  static size_t run_before(const uint64_t* m, size_t i, size_t cap) {
+    size_t n = 0;
+    while (n < cap) {
+      size_t at = i - n;  // bits [at - 64, at), bit 63 = byte at - 1
+      uint64_t bits = at >= 64 ? window(m, at - 64) : window(m, 0) << (64 - at);
+      size_t ones = static_cast<size_t>(std::countl_one(bits));
+      n += ones;
+      if (ones < 64 || at < 64) break;
+    }
+    return std::min(n, cap);
+  }
+
+  static size_t count(const uint64_t* m, size_t begin, size_t end) {
+    size_t n = 0;
+    for (; begin < end; begin += 64) {
+      n += ones(window(m, begin) & low(end - begin));
+    }
+    return n;
+  }
+  static bool any(const uint64_t* m, size_t begin, size_t end) {
+    for (; begin < end; begin += 64) {
+      if (window(m, begin) & low(end - begin)) return true;
+    }
+    return false;
+  }
+  static bool test(const uint64_t* m, size_t i) { return (m[i / 64] >> (i % 64)) & 1; }
+  // f(i) for each set bit i of `bits` (the 64 bits from byte `from`) below `end`.
+  template <typename F>
+  static void each(const uint64_t* m, size_t begin, size_t end, F&& f) {
+    for (size_t from = begin; from < end; from += 64) {
+      for (uint64_t bits = window(m, from) & low(end - from); bits != 0; bits &= bits - 1) {
+        f(from + static_cast<size_t>(std::countr_zero(bits)));
+      }
+    }
+  }
+
+  // Bytes that end a run of 14+ token bytes (bit i: bytes i-13..i are token bytes), word w.
+  uint64_t long_run(size_t w) const {
+    unsigned __int128 v =
+        (static_cast<unsigned __int128>(token[w]) << 64) | (w > 0 ? token[w - 1] : 0);
+    unsigned __int128 r = v & (v << 1);  // i, i-1
+    r &= r << 2;                         // i..i-3
+    r &= r << 4;                         // i..i-7
+    r &= r << 6;                         // i..i-13
+    return static_cast<uint64_t>(r >> 64);
+  }
+};
+
+// classify() from the masks: the same leading and trailing alphanumeric runs.
+void classify_masked(const TextMasks& m, Token& t, bool digit) {
+  size_t length = t.end - t.begin;
+  t.interesting = digit || length >= kLongToken;
+  if (digit) return;
+  size_t lead = std::min<size_t>(
+      {static_cast<size_t>(std::countr_one(TextMasks::window(m.alnum, t.begin))), 5, length});
+  uint64_t first = TextMasks::low(lead);
+  bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
+  t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
+  size_t trail = TextMasks::run_before(m.alnum, t.end, std::min<size_t>(3, length));
+  t.prefix = trail >= 1 && trail <= 2;
+}
 
 // Looks at no more than five bytes at each end of the token: the walk stays one pass.
 void classify(std::string_view text, Token& t, bool digit) {
@@ -97,11 +386,49 @@ bool qualifies(std::string_view text, size_t begin, size_t end) {
   return digits >= 6 || (digits >= 4 && (zero_led || dots >= 3));
 }
 
+// qualifies() from the masks: the same conditions, a few bit operations per 64 bytes. A region
+// begins at a token's start and ends at a token's end, so its tokens lie wholly inside it.
+bool qualifies_masked(std::string_view text, const TextMasks& m, size_t begin, size_t end) {
+  // Most regions that qualify have six digits: counted first.
+  size_t digits = TextMasks::count(m.digit, begin, end);
+  if (digits >= 6) return true;
+  size_t dots = 0;
+  for (size_t from = begin; from < end; from += 64) {
+    uint64_t range = TextMasks::low(end - from);
+    if (TextMasks::window(m.long_end, from) & range) return true;  // a 14-byte token
+    uint64_t t = TextMasks::window(m.token, from);
+    uint64_t before = from > begin ? TextMasks::test(m.token, from - 1) : 0;
+    uint64_t starts = t & ~((t << 1) | before);
+    // An IBAN's head at a token's start: two capitals, two digits, all before `end`.
+    uint64_t u = TextMasks::window(m.upper, from);
+    uint64_t d2 = TextMasks::window(m.digit, from + 2);
+    uint64_t head = starts & u & (u >> 1) & d2 & (d2 >> 1);
+    if (end - from > 3 && (head & TextMasks::low(end - from - 3))) return true;
+    dots += TextMasks::ones(TextMasks::window(m.dot, from) & range);
+  }
+  if (digits < 4) return false;
+  if (dots >= 3) return true;
+  // A '0' after a non-word byte: only digits not after an alphanumeric can be one.
+  for (size_t from = begin; from < end; from += 64) {
+    uint64_t a = TextMasks::window(m.alnum, from);
+    uint64_t after_alnum = (a << 1) | (from > 0 ? TextMasks::test(m.alnum, from - 1) : 0);
+    uint64_t bits = TextMasks::window(m.digit, from) & ~after_alnum & TextMasks::low(end - from);
+    for (; bits != 0; bits &= bits - 1) {
+      size_t i = from + static_cast<size_t>(std::countr_zero(bits));
+      if (text[i] == '0' && (i == 0 || !is_word(text[i - 1]))) return true;
+    }
+  }
+  return false;
+}
+
 // Streams tokens into regions: an open region grows over joined interesting tokens, up to
 // kAfter suffix tokens after each, and a prefix token that the next interesting one follows.
 class RegionBuilder {
  public:
-  RegionBuilder(std::string_view text, std::vector<ByteRange>& out) : text_(text), out_(out) {}
+  // With `masks`, regions are checked with qualifies_masked (the same test, by bit counts).
+  RegionBuilder(std::string_view text, std::vector<ByteRange>& out,
+                const TextMasks* masks = nullptr)
+      : text_(text), out_(out), masks_(masks) {}
 
   void add(const Token& t) {
     if (open_ && !t.joined) close();
@@ -141,13 +468,17 @@ class RegionBuilder {
 
  private:
   void close() {
-    if (open_ && qualifies(text_, begin_, end_)) out_.push_back({begin_, end_});
+    if (open_ && (masks_ ? qualifies_masked(text_, *masks_, begin_, end_)
+                         : qualifies(text_, begin_, end_))) {
+      out_.push_back({begin_, end_});
+    }
     open_ = false;
     held_ = false;
   }
 
   std::string_view text_;
   std::vector<ByteRange>& out_;
+  const TextMasks* masks_;
   bool open_ = false;
   size_t begin_ = 0;
   size_t end_ = 0;
@@ -156,97 +487,87 @@ class RegionBuilder {
   Token prev_;
 };
 
-
-// Where the first interesting token at or after `from` may be: the first digit or 14-byte
-// token run of a 64-byte block (runs counted across blocks; a run from the block before gives
-// the block's start), the start of a tail shorter than a block, or text.size().
-size_t next_hot_block(std::string_view text, size_t from) {
-  size_t n = text.size();
-#if defined(__SSE2__)
-  size_t carry = 0;  // token bytes ending the previous block
-  for (size_t p = from; p + 64 <= n; p += 64) {
-    uint64_t digits = 0;
-    uint64_t tokens = 0;
-    for (int q = 0; q < 4; ++q) {
-      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + p + 16 * q));
-      auto in = [&](char lo, char hi) {
-        return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
-                             _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
-      };
-      __m128i d = in('0', '9');
-      // ( ) + , - . / 0-9 :  (0x28-0x3a without '*'), A-Z, a-z, '_'
-      __m128i t = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('*')), in('(', ':'));
-      t = _mm_or_si128(t, _mm_or_si128(in('A', 'Z'), in('a', 'z')));
-      t = _mm_or_si128(t, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-      digits |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(d))) << (16 * q);
-      tokens |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(t))) << (16 * q);
-    }
-    size_t lead = static_cast<size_t>(std::countr_one(tokens));
-    if (carry + lead >= kLongToken) return p;
-    // Runs of 14+ set bits (byte i is bit i): bit i survives if bits i..i+13 are set.
-    uint64_t r = tokens & (tokens >> 1);
-    r &= r >> 2;
-    r &= r >> 4;
-    r &= r >> 6;
-    if ((digits | r) != 0) return p + static_cast<size_t>(std::countr_zero(digits | r));
-    carry = tokens == ~uint64_t{0} ? carry + 64 : static_cast<size_t>(std::countl_one(tokens));
-    if (p + 128 > n) return p + 64;  // the tail is left to the token walk
-  }
-  return from + ((n - from) / 64) * 64 < n ? from + ((n - from) / 64) * 64 : n;
-#else
-  (void)text;
-  return from;
-#endif
-}
-
 bool is_token_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kToken) != 0; }
 bool is_digit_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kDigit) != 0; }
 
 }  // namespace
 
-void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
+namespace {
+
+// find_digit_regions over masks already computed.
+void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<ByteRange>& out) {
   size_t n = text.size();
   size_t i = 0;  // everything before i is done; i is 0 or just after a token
   while (i < n) {
-    size_t hot = next_hot_block(text, i);
+    // The next seed: a digit, or the 14th byte of a token run (a long token).
+    size_t hot = n;
+    for (size_t w = i / 64; w * 64 < n; ++w) {
+      uint64_t bits = m.digit[w] | m.long_end[w];
+      if (w == i / 64) bits &= ~uint64_t{0} << (i % 64);
+      if (bits != 0) {
+        hot = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+        break;
+      }
+    }
     if (hot >= n) break;
     // Back up to the start of the seed's token, and over one more token (a prefix such as a
     // NINO's "AB" may stand before the number).
     size_t start = hot;
-    while (start > i && is_token_byte(text[start - 1])) --start;
+    start -= TextMasks::run_before(m.token, start, start - i);
     size_t gap_end = start;
     while (start > i && !is_token_byte(text[start - 1]) && gap_end - start < 3) --start;
-    while (start > i && is_token_byte(text[start - 1])) --start;
+    start -= TextMasks::run_before(m.token, start, start - i);
     // Walk tokens from `start` until past the seed with no region open and the last token
     // not a prefix: prose between numbers is never walked.
-    RegionBuilder builder(text, out);
+    RegionBuilder builder(text, out, &m);
     size_t block_end = hot + 1;
     size_t k = start;
     bool first = true;
     while (k < n) {
       size_t gap_begin = k;
-      while (k < n && !is_token_byte(text[k])) ++k;
+      k = m.next_set(m.token, k);
       if (k >= n) break;
       size_t gap = k - gap_begin;
       Token t;
       t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[k - 1] == ' ';
       first = false;
       t.begin = k;
-      bool digit = false;
-      while (k < n) {
-        uint8_t c = kClass[static_cast<uint8_t>(text[k])];
-        if (!(c & kToken)) break;
-        digit |= (c & kDigit) != 0;
-        ++k;
+      // A token shorter than 64 bytes (nearly all): its end, digits and edges from one window
+      // of each mask at its start.
+      uint64_t tokens = TextMasks::window(m.token, k);
+      size_t length = static_cast<size_t>(std::countr_one(tokens));
+      if (length < 64) {
+        k += length;
+        t.end = k;
+        bool digit = (TextMasks::window(m.digit, t.begin) & TextMasks::low(length)) != 0;
+        t.interesting = digit || length >= kLongToken;
+        if (!digit) {
+          uint64_t alnums = TextMasks::window(m.alnum, t.begin);
+          size_t lead = std::min<size_t>({static_cast<size_t>(std::countr_one(alnums)), 5, length});
+          uint64_t first = TextMasks::low(lead);
+          bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
+          t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
+          size_t trail = std::min<size_t>(
+              {static_cast<size_t>(std::countl_one(alnums << (64 - length))), 3, length});
+          t.prefix = trail >= 1 && trail <= 2;
+        }
+      } else {
+        k = m.run_end(m.token, k);
+        t.end = k;
+        classify_masked(m, t, TextMasks::any(m.digit, t.begin, t.end));
       }
-      t.end = k;
-      classify(text, t, digit);
       builder.add(t);
       if (k >= block_end && builder.idle()) break;
     }
     builder.finish();
     i = k;
   }
+}
+
+}  // namespace
+
+void find_digit_regions(std::string_view text, std::vector<ByteRange>& out) {
+  find_digit_regions(text, TextMasks(text), out);
 }
 
 uint8_t region_shapes(std::string_view text, const ByteRange& region) {
@@ -332,6 +653,115 @@ uint8_t region_shapes(std::string_view text, const ByteRange& region) {
 
 bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
   return region_shapes(text, region) != 0;
+}
+
+namespace {
+
+// region_shapes() from the masks, one step per digit run, alphanumeric run or rare byte instead
+// of one per byte: the same rules (see region_shapes), tested against it on random text.
+uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const ByteRange& region) {
+  const size_t b = region.begin;
+  const size_t e = region.end;
+  auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  auto digit = [&](size_t i) { return (kClass[at(i)] & kDigit) != 0; };
+  auto letter = [&](size_t i) { return alnum(at(i)) && !digit(i); };
+  auto hex = [&](size_t i) {
+    uint8_t c = at(i) | 0x20;
+    return digit(i) || (c >= 'a' && c <= 'f');
+  };
+  auto word_start = [&](size_t i) { return i == b || !is_word(text[i - 1]); };
+  auto chain_gap = [&](size_t i) {
+    char c = text[i];
+    return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')';
+  };
+  uint8_t shapes = 0;
+  // Digit runs: chains of 9 (a chain goes on over gaps of at most two chain-gap bytes and
+  // counts from its first word-start digit), and the NIF's 8 and NIE's 7 digits.
+  size_t chain = 0;
+  size_t previous_end = 0;
+  bool any_run = false;
+  for (size_t rs = m.next_set(m.digit, b); rs < e;) {
+    size_t re = std::min(e, m.run_end(m.digit, rs));
+    size_t length = re - rs;
+    bool joined = any_run && rs - previous_end <= 2 && chain_gap(previous_end) && chain_gap(rs - 1);
+    chain = (joined && chain > 0) ? chain + length : (word_start(rs) ? length : 0);
+    if (chain >= 9) shapes |= kShapeChain9;
+    if (length == 8 && re < e) {  // ES NIF: the run, [ -]?, a letter that ends a word
+      size_t k = re + ((text[re] == ' ' || text[re] == '-') ? 1 : 0);
+      if (k < e && letter(k) && (k + 1 >= e || !is_word(text[k + 1]))) shapes |= kShapeNifNie;
+    }
+    if (length == 7) {  // ES NIE: [XYZxyz][ -]? before the run
+      auto xyz = [&](size_t k) { return (at(k) | 0x20) >= 'x' && (at(k) | 0x20) <= 'z'; };
+      if (rs > b && (xyz(rs - 1) ||
+                     (rs - 1 > b && (text[rs - 1] == ' ' || text[rs - 1] == '-') && xyz(rs - 2)))) {
+        shapes |= kShapeNifNie;
+      }
+    }
+    any_run = true;
+    previous_end = re;
+    rs = re < e ? m.next_set(m.digit, re) : e;
+  }
+  // Alphanumeric runs of 16+ after \b: codice fiscale (six letters first) and Base58 (26+);
+  // only in a region with a token of 14+ bytes.
+  bool long_token = false;
+  for (size_t from = b; from < e && !long_token; from += 64) {
+    long_token = (TextMasks::window(m.long_end, from) & TextMasks::low(e - from)) != 0;
+  }
+  for (size_t as = long_token ? m.next_set(m.alnum, b) : e; as < e;) {
+    size_t ae = std::min(e, m.run_end(m.alnum, as));
+    if (ae - as >= 16 && word_start(as)) {
+      bool letter_led =
+          (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) & 0x3f) == 0x3f;
+      if (letter_led || ae - as >= 26) shapes |= kShapeAlnum16;
+    }
+    as = ae < e ? m.next_set(m.alnum, ae) : e;
+  }
+  // '+' then a digit: E.164.
+  TextMasks::each(m.plus, b, e, [&](size_t i) {
+    if (i + 1 < e && digit(i + 1)) shapes |= kShapePlus;
+  });
+  // Two capitals after \b, then a digit or a space and a digit: IBAN, NINO.
+  if (e - b >= 3) {
+    TextMasks::each(m.upper, b, e - 2, [&](size_t i) {
+      if (!TextMasks::test(m.upper, i + 1) || !word_start(i)) return;
+      if (digit(i + 2) || (text[i + 2] == ' ' && i + 3 < e && digit(i + 3))) {
+        shapes |= kShapeCapitals;
+      }
+    });
+  }
+  // Separators between two digits or hex digits: IPv4, MAC, IPv6.
+  if (e - b >= 3) {
+    int ipv4_dots = 0;
+    int mac_dots = 0;
+    TextMasks::each(m.dot, b + 1, e - 1, [&](size_t i) {
+      if (digit(i - 1) && digit(i + 1) && ++ipv4_dots >= 3) shapes |= kShapeIpv4;
+      if (hex(i - 1) && hex(i + 1) && ++mac_dots >= 2) shapes |= kShapeHex;
+    });
+    int mac_colons = 0;
+    TextMasks::each(m.sep, b + 1, e - 1, [&](size_t i) {
+      if (hex(i - 1) && hex(i + 1) && ++mac_colons >= 5) shapes |= kShapeHex;
+    });
+  }
+  return shapes;
+}
+
+}  // namespace
+
+void allow_avx2_for_masks(bool allowed) { g_avx2_allowed.store(allowed); }
+
+void find_shaped_regions(std::string_view text, std::vector<ByteRange>& regions,
+                         std::vector<uint8_t>& shapes) {
+  const TextMasks m(text);
+  size_t first = regions.size();
+  find_digit_regions(text, m, regions);
+  size_t kept = first;
+  for (size_t r = first; r < regions.size(); ++r) {
+    uint8_t s = region_shapes_masked(text, m, regions[r]);
+    if (s == 0) continue;
+    regions[kept++] = regions[r];
+    shapes.push_back(s);
+  }
+  regions.resize(kept);
 }
 
 void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out) {

@@ -62,6 +62,15 @@ enum RegionShape : uint8_t {
 };
 uint8_t region_shapes(std::string_view text, const ByteRange& region);
 
+// find_digit_regions, then region_shapes of each, keeping only the regions with a shape:
+// appends those regions to `regions` and their shapes to `shapes`. One pass classifies every
+// byte of the text into bit masks (64 bytes at a time); both steps then work on those masks,
+// a step per token or run rather than per byte. Same result as the two functions above.
+void find_shaped_regions(std::string_view text, std::vector<ByteRange>& regions,
+                         std::vector<uint8_t>& shapes);
+// Tests only: false makes the mask pass use SSE2 where the CPU has AVX2 (both must agree).
+void allow_avx2_for_masks(bool allowed);
+
 // The same by walking every token of the text (no skipping ahead to digits): the reference
 // the fast pass is tested against.
 void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out);

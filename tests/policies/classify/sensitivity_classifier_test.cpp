@@ -382,6 +382,38 @@ TEST(SensitivityClassifier, CustomTermsAndPatternsShareTheScan) {
   EXPECT_EQ(c.level_of(findings), SensitivityLevel::restricted);
 }
 
+// Common request member names and values skip the scan only where this classifier finds
+// nothing in them: a tenant's term or pattern that matches one still reports it, in a key too.
+TEST(SensitivityClassifier, CommonRequestWordsAreScannedForTenantTerms) {
+  SensitivityConfig config;
+  config.term_lists.push_back(
+      {"words", {"content", "assistant"}, SensitivityLevel::internal, false});
+  config.patterns.push_back({"short", R"(^us)", SensitivityLevel::confidential, false});
+  auto created = SensitivityClassifier::create(config);
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  const SensitivityClassifier& c = **created;
+  for (std::string_view word : {"content", "assistant"}) {
+    auto findings = c.scan(word);
+    ASSERT_EQ(findings.size(), 1u) << word;
+    EXPECT_EQ(findings[0].detector, "words");
+  }
+  auto user = c.scan("user");
+  ASSERT_EQ(user.size(), 1u);
+  EXPECT_EQ(user[0].detector, "short");
+  EXPECT_TRUE(c.scan("role").empty());
+
+  auto plain = SensitivityClassifier::create({});
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_TRUE((*plain)->scan("content").empty());
+  nlohmann::json body = {{"model", "m"},
+                         {"messages", {{{"role", "user"}, {"content", "plain words"}}}}};
+  auto result = c.classify_request(body, {});
+  ASSERT_TRUE(result.has_value());
+  bool key_finding = false;
+  for (const Finding& f : result->findings) key_finding |= f.in_key && f.detector == "words";
+  EXPECT_TRUE(key_finding);
+}
+
 TEST(SensitivityClassifier, RefusesPatternsVectorscanCannotCompileNamingThem) {
   SensitivityConfig config;
   config.patterns.push_back({"good", R"(\bok\b)", SensitivityLevel::internal, false});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <vector>
 
 #include "classify/sensitivity/validators/validators.h"
@@ -72,19 +73,31 @@ std::optional<Hit> validate_payment_card(std::string_view text, size_t begin, si
     size_t begin, end;
     char sep_before;
   };
-  std::vector<Group> groups;
+  // On the stack: the pattern allows at most 19 digits, so at most 19 groups (a longer list,
+  // from a caller other than the pattern, goes to the heap).
+  std::array<Group, 19> small;
+  std::vector<Group> large;
+  std::span<Group> groups;
+  size_t count = 0;
   char sep = 0;
   for (size_t i = begin; i < end;) {
     if (is_digit(text[i])) {
       size_t j = i;
       while (j < end && is_digit(text[j])) ++j;
-      groups.push_back({i, j, sep});
+      if (count < small.size()) {
+        small[count] = {i, j, sep};
+      } else {
+        if (large.empty()) large.assign(small.begin(), small.end());
+        large.push_back({i, j, sep});
+      }
+      ++count;
       i = j;
       sep = 0;
     } else {
       sep = text[i++];
     }
   }
+  groups = large.empty() ? std::span<Group>(small.data(), count) : std::span<Group>(large);
   for (size_t count = groups.size(); count > 0; --count) {
     for (size_t first = 0; first + count <= groups.size(); ++first) {
       size_t last = first + count - 1;
@@ -109,12 +122,13 @@ std::optional<Hit> validate_payment_card(std::string_view text, size_t begin, si
       }
       if (!separators_consistent || length < 12 || length > 19) continue;
       std::string_view digits(buffer.data(), length);
-      if (!luhn_valid(digits) || card_issuer(digits).empty()) continue;
+      if (!luhn_valid(digits)) continue;
+      std::string_view scheme = card_issuer(digits);
+      if (scheme.empty()) continue;
       if (!standalone(text, groups[first].begin, groups[last].end)) continue;
       if (embedded(text, groups[first].begin, groups[last].end)) continue;
       // One random digit run in ten passes Luhn: a bare run of an unusual length (a 14-digit
       // order id in a Maestro range) counts fully only next to a payment word.
-      std::string_view scheme = card_issuer(digits);
       bool usual = count > 1 || digits.size() == 16 || (scheme == "amex" && digits.size() == 15);
       bool context = has_context(text, groups[first].begin, groups[last].end,
                                  {"card", "credit", "debit", "visa", "mastercard", "amex", "cc",

@@ -107,6 +107,55 @@ TEST(DigitRegions, SkippingAheadFindsExactlyWhatAFullWalkFinds) {
   }
 }
 
+// find_shaped_regions (bit masks, a step per token or run; masks by AVX2 and by SSE2) against
+// the byte-by-byte reference: find_digit_regions_by_walk, then region_shapes of each region,
+// the shapeless dropped.
+TEST(DigitRegions, ShapedRegionsMatchTheWalkAndTheByteByByteShapes) {
+  std::mt19937 rng(23);
+  // Every byte the shapes look at: digits, capitals and lower-case hex and non-hex letters,
+  // [XYZxyz], '_', each chain-gap and token separator, '+', and bytes outside tokens.
+  const std::string alphabet = "0123456789ABDEFGXYZabfxyzq_ .-/():,+*\n=#@";
+  const char* pieces[] = {
+      "DE89 ",         "GB",          "AB 12 34 56 C",  "+44 ",
+      "10.20.30.40",   "aa:bb:cc:dd", "ab12.cd34.ef56", "RSSMRAURSSMRAURSSMRAU",
+      "12345678 z",    "X-1234567-L", "    ",           "0000 1111 2222 3333 4444",
+      "1Z999AA1012345"};
+  int shaped = 0;
+  // Both mask paths where the CPU has AVX2 (AVX2 by default, SSE2 when not allowed).
+  for (int round = 0; round < 8000; ++round) {
+    allow_avx2_for_masks(round % 2 == 0);
+    std::string text;
+    size_t size = 1 + rng() % (round % 10 == 0 ? 900 : 160);
+    while (text.size() < size) {
+      if (rng() % 4 == 0) {
+        text += pieces[rng() % std::size(pieces)];
+      } else {
+        for (unsigned k = 0, n = 1 + rng() % 6; k < n; ++k) {
+          text.push_back(alphabet[rng() % alphabet.size()]);
+        }
+      }
+    }
+    std::vector<ByteRange> walk;
+    find_digit_regions_by_walk(text, walk);
+    std::vector<ByteRange> expected_regions;
+    std::vector<uint8_t> expected_shapes;
+    for (const ByteRange& r : walk) {
+      uint8_t s = region_shapes(text, r);
+      if (s == 0) continue;
+      expected_regions.push_back(r);
+      expected_shapes.push_back(s);
+    }
+    std::vector<ByteRange> regions;
+    std::vector<uint8_t> shapes;
+    find_shaped_regions(text, regions, shapes);
+    ASSERT_EQ(regions, expected_regions) << "text: [" << text << "]";
+    ASSERT_EQ(shapes, expected_shapes) << "text: [" << text << "]";
+    shaped += static_cast<int>(shapes.size());
+  }
+  allow_avx2_for_masks(true);
+  EXPECT_GT(shaped, 4000);
+}
+
 TEST(DigitRegions, RejectsDatesTimestampsAndOrderNumbers) {
   auto may_hold = [](std::string_view text) {
     return region_may_hold_finding(text, ByteRange{0, text.size()});
