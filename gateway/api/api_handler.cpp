@@ -376,7 +376,10 @@ void ApiHandler::explain(const ServerRequest& request, const Principal& principa
   }
   auto routed = gate_.route(
       *parsed, request.headers,
-      RouteOptions{.endpoint = "/v1/chat/completions", .tenant = principal.tenant, .count = false});
+      RouteOptions{.endpoint = "/v1/chat/completions",
+                   .tenant = principal.tenant,
+                   .count = false,
+                   .explain = true});
   if (!routed) {
     send_error(writer, routed.error(), request_id);
     return;
