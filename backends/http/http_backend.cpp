@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -176,9 +177,12 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
 
     uint64_t gen = ++generation_;
     HttpHandlers handlers{
+        // Dispatched, not posted: the HTTP client calls these on the same thread, so with
+        // the call's strand free they run at once instead of each costing a trip through the
+        // event loop (a reactor poll per trip); with it busy they queue in order as before.
         .on_head =
             [this, self = shared_from_this(), gen](int status, const Headers& headers) {
-              asio::post(strand_, [self, gen, status, headers = Headers(headers)]() mutable {
+              asio::dispatch(strand_, [self, gen, status, headers = Headers(headers)]() mutable {
                 if (self->generation_ == gen && !self->done_) {
                   self->on_head(status, std::move(headers));
                 }
@@ -186,13 +190,13 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
             },
         .on_body =
             [this, self = shared_from_this(), gen](std::string_view bytes) {
-              asio::post(strand_, [self, gen, bytes = std::string(bytes)]() mutable {
+              asio::dispatch(strand_, [self, gen, bytes = std::string(bytes)]() mutable {
                 if (self->generation_ == gen && !self->done_) self->on_body(std::move(bytes));
               });
             },
         .on_complete =
             [this, self = shared_from_this(), gen](Status result) {
-              asio::post(strand_, [self, gen, result = std::move(result)]() mutable {
+              asio::dispatch(strand_, [self, gen, result = std::move(result)]() mutable {
                 if (self->generation_ == gen && !self->done_) {
                   self->on_http_complete(std::move(result));
                 }

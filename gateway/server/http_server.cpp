@@ -19,6 +19,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -313,9 +314,20 @@ class Exchange : public ResponseWriter, public std::enable_shared_from_this<Exch
   bool http10_ = false;
 
  private:
+  // From another strand on this connection's thread (the usual case: the backend call that
+  // answers runs on the caller's thread) the work runs at once if the connection's strand is
+  // free, instead of queueing a trip through the event loop; from the connection's own strand
+  // (a handler answering inside dispatch()) it is queued, so the server's code never re-enters
+  // itself.
   template <class F>
   void on_strand(F&& f) {
-    net::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); });
+    auto work = [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); };
+    auto* strand = strand_.target<net::strand<net::io_context::executor_type>>();
+    if (strand == nullptr || strand->running_in_this_thread()) {
+      net::post(strand_, std::move(work));
+    } else {
+      net::dispatch(strand_, std::move(work));
+    }
   }
 
   std::weak_ptr<Connection> connection_;
