@@ -220,15 +220,16 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
     handlers.on_chunk = [state](const Candidate& served_by, const ChatChunk& chunk) {
       state->on_chunk(served_by, chunk);
     };
-    handlers.on_complete = [state, shared_candidates, on_done](Result<ChatResponse> result,
-                                                               const FallbackOutcome& outcome) {
+    handlers.on_complete = [state, shared_candidates, on_done = std::move(on_done)](
+                               Result<ChatResponse> result, const FallbackOutcome& outcome) {
       state->on_complete(result, outcome, *shared_candidates, on_done);
     };
   } else {
     const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
-    handlers.on_complete = [writer, ctx = std::move(ctx), legacy, shared_candidates, on_done,
-                            prompt_tokens](Result<ChatResponse> result,
-                                           const FallbackOutcome& outcome) {
+    // Moved in, not copied: on_done holds the request's whole ledger row.
+    handlers.on_complete = [writer, ctx = std::move(ctx), legacy, shared_candidates,
+                            on_done = std::move(on_done), prompt_tokens](
+                               Result<ChatResponse> result, const FallbackOutcome& outcome) {
       ExchangeSummary summary;
       describe(summary, result, outcome);
       if (!result) {
