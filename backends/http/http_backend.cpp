@@ -115,8 +115,11 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
         stream_(stream),
         handlers_(std::move(handlers)) {}
 
+  // Dispatched: called on the caller's thread (a new strand, free), the first attempt starts
+  // at once instead of after a trip through the event loop. The fallback runner expects that
+  // a call may complete before chat() returns.
   void begin() {
-    asio::post(strand_, [self = shared_from_this()] { self->start_attempt(); });
+    asio::dispatch(strand_, [self = shared_from_this()] { self->start_attempt(); });
   }
 
   void reject(Error error) {

@@ -644,6 +644,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Writes the rest of write_buffer_. A client that makes no read progress for idle_timeout
   // must not pin the connection and its queued output forever; a slow but steady one may.
   void write_some(bool close_after) {
+    // Usually the socket takes it all: written now (the socket is non-blocking), with no
+    // completion to wait for and no trip through the event loop.
+    error_code ec;
+    size_t n = socket_.write_some(
+        net::buffer(write_buffer_.data() + write_offset_, write_buffer_.size() - write_offset_),
+        ec);
+    if (ec != net::error::would_block && ec != net::error::try_again &&
+        (ec || write_offset_ + n == write_buffer_.size())) {
+      return on_written(ec, n, close_after);
+    }
+    if (!ec) write_offset_ += n;
     write_deadline_ = Clock::now() + limits_.idle_timeout;
     schedule_deadline();
     socket_.async_write_some(
