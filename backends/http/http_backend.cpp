@@ -185,7 +185,11 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
         // event loop (a reactor poll per trip); with it busy they queue in order as before.
         .on_head =
             [this, self = shared_from_this(), gen](int status, const Headers& headers) {
-              asio::dispatch(strand_, [self, gen, status, headers = Headers(headers)]() mutable {
+              // Only an error answer's headers are read (decode_error, Retry-After): a 2xx
+              // answer's are not copied.
+              const bool success = status >= 200 && status < 300;
+              asio::dispatch(strand_, [self, gen, status,
+                                       headers = success ? Headers() : Headers(headers)]() mutable {
                 if (self->generation_ == gen && !self->done_) {
                   self->on_head(status, std::move(headers));
                 }
