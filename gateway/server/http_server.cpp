@@ -494,12 +494,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     waiting_ = false;
     if (closed_) return;
     if (wait_ec) return abort();
+    // Read into the thread's scratch and keep only what arrived: preparing a 16 KiB chunk in
+    // buffer_ allocated that much per request (a large-bin malloc, often with a heap
+    // consolidation), since buffer_ is released whenever the connection falls idle.
+    thread_local char scratch[kReadChunk];
     while (buffer_.size() < kMaxBuffered) {
       error_code ec;
-      size_t n = socket_.read_some(buffer_.prepare(kReadChunk), ec);
+      size_t n = socket_.read_some(net::buffer(scratch, kReadChunk), ec);
       if (ec == net::error::would_block || ec == net::error::try_again) break;
       // EOF or reset: the client is gone (a half-close counts as gone: pending work is moot).
       if (ec) return abort();
+      std::memcpy(buffer_.prepare(n).data(), scratch, n);
       buffer_.commit(n);
       if (n < kReadChunk) break;
     }
