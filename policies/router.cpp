@@ -56,10 +56,10 @@ bool matches(const Rule& rule, const RouteRequest& request, const Decision& d) {
   }
   if (!when.models.empty() && !contains(when.models, request.chat->model)) return false;
   for (const auto& [name, values] : when.headers) {
-    auto value = backends::find_header(request.headers, name);
+    auto value = backends::find_header(request.header_list(), name);
     if (!value || !contains(values, *value)) return false;
   }
-  if (!when.endpoints.empty() && !contains(when.endpoints, request.endpoint)) return false;
+  if (!when.endpoints.empty() && !contains(when.endpoints, request.endpoint_path())) return false;
   return true;
 }
 
@@ -215,7 +215,7 @@ void Router::plan_masking(Decision& d, const RouteRequest& request,
     }
   }
   if (mask.masked_backends.empty()) {
-    d.reasons.push_back("mask_pii: no closed candidate, nothing masked");
+    if (request.explain) d.reasons.push_back("mask_pii: no closed candidate, nothing masked");
     return;
   }
   // The findings say whether there is anything to mask; the plan scans again for the values
@@ -232,9 +232,10 @@ void Router::plan_masking(Decision& d, const RouteRequest& request,
     if (!plan->empty()) mask.plan = std::move(plan);
   }
   if (!mask.plan) {
-    d.reasons.push_back("mask_pii: no value to mask");
+    if (request.explain) d.reasons.push_back("mask_pii: no value to mask");
     return;
   }
+  if (!request.explain) return;
   std::string counts;
   for (const auto& [type, n] : mask.plan->counts()) {
     counts +=
@@ -270,7 +271,8 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
 
   // 1. Classify.
   SensitivityContext sensitivity_context;
-  if (auto label = backends::find_header(request.headers, "x-switchyard-sensitivity")) {
+  const backends::Headers& headers = request.header_list();
+  if (auto label = backends::find_header(headers, "x-switchyard-sensitivity")) {
     sensitivity_context.header_label = *label;
     if (label->empty()) sensitivity_context.header_label = " ";  // present but empty: invalid
   }
@@ -282,7 +284,7 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
   d.sensitivity = std::move(*sensitivity);
 
   VolumeSignals signals;
-  if (auto workload = backends::find_header(request.headers, "x-switchyard-workload")) {
+  if (auto workload = backends::find_header(headers, "x-switchyard-workload")) {
     signals.workload_header = workload->empty() ? std::string_view(" ") : *workload;
   }
   signals.batch_origin = request.batch_origin;
@@ -301,19 +303,24 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
   d.volume = std::move(*volume);
   d.difficulty = difficulty_.classify(*request.chat);
 
-  std::map<FindingType, size_t> by_type;
-  for (const Finding& f : d.sensitivity.findings) ++by_type[f.type];
-  std::string found;
-  for (const auto& [type, n] : by_type) {
-    found += (found.empty() ? "" : ", ") + std::string(to_string(type)) + " x" + std::to_string(n);
+  // Reasons are formatted only for explain; everything else below decides the same either way.
+  const bool explain = request.explain;
+  if (explain) {
+    std::map<FindingType, size_t> by_type;
+    for (const Finding& f : d.sensitivity.findings) ++by_type[f.type];
+    std::string found;
+    for (const auto& [type, n] : by_type) {
+      found +=
+          (found.empty() ? "" : ", ") + std::string(to_string(type)) + " x" + std::to_string(n);
+    }
+    d.reasons.push_back("sensitivity " + std::string(to_string(d.sensitivity.level)) +
+                        " (decided by " + std::string(to_string(d.sensitivity.decided_by)) +
+                        (found.empty() ? "; no findings" : "; findings: " + found) + ")");
+    d.reasons.push_back("volume " + std::string(to_string(d.volume.volume)) + " (" +
+                        d.volume.reason + ")");
+    d.reasons.push_back("difficulty " + std::string(to_string(d.difficulty.difficulty)) + " (" +
+                        describe_difficulty(d.difficulty) + ")");
   }
-  d.reasons.push_back("sensitivity " + std::string(to_string(d.sensitivity.level)) +
-                      " (decided by " + std::string(to_string(d.sensitivity.decided_by)) +
-                      (found.empty() ? "; no findings" : "; findings: " + found) + ")");
-  d.reasons.push_back("volume " + std::string(to_string(d.volume.volume)) + " (" + d.volume.reason +
-                      ")");
-  d.reasons.push_back("difficulty " + std::string(to_string(d.difficulty.difficulty)) + " (" +
-                      describe_difficulty(d.difficulty) + ")");
 
   // 2. Rules.
   const Rule* deny = nullptr;
@@ -323,29 +330,33 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
     matched.push_back(&rule);
     d.matched_rules.push_back(rule.name);
     if (rule.deny) {
-      d.reasons.push_back("rule " + rule.name + " matched: deny");
+      if (explain) d.reasons.push_back("rule " + rule.name + " matched: deny");
       if (!deny) deny = &rule;
       continue;
     }
-    std::string what;
-    if (!rule.require.empty()) what = "requires " + describe_requirements(rule.require);
-    if (!rule.prefer.empty()) {
-      std::vector<std::string> names;
-      for (const auto& ref : rule.prefer.backends) names.push_back(ref.name);
-      if (rule.prefer.kind) names.push_back("kind " + std::string(to_string(*rule.prefer.kind)));
-      what += (what.empty() ? "" : "; ") + std::string("prefers ") + join_list(names);
-    }
     if (rule.mask_pii) {
-      what += (what.empty() ? "" : "; ") + std::string("transform mask_pii (") +
-              describe_selection(*rule.mask_pii) + ")";
       if (!d.mask) d.mask.emplace();
       d.mask->rules.push_back(rule.name);
       d.mask->selection.unite(*rule.mask_pii);
     }
-    d.reasons.push_back("rule " + rule.name + " matched: " + what);
+    if (explain) {
+      std::string what;
+      if (!rule.require.empty()) what = "requires " + describe_requirements(rule.require);
+      if (!rule.prefer.empty()) {
+        std::vector<std::string> names;
+        for (const auto& ref : rule.prefer.backends) names.push_back(ref.name);
+        if (rule.prefer.kind) names.push_back("kind " + std::string(to_string(*rule.prefer.kind)));
+        what += (what.empty() ? "" : "; ") + std::string("prefers ") + join_list(names);
+      }
+      if (rule.mask_pii) {
+        what += (what.empty() ? "" : "; ") + std::string("transform mask_pii (") +
+                describe_selection(*rule.mask_pii) + ")";
+      }
+      d.reasons.push_back("rule " + rule.name + " matched: " + what);
+    }
     intersect(d.constraints, rule);
   }
-  if (matched.empty()) d.reasons.push_back("no rule matched");
+  if (matched.empty() && explain) d.reasons.push_back("no rule matched");
   if (deny) {
     d.verdict = Decision::Verdict::deny;
     d.deny_rule = deny->name;
@@ -432,11 +443,13 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
                   "': no backend serving model '" + model + "' satisfies them (" +
                   std::string(to_string(d.sensitivity.level)) + " data)";
     }
-    d.reasons.push_back(d.message);
+    if (explain) d.reasons.push_back(d.message);
   } else {
-    std::vector<std::string> names;
-    for (const RouteTarget& t : d.candidates) names.push_back(t.backend + "/" + t.model);
-    d.reasons.push_back("candidates in order: " + join_list(names));
+    if (explain) {
+      std::vector<std::string> names;
+      for (const RouteTarget& t : d.candidates) names.push_back(t.backend + "/" + t.model);
+      d.reasons.push_back("candidates in order: " + join_list(names));
+    }
     if (d.mask) plan_masking(d, request, backend_views);
   }
   return d;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -114,8 +115,11 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
         stream_(stream),
         handlers_(std::move(handlers)) {}
 
+  // Dispatched: called on the caller's thread (a new strand, free), the first attempt starts
+  // at once instead of after a trip through the event loop. The fallback runner expects that
+  // a call may complete before chat() returns.
   void begin() {
-    asio::post(strand_, [self = shared_from_this()] { self->start_attempt(); });
+    asio::dispatch(strand_, [self = shared_from_this()] { self->start_attempt(); });
   }
 
   void reject(Error error) {
@@ -176,9 +180,16 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
 
     uint64_t gen = ++generation_;
     HttpHandlers handlers{
+        // Dispatched, not posted: the HTTP client calls these on the same thread, so with
+        // the call's strand free they run at once instead of each costing a trip through the
+        // event loop (a reactor poll per trip); with it busy they queue in order as before.
         .on_head =
             [this, self = shared_from_this(), gen](int status, const Headers& headers) {
-              asio::post(strand_, [self, gen, status, headers = Headers(headers)]() mutable {
+              // Only an error answer's headers are read (decode_error, Retry-After): a 2xx
+              // answer's are not copied.
+              const bool success = status >= 200 && status < 300;
+              asio::dispatch(strand_, [self, gen, status,
+                                       headers = success ? Headers() : Headers(headers)]() mutable {
                 if (self->generation_ == gen && !self->done_) {
                   self->on_head(status, std::move(headers));
                 }
@@ -186,13 +197,13 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
             },
         .on_body =
             [this, self = shared_from_this(), gen](std::string_view bytes) {
-              asio::post(strand_, [self, gen, bytes = std::string(bytes)]() mutable {
+              asio::dispatch(strand_, [self, gen, bytes = std::string(bytes)]() mutable {
                 if (self->generation_ == gen && !self->done_) self->on_body(std::move(bytes));
               });
             },
         .on_complete =
             [this, self = shared_from_this(), gen](Status result) {
-              asio::post(strand_, [self, gen, result = std::move(result)]() mutable {
+              asio::dispatch(strand_, [self, gen, result = std::move(result)]() mutable {
                 if (self->generation_ == gen && !self->done_) {
                   self->on_http_complete(std::move(result));
                 }

@@ -340,12 +340,15 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
     row.status = s.status;
     row.error_kind = s.error_kind;
     row.http_status = s.http_status;
-    // Access log: ids, route and outcome only; never prompt text or keys.
-    spdlog::info(
-        "request_id={} tenant={} key={} path={} status={} backend={} model={} "
-        "attempts={} ms={} cost_usd={}",
-        row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
-        row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
+    // Access log: ids, route and outcome only; never prompt text or keys. Its arguments are
+    // formatted only when the level is on.
+    if (spdlog::should_log(spdlog::level::info)) {
+      spdlog::info(
+          "request_id={} tenant={} key={} path={} status={} backend={} model={} "
+          "attempts={} ms={} cost_usd={}",
+          row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
+          row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
+    }
     if (metrics) metrics->record_request(row, latency, s.ttft);
     // Budgets count what the ledger bills (a cancelled stream included); token buckets move
     // from the admission's estimate to the real count.
@@ -376,7 +379,10 @@ void ApiHandler::explain(const ServerRequest& request, const Principal& principa
   }
   auto routed = gate_.route(
       *parsed, request.headers,
-      RouteOptions{.endpoint = "/v1/chat/completions", .tenant = principal.tenant, .count = false});
+      RouteOptions{.endpoint = "/v1/chat/completions",
+                   .tenant = principal.tenant,
+                   .count = false,
+                   .explain = true});
   if (!routed) {
     send_error(writer, routed.error(), request_id);
     return;

@@ -191,9 +191,13 @@ void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& u
 }
 
 Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
-  Headers headers = {{"x-request-id", ctx.request_id},
-                     {"x-switchyard-backend", served_by.backend->info().name},
-                     {"x-switchyard-model", served_by.model}};
+  // Built in place with room for the surface's own few headers: an initializer list would
+  // copy every pair once more, and a growing vector moves them all again.
+  Headers headers;
+  headers.reserve(3 + ctx.policy_headers.size() + 3);
+  headers.emplace_back("x-request-id", ctx.request_id);
+  headers.emplace_back("x-switchyard-backend", served_by.backend->info().name);
+  headers.emplace_back("x-switchyard-model", served_by.model);
   headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
   return headers;
 }
@@ -212,17 +216,19 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
   backends::FallbackHandlers handlers;
 
   if (stream) {
-    auto state = std::make_shared<StreamState>(request, ctx, writer);
+    auto state = std::make_shared<StreamState>(request, std::move(ctx), writer);
     handlers.on_chunk = [state](const Candidate& served_by, const ChatChunk& chunk) {
       state->on_chunk(served_by, chunk);
     };
-    handlers.on_complete = [state, shared_candidates, on_done](Result<ChatResponse> result,
-                                                               const FallbackOutcome& outcome) {
+    handlers.on_complete = [state, shared_candidates, on_done = std::move(on_done)](
+                               Result<ChatResponse> result, const FallbackOutcome& outcome) {
       state->on_complete(result, outcome, *shared_candidates, on_done);
     };
   } else {
     const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
-    handlers.on_complete = [writer, ctx, legacy, shared_candidates, on_done, prompt_tokens](
+    // Moved in, not copied: on_done holds the request's whole ledger row.
+    handlers.on_complete = [writer, ctx = std::move(ctx), legacy, shared_candidates,
+                            on_done = std::move(on_done), prompt_tokens](
                                Result<ChatResponse> result, const FallbackOutcome& outcome) {
       ExchangeSummary summary;
       describe(summary, result, outcome);

@@ -57,19 +57,29 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
     }
   }
 
-  std::vector<policies::RouteTarget> route_targets;
-  route_targets.reserve(targets.size());
-  for (const Candidate& c : targets) route_targets.push_back({c.backend->info().name, c.model});
-  std::vector<policies::BackendView> views = static_views_;
-  for (policies::BackendView& view : views) {
+  // Per-thread scratch reused across requests: assigning over last request's strings reuses
+  // their buffers instead of allocating targets and views anew each time. decide() does not
+  // call back into route(), so one set per thread suffices.
+  thread_local std::vector<policies::RouteTarget> route_targets;
+  thread_local std::vector<policies::BackendView> views;
+  route_targets.resize(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    route_targets[i].backend = targets[i].backend->info().name;
+    route_targets[i].model = targets[i].model;
+  }
+  views.resize(static_views_.size());
+  for (size_t i = 0; i < static_views_.size(); ++i) {
+    policies::BackendView& view = views[i];
+    view = static_views_[i];
     auto it = catalog_->backends().find(view.name);
     view.available = it != catalog_->backends().end() && it->second->available();
   }
 
   policies::RouteRequest route_request;
   route_request.chat = &request;
-  route_request.endpoint = std::string(options.endpoint);
-  route_request.headers = headers;
+  route_request.endpoint_ref = options.endpoint;
+  route_request.headers_ref = &headers;
+  route_request.explain = options.explain;
   route_request.batch_origin = options.batch_origin;
   auto tenant = tenants_.find(options.tenant);
   route_request.tenant = tenant == tenants_.end() ? nullptr : &tenant->second;
@@ -97,10 +107,15 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
 }
 
 backends::Headers decision_headers(const policies::Decision& decision) {
-  return {{"x-switchyard-rule", decision.rule_header()},
-          {"x-switchyard-sensitivity", std::string(to_string(decision.sensitivity.level))},
-          {"x-switchyard-volume", std::string(to_string(decision.volume.volume))},
-          {"x-switchyard-difficulty", std::string(to_string(decision.difficulty.difficulty))}};
+  // Emplaced, not an initializer list (which would copy each pair once more); room is left
+  // for the limit headers the caller appends.
+  backends::Headers headers;
+  headers.reserve(8);
+  headers.emplace_back("x-switchyard-rule", decision.rule_header());
+  headers.emplace_back("x-switchyard-sensitivity", to_string(decision.sensitivity.level));
+  headers.emplace_back("x-switchyard-volume", to_string(decision.volume.volume));
+  headers.emplace_back("x-switchyard-difficulty", to_string(decision.difficulty.difficulty));
+  return headers;
 }
 
 namespace {

@@ -35,6 +35,7 @@ struct RouteOptions {
   std::string_view tenant;    // "" or unknown = no tenant profile
   bool batch_origin = false;
   bool count = true;  // false: explain (the request is not counted in the volume window)
+  bool explain = false;  // fill Decision::reasons (the explain endpoint; costly per request)
 };
 
 class PolicyGate {

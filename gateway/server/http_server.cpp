@@ -19,6 +19,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -88,9 +89,21 @@ bool iequals(std::string_view a, std::string_view lower_b) {
 
 // Framing headers belong to the server; a handler's copy would contradict ours.
 bool server_owned(std::string_view name) {
-  return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-         iequals(name, "connection") || iequals(name, "date") || iequals(name, "server") ||
-         iequals(name, "keep-alive");
+  // By length first: every response carries ~10 handler headers, and most match no length.
+  switch (name.size()) {
+    case 4:
+      return iequals(name, "date");
+    case 6:
+      return iequals(name, "server");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    default:
+      return false;
+  }
 }
 
 // A header a handler built from upstream data must not be able to split the response.
@@ -301,9 +314,20 @@ class Exchange : public ResponseWriter, public std::enable_shared_from_this<Exch
   bool http10_ = false;
 
  private:
+  // From another strand on this connection's thread (the usual case: the backend call that
+  // answers runs on the caller's thread) the work runs at once if the connection's strand is
+  // free, instead of queueing a trip through the event loop; from the connection's own strand
+  // (a handler answering inside dispatch()) it is queued, so the server's code never re-enters
+  // itself.
   template <class F>
   void on_strand(F&& f) {
-    net::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); });
+    auto work = [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(); };
+    auto* strand = strand_.target<net::strand<net::io_context::executor_type>>();
+    if (strand == nullptr || strand->running_in_this_thread()) {
+      net::post(strand_, std::move(work));
+    } else {
+      net::dispatch(strand_, std::move(work));
+    }
   }
 
   std::weak_ptr<Connection> connection_;
@@ -470,12 +494,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     waiting_ = false;
     if (closed_) return;
     if (wait_ec) return abort();
+    // Read into the thread's scratch and keep only what arrived: preparing a 16 KiB chunk in
+    // buffer_ allocated that much per request (a large-bin malloc, often with a heap
+    // consolidation), since buffer_ is released whenever the connection falls idle.
+    thread_local char scratch[kReadChunk];
     while (buffer_.size() < kMaxBuffered) {
       error_code ec;
-      size_t n = socket_.read_some(buffer_.prepare(kReadChunk), ec);
+      size_t n = socket_.read_some(net::buffer(scratch, kReadChunk), ec);
       if (ec == net::error::would_block || ec == net::error::try_again) break;
       // EOF or reset: the client is gone (a half-close counts as gone: pending work is moot).
       if (ec) return abort();
+      std::memcpy(buffer_.prepare(n).data(), scratch, n);
       buffer_.commit(n);
       if (n < kReadChunk) break;
     }
@@ -620,6 +649,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Writes the rest of write_buffer_. A client that makes no read progress for idle_timeout
   // must not pin the connection and its queued output forever; a slow but steady one may.
   void write_some(bool close_after) {
+    // Usually the socket takes it all: written now (the socket is non-blocking), with no
+    // completion to wait for and no trip through the event loop.
+    error_code ec;
+    size_t n = socket_.write_some(
+        net::buffer(write_buffer_.data() + write_offset_, write_buffer_.size() - write_offset_),
+        ec);
+    if (ec != net::error::would_block && ec != net::error::try_again &&
+        (ec || write_offset_ + n == write_buffer_.size())) {
+      return on_written(ec, n, close_after);
+    }
+    if (!ec) write_offset_ += n;
     write_deadline_ = Clock::now() + limits_.idle_timeout;
     schedule_deadline();
     socket_.async_write_some(

@@ -119,6 +119,37 @@ void run_case(Router& router, const YAML::Node& c, std::vector<RouteTarget> targ
   request.tenant = has_tenant ? &tenant : nullptr;
 
   auto decision = router.decide(request, targets, backends, /*count=*/false);
+  // The data plane's form (endpoint and headers by reference, no reasons) decides the same.
+  RouteRequest lean{.chat = request.chat,
+                    .batch_origin = request.batch_origin,
+                    .tenant = request.tenant,
+                    .now = request.now,
+                    .endpoint_ref = request.endpoint,
+                    .headers_ref = &request.headers,
+                    .explain = false};
+  auto lean_decision = router.decide(lean, targets, backends, /*count=*/false);
+  ASSERT_EQ(lean_decision.has_value(), decision.has_value());
+  if (decision) {
+    const Decision& a = *decision;
+    const Decision& b = *lean_decision;
+    EXPECT_FALSE(a.reasons.empty());
+    EXPECT_TRUE(b.reasons.empty());
+    EXPECT_EQ(a.verdict, b.verdict);
+    EXPECT_EQ(a.sensitivity.level, b.sensitivity.level);
+    EXPECT_EQ(a.volume.volume, b.volume.volume);
+    EXPECT_EQ(a.difficulty.difficulty, b.difficulty.difficulty);
+    EXPECT_EQ(a.matched_rules, b.matched_rules);
+    EXPECT_EQ(a.candidates, b.candidates);
+    EXPECT_EQ(a.excluded.size(), b.excluded.size());
+    EXPECT_EQ(a.constraints.rules, b.constraints.rules);
+    EXPECT_EQ(a.deny_rule, b.deny_rule);
+    EXPECT_EQ(a.message, b.message);
+    ASSERT_EQ(a.mask.has_value(), b.mask.has_value());
+    if (a.mask) {
+      EXPECT_EQ(a.mask->applies(), b.mask->applies());
+      EXPECT_EQ(a.mask->masked_backends, b.mask->masked_backends);
+    }
+  }
   if (expect["error_contains"]) {
     ASSERT_FALSE(decision) << "expected a refusal";
     EXPECT_EQ(decision.error().kind, backends::ErrorKind::invalid_request);

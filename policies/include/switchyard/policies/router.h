@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "switchyard/backends/chat.h"
@@ -68,6 +69,18 @@ struct RouteRequest {
   bool batch_origin = false;
   const TenantProfile* tenant = nullptr;  // null = anonymous, no attributes, no floor
   std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
+  // The data plane's request path sets these instead of copying into the two fields above:
+  // when set they are read in their place (they must outlive decide()).
+  std::string_view endpoint_ref;
+  const backends::Headers* headers_ref = nullptr;
+  // Fill Decision::reasons (explain). The data plane leaves it off: formatting them was a
+  // fifth of the router's cost per request, and only explain shows them.
+  bool explain = true;
+
+  std::string_view endpoint_path() const {
+    return endpoint_ref.empty() ? std::string_view(endpoint) : endpoint_ref;
+  }
+  const backends::Headers& header_list() const { return headers_ref ? *headers_ref : headers; }
 };
 
 // The hard constraints of every matching rule, intersected.
@@ -109,7 +122,7 @@ struct Decision {
   std::vector<RouteTarget> candidates;  // ordered; fallback walks these and nothing else
   std::vector<ExcludedTarget> excluded;
   std::optional<MaskDecision> mask;  // set when a matching rule asks for mask_pii
-  std::vector<std::string> reasons;  // one line per step, for explain and logs
+  std::vector<std::string> reasons;  // one line per step, for explain (RouteRequest::explain)
   std::string deny_rule;             // Verdict::deny by a rule's `deny`: that rule
   std::string message;               // deny/unavailable: what the client reads
 
