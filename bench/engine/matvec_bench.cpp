@@ -21,6 +21,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/tensor_type.h"
 
 namespace {
@@ -141,12 +142,17 @@ int main(int argc, char** argv) {
     for (float& v : row) v = dist(rng);
     quantize_row(type, row.data(), first.data() + r * row_bytes, a.cols);
   }
+  // Q8_0 / Q4_0 in 16-row groups, as LlamaCpu regroups them at load (kernels/cpu/row_groups.h).
+  const bool grouped = groupable(type);
+  if (grouped) regroup(type, a.cols, first.data(), first.data(), a.rows / kGroupRows);
   std::vector<std::vector<std::byte>> storage(ring, first);
   std::vector<MatrixView> all, one;
-  for (auto& s : storage) all.push_back({type, s.data(), a.rows, a.cols});
-  // The in-cache set: the first rows of one matrix, 512 KiB per thread.
-  const size_t hot_rows = std::clamp<size_t>((a.threads << 19) / row_bytes, 1, a.rows);
-  one.push_back({type, storage[0].data(), hot_rows, a.cols});
+  for (auto& s : storage) all.push_back({type, s.data(), a.rows, a.cols, grouped});
+  // The in-cache set: the first rows of one matrix, 512 KiB per thread (whole groups: a
+  // grouped view's rows past its last group are read as row-major).
+  size_t hot_rows = std::clamp<size_t>((a.threads << 19) / row_bytes, 1, a.rows);
+  if (grouped && hot_rows >= kGroupRows && hot_rows < a.rows) hot_rows -= hot_rows % kGroupRows;
+  one.push_back({type, storage[0].data(), hot_rows, a.cols, grouped});
 
   const CpuKernels& k = select_cpu_kernels();
   MatvecScratch scratch;

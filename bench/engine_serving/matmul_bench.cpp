@@ -9,7 +9,11 @@
 // end-to-end figure is bench_engine_step's).
 //
 //   bench_matmul [--types q8_0,q4_0] [--rows 1,2,4,8,16,32,64,128,512] [--ms 200] [--proto 1]
+//                [--grouped 1]
 // One JSON line per (type, N): {"type":..,"rows":N,"gops":..,"peak_gops":..,"of_peak":..}
+// --grouped 1 (the default) regroups the weights into 16-row groups first, as LlamaCpu does at
+// load (kernels/cpu/row_groups.h), so the row-group kernels run; --grouped 0 keeps them
+// row-major (the per-row matvec kernels, same bits).
 //
 // --proto 1 adds, for Q8_0, a prototype that is NOT the engine's path (type "q8_0_rows_in_lanes"):
 // the same products under a different numeric contract, to measure what that contract would buy.
@@ -39,6 +43,7 @@
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/row_groups.h"
 
 namespace {
 
@@ -228,6 +233,7 @@ int main(int argc, char** argv) {
   std::vector<size_t> counts{1, 2, 4, 8, 16, 32, 64, 128, 512};
   double ms = 200;
   bool proto = false;
+  bool grouped = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--types") {
@@ -243,6 +249,8 @@ int main(int argc, char** argv) {
       ms = std::stod(v);
     } else if (k == "--proto") {
       proto = v != "0";
+    } else if (k == "--grouped") {
+      grouped = v != "0";
     } else {
       std::fprintf(stderr, "usage: bench_matmul [--types q8_0,q4_0] [--rows 1,4,16] [--ms 200]\n");
       return 2;
@@ -265,11 +273,18 @@ int main(int argc, char** argv) {
   for (const std::string& name : types) {
     const TensorType type = name == "q4_0" ? TensorType::q4_0 : TensorType::q8_0;
     const Weights w = random_weights(type, rng);
+    Weights g = w;  // the engine's layout
+    if (grouped) {
+      for (size_t i = 0; i < std::size(kLayer); ++i) {
+        regroup(type, kLayer[i].cols, g.bytes[i].data(), g.bytes[i].data(),
+                kLayer[i].rows / kGroupRows);
+      }
+    }
     for (const size_t n : counts) {
       // One pass = every matrix of the layer over the n activations; repeated for ~ms.
       auto pass = [&] {
         for (size_t i = 0; i < std::size(kLayer); ++i) {
-          const MatrixView m{type, w.bytes[i].data(), kLayer[i].rows, kLayer[i].cols};
+          const MatrixView m{type, g.bytes[i].data(), kLayer[i].rows, kLayer[i].cols, grouped};
           if (n == 1) {
             quantize_activations(m, x.data(), scratch);
             matvec_rows(kernels, m, x.data(), scratch, out.data(), 0, m.rows);
@@ -293,9 +308,9 @@ int main(int argc, char** argv) {
       // The peak beside each row, so that both see the same machine state.
       const double peak = vnni ? vnni512_peak_gops(ms * 0.25e-3) : 0.0;
       std::printf(
-          "{\"isa\":\"%s\",\"type\":\"%s\",\"rows\":%zu,\"gops\":%.1f,\"peak_gops\":%.1f,"
-          "\"of_peak\":%.3f,\"us_per_layer\":%.1f}\n",
-          std::string(kernels.isa).c_str(), name.c_str(), n, gops, peak,
+          "{\"isa\":\"%s\",\"type\":\"%s\",\"grouped\":%s,\"rows\":%zu,\"gops\":%.1f,"
+          "\"peak_gops\":%.1f,\"of_peak\":%.3f,\"us_per_layer\":%.1f}\n",
+          std::string(kernels.isa).c_str(), name.c_str(), grouped ? "true" : "false", n, gops, peak,
           peak > 0 ? gops / peak : 0.0, (t - t0) / passes * 1e6);
       std::fflush(stdout);
       if (proto && vnni && type == TensorType::q8_0) {

@@ -8,7 +8,11 @@
 #include <optional>
 #include <string>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "kernels/cpu/dequantize.h"
+#include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/engine_error.h"
 #include "switchyard/local_engine/gguf_file.h"
 
@@ -172,6 +176,57 @@ void LlamaCpu::init() {
   batt_.resize(rows * q_width);
   bgate_.resize(rows * c_.ffn_dim);
   bup_.resize(rows * c_.ffn_dim);
+  group_weights();
+}
+
+namespace {
+
+// Gives the whole pages of [begin, end) of the file mapping back to the kernel: clean private
+// file pages, so a later read faults them in from the file unchanged.
+void drop_pages(const std::byte* begin, const std::byte* end) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const uintptr_t hi = reinterpret_cast<uintptr_t>(end) / page * page;
+  if (lo < hi) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
+// Bytes regrouped between two page drops: the most the copy and the file pages overlap.
+constexpr size_t kGroupChunkBytes = size_t{1} << 20;
+
+}  // namespace
+
+void LlamaCpu::group_weights() {
+  const bool mapped = model_.file()->is_mapped();
+  auto group = [&](kernels::MatrixView& w) {
+    if (!kernels::groupable(w.type) || w.grouped || w.rows < kernels::kGroupRows) return;
+    const size_t gb = kernels::group_bytes(w.type, w.cols);
+    const size_t n_groups = w.rows / kernels::kGroupRows;
+    const size_t bytes = w.rows * (gb / kernels::kGroupRows);
+    void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) throw EngineError("cannot allocate the regrouped weights");
+    grouped_.emplace_back(mem, [bytes](void* p) { ::munmap(p, bytes); });
+    const auto* src = static_cast<const std::byte*>(w.data);
+    auto* dst = static_cast<std::byte*>(mem);
+    const size_t chunk = std::max<size_t>(1, kGroupChunkBytes / gb);
+    for (size_t g = 0; g < n_groups; g += chunk) {
+      const size_t n = std::min(chunk, n_groups - g);
+      kernels::regroup(w.type, w.cols, src + g * gb, dst + g * gb, n);
+      if (mapped) drop_pages(src + g * gb, src + (g + n) * gb);
+    }
+    // The rows past the last group stay row-major, where they were.
+    std::memcpy(dst + n_groups * gb, src + n_groups * gb, bytes - n_groups * gb);
+    if (mapped) drop_pages(src, src + bytes);
+    w.data = mem;
+    w.grouped = true;
+  };
+  for (Layer& layer : layers_) {
+    for (kernels::MatrixView* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
+                                   &layer.w_up, &layer.w_down}) {
+      group(*w);
+    }
+  }
+  group(output_);
+  if (c_.tied_output) token_embd_ = output_;
 }
 
 void LlamaCpu::reserve_attention(size_t positions) {
@@ -207,13 +262,25 @@ std::vector<float> LlamaCpu::vector_f32(std::string_view name, size_t n) const {
   return out;
 }
 
+namespace {
+
+// Edge i (0..chunks) of `chunks` near-equal shares of `total` rows, on a row-group boundary
+// (16 rows) so that no group is split between threads (a split one would be computed twice).
+size_t share_edge(size_t total, size_t i, size_t chunks) {
+  if (i >= chunks) return total;
+  const size_t g = kernels::kGroupRows;
+  return std::min(total, (total * i / chunks + g / 2) / g * g);
+}
+
+}  // namespace
+
 void LlamaCpu::matvec(const kernels::MatrixView& w, const float* x, float* out) {
   // The activations are quantized once, here, and then only read by every thread.
   kernels::MatvecScratch& activations = scratch_;
   kernels::quantize_activations(w, x, activations);
   const size_t chunks = std::min(pool_.size(), w.rows);
   pool_.parallel_for(chunks, [&](size_t i) {
-    const size_t begin = w.rows * i / chunks, end = w.rows * (i + 1) / chunks;
+    const size_t begin = share_edge(w.rows, i, chunks), end = share_edge(w.rows, i + 1, chunks);
     kernels::matvec_rows(kernels_, w, x, activations, out, begin, end);
   });
 }
@@ -249,7 +316,7 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
   const size_t chunks = std::min(pool_.size(), total);
   pool_.parallel_for(chunks, [&](size_t i) {
     // This share is [begin, end) of the products' rows laid end to end.
-    const size_t begin = total * i / chunks, end = total * (i + 1) / chunks;
+    const size_t begin = share_edge(total, i, chunks), end = share_edge(total, i + 1, chunks);
     size_t first = 0;
     for (const Product& p : products) {
       const size_t lo = std::max(begin, first), hi = std::min(end, first + p.w->rows);
@@ -276,7 +343,7 @@ void LlamaCpu::matvec_gate_up(const Layer& lw, const float* x) {
   }
   const size_t rows = lw.w_gate.rows, chunks = std::min(pool_.size(), rows);
   pool_.parallel_for(chunks, [&](size_t i) {
-    const size_t begin = rows * i / chunks, end = rows * (i + 1) / chunks;
+    const size_t begin = share_edge(rows, i, chunks), end = share_edge(rows, i + 1, chunks);
     kernels::matvec_rows(kernels_, lw.w_gate, x, activations, bgate_.data(), begin, end);
     kernels::matvec_rows(kernels_, lw.w_up, x, activations, bup_.data(), begin, end);
     activate(bgate_.data(), bup_.data(), begin, end);
@@ -291,7 +358,7 @@ void LlamaCpu::matmul(const kernels::MatrixView& w, const float* x, size_t n, fl
   });
   const size_t chunks = std::min(pool_.size(), w.rows);
   pool_.parallel_for(chunks, [&](size_t i) {
-    const size_t begin = w.rows * i / chunks, end = w.rows * (i + 1) / chunks;
+    const size_t begin = share_edge(w.rows, i, chunks), end = share_edge(w.rows, i + 1, chunks);
     kernels::matmul(kernels_, w, batch_, out, begin, end);
   });
 }
@@ -302,10 +369,19 @@ void LlamaCpu::embed(TokenId token, float* out) const {
   }
   const auto traits = tensor_type_traits(token_embd_.type);
   const size_t row_bytes = c_.dim / traits.block_size * traits.block_bytes;
-  kernels::dequantize(
-      token_embd_.type,
-      {static_cast<const std::byte*>(token_embd_.data) + token * row_bytes, row_bytes},
-      std::span<float>(out, c_.dim));
+  const auto* base = static_cast<const std::byte*>(token_embd_.data);
+  const size_t r = static_cast<size_t>(token);
+  if (token_embd_.grouped && r < token_embd_.rows / kernels::kGroupRows * kernels::kGroupRows) {
+    // A tied embedding regrouped for the output product: the row's blocks back from its group.
+    std::vector<std::byte> row(row_bytes);
+    const size_t g = r / kernels::kGroupRows;
+    kernels::ungroup_row(token_embd_.type, c_.dim, base + g * kernels::kGroupRows * row_bytes,
+                         r % kernels::kGroupRows, row.data());
+    kernels::dequantize(token_embd_.type, row, std::span<float>(out, c_.dim));
+  } else {
+    kernels::dequantize(token_embd_.type, {base + r * row_bytes, row_bytes},
+                        std::span<float>(out, c_.dim));
+  }
   if (c_.embedding_scale != 1.0f) {
     for (size_t i = 0; i < c_.dim; ++i) out[i] *= c_.embedding_scale;
   }

@@ -7,6 +7,16 @@
 // and Q4_0 x Q8_0 (quantize_row_q8_0) are integer dots scaled per 32-block; Q4_K x Q8_K and
 // Q6_K x Q8_K (quantize_row_q8_k) are integer dots scaled per sub-block, over 256-element
 // super-blocks. BF16 weights are dotted with F32 activations (widened exactly, no rounding).
+//
+// The numeric contract of Q8_0 x Q8_0 and Q4_0 x Q8_0, in every set and every kernel (dot,
+// matvec, matmul, row-major or row-grouped weights): each output is ONE chain over the blocks
+// in order,
+//   acc = 0;  for b in 0..n_blocks-1:  acc = fma(float(isum_b), wd_b * xd_b, acc)
+// where isum_b is the block's integer dot, exact in int32 (|isum_b| <= 32 * 128 * 127 < 2^24, so
+// float(isum_b) is exact too), wd_b * xd_b the float product of the two fp16 scales widened, and
+// fma a single rounding. Nothing else is rounded, so every set, and a dot, a matvec or a matmul
+// of the same row and activation, give the same bits (generic == AVX2 == AVX-512; batch
+// invariance). Vector kernels keep one row (and token) per float lane, never a row across lanes.
 
 #include <cstddef>
 #include <cstdint>
@@ -58,17 +68,34 @@ struct BlockQ8_K {
 };
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 
-// Q8_0 activations laid out for the tiled matmul kernels (pack_activation_pairs): blocks 2p and
-// 2p + 1 side by side, so one 512-bit register holds both and its two halves step as a dot's
-// even and odd accumulators. start[8h + i] = -128 * (the four quants of block 2p + h that int32
-// lane i sums), d[8h + i] = that block's scale as a float. An odd block count ends with a pair
-// whose second half is zeros.
-struct alignas(64) ActivationPairQ8 {
-  int8_t qs[64];
-  int32_t start[16];
-  float d[16];
+// A Q8_0 activation block as the row-group kernels read it: the quants, their sum (for the
+// offsets those kernels fold into their start values) and the scale widened to float.
+struct ActivationQ8 {
+  int8_t qs[32];
+  int32_t sum;
+  float d;
 };
-static_assert(sizeof(ActivationPairQ8) == 192);
+static_assert(sizeof(ActivationQ8) == 40);
+
+// Row groups: 16 consecutive rows of a Q8_0 or Q4_0 matrix repacked block by block, so that a
+// 512-bit vpdpbusd sums 4 elements of each of the 16 rows at once and one register holds the 16
+// rows' int32 block sums for one token (one convert, one multiply and one FMA per block per 16
+// outputs). A group of n_blocks blocks takes exactly the bytes of its 16 rows (544 or 288 per
+// block), so a matrix can be regrouped in place (row_groups.h).
+// Q8_0: qs[k][4i + j] = element 4k + j of row i, xor 0x80 (w + 128, unsigned).
+struct RowGroupQ8_0 {
+  uint16_t d[16];  // fp16 scale of each row's block
+  uint8_t qs[8][64];
+};
+// Q4_0: qs[k][4i + j] = byte 4k + j of row i's block, i.e. element 4k + j in its low nibble and
+// element 16 + 4k + j in its high nibble (both unsigned, q - 8 being the value).
+struct RowGroupQ4_0 {
+  uint16_t d[16];
+  uint8_t qs[4][64];
+};
+static_assert(sizeof(RowGroupQ8_0) == 16 * sizeof(BlockQ8_0) &&
+              sizeof(RowGroupQ4_0) == 16 * sizeof(BlockQ4_0));
+inline constexpr size_t kGroupRows = 16;
 
 struct CpuKernels {
   std::string_view isa;  // "generic", "avx2", "avx512"
@@ -105,18 +132,18 @@ struct CpuKernels {
                                const float* probs, size_t probs_stride, size_t n_queries,
                                size_t head_dim, float* out);
 
-  // Matrix x batch products over n_rows consecutive rows and n_tokens activations packed by
-  // pack_activation_pairs ((n_tokens, (n_blocks + 1) / 2) pairs): out[t * out_stride + r] =
-  // row r . activation t, each equal to this set's dot on that row and activation bit for bit,
-  // so a matmul through these equals matvec (batch invariance). A register tile of rows x
-  // tokens loads each weight block once per tile and each activation block once per row group.
-  // nullptr where the set has none (matmul then calls the dots).
-  void (*matmul_q8_0_q8_0)(const BlockQ8_0* w, size_t n_rows, size_t n_blocks,
-                           const ActivationPairQ8* x, size_t n_tokens, float* out,
-                           size_t out_stride);
-  void (*matmul_q4_0_q8_0)(const BlockQ4_0* w, size_t n_rows, size_t n_blocks,
-                           const ActivationPairQ8* x, size_t n_tokens, float* out,
-                           size_t out_stride);
+  // Products over row-grouped weights (RowGroupQ8_0 / RowGroupQ4_0): n_groups groups of
+  // n_blocks blocks each (group g at w + g * n_blocks) times n_tokens activations (token t's
+  // blocks at x + t * n_blocks): out[t * out_stride + 16 * g + i] = row 16g + i . token t, under
+  // the contract above (the same bits as the dot on the row-major row). n_tokens = 1 is the
+  // decode matvec; more tokens share each load of the weights (a register tile of 16 rows x
+  // several tokens).
+  void (*matmul_q8_0_groups)(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
+                             const ActivationQ8* x, size_t n_tokens, float* out,
+                             size_t out_stride);
+  void (*matmul_q4_0_groups)(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
+                             const ActivationQ8* x, size_t n_tokens, float* out,
+                             size_t out_stride);
 
   // Attention's scores over an F16 key cache: scores[g * scores_stride + t] = this set's
   // dot_f16_f32(k_t, q + g * head_dim, head_dim) bit for bit, k_t being the head_dim halves at
@@ -130,8 +157,8 @@ struct CpuKernels {
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n);
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n);
-// n_blocks quantized blocks -> (n_blocks + 1) / 2 pairs for the matmul kernels (layout above).
-void pack_activation_pairs(const BlockQ8_0* x, size_t n_blocks, ActivationPairQ8* out);
+// n_blocks quantized blocks -> n_blocks ActivationQ8 for the row-group kernels.
+void pack_activations_q8(const BlockQ8_0* x, size_t n_blocks, ActivationQ8* out);
 // x (n, a multiple of 256) -> n/256 super-blocks (k_quants.cpp). Q8_K maps the largest magnitude
 // to +-127. Q4_K and Q6_K fit each sub-block's scale (and Q4_K's min) by least squares over a
 // few candidate ranges, then quantize those to 6/8 bits: lossy but sane (bounds in the tests).

@@ -21,27 +21,32 @@ float dot_f16_f32(const uint16_t* a, const float* b, size_t n) {
   return sum;
 }
 
+// The chain of the Q8_0/Q4_0 contract (cpu_kernels.h): one fma per block, blocks in order.
+inline float block_step(int32_t isum, uint16_t wd, uint16_t xd, float acc) {
+  return std::fma(static_cast<float>(isum), fp16_to_fp32(wd) * fp16_to_fp32(xd), acc);
+}
+
 float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks) {
-  float sum = 0;
+  float acc = 0;
   for (size_t b = 0; b < n_blocks; ++b) {
     int32_t isum = 0;
     for (int j = 0; j < 32; ++j) isum += int32_t{w[b].qs[j]} * x[b].qs[j];
-    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(isum);
+    acc = block_step(isum, w[b].d, x[b].d, acc);
   }
-  return sum;
+  return acc;
 }
 
 float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
-  float sum = 0;
+  float acc = 0;
   for (size_t b = 0; b < n_blocks; ++b) {
     int32_t isum = 0;
     for (int j = 0; j < 16; ++j) {
       isum += ((w[b].qs[j] & 0x0F) - 8) * int32_t{x[b].qs[j]};
       isum += ((w[b].qs[j] >> 4) - 8) * int32_t{x[b].qs[j + 16]};
     }
-    sum += fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d) * static_cast<float>(isum);
+    acc = block_step(isum, w[b].d, x[b].d, acc);
   }
-  return sum;
+  return acc;
 }
 
 float dot_bf16_f32(const uint16_t* a, const float* b, size_t n) {
@@ -109,6 +114,52 @@ void matvec_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, const BlockQ8_0* x, siz
   for (size_t r = 0; r < n_rows; ++r) out[r] = dot_q4_0_q8_0(w + r * n_blocks, x, n_blocks);
 }
 
+// Row groups, one output at a time: the same chain as the dots, read from the group layout.
+void matmul_q8_0_groups(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+  for (size_t g = 0; g < n_groups; ++g) {
+    const RowGroupQ8_0* wg = w + g * n_blocks;
+    for (size_t t = 0; t < n_tokens; ++t) {
+      const ActivationQ8* xt = x + t * n_blocks;
+      for (size_t i = 0; i < kGroupRows; ++i) {
+        float acc = 0;
+        for (size_t b = 0; b < n_blocks; ++b) {
+          int32_t isum = 0;
+          for (int e = 0; e < 32; ++e) {
+            const int8_t q = static_cast<int8_t>(wg[b].qs[e / 4][4 * i + e % 4] ^ 0x80);
+            isum += int32_t{q} * xt[b].qs[e];
+          }
+          acc = std::fma(static_cast<float>(isum), fp16_to_fp32(wg[b].d[i]) * xt[b].d, acc);
+        }
+        out[t * out_stride + g * kGroupRows + i] = acc;
+      }
+    }
+  }
+}
+
+void matmul_q4_0_groups(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+  for (size_t g = 0; g < n_groups; ++g) {
+    const RowGroupQ4_0* wg = w + g * n_blocks;
+    for (size_t t = 0; t < n_tokens; ++t) {
+      const ActivationQ8* xt = x + t * n_blocks;
+      for (size_t i = 0; i < kGroupRows; ++i) {
+        float acc = 0;
+        for (size_t b = 0; b < n_blocks; ++b) {
+          int32_t isum = 0;
+          for (int e = 0; e < 16; ++e) {
+            const uint8_t byte = wg[b].qs[e / 4][4 * i + e % 4];
+            isum += ((byte & 0x0F) - 8) * int32_t{xt[b].qs[e]};
+            isum += ((byte >> 4) - 8) * int32_t{xt[b].qs[e + 16]};
+          }
+          acc = std::fma(static_cast<float>(isum), fp16_to_fp32(wg[b].d[i]) * xt[b].d, acc);
+        }
+        out[t * out_stride + g * kGroupRows + i] = acc;
+      }
+    }
+  }
+}
+
 void attention_scores_f16(const uint16_t* keys, size_t row_stride, size_t n_rows, const float* q,
                           size_t n_queries, size_t head_dim, float* scores, size_t scores_stride) {
   for (size_t t = 0; t < n_rows; ++t) {
@@ -167,25 +218,13 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
   }
 }
 
-void pack_activation_pairs(const BlockQ8_0* x, size_t n_blocks, ActivationPairQ8* out) {
-  for (size_t p = 0; p < (n_blocks + 1) / 2; ++p) {
-    ActivationPairQ8& o = out[p];
-    for (size_t h = 0; h < 2; ++h) {
-      const size_t b = 2 * p + h;
-      if (b >= n_blocks) {  // the odd tail: a zero half
-        std::fill_n(o.qs + 32 * h, 32, int8_t{0});
-        std::fill_n(o.start + 8 * h, 8, 0);
-        std::fill_n(o.d + 8 * h, 8, 0.0f);
-        continue;
-      }
-      std::copy_n(x[b].qs, 32, o.qs + 32 * h);
-      const float d = fp16_to_fp32(x[b].d);
-      for (size_t i = 0; i < 8; ++i) {
-        const int8_t* q = x[b].qs + 4 * i;
-        o.start[8 * h + i] = -128 * (q[0] + q[1] + q[2] + q[3]);
-        o.d[8 * h + i] = d;
-      }
-    }
+void pack_activations_q8(const BlockQ8_0* x, size_t n_blocks, ActivationQ8* out) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    std::copy_n(x[b].qs, 32, out[b].qs);
+    int32_t sum = 0;
+    for (int8_t q : x[b].qs) sum += q;
+    out[b].sum = sum;
+    out[b].d = fp16_to_fp32(x[b].d);
   }
 }
 
@@ -204,8 +243,8 @@ const CpuKernels& generic_cpu_kernels() {
                                   &matvec_q4_0_q8_0,
                                   &quantize_row_q8_0,
                                   &attention_values_f16,
-                                  nullptr,
-                                  nullptr,
+                                  &matmul_q8_0_groups,
+                                  &matmul_q4_0_groups,
                                   &attention_scores_f16};
   return kernels;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
@@ -54,7 +55,7 @@ void prepare_batch(const MatrixView& w, const float* x, size_t n, ActivationBatc
   batch.cols = w.cols;
   if (width == 32) {
     batch.x_q8.resize(n * (w.cols / 32));
-    batch.x_pairs.resize(n * ((w.cols / 32 + 1) / 2));
+    batch.x_act.resize(n * (w.cols / 32));
   }
   if (width == kQK) batch.x_q8k.resize(n * (w.cols / kQK));
 }
@@ -69,7 +70,7 @@ void quantize_batch(const MatrixView& w, ActivationBatch& batch, size_t begin, s
     if (width == 32) {
       BlockQ8_0* q = batch.x_q8.data() + t * blocks;
       quantize(x, q, batch.cols);
-      pack_activation_pairs(q, blocks, batch.x_pairs.data() + t * ((blocks + 1) / 2));
+      pack_activations_q8(q, blocks, batch.x_act.data() + t * blocks);
     }
     if (width == kQK) quantize_row_q8_k(x, batch.x_q8k.data() + t * blocks, batch.cols);
   }
@@ -103,30 +104,28 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
       });
       return;
     }
-    case TensorType::q8_0: {
-      const size_t blocks = cols / 32;
-      const auto* wr = reinterpret_cast<const BlockQ8_0*>(base);
-      if (k.matmul_q8_0_q8_0 != nullptr) {
-        k.matmul_q8_0_q8_0(wr + row_begin * blocks, row_end - row_begin, blocks, b.x_pairs.data(),
-                           n, out + row_begin, rows);
-        return;
-      }
-      for_each_output(n, rows, out, row_begin, row_end, [&](size_t r, size_t t) {
-        return k.dot_q8_0_q8_0(wr + r * blocks, b.x_q8.data() + t * blocks, blocks);
-      });
-      return;
-    }
+    case TensorType::q8_0:
     case TensorType::q4_0: {
-      const size_t blocks = cols / 32;
-      const auto* wr = reinterpret_cast<const BlockQ4_0*>(base);
-      if (k.matmul_q4_0_q8_0 != nullptr) {
-        k.matmul_q4_0_q8_0(wr + row_begin * blocks, row_end - row_begin, blocks, b.x_pairs.data(),
-                           n, out + row_begin, rows);
+      if (w.grouped) {
+        grouped_rows(k, w, b.x_act.data(), b.x_q8.data(), n, out, rows, row_begin, row_end);
         return;
       }
-      for_each_output(n, rows, out, row_begin, row_end, [&](size_t r, size_t t) {
-        return k.dot_q4_0_q8_0(wr + r * blocks, b.x_q8.data() + t * blocks, blocks);
-      });
+      // Row-major: the set's matvec per token over blocks of rows that stay in cache while
+      // every token passes (the same chain per output as the dots, cpu_kernels.h).
+      const size_t blocks = cols / 32;
+      for (size_t r0 = row_begin; r0 < row_end; r0 += kRowBlock) {
+        const size_t r1 = std::min(r0 + kRowBlock, row_end);
+        for (size_t t = 0; t < n; ++t) {
+          const BlockQ8_0* xt = b.x_q8.data() + t * blocks;
+          if (w.type == TensorType::q8_0) {
+            k.matvec_q8_0_q8_0(reinterpret_cast<const BlockQ8_0*>(base) + r0 * blocks, r1 - r0,
+                               xt, blocks, out + t * rows + r0);
+          } else {
+            k.matvec_q4_0_q8_0(reinterpret_cast<const BlockQ4_0*>(base) + r0 * blocks, r1 - r0,
+                               xt, blocks, out + t * rows + r0);
+          }
+        }
+      }
       return;
     }
     case TensorType::q4_k: {

@@ -4,10 +4,10 @@
 // matvec does (Q8_0 for Q8_0/Q4_0 weights, Q8_K for Q4_K/Q6_K), then a block of weight rows is
 // dotted with every activation while both sit in cache, so the weights are read from memory
 // once per batch instead of once per token: prefill becomes compute-bound.
-// Every output is computed by the set's dot kernel on the same quantized activation as matvec
-// (for Q8_0 and Q4_0, the set's tiled matmul kernel where it has one, equal to the dot), and
-// matvec's multi-row kernels equal those dots row by row (cpu_kernels.h), so matmul's results
-// equal T calls of matvec bit for bit.
+// Every output is computed on the same quantized activation as matvec and under the same
+// per-row contract (cpu_kernels.h: the set's dot, or for Q8_0 and Q4_0 its matvec or row-group
+// kernels, which follow the dot's chain), so matmul's results equal T calls of matvec bit for
+// bit.
 //
 // Use: prepare_batch (one thread), quantize_batch over token ranges, then matmul over row
 // ranges (both may be split across threads; the ranges write disjoint memory).
@@ -26,7 +26,7 @@ struct ActivationBatch {
   size_t n = 0;
   size_t cols = 0;
   std::vector<BlockQ8_0> x_q8;            // (n, cols / 32) for Q8_0/Q4_0 weights
-  std::vector<ActivationPairQ8> x_pairs;  // (n, (cols / 32 + 1) / 2): x_q8 for the tiled kernels
+  std::vector<ActivationQ8> x_act;        // (n, cols / 32): x_q8 for the row-group kernels
   std::vector<BlockQ8_K> x_q8k;           // (n, cols / 256) for Q4_K/Q6_K weights
 };
 

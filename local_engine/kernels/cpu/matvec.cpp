@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
@@ -26,8 +27,11 @@ void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& sc
     case TensorType::q4_0:
       check_width(w, 32);
       scratch.x_q8.resize(w.cols / 32);
+      scratch.x_act.resize(w.cols / 32);
       // Byte for byte quantize_row_q8_0 on every set, so the choice cannot change a result.
       select_cpu_kernels().quantize_q8_0(x, scratch.x_q8.data(), w.cols);
+      // Both forms always: matrices of either layout may share these activations (matvecs).
+      pack_activations_q8(scratch.x_q8.data(), w.cols / 32, scratch.x_act.data());
       return;
     case TensorType::q4_k:
     case TensorType::q6_k:
@@ -65,8 +69,13 @@ void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
     case TensorType::q4_0: {
       check_width(w, 32);
       const size_t blocks = w.cols / 32;
-      if (scratch.x_q8.size() != blocks) throw EngineError("matvec: activations not quantized");
-      if (w.type == TensorType::q8_0) {
+      if (scratch.x_q8.size() != blocks || scratch.x_act.size() != blocks) {
+        throw EngineError("matvec: activations not quantized");
+      }
+      if (w.grouped) {
+        grouped_rows(k, w, scratch.x_act.data(), scratch.x_q8.data(), 1, out, w.rows, row_begin,
+                     row_end);
+      } else if (w.type == TensorType::q8_0) {
         const auto* rows = reinterpret_cast<const BlockQ8_0*>(base);
         k.matvec_q8_0_q8_0(rows + row_begin * blocks, row_end - row_begin, scratch.x_q8.data(),
                            blocks, out + row_begin);

@@ -12,17 +12,22 @@
 
 namespace sy::engine::kernels {
 
-// A row-major matrix in place: `rows` rows of `cols` elements of `type`.
+// A matrix in place: `rows` rows of `cols` elements of `type`, row-major, or for Q8_0/Q4_0 with
+// `grouped` set: the first rows / 16 * 16 rows as row groups (RowGroupQ8_0 / RowGroupQ4_0,
+// cols / 32 blocks per group, group g at the bytes of rows 16g..16g+15), the remaining rows
+// row-major after them (where a row-major matrix keeps them). See row_groups.h.
 struct MatrixView {
   TensorType type = TensorType::f32;
   const void* data = nullptr;
   size_t rows = 0;
   size_t cols = 0;
+  bool grouped = false;
 };
 
 // Reusable per-thread buffer for the quantized activations.
 struct MatvecScratch {
   std::vector<BlockQ8_0> x_q8;
+  std::vector<ActivationQ8> x_act;  // x_q8 as the row-group kernels read it
   std::vector<BlockQ8_K> x_q8k;
 };
 

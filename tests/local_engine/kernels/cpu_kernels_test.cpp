@@ -4,8 +4,7 @@
 // Stated error bounds:
 //  * float dots (f32, f16 weights): |isa - generic| <= 5e-5 * sum|a_i * b_i| + 1e-6
 //    (only the summation order differs);
-//  * quantized dots: the same bound over the dequantized products (block integer sums are exact,
-//    only the float accumulation across blocks differs);
+//  * Q8_0 / Q4_0 dots: bit for bit (the per-block contract of cpu_kernels.h leaves no freedom);
 //  * quantization itself: Q8_0 elements within 0.5 * d (+ fp16 rounding of d), and a Q8_0 x Q8_0
 //    dot within 1% of the F32 dot, normalized by |w| * |x|.
 
@@ -101,18 +100,16 @@ Quantized make_quantized(std::mt19937& rng, size_t blocks) {
   return q;
 }
 
-TEST(CpuKernels, QuantizedDotsMatchGenericWithinBound) {
+TEST(CpuKernels, QuantizedDotsEqualGenericBitForBit) {
   std::mt19937 rng(3);
   for (const CpuKernels* k : optimized_sets()) {
     for (size_t blocks : kBlockCounts) {
       Quantized q = make_quantized(rng, blocks);
       const float want8 = generic_cpu_kernels().dot_q8_0_q8_0(q.w8.data(), q.x8.data(), blocks);
-      EXPECT_NEAR(k->dot_q8_0_q8_0(q.w8.data(), q.x8.data(), blocks), want8,
-                  5e-5 * abs_products(q.w8f, q.xf) + 1e-6)
+      EXPECT_EQ(k->dot_q8_0_q8_0(q.w8.data(), q.x8.data(), blocks), want8)
           << k->isa << " blocks=" << blocks;
       const float want4 = generic_cpu_kernels().dot_q4_0_q8_0(q.w4.data(), q.x8.data(), blocks);
-      EXPECT_NEAR(k->dot_q4_0_q8_0(q.w4.data(), q.x8.data(), blocks), want4,
-                  5e-5 * abs_products(q.w4f, q.xf) + 1e-6)
+      EXPECT_EQ(k->dot_q4_0_q8_0(q.w4.data(), q.x8.data(), blocks), want4)
           << k->isa << " blocks=" << blocks;
     }
   }

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "kernels/cpu/dequantize.h"
+#include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/engine_error.h"
 #include "switchyard/local_engine/quantize.h"
 
@@ -75,6 +76,50 @@ TEST(Matmul, SplitRowsAndTokensGiveTheSameResult) {
     matmul(k, view, parts, split.data(), 0, 20);
     matmul(k, view, parts, split.data(), 20, rows);
     EXPECT_EQ(split, whole) << to_string(type);
+  }
+}
+
+// Row-grouped Q8_0 / Q4_0 weights (a row-major tail when the rows are not a multiple of 16)
+// give the row-major matrix's bits through matmul and through matvec_rows over any split of
+// the rows, on every set.
+TEST(Matmul, GroupedWeightsGiveTheRowMajorBits) {
+  std::vector<const CpuKernels*> sets = {&generic_cpu_kernels()};
+  if (auto* k = avx2_cpu_kernels()) sets.push_back(k);
+  if (auto* k = avx512_cpu_kernels()) sets.push_back(k);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (Case c : {Case{16, 32, 1}, Case{17, 96, 3}, Case{50, 576, 9}, Case{33, 160, 66},
+                 Case{5, 64, 2}, Case{48, 1056, 8}}) {
+    std::vector<float> w(c.rows * c.cols), x(c.tokens * c.cols);
+    for (auto& v : w) v = dist(rng) * 0.05f;
+    for (auto& v : x) v = dist(rng);
+    for (TensorType type : {TensorType::q8_0, TensorType::q4_0}) {
+      auto bytes = quantize_values(type, w);
+      auto grouped = bytes;
+      regroup(type, c.cols, grouped.data(), grouped.data(), c.rows / kGroupRows);
+      const MatrixView plain{type, bytes.data(), c.rows, c.cols};
+      const MatrixView view{type, grouped.data(), c.rows, c.cols, true};
+      for (const CpuKernels* k : sets) {
+        std::vector<float> want(c.tokens * c.rows), got(c.tokens * c.rows, -1.0f);
+        ActivationBatch batch;
+        matmul(generic_cpu_kernels(), plain, x.data(), c.tokens, want.data(), batch);
+        matmul(*k, view, x.data(), c.tokens, got.data(), batch);
+        EXPECT_EQ(got, want) << k->isa << " " << to_string(type) << " " << c.rows << "x" << c.cols
+                             << " T=" << c.tokens;
+        // Uneven shares of the rows, cutting groups: the token-0 outputs.
+        MatvecScratch scratch;
+        quantize_activations(view, x.data(), scratch);
+        std::vector<float> split(c.rows, -1.0f);
+        const size_t cuts[] = {0, c.rows / 5, c.rows / 2 + 1, c.rows};
+        for (size_t i = 0; i + 1 < 4; ++i) {
+          if (cuts[i] < cuts[i + 1] && cuts[i + 1] <= c.rows) {
+            matvec_rows(*k, view, x.data(), scratch, split.data(), cuts[i], cuts[i + 1]);
+          }
+        }
+        EXPECT_EQ(split, std::vector<float>(want.begin(), want.begin() + c.rows))
+            << k->isa << " " << to_string(type) << " split rows " << c.rows << "x" << c.cols;
+      }
+    }
   }
 }
 

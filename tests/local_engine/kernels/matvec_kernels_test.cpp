@@ -1,7 +1,8 @@
-// The multi-row matvec kernels of every kernel set against that set's own single-row dots: each
-// output must equal the dot of its row bit for bit (the contract in cpu_kernels.h that keeps
-// matvec and matmul batch invariant), for row counts around the kernels' row groups and widths
-// around their unrolling, on random quants that include the extremes.
+// The multi-row matvec and row-group kernels of every kernel set against the generic dot: for
+// Q8_0 and Q4_0 every output must equal the generic dot of its row bit for bit (the per-block
+// contract in cpu_kernels.h that keeps every set identical and matvec and matmul batch
+// invariant); float matvecs equal their own set's dots. Row counts around the kernels' row
+// groups, widths around their unrolling, random quants that include the extremes.
 
 #include <gtest/gtest.h>
 
@@ -12,7 +13,9 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
+#include "kernels/cpu/row_groups.h"
 #include "local_engine/kernels/kernel_test_support.h"
+#include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -66,13 +69,18 @@ TEST(MatvecKernels, QuantizedRowsEqualTheirSetsDotBitForBit) {
         std::vector<float> out8(rows + 1, -7.0f), out4(rows + 1, -7.0f);
         k->matvec_q8_0_q8_0(w8.data(), rows, x.data(), blocks, out8.data());
         k->matvec_q4_0_q8_0(w4.data(), rows, x.data(), blocks, out4.data());
+        const CpuKernels& g = generic_cpu_kernels();
         for (size_t r = 0; r < rows; ++r) {
-          EXPECT_TRUE(
-              same_bits(out8[r], k->dot_q8_0_q8_0(w8.data() + r * blocks, x.data(), blocks)))
+          const float want8 = g.dot_q8_0_q8_0(w8.data() + r * blocks, x.data(), blocks);
+          const float want4 = g.dot_q4_0_q8_0(w4.data() + r * blocks, x.data(), blocks);
+          EXPECT_TRUE(same_bits(out8[r], want8))
               << k->isa << " q8_0 rows=" << rows << " blocks=" << blocks << " r=" << r;
-          EXPECT_TRUE(
-              same_bits(out4[r], k->dot_q4_0_q8_0(w4.data() + r * blocks, x.data(), blocks)))
+          EXPECT_TRUE(same_bits(out4[r], want4))
               << k->isa << " q4_0 rows=" << rows << " blocks=" << blocks << " r=" << r;
+          EXPECT_TRUE(same_bits(k->dot_q8_0_q8_0(w8.data() + r * blocks, x.data(), blocks), want8))
+              << k->isa << " q8_0 dot rows=" << rows << " blocks=" << blocks << " r=" << r;
+          EXPECT_TRUE(same_bits(k->dot_q4_0_q8_0(w4.data() + r * blocks, x.data(), blocks), want4))
+              << k->isa << " q4_0 dot rows=" << rows << " blocks=" << blocks << " r=" << r;
         }
         EXPECT_EQ(out8[rows], -7.0f) << "wrote past the last row";
         EXPECT_EQ(out4[rows], -7.0f) << "wrote past the last row";
@@ -81,41 +89,69 @@ TEST(MatvecKernels, QuantizedRowsEqualTheirSetsDotBitForBit) {
   }
 }
 
-// The tiled matmul kernels (where a set has them) against the set's dots: every (row, token)
-// output bit for bit, for row and token counts around the 4 x 4 tile and the 64-token chunk,
-// odd block counts (the half pair), any weight byte; nothing written outside the outputs.
-TEST(MatmulKernels, TiledProductsEqualTheirSetsDotBitForBit) {
+// The contract itself, written out: the generic dots are one fma per block over the exact
+// integer block sums, blocks in order.
+TEST(MatvecKernels, GenericDotsFollowThePerBlockChain) {
+  std::mt19937 rng(41);
+  for (size_t blocks : {1, 2, 3, 17, 48}) {
+    const auto x = random_q8_0(rng, blocks, true);
+    const auto w8 = random_q8_0(rng, blocks, false);
+    const auto w4 = random_q4_0(rng, blocks);
+    float acc8 = 0, acc4 = 0;
+    for (size_t b = 0; b < blocks; ++b) {
+      int32_t i8 = 0, i4 = 0;
+      for (size_t j = 0; j < 32; ++j) {
+        i8 += w8[b].qs[j] * x[b].qs[j];
+        const int nibble = j < 16 ? w4[b].qs[j] & 0x0F : w4[b].qs[j - 16] >> 4;
+        i4 += (nibble - 8) * x[b].qs[j];
+      }
+      const float xd = fp16_to_fp32(x[b].d);
+      acc8 = std::fma(static_cast<float>(i8), fp16_to_fp32(w8[b].d) * xd, acc8);
+      acc4 = std::fma(static_cast<float>(i4), fp16_to_fp32(w4[b].d) * xd, acc4);
+    }
+    EXPECT_TRUE(same_bits(generic_cpu_kernels().dot_q8_0_q8_0(w8.data(), x.data(), blocks), acc8));
+    EXPECT_TRUE(same_bits(generic_cpu_kernels().dot_q4_0_q8_0(w4.data(), x.data(), blocks), acc4));
+  }
+}
+
+// The row-group kernels of every set against the generic dot on the row-major rows: every
+// (row, token) output bit for bit, for 1-3 groups, odd block counts, token counts around the
+// register tiles (1-9, 16, 66), any weight byte; nothing written outside the outputs.
+TEST(MatmulKernels, RowGroupProductsEqualTheGenericDotBitForBit) {
   std::mt19937 rng(37);
-  constexpr size_t kTokenCounts[] = {1, 2, 3, 4, 5, 8, 66};
+  constexpr size_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 66};
+  const CpuKernels& gen = generic_cpu_kernels();
   for (const CpuKernels* k : all_sets()) {
-    if (k->matmul_q8_0_q8_0 == nullptr) continue;
-    ASSERT_NE(k->matmul_q4_0_q8_0, nullptr) << k->isa;
-    for (size_t rows : {1, 3, 4, 5, 9, 13}) {
+    for (size_t groups : {1, 3}) {
       for (size_t blocks : {1, 2, 3, 18, 33}) {
         for (size_t tokens : kTokenCounts) {
-          const size_t pairs = (blocks + 1) / 2;
+          const size_t rows = groups * kGroupRows;
           const auto x = random_q8_0(rng, tokens * blocks, true);
-          std::vector<ActivationPairQ8> packed(tokens * pairs);
-          for (size_t t = 0; t < tokens; ++t) {
-            pack_activation_pairs(x.data() + t * blocks, blocks, packed.data() + t * pairs);
-          }
+          std::vector<ActivationQ8> act(tokens * blocks);
+          pack_activations_q8(x.data(), tokens * blocks, act.data());
           const auto w8 = random_q8_0(rng, rows * blocks, false);
           const auto w4 = random_q4_0(rng, rows * blocks);
+          auto g8 = w8;
+          auto g4 = w4;
+          regroup(TensorType::q8_0, 32 * blocks, g8.data(), g8.data(), groups);  // in place
+          regroup(TensorType::q4_0, 32 * blocks, g4.data(), g4.data(), groups);
           const size_t stride = rows + 2;  // a gap after each token's outputs
           std::vector<float> out8(tokens * stride, -7.0f), out4(tokens * stride, -7.0f);
-          k->matmul_q8_0_q8_0(w8.data(), rows, blocks, packed.data(), tokens, out8.data(), stride);
-          k->matmul_q4_0_q8_0(w4.data(), rows, blocks, packed.data(), tokens, out4.data(), stride);
+          k->matmul_q8_0_groups(reinterpret_cast<const RowGroupQ8_0*>(g8.data()), groups, blocks,
+                                act.data(), tokens, out8.data(), stride);
+          k->matmul_q4_0_groups(reinterpret_cast<const RowGroupQ4_0*>(g4.data()), groups, blocks,
+                                act.data(), tokens, out4.data(), stride);
           for (size_t t = 0; t < tokens; ++t) {
             const BlockQ8_0* xt = x.data() + t * blocks;
             for (size_t r = 0; r < rows; ++r) {
               ASSERT_TRUE(same_bits(out8[t * stride + r],
-                                    k->dot_q8_0_q8_0(w8.data() + r * blocks, xt, blocks)))
-                  << k->isa << " q8_0 rows=" << rows << " blocks=" << blocks << " T=" << tokens
-                  << " r=" << r << " t=" << t;
+                                    gen.dot_q8_0_q8_0(w8.data() + r * blocks, xt, blocks)))
+                  << k->isa << " q8_0 groups=" << groups << " blocks=" << blocks
+                  << " T=" << tokens << " r=" << r << " t=" << t;
               ASSERT_TRUE(same_bits(out4[t * stride + r],
-                                    k->dot_q4_0_q8_0(w4.data() + r * blocks, xt, blocks)))
-                  << k->isa << " q4_0 rows=" << rows << " blocks=" << blocks << " T=" << tokens
-                  << " r=" << r << " t=" << t;
+                                    gen.dot_q4_0_q8_0(w4.data() + r * blocks, xt, blocks)))
+                  << k->isa << " q4_0 groups=" << groups << " blocks=" << blocks
+                  << " T=" << tokens << " r=" << r << " t=" << t;
             }
             for (size_t r = rows; r < stride; ++r) {
               ASSERT_EQ(out8[t * stride + r], -7.0f) << "wrote outside the outputs";
@@ -126,6 +162,30 @@ TEST(MatmulKernels, TiledProductsEqualTheirSetsDotBitForBit) {
       }
     }
   }
+}
+
+// Regrouping is a permutation: every row of every group comes back byte for byte.
+TEST(RowGroups, UngroupRowRestoresEveryRow) {
+  std::mt19937 rng(43);
+  const size_t blocks = 5, groups = 2, rows = groups * kGroupRows;
+  const auto w8 = random_q8_0(rng, rows * blocks, false);
+  const auto w4 = random_q4_0(rng, rows * blocks);
+  std::vector<BlockQ8_0> g8(w8.size());
+  std::vector<BlockQ4_0> g4(w4.size());
+  regroup(TensorType::q8_0, 32 * blocks, w8.data(), g8.data(), groups);  // out of place
+  regroup(TensorType::q4_0, 32 * blocks, w4.data(), g4.data(), groups);
+  for (size_t r = 0; r < rows; ++r) {
+    std::vector<BlockQ8_0> row8(blocks);
+    std::vector<BlockQ4_0> row4(blocks);
+    const size_t g = r / kGroupRows, i = r % kGroupRows;
+    ungroup_row(TensorType::q8_0, 32 * blocks, g8.data() + g * kGroupRows * blocks, i,
+                row8.data());
+    ungroup_row(TensorType::q4_0, 32 * blocks, g4.data() + g * kGroupRows * blocks, i,
+                row4.data());
+    EXPECT_EQ(std::memcmp(row8.data(), w8.data() + r * blocks, blocks * sizeof(BlockQ8_0)), 0);
+    EXPECT_EQ(std::memcmp(row4.data(), w4.data() + r * blocks, blocks * sizeof(BlockQ4_0)), 0);
+  }
+  EXPECT_THROW(group_bytes(TensorType::q4_k, 256), EngineError);
 }
 
 TEST(MatvecKernels, HalfAndBf16RowsEqualTheirSetsDotBitForBit) {

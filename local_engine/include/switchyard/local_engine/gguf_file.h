@@ -53,6 +53,10 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return bytes_.size(); }
+  // Whether the bytes are this object's read-only private mapping of the file (open), whose
+  // pages may be dropped (madvise) and come back from the file unchanged, rather than memory
+  // the caller owns (parse).
+  bool is_mapped() const { return mapping_ != nullptr; }
 
   // Metadata in file order (the order matters to a writer reproducing the file).
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }

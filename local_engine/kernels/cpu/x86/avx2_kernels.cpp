@@ -55,66 +55,6 @@ float dot_f16_f32(const uint16_t* a, const float* b, size_t n) {
   return sum;
 }
 
-// Sum of w[i] * x[i] over 32 signed bytes as 8 int32 lanes -> float. maddubs wants one unsigned
-// operand: |w| and x carrying w's sign give the same products.
-inline __m256 int8_dot(__m256i w, __m256i x) {
-  const __m256i ax = _mm256_sign_epi8(w, w);
-  const __m256i sy = _mm256_sign_epi8(x, w);
-  const __m256i pairs = _mm256_maddubs_epi16(ax, sy);
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-}
-
-float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) {
-    const __m256 d0 = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
-    const __m256 d1 = _mm256_set1_ps(half(w[b + 1].d) * half(x[b + 1].d));
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b + 1].qs));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs));
-    acc0 = _mm256_fmadd_ps(d0, int8_dot(w0, x0), acc0);
-    acc1 = _mm256_fmadd_ps(d1, int8_dot(w1, x1), acc1);
-  }
-  for (; b < n_blocks; ++b) {
-    const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
-    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
-    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-    acc0 = _mm256_fmadd_ps(d, int8_dot(wq, xq), acc0);
-  }
-  return hsum(_mm256_add_ps(acc0, acc1));
-}
-
-// 16 bytes of nibbles -> 32 int8 in element order (low nibbles, then high), minus 8.
-inline __m256i unpack_q4(const uint8_t* qs) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i mask = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_and_si128(bytes, mask);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-  const __m256i both = _mm256_set_m128i(hi, lo);
-  return _mm256_sub_epi8(both, _mm256_set1_epi8(8));
-}
-
-float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) {
-    const __m256 d0 = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
-    const __m256 d1 = _mm256_set1_ps(half(w[b + 1].d) * half(x[b + 1].d));
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs));
-    acc0 = _mm256_fmadd_ps(d0, int8_dot(unpack_q4(w[b].qs), x0), acc0);
-    acc1 = _mm256_fmadd_ps(d1, int8_dot(unpack_q4(w[b + 1].qs), x1), acc1);
-  }
-  for (; b < n_blocks; ++b) {
-    const __m256 d = _mm256_set1_ps(half(w[b].d) * half(x[b].d));
-    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-    acc0 = _mm256_fmadd_ps(d, int8_dot(unpack_q4(w[b].qs), xq), acc0);
-  }
-  return hsum(_mm256_add_ps(acc0, acc1));
-}
-
 // 8 bf16 -> 8 floats: bf16 is the top half of an f32, so widening is exact.
 inline __m256 widen_bf16(const uint16_t* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -290,85 +230,187 @@ class LinearPrefetch {
   const char* next_;
 };
 
-// One Q8_0 block of x against block `b` of R rows (row r at w + r * stride), as dot_q8_0_q8_0.
-// (maddubs saturates at int16, so the sign trick stays: w + 128 would overflow its pairs.)
-template <size_t R>
-inline void q8_0_step(const BlockQ8_0* w, size_t stride, const BlockQ8_0& xb, __m256 (&acc)[R]) {
-  const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
-  const __m256 xd = _mm256_set1_ps(half(xb.d));
-  for (size_t r = 0; r < R; ++r) {
-    const BlockQ8_0& wb = w[r * stride];
-    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb.qs));
-    const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(wb.d))), xd);
-    acc[r] = _mm256_fmadd_ps(d, int8_dot(wq, xq), acc[r]);
-  }
+// ---- Q8_0 / Q4_0 under the per-block contract (cpu_kernels.h) --------------------------------
+// 8 int32 lanes of one Q8_0 block of w against x, summing to the block's integer dot. maddubs
+// wants one unsigned operand: |w| and x carrying w's sign give the same products, and its pairs
+// stay within int16 (2 * 128 * 127).
+inline __m256i q8_0_lanes(const BlockQ8_0& w, __m256i xq) {
+  const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
 
-// Q4_0: the nibbles q in [0, 15] go straight into maddubs (pairs <= 2 * 15 * 127), and the
-// -8 * x each lane owes is taken off once per block for all rows: the lanes equal int8_dot's
-// on unpack_q4 exactly.
-template <size_t R>
-inline void q4_0_step(const BlockQ4_0* w, size_t stride, const BlockQ8_0& xb, __m256 (&acc)[R]) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i high_half = _mm256_setr_epi64x(0, 0, 4, 4);  // shift the upper 16 bytes by 4
-  const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
-  const __m256i offset = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), xq), ones);
-  const __m256 xd = _mm256_set1_ps(half(xb.d));
-  for (size_t r = 0; r < R; ++r) {
-    const BlockQ4_0& wb = w[r * stride];
-    const __m256i bytes =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.qs)));
-    const __m256i q = _mm256_and_si256(_mm256_srlv_epi64(bytes, high_half), low4);
-    const __m256i lanes =
-        _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, xq), ones), offset);
-    const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(wb.d))), xd);
-    acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc[r]);
-  }
+// Q4_0: the nibbles q in [0, 15] go straight into maddubs (pairs <= 2 * 15 * 127); `offset` is
+// the lanes of 8 * x, the -8 each quant owes.
+inline __m256i q4_0_lanes(const BlockQ4_0& w, __m256i xq, __m256i offset) {
+  const __m256i bytes =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs)));
+  const __m256i q =
+      _mm256_and_si256(_mm256_srlv_epi64(bytes, _mm256_setr_epi64x(0, 0, 4, 4)),
+                       _mm256_set1_epi8(0x0F));
+  return _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, xq), _mm256_set1_epi16(1)),
+                          offset);
 }
 
-// R rows of a block-quantized matrix: even blocks into acc[0], odd into acc[1], an odd tail
-// block into acc[0], one horizontal sum per row, as the dots do.
-template <size_t R, class Block, class Step>
-inline void block_rows(const Block* w, size_t n_blocks, const BlockQ8_0* x, float* out, Step step) {
-  __m256 acc[2][R];
-  for (auto& a : acc) {
-    for (auto& v : a) v = _mm256_setzero_ps();
-  }
+// Lane r (0-3) = the sum of the 8 lanes of the r-th argument: four rows' integer block dots.
+inline __m128i sum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// R (1 or 4) row-major rows (row r at w + r * n_blocks), one float lane per row stepping the
+// contract's chain: per block, the exact int32 dots, then one FMA by wd * xd.
+template <size_t R, bool kQ4, class Block>
+inline void chain_rows(const Block* w, size_t n_blocks, const BlockQ8_0* x, float* out) {
+  static_assert(R == 1 || R == 4);
+  __m128 acc = _mm_setzero_ps();
   LinearPrefetch prefetch(w);
-  size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) {
-    prefetch.upto((b + 2) * R * sizeof(Block));
-    step(w + b, n_blocks, x[b], acc[0]);
-    step(w + b + 1, n_blocks, x[b + 1], acc[1]);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    prefetch.upto((b + 1) * R * sizeof(Block));
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    __m256i offset = _mm256_setzero_si256();
+    if constexpr (kQ4) {
+      offset = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), xq),
+                                 _mm256_set1_epi16(1));
+    }
+    __m256i lanes[4] = {};
+    uint16_t d[8] = {};
+    for (size_t r = 0; r < R; ++r) {
+      const Block& wb = w[r * n_blocks + b];
+      if constexpr (kQ4) {
+        lanes[r] = q4_0_lanes(wb, xq, offset);
+      } else {
+        lanes[r] = q8_0_lanes(wb, xq);
+      }
+      d[r] = wb.d;
+    }
+    const __m128 scale =
+        _mm_mul_ps(_mm_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d))),
+                   _mm_set1_ps(half(x[b].d)));
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum4(lanes[0], lanes[1], lanes[2], lanes[3])), scale, acc);
   }
-  if (b < n_blocks) step(w + b, n_blocks, x[b], acc[0]);
-  prefetch.upto(n_blocks * R * sizeof(Block));
-  for (size_t r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
+  alignas(16) float lane[4];
+  _mm_store_ps(lane, acc);
+  for (size_t r = 0; r < R; ++r) out[r] = lane[r];
+}
+
+float dot_q8_0_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks) {
+  float out;
+  chain_rows<1, false>(w, n_blocks, x, &out);
+  return out;
+}
+
+float dot_q4_0_q8_0(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
+  float out;
+  chain_rows<1, true>(w, n_blocks, x, &out);
+  return out;
 }
 
 void matvec_q8_0_q8_0(const BlockQ8_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,
                       float* out) {
   size_t r = 0;
-  for (; r + kRows <= n_rows; r += kRows) {
-    block_rows<kRows>(w + r * n_blocks, n_blocks, x, out + r,
-                      [](auto&&... a) { q8_0_step<kRows>(a...); });
-  }
-  for (; r < n_rows; ++r) {
-    block_rows<1>(w + r * n_blocks, n_blocks, x, out + r, [](auto&&... a) { q8_0_step<1>(a...); });
-  }
+  for (; r + 4 <= n_rows; r += 4) chain_rows<4, false>(w + r * n_blocks, n_blocks, x, out + r);
+  for (; r < n_rows; ++r) chain_rows<1, false>(w + r * n_blocks, n_blocks, x, out + r);
 }
 
 void matvec_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, const BlockQ8_0* x, size_t n_blocks,
                       float* out) {
   size_t r = 0;
-  for (; r + kRows <= n_rows; r += kRows) {
-    block_rows<kRows>(w + r * n_blocks, n_blocks, x, out + r,
-                      [](auto&&... a) { q4_0_step<kRows>(a...); });
+  for (; r + 4 <= n_rows; r += 4) chain_rows<4, true>(w + r * n_blocks, n_blocks, x, out + r);
+  for (; r < n_rows; ++r) chain_rows<1, true>(w + r * n_blocks, n_blocks, x, out + r);
+}
+
+// Row groups: each 64-byte line of a group block holds 16 rows x 4 quants; here it is taken as
+// two halves of 8 rows (one YMM each), every lane one row's chain.
+inline __m256i bcast32(const int8_t* q) {
+  int32_t v;
+  std::memcpy(&v, q, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// The int32 block dots of 8 rows (half h of the group) with one activation block.
+inline __m256i group_lanes(const RowGroupQ8_0& g, size_t h, const ActivationQ8& a) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i sum = _mm256_setzero_si256();
+  for (size_t k = 0; k < 8; ++k) {
+    const __m256i w = _mm256_xor_si256(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs[k] + 32 * h)), flip);
+    const __m256i pairs =
+        _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(bcast32(a.qs + 4 * k), w));
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
   }
-  for (; r < n_rows; ++r) {
-    block_rows<1>(w + r * n_blocks, n_blocks, x, out + r, [](auto&&... a) { q4_0_step<1>(a...); });
+  return sum;
+}
+
+inline __m256i group_lanes(const RowGroupQ4_0& g, size_t h, const ActivationQ8& a) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i sum = _mm256_set1_epi32(-8 * a.sum);
+  for (size_t k = 0; k < 4; ++k) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs[k] + 32 * h));
+    const __m256i lo = _mm256_and_si256(v, low4);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    sum = _mm256_add_epi32(
+        sum, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, bcast32(a.qs + 4 * k)), ones));
+    sum = _mm256_add_epi32(
+        sum, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, bcast32(a.qs + 16 + 4 * k)), ones));
   }
+  return sum;
+}
+
+// One group x T tokens.
+template <size_t T, class Group>
+inline void group_tile(const Group* w, size_t n_blocks, const ActivationQ8* x, float* out,
+                       size_t out_stride) {
+  __m256 acc[T][2];
+  for (auto& t : acc) t[0] = t[1] = _mm256_setzero_ps();
+  LinearPrefetch prefetch(w);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    if constexpr (T == 1) prefetch.upto((b + 1) * sizeof(Group));
+    const Group& g = w[b];
+    const __m256 wd[2] = {
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.d))),
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.d + 8)))};
+    for (size_t t = 0; t < T; ++t) {
+      const ActivationQ8& a = x[t * n_blocks + b];
+      const __m256 xd = _mm256_set1_ps(a.d);
+      for (size_t h = 0; h < 2; ++h) {
+        acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(group_lanes(g, h, a)),
+                                    _mm256_mul_ps(wd[h], xd), acc[t][h]);
+      }
+    }
+  }
+  for (size_t t = 0; t < T; ++t) {
+    _mm256_storeu_ps(out + t * out_stride, acc[t][0]);
+    _mm256_storeu_ps(out + t * out_stride + 8, acc[t][1]);
+  }
+}
+
+template <class Group>
+void matmul_groups(const Group* w, size_t n_groups, size_t n_blocks, const ActivationQ8* x,
+                   size_t n_tokens, float* out, size_t out_stride) {
+  for (size_t g = 0; g < n_groups; ++g) {
+    const Group* wg = w + g * n_blocks;
+    float* o = out + g * kGroupRows;
+    size_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4) {
+      group_tile<4>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride);
+    }
+    for (; t < n_tokens; ++t) {
+      group_tile<1>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride);
+    }
+  }
+}
+
+void matmul_q8_0_groups(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+  matmul_groups(w, n_groups, n_blocks, x, n_tokens, out, out_stride);
+}
+
+void matmul_q4_0_groups(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+  matmul_groups(w, n_groups, n_blocks, x, n_tokens, out, out_stride);
 }
 
 // R rows of F16 weights, each as dot_f16_f32: two accumulators over steps of 16, one horizontal
@@ -620,8 +662,8 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matvec_q4_0_q8_0,
                                      &quantize_q8_0,
                                      &attention_values_f16,
-                                     nullptr,
-                                     nullptr,
+                                     &matmul_q8_0_groups,
+                                     &matmul_q4_0_groups,
                                      &attention_scores_f16};
 
 }  // namespace sy::engine::kernels
