@@ -576,7 +576,7 @@ TEST(ServingEngine, PromptsAdmittedTogetherStartGeneratingInOneStep) {
 // An idle engine waits for submissions to pause (gather_quiet) before its first step: requests
 // that reach it spread out, as concurrent HTTP requests do behind the gateway's per-request
 // work, are admitted together and start generating in one step. The window is generous here
-// (the submissions are ~20 ms apart) so that a loaded machine cannot split the burst.
+// (the submissions are ~20 ms apart) so that a loaded machine is unlikely to split the burst.
 TEST(ServingEngine, IdleEngineGathersSpreadSubmissionsIntoOneStart) {
   ServingOptions o = small_options();
   o.gather_quiet = 500ms;
