@@ -64,6 +64,8 @@ def main():
              for n, r in sorted(paths["in-proc"].items())]
     extra += [f"http N={n}: {r['bundled_tokens']} of {r['tokens']} tokens arrived bundled in a "
               f"chunk with others; prompt {r['prompt_tokens']:.0f} tokens"
+              + (f"; client ({r['transport']}) CPU {r['client_cpu_ms']:.0f} ms"
+                 if "client_cpu_ms" in r else "")
               for n, r in sorted(paths["http"].items())]
     for line in extra:
         print("  " + line)

@@ -42,11 +42,6 @@ using Clock = std::chrono::steady_clock;
 // arriving cannot hold back the first tokens of those already prefilled.
 constexpr size_t kMaxHeldSteps = 32;
 
-// Impl::gather(): a lone request waits at most kGatherQuiet before its first step, against a
-// step of tens of milliseconds.
-constexpr std::chrono::microseconds kGatherQuiet{1000};
-constexpr std::chrono::microseconds kGatherMax{5000};
-
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
@@ -146,11 +141,12 @@ struct ServingEngine::Impl {
   ServingStats stats() const;
 
   void run();
-  // An idle engine that gets work waits until submissions pause (kGatherQuiet, at most
-  // kGatherMax) before its first step, so that a burst of requests (a client's concurrent
-  // streams, a batch job's lines) is admitted together: their prompts then prefill in full
-  // steps and start generating in one step, instead of the first one starting alone and the
-  // rest prefilling beside it under the flat-latency cap. Called with signal->mutex held.
+  // An idle engine that gets work waits until submissions pause (options.gather_quiet, at
+  // most options.gather_max) before its first step, so that a burst of requests (a client's
+  // concurrent streams, a batch job's lines) is admitted together: their prompts then prefill
+  // in full steps and start generating in one step, instead of the first one starting alone
+  // and the rest prefilling beside it under the flat-latency cap. Called with signal->mutex
+  // held.
   void gather(std::unique_lock<std::mutex>& lock);
   void step();
   void end_cancelled_and_expired(Clock::time_point now);
@@ -334,9 +330,9 @@ void ServingEngine::Impl::run() {
 }
 
 void ServingEngine::Impl::gather(std::unique_lock<std::mutex>& lock) {
-  const auto until = Clock::now() + kGatherMax;
+  const auto until = Clock::now() + options.gather_max;
   for (;;) {
-    const auto quiet = std::min(Clock::now() + kGatherQuiet, until);
+    const auto quiet = std::min(Clock::now() + options.gather_quiet, until);
     if (!signal->wake.wait_until(lock, quiet, [&] { return stopping || signal->pending; })) return;
     if (stopping || Clock::now() >= until) return;
     signal->pending = false;

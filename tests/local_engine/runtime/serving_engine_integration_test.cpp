@@ -573,6 +573,30 @@ TEST(ServingEngine, PromptsAdmittedTogetherStartGeneratingInOneStep) {
   }
 }
 
+// An idle engine waits for submissions to pause (gather_quiet) before its first step: requests
+// that reach it spread out, as concurrent HTTP requests do behind the gateway's per-request
+// work, are admitted together and start generating in one step. The window is generous here
+// (the submissions are ~20 ms apart) so that a loaded machine is unlikely to split the burst.
+TEST(ServingEngine, IdleEngineGathersSpreadSubmissionsIntoOneStart) {
+  ServingOptions o = small_options();
+  o.gather_quiet = 500ms;
+  o.gather_max = 10s;
+  ServingEngine engine(stories(), o);
+  constexpr size_t kN = 4;
+  Recorder rec(kN);
+  for (size_t i = 0; i < kN; ++i) {
+    if (i > 0) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[i]), 4), rec.callbacks(i)));
+  }
+  ASSERT_TRUE(rec.wait_ended(kN));
+  const uint64_t first = rec.seen(0).steps.front();
+  for (size_t i = 0; i < kN; ++i) {
+    const Seen s = rec.seen(i);
+    ASSERT_EQ(s.tokens.size(), 4u);
+    EXPECT_EQ(s.steps.front(), first) << "stream " << i;
+  }
+}
+
 // The flat-latency cap: beside streams already generating, a step takes at most
 // prefill_ratio * (R + weight_pass_tokens) prompt tokens, R the running sequences (here
 // 0.5 * (3 + 8) = 5), so a long

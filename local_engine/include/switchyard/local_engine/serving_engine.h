@@ -45,10 +45,20 @@ struct ServingOptions {
   // decoding (weight_pass_tokens: the tokens whose compute costs about one weight pass; at
   // least one prefill token per step, so prompts always progress). While none is generating
   // yet, prompts prefill at the full step budget and start together once the rest fit in one
-  // step; an idle engine lets a burst of submissions in together (about a millisecond) for
-  // that. 0 turns the cap and the holding off (prefill fills the step budget).
+  // step; an idle engine lets a burst of submissions in together for that (gather_quiet). 0
+  // turns the cap and the holding off (prefill fills the step budget).
   double prefill_ratio = 0.5;
   size_t weight_pass_tokens = 8;
+  // An idle engine that gets a submission waits until submissions pause for gather_quiet (at
+  // most gather_max in all) before its first step, so that a burst of concurrent requests is
+  // admitted together and starts generating in one step. Over HTTP a burst reaches the engine
+  // spread by the gateway's per-request work (1 to 4 ms between the first two of 4 streams
+  // sent at once, measured on 2 loaded cores); a request that misses the window prefills beside
+  // the others' decoding instead, under the cap above, for tens of steps that each cost up to
+  // 1 + prefill_ratio decode steps. A lone request pays gather_quiet once, against a first
+  // (prefill) step of tens of milliseconds.
+  std::chrono::microseconds gather_quiet{3000};
+  std::chrono::microseconds gather_max{10000};
   size_t max_waiting = 256;             // queued requests beyond which submit() refuses
   // Out of this many admissions while interactive requests wait, one goes to a waiting bulk
   // request, so bulk work always progresses.
