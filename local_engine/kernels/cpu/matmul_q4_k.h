@@ -1,17 +1,19 @@
 #pragma once
 // The tiled Q4_K x Q8_K matmul (prefill): a register tile of weight rows x tokens loads each
-// pair of weight super-blocks once per tile and each token's pair of activation super-blocks
-// once per row group, where matmul's fallback runs one dot per (row, token).
+// weight super-block, unpacked once per row group, once per tile and each token's activation
+// super-block once per tile row, where matmul's fallback runs one dot per (row, token) and
+// unpacks the weights' nibbles and 6-bit scales in every one.
 //
 // Contract (cpu_kernels.h): out[t * out_stride + r] equals the set's dot_q4_k_q8_k on row r and
 // activation t bit for bit. The ISA's dot keeps two float accumulators per row (even super-blocks
 // into acc0/min0, odd into acc1/min1, an odd tail into the first), each stepped by an fma of the
-// block's 8 exact int32 lanes with the float product d_w * d_x; the tile keeps super-blocks 2p and
-// 2p + 1 in the low and high halves of one 512-bit accumulator, so each half steps exactly as
-// acc0 or acc1 does, and ends in the same sum.
+// block's 8 exact int32 lanes with the float product d_w * d_x; the tile keeps two tokens in the
+// low and high halves of each 512-bit register (the weights broadcast to both), so each half
+// steps exactly as that token's acc0, acc1, min0 or min1 does, and ends in the same sum.
 //
-// Split of the work: this file (plain C++) packs the activations and unpacks the weights' 6-bit
-// scales once per chunk of tokens and row group; the ISA file only runs the tiles on those.
+// Split of the work: this file (plain C++) packs the activations in token pairs once per chunk
+// of tokens; the ISA file unpacks each row group's nibbles and 6-bit scales once per chunk and
+// runs the tiles on those.
 
 #include <cstddef>
 #include <cstdint>
@@ -20,40 +22,40 @@
 
 namespace sy::engine::kernels {
 
-// Super-blocks 2p and 2p + 1 of one token's Q8_K activations, side by side: qs[j] holds
-// sub-block j (32 quants) of block 2p, then the same of block 2p + 1; bsums the 16 sums of
-// block 2p then those of 2p + 1; d that block's scale in lanes 0-7, the other's in lanes 8-15.
-// An odd tail pairs the last block with zeros.
-struct alignas(64) Q8KPair {
+// Super-block b of two tokens' Q8_K activations side by side (tokens 2i and 2i + 1): qs[j] holds
+// sub-block j (32 quants) of token 2i, then the same of token 2i + 1; bsums token 2i's 16 sums,
+// then token 2i + 1's; d token 2i's scale in lanes 0-7, the other's in lanes 8-15. An odd token
+// count ends with a pair whose second token is zeros.
+struct alignas(64) Q8KTokenPair {
   int8_t qs[8][64];
   int16_t bsums[32];
   float d[16];
 };
-static_assert(sizeof(Q8KPair) == 640);
+static_assert(sizeof(Q8KTokenPair) == 640);
 
-// Super-blocks 2p and 2p + 1 of one Q4_K weight row, their scales unpacked: sc holds the 8
-// 6-bit sub-block scales of block 2p as words, twice (one copy per 128-bit lane, for in-lane
-// word broadcasts), then those of 2p + 1 twice; m holds each 6-bit min twice in a row
-// (m0, m0, m1, m1, ..., one word per 16-sum of bsums) for 2p then 2p + 1; d and dmin the
-// blocks' fp16 scales as floats, lanes 0-7 and 8-15. Zeros for an odd tail.
-struct alignas(64) Q4KPairScales {
-  int16_t sc[32];
-  int16_t m[32];
-  float d[16];
-  float dmin[16];
+// Super-block b of one Q4_K weight row, unpacked once per row group and chunk of tokens: q[j]
+// the 32 nibbles of sub-block j as bytes; sc[j] its 6-bit scale twice (one int32, for a
+// broadcast to every lane of vpdpwssd); m each 6-bit min twice in a row (m0, m0, m1, m1, ...:
+// one word per 16-sum of bsums); d and dmin the fp16 scales as floats.
+struct alignas(64) Q4KUnpacked {
+  uint8_t q[8][32];
+  int16_t sc[8][2];
+  int16_t m[16];
+  float d;
+  float dmin;
 };
-static_assert(sizeof(Q4KPairScales) == 256);
+static_assert(sizeof(Q4KUnpacked) == 384);
 
 // Runs an ISA's tiles over n_rows (at most `group_rows`) rows x n_tokens tokens: w (n_rows,
-// n_blocks) blocks, s (n_rows, pairs) and x (n_tokens, pairs) with pairs = (n_blocks + 1) / 2,
-// out[t * out_stride + r].
+// n_blocks) blocks, x ((n_tokens + 1) / 2, n_blocks) token pairs, out[t * out_stride + r];
+// `unpacked` (group_rows, n_blocks) is scratch for the rows' unpacked blocks.
 using Q4KRowGroupKernel = void (*)(const BlockQ4_K* w, size_t n_rows, size_t n_blocks,
-                                   const Q4KPairScales* s, const Q8KPair* x, size_t n_tokens,
+                                   Q4KUnpacked* unpacked, const Q8KTokenPair* x, size_t n_tokens,
                                    float* out, size_t out_stride);
 
 // The driver every ISA's matmul_q4_k_q8_k calls: splits tokens into chunks whose packed
-// activations stay in L2, packs them, and for each row group of `group_rows` unpacks the scales
-// and runs `kernel`. Scratch is thread_local, so concurrent calls over row ranges are fine.
+// activations stay in L2, packs them, and runs `kernel` on each row group of `group_rows` rows.
+// Scratch is thread_local, so concurrent calls over row ranges are fine.
 void matmul_q4_k_tiled(Q4KRowGroupKernel kernel, size_t group_rows, const BlockQ4_K* w,
                        size_t n_rows, size_t n_blocks, const BlockQ8_K* x, size_t n_tokens,
                        float* out, size_t out_stride);

@@ -3,20 +3,29 @@
 // follows avx512_kernels.cpp's dot_q4_k_q8_k lane for lane: per sub-block j, vpmaddubsw of the
 // nibbles with the quants, then vpdpwssd with the sub-block's scale into int32 lane i (= the
 // sums of elements 4i..4i+3 of every sub-block, scaled: exact integers, so their order is free);
-// per super-block, the lanes to float times d_w * d_x into the block's accumulator, and the
-// mins' lanes (bsums pairs times m_j, vpmaddwd) times dmin_w * d_x into its own.
+// per super-block, the lanes to float times d_w * d_x into the block's accumulator (even or odd
+// block), and the mins' lanes (bsums pairs times m_j, vpmaddwd) times dmin_w * d_x into its own.
+// A 512-bit register holds two tokens, so each weight sub-block is broadcast to both halves
+// straight from the unpacked copy (a load, no unpacking in the tile) and each scale is a 32-bit
+// broadcast.
 
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+
+#include <cstring>
 
 #include "kernels/cpu/matmul_q4_k.h"
 
 namespace sy::engine::kernels {
 namespace {
 
+#ifndef Q4K_R
+#define Q4K_R 2
+#define Q4K_T 8
+#endif
 constexpr size_t kTileRows = 4;
-constexpr size_t kTileTokens = 4;
+constexpr size_t kTilePairs = 2;  // token pairs: 4 tokens
 
 inline float hsum256(__m256 v) {
   __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -25,126 +34,157 @@ inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
-inline __m256 high_half(__m512 v) {
-  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+inline __m256 half_of(__m512 v, size_t h) {
+  return h == 0 ? _mm512_castps512_ps256(v)
+                : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 
-// Pair p (super-blocks 2p and 2p + 1, Full = false for an odd tail: 2p alone) of R rows x T
-// tokens. w: block 2p of row 0 (row r at w + r * n_blocks); s, x: pair p of row 0 / token 0
-// (row r at s + r * pairs, token t at x + t * pairs).
-template <size_t R, size_t T, bool Full>
-inline void pair_step(const BlockQ4_K* w, size_t n_blocks, const Q4KPairScales* s,
-                      const Q8KPair* x, size_t pairs, __m512 (&acc)[R][T], __m512 (&mn)[R][T]) {
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  __m512i isum[R][T];
+// Word pairs (v0, v0, v1, v1, ..., v7, v7) of 8 bytes.
+inline __m256i doubled_words(__m128i bytes) {
+  const __m128i w = _mm_cvtepu8_epi16(bytes);
+  return _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+}
+
+// The dot's unpacking, once per row group: nibbles to bytes, 6-bit scales and mins to words.
+void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const BlockQ4_K& in = w[b];
+    Q4KUnpacked& u = out[b];
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.qs + 32 * c));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c]), _mm256_and_si256(q, low4));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c + 1]),
+                         _mm256_and_si256(_mm256_srli_epi16(q, 4), low4));
+    }
+    uint32_t x, y, z;
+    std::memcpy(&x, in.scales, 4);
+    std::memcpy(&y, in.scales + 4, 4);
+    std::memcpy(&z, in.scales + 8, 4);
+    const uint32_t sc_lo = x & 0x3F3F3F3Fu;
+    const uint32_t sc_hi = (z & 0x0F0F0F0Fu) | ((x >> 2) & 0x30303030u);
+    const uint32_t m_lo = y & 0x3F3F3F3Fu;
+    const uint32_t m_hi = ((z >> 4) & 0x0F0F0F0Fu) | ((y >> 2) & 0x30303030u);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u.sc),
+                        doubled_words(_mm_setr_epi32(static_cast<int>(sc_lo),
+                                                     static_cast<int>(sc_hi), 0, 0)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u.m),
+                        doubled_words(_mm_setr_epi32(static_cast<int>(m_lo),
+                                                     static_cast<int>(m_hi), 0, 0)));
+    u.d = _cvtsh_ss(in.d);
+    u.dmin = _cvtsh_ss(in.dmin);
+  }
+}
+
+// Block b of R rows x P token pairs into the accumulators of parity `Par` (the dot's acc0/min0
+// for even blocks, acc1/min1 for odd). u: row 0's unpacked block b (row r at u + r * n_blocks);
+// x: pair 0's block b (pair i at x + i * n_blocks).
+template <size_t R, size_t P>
+inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair* x, size_t n_blocks,
+                       __m512 (&acc)[R][P], __m512 (&mn)[R][P]) {
+  __m512i isum[R][P];
 #pragma GCC unroll 4
   for (size_t r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-    for (size_t t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
+    for (size_t i = 0; i < P; ++i) isum[r][i] = _mm512_setzero_si512();
   }
 #pragma GCC unroll 8
   for (int j = 0; j < 8; ++j) {
     __m512i q[R], sc[R];
-    const __m512i bcast = _mm512_set1_epi16(static_cast<short>(0x0100 + 0x0202 * j));
 #pragma GCC unroll 4
     for (size_t r = 0; r < R; ++r) {
-      const BlockQ4_K* b = w + r * n_blocks;
-      __m512i bytes = _mm512_zextsi256_si512(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs + 32 * (j / 2))));
-      if constexpr (Full) {
-        bytes = _mm512_inserti64x4(
-            bytes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs + 32 * (j / 2))),
-            1);
-      }
-      q[r] = _mm512_and_si512(j % 2 == 0 ? bytes : _mm512_srli_epi16(bytes, 4), low4);
-      sc[r] = _mm512_shuffle_epi8(_mm512_load_si512(s[r * pairs].sc), bcast);
+      const Q4KUnpacked& ur = u[r * n_blocks];
+      q[r] = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[j])));
+      int32_t s;
+      std::memcpy(&s, ur.sc[j], 4);
+      sc[r] = _mm512_set1_epi32(s);
     }
 #pragma GCC unroll 4
-    for (size_t t = 0; t < T; ++t) {
-      const __m512i xq = _mm512_load_si512(x[t * pairs].qs[j]);
+    for (size_t i = 0; i < P; ++i) {
+      const __m512i xq = _mm512_load_si512(x[i * n_blocks].qs[j]);
 #pragma GCC unroll 4
       for (size_t r = 0; r < R; ++r) {
         // |pair of products| <= 2 * 15 * 127: vpmaddubsw does not saturate.
-        isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q[r], xq), sc[r]);
+        isum[r][i] = _mm512_dpwssd_epi32(isum[r][i], _mm512_maddubs_epi16(q[r], xq), sc[r]);
       }
     }
   }
-  constexpr __mmask16 kLanes = Full ? 0xFFFF : 0x00FF;
 #pragma GCC unroll 4
   for (size_t r = 0; r < R; ++r) {
-    const Q4KPairScales& sr = s[r * pairs];
-    const __m512 wd = _mm512_load_ps(sr.d), wdmin = _mm512_load_ps(sr.dmin);
-    const __m512i m = _mm512_load_si512(sr.m);
+    const Q4KUnpacked& ur = u[r * n_blocks];
+    const __m512 wd = _mm512_set1_ps(ur.d), wdmin = _mm512_set1_ps(ur.dmin);
+    const __m512i m =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ur.m)));
 #pragma GCC unroll 4
-    for (size_t t = 0; t < T; ++t) {
-      const Q8KPair& xt = x[t * pairs];
-      const __m512 xd = _mm512_load_ps(xt.d);
+    for (size_t i = 0; i < P; ++i) {
+      const Q8KTokenPair& xi = x[i * n_blocks];
+      const __m512 xd = _mm512_load_ps(xi.d);
       // The same float products as the dot's scalar d_w * d_x and dmin_w * d_x.
-      acc[r][t] = _mm512_mask3_fmadd_ps(_mm512_mul_ps(wd, xd), _mm512_cvtepi32_ps(isum[r][t]),
-                                        acc[r][t], kLanes);
-      const __m512i mins = _mm512_madd_epi16(_mm512_load_si512(xt.bsums), m);
-      mn[r][t] = _mm512_mask3_fmadd_ps(_mm512_mul_ps(wdmin, xd), _mm512_cvtepi32_ps(mins),
-                                       mn[r][t], kLanes);
+      acc[r][i] = _mm512_fmadd_ps(_mm512_mul_ps(wd, xd), _mm512_cvtepi32_ps(isum[r][i]), acc[r][i]);
+      const __m512i mins = _mm512_madd_epi16(_mm512_load_si512(xi.bsums), m);
+      mn[r][i] = _mm512_fmadd_ps(_mm512_mul_ps(wdmin, xd), _mm512_cvtepi32_ps(mins), mn[r][i]);
     }
   }
 }
 
-template <size_t R, size_t T>
-void tile(const BlockQ4_K* w, size_t n_blocks, const Q4KPairScales* s, const Q8KPair* x,
+// R rows x P token pairs (n_tokens of them real: the last pair may hold one).
+template <size_t R, size_t P>
+void tile(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n_tokens,
           float* out, size_t out_stride) {
-  const size_t pairs = (n_blocks + 1) / 2;
-  __m512 acc[R][T], mn[R][T];
-  for (size_t r = 0; r < R; ++r) {
-    for (size_t t = 0; t < T; ++t) acc[r][t] = mn[r][t] = _mm512_setzero_ps();
+  __m512 acc[2][R][P], mn[2][R][P];
+  for (size_t k = 0; k < 2; ++k) {
+    for (size_t r = 0; r < R; ++r) {
+      for (size_t i = 0; i < P; ++i) acc[k][r][i] = mn[k][r][i] = _mm512_setzero_ps();
+    }
   }
-  const size_t full = n_blocks / 2;
-  for (size_t p = 0; p < full; ++p) {
-    pair_step<R, T, true>(w + 2 * p, n_blocks, s + p, x + p, pairs, acc, mn);
+  size_t b = 0;
+  for (; b + 2 <= n_blocks; b += 2) {
+    block_step<R, P>(u + b, x + b, n_blocks, acc[0], mn[0]);
+    block_step<R, P>(u + b + 1, x + b + 1, n_blocks, acc[1], mn[1]);
   }
-  if (full < pairs) pair_step<R, T, false>(w + 2 * full, n_blocks, s + full, x + full, pairs, acc, mn);
+  if (b < n_blocks) block_step<R, P>(u + b, x + b, n_blocks, acc[0], mn[0]);
   // The dot's end: (acc0 + acc1) - (min0 + min1), then its horizontal sum.
   for (size_t r = 0; r < R; ++r) {
-    for (size_t t = 0; t < T; ++t) {
-      const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(acc[r][t]), high_half(acc[r][t]));
-      const __m256 m = _mm256_add_ps(_mm512_castps512_ps256(mn[r][t]), high_half(mn[r][t]));
-      out[t * out_stride + r] = hsum256(_mm256_sub_ps(a, m));
+    for (size_t i = 0; i < P; ++i) {
+      for (size_t h = 0; h < 2 && 2 * i + h < n_tokens; ++h) {
+        const __m256 a = _mm256_add_ps(half_of(acc[0][r][i], h), half_of(acc[1][r][i], h));
+        const __m256 m = _mm256_add_ps(half_of(mn[0][r][i], h), half_of(mn[1][r][i], h));
+        out[(2 * i + h) * out_stride + r] = hsum256(_mm256_sub_ps(a, m));
+      }
     }
   }
 }
 
 template <size_t R>
-void row_group_tokens(const BlockQ4_K* w, size_t n_blocks, const Q4KPairScales* s,
-                      const Q8KPair* x, size_t n_tokens, float* out, size_t out_stride) {
-  const size_t pairs = (n_blocks + 1) / 2;
+void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x,
+                      size_t n_tokens, float* out, size_t out_stride) {
+  constexpr size_t kTokens = 2 * kTilePairs;
   size_t t = 0;
-  for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-    tile<R, kTileTokens>(w, n_blocks, s, x + t * pairs, out + t * out_stride, out_stride);
+  for (; t + kTokens <= n_tokens; t += kTokens) {
+    tile<R, kTilePairs>(u, n_blocks, x + t / 2 * n_blocks, kTokens, out + t * out_stride,
+                        out_stride);
   }
-  const Q8KPair* xt = x + t * pairs;
-  float* o = out + t * out_stride;
-  switch (n_tokens - t) {
-    case 3:
-      return tile<R, 3>(w, n_blocks, s, xt, o, out_stride);
-    case 2:
-      return tile<R, 2>(w, n_blocks, s, xt, o, out_stride);
-    case 1:
-      return tile<R, 1>(w, n_blocks, s, xt, o, out_stride);
-    default:
-      return;
+  // The last 1-3 tokens: two pairs (the second holding one) or one.
+  static_assert(kTilePairs == 2);
+  const Q8KTokenPair* xt = x + t / 2 * n_blocks;
+  if (n_tokens - t > 2) tile<R, 2>(u, n_blocks, xt, n_tokens - t, out + t * out_stride, out_stride);
+  if (n_tokens - t > 0 && n_tokens - t <= 2) {
+    tile<R, 1>(u, n_blocks, xt, n_tokens - t, out + t * out_stride, out_stride);
   }
 }
 
-void row_group(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const Q4KPairScales* s,
-               const Q8KPair* x, size_t n_tokens, float* out, size_t out_stride) {
+void row_group(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, Q4KUnpacked* unpacked,
+               const Q8KTokenPair* x, size_t n_tokens, float* out, size_t out_stride) {
+  for (size_t r = 0; r < n_rows; ++r) unpack_row(w + r * n_blocks, n_blocks, unpacked + r * n_blocks);
   switch (n_rows) {
     case 4:
-      return row_group_tokens<4>(w, n_blocks, s, x, n_tokens, out, out_stride);
+      return row_group_tokens<4>(unpacked, n_blocks, x, n_tokens, out, out_stride);
     case 3:
-      return row_group_tokens<3>(w, n_blocks, s, x, n_tokens, out, out_stride);
+      return row_group_tokens<3>(unpacked, n_blocks, x, n_tokens, out, out_stride);
     case 2:
-      return row_group_tokens<2>(w, n_blocks, s, x, n_tokens, out, out_stride);
+      return row_group_tokens<2>(unpacked, n_blocks, x, n_tokens, out, out_stride);
     default:
-      return row_group_tokens<1>(w, n_blocks, s, x, n_tokens, out, out_stride);
+      return row_group_tokens<1>(unpacked, n_blocks, x, n_tokens, out, out_stride);
   }
 }
 
