@@ -12,13 +12,25 @@ namespace {
 constexpr size_t kChunkBytes = 512 * 1024;
 
 // Half h (0, 1) of a token pair's block: block b of one token, or zeros past the last token.
+// Run c's A and B bytes (matmul_q4_k.h): in 16-byte lane L, A takes groups 4L, 4L + 1 and B
+// groups 4L + 2, 4L + 3 of sub-blocks 2c and 2c + 1, alternating.
 void pack_half(const BlockQ8_K* b, size_t h, Q8KTokenPair& out) {
-  for (size_t j = 0; j < 8; ++j) {
-    int8_t* dst = out.qs[j] + 32 * h;
-    if (b != nullptr) {
-      std::memcpy(dst, b->qs + 32 * j, 32);
-    } else {
-      std::memset(dst, 0, 32);
+  for (size_t c = 0; c < 4; ++c) {
+    int8_t* a = out.qs[2 * c] + 32 * h;
+    int8_t* bb = out.qs[2 * c + 1] + 32 * h;
+    for (size_t lane = 0; lane < 2; ++lane) {
+      for (size_t k = 0; k < 4; ++k) {
+        const size_t sub = 2 * c + k % 2;  // the sub-block
+        const size_t group_a = 4 * lane + k / 2, group_b = group_a + 2;
+        const size_t at = 4 * (4 * lane + k);
+        if (b != nullptr) {
+          std::memcpy(a + at, b->qs + 32 * sub + 4 * group_a, 4);
+          std::memcpy(bb + at, b->qs + 32 * sub + 4 * group_b, 4);
+        } else {
+          std::memset(a + at, 0, 4);
+          std::memset(bb + at, 0, 4);
+        }
+      }
     }
   }
   for (size_t k = 0; k < 16; ++k) out.bsums[16 * h + k] = b != nullptr ? b->bsums[k] : int16_t{0};

@@ -22,10 +22,17 @@
 
 namespace sy::engine::kernels {
 
-// Super-block b of two tokens' Q8_K activations side by side (tokens 2i and 2i + 1): qs[j] holds
-// sub-block j (32 quants) of token 2i, then the same of token 2i + 1; bsums token 2i's 16 sums,
-// then token 2i + 1's; d token 2i's scale in lanes 0-7, the other's in lanes 8-15. An odd token
-// count ends with a pair whose second token is zeros.
+// The vpdpbusd order of two sub-blocks (a run: 2c and 2c + 1, 64 elements): within each 16-byte
+// lane L (0, 1) of 32 bytes, A holds the groups of four elements (4i..4i+3) i = 4L, 4L + 1 of
+// both sub-blocks interleaved: [2c:i, 2c+1:i, 2c:i+1, 2c+1:i+1]; B the same for i = 4L + 2,
+// 4L + 3. Two vpdpbusd (A and B) then one vpackssdw give, in 32-bit lane i, the words of group i
+// of both sub-blocks, so one vpdpwssd with the word pair (sc_2c, sc_2c+1) adds exactly what the
+// dot adds to its lane i. Weights and activations are permuted alike, once, when unpacked.
+
+// Super-block b of two tokens' Q8_K activations side by side (tokens 2i and 2i + 1): qs[2c]
+// holds run c's A bytes (above) of token 2i, then of token 2i + 1; qs[2c + 1] the B bytes; bsums
+// token 2i's 16 sums, then token 2i + 1's; d token 2i's scale in lanes 0-7, the other's in lanes
+// 8-15. An odd token count ends with a pair whose second token is zeros.
 struct alignas(64) Q8KTokenPair {
   int8_t qs[8][64];
   int16_t bsums[32];
@@ -33,18 +40,19 @@ struct alignas(64) Q8KTokenPair {
 };
 static_assert(sizeof(Q8KTokenPair) == 640);
 
-// Super-block b of one Q4_K weight row, unpacked once per row group and chunk of tokens: q[j]
-// the 32 nibbles of sub-block j as bytes; sc[j] its 6-bit scale twice (one int32, for a
-// broadcast to every lane of vpdpwssd); m each 6-bit min twice in a row (m0, m0, m1, m1, ...:
-// one word per 16-sum of bsums); d and dmin the fp16 scales as floats.
+// Super-block b of one Q4_K weight row, unpacked once per row group and chunk of tokens: q[2c]
+// and q[2c + 1] the A and B bytes of run c's nibbles; sc[c] the 6-bit scales of sub-blocks 2c
+// and 2c + 1 as words (one int32, for a broadcast to every lane of vpdpwssd); m each 6-bit min
+// twice in a row (m0, m0, m1, m1, ...: one word per 16-sum of bsums); d and dmin the fp16
+// scales as floats.
 struct alignas(64) Q4KUnpacked {
   uint8_t q[8][32];
-  int16_t sc[8][2];
+  int16_t sc[4][2];
   int16_t m[16];
   float d;
   float dmin;
 };
-static_assert(sizeof(Q4KUnpacked) == 384);
+static_assert(sizeof(Q4KUnpacked) == 320);
 
 // Runs an ISA's tiles over n_rows (at most `group_rows`) rows x n_tokens tokens: w (n_rows,
 // n_blocks) blocks, x ((n_tokens + 1) / 2, n_blocks) token pairs, out[t * out_stride + r];

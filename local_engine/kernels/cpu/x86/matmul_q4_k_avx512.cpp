@@ -20,12 +20,10 @@
 namespace sy::engine::kernels {
 namespace {
 
-#ifndef Q4K_R
-#define Q4K_R 2
-#define Q4K_T 8
-#endif
+// 4 rows x 2 token pairs: 8 accumulators and the operands of one step fit the 32 registers
+// (measured: 4 x 3 and 3 x 4 pairs are a little slower, 6 x 2 spills).
 constexpr size_t kTileRows = 4;
-constexpr size_t kTilePairs = 2;  // token pairs: 4 tokens
+constexpr size_t kTilePairs = 2;
 
 inline float hsum256(__m256 v) {
   __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -53,9 +51,11 @@ void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
     Q4KUnpacked& u = out[b];
     for (int c = 0; c < 4; ++c) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.qs + 32 * c));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c]), _mm256_and_si256(q, low4));
+      const __m256i lo = _mm256_and_si256(q, low4);                         // sub-block 2c
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);  // sub-block 2c + 1
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c]), _mm256_unpacklo_epi32(lo, hi));
       _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c + 1]),
-                         _mm256_and_si256(_mm256_srli_epi16(q, 4), low4));
+                         _mm256_unpackhi_epi32(lo, hi));
     }
     uint32_t x, y, z;
     std::memcpy(&x, in.scales, 4);
@@ -65,9 +65,9 @@ void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
     const uint32_t sc_hi = (z & 0x0F0F0F0Fu) | ((x >> 2) & 0x30303030u);
     const uint32_t m_lo = y & 0x3F3F3F3Fu;
     const uint32_t m_hi = ((z >> 4) & 0x0F0F0F0Fu) | ((y >> 2) & 0x30303030u);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u.sc),
-                        doubled_words(_mm_setr_epi32(static_cast<int>(sc_lo),
-                                                     static_cast<int>(sc_hi), 0, 0)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(u.sc),
+                     _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo),
+                                                      static_cast<int>(sc_hi), 0, 0)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(u.m),
                         doubled_words(_mm_setr_epi32(static_cast<int>(m_lo),
                                                      static_cast<int>(m_hi), 0, 0)));
@@ -88,24 +88,30 @@ inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair* x, size_t n_blo
 #pragma GCC unroll 4
     for (size_t i = 0; i < P; ++i) isum[r][i] = _mm512_setzero_si512();
   }
-#pragma GCC unroll 8
-  for (int j = 0; j < 8; ++j) {
-    __m512i q[R], sc[R];
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    __m512i qa[R], qb[R], sc[R];
 #pragma GCC unroll 4
     for (size_t r = 0; r < R; ++r) {
       const Q4KUnpacked& ur = u[r * n_blocks];
-      q[r] = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[j])));
-      int32_t s;
-      std::memcpy(&s, ur.sc[j], 4);
-      sc[r] = _mm512_set1_epi32(s);
+      qa[r] = _mm512_broadcast_i64x4(
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[2 * c])));
+      qb[r] = _mm512_broadcast_i64x4(
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[2 * c + 1])));
+      int32_t pair;
+      std::memcpy(&pair, ur.sc[c], 4);
+      sc[r] = _mm512_set1_epi32(pair);
     }
 #pragma GCC unroll 4
     for (size_t i = 0; i < P; ++i) {
-      const __m512i xq = _mm512_load_si512(x[i * n_blocks].qs[j]);
+      const __m512i xa = _mm512_load_si512(x[i * n_blocks].qs[2 * c]);
+      const __m512i xb = _mm512_load_si512(x[i * n_blocks].qs[2 * c + 1]);
 #pragma GCC unroll 4
       for (size_t r = 0; r < R; ++r) {
-        // |pair of products| <= 2 * 15 * 127: vpmaddubsw does not saturate.
-        isum[r][i] = _mm512_dpwssd_epi32(isum[r][i], _mm512_maddubs_epi16(q[r], xq), sc[r]);
+        // Groups of four: |sum| <= 4 * 15 * 128 fits the int16 words vpackssdw makes.
+        const __m512i da = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa[r], xa);
+        const __m512i db = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qb[r], xb);
+        isum[r][i] = _mm512_dpwssd_epi32(isum[r][i], _mm512_packs_epi32(da, db), sc[r]);
       }
     }
   }
@@ -155,6 +161,17 @@ void tile(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n
   }
 }
 
+// The last tokens of a row group (fewer than 2 * kTilePairs, so at most kTilePairs pairs, the
+// last of which may hold one token): one tile.
+template <size_t R, size_t P>
+void tail_tile(size_t n_pairs, const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x,
+               size_t n_tokens, float* out, size_t out_stride) {
+  if constexpr (P > 0) {
+    if (n_pairs == P) return tile<R, P>(u, n_blocks, x, n_tokens, out, out_stride);
+    return tail_tile<R, P - 1>(n_pairs, u, n_blocks, x, n_tokens, out, out_stride);
+  }
+}
+
 template <size_t R>
 void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x,
                       size_t n_tokens, float* out, size_t out_stride) {
@@ -164,28 +181,26 @@ void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair*
     tile<R, kTilePairs>(u, n_blocks, x + t / 2 * n_blocks, kTokens, out + t * out_stride,
                         out_stride);
   }
-  // The last 1-3 tokens: two pairs (the second holding one) or one.
-  static_assert(kTilePairs == 2);
-  const Q8KTokenPair* xt = x + t / 2 * n_blocks;
-  if (n_tokens - t > 2) tile<R, 2>(u, n_blocks, xt, n_tokens - t, out + t * out_stride, out_stride);
-  if (n_tokens - t > 0 && n_tokens - t <= 2) {
-    tile<R, 1>(u, n_blocks, xt, n_tokens - t, out + t * out_stride, out_stride);
+  tail_tile<R, kTilePairs>((n_tokens - t + 1) / 2, u, n_blocks, x + t / 2 * n_blocks,
+                           n_tokens - t, out + t * out_stride, out_stride);
+}
+
+// n_rows <= R rows.
+template <size_t R>
+void rows_tile(size_t n_rows, const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x,
+               size_t n_tokens, float* out, size_t out_stride) {
+  if constexpr (R > 0) {
+    if (n_rows == R) return row_group_tokens<R>(u, n_blocks, x, n_tokens, out, out_stride);
+    return rows_tile<R - 1>(n_rows, u, n_blocks, x, n_tokens, out, out_stride);
   }
 }
 
 void row_group(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, Q4KUnpacked* unpacked,
                const Q8KTokenPair* x, size_t n_tokens, float* out, size_t out_stride) {
-  for (size_t r = 0; r < n_rows; ++r) unpack_row(w + r * n_blocks, n_blocks, unpacked + r * n_blocks);
-  switch (n_rows) {
-    case 4:
-      return row_group_tokens<4>(unpacked, n_blocks, x, n_tokens, out, out_stride);
-    case 3:
-      return row_group_tokens<3>(unpacked, n_blocks, x, n_tokens, out, out_stride);
-    case 2:
-      return row_group_tokens<2>(unpacked, n_blocks, x, n_tokens, out, out_stride);
-    default:
-      return row_group_tokens<1>(unpacked, n_blocks, x, n_tokens, out, out_stride);
+  for (size_t r = 0; r < n_rows; ++r) {
+    unpack_row(w + r * n_blocks, n_blocks, unpacked + r * n_blocks);
   }
+  rows_tile<kTileRows>(n_rows, unpacked, n_blocks, x, n_tokens, out, out_stride);
 }
 
 }  // namespace
