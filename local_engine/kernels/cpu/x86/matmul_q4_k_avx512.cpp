@@ -20,9 +20,10 @@
 namespace sy::engine::kernels {
 namespace {
 
-// 4 rows x 2 token pairs: 8 accumulators and the operands of one step fit the 32 registers
-// (measured: 4 x 3 and 3 x 4 pairs are a little slower, 6 x 2 spills).
-constexpr size_t kTileRows = 4;
+// 3 rows x 2 token pairs (6 accumulators, one parity's 12 float sums and the operands of a step
+// fit the 32 registers). Measured alike within noise: 2 x 2, 2 x 3, 2 x 4, 3 x 3; 4 x 2 ~7%
+// slower.
+constexpr size_t kTileRows = 3;
 constexpr size_t kTilePairs = 2;
 
 inline float hsum256(__m256 v) {
@@ -137,18 +138,23 @@ inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair* x, size_t n_blo
 template <size_t R, size_t P>
 void tile(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n_tokens,
           float* out, size_t out_stride) {
+  // The dot's acc0/min0 take the even blocks in order (its odd tail block included), acc1/min1
+  // the odd ones: two independent chains, run one after the other so that only one parity's
+  // accumulators need registers.
   __m512 acc[2][R][P], mn[2][R][P];
   for (size_t k = 0; k < 2; ++k) {
+    __m512 a[R][P], m[R][P];
     for (size_t r = 0; r < R; ++r) {
-      for (size_t i = 0; i < P; ++i) acc[k][r][i] = mn[k][r][i] = _mm512_setzero_ps();
+      for (size_t i = 0; i < P; ++i) a[r][i] = m[r][i] = _mm512_setzero_ps();
+    }
+    for (size_t b = k; b < n_blocks; b += 2) block_step<R, P>(u + b, x + b, n_blocks, a, m);
+    for (size_t r = 0; r < R; ++r) {
+      for (size_t i = 0; i < P; ++i) {
+        acc[k][r][i] = a[r][i];
+        mn[k][r][i] = m[r][i];
+      }
     }
   }
-  size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) {
-    block_step<R, P>(u + b, x + b, n_blocks, acc[0], mn[0]);
-    block_step<R, P>(u + b + 1, x + b + 1, n_blocks, acc[1], mn[1]);
-  }
-  if (b < n_blocks) block_step<R, P>(u + b, x + b, n_blocks, acc[0], mn[0]);
   // The dot's end: (acc0 + acc1) - (min0 + min1), then its horizontal sum.
   for (size_t r = 0; r < R; ++r) {
     for (size_t i = 0; i < P; ++i) {
