@@ -7,7 +7,7 @@
 // Prints GOP/s (2 x multiply-adds over CPU seconds) beside the int8 VNNI peak of one thread
 // measured in the same process (independent 512-bit vpdpbusd chains).
 //
-//   engine_matmul_q4_k_bench [--tokens 128] [--rounds 5]
+//   engine_matmul_q4_k_bench [--tokens 128] [--rounds 5] [--isa avx2|avx512]
 // One JSON line per (mode, shape) and one for the whole layer.
 
 #include <immintrin.h>
@@ -70,12 +70,21 @@ constexpr Shape kShapes[] = {{"qkvo_2048x2048", 2048, 2048, 4},
 
 int main(int argc, char** argv) {
   size_t tokens = 128, rounds = 5;
+  std::string isa;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--tokens") tokens = std::stoul(argv[i + 1]);
     if (a == "--rounds") rounds = std::stoul(argv[i + 1]);
+    if (a == "--isa") isa = argv[i + 1];
   }
-  const CpuKernels& tiled = select_cpu_kernels();
+  const CpuKernels* chosen = &select_cpu_kernels();
+  if (isa == "avx2") chosen = avx2_cpu_kernels();
+  if (isa == "avx512") chosen = avx512_cpu_kernels();
+  if (chosen == nullptr) {
+    std::printf("{\"error\":\"no %s kernels on this processor\"}\n", isa.c_str());
+    return 0;
+  }
+  const CpuKernels& tiled = *chosen;
   if (tiled.matmul_q4_k_q8_k == nullptr) {
     std::printf("{\"error\":\"the %s set has no tiled Q4_K matmul\"}\n",
                 std::string(tiled.isa).c_str());
@@ -130,15 +139,15 @@ int main(int argc, char** argv) {
       layer_ops += ops * s.count;
       layer_seconds += seconds[m][i] * s.count;
       std::printf(
-          "{\"mode\":\"%s\",\"shape\":\"%s\",\"tokens\":%zu,\"gops\":%.1f,\"peak_gops\":%.1f,"
-          "\"of_peak\":%.3f}\n",
-          mode_names[m], s.name, tokens, gops, peak, gops / peak);
+          "{\"isa\":\"%s\",\"mode\":\"%s\",\"shape\":\"%s\",\"tokens\":%zu,\"gops\":%.1f,"
+          "\"peak_gops\":%.1f,\"of_peak\":%.3f}\n",
+          std::string(tiled.isa).c_str(), mode_names[m], s.name, tokens, gops, peak, gops / peak);
     }
     const double gops = layer_ops / layer_seconds / 1e9;
     std::printf(
-        "{\"mode\":\"%s\",\"shape\":\"layer\",\"tokens\":%zu,\"gops\":%.1f,\"peak_gops\":%.1f,"
-        "\"of_peak\":%.3f}\n",
-        mode_names[m], tokens, gops, peak, gops / peak);
+        "{\"isa\":\"%s\",\"mode\":\"%s\",\"shape\":\"layer\",\"tokens\":%zu,\"gops\":%.1f,"
+        "\"peak_gops\":%.1f,\"of_peak\":%.3f}\n",
+        std::string(tiled.isa).c_str(), mode_names[m], tokens, gops, peak, gops / peak);
   }
   return 0;
 }

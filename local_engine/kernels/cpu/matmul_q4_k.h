@@ -71,5 +71,7 @@ void matmul_q4_k_tiled(Q4KRowGroupKernel kernel, size_t group_rows, const BlockQ
 // The ISA entry points (CpuKernels::matmul_q4_k_q8_k), defined in kernels/cpu/x86/.
 void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks,
                              const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
+                           size_t n_tokens, float* out, size_t out_stride);
 
 }  // namespace sy::engine::kernels
