@@ -131,11 +131,6 @@ struct CpuKernels {
   // and activation t, bit for bit (matmul_q4_k.h). nullptr where the set has none.
   void (*matmul_q4_k_q8_k)(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride);
-  // Q4_K rows against one Q8_K activation, as matvec_q8_0_q8_0 (contract above): out[r] = this
-  // set's dot_q4_k_q8_k on row r bit for bit. nullptr where the set has none (matvec calls the
-  // dot row by row).
-  void (*matvec_q4_k_q8_k)(const BlockQ4_K* w, size_t n_rows, const BlockQ8_K* x, size_t n_blocks,
-                           float* out);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

@@ -71,9 +71,6 @@ void matmul_q4_k_tiled(Q4KRowGroupKernel kernel, size_t group_rows, const BlockQ
 // The ISA entry points (CpuKernels::matmul_q4_k_q8_k), defined in kernels/cpu/x86/.
 void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks,
                              const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
-// The multi-row Q4_K matvec (CpuKernels::matvec_q4_k_q8_k), x86/matvec_q4_k_avx512.cpp.
-void matvec_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, const BlockQ8_K* x,
-                             size_t n_blocks, float* out);
 void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride);
 

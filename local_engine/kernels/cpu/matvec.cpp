@@ -89,11 +89,6 @@ void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
       if (scratch.x_q8k.size() != blocks) throw EngineError("matvec: activations not quantized");
       if (w.type == TensorType::q4_k) {
         const auto* rows = reinterpret_cast<const BlockQ4_K*>(base);
-        if (k.matvec_q4_k_q8_k != nullptr) {
-          k.matvec_q4_k_q8_k(rows + row_begin * blocks, row_end - row_begin,
-                             scratch.x_q8k.data(), blocks, out + row_begin);
-          return;
-        }
         for (size_t r = row_begin; r < row_end; ++r) {
           out[r] = k.dot_q4_k_q8_k(rows + r * blocks, scratch.x_q8k.data(), blocks);
         }

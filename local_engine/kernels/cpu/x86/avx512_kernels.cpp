@@ -824,8 +824,7 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q8_0_q8_0,
                                        &matmul_q4_0_q8_0,
                                        &attention_scores_f16,
-                                       &matmul_q4_k_q8_k_avx512,
-                                       &matvec_q4_k_q8_k_avx512};
+                                       &matmul_q4_k_q8_k_avx512};
 
 }  // namespace sy::engine::kernels
 
