@@ -44,8 +44,8 @@ void matmul_q4_k_tiled(Q4KRowGroupKernel kernel, size_t group_rows, const BlockQ
                        float* out, size_t out_stride) {
   if (n_rows == 0 || n_tokens == 0 || n_blocks == 0) return;
   // An even number of tokens a chunk (whole pairs), a multiple of 8 (the tiles divide it).
-  const size_t chunk = std::max<size_t>(8, kChunkBytes / (n_blocks * sizeof(Q8KTokenPair) / 2) /
-                                               8 * 8);
+  const size_t chunk =
+      std::max<size_t>(8, kChunkBytes / (n_blocks * sizeof(Q8KTokenPair) / 2) / 8 * 8);
   thread_local std::vector<Q8KTokenPair> xs;  // ((chunk + 1) / 2, n_blocks)
   thread_local std::vector<Q4KUnpacked> us;   // (group_rows, n_blocks)
   xs.resize((std::min(chunk, n_tokens) + 1) / 2 * n_blocks);
@@ -62,8 +62,8 @@ void matmul_q4_k_tiled(Q4KRowGroupKernel kernel, size_t group_rows, const BlockQ
       }
     }
     for (size_t r = 0; r < n_rows; r += group_rows) {
-      kernel(w + r * n_blocks, std::min(group_rows, n_rows - r), n_blocks, us.data(), xs.data(),
-             nt, out + t0 * out_stride + r, out_stride);
+      kernel(w + r * n_blocks, std::min(group_rows, n_rows - r), n_blocks, us.data(), xs.data(), nt,
+             out + t0 * out_stride + r, out_stride);
     }
   }
 }

@@ -7,9 +7,10 @@
 // Contract (cpu_kernels.h): out[t * out_stride + r] equals the set's dot_q4_k_q8_k on row r and
 // activation t bit for bit. The ISA's dot keeps two float accumulators per row (even super-blocks
 // into acc0/min0, odd into acc1/min1, an odd tail into the first), each stepped by an fma of the
-// block's 8 exact int32 lanes with the float product d_w * d_x; the tile keeps two tokens in the
-// low and high halves of each 512-bit register (the weights broadcast to both), so each half
-// steps exactly as that token's acc0, acc1, min0 or min1 does, and ends in the same sum.
+// block's 8 exact int32 lanes with the float product d_w * d_x; the AVX-512 tile keeps two
+// tokens in the low and high halves of each 512-bit register (the weights broadcast to both), the
+// AVX2 one a token a register, so each 8 lanes step exactly as that token's acc0, acc1, min0 or
+// min1 does, the even and odd chains one after the other, and end in the same sum.
 //
 // Split of the work: this file (plain C++) packs the activations in token pairs once per chunk
 // of tokens; the ISA file unpacks each row group's nibbles and 6-bit scales once per chunk and
@@ -69,8 +70,8 @@ void matmul_q4_k_tiled(Q4KRowGroupKernel kernel, size_t group_rows, const BlockQ
                        float* out, size_t out_stride);
 
 // The ISA entry points (CpuKernels::matmul_q4_k_q8_k), defined in kernels/cpu/x86/.
-void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks,
-                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
+                             size_t n_tokens, float* out, size_t out_stride);
 void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride);
 

@@ -76,9 +76,9 @@ void expect_tile_equals_dot(const CpuKernels& k, size_t n_blocks, size_t n_rows,
   size_t differ = 0;
   for (size_t t = 0; t < n_tokens; ++t) {
     for (size_t r = 0; r < stride; ++r) {
-      const float want = r < n_rows ? k.dot_q4_k_q8_k(w.data() + r * n_blocks,
-                                                      x.data() + t * n_blocks, n_blocks)
-                                    : -7.0f;
+      const float want =
+          r < n_rows ? k.dot_q4_k_q8_k(w.data() + r * n_blocks, x.data() + t * n_blocks, n_blocks)
+                     : -7.0f;
       uint32_t a, b;
       std::memcpy(&a, &got[t * stride + r], 4);
       std::memcpy(&b, &want, 4);

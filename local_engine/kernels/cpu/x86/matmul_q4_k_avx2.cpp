@@ -42,11 +42,10 @@ void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
     Q4KUnpacked& u = out[b];
     for (int c = 0; c < 4; ++c) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.qs + 32 * c));
-      const __m256i lo = _mm256_and_si256(q, low4);                         // sub-block 2c
+      const __m256i lo = _mm256_and_si256(q, low4);                        // sub-block 2c
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);  // sub-block 2c + 1
       _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c]), _mm256_unpacklo_epi32(lo, hi));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c + 1]),
-                         _mm256_unpackhi_epi32(lo, hi));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c + 1]), _mm256_unpackhi_epi32(lo, hi));
     }
     uint32_t x, y, z;
     std::memcpy(&x, in.scales, 4);
@@ -56,12 +55,12 @@ void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
     const uint32_t sc_hi = (z & 0x0F0F0F0Fu) | ((x >> 2) & 0x30303030u);
     const uint32_t m_lo = y & 0x3F3F3F3Fu;
     const uint32_t m_hi = ((z >> 4) & 0x0F0F0F0Fu) | ((y >> 2) & 0x30303030u);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(u.sc),
-                     _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo),
-                                                      static_cast<int>(sc_hi), 0, 0)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u.m),
-                        doubled_words(_mm_setr_epi32(static_cast<int>(m_lo),
-                                                     static_cast<int>(m_hi), 0, 0)));
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i*>(u.sc),
+        _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), 0, 0)));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(u.m),
+        doubled_words(_mm_setr_epi32(static_cast<int>(m_lo), static_cast<int>(m_hi), 0, 0)));
     u.d = _cvtsh_ss(in.d);
     u.dmin = _cvtsh_ss(in.dmin);
   }
@@ -87,7 +86,8 @@ inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair& x, size_t n_blo
       const __m256i b = _mm256_set1_epi32(pair);
       const __m256i sc = _mm256_unpacklo_epi16(b, b);
       for (size_t h = 0; h < T; ++h) {
-        const __m256i xa = _mm256_load_si256(reinterpret_cast<const __m256i*>(x.qs[2 * c] + 32 * h));
+        const __m256i xa =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(x.qs[2 * c] + 32 * h));
         const __m256i xb =
             _mm256_load_si256(reinterpret_cast<const __m256i*>(x.qs[2 * c + 1] + 32 * h));
         // |pair of products| <= 2 * 15 * 128: vpmaddubsw does not saturate.
@@ -141,8 +141,8 @@ void tile(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, float* o
 }
 
 template <size_t R>
-void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x,
-                      size_t n_tokens, float* out, size_t out_stride) {
+void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n_tokens,
+                      float* out, size_t out_stride) {
   size_t t = 0;
   for (; t + 2 <= n_tokens; t += 2) {
     tile<R, 2>(u, n_blocks, x + t / 2 * n_blocks, out + t * out_stride, out_stride);
@@ -161,8 +161,8 @@ void row_group(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, Q4KUnpacked* 
 
 }  // namespace
 
-void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks,
-                           const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
+void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
+                           size_t n_tokens, float* out, size_t out_stride) {
   matmul_q4_k_tiled(&row_group, kTileRows, w, n_rows, n_blocks, x, n_tokens, out, out_stride);
 }
 

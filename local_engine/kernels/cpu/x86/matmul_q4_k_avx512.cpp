@@ -1,10 +1,11 @@
 // The AVX-512 (BW, VNNI) Q4_K x Q8_K matmul tiles (matmul_q4_k.h). Compiled with the same flags
 // as avx512_kernels.cpp and, like it, shares no inline function with other files. Each tile
-// follows avx512_kernels.cpp's dot_q4_k_q8_k lane for lane: per sub-block j, vpmaddubsw of the
-// nibbles with the quants, then vpdpwssd with the sub-block's scale into int32 lane i (= the
-// sums of elements 4i..4i+3 of every sub-block, scaled: exact integers, so their order is free);
-// per super-block, the lanes to float times d_w * d_x into the block's accumulator (even or odd
-// block), and the mins' lanes (bsums pairs times m_j, vpmaddwd) times dmin_w * d_x into its own.
+// follows avx512_kernels.cpp's dot_q4_k_q8_k lane for lane: int32 lane i holds the sums of
+// elements 4i..4i+3 of every sub-block times its scale (exact integers, so their order is free;
+// here per pair of sub-blocks two vpdpbusd, one vpackssdw and one vpdpwssd, on the A/B order of
+// matmul_q4_k.h); per super-block, the lanes to float times d_w * d_x into the block's chain (even
+// or odd block), and the mins' lanes (bsums pairs times m_j, vpmaddwd) times dmin_w * d_x into
+// theirs.
 // A 512-bit register holds two tokens, so each weight sub-block is broadcast to both halves
 // straight from the unpacked copy (a load, no unpacking in the tile) and each scale is a 32-bit
 // broadcast.
@@ -52,11 +53,10 @@ void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
     Q4KUnpacked& u = out[b];
     for (int c = 0; c < 4; ++c) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.qs + 32 * c));
-      const __m256i lo = _mm256_and_si256(q, low4);                         // sub-block 2c
+      const __m256i lo = _mm256_and_si256(q, low4);                        // sub-block 2c
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);  // sub-block 2c + 1
       _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c]), _mm256_unpacklo_epi32(lo, hi));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c + 1]),
-                         _mm256_unpackhi_epi32(lo, hi));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c + 1]), _mm256_unpackhi_epi32(lo, hi));
     }
     uint32_t x, y, z;
     std::memcpy(&x, in.scales, 4);
@@ -66,19 +66,19 @@ void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
     const uint32_t sc_hi = (z & 0x0F0F0F0Fu) | ((x >> 2) & 0x30303030u);
     const uint32_t m_lo = y & 0x3F3F3F3Fu;
     const uint32_t m_hi = ((z >> 4) & 0x0F0F0F0Fu) | ((y >> 2) & 0x30303030u);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(u.sc),
-                     _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo),
-                                                      static_cast<int>(sc_hi), 0, 0)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u.m),
-                        doubled_words(_mm_setr_epi32(static_cast<int>(m_lo),
-                                                     static_cast<int>(m_hi), 0, 0)));
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i*>(u.sc),
+        _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), 0, 0)));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(u.m),
+        doubled_words(_mm_setr_epi32(static_cast<int>(m_lo), static_cast<int>(m_hi), 0, 0)));
     u.d = _cvtsh_ss(in.d);
     u.dmin = _cvtsh_ss(in.dmin);
   }
 }
 
-// Block b of R rows x P token pairs into the accumulators of parity `Par` (the dot's acc0/min0
-// for even blocks, acc1/min1 for odd). u: row 0's unpacked block b (row r at u + r * n_blocks);
+// Block b of R rows x P token pairs into one parity's sums (the dot's acc0/min0 for even blocks,
+// acc1/min1 for odd). u: row 0's unpacked block b (row r at u + r * n_blocks);
 // x: pair 0's block b (pair i at x + i * n_blocks).
 template <size_t R, size_t P>
 inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair* x, size_t n_blocks,
@@ -95,8 +95,8 @@ inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair* x, size_t n_blo
 #pragma GCC unroll 4
     for (size_t r = 0; r < R; ++r) {
       const Q4KUnpacked& ur = u[r * n_blocks];
-      qa[r] = _mm512_broadcast_i64x4(
-          _mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[2 * c])));
+      qa[r] =
+          _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[2 * c])));
       qb[r] = _mm512_broadcast_i64x4(
           _mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[2 * c + 1])));
       int32_t pair;
@@ -136,8 +136,8 @@ inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair* x, size_t n_blo
 
 // R rows x P token pairs (n_tokens of them real: the last pair may hold one).
 template <size_t R, size_t P>
-void tile(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n_tokens,
-          float* out, size_t out_stride) {
+void tile(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n_tokens, float* out,
+          size_t out_stride) {
   // The dot's acc0/min0 take the even blocks in order (its odd tail block included), acc1/min1
   // the odd ones: two independent chains, run one after the other so that only one parity's
   // accumulators need registers.
@@ -179,16 +179,16 @@ void tail_tile(size_t n_pairs, const Q4KUnpacked* u, size_t n_blocks, const Q8KT
 }
 
 template <size_t R>
-void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x,
-                      size_t n_tokens, float* out, size_t out_stride) {
+void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n_tokens,
+                      float* out, size_t out_stride) {
   constexpr size_t kTokens = 2 * kTilePairs;
   size_t t = 0;
   for (; t + kTokens <= n_tokens; t += kTokens) {
     tile<R, kTilePairs>(u, n_blocks, x + t / 2 * n_blocks, kTokens, out + t * out_stride,
                         out_stride);
   }
-  tail_tile<R, kTilePairs>((n_tokens - t + 1) / 2, u, n_blocks, x + t / 2 * n_blocks,
-                           n_tokens - t, out + t * out_stride, out_stride);
+  tail_tile<R, kTilePairs>((n_tokens - t + 1) / 2, u, n_blocks, x + t / 2 * n_blocks, n_tokens - t,
+                           out + t * out_stride, out_stride);
 }
 
 // n_rows <= R rows.
@@ -211,8 +211,8 @@ void row_group(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, Q4KUnpacked* 
 
 }  // namespace
 
-void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks,
-                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
+void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
+                             size_t n_tokens, float* out, size_t out_stride) {
   matmul_q4_k_tiled(&row_group, kTileRows, w, n_rows, n_blocks, x, n_tokens, out, out_stride);
 }
 
