@@ -152,6 +152,12 @@ struct CpuKernels {
   void (*attention_scores_f16)(const uint16_t* keys, size_t row_stride, size_t n_rows,
                                const float* q, size_t n_queries, size_t head_dim, float* scores,
                                size_t scores_stride);
+
+  // Q4_K x Q8_K over n_rows rows (n_blocks super-blocks each) and n_tokens activations (x:
+  // (n_tokens, n_blocks) blocks): out[t * out_stride + r] = this set's dot_q4_k_q8_k on row r
+  // and activation t, bit for bit (matmul_q4_k.h). nullptr where the set has none.
+  void (*matmul_q4_k_q8_k)(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
+                           size_t n_tokens, float* out, size_t out_stride);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

@@ -131,6 +131,11 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
     case TensorType::q4_k: {
       const size_t blocks = cols / kQK;
       const auto* wr = reinterpret_cast<const BlockQ4_K*>(base);
+      if (k.matmul_q4_k_q8_k != nullptr) {
+        k.matmul_q4_k_q8_k(wr + row_begin * blocks, row_end - row_begin, blocks, b.x_q8k.data(), n,
+                           out + row_begin, rows);
+        return;
+      }
       for_each_output(n, rows, out, row_begin, row_end, [&](size_t r, size_t t) {
         return k.dot_q4_k_q8_k(wr + r * blocks, b.x_q8k.data() + t * blocks, blocks);
       });

@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
+#include "kernels/cpu/matmul_q4_k.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -664,7 +665,8 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &attention_values_f16,
                                      &matmul_q8_0_groups,
                                      &matmul_q4_0_groups,
-                                     &attention_scores_f16};
+                                     &attention_scores_f16,
+                                     &matmul_q4_k_q8_k_avx2};
 
 }  // namespace sy::engine::kernels
 

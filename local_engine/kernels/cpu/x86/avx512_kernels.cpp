@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
+#include "kernels/cpu/matmul_q4_k.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -690,7 +691,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &attention_values_f16,
                                        &matmul_q8_0_groups,
                                        &matmul_q4_0_groups,
-                                       &attention_scores_f16};
+                                       &attention_scores_f16,
+                                       &matmul_q4_k_q8_k_avx512};
 
 }  // namespace sy::engine::kernels
 
