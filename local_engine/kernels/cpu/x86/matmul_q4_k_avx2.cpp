@@ -1,6 +1,6 @@
 // The AVX2 (+ FMA, F16C) Q4_K x Q8_K matmul tiles (matmul_q4_k.h), for processors without
 // AVX-512. Compiled with avx2_kernels.cpp's flags and, like it, shares no inline function with
-// other files (the unpacking below is avx512's twin). Each tile follows avx2_kernels.cpp's
+// other files (the unpacking is q4_k_unpack_x86.h's, a private copy per file). Each tile follows avx2_kernels.cpp's
 // dot_q4_k_q8_k lane for lane: per run of two sub-blocks (matmul_q4_k.h's A/B order),
 // vpmaddubsw then vpmaddwd with each group's sub-block scale gives the scaled groups in the
 // dword order A and B hold them, and one vphaddd puts group i in lane i: the same exact int32
@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/cpu/matmul_q4_k.h"
+#include "kernels/cpu/x86/q4_k_unpack_x86.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -26,44 +27,6 @@ inline float hsum(__m256 v) {
   lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
   lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
   return _mm_cvtss_f32(lo);
-}
-
-// Word pairs (v0, v0, v1, v1, ..., v7, v7) of 8 bytes.
-inline __m256i doubled_words(__m128i bytes) {
-  const __m128i w = _mm_cvtepu8_epi16(bytes);
-  return _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
-}
-
-// The dot's unpacking, once per row group: nibbles to bytes, 6-bit scales and mins to words.
-void unpack_row(const BlockQ4_K* w, size_t n_blocks, Q4KUnpacked* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  for (size_t b = 0; b < n_blocks; ++b) {
-    const BlockQ4_K& in = w[b];
-    Q4KUnpacked& u = out[b];
-    for (int c = 0; c < 4; ++c) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.qs + 32 * c));
-      const __m256i lo = _mm256_and_si256(q, low4);                        // sub-block 2c
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);  // sub-block 2c + 1
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c]), _mm256_unpacklo_epi32(lo, hi));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u.q[2 * c + 1]), _mm256_unpackhi_epi32(lo, hi));
-    }
-    uint32_t x, y, z;
-    std::memcpy(&x, in.scales, 4);
-    std::memcpy(&y, in.scales + 4, 4);
-    std::memcpy(&z, in.scales + 8, 4);
-    const uint32_t sc_lo = x & 0x3F3F3F3Fu;
-    const uint32_t sc_hi = (z & 0x0F0F0F0Fu) | ((x >> 2) & 0x30303030u);
-    const uint32_t m_lo = y & 0x3F3F3F3Fu;
-    const uint32_t m_hi = ((z >> 4) & 0x0F0F0F0Fu) | ((y >> 2) & 0x30303030u);
-    _mm_storeu_si128(
-        reinterpret_cast<__m128i*>(u.sc),
-        _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), 0, 0)));
-    _mm256_storeu_si256(
-        reinterpret_cast<__m256i*>(u.m),
-        doubled_words(_mm_setr_epi32(static_cast<int>(m_lo), static_cast<int>(m_hi), 0, 0)));
-    u.d = _cvtsh_ss(in.d);
-    u.dmin = _cvtsh_ss(in.dmin);
-  }
 }
 
 // Block b of R rows x the T tokens of one pair (token h in half h of x's rows) into one
