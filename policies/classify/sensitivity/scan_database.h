@@ -40,6 +40,11 @@ class ScanDatabase {
       const std::vector<PatternSpec>& patterns);
   ~ScanDatabase();
 
+  // Which of vectorscan's builds scans: "avx2" where the library's AVX-512 build, which misses
+  // matches depending on the text's address, is bypassed (scan_database.cpp says why);
+  // "dispatched" where hs_scan picks the build for this CPU (no AVX-512, or no avx2 entry).
+  static const char* scanner_build();
+
   // Appends every match in `text` to `out` (order of reports: by end offset). False if the
   // scan could not run (no scratch space): the caller must treat the text as unscanned.
   bool scan(std::string_view text, std::vector<PatternMatch>& out) const;
