@@ -218,6 +218,20 @@ TEST(ScanDatabase, FindsMatchesInTheLastPartialBlockAtEveryAlignment) {
       ASSERT_EQ(got, want) << "k " << k << " offset " << offset;
     }
   }
+  // Another engine's path through the same accelerator (without start tracking): a run of one
+  // byte, then the match's end (before the fix: missed at 1682 of these 7872 cases).
+  auto run = ScanDatabase::compile({{"=x*y", false, /*som=*/false}});
+  ASSERT_TRUE(run.has_value());
+  for (size_t n : {60u, 100u, 137u}) {
+    for (size_t k = 0; k <= 40; ++k) {
+      std::string text = "=" + std::string(n, 'x') + "y" + std::string(k, ' ');
+      for (size_t offset = 0; offset < 64; ++offset) {
+        std::vector<Match> got = scan_at(**run, text, offset, buffer);
+        std::vector<Match> want = {{0, 0, n + 2}};
+        ASSERT_EQ(got, want) << "n " << n << " k " << k << " offset " << offset;
+      }
+    }
+  }
   const std::string text =
       "561 281 1421(26546 IY 955561 C  XP763563A) ZX32 74CGB12483x(1_(595) 001-2047-";
   for (size_t offset = 0; offset < 64; ++offset) {
