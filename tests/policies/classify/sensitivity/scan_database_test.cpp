@@ -170,6 +170,8 @@ TEST(ScanDatabase, EveryClassifierDatabaseMatchesTheSameAtAll64Alignments) {
 }
 
 // The whole classifier, labeled texts: the findings do not depend on the text's address either.
+// (Region databases scan a heap copy of the joined regions, whose address the test cannot set:
+// this guards the main database's path and the code around it; the test above each database.)
 TEST(ScanDatabase, ClassifierFindingsDoNotDependOnTheTextsAddress) {
   SensitivityConfig config;
   auto classifier = SensitivityClassifier::create(config);
