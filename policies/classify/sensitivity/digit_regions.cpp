@@ -195,7 +195,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
 // walk below finds a token's end, its digits and a region's counts with bit operations
 // instead of loops over bytes.
 struct TextMasks {
-  static constexpr size_t kMasks = 8;
+  static constexpr size_t kMasks = 10;
   static constexpr size_t kInlineWords = 8;        // texts under 384 bytes: no allocation
   uint64_t inline_storage[kMasks * kInlineWords];  // (mask, word), not zeroed: all written
   std::unique_ptr<uint64_t[]> storage;             // (mask, word) for longer texts
@@ -207,6 +207,10 @@ struct TextMasks {
   uint64_t* sep;                                   // (word) ':' or '-'
   uint64_t* plus;                                  // (word) '+'
   uint64_t* long_end;  // (word) the 14th and later bytes of a token (bytes i-13..i all token)
+  // (word) where a token starting at byte i would be a suffix by its first bytes (Token::suffix)
+  uint64_t* suffix_head;
+  // (word) where a token whose last byte is i would be a prefix by its last bytes (Token::prefix)
+  uint64_t* prefix_tail;
   size_t size = 0;
 
   explicit TextMasks(std::string_view text) : size(text.size()) {
@@ -218,15 +222,15 @@ struct TextMasks {
     }
     uint64_t* const all[kMasks] = {
         token = base,        digit = token + words, alnum = digit + words, upper = alnum + words,
-        dot = upper + words, sep = dot + words,     plus = sep + words,    long_end = plus + words};
+        dot = upper + words, sep = dot + words,     plus = sep + words,    long_end = plus + words,
+        suffix_head = long_end + words, prefix_tail = suffix_head + words};
     // Whole words from the text, then its tail copied into a zero-padded word (zero bytes are
     // in no class), then clear padding words.
     const size_t whole = text.size() / 64;
     char tail[64] = {};
     std::copy(text.data() + whole * 64, text.data() + text.size(), tail);
-    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole,   alnum + whole,
-                                        upper + whole, dot + whole,     sep + whole,
-                                        plus + whole,  long_end + whole};
+    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole, alnum + whole, upper + whole,
+                                        dot + whole,   sep + whole,   plus + whole};
 #if defined(SY_MASKS_AVX2)
     if (cpu_has_avx2() && g_avx2_allowed.load(std::memory_order_relaxed)) {
       masks_avx2(text.data(), whole, all);
@@ -241,6 +245,26 @@ struct TextMasks {
 #endif
     for (uint64_t* m : all) std::fill(m + whole + 1, m + words, uint64_t{0});
     for (size_t v = 0; v < words; ++v) long_end[v] = long_run(v);
+    for (size_t v = 0; v + 1 < words; ++v) edges(v);
+  }
+
+  // suffix_head and prefix_tail of word w, from the alnum and upper bits around it. A token's
+  // leading alphanumeric run is exactly 1, or 2-4 capitals (the run ends inside the token, as
+  // a non-token byte is not alphanumeric); its trailing one is 1-2.
+  void edges(size_t w) {
+    auto ahead = [&](const uint64_t* m, unsigned k) {  // bit i: byte i + k
+      return (m[w] >> k) | (m[w + 1] << (64 - k));
+    };
+    auto behind = [&](const uint64_t* m, unsigned k) {  // bit i: byte i - k
+      return (m[w] << k) | (w > 0 ? m[w - 1] >> (64 - k) : 0);
+    };
+    const uint64_t a = alnum[w];
+    const uint64_t u = upper[w];
+    const uint64_t u2 = u & ahead(upper, 1);
+    const uint64_t u3 = u2 & ahead(upper, 2);
+    suffix_head[w] = (a & ~ahead(alnum, 1)) | (u2 & ~ahead(alnum, 2)) | (u3 & ~ahead(alnum, 3)) |
+                     (u3 & ahead(upper, 3) & ~ahead(alnum, 4));
+    prefix_tail[w] = a & ~(behind(alnum, 1) & behind(alnum, 2));
   }
 
   // The 64 bits of m from byte i on (bit 0 is byte i); i <= size.
@@ -322,20 +346,6 @@ struct TextMasks {
     return static_cast<uint64_t>(r >> 64);
   }
 };
-
-// classify() from the masks: the same leading and trailing alphanumeric runs.
-void classify_masked(const TextMasks& m, Token& t, bool digit) {
-  size_t length = t.end - t.begin;
-  t.interesting = digit || length >= kLongToken;
-  if (digit) return;
-  size_t lead = std::min<size_t>(
-      {static_cast<size_t>(std::countr_one(TextMasks::window(m.alnum, t.begin))), 5, length});
-  uint64_t first = TextMasks::low(lead);
-  bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
-  t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
-  size_t trail = TextMasks::run_before(m.alnum, t.end, std::min<size_t>(3, length));
-  t.prefix = trail >= 1 && trail <= 2;
-}
 
 // Looks at no more than five bytes at each end of the token: the walk stays one pass.
 void classify(std::string_view text, Token& t, bool digit) {
@@ -494,9 +504,14 @@ bool is_digit_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kDigit) !
 
 namespace {
 
-// find_digit_regions over masks already computed.
+// find_digit_regions over masks already computed: RegionBuilder's rules, walked from each seed
+// (a digit or a long token's 14th byte) to the first token after it where no region is open
+// and the last token is no prefix. A token's edges (suffix, prefix) are one bit each of the
+// precomputed masks, its end one count of a token window: a few dozen instructions a token.
 void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<ByteRange>& out) {
-  size_t n = text.size();
+  const size_t n = text.size();
+  const char* const p = text.data();
+  auto space = [&](size_t i) { return p[i] == ' '; };
   size_t i = 0;  // everything before i is done; i is 0 or just after a token
   while (i < n) {
     // The next seed: a digit, or the 14th byte of a token run (a long token).
@@ -510,56 +525,83 @@ void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<B
       }
     }
     if (hot >= n) break;
-    // Back up to the start of the seed's token, and over one more token (a prefix such as a
-    // NINO's "AB" may stand before the number).
-    size_t start = hot;
-    start -= TextMasks::run_before(m.token, start, start - i);
-    size_t gap_end = start;
-    while (start > i && !is_token_byte(text[start - 1]) && gap_end - start < 3) --start;
-    start -= TextMasks::run_before(m.token, start, start - i);
-    // Walk tokens from `start` until past the seed with no region open and the last token
-    // not a prefix: prose between numbers is never walked.
-    RegionBuilder builder(text, out, &m);
-    size_t block_end = hot + 1;
-    size_t k = start;
-    bool first = true;
-    while (k < n) {
-      size_t gap_begin = k;
-      k = m.next_set(m.token, k);
-      if (k >= n) break;
-      size_t gap = k - gap_begin;
-      Token t;
-      t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[k - 1] == ' ';
-      first = false;
-      t.begin = k;
-      // A token shorter than 64 bytes (nearly all): its end, digits and edges from one window
-      // of each mask at its start.
-      uint64_t tokens = TextMasks::window(m.token, k);
-      size_t length = static_cast<size_t>(std::countr_one(tokens));
-      if (length < 64) {
-        k += length;
-        t.end = k;
-        bool digit = (TextMasks::window(m.digit, t.begin) & TextMasks::low(length)) != 0;
-        t.interesting = digit || length >= kLongToken;
-        if (!digit) {
-          uint64_t alnums = TextMasks::window(m.alnum, t.begin);
-          size_t lead = std::min<size_t>({static_cast<size_t>(std::countr_one(alnums)), 5, length});
-          uint64_t first = TextMasks::low(lead);
-          bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
-          t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
-          size_t trail = std::min<size_t>(
-              {static_cast<size_t>(std::countl_one(alnums << (64 - length))), 3, length});
-          t.prefix = trail >= 1 && trail <= 2;
-        }
-      } else {
-        k = m.run_end(m.token, k);
-        t.end = k;
-        classify_masked(m, t, TextMasks::any(m.digit, t.begin, t.end));
+    // The seed's token, interesting, opens a region. The token before it (in [i, seed), so
+    // neither a digit nor a long token's 14th byte in it) starts the region instead when the
+    // seed joins it (one or two spaces between) and it ends in a prefix.
+    const size_t seed_begin = hot - TextMasks::run_before(m.token, hot, hot - i);
+    size_t begin = seed_begin;
+    if (seed_begin >= i + 2 && space(seed_begin - 1)) {
+      size_t prev_end = is_token_byte(p[seed_begin - 2])                             ? seed_begin - 1
+                        : (seed_begin >= i + 3 && space(seed_begin - 2) &&
+                           is_token_byte(p[seed_begin - 3]))                          ? seed_begin - 2
+                                                                                      : 0;
+      if (prev_end != 0 && TextMasks::test(m.prefix_tail, prev_end - 1)) {
+        begin = prev_end - TextMasks::run_before(m.token, prev_end, prev_end - i);
       }
-      builder.add(t);
-      if (k >= block_end && builder.idle()) break;
     }
-    builder.finish();
+    size_t k = m.run_end(m.token, hot);
+    size_t end = k;
+    size_t since = 0;  // suffix tokens taken since the last interesting one
+    bool open = true;
+    bool prev_prefix = false;
+    size_t prev_begin = seed_begin;
+    auto close = [&] {
+      if (open && qualifies_masked(text, m, begin, end)) out.push_back({begin, end});
+      open = false;
+    };
+    while (k < n) {
+      // The next token from k (just after a token): its start, end and classes.
+      const size_t gap_begin = k;
+      uint64_t ahead = TextMasks::window(m.token, k);
+      size_t t_begin;
+      size_t t_end;
+      if (ahead != 0) {
+        size_t gap = static_cast<size_t>(std::countr_zero(ahead));
+        t_begin = k + gap;
+        uint64_t rest = ~(ahead >> gap);  // bits past 63 - gap are set: maybe not the end
+        size_t length = static_cast<size_t>(std::countr_zero(rest));
+        t_end = length < 64 - gap ? t_begin + length : m.run_end(m.token, t_begin);
+      } else {
+        t_begin = m.next_set(m.token, k);
+        if (t_begin >= n) break;
+        t_end = m.run_end(m.token, t_begin);
+      }
+      const size_t gap = t_begin - gap_begin;
+      const bool joined = gap <= 2 && space(gap_begin) && space(t_begin - 1);
+      const size_t length = t_end - t_begin;
+      const bool digit = TextMasks::any(m.digit, t_begin, t_end);
+      const bool interesting = digit || length >= kLongToken;
+      const bool suffix = !digit && TextMasks::test(m.suffix_head, t_begin);
+      const bool prefix = !digit && TextMasks::test(m.prefix_tail, t_end - 1);
+      k = t_end;
+      // RegionBuilder::add.
+      if (open && !joined) close();
+      if (open) {
+        if (interesting) {
+          end = t_end;
+          since = 0;
+          prev_prefix = prefix;
+          prev_begin = t_begin;
+          continue;
+        }
+        bool took = false;
+        if (suffix && since < kAfter) {
+          end = t_end;
+          ++since;
+          took = true;
+        }
+        if (!took && !prefix) close();
+      } else if (interesting) {
+        open = true;
+        begin = (joined && prev_prefix) ? prev_begin : t_begin;
+        end = t_end;
+        since = 0;
+      }
+      prev_prefix = prefix;
+      prev_begin = t_begin;
+      if (!open && !prev_prefix) break;
+    }
+    close();
     i = k;
   }
 }
