@@ -59,7 +59,8 @@ bool alnum(uint8_t c) { return (kClass[c] & (kDigit | kUpper)) || (c >= 'a' && c
 #define SY_MASKS_AVX2 1
 // The seven byte-class masks of `words` whole 64-byte words at p, 32 bytes per instruction
 // (half the SSE2 path's instructions; chosen at run time where the CPU has AVX2). `out` is
-// token, digit, alnum, upper, dot, sep, plus. (A lambda here needs the target of its own.)
+// token, digit, alnum, upper, dot, sep, plus, chain gap. (A lambda here needs the target of its
+// own.)
 __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uint64_t* const* out) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i c0 = _mm256_set1_epi8('0');
@@ -76,11 +77,15 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uin
   const __m256i colon = _mm256_set1_epi8(':');
   const __m256i dash = _mm256_set1_epi8('-');
   const __m256i plus = _mm256_set1_epi8('+');
+  const __m256i space = _mm256_set1_epi8(' ');
+  const __m256i c1 = _mm256_set1_epi8(1);
+  const __m256i c2 = _mm256_set1_epi8(2);
+  const __m256i dash_ = _mm256_set1_epi8('-');
   auto half = [](__m256i v, int h) __attribute__((target("avx2"))) {
     return static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(v))) << (32 * h);
   };
   for (size_t w = 0; w < words; ++w) {
-    uint64_t t = 0, d = 0, a = 0, u = 0, o = 0, c = 0, g = 0;
+    uint64_t t = 0, d = 0, a = 0, u = 0, o = 0, c = 0, g = 0, j = 0;
     for (int h = 0; h < 2; ++h) {
       __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * w + 32 * h));
       // v in [lo, lo + span] as (v - lo) -sat span == 0.
@@ -98,6 +103,11 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uin
       o |= half(_mm256_cmpeq_epi8(x, dot), h);
       c |= half(_mm256_or_si256(_mm256_cmpeq_epi8(x, colon), _mm256_cmpeq_epi8(x, dash)), h);
       g |= half(_mm256_cmpeq_epi8(x, plus), h);
+      // ' ', '(', ')', '-', '.', '/': the bytes that chain digit groups.
+      __m256i jm = _mm256_or_si256(
+          _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, paren), c1), zero),
+          _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, dash_), c2), zero));
+      j |= half(_mm256_or_si256(jm, _mm256_cmpeq_epi8(x, space)), h);
     }
     out[0][w] = t;
     out[1][w] = d;
@@ -106,6 +116,7 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uin
     out[4][w] = o;
     out[5][w] = c;
     out[6][w] = g;
+    out[7][w] = j;
   }
 }
 
@@ -124,7 +135,7 @@ std::atomic<bool> g_avx2_allowed{true};
 // Without SSE2: the same masks a byte at a time.
 void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
   for (size_t w = 0; w < words; ++w) {
-    for (int k = 0; k < 7; ++k) out[k][w] = 0;
+    for (int k = 0; k < 8; ++k) out[k][w] = 0;
     for (size_t i = 0; i < 64; ++i) {
       auto c = static_cast<uint8_t>(p[64 * w + i]);
       uint64_t bit = uint64_t{1} << i;
@@ -135,6 +146,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
       if (c == '.') out[4][w] |= bit;
       if (c == ':' || c == '-') out[5][w] |= bit;
       if (c == '+') out[6][w] |= bit;
+      if (c == ' ' || c == '(' || c == ')' || c == '-' || c == '.' || c == '/') out[7][w] |= bit;
     }
   }
 }
@@ -149,6 +161,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
     uint64_t o = 0;
     uint64_t c = 0;
     uint64_t g = 0;
+    uint64_t j = 0;
     for (int q = 0; q < 4; ++q) {
       __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64 * w + 16 * q));
       // v in [lo, hi] as one unsigned saturating subtract: (v - lo) -sat (hi - lo) == 0.
@@ -168,6 +181,8 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
       __m128i cm = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')),
                                 _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
       __m128i gm = _mm_cmpeq_epi8(x, _mm_set1_epi8('+'));
+      __m128i jm = _mm_or_si128(_mm_or_si128(in(x, '(', ')'), in(x, '-', '/')),
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8(' ')));
       auto bits = [q](__m128i v) {
         return static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(v))) << (16 * q);
       };
@@ -178,6 +193,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
       o |= bits(pm);
       c |= bits(cm);
       g |= bits(gm);
+      j |= bits(jm);
     }
     out[0][w] = t;
     out[1][w] = d;
@@ -186,6 +202,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
     out[4][w] = o;
     out[5][w] = c;
     out[6][w] = g;
+    out[7][w] = j;
   }
 }
 #endif
@@ -195,7 +212,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
 // walk below finds a token's end, its digits and a region's counts with bit operations
 // instead of loops over bytes.
 struct TextMasks {
-  static constexpr size_t kMasks = 10;
+  static constexpr size_t kMasks = 11;
   static constexpr size_t kInlineWords = 8;        // texts under 384 bytes: no allocation
   uint64_t inline_storage[kMasks * kInlineWords];  // (mask, word), not zeroed: all written
   std::unique_ptr<uint64_t[]> storage;             // (mask, word) for longer texts
@@ -206,6 +223,7 @@ struct TextMasks {
   uint64_t* dot;                                   // (word) '.'
   uint64_t* sep;                                   // (word) ':' or '-'
   uint64_t* plus;                                  // (word) '+'
+  uint64_t* chain_gap;                             // (word) ' ', '(', ')', '-', '.', '/'
   uint64_t* long_end;  // (word) the 14th and later bytes of a token (bytes i-13..i all token)
   // (word) where a token starting at byte i would be a suffix by its first bytes (Token::suffix)
   uint64_t* suffix_head;
@@ -222,15 +240,16 @@ struct TextMasks {
     }
     uint64_t* const all[kMasks] = {
         token = base,        digit = token + words, alnum = digit + words, upper = alnum + words,
-        dot = upper + words, sep = dot + words,     plus = sep + words,    long_end = plus + words,
-        suffix_head = long_end + words, prefix_tail = suffix_head + words};
+        dot = upper + words, sep = dot + words,     plus = sep + words,    chain_gap = plus + words,
+        long_end = chain_gap + words, suffix_head = long_end + words,
+        prefix_tail = suffix_head + words};
     // Whole words from the text, then its tail copied into a zero-padded word (zero bytes are
     // in no class), then clear padding words.
     const size_t whole = text.size() / 64;
     char tail[64] = {};
     std::copy(text.data() + whole * 64, text.data() + text.size(), tail);
     uint64_t* const tail_out[kMasks] = {token + whole, digit + whole, alnum + whole, upper + whole,
-                                        dot + whole,   sep + whole,   plus + whole};
+                                        dot + whole,   sep + whole,   plus + whole,  chain_gap + whole};
 #if defined(SY_MASKS_AVX2)
     if (cpu_has_avx2() && g_avx2_allowed.load(std::memory_order_relaxed)) {
       masks_avx2(text.data(), whole, all);
@@ -244,8 +263,11 @@ struct TextMasks {
     masks_sse2(tail, 1, tail_out);
 #endif
     for (uint64_t* m : all) std::fill(m + whole + 1, m + words, uint64_t{0});
-    for (size_t v = 0; v < words; ++v) long_end[v] = long_run(v);
-    for (size_t v = 0; v + 1 < words; ++v) edges(v);
+    for (size_t v = 0; v + 1 < words; ++v) {
+      long_end[v] = long_run(v);
+      edges(v);
+    }
+    long_end[words - 1] = 0;
   }
 
   // suffix_head and prefix_tail of word w, from the alnum and upper bits around it. A token's
@@ -399,6 +421,28 @@ bool qualifies(std::string_view text, size_t begin, size_t end) {
 // qualifies() from the masks: the same conditions, a few bit operations per 64 bytes. A region
 // begins at a token's start and ends at a token's end, so its tokens lie wholly inside it.
 bool qualifies_masked(std::string_view text, const TextMasks& m, size_t begin, size_t end) {
+  if (end - begin <= 64) {  // nearly all: one window of each mask
+    const size_t length = end - begin;
+    const uint64_t range = TextMasks::low(length);
+    const uint64_t d = TextMasks::window(m.digit, begin) & range;
+    const size_t digits = TextMasks::ones(d);
+    if (digits >= 6) return true;
+    if (TextMasks::window(m.long_end, begin) & range) return true;
+    const uint64_t t = TextMasks::window(m.token, begin);
+    const uint64_t u = TextMasks::window(m.upper, begin);
+    const uint64_t d2 = TextMasks::window(m.digit, begin + 2);
+    const uint64_t head = t & ~(t << 1) & u & (u >> 1) & d2 & (d2 >> 1);
+    if (length > 3 && (head & TextMasks::low(length - 3))) return true;
+    if (digits < 4) return false;
+    if (TextMasks::ones(TextMasks::window(m.dot, begin) & range) >= 3) return true;
+    const uint64_t a = TextMasks::window(m.alnum, begin);
+    const uint64_t after_alnum = (a << 1) | (begin > 0 ? TextMasks::test(m.alnum, begin - 1) : 0);
+    for (uint64_t bits = d & ~after_alnum; bits != 0; bits &= bits - 1) {
+      size_t i = begin + static_cast<size_t>(std::countr_zero(bits));
+      if (text[i] == '0' && (i == 0 || !is_word(text[i - 1]))) return true;
+    }
+    return false;
+  }
   // Most regions that qualify have six digits: counted first.
   size_t digits = TextMasks::count(m.digit, begin, end);
   if (digits >= 6) return true;
@@ -701,9 +745,122 @@ namespace {
 
 // region_shapes() from the masks, one step per digit run, alphanumeric run or rare byte instead
 // of one per byte: the same rules (see region_shapes), tested against it on random text.
+uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const ByteRange& region);
+
+// region_shapes_masked for a region of at most 64 bytes (nearly all): one window of each mask,
+// the shapes as bit operations on it, text bytes read only at the rare candidates.
+uint8_t region_shapes_window(std::string_view text, const TextMasks& m, size_t b, size_t e) {
+  const size_t length = e - b;
+  const uint64_t r = TextMasks::low(length);
+  const uint64_t d = TextMasks::window(m.digit, b) & r;
+  const uint64_t a = TextMasks::window(m.alnum, b) & r;
+  auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  auto word_start = [&](size_t i) { return i == b || !is_word(text[i - 1]); };
+  uint8_t shapes = 0;
+  const size_t digits = TextMasks::ones(d);
+  // 9 chained digits: a chain is a run of digits and of one or two chain-gap bytes between
+  // digits; it counts from its first digit at a word start (bit 0: the region's first byte).
+  if (digits >= 9) {
+    const uint64_t g = TextMasks::window(m.chain_gap, b) & r;
+    const uint64_t one = g & (d << 1) & (d >> 1);
+    const uint64_t two = g & (g >> 1) & (d << 1) & (d >> 2);
+    const uint64_t chain = d | one | two | (two << 1);
+    uint64_t led = d & ~(a << 1);  // digits after no alphanumeric ('_' checked below)
+    while (led != 0) {
+      const unsigned p = static_cast<unsigned>(std::countr_zero(led));
+      if (p > 0 && text[b + p - 1] == '_') {
+        led &= led - 1;
+        continue;
+      }
+      const unsigned n = static_cast<unsigned>(std::countr_one(chain >> p));
+      const uint64_t upto = TextMasks::low(p + n);
+      if (TextMasks::ones(d & upto & ~TextMasks::low(p)) >= 9) {
+        shapes |= kShapeChain9;
+        break;
+      }
+      led &= ~upto;
+    }
+  }
+  // ES NIF (a run of exactly 8 digits, [ -]?, a letter ending a word) and NIE ([XYZxyz][ -]?
+  // before a run of exactly 7).
+  if (digits >= 7) {
+    const uint64_t starts = d & ~(d << 1);
+    const uint64_t d2 = d & (d >> 1);
+    const uint64_t d4 = d2 & (d2 >> 2);
+    for (uint64_t nif = starts & d4 & (d4 >> 4) & ~(d >> 8); nif != 0; nif &= nif - 1) {
+      const size_t re = b + static_cast<size_t>(std::countr_zero(nif)) + 8;
+      if (re >= e) continue;
+      size_t k = re + ((text[re] == ' ' || text[re] == '-') ? 1 : 0);
+      if (k < e && alnum(at(k)) && !(kClass[at(k)] & kDigit) &&
+          (k + 1 >= e || !is_word(text[k + 1]))) {
+        shapes |= kShapeNifNie;
+      }
+    }
+    auto xyz = [&](size_t k) { return (at(k) | 0x20) >= 'x' && (at(k) | 0x20) <= 'z'; };
+    for (uint64_t nie = starts & d4 & (d4 >> 3) & ~(d >> 7); nie != 0; nie &= nie - 1) {
+      const size_t rs = b + static_cast<size_t>(std::countr_zero(nie));
+      if (rs > b && (xyz(rs - 1) ||
+                     (rs - 1 > b && (text[rs - 1] == ' ' || text[rs - 1] == '-') && xyz(rs - 2)))) {
+        shapes |= kShapeNifNie;
+      }
+    }
+  }
+  // Alphanumeric runs of 16+ after \b: only in a region with a token of 14+ bytes.
+  if (TextMasks::window(m.long_end, b) & r) {
+    for (size_t as = m.next_set(m.alnum, b); as < e;) {
+      size_t ae = std::min(e, m.run_end(m.alnum, as));
+      if (ae - as >= 16 && word_start(as)) {
+        bool letter_led =
+            (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) & 0x3f) == 0x3f;
+        if (letter_led || ae - as >= 26) shapes |= kShapeAlnum16;
+      }
+      as = ae < e ? m.next_set(m.alnum, ae) : e;
+    }
+  }
+  // '+' then a digit: E.164.
+  if (TextMasks::window(m.plus, b) & (d >> 1)) shapes |= kShapePlus;
+  // Two capitals after \b, then a digit or a space and a digit: IBAN, NINO.
+  if (length >= 3) {
+    const uint64_t u = TextMasks::window(m.upper, b) & r;
+    for (uint64_t c = u & (u >> 1) & TextMasks::low(length - 2); c != 0; c &= c - 1) {
+      const size_t i = b + static_cast<size_t>(std::countr_zero(c));
+      if (!word_start(i)) continue;
+      if ((kClass[at(i + 2)] & kDigit) ||
+          (text[i + 2] == ' ' && i + 3 < e && (kClass[at(i + 3)] & kDigit))) {
+        shapes |= kShapeCapitals;
+      }
+    }
+  }
+  // Separators between two digits or hex digits: IPv4, MAC, IPv6.
+  if (length >= 3) {
+    const uint64_t inner = TextMasks::low(length - 1) & ~uint64_t{1};
+    const uint64_t dots = TextMasks::window(m.dot, b) & inner;
+    if (TextMasks::ones(dots & (d << 1) & (d >> 1)) >= 3) shapes |= kShapeIpv4;
+    const uint64_t seps = TextMasks::window(m.sep, b) & inner;
+    if (TextMasks::ones(dots) >= 2 || TextMasks::ones(seps) >= 5) {
+      auto hex = [&](size_t i) {
+        uint8_t c = at(i) | 0x20;
+        return (kClass[at(i)] & kDigit) || (c >= 'a' && c <= 'f');
+      };
+      int mac_dots = 0;
+      for (uint64_t x = dots; x != 0; x &= x - 1) {
+        size_t i = b + static_cast<size_t>(std::countr_zero(x));
+        if (hex(i - 1) && hex(i + 1) && ++mac_dots >= 2) shapes |= kShapeHex;
+      }
+      int mac_colons = 0;
+      for (uint64_t x = seps; x != 0; x &= x - 1) {
+        size_t i = b + static_cast<size_t>(std::countr_zero(x));
+        if (hex(i - 1) && hex(i + 1) && ++mac_colons >= 5) shapes |= kShapeHex;
+      }
+    }
+  }
+  return shapes;
+}
+
 uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const ByteRange& region) {
   const size_t b = region.begin;
   const size_t e = region.end;
+  if (e - b <= 64) return region_shapes_window(text, m, b, e);
   auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
   auto digit = [&](size_t i) { return (kClass[at(i)] & kDigit) != 0; };
   auto letter = [&](size_t i) { return alnum(at(i)) && !digit(i); };
