@@ -263,6 +263,15 @@ struct TextMasks {
     masks_sse2(tail, 1, tail_out);
 #endif
     for (uint64_t* m : all) std::fill(m + whole + 1, m + words, uint64_t{0});
+    derive(words);
+  }
+
+  // long_end, suffix_head and prefix_tail from the class masks: shifts across word edges,
+  // cheaper with BMI2's shifts (a clone for x86-64-v3 CPUs, chosen at load time).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  __attribute__((target_clones("default", "arch=x86-64-v3"), flatten))
+#endif
+  void derive(size_t words) {
     for (size_t v = 0; v + 1 < words; ++v) {
       long_end[v] = long_run(v);
       edges(v);
