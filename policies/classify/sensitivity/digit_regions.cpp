@@ -272,11 +272,16 @@ struct TextMasks {
   __attribute__((target_clones("default", "arch=x86-64-v3"), flatten))
 #endif
   void derive(size_t words) {
+    uint64_t seeds = 0;
     for (size_t v = 0; v + 1 < words; ++v) {
       long_end[v] = long_run(v);
-      edges(v);
+      seeds |= long_end[v] | digit[v];
     }
     long_end[words - 1] = 0;
+    // The edges are read only by the walk from a seed (a digit or a long token): a text
+    // without one (most prose) needs none.
+    if (seeds == 0) return;
+    for (size_t v = 0; v + 1 < words; ++v) edges(v);
   }
 
   // suffix_head and prefix_tail of word w, from the alnum and upper bits around it. A token's
