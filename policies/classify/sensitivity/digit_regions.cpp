@@ -86,6 +86,7 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uin
   };
   for (size_t w = 0; w < words; ++w) {
     uint64_t t = 0, d = 0, a = 0, u = 0, o = 0, c = 0, g = 0, j = 0;
+#pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * w + 32 * h));
       // v in [lo, lo + span] as (v - lo) -sat span == 0.
