@@ -99,7 +99,9 @@ std::optional<Hit> validate_ipv4(std::string_view text, size_t begin, size_t end
     while (j < end && is_digit(text[j])) ++j;
     size_t len = j - i;
     if (len == 0 || len > 3 || (len > 1 && text[i] == '0')) return std::nullopt;
-    if (std::stoi(std::string(text.substr(i, len))) > 255) return std::nullopt;
+    int octet = 0;  // 1-3 digits
+    for (size_t k = i; k < j; ++k) octet = octet * 10 + (text[k] - '0');
+    if (octet > 255) return std::nullopt;
     ++octets;
     i = j + 1;  // skip the dot
   }
