@@ -273,35 +273,52 @@ struct TextMasks {
   __attribute__((target_clones("default", "arch=x86-64-v3"), flatten))
 #endif
   void derive(size_t words) {
+    // Each word's neighbours are carried in locals: the outputs are stored through pointers
+    // that may alias the inputs as far as the compiler knows, so loads would repeat.
     uint64_t seeds = 0;
+    uint64_t t_before = 0;
     for (size_t v = 0; v + 1 < words; ++v) {
-      long_end[v] = long_run(v);
-      seeds |= long_end[v] | digit[v];
+      // Bytes that end a run of 14+ token bytes (bit i: bytes i-13..i are token bytes).
+      const uint64_t t = token[v];
+      unsigned __int128 x = (static_cast<unsigned __int128>(t) << 64) | t_before;
+      unsigned __int128 r = x & (x << 1);  // i, i-1
+      r &= r << 2;                         // i..i-3
+      r &= r << 4;                         // i..i-7
+      r &= r << 6;                         // i..i-13
+      const uint64_t ends = static_cast<uint64_t>(r >> 64);
+      long_end[v] = ends;
+      seeds |= ends | digit[v];
+      t_before = t;
     }
     long_end[words - 1] = 0;
     // The edges are read only by the walk from a seed (a digit or a long token): a text
     // without one (most prose) needs none.
     if (seeds == 0) return;
-    for (size_t v = 0; v + 1 < words; ++v) edges(v);
-  }
-
-  // suffix_head and prefix_tail of word w, from the alnum and upper bits around it. A token's
-  // leading alphanumeric run is exactly 1, or 2-4 capitals (the run ends inside the token, as
-  // a non-token byte is not alphanumeric); its trailing one is 1-2.
-  void edges(size_t w) {
-    auto ahead = [&](const uint64_t* m, unsigned k) {  // bit i: byte i + k
-      return (m[w] >> k) | (m[w + 1] << (64 - k));
-    };
-    auto behind = [&](const uint64_t* m, unsigned k) {  // bit i: byte i - k
-      return (m[w] << k) | (w > 0 ? m[w - 1] >> (64 - k) : 0);
-    };
-    const uint64_t a = alnum[w];
-    const uint64_t u = upper[w];
-    const uint64_t u2 = u & ahead(upper, 1);
-    const uint64_t u3 = u2 & ahead(upper, 2);
-    suffix_head[w] = (a & ~ahead(alnum, 1)) | (u2 & ~ahead(alnum, 2)) | (u3 & ~ahead(alnum, 3)) |
-                     (u3 & ahead(upper, 3) & ~ahead(alnum, 4));
-    prefix_tail[w] = a & ~(behind(alnum, 1) & behind(alnum, 2));
+    // suffix_head and prefix_tail, from the alnum and upper bits around each byte. A token's
+    // leading alphanumeric run is exactly 1, or 2-4 capitals (the run ends inside the token,
+    // as a non-token byte is not alphanumeric); its trailing one is 1-2.
+    uint64_t a_before = 0;
+    uint64_t a = alnum[0];
+    uint64_t u = upper[0];
+    for (size_t v = 0; v + 1 < words; ++v) {
+      const uint64_t a_next = alnum[v + 1];
+      const uint64_t u_next = upper[v + 1];
+      auto ahead = [](uint64_t m, uint64_t next, unsigned k) {  // bit i: byte i + k
+        return (m >> k) | (next << (64 - k));
+      };
+      auto behind = [](uint64_t m, uint64_t before, unsigned k) {  // bit i: byte i - k
+        return (m << k) | (before >> (64 - k));
+      };
+      const uint64_t u2 = u & ahead(u, u_next, 1);
+      const uint64_t u3 = u2 & ahead(u, u_next, 2);
+      suffix_head[v] = (a & ~ahead(a, a_next, 1)) | (u2 & ~ahead(a, a_next, 2)) |
+                       (u3 & ~ahead(a, a_next, 3)) |
+                       (u3 & ahead(u, u_next, 3) & ~ahead(a, a_next, 4));
+      prefix_tail[v] = a & ~(behind(a, a_before, 1) & behind(a, a_before, 2));
+      a_before = a;
+      a = a_next;
+      u = u_next;
+    }
   }
 
   // The 64 bits of m from byte i on (bit 0 is byte i); i <= size.
@@ -365,17 +382,6 @@ struct TextMasks {
         f(from + static_cast<size_t>(std::countr_zero(bits)));
       }
     }
-  }
-
-  // Bytes that end a run of 14+ token bytes (bit i: bytes i-13..i are token bytes), word w.
-  uint64_t long_run(size_t w) const {
-    unsigned __int128 v =
-        (static_cast<unsigned __int128>(token[w]) << 64) | (w > 0 ? token[w - 1] : 0);
-    unsigned __int128 r = v & (v << 1);  // i, i-1
-    r &= r << 2;                         // i..i-3
-    r &= r << 4;                         // i..i-7
-    r &= r << 6;                         // i..i-13
-    return static_cast<uint64_t>(r >> 64);
   }
 };
 
