@@ -402,6 +402,10 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   std::vector<sensitivity_detail::ByteRange> regions;
   std::vector<uint8_t> shapes;  // (region) its RegionShape bits
   sensitivity_detail::find_shaped_regions(text, regions, shapes);
+  // Room for the usual number of candidates (a few per region, one per ~1 KB of prose) up
+  // front on long texts: growing the vector copied it a dozen times there. (Short texts
+  // mostly have none: no allocation for them.)
+  if (text.size() >= 16384) matches.reserve(4 * regions.size() + text.size() / 1024);
   bool scanned = patterns_->database->scan(text, matches);
   for (PatternMatch& m : matches) m.id = patterns_->main_ids[m.id];
   if (patterns_->gazetteer) patterns_->gazetteer->find(text, patterns_->gazetteer_id, matches);

@@ -75,6 +75,11 @@ class RegionMatcher {
       size_t j = i;
       while (j < e_ && digit(text_[j])) ++j;
       groups_.push_back({i, j});
+      lengths_ |= uint64_t{1} << std::min<size_t>(j - i, 63);
+      if (text_[i] == '0') {
+        zero_led_ |= uint64_t{1} << std::min<size_t>(j - i, 63);
+        if (j - i >= 3 && text_[i + 1] == '0') double_zero_ = true;
+      }
       i = j;
     }
   }
@@ -84,17 +89,19 @@ class RegionMatcher {
       case ChainPattern::card:
         card(m.id, out);
         break;
+      // Each pattern below needs groups that the region may lack (checked from the group
+      // lengths seen, before any walk over the groups): most regions have none of them.
       case ChainPattern::ssn:
-        ssn(m.id, out);
+        if (has_lengths({3, 2, 4})) ssn(m.id, out);
         break;
       case ChainPattern::phone_00:
-        phone_00(m.id, out);
+        if (double_zero_) phone_00(m.id, out);
         break;
       case ChainPattern::nanp:
-        nanp(m.id, out);
+        if (has_lengths({3, 4})) nanp(m.id, out);
         break;
       case ChainPattern::national:
-        national(m.id, out);
+        if (zero_led_ & 0x3c) national(m.id, out);  // a head of 2-5 digits led by '0'
         break;
       case ChainPattern::nhs:
         layout(kNhs, m.id, out);
@@ -118,6 +125,12 @@ class RegionMatcher {
   }
 
  private:
+  bool has_lengths(std::initializer_list<size_t> wanted) const {
+    for (size_t n : wanted) {
+      if (!((lengths_ >> n) & 1)) return false;
+    }
+    return true;
+  }
   bool word(size_t i) const { return i >= b_ && i < e_ && word_byte(text_[i]); }
   bool boundary_before(size_t p) const { return p == b_ || !word(p - 1); }
   bool boundary_after(size_t q) const { return !word(q); }
@@ -314,6 +327,9 @@ class RegionMatcher {
   size_t b_;
   size_t e_;
   std::vector<Group>& groups_;
+  uint64_t lengths_ = 0;     // bit n: a group of n digits (63: 63 or more)
+  uint64_t zero_led_ = 0;    // bit n: a group of n digits starting with '0'
+  bool double_zero_ = false;  // a group of 3+ digits starting with "00"
 };
 
 }  // namespace

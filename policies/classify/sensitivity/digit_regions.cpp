@@ -59,7 +59,8 @@ bool alnum(uint8_t c) { return (kClass[c] & (kDigit | kUpper)) || (c >= 'a' && c
 #define SY_MASKS_AVX2 1
 // The seven byte-class masks of `words` whole 64-byte words at p, 32 bytes per instruction
 // (half the SSE2 path's instructions; chosen at run time where the CPU has AVX2). `out` is
-// token, digit, alnum, upper, dot, sep, plus. (A lambda here needs the target of its own.)
+// token, digit, alnum, upper, dot, sep, plus, chain gap. (A lambda here needs the target of its
+// own.)
 __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uint64_t* const* out) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i c0 = _mm256_set1_epi8('0');
@@ -76,11 +77,16 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uin
   const __m256i colon = _mm256_set1_epi8(':');
   const __m256i dash = _mm256_set1_epi8('-');
   const __m256i plus = _mm256_set1_epi8('+');
+  const __m256i space = _mm256_set1_epi8(' ');
+  const __m256i c1 = _mm256_set1_epi8(1);
+  const __m256i c2 = _mm256_set1_epi8(2);
+  const __m256i dash_ = _mm256_set1_epi8('-');
   auto half = [](__m256i v, int h) __attribute__((target("avx2"))) {
     return static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(v))) << (32 * h);
   };
   for (size_t w = 0; w < words; ++w) {
-    uint64_t t = 0, d = 0, a = 0, u = 0, o = 0, c = 0, g = 0;
+    uint64_t t = 0, d = 0, a = 0, u = 0, o = 0, c = 0, g = 0, j = 0;
+#pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * w + 32 * h));
       // v in [lo, lo + span] as (v - lo) -sat span == 0.
@@ -98,6 +104,11 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uin
       o |= half(_mm256_cmpeq_epi8(x, dot), h);
       c |= half(_mm256_or_si256(_mm256_cmpeq_epi8(x, colon), _mm256_cmpeq_epi8(x, dash)), h);
       g |= half(_mm256_cmpeq_epi8(x, plus), h);
+      // ' ', '(', ')', '-', '.', '/': the bytes that chain digit groups.
+      __m256i jm = _mm256_or_si256(
+          _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, paren), c1), zero),
+          _mm256_cmpeq_epi8(_mm256_subs_epu8(_mm256_sub_epi8(x, dash_), c2), zero));
+      j |= half(_mm256_or_si256(jm, _mm256_cmpeq_epi8(x, space)), h);
     }
     out[0][w] = t;
     out[1][w] = d;
@@ -106,6 +117,7 @@ __attribute__((target("avx2"))) void masks_avx2(const char* p, size_t words, uin
     out[4][w] = o;
     out[5][w] = c;
     out[6][w] = g;
+    out[7][w] = j;
   }
 }
 
@@ -124,7 +136,7 @@ std::atomic<bool> g_avx2_allowed{true};
 // Without SSE2: the same masks a byte at a time.
 void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
   for (size_t w = 0; w < words; ++w) {
-    for (int k = 0; k < 7; ++k) out[k][w] = 0;
+    for (int k = 0; k < 8; ++k) out[k][w] = 0;
     for (size_t i = 0; i < 64; ++i) {
       auto c = static_cast<uint8_t>(p[64 * w + i]);
       uint64_t bit = uint64_t{1} << i;
@@ -135,6 +147,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
       if (c == '.') out[4][w] |= bit;
       if (c == ':' || c == '-') out[5][w] |= bit;
       if (c == '+') out[6][w] |= bit;
+      if (c == ' ' || c == '(' || c == ')' || c == '-' || c == '.' || c == '/') out[7][w] |= bit;
     }
   }
 }
@@ -149,6 +162,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
     uint64_t o = 0;
     uint64_t c = 0;
     uint64_t g = 0;
+    uint64_t j = 0;
     for (int q = 0; q < 4; ++q) {
       __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64 * w + 16 * q));
       // v in [lo, hi] as one unsigned saturating subtract: (v - lo) -sat (hi - lo) == 0.
@@ -168,6 +182,8 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
       __m128i cm = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')),
                                 _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
       __m128i gm = _mm_cmpeq_epi8(x, _mm_set1_epi8('+'));
+      __m128i jm = _mm_or_si128(_mm_or_si128(in(x, '(', ')'), in(x, '-', '/')),
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8(' ')));
       auto bits = [q](__m128i v) {
         return static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(v))) << (16 * q);
       };
@@ -178,6 +194,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
       o |= bits(pm);
       c |= bits(cm);
       g |= bits(gm);
+      j |= bits(jm);
     }
     out[0][w] = t;
     out[1][w] = d;
@@ -186,6 +203,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
     out[4][w] = o;
     out[5][w] = c;
     out[6][w] = g;
+    out[7][w] = j;
   }
 }
 #endif
@@ -195,7 +213,7 @@ void masks_sse2(const char* p, size_t words, uint64_t* const* out) {
 // walk below finds a token's end, its digits and a region's counts with bit operations
 // instead of loops over bytes.
 struct TextMasks {
-  static constexpr size_t kMasks = 8;
+  static constexpr size_t kMasks = 11;
   static constexpr size_t kInlineWords = 8;        // texts under 384 bytes: no allocation
   uint64_t inline_storage[kMasks * kInlineWords];  // (mask, word), not zeroed: all written
   std::unique_ptr<uint64_t[]> storage;             // (mask, word) for longer texts
@@ -206,7 +224,12 @@ struct TextMasks {
   uint64_t* dot;                                   // (word) '.'
   uint64_t* sep;                                   // (word) ':' or '-'
   uint64_t* plus;                                  // (word) '+'
+  uint64_t* chain_gap;                             // (word) ' ', '(', ')', '-', '.', '/'
   uint64_t* long_end;  // (word) the 14th and later bytes of a token (bytes i-13..i all token)
+  // (word) where a token starting at byte i would be a suffix by its first bytes (Token::suffix)
+  uint64_t* suffix_head;
+  // (word) where a token whose last byte is i would be a prefix by its last bytes (Token::prefix)
+  uint64_t* prefix_tail;
   size_t size = 0;
 
   explicit TextMasks(std::string_view text) : size(text.size()) {
@@ -218,15 +241,16 @@ struct TextMasks {
     }
     uint64_t* const all[kMasks] = {
         token = base,        digit = token + words, alnum = digit + words, upper = alnum + words,
-        dot = upper + words, sep = dot + words,     plus = sep + words,    long_end = plus + words};
+        dot = upper + words, sep = dot + words,     plus = sep + words,    chain_gap = plus + words,
+        long_end = chain_gap + words, suffix_head = long_end + words,
+        prefix_tail = suffix_head + words};
     // Whole words from the text, then its tail copied into a zero-padded word (zero bytes are
     // in no class), then clear padding words.
     const size_t whole = text.size() / 64;
     char tail[64] = {};
     std::copy(text.data() + whole * 64, text.data() + text.size(), tail);
-    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole,   alnum + whole,
-                                        upper + whole, dot + whole,     sep + whole,
-                                        plus + whole,  long_end + whole};
+    uint64_t* const tail_out[kMasks] = {token + whole, digit + whole, alnum + whole, upper + whole,
+                                        dot + whole,   sep + whole,   plus + whole,  chain_gap + whole};
 #if defined(SY_MASKS_AVX2)
     if (cpu_has_avx2() && g_avx2_allowed.load(std::memory_order_relaxed)) {
       masks_avx2(text.data(), whole, all);
@@ -240,7 +264,61 @@ struct TextMasks {
     masks_sse2(tail, 1, tail_out);
 #endif
     for (uint64_t* m : all) std::fill(m + whole + 1, m + words, uint64_t{0});
-    for (size_t v = 0; v < words; ++v) long_end[v] = long_run(v);
+    derive(words);
+  }
+
+  // long_end, suffix_head and prefix_tail from the class masks: shifts across word edges,
+  // cheaper with BMI2's shifts (a clone for x86-64-v3 CPUs, chosen at load time).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  __attribute__((target_clones("default", "arch=x86-64-v3"), flatten))
+#endif
+  void derive(size_t words) {
+    // Each word's neighbours are carried in locals: the outputs are stored through pointers
+    // that may alias the inputs as far as the compiler knows, so loads would repeat.
+    uint64_t seeds = 0;
+    uint64_t t_before = 0;
+    for (size_t v = 0; v + 1 < words; ++v) {
+      // Bytes that end a run of 14+ token bytes (bit i: bytes i-13..i are token bytes).
+      const uint64_t t = token[v];
+      unsigned __int128 x = (static_cast<unsigned __int128>(t) << 64) | t_before;
+      unsigned __int128 r = x & (x << 1);  // i, i-1
+      r &= r << 2;                         // i..i-3
+      r &= r << 4;                         // i..i-7
+      r &= r << 6;                         // i..i-13
+      const uint64_t ends = static_cast<uint64_t>(r >> 64);
+      long_end[v] = ends;
+      seeds |= ends | digit[v];
+      t_before = t;
+    }
+    long_end[words - 1] = 0;
+    // The edges are read only by the walk from a seed (a digit or a long token): a text
+    // without one (most prose) needs none.
+    if (seeds == 0) return;
+    // suffix_head and prefix_tail, from the alnum and upper bits around each byte. A token's
+    // leading alphanumeric run is exactly 1, or 2-4 capitals (the run ends inside the token,
+    // as a non-token byte is not alphanumeric); its trailing one is 1-2.
+    uint64_t a_before = 0;
+    uint64_t a = alnum[0];
+    uint64_t u = upper[0];
+    for (size_t v = 0; v + 1 < words; ++v) {
+      const uint64_t a_next = alnum[v + 1];
+      const uint64_t u_next = upper[v + 1];
+      auto ahead = [](uint64_t m, uint64_t next, unsigned k) {  // bit i: byte i + k
+        return (m >> k) | (next << (64 - k));
+      };
+      auto behind = [](uint64_t m, uint64_t before, unsigned k) {  // bit i: byte i - k
+        return (m << k) | (before >> (64 - k));
+      };
+      const uint64_t u2 = u & ahead(u, u_next, 1);
+      const uint64_t u3 = u2 & ahead(u, u_next, 2);
+      suffix_head[v] = (a & ~ahead(a, a_next, 1)) | (u2 & ~ahead(a, a_next, 2)) |
+                       (u3 & ~ahead(a, a_next, 3)) |
+                       (u3 & ahead(u, u_next, 3) & ~ahead(a, a_next, 4));
+      prefix_tail[v] = a & ~(behind(a, a_before, 1) & behind(a, a_before, 2));
+      a_before = a;
+      a = a_next;
+      u = u_next;
+    }
   }
 
   // The 64 bits of m from byte i on (bit 0 is byte i); i <= size.
@@ -250,14 +328,9 @@ struct TextMasks {
     return (m[w] >> s) | ((m[w + 1] << 1) << (63 - s));
   }
   static uint64_t low(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
-  // Bits set in x, inline: std::popcount is a library call without the POPCNT instruction,
-  // which the baseline x86-64 target lacks.
-  static size_t ones(uint64_t x) {
-    x -= (x >> 1) & 0x5555555555555555u;
-    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
-    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
-    return static_cast<size_t>((x * 0x0101010101010101u) >> 56);
-  }
+  // Bits set in x: one instruction in the x86-64-v3 clone of find_regions_on_masks (the
+  // baseline target lacks POPCNT and calls the library there).
+  static size_t ones(uint64_t x) { return static_cast<size_t>(std::popcount(x)); }
 
   // The first position >= i whose bit is clear in m (the end of a run of set bits).
   size_t run_end(const uint64_t* m, size_t i) const {
@@ -310,32 +383,7 @@ struct TextMasks {
       }
     }
   }
-
-  // Bytes that end a run of 14+ token bytes (bit i: bytes i-13..i are token bytes), word w.
-  uint64_t long_run(size_t w) const {
-    unsigned __int128 v =
-        (static_cast<unsigned __int128>(token[w]) << 64) | (w > 0 ? token[w - 1] : 0);
-    unsigned __int128 r = v & (v << 1);  // i, i-1
-    r &= r << 2;                         // i..i-3
-    r &= r << 4;                         // i..i-7
-    r &= r << 6;                         // i..i-13
-    return static_cast<uint64_t>(r >> 64);
-  }
 };
-
-// classify() from the masks: the same leading and trailing alphanumeric runs.
-void classify_masked(const TextMasks& m, Token& t, bool digit) {
-  size_t length = t.end - t.begin;
-  t.interesting = digit || length >= kLongToken;
-  if (digit) return;
-  size_t lead = std::min<size_t>(
-      {static_cast<size_t>(std::countr_one(TextMasks::window(m.alnum, t.begin))), 5, length});
-  uint64_t first = TextMasks::low(lead);
-  bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
-  t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
-  size_t trail = TextMasks::run_before(m.alnum, t.end, std::min<size_t>(3, length));
-  t.prefix = trail >= 1 && trail <= 2;
-}
 
 // Looks at no more than five bytes at each end of the token: the walk stays one pass.
 void classify(std::string_view text, Token& t, bool digit) {
@@ -389,6 +437,28 @@ bool qualifies(std::string_view text, size_t begin, size_t end) {
 // qualifies() from the masks: the same conditions, a few bit operations per 64 bytes. A region
 // begins at a token's start and ends at a token's end, so its tokens lie wholly inside it.
 bool qualifies_masked(std::string_view text, const TextMasks& m, size_t begin, size_t end) {
+  if (end - begin <= 64) {  // nearly all: one window of each mask
+    const size_t length = end - begin;
+    const uint64_t range = TextMasks::low(length);
+    const uint64_t d = TextMasks::window(m.digit, begin) & range;
+    const size_t digits = TextMasks::ones(d);
+    if (digits >= 6) return true;
+    if (TextMasks::window(m.long_end, begin) & range) return true;
+    const uint64_t t = TextMasks::window(m.token, begin);
+    const uint64_t u = TextMasks::window(m.upper, begin);
+    const uint64_t d2 = TextMasks::window(m.digit, begin + 2);
+    const uint64_t head = t & ~(t << 1) & u & (u >> 1) & d2 & (d2 >> 1);
+    if (length > 3 && (head & TextMasks::low(length - 3))) return true;
+    if (digits < 4) return false;
+    if (TextMasks::ones(TextMasks::window(m.dot, begin) & range) >= 3) return true;
+    const uint64_t a = TextMasks::window(m.alnum, begin);
+    const uint64_t after_alnum = (a << 1) | (begin > 0 ? TextMasks::test(m.alnum, begin - 1) : 0);
+    for (uint64_t bits = d & ~after_alnum; bits != 0; bits &= bits - 1) {
+      size_t i = begin + static_cast<size_t>(std::countr_zero(bits));
+      if (text[i] == '0' && (i == 0 || !is_word(text[i - 1]))) return true;
+    }
+    return false;
+  }
   // Most regions that qualify have six digits: counted first.
   size_t digits = TextMasks::count(m.digit, begin, end);
   if (digits >= 6) return true;
@@ -494,9 +564,14 @@ bool is_digit_byte(char c) { return (kClass[static_cast<uint8_t>(c)] & kDigit) !
 
 namespace {
 
-// find_digit_regions over masks already computed.
+// find_digit_regions over masks already computed: RegionBuilder's rules, walked from each seed
+// (a digit or a long token's 14th byte) to the first token after it where no region is open
+// and the last token is no prefix. A token's edges (suffix, prefix) are one bit each of the
+// precomputed masks, its end one count of a token window: a few dozen instructions a token.
 void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<ByteRange>& out) {
-  size_t n = text.size();
+  const size_t n = text.size();
+  const char* const p = text.data();
+  auto space = [&](size_t i) { return p[i] == ' '; };
   size_t i = 0;  // everything before i is done; i is 0 or just after a token
   while (i < n) {
     // The next seed: a digit, or the 14th byte of a token run (a long token).
@@ -510,56 +585,90 @@ void find_digit_regions(std::string_view text, const TextMasks& m, std::vector<B
       }
     }
     if (hot >= n) break;
-    // Back up to the start of the seed's token, and over one more token (a prefix such as a
-    // NINO's "AB" may stand before the number).
-    size_t start = hot;
-    start -= TextMasks::run_before(m.token, start, start - i);
-    size_t gap_end = start;
-    while (start > i && !is_token_byte(text[start - 1]) && gap_end - start < 3) --start;
-    start -= TextMasks::run_before(m.token, start, start - i);
-    // Walk tokens from `start` until past the seed with no region open and the last token
-    // not a prefix: prose between numbers is never walked.
-    RegionBuilder builder(text, out, &m);
-    size_t block_end = hot + 1;
-    size_t k = start;
-    bool first = true;
+    // The seed's token, interesting, opens a region. The token before it (in [i, seed), so
+    // neither a digit nor a long token's 14th byte in it) starts the region instead when the
+    // seed joins it (one or two spaces between) and it ends in a prefix.
+    const size_t seed_begin = hot - TextMasks::run_before(m.token, hot, hot - i);
+    size_t begin = seed_begin;
+    if (seed_begin >= i + 2 && space(seed_begin - 1)) {
+      size_t prev_end = is_token_byte(p[seed_begin - 2])                             ? seed_begin - 1
+                        : (seed_begin >= i + 3 && space(seed_begin - 2) &&
+                           is_token_byte(p[seed_begin - 3]))                          ? seed_begin - 2
+                                                                                      : 0;
+      if (prev_end != 0 && TextMasks::test(m.prefix_tail, prev_end - 1)) {
+        begin = prev_end - TextMasks::run_before(m.token, prev_end, prev_end - i);
+      }
+    }
+    size_t k = m.run_end(m.token, hot);
+    size_t end = k;
+    size_t since = 0;  // suffix tokens taken since the last interesting one
+    bool open = true;
+    bool prev_prefix = false;
+    size_t prev_begin = seed_begin;
+    auto close = [&] {
+      if (open && qualifies_masked(text, m, begin, end)) out.push_back({begin, end});
+      open = false;
+    };
     while (k < n) {
-      size_t gap_begin = k;
-      k = m.next_set(m.token, k);
-      if (k >= n) break;
-      size_t gap = k - gap_begin;
-      Token t;
-      t.joined = !first && gap >= 1 && gap <= 2 && text[gap_begin] == ' ' && text[k - 1] == ' ';
-      first = false;
-      t.begin = k;
-      // A token shorter than 64 bytes (nearly all): its end, digits and edges from one window
-      // of each mask at its start.
-      uint64_t tokens = TextMasks::window(m.token, k);
-      size_t length = static_cast<size_t>(std::countr_one(tokens));
-      if (length < 64) {
-        k += length;
-        t.end = k;
-        bool digit = (TextMasks::window(m.digit, t.begin) & TextMasks::low(length)) != 0;
-        t.interesting = digit || length >= kLongToken;
-        if (!digit) {
-          uint64_t alnums = TextMasks::window(m.alnum, t.begin);
-          size_t lead = std::min<size_t>({static_cast<size_t>(std::countr_one(alnums)), 5, length});
-          uint64_t first = TextMasks::low(lead);
-          bool upper = (TextMasks::window(m.upper, t.begin) & first) == first;
-          t.suffix = lead == 1 || (upper && lead >= 2 && lead <= 4);
-          size_t trail = std::min<size_t>(
-              {static_cast<size_t>(std::countl_one(alnums << (64 - length))), 3, length});
-          t.prefix = trail >= 1 && trail <= 2;
+      // The next token from k (just after a token): its start, end and classes.
+      const size_t gap_begin = k;
+      uint64_t ahead = TextMasks::window(m.token, k);
+      size_t t_begin;
+      size_t t_end;
+      bool digit;
+      if (ahead != 0) {
+        const unsigned gap = static_cast<unsigned>(std::countr_zero(ahead));
+        t_begin = k + gap;
+        const uint64_t run = ahead >> gap;
+        const unsigned length = static_cast<unsigned>(std::countr_one(run));
+        if (length < 64 - gap) {  // the token ends inside the window: its digits are in it too
+          t_end = t_begin + length;
+          digit = ((TextMasks::window(m.digit, k) >> gap) & TextMasks::low(length)) != 0;
+        } else {
+          t_end = m.run_end(m.token, t_begin);
+          digit = TextMasks::any(m.digit, t_begin, t_end);
         }
       } else {
-        k = m.run_end(m.token, k);
-        t.end = k;
-        classify_masked(m, t, TextMasks::any(m.digit, t.begin, t.end));
+        t_begin = m.next_set(m.token, k);
+        if (t_begin >= n) break;
+        t_end = m.run_end(m.token, t_begin);
+        digit = TextMasks::any(m.digit, t_begin, t_end);
       }
-      builder.add(t);
-      if (k >= block_end && builder.idle()) break;
+      const size_t gap = t_begin - gap_begin;
+      const bool joined = gap <= 2 && space(gap_begin) && space(t_begin - 1);
+      const size_t length = t_end - t_begin;
+      const bool interesting = digit || length >= kLongToken;
+      const bool suffix = !digit && TextMasks::test(m.suffix_head, t_begin);
+      const bool prefix = !digit && TextMasks::test(m.prefix_tail, t_end - 1);
+      k = t_end;
+      // RegionBuilder::add.
+      if (open && !joined) close();
+      if (open) {
+        if (interesting) {
+          end = t_end;
+          since = 0;
+          prev_prefix = prefix;
+          prev_begin = t_begin;
+          continue;
+        }
+        bool took = false;
+        if (suffix && since < kAfter) {
+          end = t_end;
+          ++since;
+          took = true;
+        }
+        if (!took && !prefix) close();
+      } else if (interesting) {
+        open = true;
+        begin = (joined && prev_prefix) ? prev_begin : t_begin;
+        end = t_end;
+        since = 0;
+      }
+      prev_prefix = prefix;
+      prev_begin = t_begin;
+      if (!open && !prev_prefix) break;
     }
-    builder.finish();
+    close();
     i = k;
   }
 }
@@ -659,9 +768,122 @@ namespace {
 
 // region_shapes() from the masks, one step per digit run, alphanumeric run or rare byte instead
 // of one per byte: the same rules (see region_shapes), tested against it on random text.
+uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const ByteRange& region);
+
+// region_shapes_masked for a region of at most 64 bytes (nearly all): one window of each mask,
+// the shapes as bit operations on it, text bytes read only at the rare candidates.
+uint8_t region_shapes_window(std::string_view text, const TextMasks& m, size_t b, size_t e) {
+  const size_t length = e - b;
+  const uint64_t r = TextMasks::low(length);
+  const uint64_t d = TextMasks::window(m.digit, b) & r;
+  const uint64_t a = TextMasks::window(m.alnum, b) & r;
+  auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  auto word_start = [&](size_t i) { return i == b || !is_word(text[i - 1]); };
+  uint8_t shapes = 0;
+  const size_t digits = TextMasks::ones(d);
+  // 9 chained digits: a chain is a run of digits and of one or two chain-gap bytes between
+  // digits; it counts from its first digit at a word start (bit 0: the region's first byte).
+  if (digits >= 9) {
+    const uint64_t g = TextMasks::window(m.chain_gap, b) & r;
+    const uint64_t one = g & (d << 1) & (d >> 1);
+    const uint64_t two = g & (g >> 1) & (d << 1) & (d >> 2);
+    const uint64_t chain = d | one | two | (two << 1);
+    uint64_t led = d & ~(a << 1);  // digits after no alphanumeric ('_' checked below)
+    while (led != 0) {
+      const unsigned p = static_cast<unsigned>(std::countr_zero(led));
+      if (p > 0 && text[b + p - 1] == '_') {
+        led &= led - 1;
+        continue;
+      }
+      const unsigned n = static_cast<unsigned>(std::countr_one(chain >> p));
+      const uint64_t upto = TextMasks::low(p + n);
+      if (TextMasks::ones(d & upto & ~TextMasks::low(p)) >= 9) {
+        shapes |= kShapeChain9;
+        break;
+      }
+      led &= ~upto;
+    }
+  }
+  // ES NIF (a run of exactly 8 digits, [ -]?, a letter ending a word) and NIE ([XYZxyz][ -]?
+  // before a run of exactly 7).
+  if (digits >= 7) {
+    const uint64_t starts = d & ~(d << 1);
+    const uint64_t d2 = d & (d >> 1);
+    const uint64_t d4 = d2 & (d2 >> 2);
+    for (uint64_t nif = starts & d4 & (d4 >> 4) & ~(d >> 8); nif != 0; nif &= nif - 1) {
+      const size_t re = b + static_cast<size_t>(std::countr_zero(nif)) + 8;
+      if (re >= e) continue;
+      size_t k = re + ((text[re] == ' ' || text[re] == '-') ? 1 : 0);
+      if (k < e && alnum(at(k)) && !(kClass[at(k)] & kDigit) &&
+          (k + 1 >= e || !is_word(text[k + 1]))) {
+        shapes |= kShapeNifNie;
+      }
+    }
+    auto xyz = [&](size_t k) { return (at(k) | 0x20) >= 'x' && (at(k) | 0x20) <= 'z'; };
+    for (uint64_t nie = starts & d4 & (d4 >> 3) & ~(d >> 7); nie != 0; nie &= nie - 1) {
+      const size_t rs = b + static_cast<size_t>(std::countr_zero(nie));
+      if (rs > b && (xyz(rs - 1) ||
+                     (rs - 1 > b && (text[rs - 1] == ' ' || text[rs - 1] == '-') && xyz(rs - 2)))) {
+        shapes |= kShapeNifNie;
+      }
+    }
+  }
+  // Alphanumeric runs of 16+ after \b: only in a region with a token of 14+ bytes.
+  if (TextMasks::window(m.long_end, b) & r) {
+    for (size_t as = m.next_set(m.alnum, b); as < e;) {
+      size_t ae = std::min(e, m.run_end(m.alnum, as));
+      if (ae - as >= 16 && word_start(as)) {
+        bool letter_led =
+            (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) & 0x3f) == 0x3f;
+        if (letter_led || ae - as >= 26) shapes |= kShapeAlnum16;
+      }
+      as = ae < e ? m.next_set(m.alnum, ae) : e;
+    }
+  }
+  // '+' then a digit: E.164.
+  if (TextMasks::window(m.plus, b) & (d >> 1)) shapes |= kShapePlus;
+  // Two capitals after \b, then a digit or a space and a digit: IBAN, NINO.
+  if (length >= 3) {
+    const uint64_t u = TextMasks::window(m.upper, b) & r;
+    for (uint64_t c = u & (u >> 1) & TextMasks::low(length - 2); c != 0; c &= c - 1) {
+      const size_t i = b + static_cast<size_t>(std::countr_zero(c));
+      if (!word_start(i)) continue;
+      if ((kClass[at(i + 2)] & kDigit) ||
+          (text[i + 2] == ' ' && i + 3 < e && (kClass[at(i + 3)] & kDigit))) {
+        shapes |= kShapeCapitals;
+      }
+    }
+  }
+  // Separators between two digits or hex digits: IPv4, MAC, IPv6.
+  if (length >= 3) {
+    const uint64_t inner = TextMasks::low(length - 1) & ~uint64_t{1};
+    const uint64_t dots = TextMasks::window(m.dot, b) & inner;
+    if (TextMasks::ones(dots & (d << 1) & (d >> 1)) >= 3) shapes |= kShapeIpv4;
+    const uint64_t seps = TextMasks::window(m.sep, b) & inner;
+    if (TextMasks::ones(dots) >= 2 || TextMasks::ones(seps) >= 5) {
+      auto hex = [&](size_t i) {
+        uint8_t c = at(i) | 0x20;
+        return (kClass[at(i)] & kDigit) || (c >= 'a' && c <= 'f');
+      };
+      int mac_dots = 0;
+      for (uint64_t x = dots; x != 0; x &= x - 1) {
+        size_t i = b + static_cast<size_t>(std::countr_zero(x));
+        if (hex(i - 1) && hex(i + 1) && ++mac_dots >= 2) shapes |= kShapeHex;
+      }
+      int mac_colons = 0;
+      for (uint64_t x = seps; x != 0; x &= x - 1) {
+        size_t i = b + static_cast<size_t>(std::countr_zero(x));
+        if (hex(i - 1) && hex(i + 1) && ++mac_colons >= 5) shapes |= kShapeHex;
+      }
+    }
+  }
+  return shapes;
+}
+
 uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const ByteRange& region) {
   const size_t b = region.begin;
   const size_t e = region.end;
+  if (e - b <= 64) return region_shapes_window(text, m, b, e);
   auto at = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
   auto digit = [&](size_t i) { return (kClass[at(i)] & kDigit) != 0; };
   auto letter = [&](size_t i) { return alnum(at(i)) && !digit(i); };
@@ -749,9 +971,17 @@ uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const By
 
 void allow_avx2_for_masks(bool allowed) { g_avx2_allowed.store(allowed); }
 
-void find_shaped_regions(std::string_view text, std::vector<ByteRange>& regions,
-                         std::vector<uint8_t>& shapes) {
-  const TextMasks m(text);
+namespace {
+
+// The walk, the qualification and the shapes: bit counts and scans over the masks, which
+// POPCNT, TZCNT and LZCNT do in one instruction each (the baseline x86-64 target has none of
+// them: a software popcount is a dozen). One clone for CPUs with x86-64-v3, chosen at load
+// time; `flatten` inlines the helpers into each clone.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("default", "arch=x86-64-v3"), flatten))
+#endif
+void find_regions_on_masks(std::string_view text, const TextMasks& m,
+                           std::vector<ByteRange>& regions, std::vector<uint8_t>& shapes) {
   size_t first = regions.size();
   find_digit_regions(text, m, regions);
   size_t kept = first;
@@ -762,6 +992,14 @@ void find_shaped_regions(std::string_view text, std::vector<ByteRange>& regions,
     shapes.push_back(s);
   }
   regions.resize(kept);
+}
+
+}  // namespace
+
+void find_shaped_regions(std::string_view text, std::vector<ByteRange>& regions,
+                         std::vector<uint8_t>& shapes) {
+  const TextMasks m(text);
+  find_regions_on_masks(text, m, regions, shapes);
 }
 
 void find_digit_regions_by_walk(std::string_view text, std::vector<ByteRange>& out) {

@@ -58,8 +58,8 @@ std::optional<Hit> validate_phone_international(std::string_view text, size_t be
   if (significant < 8 || significant > 15) return std::nullopt;
   if (!plus && (digits.size() < 3 || digits[2] == '0')) return std::nullopt;
   if (begin > 0 && (is_alnum(text[begin - 1]) || text[begin - 1] == '+')) return std::nullopt;
-  bool context = phone_context(text, begin, end);
-  return Hit{begin, end, plus ? 0.9 : (context ? 0.85 : 0.7)};
+  if (plus) return Hit{begin, end, 0.9};  // the context words would not change it
+  return Hit{begin, end, phone_context(text, begin, end) ? 0.85 : 0.7};
 }
 
 std::optional<Hit> validate_phone_nanp(std::string_view text, size_t begin, size_t end) {
@@ -99,7 +99,9 @@ std::optional<Hit> validate_ipv4(std::string_view text, size_t begin, size_t end
     while (j < end && is_digit(text[j])) ++j;
     size_t len = j - i;
     if (len == 0 || len > 3 || (len > 1 && text[i] == '0')) return std::nullopt;
-    if (std::stoi(std::string(text.substr(i, len))) > 255) return std::nullopt;
+    int octet = 0;  // 1-3 digits
+    for (size_t k = i; k < j; ++k) octet = octet * 10 + (text[k] - '0');
+    if (octet > 255) return std::nullopt;
     ++octets;
     i = j + 1;  // skip the dot
   }

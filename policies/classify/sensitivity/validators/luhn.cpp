@@ -101,6 +101,11 @@ std::optional<Hit> validate_payment_card(std::string_view text, size_t begin, si
   for (size_t count = groups.size(); count > 0; --count) {
     for (size_t first = 0; first + count <= groups.size(); ++first) {
       size_t last = first + count - 1;
+      // Runs of the wrong length fail below whatever their digits: counted first, as most
+      // runs of a candidate's groups are too short.
+      size_t total = 0;
+      for (size_t g = first; g <= last && total <= 19; ++g) total += groups[g].end - groups[g].begin;
+      if (total < 12 || total > 19) continue;
       // The digits in a stack buffer: cards have at most 19, and this runs for every run of
       // groups of every candidate.
       std::array<char, 19> buffer;

@@ -16,9 +16,12 @@ char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' +
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string digits_in(std::string_view text, size_t begin, size_t end) {
-  std::string out;
-  for (size_t i = begin; i < end; ++i) {
-    if (is_digit(text[i])) out.push_back(text[i]);
+  // Counted first and written into place: one allocation at most, no per-byte growth check.
+  size_t n = 0;
+  for (size_t i = begin; i < end; ++i) n += is_digit(text[i]) ? 1 : 0;
+  std::string out(n, '0');
+  for (size_t i = begin, k = 0; k < n; ++i) {
+    if (is_digit(text[i])) out[k++] = text[i];
   }
   return out;
 }
