@@ -13,6 +13,7 @@
 
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/row_groups.h"
+#include "runtime/vector_exp.h"
 #include "switchyard/local_engine/engine_error.h"
 #include "switchyard/local_engine/gguf_file.h"
 
@@ -43,6 +44,24 @@ void add_scaled(float* __restrict out, const float* __restrict v, float p, size_
     std::memcpy(out + i, &o, sizeof(o));
   }
   for (; i < n; ++i) out[i] += p * v[i];
+}
+
+// gate[i] = SiLU(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i in [begin, end),
+// four lanes at a time with exp4 (libm's scalar expf here was ~8% of a 16-stream step); the
+// tail goes through the same lanes, so an element's value depends on neither the range nor
+// the thread that computes it.
+void silu_mul(float* gate, const float* up, size_t begin, size_t end) {
+  size_t i = begin;
+  for (; i + 4 <= end; i += 4) {
+    const F32x4 g = load4(gate + i);
+    store4(gate + i, g / (1.0f + exp4(-g)) * load4(up + i));
+  }
+  if (i == end) return;
+  float g[4] = {}, u[4] = {};
+  std::copy(gate + i, gate + end, g);
+  std::copy(up + i, up + end, u);
+  store4(g, load4(g) / (1.0f + exp4(-load4(g))) * load4(u));
+  std::copy(g, g + (end - i), gate + i);
 }
 
 float gelu_tanh(float x) {
@@ -329,7 +348,7 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
 
 void LlamaCpu::activate(float* gate, const float* up, size_t begin, size_t end) const {
   if (c_.activation == FfnActivation::silu) {
-    for (size_t i = begin; i < end; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    silu_mul(gate, up, begin, end);
   } else {
     for (size_t i = begin; i < end; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
   }
