@@ -254,7 +254,9 @@ void LlamaCpu::reserve_attention(size_t positions) {
   if (max_runs <= attn_max_runs_) return;
   attn_max_runs_ = max_runs;
   const size_t group = c_.n_heads / c_.n_kv_heads;
-  attn_scratch_.resize(pool_.size() * (group * kAttentionRun + max_runs * run_floats()));
+  // One slot per chunk of the pairs branch of attention().
+  const size_t slots = pool_.size() == 1 ? 1 : pool_.size() * kStepChunksPerThread;
+  attn_scratch_.resize(slots * (group * kAttentionRun + max_runs * run_floats()));
 }
 
 kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t cols) const {
@@ -666,9 +668,10 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
     attend_run(l, row, p % c_.n_kv_heads, bq_.data() + offset(p), begin, end, result, scores);
   };
   if (pairs >= 2 * threads || threads == 1) {
-    // Enough pairs to go round: each thread attends whole pairs, every chunks-th one (later
-    // tokens attend over more positions, striding keeps the shares even).
-    const size_t chunks = std::min(threads, pairs);
+    // Enough pairs to go round: each chunk attends whole pairs, every chunks-th one (later
+    // tokens attend over more positions, striding keeps the shares even); kStepChunksPerThread
+    // chunks a thread, claimed one at a time, so a preempted thread holds up only its chunk.
+    const size_t chunks = std::min(threads == 1 ? 1 : threads * kStepChunksPerThread, pairs);
     const size_t per_thread = scores_size + attn_max_runs_ * rf;
     pool_.parallel_for(chunks, [&](size_t i) {
       float* scores = attn_scratch_.data() + i * per_thread;

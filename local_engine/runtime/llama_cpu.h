@@ -235,8 +235,8 @@ class LlamaCpu {
   std::vector<float> final_;   // (logit rows, dim) normalized final hidden states
   std::vector<float> logits_;  // (logit rows, n_vocab)
   size_t attn_max_runs_ = 0;   // runs one (token, KV head) pair may need
-  // (pool threads, group * kAttentionRun + attn_max_runs_ * run_floats()): scores and results
-  // of the pairs a thread attends whole.
+  // (chunks, group * kAttentionRun + attn_max_runs_ * run_floats()): scores and results of the
+  // pairs a chunk attends whole (pool threads x kStepChunksPerThread chunks, 1 on one thread).
   std::vector<float> attn_scratch_;
   // Decode-sized steps, where every run is its own unit of work: (units, run_floats()) results
   // then (units, group * kAttentionRun) scores; and the first unit of each pair (pairs + 1).
