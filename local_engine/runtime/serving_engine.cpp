@@ -189,6 +189,9 @@ struct ServingEngine::Impl {
   std::vector<SequencePtr> running;                // in admission order
   std::vector<Ending> endings;                     // this step's, called at its end
   std::vector<std::pair<Sequence*, size_t>> plan;  // (sequence, tokens) of this step
+  // This step's scratch, kept for the capacity: running sequences by priority, the pass's batch.
+  std::vector<Sequence*> order;
+  std::vector<BatchSequence> batch;
   std::vector<float> masked;                       // (n_vocab) logits a constraint masks
   std::vector<std::pair<float, TokenId>> ranked;   // top-logprob scratch (constrained ones)
   std::vector<Draw> draws;                         // this step's samples, in plan order
@@ -352,8 +355,7 @@ void ServingEngine::Impl::step() {
   // chunks in the same order with what is left of the budget.
   plan.clear();
   size_t budget = options.max_step_tokens;
-  std::vector<Sequence*> order;
-  order.reserve(running.size());
+  order.clear();
   for (Priority p : {Priority::interactive, Priority::bulk}) {
     for (auto& seq : running) {
       if (seq->request.priority == p) order.push_back(seq.get());
@@ -417,8 +419,7 @@ void ServingEngine::Impl::step() {
     return;
   }
 
-  std::vector<BatchSequence> batch;
-  batch.reserve(plan.size());
+  batch.clear();
   for (auto [seq, n] : plan) {
     batch.push_back({.tokens = std::span<const TokenId>(seq->tokens).subspan(seq->kv.length, n),
                      .start_pos = seq->kv.length,
