@@ -162,7 +162,8 @@ int main(int argc, char** argv) {
     if (a.profile) {
       std::printf("{\"streams\":%zu,\"profile_ms_per_step\":{", n);
       for (size_t op = 0; op < ForwardProfile::kOps; ++op) {
-        std::printf("\"%s\":%.3f,", ForwardProfile::kNames[op], profile.seconds[op] * 1e3 / a.steps);
+        std::printf("\"%s\":%.3f,", ForwardProfile::kNames[op],
+                    profile.seconds[op] * 1e3 / a.steps);
       }
       std::printf("\"sample\":%.3f,\"pool_calls\":%.0f,\"pool_wait\":%.3f},\"logprob_sum\":%.1f}\n",
                   sample_s * 1e3 / a.steps, double(profile.pool.calls) / a.steps,

@@ -401,9 +401,9 @@ void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t
   pool_.parallel_for(token_chunks, [&](size_t i) {
     kernels::quantize_batch(first, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
   });
+  const size_t most = threads * kStepChunksPerThread;
   const size_t chunks =
-      threads == 1 ? 1
-                   : std::clamp<size_t>(total / kernels::kGroupRows, 1, threads * kStepChunksPerThread);
+      threads == 1 ? 1 : std::clamp<size_t>(total / kernels::kGroupRows, 1, most);
   pool_.parallel_for(chunks, [&](size_t i) {
     // This chunk is [begin, end) of the products' rows laid end to end.
     const size_t begin = share_edge(total, i, chunks), end = share_edge(total, i + 1, chunks);
@@ -421,7 +421,8 @@ void LlamaCpu::matmul_gate_up(const Layer& lw, const float* x, size_t n) {
   if (activation_class(lw.w_gate.type) != activation_class(lw.w_up.type)) {
     matmul(lw.w_gate, x, n, bgate_.data());
     matmul(lw.w_up, x, n, bup_.data());
-    for_rows(n, [&](size_t t) { activate(bgate_.data() + t * ffn, bup_.data() + t * ffn, 0, ffn); });
+    for_rows(n,
+             [&](size_t t) { activate(bgate_.data() + t * ffn, bup_.data() + t * ffn, 0, ffn); });
     return;
   }
   kernels::prepare_batch(lw.w_gate, x, n, batch_);
@@ -430,15 +431,16 @@ void LlamaCpu::matmul_gate_up(const Layer& lw, const float* x, size_t n) {
   pool_.parallel_for(token_chunks, [&](size_t i) {
     kernels::quantize_batch(lw.w_gate, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
   });
-  const size_t chunks =
-      threads == 1 ? 1
-                   : std::clamp<size_t>(ffn / kernels::kGroupRows, 1, threads * kStepChunksPerThread);
+  const size_t most = threads * kStepChunksPerThread;
+  const size_t chunks = threads == 1 ? 1 : std::clamp<size_t>(ffn / kernels::kGroupRows, 1, most);
   pool_.parallel_for(chunks, [&](size_t i) {
     const size_t begin = share_edge(ffn, i, chunks), end = share_edge(ffn, i + 1, chunks);
     if (begin == end) return;
     kernels::matmul(kernels_, lw.w_gate, batch_, bgate_.data(), begin, end);
     kernels::matmul(kernels_, lw.w_up, batch_, bup_.data(), begin, end);
-    for (size_t t = 0; t < n; ++t) activate(bgate_.data() + t * ffn, bup_.data() + t * ffn, begin, end);
+    for (size_t t = 0; t < n; ++t) {
+      activate(bgate_.data() + t * ffn, bup_.data() + t * ffn, begin, end);
+    }
   });
 }
 

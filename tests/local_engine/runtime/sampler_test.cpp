@@ -58,7 +58,8 @@ TEST(LogSoftmax, MatchesDoublePrecisionOnEveryLengthAndSpread) {
       for (size_t t : {size_t{0}, n / 2, n - 1}) {
         const double exact = logits[t] - max - want;
         EXPECT_NEAR(s.at(logits, static_cast<TokenId>(t)), exact, 1e-5 * std::max(1.0, -exact));
-        EXPECT_EQ(token_logprob(logits, static_cast<TokenId>(t)), s.at(logits, static_cast<TokenId>(t)));
+        const auto id = static_cast<TokenId>(t);
+        EXPECT_EQ(token_logprob(logits, id), s.at(logits, id));
       }
     }
   }
