@@ -161,6 +161,7 @@ Result<PreparedRequest> prepare_request(const ChatRequest& request, const engine
   seq.stop = request.stop;
   if (request.logprobs.value_or(false)) {
     prepared.logprobs = true;
+    seq.logprobs = true;
     seq.top_logprobs = static_cast<size_t>(std::max(0, request.top_logprobs.value_or(0)));
   }
   seq.priority = request.bulk ? engine::Priority::bulk : engine::Priority::interactive;

@@ -6,10 +6,16 @@
 // reads, attention left out), and the speed-up over N = 1 in the same run (tokens per CPU
 // second). With --threads 1 the CPU time is the work itself; wall time is printed beside it.
 //
+// With --profile 1 it also prints, per N, the step's per-op wall milliseconds
+// (LlamaCpu::set_profile) and, as "sample", what serving's choice of each stream's token costs
+// after the pass (greedy argmax and the chosen token's logprob, per stream, on this thread; in
+// this thread's CPU time).
+//
 //   bench_engine_step --model M.gguf [--streams 1,4,16,64] [--prompt-tokens 64] [--steps 8]
-//                     [--threads 1]
+//                     [--threads 1] [--profile 1]
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +27,7 @@
 #include "runtime/kv_cache.h"
 #include "runtime/llama_cpu.h"
 #include "switchyard/local_engine/model.h"
+#include "switchyard/local_engine/sampler.h"
 
 namespace {
 
@@ -30,6 +37,12 @@ double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 double wall_seconds() {
@@ -42,6 +55,7 @@ struct Args {
   size_t prompt_tokens = 64;
   size_t steps = 8;
   size_t threads = 1;
+  bool profile = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -63,6 +77,8 @@ Args parse(int argc, char** argv) {
       a.steps = std::stoul(v);
     } else if (k == "--threads") {
       a.threads = std::stoul(v);
+    } else if (k == "--profile") {
+      a.profile = v != "0";
     } else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -116,19 +132,43 @@ int main(int argc, char** argv) {
       seqs[s].length = a.prompt_tokens;
     }
     std::vector<BatchSequence> batch(n);
+    Sampler greedy(SamplerOptions{});
+    double sample_s = 0;
+    float logprob_sum = 0;  // keeps the logprobs computed
     auto decode = [&](size_t k) {
       for (size_t s = 0; s < n; ++s) {
         const size_t pos = a.prompt_tokens + k;
         batch[s] = {std::span<const TokenId>(tokens[s]).subspan(pos, 1), pos, &seqs[s], true};
       }
-      cpu.forward_step(batch);
+      const auto logits = cpu.forward_step(batch);
       for (auto& s : seqs) ++s.length;
+      if (!a.profile) return;
+      const double t0 = thread_cpu_seconds();
+      for (size_t s = 0; s < n; ++s) {
+        const auto row = logits.subspan(s * vocab, vocab);
+        logprob_sum += token_logprob(row, greedy.sample(row));
+      }
+      sample_s += thread_cpu_seconds() - t0;
     };
     decode(0);  // warm-up step
+    ForwardProfile profile;
+    sample_s = 0;
+    if (a.profile) cpu.set_profile(&profile);
     const double cpu0 = cpu_seconds(), wall0 = wall_seconds();
     for (size_t k = 1; k <= a.steps; ++k) decode(k);
     const double cpu_s = (cpu_seconds() - cpu0) / a.steps;
     const double wall_s = (wall_seconds() - wall0) / a.steps;
+    cpu.set_profile(nullptr);
+    if (a.profile) {
+      std::printf("{\"streams\":%zu,\"profile_ms_per_step\":{", n);
+      for (size_t op = 0; op < ForwardProfile::kOps; ++op) {
+        std::printf("\"%s\":%.3f,", ForwardProfile::kNames[op],
+                    profile.seconds[op] * 1e3 / a.steps);
+      }
+      std::printf("\"sample\":%.3f,\"pool_calls\":%.0f,\"pool_wait\":%.3f},\"logprob_sum\":%.1f}\n",
+                  sample_s * 1e3 / a.steps, double(profile.pool.calls) / a.steps,
+                  profile.pool.wait_seconds * 1e3 / a.steps, logprob_sum);
+    }
     const double tok_per_cpu_s = n / cpu_s;
     if (base_tok_per_cpu_s == 0) base_tok_per_cpu_s = tok_per_cpu_s / n * (n == 1 ? 1 : 0);
     const double gops = 2 * macs_per_token(c) * n / cpu_s / 1e9;

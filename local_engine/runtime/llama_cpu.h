@@ -158,6 +158,20 @@ class LlamaCpu {
   // Decode: gate = act(W_gate x) * (W_up x) (ffn) in one pool call, each thread applying the
   // activation to the rows it just computed. Same values as the two matvecs and the activation.
   void matvec_gate_up(const Layer& lw, const float* x);
+  // Batched steps (n > 1 rows): out_i (n, w_i.rows) = x (n, cols) times W_i^T for matrices of
+  // one input (Q, K, V; or one matrix), the activations quantized once for all of them and the
+  // matrices' rows laid end to end in row-group chunks, kStepChunksPerThread per thread, claimed
+  // one at a time: a thread the scheduler preempts holds up only the chunk it is in, the others
+  // take the rest. Products whose weights quantize the activations differently run one by one.
+  // Same values as matmul (every output row is computed the same way).
+  static constexpr size_t kStepChunksPerThread = 4;
+  void matmuls(std::span<const Product> products, const float* x, size_t n);
+  // Batched steps: bgate_ (n, ffn) = act(x W_gate^T) * (x W_up^T) in one pool call over row
+  // chunks of both matrices, each chunk applying the activation to the rows it just computed
+  // for every token. Same values as the two matmuls and the activation.
+  void matmul_gate_up(const Layer& lw, const float* x, size_t n);
+  // matvec for one row, matmuls of the one matrix otherwise: the same values either way.
+  void project_step(const kernels::MatrixView& w, const float* x, size_t n, float* out);
   // act(gate[i]) * up[i] for i in [begin, end): SiLU or GELU-tanh, as the reference.
   void activate(float* gate, const float* up, size_t begin, size_t end) const;
   // fn(t) for every t in [0, n), contiguous shares of the rows across the pool (in the caller
@@ -221,8 +235,8 @@ class LlamaCpu {
   std::vector<float> final_;   // (logit rows, dim) normalized final hidden states
   std::vector<float> logits_;  // (logit rows, n_vocab)
   size_t attn_max_runs_ = 0;   // runs one (token, KV head) pair may need
-  // (pool threads, group * kAttentionRun + attn_max_runs_ * run_floats()): scores and results
-  // of the pairs a thread attends whole.
+  // (chunks, group * kAttentionRun + attn_max_runs_ * run_floats()): scores and results of the
+  // pairs a chunk attends whole (pool threads x kStepChunksPerThread chunks, 1 on one thread).
   std::vector<float> attn_scratch_;
   // Decode-sized steps, where every run is its own unit of work: (units, run_floats()) results
   // then (units, group * kAttentionRun) scores; and the first unit of each pair (pairs + 1).

@@ -2,33 +2,45 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <unordered_map>
+
+#include "runtime/vector_exp.h"
 
 namespace sy::engine {
 namespace {
 
-// std::max_element's answer (the first of the largest values; NaNs never win unless first) in
-// two passes the compiler can vectorize: the maximum by a select per lane, then its first
-// occurrence. One decode step scans the whole vocabulary with it.
-size_t first_max(std::span<const float> v) {
-  using F32x8 = float __attribute__((vector_size(32)));
+// The largest of v[1..] that is greater than v[0], else v[0] (NaNs never win unless first: then
+// the result is NaN): std::max_element's value, in lanes the compiler keeps in registers.
+float largest(std::span<const float> v) {
   const size_t n = v.size();
   float max = v[0];
   size_t i = 0;
-  if (n >= 8) {
-    F32x8 m;
-    std::memcpy(&m, v.data(), sizeof(m));
-    for (i = 8; i + 8 <= n; i += 8) {
-      F32x8 x;
-      std::memcpy(&x, v.data() + i, sizeof(x));
-      m = x > m ? x : m;
+  if (n >= 16) {
+    F32x4 m[4];
+    for (F32x4& lane : m) lane = splat4(-INFINITY);
+    for (; i + 16 <= n; i += 16) {
+      for (size_t k = 0; k < 4; ++k) {
+        const F32x4 x = load4(v.data() + i + 4 * k);
+        m[k] = x > m[k] ? x : m[k];
+      }
     }
-    for (size_t lane = 0; lane < 8; ++lane) max = m[lane] > max ? m[lane] : max;
+    for (const F32x4& lane : m) {
+      for (size_t k = 0; k < 4; ++k) max = lane[k] > max ? lane[k] : max;
+    }
   }
   for (; i < n; ++i) max = v[i] > max ? v[i] : max;
+  return max;
+}
+
+// std::max_element's answer (the first of the largest values; NaNs never win unless first) in
+// two passes the compiler can vectorize: the maximum, then its first occurrence. One decode
+// step scans the whole vocabulary with it.
+size_t first_max(std::span<const float> v) {
+  const float max = largest(v);
   const size_t at = std::find(v.begin(), v.end(), max) - v.begin();
-  return at < n ? at : 0;  // a NaN first element: max_element keeps it
+  return at < v.size() ? at : 0;  // a NaN first element: max_element keeps it
 }
 
 }  // namespace
@@ -36,11 +48,40 @@ size_t first_max(std::span<const float> v) {
 Sampler::Sampler(SamplerOptions options)
     : options_(options), state_(options.seed ^ 0x9E3779B97F4A7C15ull) {}
 
-float token_logprob(std::span<const float> logits, TokenId token) {
-  const float max = *std::max_element(logits.begin(), logits.end());
+LogSoftmax log_softmax(std::span<const float> logits) {
+  LogSoftmax out;
+  if (logits.empty()) return out;
+  out.max = largest(logits);
+  const F32x4 max = splat4(out.max);
+  const size_t n = logits.size();
+  // Float lanes over blocks of 64 logits (16 terms a lane), each block's total then added in
+  // double: the rounding of a float sum over the whole vocabulary (thousands of terms a lane)
+  // would reach 1e-4 of the result.
   double sum = 0;
-  for (float l : logits) sum += std::exp(static_cast<double>(l - max));
-  return static_cast<float>(logits[token] - max - std::log(sum));
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    F32x4 acc[4] = {};
+    for (size_t j = 0; j < 64; j += 16) {
+      for (size_t k = 0; k < 4; ++k) {
+        acc[k] += exp4(load4(logits.data() + i + j + 4 * k) - max);
+      }
+    }
+    const F32x4 s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    sum += (double(s[0]) + s[1]) + (double(s[2]) + s[3]);
+  }
+  for (; i < n; i += 4) {
+    float tail[4] = {out.max, out.max, out.max, out.max};
+    const size_t k = std::min<size_t>(4, n - i);
+    std::copy_n(logits.data() + i, k, tail);
+    const F32x4 e = exp4(load4(tail) - max);
+    for (size_t j = 0; j < k; ++j) sum += e[j];
+  }
+  out.log_sum = std::log(sum);
+  return out;
+}
+
+float token_logprob(std::span<const float> logits, TokenId token) {
+  return log_softmax(logits).at(logits, token);
 }
 
 double Sampler::next_uniform() {

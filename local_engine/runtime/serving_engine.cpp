@@ -189,6 +189,9 @@ struct ServingEngine::Impl {
   std::vector<SequencePtr> running;                // in admission order
   std::vector<Ending> endings;                     // this step's, called at its end
   std::vector<std::pair<Sequence*, size_t>> plan;  // (sequence, tokens) of this step
+  // This step's scratch, kept for the capacity: running sequences by priority, the pass's batch.
+  std::vector<Sequence*> order;
+  std::vector<BatchSequence> batch;
   std::vector<float> masked;                       // (n_vocab) logits a constraint masks
   std::vector<std::pair<float, TokenId>> ranked;   // top-logprob scratch (constrained ones)
   std::vector<Draw> draws;                         // this step's samples, in plan order
@@ -352,8 +355,7 @@ void ServingEngine::Impl::step() {
   // chunks in the same order with what is left of the budget.
   plan.clear();
   size_t budget = options.max_step_tokens;
-  std::vector<Sequence*> order;
-  order.reserve(running.size());
+  order.clear();
   for (Priority p : {Priority::interactive, Priority::bulk}) {
     for (auto& seq : running) {
       if (seq->request.priority == p) order.push_back(seq.get());
@@ -417,8 +419,7 @@ void ServingEngine::Impl::step() {
     return;
   }
 
-  std::vector<BatchSequence> batch;
-  batch.reserve(plan.size());
+  batch.clear();
   for (auto [seq, n] : plan) {
     batch.push_back({.tokens = std::span<const TokenId>(seq->tokens).subspan(seq->kv.length, n),
                      .start_pos = seq->kv.length,
@@ -466,7 +467,7 @@ void ServingEngine::Impl::step() {
 }
 
 void ServingEngine::Impl::sample_all() {
-  // The log-softmax behind each logprob and the sampler's sort are tens to hundreds of
+  // The log-softmax behind a requested logprob and the sampler's sort are up to hundreds of
   // microseconds a sequence: on the step thread alone they would leave the other threads idle
   // for a fraction of every step. A sequence's choice reads only its own state, so distinct
   // sequences are chosen at once; constrained ones (a grammar's mask) stay on this thread.
@@ -491,6 +492,7 @@ void ServingEngine::Impl::choose(Draw& d, std::vector<float>& masked_logits,
                                  std::vector<std::pair<float, TokenId>>& ranked_logits) {
   Sequence& seq = *d.seq;
   d.ready = true;
+  d.logprob = 0;
   d.top.clear();
   try {
     std::span<const float> logits = d.logits;
@@ -502,12 +504,11 @@ void ServingEngine::Impl::choose(Draw& d, std::vector<float>& masked_logits,
     }
     d.token = seq.sampler.sample(choose_from, seq.tokens);
     if (d.token == tokenizer.eos() && !seq.request.ignore_eos) return;  // no logprob needed
-    // The model's own probabilities: log-softmax of the unmodified logits.
-    const float max = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float l : logits) sum += std::exp(static_cast<double>(l - max));
-    const double log_sum = std::log(sum);  // as generate() computes it: same values to the bit
-    auto logprob = [&](TokenId t) { return static_cast<float>(logits[t] - max - log_sum); };
+    // The model's own probabilities, log-softmax of the unmodified logits, as generate() has
+    // them: only when asked (a pass over the vocabulary per token).
+    if (!seq.request.logprobs && seq.request.top_logprobs == 0) return;
+    const LogSoftmax softmax = log_softmax(logits);
+    auto logprob = [&](TokenId t) { return softmax.at(logits, t); };
     d.logprob = logprob(d.token);
     if (seq.request.top_logprobs > 0) {
       const size_t k = std::min(seq.request.top_logprobs, logits.size());

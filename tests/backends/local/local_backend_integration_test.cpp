@@ -366,6 +366,34 @@ TEST_F(LocalBackendTest, LogprobsComeWithEveryGeneratedToken) {
   }
 }
 
+TEST_F(LocalBackendTest, LogprobsWithoutAlternativesAreTheModels) {
+  // logprobs without top_logprobs: each token's own, the same as the top alternative's
+  // (greedy) when alternatives are asked for too.
+  auto backend = make();
+  ChatRequest request = ask("Once upon a time", 8);
+  request.logprobs = true;
+  Outcome plain;
+  run(*backend, request, true, plain);
+  ASSERT_TRUE(plain.wait());
+  ASSERT_TRUE(plain.result->has_value()) << plain.error().message;
+  request.top_logprobs = 1;
+  Outcome with_top;
+  run(*backend, request, true, with_top);
+  ASSERT_TRUE(with_top.wait());
+  ASSERT_TRUE(with_top.result->has_value()) << with_top.error().message;
+  const auto& lp = plain.response().choices.at(0).logprobs;
+  const auto& top = with_top.response().choices.at(0).logprobs;
+  ASSERT_EQ(lp.size(), 8u);
+  ASSERT_EQ(top.size(), 8u);
+  for (size_t i = 0; i < lp.size(); ++i) {
+    EXPECT_TRUE(lp[i].top.empty());
+    EXPECT_LT(lp[i].logprob, 0.0);
+    EXPECT_EQ(lp[i].token, top[i].token);
+    EXPECT_EQ(lp[i].logprob, top[i].logprob);
+    EXPECT_EQ(lp[i].logprob, top[i].top.at(0).second);
+  }
+}
+
 TEST_F(LocalBackendTest, CountsPromptTokensAsItWouldBillThem) {
   auto backend = make();
   ChatRequest request = ask("Once upon a time", 4);

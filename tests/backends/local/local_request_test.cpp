@@ -81,6 +81,7 @@ TEST(PrepareRequest, MapsSamplingLimitsAndStops) {
   EXPECT_FLOAT_EQ(seq.sampling.presence_penalty, 0.5f);
   EXPECT_EQ(seq.stop, (std::vector<std::string>{"\n", "END"}));
   EXPECT_TRUE(prepared->logprobs);
+  EXPECT_TRUE(seq.logprobs);  // the engine computes them only when asked
   EXPECT_EQ(seq.top_logprobs, 3u);
   EXPECT_EQ(seq.priority, engine::Priority::interactive);
 }
@@ -92,6 +93,7 @@ TEST(PrepareRequest, DefaultsAreOpenAIsAndTheContext) {
   EXPECT_FLOAT_EQ(prepared->sequence.sampling.temperature, 1.0f);
   EXPECT_EQ(prepared->sequence.sampling.seed, 99u);
   EXPECT_FALSE(prepared->logprobs);
+  EXPECT_FALSE(prepared->sequence.logprobs);
   EXPECT_EQ(prepared->sequence.top_logprobs, 0u);
   EXPECT_EQ(prepared->sequence.priority, engine::Priority::interactive);
 }

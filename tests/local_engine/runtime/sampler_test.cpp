@@ -36,6 +36,48 @@ TEST(Sampler, GreedyAgreesWithMaxElementOnLongVectors) {
   }
 }
 
+// log softmax in double precision with libm's exp: what log_softmax approximates.
+double reference_log_sum(const std::vector<float>& logits, float max) {
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l) - max);
+  return std::log(sum);
+}
+
+TEST(LogSoftmax, MatchesDoublePrecisionOnEveryLengthAndSpread) {
+  std::mt19937 rng(11);
+  for (size_t n : {1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 100, 1000, 49152, 151936}) {
+    for (float spread : {0.01f, 3.0f, 30.0f, 300.0f}) {
+      std::normal_distribution<float> normal(-2.0f, spread);
+      std::vector<float> logits(n);
+      for (float& l : logits) l = normal(rng);
+      const LogSoftmax s = log_softmax(logits);
+      const float max = *std::max_element(logits.begin(), logits.end());
+      EXPECT_EQ(s.max, max);
+      const double want = reference_log_sum(logits, max);
+      EXPECT_NEAR(s.log_sum, want, 2e-6 * std::max(1.0, want)) << n << " " << spread;
+      for (size_t t : {size_t{0}, n / 2, n - 1}) {
+        const double exact = logits[t] - max - want;
+        EXPECT_NEAR(s.at(logits, static_cast<TokenId>(t)), exact, 1e-5 * std::max(1.0, -exact));
+        const auto id = static_cast<TokenId>(t);
+        EXPECT_EQ(token_logprob(logits, id), s.at(logits, id));
+      }
+    }
+  }
+}
+
+TEST(LogSoftmax, HandlesInfinitiesTiesAndHugeGaps) {
+  std::vector<float> logits(1000, -INFINITY);
+  logits[700] = 5.0f;
+  EXPECT_EQ(token_logprob(logits, 700), 0.0f);  // every other token has probability 0
+  EXPECT_EQ(token_logprob(logits, 3), -INFINITY);
+  std::vector<float> ties(77, 1.5f);
+  EXPECT_NEAR(token_logprob(ties, 40), -std::log(77.0), 1e-6);
+  std::vector<float> gap = {0.0f, -1e30f, -200.0f, 10.0f};
+  EXPECT_NEAR(token_logprob(gap, 0), -10.0f - std::log1p(std::exp(-10.0)), 1e-6);
+  EXPECT_NEAR(token_logprob(gap, 3), -std::log1p(std::exp(-10.0)), 1e-6);
+  EXPECT_LT(token_logprob(gap, 1), -1e29f);
+}
+
 TEST(Sampler, SameSeedGivesTheSameSequence) {
   std::vector<float> logits = {1.0f, 1.1f, 0.9f, 1.05f, 0.2f};
   SamplerOptions o{.temperature = 1.0f, .seed = 42};

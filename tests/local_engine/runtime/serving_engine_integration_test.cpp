@@ -664,6 +664,7 @@ TEST(ServingEngine, SampledSequencesWithStopStringsEqualSoloGenerate) {
     r.max_tokens = options[i].max_tokens;
     r.sampling = options[i].sampling;
     r.stop = options[i].stop;
+    r.logprobs = true;
     ASSERT_TRUE(engine.submit(std::move(r), rec.callbacks(i)));
   }
   ASSERT_TRUE(rec.wait_ended(kN));
@@ -678,6 +679,30 @@ TEST(ServingEngine, SampledSequencesWithStopStringsEqualSoloGenerate) {
     stopped += s.end == SequenceEnd::stop;
   }
   EXPECT_GT(stopped, 0u);  // the stop strings were exercised
+}
+
+TEST(ServingEngine, LogprobsAreComputedOnlyWhenAsked) {
+  GenerateOptions g;
+  g.max_tokens = 16;
+  g.threads = 1;
+  g.ignore_eos = true;
+  const GenerateResult solo = generate(stories(), kTexts[3], g);
+  ServingEngine engine(stories(), small_options());
+  Recorder rec(2);
+  for (size_t i = 0; i < 2; ++i) {
+    SequenceRequest r = greedy(solo.prompt_tokens, g.max_tokens);
+    r.logprobs = i == 1;
+    ASSERT_TRUE(engine.submit(std::move(r), rec.callbacks(i)));
+  }
+  ASSERT_TRUE(rec.wait_ended(2));
+  const Seen plain = rec.seen(0), asked = rec.seen(1);
+  EXPECT_EQ(plain.tokens, solo.tokens);
+  EXPECT_EQ(asked.tokens, solo.tokens);
+  EXPECT_EQ(plain.logprobs, std::vector<float>(solo.tokens.size(), 0.0f));
+  EXPECT_EQ(asked.logprobs, solo.logprobs);  // generate()'s, bit for bit
+  for (float lp : asked.logprobs) EXPECT_LT(lp, 0.0f);
+  for (const auto& top : plain.top) EXPECT_TRUE(top.empty());
+  for (const auto& top : asked.top) EXPECT_TRUE(top.empty());
 }
 
 TEST(ServingEngine, TopLogprobsAreTheModelsMostLikelyTokens) {

@@ -79,8 +79,10 @@ struct GeneratedToken {
   // Text released by this token: whole UTF-8 characters that can no longer be part of a stop
   // string. Often empty (held back); held text comes out with a later token or at the end.
   std::string text;
-  float logprob = 0;               // the model's, before sampling transforms
-  std::vector<TokenLogprob> top;   // the top_logprobs most likely, when asked
+  // The model's log-probability of the token, before sampling transforms, when the request
+  // asked (SequenceRequest::logprobs or top_logprobs); else 0.
+  float logprob = 0;
+  std::vector<TokenLogprob> top;  // the top_logprobs most likely, when asked
   uint64_t step = 0;               // the engine step that produced it (ServingStats::steps)
 };
 
@@ -90,6 +92,9 @@ struct SequenceRequest {
   SamplerOptions sampling;
   std::vector<std::string> stop;  // generation ends before the first; its text is not returned
   bool ignore_eos = false;
+  // GeneratedToken::logprob for every token (a log-softmax over the vocabulary, off by default:
+  // a 16-stream step would compute 16 of them). top_logprobs > 0 implies it.
+  bool logprobs = false;
   size_t top_logprobs = 0;  // 0: no alternatives in GeneratedToken::top
   Priority priority = Priority::interactive;
   // Past it the sequence ends with SequenceEnd::deadline at the next step.
