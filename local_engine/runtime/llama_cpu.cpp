@@ -377,7 +377,7 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
 
 void LlamaCpu::activate(float* gate, const float* up, size_t begin, size_t end) const {
   if (c_.activation == FfnActivation::silu) {
-    for (size_t i = begin; i < end; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    kernels_.silu_mul(gate + begin, up + begin, end - begin);
   } else {
     for (size_t i = begin; i < end; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
   }
@@ -555,13 +555,8 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t kv_head, const float*
       scores[i] = score;
       max = std::max(max, score);
     }
-    float sum = 0;
-    for (size_t i = 0; i < end - begin; ++i) {
-      scores[i] = std::exp(scores[i] - max);
-      sum += scores[i];
-    }
     maxima[g] = max;
-    sums[g] = sum;
+    sums[g] = kernels_.softmax_exp(scores, end - begin, max);
     std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
   }
   if (f16) {
