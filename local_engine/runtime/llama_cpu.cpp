@@ -377,7 +377,7 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
 
 void LlamaCpu::activate(float* gate, const float* up, size_t begin, size_t end) const {
   if (c_.activation == FfnActivation::silu) {
-    kernels_.silu_mul(gate + begin, up + begin, end - begin);
+    for (size_t i = begin; i < end; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
   } else {
     for (size_t i = begin; i < end; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
   }

@@ -504,7 +504,8 @@ void ServingEngine::Impl::choose(Draw& d, std::vector<float>& masked_logits,
     if (d.token == tokenizer.eos() && !seq.request.ignore_eos) return;  // no logprob needed
     // The model's own probabilities: log-softmax of the unmodified logits.
     const float max = *std::max_element(logits.begin(), logits.end());
-    const double sum = kernels::select_cpu_kernels().sum_exp(logits.data(), logits.size(), max);
+    double sum = 0;
+    for (float l : logits) sum += std::exp(static_cast<double>(l - max));
     const double log_sum = std::log(sum);  // as generate() computes it: same values to the bit
     auto logprob = [&](TokenId t) { return static_cast<float>(logits[t] - max - log_sum); };
     d.logprob = logprob(d.token);

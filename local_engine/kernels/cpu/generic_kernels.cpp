@@ -192,16 +192,6 @@ float softmax_exp(float* x, size_t n, float max) {
   return sum;
 }
 
-double sum_exp(const float* x, size_t n, float max) {
-  double sum = 0;
-  for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i] - max));
-  return sum;
-}
-
-void silu_mul(float* gate, const float* up, size_t n) {
-  for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-}
-
 }  // namespace
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n) {
@@ -266,9 +256,7 @@ const CpuKernels& generic_cpu_kernels() {
                                   &matmul_q4_0_groups,
                                   &attention_scores_f16,
                                   nullptr,  // matmul_q4_k_q8_k: matmul_q4_k.cpp runs the dots
-                                  &softmax_exp,
-                                  &sum_exp,
-                                  &silu_mul};
+                                  &softmax_exp};
   return kernels;
 }
 

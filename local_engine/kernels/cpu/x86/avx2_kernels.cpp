@@ -695,32 +695,6 @@ float softmax_exp(float* x, size_t n, float max) {
   return hsum(acc);
 }
 
-double sum_exp(const float* x, size_t n, float max) {
-  const __m256 m = _mm256_set1_ps(max);
-  __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-  for (size_t i = 0; i < n; i += 8) {
-    const __m256i k = n - i >= 8 ? _mm256_set1_epi32(-1) : tail_mask(n - i);
-    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(k),
-                                   exp256(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), m)));
-    acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-    acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-  }
-  const __m256d s = _mm256_add_pd(acc0, acc1);
-  const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
-}
-
-void silu_mul(float* gate, const float* up, size_t n) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  for (size_t i = 0; i < n; i += 8) {
-    const __m256i k = n - i >= 8 ? _mm256_set1_epi32(-1) : tail_mask(n - i);
-    const __m256 g = _mm256_maskload_ps(gate + i, k);
-    const __m256 s =
-        _mm256_div_ps(g, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), g))));
-    _mm256_maskstore_ps(gate + i, k, _mm256_mul_ps(s, _mm256_maskload_ps(up + i, k)));
-  }
-}
-
 }  // namespace
 
 extern const CpuKernels kAvx2Kernels{"avx2",
@@ -741,9 +715,7 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q4_0_groups,
                                      &attention_scores_f16,
                                      &matmul_q4_k_q8_k_avx2,
-                                     &softmax_exp,
-                                     &sum_exp,
-                                     &silu_mul};
+                                     &softmax_exp};
 
 }  // namespace sy::engine::kernels
 

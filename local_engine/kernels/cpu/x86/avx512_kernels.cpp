@@ -711,31 +711,6 @@ float softmax_exp(float* x, size_t n, float max) {
   return _mm512_reduce_add_ps(acc);
 }
 
-double sum_exp(const float* x, size_t n, float max) {
-  const __m512 m = _mm512_set1_ps(max);
-  __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
-  size_t i = 0;
-  for (; i < n; i += 16) {
-    const __mmask16 k =
-        n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 e = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m)));
-    acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-    acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
-  }
-  return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
-}
-
-void silu_mul(float* gate, const float* up, size_t n) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 k =
-        n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 g = _mm512_maskz_loadu_ps(k, gate + i);
-    const __m512 s = _mm512_div_ps(g, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
-    _mm512_mask_storeu_ps(gate + i, k, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, up + i)));
-  }
-}
-
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{"avx512",
@@ -756,9 +731,7 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q4_0_groups,
                                        &attention_scores_f16,
                                        &matmul_q4_k_q8_k_avx512,
-                                       &softmax_exp,
-                                       &sum_exp,
-                                       &silu_mul};
+                                       &softmax_exp};
 
 }  // namespace sy::engine::kernels
 
