@@ -6,14 +6,16 @@
 // each, per CPU second of the calling thread (with more threads it also spins for the others).
 //
 //   engine_matvec_bench [--type q4_k] [--rows 2048] [--cols 2048] [--threads 1] [--reps 200]
-//                       [--ring-mb 512] [--rounds 3]
+//                       [--ring-mb 512] [--rounds 3] [--huge 0|1]
 
+#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -32,6 +34,7 @@ using namespace sy::engine::kernels;
 struct Args {
   std::string type = "q4_k";
   size_t rows = 2048, cols = 2048, threads = 1, reps = 200, ring_mb = 512, rounds = 3;
+  bool huge = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -52,6 +55,8 @@ Args parse(int argc, char** argv) {
       a.ring_mb = std::stoul(v);
     else if (k == "--rounds")
       a.rounds = std::stoul(v);
+    else if (k == "--huge")
+      a.huge = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -145,14 +150,25 @@ int main(int argc, char** argv) {
   // Q8_0 / Q4_0 in 16-row groups, as LlamaCpu regroups them at load (kernels/cpu/row_groups.h).
   const bool grouped = groupable(type);
   if (grouped) regroup(type, a.cols, first.data(), first.data(), a.rows / kGroupRows);
-  std::vector<std::vector<std::byte>> storage(ring, first);
+  // The ring in one anonymous mapping, in 2 MiB pages with --huge 1 (as LlamaCpu holds the
+  // weights it copies at load), else in 4 KiB pages.
+  const size_t ring_bytes = ring * mat_bytes;
+  void* mem = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+  if (mem == MAP_FAILED) return 1;
+  ::madvise(mem, ring_bytes, a.huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  std::vector<std::byte*> storage;
+  for (size_t i = 0; i < ring; ++i) {
+    storage.push_back(static_cast<std::byte*>(mem) + i * mat_bytes);
+    std::memcpy(storage.back(), first.data(), mat_bytes);
+  }
   std::vector<MatrixView> all, one;
-  for (auto& s : storage) all.push_back({type, s.data(), a.rows, a.cols, grouped});
+  for (std::byte* s : storage) all.push_back({type, s, a.rows, a.cols, grouped});
   // The in-cache set: the first rows of one matrix, 512 KiB per thread (whole groups: a
   // grouped view's rows past its last group are read as row-major).
   size_t hot_rows = std::clamp<size_t>((a.threads << 19) / row_bytes, 1, a.rows);
   if (grouped && hot_rows >= kGroupRows && hot_rows < a.rows) hot_rows -= hot_rows % kGroupRows;
-  one.push_back({type, storage[0].data(), hot_rows, a.cols, grouped});
+  one.push_back({type, storage[0], hot_rows, a.cols, grouped});
 
   const CpuKernels& k = select_cpu_kernels();
   MatvecScratch scratch;

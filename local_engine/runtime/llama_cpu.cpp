@@ -214,37 +214,85 @@ constexpr size_t kGroupChunkBytes = size_t{1} << 20;
 
 }  // namespace
 
+namespace {
+
+// Anonymous memory for the copies of the weights, in 2 MiB pages where the kernel gives them: a
+// decode step streams every weight once, and in 4 KiB pages that is a TLB miss and a hardware
+// prefetch stream cut short every 4 KiB (one thread's matvec streaming, engine_matvec_bench
+// --huge: Q8_0 17-20 -> 28-31 GB/s). One mapping for all the matrices: most are smaller than a
+// huge page. `keep` owns it; returns the 2 MiB-aligned start.
+std::byte* allocate_weights(size_t bytes, std::vector<std::shared_ptr<void>>& keep) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t mapped = bytes + kHuge;
+  void* mem = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw EngineError("cannot allocate memory for the weights");
+  keep.emplace_back(mem, [mapped](void* p) { ::munmap(p, mapped); });
+  const uintptr_t start = (reinterpret_cast<uintptr_t>(mem) + kHuge - 1) / kHuge * kHuge;
+  ::madvise(reinterpret_cast<void*>(start), bytes, MADV_HUGEPAGE);  // advice: may be refused
+  return reinterpret_cast<std::byte*>(start);
+}
+
+size_t matrix_bytes(const kernels::MatrixView& w) {
+  const auto traits = tensor_type_traits(w.type);
+  return w.rows * (w.cols / traits.block_size * traits.block_bytes);
+}
+
+}  // namespace
+
 void LlamaCpu::group_weights() {
   const bool mapped = model_.file()->is_mapped();
-  auto group = [&](kernels::MatrixView& w) {
-    if (!kernels::groupable(w.type) || w.grouped || w.rows < kernels::kGroupRows) return;
-    const size_t gb = kernels::group_bytes(w.type, w.cols);
-    const size_t n_groups = w.rows / kernels::kGroupRows;
-    const size_t bytes = w.rows * (gb / kernels::kGroupRows);
-    void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) throw EngineError("cannot allocate the regrouped weights");
-    grouped_.emplace_back(mem, [bytes](void* p) { ::munmap(p, bytes); });
-    const auto* src = static_cast<const std::byte*>(w.data);
-    auto* dst = static_cast<std::byte*>(mem);
+  std::vector<kernels::MatrixView*> matrices;
+  for (Layer& layer : layers_) {
+    for (kernels::MatrixView* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
+                                   &layer.w_up, &layer.w_down}) {
+      matrices.push_back(w);
+    }
+  }
+  matrices.push_back(&output_);
+  // Regrouped (Q8_0 / Q4_0 of at least one group) or, from a mapped file, copied as they are;
+  // the rest (the file read into memory) stays where it is.
+  auto regroups = [](const kernels::MatrixView& w) {
+    return kernels::groupable(w.type) && w.rows >= kernels::kGroupRows;
+  };
+  auto moves = [&](const kernels::MatrixView& w) { return !w.grouped && (regroups(w) || mapped); };
+  // Each matrix at a cache-line multiple: 4 KiB, so that no page holds two.
+  constexpr size_t kAlign = 4096;
+  size_t total = 0;
+  for (const kernels::MatrixView* w : matrices)
+    if (moves(*w)) total += (matrix_bytes(*w) + kAlign - 1) / kAlign * kAlign;
+  if (total == 0) return;
+  std::byte* next = allocate_weights(total, grouped_);
+  for (kernels::MatrixView* w : matrices) {
+    if (!moves(*w)) continue;
+    const auto* src = static_cast<const std::byte*>(w->data);
+    std::byte* dst = next;
+    const size_t bytes = matrix_bytes(*w);
+    next += (bytes + kAlign - 1) / kAlign * kAlign;
+    if (!regroups(*w)) {
+      // Row-major as in the file: copied a chunk at a time, each replacing the file's pages.
+      for (size_t at = 0; at < bytes; at += kGroupChunkBytes) {
+        const size_t n = std::min(kGroupChunkBytes, bytes - at);
+        std::memcpy(dst + at, src + at, n);
+        drop_pages(src + at, src + at + n);
+      }
+      drop_pages(src, src + bytes);
+      w->data = dst;
+      continue;
+    }
+    const size_t gb = kernels::group_bytes(w->type, w->cols);
+    const size_t n_groups = w->rows / kernels::kGroupRows;
     const size_t chunk = std::max<size_t>(1, kGroupChunkBytes / gb);
     for (size_t g = 0; g < n_groups; g += chunk) {
       const size_t n = std::min(chunk, n_groups - g);
-      kernels::regroup(w.type, w.cols, src + g * gb, dst + g * gb, n);
+      kernels::regroup(w->type, w->cols, src + g * gb, dst + g * gb, n);
       if (mapped) drop_pages(src + g * gb, src + (g + n) * gb);
     }
     // The rows past the last group stay row-major, where they were.
     std::memcpy(dst + n_groups * gb, src + n_groups * gb, bytes - n_groups * gb);
     if (mapped) drop_pages(src, src + bytes);
-    w.data = mem;
-    w.grouped = true;
-  };
-  for (Layer& layer : layers_) {
-    for (kernels::MatrixView* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
-                                   &layer.w_up, &layer.w_down}) {
-      group(*w);
-    }
+    w->data = dst;
+    w->grouped = true;
   }
-  group(output_);
   if (c_.tied_output) token_embd_ = output_;
 }
 
@@ -597,13 +645,8 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t kv_head, const float*
       scores[i] = score;
       max = std::max(max, score);
     }
-    float sum = 0;
-    for (size_t i = 0; i < end - begin; ++i) {
-      scores[i] = std::exp(scores[i] - max);
-      sum += scores[i];
-    }
     maxima[g] = max;
-    sums[g] = sum;
+    sums[g] = kernels_.softmax_exp(scores, end - begin, max);
     std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
   }
   if (f16) {

@@ -1,9 +1,10 @@
 #pragma once
 // The CPU forward pass of the Llama family and its relatives: the same computation as
 // reference/llama_reference (every architecture of model/architecture.h), but over the weights
-// in the mapped GGUF file (F32, F16, BF16, Q4_K, Q6_K in place; Q8_0 and Q4_0 matrices
-// regrouped at load into 16-row groups for the row-group kernels, kernels/cpu/row_groups.h,
-// each copy replacing the file's pages in memory) with the cpuid-selected kernels, and a
+// of the GGUF file (Q8_0 and Q4_0 matrices regrouped at load into 16-row groups for the
+// row-group kernels, kernels/cpu/row_groups.h; the other types copied as they are; both into
+// 2 MiB pages where the kernel gives them, each copy replacing the mapped file's pages in
+// memory) with the cpuid-selected kernels, and a
 // paged KV cache (KvCache) in F16 by default (F32 on request, for tests). Matrix rows are split
 // across a thread pool; every row is computed the same way whatever the thread count or the
 // other tokens of the step, so results depend on neither.
@@ -135,7 +136,8 @@ class LlamaCpu {
   // The weights and step buffers; both constructors end here.
   void init();
   // Regroups every Q8_0 / Q4_0 matrix the pass multiplies (the tied embedding too: embed reads
-  // its rows back from the groups) into anonymous memory, a chunk at a time, dropping each
+  // its rows back from the groups), and copies the others of a mapped file as they are, into
+  // anonymous memory in huge pages, a chunk at a time, dropping each
   // chunk's pages of the file mapping as soon as it is copied: the copy replaces the file's
   // pages, so peak RSS stays the file's size plus one chunk. The file itself is untouched (a
   // dropped page reads back from it), so the GGUF writer and the CUDA path see the original.
@@ -243,7 +245,7 @@ class LlamaCpu {
   std::vector<float> attn_units_;
   std::vector<size_t> attn_pair_units_;
   kernels::ActivationBatch batch_;  // the quantized activations of the current matmul
-  std::vector<std::shared_ptr<void>> grouped_;  // the regrouped matrices' memory (munmap)
+  std::vector<std::shared_ptr<void>> grouped_;  // the copied matrices' memory (munmap)
   LayerOffload offload_;            // empty: every layer here
   ForwardProfile* profile_ = nullptr;
 };

@@ -158,6 +158,13 @@ struct CpuKernels {
   // and activation t, bit for bit (matmul_q4_k.h). nullptr where the set has none.
   void (*matmul_q4_k_q8_k)(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride);
+
+  // Attention's softmax: x[i] = exp(x[i] - max) for i < n; returns the sum of the new x[i].
+  // The generic set calls std::exp and sums in index order; the x86 sets evaluate exp with a
+  // polynomial within a few float ulps of it and sum in lanes (bounds in tests/local_engine/
+  // kernels/exp_kernels_test.cpp): the same bits for the same input on one set, so results
+  // still depend on neither the batch nor the thread count.
+  float (*softmax_exp)(float* x, size_t n, float max);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

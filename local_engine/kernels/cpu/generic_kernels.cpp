@@ -183,6 +183,15 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
   }
 }
 
+float softmax_exp(float* x, size_t n, float max) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  return sum;
+}
+
 }  // namespace
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n) {
@@ -245,7 +254,9 @@ const CpuKernels& generic_cpu_kernels() {
                                   &attention_values_f16,
                                   &matmul_q8_0_groups,
                                   &matmul_q4_0_groups,
-                                  &attention_scores_f16};
+                                  &attention_scores_f16,
+                                  nullptr,  // matmul_q4_k_q8_k: matmul_q4_k.cpp runs the dots
+                                  &softmax_exp};
   return kernels;
 }
 

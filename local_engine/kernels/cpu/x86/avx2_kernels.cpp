@@ -647,6 +647,54 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
   }
 }
 
+// As exp512 in avx512_kernels.cpp, without scalef: 2^n is built in the exponent field, so x is
+// clamped to [-87.6, 88.3] (n in [-126, 127]; from -87.34 the product with p is a denormal) and
+// lanes below -87.6 are set to 0 (exp there is below 1e-38, a denormal in the generic set).
+inline __m256 exp256(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.6f);
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_set1_ps(88.3f), _mm256_max_ps(lo, x));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i bits =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+// The first `left` (< 8) lanes set, for masked loads and stores of a tail.
+inline __m256i tail_mask(size_t left) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+float softmax_exp(float* x, size_t n, float max) {
+  const __m256 m = _mm256_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  if (i < n) {
+    const __m256i k = tail_mask(n - i);
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(k),
+                                   exp256(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), m)));
+    _mm256_maskstore_ps(x + i, k, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  return hsum(acc);
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx2Kernels{"avx2",
@@ -666,7 +714,8 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q8_0_groups,
                                      &matmul_q4_0_groups,
                                      &attention_scores_f16,
-                                     &matmul_q4_k_q8_k_avx2};
+                                     &matmul_q4_k_q8_k_avx2,
+                                     &softmax_exp};
 
 }  // namespace sy::engine::kernels
 

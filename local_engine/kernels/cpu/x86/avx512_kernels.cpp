@@ -673,6 +673,44 @@ void matmul_q4_0_groups(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
   matmul_groups<GroupQ4_0>(w, n_groups, n_blocks, x, n_tokens, out, out_stride);
 }
 
+// exp(x) = 2^n * e^r, n = round(x * log2 e), r = x - n ln 2 (in two parts, Cody-Waite), e^r
+// by Cephes' degree-6 expf polynomial; scalef applies 2^n, underflowing to denormals and 0 and
+// overflowing to infinity as exp does. The clamps keep n finite; NaN stays NaN (max and min
+// return their second operand when one is NaN).
+inline __m512 exp512(__m512 x) {
+  x = _mm512_min_ps(_mm512_set1_ps(128.0f), _mm512_max_ps(_mm512_set1_ps(-150.0f), x));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+float softmax_exp(float* x, size_t n, float max) {
+  const __m512 m = _mm512_set1_ps(max);
+  __m512 acc = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
+    _mm512_storeu_ps(x + i, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+    _mm512_mask_storeu_ps(x + i, k, e);
+    acc = _mm512_mask_add_ps(acc, k, acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{"avx512",
@@ -692,7 +730,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q8_0_groups,
                                        &matmul_q4_0_groups,
                                        &attention_scores_f16,
-                                       &matmul_q4_k_q8_k_avx512};
+                                       &matmul_q4_k_q8_k_avx512,
+                                       &softmax_exp};
 
 }  // namespace sy::engine::kernels
 
