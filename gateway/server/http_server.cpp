@@ -326,7 +326,9 @@ class Exchange : public ResponseWriter, public std::enable_shared_from_this<Exch
     if (strand == nullptr || strand->running_in_this_thread()) {
       net::post(strand_, std::move(work));
     } else {
-      net::dispatch(strand_, std::move(work));
+      // Through the concrete strand, not the type-erased executor: the any_io_executor layer
+      // wrapped the work once more (a type-erased function and its allocation per call).
+      net::dispatch(*strand, std::move(work));
     }
   }
 
