@@ -801,13 +801,19 @@ void Exchange::finish() {
 }
 
 void Exchange::on_cancel(std::function<void()> callback) {
-  on_strand([this, callback = std::move(callback)]() mutable {
+  auto install = [this, callback = std::move(callback)]() mutable {
     if (cancelled_) {
       run_guarded(callback);
     } else if (!finished_) {
       on_cancel_ = std::move(callback);
     }
-  });
+  };
+  // From the connection's own strand (a handler registering it inside dispatch(), the usual
+  // case) it is installed at once: it touches no connection state, so there is no re-entry to
+  // avoid, and a post would cost every request a trip through the event loop (a reactor poll).
+  auto* strand = strand_.target<net::strand<net::io_context::executor_type>>();
+  if (strand != nullptr && strand->running_in_this_thread()) return install();
+  on_strand(std::move(install));
 }
 
 }  // namespace
