@@ -209,6 +209,7 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
                 }
               });
             },
+        .want_success_headers = false,  // see on_head
     };
     http_call_ = backend_->client_.start(std::move(*encoded), backend_->options_.timeouts,
                                          std::move(handlers));

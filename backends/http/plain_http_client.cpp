@@ -1,8 +1,10 @@
 #include "plain_http_client.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -40,6 +42,13 @@ constexpr size_t kMaxIdlePerHost = 256;
 constexpr std::chrono::seconds kMaxIdleAge{110};
 // Resolved names are reused for a minute, as curl's DNS cache does.
 constexpr std::chrono::seconds kResolveTtl{60};
+// Parsed upstream URLs kept (a backend has a handful; the bound only guards odd callers).
+constexpr size_t kMaxCachedTargets = 256;
+
+// How deep this thread is in PlainHttpClient::start(). start() runs a call's first steps at
+// once when it can (see there), but handlers must never run inside it: while this is non-zero
+// a completion is posted instead of called.
+thread_local int starting_depth = 0;
 
 Error make_error(ErrorKind kind, std::string message) {
   return Error{.kind = kind, .message = std::move(message)};
@@ -226,6 +235,8 @@ class PlainTransfer final : public HttpCall, public std::enable_shared_from_this
     headers_.clear();
   }
   void on_field(std::string_view name, std::string_view value) {
+    // A caller that reads no 2xx headers is not handed copies of them.
+    if (!handlers_.want_success_headers && status_ >= 200 && status_ < 300) return;
     headers_.emplace_back(lower(name), std::string(value));
   }
   void on_header() {
@@ -249,7 +260,7 @@ class PlainTransfer final : public HttpCall, public std::enable_shared_from_this
   HttpRequest request_;
   HttpTimeouts timeouts_;
   HttpHandlers handlers_;
-  Target target_;
+  std::shared_ptr<const Target> target_;
   std::string wire_;  // the serialized request
   size_t written_ = 0;
   bool retried_ = false;  // a dead pooled connection was replaced once already
@@ -310,7 +321,15 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
                                   HttpHandlers handlers) {
     auto transfer = std::make_shared<Transfer>(weak_from_this(), std::move(request), timeouts,
                                                std::move(handlers));
-    asio::post(strand_, [self = shared_from_this(), transfer] { self->begin(transfer); });
+    // Dispatched: from this client's own thread with the strand free (the usual case: the
+    // backend call runs on its caller's thread), the request is written now instead of after a
+    // trip through the event loop (a reactor poll and a strand hop per call). Handlers still
+    // never run inside start(): completions reached before it returns are posted.
+    struct Depth {
+      Depth() { ++starting_depth; }
+      ~Depth() { --starting_depth; }
+    } depth;
+    asio::dispatch(strand_, [self = shared_from_this(), transfer] { self->begin(transfer); });
     return transfer;
   }
 
@@ -351,16 +370,27 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     Clock::time_point expires;
   };
 
+  // A backend calls the same few URLs over and over: each is parsed once (null: not a URL
+  // this client can call).
+  std::shared_ptr<const Target> target_of(const std::string& url) {
+    if (auto it = targets_.find(url); it != targets_.end()) return it->second;
+    auto parsed = parse_url(url);
+    if (!parsed) return nullptr;
+    if (targets_.size() >= kMaxCachedTargets) targets_.clear();
+    auto target = std::make_shared<const Target>(std::move(*parsed));
+    targets_.emplace(url, target);
+    return target;
+  }
+
   void begin(const std::shared_ptr<Transfer>& transfer) {
     if (transfer->phase_ == Phase::done) return;  // cancelled before it began
     if (shut_down_) return finish(transfer, fail(ErrorKind::cancelled, "cancelled"));
-    auto target = parse_url(transfer->request_.url);
-    if (!target) {
+    transfer->target_ = target_of(transfer->request_.url);
+    if (!transfer->target_) {
       return finish(transfer,
                     fail(ErrorKind::internal, "bad upstream URL: " + transfer->request_.url));
     }
-    transfer->target_ = std::move(*target);
-    transfer->wire_ = serialize(transfer->request_, transfer->target_);
+    transfer->wire_ = serialize(transfer->request_, *transfer->target_);
     transfer->request_.body = std::string();  // the wire copy is the one sent
     transfer->max_bytes_ = options_.max_response_bytes;
     transfer->started_ = transfer->last_activity_ = Clock::now();
@@ -372,7 +402,7 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
 
   // A pooled connection if one is alive, else a new one (or a wait for one, at the limit).
   void acquire(const std::shared_ptr<Transfer>& transfer) {
-    Pool& pool = pools_[transfer->target_.key];
+    Pool& pool = pools_[transfer->target_->key];
     const auto now = Clock::now();
     while (!pool.idle.empty()) {
       std::shared_ptr<Connection> connection = std::move(pool.idle.back());
@@ -404,9 +434,9 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     transfer->phase_ = Phase::connecting;
     transfer->last_activity_ = Clock::now();
     auto connection = std::make_shared<Connection>(strand_);
-    connection->key = transfer->target_.key;
+    connection->key = transfer->target_->key;
     transfer->connection_ = connection;
-    const Target& target = transfer->target_;
+    const Target& target = *transfer->target_;
     error_code ec;
     auto address = asio::ip::make_address(target.host, ec);
     if (!ec) {
@@ -425,12 +455,13 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
           if (resolve_ec || results.empty()) {
             return self->abort(transfer,
                                make_error(ErrorKind::upstream_unavailable,
-                                          "cannot resolve upstream host " + transfer->target_.host +
-                                              ": " + resolve_ec.message()));
+                                          "cannot resolve upstream host " +
+                                              transfer->target_->host + ": " +
+                                              resolve_ec.message()));
           }
           Resolved entry{.endpoints = {}, .expires = Clock::now() + kResolveTtl};
           for (const auto& result : results) entry.endpoints.push_back(result.endpoint());
-          self->resolved_[transfer->target_.key] = entry;
+          self->resolved_[transfer->target_->key] = entry;
           self->connect_to(transfer, connection, entry.endpoints);
         });
   }
@@ -441,13 +472,26 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     asio::async_connect(
         connection->socket, endpoints,
         [self = shared_from_this(), transfer, connection](const error_code& ec,
-                                                          const tcp::endpoint&) {
+                                                          const tcp::endpoint& endpoint) {
           if (transfer->connection_ != connection || transfer->phase_ == Phase::done) return;
           if (ec) {
             return self->abort(transfer, make_error(ErrorKind::upstream_unavailable,
                                                     "cannot connect to upstream: " + ec.message()));
           }
           error_code ignored;
+          // Connecting registered the socket for writability too; with edge-triggered epoll
+          // every ACK would then wake the loop for nothing. Re-registered for reads only
+          // (writes are tried at once and only rarely wait).
+          error_code ec2;
+          const auto protocol = endpoint.protocol();
+          auto fd = connection->socket.release(ec2);
+          if (!ec2) connection->socket.assign(protocol, fd, ec2);
+          if (ec2) {
+            if (!connection->socket.is_open() && fd >= 0) ::close(fd);
+            return self->abort(transfer, make_error(ErrorKind::upstream_unavailable,
+                                                    "cannot use the upstream connection: " +
+                                                        ec2.message()));
+          }
           connection->socket.set_option(tcp::no_delay(true), ignored);
           connection->socket.non_blocking(true, ignored);
           self->send(transfer, connection, false);
@@ -502,7 +546,14 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
   void start_reading(const std::shared_ptr<Transfer>& transfer) {
     transfer->phase_ = Phase::waiting_head;
     new_parser(*transfer);
-    if (transfer->connection_->buffer.size() > 0) return on_read(transfer, {});
+    if (transfer->connection_->buffer.size() > 0) {
+      if (starting_depth == 0) return on_read(transfer, {});
+      auto connection = transfer->connection_;
+      return asio::post(strand_, [self = shared_from_this(), transfer, connection] {
+        if (transfer->connection_ != connection || transfer->phase_ == Phase::done) return;
+        self->on_read(transfer, {});
+      });
+    }
     read_more(transfer);
   }
 
@@ -634,7 +685,15 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     transfer->wire_ = std::string();
     HttpHandlers handlers = std::move(transfer->handlers_);
     transfer->handlers_ = {};
-    if (handlers.on_complete) handlers.on_complete(std::move(result));
+    if (!handlers.on_complete) return;
+    if (starting_depth > 0) {
+      // Inside start() (a call that failed before anything went out): never call back there.
+      return asio::post(strand_, [on_complete = std::move(handlers.on_complete),
+                                  result = std::move(result)]() mutable {
+        on_complete(std::move(result));
+      });
+    }
+    handlers.on_complete(std::move(result));
   }
 
   void schedule_sweep() {
@@ -663,6 +722,7 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
   std::vector<std::shared_ptr<Transfer>> active_;  // began, not finished (see slot_)
   std::unordered_map<std::string, Pool> pools_;
   std::unordered_map<std::string, Resolved> resolved_;
+  std::unordered_map<std::string, std::shared_ptr<const Target>> targets_;  // by URL
   bool shut_down_ = false;
 };
 

@@ -112,8 +112,11 @@ measure() {  # name pid port
   after=$(ticks "$2")
   requests=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' <<<"$out")
   errors=$(sed -n 's/^RESULT.*errors=\([0-9]*\)/\1/p' <<<"$out")
+  # busy: the proxy's CPU time over the run's wall time (100% = one core saturated, so with
+  # one worker the proxy, not the clients or the upstream, is what limits requests/s).
   awk -v n="$1" -v t=$((after - before)) -v hz="$HZ" -v r="$requests" -v e="$errors" \
-    'BEGIN{ printf "%-10s %8d requests %4d errors  %6.1f us CPU/request\n", n, r, e, t * 1e6 / hz / r }'
+    -v d="${DURATION%s}" \
+    'BEGIN{ printf "%-10s %8d requests %4d errors  %6.1f us CPU/request  busy %3.0f%%\n", n, r, e, t * 1e6 / hz / r, t * 100 / hz / d }'
 }
 measure nginx "$NGINX_PID" "$PX"
 if [[ -n "$PERF_OUT" ]]; then

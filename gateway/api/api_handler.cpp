@@ -32,7 +32,13 @@ std::string request_id_for(const ServerRequest& request) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id(24, '0');
-  for (auto& c : id) c = kHex[rng() & 15];
+  // Each draw gives 16 random nibbles: two draws per id, not one per character.
+  uint64_t bits = rng();
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i == 16) bits = rng();
+    id[i] = kHex[bits & 15];
+    bits >>= 4;
+  }
   return id;
 }
 

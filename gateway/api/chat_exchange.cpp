@@ -1,7 +1,9 @@
 #include "api/chat_exchange.h"
 
 #include <chrono>
+#include <iterator>
 #include <mutex>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -190,16 +192,31 @@ void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& u
   s.baseline_cost = ctx.pricer->baseline(ctx.tenant, s.usage, ctx.day, s.price.cost);
 }
 
-Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
+namespace {
+
+Headers served_headers_with(const ExchangeContext& ctx, const Candidate& served_by,
+                            Headers policy_headers) {
   // Built in place with room for the surface's own few headers: an initializer list would
   // copy every pair once more, and a growing vector moves them all again.
   Headers headers;
-  headers.reserve(3 + ctx.policy_headers.size() + 3);
+  headers.reserve(3 + policy_headers.size() + 3);
   headers.emplace_back("x-request-id", ctx.request_id);
   headers.emplace_back("x-switchyard-backend", served_by.backend->info().name);
   headers.emplace_back("x-switchyard-model", served_by.model);
-  headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
+  std::move(policy_headers.begin(), policy_headers.end(), std::back_inserter(headers));
   return headers;
+}
+
+// served_headers for the exchange's one and only answer: the policy headers are moved out of
+// the context, not copied (their names are long enough to be heap strings, one each).
+Headers take_served_headers(ExchangeContext& ctx, const Candidate& served_by) {
+  return served_headers_with(ctx, served_by, std::exchange(ctx.policy_headers, {}));
+}
+
+}  // namespace
+
+Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
+  return served_headers_with(ctx, served_by, ctx.policy_headers);
 }
 
 void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
@@ -227,9 +244,11 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
   } else {
     const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
     // Moved in, not copied: on_done holds the request's whole ledger row.
+    // Mutable: called once, so the answer may take the context's policy headers.
     handlers.on_complete = [writer, ctx = std::move(ctx), legacy, shared_candidates,
                             on_done = std::move(on_done), prompt_tokens](
-                               Result<ChatResponse> result, const FallbackOutcome& outcome) {
+                               Result<ChatResponse> result,
+                               const FallbackOutcome& outcome) mutable {
       ExchangeSummary summary;
       describe(summary, result, outcome);
       if (!result) {
@@ -252,7 +271,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
             .id = (legacy ? "cmpl-" : "chatcmpl-") + ctx.request_id,
             .model = result->model.empty() ? served_by.model : result->model,
             .created = unix_now()};
-        Headers headers = served_headers(ctx, served_by);
+        Headers headers = take_served_headers(ctx, served_by);
         headers.emplace_back("content-type", "application/json");
         headers.emplace_back("x-switchyard-cost-usd", backends::format_usd(summary.price.cost));
         summary.http_status = 200;

@@ -326,7 +326,9 @@ class Exchange : public ResponseWriter, public std::enable_shared_from_this<Exch
     if (strand == nullptr || strand->running_in_this_thread()) {
       net::post(strand_, std::move(work));
     } else {
-      net::dispatch(strand_, std::move(work));
+      // Through the concrete strand, not the type-erased executor: the any_io_executor layer
+      // wrapped the work once more (a type-erased function and its allocation per call).
+      net::dispatch(*strand, std::move(work));
     }
   }
 
@@ -799,13 +801,19 @@ void Exchange::finish() {
 }
 
 void Exchange::on_cancel(std::function<void()> callback) {
-  on_strand([this, callback = std::move(callback)]() mutable {
+  auto install = [this, callback = std::move(callback)]() mutable {
     if (cancelled_) {
       run_guarded(callback);
     } else if (!finished_) {
       on_cancel_ = std::move(callback);
     }
-  });
+  };
+  // From the connection's own strand (a handler registering it inside dispatch(), the usual
+  // case) it is installed at once: it touches no connection state, so there is no re-entry to
+  // avoid, and a post would cost every request a trip through the event loop (a reactor poll).
+  auto* strand = strand_.target<net::strand<net::io_context::executor_type>>();
+  if (strand != nullptr && strand->running_in_this_thread()) return install();
+  on_strand(std::move(install));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/post.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -490,6 +492,72 @@ TEST_P(HttpClientTest, QueuedCallProceedsWhenTheCallAheadFails) {
   EXPECT_EQ(first.error_kind(), ErrorKind::upstream_unavailable);
   ASSERT_TRUE(second.result->has_value()) << second.error_message();
   EXPECT_EQ(second.body, "ok");
+}
+
+// start() called on the client's own loop thread may begin the call at once (no trip through
+// the event loop), but a handler must still never run inside start(): not for a call that
+// fails at once (an unusable URL), not for one that succeeds.
+TEST_P(HttpClientTest, StartOnTheLoopThreadNeverCallsBackInsideStart) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(http_response(200, "ok"))});
+  HttpClient client(io.io(), options());
+  std::atomic<bool> inside_start{false};
+  std::atomic<int> called_inside{0};
+  auto watched = [&](Recorder& rec) {
+    HttpHandlers handlers = rec.handlers();
+    handlers.on_head = [&, inner = handlers.on_head](int status, const Headers& headers) {
+      if (inside_start) called_inside++;
+      inner(status, headers);
+    };
+    handlers.on_complete = [&, inner = handlers.on_complete](Status result) {
+      if (inside_start) called_inside++;
+      inner(std::move(result));
+    };
+    return handlers;
+  };
+  Recorder good;
+  Recorder bad;
+  boost::asio::post(io.io(), [&] {
+    inside_start = true;
+    client.start(post(server.url()), fast_timeouts(), watched(good));
+    client.start(post("http://127.0.0.1:99999/v1"), fast_timeouts(), watched(bad));
+    inside_start = false;
+  });
+  ASSERT_TRUE(good.wait_done());
+  ASSERT_TRUE(bad.wait_done());
+  EXPECT_EQ(called_inside.load(), 0);
+  ASSERT_TRUE(good.result->has_value()) << good.error_message();
+  EXPECT_EQ(good.body, "ok");
+  EXPECT_FALSE(bad.result->has_value());
+}
+
+// A caller that reads no 2xx headers may be handed none (the built-in client skips copying
+// them); an error answer's headers always arrive.
+TEST_P(HttpClientTest, ErrorAnswersKeepTheirHeadersWhenSuccessHeadersAreNotWanted) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.push({send(http_response(200, "fine", {{"X-Seen", "ok"}}))});
+  server.push({send(http_response(503, "busy", {{"Retry-After", "7"}}))});
+  HttpClient client(io.io(), options());
+  Recorder ok;
+  HttpHandlers ok_handlers = ok.handlers();
+  ok_handlers.want_success_headers = false;
+  client.start(post(server.url()), fast_timeouts(), std::move(ok_handlers));
+  ASSERT_TRUE(ok.wait_done());
+  ASSERT_TRUE(ok.result->has_value()) << ok.error_message();
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "fine");
+  if (GetParam()) {
+    EXPECT_EQ(find_header(ok.headers, "x-seen"), std::nullopt);
+  }
+  Recorder failed;
+  HttpHandlers failed_handlers = failed.handlers();
+  failed_handlers.want_success_headers = false;
+  client.start(post(server.url()), fast_timeouts(), std::move(failed_handlers));
+  ASSERT_TRUE(failed.wait_done());
+  EXPECT_EQ(failed.status, 503);
+  EXPECT_EQ(find_header(failed.headers, "retry-after"), std::optional<std::string_view>("7"));
 }
 
 }  // namespace

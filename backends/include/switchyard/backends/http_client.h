@@ -48,6 +48,9 @@ struct HttpHandlers {
   // upstream_error (reset/cut after the head, response over max_response_bytes),
   // cancelled (cancel() was called).
   std::function<void(Status result)> on_complete;
+  // False: the caller reads no header of a 2xx answer, so a transport may hand on_head an
+  // empty list for one instead of copying every upstream header of every proxied request.
+  bool want_success_headers = true;
 };
 
 class HttpCall {
