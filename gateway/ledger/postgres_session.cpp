@@ -107,8 +107,8 @@ std::optional<PgResult> PgSession::try_exec(const std::string& sql,
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
-  if (PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                        values.data(), nullptr, nullptr, /*resultFormat=*/0) != 1) {
+  if (PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                        nullptr, nullptr, /*resultFormat=*/0) != 1) {
     return std::nullopt;
   }
   // The answer is awaited in slices rather than in one blocking PQgetResult, so `stop` is seen

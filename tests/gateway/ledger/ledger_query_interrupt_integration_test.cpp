@@ -44,9 +44,8 @@ TEST(LedgerQueryInterrupt, SqliteStopsARunningScanAndRefusesLaterQueries) {
   auto query = open_sqlite_ledger_query(path.string());
   {
     gateway::testing::SlowSqliteLedger slow(path);
-    auto running = std::async(std::launch::async, [&] {
-      return query->aggregate({.group_by = UsageGroup::tenant});
-    });
+    auto running = std::async(std::launch::async,
+                              [&] { return query->aggregate({.group_by = UsageGroup::tenant}); });
     ASSERT_TRUE(slow.wait_until_scanning(milliseconds(5000)));
     const auto asked = steady_clock::now();
     query->interrupt();
@@ -113,9 +112,8 @@ TEST_F(PostgresInterrupt, CancelsAQueryWaitingOnALockAndRefusesLaterQueries) {
 
   PgSession locker(url_);
   locker.exec("BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE", "lock");
-  auto running = std::async(std::launch::async, [&] {
-    return query->aggregate({.group_by = UsageGroup::tenant});
-  });
+  auto running = std::async(std::launch::async,
+                            [&] { return query->aggregate({.group_by = UsageGroup::tenant}); });
   ASSERT_TRUE(usage_query_waits());
   const auto asked = steady_clock::now();
   query->interrupt();
