@@ -247,6 +247,7 @@ size_t Gateway::backend_count() const { return parts_->catalog->backend_count();
 void Gateway::shutdown() {
   if (parts_->shutting_down.exchange(true)) return;
   parts_->handler->set_draining();
+  parts_->handler->interrupt_usage_queries();
   if (parts_->batch) parts_->batch->stop();
   Parts* parts = parts_.get();
   parts->server->drain(config_->limits.drain_timeout, [parts] {

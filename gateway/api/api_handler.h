@@ -58,6 +58,11 @@ class ApiHandler : public RequestHandler {
   std::shared_ptr<BodySink> body_sink(const ServerRequest& head) override;
 
   void set_draining() { draining_ = true; }
+  // For shutdown: running usage queries stop now and answer 503 (usage_routes.cpp), so a long
+  // read cannot hold the drain; later ones are refused the same way. Reads only: no row is lost.
+  void interrupt_usage_queries() {
+    if (usage_query_) usage_query_->interrupt();
+  }
   // Where request metrics go and what GET /metrics renders; set before serving (none: 404).
   void set_metrics(std::shared_ptr<metrics::GatewayMetrics> metrics) {
     metrics_ = std::move(metrics);

@@ -266,6 +266,18 @@ void ApiHandler::usage(const ServerRequest& request, const std::string& request_
         writer->respond(200, {{"content-type", "application/json"}, {"x-request-id", request_id}},
                         std::move(body));
       };
+    } catch (const LedgerQueryInterrupted& e) {
+      // Shutdown gave the read up: the client may ask another instance, or this one again.
+      spdlog::info("request_id={} usage: {}", request_id, e.what());
+      return [writer, request_id] {
+        ErrorReply reply = openai_error_reply(
+            Error{.kind = ErrorKind::overloaded,
+                  .message = "The gateway is shutting down; the usage query was stopped. Retry",
+                  .retry_after = std::chrono::seconds(1),
+                  .code = "shutting_down"});
+        reply.headers.emplace_back("x-request-id", request_id);
+        writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));
+      };
     } catch (const std::exception& e) {
       spdlog::error("request_id={} usage: {}", request_id, e.what());
     }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,12 +46,25 @@ struct UsageTotals {
   bool operator==(const UsageTotals&) const = default;
 };
 
-// Thread-safe: aggregate() may be called from any thread.
+// What aggregate() throws once interrupt() has been called: the read was given up. Only the
+// store's read side is touched, so nothing recorded is lost.
+class LedgerQueryInterrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thread-safe: aggregate() and interrupt() may be called from any thread.
 class LedgerQuery {
  public:
   virtual ~LedgerQuery() = default;
-  // Groups ordered by their value. Throws std::runtime_error when the store cannot be read.
+  // Groups ordered by their value. Throws std::runtime_error when the store cannot be read,
+  // LedgerQueryInterrupted when interrupt() stopped it.
   virtual std::vector<UsageTotals> aggregate(const UsageQuery& query) = 0;
+  // For shutdown: every aggregate() running now stops promptly (SQLite: within a few thousand
+  // virtual-machine steps; PostgreSQL: a cancel request to the server, within ~100 ms), and
+  // every later one throws at once. Irreversible; never blocks on a running query. Not covered:
+  // opening a PostgreSQL connection (bounded by its connect_timeout, 5 s by default).
+  virtual void interrupt() = 0;
 };
 
 // A ledger file that does not exist yet has no rows (nothing was recorded).

@@ -1,6 +1,8 @@
 // LedgerQuery over the PostgreSQL ledger: one connection, opened on first use and again after
-// it was lost, used by one query at a time.
+// it was lost, used by one query at a time. interrupt() is a flag the running query's wait
+// watches (PgSession::try_exec sends the server a cancel request); later queries see it first.
 
+#include <atomic>
 #include <mutex>
 #include <stdexcept>
 
@@ -17,13 +19,13 @@ class PostgresLedgerQuery final : public LedgerQuery {
 
   std::vector<UsageTotals> aggregate(const UsageQuery& query) override {
     std::lock_guard lock(mutex_);
+    if (interrupted_.load()) throw_interrupted();
     if (!session_ || !session_->connected()) session_ = std::make_unique<PgSession>(url_);
-    PgResult exists =
-        session_->exec("SELECT to_regclass('ledger') IS NOT NULL", "reading the schema");
+    PgResult exists = exec("SELECT to_regclass('ledger') IS NOT NULL", "reading the schema", {});
     if (pg_value(exists, 0, 0) != "t") return {};  // no writer has migrated it yet
     const UsageSql sql = usage_sql(query, SqlDialect::postgres);
-    std::vector<PgParam> params(sql.params.begin(), sql.params.end());
-    PgResult r = session_->exec(sql.sql, "reading usage", params);
+    const std::vector<PgParam> params(sql.params.begin(), sql.params.end());
+    PgResult r = exec(sql.sql, "reading usage", params);
     std::vector<UsageTotals> out;
     for (int n = 0; n < pg_rows(r); ++n) {
       UsageTotals t;
@@ -40,8 +42,24 @@ class PostgresLedgerQuery final : public LedgerQuery {
     return out;
   }
 
+  void interrupt() override { interrupted_.store(true); }
+
  private:
+  [[noreturn]] static void throw_interrupted() {
+    throw LedgerQueryInterrupted("ledger: the usage query was interrupted");
+  }
+
+  // Any failure once interrupted is the interruption (57014 query_canceled, mostly).
+  PgResult exec(const std::string& sql, const std::string& what,
+                const std::vector<PgParam>& params) {
+    auto result = session_->try_exec(sql, params, interrupted_);
+    if (result) return std::move(*result);
+    if (interrupted_.load()) throw_interrupted();
+    throw std::runtime_error("ledger: " + what + ": " + session_->last_error());
+  }
+
   const std::string url_;
+  std::atomic<bool> interrupted_{false};
   std::mutex mutex_;
   std::unique_ptr<PgSession> session_;
 };

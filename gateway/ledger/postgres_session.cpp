@@ -1,7 +1,10 @@
 #include "ledger/postgres_session.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
+#include <chrono>
 #include <stdexcept>
 
 namespace sy::gateway {
@@ -91,6 +94,62 @@ std::optional<PgResult> PgSession::try_exec(const std::string& sql,
     return std::nullopt;
   }
   return result;
+}
+
+std::optional<PgResult> PgSession::try_exec(const std::string& sql,
+                                            const std::vector<PgParam>& params,
+                                            const std::atomic<bool>& stop) {
+  using std::chrono::steady_clock;
+  copy_error_.clear();
+  sqlstate_.clear();
+  if (!conn_) return std::nullopt;
+  pg_conn* conn = conn_.get();
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
+  if (PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                        nullptr, nullptr, /*resultFormat=*/0) != 1) {
+    return std::nullopt;
+  }
+  // The answer is awaited in slices rather than in one blocking PQgetResult, so `stop` is seen
+  // within a slice. A cancel request that reaches the server before it started the command is
+  // ignored by the server, hence the repeats until the answer comes.
+  constexpr int kSliceMs = 50;
+  constexpr auto kCancelEvery = std::chrono::milliseconds(200);
+  steady_clock::time_point next_cancel{};
+  struct FreeCancel {
+    void operator()(PGcancel* cancel) const { PQfreeCancel(cancel); }
+  };
+  while (PQisBusy(conn)) {
+    if (stop.load() && steady_clock::now() >= next_cancel) {
+      std::unique_ptr<PGcancel, FreeCancel> cancel(PQgetCancel(conn));
+      char why[256];
+      if (cancel) PQcancel(cancel.get(), why, sizeof why);
+      next_cancel = steady_clock::now() + kCancelEvery;
+    }
+    pollfd ready{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
+    if (ready.fd < 0) break;
+    if (::poll(&ready, 1, kSliceMs) < 0 && errno != EINTR) break;
+    // A lost connection ends the wait: PQgetResult below then reports it.
+    if (PQconsumeInput(conn) != 1) break;
+  }
+  // Every result is read, so the connection is ready for the next command; the first failure
+  // (or else the last result) is the answer.
+  PgResult answer;
+  bool failed = false;
+  while (PgResult r{PQgetResult(conn)}) {
+    const ExecStatusType status = PQresultStatus(r.get());
+    if (failed) continue;
+    failed = status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;
+    answer = std::move(r);
+    if (!connected()) break;
+  }
+  if (!answer || failed) {
+    const char* state = answer ? PQresultErrorField(answer.get(), PG_DIAG_SQLSTATE) : nullptr;
+    if (state) sqlstate_ = state;
+    return std::nullopt;
+  }
+  return answer;
 }
 
 PgResult PgSession::exec(const std::string& sql, const std::string& what,

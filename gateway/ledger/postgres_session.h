@@ -7,6 +7,7 @@
 //
 // Not thread-safe: one thread uses a session at a time.
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,12 @@ class PgSession {
   // Runs `sql` with text parameters ($1...); with none, `sql` may hold several statements.
   // nullopt on failure (last_error() says why).
   std::optional<PgResult> try_exec(const std::string& sql, const std::vector<PgParam>& params = {});
+  // As try_exec with parameters, but the wait for the answer watches `stop` (another thread
+  // sets it): once it is true the server is sent a cancel request (again every 200 ms until it
+  // answers), so the command ends within ~100 ms with SQLSTATE 57014 (query_canceled) unless
+  // its answer was already on its way. The connection stays usable.
+  std::optional<PgResult> try_exec(const std::string& sql, const std::vector<PgParam>& params,
+                                   const std::atomic<bool>& stop);
   // As try_exec, but throws std::runtime_error("ledger: <what>: <server message>").
   PgResult exec(const std::string& sql, const std::string& what,
                 const std::vector<PgParam>& params = {});

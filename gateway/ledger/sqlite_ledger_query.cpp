@@ -1,8 +1,11 @@
 // LedgerQuery over the SQLite ledger: a read-only connection per query, so queries from any
 // thread (or the CLI beside a running gateway) never contend with the writer beyond WAL.
+// interrupt() is a flag the connection's progress and busy handlers read: no other thread ever
+// touches a connection, so stopping a query cannot race its close.
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 #include <stdexcept>
 
@@ -21,13 +24,28 @@ class SqliteLedgerQuery final : public LedgerQuery {
   explicit SqliteLedgerQuery(std::string path) : path_(std::move(path)) {}
 
   std::vector<UsageTotals> aggregate(const UsageQuery& query) override {
+    if (interrupted_.load()) throw_interrupted();
     std::error_code ec;
     if (!std::filesystem::exists(path_, ec)) return {};  // nothing recorded yet
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
     Db db(raw);
     if (rc != SQLITE_OK) fail(db.get(), "opening " + path_);
-    sqlite3_busy_timeout(db.get(), 5000);
+    // A scan over a big ledger runs for seconds: every kProgressSteps steps of SQLite's virtual
+    // machine it asks whether to go on, and stops (SQLITE_INTERRUPT) once interrupted.
+    sqlite3_progress_handler(
+        db.get(), kProgressSteps,
+        [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; },
+        &interrupted_);
+    // The writer's lock is waited for up to 5 s (as sqlite3_busy_timeout), unless interrupted.
+    sqlite3_busy_handler(
+        db.get(),
+        [](void* flag, int tries) {
+          if (static_cast<std::atomic<bool>*>(flag)->load() || tries >= 500) return 0;
+          sqlite3_sleep(10);
+          return 1;
+        },
+        &interrupted_);
     if (!has_ledger_table(db.get())) return {};
     const UsageSql sql = usage_sql(query, SqlDialect::sqlite);
     sqlite3_stmt* raw_stmt = nullptr;
@@ -59,13 +77,25 @@ class SqliteLedgerQuery final : public LedgerQuery {
     return out;
   }
 
+  void interrupt() override { interrupted_.store(true); }
+
  private:
-  [[noreturn]] static void fail(sqlite3* db, const std::string& what) {
+  // Enough steps to keep the check's cost invisible, few enough to stop within microseconds.
+  static constexpr int kProgressSteps = 1000;
+
+  [[noreturn]] void throw_interrupted() const {
+    throw LedgerQueryInterrupted("ledger: the usage query over " + path_ + " was interrupted");
+  }
+
+  // Whatever failed once interrupted (SQLITE_INTERRUPT, or SQLITE_BUSY from the busy handler)
+  // was the interruption.
+  [[noreturn]] void fail(sqlite3* db, const std::string& what) const {
+    if (interrupted_.load()) throw_interrupted();
     throw std::runtime_error("ledger: " + what + ": " +
                              (db ? sqlite3_errmsg(db) : "out of memory"));
   }
 
-  static bool has_ledger_table(sqlite3* db) {
+  bool has_ledger_table(sqlite3* db) const {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db,
                            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'",
@@ -73,10 +103,14 @@ class SqliteLedgerQuery final : public LedgerQuery {
       fail(db, "reading the schema");
     }
     Stmt stmt(raw);
-    return sqlite3_step(stmt.get()) == SQLITE_ROW;
+    // An interrupted (or failed) read is not an absent table: that would answer "no usage".
+    const int step = sqlite3_step(stmt.get());
+    if (step != SQLITE_ROW && step != SQLITE_DONE) fail(db, "reading the schema");
+    return step == SQLITE_ROW;
   }
 
   const std::string path_;
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace

@@ -6,6 +6,8 @@
 #
 # TOTAL_SECONDS (default 30; SWITCHYARD_FUZZ_SECONDS overrides) is split over the targets.
 # Exit 77 (CTest: skipped) when AFL++ is not installed. Findings stay in BUILD_DIR/afl/<target>/.
+# SWITCHYARD_FUZZ_STARTUP_SECONDS (default 300): how long afl-fuzz may take beyond its fuzzing
+# time (startup and seed calibration, slow on a loaded machine) before it is stopped.
 set -euo pipefail
 
 src=$(cd "$1" && pwd)
@@ -54,25 +56,44 @@ fi
 
 per=$((total / ${#targets[@]}))
 ((per >= 1)) || per=1
+# The test must pass on a loaded machine (CI shares 2 cores with parallel builds: load 10-20),
+# where one execution of a target can take a second or more and afl-fuzz's startup (fork server,
+# then calibrating every seed) takes minutes, none of which -V counts. So:
+# - AFL_FAST_CAL: 3 calibration runs per seed, not 8;
+# - AFL_FORKSRV_INIT_TMOUT: a minute for the fork server to come up;
+# - -t 10000: a slow execution is load, not a hang (hangs are not what this test fails on); a
+#   seed must still run within it. Not '10000+': AFL++ 4.04c then picks its own timeout after
+#   calibration, capped at 1 s, and a loaded machine's every second run counts as a hang;
+# - the outer guard only stops an afl-fuzz that never ends, and it stops it with SIGINT so the
+#   findings are written; reaching it is reported, not failed: findings are checked either way.
+# What still fails: the build, afl-fuzz aborting by itself (a seed that crashes, a broken setup),
+# and any crash found.
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
+export AFL_FAST_CAL=1 AFL_FORKSRV_INIT_TMOUT=60000
+exec_timeout=10000
+guard=$((per + ${SWITCHYARD_FUZZ_STARTUP_SECONDS:-300}))
 failed=0
 for t in "${targets[@]}"; do
   out="$build/afl/$t"
   rm -rf "$out"
   mkdir -p "$out"
-  # -V bounds the campaign; the outer timeout only guards against afl-fuzz itself hanging.
-  if ! timeout $((per + 60)) afl-fuzz -V "$per" -t 2000 -m none -i "$src/tests/fuzz/$t/corpus" \
-    -o "$out" -- "$build/fuzz_$t" >"$out/afl-fuzz.log" 2>&1; then
-    echo "fuzz: $t: afl-fuzz failed; last lines of $out/afl-fuzz.log:"
+  rc=0
+  timeout -s INT -k 30 "$guard" afl-fuzz -V "$per" -t "$exec_timeout" -m none \
+    -i "$src/tests/fuzz/$t/corpus" -o "$out" -- "$build/fuzz_$t" >"$out/afl-fuzz.log" 2>&1 ||
+    rc=$?
+  if ((rc == 124 || rc == 137)); then
+    echo "fuzz: $t: WARNING: afl-fuzz still running after ${guard}s (machine under load?);" \
+      "stopped, its findings checked below"
+  elif ((rc != 0)); then
+    echo "fuzz: $t: afl-fuzz failed (exit $rc); last lines of $out/afl-fuzz.log:"
     tail -n 15 "$out/afl-fuzz.log"
     failed=1
-    continue
   fi
   stats="$out/default/fuzzer_stats"
   execs=$(awk -F': ' '/^execs_done/ {print $2}' "$stats" 2>/dev/null || echo "?")
   paths=$(awk -F': ' '/^corpus_count/ {print $2}' "$stats" 2>/dev/null || echo "?")
   crashes=$(find "$out/default/crashes" -type f ! -name README.txt 2>/dev/null | sort)
-  echo "fuzz: $t: ${per}s, $execs executions, $paths corpus entries"
+  ((rc == 0)) && echo "fuzz: $t: ${per}s, ${execs:-0} executions, ${paths:-0} corpus entries"
   if [[ -n $crashes ]]; then
     echo "fuzz: $t: CRASHES (reproduce: $build/fuzz_$t < FILE):"
     echo "$crashes"

@@ -2,7 +2,7 @@
 // usage query held by a real lock in a real PostgreSQL (another session holds ACCESS EXCLUSIVE
 // on the ledger table), /healthz and a chat request still answer at once, a usage request over
 // usage.max_concurrent_queries gets 503 with retry-after in OpenAI's format, and once the lock
-// goes the held query answers the right totals; a drain waits for it rather than crashing.
+// goes the held query answers the right totals; a drain interrupts it (503) rather than waiting.
 
 #include <gtest/gtest.h>
 
@@ -153,7 +153,7 @@ TEST_F(UsageOffload, HealthAndChatAnswerWhileAUsageQueryIsHeld) {
   gateway->wait();
 }
 
-TEST_F(UsageOffload, DrainLetsAHeldQueryFinish) {
+TEST_F(UsageOffload, DrainInterruptsAHeldQuery) {
   auto gateway = start_gateway();
   gateway::PgSession locker(url_);
   locker.exec("BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE", "lock");
@@ -162,13 +162,19 @@ TEST_F(UsageOffload, DrainLetsAHeldQueryFinish) {
     return get_usage(client, "/savings");
   });
   ASSERT_TRUE(usage_query_waits());
-  gateway->shutdown();  // drain: the open request may finish within drain_timeout
-  locker.exec("COMMIT", "unlock");
+  // The lock is held throughout: only the interrupt (a cancel request to the server) can end
+  // the query before the 5 s drain deadline.
+  const auto asked = std::chrono::steady_clock::now();
+  gateway->shutdown();
   TestResponse answer = held.get();
-  EXPECT_EQ(answer.status, 200) << answer.body;
-  EXPECT_EQ(json::parse(answer.body, nullptr, false)["object"], "usage.savings");
+  EXPECT_EQ(answer.status, 503) << answer.body;
+  EXPECT_EQ(answer.header("retry-after"), "1");
+  EXPECT_EQ(json::parse(answer.body, nullptr, false)["error"]["code"], "shutting_down")
+      << answer.body;
   gateway->wait();
   gateway.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, milliseconds(3000));
+  locker.exec("COMMIT", "unlock");
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ class Gateway {
   uint16_t start() { return start(config_->listen.host, config_->listen.port); }
 
   // Graceful drain (new requests get 503; in-flight ones finish until the config's drain
-  // deadline), then stop. Safe from any thread and from a signal callback; idempotent.
+  // deadline, except usage queries, which are interrupted at once and answer 503), then stop.
+  // Safe from any thread and from a signal callback; idempotent.
   void shutdown();
   // Blocks until the gateway has stopped and its ledger is flushed. With `handle_signals`,
   // SIGTERM/SIGINT drain it.
