@@ -766,6 +766,22 @@ bool region_may_hold_finding(std::string_view text, const ByteRange& region) {
 
 namespace {
 
+// Whether an alphanumeric run from `as` on (cut at e) is 16+ bytes after \b and either
+// letter-led (six letters first: codice fiscale) or 26+ bytes (Base58).
+template <class WordStart>
+bool has_alnum16_run(const TextMasks& m, size_t as, size_t e, WordStart word_start) {
+  while (as < e) {
+    size_t ae = std::min(e, m.run_end(m.alnum, as));
+    if (ae - as >= 16 && word_start(as)) {
+      bool letter_led =
+          (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) & 0x3f) == 0x3f;
+      if (letter_led || ae - as >= 26) return true;
+    }
+    as = ae < e ? m.next_set(m.alnum, ae) : e;
+  }
+  return false;
+}
+
 // region_shapes() from the masks, one step per digit run, alphanumeric run or rare byte instead
 // of one per byte: the same rules (see region_shapes), tested against it on random text.
 uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const ByteRange& region);
@@ -829,16 +845,9 @@ uint8_t region_shapes_window(std::string_view text, const TextMasks& m, size_t b
     }
   }
   // Alphanumeric runs of 16+ after \b: only in a region with a token of 14+ bytes.
-  if (TextMasks::window(m.long_end, b) & r) {
-    for (size_t as = m.next_set(m.alnum, b); as < e;) {
-      size_t ae = std::min(e, m.run_end(m.alnum, as));
-      if (ae - as >= 16 && word_start(as)) {
-        bool letter_led =
-            (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) & 0x3f) == 0x3f;
-        if (letter_led || ae - as >= 26) shapes |= kShapeAlnum16;
-      }
-      as = ae < e ? m.next_set(m.alnum, ae) : e;
-    }
+  if ((TextMasks::window(m.long_end, b) & r) &&
+      has_alnum16_run(m, m.next_set(m.alnum, b), e, word_start)) {
+    shapes |= kShapeAlnum16;
   }
   // '+' then a digit: E.164.
   if (TextMasks::window(m.plus, b) & (d >> 1)) shapes |= kShapePlus;
@@ -929,14 +938,8 @@ uint8_t region_shapes_masked(std::string_view text, const TextMasks& m, const By
   for (size_t from = b; from < e && !long_token; from += 64) {
     long_token = (TextMasks::window(m.long_end, from) & TextMasks::low(e - from)) != 0;
   }
-  for (size_t as = long_token ? m.next_set(m.alnum, b) : e; as < e;) {
-    size_t ae = std::min(e, m.run_end(m.alnum, as));
-    if (ae - as >= 16 && word_start(as)) {
-      bool letter_led =
-          (TextMasks::window(m.alnum, as) & ~TextMasks::window(m.digit, as) & 0x3f) == 0x3f;
-      if (letter_led || ae - as >= 26) shapes |= kShapeAlnum16;
-    }
-    as = ae < e ? m.next_set(m.alnum, ae) : e;
+  if (long_token && has_alnum16_run(m, m.next_set(m.alnum, b), e, word_start)) {
+    shapes |= kShapeAlnum16;
   }
   // '+' then a digit: E.164.
   TextMasks::each(m.plus, b, e, [&](size_t i) {
