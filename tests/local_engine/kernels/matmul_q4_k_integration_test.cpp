@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "local_engine/model/prompt_split_logits.h"
 #include "local_engine/model/tiny_preset.h"
 #include "runtime/llama_cpu.h"
 #include "switchyard/local_engine/gguf_file.h"
@@ -47,24 +48,10 @@ TEST(MatmulQ4KEngine, PrefillLogitsEqualTokenByTokenForwardBitForBit) {
   EXPECT_EQ(report.fell_back, 0u);
   auto model = Model::load(path);
 
-  constexpr size_t kTokens = 37;
-  std::vector<TokenId> tokens(kTokens);
-  for (size_t i = 0; i < kTokens; ++i) tokens[i] = static_cast<TokenId>((i * 131 + 17) % 603);
-  LlamaCpu one_by_one(*model, kTokens, 1, KvCacheType::f32);
-  std::vector<float> want_mid, want_last;
-  for (size_t pos = 0; pos < kTokens; ++pos) {
-    auto logits = one_by_one.forward(tokens[pos], pos);
-    if (pos == 9) want_mid.assign(logits.begin(), logits.end());
-    if (pos == kTokens - 1) want_last.assign(logits.begin(), logits.end());
-  }
-
-  LlamaCpu batched(*model, kTokens, 2, KvCacheType::f32);
-  expect_bits_equal(batched.forward_batch(tokens, 0), want_last, "whole prompt, 2 threads");
-
-  LlamaCpu pieces(*model, kTokens, 1, KvCacheType::f32);
-  expect_bits_equal(pieces.forward_batch(std::span(tokens).first(10), 0), want_mid, "prefix");
-  pieces.forward(tokens[10], 10);
-  expect_bits_equal(pieces.forward_batch(std::span(tokens).subspan(11), 11), want_last, "rest");
+  const testing::PromptSplitLogits l = testing::prompt_split_logits(*model, 37);
+  expect_bits_equal(l.batched_last, l.token_by_token_last, "whole prompt, 2 threads");
+  expect_bits_equal(l.pieces_mid, l.token_by_token_mid, "prefix");
+  expect_bits_equal(l.pieces_last, l.token_by_token_last, "rest");
   std::filesystem::remove(path);
 }
 

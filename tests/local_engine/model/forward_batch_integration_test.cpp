@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "local_engine/model/prompt_split_logits.h"
 #include "local_engine/model/tiny_preset.h"
 #include "local_engine/normalized_mse.h"
 #include "runtime/llama_cpu.h"
@@ -26,6 +27,8 @@ const std::filesystem::path kStories =
     std::filesystem::path(SWITCHYARD_MODELS_DIR) / "stories260K/stories260K.gguf";
 
 using testing::normalized_mse;
+using testing::prompt_split_logits;
+using testing::PromptSplitLogits;
 using testing::tiny_preset;
 
 class ForwardBatch : public ::testing::TestWithParam<std::string> {};
@@ -38,31 +41,13 @@ TEST_P(ForwardBatch, FinalLogitsEqualTokenByTokenForward) {
                 ("sy_batch_" + preset.name + "_" + std::string(to_string(type)) + ".gguf");
     write_synthetic_model(preset, vocab, {.type = type, .seed = 11}, path);
     auto model = Model::load(path);
-    constexpr size_t kTokens = 150;
-    std::vector<TokenId> tokens(kTokens);
-    for (size_t i = 0; i < kTokens; ++i) tokens[i] = static_cast<TokenId>((i * 131 + 17) % 603);
-
-    LlamaCpu one_by_one(*model, kTokens, 1, KvCacheType::f32);
-    std::vector<float> want_mid, want_last;
-    for (size_t pos = 0; pos < kTokens; ++pos) {
-      auto logits = one_by_one.forward(tokens[pos], pos);
-      if (pos == 9) want_mid.assign(logits.begin(), logits.end());
-      if (pos == kTokens - 1) want_last.assign(logits.begin(), logits.end());
-    }
     const std::string what = GetParam() + " " + std::string(to_string(type));
-
-    // Whole prompt in one call: two chunks (128 + 22), two threads.
-    LlamaCpu batched(*model, kTokens, 2, KvCacheType::f32);
-    auto got = batched.forward_batch(tokens, 0);
-    EXPECT_LT(normalized_mse(got, want_last), 1e-6) << what;
-
+    // 150 tokens: the whole prompt in one call is two chunks (128 + 22).
+    const PromptSplitLogits l = prompt_split_logits(*model, 150);
+    EXPECT_LT(normalized_mse(l.batched_last, l.token_by_token_last), 1e-6) << what;
     // A prefix, then the rest after a single forward: positions continue from the cache.
-    LlamaCpu pieces(*model, kTokens, 1, KvCacheType::f32);
-    got = pieces.forward_batch(std::span(tokens).first(10), 0);
-    EXPECT_LT(normalized_mse(got, want_mid), 1e-6) << what << " prefix";
-    pieces.forward(tokens[10], 10);
-    got = pieces.forward_batch(std::span(tokens).subspan(11), 11);
-    EXPECT_LT(normalized_mse(got, want_last), 1e-6) << what << " rest";
+    EXPECT_LT(normalized_mse(l.pieces_mid, l.token_by_token_mid), 1e-6) << what << " prefix";
+    EXPECT_LT(normalized_mse(l.pieces_last, l.token_by_token_last), 1e-6) << what << " rest";
 
     std::filesystem::remove(path);
   }
