@@ -1,7 +1,8 @@
 // IBAN: ISO 13616 — per-country length from the registry, then ISO 7064 MOD 97-10 == 1.
 
+#include <array>
+#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "classify/sensitivity/validators/validators.h"
 
@@ -33,12 +34,26 @@ constexpr CountryLength kLengths[] = {
 
 }  // namespace
 
+namespace {
+
+// kLengths by (first letter, second letter): one load instead of a search of 89 entries.
+constexpr std::array<uint8_t, 26 * 26> make_length_table() {
+  std::array<uint8_t, 26 * 26> table{};
+  for (const CountryLength& c : kLengths) {
+    table[static_cast<size_t>((c.code[0] - 'A') * 26 + (c.code[1] - 'A'))] =
+        static_cast<uint8_t>(c.length);
+  }
+  return table;
+}
+constexpr std::array<uint8_t, 26 * 26> kLengthTable = make_length_table();
+
+}  // namespace
+
 int iban_length(std::string_view country) {
   if (country.size() != 2) return 0;
-  for (const CountryLength& c : kLengths) {
-    if (c.code[0] == country[0] && c.code[1] == country[1]) return c.length;
-  }
-  return 0;
+  auto letter = [](char c) { return c >= 'A' && c <= 'Z'; };
+  if (!letter(country[0]) || !letter(country[1])) return 0;
+  return kLengthTable[static_cast<size_t>((country[0] - 'A') * 26 + (country[1] - 'A'))];
 }
 
 bool iban_valid(std::string_view iban) {
@@ -64,19 +79,23 @@ bool iban_valid(std::string_view iban) {
 std::optional<Hit> validate_iban(std::string_view text, size_t begin, size_t end) {
   // The pattern may run into a following word ("... 0130 00 EUR"); the country's length says
   // where the IBAN stops.
-  std::string chars;
-  std::vector<size_t> positions;
-  for (size_t i = begin; i < end; ++i) {
+  // Only the first `length` (at most 34) alphanumerics matter: kept on the stack.
+  constexpr size_t kMost = 34;
+  std::array<char, kMost> chars;
+  std::array<size_t, kMost> positions;
+  size_t count = 0;
+  for (size_t i = begin; i < end && count < kMost; ++i) {
     if (is_alnum(text[i])) {
-      chars.push_back(upper(text[i]));
-      positions.push_back(i);
+      chars[count] = upper(text[i]);
+      positions[count++] = i;
     }
   }
-  if (chars.size() < 4) return std::nullopt;
-  int length = iban_length(std::string_view(chars).substr(0, 2));
-  if (length == 0 || static_cast<int>(chars.size()) < length) return std::nullopt;
-  chars.resize(static_cast<size_t>(length));
-  if (!iban_valid(chars)) return std::nullopt;
+  if (count < 4) return std::nullopt;
+  int length = iban_length(std::string_view(chars.data(), 2));
+  if (length == 0 || static_cast<int>(count) < length) return std::nullopt;
+  if (!iban_valid(std::string_view(chars.data(), static_cast<size_t>(length)))) {
+    return std::nullopt;
+  }
   size_t stop = positions[static_cast<size_t>(length) - 1] + 1;
   if (!standalone(text, begin, stop)) return std::nullopt;
   return Hit{begin, stop, 0.97};

@@ -3,6 +3,7 @@
 // street addresses. Gazetteer and context only: lower confidence than checksummed IDs.
 
 #include <array>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,9 +21,11 @@ constexpr std::array<std::string_view, 12> kMonths = {"jan", "feb", "mar", "apr"
 
 // 1..12 if `word` is a month name or its three-letter abbreviation (English), else 0.
 int month_of(std::string_view word) {
-  if (word.size() < 3) return 0;
-  std::string w;
-  for (char c : word) w.push_back(lower(c));
+  // The longest name is nine letters: longer words are no month (lowered on the stack).
+  if (word.size() < 3 || word.size() > 9) return 0;
+  char buffer[9];
+  for (size_t i = 0; i < word.size(); ++i) buffer[i] = lower(word[i]);
+  std::string_view w(buffer, word.size());
   if (w == "sept") return 9;
   for (size_t m = 0; m < kMonths.size(); ++m) {
     if (w.compare(0, 3, kMonths[m]) == 0) {
@@ -49,6 +52,7 @@ struct Token {
 
 std::vector<Token> tokens_of(std::string_view text, size_t begin, size_t end) {
   std::vector<Token> out;
+  out.reserve((end - begin) / 2 + 1);  // one allocation: tokens are 1+ bytes apart
   for (size_t i = begin; i < end;) {
     if (is_alnum(text[i])) {
       size_t j = i;
@@ -72,9 +76,10 @@ int number(std::string_view text, const Token& t) {
 }
 
 bool is_ordinal_suffix(std::string_view s) {
-  std::string w;
-  for (char c : s) w.push_back(lower(c));
-  return w == "st" || w == "nd" || w == "rd" || w == "th";
+  if (s.size() != 2) return false;
+  const char w[2] = {lower(s[0]), lower(s[1])};
+  std::string_view v(w, 2);
+  return v == "st" || v == "nd" || v == "rd" || v == "th";
 }
 
 constexpr std::string_view kStopWords[] = {
@@ -97,11 +102,36 @@ constexpr std::string_view kHonorifics[] = {"Mr",   "Mrs",  "Ms",   "Miss", "Dr"
                                             "Herr", "Frau", "Sr",   "Sra",  "Mme", "Mlle",
                                             "Sir",  "Dame", "Lord", "Lady"};
 
-bool in_list(std::string_view word, std::span<const std::string_view> list) {
-  for (std::string_view w : list) {
-    if (w == word) return true;
+// A fixed word list bucketed by first byte and length: a name check compares a word with the
+// one or two list words of its bucket instead of all of them (the stop-word list has 98).
+class WordSet {
+ public:
+  explicit WordSet(std::span<const std::string_view> words) {
+    for (std::string_view w : words) buckets_[key(w)].push_back(w);
   }
-  return false;
+  bool contains(std::string_view word) const {
+    if (word.empty()) return false;
+    for (std::string_view w : buckets_[key(word)]) {
+      if (w == word) return true;
+    }
+    return false;
+  }
+
+ private:
+  static size_t key(std::string_view w) {
+    return (static_cast<uint8_t>(w[0]) * 7u + w.size()) % kBuckets;
+  }
+  static constexpr size_t kBuckets = 128;
+  std::array<std::vector<std::string_view>, kBuckets> buckets_;
+};
+
+bool is_stop_word(std::string_view word) {
+  static const WordSet set(kStopWords);
+  return set.contains(word);
+}
+bool is_honorific(std::string_view word) {
+  static const WordSet set(kHonorifics);
+  return set.contains(word);
 }
 
 bool capitalised(std::string_view word) {
@@ -125,12 +155,13 @@ std::optional<Hit> validate_date_of_birth(std::string_view text, size_t begin, s
     return text.substr(tokens[i].begin, tokens[i].end - tokens[i].begin);
   };
   if (first > 0 && month_of(word(first - 1)) != 0) --first;
-  std::vector<size_t> parts;  // token indices of the date, ordinal suffixes dropped
-  for (size_t i = first; i < tokens.size() && parts.size() < 3; ++i) {
+  std::array<size_t, 3> parts;  // token indices of the date, ordinal suffixes dropped
+  size_t found = 0;
+  for (size_t i = first; i < tokens.size() && found < 3; ++i) {
     if (!tokens[i].digits && is_ordinal_suffix(word(i))) continue;
-    parts.push_back(i);
+    parts[found++] = i;
   }
-  if (parts.size() != 3) return std::nullopt;
+  if (found != 3) return std::nullopt;
   end = tokens[parts[2]].end;
   const Token& a = tokens[parts[0]];
   const Token& b = tokens[parts[1]];
@@ -162,11 +193,11 @@ std::optional<Hit> validate_name_after_cue(std::string_view text, size_t begin, 
     size_t j = i;
     while (j > begin && is_alnum(text[j - 1])) --j;
     std::string_view w = text.substr(j, i - j);
-    if (in_list(w, kHonorifics)) {
+    if (is_honorific(w)) {
       after_honorific = true;
       break;
     }
-    if (!capitalised(w) || in_list(w, kStopWords)) break;
+    if (!capitalised(w) || is_stop_word(w)) break;
     start = j;
     ++words;
     if (j == begin || (text[j - 1] != ' ' && text[j - 1] != '-')) break;
@@ -177,7 +208,7 @@ std::optional<Hit> validate_name_after_cue(std::string_view text, size_t begin, 
     size_t word_end = start - 2;  // "Dr. Smith": the honorific ends with a dot
     size_t word_begin = word_end;
     while (word_begin > 0 && is_alnum(text[word_begin - 1])) --word_begin;
-    after_honorific = in_list(text.substr(word_begin, word_end - word_begin), kHonorifics);
+    after_honorific = is_honorific(text.substr(word_begin, word_end - word_begin));
   }
   return Hit{start, end, after_honorific ? 0.7 : 0.65};
 }
@@ -187,7 +218,7 @@ std::optional<Hit> validate_name_gazetteer(std::string_view text, size_t begin, 
   if (space == std::string_view::npos || space >= end) return std::nullopt;
   if (!standalone(text, begin, end)) return std::nullopt;
   std::string_view surname = text.substr(space + 1, end - space - 1);
-  if (in_list(surname, kStopWords) || !capitalised(surname)) return std::nullopt;
+  if (is_stop_word(surname) || !capitalised(surname)) return std::nullopt;
   return Hit{begin, end, 0.55};
 }
 
