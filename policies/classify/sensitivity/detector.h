@@ -49,7 +49,8 @@ struct Detector {
   // Set by the table: compiled without start-of-match tracking in the main database; the start
   // of each (rare) match is found by rescanning a window before its end with this pattern
   // alone, tracking the start there (leading unbounded classes make tracking expensive in a
-  // whole-text scan).
+  // whole-text scan). No built-in uses it now (the street patterns, its users, find their
+  // starts in code: detector_table.cpp); kept for a pattern without a start finder.
   bool start_by_rescan = false;
   // Set by the table for the first-name gazetteer: not compiled into any database; its
   // matches come from NameGazetteer (name_gazetteer.h), which finds exactly the pattern's.

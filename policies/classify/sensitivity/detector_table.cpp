@@ -138,6 +138,132 @@ size_t email_start(std::string_view text, size_t end) {
   return s;
 }
 
+// Street addresses: the three patterns are compiled without start-of-match tracking (their
+// leading digit and capitalised-word classes made tracking costly over the whole text) and
+// these find each match's leftmost start from its end, by walking the pattern backwards. The
+// walk looks no further back than a rescan of the 256 bytes before the end (widened to a word
+// start, up to 64 more) would, which is what found these starts before: the same starts, and
+// bounded work per end however long a run of letters is. A position equal to the window's
+// start counts as a word boundary there, as it did for the rescan.
+size_t street_window(std::string_view text, size_t end) {
+  constexpr size_t kWindow = 256;
+  constexpr size_t kWordSlack = 64;
+  size_t from = end > kWindow ? end - kWindow : 0;
+  for (size_t slack = 0; from > 0 && slack < kWordSlack && is_word_byte(text[from - 1]);
+       ++slack) {
+    --from;
+  }
+  return from;
+}
+
+bool is_upper_ascii(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_lower_ascii(char c) { return c >= 'a' && c <= 'z'; }
+bool is_ascii_letter(char c) { return is_upper_ascii(c) || is_lower_ascii(c); }
+// [a-z\x80-\xff]: the letters after a German or French name's capital.
+bool name_tail_byte(char c) { return is_lower_ascii(c) || static_cast<unsigned char>(c) >= 0x80; }
+
+bool ends_with_at(std::string_view text, size_t from, size_t at, std::string_view s) {
+  return at >= from + s.size() && text.substr(at - s.size(), s.size()) == s;
+}
+
+// `\b\d{1,max}` ending at `at`: its start, or `at` when there is none (no digit, too many
+// digits, or a word byte before them).
+size_t number_head(std::string_view text, size_t from, size_t at, size_t max) {
+  size_t s = at;
+  while (s > from && is_digit(text[s - 1]) && at - s <= max) --s;
+  if (s == at || at - s > max) return at;
+  if (s > from && is_word_byte(text[s - 1])) return at;
+  return s;
+}
+
+// \b\d{1,5}[A-Za-z]?,? (?:[A-Z][a-z]+ ){1,3}(?:Street|St|...|Gardens)\b\.?
+size_t street_en_start(std::string_view text, size_t end) {
+  static constexpr std::string_view kSuffixes[] = {
+      "Street", "St",      "Avenue",   "Ave",     "Road",    "Rd",     "Boulevard",
+      "Blvd",   "Lane",    "Ln",       "Drive",   "Dr",      "Court",  "Ct",
+      "Way",    "Place",   "Pl",       "Terrace", "Square",  "Sq",     "Highway",
+      "Hwy",    "Parkway", "Pkwy",     "Close",   "Crescent", "Gardens"};
+  const size_t from = street_window(text, end);
+  size_t e = end;
+  if (e > from && text[e - 1] == '.') --e;
+  size_t sb = e;
+  while (sb > from && is_ascii_letter(text[sb - 1])) --sb;
+  bool suffix = false;
+  for (std::string_view s : kSuffixes) suffix |= text.substr(sb, e - sb) == s;
+  if (!suffix) return end;
+  size_t start = end;
+  size_t p = sb;  // just after the space that ends the word before
+  for (int words = 0; words < 3; ++words) {
+    if (p <= from || text[p - 1] != ' ') break;
+    const size_t word_end = p - 1;
+    size_t q = word_end;
+    while (q > from && is_lower_ascii(text[q - 1])) --q;
+    if (q == word_end || q <= from || !is_upper_ascii(text[q - 1])) break;
+    const size_t ws = q - 1;
+    // The head before this word: "\b\d{1,5}[A-Za-z]?,? ".
+    if (ws > from && text[ws - 1] == ' ') {
+      size_t x = ws - 1;
+      if (x > from && text[x - 1] == ',') --x;
+      if (x > from && is_ascii_letter(text[x - 1])) --x;
+      size_t s = number_head(text, from, x, 5);
+      if (s < x) start = s;
+    }
+    p = ws;
+  }
+  return start;
+}
+
+// \b[A-Z][a-z\x80-\xff]+(?:stra(?:ss|\xc3\x9f)e|weg|platz|allee|gasse|ring|damm) \d{1,4}[a-z]?\b
+size_t street_de_start(std::string_view text, size_t end) {
+  static constexpr std::string_view kSuffixes[] = {
+      "strasse", "stra\xc3\x9f" "e", "weg", "platz", "allee", "gasse", "ring", "damm"};
+  const size_t from = street_window(text, end);
+  size_t x = end;
+  if (x > from && is_lower_ascii(text[x - 1])) --x;
+  size_t digits = x;
+  while (digits > from && is_digit(text[digits - 1])) --digits;
+  if (digits == x || x - digits > 4 || digits <= from || text[digits - 1] != ' ') return end;
+  const size_t sp = digits - 1;  // the space after the street name
+  size_t q = sp;
+  while (q > from && name_tail_byte(text[q - 1])) --q;
+  if (q <= from || !is_upper_ascii(text[q - 1])) return end;
+  const size_t ws = q - 1;
+  if (ws > from && is_word_byte(text[ws - 1])) return end;
+  for (std::string_view s : kSuffixes) {
+    if (sp - q > s.size() && text.substr(sp - s.size(), s.size()) == s) return ws;
+  }
+  return end;
+}
+
+// \b\d{1,4}(?: bis| ter)?,? (?:rue|...|all\xc3\xa9e) (?:de |du |des |de la |d')?[A-Z][a-z\x80-\xff]+
+size_t street_fr_start(std::string_view text, size_t end) {
+  static constexpr std::string_view kTypes[] = {"rue",    "avenue", "boulevard",
+                                                "place",  "chemin", "all\xc3\xa9" "e"};
+  static constexpr std::string_view kArticles[] = {"", "de ", "du ", "des ", "de la ", "d'"};
+  const size_t from = street_window(text, end);
+  size_t q = end;
+  while (q > from && name_tail_byte(text[q - 1])) --q;
+  if (q == end || q <= from || !is_upper_ascii(text[q - 1])) return end;
+  const size_t capital = q - 1;
+  size_t start = end;
+  for (std::string_view article : kArticles) {
+    if (!ends_with_at(text, from, capital, article)) continue;
+    const size_t after_type = capital - article.size();  // just after the type's space
+    if (after_type <= from || text[after_type - 1] != ' ') continue;
+    for (std::string_view type : kTypes) {
+      if (!ends_with_at(text, from, after_type - 1, type)) continue;
+      const size_t h = after_type - 1 - type.size();  // the type's first byte
+      if (h <= from || text[h - 1] != ' ') continue;
+      size_t x = h - 1;
+      if (x > from && text[x - 1] == ',') --x;
+      if (ends_with_at(text, from, x, " bis") || ends_with_at(text, from, x, " ter")) x -= 4;
+      size_t s = number_head(text, from, x, 5);
+      if (s < x) start = std::min(start, s);
+    }
+  }
+  return start;
+}
+
 uint8_t shape_of(const Detector& d) {
   std::string_view n = d.name;
   if (n == "phone_e164") return d.pattern.starts_with(R"(\+)") ? kShapePlus : kShapeChain9;
@@ -164,7 +290,11 @@ std::vector<Detector> finish_table(std::vector<Detector> table) {
     d.region_scanned = named && led;
     if (d.region_scanned) d.region_shape = shape_of(d);
     if (d.name == "email") d.find_start = email_start;
-    if (d.name == "street_address") d.start_by_rescan = true;
+    if (d.name == "street_address") {
+      d.find_start = d.pattern.starts_with(R"(\b\d{1,5})")   ? street_en_start
+                     : d.pattern.starts_with(R"(\b[A-Z])") ? street_de_start
+                                                             : street_fr_start;
+    }
     if (d.name == "name_gazetteer") d.found_in_code = true;
   }
   return table;
