@@ -493,11 +493,33 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   // longest few ends per (pattern, start) and keep the first that passes. This bounds the
   // validators' work on hostile text (a megabyte-long "token") to a constant per start.
   constexpr int kEndsPerStart = 4;
-  std::sort(matches.begin(), matches.end(), [](const PatternMatch& a, const PatternMatch& b) {
-    if (a.id != b.id) return a.id < b.id;
+  // Ordered by (id, begin, end descending): distributed by id first (a counting sort: one pass,
+  // no comparisons), then each id's matches sorted, which arrive nearly in order (by end).
+  // One std::sort of the whole list was ~6% of a scan's time in mispredicted comparisons.
+  // (Equal matches are indistinguishable, so the order is the one std::sort gave.)
+  auto by_begin = [](const PatternMatch& a, const PatternMatch& b) {
     if (a.begin != b.begin) return a.begin < b.begin;
     return a.end > b.end;
-  });
+  };
+  if (matches.size() <= 64) {  // short texts: one small sort, no buffers
+    std::sort(matches.begin(), matches.end(), [&](const PatternMatch& a, const PatternMatch& b) {
+      if (a.id != b.id) return a.id < b.id;
+      return by_begin(a, b);
+    });
+  } else {
+    std::vector<size_t> first(patterns_->sources.size() + 1, 0);  // (id) its first slot
+    for (const PatternMatch& m : matches) ++first[m.id + 1];
+    for (size_t id = 1; id < first.size(); ++id) first[id] += first[id - 1];
+    std::vector<PatternMatch> by_id(matches.size());
+    std::vector<size_t> next(first.begin(), first.end() - 1);  // (id) its next free slot
+    for (const PatternMatch& m : matches) by_id[next[m.id]++] = m;
+    for (size_t id = 0; id + 1 < first.size(); ++id) {
+      auto from = by_id.begin() + static_cast<std::ptrdiff_t>(first[id]);
+      auto to = by_id.begin() + static_cast<std::ptrdiff_t>(first[id + 1]);
+      if (!std::is_sorted(from, to, by_begin)) std::sort(from, to, by_begin);
+    }
+    matches.swap(by_id);
+  }
   std::vector<Candidate> findings;
   int tried = 0;
   bool settled = false;
