@@ -87,6 +87,10 @@ NameGazetteer::NameGazetteer(std::string_view alternation) {
   for (const std::string& name : names_) {
     set_.insert(name);
     last_byte_[static_cast<unsigned char>(name.back())] = true;
+    if (name.size() < 64) {
+      lengths_by_first_[static_cast<unsigned char>(name.front())] |= uint64_t{1} << name.size();
+      lengths_by_last_[static_cast<unsigned char>(name.back())] |= uint64_t{1} << name.size();
+    }
     if (std::find(lengths_.begin(), lengths_.end(), name.size()) == lengths_.end()) {
       lengths_.push_back(name.size());
     }
@@ -101,9 +105,14 @@ void NameGazetteer::find(std::string_view text, unsigned id, std::vector<Pattern
   // word boundary.
   auto at_space = [&](size_t p) {
     if (p == 0 || !last_byte_[static_cast<unsigned char>(text[p - 1])]) return;
+    const uint64_t by_last = lengths_by_last_[static_cast<unsigned char>(text[p - 1])];
     for (size_t length : lengths_) {  // longest first: the leftmost start
       if (length > p) continue;
       size_t begin = p - length;
+      if (length < 64 &&
+          !((by_last & lengths_by_first_[static_cast<unsigned char>(text[begin])]) >> length & 1)) {
+        continue;
+      }
       if (begin > 0 && word_byte(text[begin - 1])) continue;
       if (!set_.contains(text.substr(begin, length))) continue;
       out.push_back({id, begin, p + 4});

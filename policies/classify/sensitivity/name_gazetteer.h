@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -30,6 +31,10 @@ class NameGazetteer {
   std::unordered_set<std::string_view> set_;
   std::vector<size_t> lengths_;  // distinct name lengths in bytes, longest first
   std::array<bool, 256> last_byte_{};  // bytes some name ends with
+  // (byte) bit L set: some name of L bytes (L < 64) starts / ends with the byte. A candidate
+  // start is looked up only where both ends fit a name of that length.
+  std::array<uint64_t, 256> lengths_by_first_{};
+  std::array<uint64_t, 256> lengths_by_last_{};
 };
 
 }  // namespace sy::policies::sensitivity_detail
