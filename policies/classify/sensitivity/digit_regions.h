@@ -68,8 +68,10 @@ uint8_t region_shapes(std::string_view text, const ByteRange& region);
 // a step per token or run rather than per byte. Same result as the two functions above.
 void find_shaped_regions(std::string_view text, std::vector<ByteRange>& regions,
                          std::vector<uint8_t>& shapes);
-// Tests only: false makes the mask pass use SSE2 where the CPU has AVX2 (both must agree).
+// Tests only: false makes the mask pass use SSE2 where the CPU has AVX2 or AVX-512 (all paths
+// must agree); allow_avx512_for_masks(false) makes it use AVX2 where the CPU has AVX-512BW.
 void allow_avx2_for_masks(bool allowed);
+void allow_avx512_for_masks(bool allowed);
 
 // The same by walking every token of the text (no skipping ahead to digits): the reference
 // the fast pass is tested against.

@@ -121,9 +121,10 @@ TEST(DigitRegions, ShapedRegionsMatchTheWalkAndTheByteByByteShapes) {
       "12345678 z",    "X-1234567-L", "    ",           "0000 1111 2222 3333 4444",
       "1Z999AA1012345"};
   int shaped = 0;
-  // Both mask paths where the CPU has AVX2 (AVX2 by default, SSE2 when not allowed).
+  // Every mask path the CPU has: AVX-512BW (the default where present), AVX2, SSE2.
   for (int round = 0; round < 8000; ++round) {
-    allow_avx2_for_masks(round % 2 == 0);
+    allow_avx512_for_masks(round % 3 == 0);
+    allow_avx2_for_masks(round % 3 != 2);
     std::string text;
     size_t size = 1 + rng() % (round % 10 == 0 ? 900 : 160);
     while (text.size() < size) {
@@ -153,6 +154,7 @@ TEST(DigitRegions, ShapedRegionsMatchTheWalkAndTheByteByByteShapes) {
     shaped += static_cast<int>(shapes.size());
   }
   allow_avx2_for_masks(true);
+  allow_avx512_for_masks(true);
   EXPECT_GT(shaped, 4000);
 }
 
