@@ -11,17 +11,14 @@ namespace sy::policies::sensitivity_detail {
 
 bool luhn_valid(std::string_view digits) {
   if (digits.empty()) return false;
+  // Every second digit from the right doubled, its digits summed: a table instead of branches.
+  static constexpr int kDoubled[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
   int sum = 0;
-  bool twice = false;
-  for (size_t i = digits.size(); i-- > 0;) {
-    int d = digits[i] - '0';
-    if (d < 0 || d > 9) return false;
-    if (twice) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    twice = !twice;
+  const size_t n = digits.size();
+  for (size_t k = 0; k < n; ++k) {  // k: position from the right
+    auto d = static_cast<unsigned>(digits[n - 1 - k] - '0');
+    if (d > 9) return false;
+    sum += (k & 1) ? kDoubled[d] : static_cast<int>(d);
   }
   return sum % 10 == 0;
 }
@@ -98,13 +95,24 @@ std::optional<Hit> validate_payment_card(std::string_view text, size_t begin, si
     }
   }
   groups = large.empty() ? std::span<Group>(small.data(), count) : std::span<Group>(large);
+  // Digits before each group, so that a run's digit count is one subtraction.
+  std::array<size_t, 20> small_before;
+  std::vector<size_t> large_before;
+  size_t* before = small_before.data();
+  if (groups.size() + 1 > small_before.size()) {
+    large_before.resize(groups.size() + 1);
+    before = large_before.data();
+  }
+  before[0] = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    before[g + 1] = before[g] + (groups[g].end - groups[g].begin);
+  }
   for (size_t count = groups.size(); count > 0; --count) {
     for (size_t first = 0; first + count <= groups.size(); ++first) {
       size_t last = first + count - 1;
       // Runs of the wrong length fail below whatever their digits: counted first, as most
       // runs of a candidate's groups are too short.
-      size_t total = 0;
-      for (size_t g = first; g <= last && total <= 19; ++g) total += groups[g].end - groups[g].begin;
+      const size_t total = before[last + 1] - before[first];
       if (total < 12 || total > 19) continue;
       // The digits in a stack buffer: cards have at most 19, and this runs for every run of
       // groups of every candidate.
