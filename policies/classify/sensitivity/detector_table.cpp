@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -264,6 +265,95 @@ size_t street_fr_start(std::string_view text, size_t end) {
   return start;
 }
 
+// Keyword-led patterns (date of birth, name cue, SSN in context): compiled without start
+// tracking too (leading alternations of keywords made tracking cost ~8% of the main
+// database); the leftmost start is the earliest keyword variant that ends where the separator
+// run before the value begins, read backwards from the end.
+bool equal_caseless(std::string_view text, size_t at, std::string_view word) {
+  if (at + word.size() > text.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    char c = text[at + i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != word[i]) return false;
+  }
+  return true;
+}
+
+// The leftmost start of one of `keywords` (lower case) ending at `at`, with \b before it when
+// `bounded`; `none` when no keyword ends there.
+size_t keyword_start(std::string_view text, size_t at, std::span<const std::string_view> keywords,
+                     bool bounded, size_t none) {
+  size_t start = none;
+  for (std::string_view k : keywords) {
+    if (k.size() > at) continue;
+    const size_t s = at - k.size();
+    if (s >= start || !equal_caseless(text, s, k)) continue;
+    if (bounded && s > 0 && is_word_byte(text[s - 1])) continue;
+    start = s;
+  }
+  return start;
+}
+
+// \b(?:date of birth|dob|...|date de naissance)[ :,\-]{0,4}[0-9a-z]  (caseless)
+size_t date_of_birth_start(std::string_view text, size_t end) {
+  static constexpr std::string_view kKeywords[] = {
+      "date of birth", "dob",     "d.o.b",      "d.o.b.",  "born",
+      "born on",       "born in", "birth date", "birthdate", "birthday",
+      "geburtsdatum",  "geboren", "geboren am", "fecha de nacimiento", "nacido el",
+      "date de naissance"};
+  if (end == 0) return end;
+  size_t start = end;
+  size_t q = end - 1;  // the value's first byte
+  for (int k = 0; k <= 4; ++k) {
+    start = keyword_start(text, q, kKeywords, true, start);
+    if (q == 0) break;
+    const char c = text[q - 1];
+    if (c != ' ' && c != ':' && c != ',' && c != '-') break;
+    --q;
+  }
+  return start;
+}
+
+// \b(?:(?i:my name is|name is|...|herr|frau))[ ]{1,3}[A-Z][a-z]
+size_t name_cue_start(std::string_view text, size_t end) {
+  static constexpr std::string_view kKeywords[] = {
+      "my name is", "name is",   "name:",     "signed",  "signed:", "regards,", "sincerely,",
+      "dear",       "patient:",  "customer:", "client:", "contact:", "mr",      "mr.",
+      "mrs",        "mrs.",      "ms",        "ms.",     "miss",    "dr",       "dr.",
+      "prof",       "prof.",     "herr",      "frau"};
+  if (end < 3) return end;
+  size_t start = end;
+  size_t q = end - 2;  // the name's capital
+  for (int k = 1; k <= 3 && q > 0 && text[q - 1] == ' '; ++k) {
+    --q;
+    start = keyword_start(text, q, kKeywords, true, start);
+  }
+  return start;
+}
+
+// (?:ssn|social security(?: number| no\.?| #)?)\W{0,5}\d{3}[ \-]?\d{2}[ \-]?\d{4}\b  (caseless)
+size_t ssn_context_start(std::string_view text, size_t end) {
+  static constexpr std::string_view kKeywords[] = {
+      "ssn", "social security", "social security number", "social security no",
+      "social security no.", "social security #"};
+  // Backwards over \d{4}, [ -]?, \d{2}, [ -]?, \d{3}: a separator byte is never a digit, so
+  // each optional one is there exactly when its byte is.
+  size_t x = end;
+  for (size_t digits : {size_t{4}, size_t{2}, size_t{3}}) {
+    if (digits != 4 && x > 0 && (text[x - 1] == ' ' || text[x - 1] == '-')) --x;
+    for (size_t d = 0; d < digits; ++d, --x) {
+      if (x == 0 || !is_digit(text[x - 1])) return end;
+    }
+  }
+  size_t start = end;
+  for (int k = 0; k <= 5; ++k) {
+    start = keyword_start(text, x, kKeywords, false, start);
+    if (x == 0 || is_word_byte(text[x - 1])) break;
+    --x;
+  }
+  return start;
+}
+
 uint8_t shape_of(const Detector& d) {
   std::string_view n = d.name;
   if (n == "phone_e164") return d.pattern.starts_with(R"(\+)") ? kShapePlus : kShapeChain9;
@@ -290,6 +380,9 @@ std::vector<Detector> finish_table(std::vector<Detector> table) {
     d.region_scanned = named && led;
     if (d.region_scanned) d.region_shape = shape_of(d);
     if (d.name == "email") d.find_start = email_start;
+    if (d.name == "date_of_birth") d.find_start = date_of_birth_start;
+    if (d.name == "name_context") d.find_start = name_cue_start;
+    if (d.name == "us_ssn" && !d.region_scanned) d.find_start = ssn_context_start;
     if (d.name == "street_address") {
       d.find_start = d.pattern.starts_with(R"(\b\d{1,5})")   ? street_en_start
                      : d.pattern.starts_with(R"(\b[A-Z])") ? street_de_start

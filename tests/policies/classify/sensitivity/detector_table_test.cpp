@@ -68,6 +68,86 @@ std::string street_text(std::mt19937& rng) {
   return s;
 }
 
+// Every end the pattern reports (without start tracking) on `texts`: find_start's start must
+// be vectorscan's leftmost tracked start. Returns how many ends were compared.
+size_t compare_starts(const Detector& d, const std::vector<std::string>& texts) {
+  auto tracked = ScanDatabase::compile({{std::string(d.pattern), d.caseless, true}});
+  auto ends_only = ScanDatabase::compile({{std::string(d.pattern), d.caseless, false}});
+  EXPECT_TRUE(tracked.has_value() && ends_only.has_value()) << d.pattern;
+  if (!tracked || !ends_only) return 0;
+  size_t compared = 0;
+  for (const std::string& text : texts) {
+    std::vector<PatternMatch> with_start;
+    std::vector<PatternMatch> ends;
+    EXPECT_TRUE((*tracked)->scan(text, with_start));
+    EXPECT_TRUE((*ends_only)->scan(text, ends));
+    std::map<size_t, size_t> leftmost;  // end -> leftmost start
+    for (const PatternMatch& m : with_start) {
+      auto [it, added] = leftmost.emplace(m.end, m.begin);
+      if (!added) it->second = std::min(it->second, m.begin);
+    }
+    EXPECT_EQ(ends.size(), with_start.size()) << text;
+    for (const PatternMatch& m : ends) {
+      EXPECT_TRUE(leftmost.contains(m.end)) << text;
+      EXPECT_EQ(d.find_start(text, m.end), leftmost[m.end])
+          << d.pattern << "\ntext: " << text << "\nend: " << m.end;
+      ++compared;
+    }
+  }
+  return compared;
+}
+
+// Texts made of the date-of-birth, name-cue and SSN-context keywords in mixed case, with the
+// separators, values and near misses around them.
+std::string keyword_text(std::mt19937& rng) {
+  static const char* kPieces[] = {
+      "date of birth", "DOB",     "dob",       "d.o.b.",   "D.O.B",    "born",     "Born on",
+      "born in",       "birth date", "birthdate", "Birthday", "geburtsdatum", "geboren am",
+      "fecha de nacimiento", "nacido el", "date de naissance", "my name is", "Name is", "name:",
+      "signed",        "Signed:",  "regards,",  "sincerely,", "Dear",    "patient:", "customer:",
+      "client:",       "contact:", "Mr",        "Mr.",      "mrs.",     "Ms",       "miss",
+      "Dr.",           "prof.",    "Herr",      "Frau",     "ssn",      "SSN",      "social security",
+      "Social Security number", "social security no.", "social security #", "Smith", "Jo",
+      "x",             "_",        "12",        "1985",     "03/04/1990", "March",  "123",
+      "45",            "6789",     "123-45-6789", "123 45 6789", "1234567890", "#", ":", "-",
+      ",",             ".",        " ",         "  ",       "   ",      "\n",       "e"};
+  static const char* kSsnWords[] = {"ssn", "SSN", "social security", "Social Security number",
+                                     "social security no", "social security no.",
+                                     "social security #", "xssn", "social_security"};
+  static const char* kNumbers[] = {"123-45-6789", "123 45 6789", "123456789", "123-456789",
+                                   "12-345-6789", "1234-56-7890", "123--45-6789"};
+  std::string s;
+  size_t n = 10 + rng() % 200;
+  while (s.size() < n) {
+    if (rng() % 3 == 0) {  // an SSN after its keyword and 0-6 non-word bytes
+      s += kSsnWords[rng() % std::size(kSsnWords)];
+      for (unsigned k = 0, w = rng() % 7; k < w; ++k) s.push_back(" :#.-\n("[rng() % 7]);
+      s += kNumbers[rng() % std::size(kNumbers)];
+    } else {
+      s += kPieces[rng() % std::size(kPieces)];
+    }
+    if (rng() % 2 == 0) s.push_back(' ');
+  }
+  if (s.size() > 250) s.resize(250);
+  return s;
+}
+
+TEST(KeywordStarts, FoundInCodeAsVectorscanTracksThem) {
+  std::mt19937 rng(11);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 6000; ++i) texts.push_back(keyword_text(rng));
+  int detectors = 0;
+  for (const Detector& d : builtin_detectors()) {
+    bool keyword_led = d.name == "date_of_birth" || d.name == "name_context" ||
+                       (d.name == "us_ssn" && !d.region_scanned);
+    if (!keyword_led) continue;
+    ++detectors;
+    ASSERT_NE(d.find_start, nullptr) << d.pattern;
+    EXPECT_GT(compare_starts(d, texts), 500u) << d.pattern;
+  }
+  EXPECT_EQ(detectors, 3);
+}
+
 TEST(StreetStarts, FoundInCodeAsVectorscanTracksThem) {
   std::span<const Detector> builtins = builtin_detectors();
   std::mt19937 rng(7);
