@@ -61,9 +61,9 @@ class LedgerQuery {
   // LedgerQueryInterrupted when interrupt() stopped it.
   virtual std::vector<UsageTotals> aggregate(const UsageQuery& query) = 0;
   // For shutdown: every aggregate() running now stops promptly (SQLite: within a few thousand
-  // virtual-machine steps; PostgreSQL: a cancel request to the server, within ~100 ms), and
-  // every later one throws at once. Irreversible; never blocks on a running query. Not covered:
-  // opening a PostgreSQL connection (bounded by its connect_timeout, 5 s by default).
+  // virtual-machine steps; PostgreSQL: a cancel request to the server, within ~100 ms, or a
+  // connection still being opened abandoned within ~50 ms), and every later one throws at once.
+  // Irreversible; never blocks on a running query.
   virtual void interrupt() = 0;
 };
 

@@ -1,6 +1,7 @@
 // LedgerQuery over the PostgreSQL ledger: one connection, opened on first use and again after
 // it was lost, used by one query at a time. interrupt() is a flag the running query's wait
-// watches (PgSession::try_exec sends the server a cancel request); later queries see it first.
+// watches (PgSession::try_exec sends the server a cancel request; a connection being opened is
+// abandoned); later queries see it first.
 
 #include <atomic>
 #include <mutex>
@@ -20,7 +21,14 @@ class PostgresLedgerQuery final : public LedgerQuery {
   std::vector<UsageTotals> aggregate(const UsageQuery& query) override {
     std::lock_guard lock(mutex_);
     if (interrupted_.load()) throw_interrupted();
-    if (!session_ || !session_->connected()) session_ = std::make_unique<PgSession>(url_);
+    if (!session_ || !session_->connected()) {
+      try {
+        session_ = std::make_unique<PgSession>(url_, &interrupted_);
+      } catch (const std::runtime_error&) {
+        if (interrupted_.load()) throw_interrupted();
+        throw;
+      }
+    }
     PgResult exists = exec("SELECT to_regclass('ledger') IS NOT NULL", "reading the schema", {});
     if (pg_value(exists, 0, 0) != "t") return {};  // no writer has migrated it yet
     const UsageSql sql = usage_sql(query, SqlDialect::postgres);

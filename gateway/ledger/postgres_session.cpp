@@ -4,7 +4,10 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string_view>
 #include <stdexcept>
 
 namespace sy::gateway {
@@ -12,8 +15,8 @@ namespace sy::gateway {
 void PgResultClear::operator()(pg_result* result) const { PQclear(result); }
 void PgSession::Finish::operator()(pg_conn* conn) const { PQfinish(conn); }
 
-PgSession::PgSession(const std::string& url) : url_(url) {
-  connect();
+PgSession::PgSession(const std::string& url, const std::atomic<bool>* stop) : url_(url) {
+  connect(stop);
   if (!connected()) {
     const std::string why = last_error();
     throw std::runtime_error("ledger: connecting to PostgreSQL " + describe() + ": " + why);
@@ -22,7 +25,28 @@ PgSession::PgSession(const std::string& url) : url_(url) {
 
 PgSession::~PgSession() = default;
 
-void PgSession::connect() {
+namespace {
+
+// The connect_timeout libpq settled on for `conn` (the default below or the URL's), as libpq
+// reads it: none (wait as long as it takes) for zero, negative or absent, at least 2 s.
+std::optional<std::chrono::seconds> connect_timeout(pg_conn* conn) {
+  struct FreeOptions {
+    void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
+  };
+  std::unique_ptr<PQconninfoOption, FreeOptions> options(PQconninfo(conn));
+  for (const PQconninfoOption* o = options.get(); o && o->keyword; ++o) {
+    if (std::string_view(o->keyword) != "connect_timeout" || !o->val) continue;
+    const long seconds = std::strtol(o->val, nullptr, 10);
+    if (seconds <= 0) return std::nullopt;
+    return std::chrono::seconds(std::max(seconds, 2L));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void PgSession::connect(const std::atomic<bool>* stop) {
+  connect_error_.clear();
   // Later keywords win, so the URL (expanded from "dbname") may override the defaults before it.
   const char* keys[] = {"connect_timeout",
                         "application_name",
@@ -32,8 +56,36 @@ void PgSession::connect() {
                         "dbname",
                         nullptr};
   const char* values[] = {"5", "switchyard", "UTF8", "1", "30", url_.c_str(), nullptr};
-  conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-  if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) {
+  // Non-blocking, so the wait can watch `stop`; libpq enforces connect_timeout only in its
+  // blocking connect, so the deadline is kept here.
+  conn_.reset(PQconnectStartParams(keys, values, /*expand_dbname=*/1));
+  if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD) return;
+  const auto timeout = connect_timeout(conn_.get());
+  const auto deadline = std::chrono::steady_clock::now() +
+                        timeout.value_or(std::chrono::hours(24 * 365));
+  constexpr int kSliceMs = 50;
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  while (state != PGRES_POLLING_OK && state != PGRES_POLLING_FAILED) {
+    // Given up: the half-open connection stays (not connected()) so describe() can name the
+    // server; the destructor or the next connect() closes it.
+    if (stop && stop->load()) {
+      connect_error_ = "interrupted";
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      connect_error_ = "timeout expired";
+      return;
+    }
+    pollfd ready{.fd = PQsocket(conn_.get()),
+                 .events = static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT),
+                 .revents = 0};
+    if (ready.fd < 0) break;
+    const int n = ::poll(&ready, 1, kSliceMs);
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;  // a slice passed: check stop and the deadline again
+    state = PQconnectPoll(conn_.get());
+  }
+  if (connected()) {
     // Ledger rows carry warnings nobody reads; keep them out of stderr.
     PQsetNoticeProcessor(
         conn_.get(), [](void*, const char*) {}, nullptr);
@@ -58,6 +110,7 @@ std::string PgSession::describe() const {
 
 std::string PgSession::last_error() const {
   if (!copy_error_.empty()) return copy_error_;
+  if (!connect_error_.empty()) return connect_error_;
   if (!conn_) return "out of memory";
   // libpq's messages span lines ("...\n\tThis probably means..."): one log line each.
   std::string message;

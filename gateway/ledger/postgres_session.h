@@ -29,8 +29,10 @@ using PgParam = std::optional<std::string>;
 class PgSession {
  public:
   // Connects (connect_timeout 5 s unless the URL sets one; client_encoding UTF8). Throws
-  // std::runtime_error naming the server, not the URL, when the connection fails.
-  explicit PgSession(const std::string& url);
+  // std::runtime_error naming the server, not the URL, when the connection fails. With `stop`
+  // (another thread sets it), the wait for the server watches it too: once it is true the
+  // attempt is abandoned within ~50 ms and the constructor throws ("interrupted").
+  explicit PgSession(const std::string& url, const std::atomic<bool>* stop = nullptr);
   ~PgSession();
   PgSession(const PgSession&) = delete;
   PgSession& operator=(const PgSession&) = delete;
@@ -72,9 +74,10 @@ class PgSession {
   struct Finish {
     void operator()(pg_conn* conn) const;
   };
-  void connect();
+  void connect(const std::atomic<bool>* stop = nullptr);
 
   std::string url_;
+  std::string connect_error_;  // why the last connect() failed, when libpq has no message
   std::unique_ptr<pg_conn, Finish> conn_;
   std::string copy_error_;
   std::string sqlstate_;

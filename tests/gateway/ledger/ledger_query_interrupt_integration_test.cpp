@@ -1,9 +1,15 @@
 // LedgerQuery::interrupt() (for shutdown) stops a usage aggregate that is running, on SQLite
 // (a scan that would run for kGuard, see slow_sqlite_ledger.h) and on a real PostgreSQL (a
 // SELECT waiting on another session's lock), within a second; later queries on the same
-// object are refused at once; the ledger itself is untouched and reads whole afterwards.
+// object are refused at once; the ledger itself is untouched and reads whole afterwards. A
+// connection still being opened (a server that never answers) is abandoned as promptly, and
+// the URL's connect_timeout still bounds it without an interrupt.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -71,6 +77,75 @@ TEST(LedgerQueryInterrupt, SqliteQueryNotInterruptedStillAnswers) {
   auto query = open_sqlite_ledger_query(path.string());
   EXPECT_EQ(total_requests(*query), 1);
   EXPECT_EQ(total_requests(*query), 1);
+}
+
+// A TCP listener on 127.0.0.1 that never accepts: the kernel completes the handshake, so a
+// PostgreSQL client connects and then waits forever for the server's first answer.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentServer() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+
+  // A URL with a password, so tests can check it never shows in an error.
+  std::string url(int connect_timeout_s) const {
+    return "postgresql://usage:s3cret-pw@127.0.0.1:" + std::to_string(port_) +
+           "/ledger?sslmode=disable&gssencmode=disable&connect_timeout=" +
+           std::to_string(connect_timeout_s);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(LedgerQueryInterrupt, PostgresConnectToASilentServerIsAbandoned) {
+  SilentServer silent;
+  ASSERT_NE(silent.port(), 0);
+  auto query = open_postgres_ledger_query(silent.url(/*connect_timeout_s=*/60));
+  auto running = std::async(std::launch::async, [&] { return query->aggregate({}); });
+  // Still connecting (the server never answers): the connect_timeout is a minute away.
+  ASSERT_EQ(running.wait_for(milliseconds(300)), std::future_status::timeout);
+  const auto asked = steady_clock::now();
+  query->interrupt();
+  ASSERT_EQ(running.wait_for(kPrompt), std::future_status::ready);
+  EXPECT_LT(steady_clock::now() - asked, kPrompt);
+  EXPECT_THROW(running.get(), LedgerQueryInterrupted);
+  EXPECT_THROW(query->aggregate({}), LedgerQueryInterrupted);
+}
+
+TEST(LedgerQueryInterrupt, PostgresConnectKeepsTheConnectTimeoutOfTheUrl) {
+  SilentServer silent;
+  ASSERT_NE(silent.port(), 0);
+  const auto start = steady_clock::now();
+  try {
+    PgSession session(silent.url(/*connect_timeout_s=*/2));
+    FAIL() << "connected to a server that never answers";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("timeout expired"), std::string::npos) << what;
+    EXPECT_NE(what.find("127.0.0.1"), std::string::npos) << what;
+    EXPECT_EQ(what.find("s3cret-pw"), std::string::npos) << what;
+  }
+  const auto took = steady_clock::now() - start;
+  EXPECT_GE(took, milliseconds(1900));
+  EXPECT_LT(took, milliseconds(2000) + kPrompt);
 }
 
 class PostgresInterrupt : public ::testing::Test {
