@@ -590,17 +590,19 @@ inline __m512i bcast32(const int8_t* q) {
   return _mm512_set1_epi32(v);
 }
 
-// One group (n_blocks blocks at w) x T tokens (token t's blocks at x + t * n_blocks). No
-// software prefetch: groups are read as one linear stream, which the hardware prefetchers
-// follow; measured (engine_matvec_bench, 4096x2048, 1 thread, alternated) prefetching 8 KiB
-// ahead as the row-major kernels do read 15.3-16.0 GB/s (Q8_0) and 16.5-16.9 (Q4_0) against
-// 17.1-17.7 and 17.4-19.4 without.
+// One group (n_blocks blocks at w) x T tokens (token t's blocks at x + t * n_blocks).
+// `ahead` (or nullptr) is the group to prefetch, block by block beside this one's: see
+// matmul_groups for when.
 template <class Kind, size_t T>
 void group_tile(const typename Kind::Group* w, size_t n_blocks, const ActivationQ8* x,
-                float* out, size_t out_stride) {
+                float* out, size_t out_stride, const typename Kind::Group* ahead) {
   __m512 acc[T];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; ++b) {
+    if (ahead != nullptr) {
+      const char* line = reinterpret_cast<const char*>(ahead + b);
+      for (size_t at = 0; at < sizeof(ahead[b]); at += 64) _mm_prefetch(line + at, _MM_HINT_T1);
+    }
     __m512i wk[8];
     Kind::quants(w[b], wk);
     const __m512 wd =
@@ -621,41 +623,56 @@ void group_tile(const typename Kind::Group* w, size_t n_blocks, const Activation
   for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Group prefetch: with several tokens a group's weights are reused from registers and L1 for
+// every token, so the stream from memory runs at a fraction of the bandwidth and the hardware
+// prefetchers fall behind: 16 tokens over 30 distinct layers in 2 MiB pages (~140 MB,
+// bench_matmul --layers 30, 1 thread) ran at 0.43-0.50 of the VNNI peak against 0.70 for one
+// cache-resident layer. So from kPrefetchTokens tokens each group's first tile prefetches the
+// next group into L2 (10-26 KB ahead at SmolLM2 widths), a line per 64 bytes beside each block:
+// 0.67-0.68 at 16 and 64 tokens, 0.55-0.58 against 0.36-0.45 at 6. Into L1 (T0) instead it
+// evicts the group and activations in use: 0.47-0.50. At 1-2 tokens the stream runs at the
+// bandwidth the hardware prefetchers sustain and software prefetch only slows it (0.08 against
+// 0.11-0.12 of the peak at 1 token); at 4 it is even.
+constexpr size_t kPrefetchTokens = 6;
+
 template <class Kind>
 void matmul_groups(const typename Kind::Group* w, size_t n_groups, size_t n_blocks,
                    const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
   using Group = typename Kind::Group;
+  const bool prefetch = n_tokens >= kPrefetchTokens;
   for (size_t g = 0; g < n_groups; ++g) {
     const Group* wg = w + g * n_blocks;
+    const Group* ahead = prefetch ? wg + n_blocks : nullptr;  // past the range: harmless
     float* o = out + g * kGroupRows;
     size_t t = 0;
     for (; t + kTokenTile <= n_tokens; t += kTokenTile) {
       group_tile<Kind, kTokenTile>(wg, n_blocks, x + t * n_blocks, o + t * out_stride,
-                                   out_stride);
+                                   out_stride, ahead);
+      ahead = nullptr;
     }
     const ActivationQ8* xt = x + t * n_blocks;
     float* ot = o + t * out_stride;
     switch (n_tokens - t) {
       case 7:
-        group_tile<Kind, 7>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 7>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 6:
-        group_tile<Kind, 6>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 6>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 5:
-        group_tile<Kind, 5>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 5>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 4:
-        group_tile<Kind, 4>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 4>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 3:
-        group_tile<Kind, 3>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 3>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 2:
-        group_tile<Kind, 2>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 2>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 1:
-        group_tile<Kind, 1>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 1>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       default:
         break;
