@@ -260,11 +260,11 @@ int main(int argc, char** argv) {
     for (const auto& m : w.bytes) layer_bytes += (m.size() + 4095) / 4096 * 4096;
     constexpr size_t kHuge = size_t{2} << 20;
     const size_t arena_bytes = layers * layer_bytes + kHuge;
-    void* arena = mmap(nullptr, arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+    void* arena =
+        mmap(nullptr, arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (arena == MAP_FAILED) return 1;
-    auto* next = reinterpret_cast<uint8_t*>(
-        (reinterpret_cast<uintptr_t>(arena) + kHuge - 1) / kHuge * kHuge);
+    auto* next = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(arena) + kHuge - 1) /
+                                            kHuge * kHuge);
     madvise(next, layers * layer_bytes, MADV_HUGEPAGE);
     std::vector<std::vector<uint8_t*>> copies(layers);
     for (auto& g : copies) {

@@ -594,8 +594,8 @@ inline __m512i bcast32(const int8_t* q) {
 // `ahead` (or nullptr) is the group to prefetch, block by block beside this one's: see
 // matmul_groups for when.
 template <class Kind, size_t T>
-void group_tile(const typename Kind::Group* w, size_t n_blocks, const ActivationQ8* x,
-                float* out, size_t out_stride, const typename Kind::Group* ahead) {
+void group_tile(const typename Kind::Group* w, size_t n_blocks, const ActivationQ8* x, float* out,
+                size_t out_stride, const typename Kind::Group* ahead) {
   __m512 acc[T];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; ++b) {
@@ -646,8 +646,8 @@ void matmul_groups(const typename Kind::Group* w, size_t n_groups, size_t n_bloc
     float* o = out + g * kGroupRows;
     size_t t = 0;
     for (; t + kTokenTile <= n_tokens; t += kTokenTile) {
-      group_tile<Kind, kTokenTile>(wg, n_blocks, x + t * n_blocks, o + t * out_stride,
-                                   out_stride, ahead);
+      group_tile<Kind, kTokenTile>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride,
+                                   ahead);
       ahead = nullptr;
     }
     const ActivationQ8* xt = x + t * n_blocks;
