@@ -413,7 +413,11 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
 
 void LlamaCpu::activate(float* gate, const float* up, size_t begin, size_t end) const {
   if (c_.activation == FfnActivation::silu) {
-    silu_mul(gate, up, begin, end);
+    if (kernels_.silu_mul != nullptr) {
+      kernels_.silu_mul(gate + begin, up + begin, end - begin);
+    } else {
+      silu_mul(gate, up, begin, end);
+    }
   } else {
     for (size_t i = begin; i < end; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
   }

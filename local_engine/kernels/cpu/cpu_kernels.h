@@ -165,6 +165,13 @@ struct CpuKernels {
   // kernels/exp_kernels_test.cpp): the same bits for the same input on one set, so results
   // still depend on neither the batch nor the thread count.
   float (*softmax_exp)(float* x, size_t n, float max);
+
+  // The FFN's SiLU gate: gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i < n, each element
+  // from its own gate[i] and up[i] only (not from n, its neighbours or where a call's range
+  // starts), so any split of a row gives the same bits on one set. Within a few float ulps of
+  // the formula with std::exp (tests/local_engine/kernels/silu_kernels_test.cpp). nullptr where
+  // the set has none: the caller's portable version applies (LlamaCpu::activate).
+  void (*silu_mul)(float* gate, const float* up, size_t n);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

@@ -728,6 +728,32 @@ float softmax_exp(float* x, size_t n, float max) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// 16 lanes of SiLU(g) * u = g * sigmoid(g) * u, exp by exp512: the baseline build's 4-lane
+// version (exp4 and a divide per 4 elements) was ~6% of a 16-stream decode step. The sigmoid
+// from e = exp(-|g|), which never overflows (1 / (1 + e), or e / (1 + e) for g < 0), so gates
+// below -88 keep their tiny values instead of dividing by infinity. Each lane alone, the tail
+// masked, so an element's value depends on neither n nor the range's start.
+inline __m512 silu_mul16(__m512 g, __m512 u) {
+  const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(g)));
+  const __m512 d = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  const __mmask16 negative = _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 sigmoid = _mm512_mask_mul_ps(d, negative, d, e);
+  return _mm512_mul_ps(_mm512_mul_ps(g, sigmoid), u);
+}
+
+void silu_mul(float* gate, const float* up, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(gate + i, silu_mul16(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 r =
+        silu_mul16(_mm512_maskz_loadu_ps(k, gate + i), _mm512_maskz_loadu_ps(k, up + i));
+    _mm512_mask_storeu_ps(gate + i, k, r);
+  }
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{"avx512",
@@ -748,7 +774,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q4_0_groups,
                                        &attention_scores_f16,
                                        &matmul_q4_k_q8_k_avx512,
-                                       &softmax_exp};
+                                       &softmax_exp,
+                                       &silu_mul};
 
 }  // namespace sy::engine::kernels
 
