@@ -594,6 +594,11 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
   if (cache_.type() == KvCacheType::f16) {
     uint16_t* keys = cache_.keys_f16(block, l) + at;
     uint16_t* values = cache_.values_f16(block, l) + at;
+    if (kernels_.fp32_to_fp16_row != nullptr) {  // the same bits as the loop
+      kernels_.fp32_to_fp16_row(k, keys, kv_width);
+      kernels_.fp32_to_fp16_row(v, values, kv_width);
+      return;
+    }
     for (size_t i = 0; i < kv_width; ++i) {
       keys[i] = kernels::fp32_to_fp16(k[i]);
       values[i] = kernels::fp32_to_fp16(v[i]);

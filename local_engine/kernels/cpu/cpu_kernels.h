@@ -172,6 +172,11 @@ struct CpuKernels {
   // the formula with std::exp (tests/local_engine/kernels/silu_kernels_test.cpp). nullptr where
   // the set has none: the caller's portable version applies (LlamaCpu::activate).
   void (*silu_mul)(float* gate, const float* up, size_t n);
+
+  // out[i] = fp32_to_fp16(x[i]) (dequantize.h: round to nearest even, any NaN to the sign and
+  // 0x7E00) for i < n, bit for bit: the KV cache's F16 stores. nullptr where the set has none:
+  // the caller loops over fp32_to_fp16.
+  void (*fp32_to_fp16_row)(const float* x, uint16_t* out, size_t n);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

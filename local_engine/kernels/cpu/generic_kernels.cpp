@@ -257,7 +257,8 @@ const CpuKernels& generic_cpu_kernels() {
                                   &attention_scores_f16,
                                   nullptr,  // matmul_q4_k_q8_k: matmul_q4_k.cpp runs the dots
                                   &softmax_exp,
-                                  nullptr};  // silu_mul: LlamaCpu's portable lanes
+                                  nullptr,   // silu_mul: LlamaCpu's portable lanes
+                                  nullptr};  // fp32_to_fp16_row: the caller's loop
   return kernels;
 }
 

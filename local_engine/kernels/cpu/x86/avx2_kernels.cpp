@@ -716,7 +716,8 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &attention_scores_f16,
                                      &matmul_q4_k_q8_k_avx2,
                                      &softmax_exp,
-                                     nullptr};  // silu_mul: LlamaCpu's portable lanes
+                                     nullptr,   // silu_mul: LlamaCpu's portable lanes
+                                     nullptr};  // fp32_to_fp16_row: the caller's loop
 
 }  // namespace sy::engine::kernels
 

@@ -754,6 +754,29 @@ void silu_mul(float* gate, const float* up, size_t n) {
   }
 }
 
+// vcvtps2ph rounds to nearest even and overflows to infinity as fp32_to_fp16 does, subnormal
+// halves included; only NaNs differ (it keeps payload bits), so those lanes get the scalar
+// function's sign | 0x7E00.
+__m256i fp16_lanes(__m512 v) {
+  const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  const __m256i sign =
+      _mm256_and_si256(_mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v), 16)),
+                       _mm256_set1_epi16(static_cast<short>(0x8000)));
+  return _mm256_mask_blend_epi16(nan, h, _mm256_or_si256(sign, _mm256_set1_epi16(0x7E00)));
+}
+
+void fp32_to_fp16_row(const float* x, uint16_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), fp16_lanes(_mm512_loadu_ps(x + i)));
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(out + i, k, fp16_lanes(_mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{"avx512",
@@ -775,7 +798,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &attention_scores_f16,
                                        &matmul_q4_k_q8_k_avx512,
                                        &softmax_exp,
-                                       &silu_mul};
+                                       &silu_mul,
+                                       &fp32_to_fp16_row};
 
 }  // namespace sy::engine::kernels
 
