@@ -626,7 +626,7 @@ void group_tile(const typename Kind::Group* w, size_t n_blocks, const Activation
 // Group prefetch: with several tokens a group's weights are reused from registers and L1 for
 // every token, so the stream from memory runs at a fraction of the bandwidth and the hardware
 // prefetchers fall behind: 16 tokens over 30 distinct layers in 2 MiB pages (~140 MB,
-// bench_matmul --layers 30, 1 thread) ran at 0.43-0.50 of the VNNI peak against 0.70 for one
+// bench_matmul --layers 30, 1 thread) ran at 0.43 of the VNNI peak against 0.70 for one
 // cache-resident layer. So from kPrefetchTokens tokens each group's first tile prefetches the
 // next group into L2 (10-26 KB ahead at SmolLM2 widths), a line per 64 bytes beside each block:
 // 0.67-0.68 at 16 and 64 tokens, 0.55-0.58 against 0.36-0.45 at 6. Into L1 (T0) instead it
