@@ -177,6 +177,13 @@ struct CpuKernels {
   // 0x7E00) for i < n, bit for bit: the KV cache's F16 stores. nullptr where the set has none:
   // the caller loops over fp32_to_fp16.
   void (*fp32_to_fp16_row)(const float* x, uint16_t* out, size_t n);
+
+  // The log-softmax's normalizer: the sum of exp(x[i] - max) for i < n, x[i] <= max (-inf gives
+  // 0), each block of 64 elements summed in float lanes and the block totals in double, so the
+  // rounding stays within a few 1e-7 of the exact sum over a whole vocabulary (bound in
+  // tests/local_engine/runtime/sampler_test.cpp, which runs the selected set). Reads x only.
+  // nullptr where the set has none: log_softmax's portable lanes (sampler.cpp).
+  double (*exp_sum)(const float* x, size_t n, float max);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

@@ -258,7 +258,8 @@ const CpuKernels& generic_cpu_kernels() {
                                   nullptr,  // matmul_q4_k_q8_k: matmul_q4_k.cpp runs the dots
                                   &softmax_exp,
                                   nullptr,   // silu_mul: LlamaCpu's portable lanes
-                                  nullptr};  // fp32_to_fp16_row: the caller's loop
+                                  nullptr,   // fp32_to_fp16_row: the caller's loop
+                                  nullptr};  // exp_sum: log_softmax's portable lanes
   return kernels;
 }
 

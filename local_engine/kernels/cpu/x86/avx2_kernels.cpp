@@ -717,7 +717,8 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q4_k_q8_k_avx2,
                                      &softmax_exp,
                                      nullptr,   // silu_mul: LlamaCpu's portable lanes
-                                     nullptr};  // fp32_to_fp16_row: the caller's loop
+                                     nullptr,   // fp32_to_fp16_row: the caller's loop
+                                     nullptr};  // exp_sum: log_softmax's portable lanes
 
 }  // namespace sy::engine::kernels
 

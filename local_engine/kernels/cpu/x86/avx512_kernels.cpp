@@ -777,6 +777,28 @@ void fp32_to_fp16_row(const float* x, uint16_t* out, size_t n) {
   }
 }
 
+// 64 elements a block in 4 x 16 float lanes, each block's total added in double. Against the
+// baseline build's 4-lane exp4 it is ~3x fewer instructions per logit: with logprobs asked
+// (the HTTP bench asks), one pass over the 49k-entry vocabulary per stream and token.
+double exp_sum(const float* x, size_t n, float max) {
+  const __m512 m = _mm512_set1_ps(max);
+  double sum = 0;
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    __m512 acc[4];
+    for (size_t k = 0; k < 4; ++k)
+      acc[k] = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * k), m));
+    sum += _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 k = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+    sum += _mm512_mask_reduce_add_ps(k, e);
+  }
+  return sum;
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{"avx512",
@@ -799,7 +821,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q4_k_q8_k_avx512,
                                        &softmax_exp,
                                        &silu_mul,
-                                       &fp32_to_fp16_row};
+                                       &fp32_to_fp16_row,
+                                       &exp_sum};
 
 }  // namespace sy::engine::kernels
 
