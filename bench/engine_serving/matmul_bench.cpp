@@ -9,11 +9,15 @@
 // end-to-end figure is bench_engine_step's).
 //
 //   bench_matmul [--types q8_0,q4_0] [--rows 1,2,4,8,16,32,64,128,512] [--ms 200] [--proto 1]
-//                [--grouped 1]
+//                [--grouped 1] [--layers 1]
 // One JSON line per (type, N): {"type":..,"rows":N,"gops":..,"peak_gops":..,"of_peak":..}
 // --grouped 1 (the default) regroups the weights into 16-row groups first, as LlamaCpu does at
 // load (kernels/cpu/row_groups.h), so the row-group kernels run; --grouped 0 keeps them
 // row-major (the per-row matvec kernels, same bits).
+// --layers L makes L distinct copies of the layer's weights and has each pass go through the
+// next one: at 30 (SmolLM2-135M's count, ~140 MB of Q8_0) the weights stream from memory as a
+// decode step's do, instead of staying in the caches. The copies sit in 2 MiB pages where the
+// kernel gives them, as LlamaCpu's weights do.
 //
 // --proto 1 adds, for Q8_0, a prototype that is NOT the engine's path (type "q8_0_rows_in_lanes"):
 // the same products under a different numeric contract, to measure what that contract would buy.
@@ -27,6 +31,7 @@
 // reference of its contract on every run.
 
 #include <immintrin.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
@@ -208,6 +213,7 @@ int main(int argc, char** argv) {
   double ms = 200;
   bool proto = false;
   bool grouped = true;
+  size_t layers = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--types") {
@@ -225,6 +231,8 @@ int main(int argc, char** argv) {
       proto = v != "0";
     } else if (k == "--grouped") {
       grouped = v != "0";
+    } else if (k == "--layers") {
+      layers = std::max<size_t>(1, std::stoul(v));
     } else {
       std::fprintf(stderr, "usage: bench_matmul [--types q8_0,q4_0] [--rows 1,4,16] [--ms 200]\n");
       return 2;
@@ -247,18 +255,34 @@ int main(int argc, char** argv) {
   for (const std::string& name : types) {
     const TensorType type = name == "q4_0" ? TensorType::q4_0 : TensorType::q8_0;
     const Weights w = random_weights(type, rng);
-    Weights g = w;  // the engine's layout
-    if (grouped) {
+    // (layers, matrices): the engine's layout, one copy of the layer per layer, in huge pages.
+    size_t layer_bytes = 0;
+    for (const auto& m : w.bytes) layer_bytes += (m.size() + 4095) / 4096 * 4096;
+    constexpr size_t kHuge = size_t{2} << 20;
+    const size_t arena_bytes = layers * layer_bytes + kHuge;
+    void* arena =
+        mmap(nullptr, arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (arena == MAP_FAILED) return 1;
+    auto* next = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(arena) + kHuge - 1) /
+                                            kHuge * kHuge);
+    madvise(next, layers * layer_bytes, MADV_HUGEPAGE);
+    std::vector<std::vector<uint8_t*>> copies(layers);
+    for (auto& g : copies) {
       for (size_t i = 0; i < std::size(kLayer); ++i) {
-        regroup(type, kLayer[i].cols, g.bytes[i].data(), g.bytes[i].data(),
-                kLayer[i].rows / kGroupRows);
+        std::memcpy(next, w.bytes[i].data(), w.bytes[i].size());
+        if (grouped) regroup(type, kLayer[i].cols, next, next, kLayer[i].rows / kGroupRows);
+        g.push_back(next);
+        next += (w.bytes[i].size() + 4095) / 4096 * 4096;
       }
     }
+    size_t layer = 0;
     for (const size_t n : counts) {
       // One pass = every matrix of the layer over the n activations; repeated for ~ms.
       auto pass = [&] {
+        const auto& g = copies[layer];
+        layer = (layer + 1) % layers;
         for (size_t i = 0; i < std::size(kLayer); ++i) {
-          const MatrixView m{type, g.bytes[i].data(), kLayer[i].rows, kLayer[i].cols, grouped};
+          const MatrixView m{type, g[i], kLayer[i].rows, kLayer[i].cols, grouped};
           if (n == 1) {
             quantize_activations(m, x.data(), scratch);
             matvec_rows(kernels, m, x.data(), scratch, out.data(), 0, m.rows);
@@ -333,6 +357,7 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
+    munmap(arena, arena_bytes);
   }
   return 0;
 }

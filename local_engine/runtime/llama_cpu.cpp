@@ -20,11 +20,26 @@
 namespace sy::engine {
 namespace {
 
+// The sum of squares in double, in 8 lanes (4 SSE2 pairs) added pairwise at the end: the plain
+// loop is one dependent double add per element (a 576-wide row ~4x slower). The order depends
+// on n only, never on the row's neighbours or the thread, so batch invariance holds.
+using F64x2 = double __attribute__((vector_size(16)));
 void rms_norm(float* out, const float* x, const float* weight, size_t n, float eps) {
-  double sum_squares = 0;
-  for (size_t i = 0; i < n; ++i) sum_squares += double(x[i]) * x[i];
+  F64x2 acc[4] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (size_t k = 0; k < 4; ++k) {
+      const F64x2 v{x[i + 2 * k], x[i + 2 * k + 1]};
+      acc[k] += v * v;
+    }
+  }
+  const F64x2 pair = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  double sum_squares = pair[0] + pair[1];
+  for (; i < n; ++i) sum_squares += double(x[i]) * x[i];
   const float scale = 1.0f / std::sqrt(static_cast<float>(sum_squares / n) + eps);
-  for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+  i = 0;
+  for (; i + 4 <= n; i += 4) store4(out + i, load4(x + i) * scale * load4(weight + i));
+  for (; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
 void add_bias(float* v, const std::vector<float>& bias) {
@@ -398,7 +413,11 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
 
 void LlamaCpu::activate(float* gate, const float* up, size_t begin, size_t end) const {
   if (c_.activation == FfnActivation::silu) {
-    silu_mul(gate, up, begin, end);
+    if (kernels_.silu_mul != nullptr) {
+      kernels_.silu_mul(gate + begin, up + begin, end - begin);
+    } else {
+      silu_mul(gate, up, begin, end);
+    }
   } else {
     for (size_t i = begin; i < end; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
   }
@@ -432,23 +451,33 @@ void LlamaCpu::matmul(const kernels::MatrixView& w, const float* x, size_t n, fl
   });
 }
 
-void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t n) {
-  const int cls = activation_class(products[0].w->type);
-  size_t total = 0;
+bool LlamaCpu::shares_activations(std::span<const Product> products) {
   for (const Product& p : products) {
-    if (activation_class(p.w->type) != cls || p.w->cols != products[0].w->cols) {
-      for (const Product& q : products) matmul(*q.w, x, n, q.out);
-      return;
+    if (activation_class(p.w->type) != activation_class(products[0].w->type) ||
+        p.w->cols != products[0].w->cols) {
+      return false;
     }
-    total += p.w->rows;
   }
+  return true;
+}
+
+void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t n,
+                       bool quantized) {
+  if (!shares_activations(products)) {
+    for (const Product& q : products) matmul(*q.w, x, n, q.out);
+    return;
+  }
+  size_t total = 0;
+  for (const Product& p : products) total += p.w->rows;
   const kernels::MatrixView& first = *products[0].w;
-  kernels::prepare_batch(first, x, n, batch_);
   const size_t threads = pool_.size();
-  const size_t token_chunks = std::min(threads, n);
-  pool_.parallel_for(token_chunks, [&](size_t i) {
-    kernels::quantize_batch(first, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
-  });
+  if (!quantized) {
+    kernels::prepare_batch(first, x, n, batch_);
+    const size_t token_chunks = std::min(threads, n);
+    pool_.parallel_for(token_chunks, [&](size_t i) {
+      kernels::quantize_batch(first, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
+    });
+  }
   const size_t most = threads * kStepChunksPerThread;
   const size_t chunks =
       threads == 1 ? 1 : std::clamp<size_t>(total / kernels::kGroupRows, 1, most);
@@ -464,7 +493,7 @@ void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t
   });
 }
 
-void LlamaCpu::matmul_gate_up(const Layer& lw, const float* x, size_t n) {
+void LlamaCpu::matmul_gate_up(const Layer& lw, const float* x, size_t n, bool quantized) {
   const size_t ffn = c_.ffn_dim;
   if (activation_class(lw.w_gate.type) != activation_class(lw.w_up.type)) {
     matmul(lw.w_gate, x, n, bgate_.data());
@@ -473,12 +502,14 @@ void LlamaCpu::matmul_gate_up(const Layer& lw, const float* x, size_t n) {
              [&](size_t t) { activate(bgate_.data() + t * ffn, bup_.data() + t * ffn, 0, ffn); });
     return;
   }
-  kernels::prepare_batch(lw.w_gate, x, n, batch_);
   const size_t threads = pool_.size();
-  const size_t token_chunks = std::min(threads, n);
-  pool_.parallel_for(token_chunks, [&](size_t i) {
-    kernels::quantize_batch(lw.w_gate, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
-  });
+  if (!quantized) {
+    kernels::prepare_batch(lw.w_gate, x, n, batch_);
+    const size_t token_chunks = std::min(threads, n);
+    pool_.parallel_for(token_chunks, [&](size_t i) {
+      kernels::quantize_batch(lw.w_gate, batch_, n * i / token_chunks, n * (i + 1) / token_chunks);
+    });
+  }
   const size_t most = threads * kStepChunksPerThread;
   const size_t chunks = threads == 1 ? 1 : std::clamp<size_t>(ffn / kernels::kGroupRows, 1, most);
   pool_.parallel_for(chunks, [&](size_t i) {
@@ -563,6 +594,11 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
   if (cache_.type() == KvCacheType::f16) {
     uint16_t* keys = cache_.keys_f16(block, l) + at;
     uint16_t* values = cache_.values_f16(block, l) + at;
+    if (kernels_.fp32_to_fp16_row != nullptr) {  // the same bits as the loop
+      kernels_.fp32_to_fp16_row(k, keys, kv_width);
+      kernels_.fp32_to_fp16_row(v, values, kv_width);
+      return;
+    }
     for (size_t i = 0; i < kv_width; ++i) {
       keys[i] = kernels::fp32_to_fp16(k[i]);
       values[i] = kernels::fp32_to_fp16(v[i]);
@@ -845,19 +881,35 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
 
   const size_t first_layer =
       offload_ ? offload_(std::span(rows, n), cache_.block_tokens(), bx_.data()) : 0;
+  // Batched steps (n > 1) quantize a matmul's activations in the per-row step that writes them
+  // (the norms), one pool call fewer each, and run a layer's closing residual add and the next
+  // layer's attention norm in one call: three pool barriers fewer per layer. Each row's values
+  // are computed as apart, so nothing changes but the barriers.
+  const bool fuse = n > 1;
+  // Starts a batched matmul of x's n rows by `w`'s type; quantize_row(t) then does row t.
+  auto prepare = [&](const kernels::MatrixView& w, const float* x) {
+    kernels::prepare_batch(w, x, n, batch_);
+  };
+  auto quantize_row = [&](const kernels::MatrixView& w, size_t t) {
+    kernels::quantize_batch(w, batch_, t, t + 1);
+  };
+  bool attn_normed = false;  // bxb_ holds layer l's attention norm (and batch_ its activations)
   for (size_t l = first_layer; l < c_.n_layers; ++l) {
     const Layer& lw = layers_[l];
-    scope.emplace(profile_, P::attn_norm);
-    for_rows(n, [&](size_t t) {
-      rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
-    });
+    const Product qkv[] = {{&lw.wq, bq_.data()}, {&lw.wk, bk_.data()}, {&lw.wv, bv_.data()}};
+    if (!attn_normed) {
+      scope.emplace(profile_, P::attn_norm);
+      if (fuse) prepare(lw.wq, bxb_.data());
+      for_rows(n, [&](size_t t) {
+        rms_norm(bxb_.data() + t * dim, bx_.data() + t * dim, lw.attn_norm.data(), dim, c_.rms_eps);
+        if (fuse) quantize_row(lw.wq, t);
+      });
+    }
     scope.emplace(profile_, P::qkv);
     if (n == 1) {
-      const Product qkv[] = {{&lw.wq, bq_.data()}, {&lw.wk, bk_.data()}, {&lw.wv, bv_.data()}};
       matvecs(qkv, bxb_.data());
     } else {
-      const Product qkv[] = {{&lw.wq, bq_.data()}, {&lw.wk, bk_.data()}, {&lw.wv, bv_.data()}};
-      matmuls(qkv, bxb_.data(), n);
+      matmuls(qkv, bxb_.data(), n, /*quantized=*/true);
     }
     const bool sliding = c_.is_sliding(l);
     const float* cos = (sliding ? rope_cos_swa_ : rope_cos_).data();
@@ -890,28 +942,36 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
     scope.emplace(profile_, P::attn_out);
     project_step(lw.wo, batt_.data(), n, bxb_.data());
     scope.emplace(profile_, P::ffn_norm);
+    if (fuse) prepare(lw.w_gate, bxb_.data());
     for_rows(n, [&](size_t t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;
       if (c_.post_norms) rms_norm(xb, xb, lw.attn_post_norm.data(), dim, c_.rms_eps);
       for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
       rms_norm(xb, x, lw.ffn_norm.data(), dim, c_.rms_eps);
+      if (fuse) quantize_row(lw.w_gate, t);
     });
     scope.emplace(profile_, P::gate_up);
     if (n == 1) {
       matvec_gate_up(lw, bxb_.data());  // the activation included, per thread
     } else {
-      matmul_gate_up(lw, bxb_.data(), n);  // the activation included, per chunk
+      matmul_gate_up(lw, bxb_.data(), n, /*quantized=*/true);  // the activation per chunk
     }
     scope.emplace(profile_, P::ffn_down);
     project_step(lw.w_down, bgate_.data(), n, bxb_.data());
     scope.emplace(profile_, P::ffn_residual);
+    const Layer* next = fuse && l + 1 < c_.n_layers ? &layers_[l + 1] : nullptr;
+    if (next != nullptr) prepare(next->wq, bxb_.data());
     for_rows(n, [&](size_t t) {
       float* x = bx_.data() + t * dim;
       float* xb = bxb_.data() + t * dim;
       if (c_.post_norms) rms_norm(xb, xb, lw.ffn_post_norm.data(), dim, c_.rms_eps);
       for (size_t i = 0; i < dim; ++i) x[i] += xb[i];
+      if (next == nullptr) return;
+      rms_norm(xb, x, next->attn_norm.data(), dim, c_.rms_eps);
+      quantize_row(next->wq, t);
     });
+    attn_normed = next != nullptr;
   }
 }
 

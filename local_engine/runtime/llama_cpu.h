@@ -50,7 +50,7 @@ struct ForwardProfile {
     gate_up,       // the gate and up projections (in decode, the activation too)
     activation,    // SiLU/GELU times up
     ffn_down,      // the down projection
-    ffn_residual,  // residual add after the FFN
+    ffn_residual,  // residual add after the FFN (batched steps: and the next layer's attn_norm)
     output_norm,   // the final RMS norm
     lm_head,       // the output projection over the vocabulary (and the final soft-cap)
     kOps
@@ -165,13 +165,18 @@ class LlamaCpu {
   // matrices' rows laid end to end in row-group chunks, kStepChunksPerThread per thread, claimed
   // one at a time: a thread the scheduler preempts holds up only the chunk it is in, the others
   // take the rest. Products whose weights quantize the activations differently run one by one.
-  // Same values as matmul (every output row is computed the same way).
+  // Same values as matmul (every output row is computed the same way). `quantized`: batch_
+  // already holds x's activations for products[0]'s type (prepared and quantized row by row by
+  // the caller's per-row step); ignored where the products do not share activations
+  // (shares_activations), which quantize their own.
   static constexpr size_t kStepChunksPerThread = 4;
-  void matmuls(std::span<const Product> products, const float* x, size_t n);
+  void matmuls(std::span<const Product> products, const float* x, size_t n, bool quantized = false);
+  static bool shares_activations(std::span<const Product> products);
   // Batched steps: bgate_ (n, ffn) = act(x W_gate^T) * (x W_up^T) in one pool call over row
   // chunks of both matrices, each chunk applying the activation to the rows it just computed
-  // for every token. Same values as the two matmuls and the activation.
-  void matmul_gate_up(const Layer& lw, const float* x, size_t n);
+  // for every token. Same values as the two matmuls and the activation. `quantized` as for
+  // matmuls (for w_gate's type).
+  void matmul_gate_up(const Layer& lw, const float* x, size_t n, bool quantized = false);
   // matvec for one row, matmuls of the one matrix otherwise: the same values either way.
   void project_step(const kernels::MatrixView& w, const float* x, size_t n, float* out);
   // act(gate[i]) * up[i] for i in [begin, end): SiLU or GELU-tanh, as the reference.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "kernels/cpu/cpu_kernels.h"
 #include "runtime/vector_exp.h"
 
 namespace sy::engine {
@@ -52,6 +53,11 @@ LogSoftmax log_softmax(std::span<const float> logits) {
   LogSoftmax out;
   if (logits.empty()) return out;
   out.max = largest(logits);
+  static const auto fast_sum = kernels::select_cpu_kernels().exp_sum;
+  if (fast_sum != nullptr) {
+    out.log_sum = std::log(fast_sum(logits.data(), logits.size(), out.max));
+    return out;
+  }
   const F32x4 max = splat4(out.max);
   const size_t n = logits.size();
   // Float lanes over blocks of 64 logits (16 terms a lane), each block's total then added in

@@ -165,6 +165,25 @@ struct CpuKernels {
   // kernels/exp_kernels_test.cpp): the same bits for the same input on one set, so results
   // still depend on neither the batch nor the thread count.
   float (*softmax_exp)(float* x, size_t n, float max);
+
+  // The FFN's SiLU gate: gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i < n, each element
+  // from its own gate[i] and up[i] only (not from n, its neighbours or where a call's range
+  // starts), so any split of a row gives the same bits on one set. Within a few float ulps of
+  // the formula with std::exp (tests/local_engine/kernels/silu_kernels_test.cpp). nullptr where
+  // the set has none: the caller's portable version applies (LlamaCpu::activate).
+  void (*silu_mul)(float* gate, const float* up, size_t n);
+
+  // out[i] = fp32_to_fp16(x[i]) (dequantize.h: round to nearest even, any NaN to the sign and
+  // 0x7E00) for i < n, bit for bit: the KV cache's F16 stores. nullptr where the set has none:
+  // the caller loops over fp32_to_fp16.
+  void (*fp32_to_fp16_row)(const float* x, uint16_t* out, size_t n);
+
+  // The log-softmax's normalizer: the sum of exp(x[i] - max) for i < n, x[i] <= max (-inf gives
+  // 0), each block of 64 elements summed in float lanes and the block totals in double, so the
+  // rounding stays within a few 1e-7 of the exact sum over a whole vocabulary (bound in
+  // tests/local_engine/runtime/sampler_test.cpp, which runs the selected set). Reads x only.
+  // nullptr where the set has none: log_softmax's portable lanes (sampler.cpp).
+  double (*exp_sum)(const float* x, size_t n, float max);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

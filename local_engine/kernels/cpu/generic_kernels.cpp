@@ -256,7 +256,10 @@ const CpuKernels& generic_cpu_kernels() {
                                   &matmul_q4_0_groups,
                                   &attention_scores_f16,
                                   nullptr,  // matmul_q4_k_q8_k: matmul_q4_k.cpp runs the dots
-                                  &softmax_exp};
+                                  &softmax_exp,
+                                  nullptr,   // silu_mul: LlamaCpu's portable lanes
+                                  nullptr,   // fp32_to_fp16_row: the caller's loop
+                                  nullptr};  // exp_sum: log_softmax's portable lanes
   return kernels;
 }
 

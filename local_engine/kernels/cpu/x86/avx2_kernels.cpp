@@ -715,7 +715,10 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q4_0_groups,
                                      &attention_scores_f16,
                                      &matmul_q4_k_q8_k_avx2,
-                                     &softmax_exp};
+                                     &softmax_exp,
+                                     nullptr,   // silu_mul: LlamaCpu's portable lanes
+                                     nullptr,   // fp32_to_fp16_row: the caller's loop
+                                     nullptr};  // exp_sum: log_softmax's portable lanes
 
 }  // namespace sy::engine::kernels
 

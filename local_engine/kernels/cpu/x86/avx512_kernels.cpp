@@ -590,17 +590,19 @@ inline __m512i bcast32(const int8_t* q) {
   return _mm512_set1_epi32(v);
 }
 
-// One group (n_blocks blocks at w) x T tokens (token t's blocks at x + t * n_blocks). No
-// software prefetch: groups are read as one linear stream, which the hardware prefetchers
-// follow; measured (engine_matvec_bench, 4096x2048, 1 thread, alternated) prefetching 8 KiB
-// ahead as the row-major kernels do read 15.3-16.0 GB/s (Q8_0) and 16.5-16.9 (Q4_0) against
-// 17.1-17.7 and 17.4-19.4 without.
+// One group (n_blocks blocks at w) x T tokens (token t's blocks at x + t * n_blocks).
+// `ahead` (or nullptr) is the group to prefetch, block by block beside this one's: see
+// matmul_groups for when.
 template <class Kind, size_t T>
-void group_tile(const typename Kind::Group* w, size_t n_blocks, const ActivationQ8* x,
-                float* out, size_t out_stride) {
+void group_tile(const typename Kind::Group* w, size_t n_blocks, const ActivationQ8* x, float* out,
+                size_t out_stride, const typename Kind::Group* ahead) {
   __m512 acc[T];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; ++b) {
+    if (ahead != nullptr) {
+      const char* line = reinterpret_cast<const char*>(ahead + b);
+      for (size_t at = 0; at < sizeof(ahead[b]); at += 64) _mm_prefetch(line + at, _MM_HINT_T1);
+    }
     __m512i wk[8];
     Kind::quants(w[b], wk);
     const __m512 wd =
@@ -621,41 +623,56 @@ void group_tile(const typename Kind::Group* w, size_t n_blocks, const Activation
   for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Group prefetch: with several tokens a group's weights are reused from registers and L1 for
+// every token, so the stream from memory runs at a fraction of the bandwidth and the hardware
+// prefetchers fall behind: 16 tokens over 30 distinct layers in 2 MiB pages (~140 MB,
+// bench_matmul --layers 30, 1 thread) ran at 0.43 of the VNNI peak against 0.70 for one
+// cache-resident layer. So from kPrefetchTokens tokens each group's first tile prefetches the
+// next group into L2 (10-26 KB ahead at SmolLM2 widths), a line per 64 bytes beside each block:
+// 0.67-0.68 at 16 and 64 tokens, 0.55-0.58 against 0.36-0.45 at 6. Into L1 (T0) instead it
+// evicts the group and activations in use: 0.47-0.50. At 1-2 tokens the stream runs at the
+// bandwidth the hardware prefetchers sustain and software prefetch only slows it (0.08 against
+// 0.11-0.12 of the peak at 1 token); at 4 it is even.
+constexpr size_t kPrefetchTokens = 6;
+
 template <class Kind>
 void matmul_groups(const typename Kind::Group* w, size_t n_groups, size_t n_blocks,
                    const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
   using Group = typename Kind::Group;
+  const bool prefetch = n_tokens >= kPrefetchTokens;
   for (size_t g = 0; g < n_groups; ++g) {
     const Group* wg = w + g * n_blocks;
+    const Group* ahead = prefetch ? wg + n_blocks : nullptr;  // past the range: harmless
     float* o = out + g * kGroupRows;
     size_t t = 0;
     for (; t + kTokenTile <= n_tokens; t += kTokenTile) {
-      group_tile<Kind, kTokenTile>(wg, n_blocks, x + t * n_blocks, o + t * out_stride,
-                                   out_stride);
+      group_tile<Kind, kTokenTile>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride,
+                                   ahead);
+      ahead = nullptr;
     }
     const ActivationQ8* xt = x + t * n_blocks;
     float* ot = o + t * out_stride;
     switch (n_tokens - t) {
       case 7:
-        group_tile<Kind, 7>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 7>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 6:
-        group_tile<Kind, 6>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 6>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 5:
-        group_tile<Kind, 5>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 5>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 4:
-        group_tile<Kind, 4>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 4>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 3:
-        group_tile<Kind, 3>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 3>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 2:
-        group_tile<Kind, 2>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 2>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       case 1:
-        group_tile<Kind, 1>(wg, n_blocks, xt, ot, out_stride);
+        group_tile<Kind, 1>(wg, n_blocks, xt, ot, out_stride, ahead);
         break;
       default:
         break;
@@ -711,6 +728,77 @@ float softmax_exp(float* x, size_t n, float max) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// 16 lanes of SiLU(g) * u = g * sigmoid(g) * u, exp by exp512: the baseline build's 4-lane
+// version (exp4 and a divide per 4 elements) was ~6% of a 16-stream decode step. The sigmoid
+// from e = exp(-|g|), which never overflows (1 / (1 + e), or e / (1 + e) for g < 0), so gates
+// below -88 keep their tiny values instead of dividing by infinity. Each lane alone, the tail
+// masked, so an element's value depends on neither n nor the range's start.
+inline __m512 silu_mul16(__m512 g, __m512 u) {
+  const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(g)));
+  const __m512 d = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  const __mmask16 negative = _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 sigmoid = _mm512_mask_mul_ps(d, negative, d, e);
+  return _mm512_mul_ps(_mm512_mul_ps(g, sigmoid), u);
+}
+
+void silu_mul(float* gate, const float* up, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(gate + i, silu_mul16(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 r =
+        silu_mul16(_mm512_maskz_loadu_ps(k, gate + i), _mm512_maskz_loadu_ps(k, up + i));
+    _mm512_mask_storeu_ps(gate + i, k, r);
+  }
+}
+
+// vcvtps2ph rounds to nearest even and overflows to infinity as fp32_to_fp16 does, subnormal
+// halves included; only NaNs differ (it keeps payload bits), so those lanes get the scalar
+// function's sign | 0x7E00.
+__m256i fp16_lanes(__m512 v) {
+  const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  const __m256i sign =
+      _mm256_and_si256(_mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v), 16)),
+                       _mm256_set1_epi16(static_cast<short>(0x8000)));
+  return _mm256_mask_blend_epi16(nan, h, _mm256_or_si256(sign, _mm256_set1_epi16(0x7E00)));
+}
+
+void fp32_to_fp16_row(const float* x, uint16_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), fp16_lanes(_mm512_loadu_ps(x + i)));
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(out + i, k, fp16_lanes(_mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
+
+// 64 elements a block in 4 x 16 float lanes, each block's total added in double. Against the
+// baseline build's 4-lane exp4 it is ~3x fewer instructions per logit: with logprobs asked
+// (the HTTP bench asks), one pass over the 49k-entry vocabulary per stream and token.
+double exp_sum(const float* x, size_t n, float max) {
+  const __m512 m = _mm512_set1_ps(max);
+  double sum = 0;
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    __m512 acc[4];
+    for (size_t k = 0; k < 4; ++k)
+      acc[k] = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * k), m));
+    sum += _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 k = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+    sum += _mm512_mask_reduce_add_ps(k, e);
+  }
+  return sum;
+}
+
 }  // namespace
 
 extern const CpuKernels kAvx512Kernels{"avx512",
@@ -731,7 +819,10 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q4_0_groups,
                                        &attention_scores_f16,
                                        &matmul_q4_k_q8_k_avx512,
-                                       &softmax_exp};
+                                       &softmax_exp,
+                                       &silu_mul,
+                                       &fp32_to_fp16_row,
+                                       &exp_sum};
 
 }  // namespace sy::engine::kernels
 
