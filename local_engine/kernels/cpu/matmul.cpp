@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/cpu/matmul_q4_k.h"
 #include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/engine_error.h"
 
@@ -129,6 +130,10 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
       return;
     }
     case TensorType::q4_k: {
+      if (w.grouped) {
+        grouped_rows_q4_k(k, w, b.x_q8k.data(), n, out, rows, row_begin, row_end);
+        return;
+      }
       const size_t blocks = cols / kQK;
       const auto* wr = reinterpret_cast<const BlockQ4_K*>(base);
       if (k.matmul_q4_k_q8_k != nullptr) {
