@@ -88,15 +88,19 @@ inline __m512i broadcast32(const void* p) {
 }
 
 // One group (16 rows) x T tokens (token t's blocks at x + t * n_blocks): out[t * out_stride + i].
+// `scales`: the group's unpacked scales, or nullptr to unpack each block's as it comes (decode:
+// one pass over the weights in address order, which the hardware prefetchers follow).
 template <size_t T>
 void tile(const RowGroupQ4_K* w, const GroupScales* scales, size_t n_blocks, const BlockQ8_K* x,
           float* out, size_t out_stride) {
+  GroupScales own;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 acc[T];
   for (size_t t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; ++b) {
     const RowGroupQ4_K& g = w[b];
-    const GroupScales& s = scales[b];
+    if (scales == nullptr) unpack_scales(&g, 1, &own);
+    const GroupScales& s = scales != nullptr ? scales[b] : own;
     __m512i sum[T];  // S_b
     for (size_t t = 0; t < T; ++t) sum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
@@ -169,6 +173,13 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
   if (n_groups == 0 || n_tokens == 0 || n_blocks == 0) return;
   thread_local std::vector<GroupScales> scales;  // (n_blocks): one group's
   scales.resize(n_blocks);
+  if (n_tokens < kTileTokens) {  // decode, or a few tokens: one pass over the weights
+    for (size_t g = 0; g < n_groups; ++g) {
+      tail_tile<kTileTokens - 1>(n_tokens, w + g * n_blocks, nullptr, n_blocks, x,
+                                 out + kGroupRows * g, out_stride);
+    }
+    return;
+  }
   const size_t chunk = std::max<size_t>(
       kTileTokens, kChunkBytes / (n_blocks * sizeof(BlockQ8_K)) / kTileTokens * kTileTokens);
   for (size_t t0 = 0; t0 < n_tokens; t0 += chunk) {
