@@ -38,6 +38,23 @@ struct alignas(64) GroupScales {
   float dmin[16];
 };
 
+// One super-block's nibbles of a group as bytes, unpacked once per group and chunk of tokens:
+// q[2 * (8c + k)] the low nibbles of qs[8c + k] (sub-block 2c), q[2 * (8c + k) + 1] the high ones.
+struct alignas(64) GroupNibbles {
+  uint8_t q[64][64];
+};
+
+void unpack_nibbles(const RowGroupQ4_K* w, size_t n_blocks, GroupNibbles* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    for (int r = 0; r < 32; ++r) {
+      const __m512i q = _mm512_loadu_si512(w[b].qs[r]);
+      _mm512_store_si512(out[b].q[2 * r], _mm512_and_si512(q, low4));
+      _mm512_store_si512(out[b].q[2 * r + 1], _mm512_and_si512(_mm512_srli_epi16(q, 4), low4));
+    }
+  }
+}
+
 // Byte j of every 32-bit lane, zero-extended to the lane.
 inline __m512i lane_byte(__m512i v, int j) {
   return _mm512_shuffle_epi8(
@@ -90,9 +107,10 @@ inline __m512i broadcast32(const void* p) {
 // One group (16 rows) x T tokens (token t's blocks at x + t * n_blocks): out[t * out_stride + i].
 // `scales`: the group's unpacked scales, or nullptr to unpack each block's as it comes (decode:
 // one pass over the weights in address order, which the hardware prefetchers follow).
+// `nibbles`: the group's unpacked nibbles, or nullptr to unpack them in registers.
 template <size_t T>
-void tile(const RowGroupQ4_K* w, const GroupScales* scales, size_t n_blocks, const BlockQ8_K* x,
-          float* out, size_t out_stride) {
+void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* nibbles,
+          size_t n_blocks, const BlockQ8_K* x, float* out, size_t out_stride) {
   GroupScales own;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 acc[T];
@@ -109,9 +127,15 @@ void tile(const RowGroupQ4_K* w, const GroupScales* scales, size_t n_blocks, con
       for (size_t t = 0; t < T; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int k = 0; k < 8; ++k) {
-        const __m512i q = _mm512_loadu_si512(g.qs[8 * c + k]);
-        const __m512i lo = _mm512_and_si512(q, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        __m512i lo, hi;
+        if (nibbles != nullptr) {
+          lo = _mm512_load_si512(nibbles[b].q[2 * (8 * c + k)]);
+          hi = _mm512_load_si512(nibbles[b].q[2 * (8 * c + k) + 1]);
+        } else {
+          const __m512i q = _mm512_loadu_si512(g.qs[8 * c + k]);
+          lo = _mm512_and_si512(q, low4);
+          hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        }
 #pragma GCC unroll 8
         for (size_t t = 0; t < T; ++t) {
           const int8_t* xq = x[t * n_blocks + b].qs + 64 * c + 4 * k;
@@ -146,22 +170,25 @@ void tile(const RowGroupQ4_K* w, const GroupScales* scales, size_t n_blocks, con
 
 // The last n (< kTileTokens) tokens of a group: one tile of that many.
 template <size_t T>
-void tail_tile(size_t n, const RowGroupQ4_K* w, const GroupScales* scales, size_t n_blocks,
-               const BlockQ8_K* x, float* out, size_t out_stride) {
+void tail_tile(size_t n, const RowGroupQ4_K* w, const GroupScales* scales,
+               const GroupNibbles* nibbles, size_t n_blocks, const BlockQ8_K* x, float* out,
+               size_t out_stride) {
   if constexpr (T > 0) {
-    if (n == T) return tile<T>(w, scales, n_blocks, x, out, out_stride);
-    return tail_tile<T - 1>(n, w, scales, n_blocks, x, out, out_stride);
+    if (n == T) return tile<T>(w, scales, nibbles, n_blocks, x, out, out_stride);
+    return tail_tile<T - 1>(n, w, scales, nibbles, n_blocks, x, out, out_stride);
   }
 }
 
 // One group over n_tokens tokens: whole tiles, then one tile of the rest.
-void group_tokens(const RowGroupQ4_K* w, const GroupScales* scales, size_t n_blocks,
-                  const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
+void group_tokens(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* nibbles,
+                  size_t n_blocks, const BlockQ8_K* x, size_t n_tokens, float* out,
+                  size_t out_stride) {
   size_t t = 0;
   for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-    tile<kTileTokens>(w, scales, n_blocks, x + t * n_blocks, out + t * out_stride, out_stride);
+    tile<kTileTokens>(w, scales, nibbles, n_blocks, x + t * n_blocks, out + t * out_stride,
+                      out_stride);
   }
-  tail_tile<kTileTokens - 1>(n_tokens - t, w, scales, n_blocks, x + t * n_blocks,
+  tail_tile<kTileTokens - 1>(n_tokens - t, w, scales, nibbles, n_blocks, x + t * n_blocks,
                              out + t * out_stride, out_stride);
 }
 
@@ -172,10 +199,12 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
                                size_t out_stride) {
   if (n_groups == 0 || n_tokens == 0 || n_blocks == 0) return;
   thread_local std::vector<GroupScales> scales;  // (n_blocks): one group's
+  thread_local std::vector<GroupNibbles> nibbles;  // (n_blocks): one group's
   scales.resize(n_blocks);
+  nibbles.resize(n_blocks);
   if (n_tokens < kTileTokens) {  // decode, or a few tokens: one pass over the weights
     for (size_t g = 0; g < n_groups; ++g) {
-      tail_tile<kTileTokens - 1>(n_tokens, w + g * n_blocks, nullptr, n_blocks, x,
+      tail_tile<kTileTokens - 1>(n_tokens, w + g * n_blocks, nullptr, nullptr, n_blocks, x,
                                  out + kGroupRows * g, out_stride);
     }
     return;
@@ -187,7 +216,8 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
     for (size_t g = 0; g < n_groups; ++g) {
       const RowGroupQ4_K* wg = w + g * n_blocks;
       unpack_scales(wg, n_blocks, scales.data());
-      group_tokens(wg, scales.data(), n_blocks, x + t0 * n_blocks, nt,
+      unpack_nibbles(wg, n_blocks, nibbles.data());
+      group_tokens(wg, scales.data(), nibbles.data(), n_blocks, x + t0 * n_blocks, nt,
                    out + t0 * out_stride + kGroupRows * g, out_stride);
     }
   }
