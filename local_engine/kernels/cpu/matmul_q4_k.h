@@ -54,12 +54,14 @@ void grouped_rows_q4_k(const CpuKernels& k, const MatrixView& w, const BlockQ8_K
                        size_t n_tokens, float* out, size_t out_stride, size_t row_begin,
                        size_t row_end);
 
-// The ISA entry points, defined in kernels/cpu/x86/ (matmul_q4_k_avx512.cpp, avx2_kernels.cpp).
+// The ISA entry points, defined in kernels/cpu/x86/matmul_q4_k_avx512.cpp and _avx2.cpp.
 void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
                                const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
 void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                              size_t n_tokens, float* out, size_t out_stride);
 void matmul_q4_k_groups_avx2(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
                              const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
+                           size_t n_tokens, float* out, size_t out_stride);
 
 }  // namespace sy::engine::kernels

@@ -701,13 +701,6 @@ float softmax_exp(float* x, size_t n, float max) {
 
 }  // namespace
 
-// No vector row-group kernel here yet: each row ungrouped, then this set's dot (equal to every
-// set's, cpu_kernels.h).
-void matmul_q4_k_groups_avx2(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
-  matmul_q4_k_groups_by_rows(&dot_q4_k_q8_k, w, n_groups, n_blocks, x, n_tokens, out, out_stride);
-}
-
 extern const CpuKernels kAvx2Kernels{"avx2",
                                      &dot_f32,
                                      &dot_f16_f32,
@@ -725,7 +718,7 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q8_0_groups,
                                      &matmul_q4_0_groups,
                                      &attention_scores_f16,
-                                     nullptr,  // matmul_q4_k_q8_k: matmul.cpp runs the dots
+                                     &matmul_q4_k_q8_k_avx2,
                                      &softmax_exp,
                                      &matmul_q4_k_groups_avx2};
 
