@@ -29,11 +29,11 @@ constexpr size_t kChunkBytes = 384 * 1024;
 constexpr size_t kTileTokens = 4;
 
 // One super-block's scales of a group, unpacked once per group and chunk: sc[j] holds sub-block
-// j's 6-bit scale in each row's 32-bit lane, m[j] its min twice (a word pair, for vpdpwssd with
-// the two 16-sums of bsums), d and dmin the rows' fp16 scales widened.
+// j's 6-bit scale in each row's 32-bit lane, m[i] the mins of sub-blocks 2i and 2i + 1 as a word
+// pair (for vpdpwssd with the token's sub-block sums, BsumPairs), d and dmin the rows' fp16 scales widened.
 struct alignas(64) GroupScales {
   int32_t sc[8][16];
-  int32_t m[8][16];
+  int32_t m[4][16];  // (m_2i, m_2i+1) word pairs
   float d[16];
   float dmin[16];
 };
@@ -64,9 +64,11 @@ inline __m512i lane_byte(__m512i v, int j) {
                                                static_cast<int>(0x8080800Cu | j))));
 }
 
-// Byte j of every 32-bit lane in both of its words (zero-extended).
-inline __m512i lane_byte_twice(__m512i v, int j) {
-  auto ctrl = [j](unsigned at) { return static_cast<int>(0x80008000u | (at + j) | (at + j) << 16); };
+// Bytes j and j + 1 of every 32-bit lane as its two words (zero-extended).
+inline __m512i lane_byte_pair(__m512i v, int j) {
+  auto ctrl = [j](unsigned at) {
+    return static_cast<int>(0x80008000u | (at + j) | (at + j + 1) << 16);
+  };
   return _mm512_shuffle_epi8(
       v, _mm512_broadcast_i32x4(_mm_setr_epi32(ctrl(0), ctrl(4), ctrl(8), ctrl(12))));
 }
@@ -89,8 +91,10 @@ void unpack_scales(const RowGroupQ4_K* w, size_t n_blocks, GroupScales* out) {
     for (int j = 0; j < 4; ++j) {
       _mm512_store_si512(s.sc[j], lane_byte(sc_lo, j));
       _mm512_store_si512(s.sc[j + 4], lane_byte(sc_hi, j));
-      _mm512_store_si512(s.m[j], lane_byte_twice(m_lo, j));
-      _mm512_store_si512(s.m[j + 4], lane_byte_twice(m_hi, j));
+      if (j % 2 == 0) {
+        _mm512_store_si512(s.m[j / 2], lane_byte_pair(m_lo, j));
+        _mm512_store_si512(s.m[j / 2 + 2], lane_byte_pair(m_hi, j));
+      }
     }
     _mm512_store_ps(s.d, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.d))));
     _mm512_store_ps(s.dmin,
@@ -110,7 +114,8 @@ inline __m512i broadcast32(const void* p) {
 // `nibbles`: the group's unpacked nibbles, or nullptr to unpack them in registers.
 template <size_t T>
 void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* nibbles,
-          size_t n_blocks, const BlockQ8_K* x, float* out, size_t out_stride) {
+          size_t n_blocks, const BlockQ8_K* x, const int32_t* pairs, float* out,
+          size_t out_stride) {
   GroupScales own;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 acc[T];
@@ -156,9 +161,10 @@ void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* 
     for (size_t t = 0; t < T; ++t) {
       const BlockQ8_K& xt = x[t * n_blocks + b];
       __m512i mins = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        mins = _mm512_dpwssd_epi32(mins, _mm512_load_si512(s.m[j]), broadcast32(xt.bsums + 2 * j));
+      const int32_t* pair = pairs + 4 * (t * n_blocks + b);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        mins = _mm512_dpwssd_epi32(mins, _mm512_load_si512(s.m[i]), _mm512_set1_epi32(pair[i]));
       }
       const __m512 xd = _mm512_set1_ps(xt.d);
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(d, xd), acc[t]);
@@ -171,25 +177,39 @@ void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* 
 // The last n (< kTileTokens) tokens of a group: one tile of that many.
 template <size_t T>
 void tail_tile(size_t n, const RowGroupQ4_K* w, const GroupScales* scales,
-               const GroupNibbles* nibbles, size_t n_blocks, const BlockQ8_K* x, float* out,
-               size_t out_stride) {
+               const GroupNibbles* nibbles, size_t n_blocks, const BlockQ8_K* x,
+               const int32_t* pairs, float* out, size_t out_stride) {
   if constexpr (T > 0) {
-    if (n == T) return tile<T>(w, scales, nibbles, n_blocks, x, out, out_stride);
-    return tail_tile<T - 1>(n, w, scales, nibbles, n_blocks, x, out, out_stride);
+    if (n == T) return tile<T>(w, scales, nibbles, n_blocks, x, pairs, out, out_stride);
+    return tail_tile<T - 1>(n, w, scales, nibbles, n_blocks, x, pairs, out, out_stride);
   }
 }
 
 // One group over n_tokens tokens: whole tiles, then one tile of the rest.
 void group_tokens(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* nibbles,
-                  size_t n_blocks, const BlockQ8_K* x, size_t n_tokens, float* out,
-                  size_t out_stride) {
+                  size_t n_blocks, const BlockQ8_K* x, const int32_t* pairs, size_t n_tokens,
+                  float* out, size_t out_stride) {
   size_t t = 0;
   for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-    tile<kTileTokens>(w, scales, nibbles, n_blocks, x + t * n_blocks, out + t * out_stride,
-                      out_stride);
+    tile<kTileTokens>(w, scales, nibbles, n_blocks, x + t * n_blocks, pairs + 4 * t * n_blocks,
+                      out + t * out_stride, out_stride);
   }
   tail_tile<kTileTokens - 1>(n_tokens - t, w, scales, nibbles, n_blocks, x + t * n_blocks,
-                             out + t * out_stride, out_stride);
+                             pairs + 4 * t * n_blocks, out + t * out_stride, out_stride);
+}
+
+// BsumPairs: each token's super-block b as 4 words pairs (bs_2i, bs_2i+1), bs_j = bsums[2j] +
+// bsums[2j + 1] the sum of sub-block j's 32 quants (|bs_j| <= 32 * 127 fits a word), so that 4
+// vpdpwssd give M_b; out (n_tokens, n_blocks, 4).
+void bsum_pairs(const BlockQ8_K* x, size_t n, int32_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].bsums));
+    // Adjacent words summed: vpmaddwd with ones, then the 8 int32 back to words in order.
+    const __m256i sums = _mm256_madd_epi16(bs, _mm256_set1_epi16(1));
+    const __m128i words =
+        _mm_packs_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * i), words);
+  }
 }
 
 }  // namespace
@@ -200,12 +220,15 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
   if (n_groups == 0 || n_tokens == 0 || n_blocks == 0) return;
   thread_local std::vector<GroupScales> scales;  // (n_blocks): one group's
   thread_local std::vector<GroupNibbles> nibbles;  // (n_blocks): one group's
+  thread_local std::vector<int32_t> pairs;  // (n_tokens, n_blocks, 4)
   scales.resize(n_blocks);
   nibbles.resize(n_blocks);
+  pairs.resize(4 * n_tokens * n_blocks);
+  bsum_pairs(x, n_tokens * n_blocks, pairs.data());
   if (n_tokens < kTileTokens) {  // decode, or a few tokens: one pass over the weights
     for (size_t g = 0; g < n_groups; ++g) {
       tail_tile<kTileTokens - 1>(n_tokens, w + g * n_blocks, nullptr, nullptr, n_blocks, x,
-                                 out + kGroupRows * g, out_stride);
+                                 pairs.data(), out + kGroupRows * g, out_stride);
     }
     return;
   }
@@ -217,8 +240,9 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
       const RowGroupQ4_K* wg = w + g * n_blocks;
       unpack_scales(wg, n_blocks, scales.data());
       unpack_nibbles(wg, n_blocks, nibbles.data());
-      group_tokens(wg, scales.data(), nibbles.data(), n_blocks, x + t0 * n_blocks, nt,
-                   out + t0 * out_stride + kGroupRows * g, out_stride);
+      group_tokens(wg, scales.data(), nibbles.data(), n_blocks, x + t0 * n_blocks,
+                   pairs.data() + 4 * t0 * n_blocks, nt, out + t0 * out_stride + kGroupRows * g,
+                   out_stride);
     }
   }
 }
