@@ -21,9 +21,11 @@
 namespace sy::engine::kernels {
 namespace {
 
-// Activations per chunk of tokens, at most: with a group's weights (up to 74 KB at 8192
-// columns) they stay in L2 (1 MiB a core here) across the group's tiles.
-constexpr size_t kChunkBytes = 384 * 1024;
+// Activations per chunk of tokens, at most: with a group's unpacked nibbles and scales (up to
+// 164 KB at 8192 columns) they stay in L2 (1 MiB a core here) across the group's tiles. 384 KiB
+// left the 8192-column shape 40 tokens a chunk and ~15% slower (unpacking per 10 tiles); 1.5 MiB
+// gained nothing more (engine_matmul_q4_k_bench, alternated).
+constexpr size_t kChunkBytes = 768 * 1024;
 // Tokens a tile: 4 accumulators a token (two sub-block sums, S, the float chain) plus the
 // unpacked weights fit the 32 registers.
 constexpr size_t kTileTokens = 4;
