@@ -196,6 +196,10 @@ struct CpuKernels {
   // contract above. n_tokens = 1 is the decode matvec.
   void (*matmul_q4_k_groups)(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
                              const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+
+  // quantize_row_q8_k below, byte for byte for finite inputs (the same float products and
+  // round-to-nearest-even), vectorized.
+  void (*quantize_q8_k)(const float* x, BlockQ8_K* y, size_t n);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

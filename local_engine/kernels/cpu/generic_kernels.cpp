@@ -258,7 +258,8 @@ const CpuKernels& generic_cpu_kernels() {
                                   &attention_scores_f16,
                                   nullptr,  // matmul_q4_k_q8_k: matmul.cpp runs the dots
                                   &softmax_exp,
-                                  &matmul_q4_k_groups_generic};
+                                  &matmul_q4_k_groups_generic,
+                                  &quantize_row_q8_k};
   return kernels;
 }
 

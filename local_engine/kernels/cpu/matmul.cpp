@@ -73,7 +73,9 @@ void quantize_batch(const MatrixView& w, ActivationBatch& batch, size_t begin, s
       quantize(x, q, batch.cols);
       pack_activations_q8(q, blocks, batch.x_act.data() + t * blocks);
     }
-    if (width == kQK) quantize_row_q8_k(x, batch.x_q8k.data() + t * blocks, batch.cols);
+    if (width == kQK) {
+      select_cpu_kernels().quantize_q8_k(x, batch.x_q8k.data() + t * blocks, batch.cols);
+    }
   }
 }
 

@@ -59,6 +59,7 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
                                const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
 void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                              size_t n_tokens, float* out, size_t out_stride);
+void quantize_q8_k_avx512(const float* x, BlockQ8_K* y, size_t n);
 void matmul_q4_k_groups_avx2(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
                              const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
 void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,

@@ -38,7 +38,8 @@ void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& sc
     case TensorType::q6_k:
       check_width(w, kQK);
       scratch.x_q8k.resize(w.cols / kQK);
-      quantize_row_q8_k(x, scratch.x_q8k.data(), w.cols);
+      // Byte for byte quantize_row_q8_k on every set.
+      select_cpu_kernels().quantize_q8_k(x, scratch.x_q8k.data(), w.cols);
       return;
     default:
       return;  // float weights read x as it is; matvec_rows rejects unsupported types

@@ -108,6 +108,35 @@ TEST(MatmulQ4K, EverySetsDotEqualsTheGenericDotBitForBit) {
   }
 }
 
+// Every set's quantize_q8_k against quantize_row_q8_k byte for byte: normal values at many
+// scales, an all-zero block, a block whose largest magnitude is subnormal, exact halves.
+TEST(MatmulQ4K, EverySetsQ8KQuantizerMatchesQuantizeRowQ8KByteForByte) {
+  std::mt19937 rng(33);
+  for (size_t blocks : {1, 2, 8, 32}) {
+    std::vector<float> x;
+    for (size_t b = 0; b < blocks; ++b) {
+      auto v = testing::random_floats(rng, kQK, std::ldexp(1.0f, int(b % 9) * 3 - 12));
+      if (b == 1) v.assign(kQK, 0.0f);
+      if (b == 2) {
+        for (size_t i = 0; i < kQK; ++i) v[i] = std::ldexp(float(int(i) - 128), -140);
+      }
+      if (b == 3) {
+        for (size_t i = 0; i < kQK; ++i) v[i] = (float(int(i % 255) - 127) + 0.5f) / 2.0f;
+      }
+      x.insert(x.end(), v.begin(), v.end());
+    }
+    std::vector<BlockQ8_K> want(blocks);
+    quantize_row_q8_k(x.data(), want.data(), x.size());
+    for (const CpuKernels* k : all_sets()) {
+      std::vector<BlockQ8_K> got(blocks);
+      std::memset(got.data(), 0x5A, got.size() * sizeof(BlockQ8_K));
+      k->quantize_q8_k(x.data(), got.data(), x.size());
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(BlockQ8_K)), 0)
+          << k->isa << " blocks=" << blocks;
+    }
+  }
+}
+
 TEST(MatmulQ4K, RegroupedRowsComeBackByteForByte) {
   std::mt19937 rng(39);
   const size_t n_blocks = 3, rows = 2 * kGroupRows;

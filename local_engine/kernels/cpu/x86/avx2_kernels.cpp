@@ -720,7 +720,8 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &attention_scores_f16,
                                      &matmul_q4_k_q8_k_avx2,
                                      &softmax_exp,
-                                     &matmul_q4_k_groups_avx2};
+                                     &matmul_q4_k_groups_avx2,
+                                     &quantize_row_q8_k};
 
 }  // namespace sy::engine::kernels
 

@@ -738,7 +738,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &attention_scores_f16,
                                        &matmul_q4_k_q8_k_avx512,
                                        &softmax_exp,
-                                       &matmul_q4_k_groups_avx512};
+                                       &matmul_q4_k_groups_avx512,
+                                       &quantize_q8_k_avx512};
 
 }  // namespace sy::engine::kernels
 

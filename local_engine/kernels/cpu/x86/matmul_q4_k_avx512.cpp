@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -253,6 +254,38 @@ void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks,
                              size_t n_tokens, float* out, size_t out_stride) {
   matmul_q4_k_rows_via_groups(&matmul_q4_k_groups_avx512, w, n_rows, n_blocks, x, n_tokens, out,
                               out_stride);
+}
+
+// quantize_row_q8_k (k_quants.cpp) on 16 lanes: max |x| is order-free, iscale * x the same
+// float products, vcvtps2dq rounds to nearest even as its nearest() does (|v| <= 127.5 here), then
+// the same clamp; bsums are exact integer sums.
+void quantize_q8_k_avx512(const float* x, BlockQ8_K* y, size_t n) {
+  for (size_t b = 0; b < n / kQK; ++b, x += kQK) {
+    __m512 amax = _mm512_setzero_ps();
+    for (size_t j = 0; j < kQK; j += 16) {
+      amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+    }
+    const float m = _mm512_reduce_max_ps(amax);
+    BlockQ8_K& out = y[b];
+    if (m == 0.0f) {
+      std::memset(&out, 0, sizeof(out));
+      continue;
+    }
+    const float iscale = 127.0f / m;
+    if (!std::isfinite(iscale)) {  // subnormal maxima: the scalar path's clamping of infinities
+      quantize_row_q8_k(x, &out, kQK);
+      continue;
+    }
+    const __m512 s = _mm512_set1_ps(iscale);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (size_t k = 0; k < 16; ++k) {
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(s, _mm512_loadu_ps(x + 16 * k)));
+      q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out.qs + 16 * k), _mm512_cvtepi32_epi8(q));
+      out.bsums[k] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    out.d = 1.0f / iscale;
+  }
 }
 
 }  // namespace sy::engine::kernels
