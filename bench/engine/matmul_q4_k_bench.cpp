@@ -2,10 +2,10 @@
 // kernels::matmul over SmolLM2-1.7B's weight shapes (q/k/v/o 2048x2048, gate/up 8192x2048, down
 // 2048x8192; one of each distinct shape) for N tokens, through the selected kernel set's Q4_K
 // row-group kernel on weights regrouped as LlamaCpu holds them ("tile") and through the same set
-// on row-major weights with its row-major matmul removed, i.e. one dot per (row, token) ("dots"). The two alternate, so that load on the
-// machine falls on both alike, and every round checks their outputs are equal bit for bit.
-// Prints GOP/s (2 x multiply-adds over CPU seconds) beside the int8 VNNI peak of one thread
-// measured in the same process (independent 512-bit vpdpbusd chains).
+// on row-major weights with its row-major matmul removed, i.e. one dot per (row, token) ("dots").
+// The two alternate, so that load on the machine falls on both alike, and every round checks their
+// outputs are equal bit for bit. Prints GOP/s (2 x multiply-adds over CPU seconds) beside the int8
+// VNNI peak of one thread measured in the same process (independent 512-bit vpdpbusd chains).
 //
 //   engine_matmul_q4_k_bench [--tokens 128] [--rounds 5] [--isa avx2|avx512]
 // One JSON line per (mode, shape) and one for the whole layer.

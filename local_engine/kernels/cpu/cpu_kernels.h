@@ -20,8 +20,8 @@
 //
 // Q4_K x Q8_K, likewise in every set and kernel (dot, matmul, row-major or row-grouped): each
 // output is ONE chain over the super-blocks in order,
-//   acc = 0;  for b:  acc = fma(float(S_b), d_b * xd_b, acc);  acc = fma(-float(M_b), dmin_b * xd_b,
-//   acc)
+//   acc = 0;  for b:  acc = fma(float(S_b), d_b * xd_b, acc);
+//                     acc = fma(-float(M_b), dmin_b * xd_b, acc)
 // with S_b = sum_j sc_j * (q . x)_j and M_b = sum_j m_j * (bsums_2j + bsums_2j+1) over the 8
 // sub-blocks, both exact in int32 (|S_b| <= 8 * 63 * 32 * 15 * 127 < 2^25; float(S_b) rounds to
 // nearest even wherever it is computed), d_b * xd_b and dmin_b * xd_b float products of the

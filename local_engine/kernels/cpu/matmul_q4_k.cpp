@@ -31,8 +31,8 @@ void ungroup_row_q4_k(const RowGroupQ4_K* group, size_t n_blocks, size_t i, Bloc
   }
 }
 
-void matmul_q4_k_groups_by_rows(Q4KDot dot, const RowGroupQ4_K* w, size_t n_groups,
-                                size_t n_blocks, const BlockQ8_K* x, size_t n_tokens, float* out,
+void matmul_q4_k_groups_by_rows(Q4KDot dot, const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
+                                const BlockQ8_K* x, size_t n_tokens, float* out,
                                 size_t out_stride) {
   thread_local std::vector<BlockQ4_K> row;  // (n_blocks)
   row.resize(n_blocks);

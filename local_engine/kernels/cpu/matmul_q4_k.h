@@ -31,12 +31,10 @@ using Q4KGroupsKernel = void (*)(const RowGroupQ4_K* w, size_t n_groups, size_t 
 using Q4KDot = float (*)(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks);
 
 // A row-group kernel for sets without a vector one: each row ungrouped, then `dot` per token.
-void matmul_q4_k_groups_by_rows(Q4KDot dot, const RowGroupQ4_K* w, size_t n_groups,
-                                size_t n_blocks, const BlockQ8_K* x, size_t n_tokens, float* out,
-                                size_t out_stride);
+void matmul_q4_k_groups_by_rows(Q4KDot dot, const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
+                                const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
 void matmul_q4_k_groups_generic(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                                const BlockQ8_K* x, size_t n_tokens, float* out,
-                                size_t out_stride);
+                                const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
 
 // CpuKernels::matmul_q4_k_q8_k on row-major rows through a set's row-group kernel: 16 rows at a
 // time regrouped into a thread_local scratch (the last group padded with zero rows, whose

@@ -152,8 +152,8 @@ TEST(MatmulQ4K, RegroupedRowsComeBackByteForByte) {
   }
 }
 
-void expect_groups_equal_dot(const CpuKernels& k, size_t n_blocks, size_t n_groups,
-                             size_t n_tokens, std::mt19937& rng) {
+void expect_groups_equal_dot(const CpuKernels& k, size_t n_blocks, size_t n_groups, size_t n_tokens,
+                             std::mt19937& rng) {
   const size_t n_rows = n_groups * kGroupRows;
   const auto w = random_weights(rng, n_rows * n_blocks);
   const auto x = random_activations(rng, n_tokens, n_blocks);
@@ -205,8 +205,8 @@ TEST(MatmulQ4K, RowMajorMatmulEqualsTheGenericDotBitForBit) {
           const auto want = generic_dots(w, n_rows, n_blocks, x, n_tokens, stride);
           std::vector<float> got(n_tokens * stride, -7.0f);
           k->matmul_q4_k_q8_k(w.data(), n_rows, n_blocks, x.data(), n_tokens, got.data(), stride);
-          EXPECT_EQ(differing(got, want), 0u) << k->isa << " blocks=" << n_blocks
-                                              << " rows=" << n_rows << " tokens=" << n_tokens;
+          EXPECT_EQ(differing(got, want), 0u)
+              << k->isa << " blocks=" << n_blocks << " rows=" << n_rows << " tokens=" << n_tokens;
         }
       }
     }

@@ -36,7 +36,9 @@ struct alignas(32) HalfScales {
 
 // Byte j of every 32-bit lane in both of its words (zero-extended).
 inline __m256i lane_byte_twice(__m256i v, int j) {
-  auto ctrl = [j](unsigned at) { return static_cast<int>(0x80008000u | (at + j) | (at + j) << 16); };
+  auto ctrl = [j](unsigned at) {
+    return static_cast<int>(0x80008000u | (at + j) | (at + j) << 16);
+  };
   const __m128i c = _mm_setr_epi32(ctrl(0), ctrl(4), ctrl(8), ctrl(12));
   return _mm256_shuffle_epi8(v, _mm256_set_m128i(c, c));
 }
@@ -60,9 +62,10 @@ void unpack_scales(const RowGroupQ4_K& g, size_t h, HalfScales& s) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(s.m[j]), lane_byte_twice(m_lo, j));
     _mm256_store_si256(reinterpret_cast<__m256i*>(s.m[j + 4]), lane_byte_twice(m_hi, j));
   }
-  _mm256_store_ps(s.d, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.d + 8 * h))));
-  _mm256_store_ps(s.dmin,
-                  _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.dmin + 8 * h))));
+  _mm256_store_ps(s.d,
+                  _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.d + 8 * h))));
+  _mm256_store_ps(
+      s.dmin, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.dmin + 8 * h))));
 }
 
 inline __m256i broadcast32(const void* p) {
@@ -129,8 +132,7 @@ void group_tokens(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, si
   for (size_t h = 0; h < 2; ++h) {
     size_t t = 0;
     for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-      tile<kTileTokens>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h,
-                        out_stride);
+      tile<kTileTokens>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, out_stride);
     }
     if (t < n_tokens) tile<1>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, 0);
   }

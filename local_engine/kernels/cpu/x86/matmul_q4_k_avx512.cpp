@@ -3,10 +3,11 @@
 // splits into its low and high nibbles (sub-blocks 2c and 2c + 1, elements 4g..4g+3 of every
 // row), each meets a broadcast of the token's 4 matching activation bytes in a vpdpbusd; after a
 // sub-block pair's 8 steps one vpmulld per sub-block applies the rows' 6-bit scales, so S_b, and
-// after 8 vpdpwssd with (m_j, m_j) word pairs M_b, are exact int32 in each row's lane; then the
-// contract's two fmas (cpu_kernels.h) with the rows' d and dmin times the token's scale. A tile
-// of kTileTokens tokens shares every weight load and unpacking; tokens are taken in chunks whose
-// activations stay in L2 while every group of the call passes over them.
+// after 4 vpdpwssd of (m_2i, m_2i+1) word pairs with the token's sub-block sums M_b, are exact
+// int32 in each row's lane; then the contract's two fmas (cpu_kernels.h) with the rows' d and
+// dmin times the token's scale. A tile of kTileTokens tokens shares every weight load and
+// unpacking; tokens are taken in chunks whose activations stay in L2 while every group of the
+// call passes over them.
 
 #if defined(__x86_64__)
 
@@ -33,7 +34,8 @@ constexpr size_t kTileTokens = 4;
 
 // One super-block's scales of a group, unpacked once per group and chunk: sc[j] holds sub-block
 // j's 6-bit scale in each row's 32-bit lane, m[i] the mins of sub-blocks 2i and 2i + 1 as a word
-// pair (for vpdpwssd with the token's sub-block sums, BsumPairs), d and dmin the rows' fp16 scales widened.
+// pair (for vpdpwssd with the token's sub-block sums, bsum_pairs), d and dmin the rows' fp16 scales
+// widened.
 struct alignas(64) GroupScales {
   int32_t sc[8][16];
   int32_t m[4][16];  // (m_2i, m_2i+1) word pairs
@@ -61,10 +63,9 @@ void unpack_nibbles(const RowGroupQ4_K* w, size_t n_blocks, GroupNibbles* out) {
 // Byte j of every 32-bit lane, zero-extended to the lane.
 inline __m512i lane_byte(__m512i v, int j) {
   return _mm512_shuffle_epi8(
-      v, _mm512_broadcast_i32x4(_mm_setr_epi32(static_cast<int>(0x80808000u | j),
-                                               static_cast<int>(0x80808004u | j),
-                                               static_cast<int>(0x80808008u | j),
-                                               static_cast<int>(0x8080800Cu | j))));
+      v, _mm512_broadcast_i32x4(
+             _mm_setr_epi32(static_cast<int>(0x80808000u | j), static_cast<int>(0x80808004u | j),
+                            static_cast<int>(0x80808008u | j), static_cast<int>(0x8080800Cu | j))));
 }
 
 // Bytes j and j + 1 of every 32-bit lane as its two words (zero-extended).
@@ -99,7 +100,8 @@ void unpack_scales(const RowGroupQ4_K* w, size_t n_blocks, GroupScales* out) {
         _mm512_store_si512(s.m[j / 2 + 2], lane_byte_pair(m_hi, j));
       }
     }
-    _mm512_store_ps(s.d, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.d))));
+    _mm512_store_ps(s.d,
+                    _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.d))));
     _mm512_store_ps(s.dmin,
                     _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.dmin))));
   }
@@ -201,9 +203,9 @@ void group_tokens(const RowGroupQ4_K* w, const GroupScales* scales, const GroupN
                              pairs + 4 * t * n_blocks, out + t * out_stride, out_stride);
 }
 
-// BsumPairs: each token's super-block b as 4 words pairs (bs_2i, bs_2i+1), bs_j = bsums[2j] +
+// Each token's super-block b as 4 word pairs (bs_2i, bs_2i+1), bs_j = bsums[2j] +
 // bsums[2j + 1] the sum of sub-block j's 32 quants (|bs_j| <= 32 * 127 fits a word), so that 4
-// vpdpwssd give M_b; out (n_tokens, n_blocks, 4).
+// vpdpwssd give M_b; x: n blocks, out (n, 4).
 void bsum_pairs(const BlockQ8_K* x, size_t n, int32_t* out) {
   for (size_t i = 0; i < n; ++i) {
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].bsums));
@@ -218,12 +220,11 @@ void bsum_pairs(const BlockQ8_K* x, size_t n, int32_t* out) {
 }  // namespace
 
 void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                               const BlockQ8_K* x, size_t n_tokens, float* out,
-                               size_t out_stride) {
+                               const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
   if (n_groups == 0 || n_tokens == 0 || n_blocks == 0) return;
-  thread_local std::vector<GroupScales> scales;  // (n_blocks): one group's
+  thread_local std::vector<GroupScales> scales;    // (n_blocks): one group's
   thread_local std::vector<GroupNibbles> nibbles;  // (n_blocks): one group's
-  thread_local std::vector<int32_t> pairs;  // (n_tokens, n_blocks, 4)
+  thread_local std::vector<int32_t> pairs;         // (n_tokens, n_blocks, 4)
   scales.resize(n_blocks);
   nibbles.resize(n_blocks);
   pairs.resize(4 * n_tokens * n_blocks);
