@@ -126,9 +126,62 @@ void tile(const RowGroupQ4_K* w, size_t h, size_t n_blocks, const BlockQ8_K* x, 
   for (size_t t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// One group (both halves) x one token, in one pass over the group's blocks: decode reads each
+// weight line once, in address order.
+void tile_one_token(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  HalfScales s[2];
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const RowGroupQ4_K& g = w[b];
+    const BlockQ8_K& xb = x[b];
+    unpack_scales(g, 0, s[0]);
+    unpack_scales(g, 1, s[1]);
+    __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int c = 0; c < 4; ++c) {
+      __m256i lo16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+      __m256i hi16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m256i xa = broadcast32(xb.qs + 64 * c + 4 * k);
+        const __m256i xh = broadcast32(xb.qs + 64 * c + 32 + 4 * k);
+        for (size_t h = 0; h < 2; ++h) {
+          const __m256i q =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs[8 * c + k] + 32 * h));
+          const __m256i lo = _mm256_and_si256(q, low4);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+          lo16[h] = _mm256_add_epi16(lo16[h], _mm256_maddubs_epi16(lo, xa));
+          hi16[h] = _mm256_add_epi16(hi16[h], _mm256_maddubs_epi16(hi, xh));
+        }
+      }
+      for (size_t h = 0; h < 2; ++h) {
+        const auto* sc = reinterpret_cast<const __m256i*>(s[h].sc[2 * c]);
+        sum[h] = _mm256_add_epi32(
+            sum[h], _mm256_add_epi32(_mm256_madd_epi16(lo16[h], _mm256_load_si256(sc)),
+                                     _mm256_madd_epi16(hi16[h], _mm256_load_si256(sc + 1))));
+      }
+    }
+    const __m256 xd = _mm256_set1_ps(xb.d);
+    for (size_t h = 0; h < 2; ++h) {
+      __m256i mins = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(s[h].m[j]));
+        mins = _mm256_add_epi32(mins, _mm256_madd_epi16(m, broadcast32(xb.bsums + 2 * j)));
+      }
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[h]),
+                               _mm256_mul_ps(_mm256_load_ps(s[h].d), xd), acc[h]);
+      acc[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins),
+                                _mm256_mul_ps(_mm256_load_ps(s[h].dmin), xd), acc[h]);
+    }
+  }
+  _mm256_storeu_ps(out, acc[0]);
+  _mm256_storeu_ps(out + 8, acc[1]);
+}
+
 // One group over n_tokens tokens, both halves.
 void group_tokens(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, size_t n_tokens,
                   float* out, size_t out_stride) {
+  if (n_tokens == 1) return tile_one_token(w, n_blocks, x, out);
   for (size_t h = 0; h < 2; ++h) {
     size_t t = 0;
     for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
