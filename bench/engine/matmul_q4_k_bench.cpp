@@ -1,11 +1,11 @@
 // The Q4_K prefill matmul alone, in CPU time of one thread (meaningful on a loaded machine):
 // kernels::matmul over SmolLM2-1.7B's weight shapes (q/k/v/o 2048x2048, gate/up 8192x2048, down
-// 2048x8192; one of each distinct shape) for N tokens, through the selected kernel set's tiled
-// Q4_K kernel ("tile") and through the same set with that kernel removed, i.e. one dot per
-// (row, token) ("dots": the path before the tile). The two alternate, so that load on the
-// machine falls on both alike, and every round checks their outputs are equal bit for bit.
-// Prints GOP/s (2 x multiply-adds over CPU seconds) beside the int8 VNNI peak of one thread
-// measured in the same process (independent 512-bit vpdpbusd chains).
+// 2048x8192; one of each distinct shape) for N tokens, through the selected kernel set's Q4_K
+// row-group kernel on weights regrouped as LlamaCpu holds them ("tile") and through the same set
+// on row-major weights with its row-major matmul removed, i.e. one dot per (row, token) ("dots").
+// The two alternate, so that load on the machine falls on both alike, and every round checks their
+// outputs are equal bit for bit. Prints GOP/s (2 x multiply-adds over CPU seconds) beside the int8
+// VNNI peak of one thread measured in the same process (independent 512-bit vpdpbusd chains).
 //
 //   engine_matmul_q4_k_bench [--tokens 128] [--rounds 5] [--isa avx2|avx512]
 // One JSON line per (mode, shape) and one for the whole layer.
@@ -23,6 +23,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/row_groups.h"
 
 namespace {
 
@@ -59,23 +60,21 @@ int main(int argc, char** argv) {
     return 0;
   }
   const CpuKernels& tiled = *chosen;
-  if (tiled.matmul_q4_k_q8_k == nullptr) {
-    std::printf("{\"error\":\"the %s set has no tiled Q4_K matmul\"}\n",
-                std::string(tiled.isa).c_str());
-    return 0;
-  }
   CpuKernels dots = tiled;
   dots.matmul_q4_k_q8_k = nullptr;
 
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<std::vector<BlockQ4_K>> weights;
+  std::vector<std::vector<BlockQ4_K>> weights, grouped;
   std::vector<std::vector<float>> inputs;
   for (const Shape& s : kShapes) {
     std::vector<float> w(s.rows * s.cols);
     for (float& v : w) v = normal(rng) * 0.02f;
     weights.emplace_back(w.size() / kQK);
     quantize_row_q4_k(w.data(), weights.back().data(), w.size());
+    grouped.push_back(weights.back());
+    regroup(TensorType::q4_k, s.cols, grouped.back().data(), grouped.back().data(),
+            s.rows / kGroupRows);
     std::vector<float> x(tokens * s.cols);
     for (float& v : x) v = normal(rng);
     inputs.push_back(std::move(x));
@@ -88,13 +87,18 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < std::size(kShapes); ++i) {
       const Shape& s = kShapes[i];
       const MatrixView view{TensorType::q4_k, weights[i].data(), s.rows, s.cols};
+      const MatrixView grouped_view{TensorType::q4_k, grouped[i].data(), s.rows, s.cols, true};
       for (int mode = 0; mode < 2; ++mode) {
         // Alternate which mode goes first.
         const int m = (round % 2 == 0) ? mode : 1 - mode;
         out[m].assign(tokens * s.rows, 0.0f);
         ActivationBatch batch;
         const double t0 = thread_cpu_seconds();
-        matmul(m == 0 ? tiled : dots, view, inputs[i].data(), tokens, out[m].data(), batch);
+        if (m == 0) {
+          matmul(tiled, grouped_view, inputs[i].data(), tokens, out[m].data(), batch);
+        } else {
+          matmul(dots, view, inputs[i].data(), tokens, out[m].data(), batch);
+        }
         seconds[m][i] += thread_cpu_seconds() - t0;
       }
       if (std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) != 0) {

@@ -1,7 +1,7 @@
 #pragma once
 // The CPU forward pass of the Llama family and its relatives: the same computation as
 // reference/llama_reference (every architecture of model/architecture.h), but over the weights
-// of the GGUF file (Q8_0 and Q4_0 matrices regrouped at load into 16-row groups for the
+// of the GGUF file (Q8_0, Q4_0 and Q4_K matrices regrouped at load into 16-row groups for the
 // row-group kernels, kernels/cpu/row_groups.h; the other types copied as they are; both into
 // 2 MiB pages where the kernel gives them, each copy replacing the mapped file's pages in
 // memory) with the cpuid-selected kernels, and a

@@ -17,6 +17,16 @@
 // fma a single rounding. Nothing else is rounded, so every set, and a dot, a matvec or a matmul
 // of the same row and activation, give the same bits (generic == AVX2 == AVX-512; batch
 // invariance). Vector kernels keep one row (and token) per float lane, never a row across lanes.
+//
+// Q4_K x Q8_K, likewise in every set and kernel (dot, matmul, row-major or row-grouped): each
+// output is ONE chain over the super-blocks in order,
+//   acc = 0;  for b:  acc = fma(float(S_b), d_b * xd_b, acc);
+//                     acc = fma(-float(M_b), dmin_b * xd_b, acc)
+// with S_b = sum_j sc_j * (q . x)_j and M_b = sum_j m_j * (bsums_2j + bsums_2j+1) over the 8
+// sub-blocks, both exact in int32 (|S_b| <= 8 * 63 * 32 * 15 * 127 < 2^25; float(S_b) rounds to
+// nearest even wherever it is computed), d_b * xd_b and dmin_b * xd_b float products of the
+// widened fp16 scales. The integers' order is free, so a kernel may sum 16 rows in the lanes of
+// one register (RowGroupQ4_K) and convert once per super-block.
 
 #include <cstddef>
 #include <cstdint>
@@ -95,6 +105,19 @@ struct RowGroupQ4_0 {
 };
 static_assert(sizeof(RowGroupQ8_0) == 16 * sizeof(BlockQ8_0) &&
               sizeof(RowGroupQ4_0) == 16 * sizeof(BlockQ4_0));
+// Q4_K: super-block b of 16 rows (row i's block b), in the bytes of 16 BlockQ4_K: the fp16
+// scales side by side, scales[k][i] = bytes 4k..4k+3 of row i's packed 6-bit scales and mins
+// (one 32-bit lane a row, so the unpacking runs on 16 rows at once), and qs[8c + g][4i + k] =
+// byte 4g + k of row i's run c: sub-block 2c's element 4g + k in the low nibble, sub-block
+// 2c + 1's in the high nibble, so that one vpdpbusd with a broadcast of 4 activation bytes sums
+// 4 elements of each of the 16 rows.
+struct RowGroupQ4_K {
+  uint16_t d[16];
+  uint16_t dmin[16];
+  uint32_t scales[3][16];
+  uint8_t qs[32][64];
+};
+static_assert(sizeof(RowGroupQ4_K) == 16 * sizeof(BlockQ4_K));
 inline constexpr size_t kGroupRows = 16;
 
 struct CpuKernels {
@@ -154,8 +177,9 @@ struct CpuKernels {
                                size_t scores_stride);
 
   // Q4_K x Q8_K over n_rows rows (n_blocks super-blocks each) and n_tokens activations (x:
-  // (n_tokens, n_blocks) blocks): out[t * out_stride + r] = this set's dot_q4_k_q8_k on row r
-  // and activation t, bit for bit (matmul_q4_k.h). nullptr where the set has none.
+  // (n_tokens, n_blocks) blocks): out[t * out_stride + r] = dot_q4_k_q8_k on row r and
+  // activation t, bit for bit (the Q4_K contract above; matmul_q4_k.h). nullptr where the set
+  // has none.
   void (*matmul_q4_k_q8_k)(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride);
 
@@ -184,6 +208,17 @@ struct CpuKernels {
   // tests/local_engine/runtime/sampler_test.cpp, which runs the selected set). Reads x only.
   // nullptr where the set has none: log_softmax's portable lanes (sampler.cpp).
   double (*exp_sum)(const float* x, size_t n, float max);
+
+  // Q4_K x Q8_K over row-grouped weights (RowGroupQ4_K): n_groups groups of n_blocks
+  // super-blocks (group g at w + g * n_blocks) times n_tokens activations (token t's blocks at
+  // x + t * n_blocks): out[t * out_stride + 16 * g + i] = row 16g + i . token t under the Q4_K
+  // contract above. n_tokens = 1 is the decode matvec.
+  void (*matmul_q4_k_groups)(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
+                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+
+  // quantize_row_q8_k below, byte for byte for finite inputs (the same float products and
+  // round-to-nearest-even), vectorized.
+  void (*quantize_q8_k)(const float* x, BlockQ8_K* y, size_t n);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
+#include "kernels/cpu/matmul_q4_k.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -55,10 +56,10 @@ float dot_bf16_f32(const uint16_t* a, const float* b, size_t n) {
   return sum;
 }
 
-// Per super-block: d8 * (d * sum_j sc_j * (q . x)_j - dmin * sum_j m_j * (sum of x)_j), the
-// integer parts exact.
+// The Q4_K contract's chain (cpu_kernels.h): per super-block the exact integers S_b and M_b,
+// then two fmas.
 float dot_q4_k_q8_k(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks) {
-  float sum = 0;
+  float acc = 0;
   for (size_t b = 0; b < n_blocks; ++b) {
     int32_t scaled = 0, mins = 0;
     for (int j = 0; j < 8; ++j) {
@@ -72,10 +73,10 @@ float dot_q4_k_q8_k(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks) {
       scaled += sc * isum;
       mins += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
     }
-    sum += x[b].d * (fp16_to_fp32(w[b].d) * static_cast<float>(scaled) -
-                     fp16_to_fp32(w[b].dmin) * static_cast<float>(mins));
+    acc = std::fma(static_cast<float>(scaled), fp16_to_fp32(w[b].d) * x[b].d, acc);
+    acc = std::fma(-static_cast<float>(mins), fp16_to_fp32(w[b].dmin) * x[b].d, acc);
   }
-  return sum;
+  return acc;
 }
 
 float dot_q6_k_q8_k(const BlockQ6_K* w, const BlockQ8_K* x, size_t n_blocks) {
@@ -255,11 +256,13 @@ const CpuKernels& generic_cpu_kernels() {
                                   &matmul_q8_0_groups,
                                   &matmul_q4_0_groups,
                                   &attention_scores_f16,
-                                  nullptr,  // matmul_q4_k_q8_k: matmul_q4_k.cpp runs the dots
+                                  nullptr,  // matmul_q4_k_q8_k: matmul.cpp runs the dots
                                   &softmax_exp,
-                                  nullptr,   // silu_mul: LlamaCpu's portable lanes
-                                  nullptr,   // fp32_to_fp16_row: the caller's loop
-                                  nullptr};  // exp_sum: log_softmax's portable lanes
+                                  nullptr,  // silu_mul: LlamaCpu's portable lanes
+                                  nullptr,  // fp32_to_fp16_row: the caller's loop
+                                  nullptr,  // exp_sum: log_softmax's portable lanes
+                                  &matmul_q4_k_groups_generic,
+                                  &quantize_row_q8_k};
   return kernels;
 }
 

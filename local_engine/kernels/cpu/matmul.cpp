@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/cpu/matmul_q4_k.h"
 #include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/engine_error.h"
 
@@ -72,7 +73,9 @@ void quantize_batch(const MatrixView& w, ActivationBatch& batch, size_t begin, s
       quantize(x, q, batch.cols);
       pack_activations_q8(q, blocks, batch.x_act.data() + t * blocks);
     }
-    if (width == kQK) quantize_row_q8_k(x, batch.x_q8k.data() + t * blocks, batch.cols);
+    if (width == kQK) {
+      select_cpu_kernels().quantize_q8_k(x, batch.x_q8k.data() + t * blocks, batch.cols);
+    }
   }
 }
 
@@ -129,6 +132,10 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
       return;
     }
     case TensorType::q4_k: {
+      if (w.grouped) {
+        grouped_rows_q4_k(k, w, b.x_q8k.data(), n, out, rows, row_begin, row_end);
+        return;
+      }
       const size_t blocks = cols / kQK;
       const auto* wr = reinterpret_cast<const BlockQ4_K*>(base);
       if (k.matmul_q4_k_q8_k != nullptr) {

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "kernels/cpu/matmul_q4_k.h"
 #include "kernels/cpu/row_groups.h"
 #include "switchyard/local_engine/engine_error.h"
 
@@ -37,7 +38,8 @@ void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& sc
     case TensorType::q6_k:
       check_width(w, kQK);
       scratch.x_q8k.resize(w.cols / kQK);
-      quantize_row_q8_k(x, scratch.x_q8k.data(), w.cols);
+      // Byte for byte quantize_row_q8_k on every set.
+      select_cpu_kernels().quantize_q8_k(x, scratch.x_q8k.data(), w.cols);
       return;
     default:
       return;  // float weights read x as it is; matvec_rows rejects unsupported types
@@ -96,7 +98,9 @@ void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
       check_width(w, kQK);
       const size_t blocks = w.cols / kQK;
       if (scratch.x_q8k.size() != blocks) throw EngineError("matvec: activations not quantized");
-      if (w.type == TensorType::q4_k) {
+      if (w.type == TensorType::q4_k && w.grouped) {
+        grouped_rows_q4_k(k, w, scratch.x_q8k.data(), 1, out, w.rows, row_begin, row_end);
+      } else if (w.type == TensorType::q4_k) {
         const auto* rows = reinterpret_cast<const BlockQ4_K*>(base);
         for (size_t r = row_begin; r < row_end; ++r) {
           out[r] = k.dot_q4_k_q8_k(rows + r * blocks, scratch.x_q8k.data(), blocks);

@@ -12,9 +12,9 @@
 
 namespace sy::engine::kernels {
 
-// A matrix in place: `rows` rows of `cols` elements of `type`, row-major, or for Q8_0/Q4_0 with
-// `grouped` set: the first rows / 16 * 16 rows as row groups (RowGroupQ8_0 / RowGroupQ4_0,
-// cols / 32 blocks per group, group g at the bytes of rows 16g..16g+15), the remaining rows
+// A matrix in place: `rows` rows of `cols` elements of `type`, row-major, or for Q8_0/Q4_0/Q4_K
+// with `grouped` set: the first rows / 16 * 16 rows as row groups (RowGroupQ8_0 / RowGroupQ4_0
+// / RowGroupQ4_K, cols / 32 or cols / 256 blocks per group, group g at the bytes of rows 16g..16g+15), the remaining rows
 // row-major after them (where a row-major matrix keeps them). See row_groups.h.
 struct MatrixView {
   TensorType type = TensorType::f32;

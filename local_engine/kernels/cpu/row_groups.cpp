@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/matmul_q4_k.h"
 #include "switchyard/local_engine/engine_error.h"
 
 namespace sy::engine::kernels {
@@ -37,10 +38,13 @@ void group_q4_0(const BlockQ4_0* rows, size_t blocks, RowGroupQ4_0* out) {
 
 }  // namespace
 
-bool groupable(TensorType type) { return type == TensorType::q8_0 || type == TensorType::q4_0; }
+bool groupable(TensorType type) {
+  return type == TensorType::q8_0 || type == TensorType::q4_0 || type == TensorType::q4_k;
+}
 
 size_t group_bytes(TensorType type, size_t cols) {
-  if (!groupable(type) || cols % 32 != 0) {
+  if (type == TensorType::q4_k && cols % kQK == 0) return cols / kQK * sizeof(RowGroupQ4_K);
+  if (!groupable(type) || type == TensorType::q4_k || cols % 32 != 0) {
     throw EngineError("row groups: type " + std::string(to_string(type)) + " width " +
                       std::to_string(cols) + " has no grouped layout");
   }
@@ -53,7 +57,10 @@ void regroup(TensorType type, size_t cols, const void* src, void* dst, size_t n_
   for (size_t g = 0; g < n_groups; ++g) {
     std::memcpy(rows.data(), static_cast<const std::byte*>(src) + g * bytes, bytes);
     std::byte* out = static_cast<std::byte*>(dst) + g * bytes;
-    if (type == TensorType::q8_0) {
+    if (type == TensorType::q4_k) {
+      group_q4_k(reinterpret_cast<const BlockQ4_K*>(rows.data()), kGroupRows, cols / kQK,
+                 reinterpret_cast<RowGroupQ4_K*>(out));
+    } else if (type == TensorType::q8_0) {
       group_q8_0(reinterpret_cast<const BlockQ8_0*>(rows.data()), blocks,
                  reinterpret_cast<RowGroupQ8_0*>(out));
     } else {
@@ -81,6 +88,9 @@ void ungroup_row(TensorType type, size_t cols, const void* group, size_t i, void
       out[b].d = g[b].d[i];
       for (size_t e = 0; e < 16; ++e) out[b].qs[e] = g[b].qs[e / 4][4 * i + e % 4];
     }
+  } else if (type == TensorType::q4_k && cols % kQK == 0) {
+    ungroup_row_q4_k(static_cast<const RowGroupQ4_K*>(group), cols / kQK, i,
+                     static_cast<BlockQ4_K*>(row));
   } else {
     group_bytes(type, cols);  // throws
   }

@@ -12,8 +12,8 @@
 
 namespace sy::engine::kernels {
 
-// Whether `type` has a grouped layout (Q8_0, Q4_0), and the bytes of one group of 16 rows of
-// `cols` elements (cols a multiple of 32).
+// Whether `type` has a grouped layout (Q8_0, Q4_0, Q4_K: RowGroupQ4_K, matmul_q4_k.h), and the
+// bytes of one group of 16 rows of `cols` elements (cols a multiple of 32, of 256 for Q4_K).
 bool groupable(TensorType type);
 size_t group_bytes(TensorType type, size_t cols);
 

@@ -1,10 +1,10 @@
-// The tiled Q4_K x Q8_K matmul of every kernel set that has one against that set's own dot, BIT
-// FOR BIT (cpu_kernels.h's contract: matvec == matmul), over awkward sizes: 1..9 super-blocks
-// (odd counts end in a half pair), 1..13 rows (not multiples of the 4-row tile), token counts
-// up to 66 (not multiples of the 4-token tile) and, with wide rows, more tokens than one packed
-// chunk holds. Weights are raw random bytes, so every 6-bit scale and min (0 and 63 included)
-// and every nibble occur, plus blocks of all-63 scales; activations include all-zero and
-// saturated (+-127) tokens.
+// Q4_K x Q8_K under the contract of cpu_kernels.h (one chain of two fmas per super-block over
+// exact int32 sums): every set's dot, row-group kernel and row-major matmul against the GENERIC
+// dot, BIT FOR BIT, over awkward sizes: 1..9 super-blocks, 1..3 groups, 1..20 row-major rows (not
+// multiples of 16), token counts up to 66 (not multiples of the 4-token tile) and, with wide
+// rows, more tokens than one chunk of activations holds. Weights are raw random bytes, so every
+// 6-bit scale and min (0 and 63 included) and every nibble occur, plus blocks of all-63 scales;
+// activations include all-zero and saturated (+-127) tokens.
 
 #include "kernels/cpu/matmul_q4_k.h"
 
@@ -18,17 +18,27 @@
 
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/row_groups.h"
 #include "local_engine/kernels/kernel_test_support.h"
 
 namespace sy::engine::kernels {
 namespace {
 
-std::vector<const CpuKernels*> tiled_sets() {
-  std::vector<const CpuKernels*> sets;
-  for (const CpuKernels* k : testing::optimized_sets()) {
-    if (k->matmul_q4_k_q8_k != nullptr) sets.push_back(k);
-  }
+std::vector<const CpuKernels*> all_sets() {
+  std::vector<const CpuKernels*> sets = {&generic_cpu_kernels()};
+  for (const CpuKernels* k : testing::optimized_sets()) sets.push_back(k);
   return sets;
+}
+
+size_t differing(const std::vector<float>& got, const std::vector<float>& want) {
+  size_t differ = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    uint32_t a, b;
+    std::memcpy(&a, &got[i], 4);
+    std::memcpy(&b, &want[i], 4);
+    differ += a != b;
+  }
+  return differ;
 }
 
 // Random blocks: every byte of scales and qs uniform, d and dmin of either sign and a spread of
@@ -65,80 +75,180 @@ std::vector<BlockQ8_K> random_activations(std::mt19937& rng, size_t n_tokens, si
   return x;
 }
 
-void expect_tile_equals_dot(const CpuKernels& k, size_t n_blocks, size_t n_rows, size_t n_tokens,
-                            std::mt19937& rng) {
+// want[t * stride + r]: the generic dot of row r and token t; -7 in the columns past n_rows.
+std::vector<float> generic_dots(const std::vector<BlockQ4_K>& w, size_t n_rows, size_t n_blocks,
+                                const std::vector<BlockQ8_K>& x, size_t n_tokens, size_t stride) {
+  const CpuKernels& g = generic_cpu_kernels();
+  std::vector<float> want(n_tokens * stride, -7.0f);
+  for (size_t t = 0; t < n_tokens; ++t) {
+    for (size_t r = 0; r < n_rows; ++r) {
+      want[t * stride + r] =
+          g.dot_q4_k_q8_k(w.data() + r * n_blocks, x.data() + t * n_blocks, n_blocks);
+    }
+  }
+  return want;
+}
+
+TEST(MatmulQ4K, EverySetsDotEqualsTheGenericDotBitForBit) {
+  std::mt19937 rng(37);
+  for (size_t n_blocks : {1, 2, 3, 8, 33}) {
+    const auto w = random_weights(rng, 5 * n_blocks);
+    const auto x = random_activations(rng, 4, n_blocks);
+    const auto want = generic_dots(w, 5, n_blocks, x, 4, 5);
+    for (const CpuKernels* k : testing::optimized_sets()) {
+      std::vector<float> got(4 * 5);
+      for (size_t t = 0; t < 4; ++t) {
+        for (size_t r = 0; r < 5; ++r) {
+          got[t * 5 + r] =
+              k->dot_q4_k_q8_k(w.data() + r * n_blocks, x.data() + t * n_blocks, n_blocks);
+        }
+      }
+      EXPECT_EQ(differing(got, want), 0u) << k->isa << " blocks=" << n_blocks;
+    }
+  }
+}
+
+// Every set's quantize_q8_k against quantize_row_q8_k byte for byte: normal values at many
+// scales, an all-zero block, a block whose largest magnitude is subnormal, exact halves.
+TEST(MatmulQ4K, EverySetsQ8KQuantizerMatchesQuantizeRowQ8KByteForByte) {
+  std::mt19937 rng(33);
+  for (size_t blocks : {1, 2, 8, 32}) {
+    std::vector<float> x;
+    for (size_t b = 0; b < blocks; ++b) {
+      auto v = testing::random_floats(rng, kQK, std::ldexp(1.0f, int(b % 9) * 3 - 12));
+      if (b == 1) v.assign(kQK, 0.0f);
+      if (b == 2) {
+        for (size_t i = 0; i < kQK; ++i) v[i] = std::ldexp(float(int(i) - 128), -140);
+      }
+      if (b == 3) {
+        for (size_t i = 0; i < kQK; ++i) v[i] = (float(int(i % 255) - 127) + 0.5f) / 2.0f;
+      }
+      x.insert(x.end(), v.begin(), v.end());
+    }
+    std::vector<BlockQ8_K> want(blocks);
+    quantize_row_q8_k(x.data(), want.data(), x.size());
+    for (const CpuKernels* k : all_sets()) {
+      std::vector<BlockQ8_K> got(blocks);
+      std::memset(got.data(), 0x5A, got.size() * sizeof(BlockQ8_K));
+      k->quantize_q8_k(x.data(), got.data(), x.size());
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(BlockQ8_K)), 0)
+          << k->isa << " blocks=" << blocks;
+    }
+  }
+}
+
+TEST(MatmulQ4K, RegroupedRowsComeBackByteForByte) {
+  std::mt19937 rng(39);
+  const size_t n_blocks = 3, rows = 2 * kGroupRows;
+  const auto w = random_weights(rng, rows * n_blocks);
+  std::vector<BlockQ4_K> g = w;
+  regroup(TensorType::q4_k, n_blocks * kQK, g.data(), g.data(), 2);  // in place
+  EXPECT_NE(std::memcmp(g.data(), w.data(), w.size() * sizeof(BlockQ4_K)), 0);
+  std::vector<BlockQ4_K> row(n_blocks);
+  for (size_t r = 0; r < rows; ++r) {
+    ungroup_row(TensorType::q4_k, n_blocks * kQK, g.data() + r / kGroupRows * kGroupRows * n_blocks,
+                r % kGroupRows, row.data());
+    EXPECT_EQ(std::memcmp(row.data(), w.data() + r * n_blocks, n_blocks * sizeof(BlockQ4_K)), 0);
+  }
+}
+
+void expect_groups_equal_dot(const CpuKernels& k, size_t n_blocks, size_t n_groups, size_t n_tokens,
+                             std::mt19937& rng) {
+  const size_t n_rows = n_groups * kGroupRows;
   const auto w = random_weights(rng, n_rows * n_blocks);
   const auto x = random_activations(rng, n_tokens, n_blocks);
   // A wider output stride than n_rows: the kernel must write only its own columns.
   const size_t stride = n_rows + 3;
+  const auto want = generic_dots(w, n_rows, n_blocks, x, n_tokens, stride);
+  std::vector<BlockQ4_K> g(w.size());
+  regroup(TensorType::q4_k, n_blocks * kQK, w.data(), g.data(), n_groups);
   std::vector<float> got(n_tokens * stride, -7.0f);
-  k.matmul_q4_k_q8_k(w.data(), n_rows, n_blocks, x.data(), n_tokens, got.data(), stride);
-  size_t differ = 0;
-  for (size_t t = 0; t < n_tokens; ++t) {
-    for (size_t r = 0; r < stride; ++r) {
-      const float want =
-          r < n_rows ? k.dot_q4_k_q8_k(w.data() + r * n_blocks, x.data() + t * n_blocks, n_blocks)
-                     : -7.0f;
-      uint32_t a, b;
-      std::memcpy(&a, &got[t * stride + r], 4);
-      std::memcpy(&b, &want, 4);
-      differ += a != b;
-    }
-  }
-  EXPECT_EQ(differ, 0u) << k.isa << " blocks=" << n_blocks << " rows=" << n_rows
-                        << " tokens=" << n_tokens;
+  k.matmul_q4_k_groups(reinterpret_cast<const RowGroupQ4_K*>(g.data()), n_groups, n_blocks,
+                       x.data(), n_tokens, got.data(), stride);
+  EXPECT_EQ(differing(got, want), 0u)
+      << k.isa << " blocks=" << n_blocks << " groups=" << n_groups << " tokens=" << n_tokens;
 }
 
-TEST(MatmulQ4K, TileEqualsTheSetsDotBitForBitOverAwkwardSizes) {
-  const auto sets = tiled_sets();
-  if (sets.empty()) GTEST_SKIP() << "no kernel set here has a tiled Q4_K matmul";
+TEST(MatmulQ4K, GroupKernelsEqualTheGenericDotBitForBitOverAwkwardSizes) {
   std::mt19937 rng(41);
-  for (const CpuKernels* k : sets) {
+  for (const CpuKernels* k : all_sets()) {
     for (size_t n_blocks = 1; n_blocks <= 9; ++n_blocks) {
-      for (size_t n_rows = 1; n_rows <= 13; ++n_rows) {
+      for (size_t n_groups = 1; n_groups <= 3; ++n_groups) {
         for (size_t n_tokens : {1, 2, 3, 4, 5, 7, 8, 13, 66}) {
-          expect_tile_equals_dot(*k, n_blocks, n_rows, n_tokens, rng);
+          if (k->isa == "generic" && n_tokens > 8) continue;  // slow, and the same code
+          expect_groups_equal_dot(*k, n_blocks, n_groups, n_tokens, rng);
         }
       }
     }
   }
 }
 
-// 33 and 64 super-blocks a row: 48 and 24 tokens a packed chunk, so 66 tokens cross chunks.
-TEST(MatmulQ4K, TileEqualsTheDotAcrossTokenChunks) {
-  const auto sets = tiled_sets();
-  if (sets.empty()) GTEST_SKIP() << "no kernel set here has a tiled Q4_K matmul";
+// 33 and 64 super-blocks a row: 66 tokens take more than one chunk of activations.
+TEST(MatmulQ4K, GroupKernelsEqualTheDotAcrossTokenChunks) {
   std::mt19937 rng(43);
-  for (const CpuKernels* k : sets) {
-    expect_tile_equals_dot(*k, 33, 5, 66, rng);
-    expect_tile_equals_dot(*k, 64, 6, 66, rng);
+  for (const CpuKernels* k : testing::optimized_sets()) {
+    expect_groups_equal_dot(*k, 33, 1, 66, rng);
+    expect_groups_equal_dot(*k, 64, 2, 66, rng);
   }
 }
 
-// The dispatch: matmul() over Q4_K goes through the tile and still equals per-token matvec for
-// every set, split over row ranges as the thread pool does.
-TEST(MatmulQ4K, MatmulOverRowRangesEqualsMatvec) {
+TEST(MatmulQ4K, RowMajorMatmulEqualsTheGenericDotBitForBit) {
+  std::mt19937 rng(45);
+  for (const CpuKernels* k : testing::optimized_sets()) {
+    if (k->matmul_q4_k_q8_k == nullptr) continue;
+    for (size_t n_blocks : {1, 2, 5}) {
+      for (size_t n_rows : {1, 7, 15, 16, 17, 20}) {
+        for (size_t n_tokens : {1, 5, 13}) {
+          const auto w = random_weights(rng, n_rows * n_blocks);
+          const auto x = random_activations(rng, n_tokens, n_blocks);
+          const size_t stride = n_rows + 3;
+          const auto want = generic_dots(w, n_rows, n_blocks, x, n_tokens, stride);
+          std::vector<float> got(n_tokens * stride, -7.0f);
+          k->matmul_q4_k_q8_k(w.data(), n_rows, n_blocks, x.data(), n_tokens, got.data(), stride);
+          EXPECT_EQ(differing(got, want), 0u)
+              << k->isa << " blocks=" << n_blocks << " rows=" << n_rows << " tokens=" << n_tokens;
+        }
+      }
+    }
+  }
+}
+
+// The dispatch: matmul() and matvec() over Q4_K, row-major and grouped (37 rows: two groups and
+// a row-major tail), split over row ranges that cut groups as the thread pool does, equal the
+// generic set's per-token matvec on the row-major matrix, for every set.
+TEST(MatmulQ4K, MatmulAndMatvecOverRowRangesEqualTheGenericMatvec) {
   std::mt19937 rng(47);
-  const size_t rows = 23, cols = 5 * kQK, n = 19;
+  const size_t rows = 37, cols = 5 * kQK, n = 19;
   const auto wv = testing::random_floats(rng, rows * cols, 0.05f);
   const auto xv = testing::random_floats(rng, n * cols);
   std::vector<BlockQ4_K> w(rows * cols / kQK);
   quantize_row_q4_k(wv.data(), w.data(), wv.size());
+  std::vector<BlockQ4_K> g = w;
+  regroup(TensorType::q4_k, cols, g.data(), g.data(), rows / kGroupRows);
   const MatrixView view{TensorType::q4_k, w.data(), rows, cols};
-  std::vector<const CpuKernels*> sets = {&generic_cpu_kernels()};
-  for (const CpuKernels* k : testing::optimized_sets()) sets.push_back(k);
-  for (const CpuKernels* k : sets) {
-    std::vector<float> want(n * rows), got(n * rows, -1.0f);
-    MatvecScratch scratch;
-    for (size_t t = 0; t < n; ++t) {
-      matvec(*k, view, xv.data() + t * cols, want.data() + t * rows, scratch);
+  const MatrixView grouped{TensorType::q4_k, g.data(), rows, cols, true};
+  std::vector<float> want(n * rows);
+  MatvecScratch scratch;
+  for (size_t t = 0; t < n; ++t) {
+    matvec(generic_cpu_kernels(), view, xv.data() + t * cols, want.data() + t * rows, scratch);
+  }
+  for (const CpuKernels* k : all_sets()) {
+    for (const MatrixView& m : {view, grouped}) {
+      std::vector<float> got(n * rows, -1.0f);
+      ActivationBatch batch;
+      prepare_batch(m, xv.data(), n, batch);
+      quantize_batch(m, batch, 0, n);
+      matmul(*k, m, batch, got.data(), 0, 9);
+      matmul(*k, m, batch, got.data(), 9, 35);
+      matmul(*k, m, batch, got.data(), 35, rows);
+      EXPECT_EQ(got, want) << k->isa << " grouped=" << m.grouped;
+      std::vector<float> one(n * rows, -1.0f);
+      for (size_t t = 0; t < n; ++t) {
+        matvec(*k, m, xv.data() + t * cols, one.data() + t * rows, scratch, 0, 20);
+        matvec(*k, m, xv.data() + t * cols, one.data() + t * rows, scratch, 20, rows);
+      }
+      EXPECT_EQ(one, want) << k->isa << " grouped=" << m.grouped << " (matvec)";
     }
-    ActivationBatch batch;
-    prepare_batch(view, xv.data(), n, batch);
-    quantize_batch(view, batch, 0, n);
-    matmul(*k, view, batch, got.data(), 0, 9);
-    matmul(*k, view, batch, got.data(), 9, rows);
-    EXPECT_EQ(got, want) << k->isa;
   }
 }
 

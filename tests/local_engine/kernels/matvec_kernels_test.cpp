@@ -185,7 +185,8 @@ TEST(RowGroups, UngroupRowRestoresEveryRow) {
     EXPECT_EQ(std::memcmp(row8.data(), w8.data() + r * blocks, blocks * sizeof(BlockQ8_0)), 0);
     EXPECT_EQ(std::memcmp(row4.data(), w4.data() + r * blocks, blocks * sizeof(BlockQ4_0)), 0);
   }
-  EXPECT_THROW(group_bytes(TensorType::q4_k, 256), EngineError);
+  EXPECT_THROW(group_bytes(TensorType::q6_k, 256), EngineError);
+  EXPECT_THROW(group_bytes(TensorType::q4_k, 96), EngineError);
 }
 
 TEST(MatvecKernels, HalfAndBf16RowsEqualTheirSetsDotBitForBit) {

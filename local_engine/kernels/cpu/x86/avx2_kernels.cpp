@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -105,16 +106,15 @@ inline __m256i broadcast_word(__m256i v, int j) {
   return _mm256_shuffle_epi8(v, _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * j)));
 }
 
-// One Q4_K x Q8_K super-block: the scaled part into acc, the mins' part into acc_min.
-inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, __m256& acc, __m256& acc_min) {
+// One Q4_K x Q8_K super-block's exact integers (cpu_kernels.h's Q4_K contract): S, the
+// scaled sum, and M, the mins' sum.
+inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, int32_t& scaled, int32_t& mins) {
   const __m128i sm = q4_k_scales_mins(w.scales);
   // Mins: m_j * (bsums[2j] + bsums[2j+1]) with m_j repeated for both 16-sums of sub-block j.
   const __m128i m_pairs = _mm_shuffle_epi8(
       sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
   const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
-  const __m256i mins = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(m_pairs));
-  acc_min =
-      _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w.dmin) * x.d), _mm256_cvtepi32_ps(mins), acc_min);
+  const __m256i m = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(m_pairs));
   const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // 8 words, twice
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256i sum0 = _mm256_setzero_si256(), sum1 = _mm256_setzero_si256();
@@ -130,20 +130,24 @@ inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, __m256& acc, __m2
     sum1 = _mm256_add_epi32(
         sum1, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), broadcast_word(scales, 2 * c + 1)));
   }
-  acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w.d) * x.d),
-                        _mm256_cvtepi32_ps(_mm256_add_epi32(sum0, sum1)), acc);
+  // Both sums' 8 lanes to two integers (exact, so the order is free): S in lane 0, M in lane 1.
+  __m256i t = _mm256_hadd_epi32(_mm256_add_epi32(sum0, sum1), m);
+  t = _mm256_hadd_epi32(t, t);
+  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+  scaled = _mm_cvtsi128_si32(s);
+  mins = _mm_extract_epi32(s, 1);
 }
 
+// The Q4_K contract's chain (cpu_kernels.h), scalar fmas on the block's two integers.
 float dot_q4_k_q8_k(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  __m256 min0 = _mm256_setzero_ps(), min1 = _mm256_setzero_ps();
-  size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) {
-    q4_k_block(w[b], x[b], acc0, min0);
-    q4_k_block(w[b + 1], x[b + 1], acc1, min1);
+  float acc = 0;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    int32_t scaled, mins;
+    q4_k_block(w[b], x[b], scaled, mins);
+    acc = std::fma(static_cast<float>(scaled), _cvtsh_ss(w[b].d) * x[b].d, acc);
+    acc = std::fma(-static_cast<float>(mins), _cvtsh_ss(w[b].dmin) * x[b].d, acc);
   }
-  if (b < n_blocks) q4_k_block(w[b], x[b], acc0, min0);
-  return hsum(_mm256_sub_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(min0, min1)));
+  return acc;
 }
 
 // One Q6_K x Q8_K super-block into acc: sum_k sc_k * (q - 32) . x over sub-blocks of 16, the -32
@@ -716,9 +720,11 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &attention_scores_f16,
                                      &matmul_q4_k_q8_k_avx2,
                                      &softmax_exp,
-                                     nullptr,   // silu_mul: LlamaCpu's portable lanes
-                                     nullptr,   // fp32_to_fp16_row: the caller's loop
-                                     nullptr};  // exp_sum: log_softmax's portable lanes
+                                     nullptr,  // silu_mul: LlamaCpu's portable lanes
+                                     nullptr,  // fp32_to_fp16_row: the caller's loop
+                                     nullptr,  // exp_sum: log_softmax's portable lanes
+                                     &matmul_q4_k_groups_avx2,
+                                     &quantize_row_q8_k};
 
 }  // namespace sy::engine::kernels
 

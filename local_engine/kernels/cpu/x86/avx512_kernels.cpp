@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -110,14 +111,14 @@ inline __m256i broadcast_word(__m256i v, int j) {
 }
 
 // As in avx2_kernels.cpp, with vpdpwssd fusing each scale multiply-add (VNNI).
-inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, __m256& acc, __m256& acc_min) {
+inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, int32_t& scaled, int32_t& mins) {
   const __m128i sm = q4_k_scales_mins(w.scales);
+  // Mins: m_j * (bsums[2j] + bsums[2j+1]) with m_j repeated for both 16-sums of sub-block j.
   const __m128i m_pairs = _mm_shuffle_epi8(
       sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
   const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
-  const __m256i mins = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(m_pairs));
-  acc_min = _mm256_fmadd_ps(_mm256_set1_ps(half(w.dmin) * x.d), _mm256_cvtepi32_ps(mins), acc_min);
-  const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+  const __m256i m = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(m_pairs));
+  const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // 8 words, twice
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256i sum0 = _mm256_setzero_si256(), sum1 = _mm256_setzero_si256();
   for (int c = 0; c < 4; ++c) {
@@ -126,24 +127,29 @@ inline void q4_k_block(const BlockQ4_K& w, const BlockQ8_K& x, __m256& acc, __m2
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
     const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c));
     const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c + 32));
+    // |q . x| per pair <= 2 * 15 * 127: no int16 saturation.
     sum0 = _mm256_dpwssd_epi32(sum0, _mm256_maddubs_epi16(lo, x_lo), broadcast_word(scales, 2 * c));
     sum1 = _mm256_dpwssd_epi32(sum1, _mm256_maddubs_epi16(hi, x_hi),
                                broadcast_word(scales, 2 * c + 1));
   }
-  acc = _mm256_fmadd_ps(_mm256_set1_ps(half(w.d) * x.d),
-                        _mm256_cvtepi32_ps(_mm256_add_epi32(sum0, sum1)), acc);
+  // Both sums' 8 lanes to two integers (exact, so the order is free): S in lane 0, M in lane 1.
+  __m256i t = _mm256_hadd_epi32(_mm256_add_epi32(sum0, sum1), m);
+  t = _mm256_hadd_epi32(t, t);
+  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+  scaled = _mm_cvtsi128_si32(s);
+  mins = _mm_extract_epi32(s, 1);
 }
 
+// The Q4_K contract's chain (cpu_kernels.h), scalar fmas on the block's two integers.
 float dot_q4_k_q8_k(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  __m256 min0 = _mm256_setzero_ps(), min1 = _mm256_setzero_ps();
-  size_t b = 0;
-  for (; b + 2 <= n_blocks; b += 2) {
-    q4_k_block(w[b], x[b], acc0, min0);
-    q4_k_block(w[b + 1], x[b + 1], acc1, min1);
+  float acc = 0;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    int32_t scaled, mins;
+    q4_k_block(w[b], x[b], scaled, mins);
+    acc = std::fma(static_cast<float>(scaled), half(w[b].d) * x[b].d, acc);
+    acc = std::fma(-static_cast<float>(mins), half(w[b].dmin) * x[b].d, acc);
   }
-  if (b < n_blocks) q4_k_block(w[b], x[b], acc0, min0);
-  return hsum256(_mm256_sub_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(min0, min1)));
+  return acc;
 }
 
 inline void q6_k_block(const BlockQ6_K& w, const BlockQ8_K& x, __m256& acc) {
@@ -822,7 +828,9 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &softmax_exp,
                                        &silu_mul,
                                        &fp32_to_fp16_row,
-                                       &exp_sum};
+                                       &exp_sum,
+                                       &matmul_q4_k_groups_avx512,
+                                       &quantize_q8_k_avx512};
 
 }  // namespace sy::engine::kernels
 

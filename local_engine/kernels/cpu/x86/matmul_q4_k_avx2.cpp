@@ -1,132 +1,217 @@
-// The AVX2 (+ FMA, F16C) Q4_K x Q8_K matmul tiles (matmul_q4_k.h), for processors without
-// AVX-512. Compiled with avx2_kernels.cpp's flags and, like it, shares no inline function with
-// other files (the unpacking is q4_k_unpack_x86.h's, a private copy per file). Each tile follows avx2_kernels.cpp's
-// dot_q4_k_q8_k lane for lane: per run of two sub-blocks (matmul_q4_k.h's A/B order),
-// vpmaddubsw then vpmaddwd with each group's sub-block scale gives the scaled groups in the
-// dword order A and B hold them, and one vphaddd puts group i in lane i: the same exact int32
-// lanes as the dot; per super-block, the lanes to float times d_w * d_x into the block's chain
-// (even or odd), and the mins' lanes times dmin_w * d_x into theirs.
+// The AVX2 Q4_K x Q8_K row-group kernel (matmul_q4_k.h): a 256-bit register holds 8 of a group's
+// 16 rows, one a 32-bit lane, so a group runs as two halves. Per sub-block pair and token: for
+// each of the 8 qs registers of the half, the low and high nibbles meet a broadcast of the
+// token's 4 matching activation bytes in vpmaddubsw (|pair| <= 2 * 15 * 127); the 8 words of a
+// sub-block add up in int16 (|sum| <= 8 * 3810 < 2^15), then one vpmaddwd with the rows'
+// (sc_j, sc_j) word pairs gives sc_j * (q . x)_j exactly in int32, so S_b and, through vpmaddwd
+// on bsums, M_b are the contract's integers (cpu_kernels.h), followed by its two fmas. Same
+// bits as every set's dot. Compiled with the AVX2 flags of avx2_kernels.cpp; shares no inline
+// function with other files.
 
 #if defined(__x86_64__)
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/matmul_q4_k.h"
-#include "kernels/cpu/x86/q4_k_unpack_x86.h"
 
 namespace sy::engine::kernels {
 namespace {
 
-// 2 rows x 2 tokens (one token pair): 4 accumulators and a step's operands fit 16 registers.
-constexpr size_t kTileRows = 2;
+// Activations per chunk of tokens, at most, so that they stay in L2 while a group's tiles pass.
+constexpr size_t kChunkBytes = 384 * 1024;
+constexpr size_t kTileTokens = 2;
 
-inline float hsum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
+// One super-block's scales of a group half (8 rows): sc[j] and m[j] = (scale_j, scale_j) and
+// (m_j, m_j) word pairs in each row's 32-bit lane; d, dmin the rows' fp16 scales widened.
+struct alignas(32) HalfScales {
+  int32_t sc[8][8];
+  int32_t m[8][8];
+  float d[8];
+  float dmin[8];
+};
+
+// Byte j of every 32-bit lane in both of its words (zero-extended).
+inline __m256i lane_byte_twice(__m256i v, int j) {
+  auto ctrl = [j](unsigned at) {
+    return static_cast<int>(0x80008000u | (at + j) | (at + j) << 16);
+  };
+  const __m128i c = _mm_setr_epi32(ctrl(0), ctrl(4), ctrl(8), ctrl(12));
+  return _mm256_shuffle_epi8(v, _mm256_set_m128i(c, c));
 }
 
-// Block b of R rows x the T tokens of one pair (token h in half h of x's rows) into one
-// parity's sums.
-template <size_t R, size_t T>
-inline void block_step(const Q4KUnpacked* u, const Q8KTokenPair& x, size_t n_blocks,
-                       __m256 (&acc)[R][T], __m256 (&mn)[R][T]) {
-  __m256i isum[R][T];
-  for (size_t r = 0; r < R; ++r) {
-    for (size_t h = 0; h < T; ++h) isum[r][h] = _mm256_setzero_si256();
+// Half h (rows 8h..8h+7) of super-block g's scales, the 6-bit packing of cpu_kernels.h.
+void unpack_scales(const RowGroupQ4_K& g, size_t h, HalfScales& s) {
+  const __m256i m3f = _mm256_set1_epi32(0x3F3F3F3F), m0f = _mm256_set1_epi32(0x0F0F0F0F);
+  const __m256i m30 = _mm256_set1_epi32(0x30303030);
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.scales[0] + 8 * h));
+  const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.scales[1] + 8 * h));
+  const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.scales[2] + 8 * h));
+  const __m256i sc_lo = _mm256_and_si256(x, m3f);
+  const __m256i sc_hi =
+      _mm256_or_si256(_mm256_and_si256(z, m0f), _mm256_and_si256(_mm256_srli_epi32(x, 2), m30));
+  const __m256i m_lo = _mm256_and_si256(y, m3f);
+  const __m256i m_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(z, 4), m0f),
+                                       _mm256_and_si256(_mm256_srli_epi32(y, 2), m30));
+  for (int j = 0; j < 4; ++j) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s.sc[j]), lane_byte_twice(sc_lo, j));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s.sc[j + 4]), lane_byte_twice(sc_hi, j));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s.m[j]), lane_byte_twice(m_lo, j));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s.m[j + 4]), lane_byte_twice(m_hi, j));
   }
-  for (int c = 0; c < 4; ++c) {
-    for (size_t r = 0; r < R; ++r) {
-      const Q4KUnpacked& ur = u[r * n_blocks];
-      const __m256i qa = _mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[2 * c]));
-      const __m256i qb = _mm256_load_si256(reinterpret_cast<const __m256i*>(ur.q[2 * c + 1]));
-      int32_t pair;
-      std::memcpy(&pair, ur.sc[c], 4);
-      // (sc_2c, sc_2c, sc_2c+1, sc_2c+1): A and B alternate the two sub-blocks by dword.
-      const __m256i b = _mm256_set1_epi32(pair);
-      const __m256i sc = _mm256_unpacklo_epi16(b, b);
-      for (size_t h = 0; h < T; ++h) {
-        const __m256i xa =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(x.qs[2 * c] + 32 * h));
-        const __m256i xb =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(x.qs[2 * c + 1] + 32 * h));
-        // |pair of products| <= 2 * 15 * 128: vpmaddubsw does not saturate.
-        const __m256i da = _mm256_madd_epi16(_mm256_maddubs_epi16(qa, xa), sc);
-        const __m256i db = _mm256_madd_epi16(_mm256_maddubs_epi16(qb, xb), sc);
-        isum[r][h] = _mm256_add_epi32(isum[r][h], _mm256_hadd_epi32(da, db));
-      }
-    }
-  }
-  for (size_t r = 0; r < R; ++r) {
-    const Q4KUnpacked& ur = u[r * n_blocks];
-    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ur.m));
-    for (size_t h = 0; h < T; ++h) {
-      const __m256 xd = _mm256_load_ps(x.d + 8 * h);
-      // The same float products as the dot's scalar d_w * d_x and dmin_w * d_x.
-      acc[r][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(ur.d), xd),
-                                  _mm256_cvtepi32_ps(isum[r][h]), acc[r][h]);
-      const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(x.bsums + 16 * h));
-      mn[r][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(ur.dmin), xd),
-                                 _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, m)), mn[r][h]);
-    }
-  }
+  _mm256_store_ps(s.d,
+                  _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.d + 8 * h))));
+  _mm256_store_ps(
+      s.dmin, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.dmin + 8 * h))));
 }
 
-// R rows x the first T tokens of token pair x (row r's unpacked blocks at u + r * n_blocks).
-template <size_t R, size_t T>
-void tile(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, float* out,
+inline __m256i broadcast32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Half h of one group x T tokens (token t's blocks at x + t * n_blocks): out[t * out_stride + i]
+// for the half's rows i.
+template <size_t T>
+void tile(const RowGroupQ4_K* w, size_t h, size_t n_blocks, const BlockQ8_K* x, float* out,
           size_t out_stride) {
-  // The dot's acc0/min0 take the even blocks in order, acc1/min1 the odd ones: independent
-  // chains, run one after the other.
-  __m256 acc[2][R][T], mn[2][R][T];
-  for (size_t k = 0; k < 2; ++k) {
-    __m256 a[R][T], m[R][T];
-    for (size_t r = 0; r < R; ++r) {
-      for (size_t h = 0; h < T; ++h) a[r][h] = m[r][h] = _mm256_setzero_ps();
-    }
-    for (size_t b = k; b < n_blocks; b += 2) block_step<R, T>(u + b, x[b], n_blocks, a, m);
-    for (size_t r = 0; r < R; ++r) {
-      for (size_t h = 0; h < T; ++h) {
-        acc[k][r][h] = a[r][h];
-        mn[k][r][h] = m[r][h];
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[T];
+  for (size_t t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  HalfScales s;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const RowGroupQ4_K& g = w[b];
+    unpack_scales(g, h, s);
+    __m256i sum[T];  // S_b
+    for (size_t t = 0; t < T; ++t) sum[t] = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      __m256i lo16[T], hi16[T];  // word sums of sub-blocks 2c and 2c + 1
+      for (size_t t = 0; t < T; ++t) lo16[t] = hi16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m256i q =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs[8 * c + k] + 32 * h));
+        const __m256i lo = _mm256_and_si256(q, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        for (size_t t = 0; t < T; ++t) {
+          const int8_t* xq = x[t * n_blocks + b].qs + 64 * c + 4 * k;
+          lo16[t] = _mm256_add_epi16(lo16[t], _mm256_maddubs_epi16(lo, broadcast32(xq)));
+          hi16[t] = _mm256_add_epi16(hi16[t], _mm256_maddubs_epi16(hi, broadcast32(xq + 32)));
+        }
+      }
+      const __m256i sc_lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(s.sc[2 * c]));
+      const __m256i sc_hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(s.sc[2 * c + 1]));
+      for (size_t t = 0; t < T; ++t) {
+        sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_madd_epi16(lo16[t], sc_lo),
+                                                           _mm256_madd_epi16(hi16[t], sc_hi)));
       }
     }
-  }
-  for (size_t r = 0; r < R; ++r) {
-    for (size_t h = 0; h < T; ++h) {
-      out[h * out_stride + r] = hsum(_mm256_sub_ps(_mm256_add_ps(acc[0][r][h], acc[1][r][h]),
-                                                   _mm256_add_ps(mn[0][r][h], mn[1][r][h])));
+    const __m256 d = _mm256_load_ps(s.d), dmin = _mm256_load_ps(s.dmin);
+    for (size_t t = 0; t < T; ++t) {
+      const BlockQ8_K& xt = x[t * n_blocks + b];
+      __m256i mins = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(s.m[j]));
+        mins = _mm256_add_epi32(mins, _mm256_madd_epi16(m, broadcast32(xt.bsums + 2 * j)));
+      }
+      const __m256 xd = _mm256_set1_ps(xt.d);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, xd), acc[t]);
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_mul_ps(dmin, xd), acc[t]);
     }
   }
+  for (size_t t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-template <size_t R>
-void row_group_tokens(const Q4KUnpacked* u, size_t n_blocks, const Q8KTokenPair* x, size_t n_tokens,
-                      float* out, size_t out_stride) {
-  size_t t = 0;
-  for (; t + 2 <= n_tokens; t += 2) {
-    tile<R, 2>(u, n_blocks, x + t / 2 * n_blocks, out + t * out_stride, out_stride);
+// One group (both halves) x one token, in one pass over the group's blocks: decode reads each
+// weight line once, in address order.
+void tile_one_token(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, float* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  HalfScales s[2];
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const RowGroupQ4_K& g = w[b];
+    const BlockQ8_K& xb = x[b];
+    unpack_scales(g, 0, s[0]);
+    unpack_scales(g, 1, s[1]);
+    __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int c = 0; c < 4; ++c) {
+      __m256i lo16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+      __m256i hi16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m256i xa = broadcast32(xb.qs + 64 * c + 4 * k);
+        const __m256i xh = broadcast32(xb.qs + 64 * c + 32 + 4 * k);
+        for (size_t h = 0; h < 2; ++h) {
+          const __m256i q =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs[8 * c + k] + 32 * h));
+          const __m256i lo = _mm256_and_si256(q, low4);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+          lo16[h] = _mm256_add_epi16(lo16[h], _mm256_maddubs_epi16(lo, xa));
+          hi16[h] = _mm256_add_epi16(hi16[h], _mm256_maddubs_epi16(hi, xh));
+        }
+      }
+      for (size_t h = 0; h < 2; ++h) {
+        const auto* sc = reinterpret_cast<const __m256i*>(s[h].sc[2 * c]);
+        sum[h] = _mm256_add_epi32(
+            sum[h], _mm256_add_epi32(_mm256_madd_epi16(lo16[h], _mm256_load_si256(sc)),
+                                     _mm256_madd_epi16(hi16[h], _mm256_load_si256(sc + 1))));
+      }
+    }
+    const __m256 xd = _mm256_set1_ps(xb.d);
+    for (size_t h = 0; h < 2; ++h) {
+      __m256i mins = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(s[h].m[j]));
+        mins = _mm256_add_epi32(mins, _mm256_madd_epi16(m, broadcast32(xb.bsums + 2 * j)));
+      }
+      acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[h]),
+                               _mm256_mul_ps(_mm256_load_ps(s[h].d), xd), acc[h]);
+      acc[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins),
+                                _mm256_mul_ps(_mm256_load_ps(s[h].dmin), xd), acc[h]);
+    }
   }
-  if (t < n_tokens) tile<R, 1>(u, n_blocks, x + t / 2 * n_blocks, out + t * out_stride, out_stride);
+  _mm256_storeu_ps(out, acc[0]);
+  _mm256_storeu_ps(out + 8, acc[1]);
 }
 
-void row_group(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, Q4KUnpacked* unpacked,
-               const Q8KTokenPair* x, size_t n_tokens, float* out, size_t out_stride) {
-  for (size_t r = 0; r < n_rows; ++r) {
-    unpack_row(w + r * n_blocks, n_blocks, unpacked + r * n_blocks);
+// One group over n_tokens tokens, both halves.
+void group_tokens(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, size_t n_tokens,
+                  float* out, size_t out_stride) {
+  if (n_tokens == 1) return tile_one_token(w, n_blocks, x, out);
+  for (size_t h = 0; h < 2; ++h) {
+    size_t t = 0;
+    for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
+      tile<kTileTokens>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, out_stride);
+    }
+    if (t < n_tokens) tile<1>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, 0);
   }
-  if (n_rows == 2) return row_group_tokens<2>(unpacked, n_blocks, x, n_tokens, out, out_stride);
-  row_group_tokens<1>(unpacked, n_blocks, x, n_tokens, out, out_stride);
 }
+static_assert(kTileTokens == 2, "group_tokens' tail is one token");
 
 }  // namespace
 
+void matmul_q4_k_groups_avx2(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
+                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
+  if (n_groups == 0 || n_tokens == 0 || n_blocks == 0) return;
+  const size_t chunk = std::max<size_t>(
+      kTileTokens, kChunkBytes / (n_blocks * sizeof(BlockQ8_K)) / kTileTokens * kTileTokens);
+  for (size_t t0 = 0; t0 < n_tokens; t0 += chunk) {
+    const size_t nt = std::min(chunk, n_tokens - t0);
+    for (size_t g = 0; g < n_groups; ++g) {
+      group_tokens(w + g * n_blocks, n_blocks, x + t0 * n_blocks, nt,
+                   out + t0 * out_stride + kGroupRows * g, out_stride);
+    }
+  }
+}
+
 void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride) {
-  matmul_q4_k_tiled(&row_group, kTileRows, w, n_rows, n_blocks, x, n_tokens, out, out_stride);
+  matmul_q4_k_rows_via_groups(&matmul_q4_k_groups_avx2, w, n_rows, n_blocks, x, n_tokens, out,
+                              out_stride);
 }
 
 }  // namespace sy::engine::kernels
