@@ -133,8 +133,9 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     curl_global_cleanup();
   }
 
-  std::shared_ptr<HttpCall> start(HttpRequest request, HttpTimeouts timeouts,
-                                  HttpHandlers handlers);
+  // By reference: the request and handlers are moved once, into the transfer.
+  std::shared_ptr<HttpCall> start(HttpRequest&& request, HttpTimeouts timeouts,
+                                  HttpHandlers&& handlers);
   void shutdown() {
     if (plain_) plain_->shutdown();
     asio::post(strand_, [self = shared_from_this()] {
@@ -378,8 +379,8 @@ size_t HttpClient::Impl::Transfer::on_write(char* data, size_t size, size_t coun
   return n;
 }
 
-std::shared_ptr<HttpCall> HttpClient::Impl::start(HttpRequest request, HttpTimeouts timeouts,
-                                                  HttpHandlers handlers) {
+std::shared_ptr<HttpCall> HttpClient::Impl::start(HttpRequest&& request, HttpTimeouts timeouts,
+                                                  HttpHandlers&& handlers) {
   if (plain_ && http::PlainHttpClient::serves(request.url)) {
     return plain_->start(std::move(request), timeouts, std::move(handlers));
   }

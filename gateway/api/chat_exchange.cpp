@@ -168,7 +168,7 @@ class StreamState {
 // last) and the status from the result.
 void describe(ExchangeSummary& s, const Result<ChatResponse>& result,
               const FallbackOutcome& outcome) {
-  s.outcome = outcome;
+  s.attempts = outcome.attempts.size();
   if (!outcome.attempts.empty()) {
     s.backend = outcome.attempts.back().backend;
     s.model = outcome.attempts.back().model;
