@@ -150,6 +150,11 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
 
   Strand strand_;
 
+  std::optional<HttpClient::Strand> plain_strand(std::string_view url) const {
+    if (!plain_ || !http::PlainHttpClient::serves(url)) return std::nullopt;
+    return plain_->strand();
+  }
+
  private:
   friend class Transfer;
 
@@ -668,6 +673,14 @@ std::shared_ptr<HttpCall> HttpClient::start(HttpRequest request, HttpTimeouts ti
 
 void HttpClient::shutdown() {
   for (auto& impl : impls_) impl->shutdown();
+}
+
+std::optional<HttpClient::Strand> HttpClient::call_strand(std::string_view url,
+                                                          const asio::io_context& context) const {
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    if (contexts_[i] == &context) return impls_[i]->plain_strand(url);
+  }
+  return std::nullopt;
 }
 
 }  // namespace sy::backends

@@ -765,4 +765,6 @@ std::shared_ptr<HttpCall> PlainHttpClient::start(HttpRequest&& request, HttpTime
 
 void PlainHttpClient::shutdown() { state_->shutdown(); }
 
+Strand PlainHttpClient::strand() const { return state_->strand_; }
+
 }  // namespace sy::backends::http

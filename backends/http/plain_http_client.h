@@ -37,6 +37,9 @@ class PlainHttpClient {
                                   HttpHandlers&& handlers);
   void shutdown();
 
+  // The one strand every call's handlers run on.
+  boost::asio::strand<boost::asio::io_context::executor_type> strand() const;
+
   class State;  // the implementation (public only so that its transfers can name it)
 
  private:
