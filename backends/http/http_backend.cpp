@@ -99,17 +99,28 @@ class HttpBackendImpl final : public Backend,
   std::mt19937_64 rng_;
 };
 
+// The strand a call made on this thread runs on: the HTTP client's own strand for this
+// context when one strand runs all its calls to the backend's URL (the built-in HTTP/1.1
+// client), so that its head, body and completion events reach the call without a strand hop
+// each; a strand of the call's own otherwise. Either way on the caller's context: the call,
+// its upstream leg and the caller's connection all stay on one thread.
+asio::strand<asio::io_context::executor_type> call_strand(const HttpBackendImpl& backend) {
+  asio::io_context& context = caller_context(backend.contexts_);
+  if (auto shared = backend.client_.call_strand(backend.options_.endpoint.base_url, context)) {
+    return *shared;
+  }
+  return asio::make_strand(context);
+}
+
 // One chat() call: its attempts, its backoff timer and its stream state. Everything runs on
-// the call's own strand; events of an HTTP exchange that is no longer current are dropped by
-// generation number.
+// the call's strand (see call_strand); events of an HTTP exchange that is no longer current
+// are dropped by generation number.
 class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<HttpChatCall> {
  public:
   HttpChatCall(std::shared_ptr<HttpBackendImpl> backend, ChatRequest request, bool stream,
                ChatHandlers handlers)
       : backend_(std::move(backend)),
-        // The caller's context: the call, its upstream leg and the caller's connection all
-        // stay on one thread.
-        strand_(asio::make_strand(caller_context(backend_->contexts_))),
+        strand_(call_strand(*backend_)),
         backoff_timer_(strand_),
         request_(std::move(request)),
         stream_(stream),

@@ -133,8 +133,9 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     curl_global_cleanup();
   }
 
-  std::shared_ptr<HttpCall> start(HttpRequest request, HttpTimeouts timeouts,
-                                  HttpHandlers handlers);
+  // By reference: the request and handlers are moved once, into the transfer.
+  std::shared_ptr<HttpCall> start(HttpRequest&& request, HttpTimeouts timeouts,
+                                  HttpHandlers&& handlers);
   void shutdown() {
     if (plain_) plain_->shutdown();
     asio::post(strand_, [self = shared_from_this()] {
@@ -148,6 +149,11 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   }
 
   Strand strand_;
+
+  std::optional<HttpClient::Strand> plain_strand(std::string_view url) const {
+    if (!plain_ || !http::PlainHttpClient::serves(url)) return std::nullopt;
+    return plain_->strand();
+  }
 
  private:
   friend class Transfer;
@@ -378,8 +384,8 @@ size_t HttpClient::Impl::Transfer::on_write(char* data, size_t size, size_t coun
   return n;
 }
 
-std::shared_ptr<HttpCall> HttpClient::Impl::start(HttpRequest request, HttpTimeouts timeouts,
-                                                  HttpHandlers handlers) {
+std::shared_ptr<HttpCall> HttpClient::Impl::start(HttpRequest&& request, HttpTimeouts timeouts,
+                                                  HttpHandlers&& handlers) {
   if (plain_ && http::PlainHttpClient::serves(request.url)) {
     return plain_->start(std::move(request), timeouts, std::move(handlers));
   }
@@ -667,6 +673,14 @@ std::shared_ptr<HttpCall> HttpClient::start(HttpRequest request, HttpTimeouts ti
 
 void HttpClient::shutdown() {
   for (auto& impl : impls_) impl->shutdown();
+}
+
+std::optional<HttpClient::Strand> HttpClient::call_strand(std::string_view url,
+                                                          const asio::io_context& context) const {
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    if (contexts_[i] == &context) return impls_[i]->plain_strand(url);
+  }
+  return std::nullopt;
 }
 
 }  // namespace sy::backends

@@ -191,8 +191,8 @@ class PlainResponseParser final : public beast::http::basic_parser<false> {
 
 class PlainTransfer final : public HttpCall, public std::enable_shared_from_this<PlainTransfer> {
  public:
-  PlainTransfer(std::weak_ptr<PlainHttpClient::State> client, HttpRequest request,
-                HttpTimeouts timeouts, HttpHandlers handlers)
+  PlainTransfer(std::weak_ptr<PlainHttpClient::State> client, HttpRequest&& request,
+                HttpTimeouts timeouts, HttpHandlers&& handlers)
       : client_(std::move(client)),
         request_(std::move(request)),
         timeouts_(timeouts),
@@ -317,8 +317,8 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     }
   }
 
-  std::shared_ptr<HttpCall> start(HttpRequest request, HttpTimeouts timeouts,
-                                  HttpHandlers handlers) {
+  std::shared_ptr<HttpCall> start(HttpRequest&& request, HttpTimeouts timeouts,
+                                  HttpHandlers&& handlers) {
     auto transfer = std::make_shared<Transfer>(weak_from_this(), std::move(request), timeouts,
                                                std::move(handlers));
     // Dispatched: from this client's own thread with the strand free (the usual case: the
@@ -758,11 +758,13 @@ bool PlainHttpClient::serves(std::string_view url) {
   return !authority.empty() && authority.find('@') == std::string_view::npos;
 }
 
-std::shared_ptr<HttpCall> PlainHttpClient::start(HttpRequest request, HttpTimeouts timeouts,
-                                                 HttpHandlers handlers) {
+std::shared_ptr<HttpCall> PlainHttpClient::start(HttpRequest&& request, HttpTimeouts timeouts,
+                                                 HttpHandlers&& handlers) {
   return state_->start(std::move(request), timeouts, std::move(handlers));
 }
 
 void PlainHttpClient::shutdown() { state_->shutdown(); }
+
+Strand PlainHttpClient::strand() const { return state_->strand_; }
 
 }  // namespace sy::backends::http

@@ -32,9 +32,13 @@ class PlainHttpClient {
   // settings from the environment are the caller's check: it keeps curl then.)
   static bool serves(std::string_view url);
 
-  std::shared_ptr<HttpCall> start(HttpRequest request, HttpTimeouts timeouts,
-                                  HttpHandlers handlers);
+  // Both are moved from (once, into the call).
+  std::shared_ptr<HttpCall> start(HttpRequest&& request, HttpTimeouts timeouts,
+                                  HttpHandlers&& handlers);
   void shutdown();
+
+  // The one strand every call's handlers run on.
+  boost::asio::strand<boost::asio::io_context::executor_type> strand() const;
 
   class State;  // the implementation (public only so that its transfers can name it)
 

@@ -1,6 +1,7 @@
 #include "json_writer.h"
 
 #include <charconv>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -47,6 +48,44 @@ size_t unescaped_prefix(const unsigned char* p, const unsigned char* end) {
   return static_cast<size_t>(q - p);
 }
 
+// How many bytes from `p` are printable ASCII that need no escape: the whole of most strings
+// an encoder writes (keys, ids, roles, English text), which then take one pass and one append
+// instead of a UTF-8 pass and an escape pass with byte loops for their tails. Signed, a byte
+// below 0x20 or at 0x80 and above compares less than 0x20.
+size_t plain_ascii_prefix(const unsigned char* p, const unsigned char* end) {
+  const size_t size = static_cast<size_t>(end - p);
+#if defined(__SSE2__)
+  auto bad_mask = [](const unsigned char* at) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    __m128i low = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+    __m128i quote = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+    __m128i backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+    return static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(quote, backslash))));
+  };
+  if (size < 16) {
+    // Padded with a plain byte into one block: no byte loop for short strings.
+    alignas(16) unsigned char block[16];
+    std::memset(block, 'a', sizeof block);
+    std::memcpy(block, p, size);
+    unsigned bad = bad_mask(block);
+    return bad != 0 ? static_cast<size_t>(__builtin_ctz(bad)) : size;
+  }
+  size_t i = 0;
+  for (; i + 16 <= size; i += 16) {
+    if (unsigned bad = bad_mask(p + i)) return i + static_cast<size_t>(__builtin_ctz(bad));
+  }
+  if (i == size) return size;
+  // The last block overlaps the one before: its first (16 - rest) bytes are known plain.
+  if (unsigned bad = bad_mask(end - 16)) return size - 16 + static_cast<size_t>(__builtin_ctz(bad));
+  return size;
+#else
+  size_t i = 0;
+  while (i < size && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') ++i;
+  return i;
+#endif
+}
+
 // Strict UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF), the same rules as
 // the JSON library's decoder, so "valid" here means dump() would keep every byte.
 bool valid_utf8(std::string_view text) {
@@ -87,15 +126,24 @@ bool valid_utf8(std::string_view text) {
 }  // namespace
 
 void write_string(std::string& out, std::string_view text) {
-  if (!valid_utf8(text)) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t plain = plain_ascii_prefix(bytes, bytes + text.size());
+  if (plain == text.size()) {
+    out.reserve(out.size() + text.size() + 2);
+    out.push_back('"');
+    out.append(text);
+    out.push_back('"');
+    return;
+  }
+  // The plain prefix is valid UTF-8 on its own: only the rest needs the check.
+  if (!valid_utf8(text.substr(plain))) {
     out += dump(Json(std::string(text)));
     return;
   }
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t plain_from = 0;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = plain; i < text.size(); ++i) {
     i += unescaped_prefix(bytes + i, bytes + text.size());
     if (i == text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);

@@ -239,7 +239,7 @@ void ApiHandler::models(const std::string& request_id, ResponseWriter& writer) {
 }
 
 void ApiHandler::chat(const ServerRequest& request, const Principal& principal, bool legacy,
-                      LedgerRow row, std::shared_ptr<ResponseWriter> writer) {
+                      LedgerRow&& row, std::shared_ptr<ResponseWriter> writer) {
   const auto started = std::chrono::steady_clock::now();
   auto parsed = legacy ? backends::openai::parse_completion_request(request.body)
                        : backends::openai::parse_chat_request(request.body);
@@ -322,15 +322,17 @@ ExchangeContext ApiHandler::exchange_context(const LedgerRow& row,
 }
 
 std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
-    LedgerRow row, std::chrono::steady_clock::time_point started, Admission admission) {
+    LedgerRow&& row_in, std::chrono::steady_clock::time_point started, Admission admission) {
   {
     std::lock_guard lock(open_->mutex);
     ++open_->count;
   }
-  auto sink = ledger_for(row);  // batch lines' rows go to their job, not the ledger
+  auto sink = ledger_for(row_in);  // batch lines' rows go to their job, not the ledger
   return [ledger = std::move(sink), metrics = metrics_, open = open_, limiter = limiter_,
-          admission = std::move(admission), row = std::move(row),
+          admission = std::move(admission),
+          shared_row = std::make_shared<LedgerRow>(std::move(row_in)),
           started](const ExchangeSummary& s) mutable {
+    LedgerRow& row = *shared_row;
     const auto latency = std::chrono::steady_clock::now() - started;
     row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
     row.backend = s.backend;
@@ -353,7 +355,7 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
           "request_id={} tenant={} key={} path={} status={} backend={} model={} "
           "attempts={} ms={} cost_usd={}",
           row.request_id, row.tenant, row.key_id, row.endpoint, row.http_status, row.backend,
-          row.model, s.outcome.attempts.size(), row.latency_ms, backends::format_usd(row.cost));
+          row.model, s.attempts, row.latency_ms, backends::format_usd(row.cost));
     }
     if (metrics) metrics->record_request(row, latency, s.ttft);
     // Budgets count what the ledger bills (a cancelled stream included); token buckets move

@@ -168,7 +168,7 @@ class StreamState {
 // last) and the status from the result.
 void describe(ExchangeSummary& s, const Result<ChatResponse>& result,
               const FallbackOutcome& outcome) {
-  s.outcome = outcome;
+  s.attempts = outcome.attempts.size();
   if (!outcome.attempts.empty()) {
     s.backend = outcome.attempts.back().backend;
     s.model = outcome.attempts.back().model;
@@ -194,29 +194,32 @@ void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& u
 
 namespace {
 
-Headers served_headers_with(const ExchangeContext& ctx, const Candidate& served_by,
-                            Headers policy_headers) {
+Headers served_headers_with(const ExchangeContext& ctx, std::string_view backend,
+                            std::string_view model, Headers policy_headers) {
   // Built in place with room for the surface's own few headers: an initializer list would
   // copy every pair once more, and a growing vector moves them all again.
   Headers headers;
   headers.reserve(3 + policy_headers.size() + 3);
   headers.emplace_back("x-request-id", ctx.request_id);
-  headers.emplace_back("x-switchyard-backend", served_by.backend->info().name);
-  headers.emplace_back("x-switchyard-model", served_by.model);
+  headers.emplace_back("x-switchyard-backend", backend);
+  headers.emplace_back("x-switchyard-model", model);
   std::move(policy_headers.begin(), policy_headers.end(), std::back_inserter(headers));
   return headers;
 }
 
 // served_headers for the exchange's one and only answer: the policy headers are moved out of
 // the context, not copied (their names are long enough to be heap strings, one each).
-Headers take_served_headers(ExchangeContext& ctx, const Candidate& served_by) {
-  return served_headers_with(ctx, served_by, std::exchange(ctx.policy_headers, {}));
+// `served` is the outcome's last attempt, which names the candidate that answered.
+Headers take_served_headers(ExchangeContext& ctx, const backends::Attempt& served) {
+  return served_headers_with(ctx, served.backend, served.model,
+                             std::exchange(ctx.policy_headers, {}));
 }
 
 }  // namespace
 
 Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
-  return served_headers_with(ctx, served_by, ctx.policy_headers);
+  return served_headers_with(ctx, served_by.backend->info().name, served_by.model,
+                             ctx.policy_headers);
 }
 
 void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
@@ -229,10 +232,10 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
                        std::function<void(const ExchangeSummary&)> on_done) {
   bool stream = request.stream;
   bool legacy = request.surface == backends::ApiSurface::completions;
-  auto shared_candidates = std::make_shared<std::vector<Candidate>>(candidates);
   backends::FallbackHandlers handlers;
 
   if (stream) {
+    auto shared_candidates = std::make_shared<std::vector<Candidate>>(candidates);
     auto state = std::make_shared<StreamState>(request, std::move(ctx), writer);
     handlers.on_chunk = [state](const Candidate& served_by, const ChatChunk& chunk) {
       state->on_chunk(served_by, chunk);
@@ -244,11 +247,11 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
   } else {
     const int64_t prompt_tokens = backends::estimate_prompt_tokens(request);
     // Moved in, not copied: on_done holds the request's whole ledger row.
-    // Mutable: called once, so the answer may take the context's policy headers.
-    handlers.on_complete = [writer, ctx = std::move(ctx), legacy, shared_candidates,
-                            on_done = std::move(on_done), prompt_tokens](
-                               Result<ChatResponse> result,
-                               const FallbackOutcome& outcome) mutable {
+    // Mutable: called once, so the answer may take the context's policy headers. No copy of
+    // the candidates: the outcome's last attempt names the one that answered.
+    handlers.on_complete = [writer, ctx = std::move(ctx), legacy, on_done = std::move(on_done),
+                            prompt_tokens](Result<ChatResponse> result,
+                                           const FallbackOutcome& outcome) mutable {
       ExchangeSummary summary;
       describe(summary, result, outcome);
       if (!result) {
@@ -264,14 +267,13 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
         if (on_done) on_done(summary);
         writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));
       } else {
-        const Candidate& served_by = (*shared_candidates)[outcome.served];
+        const backends::Attempt& served = outcome.attempts.back();
         summary.usage = result->usage;
         settle(summary, ctx, result->model);
-        openai::ResponseIdentity who{
-            .id = (legacy ? "cmpl-" : "chatcmpl-") + ctx.request_id,
-            .model = result->model.empty() ? served_by.model : result->model,
-            .created = unix_now()};
-        Headers headers = take_served_headers(ctx, served_by);
+        openai::ResponseIdentity who{.id = (legacy ? "cmpl-" : "chatcmpl-") + ctx.request_id,
+                                     .model = result->model.empty() ? served.model : result->model,
+                                     .created = unix_now()};
+        Headers headers = take_served_headers(ctx, served);
         headers.emplace_back("content-type", "application/json");
         headers.emplace_back("x-switchyard-cost-usd", backends::format_usd(summary.price.cost));
         summary.http_status = 200;

@@ -42,7 +42,7 @@ struct ExchangeContext {
 // What one exchange came to: for the ledger row and the access log.
 struct ExchangeSummary {
   int http_status = 0;
-  backends::FallbackOutcome outcome;
+  size_t attempts = 0;  // upstream attempts made (the whole outcome would be a vector copy)
   std::string backend;  // the candidate that served, or failed last
   std::string model;
   backends::Usage usage;

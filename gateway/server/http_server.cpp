@@ -12,6 +12,10 @@
 
 #include <time.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -106,15 +110,37 @@ bool server_owned(std::string_view name) {
   }
 }
 
+// Whether `s` holds a CR, LF or NUL: one pass sixteen bytes at a time (three memchr calls per
+// string were ~100 calls per response, every response carrying ~15 headers), short strings
+// padded into one block, a longer one's tail read as an overlapping last block.
+bool has_line_breaker(std::string_view s) {
+#if defined(__SSE2__)
+  auto any = [](const char* at) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+                               _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')),
+                                            _mm_cmpeq_epi8(x, _mm_setzero_si128())));
+    return _mm_movemask_epi8(hit) != 0;
+  };
+  if (s.size() < 16) {
+    alignas(16) char block[16];
+    std::memset(block, 'a', sizeof block);
+    std::memcpy(block, s.data(), s.size());
+    return any(block);
+  }
+  size_t i = 0;
+  for (; i + 16 <= s.size(); i += 16) {
+    if (any(s.data() + i)) return true;
+  }
+  return i < s.size() && any(s.data() + s.size() - 16);
+#else
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+#endif
+}
+
 // A header a handler built from upstream data must not be able to split the response.
 bool safe_header(std::string_view name, std::string_view value) {
-  // memchr is vectorised; a byte-by-byte test of every value showed in profiles.
-  auto clean = [](std::string_view s) {
-    return std::memchr(s.data(), '\r', s.size()) == nullptr &&
-           std::memchr(s.data(), '\n', s.size()) == nullptr &&
-           std::memchr(s.data(), '\0', s.size()) == nullptr;
-  };
-  return !name.empty() && clean(name) && clean(value);
+  return !name.empty() && !has_line_breaker(name) && !has_line_breaker(value);
 }
 
 std::string chunk(std::string_view data) {

@@ -99,6 +99,30 @@ TEST(HttpServer, SendsContinueBeforeBodyWhenClientExpectsIt) {
   EXPECT_EQ(response->body, "POST /echo hello");
 }
 
+// Handler headers carrying CR, LF or NUL anywhere (name or value, any length) are dropped;
+// clean ones of every length pass unchanged.
+TEST(HttpServer, DropsHeadersThatWouldSplitTheResponse) {
+  RunningServer s;
+  TestHttpClient client(s.port());
+  ASSERT_TRUE(client.send(get_request("/headers")));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "headers");
+  EXPECT_EQ(response->header("x-short"), "ok");
+  EXPECT_EQ(response->header("x-len16"), std::string(16, 'b'));
+  EXPECT_EQ(response->header("x-long"), std::string(37, 'c'));
+  for (const char* dropped : {"x-cr-short", "x-lf-16", "x-nul-tail", "x-lf-first", "x-injected",
+                              "x-bad", "x-cr-block2"}) {
+    EXPECT_EQ(response->header(dropped), "") << dropped;
+  }
+  // The connection still carries the next request: nothing was split or left over.
+  ASSERT_TRUE(client.send(get_request("/echo")));
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "GET /echo ");
+}
+
 TEST(HttpServer, AnswersHeadWithoutBody) {
   RunningServer s;
   TestHttpClient client(s.port());

@@ -5,7 +5,8 @@
 // Routes: /echo answers "<METHOD> <target> <body>" at once; /stream and /hold start a chunked
 // stream (/hold: a plain 200 the test answers later) and park the writer for the test; /sink
 // takes its body through a BodySink (CountingSink) that refuses more than `/sink?max=N` bytes,
-// and answers "<bytes> <largest piece>" (413 with the sink's error when it refused).
+// and answers "<bytes> <largest piece>" (413 with the sink's error when it refused); /headers
+// answers with clean headers and ones that would split the response (see there).
 
 #include <gtest/gtest.h>
 
@@ -66,6 +67,22 @@ class TestHandler : public RequestHandler {
     std::unique_lock lock(mutex_);
     targets_.push_back(request.target);
     requests_.push_back(request);
+    if (request.target == "/headers") {
+      // Clean headers of every length class around the server's 16-byte check blocks, and
+      // ones with a CR, LF or NUL (in the name or the value, first, last or in a tail block)
+      // that must not reach the wire.
+      Headers headers = {{"x-short", "ok"},
+                         {"x-len16", std::string(16, 'b')},
+                         {"x-long", std::string(37, 'c')},
+                         {"x-cr-short", "a\rb"},
+                         {"x-lf-16", std::string(15, 'd') + "\n"},
+                         {"x-nul-tail", std::string(33, 'e') + std::string(1, '\0') + "f"},
+                         {"x-lf-first", "\nx-injected: 1" + std::string(20, 'g')},
+                         {"x-bad\r\nx-injected", "1"},
+                         {"x-cr-block2", std::string(20, 'h') + "\r" + std::string(20, 'h')}};
+      writer->respond(200, std::move(headers), "headers");
+      return;
+    }
     if (request.target.starts_with("/stream")) {
       writer->start_stream(200, {{"content-type", "text/event-stream"}});
     }
