@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "circuit_breaker.h"
+#include "http_client_strands.h"
 
 namespace sy::backends {
 
@@ -106,7 +107,8 @@ class HttpBackendImpl final : public Backend,
 // its upstream leg and the caller's connection all stay on one thread.
 asio::strand<asio::io_context::executor_type> call_strand(const HttpBackendImpl& backend) {
   asio::io_context& context = caller_context(backend.contexts_);
-  if (auto shared = backend.client_.call_strand(backend.options_.endpoint.base_url, context)) {
+  if (auto shared = HttpClientStrands::call_strand(backend.client_,
+                                                  backend.options_.endpoint.base_url, context)) {
     return *shared;
   }
   return asio::make_strand(context);

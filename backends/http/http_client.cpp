@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "curl_handles.h"
+#include "http_client_strands.h"
 #include "plain_http_client.h"
 
 namespace sy::backends {
@@ -675,10 +676,10 @@ void HttpClient::shutdown() {
   for (auto& impl : impls_) impl->shutdown();
 }
 
-std::optional<HttpClient::Strand> HttpClient::call_strand(std::string_view url,
-                                                          const asio::io_context& context) const {
-  for (size_t i = 0; i < contexts_.size(); ++i) {
-    if (contexts_[i] == &context) return impls_[i]->plain_strand(url);
+std::optional<HttpClientStrands::Strand> HttpClientStrands::call_strand(
+    const HttpClient& client, std::string_view url, const asio::io_context& context) {
+  for (size_t i = 0; i < client.contexts_.size(); ++i) {
+    if (client.contexts_[i] == &context) return client.impls_[i]->plain_strand(url);
   }
   return std::nullopt;
 }

@@ -16,7 +16,6 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,8 +23,9 @@
 #include "switchyard/backends/error.h"
 #include "switchyard/backends/http_types.h"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
+namespace boost::asio {
+class io_context;
+}
 
 namespace sy::backends {
 
@@ -73,15 +73,8 @@ class HttpClient {
   // Aborts every call in flight (each completes with `cancelled`); used at shutdown.
   void shutdown();
 
-  // The strand that runs the handlers of every call to `url` started on `context`'s thread,
-  // when one strand runs them all (the built-in HTTP/1.1 client); nullopt for calls through
-  // curl, or a context this client does not run on. A caller that runs its own work for the
-  // call on this strand gets the handlers without a strand hop per event.
-  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
-  std::optional<Strand> call_strand(std::string_view url,
-                                    const boost::asio::io_context& context) const;
-
  private:
+  friend struct HttpClientStrands;  // backends/http/http_client_strands.h
   class Impl;
   std::vector<boost::asio::io_context*> contexts_;
   std::vector<std::shared_ptr<Impl>> impls_;  // one per context, same order
