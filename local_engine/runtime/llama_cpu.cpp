@@ -597,33 +597,39 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
   const bool f16 = cache_.type() == KvCacheType::f16;
   const size_t stride = kAttentionRun, rf = run_floats();
   const std::vector<BlockId>& blocks = row.kv->blocks;
-  // fn(t, chunk_end, offset of position t's row within its block's layer storage, block) over
-  // [begin, end) in pieces of at most kAttendChunk positions inside one block.
-  auto for_each_chunk = [&](auto fn) {
+  const bool side_by_side = n_heads >= kSideBySideHeads;
+  // fn(t, run_end, offset of position t's row within its block's layer storage, block) over
+  // [begin, end) in pieces inside one block.
+  auto for_each_block = [&](auto fn) {
     for (size_t t = begin; t < end;) {
-      const size_t b = t / bt;
-      const size_t chunk_end = std::min({end, (b + 1) * bt, t + kAttendChunk});
-      fn(t, chunk_end, (t - b * bt) * kv_width, blocks[b]);
-      t = chunk_end;
+      const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
+      fn(t, run_end, (t - b * bt) * kv_width + head * head_dim, blocks[b]);
+      t = run_end;
     }
   };
-  // Unnormalized probabilities: scores_heads is (n_heads, group, stride). q.k first (F16: the
-  // whole group per key row), then scale and soft-cap.
-  for_each_chunk([&](size_t t, size_t chunk_end, size_t at, BlockId block) {
-    for (size_t h = 0; h < n_heads; ++h) {
-      const size_t kv_head = head + h;
-      const float* q_group = q_heads + h * group * head_dim;
-      float* scores_all = scores_heads + h * group * stride + (t - begin);
-      if (f16) {
-        kernels_.attention_scores_f16(cache_.keys_f16(block, l) + at + kv_head * head_dim,
-                                      kv_width, chunk_end - t, q_group, group, head_dim,
-                                      scores_all, stride);
-        continue;
+  // Unnormalized probabilities: scores_heads is (n_heads, group, stride). q.k first (the whole
+  // group per key row, the slice's heads row by row), then scale and soft-cap.
+  for_each_block([&](size_t t, size_t run_end, size_t at, BlockId block) {
+    if (f16 && side_by_side) {
+      kernels_.attention_scores_heads_f16(cache_.keys_f16(block, l) + at, kv_width, run_end - t,
+                                          n_heads, q_heads, group, head_dim,
+                                          scores_heads + (t - begin), stride);
+      return;
+    }
+    if (f16) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        kernels_.attention_scores_f16(cache_.keys_f16(block, l) + at + h * head_dim, kv_width,
+                                      run_end - t, q_heads + h * group * head_dim, group, head_dim,
+                                      scores_heads + h * group * stride + (t - begin), stride);
       }
-      for (size_t i = 0; i < chunk_end - t; ++i) {
-        const float* k = cache_.keys_f32(block, l) + at + i * kv_width + kv_head * head_dim;
+      return;
+    }
+    for (size_t i = 0; i < run_end - t; ++i) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        const float* k = cache_.keys_f32(block, l) + at + i * kv_width + h * head_dim;
         for (size_t g = 0; g < group; ++g) {
-          scores_all[g * stride + i] = kernels_.dot_f32(q_group + g * head_dim, k, head_dim);
+          scores_heads[(h * group + g) * stride + t - begin + i] =
+              kernels_.dot_f32(q_heads + (h * group + g) * head_dim, k, head_dim);
         }
       }
     }
@@ -646,23 +652,29 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
       std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
     }
   }
-  // The values kernel gives the same bits however the rows are split, so prefill and decode
+  // The values kernels give the same bits however the rows are split, so prefill and decode
   // (and any batch) agree exactly.
-  for_each_chunk([&](size_t t, size_t chunk_end, size_t at, BlockId block) {
-    for (size_t h = 0; h < n_heads; ++h) {
-      const size_t kv_head = head + h;
-      const float* probs = scores_heads + h * group * stride + (t - begin);
-      float* out_group = results + h * rf;
-      if (f16) {
-        kernels_.attention_values_f16(cache_.values_f16(block, l) + at + kv_head * head_dim,
-                                      kv_width, chunk_end - t, probs, stride, group, head_dim,
-                                      out_group);
-        continue;
+  for_each_block([&](size_t t, size_t run_end, size_t at, BlockId block) {
+    if (f16 && side_by_side) {
+      kernels_.attention_values_heads_f16(cache_.values_f16(block, l) + at, kv_width, run_end - t,
+                                          n_heads, scores_heads + (t - begin), stride, group,
+                                          head_dim, results, rf);
+      return;
+    }
+    if (f16) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        kernels_.attention_values_f16(cache_.values_f16(block, l) + at + h * head_dim, kv_width,
+                                      run_end - t, scores_heads + h * group * stride + (t - begin),
+                                      stride, group, head_dim, results + h * rf);
       }
-      for (size_t i = 0; i < chunk_end - t; ++i) {
-        const float* v = cache_.values_f32(block, l) + at + i * kv_width + kv_head * head_dim;
+      return;
+    }
+    for (size_t i = 0; i < run_end - t; ++i) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        const float* v = cache_.values_f32(block, l) + at + i * kv_width + h * head_dim;
         for (size_t g = 0; g < group; ++g) {
-          add_scaled(out_group + g * head_dim, v, probs[g * stride + i], head_dim);
+          add_scaled(results + h * rf + g * head_dim, v,
+                     scores_heads[(h * group + g) * stride + t - begin + i], head_dim);
         }
       }
     }
@@ -675,9 +687,7 @@ void LlamaCpu::merge_runs(const float* results, size_t n_runs, size_t run_stride
   const size_t head_dim = c_.head_dim, group = c_.n_heads / c_.n_kv_heads;
   for (size_t g = 0; g < group; ++g) {
     auto run_max = [&](size_t j) { return results[j * run_stride + group * head_dim + g]; };
-    auto run_sum = [&](size_t j) {
-      return results[j * run_stride + group * head_dim + group + g];
-    };
+    auto run_sum = [&](size_t j) { return results[j * run_stride + group * head_dim + group + g]; };
     float max = -INFINITY;
     for (size_t j = 0; j < n_runs; ++j) max = std::max(max, run_max(j));
     float total = 0;
@@ -702,21 +712,17 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
   const size_t scores_size = slice * group * kAttentionRun;
   auto slice_head = [&](size_t i) { return (i % slices) * slice; };
   auto slice_heads = [&](size_t i) { return std::min(slice, c_.n_kv_heads - slice_head(i)); };
-  auto offset = [&](size_t i) {
-    return (i / slices) * q_width + slice_head(i) * group * head_dim;
-  };
+  auto offset = [&](size_t i) { return (i / slices) * q_width + slice_head(i) * group * head_dim; };
   // Run k of item i covers [run_begin(i, k), run_begin(i, k + 1)) clipped to what it sees.
-  auto first_run = [&](size_t i) {
-    return first_position(l, rows[i / slices]) / kAttentionRun;
-  };
+  auto first_run = [&](size_t i) { return first_position(l, rows[i / slices]) / kAttentionRun; };
   auto runs = [&](size_t i) { return rows[i / slices].pos / kAttentionRun + 1 - first_run(i); };
   auto run = [&](size_t i, size_t k, float* results, float* scores) {
     const Row& row = rows[i / slices];
     const size_t first = first_position(l, row), j = first_run(i) + k;
     const size_t begin = std::max(first, j * kAttentionRun);
     const size_t end = std::min(row.pos + 1, (j + 1) * kAttentionRun);
-    attend_run(l, row, slice_head(i), slice_heads(i), bq_.data() + offset(i), begin, end,
-               results, scores);
+    attend_run(l, row, slice_head(i), slice_heads(i), bq_.data() + offset(i), begin, end, results,
+               scores);
   };
   // Head h of item i from its runs' results, run_stride apart.
   auto merge = [&](size_t i, const float* results, size_t n_runs, size_t run_stride) {

@@ -195,13 +195,15 @@ class LlamaCpu {
   // the runs are what the threads share.
   static constexpr size_t kAttentionRun = 64;
   // A run is attended for a slice of up to kAttentionSliceHeads consecutive KV heads of a token
-  // at once, kAttendChunk positions at a time, every head of the slice on those positions before
-  // the next ones: the cache is read in address order, a row's heads side by side, which the
-  // hardware prefetchers stream (head by head over a run, one head_dim slice per kv_width row,
-  // the reads at 576 positions ran at 5-10 GB/s against 15-17 this way in a 1-thread read-pattern
-  // test, and a 1.7B Q4_K decode step took 20 vs 9.4 ms of attention).
+  // at once. A slice of kSideBySideHeads or more is read row by row, every head of the slice on
+  // a row before the next row, i.e. in address order, which the hardware prefetchers stream;
+  // head by head, each head's rows are one head_dim slice per kv_width row, one per 4 KiB page
+  // at 32 heads (engine_attention_bench, 1 thread, 576 positions, SmolLM2-1.7B's 32 KV heads:
+  // 17.9 ms a token head by head, 10.5 side by side). Narrower slices go head by head, each over
+  // a block's run in one kernel call: at 3 heads that order reads as fast (0.88 ms against
+  // 1.45) and the single-head kernels keep their sums in registers over the whole run.
   static constexpr size_t kAttentionSliceHeads = 16;
-  static constexpr size_t kAttendChunk = 8;
+  static constexpr size_t kSideBySideHeads = 8;
   // Floats of one run's result for one KV head: (group, head_dim) sums of p * v with
   // p = exp(score - max), then (group) maxima, then (group) sums of p.
   size_t run_floats() const;
@@ -255,9 +257,9 @@ class LlamaCpu {
   // unit of each item (items + 1).
   std::vector<float> attn_units_;
   std::vector<size_t> attn_pair_units_;
-  kernels::ActivationBatch batch_;  // the quantized activations of the current matmul
+  kernels::ActivationBatch batch_;              // the quantized activations of the current matmul
   std::vector<std::shared_ptr<void>> grouped_;  // the copied matrices' memory (munmap)
-  LayerOffload offload_;            // empty: every layer here
+  LayerOffload offload_;                        // empty: every layer here
   ForwardProfile* profile_ = nullptr;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/attention_heads.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 
@@ -256,7 +257,9 @@ const CpuKernels& generic_cpu_kernels() {
                                   &matmul_q4_0_groups,
                                   &attention_scores_f16,
                                   nullptr,  // matmul_q4_k_q8_k: matmul_q4_k.cpp runs the dots
-                                  &softmax_exp};
+                                  &softmax_exp,
+                                  &attention_scores_heads<&attention_scores_f16>,
+                                  &attention_values_heads<&attention_values_f16>};
   return kernels;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "kernels/cpu/attention_heads.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul_q4_k.h"
@@ -715,7 +716,9 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q4_0_groups,
                                      &attention_scores_f16,
                                      &matmul_q4_k_q8_k_avx2,
-                                     &softmax_exp};
+                                     &softmax_exp,
+                                     &attention_scores_heads<&attention_scores_f16>,
+                                     &attention_values_heads<&attention_values_f16>};
 
 }  // namespace sy::engine::kernels
 
