@@ -302,7 +302,7 @@ void LlamaCpu::reserve_attention(size_t positions) {
   if (max_runs <= attn_max_runs_) return;
   attn_max_runs_ = max_runs;
   const size_t group = c_.n_heads / c_.n_kv_heads;
-  const size_t slice = std::min<size_t>(c_.n_kv_heads, kAttentionSliceHeads);
+  const size_t slice = attention_slice();
   // One slot per chunk of the items branch of attention().
   const size_t slots = pool_.size() == 1 ? 1 : pool_.size() * kStepChunksPerThread;
   attn_scratch_.resize(slots * slice * (group * kAttentionRun + max_runs * run_floats()));
@@ -574,6 +574,11 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
   }
 }
 
+size_t LlamaCpu::attention_slice() const {
+  return c_.n_kv_heads >= kSideBySideHeads ? std::min<size_t>(c_.n_kv_heads, kAttentionSliceHeads)
+                                           : 1;
+}
+
 size_t LlamaCpu::run_floats() const {
   const size_t group = c_.n_heads / c_.n_kv_heads;
   return group * (c_.head_dim + 2);
@@ -707,7 +712,7 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
   const size_t threads = pool_.size(), rf = run_floats();
   // Item i is token i / slices, KV heads [slice_head(i), slice_head(i) + slice_heads(i)); their
   // query heads and outputs sit at the same offset of bq_ and batt_.
-  const size_t slice = std::min<size_t>(c_.n_kv_heads, kAttentionSliceHeads);
+  const size_t slice = attention_slice();
   const size_t slices = (c_.n_kv_heads + slice - 1) / slice, items = n * slices;
   const size_t scores_size = slice * group * kAttentionRun;
   auto slice_head = [&](size_t i) { return (i % slices) * slice; };

@@ -204,6 +204,9 @@ class LlamaCpu {
   // 1.45) and the single-head kernels keep their sums in registers over the whole run.
   static constexpr size_t kAttentionSliceHeads = 16;
   static constexpr size_t kSideBySideHeads = 8;
+  // Heads a slice takes: up to kAttentionSliceHeads where they go side by side, else one (the
+  // finest split of the work, as the heads are read one by one anyway).
+  size_t attention_slice() const;
   // Floats of one run's result for one KV head: (group, head_dim) sums of p * v with
   // p = exp(score - max), then (group) maxima, then (group) sums of p.
   size_t run_floats() const;
@@ -249,7 +252,7 @@ class LlamaCpu {
   std::vector<float> logits_;  // (logit rows, n_vocab)
   size_t attn_max_runs_ = 0;   // runs one token may need
   // (chunks, slice * (group * kAttentionRun + attn_max_runs_ * run_floats())), slice being
-  // min(n_kv_heads, kAttentionSliceHeads): scores and results of the (token, slice) items a
+  // attention_slice(): scores and results of the (token, slice) items a
   // chunk attends whole (pool threads x kStepChunksPerThread chunks, 1 on one thread).
   std::vector<float> attn_scratch_;
   // Decode-sized steps, where every (item, run) is its own unit of work: (units, slice *
