@@ -8,6 +8,7 @@
 //
 //   engine_attention_bench [--kv-heads 3] [--group 3] [--layers 30] [--positions 576]
 //                          [--reps 20] [--flush 1]  (0: no weight reads, the cache stays hot)
+//                          [--slice N]  (side by side in slices of N heads; all by default)
 //
 // SmolLM2-135M: 3 KV heads, group 3, 30 layers; 360M: 5, 3, 32; 1.7B: 32, 1, 24 (head_dim 64).
 
@@ -30,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kHeadDim = 64, kBlock = 64;
 
 struct Args {
-  size_t kv_heads = 3, group = 3, layers = 30, positions = 576, reps = 20, flush = 1;
+  size_t kv_heads = 3, group = 3, layers = 30, positions = 576, reps = 20, flush = 1, slice = 0;
 };
 
 Args parse(int argc, char** argv) {
@@ -46,6 +47,8 @@ Args parse(int argc, char** argv) {
       a.layers = v;
     } else if (k == "--positions") {
       a.positions = v;
+    } else if (k == "--slice") {
+      a.slice = v;
     } else if (k == "--flush") {
       a.flush = v;
     } else if (k == "--reps") {
@@ -91,10 +94,17 @@ int main(int argc, char** argv) {
         const uint16_t* keys = cache.data() + (b * a.layers + l) * 2 * slot;
         const uint16_t* values = keys + slot;
         if (heads) {
-          k.attention_scores_heads_f16(keys, kv_width, rows, a.kv_heads, q.data(), a.group,
-                                       kHeadDim, scores.data(), kBlock);
-          k.attention_values_heads_f16(values, kv_width, rows, a.kv_heads, scores.data(), kBlock,
-                                       a.group, kHeadDim, out.data(), a.group * kHeadDim);
+          const size_t slice = a.slice > 0 ? a.slice : a.kv_heads;
+          for (size_t h = 0; h < a.kv_heads; h += slice) {
+            const size_t n = std::min(slice, a.kv_heads - h);
+            const size_t at = h * a.group;  // first query of the slice
+            k.attention_scores_heads_f16(keys + h * kHeadDim, kv_width, rows, n,
+                                         q.data() + at * kHeadDim, a.group, kHeadDim,
+                                         scores.data() + at * kBlock, kBlock);
+            k.attention_values_heads_f16(values + h * kHeadDim, kv_width, rows, n,
+                                         scores.data() + at * kBlock, kBlock, a.group, kHeadDim,
+                                         out.data() + at * kHeadDim, a.group * kHeadDim);
+          }
           continue;
         }
         for (size_t h = 0; h < a.kv_heads; ++h) {
