@@ -575,8 +575,7 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
 }
 
 size_t LlamaCpu::attention_slice() const {
-  return c_.n_kv_heads >= kSideBySideHeads ? std::min<size_t>(c_.n_kv_heads, kAttentionSliceHeads)
-                                           : 1;
+  return c_.n_kv_heads >= kSideBySideHeads ? c_.n_kv_heads : 1;
 }
 
 size_t LlamaCpu::run_floats() const {

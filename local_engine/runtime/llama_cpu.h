@@ -194,18 +194,18 @@ class LlamaCpu {
   // batch or the thread count, so neither changes a result; in a step with few tokens (decode)
   // the runs are what the threads share.
   static constexpr size_t kAttentionRun = 64;
-  // A run is attended for a slice of up to kAttentionSliceHeads consecutive KV heads of a token
-  // at once. A slice of kSideBySideHeads or more is read row by row, every head of the slice on
-  // a row before the next row, i.e. in address order, which the hardware prefetchers stream;
-  // head by head, each head's rows are one head_dim slice per kv_width row, one per 4 KiB page
-  // at 32 heads (engine_attention_bench, 1 thread, 576 positions, SmolLM2-1.7B's 32 KV heads:
-  // 17.9 ms a token head by head, 10.5 side by side). Narrower slices go head by head, each over
-  // a block's run in one kernel call: at 3 heads that order reads as fast (0.88 ms against
-  // 1.45) and the single-head kernels keep their sums in registers over the whole run.
-  static constexpr size_t kAttentionSliceHeads = 16;
+  // A run is attended for a slice of consecutive KV heads of a token at once: all of them when
+  // there are kSideBySideHeads or more, read row by row, every head on a row before the next
+  // row, i.e. the cache in address order, which the hardware prefetchers stream. Head by head,
+  // each head's rows are one head_dim slice per kv_width row, one per 4 KiB page at 32 heads;
+  // half rows (slices of 16) are no better (engine_attention_bench, 1 thread, 576 positions,
+  // SmolLM2-1.7B's 32 KV heads, one loaded session: head by head 28.4 ms a token, whole rows
+  // 16.1; slices of 16 heads 34.8 against 32.2 head by head). With fewer heads a slice is one
+  // head, over a block's run in one kernel call: at 3 heads that reads as fast (0.88 ms
+  // against 1.45 side by side) and the single-head kernels keep their sums in registers over
+  // the run, and one-head slices split the work finest.
   static constexpr size_t kSideBySideHeads = 8;
-  // Heads a slice takes: up to kAttentionSliceHeads where they go side by side, else one (the
-  // finest split of the work, as the heads are read one by one anyway).
+  // Heads a slice takes: n_kv_heads or 1, as above.
   size_t attention_slice() const;
   // Floats of one run's result for one KV head: (group, head_dim) sums of p * v with
   // p = exp(score - max), then (group) maxima, then (group) sums of p.

@@ -139,8 +139,8 @@ TEST(ForwardStep, ChunkSizeDoesNotChangeTheLogits) {
   expect_batch_invariant(*model, KvCacheType::f16, "stories 7-row chunks", 7);
 }
 
-// Many KV heads: 20 of them make a slice of 16, attended side by side, and one of 4, head by
-// head (LlamaCpu::kAttentionSliceHeads, kSideBySideHeads); 150 positions make 3 runs a token.
+// Many KV heads: 20 of them are attended side by side (LlamaCpu::kSideBySideHeads), through the
+// attention_*_heads_f16 kernels; 150 positions make 3 runs a token.
 // Token by token on one thread and on two (decode's few-items split), the whole prompt in one
 // batch and the mixed steps all give the same logits bit for bit, F16 and F32 caches.
 TEST(ForwardStep, WideKvSlicesGiveTheSoloLogitsOverSeveralRuns) {
