@@ -530,8 +530,8 @@ inline __m512 reduce_level4(__m512 a, __m512 b) {
 // Up to 4 queries x 16 rows: each query's 16 scores leave in one vector. The tree runs as the
 // rows come (pairs, quads, octets), so at most a few partial vectors per query are live.
 template <size_t C, size_t G>
-inline void scores_tile16(const uint16_t* keys, size_t row_stride, const float* q,
-                          float* scores, size_t scores_stride) {
+inline void scores_tile16(const uint16_t* keys, size_t row_stride, const float* q, float* scores,
+                          size_t scores_stride) {
   constexpr size_t head_dim = 32 * C;
   __m512 oct[2][G];
   for (size_t o = 0; o < 2; ++o) {
@@ -634,6 +634,90 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
         values_queries<1>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
     }
   }
+}
+
+// Slices of heads side by side (attention_heads.h's order: row by row, kValuesHeadRows rows of
+// one head at a time) without the per-head, per-step dispatch of the composed versions: the
+// same single-head steps (key_dot, values_block), so the same bits, with the head width and the
+// group resolved once per call.
+template <size_t C>
+void scores_heads_rows(const uint16_t* keys, size_t row_stride, size_t n_rows, size_t n_heads,
+                       const float* q, size_t group, float* scores, size_t scores_stride) {
+  constexpr size_t head_dim = 32 * C;
+  for (size_t t = 0; t < n_rows; ++t) {
+    for (size_t h = 0; h < n_heads; ++h) {
+      __m512 k[2 * C];
+      widen_key<C>(keys + t * row_stride + h * head_dim, k);
+      for (size_t g = 0; g < group; ++g) {
+        scores[(h * group + g) * scores_stride + t] =
+            _mm512_reduce_add_ps(key_dot<C>(k, q + (h * group + g) * head_dim));
+      }
+    }
+  }
+}
+
+void attention_scores_heads_f16(const uint16_t* keys, size_t row_stride, size_t n_rows,
+                                size_t n_heads, const float* q, size_t group, size_t head_dim,
+                                float* scores, size_t scores_stride) {
+  switch (head_dim) {
+    case 64:
+      return scores_heads_rows<2>(keys, row_stride, n_rows, n_heads, q, group, scores,
+                                  scores_stride);
+    case 128:
+      return scores_heads_rows<4>(keys, row_stride, n_rows, n_heads, q, group, scores,
+                                  scores_stride);
+    case 256:
+      return scores_heads_rows<8>(keys, row_stride, n_rows, n_heads, q, group, scores,
+                                  scores_stride);
+    default:
+      attention_scores_heads<&attention_scores_f16>(keys, row_stride, n_rows, n_heads, q, group,
+                                                    head_dim, scores, scores_stride);
+  }
+}
+
+// Head widths that are whole multiples of 64 and groups of up to 4 (one values_queries<G> per
+// head and step, as attention_values_f16 runs them).
+template <size_t G>
+void values_heads_64(const uint16_t* values, size_t row_stride, size_t n_rows, size_t n_heads,
+                     const float* probs, size_t probs_stride, size_t head_dim, float* out,
+                     size_t out_stride) {
+  const __mmask16 m[4] = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
+  for (size_t t = 0; t < n_rows; t += kValuesHeadRows) {
+    const size_t rows = std::min(kValuesHeadRows, n_rows - t);
+    for (size_t h = 0; h < n_heads; ++h) {
+      const uint16_t* v = values + t * row_stride + h * head_dim;
+      const float* p = probs + h * G * probs_stride + t;
+      float* o = out + h * out_stride;
+      for (size_t i = 0; i < head_dim; i += 64) {
+        values_block<G, 4>(v + i, row_stride, rows, p, probs_stride, head_dim, o + i, m);
+      }
+    }
+  }
+}
+
+void attention_values_heads_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
+                                size_t n_heads, const float* probs, size_t probs_stride,
+                                size_t group, size_t head_dim, float* out, size_t out_stride) {
+  if (head_dim % 64 == 0) {
+    switch (group) {
+      case 1:
+        return values_heads_64<1>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      case 2:
+        return values_heads_64<2>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      case 3:
+        return values_heads_64<3>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      case 4:
+        return values_heads_64<4>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      default:
+        break;
+    }
+  }
+  attention_values_heads<&attention_values_f16>(values, row_stride, n_rows, n_heads, probs,
+                                                probs_stride, group, head_dim, out, out_stride);
 }
 
 // ---- Row groups: 16 rows x T tokens, one ZMM lane per row ----------------------------------
@@ -815,8 +899,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &attention_scores_f16,
                                        &matmul_q4_k_q8_k_avx512,
                                        &softmax_exp,
-                                       &attention_scores_heads<&attention_scores_f16>,
-                                       &attention_values_heads<&attention_values_f16>};
+                                       &attention_scores_heads_f16,
+                                       &attention_values_heads_f16};
 
 }  // namespace sy::engine::kernels
 
