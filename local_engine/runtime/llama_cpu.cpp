@@ -317,9 +317,10 @@ void LlamaCpu::reserve_attention(size_t positions) {
   if (max_runs <= attn_max_runs_) return;
   attn_max_runs_ = max_runs;
   const size_t group = c_.n_heads / c_.n_kv_heads;
-  // One slot per chunk of the pairs branch of attention().
+  const size_t slice = attention_slice();
+  // One slot per chunk of the items branch of attention().
   const size_t slots = pool_.size() == 1 ? 1 : pool_.size() * kStepChunksPerThread;
-  attn_scratch_.resize(slots * (group * kAttentionRun + max_runs * run_floats()));
+  attn_scratch_.resize(slots * slice * (group * kAttentionRun + max_runs * run_floats()));
 }
 
 kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t cols) const {
@@ -609,6 +610,10 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
   }
 }
 
+size_t LlamaCpu::attention_slice() const {
+  return c_.n_kv_heads >= kSideBySideHeads ? c_.n_kv_heads : 1;
+}
+
 size_t LlamaCpu::run_floats() const {
   const size_t group = c_.n_heads / c_.n_kv_heads;
   return group * (c_.head_dim + 2);
@@ -620,98 +625,109 @@ size_t LlamaCpu::first_position(size_t l, const Row& row) const {
 
 // The query heads that share one KV head are taken together, so each cached value row is read
 // (and, in F16, converted) once for the whole group. Positions are visited in order, block by
-// block, so the sums run in the same order whatever the block size.
-void LlamaCpu::attend_run(size_t l, const Row& row, size_t kv_head, const float* q_group,
-                          size_t begin, size_t end, float* result, float* scores_all) const {
+// block, so every head's sums run in the same order whatever the block size, the chunking or
+// the slice of heads it is attended with.
+void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
+                          const float* q_heads, size_t begin, size_t end, float* results,
+                          float* scores_heads) const {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
   const size_t bt = cache_.block_tokens();
   const bool f16 = cache_.type() == KvCacheType::f16;
-  const size_t stride = kAttentionRun;
+  const size_t stride = kAttentionRun, rf = run_floats();
   const std::vector<BlockId>& blocks = row.kv->blocks;
-  float* out_group = result;
-  float* maxima = result + group * head_dim;
-  float* sums = maxima + group;
-  // fn(t, offset of position t's row for this head within its block's layer storage, block).
-  auto for_each_position = [&](auto fn) {
+  const bool side_by_side = n_heads >= kSideBySideHeads;
+  // fn(t, run_end, offset of position t's row within its block's layer storage, block) over
+  // [begin, end) in pieces inside one block.
+  auto for_each_block = [&](auto fn) {
     for (size_t t = begin; t < end;) {
       const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
-      for (; t < run_end; ++t) fn(t, (t - b * bt) * kv_width + kv_head * head_dim, blocks[b]);
+      fn(t, run_end, (t - b * bt) * kv_width + head * head_dim, blocks[b]);
+      t = run_end;
     }
   };
-  // The run's key and value rows come from memory (the weights passed through the caches since
-  // the last token): ask for all of them now, so the loads below overlap instead of waiting one
-  // line at a time. Values are read last, after the scores.
-  const size_t row_bytes = head_dim * (f16 ? sizeof(uint16_t) : sizeof(float));
-  for_each_position([&](size_t, size_t at, BlockId block) {
-    const char* k = f16 ? reinterpret_cast<const char*>(cache_.keys_f16(block, l) + at)
-                        : reinterpret_cast<const char*>(cache_.keys_f32(block, l) + at);
-    const char* v = f16 ? reinterpret_cast<const char*>(cache_.values_f16(block, l) + at)
-                        : reinterpret_cast<const char*>(cache_.values_f32(block, l) + at);
-    for (size_t off = 0; off < row_bytes; off += 64) {
-      __builtin_prefetch(k + off, 0, 3);
-      __builtin_prefetch(v + off, 0, 2);
+  // Unnormalized probabilities: scores_heads is (n_heads, group, stride). q.k first (the whole
+  // group per key row, the slice's heads row by row), then scale and soft-cap.
+  for_each_block([&](size_t t, size_t run_end, size_t at, BlockId block) {
+    if (f16 && side_by_side) {
+      kernels_.attention_scores_heads_f16(cache_.keys_f16(block, l) + at, kv_width, run_end - t,
+                                          n_heads, q_heads, group, head_dim,
+                                          scores_heads + (t - begin), stride);
+      return;
+    }
+    if (f16) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        kernels_.attention_scores_f16(cache_.keys_f16(block, l) + at + h * head_dim, kv_width,
+                                      run_end - t, q_heads + h * group * head_dim, group, head_dim,
+                                      scores_heads + h * group * stride + (t - begin), stride);
+      }
+      return;
+    }
+    for (size_t i = 0; i < run_end - t; ++i) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        const float* k = cache_.keys_f32(block, l) + at + i * kv_width + h * head_dim;
+        for (size_t g = 0; g < group; ++g) {
+          scores_heads[(h * group + g) * stride + t - begin + i] =
+              kernels_.dot_f32(q_heads + (h * group + g) * head_dim, k, head_dim);
+        }
+      }
     }
   });
-  // Unnormalized probabilities of the group's query heads: scores_all is (group, stride).
-  // q.k first (F16: the whole group per key row, block by block), then scale and soft-cap.
-  if (f16) {
-    for (size_t t = begin; t < end;) {
-      const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
-      kernels_.attention_scores_f16(
-          cache_.keys_f16(blocks[b], l) + (t - b * bt) * kv_width + kv_head * head_dim, kv_width,
-          run_end - t, q_group, group, head_dim, scores_all + (t - begin), stride);
-      t = run_end;
-    }
-  } else {
+  for (size_t h = 0; h < n_heads; ++h) {
+    float* out_group = results + h * rf;
+    float* maxima = out_group + group * head_dim;
+    float* sums = maxima + group;
     for (size_t g = 0; g < group; ++g) {
-      for_each_position([&](size_t t, size_t at, BlockId block) {
-        scores_all[g * stride + t - begin] =
-            kernels_.dot_f32(q_group + g * head_dim, cache_.keys_f32(block, l) + at, head_dim);
-      });
+      float* scores = scores_heads + (h * group + g) * stride;
+      float max = -INFINITY;
+      for (size_t i = 0; i < end - begin; ++i) {
+        float score = scores[i] * c_.attention_scale;
+        if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
+        scores[i] = score;
+        max = std::max(max, score);
+      }
+      maxima[g] = max;
+      sums[g] = kernels_.softmax_exp(scores, end - begin, max);
+      std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
     }
   }
-  for (size_t g = 0; g < group; ++g) {
-    float* scores = scores_all + g * stride;
-    float max = -INFINITY;
-    for (size_t i = 0; i < end - begin; ++i) {
-      float score = scores[i] * c_.attention_scale;
-      if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
-      scores[i] = score;
-      max = std::max(max, score);
+  // The values kernels give the same bits however the rows are split, so prefill and decode
+  // (and any batch) agree exactly.
+  for_each_block([&](size_t t, size_t run_end, size_t at, BlockId block) {
+    if (f16 && side_by_side) {
+      kernels_.attention_values_heads_f16(cache_.values_f16(block, l) + at, kv_width, run_end - t,
+                                          n_heads, scores_heads + (t - begin), stride, group,
+                                          head_dim, results, rf);
+      return;
     }
-    maxima[g] = max;
-    sums[g] = kernels_.softmax_exp(scores, end - begin, max);
-    std::fill(out_group + g * head_dim, out_group + (g + 1) * head_dim, 0.0f);
-  }
-  if (f16) {
-    // One kernel call per block's run of positions: the kernel gives the same bits however the
-    // rows are split, so prefill and decode (and any batch) agree exactly.
-    for (size_t t = begin; t < end;) {
-      const size_t b = t / bt, run_end = std::min(end, (b + 1) * bt);
-      kernels_.attention_values_f16(
-          cache_.values_f16(blocks[b], l) + (t - b * bt) * kv_width + kv_head * head_dim, kv_width,
-          run_end - t, scores_all + (t - begin), stride, group, head_dim, out_group);
-      t = run_end;
+    if (f16) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        kernels_.attention_values_f16(cache_.values_f16(block, l) + at + h * head_dim, kv_width,
+                                      run_end - t, scores_heads + h * group * stride + (t - begin),
+                                      stride, group, head_dim, results + h * rf);
+      }
+      return;
     }
-    return;
-  }
-  for_each_position([&](size_t t, size_t at, BlockId block) {
-    const float* v = cache_.values_f32(block, l) + at;
-    for (size_t g = 0; g < group; ++g) {
-      add_scaled(out_group + g * head_dim, v, scores_all[g * stride + t - begin], head_dim);
+    for (size_t i = 0; i < run_end - t; ++i) {
+      for (size_t h = 0; h < n_heads; ++h) {
+        const float* v = cache_.values_f32(block, l) + at + i * kv_width + h * head_dim;
+        for (size_t g = 0; g < group; ++g) {
+          add_scaled(results + h * rf + g * head_dim, v,
+                     scores_heads[(h * group + g) * stride + t - begin + i], head_dim);
+        }
+      }
     }
   });
 }
 
 // softmax over all runs: each run's sums are rescaled from its own maximum to the overall one.
-void LlamaCpu::merge_runs(const float* results, size_t n_runs, float* out) const {
+void LlamaCpu::merge_runs(const float* results, size_t n_runs, size_t run_stride,
+                          float* out) const {
   const size_t head_dim = c_.head_dim, group = c_.n_heads / c_.n_kv_heads;
-  const size_t rf = run_floats();
   for (size_t g = 0; g < group; ++g) {
-    auto run_max = [&](size_t j) { return results[j * rf + group * head_dim + g]; };
-    auto run_sum = [&](size_t j) { return results[j * rf + group * head_dim + group + g]; };
+    auto run_max = [&](size_t j) { return results[j * run_stride + group * head_dim + g]; };
+    auto run_sum = [&](size_t j) { return results[j * run_stride + group * head_dim + group + g]; };
     float max = -INFINITY;
     for (size_t j = 0; j < n_runs; ++j) max = std::max(max, run_max(j));
     float total = 0;
@@ -719,7 +735,8 @@ void LlamaCpu::merge_runs(const float* results, size_t n_runs, float* out) const
     float* o = out + g * head_dim;
     std::fill(o, o + head_dim, 0.0f);
     for (size_t j = 0; j < n_runs; ++j) {
-      add_scaled(o, results + j * rf + g * head_dim, std::exp(run_max(j) - max) / total, head_dim);
+      add_scaled(o, results + j * run_stride + g * head_dim, std::exp(run_max(j) - max) / total,
+                 head_dim);
     }
   }
 }
@@ -727,59 +744,66 @@ void LlamaCpu::merge_runs(const float* results, size_t n_runs, float* out) const
 void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
   const size_t head_dim = c_.head_dim, group = c_.n_heads / c_.n_kv_heads;
   const size_t q_width = size_t{c_.n_heads} * head_dim;
-  const size_t pairs = n * c_.n_kv_heads, threads = pool_.size();
-  const size_t rf = run_floats(), scores_size = group * kAttentionRun;
-  // Pair p is token p / n_kv_heads, KV head p % n_kv_heads; its query heads and outputs sit at
-  // the same offset of bq_ and batt_.
-  auto offset = [&](size_t p) {
-    return (p / c_.n_kv_heads) * q_width + (p % c_.n_kv_heads) * group * head_dim;
-  };
-  // Run k of pair p covers [run_begin(p, k), run_begin(p, k + 1)) clipped to what it sees.
-  auto first_run = [&](size_t p) {
-    return first_position(l, rows[p / c_.n_kv_heads]) / kAttentionRun;
-  };
-  auto runs = [&](size_t p) {
-    return rows[p / c_.n_kv_heads].pos / kAttentionRun + 1 - first_run(p);
-  };
-  auto run = [&](size_t p, size_t k, float* result, float* scores) {
-    const Row& row = rows[p / c_.n_kv_heads];
-    const size_t first = first_position(l, row), j = first_run(p) + k;
+  const size_t threads = pool_.size(), rf = run_floats();
+  // Item i is token i / slices, KV heads [slice_head(i), slice_head(i) + slice_heads(i)); their
+  // query heads and outputs sit at the same offset of bq_ and batt_.
+  const size_t slice = attention_slice();
+  const size_t slices = (c_.n_kv_heads + slice - 1) / slice, items = n * slices;
+  const size_t scores_size = slice * group * kAttentionRun;
+  auto slice_head = [&](size_t i) { return (i % slices) * slice; };
+  auto slice_heads = [&](size_t i) { return std::min(slice, c_.n_kv_heads - slice_head(i)); };
+  auto offset = [&](size_t i) { return (i / slices) * q_width + slice_head(i) * group * head_dim; };
+  // Run k of item i covers [run_begin(i, k), run_begin(i, k + 1)) clipped to what it sees.
+  auto first_run = [&](size_t i) { return first_position(l, rows[i / slices]) / kAttentionRun; };
+  auto runs = [&](size_t i) { return rows[i / slices].pos / kAttentionRun + 1 - first_run(i); };
+  auto run = [&](size_t i, size_t k, float* results, float* scores) {
+    const Row& row = rows[i / slices];
+    const size_t first = first_position(l, row), j = first_run(i) + k;
     const size_t begin = std::max(first, j * kAttentionRun);
     const size_t end = std::min(row.pos + 1, (j + 1) * kAttentionRun);
-    attend_run(l, row, p % c_.n_kv_heads, bq_.data() + offset(p), begin, end, result, scores);
+    attend_run(l, row, slice_head(i), slice_heads(i), bq_.data() + offset(i), begin, end, results,
+               scores);
   };
-  if (pairs >= 2 * threads || threads == 1) {
-    // Enough pairs to go round: each chunk attends whole pairs, every chunks-th one (later
+  // Head h of item i from its runs' results, run_stride apart.
+  auto merge = [&](size_t i, const float* results, size_t n_runs, size_t run_stride) {
+    for (size_t h = 0; h < slice_heads(i); ++h) {
+      merge_runs(results + h * rf, n_runs, run_stride,
+                 batt_.data() + offset(i) + h * group * head_dim);
+    }
+  };
+  if (items >= 2 * threads || threads == 1) {
+    // Enough items to go round: each chunk attends whole items, every chunks-th one (later
     // tokens attend over more positions, striding keeps the shares even); kStepChunksPerThread
     // chunks a thread, claimed one at a time, so a preempted thread holds up only its chunk.
-    const size_t chunks = std::min(threads == 1 ? 1 : threads * kStepChunksPerThread, pairs);
-    const size_t per_thread = scores_size + attn_max_runs_ * rf;
-    pool_.parallel_for(chunks, [&](size_t i) {
-      float* scores = attn_scratch_.data() + i * per_thread;
+    const size_t chunks = std::min(threads == 1 ? 1 : threads * kStepChunksPerThread, items);
+    const size_t per_thread = scores_size + attn_max_runs_ * slice * rf;
+    pool_.parallel_for(chunks, [&](size_t c) {
+      float* scores = attn_scratch_.data() + c * per_thread;
       float* results = scores + scores_size;
-      for (size_t p = i; p < pairs; p += chunks) {
-        const size_t k_runs = runs(p);
-        for (size_t k = 0; k < k_runs; ++k) run(p, k, results + k * rf, scores);
-        merge_runs(results, k_runs, batt_.data() + offset(p));
+      for (size_t i = c; i < items; i += chunks) {
+        const size_t k_runs = runs(i);
+        for (size_t k = 0; k < k_runs; ++k) run(i, k, results + k * slice * rf, scores);
+        merge(i, results, k_runs, slice * rf);
       }
     });
     return;
   }
-  // Few pairs (a decode step): every run is a unit of work, claimed one at a time.
-  attn_pair_units_.assign(pairs + 1, 0);
-  for (size_t p = 0; p < pairs; ++p) attn_pair_units_[p + 1] = attn_pair_units_[p] + runs(p);
-  const size_t units = attn_pair_units_[pairs];
-  if (attn_units_.size() < units * (rf + scores_size))
-    attn_units_.resize(units * (rf + scores_size));
+  // Few items (a decode step): every run of an item is a unit of work, claimed one at a time.
+  attn_pair_units_.assign(items + 1, 0);
+  for (size_t i = 0; i < items; ++i) attn_pair_units_[i + 1] = attn_pair_units_[i] + runs(i);
+  const size_t units = attn_pair_units_[items], unit_results = slice * rf;
+  if (attn_units_.size() < units * (unit_results + scores_size)) {
+    attn_units_.resize(units * (unit_results + scores_size));
+  }
   pool_.parallel_for(units, [&](size_t u) {
-    size_t p = 0;
-    while (attn_pair_units_[p + 1] <= u) ++p;
-    run(p, u - attn_pair_units_[p], attn_units_.data() + u * rf,
-        attn_units_.data() + units * rf + u * scores_size);
+    size_t i = 0;
+    while (attn_pair_units_[i + 1] <= u) ++i;
+    run(i, u - attn_pair_units_[i], attn_units_.data() + u * unit_results,
+        attn_units_.data() + units * unit_results + u * scores_size);
   });
-  for (size_t p = 0; p < pairs; ++p) {
-    merge_runs(attn_units_.data() + attn_pair_units_[p] * rf,
-               attn_pair_units_[p + 1] - attn_pair_units_[p], batt_.data() + offset(p));
+  for (size_t i = 0; i < items; ++i) {
+    merge(i, attn_units_.data() + attn_pair_units_[i] * unit_results,
+          attn_pair_units_[i + 1] - attn_pair_units_[i], unit_results);
   }
 }
 

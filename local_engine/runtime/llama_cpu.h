@@ -196,21 +196,35 @@ class LlamaCpu {
   // Attention (softmax(q.K^T * scale) V for the query heads of one KV head) runs over runs of
   // positions [j * kAttentionRun, (j + 1) * kAttentionRun) clipped to what the token sees, and
   // then merges the runs in position order. The runs depend on the position only, never on the
-  // batch or the thread count, so neither changes a result; in a step with few (token, KV head)
-  // pairs (decode) the runs are what the threads share.
+  // batch or the thread count, so neither changes a result; in a step with few tokens (decode)
+  // the runs are what the threads share.
   static constexpr size_t kAttentionRun = 64;
-  // Floats of one run's result: (group, head_dim) sums of p * v with p = exp(score - max), then
-  // (group) maxima, then (group) sums of p.
+  // A run is attended for a slice of consecutive KV heads of a token at once: all of them when
+  // there are kSideBySideHeads or more, read row by row, every head on a row before the next
+  // row, i.e. the cache in address order, which the hardware prefetchers stream. Head by head,
+  // each head's rows are one head_dim slice per kv_width row, one per 4 KiB page at 32 heads;
+  // half rows (slices of 16) are no better (engine_attention_bench, 1 thread, 576 positions,
+  // SmolLM2-1.7B's 32 KV heads, one loaded session: head by head 28.4 ms a token, whole rows
+  // 16.1; slices of 16 heads 34.8 against 32.2 head by head). With fewer heads a slice is one
+  // head, over a block's run in one kernel call: at 3 heads that reads as fast (0.88 ms
+  // against 1.45 side by side) and the single-head kernels keep their sums in registers over
+  // the run, and one-head slices split the work finest.
+  static constexpr size_t kSideBySideHeads = 8;
+  // Heads a slice takes: n_kv_heads or 1, as above.
+  size_t attention_slice() const;
+  // Floats of one run's result for one KV head: (group, head_dim) sums of p * v with
+  // p = exp(score - max), then (group) maxima, then (group) sums of p.
   size_t run_floats() const;
   // The first position row's token sees in layer l.
   size_t first_position(size_t layer, const Row& row) const;
-  // One run, positions [begin, end) of row's sequence: writes its result (run_floats()) to
-  // `result`; scores (group, kAttentionRun) is the caller's scratch. Reads only the cache, so
-  // threads may attend at once.
-  void attend_run(size_t layer, const Row& row, size_t kv_head, const float* q, size_t begin,
-                  size_t end, float* result, float* scores) const;
-  // out (group * head_dim) from n_runs consecutive run results, in position order.
-  void merge_runs(const float* results, size_t n_runs, float* out) const;
+  // One run, positions [begin, end) of row's sequence, for KV heads [head, head + n_heads)
+  // (their query heads at q, consecutive): writes head h's result (run_floats()) to
+  // results + (h - head) * run_floats(); scores (n_heads * group, kAttentionRun) is the caller's
+  // scratch. Reads only the cache, so threads may attend at once.
+  void attend_run(size_t layer, const Row& row, size_t head, size_t n_heads, const float* q,
+                  size_t begin, size_t end, float* results, float* scores) const;
+  // out (group * head_dim) from n_runs run results in position order, run_stride floats apart.
+  void merge_runs(const float* results, size_t n_runs, size_t run_stride, float* out) const;
   // All of one layer's attention for the n rows of the chunk (bq_ -> batt_).
   void attention(size_t layer, const Row* rows, size_t n);
   // Sizes the attention scratch for spans of up to `positions` positions.
@@ -241,17 +255,19 @@ class LlamaCpu {
   std::vector<float> bx_, bxb_, bq_, bk_, bv_, batt_, bgate_, bup_;
   std::vector<float> final_;   // (logit rows, dim) normalized final hidden states
   std::vector<float> logits_;  // (logit rows, n_vocab)
-  size_t attn_max_runs_ = 0;   // runs one (token, KV head) pair may need
-  // (chunks, group * kAttentionRun + attn_max_runs_ * run_floats()): scores and results of the
-  // pairs a chunk attends whole (pool threads x kStepChunksPerThread chunks, 1 on one thread).
+  size_t attn_max_runs_ = 0;   // runs one token may need
+  // (chunks, slice * (group * kAttentionRun + attn_max_runs_ * run_floats())), slice being
+  // attention_slice(): scores and results of the (token, slice) items a
+  // chunk attends whole (pool threads x kStepChunksPerThread chunks, 1 on one thread).
   std::vector<float> attn_scratch_;
-  // Decode-sized steps, where every run is its own unit of work: (units, run_floats()) results
-  // then (units, group * kAttentionRun) scores; and the first unit of each pair (pairs + 1).
+  // Decode-sized steps, where every (item, run) is its own unit of work: (units, slice *
+  // run_floats()) results then (units, slice * group * kAttentionRun) scores; and the first
+  // unit of each item (items + 1).
   std::vector<float> attn_units_;
   std::vector<size_t> attn_pair_units_;
-  kernels::ActivationBatch batch_;  // the quantized activations of the current matmul
+  kernels::ActivationBatch batch_;              // the quantized activations of the current matmul
   std::vector<std::shared_ptr<void>> grouped_;  // the copied matrices' memory (munmap)
-  LayerOffload offload_;            // empty: every layer here
+  LayerOffload offload_;                        // empty: every layer here
   ForwardProfile* profile_ = nullptr;
 };
 

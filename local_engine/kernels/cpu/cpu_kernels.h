@@ -162,11 +162,9 @@ struct CpuKernels {
   // decode matvec; more tokens share each load of the weights (a register tile of 16 rows x
   // several tokens).
   void (*matmul_q8_0_groups)(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
-                             const ActivationQ8* x, size_t n_tokens, float* out,
-                             size_t out_stride);
+                             const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride);
   void (*matmul_q4_0_groups)(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
-                             const ActivationQ8* x, size_t n_tokens, float* out,
-                             size_t out_stride);
+                             const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride);
 
   // Attention's scores over an F16 key cache: scores[g * scores_stride + t] = this set's
   // dot_f16_f32(k_t, q + g * head_dim, head_dim) bit for bit, k_t being the head_dim halves at
@@ -219,6 +217,20 @@ struct CpuKernels {
   // quantize_row_q8_k below, byte for byte for finite inputs (the same float products and
   // round-to-nearest-even), vectorized.
   void (*quantize_q8_k)(const float* x, BlockQ8_K* y, size_t n);
+
+  // Attention over a slice of n_heads consecutive KV heads of one token at once: head h's slice
+  // of row t at keys (values) + t * row_stride + h * head_dim, its group of queries at
+  // q + h * group * head_dim, its scores (probabilities) at row h * group of a (n_heads * group,
+  // stride) array, its (group, head_dim) outputs at out + h * out_stride. Each head's results are
+  // this set's attention_scores_f16 / attention_values_f16 of that head alone, bit for bit; the
+  // rows are read in address order, every head of the slice on a row before the next row
+  // (attention_heads.h).
+  void (*attention_scores_heads_f16)(const uint16_t* keys, size_t row_stride, size_t n_rows,
+                                     size_t n_heads, const float* q, size_t group, size_t head_dim,
+                                     float* scores, size_t scores_stride);
+  void (*attention_values_heads_f16)(const uint16_t* values, size_t row_stride, size_t n_rows,
+                                     size_t n_heads, const float* probs, size_t probs_stride,
+                                     size_t group, size_t head_dim, float* out, size_t out_stride);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

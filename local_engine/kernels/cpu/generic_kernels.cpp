@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/attention_heads.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul_q4_k.h"
@@ -262,7 +263,9 @@ const CpuKernels& generic_cpu_kernels() {
                                   nullptr,  // fp32_to_fp16_row: the caller's loop
                                   nullptr,  // exp_sum: log_softmax's portable lanes
                                   &matmul_q4_k_groups_generic,
-                                  &quantize_row_q8_k};
+                                  &quantize_row_q8_k,
+                                  &attention_scores_heads<&attention_scores_f16>,
+                                  &attention_values_heads<&attention_values_f16>};
   return kernels;
 }
 

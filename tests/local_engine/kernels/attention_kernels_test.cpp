@@ -1,6 +1,8 @@
 // attention_values_f16 of every kernel set: against the generic set within the dots' bound, and
 // its invariances bit for bit (the contract in cpu_kernels.h): queries one at a time or together,
 // a range of rows in one call or split into consecutive calls (as pages of a cache would be).
+// attention_scores_f16 equals the set's dot bit for bit, and the slice-of-heads kernels
+// (attention_*_heads_f16) equal the set's single-head kernels head by head, bit for bit.
 
 #include <gtest/gtest.h>
 
@@ -132,6 +134,58 @@ TEST(AttentionKernels, ScoresEqualTheSetsDotBitForBit) {
           EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
               << k->isa << " head_dim " << s.head_dim << " row " << t << " query " << g;
         }
+      }
+    }
+  }
+}
+
+TEST(AttentionKernels, HeadsKernelsEqualTheSingleHeadKernelsBitForBit) {
+  std::mt19937 rng(47);
+  struct HeadsShape {
+    size_t head_dim, n_rows, n_heads, group;
+  };
+  // The fused widths and others, one head and several, groups of 1 to 5, odd row counts.
+  const HeadsShape shapes[] = {{64, 1, 1, 1},   {64, 37, 3, 3}, {64, 9, 16, 1},
+                               {128, 16, 2, 4}, {80, 7, 5, 3},  {7, 5, 3, 2},
+                               {256, 3, 2, 5},  {64, 64, 4, 3}, {128, 11, 3, 2}};
+  for (const CpuKernels* k : all_sets()) {
+    for (HeadsShape s : shapes) {
+      // A cache row holds n_heads + 1 heads (the slice starts at head 1); scores/probs are
+      // (n_heads * group, stride); outputs head_dim * group + 5 floats apart per head.
+      const size_t row_stride = (s.n_heads + 1) * s.head_dim, stride = s.n_rows + 4;
+      const size_t qs = s.n_heads * s.group, out_stride = s.group * s.head_dim + 5;
+      std::vector<uint16_t> cache;
+      for (float v : random_floats(rng, s.n_rows * row_stride)) cache.push_back(fp32_to_fp16(v));
+      const uint16_t* slice = cache.data() + s.head_dim;
+      const std::vector<float> q = random_floats(rng, qs * s.head_dim);
+      std::vector<float> got(qs * stride, -7.0f), want(qs * stride, -7.0f);
+      k->attention_scores_heads_f16(slice, row_stride, s.n_rows, s.n_heads, q.data(), s.group,
+                                    s.head_dim, got.data(), stride);
+      for (size_t h = 0; h < s.n_heads; ++h) {
+        k->attention_scores_f16(slice + h * s.head_dim, row_stride, s.n_rows,
+                                q.data() + h * s.group * s.head_dim, s.group, s.head_dim,
+                                want.data() + h * s.group * stride, stride);
+      }
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+            << k->isa << " scores, head_dim " << s.head_dim << " heads " << s.n_heads << " at "
+            << i;
+      }
+      std::vector<float> probs = random_floats(rng, qs * stride);
+      for (float& p : probs) p = std::fabs(p);
+      std::vector<float> out_got = random_floats(rng, s.n_heads * out_stride);
+      std::vector<float> out_want = out_got;
+      k->attention_values_heads_f16(slice, row_stride, s.n_rows, s.n_heads, probs.data(), stride,
+                                    s.group, s.head_dim, out_got.data(), out_stride);
+      for (size_t h = 0; h < s.n_heads; ++h) {
+        k->attention_values_f16(slice + h * s.head_dim, row_stride, s.n_rows,
+                                probs.data() + h * s.group * stride, stride, s.group, s.head_dim,
+                                out_want.data() + h * out_stride);
+      }
+      for (size_t i = 0; i < out_got.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(out_got[i]), std::bit_cast<uint32_t>(out_want[i]))
+            << k->isa << " values, head_dim " << s.head_dim << " heads " << s.n_heads << " at "
+            << i;
       }
     }
   }

@@ -139,6 +139,36 @@ TEST(ForwardStep, ChunkSizeDoesNotChangeTheLogits) {
   expect_batch_invariant(*model, KvCacheType::f16, "stories 7-row chunks", 7);
 }
 
+// Many KV heads: 20 of them are attended side by side (LlamaCpu::kSideBySideHeads), through the
+// attention_*_heads_f16 kernels; 150 positions make 3 runs a token.
+// Token by token on one thread and on two (decode's few-items split), the whole prompt in one
+// batch and the mixed steps all give the same logits bit for bit, F16 and F32 caches.
+TEST(ForwardStep, WideKvSlicesGiveTheSoloLogitsOverSeveralRuns) {
+  auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
+  SyntheticPreset preset = testing::tiny_preset("llama", true, 2);
+  preset.name = "tiny-llama-wide-kv";
+  preset.config.n_heads = 20;
+  preset.config.n_kv_heads = 20;
+  preset.config.dim = 320;
+  auto path = std::filesystem::temp_directory_path() / "sy_step_wide_kv.gguf";
+  write_synthetic_model(preset, vocab, {.type = TensorType::q8_0, .seed = 9}, path);
+  auto model = Model::load(path);
+  const auto tokens = make_tokens(150, 3, model->config().n_vocab);
+  for (KvCacheType kv : {KvCacheType::f16, KvCacheType::f32}) {
+    const std::string what = kv == KvCacheType::f16 ? "wide kv f16" : "wide kv f32";
+    const auto want = alone(*model, tokens, kv);
+    LlamaCpu two(*model, tokens.size(), 2, kv);
+    for (size_t pos = 0; pos < tokens.size(); ++pos) {
+      expect_bits_equal(two.forward(tokens[pos], pos), want[pos],
+                        what + " 2 threads pos " + std::to_string(pos));
+    }
+    LlamaCpu batch(*model, tokens.size(), 2, kv);
+    expect_bits_equal(batch.forward_batch(tokens, 0), want.back(), what + " batch");
+    expect_batch_invariant(*model, kv, what);
+  }
+  std::filesystem::remove(path);
+}
+
 class ForwardStepFamilies : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ForwardStepFamilies, EverySequenceGetsItsSoloLogits) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/attention_heads.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul_q4_k.h"
@@ -724,7 +725,9 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      nullptr,  // fp32_to_fp16_row: the caller's loop
                                      nullptr,  // exp_sum: log_softmax's portable lanes
                                      &matmul_q4_k_groups_avx2,
-                                     &quantize_row_q8_k};
+                                     &quantize_row_q8_k,
+                                     &attention_scores_heads<&attention_scores_f16>,
+                                     &attention_values_heads<&attention_values_f16>};
 
 }  // namespace sy::engine::kernels
 

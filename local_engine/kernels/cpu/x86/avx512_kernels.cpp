@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/attention_heads.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul_q4_k.h"
@@ -493,26 +494,108 @@ inline void values_queries(const uint16_t* values, size_t row_stride, size_t n_r
 
 // Scores for head widths that are whole multiples of 32 (C = head_dim / 32 pairs of 16-wide
 // chunks): the key row is widened once into 2C registers, then each query runs dot_f16_f32's
-// own steps on it (chunk 2i into acc0, 2i + 1 into acc1, in order, then the same reduction), so
-// every score equals that dot bit for bit.
+// own steps on it (chunk 2i into acc0, 2i + 1 into acc1, in order), so every score equals that
+// dot bit for bit once acc0 + acc1 is reduced as _mm512_reduce_add_ps reduces it.
+template <size_t C>
+inline void widen_key(const uint16_t* row, __m512 (&k)[2 * C]) {
+  for (size_t c = 0; c < 2 * C; ++c) {
+    k[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * c)));
+  }
+}
+
+template <size_t C>
+inline __m512 key_dot(const __m512 (&k)[2 * C], const float* qg) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  for (size_t c = 0; c < C; ++c) {
+    acc0 = _mm512_fmadd_ps(k[2 * c], _mm512_loadu_ps(qg + 32 * c), acc0);
+    acc1 = _mm512_fmadd_ps(k[2 * c + 1], _mm512_loadu_ps(qg + 32 * c + 16), acc1);
+  }
+  return _mm512_add_ps(acc0, acc1);
+}
+
+// _mm512_reduce_add_ps(x) (GCC's avx512fintrin.h) is the tree
+//   T3[i] = x[8 + i] + x[i] (i < 8);  T6[i] = T3[4 + i] + T3[i] (i < 4);
+//   T8[i] = T6[i] + T6[i + 2] (i < 2);  result = T8[0] + T8[1]
+// and float addition is commutative, so 16 rows' vectors reduce in four levels of pairwise
+// shuffles and adds to the very same sums, 15 adds for 16 scores instead of 4 per score:
+// level 1 pairs rows (lanes of 128 bits: [a.T3 lo, a.T3 hi, b.T3 lo, b.T3 hi]), level 2 gives a
+// row's T6 per lane, level 3 two rows' T8 per lane, level 4 four rows' results per lane.
+inline __m512 reduce_level1(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+}
+inline __m512 reduce_level2(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
+}
+inline __m512 reduce_level3(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
+}
+inline __m512 reduce_level4(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x88), _mm512_shuffle_ps(a, b, 0xDD));
+}
+
+// Up to 4 queries x 16 rows: each query's 16 scores leave in one vector. The tree runs as the
+// rows come (pairs, quads, octets), so at most a few partial vectors per query are live.
+template <size_t C, size_t G>
+inline void scores_tile16(const uint16_t* keys, size_t row_stride, const float* q, float* scores,
+                          size_t scores_stride) {
+  constexpr size_t head_dim = 32 * C;
+  __m512 oct[2][G];
+  for (size_t o = 0; o < 2; ++o) {
+    __m512 quad[2][G];
+    for (size_t qd = 0; qd < 2; ++qd) {
+      __m512 pair[2][G];
+      for (size_t p = 0; p < 2; ++p) {
+        const size_t r = 8 * o + 4 * qd + 2 * p;
+        __m512 k[2 * C], x[G];
+        widen_key<C>(keys + r * row_stride, k);
+        for (size_t g = 0; g < G; ++g) x[g] = key_dot<C>(k, q + g * head_dim);
+        widen_key<C>(keys + (r + 1) * row_stride, k);
+        for (size_t g = 0; g < G; ++g) {
+          pair[p][g] = reduce_level1(x[g], key_dot<C>(k, q + g * head_dim));
+        }
+      }
+      for (size_t g = 0; g < G; ++g) quad[qd][g] = reduce_level2(pair[0][g], pair[1][g]);
+    }
+    for (size_t g = 0; g < G; ++g) oct[o][g] = reduce_level3(quad[0][g], quad[1][g]);
+  }
+  // Lane 4j + e of the last level holds row 4e + j.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (size_t g = 0; g < G; ++g) {
+    const __m512 f = reduce_level4(oct[0][g], oct[1][g]);
+    _mm512_storeu_ps(scores + g * scores_stride, _mm512_permutexvar_ps(order, f));
+  }
+}
+
 template <size_t C>
 void scores_rows(const uint16_t* keys, size_t row_stride, size_t n_rows, const float* q,
                  size_t n_queries, float* scores, size_t scores_stride) {
   constexpr size_t head_dim = 32 * C;
-  for (size_t t = 0; t < n_rows; ++t) {
-    const uint16_t* row = keys + t * row_stride;
-    __m512 k[2 * C];
-    for (size_t c = 0; c < 2 * C; ++c) {
-      k[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * c)));
-    }
-    for (size_t g = 0; g < n_queries; ++g) {
+  size_t t = 0;
+  for (; t + 16 <= n_rows; t += 16) {
+    for (size_t g = 0; g < n_queries; g += 4) {
+      const uint16_t* k = keys + t * row_stride;
       const float* qg = q + g * head_dim;
-      __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-      for (size_t c = 0; c < C; ++c) {
-        acc0 = _mm512_fmadd_ps(k[2 * c], _mm512_loadu_ps(qg + 32 * c), acc0);
-        acc1 = _mm512_fmadd_ps(k[2 * c + 1], _mm512_loadu_ps(qg + 32 * c + 16), acc1);
+      float* s = scores + g * scores_stride + t;
+      switch (std::min<size_t>(n_queries - g, 4)) {
+        case 4:
+          scores_tile16<C, 4>(k, row_stride, qg, s, scores_stride);
+          break;
+        case 3:
+          scores_tile16<C, 3>(k, row_stride, qg, s, scores_stride);
+          break;
+        case 2:
+          scores_tile16<C, 2>(k, row_stride, qg, s, scores_stride);
+          break;
+        default:
+          scores_tile16<C, 1>(k, row_stride, qg, s, scores_stride);
       }
-      scores[g * scores_stride + t] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+  }
+  for (; t < n_rows; ++t) {
+    __m512 k[2 * C];
+    widen_key<C>(keys + t * row_stride, k);
+    for (size_t g = 0; g < n_queries; ++g) {
+      scores[g * scores_stride + t] = _mm512_reduce_add_ps(key_dot<C>(k, q + g * head_dim));
     }
   }
 }
@@ -557,6 +640,90 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
         values_queries<1>(values, row_stride, n_rows, p, probs_stride, head_dim, o);
     }
   }
+}
+
+// Slices of heads side by side (attention_heads.h's order: row by row, kValuesHeadRows rows of
+// one head at a time) without the per-head, per-step dispatch of the composed versions: the
+// same single-head steps (key_dot, values_block), so the same bits, with the head width and the
+// group resolved once per call.
+template <size_t C>
+void scores_heads_rows(const uint16_t* keys, size_t row_stride, size_t n_rows, size_t n_heads,
+                       const float* q, size_t group, float* scores, size_t scores_stride) {
+  constexpr size_t head_dim = 32 * C;
+  for (size_t t = 0; t < n_rows; ++t) {
+    for (size_t h = 0; h < n_heads; ++h) {
+      __m512 k[2 * C];
+      widen_key<C>(keys + t * row_stride + h * head_dim, k);
+      for (size_t g = 0; g < group; ++g) {
+        scores[(h * group + g) * scores_stride + t] =
+            _mm512_reduce_add_ps(key_dot<C>(k, q + (h * group + g) * head_dim));
+      }
+    }
+  }
+}
+
+void attention_scores_heads_f16(const uint16_t* keys, size_t row_stride, size_t n_rows,
+                                size_t n_heads, const float* q, size_t group, size_t head_dim,
+                                float* scores, size_t scores_stride) {
+  switch (head_dim) {
+    case 64:
+      return scores_heads_rows<2>(keys, row_stride, n_rows, n_heads, q, group, scores,
+                                  scores_stride);
+    case 128:
+      return scores_heads_rows<4>(keys, row_stride, n_rows, n_heads, q, group, scores,
+                                  scores_stride);
+    case 256:
+      return scores_heads_rows<8>(keys, row_stride, n_rows, n_heads, q, group, scores,
+                                  scores_stride);
+    default:
+      attention_scores_heads<&attention_scores_f16>(keys, row_stride, n_rows, n_heads, q, group,
+                                                    head_dim, scores, scores_stride);
+  }
+}
+
+// Head widths that are whole multiples of 64 and groups of up to 4 (one values_queries<G> per
+// head and step, as attention_values_f16 runs them).
+template <size_t G>
+void values_heads_64(const uint16_t* values, size_t row_stride, size_t n_rows, size_t n_heads,
+                     const float* probs, size_t probs_stride, size_t head_dim, float* out,
+                     size_t out_stride) {
+  const __mmask16 m[4] = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
+  for (size_t t = 0; t < n_rows; t += kValuesHeadRows) {
+    const size_t rows = std::min(kValuesHeadRows, n_rows - t);
+    for (size_t h = 0; h < n_heads; ++h) {
+      const uint16_t* v = values + t * row_stride + h * head_dim;
+      const float* p = probs + h * G * probs_stride + t;
+      float* o = out + h * out_stride;
+      for (size_t i = 0; i < head_dim; i += 64) {
+        values_block<G, 4>(v + i, row_stride, rows, p, probs_stride, head_dim, o + i, m);
+      }
+    }
+  }
+}
+
+void attention_values_heads_f16(const uint16_t* values, size_t row_stride, size_t n_rows,
+                                size_t n_heads, const float* probs, size_t probs_stride,
+                                size_t group, size_t head_dim, float* out, size_t out_stride) {
+  if (head_dim % 64 == 0) {
+    switch (group) {
+      case 1:
+        return values_heads_64<1>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      case 2:
+        return values_heads_64<2>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      case 3:
+        return values_heads_64<3>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      case 4:
+        return values_heads_64<4>(values, row_stride, n_rows, n_heads, probs, probs_stride,
+                                  head_dim, out, out_stride);
+      default:
+        break;
+    }
+  }
+  attention_values_heads<&attention_values_f16>(values, row_stride, n_rows, n_heads, probs,
+                                                probs_stride, group, head_dim, out, out_stride);
 }
 
 // ---- Row groups: 16 rows x T tokens, one ZMM lane per row ----------------------------------
@@ -830,7 +997,9 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &fp32_to_fp16_row,
                                        &exp_sum,
                                        &matmul_q4_k_groups_avx512,
-                                       &quantize_q8_k_avx512};
+                                       &quantize_q8_k_avx512,
+                                       &attention_scores_heads_f16,
+                                       &attention_values_heads_f16};
 
 }  // namespace sy::engine::kernels
 

@@ -1,0 +1,141 @@
+// Decode attention's reads of the F16 KV cache (issue 4): one token's scores and value sums over
+// every layer of a SmolLM2-shaped cache, through this machine's kernel set, in the two orders
+// LlamaCpu has used: head by head over a run of 64 positions (attention_scores_f16 /
+// attention_values_f16 per KV head, the rows one head_dim slice per kv_width row apart) and
+// row by row with the heads side by side (attention_*_heads_f16, address order). Between layers
+// it reads a weight-sized buffer, as the matvecs do, so the cache comes from memory. Prints the
+// best and median milliseconds per token and the cache bytes read per second, one thread.
+//
+//   engine_attention_bench [--kv-heads 3] [--group 3] [--layers 30] [--positions 576]
+//                          [--reps 20] [--flush 1]  (0: no weight reads, the cache stays hot)
+//                          [--slice N]  (side by side in slices of N heads; all by default)
+//
+// SmolLM2-135M: 3 KV heads, group 3, 30 layers; 360M: 5, 3, 32; 1.7B: 32, 1, 24 (head_dim 64).
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/dequantize.h"
+
+namespace {
+
+using namespace sy::engine::kernels;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kHeadDim = 64, kBlock = 64;
+
+struct Args {
+  size_t kv_heads = 3, group = 3, layers = 30, positions = 576, reps = 20, flush = 1, slice = 0;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const size_t v = std::stoul(argv[i + 1]);
+    if (k == "--kv-heads") {
+      a.kv_heads = v;
+    } else if (k == "--group") {
+      a.group = v;
+    } else if (k == "--layers") {
+      a.layers = v;
+    } else if (k == "--positions") {
+      a.positions = v;
+    } else if (k == "--slice") {
+      a.slice = v;
+    } else if (k == "--flush") {
+      a.flush = v;
+    } else if (k == "--reps") {
+      a.reps = v;
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = parse(argc, argv);
+  const CpuKernels& k = select_cpu_kernels();
+  const size_t kv_width = a.kv_heads * kHeadDim, blocks = (a.positions + kBlock - 1) / kBlock;
+  const size_t slot = kBlock * kv_width;  // halves of one block's keys (or values) for a layer
+  // (blocks, layers, 2, kBlock, kv_width) as KvCache lays it out.
+  std::vector<uint16_t> cache(blocks * a.layers * 2 * slot);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (auto& h : cache) h = fp32_to_fp16(u(rng));
+  const size_t queries = a.kv_heads * a.group;
+  std::vector<float> q(queries * kHeadDim), scores(queries * kBlock);
+  for (auto& v : q) v = u(rng) * 0.1f;
+  std::vector<float> out(queries * kHeadDim);
+  // 3 MB of "weights" read between layers (SmolLM2-135M reads ~3 MB per layer).
+  std::vector<float> weights(3 << 18, 1.0f);
+  float sink = 0;
+
+  auto token = [&](bool heads) {
+    double seconds = 0;
+    for (size_t l = 0; l < a.layers; ++l) {
+      float s = 0;
+      for (size_t i = 0; a.flush && i < weights.size(); i += 16) s += weights[i];
+      sink += s;
+      const auto start = Clock::now();
+      std::fill(out.begin(), out.end(), 0.0f);
+      for (size_t b = 0; b < blocks; ++b) {
+        const size_t rows = std::min(kBlock, a.positions - b * kBlock);
+        const uint16_t* keys = cache.data() + (b * a.layers + l) * 2 * slot;
+        const uint16_t* values = keys + slot;
+        if (heads) {
+          const size_t slice = a.slice > 0 ? a.slice : a.kv_heads;
+          for (size_t h = 0; h < a.kv_heads; h += slice) {
+            const size_t n = std::min(slice, a.kv_heads - h);
+            const size_t at = h * a.group;  // first query of the slice
+            k.attention_scores_heads_f16(keys + h * kHeadDim, kv_width, rows, n,
+                                         q.data() + at * kHeadDim, a.group, kHeadDim,
+                                         scores.data() + at * kBlock, kBlock);
+            k.attention_values_heads_f16(values + h * kHeadDim, kv_width, rows, n,
+                                         scores.data() + at * kBlock, kBlock, a.group, kHeadDim,
+                                         out.data() + at * kHeadDim, a.group * kHeadDim);
+          }
+          continue;
+        }
+        for (size_t h = 0; h < a.kv_heads; ++h) {
+          float* sc = scores.data() + h * a.group * kBlock;
+          k.attention_scores_f16(keys + h * kHeadDim, kv_width, rows,
+                                 q.data() + h * a.group * kHeadDim, a.group, kHeadDim, sc, kBlock);
+          k.attention_values_f16(values + h * kHeadDim, kv_width, rows, sc, kBlock, a.group,
+                                 kHeadDim, out.data() + h * a.group * kHeadDim);
+        }
+      }
+      seconds += std::chrono::duration<double>(Clock::now() - start).count();
+      sink += out[0];
+    }
+    return seconds;
+  };
+
+  const double bytes = double(a.layers) * a.positions * kv_width * 2 * sizeof(uint16_t);
+  std::printf(
+      "attention reads (%s): %zu KV heads x group %zu, %zu layers, %zu positions, "
+      "%.1f MB of cache per token\n",
+      std::string(k.isa).c_str(), a.kv_heads, a.group, a.layers, a.positions, bytes / 1e6);
+  std::vector<double> times[2];
+  for (size_t r = 0; r < a.reps; ++r) {
+    for (int heads = 0; heads < 2; ++heads) times[heads].push_back(token(heads == 1));
+  }
+  const char* names[2] = {"head by head", "heads side by side"};
+  for (int heads = 0; heads < 2; ++heads) {
+    std::vector<double>& t = times[heads];
+    std::sort(t.begin(), t.end());
+    std::printf("  %-19s best %6.3f ms (%5.1f GB/s), median %6.3f ms\n", names[heads], t[0] * 1e3,
+                bytes / t[0] / 1e9, t[t.size() / 2] * 1e3);
+  }
+  return sink == 12345.0f ? 1 : 0;
+}
