@@ -151,7 +151,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
 
   Strand strand_;
 
-  std::optional<HttpClient::Strand> plain_strand(std::string_view url) const {
+  std::optional<HttpClientStrands::Strand> plain_strand(std::string_view url) const {
     if (!plain_ || !http::PlainHttpClient::serves(url)) return std::nullopt;
     return plain_->strand();
   }

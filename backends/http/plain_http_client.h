@@ -14,6 +14,8 @@
 // (nothing sent) is replaced once, transparently; once the request is out, a failure is the
 // caller's to retry.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <memory>
 #include <string_view>
 
