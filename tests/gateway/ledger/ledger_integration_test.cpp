@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -310,6 +311,10 @@ TEST(Ledger, ShutdownStoresEveryRowOfConcurrentRequests) {
   config->data_dir = dir.path().string();
   config->backends.push_back(fake_backend("vendor", "openai", fake, Vendor::openai, "sk-test"));
   config->backends.back().pricing.catalog = "openai";
+  // This test is about the rows, not deadlines: the fault tests' 300-400 ms upstream deadlines
+  // time out some of 100 requests on an oversubscribed machine, and a 504 is no 200.
+  config->backends.back().timeouts.first_byte = std::chrono::milliseconds(5000);
+  config->backends.back().timeouts.idle = std::chrono::milliseconds(5000);
   config->models.push_back({"m", {{"vendor", "gpt-4o-mini"}}});
   constexpr int kThreads = 4;
   constexpr int kEach = 25;
