@@ -12,14 +12,14 @@
 # `tee /dev/stderr`, which truncates a redirected log), then a table.
 #
 #   bench/engine_serving/run.sh [--threads 2] [--streams 1,4,16,64] [--prompt-tokens 64]
-#       [--gen 32] [--build DIR] [--prefill-ratio R] [--only in-proc,http,peer]
+#       [--gen 128] [--build DIR] [--prefill-ratio R] [--only in-proc,http,peer]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 threads=2
 streams=1,4,16,64
 prompt_tokens=64
-gen=32
+gen=128  # long enough that the aggregate is not mostly the prefill of every prompt
 build=build
 prefill_ratio=0.5
 only=in-proc,http,peer
@@ -86,7 +86,7 @@ backends:
       - name: bench
         path: $model
         chat_template: plain
-        kv_budget: 256MiB
+        kv_budget: 512MiB   # 64 streams of 64 + 128 tokens (F16 KV, ~23 KB a position) and blocks' slack
         threads: $threads
         max_running: 64
 models:

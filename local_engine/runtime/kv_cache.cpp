@@ -97,6 +97,24 @@ KvCache::KvCache(const ModelConfig& config, KvCacheOptions options)
   const uintptr_t lo = (begin + kHuge - 1) / kHuge * kHuge;
   const uintptr_t hi = (begin + storage_bytes) / kHuge * kHuge;
   if (lo < hi) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+  if (options.prefault) {
+    // After the huge-page advice, so that the 2 MiB stretches are populated as huge pages.
+    constexpr uintptr_t kPage = 4096;
+    const uintptr_t first = (begin + kPage - 1) / kPage * kPage;
+    const uintptr_t last = (begin + storage_bytes) / kPage * kPage;
+#if defined(MADV_POPULATE_WRITE)
+    const bool populated =
+        first >= last ||
+        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE) == 0;
+#else
+    const bool populated = false;
+#endif
+    if (!populated) {  // before Linux 5.14: write a byte of every page (its contents are unset)
+      for (std::byte* p = storage_.get(); p < storage_.get() + storage_bytes; p += kPage) {
+        *reinterpret_cast<volatile std::byte*>(p) = std::byte{0};
+      }
+    }
+  }
   blocks_.resize(options.max_blocks);
   tokens_.resize(options.max_blocks * options.block_tokens);
   // Popped from the back: block 0 first.

@@ -232,7 +232,8 @@ ServingEngine::Impl::Impl(const Model& m, ServingOptions o)
       max_running(std::min(o.max_running, o.max_step_tokens)),
       kv(m.config(), KvCacheOptions{.block_tokens = o.block_tokens,
                                     .max_blocks = checked_blocks(m, o),
-                                    .type = KvCacheType::f16}),
+                                    .type = KvCacheType::f16,
+                                    .prefault = o.prefault_kv}),
       cpu(m, kv, o.max_step_tokens, o.threads),
       queue(o.bulk_share) {
   masked.resize(m.config().n_vocab);

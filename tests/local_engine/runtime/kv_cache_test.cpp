@@ -5,6 +5,8 @@
 #include "runtime/kv_cache.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <numeric>
@@ -307,6 +309,36 @@ TEST(KvCache, WidensEveryHalfExactlyAsTheScalarConversion) {
     differ += std::memcmp(&want, &wide[i], sizeof(float)) != 0;
   }
   EXPECT_EQ(differ, 0u);
+}
+
+// Pages of [begin, end) that are resident, by mincore, over those wholly inside it.
+double resident_share(const void* begin, const void* end) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const uintptr_t hi = reinterpret_cast<uintptr_t>(end) / page * page;
+  if (lo >= hi) return 1;
+  std::vector<unsigned char> in((hi - lo) / page);
+  if (mincore(reinterpret_cast<void*>(lo), hi - lo, in.data()) != 0) return -1;
+  size_t resident = 0;
+  for (unsigned char c : in) resident += c & 1;
+  return double(resident) / double(in.size());
+}
+
+TEST(KvCache, PrefaultLeavesEveryPageOfTheStorageResident) {
+  // 8 MiB of blocks, far more than the allocator's small-request pools: a fresh mapping.
+  ModelConfig c = tiny_config();
+  c.n_layers = 32;
+  c.n_kv_heads = 8;
+  c.head_dim = 64;
+  const size_t blocks = 64, bytes = blocks * KvCache::block_bytes(c, 16, KvCacheType::f16);
+  ASSERT_GE(bytes, size_t{8} << 20);
+  KvCache warm(c, {.block_tokens = 16, .max_blocks = blocks, .prefault = true});
+  const auto* begin = reinterpret_cast<const std::byte*>(warm.keys_f16(0, 0));
+  EXPECT_EQ(resident_share(begin, begin + bytes), 1.0);
+  // Without it, a fresh budget is not resident until used (the default for KvCache).
+  KvCache cold(c, {.block_tokens = 16, .max_blocks = blocks});
+  const auto* cold_begin = reinterpret_cast<const std::byte*>(cold.keys_f16(0, 0));
+  EXPECT_LT(resident_share(cold_begin, cold_begin + bytes), 0.5);
 }
 
 }  // namespace

@@ -64,6 +64,10 @@ struct ServingOptions {
   // request, so bulk work always progresses.
   size_t bulk_share = 4;
   bool prefix_cache = true;
+  // Populate the KV budget's memory when the engine starts (KvCacheOptions::prefault): the
+  // budget is resident from then on, and no decode step pays the page faults of fresh blocks
+  // (64 streams crossing a block boundary together: a step +60-90% every 16th step).
+  bool prefault_kv = true;
   size_t threads = 0;  // CPU pass threads including the step thread; 0: one per hardware thread
 };
 
