@@ -117,7 +117,9 @@ inline __m512i broadcast32(const void* p) {
 // `scales`: the group's unpacked scales, or nullptr to unpack each block's as it comes (decode:
 // one pass over the weights in address order, which the hardware prefetchers follow).
 // `nibbles`: the group's unpacked nibbles, or nullptr to unpack them in registers.
-// Decode's non-temporal prefetch distance (avx512_kernels.cpp's kStreamAhead).
+// Decode's non-temporal prefetch distance (avx512_kernels.cpp's kStreamAhead). 1.7B Q4_K, 1
+// thread, CPU ms a token, alternated: 4 KB 26.7-27.0, 8 KB 25.2-26.4, 16 KB 28.4-28.6, 32 KB
+// 28.0-30.3.
 constexpr size_t kStreamAhead = 8192;
 
 template <size_t T>
