@@ -815,9 +815,10 @@ inline __m512i bcast32(const int8_t* q) {
 // ahead with the non-temporal hint, a line per 64 bytes beside each block. Measured on
 // SmolLM2-135M Q4_0 decode (engine_decode_profile, 1 thread, 512-token prompt, loaded machine,
 // alternated): 3.86-4.25 CPU ms a token without, 3.45-3.63 at 8 KB ahead (4 KB: 3.68-3.78,
-// 16 KB: 3.47-3.75). The hint keeps the streamed weights from displacing the KV cache rows
-// that attention reads next from the L3 (attention_bench --weights-mb 76 --nt 1: 1.43 against
-// 1.55 ms), and runs further ahead than the hardware prefetchers. Prefetches only: same values.
+// 16 KB: 3.47-3.75). It runs further ahead than the hardware prefetchers, and the hint should
+// keep the streamed weights from displacing the KV cache rows that attention reads from the L3
+// (engine_attention_bench --weights-mb 76 --nt 1: 1.43 against 1.55 ms). Prefetches only: same
+// values.
 constexpr size_t kStreamAhead = 8192;
 
 template <class Kind, size_t T, bool stream = false>
