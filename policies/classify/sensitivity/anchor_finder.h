@@ -3,8 +3,9 @@
 // pair of bytes that one SIMD pass over the text finds:
 //   email            [A-Za-z0-9._%+\-]+@[A-Za-z0-9]      at each '@'
 //   aws_access_key   \b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b   at each "A[KSBC3]"
-// In the main database they cost ~25% of its time (the email's leading class and the key's
-// 'A'-led literals fire all over ordinary text); here a candidate costs a few byte reads.
+// In the main database the key's 'A'-led literals fire all over ordinary text; here a
+// candidate costs a few byte reads. The classifier uses the key only (detector_table.cpp says
+// why the email stays in vectorscan); the email is kept here, tested, for a table that wants it.
 // The matches are the patterns' own: one per end offset; the email's start is what the
 // detector's start finder gives for that end (the local part's leftmost start, capped as it
 // always was), the key's is its fixed 20-byte start (anchor_finder_test.cpp holds both to
