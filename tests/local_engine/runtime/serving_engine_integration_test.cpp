@@ -144,6 +144,29 @@ class Recorder {
   size_t total_tokens_ = 0;
 };
 
+// A request submitted from a decoding stream's third token callback (on the step thread,
+// which holds no engine lock there), so the decoders are surely mid-stream when it arrives
+// however late the test thread gets a core. `step` is the step of that third token.
+struct SubmitAtThirdToken {
+  std::atomic<uint64_t> step{0};
+  std::atomic<bool> accepted{false};
+
+  SequenceCallbacks wrap(Recorder& rec, size_t stream, ServingEngine& engine,
+                         SequenceRequest late, SequenceCallbacks late_callbacks) {
+    SequenceCallbacks callbacks = rec.callbacks(stream);
+    auto record = callbacks.on_token;
+    auto pending = std::make_shared<std::pair<SequenceRequest, SequenceCallbacks>>(
+        std::move(late), std::move(late_callbacks));
+    callbacks.on_token = [this, &rec, &engine, stream, record, pending](const GeneratedToken& t) {
+      record(t);
+      if (rec.seen(stream).tokens.size() != 3) return;
+      step = t.step;
+      accepted = engine.submit(std::move(pending->first), std::move(pending->second)).has_value();
+    };
+    return callbacks;
+  }
+};
+
 // Blocks the step thread inside a callback until opened, so the test controls the queue.
 class Gate {
  public:
@@ -489,11 +512,6 @@ TEST(ServingEngine, LongPromptPrefillDoesNotStallRunningStreams) {
   o.max_running = 4;
   ServingEngine engine(stories(), o);
   Recorder rec(3);
-  for (size_t i = 0; i < 2; ++i) {
-    ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[i]), 150), rec.callbacks(i)));
-  }
-  ASSERT_TRUE(rec.wait_tokens(0, 3));
-  ASSERT_TRUE(rec.wait_tokens(1, 3));
   // 420 tokens: about 20 steps of prefill at 22 tokens a step beside the two decoders.
   std::vector<TokenId> long_prompt = {stories().tokenizer().bos()};
   for (size_t i = 0; long_prompt.size() < 420; ++i) {
@@ -502,13 +520,16 @@ TEST(ServingEngine, LongPromptPrefillDoesNotStallRunningStreams) {
     }
   }
   long_prompt.resize(420);
-  const uint64_t submitted_at = engine.stats().steps;
-  ASSERT_TRUE(engine.submit(greedy(long_prompt, 5), rec.callbacks(2)));
+  SubmitAtThirdToken late;
+  ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[0]), 150),
+                            late.wrap(rec, 0, engine, greedy(long_prompt, 5), rec.callbacks(2))));
+  ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[1]), 150), rec.callbacks(1)));
   ASSERT_TRUE(rec.wait_ended(3));
+  ASSERT_TRUE(late.accepted);
   const Seen long_seq = rec.seen(2);
   ASSERT_EQ(long_seq.tokens.size(), 5u);
   // Its prefill took many steps...
-  EXPECT_GE(long_seq.steps.front() - submitted_at, long_prompt.size() / o.max_step_tokens);
+  EXPECT_GE(long_seq.steps.front() - late.step, long_prompt.size() / o.max_step_tokens);
   // ...during which each stream got exactly one token per step.
   for (size_t i = 0; i < 2; ++i) {
     const Seen s = rec.seen(i);
@@ -618,15 +639,13 @@ TEST(ServingEngine, PrefillBesideDecodingStreamsIsCappedToKeepStepsFlat) {
     o.weight_pass_tokens = 8;
     ServingEngine engine(stories(), o);
     Recorder rec(3);
-    for (size_t i = 0; i < 2; ++i) {
-      ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[i]), 120), rec.callbacks(i)));
-    }
-    ASSERT_TRUE(rec.wait_tokens(0, 3));
-    ASSERT_TRUE(rec.wait_tokens(1, 3));
-    const uint64_t submitted_at = engine.stats().steps;
-    ASSERT_TRUE(engine.submit(greedy(long_prompt, 3), rec.callbacks(2)));
+    SubmitAtThirdToken late;
+    ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[0]), 120),
+                              late.wrap(rec, 0, engine, greedy(long_prompt, 3), rec.callbacks(2))));
+    ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[1]), 120), rec.callbacks(1)));
     ASSERT_TRUE(rec.wait_ended(3));
-    const uint64_t prefill_steps = rec.seen(2).steps.front() - submitted_at;
+    ASSERT_TRUE(late.accepted);
+    const uint64_t prefill_steps = rec.seen(2).steps.front() - late.step;
     if (ratio > 0) {
       EXPECT_GE(prefill_steps, 200u / 5);       // at most 5 prompt tokens a step...
       EXPECT_LE(prefill_steps, 200u / 5 + 8u);  // ...and some every step
