@@ -151,8 +151,8 @@ struct SubmitAtThirdToken {
   std::atomic<uint64_t> step{0};
   std::atomic<bool> accepted{false};
 
-  SequenceCallbacks wrap(Recorder& rec, size_t stream, ServingEngine& engine,
-                         SequenceRequest late, SequenceCallbacks late_callbacks) {
+  SequenceCallbacks wrap(Recorder& rec, size_t stream, ServingEngine& engine, SequenceRequest late,
+                         SequenceCallbacks late_callbacks) {
     SequenceCallbacks callbacks = rec.callbacks(stream);
     auto record = callbacks.on_token;
     auto pending = std::make_shared<std::pair<SequenceRequest, SequenceCallbacks>>(
