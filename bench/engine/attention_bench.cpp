@@ -9,6 +9,10 @@
 //   engine_attention_bench [--kv-heads 3] [--group 3] [--layers 30] [--positions 576]
 //                          [--reps 20] [--flush 1]  (0: no weight reads, the cache stays hot)
 //                          [--slice N]  (side by side in slices of N heads; all by default)
+//                          [--weights-mb W]  (W MB of distinct weights a token, each layer
+//                             reading its own slice, as a decode step streams them; 0: the
+//                             same 3 MB every layer, which stays in L3)
+//                          [--nt 1]  (read the weights with prefetchnta 4 KB ahead)
 //
 // SmolLM2-135M: 3 KV heads, group 3, 30 layers; 360M: 5, 3, 32; 1.7B: 32, 1, 24 (head_dim 64).
 
@@ -32,6 +36,7 @@ constexpr size_t kHeadDim = 64, kBlock = 64;
 
 struct Args {
   size_t kv_heads = 3, group = 3, layers = 30, positions = 576, reps = 20, flush = 1, slice = 0;
+  size_t weights_mb = 0, nt = 0;
 };
 
 Args parse(int argc, char** argv) {
@@ -51,6 +56,10 @@ Args parse(int argc, char** argv) {
       a.slice = v;
     } else if (k == "--flush") {
       a.flush = v;
+    } else if (k == "--weights-mb") {
+      a.weights_mb = v;
+    } else if (k == "--nt") {
+      a.nt = v;
     } else if (k == "--reps") {
       a.reps = v;
     } else {
@@ -78,14 +87,19 @@ int main(int argc, char** argv) {
   for (auto& v : q) v = u(rng) * 0.1f;
   std::vector<float> out(queries * kHeadDim);
   // 3 MB of "weights" read between layers (SmolLM2-135M reads ~3 MB per layer).
-  std::vector<float> weights(3 << 18, 1.0f);
+  const size_t layer_floats = a.weights_mb > 0 ? (a.weights_mb << 18) / a.layers : 3 << 18;
+  std::vector<float> weights(a.weights_mb > 0 ? layer_floats * a.layers : layer_floats, 1.0f);
   float sink = 0;
 
   auto token = [&](bool heads) {
     double seconds = 0;
     for (size_t l = 0; l < a.layers; ++l) {
       float s = 0;
-      for (size_t i = 0; a.flush && i < weights.size(); i += 16) s += weights[i];
+      const float* w = weights.data() + (a.weights_mb > 0 ? l * layer_floats : 0);
+      for (size_t i = 0; a.flush && i < layer_floats; i += 16) {
+        if (a.nt) __builtin_prefetch(w + i + 1024, 0, 0);  // prefetchnta on x86
+        s += w[i];
+      }
       sink += s;
       const auto start = Clock::now();
       std::fill(out.begin(), out.end(), 0.0f);

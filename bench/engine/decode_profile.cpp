@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
 
   const double per = 1e3 / a.gen;
   double ops_ms = 0;
+  std::string wait_json = ",\"wait_ms\":{";
   std::printf("decode profile: %s, prompt %zu, %zu tokens, %zu thread(s); ms per token\n",
               a.model.c_str(), a.prompt_tokens, a.gen, a.threads);
   std::string json = "{\"threads\":" + std::to_string(a.threads) +
@@ -133,8 +134,14 @@ int main(int argc, char** argv) {
   for (size_t op = 0; op < ForwardProfile::kOps; ++op) {
     const double ms = profile.seconds[op] * per;
     ops_ms += ms;
-    std::printf("  %-13s %7.3f  %5.1f%%  (%llu calls/token)\n", ForwardProfile::kNames[op], ms,
-                100 * ms / wall, static_cast<unsigned long long>(profile.calls[op] / a.gen));
+    const double wait_ms = profile.wait[op] * per;
+    wait_json += (op ? "," : "") + std::string("\"") + ForwardProfile::kNames[op] + "\":";
+    char number[32];
+    std::snprintf(number, sizeof(number), "%.4f", wait_ms);
+    wait_json += number;
+    std::printf("  %-13s %7.3f  %5.1f%%  (%llu calls/token; caller waited %.3f)\n",
+                ForwardProfile::kNames[op], ms, 100 * ms / wall,
+                static_cast<unsigned long long>(profile.calls[op] / a.gen), wait_ms);
     char item[96];
     std::snprintf(item, sizeof(item), "%s\"%s\":%.4f", op ? "," : "", ForwardProfile::kNames[op],
                   ms);
@@ -160,10 +167,10 @@ int main(int argc, char** argv) {
               wall, 1e3 / wall, cpu_ms, thread_ms);
   char tail[256];
   std::snprintf(tail, sizeof(tail),
-                "},\"pool_calls\":%.1f,\"pool_wait_ms\":%.4f,\"wall_ms\":%.4f,\"cpu_ms\":%.4f,"
+                ",\"pool_calls\":%.1f,\"pool_wait_ms\":%.4f,\"wall_ms\":%.4f,\"cpu_ms\":%.4f,"
                 "\"caller_cpu_ms\":%.4f}",
                 double(profile.pool.calls) / a.gen, profile.pool.wait_seconds * per, wall, cpu_ms,
                 thread_ms);
-  std::printf("%s%s\n", json.c_str(), tail);
+  std::printf("%s}%s}%s\n", json.c_str(), wait_json.c_str(), tail);
   return 0;
 }

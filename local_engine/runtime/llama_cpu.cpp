@@ -99,12 +99,15 @@ std::vector<float> inverse_frequencies(const ModelConfig& c, float base, float s
 class ProfileScope {
  public:
   ProfileScope(ForwardProfile* profile, ForwardProfile::Op op) : profile_(profile), op_(op) {
-    if (profile_) start_ = std::chrono::steady_clock::now();
+    if (!profile_) return;
+    start_ = std::chrono::steady_clock::now();
+    wait_ = profile_->pool.wait_seconds;
   }
   ~ProfileScope() {
     if (!profile_) return;
     profile_->seconds[op_] +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    profile_->wait[op_] += profile_->pool.wait_seconds - wait_;
     ++profile_->calls[op_];
   }
   ProfileScope(const ProfileScope&) = delete;
@@ -114,6 +117,7 @@ class ProfileScope {
   ForwardProfile* profile_;
   ForwardProfile::Op op_;
   std::chrono::steady_clock::time_point start_;
+  double wait_ = 0;  // the pool's wait_seconds at the start
 };
 
 // Block size of the single-sequence constructor's private cache; any size gives the same values.
@@ -725,18 +729,24 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
 void LlamaCpu::merge_runs(const float* results, size_t n_runs, size_t run_stride,
                           float* out) const {
   const size_t head_dim = c_.head_dim, group = c_.n_heads / c_.n_kv_heads;
+  // Each run's exp(max_j - max), computed once and used twice (the same values as computing
+  // it at each use): the scalar exp was most of a decode step's merge.
+  thread_local std::vector<float> rescale;
+  rescale.resize(n_runs);
   for (size_t g = 0; g < group; ++g) {
     auto run_max = [&](size_t j) { return results[j * run_stride + group * head_dim + g]; };
     auto run_sum = [&](size_t j) { return results[j * run_stride + group * head_dim + group + g]; };
     float max = -INFINITY;
     for (size_t j = 0; j < n_runs; ++j) max = std::max(max, run_max(j));
     float total = 0;
-    for (size_t j = 0; j < n_runs; ++j) total += std::exp(run_max(j) - max) * run_sum(j);
+    for (size_t j = 0; j < n_runs; ++j) {
+      rescale[j] = std::exp(run_max(j) - max);
+      total += rescale[j] * run_sum(j);
+    }
     float* o = out + g * head_dim;
     std::fill(o, o + head_dim, 0.0f);
     for (size_t j = 0; j < n_runs; ++j) {
-      add_scaled(o, results + j * run_stride + g * head_dim, std::exp(run_max(j) - max) / total,
-                 head_dim);
+      add_scaled(o, results + j * run_stride + g * head_dim, rescale[j] / total, head_dim);
     }
   }
 }

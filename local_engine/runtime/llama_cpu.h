@@ -61,6 +61,9 @@ struct ForwardProfile {
   std::array<double, kOps> seconds{};
   std::array<uint64_t, kOps> calls{};
   ThreadPool::Stats pool;  // parallel_for calls, and the caller's wait for the workers in them
+  // Of seconds[op]: the caller's wait for the workers (pool.wait_seconds) in that op's calls,
+  // i.e. what the op's barriers cost the caller once it had run out of work.
+  std::array<double, kOps> wait{};
 };
 
 class LlamaCpu {
@@ -205,10 +208,13 @@ class LlamaCpu {
   // each head's rows are one head_dim slice per kv_width row, one per 4 KiB page at 32 heads;
   // half rows (slices of 16) are no better (engine_attention_bench, 1 thread, 576 positions,
   // SmolLM2-1.7B's 32 KV heads, one loaded session: head by head 28.4 ms a token, whole rows
-  // 16.1; slices of 16 heads 34.8 against 32.2 head by head). With fewer heads a slice is one
-  // head, over a block's run in one kernel call: at 3 heads that reads as fast (0.88 ms
-  // against 1.45 side by side) and the single-head kernels keep their sums in registers over
-  // the run, and one-head slices split the work finest.
+  // 16.1; slices of 16 heads 34.8 against 32.2 head by head).
+  // With fewer heads a slice is one head, over a block's run in one kernel call. Whole rows
+  // for a decode step's runs (3 KV heads, SmolLM2-135M Q4_0, 512 + 64 tokens) were tried and
+  // measured slower: 1 thread 4.41-4.58 CPU ms a token against 3.94-4.07 head by head,
+  // engine_attention_bench with 76 MB of distinct weights between layers 1.99 against 1.55
+  // ms (with the 16-row side-by-side scores, which are as fast as head by head from cache:
+  // 0.35 against 0.33 ms); at 2 threads on a loaded machine no better.
   static constexpr size_t kSideBySideHeads = 8;
   // Heads a slice takes: n_kv_heads or 1, as above.
   size_t attention_slice() const;

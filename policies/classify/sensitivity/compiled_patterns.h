@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "classify/sensitivity/anchor_finder.h"
 #include "classify/sensitivity/chain_matchers.h"
 #include "classify/sensitivity/name_gazetteer.h"
 #include "classify/sensitivity/scan_database.h"
@@ -49,6 +50,10 @@ class CompiledPatterns {
   std::vector<unsigned> main_ids;
   std::unique_ptr<NameGazetteer> gazetteer;
   unsigned gazetteer_id = 0;
+  // The email and AWS access key matches found by find_anchored (anchor_finder.h): their ids
+  // in `sources`.
+  AnchorIds anchor_ids;
+  bool has_anchors = false;
   // Common JSON member names and values of chat requests ("role", "content", "user", ...) that
   // this classifier finds nothing in, checked once at creation: the request walk scans every
   // key and value, and for these the answer is known (a tenant term may make one a finding,

@@ -52,8 +52,9 @@ struct Detector {
   // whole-text scan). No built-in uses it now (the street patterns, its users, find their
   // starts in code: detector_table.cpp); kept for a pattern without a start finder.
   bool start_by_rescan = false;
-  // Set by the table for the first-name gazetteer: not compiled into any database; its
-  // matches come from NameGazetteer (name_gazetteer.h), which finds exactly the pattern's.
+  // Set by the table for the first-name gazetteer, email and AWS access key: not compiled into
+  // any database; their matches come from code that finds exactly the pattern's
+  // (NameGazetteer in name_gazetteer.h, find_anchored in anchor_finder.h).
   bool found_in_code = false;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "classify/sensitivity/anchor_finder.h"
 #include "classify/sensitivity/detector.h"
 #include "classify/sensitivity/digit_regions.h"
 #include "classify/sensitivity/validators/validators.h"
@@ -124,19 +125,6 @@ std::vector<Detector> make_table() {
        R"(client_?secret|private_?key)["']?\s{0,3}[:=]\s{0,3}["']?[^\s"',;<>]{6})",
        true, validate_password_assignment, extend_secret_value},
   };
-}
-
-// The leftmost start of `[A-Za-z0-9._%+\-]+@[A-Za-z0-9]` ending at `end`: the local part's
-// class run before the '@', capped (validate_email rejects local parts over 64 bytes).
-size_t email_start(std::string_view text, size_t end) {
-  size_t at = end - 2;
-  size_t limit = at > 4096 ? at - 4096 : 0;
-  size_t s = at;
-  auto local = [](char c) {
-    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
-  };
-  while (s > limit && local(text[s - 1])) --s;
-  return s;
 }
 
 // Street addresses: the three patterns are compiled without start-of-match tracking (their
@@ -389,6 +377,9 @@ std::vector<Detector> finish_table(std::vector<Detector> table) {
                                                              : street_fr_start;
     }
     if (d.name == "name_gazetteer") d.found_in_code = true;
+    // Email and AWS access keys: found by anchor_finder.h while the patterns are its own.
+    if (d.name == "email" && d.pattern == kEmailPattern) d.found_in_code = true;
+    if (d.name == "aws_access_key" && d.pattern == kAwsAccessKeyPattern) d.found_in_code = true;
   }
   return table;
 }

@@ -139,23 +139,26 @@ TEST(ForwardStep, ChunkSizeDoesNotChangeTheLogits) {
   expect_batch_invariant(*model, KvCacheType::f16, "stories 7-row chunks", 7);
 }
 
-// Many KV heads: 20 of them are attended side by side (LlamaCpu::kSideBySideHeads), through the
-// attention_*_heads_f16 kernels; 150 positions make 3 runs a token.
-// Token by token on one thread and on two (decode's few-items split), the whole prompt in one
-// batch and the mixed steps all give the same logits bit for bit, F16 and F32 caches.
-TEST(ForwardStep, WideKvSlicesGiveTheSoloLogitsOverSeveralRuns) {
+// A llama model of n_heads query heads over n_kv_heads KV heads of head_dim, 150 positions (3
+// attention runs a token): token by token on one thread and on two (decode's few-items split),
+// the whole prompt in one batch and the mixed steps all give the same logits bit for bit, F16
+// and F32 caches.
+void expect_slices_give_solo_logits(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                                    const std::string& name) {
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
   SyntheticPreset preset = testing::tiny_preset("llama", true, 2);
-  preset.name = "tiny-llama-wide-kv";
-  preset.config.n_heads = 20;
-  preset.config.n_kv_heads = 20;
-  preset.config.dim = 320;
-  auto path = std::filesystem::temp_directory_path() / "sy_step_wide_kv.gguf";
+  preset.name = "tiny-llama-" + name;
+  preset.config.n_heads = n_heads;
+  preset.config.n_kv_heads = n_kv_heads;
+  preset.config.head_dim = head_dim;
+  preset.config.rope_dim = head_dim;
+  preset.config.dim = n_heads * head_dim;
+  auto path = std::filesystem::temp_directory_path() / ("sy_step_" + name + ".gguf");
   write_synthetic_model(preset, vocab, {.type = TensorType::q8_0, .seed = 9}, path);
   auto model = Model::load(path);
   const auto tokens = make_tokens(150, 3, model->config().n_vocab);
   for (KvCacheType kv : {KvCacheType::f16, KvCacheType::f32}) {
-    const std::string what = kv == KvCacheType::f16 ? "wide kv f16" : "wide kv f32";
+    const std::string what = name + (kv == KvCacheType::f16 ? " f16" : " f32");
     const auto want = alone(*model, tokens, kv);
     LlamaCpu two(*model, tokens.size(), 2, kv);
     for (size_t pos = 0; pos < tokens.size(); ++pos) {
@@ -167,6 +170,19 @@ TEST(ForwardStep, WideKvSlicesGiveTheSoloLogitsOverSeveralRuns) {
     expect_batch_invariant(*model, kv, what);
   }
   std::filesystem::remove(path);
+}
+
+// Many KV heads: 20 of them are attended side by side (LlamaCpu::kSideBySideHeads), through the
+// attention_*_heads_f16 kernels, in every step.
+TEST(ForwardStep, WideKvSlicesGiveTheSoloLogitsOverSeveralRuns) {
+  expect_slices_give_solo_logits(20, 20, 16, "wide-kv");
+}
+
+// SmolLM2-135M's and -360M's attention shapes (3 and 5 KV heads of 64, groups of 3), head by
+// head, decode's runs shared by two threads.
+TEST(ForwardStep, FewKvHeadsSideBySideInDecodeGiveTheSoloLogits) {
+  expect_slices_give_solo_logits(9, 3, 64, "kv3-of-64");
+  expect_slices_give_solo_logits(15, 5, 64, "kv5-of-64");
 }
 
 class ForwardStepFamilies : public ::testing::TestWithParam<std::string> {};
