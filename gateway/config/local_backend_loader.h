@@ -8,7 +8,7 @@
 //       - name: smollm2
 //         path: models/smollm2-135m-instruct-q8_0.gguf   # relative to the config file
 //         chat_template: chatml    # used when the file has none
-//         kv_budget: 256MiB
+//         kv_budget: 256MiB        # the paged KV cache, made resident when the model loads
 //         threads: 4
 //         max_running: 64
 //         max_waiting: 256

@@ -103,9 +103,8 @@ KvCache::KvCache(const ModelConfig& config, KvCacheOptions options)
     const uintptr_t first = (begin + kPage - 1) / kPage * kPage;
     const uintptr_t last = (begin + storage_bytes) / kPage * kPage;
 #if defined(MADV_POPULATE_WRITE)
-    const bool populated =
-        first >= last ||
-        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE) == 0;
+    const bool populated = first >= last || ::madvise(reinterpret_cast<void*>(first), last - first,
+                                                      MADV_POPULATE_WRITE) == 0;
 #else
     const bool populated = false;
 #endif
