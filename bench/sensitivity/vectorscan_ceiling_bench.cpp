@@ -21,38 +21,12 @@
 #include "classify/sensitivity/digit_regions.h"
 #include "classify/sensitivity/name_gazetteer.h"
 #include "classify/sensitivity/validators/validators.h"
+#include "classify/sensitivity/vectorscan_runtime.h"
 #include "mixed_text.h"
-
-// The avx2 build's hs_scan in an x86-64 fat-runtime libhs (weak: null where absent).
-extern "C" hs_error_t avx2_hs_scan(const hs_database_t* db, const char* data, unsigned length,
-                                   unsigned flags, hs_scratch_t* scratch,
-                                   match_event_handler on_event, void* context)
-    __attribute__((weak));
 
 namespace {
 
 using namespace sy::policies::sensitivity_detail;
-
-// The scanner build and compile platform the classifier uses (scan_database.cpp).
-struct Runtime {
-  decltype(&hs_scan) scan = hs_scan;
-  hs_platform_info_t platform{};
-  const hs_platform_info_t* target = nullptr;
-};
-
-const Runtime& runtime() {
-  static const Runtime chosen = [] {
-    Runtime r;
-    if (hs_populate_platform(&r.platform) != HS_SUCCESS) return r;
-    if ((r.platform.cpu_features & HS_CPU_FEATURES_AVX512) && avx2_hs_scan != nullptr) {
-      r.scan = avx2_hs_scan;
-      r.platform.cpu_features &= ~(HS_CPU_FEATURES_AVX512 | HS_CPU_FEATURES_AVX512VBMI);
-      r.target = &r.platform;
-    }
-    return r;
-  }();
-  return chosen;
-}
 
 struct Database {
   hs_database_t* db = nullptr;
@@ -73,9 +47,8 @@ bool compile(const std::vector<std::string>& patterns, const std::vector<unsigne
   }
   hs_compile_error_t* error = nullptr;
   if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
-                       static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, runtime().target,
-                       &out.db,
-                       &error) != HS_SUCCESS) {
+                       static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK,
+                       vectorscan_runtime().target(), &out.db, &error) != HS_SUCCESS) {
     std::fprintf(stderr, "compile: %s\n", error ? error->message : "?");
     hs_free_compile_error(error);
     return false;
@@ -94,8 +67,8 @@ double time_scan(const Database& d, const std::string& text, size_t& matches) {
   for (int r = 0; r < 15; ++r) {
     matches = 0;
     double c0 = sy::bench::thread_cpu_seconds();
-    runtime().scan(d.db, text.data(), static_cast<unsigned>(text.size()), 0, d.scratch,
-                   count_match, &matches);
+    vectorscan_runtime().scan(d.db, text.data(), static_cast<unsigned>(text.size()), 0, d.scratch,
+                              count_match, &matches);
     best = std::min(best, sy::bench::thread_cpu_seconds() - c0);
   }
   return best;
@@ -106,7 +79,7 @@ double time_scan(const Database& d, const std::string& text, size_t& matches) {
 int main(int argc, char** argv) {
   const bool per_pattern = argc > 1 && std::string(argv[1]) == "--per-pattern";
   std::printf("vectorscan build: %s\n",
-              runtime().target ? "avx2 (AVX-512 bypassed)" : "dispatched");
+              vectorscan_runtime().avx512_avoided ? "avx2 (AVX-512 bypassed)" : "dispatched");
   const std::string text = sy::bench::mixed_text(1 << 20, 1);
   const double mb = static_cast<double>(text.size()) / 1e6;
   size_t matches = 0;

@@ -2,22 +2,8 @@
 // reports every end offset it can stop at with the leftmost start for that end; the
 // classifier resolves overlaps after validation.
 //
-// Not the AVX-512 code: Debian's libvectorscan 5.4.9 is a "fat runtime" whose hs_scan picks,
-// by cpuid, one of four builds of the whole scanner (core2, corei7, avx2, avx512). The avx512
-// build misses matches: its single-byte accelerator (vermicelli, used by the engines to skip
-// to the next byte that can start or continue a match) checks the last partial 64-byte block
-// of a range by loading the 64 bytes that end at the range's end but testing only the first
-// (end % 64) of them, so a stop byte at distance dist <= end % 64 from the end with
-// dist + end % 64 <= 64 is skipped. Whether a match is found thus depends on where the text
-// lies in memory (e.g. /0\d/ on 100 'x', " 01" and k spaces, k = 1..30: missed at 900 of
-// 1920 alignments; the national-phone pattern's "001-2047" in bench/RESULTS.md, 47 of 64).
-// The core2, corei7 and avx2 builds find every one. No compile flag or platform avoids it
-// (the dispatcher picks the avx512 build for any database), and a fixed buffer alignment
-// cannot either (engines also accelerate over sub-ranges that end anywhere). So where the
-// library exports its avx2 build's entry point (every x86-64 fat-runtime build does), scans
-// call it directly and databases are compiled for AVX2 at most, which is what that build
-// runs; elsewhere hs_scan as before (tests/policies/classify/sensitivity/
-// scan_database_test.cpp checks every database at all 64 alignments).
+// Scans run the vectorscan build that vectorscan_runtime.cpp chooses (not the AVX-512 one:
+// it misses matches) and databases are compiled for its platform.
 
 #include "classify/sensitivity/scan_database.h"
 
@@ -26,40 +12,11 @@
 #include <algorithm>
 #include <mutex>
 
-// The avx2 build's hs_scan in an x86-64 fat-runtime libhs (same signature and contract as
-// hs_scan); weak, so a library without it links and leaves it null.
-extern "C" hs_error_t avx2_hs_scan(const hs_database_t* db, const char* data, unsigned length,
-                                   unsigned flags, hs_scratch_t* scratch,
-                                   match_event_handler on_event, void* context)
-    __attribute__((weak));
+#include "classify/sensitivity/vectorscan_runtime.h"
 
 namespace sy::policies::sensitivity_detail {
 
 namespace {
-
-using ScanFunction = hs_error_t (*)(const hs_database_t*, const char*, unsigned, unsigned,
-                                    hs_scratch_t*, match_event_handler, void*);
-
-// Which scanner build runs and the platform databases are compiled for: chosen once.
-struct Runtime {
-  ScanFunction scan = hs_scan;
-  bool avx512_avoided = false;
-  hs_platform_info_t platform{};
-};
-
-const Runtime& runtime() {
-  static const Runtime chosen = [] {
-    Runtime r;
-    if (hs_populate_platform(&r.platform) != HS_SUCCESS) return r;
-    if ((r.platform.cpu_features & HS_CPU_FEATURES_AVX512) && avx2_hs_scan != nullptr) {
-      r.scan = avx2_hs_scan;
-      r.avx512_avoided = true;
-      r.platform.cpu_features &= ~(HS_CPU_FEATURES_AVX512 | HS_CPU_FEATURES_AVX512VBMI);
-    }
-    return r;
-  }();
-  return chosen;
-}
 
 struct DatabaseDeleter {
   void operator()(hs_database_t* db) const { hs_free_database(db); }
@@ -100,7 +57,7 @@ struct ScanDatabase::Impl {
 };
 
 const char* ScanDatabase::scanner_build() {
-  return runtime().avx512_avoided ? "avx2" : "dispatched";
+  return vectorscan_runtime().avx512_avoided ? "avx2" : "dispatched";
 }
 
 ScanDatabase::ScanDatabase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -122,8 +79,7 @@ std::expected<std::unique_ptr<ScanDatabase>, CompileFailure> ScanDatabase::compi
   hs_compile_error_t* raw_error = nullptr;
   hs_error_t rc = hs_compile_multi(expressions.data(), flags.data(), ids.data(),
                                    static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK,
-                                   runtime().avx512_avoided ? &runtime().platform : nullptr,
-                                   &raw_db, &raw_error);
+                                   vectorscan_runtime().target(), &raw_db, &raw_error);
   if (rc != HS_SUCCESS) {
     std::unique_ptr<hs_compile_error_t, CompileErrorDeleter> error(raw_error);
     CompileFailure failure{-1, "vectorscan compile failed"};
@@ -166,9 +122,9 @@ bool ScanDatabase::scan(std::string_view text, std::vector<PatternMatch>& out) c
   for (size_t offset = 0; offset < text.size();) {
     size_t length = std::min(kWindow, text.size() - offset);
     Context context{&out, offset};
-    if (runtime().scan(impl_->database.get(), text.data() + offset,
-                       static_cast<unsigned>(length), 0, scratch.get(), on_match,
-                       &context) != HS_SUCCESS) {
+    if (vectorscan_runtime().scan(impl_->database.get(), text.data() + offset,
+                                  static_cast<unsigned>(length), 0, scratch.get(), on_match,
+                                  &context) != HS_SUCCESS) {
       impl_->release(std::move(scratch));
       return false;
     }
@@ -211,8 +167,9 @@ bool ScanDatabase::scan_ranges(std::string_view text,
       continue;
     }
     Context context{&out, begin};
-    if (runtime().scan(impl_->database.get(), part.data(), static_cast<unsigned>(part.size()),
-                       0, scratch.get(), on_match, &context) != HS_SUCCESS) {
+    if (vectorscan_runtime().scan(impl_->database.get(), part.data(),
+                                  static_cast<unsigned>(part.size()), 0, scratch.get(), on_match,
+                                  &context) != HS_SUCCESS) {
       ok = false;
       break;
     }
