@@ -126,8 +126,7 @@ int main(int argc, char** argv) {
   }
   std::printf("first-name gazetteer in code, whole text:   %7.0f MB/s (%zu matches)\n", mb / t_code,
               names.size());
-  // AWS access keys as the classifier finds them now (anchor_finder.h; not the email, which
-  // stays in the main database).
+  // AWS access keys as the classifier finds them (anchor_finder.h).
   double t_anchors = 1e9;
   std::vector<PatternMatch> anchored;
   for (int r = 0; r < 15; ++r) {

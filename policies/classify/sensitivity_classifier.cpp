@@ -335,10 +335,7 @@ SensitivityClassifier::create(SensitivityConfig config) {
     }
     if (d.found_in_code) {
       const auto id = static_cast<unsigned>(patterns->sources.size());
-      if (d.name == "email") {
-        patterns->anchor_ids.email = id;
-        patterns->has_anchors = true;
-      } else if (d.name == "aws_access_key") {
+      if (d.name == "aws_access_key") {
         patterns->anchor_ids.aws_access_key = id;
         patterns->has_anchors = true;
       } else {

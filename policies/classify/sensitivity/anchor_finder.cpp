@@ -1,4 +1,4 @@
-// The email and AWS access key patterns found in code (see anchor_finder.h).
+// The AWS access key pattern found in code (see anchor_finder.h).
 
 #include "classify/sensitivity/anchor_finder.h"
 
@@ -19,10 +19,6 @@ namespace {
 
 std::atomic<bool> g_avx2_allowed{true};
 
-// [A-Za-z0-9._%+\-]: the email's local-part class.
-bool local_byte(char c) {
-  return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
-}
 // [A-Z0-9]: an access key's characters.
 bool key_byte(char c) { return (c >= 'A' && c <= 'Z') || is_digit(c); }
 // The second byte of every access key prefix (AKIA, ASIA, ABIA, ACCA, A3T).
@@ -32,22 +28,6 @@ class Emitter {
  public:
   Emitter(std::string_view text, const AnchorIds& ids, std::vector<PatternMatch>& out)
       : text_(text), ids_(ids), out_(out) {}
-
-  // A byte the SIMD pass flagged ('@', or 'A' before a prefix's second byte).
-  void at(size_t p) {
-    if (text_[p] == '@') {
-      at_sign(p);
-    } else {
-      key_head(p);
-    }
-  }
-
-  // `[class]+@[A-Za-z0-9]` ends at p + 2 for an '@' at p.
-  void at_sign(size_t p) {
-    if (ids_.email == AnchorIds::kNone || p == 0 || p + 1 >= text_.size()) return;
-    if (!local_byte(text_[p - 1]) || !is_alnum(text_[p + 1])) return;
-    out_.push_back({ids_.email, email_start(text_, p + 2), p + 2});
-  }
 
   // An access key starting at s: \b, a prefix, 16 key bytes, \b; always 20 bytes.
   void key_head(size_t s) {
@@ -84,7 +64,7 @@ bool avx2_available() {
   return has;
 }
 
-// Bit i: b[i] is '@', or b[i] is 'A' and b[i + 1] a prefix's second byte (reads b[0..32]).
+// Bit i: b[i] is 'A' and b[i + 1] a prefix's second byte (reads b[0..32]).
 __attribute__((target("avx2"), always_inline)) inline uint32_t anchors_avx2(const char* b) {
   const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
   const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 1));
@@ -94,9 +74,7 @@ __attribute__((target("avx2"), always_inline)) inline uint32_t anchors_avx2(cons
                       _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v1, _mm256_set1_epi8('B')),
                                                       _mm256_cmpeq_epi8(v1, _mm256_set1_epi8('C'))),
                                       _mm256_cmpeq_epi8(v1, _mm256_set1_epi8('3'))));
-  const __m256i hits =
-      _mm256_or_si256(_mm256_cmpeq_epi8(v0, _mm256_set1_epi8('@')),
-                      _mm256_and_si256(_mm256_cmpeq_epi8(v0, _mm256_set1_epi8('A')), second));
+  const __m256i hits = _mm256_and_si256(_mm256_cmpeq_epi8(v0, _mm256_set1_epi8('A')), second);
   return static_cast<uint32_t>(_mm256_movemask_epi8(hits));
 }
 
@@ -108,23 +86,14 @@ __attribute__((target("avx2"))) size_t find_avx2(std::string_view text, Emitter&
   for (; p + 65 <= text.size(); p += 64) {
     const char* b = text.data() + p;
     uint64_t hits = anchors_avx2(b) | uint64_t{anchors_avx2(b + 32)} << 32;
-    for (; hits != 0; hits &= hits - 1) emit.at(p + static_cast<size_t>(std::countr_zero(hits)));
+    for (; hits != 0; hits &= hits - 1)
+      emit.key_head(p + static_cast<size_t>(std::countr_zero(hits)));
   }
   return p;
 }
 #endif
 
 }  // namespace
-
-// The local part's class run before the '@', capped (validate_email rejects local parts over
-// 64 bytes, and the cap bounds the work on hostile text).
-size_t email_start(std::string_view text, size_t end) {
-  size_t at = end - 2;
-  size_t limit = at > 4096 ? at - 4096 : 0;
-  size_t s = at;
-  while (s > limit && local_byte(text[s - 1])) --s;
-  return s;
-}
 
 void find_anchored(std::string_view text, const AnchorIds& ids, std::vector<PatternMatch>& out) {
   Emitter emit(text, ids, out);
@@ -135,11 +104,7 @@ void find_anchored(std::string_view text, const AnchorIds& ids, std::vector<Patt
   }
 #endif
   for (; p < text.size(); ++p) {
-    if (text[p] == '@') {
-      emit.at_sign(p);
-    } else if (text[p] == 'A' && p + 1 < text.size() && key_second(text[p + 1])) {
-      emit.key_head(p);
-    }
+    if (text[p] == 'A' && p + 1 < text.size() && key_second(text[p + 1])) emit.key_head(p);
   }
 }
 

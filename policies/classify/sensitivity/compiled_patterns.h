@@ -50,8 +50,8 @@ class CompiledPatterns {
   std::vector<unsigned> main_ids;
   std::unique_ptr<NameGazetteer> gazetteer;
   unsigned gazetteer_id = 0;
-  // The email and AWS access key matches found by find_anchored (anchor_finder.h): their ids
-  // in `sources`.
+  // The AWS access key matches found by find_anchored (anchor_finder.h): their id in
+  // `sources`.
   AnchorIds anchor_ids;
   bool has_anchors = false;
   // Common JSON member names and values of chat requests ("role", "content", "user", ...) that
