@@ -14,6 +14,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul_q4_k.h"
+#include "kernels/cpu/x86/stream_prefetch.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -647,12 +648,13 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
 // same single-head steps (key_dot, values_block), so the same bits, with the head width and the
 // group resolved once per call.
 //
-// Narrow rows (kNarrowHeadsBytes or less of a row in the slice, e.g. 3 or 5 KV heads of 64,
-// should LlamaCpu attend such slices; engine_attention_bench does): 16 rows at a time, head by head through scores_tile16 (the single-head
-// kernel's 16-row tree, the same bits), 16 rows being one contiguous span of a few KB that every
-// head of the slice reads before the next 16. Wider rows (1.7B: 32 heads, 4 KB a row) go row by
-// row, every head on a row before the next: 16 rows of one head there would be 16 slices 4 KB
-// apart, the page-per-row pattern the side-by-side order exists to avoid.
+// Narrow rows (kNarrowHeadsBytes or less of a row in the slice: 8 KV heads of 64, or 3 or 5
+// should LlamaCpu attend such slices, as engine_attention_bench does): 16 rows at a time, head
+// by head through scores_tile16 (the single-head kernel's 16-row tree, the same bits), 16 rows
+// being one contiguous span of a few KB that every head of the slice reads before the next 16.
+// Wider rows (1.7B: 32 heads, 4 KB a row) go row by row, every head on a row before the next:
+// 16 rows of one head there would be 16 slices 4 KB apart, the page-per-row pattern the
+// side-by-side order exists to avoid.
 constexpr size_t kNarrowHeadsBytes = 1024;
 
 template <size_t C, size_t G>
@@ -811,26 +813,15 @@ inline __m512i bcast32(const int8_t* q) {
 // One group (n_blocks blocks at w) x T tokens (token t's blocks at x + t * n_blocks).
 // `ahead` (or nullptr) is the group to prefetch, block by block beside this one's: see
 // matmul_groups for when.
-// `stream` (decode: one token, each weight read once) prefetches the weights kStreamAhead bytes
-// ahead with the non-temporal hint, a line per 64 bytes beside each block. Measured on
-// SmolLM2-135M Q4_0 decode (engine_decode_profile, 1 thread, 512-token prompt, loaded machine,
-// alternated): 3.86-4.25 CPU ms a token without, 3.45-3.63 at 8 KB ahead (4 KB: 3.68-3.78,
-// 16 KB: 3.47-3.75). It runs further ahead than the hardware prefetchers, and the hint should
-// keep the streamed weights from displacing the KV cache rows that attention reads from the L3
-// (engine_attention_bench --weights-mb 76 --nt 1: 1.43 against 1.55 ms). Prefetches only: same
-// values.
-constexpr size_t kStreamAhead = 8192;
-
+// `stream` (decode: one token, each weight read once) prefetches the weights ahead beside each
+// block (stream_prefetch.h).
 template <class Kind, size_t T, bool stream = false>
 void group_tile(const typename Kind::Group* w, size_t n_blocks, const ActivationQ8* x, float* out,
                 size_t out_stride, const typename Kind::Group* ahead) {
   __m512 acc[T];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; ++b) {
-    if constexpr (stream) {
-      const char* line = reinterpret_cast<const char*>(w + b) + kStreamAhead;
-      for (size_t at = 0; at < sizeof(w[b]); at += 64) _mm_prefetch(line + at, _MM_HINT_NTA);
-    }
+    if constexpr (stream) prefetch_stream_ahead(w + b, sizeof(w[b]));
     if (ahead != nullptr) {
       const char* line = reinterpret_cast<const char*>(ahead + b);
       for (size_t at = 0; at < sizeof(ahead[b]); at += 64) _mm_prefetch(line + at, _MM_HINT_T1);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/cpu/matmul_q4_k.h"
+#include "kernels/cpu/x86/stream_prefetch.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -117,11 +118,6 @@ inline __m512i broadcast32(const void* p) {
 // `scales`: the group's unpacked scales, or nullptr to unpack each block's as it comes (decode:
 // one pass over the weights in address order, which the hardware prefetchers follow).
 // `nibbles`: the group's unpacked nibbles, or nullptr to unpack them in registers.
-// Decode's non-temporal prefetch distance (avx512_kernels.cpp's kStreamAhead). 1.7B Q4_K, 1
-// thread, CPU ms a token, alternated: 4 KB 26.7-27.0, 8 KB 25.2-26.4, 16 KB 28.4-28.6, 32 KB
-// 28.0-30.3.
-constexpr size_t kStreamAhead = 8192;
-
 template <size_t T>
 void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* nibbles,
           size_t n_blocks, const BlockQ8_K* x, const int32_t* pairs, float* out,
@@ -132,10 +128,7 @@ void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* 
   for (size_t t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; ++b) {
     const RowGroupQ4_K& g = w[b];
-    if (T == 1 && scales == nullptr) {  // decode: as the Q8_0/Q4_0 group kernels' `stream`
-      const char* line = reinterpret_cast<const char*>(&g) + kStreamAhead;
-      for (size_t at = 0; at < sizeof(g); at += 64) _mm_prefetch(line + at, _MM_HINT_NTA);
-    }
+    if (T == 1 && scales == nullptr) prefetch_stream_ahead(&g, sizeof(g));  // decode
     if (scales == nullptr) unpack_scales(&g, 1, &own);
     const GroupScales& s = scales != nullptr ? scales[b] : own;
     __m512i sum[T];  // S_b
