@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdint>
 
+#include "classify/sensitivity/cpu_has_avx2.h"
 #include "classify/sensitivity/validators/validators.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -56,14 +57,6 @@ class Emitter {
 };
 
 #if defined(SY_ANCHORS_AVX2)
-bool avx2_available() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
-
 // Bit i: b[i] is 'A' and b[i + 1] a prefix's second byte (reads b[0..32]).
 __attribute__((target("avx2"), always_inline)) inline uint32_t anchors_avx2(const char* b) {
   const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
@@ -99,7 +92,7 @@ void find_anchored(std::string_view text, const AnchorIds& ids, std::vector<Patt
   Emitter emit(text, ids, out);
   size_t p = 0;
 #if defined(SY_ANCHORS_AVX2)
-  if (g_avx2_allowed.load(std::memory_order_relaxed) && avx2_available()) {
+  if (g_avx2_allowed.load(std::memory_order_relaxed) && cpu_has_avx2()) {
     p = find_avx2(text, emit);
   }
 #endif

@@ -18,6 +18,8 @@
 #include <immintrin.h>
 #endif
 
+#include "classify/sensitivity/cpu_has_avx2.h"
+
 namespace sy::policies::sensitivity_detail {
 
 namespace {
@@ -173,13 +175,6 @@ bool cpu_has_avx512bw() {
   return has;
 }
 
-bool cpu_has_avx2() {
-  static const bool has = [] {
-    __builtin_cpu_init();  // safe even if the first scan ran from a static initializer
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
 #endif
 
 std::atomic<bool> g_avx2_allowed{true};

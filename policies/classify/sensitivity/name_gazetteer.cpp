@@ -13,6 +13,8 @@
 #include <immintrin.h>
 #endif
 
+#include "classify/sensitivity/cpu_has_avx2.h"
+
 namespace sy::policies::sensitivity_detail {
 
 namespace {
@@ -26,14 +28,6 @@ bool lower(char c) { return c >= 'a' && c <= 'z'; }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SY_GAZETTEER_AVX2 1
-bool avx2_available() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
-
 // " Xyy" starts, 32 positions at a time where the CPU has AVX2 (the SSE2 loop below does 16):
 // each hit goes to at_space(p). Returns the first position not yet looked at.
 __attribute__((target("avx2"), always_inline)) inline uint64_t hits_avx2(const char* b) {
@@ -124,7 +118,7 @@ void NameGazetteer::find(std::string_view text, unsigned id, std::vector<Pattern
   const size_t last = n - 4;  // the last position " Xyy" can start at
   size_t p = 0;
 #if defined(SY_GAZETTEER_AVX2)
-  if (avx2_available()) p = candidates_avx2(text, at_space);
+  if (cpu_has_avx2()) p = candidates_avx2(text, at_space);
 #endif
 #if defined(__SSE2__)
   // Sixteen positions at a time: space at p, capital at p+1, lower case at p+2 and p+3.
