@@ -337,7 +337,6 @@ SensitivityClassifier::create(SensitivityConfig config) {
       const auto id = static_cast<unsigned>(patterns->sources.size());
       if (d.name == "aws_access_key") {
         patterns->anchor_ids.aws_access_key = id;
-        patterns->has_anchors = true;
       } else {
         patterns->gazetteer_id = id;
         patterns->gazetteer = std::make_unique<sensitivity_detail::NameGazetteer>(
@@ -467,7 +466,7 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   for (PatternMatch& m : matches) m.id = patterns_->main_ids[m.id];
   const size_t database_count = matches.size();
   if (patterns_->gazetteer) patterns_->gazetteer->find(text, patterns_->gazetteer_id, matches);
-  if (patterns_->has_anchors) {
+  if (patterns_->anchor_ids.aws_access_key != sensitivity_detail::AnchorIds::kNone) {
     sensitivity_detail::find_anchored(text, patterns_->anchor_ids, matches);
   }
   if (scanned && !regions.empty()) {

@@ -51,9 +51,8 @@ class CompiledPatterns {
   std::unique_ptr<NameGazetteer> gazetteer;
   unsigned gazetteer_id = 0;
   // The AWS access key matches found by find_anchored (anchor_finder.h): their id in
-  // `sources`.
+  // `sources`, kNone when the key is not found in code.
   AnchorIds anchor_ids;
-  bool has_anchors = false;
   // Common JSON member names and values of chat requests ("role", "content", "user", ...) that
   // this classifier finds nothing in, checked once at creation: the request walk scans every
   // key and value, and for these the answer is known (a tenant term may make one a finding,
