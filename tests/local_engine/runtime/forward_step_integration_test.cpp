@@ -180,7 +180,7 @@ TEST(ForwardStep, WideKvSlicesGiveTheSoloLogitsOverSeveralRuns) {
 
 // SmolLM2-135M's and -360M's attention shapes (3 and 5 KV heads of 64, groups of 3), head by
 // head, decode's runs shared by two threads.
-TEST(ForwardStep, FewKvHeadsSideBySideInDecodeGiveTheSoloLogits) {
+TEST(ForwardStep, FewKvHeadsHeadByHeadGiveTheSoloLogitsInDecode) {
   expect_slices_give_solo_logits(9, 3, 64, "kv3-of-64");
   expect_slices_give_solo_logits(15, 5, 64, "kv5-of-64");
 }
