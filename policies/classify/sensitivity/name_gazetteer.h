@@ -31,6 +31,7 @@ class NameGazetteer {
   std::unordered_set<std::string_view> set_;
   std::vector<size_t> lengths_;  // distinct name lengths in bytes, longest first
   std::array<bool, 256> last_byte_{};  // bytes some name ends with
+  bool ends_lower_ = true;             // every name ends with a lower-case letter or a UTF-8 byte
   // (byte) bit L set: some name of L bytes (L < 64) starts / ends with the byte. A candidate
   // start is looked up only where both ends fit a name of that length.
   std::array<uint64_t, 256> lengths_by_first_{};
