@@ -227,12 +227,42 @@ void merge_same_type(std::vector<Candidate>& findings) {
   findings.resize(kept);
 }
 
+// Stably sorts `v`, which arrives as a few ascending runs by `less`: finds the runs and merges
+// them pairwise (std::merge keeps ties in order), log2(runs) linear passes. std::stable_sort
+// does ~log2(n / 7) passes whatever the order, and was ~2% of a scan's time here.
+template <typename T, typename Less>
+void merge_runs(std::vector<T>& v, Less less) {
+  std::vector<size_t> bounds{0};  // run starts, then the end
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (less(v[i], v[i - 1])) bounds.push_back(i);
+  }
+  bounds.push_back(v.size());
+  if (bounds.size() <= 2) return;
+  std::vector<T> merged(v.size());
+  std::vector<size_t> next;
+  while (bounds.size() > 2) {
+    next.assign(1, 0);
+    size_t k = 0;
+    for (; k + 2 < bounds.size(); k += 2) {
+      std::merge(v.begin() + bounds[k], v.begin() + bounds[k + 1], v.begin() + bounds[k + 1],
+                 v.begin() + bounds[k + 2], merged.begin() + bounds[k], less);
+      next.push_back(bounds[k + 2]);
+    }
+    if (k + 1 < bounds.size()) {  // an odd run out: copied as it is
+      std::copy(v.begin() + bounds[k], v.end(), merged.begin() + bounds[k]);
+      next.push_back(v.size());
+    }
+    v.swap(merged);
+    bounds.swap(next);
+  }
+}
+
 // Drops a finding that lies wholly inside a more confident one of at least its level (a
 // phone-shaped run inside a card number); never one that would lower the level.
 // (Stable, from merge_same_type's order: the candidates arrive as one begin-sorted run per
-// type, which a merge sort takes in few comparisons; ties stay in type order.)
+// type; ties stay in type order.)
 void drop_contained(std::vector<Candidate>& findings) {
-  std::stable_sort(findings.begin(), findings.end(), [](const Candidate& a, const Candidate& b) {
+  merge_runs(findings, [](const Candidate& a, const Candidate& b) {
     if (a.begin != b.begin) return a.begin < b.begin;
     return a.end > b.end;
   });
@@ -617,11 +647,17 @@ std::vector<Finding> SensitivityClassifier::scan(std::string_view text) const {
   }
   merge_same_type(findings);
   drop_contained(findings);
-  // Nearly in this order already (by begin): a stable sort leaves it in one pass.
-  std::stable_sort(findings.begin(), findings.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.begin != b.begin) return a.begin < b.begin;
-    return a.type < b.type;
-  });
+  // By begin, then type: drop_contained left them by begin, so only each run of one begin
+  // (rare: a phone and a card from one digit) needs ordering.
+  for (auto a = findings.begin(); a != findings.end();) {
+    auto b = a + 1;
+    while (b != findings.end() && b->begin == a->begin) ++b;
+    if (b - a > 1) {
+      std::stable_sort(a, b,
+                       [](const Candidate& x, const Candidate& y) { return x.type < y.type; });
+    }
+    a = b;
+  }
   std::vector<Finding> out;
   out.reserve(findings.size());
   for (const Candidate& c : findings) {
