@@ -229,9 +229,14 @@ void merge_same_type(std::vector<Candidate>& findings) {
 
 // Stably sorts `v`, which arrives as a few ascending runs by `less`: finds the runs and merges
 // them pairwise (std::merge keeps ties in order), log2(runs) linear passes. std::stable_sort
-// does ~log2(n / 7) passes whatever the order, and was ~2% of a scan's time here.
+// does ~log2(n / 7) passes whatever the order, and was ~2% of a scan's time here; it stays for
+// short lists (a request's few findings), where the three buffers here would cost more.
 template <typename T, typename Less>
 void merge_runs(std::vector<T>& v, Less less) {
+  if (v.size() <= 32) {
+    std::stable_sort(v.begin(), v.end(), less);
+    return;
+  }
   std::vector<size_t> bounds{0};  // run starts, then the end
   for (size_t i = 1; i < v.size(); ++i) {
     if (less(v[i], v[i - 1])) bounds.push_back(i);
