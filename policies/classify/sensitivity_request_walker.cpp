@@ -2,7 +2,11 @@
 // member name, wherever it is — rather than pick known fields, so that nothing passed through
 // to a vendor escapes the scan. Unscannable parts are findings; labels only raise.
 
+#include <algorithm>
+#include <optional>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +54,42 @@ bool is_base64_data_url(std::string_view s) {
   return s.starts_with("data:") && s.substr(0, 256).find(";base64,") != std::string_view::npos;
 }
 
+// nlohmann::json::parse of `text` (discarded when it is not JSON), with the first member name
+// some object repeats in `repeated` (nlohmann keeps a repeated name's last value only, so a
+// walk of the result never sees the others).
+json parse_noting_repeats(std::string_view text, std::optional<std::string>& repeated) {
+  repeated.reset();
+  std::vector<std::unordered_set<std::string>> names;  // (open object) its names so far
+  return json::parse(
+      text,
+      [&](int, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::object_start) {
+          names.emplace_back();
+        } else if (event == json::parse_event_t::object_end) {
+          names.pop_back();
+        } else if (event == json::parse_event_t::key && !names.empty()) {
+          const auto& name = parsed.get_ref<const std::string&>();
+          if (!names.back().insert(name).second && !repeated) repeated = name;
+        }
+        return true;
+      },
+      /*allow_exceptions=*/false);
+}
+
+// A body that repeats a member name is refused, not scanned: a backend that reads it keeps
+// either value (parsers differ), and what it may read has to have been scanned. The name is
+// quoted only when it is a plain identifier: names are scanned like values and may be data.
+SensitivityError repeated_member(std::string_view name) {
+  const bool plain =
+      !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '.';
+      });
+  return SensitivityError{"request body repeats the member name " +
+                          (plain ? "\"" + std::string(name) + "\"" : std::string("(not shown)")) +
+                          " in one object; send each member once"};
+}
+
 bool looks_like_escaped_json(std::string_view s) {
   size_t first = s.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || (s[first] != '{' && s[first] != '[')) return false;
@@ -95,6 +135,27 @@ class Walker {
     }
   }
 
+  // A string value: scanned, and walked again as JSON when it carries JSON as text.
+  void walk_string(std::string_view s, std::string& path, size_t depth) {
+    if (is_base64_data_url(s)) {
+      unscannable("data_url", path);
+      return;  // the base64 payload is not text; scanning it finds only noise
+    }
+    scan(s, path, false);
+    // JSON carried as text (tool arguments, results) may hide characters behind \u escapes.
+    if (looks_like_escaped_json(s)) {
+      std::optional<std::string> repeated;
+      json inner = parse_noting_repeats(s, repeated);
+      if (!inner.is_discarded()) {
+        std::string inner_path = path + "#";
+        // The text itself was scanned above; only the escapes in the values a repeated name
+        // hides go unread.
+        if (repeated) unscannable("repeated_member", inner_path);
+        walk(inner, inner_path, depth + 1);
+      }
+    }
+  }
+
  private:
   void walk_object(const json& object, std::string& path, size_t depth) {
     auto type = object.find("type");
@@ -112,22 +173,6 @@ class Walker {
       }
       walk(it.value(), path, depth + 1);
       path.resize(mark);
-    }
-  }
-
-  void walk_string(const std::string& s, std::string& path, size_t depth) {
-    if (is_base64_data_url(s)) {
-      unscannable("data_url", path);
-      return;  // the base64 payload is not text; scanning it finds only noise
-    }
-    scan(s, path, false);
-    // JSON carried as text (tool arguments, results) may hide characters behind \u escapes.
-    if (looks_like_escaped_json(s)) {
-      json inner = json::parse(s, nullptr, /*allow_exceptions=*/false);
-      if (!inner.is_discarded()) {
-        std::string inner_path = path + "#";
-        walk(inner, inner_path, depth + 1);
-      }
     }
   }
 
@@ -220,18 +265,7 @@ class SpanWalker {
   }
 
   void walk_string(std::string_view s, std::string& path, size_t depth) {
-    if (is_base64_data_url(s)) {
-      unscannable("data_url", path);
-      return;
-    }
-    scan(s, path, false);
-    if (looks_like_escaped_json(s)) {
-      json inner = json::parse(s, nullptr, /*allow_exceptions=*/false);
-      if (!inner.is_discarded()) {
-        std::string inner_path = path + "#";
-        Walker(classifier_, out_).walk(inner, inner_path, depth + 1);
-      }
-    }
+    Walker(classifier_, out_).walk_string(s, path, depth);
   }
 
   void scan(std::string_view text, const std::string& path, bool in_key) {
@@ -339,10 +373,13 @@ std::expected<SensitivityResult, SensitivityError> classify_text(
   using sensitivity_detail::JsonNode;
   thread_local sensitivity_detail::JsonSpans spans;  // its buffers are reused per thread
   if (!spans.parse(body)) {
-    json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    std::optional<std::string> repeated;
+    json parsed = parse_noting_repeats(body, repeated);
     if (parsed.is_discarded()) return std::unexpected(SensitivityError{std::string(parse_error)});
+    if (repeated) return std::unexpected(repeated_member(*repeated));
     return classifier.classify_request(parsed, context);
   }
+  if (spans.repeated()) return std::unexpected(repeated_member(spans.repeated_name()));
   SensitivityResult result;
   result.floor = context.tenant_floor;
   auto header = header_label(context);

@@ -353,5 +353,45 @@ TEST_F(Masking, ExplainShowsTypesAndCountsNeverValues) {
   EXPECT_TRUE(json::parse(post("/v1/route/explain", plain).body)["transform"].is_null());
 }
 
+// A body that repeats a member name reaches no backend through the Anthropic surface, which
+// forwards the client's bytes: the vendor may read the value the parsed request dropped (here a
+// card, restricted, behind a harmless "system"). It is a 400 in Anthropic's format and nothing
+// is recorded anywhere. The OpenAI surface re-encodes what it parsed, repeats collapsed, so
+// what leaves is what was scanned: the hidden card never reaches the vendor.
+TEST_F(Masking, RepeatedMemberNamesNeverCarryHiddenValuesOut) {
+  const std::string card = "4111 1111 1111 1111";
+  const std::string top = R"({"model":"claude","max_tokens":16,"system":"card )" + card +
+                          R"(","system":"be nice","messages":[{"role":"user","content":"hi"}]})";
+  const std::string nested =
+      R"({"model":"claude","max_tokens":16,"messages":[{"role":"user","content":[)"
+      R"({"type":"text","text":"card )" +
+      card + R"(","text":"hi"}]}]})";
+  const backends::Headers headers = {{"authorization", std::string("Bearer ") + kKey},
+                                     {"anthropic-version", "2023-06-01"}};
+  for (const std::string& body : {top, nested}) {
+    SCOPED_TRACE(body);
+    TestResponse r = client_.post(gateway_->url("/v1/messages"), body, headers);
+    EXPECT_EQ(r.status, 400) << r.body;
+    json error = json::parse(r.body, nullptr, false);
+    ASSERT_FALSE(error.is_discarded()) << r.body;
+    EXPECT_EQ(error["type"], "error");
+    EXPECT_EQ(error["error"]["type"], "invalid_request_error");
+    EXPECT_NE(r.body.find("repeats the member name"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("4111"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(vendor_.request_count(), 0u);
+  EXPECT_EQ(local_.request_count(), 0u);
+
+  const std::string passthrough = R"({"model":"gpt","messages":[{"role":"user","content":"hi"}],)"
+                                  R"("vendor_extra":{"note":"card )" +
+                                  card + R"(","note":"none"}})";
+  TestResponse r = client_.post(gateway_->url("/v1/chat/completions"), passthrough, headers);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(vendor_.request_count(), 1u);
+  const std::string sent = vendor_.requests().at(0).body;
+  EXPECT_NE(sent.find("vendor_extra"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("4111"), std::string::npos) << sent;
+}
+
 }  // namespace
 }  // namespace sy::testing

@@ -65,6 +65,8 @@ bool JsonSpans::parse(std::string_view text) {
   nodes_.clear();
   members_.clear();
   stack_.clear();
+  repeated_ = false;
+  repeated_name_ = {};
   uint32_t root = 0;
   if (!parse_value(0, root)) return false;
   skip_space();
@@ -201,7 +203,11 @@ bool JsonSpans::parse_value(size_t depth, uint32_t& index) {
                        [](const Member& a, const Member& b) { return a.name < b.name; });
       uint32_t count = 0;
       for (size_t k = 0; k < members.size(); ++k) {
-        if (k + 1 < members.size() && members[k + 1].name == members[k].name) continue;
+        if (k + 1 < members.size() && members[k + 1].name == members[k].name) {
+          if (!repeated_) repeated_name_ = members[k].name;
+          repeated_ = true;
+          continue;
+        }
         members_.push_back(members[k].key);
         members_.push_back(members[k].value);
         ++count;

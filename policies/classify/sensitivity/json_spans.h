@@ -3,7 +3,8 @@
 // DOM of owned values. Building an nlohmann::json of the encoded request cost more than
 // scanning it (its lexer copies every string byte by byte); the walk only needs to visit each
 // string, member name and number once, in the order nlohmann::json would (object members
-// sorted by name, a repeated name's last value kept).
+// sorted by name, a repeated name's last value kept). A repeated name is also noted
+// (repeated_name()): the values it hides are never visited.
 //
 // Accepts a subset of what nlohmann::json::parse accepts (RFC 8259; strings valid UTF-8, \u
 // escapes with surrogate pairs checked) and nothing else: a document it refuses (also one
@@ -41,6 +42,9 @@ class JsonSpans {
   // A string node's value: a view of the text, or (escaped) decoded into `scratch`.
   std::string_view value(const JsonNode& n, std::string& scratch) const;
   std::string_view text() const { return text_; }
+  // After a successful parse: whether some object repeats a member name, and the first such.
+  bool repeated() const { return repeated_; }
+  std::string_view repeated_name() const { return repeated_name_; }
 
  private:
   static constexpr size_t kMaxDepth = 512;
@@ -53,6 +57,8 @@ class JsonSpans {
   std::vector<JsonNode> nodes_;
   std::vector<uint32_t> members_;
   std::vector<uint32_t> stack_;  // children of the containers being parsed
+  bool repeated_ = false;
+  std::string_view repeated_name_;
 };
 
 }  // namespace sy::policies::sensitivity_detail

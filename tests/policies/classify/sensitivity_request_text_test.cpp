@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace sy::policies {
 namespace {
@@ -38,11 +40,52 @@ std::string describe(const std::expected<SensitivityResult, SensitivityError>& r
   return out;
 }
 
+// Whether some object in `body` (JSON) repeats a member name, by nlohmann's SAX events.
+bool repeats_a_name(const std::string& body) {
+  struct Names : nlohmann::json_sax<nlohmann::json> {
+    std::vector<std::set<std::string>> open;
+    bool repeated = false;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override {
+      open.emplace_back();
+      return true;
+    }
+    bool key(string_t& name) override {
+      repeated |= !open.back().insert(name).second;
+      return true;
+    }
+    bool end_object() override {
+      open.pop_back();
+      return true;
+    }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+      return false;
+    }
+  } names;
+  return nlohmann::json::sax_parse(body, &names) && names.repeated;
+}
+
+// A body that repeats a member name is refused whichever way it is walked: a backend that
+// reads it may keep either value.
 void expect_same(const std::string& body, const SensitivityContext& context = {}) {
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   auto by_text = classifier().classify_request_text(body, context);
   if (parsed.is_discarded()) {
     EXPECT_FALSE(by_text.has_value()) << body << "\n" << describe(by_text);
+    return;
+  }
+  if (repeats_a_name(body)) {
+    ASSERT_FALSE(by_text.has_value()) << body << "\n" << describe(by_text);
+    EXPECT_NE(by_text.error().message.find("repeats the member name"), std::string::npos)
+        << by_text.error().message;
     return;
   }
   auto by_json = classifier().classify_request(parsed, context);
@@ -95,6 +138,36 @@ TEST(SensitivityRequestText, SameOnEdgeCases) {
   }
   // Nesting past the parser's own limit is left to nlohmann: still the same answer.
   expect_same(std::string(600, '[') + std::string(600, ']'));
+}
+
+// What leaves may be the client's own bytes (a native body, a passthrough member): a value a
+// repeated name hides must not slip past the scan, so the body is refused, at any depth, on
+// the span walk and on nlohmann's (escaped names, past 512 levels). JSON carried in a string
+// (tool arguments) is scanned as text whole; a name repeated in it is an unscannable finding.
+TEST(SensitivityRequestText, RepeatedMemberNamesAreRefused) {
+  const std::string deep = std::string(600, '[') + R"({"a": 1, "a": 2})" + std::string(600, ']');
+  for (const std::string body :
+       {std::string(R"({"system": "card 4111 1111 1111 1111", "system": "be nice"})"),
+        std::string(R"({"m": [{"content": "IBAN DE89 3704 0044 0532 0130 00", "content": "x"}]})"),
+        std::string(R"({"metadata": {"sensitivity": "restricted", "sensitivity": "public"}})"),
+        std::string(R"({"\u0061": "4111111111111111", "a": "x"})"), deep}) {
+    SCOPED_TRACE(body.substr(0, 80));
+    auto result = classifier().classify_request_text(body, {});
+    ASSERT_FALSE(result.has_value()) << describe(result);
+    EXPECT_NE(result.error().message.find("repeats the member name"), std::string::npos)
+        << result.error().message;
+    // Never the value itself in the message: only the name.
+    EXPECT_EQ(result.error().message.find("4111"), std::string::npos);
+  }
+  auto inner = classifier().classify_request_text(
+      R"({"args": "{\"to\": \"\\u0034111111111111111\", \"to\": \"x\"}"})", {});
+  ASSERT_TRUE(inner.has_value());
+  bool flagged = false;
+  for (const Finding& f : inner->findings) {
+    flagged |=
+        f.type == FindingType::unscannable && f.detector == "repeated_member" && f.path == "/args#";
+  }
+  EXPECT_TRUE(flagged) << describe(inner);
 }
 
 TEST(SensitivityRequestText, SameOnRandomDocuments) {
