@@ -92,6 +92,12 @@ void ApiHandler::record(LedgerRow row) {
 
 void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow row,
                         LedgerStatus status, backends::Headers extra) {
+  const bool classified = std::any_of(extra.begin(), extra.end(), [](const auto& header) {
+    return header.first == "x-switchyard-rule";
+  });
+  if (!classified) {
+    for (auto& header : unclassified_headers()) extra.push_back(std::move(header));
+  }
   row.http_status =
       send_error(writer, error, row.request_id, std::move(extra), row.surface == "anthropic");
   row.status = status;
@@ -101,8 +107,11 @@ void ApiHandler::refuse(ResponseWriter& writer, const Error& error, LedgerRow ro
 }
 
 void ApiHandler::reject(const ServerRequest& request, const Error& error, ResponseWriter& writer) {
-  send_error(writer, error, request_id_for(request), {},
-             is_anthropic_path(path_of(request.target)));
+  const std::string_view path = path_of(request.target);
+  const bool model_request =
+      path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/messages";
+  send_error(writer, error, request_id_for(request),
+             model_request ? unclassified_headers() : backends::Headers{}, is_anthropic_path(path));
 }
 
 void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> writer) {

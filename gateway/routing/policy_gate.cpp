@@ -118,6 +118,17 @@ backends::Headers decision_headers(const policies::Decision& decision) {
   return headers;
 }
 
+backends::Headers unclassified_headers() {
+  backends::Headers headers;
+  headers.reserve(4);
+  headers.emplace_back("x-switchyard-rule", "none");
+  for (const char* name :
+       {"x-switchyard-sensitivity", "x-switchyard-volume", "x-switchyard-difficulty"}) {
+    headers.emplace_back(name, "unclassified");
+  }
+  return headers;
+}
+
 namespace {
 
 // A finding in a member name means the name itself is a value (`{"536-22-1234": "x"}`): that

@@ -62,6 +62,10 @@ class PolicyGate {
 
 // x-switchyard-rule, x-switchyard-sensitivity, x-switchyard-volume, x-switchyard-difficulty.
 backends::Headers decision_headers(const policies::Decision& decision);
+// The same four for a model request refused before it was classified (a malformed body, no
+// key, a limit): the rule `none` and each class `unclassified`, so that every response of the
+// model endpoints carries them.
+backends::Headers unclassified_headers();
 
 // The Decision as explain answers it: classes, findings (type, detector, path, span,
 // confidence: never the value), matched rules, constraints, candidates, excluded, the

@@ -338,6 +338,16 @@ TEST_F(AnthropicSurface, ErrorsAreAnthropics) {
   expect_anthropic_error(messages(big), 413, "request_too_large");
   expect_anthropic_error(post("/v1/messages/nope", "{}"), 404, "not_found_error");
   EXPECT_EQ(fake_->request_count(), 0u) << "nothing reached a vendor";
+  // Refused before classification, each still carries the decision headers.
+  for (const TestResponse& refused :
+       {post("/v1/messages", hello("gpt").dump(), {}), post("/v1/messages", "{nope"),
+        messages(no_max), messages(big)}) {
+    EXPECT_EQ(refused.header("x-switchyard-rule"), "none") << refused.status;
+    for (const char* name :
+         {"x-switchyard-sensitivity", "x-switchyard-volume", "x-switchyard-difficulty"}) {
+      EXPECT_EQ(refused.header(name), "unclassified") << name << " on a " << refused.status;
+    }
+  }
 
   fake_->push_script(Script{.fault = Fault::status, .status = 429, .retry_after = "1"});
   r = messages(hello("gpt"));

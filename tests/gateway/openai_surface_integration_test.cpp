@@ -72,6 +72,15 @@ void expect_openai_error(const TestResponse& r, int status, const std::string& p
   }
 }
 
+// A model request refused before it was classified still carries the four decision headers.
+void expect_unclassified(const TestResponse& r) {
+  EXPECT_EQ(r.header("x-switchyard-rule"), "none") << r.status;
+  for (const char* name :
+       {"x-switchyard-sensitivity", "x-switchyard-volume", "x-switchyard-difficulty"}) {
+    EXPECT_EQ(r.header(name), "unclassified") << name << " on a " << r.status;
+  }
+}
+
 TEST_F(OpenAiSurface, AnswersEachVendorInOpenAiShapeWithRoutingHeaders) {
   for (auto [alias, backend] : {std::pair{"fast", "oai"}, {"claude", "claude"},
                                 {"gemini", "gem"}, {"azure", "az"}}) {
@@ -130,7 +139,9 @@ TEST_F(OpenAiSurface, EchoesAPlainRequestIdAndReplacesAHostileOne) {
 }
 
 TEST_F(OpenAiSurface, RejectsMissingAndUnknownKeysWith401) {
-  expect_openai_error(post("/v1/chat/completions", hello("fast").dump(), {}), 401);
+  TestResponse missing = post("/v1/chat/completions", hello("fast").dump(), {});
+  expect_openai_error(missing, 401);
+  expect_unclassified(missing);
   expect_openai_error(post("/v1/chat/completions", hello("fast").dump(),
                            {{"authorization", "Bearer wrong"}}),
                       401);
@@ -138,7 +149,9 @@ TEST_F(OpenAiSurface, RejectsMissingAndUnknownKeysWith401) {
 }
 
 TEST_F(OpenAiSurface, RejectsBadInputWithClearErrors) {
-  expect_openai_error(post("/v1/chat/completions", "{not json"), 400);
+  TestResponse not_json = post("/v1/chat/completions", "{not json");
+  expect_openai_error(not_json, 400);
+  expect_unclassified(not_json);
   expect_openai_error(post("/v1/chat/completions", "[1,2]"), 400);
   expect_openai_error(chat({{"model", "fast"}}), 400, "messages");
   expect_openai_error(chat({{"model", "fast"}, {"messages", "hi"}}), 400, "messages");
@@ -154,13 +167,16 @@ TEST_F(OpenAiSurface, RejectsBadInputWithClearErrors) {
 TEST_F(OpenAiSurface, UnknownModelIs404) {
   TestResponse r = chat(hello("no-such-model"));
   expect_openai_error(r, 404, "model");
+  expect_unclassified(r);
   EXPECT_EQ(json::parse(r.body)["error"]["code"], "model_not_found");
 }
 
 TEST_F(OpenAiSurface, BodyOverTheLimitIs413) {
   json big = hello("fast");
   big["messages"][0]["content"] = std::string(100 * 1024, 'x');
-  expect_openai_error(post("/v1/chat/completions", big.dump()), 413);
+  TestResponse r = post("/v1/chat/completions", big.dump());
+  expect_openai_error(r, 413);
+  expect_unclassified(r);
   EXPECT_EQ(fake_->request_count(), 0u);
 }
 
