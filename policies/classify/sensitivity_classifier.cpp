@@ -432,6 +432,16 @@ SensitivityClassifier::create(SensitivityConfig config) {
           break;
       }
     } else {
+      // The set as a whole (a resource limit): the custom pattern that fails alone is named.
+      for (size_t p = 0; p < config.patterns.size(); ++p) {
+        const CustomPattern& pattern = config.patterns[p];
+        auto alone = ScanDatabase::compile({{pattern.regex, pattern.case_insensitive}});
+        if (!alone) {
+          return std::unexpected(SensitivityError{message + "custom pattern '" + pattern.name +
+                                                  "' (#" + std::to_string(p) + ", /" +
+                                                  pattern.regex + "/): " + alone.error().message});
+        }
+      }
       message += "the pattern set";
     }
     return std::unexpected(SensitivityError{message + ": " + failure.message});

@@ -97,7 +97,7 @@ std::vector<Detector> make_table() {
        false, validate_street_address},
       // Secrets.
       {T::secret, "aws_access_key", R"(\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b)", false,
-       accept},
+       validate_aws_access_key},
       {T::secret, "aws_secret_key",
        R"(aws_?secret_?(?:access_?)?key["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+=]{40}\b)", true,
        validate_aws_secret_key},

@@ -457,6 +457,37 @@ TEST(SensitivityClassifier, HostileInputScansInBoundedTime) {
   }
 }
 
+// Patterns that backtracking engines take exponential time on (nested quantifiers, overlapping
+// alternations) compile into vectorscan's automata and scan a megabyte built to provoke them
+// in one linear pass; a repeat too large to compile is a clear error naming the pattern.
+TEST(SensitivityClassifier, PathologicalCustomPatternsScanInLinearTime) {
+  SensitivityConfig config;
+  config.patterns.push_back({"nested", R"((a+)+$)", SensitivityLevel::internal, false});
+  config.patterns.push_back({"alternation", R"((a|aa)*c)", SensitivityLevel::internal, false});
+  config.patterns.push_back({"doubled", R"((x+x+)+y)", SensitivityLevel::internal, false});
+  auto created = SensitivityClassifier::create(config);
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  std::string as(1 << 20, 'a');
+  std::string xs(1 << 20, 'x');
+  for (const std::string* input : {&as, &xs}) {
+    auto start = std::chrono::steady_clock::now();
+    auto findings = (*created)->scan(*input);
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_LT(seconds, 5.0) << "input of " << input->front();
+    if (input == &as) {
+      bool nested = false;
+      for (const Finding& f : findings) nested |= f.detector == "nested";
+      EXPECT_TRUE(nested) << "(a+)+$ matches a run of a at the end";
+    }
+  }
+  SensitivityConfig huge;
+  huge.patterns.push_back({"huge", R"((a{1000}){1000})", SensitivityLevel::internal, false});
+  auto refused = SensitivityClassifier::create(huge);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("custom pattern 'huge'"), std::string::npos)
+      << refused.error().message;
+}
+
 TEST(SensitivityClassifier, WalksAParsedChatRequestIncludingPassthroughFields) {
   auto request = backends::openai::parse_chat_request(R"({
     "model": "m",

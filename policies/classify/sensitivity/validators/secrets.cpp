@@ -96,13 +96,30 @@ std::optional<Hit> validate_jwt(std::string_view text, size_t begin, size_t end)
 }
 
 std::optional<Hit> validate_private_key(std::string_view text, size_t begin, size_t end) {
-  // Cover the key body up to and including the END line when it is there.
-  size_t end_marker = text.find("-----END ", end);
-  if (end_marker != std::string_view::npos) {
-    size_t close = text.find("-----", end_marker + 9);
-    if (close != std::string_view::npos) end = close + 5;
+  // Cover the key body up to and including its own END line ("-----END RSA PRIVATE KEY-----"
+  // for "-----BEGIN RSA PRIVATE KEY-----") when it follows within a key's size with no other
+  // armour line between; else the BEGIN line alone (an END far away or of another block is not
+  // this key's, and masking must not swallow the text up to it).
+  constexpr size_t kMaxArmouredBytes = 64 * 1024;
+  constexpr std::string_view kBegin = "-----BEGIN ";
+  constexpr std::string_view kDashes = "-----";
+  const std::string_view head = text.substr(begin, end - begin);
+  if (!head.starts_with(kBegin) || !head.ends_with(kDashes)) return Hit{begin, end, 0.99};
+  const std::string_view label = head.substr(kBegin.size(), head.size() - kBegin.size() - 5);
+  const std::string end_line = "-----END " + std::string(label) + "-----";
+  const std::string_view after = text.substr(end, kMaxArmouredBytes);
+  const size_t at = after.find(end_line);
+  if (at != std::string_view::npos && after.substr(0, at).find(kDashes) == std::string_view::npos) {
+    end += at + end_line.size();
   }
   return Hit{begin, end, 0.99};
+}
+
+std::optional<Hit> validate_aws_access_key(std::string_view text, size_t begin, size_t end) {
+  // The 16 characters after the 4-character prefix are random (base32): a run like
+  // "AKIAAAAAAAAAAAAAAAAA" is filler, not a key.
+  if (end - begin != 20 || shannon_entropy(text.substr(begin + 4, 16)) < 2.5) return std::nullopt;
+  return Hit{begin, end, 0.95};
 }
 
 std::optional<Hit> validate_password_assignment(std::string_view text, size_t begin, size_t end) {

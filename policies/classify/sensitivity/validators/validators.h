@@ -113,6 +113,7 @@ std::optional<Hit> validate_token_entropy(std::string_view text, size_t begin, s
 std::optional<Hit> validate_aws_secret_key(std::string_view text, size_t begin, size_t end);
 std::optional<Hit> validate_jwt(std::string_view text, size_t begin, size_t end);
 std::optional<Hit> validate_private_key(std::string_view text, size_t begin, size_t end);
+std::optional<Hit> validate_aws_access_key(std::string_view text, size_t begin, size_t end);
 std::optional<Hit> validate_password_assignment(std::string_view text, size_t begin, size_t end);
 std::optional<Hit> accept(std::string_view text, size_t begin, size_t end);
 
