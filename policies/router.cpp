@@ -404,7 +404,8 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
     survivors.push_back({t, &*view, i});
   }
 
-  // 4. Order: preferences of the matching rules in rule order, then price, then target order.
+  // 4. Order: preferences of the matching rules in rule order, then health (a recovering
+  // backend after healthy ones), then price, then target order.
   std::vector<const RulePreference*> preferences;
   for (const Rule* rule : matched) {
     if (!rule->prefer.empty()) preferences.push_back(&rule->prefer);
@@ -416,6 +417,7 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
         size_t rb = preference_rank(*p, *b.backend);
         if (ra != rb) return ra < rb;
       }
+      if (a.backend->recovering != b.backend->recovering) return b.backend->recovering;
       if (a.backend->price_per_mtok != b.backend->price_per_mtok) {
         return a.backend->price_per_mtok < b.backend->price_per_mtok;
       }

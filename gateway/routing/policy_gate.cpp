@@ -73,6 +73,9 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
     view = static_views_[i];
     auto it = catalog_->backends().find(view.name);
     view.available = it != catalog_->backends().end() && it->second->available();
+    view.recovering =
+        view.available && it->second->circuit_state().value_or(backends::CircuitState::closed) !=
+                              backends::CircuitState::closed;
   }
 
   policies::RouteRequest route_request;

@@ -232,6 +232,7 @@ TEST(Router, RoutingCasesFromData) {
       view.region = b["region"].as<std::string>();
       view.retains_data = b["retains_data"] && b["retains_data"].as<bool>();
       view.price_per_mtok = b["price_per_mtok"] ? b["price_per_mtok"].as<int64_t>() : 0;
+      view.recovering = b["recovering"] && b["recovering"].as<bool>();
       backends.push_back(view);
     }
     const std::vector<RouteTarget> targets = parse_targets(file["targets"]);

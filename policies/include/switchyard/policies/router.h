@@ -46,6 +46,9 @@ struct BackendView {
   bool retains_data = false;
   int64_t price_per_mtok = 0;  // input + output, micro-dollars per million (tie-break)
   bool available = true;       // false while its circuit breaker is open
+  // Available, but its circuit breaker is not closed (recent failures: it is letting a probe
+  // through): among equally preferred targets the healthy ones go first.
+  bool recovering = false;
 };
 
 // One way to serve the requested model: which backend, asked for which upstream model.
