@@ -26,6 +26,7 @@ import { Faker, base, en, en_US, en_GB, de, fr, es, it, nl } from '@faker-js/fak
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = path.resolve(process.argv[2] ?? path.join(REPO_ROOT, 'tests', 'data', 'pii'));
 const TEXT_COUNT = 2000;
+const DOB_TEXT_COUNT = 200;
 const SEED = 20261124;
 
 const LOCALES = {
@@ -464,8 +465,77 @@ function generate(i) {
   return { id: i, locale, kind, text, entities, negatives, restricted };
 }
 
+// Dates of birth, in a pass of their own after the texts above (which stay byte for byte as
+// they were): a birth date from faker in the locale's usual forms, after the words people
+// write before one in the locale's language (some of which no detector keyword covers: they
+// measure recall honestly), and dates that are not birth dates (deadlines, shipping dates)
+// as look-alikes.
+const MONTHS_EN = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August',
+  'September', 'October', 'November', 'December'];
+function birthDate(f) {
+  const d = f.date.birthdate({ mode: 'age', min: 18, max: 90 });
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth() + 1;
+  const day = d.getUTCDate();
+  const p2 = (x) => String(x).padStart(2, '0');
+  return pick([`${y}-${p2(m)}-${p2(day)}`, `${p2(day)}/${p2(m)}/${y}`, `${p2(m)}/${p2(day)}/${y}`,
+    `${p2(day)}.${p2(m)}.${y}`, `${day} ${MONTHS_EN[m - 1]} ${y}`, `${MONTHS_EN[m - 1]} ${day}, ${y}`]);
+}
+const DOB_CUES = {
+  en_US: ['Date of birth: ', 'DOB ', 'born on ', 'Birthday: '],
+  en_GB: ['Date of birth ', 'D.O.B. ', 'born on ', 'birth date: '],
+  de: ['Geburtsdatum: ', 'geboren am '],
+  fr: ['Date de naissance : ', 'né le '],
+  es: ['Fecha de nacimiento: ', 'nacido el '],
+  it: ['Data di nascita: ', 'nato il '],
+  nl: ['Geboortedatum: ', 'geboren op '],
+};
+const DOB_TEMPLATES = [
+  'Patient {name}, {dob}, was admitted this morning.',
+  'Applicant: {name}\n{dob}\nAddress: {address}',
+  'Please verify the account holder ({dob}) before the refund.',
+  '{name} ({dob}) asked us to update the phone number to {phone}.',
+  'The renewal is due on {date} and the card expires on {date}.',
+  'Shipped on {date}; expected delivery {date}.',
+];
+function generateDob(i) {
+  const locale = Object.keys(LOCALES)[i % Object.keys(LOCALES).length];
+  const f = fakers[locale];
+  const template = pick(DOB_TEMPLATES);
+  let text = '';
+  const entities = [];
+  const negatives = [];
+  for (const part of template.split(/(\{[a-z_]+\})/)) {
+    if (!part) continue;
+    const m = /^\{([a-z_]+)\}$/.exec(part);
+    if (!m) { text += part; continue; }
+    if (m[1] === 'dob') {
+      text += pick(DOB_CUES[locale]);
+      const start = Buffer.byteLength(text);
+      text += birthDate(f);
+      entities.push({ type: 'date_of_birth', start, end: Buffer.byteLength(text), checksum: false });
+      continue;
+    }
+    if (m[1] === 'date') {
+      const start = Buffer.byteLength(text);
+      text += birthDate(f);
+      negatives.push({ kind: 'other_date', type: 'date_of_birth', start, end: Buffer.byteLength(text) });
+      continue;
+    }
+    const slot = makeSlot(m[1], f);
+    for (const piece of Array.isArray(slot) ? slot : [slot]) {
+      if (typeof piece === 'string') { text += piece; continue; }
+      const start = Buffer.byteLength(text);
+      text += piece.value;
+      entities.push({ type: piece.type, start, end: Buffer.byteLength(text), checksum: piece.checksum });
+    }
+  }
+  return { id: i, locale, kind: 'dob', text, entities, negatives, restricted: false };
+}
+
 const rows = [];
 for (let i = 0; i < TEXT_COUNT; i++) rows.push(generate(i));
+for (let i = TEXT_COUNT; i < TEXT_COUNT + DOB_TEXT_COUNT; i++) rows.push(generateDob(i));
 mkdirSync(OUT_DIR, { recursive: true });
 // Deterministic split: even ids fit, odd ids held out.
 const line = (r) => `${JSON.stringify(r)}\n`;

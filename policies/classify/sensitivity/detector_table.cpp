@@ -77,7 +77,8 @@ std::vector<Detector> make_table() {
       {T::national_id, "ca_sin", R"(\b\d{3}[ \-]?\d{3}[ \-]?\d{3}\b)", false, validate_ca_sin},
       {T::date_of_birth, "date_of_birth",
        R"(\b(?:date of birth|dob|d\.o\.b\.?|born(?: on| in)?|birth ?date|birthday|)"
-       R"(geburtsdatum|geboren(?: am)?|fecha de nacimiento|nacido el|date de naissance))"
+       R"(geburtsdatum|geboren(?: am| op)?|geboortedatum|fecha de nacimiento|nacid[oa] el|)"
+       R"(date de naissance|n\xc3\xa9e? le|data di nascita|nat[oa] il))"
        R"([ :,\-]{0,4}[0-9a-z])",
        true, validate_date_of_birth, extend_date},
       {T::person_name, "name_context", cue_name, false, validate_name_after_cue, extend_name},
@@ -296,13 +297,32 @@ size_t keyword_start(std::string_view text, size_t at, std::span<const std::stri
   return start;
 }
 
-// \b(?:date of birth|dob|...|date de naissance)[ :,\-]{0,4}[0-9a-z]  (caseless)
+// \b(?:date of birth|dob|...|nato il)[ :,\-]{0,4}[0-9a-z]  (caseless)
 size_t date_of_birth_start(std::string_view text, size_t end) {
-  static constexpr std::string_view kKeywords[] = {
-      "date of birth", "dob",     "d.o.b",      "d.o.b.",  "born",
-      "born on",       "born in", "birth date", "birthdate", "birthday",
-      "geburtsdatum",  "geboren", "geboren am", "fecha de nacimiento", "nacido el",
-      "date de naissance"};
+  static constexpr std::string_view kKeywords[] = {"date of birth",
+                                                   "dob",
+                                                   "d.o.b",
+                                                   "d.o.b.",
+                                                   "born",
+                                                   "born on",
+                                                   "born in",
+                                                   "birth date",
+                                                   "birthdate",
+                                                   "birthday",
+                                                   "geburtsdatum",
+                                                   "geboren",
+                                                   "geboren am",
+                                                   "geboren op",
+                                                   "geboortedatum",
+                                                   "fecha de nacimiento",
+                                                   "nacido el",
+                                                   "nacida el",
+                                                   "date de naissance",
+                                                   "n\xc3\xa9 le",
+                                                   "n\xc3\xa9e le",
+                                                   "data di nascita",
+                                                   "nato il",
+                                                   "nata il"};
   if (end == 0) return end;
   size_t start = end;
   size_t q = end - 1;  // the value's first byte

@@ -1,9 +1,12 @@
 // Secrets: vendor tokens with fixed prefixes (accepted when random-looking enough), JWTs
 // (the header must decode to JSON naming an algorithm), PEM private keys (the span runs to
-// the END line) and password-style assignments whose value has high Shannon entropy.
+// its own END line), AWS access key ids (random enough) and password-style assignments whose
+// value has high Shannon entropy.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "classify/sensitivity/validators/validators.h"
@@ -116,9 +119,17 @@ std::optional<Hit> validate_private_key(std::string_view text, size_t begin, siz
 }
 
 std::optional<Hit> validate_aws_access_key(std::string_view text, size_t begin, size_t end) {
-  // The 16 characters after the 4-character prefix are random (base32): a run like
-  // "AKIAAAAAAAAAAAAAAAAA" is filler, not a key.
-  if (end - begin != 20 || shannon_entropy(text.substr(begin + 4, 16)) < 2.5) return std::nullopt;
+  // The 16 characters after the 4-character prefix are random (base32, ~12 distinct on
+  // average): a run like "AKIAAAAAAAAAAAAAAAAA" or "AKIAABABABABABABABAB" is filler, not a key.
+  // Distinct characters by a bit set, not shannon_entropy: this runs on every candidate.
+  if (end - begin != 20) return std::nullopt;
+  uint64_t seen = 0;
+  for (char c : text.substr(begin + 4, 16)) {
+    seen |= uint64_t{1} << (c >= 'A' && c <= 'Z'   ? c - 'A'
+                            : c >= '0' && c <= '9' ? 26 + (c - '0')
+                                                   : 63);
+  }
+  if (std::popcount(seen) < 6) return std::nullopt;
   return Hit{begin, end, 0.95};
 }
 
