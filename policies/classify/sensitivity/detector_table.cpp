@@ -286,9 +286,13 @@ bool equal_caseless(std::string_view text, size_t at, std::string_view word) {
 // `bounded`; `none` when no keyword ends there.
 size_t keyword_start(std::string_view text, size_t at, std::span<const std::string_view> keywords,
                      bool bounded, size_t none) {
+  if (at == 0) return none;
+  // Most keywords end in another byte than the one before `at`: rejected on it first.
+  char last = text[at - 1];
+  if (last >= 'A' && last <= 'Z') last = static_cast<char>(last - 'A' + 'a');
   size_t start = none;
   for (std::string_view k : keywords) {
-    if (k.size() > at) continue;
+    if (k.size() > at || k.back() != last) continue;
     const size_t s = at - k.size();
     if (s >= start || !equal_caseless(text, s, k)) continue;
     if (bounded && s > 0 && is_word_byte(text[s - 1])) continue;
