@@ -310,8 +310,10 @@ function secret() {
 }
 
 // Slot name -> maker. A maker returns one piece or an array of pieces (context + value).
-function makeSlot(name, f) {
+function makeSlot(name, f, locale) {
   switch (name) {
+    case 'dob': return [pick(DOB_CUES[locale]), ENTITY('date_of_birth', birthDate(f))];
+    case 'date': return NEG('other_date', birthDate(f), 'date_of_birth');
     case 'name': return ENTITY('person_name', f.person.fullName());
     case 'email': return ENTITY('email', f.internet.email());
     case 'phone': {
@@ -437,11 +439,11 @@ const TEMPLATES = {
   ],
 };
 
-function generate(i) {
+function generate(i, templates = TEMPLATES) {
   const locale = Object.keys(LOCALES)[i % Object.keys(LOCALES).length];
   const f = fakers[locale];
-  const kind = pick(Object.keys(TEMPLATES));
-  const template = pick(TEMPLATES[kind]);
+  const kind = pick(Object.keys(templates));
+  const template = pick(templates[kind]);
   let text = '';
   const entities = [];
   const negatives = [];
@@ -457,7 +459,7 @@ function generate(i) {
     if (!part) continue;
     const m = /^\{([a-z_]+)\}$/.exec(part);
     if (!m) { text += part; continue; }
-    const slot = makeSlot(m[1], f);
+    const slot = makeSlot(m[1], f, locale);
     for (const p of Array.isArray(slot) ? slot : [slot]) add(p);
   }
   const RESTRICTED = new Set(['payment_card', 'iban', 'us_ssn', 'national_id', 'secret']);
@@ -490,52 +492,17 @@ const DOB_CUES = {
   it: ['Data di nascita: ', 'nato il '],
   nl: ['Geboortedatum: ', 'geboren op '],
 };
-const DOB_TEMPLATES = [
+const DOB_TEMPLATES = { dob: [
   'Patient {name}, {dob}, was admitted this morning.',
   'Applicant: {name}\n{dob}\nAddress: {address}',
   'Please verify the account holder ({dob}) before the refund.',
   '{name} ({dob}) asked us to update the phone number to {phone}.',
   'The renewal is due on {date} and the card expires on {date}.',
   'Shipped on {date}; expected delivery {date}.',
-];
-function generateDob(i) {
-  const locale = Object.keys(LOCALES)[i % Object.keys(LOCALES).length];
-  const f = fakers[locale];
-  const template = pick(DOB_TEMPLATES);
-  let text = '';
-  const entities = [];
-  const negatives = [];
-  for (const part of template.split(/(\{[a-z_]+\})/)) {
-    if (!part) continue;
-    const m = /^\{([a-z_]+)\}$/.exec(part);
-    if (!m) { text += part; continue; }
-    if (m[1] === 'dob') {
-      text += pick(DOB_CUES[locale]);
-      const start = Buffer.byteLength(text);
-      text += birthDate(f);
-      entities.push({ type: 'date_of_birth', start, end: Buffer.byteLength(text), checksum: false });
-      continue;
-    }
-    if (m[1] === 'date') {
-      const start = Buffer.byteLength(text);
-      text += birthDate(f);
-      negatives.push({ kind: 'other_date', type: 'date_of_birth', start, end: Buffer.byteLength(text) });
-      continue;
-    }
-    const slot = makeSlot(m[1], f);
-    for (const piece of Array.isArray(slot) ? slot : [slot]) {
-      if (typeof piece === 'string') { text += piece; continue; }
-      const start = Buffer.byteLength(text);
-      text += piece.value;
-      entities.push({ type: piece.type, start, end: Buffer.byteLength(text), checksum: piece.checksum });
-    }
-  }
-  return { id: i, locale, kind: 'dob', text, entities, negatives, restricted: false };
-}
-
+] };
 const rows = [];
 for (let i = 0; i < TEXT_COUNT; i++) rows.push(generate(i));
-for (let i = TEXT_COUNT; i < TEXT_COUNT + DOB_TEXT_COUNT; i++) rows.push(generateDob(i));
+for (let i = TEXT_COUNT; i < TEXT_COUNT + DOB_TEXT_COUNT; i++) rows.push(generate(i, DOB_TEMPLATES));
 mkdirSync(OUT_DIR, { recursive: true });
 // Deterministic split: even ids fit, odd ids held out.
 const line = (r) => `${JSON.stringify(r)}\n`;
