@@ -366,6 +366,7 @@ TEST_F(PolicyLocalEngine, EngineThatCannotLoadItsModelIsRefusedNotRerouted) {
       for (const std::string& value : kValues) {
         EXPECT_EQ(r.body.find(value), std::string::npos) << "the error echoes " << value;
       }
+      EXPECT_EQ(r.body.find(gone_path_.string()), std::string::npos) << "a server path leaked";
     }
   }
   json messages = {{"model", "gone-first-claude"},
