@@ -5,11 +5,13 @@
 // from the engine, and "the local backend is down" is the engine's own refusal:
 //   - a lazy model whose file is gone by its first request: the load fails, upstream_unavailable;
 //   - an engine whose running and waiting slots are full: overloaded, with Retry-After.
-// A restricted value (a test card number, an IBAN) in a message, a tool call's arguments or a
-// tool result is served by the engine, streaming or not; when the engine cannot serve it the
-// client gets 503 (529 on the Anthropic surface) and no vendor sees a byte. Every byte each
-// vendor fake recorded is searched for every form of every value. Each refusal is paired with a
-// request the policy lets through, which does reach the vendor: the tests have teeth.
+// A vendor that answers 5xx past its retries falls back to the engine, its masked attempts
+// carrying placeholders only. A restricted value (a test card number, an IBAN) in a message, a
+// tool call's arguments or a tool result is served by the engine, streaming or not; when the
+// engine cannot serve it the client gets 503 (529 on the Anthropic surface) and no vendor sees
+// a byte. Every byte each vendor fake recorded is searched for every form of every value. Each
+// refusal is paired with a request the policy lets through, which does reach the vendor: the
+// tests have teeth.
 
 #include <gtest/gtest.h>
 
@@ -99,6 +101,7 @@ class PolicyLocalEngine : public ::testing::Test {
     auto config = std::make_shared<gateway::GatewayConfig>();
     config->backends.push_back(fake_backend("vendor", "openai", vendor_, Vendor::openai, "sk-v"));
     config->backends.back().region = "us";
+    config->backends.back().retry.max_attempts = 2;
     config->backends.push_back(
         fake_backend("claude", "anthropic", vendor_, Vendor::anthropic, "sk-a"));
     config->backends.back().region = "us";
@@ -345,6 +348,58 @@ TEST_F(PolicyLocalEngine, NonRestrictedDataStillReachesTheVendor) {
   const std::string sent = vendor_.requests().at(1).body;
   EXPECT_EQ(sent.find(kEmail), std::string::npos) << sent;
   EXPECT_NE(sent.find("[EMAIL_1]"), std::string::npos) << sent;
+  expect_vendors_never_saw(kValues);
+}
+
+// The vendor answers 5xx on every attempt (retries included) and the alias falls back to the
+// engine: the vendor's attempts were masked, and the engine was given the original values (its
+// prompt token count is that of the same request sent to it directly, not that of the
+// placeholder text).
+TEST_F(PolicyLocalEngine, VendorFailureAfterRetriesFallsBackToTheEngineWithTheOriginalValues) {
+  const json messages = json::array({user(std::string("Once upon a time, mail ") + kEmail)});
+  auto prompt_tokens = [&](const std::string& model, json m) {
+    TestResponse r = post("/v1/chat/completions", chat_body(model, std::move(m), false));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-backend"), "local");
+    json body = json::parse(r.body, nullptr, false);
+    return body.is_discarded() ? -1 : body["usage"]["prompt_tokens"].get<int>();
+  };
+  const int direct = prompt_tokens("local/stories", messages);
+  const int placeholder =
+      prompt_tokens("local/stories", {user("Once upon a time, mail [EMAIL_1]")});
+  ASSERT_NE(direct, placeholder) << "the count must tell the two texts apart";
+  ASSERT_EQ(vendor_.request_count(), 0u);
+
+  for (bool stream : {false, true}) {
+    SCOPED_TRACE(stream ? "streaming" : "buffered");
+    vendor_.reset();
+    for (int i = 0; i < 2; ++i) {
+      vendor_.push_script(fakes::Script{.fault = fakes::Fault::status, .status = 503});
+    }
+    TestResponse r = post("/v1/chat/completions", chat_body("chat", messages, stream));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-backend"), "local");
+    EXPECT_EQ(r.header("x-switchyard-rule"), "mask-for-vendors");
+    json usage = stream ? fold_stream(r).usage : json::parse(r.body)["usage"];
+    expect_engine_usage(usage);
+    EXPECT_EQ(usage["prompt_tokens"], direct);
+    ASSERT_EQ(vendor_.request_count(), 2u) << "both attempts on the vendor, then the engine";
+    for (const auto& recorded : vendor_.requests()) {
+      EXPECT_EQ(recorded.body.find(kEmail), std::string::npos) << recorded.body;
+      EXPECT_EQ(recorded.body.find("jane.doe"), std::string::npos) << recorded.body;
+      EXPECT_NE(recorded.body.find("[EMAIL_1]"), std::string::npos) << recorded.body;
+    }
+  }
+
+  // A restricted request on the same alias with the vendor still failing: the vendor is not
+  // even tried, so its scripted failures are never consumed.
+  vendor_.reset();
+  vendor_.push_script(fakes::Script{.fault = fakes::Fault::status, .status = 503});
+  TestResponse restricted =
+      post("/v1/chat/completions", chat_body("chat", placements()[0].messages, false));
+  ASSERT_EQ(restricted.status, 200) << restricted.body;
+  EXPECT_EQ(restricted.header("x-switchyard-backend"), "local");
+  EXPECT_EQ(vendor_.request_count(), 0u);
   expect_vendors_never_saw(kValues);
 }
 
