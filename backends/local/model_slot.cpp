@@ -63,8 +63,11 @@ Result<std::shared_ptr<const engine::Model>> ModelSlot::model() {
     try {
       load_locked();
     } catch (const std::exception& e) {
+      // The detail (file path, loader message) is for the operator's log; the client, who may
+      // be anyone with a key, learns only that this model cannot be served now.
       spdlog::error("{}", e.what());
-      return fail(ErrorKind::upstream_unavailable, e.what());
+      return fail(ErrorKind::upstream_unavailable,
+                  "The local model '" + spec_.name + "' could not be loaded");
     }
   }
   return model_;

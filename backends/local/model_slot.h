@@ -26,7 +26,8 @@ class ModelSlot {
   size_t context_length() const { return context_length_; }
 
   // The loaded model, loading it (and starting its engine) first if needed.
-  // upstream_unavailable when loading fails or the slot was shut down.
+  // upstream_unavailable when loading fails (the message names the model, never its file: the
+  // detail is logged) or the slot was shut down.
   Result<std::shared_ptr<const engine::Model>> model();
   // The model if it is loaded already (never loads); null otherwise.
   std::shared_ptr<const engine::Model> loaded_model() const;

@@ -1,7 +1,9 @@
 // The policy engine in the request path, end to end: a real gateway in front of two recording
 // loopback fakes on 127.0.0.1 — one stands for a closed vendor, the other for our own
-// hardware. The "local" backend is an OpenAI-compatible fake configured with kind local and
-// region local (the gateway has no embedded-engine backend yet).
+// hardware. The "local" backend here is an OpenAI-compatible fake configured with kind local
+// and region local: a scripted fake can answer 5xx on the attempt a test chooses and records
+// what it was sent. The same guarantees through the real embedded engine (`protocol: local`
+// serving stories260K) are in policy_local_engine_integration_test.cpp.
 //
 // Restricted values (a card number, an IBAN) placed in a message, a tool argument, a tool
 // result or metadata must never reach the closed vendor: not under normal routing, not when
@@ -16,11 +18,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
 #include "gateway/gateway_fixture.h"
+#include "gateway/recording_ledger.h"
 #include "switchyard/gateway/gateway.h"
 #include "switchyard/gateway/ledger.h"
 #include "switchyard/gateway/sha256.h"
@@ -47,26 +49,6 @@ rules:
     when: {tenant: {residency: eu}}
     require: {regions: [eu, local]}
 )";
-
-class RecordingLedger : public gateway::LedgerWriter {
- public:
-  bool write(gateway::LedgerRow row) override {
-    std::lock_guard lock(mutex_);
-    rows_.push_back(std::move(row));
-    return true;
-  }
-  void flush() override {}
-  void close() override {}
-  gateway::LedgerStats stats() const override { return {}; }
-  std::vector<gateway::LedgerRow> rows() const {
-    std::lock_guard lock(mutex_);
-    return rows_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<gateway::LedgerRow> rows_;
-};
 
 // A port nothing listens on: bound, then closed.
 uint16_t closed_port() {

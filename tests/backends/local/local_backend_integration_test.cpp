@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -431,6 +434,32 @@ TEST_F(LocalBackendTest, LazyModelLoadsOnItsFirstRequest) {
   ASSERT_TRUE(out.wait());
   ASSERT_TRUE(out.result->has_value()) << out.error().message;
   EXPECT_TRUE(backend->stats("stories"));
+}
+
+// A lazy model whose file is gone by its first request (moved, deleted): upstream_unavailable,
+// so the gateway answers 503 or tries the next allowed candidate. The message names the model,
+// not the server's file path (that goes to the log); the next request tries the load again.
+TEST_F(LocalBackendTest, LazyModelThatCannotLoadIsUnavailableWithoutItsPath) {
+  const std::filesystem::path copy =
+      std::filesystem::temp_directory_path() /
+      ("sy-local-backend-gone-" + std::to_string(::getpid()) + ".gguf");
+  std::filesystem::copy_file(kStories, copy, std::filesystem::copy_options::overwrite_existing);
+  LocalModelSpec spec = stories_spec();
+  spec.path = copy;
+  spec.lazy = true;
+  auto backend = make(spec);
+  std::filesystem::remove(copy);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Outcome out;
+    run(*backend, ask("Hi", 4), false, out);
+    ASSERT_TRUE(out.wait());
+    ASSERT_FALSE(out.result->has_value());
+    EXPECT_EQ(out.error().kind, ErrorKind::upstream_unavailable);
+    EXPECT_EQ(out.error().backend, "local");
+    EXPECT_NE(out.error().message.find("'stories'"), std::string::npos) << out.error().message;
+    EXPECT_EQ(out.error().message.find(copy.string()), std::string::npos) << out.error().message;
+  }
+  EXPECT_FALSE(backend->stats("stories"));
 }
 
 TEST_F(LocalBackendTest, MissingModelFileFailsAtConstructionNamingIt) {
