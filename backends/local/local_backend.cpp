@@ -310,6 +310,16 @@ class LocalBackendImpl final : public LocalBackend {
     return static_cast<int64_t>(prepared->sequence.prompt.size());
   }
 
+  // Unavailable while none of its models can serve (each stopped, or pausing after a failed
+  // load): the router then leaves it out at decision time.
+  bool available() const override {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [name, slot] : shared_->slots) {
+      if (slot->may_serve(now)) return true;
+    }
+    return false;
+  }
+
   std::optional<engine::ServingStats> stats(std::string_view model) const override {
     auto it = shared_->slots.find(model);
     if (it == shared_->slots.end()) return std::nullopt;

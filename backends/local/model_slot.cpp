@@ -60,17 +60,29 @@ Result<std::shared_ptr<const engine::Model>> ModelSlot::model() {
   std::lock_guard lock(mutex_);
   if (shut_down_) return fail(ErrorKind::upstream_unavailable, "the local backend is stopping");
   if (!engine_) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::string refusal = "The local model '" + spec_.name + "' could not be loaded";
+    if (load_failed_at_ && now - *load_failed_at_ < spec_.retry_load_after) {
+      return fail(ErrorKind::upstream_unavailable, refusal);  // not retried yet
+    }
     try {
       load_locked();
+      load_failed_at_.reset();
     } catch (const std::exception& e) {
       // The detail (file path, loader message) is for the operator's log; the client, who may
       // be anyone with a key, learns only that this model cannot be served now.
       spdlog::error("{}", e.what());
-      return fail(ErrorKind::upstream_unavailable,
-                  "The local model '" + spec_.name + "' could not be loaded");
+      load_failed_at_ = now;
+      return fail(ErrorKind::upstream_unavailable, refusal);
     }
   }
   return model_;
+}
+
+bool ModelSlot::may_serve(std::chrono::steady_clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  if (shut_down_) return false;
+  return engine_ || !load_failed_at_ || now - *load_failed_at_ >= spec_.retry_load_after;
 }
 
 std::shared_ptr<const engine::Model> ModelSlot::loaded_model() const {

@@ -4,6 +4,7 @@
 // shutdown() cannot pull the engine from under a submit() or cancel().
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,9 @@ class ModelSlot {
   Result<std::shared_ptr<const engine::Model>> model();
   // The model if it is loaded already (never loads); null otherwise.
   std::shared_ptr<const engine::Model> loaded_model() const;
+  // Whether a request now could be served or tried: not shut down, and not inside the
+  // retry_load_after pause that follows a failed load.
+  bool may_serve(std::chrono::steady_clock::time_point now) const;
 
   // ServingEngine::submit, with its refusals as Errors: queue_full -> overloaded with
   // retry_after, prompt_too_long -> context_length_exceeded, invalid -> invalid_request,
@@ -57,6 +61,7 @@ class ModelSlot {
   std::shared_ptr<const engine::Model> model_;
   std::unique_ptr<engine::ServingEngine> engine_;  // destroyed before model_
   bool shut_down_ = false;
+  std::optional<std::chrono::steady_clock::time_point> load_failed_at_;
   std::atomic<bool> notice_logged_{false};
 };
 

@@ -403,10 +403,13 @@ TEST_F(PolicyLocalEngine, VendorFailureAfterRetriesFallsBackToTheEngineWithTheOr
   expect_vendors_never_saw(kValues);
 }
 
-// The lazy model's file is gone: its load fails at the first request (upstream_unavailable).
-// The alias lists the vendor next and fallback is on, yet the restricted request is refused,
-// in each client's format, and the engine's failure is not taken as leave to reroute.
+// The lazy model's file is gone: its load fails at the first request (upstream_unavailable,
+// from the engine). The backend then reports itself unavailable while it pauses before trying
+// again (retry_load_after), so later requests are refused at decision time, the message naming
+// the rule. The alias lists the vendor next and fallback is on, yet no restricted request is
+// rerouted, in either client's format; a public one goes to the vendor.
 TEST_F(PolicyLocalEngine, EngineThatCannotLoadItsModelIsRefusedNotRerouted) {
+  bool first = true;
   for (bool stream : {false, true}) {
     for (const Placement& p : placements()) {
       SCOPED_TRACE(p.name + (stream ? " streaming" : ""));
@@ -417,7 +420,13 @@ TEST_F(PolicyLocalEngine, EngineThatCannotLoadItsModelIsRefusedNotRerouted) {
       json error = json::parse(r.body, nullptr, false);
       ASSERT_FALSE(error.is_discarded()) << r.body;
       EXPECT_EQ(error["error"]["type"], "api_error") << r.body;
-      EXPECT_EQ(error["error"]["code"], "upstream_unavailable") << r.body;
+      if (first) {
+        EXPECT_EQ(error["error"]["code"], "upstream_unavailable") << r.body;
+      } else {
+        EXPECT_EQ(error["error"]["code"], "policy_backends_unavailable") << r.body;
+        EXPECT_NE(r.body.find("restricted-local-only"), std::string::npos) << r.body;
+      }
+      first = false;
       for (const std::string& value : kValues) {
         EXPECT_EQ(r.body.find(value), std::string::npos) << "the error echoes " << value;
       }
@@ -434,11 +443,12 @@ TEST_F(PolicyLocalEngine, EngineThatCannotLoadItsModelIsRefusedNotRerouted) {
   ASSERT_FALSE(error.is_discarded()) << a.body;
   EXPECT_EQ(error["type"], "error");
   EXPECT_EQ(error["error"]["type"], "overloaded_error");
+  EXPECT_NE(a.body.find("restricted-local-only"), std::string::npos) << a.body;
 
   EXPECT_EQ(vendor_.request_count(), 0u);
   expect_vendors_never_saw(kValues);
 
-  // Teeth: the same alias, public data, falls back to the vendor past the same failure.
+  // Teeth: the same alias, public data, goes to the vendor past the engine that cannot serve.
   TestResponse plain =
       post("/v1/chat/completions", chat_body("gone-first", {user("Say hello")}, false));
   EXPECT_EQ(plain.status, 200) << plain.body;
@@ -446,12 +456,20 @@ TEST_F(PolicyLocalEngine, EngineThatCannotLoadItsModelIsRefusedNotRerouted) {
   EXPECT_EQ(vendor_.request_count(), 1u);
 
   stop();
+  size_t tried = 0, refused = 0;
   for (const auto& row : ledger_->rows()) {
     if (row.rule != "restricted-local-only") continue;
-    EXPECT_EQ(row.backend, "local-gone");
     EXPECT_EQ(row.status, gateway::LedgerStatus::error);
     EXPECT_EQ(row.error_kind, "upstream_unavailable");
+    if (row.backend == "local-gone") {
+      ++tried;
+    } else {
+      EXPECT_EQ(row.backend, "");
+      ++refused;
+    }
   }
+  EXPECT_EQ(tried, 1u);
+  EXPECT_EQ(refused, 2 * placements().size());  // the other OpenAI ones and the Anthropic one
 }
 
 // Concurrent long requests to an engine with one running and one waiting slot: the engine

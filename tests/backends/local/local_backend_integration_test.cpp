@@ -462,6 +462,39 @@ TEST_F(LocalBackendTest, LazyModelThatCannotLoadIsUnavailableWithoutItsPath) {
   EXPECT_FALSE(backend->stats("stories"));
 }
 
+// After a failed load the backend is unavailable (the router leaves it out, refusing at
+// decision time) for retry_load_after; then it is tried again, and loads once the file is back.
+TEST_F(LocalBackendTest, FailedLoadPausesTheBackendThenRetries) {
+  const std::filesystem::path copy =
+      std::filesystem::temp_directory_path() /
+      ("sy-local-backend-retry-" + std::to_string(::getpid()) + ".gguf");
+  std::filesystem::copy_file(kStories, copy, std::filesystem::copy_options::overwrite_existing);
+  LocalModelSpec spec = stories_spec();
+  spec.path = copy;
+  spec.lazy = true;
+  spec.retry_load_after = std::chrono::milliseconds(200);
+  auto backend = make(spec);
+  EXPECT_TRUE(backend->available()) << "not tried yet";
+  std::filesystem::remove(copy);
+  Outcome failed;
+  run(*backend, ask("Hi", 4), false, failed);
+  ASSERT_TRUE(failed.wait());
+  ASSERT_FALSE(failed.result->has_value());
+  EXPECT_FALSE(backend->available()) << "paused after the failed load";
+  std::filesystem::copy_file(kStories, copy, std::filesystem::copy_options::overwrite_existing);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!backend->available() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(backend->available()) << "tried again after the pause";
+  Outcome served;
+  run(*backend, ask("Hi", 4), false, served);
+  ASSERT_TRUE(served.wait());
+  EXPECT_TRUE(served.result->has_value()) << served.error().message;
+  EXPECT_TRUE(backend->stats("stories"));
+  std::filesystem::remove(copy);
+}
+
 TEST_F(LocalBackendTest, MissingModelFileFailsAtConstructionNamingIt) {
   LocalModelSpec spec = stories_spec();
   spec.path = "/nonexistent/model.gguf";

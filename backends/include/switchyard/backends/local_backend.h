@@ -16,6 +16,7 @@
 // context_length_exceeded (400, code context_length_exceeded); a schema the grammar compiler
 // refuses, or a request a local model cannot take (images, audio), is invalid_request (400).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -44,6 +45,10 @@ struct LocalModelSpec {
   size_t max_running = 64;   // sequences batched at once
   size_t max_waiting = 256;  // queued requests beyond which requests get 503
   bool lazy = false;         // load on the first request instead of at start
+  // After a lazy load fails, the model is not tried again for this long: the backend reports
+  // itself unavailable meanwhile (when no other model of it can serve), so the router refuses
+  // at decision time, naming the rule, instead of failing each request at load.
+  std::chrono::milliseconds retry_load_after{10000};
 };
 
 struct LocalBackendOptions {
