@@ -35,7 +35,7 @@ std::string cost_extra(const ExchangeContext& ctx, const Candidate& served_by,
 void send_error(ResponseWriter& writer, const backends::Error& error, const ExchangeContext& ctx,
                 ExchangeSummary& summary,
                 const std::function<void(const ExchangeSummary&)>& on_done) {
-  ErrorReply reply = anthropic_error_reply(error, ctx.request_id);
+  ErrorReply reply = anthropic_error_reply(with_policy_note(error, ctx), ctx.request_id);
   add_policy_headers(reply, ctx);
   summary.http_status = reply.status;
   if (on_done) on_done(summary);

@@ -327,7 +327,8 @@ ExchangeContext ApiHandler::exchange_context(const LedgerRow& row,
       .day = std::chrono::floor<std::chrono::days>(
           std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(row.time_ms))),
       .started = started,
-      .policy_headers = decision_headers(decision)};
+      .policy_headers = decision_headers(decision),
+      .policy_note = policy_note(decision)};
 }
 
 std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(

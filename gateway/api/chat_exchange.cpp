@@ -74,7 +74,7 @@ class StreamState {
         settle(summary, ctx_, who_.model);
       }
       if (!started_) {
-        ErrorReply reply = openai_error_reply(result.error());
+        ErrorReply reply = openai_error_reply(with_policy_note(result.error(), ctx_));
         add_policy_headers(reply, ctx_);
         summary.http_status = reply.status;
         done();
@@ -222,6 +222,22 @@ Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
                              ctx.policy_headers);
 }
 
+backends::Error with_policy_note(backends::Error error, const ExchangeContext& ctx) {
+  using backends::ErrorKind;
+  switch (error.kind) {
+    case ErrorKind::upstream_unavailable:
+    case ErrorKind::upstream_error:
+    case ErrorKind::upstream_timeout:
+    case ErrorKind::overloaded:
+    case ErrorKind::rate_limited:
+      if (!ctx.policy_note.empty()) error.message += " (" + ctx.policy_note + ")";
+      break;
+    default:
+      break;
+  }
+  return error;
+}
+
 void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
   reply.headers.emplace_back("x-request-id", ctx.request_id);
   reply.headers.insert(reply.headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
@@ -261,7 +277,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
           summary.usage.prompt_tokens = prompt_tokens;
           settle(summary, ctx, "");
         }
-        ErrorReply reply = openai_error_reply(result.error());
+        ErrorReply reply = openai_error_reply(with_policy_note(result.error(), ctx));
         add_policy_headers(reply, ctx);
         summary.http_status = reply.status;
         if (on_done) on_done(summary);

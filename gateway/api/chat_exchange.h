@@ -37,7 +37,14 @@ struct ExchangeContext {
   std::chrono::steady_clock::time_point started{};
   // The policy decision's x-switchyard-rule/-sensitivity/-volume/-difficulty: on every response.
   Headers policy_headers;
+  // Which rules kept the other backends out ("" = none did): a failure of the allowed ones says
+  // so (with_policy_note), since the client sees no reroute it might have expected.
+  std::string policy_note;
 };
+
+// `error` with ctx.policy_note appended to its message when it is a backend's failure (down,
+// overloaded, timed out, 5xx, rate limited), not the client's own mistake.
+backends::Error with_policy_note(backends::Error error, const ExchangeContext& ctx);
 
 // What one exchange came to: for the ledger row and the access log.
 struct ExchangeSummary {

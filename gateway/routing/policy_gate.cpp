@@ -1,5 +1,6 @@
 #include "routing/policy_gate.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -130,6 +131,23 @@ backends::Headers unclassified_headers() {
     headers.emplace_back(name, "unclassified");
   }
   return headers;
+}
+
+std::string policy_note(const policies::Decision& decision) {
+  std::vector<std::string_view> rules;
+  for (const policies::ExcludedTarget& e : decision.excluded) {
+    if (!e.rule.empty() && std::find(rules.begin(), rules.end(), e.rule) == rules.end()) {
+      rules.push_back(e.rule);
+    }
+  }
+  if (rules.empty()) return "";
+  std::string note =
+      rules.size() == 1 ? "not rerouted: policy rule '" : "not rerouted: policy rules '";
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (i > 0) note += "', '";
+    note += rules[i];
+  }
+  return note + (rules.size() == 1 ? "' allows no other backend" : "' allow no other backend");
 }
 
 namespace {

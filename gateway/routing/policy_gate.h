@@ -66,6 +66,9 @@ backends::Headers decision_headers(const policies::Decision& decision);
 // key, a limit): the rule `none` and each class `unclassified`, so that every response of the
 // model endpoints carries them.
 backends::Headers unclassified_headers();
+// "not rerouted: policy rule 'r' allows no other backend" (rules named in decision order) when
+// the decision's rules left out some of the model's targets; "" when none did.
+std::string policy_note(const policies::Decision& decision);
 
 // The Decision as explain answers it: classes, findings (type, detector, path, span,
 // confidence: never the value), matched rules, constraints, candidates, excluded, the
