@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "switchyard/backends/pricing.h"
 
@@ -204,6 +205,7 @@ bool is_default(const SensitivityConfig& config) {
 }  // namespace
 
 void Router::plan_masking(Decision& d, const RouteRequest& request,
+                          const SensitivityClassifier& classifier,
                           std::span<const BackendView> backend_views) const {
   MaskDecision& mask = *d.mask;
   for (const RouteTarget& t : d.candidates) {
@@ -221,14 +223,14 @@ void Router::plan_masking(Decision& d, const RouteRequest& request,
   // The findings say whether there is anything to mask; the plan scans again for the values
   // (findings carry spans and paths, never values). A native body may hold members the parsed
   // view lacks, so it is always scanned.
-  const double min_confidence = classifier_->config().min_confidence;
+  const double min_confidence = classifier.config().min_confidence;
   const bool any = request.chat->native != nullptr ||
                    std::any_of(d.sensitivity.findings.begin(), d.sensitivity.findings.end(),
                                [&](const Finding& f) {
                                  return f.confidence >= min_confidence && mask.selection.selects(f);
                                });
   if (any) {
-    MaskPlanPtr plan = MaskPlan::build(*request.chat, *classifier_, mask.selection);
+    MaskPlanPtr plan = MaskPlan::build(*request.chat, classifier, mask.selection);
     if (!plan->empty()) mask.plan = std::move(plan);
   }
   if (!mask.plan) {
@@ -245,24 +247,99 @@ void Router::plan_masking(Decision& d, const RouteRequest& request,
                       "; restored in the answer");
 }
 
+namespace {
+
+// A classifier's refusal, at the line that declared the entry it refused when that is a custom
+// one. A tenant's config is the policy-wide lists followed by its own, so an index past the
+// policy-wide ones is the tenant's.
+std::string located(const SensitivityError& error, const Policy& policy,
+                    const TenantSensitivity* tenant) {
+  const SourceLocation* at = nullptr;
+  const CustomPattern* pattern = nullptr;
+  auto locate = [&](size_t index, size_t global_count,
+                    const std::vector<SourceLocation>& global_where,
+                    const std::vector<SourceLocation>* tenant_where) -> size_t {
+    if (index < global_count) {
+      if (index < global_where.size()) at = &global_where[index];
+      return index;
+    }
+    if (tenant_where && index - global_count < tenant_where->size()) {
+      at = &(*tenant_where)[index - global_count];
+    }
+    return index - global_count;
+  };
+  if (error.term_list) {
+    locate(*error.term_list, policy.sensitivity.term_lists.size(),
+           policy.sensitivity_where.term_lists, tenant ? &tenant->where.term_lists : nullptr);
+  }
+  if (error.pattern) {
+    const size_t global_count = policy.sensitivity.patterns.size();
+    const size_t i = locate(*error.pattern, global_count, policy.sensitivity_where.patterns,
+                            tenant ? &tenant->where.patterns : nullptr);
+    if (*error.pattern < global_count) {
+      pattern = &policy.sensitivity.patterns[i];
+    } else if (tenant && i < tenant->patterns.size()) {
+      pattern = &tenant->patterns[i];
+    }
+  }
+  std::string message = error.message;
+  if (pattern && !error.reason.empty()) {
+    // The index in the compiled set means nothing to the author: name it as they wrote it.
+    message = "vectorscan cannot compile custom pattern '" + pattern->name + "' (/" +
+              pattern->regex + "/): " + error.reason;
+  } else if ((at || tenant) && message.starts_with("sensitivity: ")) {
+    message.erase(0, std::string_view("sensitivity: ").size());  // the key path says so
+  }
+  if (tenant) message = "tenant \"" + tenant->tenant + "\": " + message;
+  if (at) return at->describe() + ": " + message;
+  if (tenant) return tenant->tenant_where.describe() + ": " + message;
+  return message;
+}
+
+}  // namespace
+
 std::expected<std::shared_ptr<Router>, std::string> Router::create(PolicyPtr policy) {
+  std::shared_ptr<const SensitivityClassifier> global;
   // The built-in detectors take a second or two to compile and never change: every router of
   // the process with the default sensitivity settings shares one immutable classifier.
   if (is_default(policy->sensitivity)) {
     static const auto shared = SensitivityClassifier::create(SensitivityConfig{});
     if (!shared) return std::unexpected(shared.error().message);
-    return std::make_shared<Router>(std::move(policy), *shared);
+    global = *shared;
+  } else {
+    auto classifier = SensitivityClassifier::create(policy->sensitivity);
+    if (!classifier) return std::unexpected(located(classifier.error(), *policy, nullptr));
+    global = std::move(*classifier);
   }
-  auto classifier = SensitivityClassifier::create(policy->sensitivity);
-  if (!classifier) return std::unexpected(classifier.error().message);
-  return std::make_shared<Router>(std::move(policy), std::move(*classifier));
+  // Tenants with lists of their own: the policy-wide lists, then theirs, in one database (one
+  // scan per string, as for everyone else). Compiled here, once, never per request.
+  TenantClassifiers tenants;
+  for (const TenantSensitivity& tenant : policy->tenant_sensitivity) {
+    SensitivityConfig config = policy->sensitivity;
+    config.term_lists.insert(config.term_lists.end(), tenant.term_lists.begin(),
+                             tenant.term_lists.end());
+    config.patterns.insert(config.patterns.end(), tenant.patterns.begin(), tenant.patterns.end());
+    auto classifier = SensitivityClassifier::create(std::move(config));
+    if (!classifier) return std::unexpected(located(classifier.error(), *policy, &tenant));
+    tenants.emplace(tenant.tenant, std::move(*classifier));
+  }
+  return std::make_shared<Router>(std::move(policy), std::move(global), std::move(tenants));
 }
 
-Router::Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> classifier)
+Router::Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> classifier,
+               TenantClassifiers tenant_classifiers)
     : policy_(std::move(policy)),
       classifier_(std::move(classifier)),
+      tenant_classifiers_(std::move(tenant_classifiers)),
       volume_(policy_->volume),
-      difficulty_(policy_->difficulty) {}
+      difficulty_(policy_->difficulty) {
+  for (const TenantSensitivity& tenant : policy_->tenant_sensitivity) {
+    if (!tenant_classifiers_.contains(tenant.tenant)) {
+      throw std::invalid_argument("Router: no classifier for tenant \"" + tenant.tenant +
+                                  "\", whose policy has term lists or patterns of its own");
+    }
+  }
+}
 
 backends::Result<Decision> Router::decide(const RouteRequest& request,
                                           std::span<const RouteTarget> targets,
@@ -277,7 +354,8 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
     if (label->empty()) sensitivity_context.header_label = " ";  // present but empty: invalid
   }
   if (request.tenant) sensitivity_context.tenant_floor = request.tenant->sensitivity_floor;
-  auto sensitivity = classifier_->classify_chat_request(*request.chat, sensitivity_context);
+  const SensitivityClassifier& classifier = classifier_for(request.tenant);
+  auto sensitivity = classifier.classify_chat_request(*request.chat, sensitivity_context);
   if (!sensitivity) {
     return backends::fail(backends::ErrorKind::invalid_request, sensitivity.error().message);
   }
@@ -452,7 +530,7 @@ backends::Result<Decision> Router::decide(const RouteRequest& request,
       for (const RouteTarget& t : d.candidates) names.push_back(t.backend + "/" + t.model);
       d.reasons.push_back("candidates in order: " + join_list(names));
     }
-    if (d.mask) plan_masking(d, request, backend_views);
+    if (d.mask) plan_masking(d, request, classifier, backend_views);
   }
   return d;
 }

@@ -605,6 +605,9 @@ policies::PolicyPtr parse_policies(const Reader& r, const YAML::Node& root, std:
   std::vector<std::string> names;
   for (const BackendConfig& b : config.backends) names.push_back(b.name);
   if (auto problem = policy->check_backend_names(names)) throw ConfigError(*problem);
+  std::vector<std::string> tenants;
+  for (const TenantConfig& t : config.tenants) tenants.push_back(t.name);
+  if (auto problem = policy->check_tenant_names(tenants)) throw ConfigError(*problem);
   return policy;
 }
 

@@ -388,13 +388,16 @@ SensitivityClassifier::create(SensitivityConfig config) {
   for (size_t l = 0; l < config.term_lists.size(); ++l) {
     const CustomTermList& list = config.term_lists[l];
     if (list.name.empty()) {
-      return std::unexpected(
-          SensitivityError{"sensitivity: term list #" + std::to_string(l) + " has no name"});
+      return std::unexpected(SensitivityError{
+          .message = "sensitivity: term list #" + std::to_string(l) + " has no name",
+          .term_list = l});
     }
     for (size_t t = 0; t < list.terms.size(); ++t) {
       if (list.terms[t].empty()) {
-        return std::unexpected(SensitivityError{"sensitivity: term list '" + list.name +
-                                                "': term #" + std::to_string(t) + " is empty"});
+        return std::unexpected(SensitivityError{.message = "sensitivity: term list '" + list.name +
+                                                           "': term #" + std::to_string(t) +
+                                                           " is empty",
+                                                .term_list = l});
       }
       specs.push_back({term_pattern(list.terms[t]), !list.case_sensitive});
       patterns->main_ids.push_back(static_cast<unsigned>(patterns->sources.size()));
@@ -405,8 +408,12 @@ SensitivityClassifier::create(SensitivityConfig config) {
     const CustomPattern& pattern = config.patterns[p];
     std::string label =
         "sensitivity: custom pattern '" + pattern.name + "' (#" + std::to_string(p) + ")";
-    if (pattern.name.empty()) return std::unexpected(SensitivityError{label + " has no name"});
-    if (pattern.regex.empty()) return std::unexpected(SensitivityError{label + " is empty"});
+    if (pattern.name.empty()) {
+      return std::unexpected(SensitivityError{.message = label + " has no name", .pattern = p});
+    }
+    if (pattern.regex.empty()) {
+      return std::unexpected(SensitivityError{.message = label + " is empty", .pattern = p});
+    }
     specs.push_back({pattern.regex, pattern.case_insensitive});
     patterns->main_ids.push_back(static_cast<unsigned>(patterns->sources.size()));
     patterns->sources.push_back({PatternSource::Kind::pattern, p});
@@ -414,6 +421,7 @@ SensitivityClassifier::create(SensitivityConfig config) {
   auto database = ScanDatabase::compile(specs);
   if (!database) {
     const auto& failure = database.error();
+    SensitivityError error{.reason = failure.message};
     std::string message = "sensitivity: vectorscan cannot compile ";
     if (failure.index >= 0 && static_cast<size_t>(failure.index) < patterns->main_ids.size()) {
       const PatternSource& source =
@@ -423,9 +431,11 @@ SensitivityClassifier::create(SensitivityConfig config) {
           message += "custom pattern '" + config.patterns[source.index].name + "' (#" +
                      std::to_string(source.index) + ", /" + config.patterns[source.index].regex +
                      "/)";
+          error.pattern = source.index;
           break;
         case PatternSource::Kind::term_list:
           message += "a term of list '" + config.term_lists[source.index].name + "'";
+          error.term_list = source.index;
           break;
         case PatternSource::Kind::builtin:
           message += "built-in detector '" + std::string(builtins[source.index].name) + "'";
@@ -444,7 +454,8 @@ SensitivityClassifier::create(SensitivityConfig config) {
       }
       message += "the pattern set";
     }
-    return std::unexpected(SensitivityError{message + ": " + failure.message});
+    error.message = message + ": " + failure.message;
+    return std::unexpected(std::move(error));
   }
   patterns->database = std::move(*database);
   patterns->rescan.resize(builtins.size());

@@ -64,4 +64,13 @@ std::optional<std::string> Policy::check_backend_names(std::span<const std::stri
   return std::nullopt;
 }
 
+std::optional<std::string> Policy::check_tenant_names(std::span<const std::string> known) const {
+  for (const TenantSensitivity& t : tenant_sensitivity) {
+    if (std::find(known.begin(), known.end(), t.tenant) == known.end()) {
+      return t.tenant_where.describe() + ": names undefined tenant \"" + t.tenant + "\"";
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace sy::policies

@@ -308,9 +308,76 @@ Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path
   return rule;
 }
 
+// `terms:` and `patterns:` lists (policy-wide or a tenant's): appended with where each was.
+void parse_term_lists(const Reader& r, const YAML::Node& n, const std::string& p,
+                      std::vector<CustomTermList>& lists, std::vector<SourceLocation>& where) {
+  if (!n.IsSequence()) r.fail(n, p, "must be a list");
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string q = index(p, i);
+    r.expect_map(n[i], q, {"name", "terms", "level", "case_sensitive"});
+    CustomTermList list;
+    if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
+    list.name = r.non_empty(n[i]["name"], join(q, "name"));
+    if (!n[i]["terms"].IsDefined()) r.fail(n[i], q, "missing required key \"terms\"");
+    list.terms = r.one_or_many(n[i]["terms"], join(q, "terms"));
+    optional(n[i], q, "level",
+             [&](const YAML::Node& m, const std::string& s) { list.level = r.level(m, s); });
+    optional(n[i], q, "case_sensitive", [&](const YAML::Node& m, const std::string& s) {
+      list.case_sensitive = r.boolean(m, s);
+    });
+    lists.push_back(std::move(list));
+    where.push_back(r.where(n[i], q));
+  }
+}
+
+void parse_patterns(const Reader& r, const YAML::Node& n, const std::string& p,
+                    std::vector<CustomPattern>& patterns, std::vector<SourceLocation>& where) {
+  if (!n.IsSequence()) r.fail(n, p, "must be a list");
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string q = index(p, i);
+    r.expect_map(n[i], q, {"name", "regex", "level", "case_insensitive"});
+    CustomPattern pattern;
+    if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
+    pattern.name = r.non_empty(n[i]["name"], join(q, "name"));
+    if (!n[i]["regex"].IsDefined()) r.fail(n[i], q, "missing required key \"regex\"");
+    pattern.regex = r.non_empty(n[i]["regex"], join(q, "regex"));
+    optional(n[i], q, "level",
+             [&](const YAML::Node& m, const std::string& s) { pattern.level = r.level(m, s); });
+    optional(n[i], q, "case_insensitive", [&](const YAML::Node& m, const std::string& s) {
+      pattern.case_insensitive = r.boolean(m, s);
+    });
+    patterns.push_back(std::move(pattern));
+    where.push_back(r.where(n[i], q));
+  }
+}
+
+// `tenants: {acme: {terms: [...], patterns: [...]}}`: each tenant's own lists.
+void parse_tenant_sensitivity(const Reader& r, const YAML::Node& node, const std::string& path,
+                              std::vector<TenantSensitivity>& tenants) {
+  r.expect_free_map(node, path);
+  for (const auto& entry : node) {
+    TenantSensitivity tenant;
+    tenant.tenant = entry.first.Scalar();
+    const std::string p = join(path, tenant.tenant);
+    tenant.tenant_where = r.where(entry.first, p);
+    r.expect_map(entry.second, p, {"terms", "patterns"});
+    optional(entry.second, p, "terms", [&](const YAML::Node& n, const std::string& q) {
+      parse_term_lists(r, n, q, tenant.term_lists, tenant.where.term_lists);
+    });
+    optional(entry.second, p, "patterns", [&](const YAML::Node& n, const std::string& q) {
+      parse_patterns(r, n, q, tenant.patterns, tenant.where.patterns);
+    });
+    if (tenant.term_lists.empty() && tenant.patterns.empty()) {
+      r.fail(entry.second, p, "needs terms or patterns");
+    }
+    tenants.push_back(std::move(tenant));
+  }
+}
+
 void parse_sensitivity(const Reader& r, const YAML::Node& node, const std::string& path,
-                       SensitivityConfig& config) {
-  r.expect_map(node, path, {"levels", "min_confidence", "terms", "patterns"});
+                       Policy& policy) {
+  SensitivityConfig& config = policy.sensitivity;
+  r.expect_map(node, path, {"levels", "min_confidence", "terms", "patterns", "tenants"});
   optional(node, path, "levels", [&](const YAML::Node& n, const std::string& p) {
     r.expect_free_map(n, p);
     for (const auto& entry : n) {
@@ -324,40 +391,13 @@ void parse_sensitivity(const Reader& r, const YAML::Node& node, const std::strin
     config.min_confidence = r.fraction(n, p);
   });
   optional(node, path, "terms", [&](const YAML::Node& n, const std::string& p) {
-    if (!n.IsSequence()) r.fail(n, p, "must be a list");
-    for (size_t i = 0; i < n.size(); ++i) {
-      const std::string q = index(p, i);
-      r.expect_map(n[i], q, {"name", "terms", "level", "case_sensitive"});
-      CustomTermList list;
-      if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
-      list.name = r.non_empty(n[i]["name"], join(q, "name"));
-      if (!n[i]["terms"].IsDefined()) r.fail(n[i], q, "missing required key \"terms\"");
-      list.terms = r.one_or_many(n[i]["terms"], join(q, "terms"));
-      optional(n[i], q, "level",
-               [&](const YAML::Node& m, const std::string& s) { list.level = r.level(m, s); });
-      optional(n[i], q, "case_sensitive", [&](const YAML::Node& m, const std::string& s) {
-        list.case_sensitive = r.boolean(m, s);
-      });
-      config.term_lists.push_back(std::move(list));
-    }
+    parse_term_lists(r, n, p, config.term_lists, policy.sensitivity_where.term_lists);
   });
   optional(node, path, "patterns", [&](const YAML::Node& n, const std::string& p) {
-    if (!n.IsSequence()) r.fail(n, p, "must be a list");
-    for (size_t i = 0; i < n.size(); ++i) {
-      const std::string q = index(p, i);
-      r.expect_map(n[i], q, {"name", "regex", "level", "case_insensitive"});
-      CustomPattern pattern;
-      if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
-      pattern.name = r.non_empty(n[i]["name"], join(q, "name"));
-      if (!n[i]["regex"].IsDefined()) r.fail(n[i], q, "missing required key \"regex\"");
-      pattern.regex = r.non_empty(n[i]["regex"], join(q, "regex"));
-      optional(n[i], q, "level",
-               [&](const YAML::Node& m, const std::string& s) { pattern.level = r.level(m, s); });
-      optional(n[i], q, "case_insensitive", [&](const YAML::Node& m, const std::string& s) {
-        pattern.case_insensitive = r.boolean(m, s);
-      });
-      config.patterns.push_back(std::move(pattern));
-    }
+    parse_patterns(r, n, p, config.patterns, policy.sensitivity_where.patterns);
+  });
+  optional(node, path, "tenants", [&](const YAML::Node& n, const std::string& p) {
+    parse_tenant_sensitivity(r, n, p, policy.tenant_sensitivity);
   });
 }
 
@@ -426,9 +466,8 @@ Policy parse_policy(const Reader& r, const YAML::Node& node, const std::string& 
   policy.source = std::move(source);
   if (!node.IsDefined() || node.IsNull()) return policy;
   r.expect_map(node, path, {"rules", "sensitivity", "volume", "difficulty"});
-  optional(node, path, "sensitivity", [&](const YAML::Node& n, const std::string& p) {
-    parse_sensitivity(r, n, p, policy.sensitivity);
-  });
+  optional(node, path, "sensitivity",
+           [&](const YAML::Node& n, const std::string& p) { parse_sensitivity(r, n, p, policy); });
   optional(node, path, "volume", [&](const YAML::Node& n, const std::string& p) {
     parse_volume(r, n, p, policy.volume);
   });

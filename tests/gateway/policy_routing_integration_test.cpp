@@ -39,8 +39,25 @@ using nlohmann::json;
 
 constexpr char kAcmeKey[] = "sy-acme-client-key";      // tenant acme, residency us
 constexpr char kGlobexKey[] = "sy-globex-client-key";  // tenant globex, residency eu
+constexpr char kHooliKey[] = "sy-hooli-client-key";    // tenant hooli, residency us
 
 constexpr char kPolicy[] = R"(
+rules:
+  - name: restricted-local-only
+    when: {sensitivity: {at_least: restricted}}
+    require: {kind: local}
+  - name: eu-residency
+    when: {tenant: {residency: eu}}
+    require: {regions: [eu, local]}
+)";
+
+// kPolicy plus acme's own customer list: restricted for acme's requests only.
+constexpr char kTenantTermsPolicy[] = R"(
+sensitivity:
+  tenants:
+    acme:
+      terms:
+        - {name: acme-customers, terms: [Initech], level: restricted}
 rules:
   - name: restricted-local-only
     when: {sensitivity: {at_least: restricted}}
@@ -69,7 +86,7 @@ class PolicyRouting : public ::testing::Test {
   void SetUp() override { build(); }
 
   // `local_attempts`: retries on the local backend (the first attempt included).
-  void build(int local_attempts = 1) {
+  void build(int local_attempts = 1, const char* policy = kPolicy) {
     gateway_.reset();
     auto config = std::make_shared<gateway::GatewayConfig>();
     config->backends.push_back(fake_backend("vendor", "openai", vendor_, Vendor::openai, "sk-v"));
@@ -94,11 +111,14 @@ class PolicyRouting : public ::testing::Test {
     config->models.push_back({"chat-down", {{"vendor", "gpt-4o"}, {"local-down", "llama"}}});
     config->tenants.push_back({.name = "acme", .residency = "us"});
     config->tenants.push_back({.name = "globex", .residency = "eu"});
+    config->tenants.push_back({.name = "hooli", .residency = "us"});
     config->keys.push_back(
         {.id = "acme", .sha256_hex = gateway::sha256_hex(kAcmeKey), .tenant = "acme"});
     config->keys.push_back(
         {.id = "globex", .sha256_hex = gateway::sha256_hex(kGlobexKey), .tenant = "globex"});
-    config->policy = policies::load_policy_string(kPolicy, "policy.yaml");
+    config->keys.push_back(
+        {.id = "hooli", .sha256_hex = gateway::sha256_hex(kHooliKey), .tenant = "hooli"});
+    config->policy = policies::load_policy_string(policy, "policy.yaml");
     config->limits.max_body_bytes = 4 * 1024 * 1024;
     config->limits.io_threads = 2;
     config->limits.drain_timeout = std::chrono::milliseconds(1000);
@@ -405,6 +425,60 @@ TEST_F(PolicyRouting, ExplainAnswersTheDecisionWithoutCallingABackend) {
   ASSERT_EQ(in_key.status, 200) << in_key.body;
   EXPECT_EQ(in_key.body.find("4111111111111111"), std::string::npos) << in_key.body;
   EXPECT_EQ(json::parse(in_key.body)["sensitivity"]["level"], "restricted");
+}
+
+// acme's customer name is restricted for acme alone: acme's request stays local (also when
+// local fails and the alias would fall back to the vendor), while hooli's identical request is
+// public and goes to the vendor. Explain shows acme's finding, without the name.
+TEST_F(PolicyRouting, ATenantsRestrictedTermNeverReachesTheVendorForThatTenant) {
+  build(1, kTenantTermsPolicy);
+  const std::string text = "Prepare the Initech renewal quote";
+  for (bool stream : {false, true}) {
+    SCOPED_TRACE(stream ? "streaming" : "buffered");
+    json body = {{"model", "chat"},
+                 {"stream", stream},
+                 {"messages", {{{"role", "user"}, {"content", text}}}}};
+    TestResponse r = post("/v1/chat/completions", body.dump(), kAcmeKey);
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-backend"), "local");
+    EXPECT_EQ(r.header("x-switchyard-rule"), "restricted-local-only");
+    EXPECT_EQ(r.header("x-switchyard-sensitivity"), "restricted");
+    // Local first and failing: not fallen back to the vendor.
+    local_.push_script(Script{.fault = Fault::status, .status = 503});
+    body["model"] = "local-first";
+    TestResponse failed = post("/v1/chat/completions", body.dump(), kAcmeKey);
+    EXPECT_GE(failed.status, 500) << failed.body;
+    EXPECT_EQ(failed.header("x-switchyard-sensitivity"), "restricted");
+  }
+  EXPECT_EQ(vendor_.request_count(), 0u);
+  expect_vendor_never_saw({"Initech", "initech", "INITECH"});
+
+  json explain = {{"model", "chat"}, {"messages", {{{"role", "user"}, {"content", text}}}}};
+  TestResponse acme = post("/v1/route/explain", explain.dump(), kAcmeKey);
+  ASSERT_EQ(acme.status, 200) << acme.body;
+  EXPECT_EQ(acme.body.find("Initech"), std::string::npos) << "explain must not echo values";
+  json d = json::parse(acme.body);
+  EXPECT_EQ(d["sensitivity"]["level"], "restricted");
+  ASSERT_EQ(d["findings"].size(), 1u) << d["findings"];
+  EXPECT_EQ(d["findings"][0]["type"], "custom_term");
+  EXPECT_EQ(d["findings"][0]["detector"], "acme-customers");
+  EXPECT_EQ(d["findings"][0]["path"], "/messages/0/content");
+  EXPECT_EQ(d["findings"][0]["begin"], 12);
+  EXPECT_EQ(d["findings"][0]["end"], 19);
+  EXPECT_EQ(d["candidates"], json::parse(R"([{"backend": "local", "model": "llama"}])"));
+  TestResponse hooli_explain = post("/v1/route/explain", explain.dump(), kHooliKey);
+  ASSERT_EQ(hooli_explain.status, 200) << hooli_explain.body;
+  EXPECT_TRUE(json::parse(hooli_explain.body)["findings"].empty()) << hooli_explain.body;
+  EXPECT_EQ(vendor_.request_count(), 0u);  // explain calls no backend
+
+  // Another tenant's identical request is public and allowed to the vendor.
+  TestResponse hooli = post("/v1/chat/completions", explain.dump(), kHooliKey);
+  EXPECT_EQ(hooli.status, 200) << hooli.body;
+  EXPECT_EQ(hooli.header("x-switchyard-backend"), "vendor");
+  EXPECT_EQ(hooli.header("x-switchyard-sensitivity"), "public");
+  EXPECT_EQ(hooli.header("x-switchyard-rule"), "none");
+  ASSERT_EQ(vendor_.request_count(), 1u);
+  EXPECT_NE(vendor_.requests()[0].body.find("Initech"), std::string::npos);
 }
 
 TEST_F(PolicyRouting, HostileInputGetsABoundedClearAnswer) {

@@ -60,6 +60,28 @@ TEST(RouteCommand, ExplainsOfflineFromAnExampleConfig) {
   EXPECT_EQ(d["verdict"], "deny");
   EXPECT_EQ(d["refusal"]["status"], 403);
 
+  // globex's customer names are restricted for globex alone (sensitivity.tenants.globex).
+  const std::string customer =
+      write_request(dir, "customer.json",
+                    {{"model", "smart"},
+                     {"messages", {{{"role", "user"}, {"content", "Quote for Umbrella Corp"}}}}});
+  r = run_process({switchyard_binary(), "route", "--explain", customer, "--config", kExample,
+                   "--tenant", "globex"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  d = json::parse(r.out);
+  EXPECT_EQ(d["sensitivity"]["level"], "restricted");
+  EXPECT_EQ(d["findings"][0]["detector"], "globex-customers");
+  EXPECT_EQ(d["candidates"], json::parse(R"([{"backend":"local",
+                                              "model":"llama-3.1-70b-instruct"}])"));
+  EXPECT_EQ(r.out.find("Umbrella"), std::string::npos);
+  r = run_process({switchyard_binary(), "route", "--explain", customer, "--config", kExample,
+                   "--tenant", "initech"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  d = json::parse(r.out);
+  EXPECT_EQ(d["sensitivity"]["level"], "public");
+  EXPECT_TRUE(d["findings"].empty());
+  EXPECT_EQ(d["candidates"][0]["backend"], "openai");
+
   r = run_process({switchyard_binary(), "route", "--explain", (dir.path() / "nope.json").string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot open"), std::string::npos) << r.err;

@@ -80,6 +80,26 @@ TEST(PolicyConfig, ErrorsAreLocatedInTheConfigFile) {
             "missing-policy.yaml: cannot open the policy file");
 }
 
+// sensitivity.tenants names tenants of this config: a misspelt one is a located error, since
+// the real tenant would silently go without its terms.
+TEST(PolicyConfig, TenantTermListsNameConfiguredTenants) {
+  const std::string tenants = std::string(kBackends) +
+                              "tenants:\n"
+                              "  - name: acme\n"
+                              "keys:\n"
+                              "  - {id: a, tenant: acme, key: '${ACME_API_KEY}'}\n"
+                              "policies:\n"
+                              "  sensitivity:\n"
+                              "    tenants:\n";
+  ConfigPtr config =
+      load_config_string(tenants + "      acme: {terms: [{name: customers, terms: [Initech]}]}\n",
+                         "test.yaml", test_env());
+  ASSERT_EQ(config->policy->tenant_sensitivity.size(), 1u);
+  EXPECT_EQ(config->policy->tenant_sensitivity[0].where.term_lists[0].line, 11);
+  EXPECT_EQ(load_error(tenants + "      acne: {terms: [{name: customers, terms: [Initech]}]}\n"),
+            "test.yaml:11:7: policies.sensitivity.tenants.acne: names undefined tenant \"acne\"");
+}
+
 TEST(PolicyConfig, EveryShippedExampleLoadsIntoARouter) {
   const auto dir = std::filesystem::path(SWITCHYARD_SOURCE_DIR) / "examples/policies";
   size_t configs = 0;

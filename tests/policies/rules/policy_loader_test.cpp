@@ -243,6 +243,93 @@ TEST(PolicyLoader, UnknownBackendNamesAreLocated) {
   EXPECT_EQ(policy->check_backend_names(known), std::nullopt);
 }
 
+// `sensitivity.tenants.<name>`: a tenant's own term lists and patterns, read like the
+// policy-wide ones and located line by line (the router names these lines when vectorscan
+// refuses a pattern).
+TEST(PolicyLoader, ReadsTenantTermListsAndPatterns) {
+  PolicyPtr policy = load_policy_string(R"(sensitivity:
+  terms:
+    - {name: code-names, terms: [Bluebird]}
+  tenants:
+    acme:
+      terms:
+        - {name: customers, terms: [Initech, Umbrella Corp], level: restricted}
+        - {name: people, terms: Milton, case_sensitive: true}
+      patterns:
+        - {name: contract, regex: "ACME-[0-9]{5}", level: internal, case_insensitive: true}
+    globex:
+      patterns:
+        - {name: ticket, regex: "GX-[0-9]+"}
+)",
+                                        "policy.yaml");
+  ASSERT_EQ(policy->sensitivity.term_lists.size(), 1u);  // the policy-wide list stays apart
+  EXPECT_EQ(policy->sensitivity_where.term_lists[0].line, 3);
+  ASSERT_EQ(policy->tenant_sensitivity.size(), 2u);
+  const TenantSensitivity& acme = policy->tenant_sensitivity[0];
+  EXPECT_EQ(acme.tenant, "acme");
+  EXPECT_EQ(acme.tenant_where.line, 5);
+  EXPECT_EQ(acme.tenant_where.path, "sensitivity.tenants.acme");
+  ASSERT_EQ(acme.term_lists.size(), 2u);
+  EXPECT_EQ(acme.term_lists[0].terms, (std::vector<std::string>{"Initech", "Umbrella Corp"}));
+  EXPECT_EQ(acme.term_lists[0].level, SensitivityLevel::restricted);
+  EXPECT_EQ(acme.term_lists[1].terms, std::vector<std::string>{"Milton"});
+  EXPECT_TRUE(acme.term_lists[1].case_sensitive);
+  ASSERT_EQ(acme.where.term_lists.size(), 2u);
+  EXPECT_EQ(acme.where.term_lists[1].line, 8);
+  EXPECT_EQ(acme.where.term_lists[1].path, "sensitivity.tenants.acme.terms[1]");
+  ASSERT_EQ(acme.patterns.size(), 1u);
+  EXPECT_EQ(acme.patterns[0].regex, "ACME-[0-9]{5}");
+  EXPECT_EQ(acme.patterns[0].level, SensitivityLevel::internal);
+  EXPECT_TRUE(acme.patterns[0].case_insensitive);
+  EXPECT_EQ(acme.where.patterns[0].line, 10);
+  const TenantSensitivity& globex = policy->tenant_sensitivity[1];
+  EXPECT_EQ(globex.tenant, "globex");
+  EXPECT_TRUE(globex.term_lists.empty());
+  ASSERT_EQ(globex.patterns.size(), 1u);
+  EXPECT_EQ(globex.patterns[0].level, SensitivityLevel::confidential);  // the default
+
+  // Inside the gateway config, paths and lines are the config's.
+  PolicyPtr inline_policy = load_policy_string(
+      "listen: 127.0.0.1:0\npolicies:\n  sensitivity:\n    tenants:\n      acme:\n"
+      "        terms: [{name: c, terms: [Initech]}]\n",
+      "switchyard.yaml", "policies");
+  ASSERT_EQ(inline_policy->tenant_sensitivity.size(), 1u);
+  EXPECT_EQ(inline_policy->tenant_sensitivity[0].where.term_lists[0].path,
+            "policies.sensitivity.tenants.acme.terms[0]");
+  EXPECT_EQ(inline_policy->tenant_sensitivity[0].where.term_lists[0].line, 6);
+}
+
+TEST(PolicyLoader, TenantListMistakesAreLocated) {
+  EXPECT_EQ(load_error("sensitivity:\n  tenants: [acme]\n"),
+            "policy.yaml:2:12: sensitivity.tenants: must be a mapping");
+  EXPECT_EQ(load_error("sensitivity:\n  tenants:\n    acme: {}\n"),
+            "policy.yaml:3:11: sensitivity.tenants.acme: needs terms or patterns");
+  EXPECT_EQ(load_error("sensitivity:\n  tenants:\n    acme: {term: []}\n"),
+            "policy.yaml:3:12: sensitivity.tenants.acme.term: unknown key (did you mean "
+            "\"terms\"?)");
+  EXPECT_EQ(load_error("sensitivity:\n  tenants:\n    acme:\n      patterns:\n"
+                       "        - {name: p}\n"),
+            "policy.yaml:5:11: sensitivity.tenants.acme.patterns[0]: missing required key "
+            "\"regex\"");
+  EXPECT_EQ(load_error("sensitivity:\n  tenants:\n    acme:\n      terms:\n"
+                       "        - {name: c, terms: [Initech], level: secret}\n"),
+            "policy.yaml:5:46: sensitivity.tenants.acme.terms[0].level: unknown level "
+            "\"secret\" (one of public, internal, confidential, restricted)");
+}
+
+// A tenant the gateway does not define would silently leave the real one without its terms.
+TEST(PolicyLoader, UnknownTenantNamesAreLocated) {
+  PolicyPtr policy = load_policy_string(
+      "sensitivity:\n  tenants:\n    acme: {terms: [{name: c, terms: [x]}]}\n"
+      "    acmee: {terms: [{name: c, terms: [x]}]}\n",
+      "p.yaml");
+  std::vector<std::string> known = {"acme", "globex"};
+  EXPECT_EQ(policy->check_tenant_names(known),
+            "p.yaml:4:5: sensitivity.tenants.acmee: names undefined tenant \"acmee\"");
+  known.push_back("acmee");
+  EXPECT_EQ(policy->check_tenant_names(known), std::nullopt);
+}
+
 TEST(PolicyLoader, MissingFileSaysSo) {
   try {
     load_policy_file("/nonexistent/policy.yaml");

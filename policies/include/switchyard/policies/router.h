@@ -2,8 +2,9 @@
 // Router: a request plus its tenant -> a Decision, before any backend is called.
 //
 // 1. Classify: sensitivity (every string that would leave, the declared label raising only,
-//    the tenant's floor; unscannable parts are findings), volume and difficulty (a logistic
-//    score over cheap features with each feature's contribution, weights from the policy).
+//    the tenant's floor; unscannable parts are findings; the policy-wide term lists and
+//    patterns plus the tenant's own), volume and difficulty (a logistic score over cheap
+//    features with each feature's contribution, weights from the policy).
 // 2. Match rules (policy.h). A matching `deny` refuses (403). The `require` of every matching
 //    rule is intersected into one set of hard constraints; a target (backend, model) of the
 //    requested model survives only if it satisfies all of them. Nothing relaxes them later:
@@ -20,6 +21,8 @@
 // Thread-safe: decide() may run on every I/O thread at once (the volume window is locked).
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -136,11 +139,22 @@ struct Decision {
 };
 std::string_view to_string(Decision::Verdict verdict);
 
+// A tenant's own classifier (the policy-wide term lists and patterns plus its own), by name.
+using TenantClassifiers =
+    std::map<std::string, std::shared_ptr<const SensitivityClassifier>, std::less<>>;
+
 class Router {
  public:
-  // Compiles the policy's sensitivity detectors (about a second: build once and share).
+  // Compiles the policy's sensitivity detectors (about a second: build once and share), and
+  // one classifier more for each tenant with its own term lists or patterns (the others share
+  // the policy-wide one). Errors are located: "policy.yaml:9:11:
+  // sensitivity.tenants.acme.patterns[0]: tenant "acme": vectorscan cannot compile custom
+  // pattern 'x' (/a(?=b)/): ...".
   static std::expected<std::shared_ptr<Router>, std::string> create(PolicyPtr policy);
-  Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> classifier);
+  // `tenant_classifiers` must hold one for every tenant of policy->tenant_sensitivity
+  // (std::invalid_argument otherwise: its terms would silently not apply).
+  Router(PolicyPtr policy, std::shared_ptr<const SensitivityClassifier> classifier,
+         TenantClassifiers tenant_classifiers = {});
 
   // `targets`: what the requested model resolves to, in its configured order. `backends`:
   // every backend a target may name. `count` = record the request in its tenant's volume
@@ -151,14 +165,23 @@ class Router {
                                     std::span<const BackendView> backends, bool count = true);
 
   const Policy& policy() const { return *policy_; }
+  // The policy-wide classifier (anonymous requests, tenants without lists of their own).
   const SensitivityClassifier& classifier() const { return *classifier_; }
+  // The classifier that scans `tenant`'s requests (null = anonymous).
+  const SensitivityClassifier& classifier_for(const TenantProfile* tenant) const {
+    if (tenant_classifiers_.empty() || tenant == nullptr) return *classifier_;
+    auto it = tenant_classifiers_.find(tenant->name);
+    return it == tenant_classifiers_.end() ? *classifier_ : *it->second;
+  }
 
  private:
   void plan_masking(Decision& d, const RouteRequest& request,
+                    const SensitivityClassifier& classifier,
                     std::span<const BackendView> backend_views) const;
 
   PolicyPtr policy_;
   std::shared_ptr<const SensitivityClassifier> classifier_;
+  TenantClassifiers tenant_classifiers_;  // empty unless a tenant has lists of its own
   VolumeClassifier volume_;
   DifficultyClassifier difficulty_;
 };

@@ -95,6 +95,11 @@ struct SensitivityConfig {
 
 struct SensitivityError {
   std::string message;
+  // SensitivityClassifier::create: the config entry at fault, when it is a custom one (so that
+  // a loader can name the line it was declared on), and vectorscan's own words for it.
+  std::optional<size_t> term_list;
+  std::optional<size_t> pattern;
+  std::string reason;
 };
 
 }  // namespace sy::policies

@@ -119,10 +119,30 @@ struct VolumeConfig {
   uint64_t template_prefix_bytes = 128;
 };
 
+// Where each custom term list and pattern was declared, index for index with the lists they
+// locate (errors found when the classifier is compiled name these lines).
+struct CustomListLocations {
+  std::vector<SourceLocation> term_lists;
+  std::vector<SourceLocation> patterns;
+};
+
+// A tenant's own term lists and patterns (`sensitivity.tenants.<name>`): scanned for that
+// tenant's requests only, in addition to the policy-wide ones. The router compiles one
+// classifier per tenant that has any, once, at load.
+struct TenantSensitivity {
+  std::string tenant;
+  std::vector<CustomTermList> term_lists;
+  std::vector<CustomPattern> patterns;
+  CustomListLocations where;
+  SourceLocation tenant_where;  // the `<name>:` key
+};
+
 struct Policy {
-  std::string source;       // the file it came from ("" = built in)
-  std::vector<Rule> rules;  // in file order
-  SensitivityConfig sensitivity;
+  std::string source;                     // the file it came from ("" = built in)
+  std::vector<Rule> rules;                // in file order
+  SensitivityConfig sensitivity;          // policy-wide: every request, whatever its tenant
+  CustomListLocations sensitivity_where;  // of sensitivity.term_lists and .patterns
+  std::vector<TenantSensitivity> tenant_sensitivity;  // in file order, one entry per tenant
   VolumeConfig volume;
   DifficultyConfig difficulty = DifficultyConfig::defaults();
 
@@ -130,6 +150,9 @@ struct Policy {
   // ("policy.yaml:12:9: rules[2].prefer.backends[0]: names undefined backend \"x\""); nullopt
   // when every name is known.
   std::optional<std::string> check_backend_names(std::span<const std::string> known) const;
+  // The same for tenants named under sensitivity.tenants: a misspelt tenant would silently
+  // leave the real one without its terms.
+  std::optional<std::string> check_tenant_names(std::span<const std::string> known) const;
 };
 
 using PolicyPtr = std::shared_ptr<const Policy>;

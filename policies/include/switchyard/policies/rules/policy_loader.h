@@ -7,7 +7,9 @@
 // The document (or, with `section`, the value of that top-level key — `policies:` of the
 // switchyard config) has the keys:
 //   rules:        a list of {name, when, require, prefer, transform, deny}
-//   sensitivity:  {levels: {finding_type: level}, min_confidence, terms: [...], patterns: [...]}
+//   sensitivity:  {levels: {finding_type: level}, min_confidence, terms: [...], patterns: [...],
+//                  tenants: {<tenant>: {terms: [...], patterns: [...]}}}
+//                 (a tenant's own lists, scanned for its requests only, besides the others)
 //   volume:       {window_ms, bulk_requests_per_window, bulk_tokens_per_window}
 //   difficulty:   {bias, weights: {feature: weight}, thresholds: {medium, hard}}
 // A rule's `when` may test `difficulty: hard` (or a list of classes). `transform` is `mask_pii`
