@@ -123,6 +123,10 @@ class LocalChatCall final : public ChatCall, public std::enable_shared_from_this
       prepared->sequence.constraint = (*grammar)->start();
     }
 
+    if (slot_->spec().request_timeout.count() > 0) {
+      prepared->sequence.deadline =
+          std::chrono::steady_clock::now() + slot_->spec().request_timeout;
+    }
     // The engine calls these on its step thread: copy and hop onto the strand.
     engine::SequenceCallbacks callbacks;
     callbacks.on_token = [self = shared_from_this()](const engine::GeneratedToken& token) {

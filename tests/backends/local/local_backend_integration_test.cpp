@@ -214,6 +214,25 @@ TEST_F(LocalBackendTest, CancelMidStreamFreesTheSequenceAndItsBlocks) {
   call->cancel();  // idempotent
 }
 
+// A request past its model's request_timeout ends at the engine's next step: upstream_timeout,
+// the sequence and its blocks freed, streaming (after tokens went out) or not.
+TEST_F(LocalBackendTest, RequestTimeoutEndsTheSequenceAndFreesItsBlocks) {
+  LocalModelSpec spec = stories_spec();
+  spec.request_timeout = std::chrono::milliseconds(20);
+  auto backend = make(spec);
+  for (bool stream : {false, true}) {
+    SCOPED_TRACE(stream ? "streaming" : "buffered");
+    ChatRequest request = ask("Once upon a time", 100000);
+    request.stop.clear();
+    Outcome out;
+    run(*backend, request, stream, out);
+    ASSERT_TRUE(out.wait());
+    ASSERT_FALSE(out.result->has_value());
+    EXPECT_EQ(out.error().kind, ErrorKind::upstream_timeout) << out.error().message;
+    EXPECT_TRUE(engine_idle(*backend));
+  }
+}
+
 TEST_F(LocalBackendTest, FullQueueIsOverloadedWithRetryAfter) {
   LocalModelSpec spec = stories_spec();
   spec.max_running = 1;

@@ -47,6 +47,7 @@ TEST(LocalBackendConfig, LoadsModelsWithEveryKey) {
                                            "        max_waiting: 9\n"
                                            "        load: lazy\n"
                                            "        retry_load_ms: 250\n"
+                                           "        request_timeout_ms: 30000\n"
                                            "      - {name: stories-too, path: \"" +
                                            kStories + "\"}\n",
                                        "    memory_budget: 1GiB\n") +
@@ -70,10 +71,12 @@ TEST(LocalBackendConfig, LoadsModelsWithEveryKey) {
   EXPECT_EQ(m.max_waiting, 9u);
   EXPECT_TRUE(m.lazy);
   EXPECT_EQ(m.retry_load_after, std::chrono::milliseconds(250));
+  EXPECT_EQ(m.request_timeout, std::chrono::milliseconds(30000));
   const backends::LocalModelSpec& defaults = b.local.models[1];
   EXPECT_EQ(defaults.kv_budget_bytes, 256u << 20);
   EXPECT_FALSE(defaults.lazy);
   EXPECT_EQ(defaults.retry_load_after, std::chrono::milliseconds(10000));
+  EXPECT_EQ(defaults.request_timeout, std::chrono::milliseconds(0));
   EXPECT_EQ(defaults.chat_template, "");
   ASSERT_EQ(config->models.size(), 1u);
   EXPECT_EQ(config->models[0].targets[0].model, "stories");

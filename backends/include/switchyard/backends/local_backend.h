@@ -49,6 +49,10 @@ struct LocalModelSpec {
   // itself unavailable meanwhile (when no other model of it can serve), so the router refuses
   // at decision time, naming the rule, instead of failing each request at load.
   std::chrono::milliseconds retry_load_after{10000};
+  // A request running longer than this (from its submission: queueing, prompt and generation)
+  // is ended at the engine's next step, its slot and KV blocks freed, and answers
+  // upstream_timeout; 0 = no limit (a client that leaves still ends it).
+  std::chrono::milliseconds request_timeout{0};
 };
 
 struct LocalBackendOptions {
