@@ -1,11 +1,20 @@
 // The local backend behind the gateway's OpenAI surface, with stories260K: refusals in the
 // client's format (503 + Retry-After when the engine's queue is full, 400
-// context_length_exceeded), /v1/models with the context length, the backend's headers.
+// context_length_exceeded), /v1/models with the context length, the backend's headers, and a
+// client that leaves mid-stream freeing its sequence and KV blocks.
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <future>
+#include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -77,6 +86,72 @@ TEST(LocalBackendGateway, PromptLongerThanTheContextIsA400InOpenAIsFormat) {
   EXPECT_EQ(error["code"], "context_length_exceeded");
   EXPECT_EQ(error["type"], "invalid_request_error");
   EXPECT_EQ(error["param"], "messages");
+}
+
+// The value of an engine gauge or counter for the stories model in /metrics, or -1.
+long long engine_metric(TestHttpClient& client, GatewayUnderTest& gateway,
+                        const std::string& name) {
+  TestResponse r = client.get(gateway.url("/metrics"));
+  std::smatch m;
+  const std::regex line(name + R"(\{[^}]*model="stories"[^}]*\} (\d+))");
+  return std::regex_search(r.body, m, line) ? std::stoll(m[1].str()) : -1;
+}
+
+// A client that closes its connection mid-stream: the engine ends the sequence at its next
+// step, its running count and KV blocks in use go back to zero and it generates no more.
+TEST(LocalBackendGateway, ClientThatLeavesMidStreamFreesItsSequenceAndBlocks) {
+  GatewayUnderTest gateway(local_config(8, 8));
+  TestHttpClient client;
+  const std::string body = chat_body("Once upon a time", 2000, /*stream=*/true);
+  const std::string request =
+      "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+      "content-type: application/json\r\ncontent-length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  timeval tv{.tv_sec = 10, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(gateway.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  // Read until two token chunks have arrived: the sequence is running.
+  std::string received;
+  char buffer[4096];
+  size_t chunks = 0;
+  while (chunks < 3) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0) << "the stream ended early: " << received;
+    received.append(buffer, static_cast<size_t>(n));
+    chunks = 0;
+    for (size_t at = received.find("data: "); at != std::string::npos;
+         at = received.find("data: ", at + 1)) {
+      ++chunks;
+    }
+  }
+  EXPECT_NE(received.find("200 OK"), std::string::npos) << received;
+  ::close(fd);  // ~0.2 s into a 2000-token answer on a quiet machine: it is still running
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  long long running = -1, blocks = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    running = engine_metric(client, gateway, "switchyard_engine_running_sequences");
+    blocks = engine_metric(client, gateway, "switchyard_engine_kv_blocks_used");
+    if (running == 0 && blocks == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(running, 0);
+  EXPECT_EQ(blocks, 0);
+  const long long generated =
+      engine_metric(client, gateway, "switchyard_engine_generated_tokens_total");
+  EXPECT_GT(generated, 0);
+  EXPECT_LT(generated, 2000) << "the sequence ran to its end: the disconnect did not stop it";
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(engine_metric(client, gateway, "switchyard_engine_generated_tokens_total"), generated)
+      << "tokens are still being generated";
 }
 
 TEST(LocalBackendGateway, FullQueueIsA503WithRetryAfter) {
