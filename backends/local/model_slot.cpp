@@ -30,6 +30,7 @@ ModelSlot::ModelSlot(LocalModelSpec spec) : spec_(std::move(spec)) {
     auto file = engine::GgufFile::open(spec_.path);
     const std::string arch = file->get_string("general.architecture");
     context_length_ = file->get_u32(arch + ".context_length");
+    if (spec_.context_length > 0) context_length_ = std::min(context_length_, spec_.context_length);
   } catch (const std::exception& e) {
     throw load_failure(spec_, e.what());
   }
@@ -45,6 +46,7 @@ void ModelSlot::load_locked() {
     options.max_running = spec_.max_running;
     options.max_waiting = spec_.max_waiting;
     options.threads = spec_.threads;
+    options.max_context = spec_.context_length;
     engine_ = std::make_unique<engine::ServingEngine>(*model, options);
     model_ = std::move(model);
     context_length_ = engine_->context_length();

@@ -30,7 +30,7 @@ backends::LocalModelSpec parse_model(const Reader& r, const YAML::Node& node,
                                      const std::string& path) {
   r.expect_map(node, path,
                {"name", "path", "chat_template", "kv_budget", "threads", "max_running",
-                "max_waiting", "load", "retry_load_ms", "request_timeout_ms"});
+                "max_waiting", "load", "retry_load_ms", "request_timeout_ms", "context_length"});
   backends::LocalModelSpec spec;
   required(r, node, path, "name",
            [&](const YAML::Node& n, const std::string& p) { spec.name = r.non_empty(n, p); });
@@ -72,6 +72,9 @@ backends::LocalModelSpec parse_model(const Reader& r, const YAML::Node& node,
   });
   optional(node, path, "retry_load_ms", [&](const YAML::Node& n, const std::string& p) {
     spec.retry_load_after = std::chrono::milliseconds(r.integer(n, p, 0, 86'400'000));
+  });
+  optional(node, path, "context_length", [&](const YAML::Node& n, const std::string& p) {
+    spec.context_length = static_cast<size_t>(r.integer(n, p, 16, int64_t{1} << 24));
   });
   optional(node, path, "request_timeout_ms", [&](const YAML::Node& n, const std::string& p) {
     spec.request_timeout = std::chrono::milliseconds(r.integer(n, p, 0, 86'400'000));

@@ -203,17 +203,24 @@ struct ServingEngine::Impl {
 
 namespace {
 
+// The positions a sequence may reach: the model's context, or the smaller max_context.
+size_t served_context(const Model& model, const ServingOptions& o) {
+  const size_t model_context = model.config().context_length;
+  return o.max_context > 0 && o.max_context < model_context ? o.max_context : model_context;
+}
+
 size_t checked_blocks(const Model& model, const ServingOptions& o) {
   if (o.block_tokens == 0 || o.max_running == 0 || o.max_step_tokens == 0) {
     throw EngineError("serving options: block_tokens, max_running and max_step_tokens must be > 0");
   }
   const ModelConfig& c = model.config();
+  const size_t context = served_context(model, o);
   const size_t block = KvCache::block_bytes(c, o.block_tokens, KvCacheType::f16);
-  const size_t needed = (c.context_length + o.block_tokens - 1) / o.block_tokens;
+  const size_t needed = (context + o.block_tokens - 1) / o.block_tokens;
   const size_t blocks = o.kv_budget_bytes / block;
   if (blocks < needed) {
     throw EngineError("KV budget of " + std::to_string(o.kv_budget_bytes) +
-                      " bytes cannot hold one full context of " + std::to_string(c.context_length) +
+                      " bytes cannot hold one full context of " + std::to_string(context) +
                       " positions: it needs " + std::to_string(needed * block) + " bytes (" +
                       std::to_string(needed) + " blocks of " + std::to_string(block) + ")");
   }
@@ -226,7 +233,7 @@ ServingEngine::Impl::Impl(const Model& m, ServingOptions o)
     : model(m),
       tokenizer(m.tokenizer()),
       options(o),
-      context(m.config().context_length),
+      context(served_context(m, o)),
       // Every running sequence may need a decode token per step; capping running sequences at
       // the step budget leaves at least one token per step for each prefilling one.
       max_running(std::min(o.max_running, o.max_step_tokens)),

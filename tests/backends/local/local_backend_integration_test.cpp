@@ -455,6 +455,27 @@ TEST_F(LocalBackendTest, LazyModelLoadsOnItsFirstRequest) {
   EXPECT_TRUE(backend->stats("stories"));
 }
 
+// context_length lowers the positions a request may use, lazy or loaded at start, and a prompt
+// past it is refused as longer than the context.
+TEST_F(LocalBackendTest, ConfiguredContextLengthIsTheServedOne) {
+  for (bool lazy : {true, false}) {
+    SCOPED_TRACE(lazy ? "lazy" : "at start");
+    LocalModelSpec spec = stories_spec();
+    spec.lazy = lazy;
+    spec.context_length = 64;
+    auto backend = make(spec);
+    EXPECT_EQ(backend->context_length("stories"), 64);
+    std::string text;
+    for (int i = 0; i < 40; ++i) text += "once upon a time ";
+    Outcome out;
+    run(*backend, ask(text, 4), false, out);
+    ASSERT_TRUE(out.wait());
+    ASSERT_FALSE(out.result->has_value());
+    EXPECT_EQ(out.error().kind, ErrorKind::context_length_exceeded) << out.error().message;
+    EXPECT_EQ(backend->context_length("stories"), 64) << "still after loading";
+  }
+}
+
 // A lazy model whose file is gone by its first request (moved, deleted): upstream_unavailable,
 // so the gateway answers 503 or tries the next allowed candidate. The message names the model,
 // not the server's file path (that goes to the log); the next request tries the load again.

@@ -48,6 +48,7 @@ TEST(LocalBackendConfig, LoadsModelsWithEveryKey) {
                                            "        load: lazy\n"
                                            "        retry_load_ms: 250\n"
                                            "        request_timeout_ms: 30000\n"
+                                           "        context_length: 512\n"
                                            "      - {name: stories-too, path: \"" +
                                            kStories + "\"}\n",
                                        "    memory_budget: 1GiB\n") +
@@ -72,6 +73,7 @@ TEST(LocalBackendConfig, LoadsModelsWithEveryKey) {
   EXPECT_TRUE(m.lazy);
   EXPECT_EQ(m.retry_load_after, std::chrono::milliseconds(250));
   EXPECT_EQ(m.request_timeout, std::chrono::milliseconds(30000));
+  EXPECT_EQ(m.context_length, 512u);
   const backends::LocalModelSpec& defaults = b.local.models[1];
   EXPECT_EQ(defaults.kv_budget_bytes, 256u << 20);
   EXPECT_FALSE(defaults.lazy);

@@ -477,6 +477,32 @@ TEST(ServingEngine, ConstructorRefusesABudgetBelowOneContext) {
   EXPECT_NO_THROW({ ServingEngine engine(stories(), o); });
 }
 
+// max_context serves the model in fewer positions: a budget of one such context is enough, the
+// engine reports it, and a prompt that leaves no room in it is refused.
+TEST(ServingEngine, MaxContextServesInFewerPositions) {
+  ServingOptions o = small_options();
+  const ModelConfig& c = stories().config();
+  o.max_context = 256;
+  ASSERT_LT(o.max_context, c.context_length);
+  const size_t block = KvCache::block_bytes(c, o.block_tokens, KvCacheType::f16);
+  o.kv_budget_bytes = block * (256 / o.block_tokens);
+  ServingEngine engine(stories(), o);
+  EXPECT_EQ(engine.context_length(), 256u);
+  auto refused = engine.submit(greedy(std::vector<TokenId>(256, 5), 1), {});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().kind, SubmitRefusal::Kind::prompt_too_long);
+  Recorder rec(1);
+  ASSERT_TRUE(engine.submit(greedy(tokens_of(stories(), kTexts[0]), 1000), rec.callbacks(0)));
+  ASSERT_TRUE(rec.wait_ended(1));
+  EXPECT_EQ(rec.seen(0).end, SequenceEnd::length);
+  EXPECT_EQ(tokens_of(stories(), kTexts[0]).size() + rec.seen(0).tokens.size(), 256u + 1)
+      << "generation stops where the served context ends";
+  o.max_context = c.context_length * 2;  // more than the model's: the model's
+  o.kv_budget_bytes = small_options().kv_budget_bytes;
+  ServingEngine model_context(stories(), o);
+  EXPECT_EQ(model_context.context_length(), c.context_length);
+}
+
 TEST(ServingEngine, AdmitsInteractiveAheadOfBulkAndBulkStillProgresses) {
   ServingOptions o = small_options();
   o.max_running = 1;

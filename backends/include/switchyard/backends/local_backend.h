@@ -45,6 +45,9 @@ struct LocalModelSpec {
   size_t max_running = 64;   // sequences batched at once
   size_t max_waiting = 256;  // queued requests beyond which requests get 503
   bool lazy = false;         // load on the first request instead of at start
+  // Positions a request may use (prompt and answer); 0 = the model's context_length. Lower it
+  // to serve a long-context model from a kv_budget that holds only this many positions.
+  size_t context_length = 0;
   // After a lazy load fails, the model is not tried again for this long: the backend reports
   // itself unavailable meanwhile (when no other model of it can serve), so the router refuses
   // at decision time, naming the rule, instead of failing each request at load.
