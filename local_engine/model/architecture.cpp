@@ -78,9 +78,9 @@ ModelConfig read_common_config(const GgufFile& f) {
     throw EngineError("metadata key " + p + "attention.key_length: " + std::to_string(c.head_dim) +
                       " is not a plausible head width");
   }
-  if (c.rope_dim > c.head_dim || c.rope_dim % 2 != 0) {
+  if (c.rope_dim == 0 || c.rope_dim > c.head_dim || c.rope_dim % 2 != 0) {
     throw EngineError("metadata key " + p + "rope.dimension_count: " + std::to_string(c.rope_dim) +
-                      " is not even and at most the head width");
+                      " is not even, positive and at most the head width");
   }
   // Every layer has tensors, so a block count past the tensor count is a lie; checked before
   // anything is sized by it.
@@ -92,8 +92,10 @@ ModelConfig read_common_config(const GgufFile& f) {
   if (c.n_layers == 0 || c.ffn_dim == 0 || c.context_length == 0) {
     throw EngineError("model " + c.architecture + ": zero layers, FFN width or context");
   }
-  if (!(c.rms_eps > 0.0f) || !(c.rope_freq_base > 0.0f)) {
-    throw EngineError("model " + c.architecture + ": RMS epsilon and RoPE base must be positive");
+  if (!(c.rms_eps > 0.0f) || !(c.rope_freq_base > 0.0f) || !std::isfinite(c.rms_eps) ||
+      !std::isfinite(c.rope_freq_base)) {
+    throw EngineError("model " + c.architecture +
+                      ": RMS epsilon and RoPE base must be positive and finite");
   }
   const std::string scaling = f.get_string_or(p + "rope.scaling.type", "none");
   if (scaling == "linear") {

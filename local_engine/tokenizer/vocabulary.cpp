@@ -56,6 +56,12 @@ Vocabulary vocabulary_from_gguf(const GgufFile& f) {
     }
   }
   if (f.contains("tokenizer.ggml.merges")) v.merges = f.get_string_array("tokenizer.ggml.merges");
+  if (v.model == "gpt2" && v.merges.empty()) {
+    // Byte-level BPE without merges would encode every text byte by byte, a silent nonsense.
+    throw EngineError(
+        "metadata key tokenizer.ggml.merges: a gpt2 (byte-level BPE) vocabulary "
+        "needs its merges");
+  }
   v.bos = special_id(f, "tokenizer.ggml.bos_token_id", n);
   v.eos = special_id(f, "tokenizer.ggml.eos_token_id", n);
   v.unk = special_id(f, "tokenizer.ggml.unknown_token_id", n);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 
 #include "switchyard/local_engine/engine_error.h"
 #include "switchyard/local_engine/gguf_file.h"
@@ -171,6 +172,46 @@ TEST(Model, UnsupportedRopeScalingNamesTheKey) {
   std::string err = load_error(path);
   EXPECT_NE(err.find("llama.rope.scaling.type: yarn is not supported"), std::string::npos) << err;
   std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace sy::engine
+
+namespace sy::engine {
+namespace {
+
+// Hostile numbers that would load and then compute nonsense (an infinite RoPE base, no rotated
+// dimensions, a byte-level BPE vocabulary without merges) are refused, naming the key.
+TEST(Model, ImplausibleRopeAndTokenizerMetadataAreRefused) {
+  auto with = [](const char* name, std::function<void(GgufWriter&)> meta) {
+    return rewritten(
+        name,
+        [](GgufWriter& w, const GgufTensor& t) { w.add_tensor(t.name, t.type, t.shape, t.data); },
+        std::move(meta));
+  };
+  struct Case {
+    const char* name;
+    std::function<void(GgufWriter&)> meta;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"inf_base",
+       [](GgufWriter& w) {
+         w.set("llama.rope.freq_base", GgufValue::f32(std::numeric_limits<float>::infinity()));
+       },
+       "RoPE base must be positive and finite"},
+      {"rope_dim0", [](GgufWriter& w) { w.set("llama.rope.dimension_count", GgufValue::u32(0)); },
+       "llama.rope.dimension_count: 0 is not even, positive"},
+      {"no_merges", [](GgufWriter& w) { w.set("tokenizer.ggml.model", GgufValue::string("gpt2")); },
+       "tokenizer.ggml.merges: a gpt2 (byte-level BPE) vocabulary needs its merges"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto path = with(c.name, c.meta);
+    const std::string err = load_error(path);
+    EXPECT_NE(err.find(c.expected), std::string::npos) << err;
+    std::filesystem::remove(path);
+  }
 }
 
 }  // namespace
