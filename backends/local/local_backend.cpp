@@ -1,5 +1,6 @@
 #include "switchyard/backends/local_backend.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -17,6 +18,7 @@
 #include "local/model_slot.h"
 #include "local/tool_call_format.h"
 #include "switchyard/backends/http_client.h"
+#include "switchyard/local_engine/cpu_count.h"
 
 namespace sy::backends {
 
@@ -351,6 +353,12 @@ std::shared_ptr<LocalBackend> make_local_backend(const std::vector<asio::io_cont
   if (options.info.region.empty()) options.info.region = "local";
   auto shared =
       std::make_shared<LocalShared>(contexts, options.info, options.grammar_cache_entries);
+  // Models left at threads 0 share the usable CPUs rather than each taking all of them: every
+  // engine's pool spins and steps at once, and several oversubscribed the cores.
+  const size_t shares = std::max<size_t>(1, options.models.size());
+  for (LocalModelSpec& spec : options.models) {
+    if (spec.threads == 0) spec.threads = std::max<size_t>(1, engine::usable_cpu_count() / shares);
+  }
   for (LocalModelSpec& spec : options.models) {
     if (shared->slots.contains(spec.name)) {
       throw std::invalid_argument("local backend '" + options.info.name + "': duplicate model '" +

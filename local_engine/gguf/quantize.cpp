@@ -1,4 +1,5 @@
 #include "switchyard/local_engine/quantize.h"
+#include "switchyard/local_engine/cpu_count.h"
 
 #include <algorithm>
 #include <cstring>
@@ -60,8 +61,7 @@ std::vector<std::byte> encode(TensorType type, const std::vector<float>& x) {
   const size_t n_blocks = x.size() / traits.block_size;
   std::vector<std::byte> out(n_blocks * traits.block_bytes);
   constexpr size_t kMinBlocksPerThread = 4096;
-  const size_t threads = std::clamp<size_t>(n_blocks / kMinBlocksPerThread, 1,
-                                            std::max(1u, std::thread::hardware_concurrency()));
+  const size_t threads = std::clamp<size_t>(n_blocks / kMinBlocksPerThread, 1, usable_cpu_count());
   auto part = [&](size_t i) {
     const size_t begin = n_blocks * i / threads, end = n_blocks * (i + 1) / threads;
     encode_range(type, x.data() + begin * traits.block_size, (end - begin) * traits.block_size,

@@ -7,6 +7,8 @@
 #include <immintrin.h>
 #endif
 
+#include "switchyard/local_engine/cpu_count.h"
+
 namespace sy::engine {
 namespace {
 
@@ -42,7 +44,7 @@ T wait_for_change(const std::atomic<T>& a, T old, std::chrono::microseconds spin
 }  // namespace
 
 ThreadPool::ThreadPool(size_t threads, std::chrono::microseconds spin) : spin_(spin) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = usable_cpu_count();
   for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 

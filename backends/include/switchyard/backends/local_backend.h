@@ -41,7 +41,9 @@ struct LocalModelSpec {
   std::filesystem::path path;  // a GGUF file
   std::string chat_template;   // family used when the file has none ("" = none configured)
   size_t kv_budget_bytes = 256u << 20;
-  size_t threads = 0;        // CPU threads of its engine; 0 = one per hardware thread
+  // CPU threads of its engine; 0 = the CPUs this process may use (its affinity mask), shared
+  // evenly by the backend's models left at 0.
+  size_t threads = 0;
   size_t max_running = 64;   // sequences batched at once
   size_t max_waiting = 256;  // queued requests beyond which requests get 503
   bool lazy = false;         // load on the first request instead of at start

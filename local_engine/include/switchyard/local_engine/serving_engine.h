@@ -68,7 +68,9 @@ struct ServingOptions {
   // budget is resident from then on, and no decode step pays the page faults of fresh blocks
   // (64 streams crossing a block boundary together: a step +60-90% every 16th step).
   bool prefault_kv = true;
-  size_t threads = 0;  // CPU pass threads including the step thread; 0: one per hardware thread
+  // CPU pass threads including the step thread; 0: one per CPU this process may use
+  // (usable_cpu_count: its affinity mask).
+  size_t threads = 0;
   // Positions a sequence may reach (prompt and generated): 0, or more than the model's
   // context_length, means the model's. A smaller one serves a long-context model from a KV
   // budget that holds only that many positions (the budget must hold one such context).
