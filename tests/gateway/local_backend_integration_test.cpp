@@ -133,7 +133,9 @@ TEST(LocalBackendGateway, ClientThatLeavesMidStreamFreesItsSequenceAndBlocks) {
     }
   }
   EXPECT_NE(received.find("200 OK"), std::string::npos) << received;
-  ::close(fd);  // ~0.2 s into a 2000-token answer on a quiet machine: it is still running
+  // Three chunks into a 2000-token answer (about 0.2 s of generation on a quiet machine, more
+  // under load): the sequence is still running when the client leaves.
+  ::close(fd);
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   long long running = -1, blocks = -1;
