@@ -52,20 +52,12 @@ rules:
 )";
 
 // kPolicy plus acme's own customer list: restricted for acme's requests only.
-constexpr char kTenantTermsPolicy[] = R"(
+const std::string kTenantTermsPolicy = std::string(R"(
 sensitivity:
   tenants:
     acme:
       terms:
-        - {name: acme-customers, terms: [Initech], level: restricted}
-rules:
-  - name: restricted-local-only
-    when: {sensitivity: {at_least: restricted}}
-    require: {kind: local}
-  - name: eu-residency
-    when: {tenant: {residency: eu}}
-    require: {regions: [eu, local]}
-)";
+        - {name: acme-customers, terms: [Initech], level: restricted})") + kPolicy;
 
 // A port nothing listens on: bound, then closed.
 uint16_t closed_port() {
@@ -431,7 +423,7 @@ TEST_F(PolicyRouting, ExplainAnswersTheDecisionWithoutCallingABackend) {
 // local fails and the alias would fall back to the vendor), while hooli's identical request is
 // public and goes to the vendor. Explain shows acme's finding, without the name.
 TEST_F(PolicyRouting, ATenantsRestrictedTermNeverReachesTheVendorForThatTenant) {
-  build(1, kTenantTermsPolicy);
+  build(1, kTenantTermsPolicy.c_str());
   const std::string text = "Prepare the Initech renewal quote";
   for (bool stream : {false, true}) {
     SCOPED_TRACE(stream ? "streaming" : "buffered");
