@@ -60,21 +60,20 @@ void ModelSlot::load_locked() {
 
 Result<std::shared_ptr<const engine::Model>> ModelSlot::model() {
   std::lock_guard lock(mutex_);
-  if (shut_down_) return fail(ErrorKind::upstream_unavailable, "the local backend is stopping");
+  if (stopped_.load(std::memory_order_relaxed))
+    return fail(ErrorKind::upstream_unavailable, "the local backend is stopping");
   if (!engine_) {
     const auto now = std::chrono::steady_clock::now();
     const std::string refusal = "The local model '" + spec_.name + "' could not be loaded";
-    if (load_failed_at_ && now - *load_failed_at_ < spec_.retry_load_after) {
-      return fail(ErrorKind::upstream_unavailable, refusal);  // not retried yet
-    }
+    if (!may_serve(now)) return fail(ErrorKind::upstream_unavailable, refusal);  // pausing
     try {
       load_locked();
-      load_failed_at_.reset();
     } catch (const std::exception& e) {
       // The detail (file path, loader message) is for the operator's log; the client, who may
       // be anyone with a key, learns only that this model cannot be served now.
       spdlog::error("{}", e.what());
-      load_failed_at_ = now;
+      paused_until_.store((now + spec_.retry_load_after).time_since_epoch().count(),
+                          std::memory_order_relaxed);
       return fail(ErrorKind::upstream_unavailable, refusal);
     }
   }
@@ -82,9 +81,8 @@ Result<std::shared_ptr<const engine::Model>> ModelSlot::model() {
 }
 
 bool ModelSlot::may_serve(std::chrono::steady_clock::time_point now) const {
-  std::lock_guard lock(mutex_);
-  if (shut_down_) return false;
-  return engine_ || !load_failed_at_ || now - *load_failed_at_ >= spec_.retry_load_after;
+  return !stopped_.load(std::memory_order_relaxed) &&
+         now.time_since_epoch().count() >= paused_until_.load(std::memory_order_relaxed);
 }
 
 std::shared_ptr<const engine::Model> ModelSlot::loaded_model() const {
@@ -95,7 +93,7 @@ std::shared_ptr<const engine::Model> ModelSlot::loaded_model() const {
 Result<std::shared_ptr<engine::SequenceHandle>> ModelSlot::submit(
     engine::SequenceRequest request, engine::SequenceCallbacks callbacks) {
   std::lock_guard lock(mutex_);
-  if (shut_down_ || !engine_) {
+  if (stopped_.load(std::memory_order_relaxed) || !engine_) {
     return fail(ErrorKind::upstream_unavailable, "the local backend is stopping");
   }
   auto handle = engine_->submit(std::move(request), std::move(callbacks));
@@ -141,7 +139,7 @@ void ModelSlot::shutdown() {
   std::unique_ptr<engine::ServingEngine> engine;
   {
     std::lock_guard lock(mutex_);
-    shut_down_ = true;
+    stopped_.store(true, std::memory_order_relaxed);
     engine = std::move(engine_);
   }
   // Outside the lock: the engine's last callbacks may still be running on its thread.

@@ -33,7 +33,8 @@ class ModelSlot {
   // The model if it is loaded already (never loads); null otherwise.
   std::shared_ptr<const engine::Model> loaded_model() const;
   // Whether a request now could be served or tried: not shut down, and not inside the
-  // retry_load_after pause that follows a failed load.
+  // retry_load_after pause that follows a failed load. Lock-free: the router asks every
+  // backend per request, and must not wait while a lazy load holds the slot.
   bool may_serve(std::chrono::steady_clock::time_point now) const;
 
   // ServingEngine::submit, with its refusals as Errors: queue_full -> overloaded with
@@ -60,8 +61,9 @@ class ModelSlot {
   mutable std::mutex mutex_;
   std::shared_ptr<const engine::Model> model_;
   std::unique_ptr<engine::ServingEngine> engine_;  // destroyed before model_
-  bool shut_down_ = false;
-  std::optional<std::chrono::steady_clock::time_point> load_failed_at_;
+  std::atomic<bool> stopped_{false};  // shut down (written under mutex_, read anywhere)
+  // Until when (steady_clock ticks) a failed load pauses the slot; 0: never failed.
+  std::atomic<std::chrono::steady_clock::rep> paused_until_{0};
   std::atomic<bool> notice_logged_{false};
 };
 
