@@ -36,7 +36,7 @@ void send_error(ResponseWriter& writer, const backends::Error& error, const Exch
                 ExchangeSummary& summary,
                 const std::function<void(const ExchangeSummary&)>& on_done) {
   ErrorReply reply = anthropic_error_reply(with_policy_note(error, ctx), ctx.request_id);
-  add_policy_headers(reply, ctx);
+  add_policy_headers(reply, ctx, summary.backend);
   summary.http_status = reply.status;
   if (on_done) on_done(summary);
   writer.respond(reply.status, std::move(reply.headers), std::move(reply.body));

@@ -75,7 +75,7 @@ class StreamState {
       }
       if (!started_) {
         ErrorReply reply = openai_error_reply(with_policy_note(result.error(), ctx_));
-        add_policy_headers(reply, ctx_);
+        add_policy_headers(reply, ctx_, summary.backend);
         summary.http_status = reply.status;
         done();
         writer_->respond(reply.status, std::move(reply.headers), std::move(reply.body));
@@ -238,8 +238,9 @@ backends::Error with_policy_note(backends::Error error, const ExchangeContext& c
   return error;
 }
 
-void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx) {
+void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx, std::string_view backend) {
   reply.headers.emplace_back("x-request-id", ctx.request_id);
+  if (!backend.empty()) reply.headers.emplace_back("x-switchyard-backend", std::string(backend));
   reply.headers.insert(reply.headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
 }
 
@@ -278,7 +279,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
           settle(summary, ctx, "");
         }
         ErrorReply reply = openai_error_reply(with_policy_note(result.error(), ctx));
-        add_policy_headers(reply, ctx);
+        add_policy_headers(reply, ctx, summary.backend);
         summary.http_status = reply.status;
         if (on_done) on_done(summary);
         writer->respond(reply.status, std::move(reply.headers), std::move(reply.body));

@@ -71,8 +71,9 @@ void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& u
 // The headers of an answer served by `served_by`: request id, backend, model and the policy's
 // x-switchyard-* headers. Every surface answers with them.
 Headers served_headers(const ExchangeContext& ctx, const backends::Candidate& served_by);
-// An error answer's request id and policy headers.
-void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx);
+// An error answer's request id and policy headers, and x-switchyard-backend naming the backend
+// that failed last when one was tried (`backend` empty: none was).
+void add_policy_headers(ErrorReply& reply, const ExchangeContext& ctx, std::string_view backend);
 
 // `on_done` gets the exchange's summary once, just before the answer's last bytes are handed
 // to the connection (the whole reply, or a stream's final event): the budget spend it settles

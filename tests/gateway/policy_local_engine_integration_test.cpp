@@ -422,12 +422,14 @@ TEST_F(PolicyLocalEngine, EngineThatCannotLoadItsModelIsRefusedNotRerouted) {
       EXPECT_EQ(error["error"]["type"], "api_error") << r.body;
       if (first) {
         EXPECT_EQ(error["error"]["code"], "upstream_unavailable") << r.body;
+        EXPECT_EQ(r.header("x-switchyard-backend"), "local-gone") << "the backend that failed";
         // The engine's failure, and why the vendor was not tried.
         EXPECT_NE(r.body.find("not rerouted: policy rule 'restricted-local-only'"),
                   std::string::npos)
             << r.body;
       } else {
         EXPECT_EQ(error["error"]["code"], "policy_backends_unavailable") << r.body;
+        EXPECT_EQ(r.header("x-switchyard-backend"), "") << "no backend was tried";
         EXPECT_NE(r.body.find("restricted-local-only"), std::string::npos) << r.body;
       }
       first = false;
