@@ -141,13 +141,13 @@ std::string policy_note(const policies::Decision& decision) {
     }
   }
   if (rules.empty()) return "";
-  std::string note =
-      rules.size() == 1 ? "not rerouted: policy rule '" : "not rerouted: policy rules '";
+  std::string note = "backends that policy rule";
+  note += rules.size() == 1 ? " '" : "s '";
   for (size_t i = 0; i < rules.size(); ++i) {
     if (i > 0) note += "', '";
     note += rules[i];
   }
-  return note + (rules.size() == 1 ? "' allows no other backend" : "' allow no other backend");
+  return note + "' exclude" + (rules.size() == 1 ? "s" : "") + " were not tried";
 }
 
 namespace {

@@ -66,7 +66,7 @@ backends::Headers decision_headers(const policies::Decision& decision);
 // key, a limit): the rule `none` and each class `unclassified`, so that every response of the
 // model endpoints carries them.
 backends::Headers unclassified_headers();
-// "not rerouted: policy rule 'r' allows no other backend" (rules named in decision order) when
+// "backends that policy rule 'r' excludes were not tried" (rules named in decision order) when
 // the decision's rules left out some of the model's targets; "" when none did.
 std::string policy_note(const policies::Decision& decision);
 
