@@ -4,6 +4,7 @@
 #include <cmath>
 #include <exception>
 #include <stdexcept>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -22,15 +23,17 @@ std::runtime_error load_failure(const LocalModelSpec& spec, std::string_view wha
 
 ModelSlot::ModelSlot(LocalModelSpec spec) : spec_(std::move(spec)) {
   if (!spec_.lazy) {
+    auto [model, engine] = load();
     std::lock_guard lock(mutex_);
-    load_locked();
+    install_locked(std::move(model), std::move(engine));
     return;
   }
   try {
     auto file = engine::GgufFile::open(spec_.path);
     const std::string arch = file->get_string("general.architecture");
-    context_length_ = file->get_u32(arch + ".context_length");
-    if (spec_.context_length > 0) context_length_ = std::min(context_length_, spec_.context_length);
+    size_t context = file->get_u32(arch + ".context_length");
+    if (spec_.context_length > 0) context = std::min(context, spec_.context_length);
+    context_length_.store(context, std::memory_order_relaxed);
   } catch (const std::exception& e) {
     throw load_failure(spec_, e.what());
   }
@@ -38,7 +41,8 @@ ModelSlot::ModelSlot(LocalModelSpec spec) : spec_(std::move(spec)) {
 
 ModelSlot::~ModelSlot() { shutdown(); }
 
-void ModelSlot::load_locked() {
+std::pair<std::shared_ptr<const engine::Model>, std::unique_ptr<engine::ServingEngine>>
+ModelSlot::load() const {
   try {
     std::shared_ptr<const engine::Model> model = engine::Model::load(spec_.path);
     engine::ServingOptions options;
@@ -47,36 +51,60 @@ void ModelSlot::load_locked() {
     options.max_waiting = spec_.max_waiting;
     options.threads = spec_.threads;
     options.max_context = spec_.context_length;
-    engine_ = std::make_unique<engine::ServingEngine>(*model, options);
-    model_ = std::move(model);
-    context_length_ = engine_->context_length();
+    auto engine = std::make_unique<engine::ServingEngine>(*model, options);
+    return {std::move(model), std::move(engine)};
   } catch (const std::exception& e) {
-    engine_.reset();
     throw load_failure(spec_, e.what());
   }
+}
+
+void ModelSlot::install_locked(std::shared_ptr<const engine::Model> model,
+                               std::unique_ptr<engine::ServingEngine> engine) {
+  context_length_.store(engine->context_length(), std::memory_order_relaxed);
+  engine_ = std::move(engine);
+  model_ = std::move(model);
   spdlog::info("local model {} loaded from {} (context {} tokens, KV budget {} MiB)", spec_.name,
-               spec_.path.string(), context_length_, spec_.kv_budget_bytes >> 20);
+               spec_.path.string(), context_length(), spec_.kv_budget_bytes >> 20);
 }
 
 Result<std::shared_ptr<const engine::Model>> ModelSlot::model() {
-  std::lock_guard lock(mutex_);
-  if (stopped_.load(std::memory_order_relaxed))
+  std::unique_lock lock(mutex_);
+  const auto stopping = [] {
     return fail(ErrorKind::upstream_unavailable, "the local backend is stopping");
-  if (!engine_) {
-    const auto now = std::chrono::steady_clock::now();
-    const std::string refusal = "The local model '" + spec_.name + "' could not be loaded";
-    if (!may_serve(now)) return fail(ErrorKind::upstream_unavailable, refusal);  // pausing
-    try {
-      load_locked();
-    } catch (const std::exception& e) {
-      // The detail (file path, loader message) is for the operator's log; the client, who may
-      // be anyone with a key, learns only that this model cannot be served now.
-      spdlog::error("{}", e.what());
-      paused_until_.store((now + spec_.retry_load_after).time_since_epoch().count(),
-                          std::memory_order_relaxed);
-      return fail(ErrorKind::upstream_unavailable, refusal);
-    }
+  };
+  loaded_.wait(lock, [&] { return !loading_; });  // another request's load ends first
+  if (stopped_.load(std::memory_order_relaxed)) return stopping();
+  if (engine_) return model_;
+  const auto now = std::chrono::steady_clock::now();
+  const std::string refusal = "The local model '" + spec_.name + "' could not be loaded";
+  if (!may_serve(now)) return fail(ErrorKind::upstream_unavailable, refusal);  // pausing
+  loading_ = true;
+  lock.unlock();
+  std::shared_ptr<const engine::Model> model;
+  std::unique_ptr<engine::ServingEngine> engine;
+  std::string failure;
+  try {
+    std::tie(model, engine) = load();
+  } catch (const std::exception& e) {
+    failure = e.what();
   }
+  lock.lock();
+  loading_ = false;
+  loaded_.notify_all();
+  if (!failure.empty()) {
+    // The detail (file path, loader message) is for the operator's log; the client, who may
+    // be anyone with a key, learns only that this model cannot be served now.
+    spdlog::error("{}", failure);
+    paused_until_.store((now + spec_.retry_load_after).time_since_epoch().count(),
+                        std::memory_order_relaxed);
+    return fail(ErrorKind::upstream_unavailable, refusal);
+  }
+  if (stopped_.load(std::memory_order_relaxed)) {  // shut down while loading: not installed
+    lock.unlock();
+    engine.reset();
+    return stopping();
+  }
+  install_locked(std::move(model), std::move(engine));
   return model_;
 }
 
@@ -142,6 +170,7 @@ void ModelSlot::shutdown() {
     stopped_.store(true, std::memory_order_relaxed);
     engine = std::move(engine_);
   }
+  loaded_.notify_all();
   // Outside the lock: the engine's last callbacks may still be running on its thread.
   engine.reset();
 }

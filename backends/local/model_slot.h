@@ -1,13 +1,16 @@
 #pragma once
 // One configured local model: its weights and its ServingEngine, loaded at start or on the
 // first request (`lazy`). Thread-safe; every use of the engine holds the slot's lock, so that
-// shutdown() cannot pull the engine from under a submit() or cancel().
+// shutdown() cannot pull the engine from under a submit() or cancel(). A lazy load runs outside
+// the lock (requests for the model wait for it; stats and cancels do not).
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "switchyard/backends/error.h"
 #include "switchyard/backends/local_backend.h"
@@ -24,7 +27,7 @@ class ModelSlot {
   ModelSlot& operator=(const ModelSlot&) = delete;
 
   const LocalModelSpec& spec() const { return spec_; }
-  size_t context_length() const { return context_length_; }
+  size_t context_length() const { return context_length_.load(std::memory_order_relaxed); }
 
   // The loaded model, loading it (and starting its engine) first if needed.
   // upstream_unavailable when loading fails (the message names the model, never its file: the
@@ -54,11 +57,17 @@ class ModelSlot {
   bool first_notice() { return !notice_logged_.exchange(true); }
 
  private:
-  void load_locked();  // throws std::runtime_error
+  // The model and its started engine; throws std::runtime_error naming model and file.
+  std::pair<std::shared_ptr<const engine::Model>, std::unique_ptr<engine::ServingEngine>> load()
+      const;
+  void install_locked(std::shared_ptr<const engine::Model> model,
+                      std::unique_ptr<engine::ServingEngine> engine);
 
   const LocalModelSpec spec_;
-  size_t context_length_ = 0;
+  std::atomic<size_t> context_length_{0};
   mutable std::mutex mutex_;
+  std::condition_variable loaded_;  // a lazy load ended (loading_ false again)
+  bool loading_ = false;            // a request is loading the model, outside the lock
   std::shared_ptr<const engine::Model> model_;
   std::unique_ptr<engine::ServingEngine> engine_;  // destroyed before model_
   std::atomic<bool> stopped_{false};  // shut down (written under mutex_, read anywhere)

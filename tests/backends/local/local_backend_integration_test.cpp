@@ -476,6 +476,43 @@ TEST_F(LocalBackendTest, ConfiguredContextLengthIsTheServedOne) {
   }
 }
 
+// A lazy load runs outside the slot's lock: while it lasts (a large KV budget to make resident
+// makes it long), stats (the /metrics scrape) and availability (asked by the router for every
+// request) answer at once instead of waiting for it.
+TEST_F(LocalBackendTest, StatsAndAvailabilityDoNotWaitForALazyLoad) {
+  LocalModelSpec spec = stories_spec();
+  spec.lazy = true;
+  spec.kv_budget_bytes = size_t{2} << 30;
+  auto backend = make(spec);
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> slowest_us{0};  // the longest stats + availability call
+  std::thread poller([&] {
+    while (!done) {
+      const auto start = std::chrono::steady_clock::now();
+      const bool loaded = backend->stats("stories").has_value();
+      const bool available = backend->available();
+      slowest_us =
+          std::max<int64_t>(slowest_us, std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now() - start)
+                                            .count());
+      if (!loaded) EXPECT_TRUE(available) << "a model being loaded is not down";
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  Outcome out;
+  run(*backend, ask("Hi", 4), false, out);
+  ASSERT_TRUE(out.wait());
+  const auto load = std::chrono::steady_clock::now() - start;
+  done = true;
+  poller.join();
+  ASSERT_TRUE(out.result->has_value()) << out.error().message;
+  if (load < 100ms) GTEST_SKIP() << "the load was too quick to watch";
+  EXPECT_LT(std::chrono::microseconds(slowest_us.load()), load / 4)
+      << "a stats call waited for the load ("
+      << std::chrono::duration_cast<std::chrono::milliseconds>(load).count() << " ms)";
+}
+
 // A lazy model whose file is gone by its first request (moved, deleted): upstream_unavailable,
 // so the gateway answers 503 or tries the next allowed candidate. The message names the model,
 // not the server's file path (that goes to the log); the next request tries the load again.
