@@ -447,9 +447,11 @@ SensitivityClassifier::create(SensitivityConfig config) {
         const CustomPattern& pattern = config.patterns[p];
         auto alone = ScanDatabase::compile({{pattern.regex, pattern.case_insensitive}});
         if (!alone) {
-          return std::unexpected(SensitivityError{message + "custom pattern '" + pattern.name +
-                                                  "' (#" + std::to_string(p) + ", /" +
-                                                  pattern.regex + "/): " + alone.error().message});
+          error.pattern = p;
+          error.reason = alone.error().message;
+          error.message = message + "custom pattern '" + pattern.name + "' (#" + std::to_string(p) +
+                          ", /" + pattern.regex + "/): " + error.reason;
+          return std::unexpected(std::move(error));
         }
       }
       message += "the pattern set";

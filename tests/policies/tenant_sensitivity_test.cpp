@@ -182,6 +182,20 @@ TEST(TenantSensitivity, APolicyWidePatternVectorscanRefusesIsLocated) {
   EXPECT_EQ(error.substr(0, expected.size()), expected) << error;
 }
 
+// A pattern that breaks the whole set's compile (a resource limit, no index from vectorscan) is
+// found by compiling each alone, and located the same way.
+TEST(TenantSensitivity, APatternTooLargeForTheSetIsLocated) {
+  const std::string error = create_error(R"(sensitivity:
+  patterns:
+    - {name: fine, regex: "ok[0-9]"}
+    - {name: huge, regex: "(a{1000}){1000}"}
+)");
+  const std::string expected =
+      "policy.yaml:4:7: sensitivity.patterns[1]: vectorscan cannot compile custom pattern "
+      "'huge' (/(a{1000}){1000}/): ";
+  EXPECT_EQ(error.substr(0, expected.size()), expected) << error;
+}
+
 // A router built by hand must be given every tenant's classifier: without one, that tenant's
 // terms would silently not be scanned.
 TEST(TenantSensitivity, ARouterWithoutATenantsClassifierIsRefused) {
