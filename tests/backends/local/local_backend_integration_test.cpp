@@ -111,6 +111,22 @@ class LocalBackendTest : public ::testing::Test {
     return call;
   }
 
+  // A copy of stories260K in the temporary directory, for tests that remove it under a backend.
+  static std::filesystem::path stories_copy(const std::string& tag) {
+    const std::filesystem::path copy =
+        std::filesystem::temp_directory_path() /
+        ("sy-local-backend-" + tag + "-" + std::to_string(::getpid()) + ".gguf");
+    std::filesystem::copy_file(kStories, copy, std::filesystem::copy_options::overwrite_existing);
+    return copy;
+  }
+  // stories_spec() loading lazily from `path`.
+  static LocalModelSpec lazy_spec(const std::filesystem::path& path) {
+    LocalModelSpec spec = stories_spec();
+    spec.path = path;
+    spec.lazy = true;
+    return spec;
+  }
+
   // Waits until the engine holds no sequence and no KV block (bounded).
   static bool engine_idle(const LocalBackend& backend) {
     for (int i = 0; i < 500; ++i) {
@@ -515,15 +531,11 @@ TEST_F(LocalBackendTest, StatsAndAvailabilityDoNotWaitForALazyLoad) {
 
 // A lazy model whose file is gone by its first request (moved, deleted): upstream_unavailable,
 // so the gateway answers 503 or tries the next allowed candidate. The message names the model,
-// not the server's file path (that goes to the log); the next request tries the load again.
+// not the server's file path (that goes to the log); the next request, inside the pause after
+// a failed load (retry_load_after), gets the same answer without loading again.
 TEST_F(LocalBackendTest, LazyModelThatCannotLoadIsUnavailableWithoutItsPath) {
-  const std::filesystem::path copy =
-      std::filesystem::temp_directory_path() /
-      ("sy-local-backend-gone-" + std::to_string(::getpid()) + ".gguf");
-  std::filesystem::copy_file(kStories, copy, std::filesystem::copy_options::overwrite_existing);
-  LocalModelSpec spec = stories_spec();
-  spec.path = copy;
-  spec.lazy = true;
+  const std::filesystem::path copy = stories_copy("gone");
+  LocalModelSpec spec = lazy_spec(copy);
   auto backend = make(spec);
   std::filesystem::remove(copy);
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -542,13 +554,8 @@ TEST_F(LocalBackendTest, LazyModelThatCannotLoadIsUnavailableWithoutItsPath) {
 // After a failed load the backend is unavailable (the router leaves it out, refusing at
 // decision time) for retry_load_after; then it is tried again, and loads once the file is back.
 TEST_F(LocalBackendTest, FailedLoadPausesTheBackendThenRetries) {
-  const std::filesystem::path copy =
-      std::filesystem::temp_directory_path() /
-      ("sy-local-backend-retry-" + std::to_string(::getpid()) + ".gguf");
-  std::filesystem::copy_file(kStories, copy, std::filesystem::copy_options::overwrite_existing);
-  LocalModelSpec spec = stories_spec();
-  spec.path = copy;
-  spec.lazy = true;
+  const std::filesystem::path copy = stories_copy("retry");
+  LocalModelSpec spec = lazy_spec(copy);
   spec.retry_load_after = std::chrono::milliseconds(200);
   auto backend = make(spec);
   EXPECT_TRUE(backend->available()) << "not tried yet";
