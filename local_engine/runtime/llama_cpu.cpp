@@ -315,6 +315,24 @@ void LlamaCpu::group_weights() {
   if (c_.tied_output) token_embd_ = output_;
 }
 
+namespace {
+
+// Each run's scores start a cache line (of 16 floats): the scores kernels store them 64 bytes
+// at a time and scale_max / softmax_exp load them back the same way, and a store that straddles
+// two lines is not forwarded to such a load, which then waits for it to reach the cache. With
+// the scratch 16 bytes off a line, a decode step's attention took 2-5% longer.
+constexpr size_t kLineFloats = 16;
+
+size_t line_floats(size_t n) { return (n + kLineFloats - 1) / kLineFloats * kLineFloats; }
+
+// The first line-aligned float of v, which holds kLineFloats spare floats for it.
+float* line_start(std::vector<float>& v) {
+  const size_t misaligned = reinterpret_cast<uintptr_t>(v.data()) % 64;
+  return v.data() + (misaligned == 0 ? 0 : (64 - misaligned) / sizeof(float));
+}
+
+}  // namespace
+
 void LlamaCpu::reserve_attention(size_t positions) {
   // Positions [first, pos] with pos < positions touch at most this many runs.
   const size_t max_runs = positions / kAttentionRun + 1;
@@ -324,7 +342,9 @@ void LlamaCpu::reserve_attention(size_t positions) {
   const size_t slice = attention_slice();
   // One slot per chunk of the items branch of attention().
   const size_t slots = pool_.size() == 1 ? 1 : pool_.size() * kStepChunksPerThread;
-  attn_scratch_.resize(slots * slice * (group * kAttentionRun + max_runs * run_floats()));
+  attn_scratch_.resize(
+      slots * (slice * group * kAttentionRun + line_floats(max_runs * slice * run_floats())) +
+      kLineFloats);
 }
 
 kernels::MatrixView LlamaCpu::view(std::string_view name, size_t rows, size_t cols) const {
@@ -685,11 +705,14 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
     for (size_t g = 0; g < group; ++g) {
       float* scores = scores_heads + (h * group + g) * stride;
       float max = -INFINITY;
-      for (size_t i = 0; i < end - begin; ++i) {
-        float score = scores[i] * c_.attention_scale;
-        if (c_.attn_softcap > 0) score = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
-        scores[i] = score;
-        max = std::max(max, score);
+      if (c_.attn_softcap > 0) {
+        for (size_t i = 0; i < end - begin; ++i) {
+          const float score = scores[i] * c_.attention_scale;
+          scores[i] = c_.attn_softcap * std::tanh(score / c_.attn_softcap);
+          max = std::max(max, scores[i]);
+        }
+      } else {
+        max = kernels_.scale_max(scores, end - begin, c_.attention_scale);
       }
       maxima[g] = max;
       sums[g] = kernels_.softmax_exp(scores, end - begin, max);
@@ -786,9 +809,10 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
     // tokens attend over more positions, striding keeps the shares even); kStepChunksPerThread
     // chunks a thread, claimed one at a time, so a preempted thread holds up only its chunk.
     const size_t chunks = std::min(threads == 1 ? 1 : threads * kStepChunksPerThread, items);
-    const size_t per_thread = scores_size + attn_max_runs_ * slice * rf;
+    const size_t per_thread = scores_size + line_floats(attn_max_runs_ * slice * rf);
+    float* const scratch = line_start(attn_scratch_);
     pool_.parallel_for(chunks, [&](size_t c) {
-      float* scores = attn_scratch_.data() + c * per_thread;
+      float* scores = scratch + c * per_thread;
       float* results = scores + scores_size;
       for (size_t i = c; i < items; i += chunks) {
         const size_t k_runs = runs(i);
@@ -802,17 +826,19 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
   attn_pair_units_.assign(items + 1, 0);
   for (size_t i = 0; i < items; ++i) attn_pair_units_[i + 1] = attn_pair_units_[i] + runs(i);
   const size_t units = attn_pair_units_[items], unit_results = slice * rf;
-  if (attn_units_.size() < units * (unit_results + scores_size)) {
-    attn_units_.resize(units * (unit_results + scores_size));
+  const size_t scores_at = line_floats(units * unit_results);
+  if (attn_units_.size() < scores_at + units * scores_size + kLineFloats) {
+    attn_units_.resize(scores_at + units * scores_size + kLineFloats);
   }
+  float* const unit_scratch = line_start(attn_units_);
   pool_.parallel_for(units, [&](size_t u) {
     size_t i = 0;
     while (attn_pair_units_[i + 1] <= u) ++i;
-    run(i, u - attn_pair_units_[i], attn_units_.data() + u * unit_results,
-        attn_units_.data() + units * unit_results + u * scores_size);
+    run(i, u - attn_pair_units_[i], unit_scratch + u * unit_results,
+        unit_scratch + scores_at + u * scores_size);
   });
   for (size_t i = 0; i < items; ++i) {
-    merge(i, attn_units_.data() + attn_pair_units_[i] * unit_results,
+    merge(i, unit_scratch + attn_pair_units_[i] * unit_results,
           attn_pair_units_[i + 1] - attn_pair_units_[i], unit_results);
   }
 }

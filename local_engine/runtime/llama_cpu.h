@@ -262,13 +262,14 @@ class LlamaCpu {
   std::vector<float> final_;   // (logit rows, dim) normalized final hidden states
   std::vector<float> logits_;  // (logit rows, n_vocab)
   size_t attn_max_runs_ = 0;   // runs one token may need
-  // (chunks, slice * (group * kAttentionRun + attn_max_runs_ * run_floats())), slice being
-  // attention_slice(): scores and results of the (token, slice) items a
-  // chunk attends whole (pool threads x kStepChunksPerThread chunks, 1 on one thread).
+  // (chunks, slice * group * kAttentionRun scores + attn_max_runs_ * slice * run_floats()
+  // results, rounded up to a cache line), slice being attention_slice(), from the first
+  // line-aligned float: scores and results of the (token, slice) items a chunk attends whole
+  // (pool threads x kStepChunksPerThread chunks, 1 on one thread).
   std::vector<float> attn_scratch_;
-  // Decode-sized steps, where every (item, run) is its own unit of work: (units, slice *
-  // run_floats()) results then (units, slice * group * kAttentionRun) scores; and the first
-  // unit of each item (items + 1).
+  // Decode-sized steps, where every (item, run) is its own unit of work, from the first
+  // line-aligned float: (units, slice * run_floats()) results, then from the next cache line
+  // (units, slice * group * kAttentionRun) scores; and the first unit of each item (items + 1).
   std::vector<float> attn_units_;
   std::vector<size_t> attn_pair_units_;
   kernels::ActivationBatch batch_;              // the quantized activations of the current matmul

@@ -181,6 +181,14 @@ struct CpuKernels {
   void (*matmul_q4_k_q8_k)(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride);
 
+  // Attention's scores before the softmax: x[i] *= scale for i < n; returns the largest new
+  // x[i] (-inf for n = 0; NaN never wins, as in std::max(max, x[i])). Equal on every set: one
+  // product each, and the maximum is the same in any order. The x86 sets store at
+  // their full width, as the scores kernels do, so softmax_exp's loads of the result are
+  // forwarded from the stores (narrower stores read back by one wide load stall until they
+  // reach the cache: most of the softmax's time in a decode step).
+  float (*scale_max)(float* x, size_t n, float scale);
+
   // Attention's softmax: x[i] = exp(x[i] - max) for i < n; returns the sum of the new x[i].
   // The generic set calls std::exp and sums in index order; the x86 sets evaluate exp with a
   // polynomial within a few float ulps of it and sum in lanes (bounds in tests/local_engine/

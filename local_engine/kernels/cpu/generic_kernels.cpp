@@ -185,6 +185,15 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
   }
 }
 
+float scale_max(float* x, size_t n, float scale) {
+  float max = -INFINITY;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] *= scale;
+    max = std::max(max, x[i]);
+  }
+  return max;
+}
+
 float softmax_exp(float* x, size_t n, float max) {
   float sum = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -258,6 +267,7 @@ const CpuKernels& generic_cpu_kernels() {
                                   &matmul_q4_0_groups,
                                   &attention_scores_f16,
                                   nullptr,  // matmul_q4_k_q8_k: matmul.cpp runs the dots
+                                  &scale_max,
                                   &softmax_exp,
                                   nullptr,  // silu_mul: LlamaCpu's portable lanes
                                   nullptr,  // fp32_to_fp16_row: the caller's loop

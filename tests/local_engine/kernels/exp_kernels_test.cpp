@@ -1,6 +1,8 @@
-// softmax_exp of every kernel set against the generic set (std::exp): within 4 float ulps
-// element by element (relative 5e-7 where the result is a normal float), sums within 1e-5, on awkward lengths (not multiples of 8 or 16), the full range of
-// exp's arguments, and the special values (-inf gives 0, NaN stays NaN, huge gives inf).
+// scale_max of every kernel set against the generic set, bit for bit; softmax_exp of every
+// kernel set against the generic set (std::exp): within 4 float ulps
+// element by element (relative 5e-7 where the result is a normal float), sums within 1e-5, on
+// awkward lengths (not multiples of 8 or 16), the full range of exp's arguments, and the special
+// values (-inf gives 0, NaN stays NaN, huge gives inf).
 
 #include <gtest/gtest.h>
 
@@ -55,6 +57,37 @@ TEST(ExpKernels, SoftmaxExpMatchesGenericWithinBound) {
       EXPECT_NEAR(got_sum, exact, 1e-5 * exact) << set->isa << " n=" << n;
     }
   }
+}
+
+TEST(ExpKernels, ScaleMaxMatchesGenericExactly) {
+  // Every product is one float multiply, so each set's scaled scores and maximum equal the
+  // generic's bit for bit, whatever the length; NaN never wins (as in std::max), -inf scores
+  // stay -inf, and no scores give -inf.
+  std::mt19937 rng(11);
+  for (const CpuKernels* set : testing::optimized_sets()) {
+    EXPECT_EQ(set->scale_max(nullptr, 0, 0.125f), -INFINITY) << set->isa;
+    for (size_t n : kLengths) {
+      for (int special = 0; special < 3; ++special) {
+        std::vector<float> want = scores(rng, n);
+        if (special == 1) want[n / 2] = std::numeric_limits<float>::quiet_NaN();
+        if (special == 2) want[n - 1] = -INFINITY;
+        std::vector<float> got = want;
+        const float want_max = generic_cpu_kernels().scale_max(want.data(), n, 0.125f);
+        const float got_max = set->scale_max(got.data(), n, 0.125f);
+        EXPECT_EQ(got_max, want_max) << set->isa << " n=" << n << " special=" << special;
+        EXPECT_FALSE(std::isnan(got_max)) << set->isa << " n=" << n;
+        for (size_t i = 0; i < n; ++i) {
+          if (std::isnan(want[i])) {
+            EXPECT_TRUE(std::isnan(got[i])) << set->isa << " at " << i;
+          } else {
+            EXPECT_EQ(got[i], want[i]) << set->isa << " n=" << n << " at " << i;
+          }
+        }
+      }
+    }
+  }
+  std::vector<float> all_nan(5, std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(generic_cpu_kernels().scale_max(all_nan.data(), all_nan.size(), 2.0f), -INFINITY);
 }
 
 TEST(ExpKernels, ExponentialsCoverTheRangeAndSpecialValues) {

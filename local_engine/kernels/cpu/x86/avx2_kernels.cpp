@@ -681,6 +681,29 @@ inline __m256i tail_mask(size_t left) {
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// Lanes of running maxima: _mm256_max_ps(x, acc) keeps acc where x is NaN.
+float scale_max(float* x, size_t n, float scale) {
+  const __m256 s = _mm256_set1_ps(scale);
+  __m256 acc = _mm256_set1_ps(-INFINITY);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
+    _mm256_storeu_ps(x + i, v);
+    acc = _mm256_max_ps(v, acc);
+  }
+  if (i < n) {
+    const __m256i k = tail_mask(n - i);
+    const __m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, k), s);
+    _mm256_maskstore_ps(x + i, k, v);
+    acc = _mm256_max_ps(_mm256_blendv_ps(acc, v, _mm256_castsi256_ps(k)), acc);
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc);
+  float max = -INFINITY;
+  for (float l : lanes) max = std::max(max, l);
+  return max;
+}
+
 float softmax_exp(float* x, size_t n, float max) {
   const __m256 m = _mm256_set1_ps(max);
   __m256 acc = _mm256_setzero_ps();
@@ -720,6 +743,7 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q4_0_groups,
                                      &attention_scores_f16,
                                      &matmul_q4_k_q8_k_avx2,
+                                     &scale_max,
                                      &softmax_exp,
                                      nullptr,  // silu_mul: LlamaCpu's portable lanes
                                      nullptr,  // fp32_to_fp16_row: the caller's loop

@@ -937,6 +937,29 @@ inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+// Lanes of running maxima: _mm512_max_ps(x, acc) keeps acc where x is NaN.
+float scale_max(float* x, size_t n, float scale) {
+  const __m512 s = _mm512_set1_ps(scale);
+  __m512 acc = _mm512_set1_ps(-INFINITY);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), s);
+    _mm512_storeu_ps(x + i, v);
+    acc = _mm512_max_ps(v, acc);
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), s);
+    _mm512_mask_storeu_ps(x + i, k, v);
+    acc = _mm512_mask_max_ps(acc, k, v, acc);
+  }
+  float lanes[16];
+  _mm512_storeu_ps(lanes, acc);
+  float max = -INFINITY;
+  for (float l : lanes) max = std::max(max, l);
+  return max;
+}
+
 float softmax_exp(float* x, size_t n, float max) {
   const __m512 m = _mm512_set1_ps(max);
   __m512 acc = _mm512_setzero_ps();
@@ -1046,6 +1069,7 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q4_0_groups,
                                        &attention_scores_f16,
                                        &matmul_q4_k_q8_k_avx512,
+                                       &scale_max,
                                        &softmax_exp,
                                        &silu_mul,
                                        &fp32_to_fp16_row,
