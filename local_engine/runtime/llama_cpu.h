@@ -202,6 +202,9 @@ class LlamaCpu {
   // batch or the thread count, so neither changes a result; in a step with few tokens (decode)
   // the runs are what the threads share.
   static constexpr size_t kAttentionRun = 64;
+  // attention() attends whole items (a token's slice of KV heads) from this many a thread, and
+  // run by run below it (kAttentionRun positions of an item each).
+  static constexpr size_t kItemsPerThread = 4;
   // A run is attended for a slice of consecutive KV heads of a token at once: all of them when
   // there are kSideBySideHeads or more, read row by row, every head on a row before the next
   // row, i.e. the cache in address order, which the hardware prefetchers stream. Head by head,
