@@ -5,6 +5,7 @@
 #   bench/engine/run.sh [--models "135m:q8_0 135m:q4_0 360m:q8_0 360m:q4_0 1.7b:q4_k"]
 #                       [--threads "1 2"] [--prompt-tokens 512] [--gen 128] [--no-peer]
 #                       [--build DIR] [--no-build] [--keep-models] [--baseline OTHER_SWITCHYARD]
+#                       [--repeat 3]
 #
 # For each synthetic model (SmolLM2 shapes, real tokenizer, seeded random weights; written at
 # bench time under $SY_BENCH_MODELS, default /tmp/sy-bench-models, and deleted at the end unless
@@ -18,6 +19,10 @@
 # they are, e.g. a copy taken before editing the sources while the run goes on.
 # --baseline runs another switchyard binary (an older build) on every row too, right after
 # ours, and prints its speeds beside ours: a before/after measured under the same load.
+# --repeat N runs ours (and the baseline) N times a row, each time right after its own
+# bandwidth probe at the row's thread count, and the table gives the medians: the VM's memory
+# bandwidth swings between runs minutes apart (46 to 80 GB/s at 2 threads in one session), so
+# one probe at the start can be far from what a row met. The peer runs once a row.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,6 +36,7 @@ build=build
 rebuild=1
 keep_models=0
 baseline=""
+repeat=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --models) models="$2"; models_given=1; shift 2 ;;
@@ -42,6 +48,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) rebuild=0; shift ;;
     --keep-models) keep_models=1; shift ;;
     --baseline) baseline="$2"; shift 2 ;;
+    --repeat) repeat="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -109,20 +116,29 @@ for m in $models; do
   file=$(model_file "$m")
   summary=$(python3 bench/engine/gguf_summary.py "$file")
   for t in $thread_counts; do
-    ours=$("$sy" generate -m "$file" -p "$prompt" -n "$gen" --ignore-eos --threads "$t" \
-      --stats-json 2>&1 >/dev/null | tail -n 1)
-    before='{}'
-    if [[ -n "$baseline" ]]; then
-      before=$("$baseline" generate -m "$file" -p "$prompt" -n "$gen" --ignore-eos --threads "$t" \
+    ours="" before="" probes=""
+    for _ in $(seq "$repeat"); do
+      probes+=,$("$build/bench/engine/engine_bandwidth" --mib 512 --runs 5 --threads "$t" | tail -n 1)
+      ours+=,$("$sy" generate -m "$file" -p "$prompt" -n "$gen" --ignore-eos --threads "$t" \
         --stats-json 2>&1 >/dev/null | tail -n 1)
-    fi
+      if [[ -n "$baseline" ]]; then
+        before+=,$("$baseline" generate -m "$file" -p "$prompt" -n "$gen" --ignore-eos \
+          --threads "$t" --stats-json 2>&1 >/dev/null | tail -n 1)
+      fi
+    done
     theirs='{}'
     if [[ $peer == 1 ]]; then
       theirs=$(node bench/engine/peer.mjs --model "$file" --prompt "$prompt" --gen "$gen" \
         --threads "$t" 2>/dev/null | tail -n 1)
     fi
-    echo "{\"model\":\"$m\",\"threads\":$t,\"summary\":$summary,\"ours\":$ours,\"baseline\":$before,\"peer\":$theirs}" \
-      | tee -a "$rows" >&2
+    # The generated tokens and log-probabilities are left out of the row: the table does not
+    # read them.
+    echo "{\"model\":\"$m\",\"threads\":$t,\"summary\":$summary,\"probes\":[${probes#,}],\"ours\":[${ours#,}],\"baseline\":[${before#,}],\"peer\":$theirs}" \
+      | python3 -c 'import json, sys
+row = json.load(sys.stdin)
+for run in row["ours"] + row["baseline"] + [row["peer"]]:
+    run.pop("tokens", None), run.pop("logprobs", None)
+print(json.dumps(row))' | tee -a "$rows" >&2
   done
   # One generated model on disk at a time.
   if [[ $keep_models == 0 ]] && grep -qxF "$file" "$work/generated"; then rm -f "$file"; fi

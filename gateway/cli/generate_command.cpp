@@ -32,6 +32,7 @@ int run_generate(const GenerateCommandOptions& options) {
   generate_options.max_tokens = options.max_tokens;
   generate_options.ignore_eos = options.ignore_eos;
   generate_options.threads = options.threads;
+  generate_options.measure_weights_read = options.stats_json;
   if (options.device == "cuda") generate_options.device = engine::GenerateOptions::Device::cuda;
   if (options.gpu_layers != "all") generate_options.gpu_layers = std::stoul(options.gpu_layers);
   generate_options.stop = options.stop;
@@ -115,6 +116,10 @@ int run_generate(const GenerateCommandOptions& options) {
                                     {"gen_tokens", gen_tokens},
                                     {"gen_tok_s", gen_tok_s},
                                     {"peak_rss_mb", rss}};
+    // The pass's own memory-bandwidth ceiling: its threads reading its weights where they lie.
+    if (result.timings.weights_read_gbs > 0) {
+      stats["weights_read_gbs"] = result.timings.weights_read_gbs;
+    }
     // The generated ids and their log-probabilities, for comparing engines token by token.
     stats["tokens"] = result.tokens;
     stats["logprobs"] = result.logprobs;
@@ -169,7 +174,8 @@ void add_generate_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating to -n after EOS");
   cmd->add_flag("--stats-json", options->stats_json,
-                "End with one JSON line of speed and memory figures on stderr");
+                "End with one JSON line of speed and memory figures on stderr (and how fast "
+                "the CPU pass reads its weights, measured after generating)");
   auto* schema = cmd->add_option("--json-schema", options->json_schema_path,
                                  "Constrain the output to this JSON Schema file's instances");
   cmd->add_flag("--json", options->json, "Constrain the output to a JSON object")->excludes(schema);

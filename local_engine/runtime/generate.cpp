@@ -143,6 +143,9 @@ GenerateResult generate(const Model& model, std::string_view prompt, const Gener
   result.text = streamer.text();
   timings.generation_seconds =
       std::chrono::duration<double>(Clock::now() - generation_start - in_callback).count();
+  if (options.measure_weights_read && cpu) {
+    timings.weights_read_gbs = cpu->weights_read_bytes_per_second(5) / 1e9;
+  }
   return result;
 }
 

@@ -258,6 +258,88 @@ size_t matrix_bytes(const kernels::MatrixView& w) {
 
 }  // namespace
 
+namespace {
+
+// XOR of every 8 bytes of [p, p + bytes), four lines at a time into independent accumulators
+// (the loads of a line do not wait for the previous line's): a plain read at the memory's speed.
+uint64_t read_all(const std::byte* p, size_t bytes) {
+  uint64_t acc[4] = {};
+  size_t at = 0;
+  for (; at + 256 <= bytes; at += 256) {
+    for (size_t line = 0; line < 4; ++line) {
+      for (size_t w = 0; w < 8; ++w) {
+        uint64_t v;
+        std::memcpy(&v, p + at + 64 * line + 8 * w, sizeof(v));
+        acc[line] ^= v;
+      }
+    }
+  }
+  for (; at + 8 <= bytes; at += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + at, sizeof(v));
+    acc[0] ^= v;
+  }
+  return acc[0] ^ acc[1] ^ acc[2] ^ acc[3];
+}
+
+}  // namespace
+
+double LlamaCpu::weights_read_bytes_per_second(size_t passes) {
+  // The matrices by address, those a page apart or less joined (the copies lie back to back in
+  // one mapping): the read streams as far as the memory allows, as a probe's buffer would.
+  std::vector<std::pair<const std::byte*, size_t>> spans;
+  auto add = [&](const kernels::MatrixView& w) {
+    spans.emplace_back(static_cast<const std::byte*>(w.data), matrix_bytes(w));
+  };
+  for (const Layer& layer : layers_) {
+    for (const kernels::MatrixView* w :
+         {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate, &layer.w_up, &layer.w_down}) {
+      add(*w);
+    }
+  }
+  add(output_);
+  std::sort(spans.begin(), spans.end());
+  std::vector<std::pair<const std::byte*, size_t>> runs;
+  for (const auto& [p, bytes] : spans) {
+    if (!runs.empty() && p >= runs.back().first &&
+        p <= runs.back().first + runs.back().second + 4096) {
+      runs.back().second = std::max<size_t>(runs.back().second, p + bytes - runs.back().first);
+    } else {
+      runs.emplace_back(p, bytes);
+    }
+  }
+  size_t span_bytes = 0;
+  for (const auto& run : runs) span_bytes += run.second;
+  // Thread i reads bytes [span_bytes * i / threads, span_bytes * (i + 1) / threads) of the runs
+  // laid end to end.
+  const size_t threads = pool_.size();
+  std::vector<uint64_t> sinks(threads * 8);  // a cache line a thread
+  std::vector<double> rates;
+  for (size_t pass = 0; pass < std::max<size_t>(passes, 1); ++pass) {
+    const auto start = std::chrono::steady_clock::now();
+    pool_.parallel_for(threads, [&](size_t i) {
+      const size_t lo = span_bytes * i / threads, hi = span_bytes * (i + 1) / threads;
+      uint64_t sink = 0;
+      size_t at = 0;
+      for (const auto& [p, bytes] : runs) {
+        const size_t a = std::max(lo, at), b = std::min(hi, at + bytes);
+        if (a < b) sink ^= read_all(p + (a - at), b - a);
+        at += bytes;
+      }
+      sinks[i * 8] ^= sink;
+    });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rates.push_back(seconds > 0 ? span_bytes / seconds : 0);
+  }
+  uint64_t all = 0;
+  for (uint64_t s : sinks) all ^= s;
+  volatile uint64_t keep = all;  // the reads have a use, so they stay
+  (void)keep;
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
 void LlamaCpu::group_weights() {
   const bool mapped = model_.file()->is_mapped();
   std::vector<kernels::MatrixView*> matrices;

@@ -40,6 +40,9 @@ struct GenerateOptions {
   // sampled among those the grammar allows, and generation stops (FinishReason::stop) once the
   // output is a complete value.
   std::shared_ptr<const JsonGrammar> grammar;
+  // After generating, measure how fast the CPU pass's threads read its weights where they lie
+  // (GenerateTimings::weights_read_gbs): benchmarks' memory-bandwidth ceiling.
+  bool measure_weights_read = false;
 };
 
 enum class FinishReason { stop, length };
@@ -56,6 +59,9 @@ struct GenerateTimings {
   // Forward passes in the generation phase: one per generated token but the last (the first
   // token is sampled from the prompt's logits, and nothing needs the last one's logits).
   size_t generation_forwards = 0;
+  // GenerateOptions::measure_weights_read on the CPU pass: GB/s of a plain read of every weight
+  // matrix a decode step reads, by the pass's threads, median of 5 (0: not measured).
+  double weights_read_gbs = 0;
 
   // Forward passes per second; 0 when the phase ran none.
   double prompt_tokens_per_second() const {
