@@ -258,32 +258,6 @@ size_t matrix_bytes(const kernels::MatrixView& w) {
 
 }  // namespace
 
-namespace {
-
-// XOR of every 8 bytes of [p, p + bytes), four lines at a time into independent accumulators
-// (the loads of a line do not wait for the previous line's): a plain read at the memory's speed.
-uint64_t read_all(const std::byte* p, size_t bytes) {
-  uint64_t acc[4] = {};
-  size_t at = 0;
-  for (; at + 256 <= bytes; at += 256) {
-    for (size_t line = 0; line < 4; ++line) {
-      for (size_t w = 0; w < 8; ++w) {
-        uint64_t v;
-        std::memcpy(&v, p + at + 64 * line + 8 * w, sizeof(v));
-        acc[line] ^= v;
-      }
-    }
-  }
-  for (; at + 8 <= bytes; at += 8) {
-    uint64_t v;
-    std::memcpy(&v, p + at, sizeof(v));
-    acc[0] ^= v;
-  }
-  return acc[0] ^ acc[1] ^ acc[2] ^ acc[3];
-}
-
-}  // namespace
-
 double LlamaCpu::weights_read_bytes_per_second(size_t passes) {
   // The matrices by address, those a page apart or less joined (the copies lie back to back in
   // one mapping): the read streams as far as the memory allows, as a probe's buffer would.
@@ -308,32 +282,33 @@ double LlamaCpu::weights_read_bytes_per_second(size_t passes) {
       runs.emplace_back(p, bytes);
     }
   }
-  size_t span_bytes = 0;
-  for (const auto& run : runs) span_bytes += run.second;
-  // Thread i reads bytes [span_bytes * i / threads, span_bytes * (i + 1) / threads) of the runs
-  // laid end to end.
+  // Whole 256-byte pieces of each run (read_lines' unit); thread i reads pieces
+  // [pieces * i / threads, pieces * (i + 1) / threads) of the runs laid end to end.
+  constexpr size_t kPiece = 256;
+  size_t pieces = 0;
+  for (const auto& run : runs) pieces += run.second / kPiece;
   const size_t threads = pool_.size();
   std::vector<uint64_t> sinks(threads * 8);  // a cache line a thread
   std::vector<double> rates;
   for (size_t pass = 0; pass < std::max<size_t>(passes, 1); ++pass) {
     const auto start = std::chrono::steady_clock::now();
     pool_.parallel_for(threads, [&](size_t i) {
-      const size_t lo = span_bytes * i / threads, hi = span_bytes * (i + 1) / threads;
+      const size_t lo = pieces * i / threads, hi = pieces * (i + 1) / threads;
       uint64_t sink = 0;
       size_t at = 0;
       for (const auto& [p, bytes] : runs) {
-        const size_t a = std::max(lo, at), b = std::min(hi, at + bytes);
-        if (a < b) sink ^= read_all(p + (a - at), b - a);
-        at += bytes;
+        const size_t n = bytes / kPiece, a = std::max(lo, at), b = std::min(hi, at + n);
+        if (a < b) sink += kernels_.read_lines(p + (a - at) * kPiece, (b - a) * kPiece);
+        at += n;
       }
-      sinks[i * 8] ^= sink;
+      sinks[i * 8] += sink;
     });
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    rates.push_back(seconds > 0 ? span_bytes / seconds : 0);
+    rates.push_back(seconds > 0 ? pieces * kPiece / seconds : 0);
   }
   uint64_t all = 0;
-  for (uint64_t s : sinks) all ^= s;
+  for (uint64_t s : sinks) all += s;
   volatile uint64_t keep = all;  // the reads have a use, so they stay
   (void)keep;
   std::sort(rates.begin(), rates.end());

@@ -101,8 +101,9 @@ class LlamaCpu {
   std::span<const float> forward_batch(std::span<const TokenId> tokens, size_t start_pos);
 
   // The memory-bandwidth ceiling of a decode step where this pass's weights lie: bytes per
-  // second of a plain read of every matrix a step reads (each byte once, every pool thread a
-  // share of each matrix, all together), the median of `passes` passes. A VM's memory need not
+  // second of a plain read (the kernel set's read_lines, the loop of bench/engine's probe) of
+  // every matrix a step reads, each byte once, the pool's threads a contiguous share each, the
+  // median of `passes` passes. A VM's memory need not
   // read at one speed (on the machines here some regions of a large buffer read at ~50 GB/s and
   // others at ~90), so a probe of another buffer can be far from what the pass meets.
   double weights_read_bytes_per_second(size_t passes);

@@ -239,6 +239,11 @@ struct CpuKernels {
   void (*attention_values_heads_f16)(const uint16_t* values, size_t row_stride, size_t n_rows,
                                      size_t n_heads, const float* probs, size_t probs_stride,
                                      size_t group, size_t head_dim, float* out, size_t out_stride);
+
+  // The sum of the 64-bit words of [p, p + bytes) (bytes a multiple of 256), read at the set's
+  // full width, four lines at a time into independent sums: a plain read at the memory's speed,
+  // the loop of bench/engine's bandwidth probe (LlamaCpu::weights_read_bytes_per_second).
+  uint64_t (*read_lines)(const std::byte* p, size_t bytes);
 };
 
 // x (n, a multiple of 32) -> n/32 blocks, ggml's reference rounding.

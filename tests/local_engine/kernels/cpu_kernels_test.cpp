@@ -41,6 +41,23 @@ TEST(CpuKernels, SelectionPicksASupportedSet) {
   std::printf("selected kernels: %.*s\n", static_cast<int>(k.isa.size()), k.isa.data());
 }
 
+TEST(CpuKernels, ReadLinesSumsEveryWordOnEverySet) {
+  // The bandwidth read's sum (integers: exact in any order) from an unaligned start, so that no
+  // set may read past `bytes` or skip a tail of 128 bytes.
+  std::mt19937_64 rng(5);
+  std::vector<uint64_t> words(4096 + 1);
+  for (uint64_t& w : words) w = rng();
+  const auto* p = reinterpret_cast<const std::byte*>(words.data()) + 8;
+  for (size_t bytes : {size_t{0}, size_t{256}, size_t{768}, size_t{32768}}) {
+    uint64_t want = 0;
+    for (size_t i = 0; i < bytes / 8; ++i) want += words[i + 1];
+    EXPECT_EQ(generic_cpu_kernels().read_lines(p, bytes), want) << bytes;
+    for (const CpuKernels* set : optimized_sets()) {
+      EXPECT_EQ(set->read_lines(p, bytes), want) << set->isa << " " << bytes;
+    }
+  }
+}
+
 TEST(CpuKernels, F32DotMatchesGenericWithinBound) {
   std::mt19937 rng(1);
   for (const CpuKernels* k : optimized_sets()) {

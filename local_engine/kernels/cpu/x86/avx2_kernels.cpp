@@ -681,6 +681,20 @@ inline __m256i tail_mask(size_t left) {
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+uint64_t read_lines(const std::byte* p, size_t bytes) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 128 <= bytes; i += 128) {
+    a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
+                     _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
 // Lanes of running maxima: _mm256_max_ps(x, acc) keeps acc where x is NaN.
 float scale_max(float* x, size_t n, float scale) {
   const __m256 s = _mm256_set1_ps(scale);
@@ -751,7 +765,8 @@ extern const CpuKernels kAvx2Kernels{"avx2",
                                      &matmul_q4_k_groups_avx2,
                                      &quantize_row_q8_k,
                                      &attention_scores_heads<&attention_scores_f16>,
-                                     &attention_values_heads<&attention_values_f16>};
+                                     &attention_values_heads<&attention_values_f16>,
+                                     &read_lines};
 
 }  // namespace sy::engine::kernels
 

@@ -937,6 +937,18 @@ inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+uint64_t read_lines(const std::byte* p, size_t bytes) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 256 <= bytes; i += 256) {
+    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
+    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
+    a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(p + i + 128));
+    a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(p + i + 192));
+  }
+  return _mm512_reduce_add_epi64(
+      _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+}
+
 // Lanes of running maxima: _mm512_max_ps(x, acc) keeps acc where x is NaN.
 float scale_max(float* x, size_t n, float scale) {
   const __m512 s = _mm512_set1_ps(scale);
@@ -1077,7 +1089,8 @@ extern const CpuKernels kAvx512Kernels{"avx512",
                                        &matmul_q4_k_groups_avx512,
                                        &quantize_q8_k_avx512,
                                        &attention_scores_heads_f16,
-                                       &attention_values_heads_f16};
+                                       &attention_values_heads_f16,
+                                       &read_lines};
 
 }  // namespace sy::engine::kernels
 
