@@ -1,13 +1,13 @@
 // Memory read bandwidth for bench/engine/run.sh (the method of ../shared/PERF.md): each thread
-// streams its own slice of a buffer far larger than the caches through a vector read loop
-// (AVX-512 where the processor has it, else AVX2), all threads starting together; a run's
-// bandwidth is the bytes read over the wall time of the slowest thread. Prints, per thread
+// streams its own slice of a buffer far larger than the caches through the selected kernel
+// set's read_lines (AVX-512 where the processor has it, else AVX2, else portable; the loop
+// `generate --stats-json` reads the engine's own weights with), all threads starting together; a
+// run's bandwidth is the bytes read over the wall time of the slowest thread. Prints, per thread
 // count, the median and best of the runs as one JSON line each:
 //   {"threads":2,"median_gbs":32.5,"best_gbs":38.4,"runs":10}
 //
 //   engine_bandwidth [--mib 1024] [--runs 10] [--threads 1,2]
 
-#include <immintrin.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -23,35 +23,15 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/cpu/cpu_kernels.h"
+
 namespace {
 
-// Sums every 64-byte line with four independent accumulators (loads stay in flight). The sum is
-// returned (into an atomic) so the compiler cannot drop the loads.
-__attribute__((target("avx512f"))) uint64_t read_avx512(const std::byte* p, size_t bytes) {
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 256 <= bytes; i += 256) {
-    a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
-    a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 64));
-    a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 128));
-    a3 = _mm512_add_epi64(a3, _mm512_load_si512(p + i + 192));
-  }
-  return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1),
-                                                  _mm512_add_epi64(a2, a3)));
-}
+using sy::engine::kernels::CpuKernels;
 
-__attribute__((target("avx2"))) uint64_t read_avx2(const std::byte* p, size_t bytes) {
-  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 128 <= bytes; i += 128) {
-    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
-    a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
-    a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
-    a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
-  }
-  alignas(32) uint64_t lanes[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
-                     _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
-  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
-}
+// The selected kernel set's read_lines: every 64-byte line summed at the set's full width into
+// independent sums, the loop LlamaCpu::weights_read_bytes_per_second reads the weights with.
+const CpuKernels& kernels = sy::engine::kernels::select_cpu_kernels();
 
 struct FreeDeleter {
   void operator()(std::byte* p) const { std::free(p); }
@@ -59,7 +39,7 @@ struct FreeDeleter {
 
 // One run: `threads` threads each read their slice; seconds from the common start to the last
 // thread's end.
-double timed_read(const std::byte* buffer, size_t bytes, size_t threads, bool avx512,
+double timed_read(const std::byte* buffer, size_t bytes, size_t threads,
                   std::atomic<uint64_t>& sink) {
   std::atomic<size_t> ready{0};
   std::atomic<bool> go{false};
@@ -71,7 +51,7 @@ double timed_read(const std::byte* buffer, size_t bytes, size_t threads, bool av
       while (!go.load(std::memory_order_acquire)) {
       }
       const std::byte* p = buffer + t * slice;
-      sink += avx512 ? read_avx512(p, slice) : read_avx2(p, slice);
+      sink += kernels.read_lines(p, slice);
     });
   }
   while (ready.load() < threads) {
@@ -99,12 +79,6 @@ int main(int argc, char** argv) {
       for (std::string item; std::getline(list, item, ',');) thread_counts.push_back(std::stoul(item));
     }
   }
-  __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (!avx512 && !__builtin_cpu_supports("avx2")) {
-    std::fprintf(stderr, "engine_bandwidth: needs AVX2 or AVX-512\n");
-    return 1;
-  }
   const size_t bytes = mib << 20;
   // In 2 MiB pages where the kernel gives them, as LlamaCpu holds the weights it reads per
   // token: the ceiling is then what the engine's own kind of memory allows.
@@ -116,15 +90,16 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < bytes; i += 64) buffer.get()[i] = std::byte(i >> 6);
   std::atomic<uint64_t> sink{0};
   for (size_t threads : thread_counts) {
-    timed_read(buffer.get(), bytes, threads, avx512, sink);  // warm-up
+    timed_read(buffer.get(), bytes, threads, sink);  // warm-up
     std::vector<double> gbs;
     for (size_t r = 0; r < runs; ++r) {
       const size_t read = bytes / threads / 256 * 256 * threads;
-      gbs.push_back(read / timed_read(buffer.get(), bytes, threads, avx512, sink) / 1e9);
+      gbs.push_back(read / timed_read(buffer.get(), bytes, threads, sink) / 1e9);
     }
     std::sort(gbs.begin(), gbs.end());
-    std::printf("{\"threads\":%zu,\"median_gbs\":%.2f,\"best_gbs\":%.2f,\"runs\":%zu,\"isa\":\"%s\"}\n",
-                threads, gbs[gbs.size() / 2], gbs.back(), runs, avx512 ? "avx512" : "avx2");
+    std::printf(
+        "{\"threads\":%zu,\"median_gbs\":%.2f,\"best_gbs\":%.2f,\"runs\":%zu,\"isa\":\"%s\"}\n",
+        threads, gbs[gbs.size() / 2], gbs.back(), runs, kernels.isa.data());
   }
   return 0;
 }
