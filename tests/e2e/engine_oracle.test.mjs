@@ -11,7 +11,8 @@
 //   - our log-probability of the chosen token must be within LOGPROB_TOLERANCE of llama.cpp's;
 //   - a differing token is accepted only inside the margin, and ends the comparison (the
 //     histories differ from there on).
-// At least MIN_STEPS steps must be compared per preset, so the test cannot pass vacuously.
+// Each preset decodes from several prompts, up to STEPS tokens each, and at least MIN_STEPS
+// steps must be compared over them, so the test cannot pass vacuously nor on a few tokens.
 // Both use Q8_0 weights with Q8_0-quantized activations and an F16 KV cache; the remaining
 // differences are summation order and llama.cpp's table-based GELU.
 
@@ -29,11 +30,15 @@ const BIN = process.env.SWITCHYARD_BIN ?? path.join(REPO_ROOT, 'build', 'switchy
 const MODELS = process.env.SWITCHYARD_MODELS_DIR ?? path.join(REPO_ROOT, '..', 'shared', 'models');
 const TOKENIZER = path.join(MODELS, 'smollm2-135m-instruct', 'tokenizer.json');
 
-const PROMPT = 'The quick brown fox jumps over the lazy dog. In 2024, 3 engines';
-const STEPS = 8;
+const PROMPTS = [
+  'The quick brown fox jumps over the lazy dog. In 2024, 3 engines',
+  'def fibonacci(n):\n    if n < 2:\n        return n\n',
+  'Der Bericht, la réponse et 数据: a short summary follows.',
+];
+const STEPS = 24;
 const MARGIN = 0.05;
 const LOGPROB_TOLERANCE = 0.05;
-const MIN_STEPS = 3;
+const MIN_STEPS = 24;
 
 // Few layers and a vocabulary cut to the tokenizer's 49,152 plus some padding keep the test
 // fast (the embedding dominates: 263M weights for Llama 3.2's real 128k vocabulary); widths,
@@ -121,49 +126,52 @@ for (const { preset } of PRESETS) {
     assert.equal(code, 0, `switchyard model synth --like ${preset} failed:\n${stderr}`);
 
     t = phase('synth', t);
-    const ours = JSON.parse(run(['model', 'tokenize', '-m', file, '--no-bos', PROMPT]).stdout);
     const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
-    const peerTokens = [...model.tokenize(PROMPT)];
     t = phase('load', t);
-    assert.deepEqual(ours, peerTokens, 'the two tokenizers disagree on the prompt');
-
-    const context = await model.createContext({ contextSize: 128, batchSize: 64, threads: 1 });
-    const peer = [];
-    for await (const out of context.getSequence().evaluateWithMetadata(peerTokens,
-      { probabilities: true }, { temperature: 0 })) {
-      const ranked = topTwo(out.probabilities);
-      peer.push({ token: out.token, probabilities: out.probabilities, ranked });
-      if (peer.length >= STEPS) break;
-    }
-    await context.dispose();
-    await model.dispose();
-    t = phase('llama.cpp', t);
-
-    const gen = run(['generate', '-m', file, '-p', PROMPT, '-n', String(STEPS), '--temp', '0',
-      '--ignore-eos', '--threads', '2', '--stats-json']);
-    const stats = JSON.parse(gen.stderr.trim().split('\n').at(-1));
-    t = phase('switchyard', t);
-    assert.equal(stats.prompt_tokens, peerTokens.length);
-
     let compared = 0;
     const log = [];
-    for (let i = 0; i < STEPS; i++) {
-      const p = peer[i];
-      const [top1, top2] = p.ranked;
-      const margin = Math.log(top1[1]) - Math.log(top2[1]);
-      const peerLogprob = Math.log(p.probabilities.get(p.token));
-      log.push({ step: i, ours: stats.tokens[i], peer: p.token, margin: +margin.toFixed(4),
-        ours_lp: +stats.logprobs[i].toFixed(4), peer_lp: +peerLogprob.toFixed(4) });
-      if (stats.tokens[i] !== p.token) {
-        assert.ok(margin <= MARGIN, `step ${i}: token ${stats.tokens[i]} vs llama.cpp ${p.token} ` +
-          `with a clear margin ${margin}\n${JSON.stringify(log)}`);
-        break;
+    for (const prompt of PROMPTS) {
+      const ours = JSON.parse(run(['model', 'tokenize', '-m', file, '--no-bos', prompt]).stdout);
+      const peerTokens = [...model.tokenize(prompt)];
+      assert.deepEqual(ours, peerTokens, `the two tokenizers disagree on ${JSON.stringify(prompt)}`);
+
+      const context = await model.createContext({ contextSize: 128, batchSize: 64, threads: 1 });
+      const peer = [];
+      for await (const out of context.getSequence().evaluateWithMetadata(peerTokens,
+        { probabilities: true }, { temperature: 0 })) {
+        const ranked = topTwo(out.probabilities);
+        peer.push({ token: out.token, probabilities: out.probabilities, ranked });
+        if (peer.length >= STEPS) break;
       }
-      assert.ok(Math.abs(stats.logprobs[i] - peerLogprob) <= LOGPROB_TOLERANCE,
-        `step ${i}: log-probability ${stats.logprobs[i]} vs llama.cpp ${peerLogprob}\n` +
-        JSON.stringify(log));
-      compared++;
+      await context.dispose();
+      t = phase('llama.cpp', t);
+
+      const gen = run(['generate', '-m', file, '-p', prompt, '-n', String(STEPS), '--temp', '0',
+        '--ignore-eos', '--threads', '2', '--stats-json']);
+      const stats = JSON.parse(gen.stderr.trim().split('\n').at(-1));
+      t = phase('switchyard', t);
+      assert.equal(stats.prompt_tokens, peerTokens.length);
+
+      for (let i = 0; i < STEPS; i++) {
+        const p = peer[i];
+        const [top1, top2] = p.ranked;
+        const margin = Math.log(top1[1]) - Math.log(top2[1]);
+        const peerLogprob = Math.log(p.probabilities.get(p.token));
+        log.push({ prompt: PROMPTS.indexOf(prompt), step: i, ours: stats.tokens[i], peer: p.token,
+          margin: +margin.toFixed(4), ours_lp: +stats.logprobs[i].toFixed(4),
+          peer_lp: +peerLogprob.toFixed(4) });
+        if (stats.tokens[i] !== p.token) {
+          assert.ok(margin <= MARGIN, `step ${i}: token ${stats.tokens[i]} vs llama.cpp ${p.token} ` +
+            `with a clear margin ${margin}\n${JSON.stringify(log)}`);
+          break;
+        }
+        assert.ok(Math.abs(stats.logprobs[i] - peerLogprob) <= LOGPROB_TOLERANCE,
+          `step ${i}: log-probability ${stats.logprobs[i]} vs llama.cpp ${peerLogprob}\n` +
+          JSON.stringify(log));
+        compared++;
+      }
     }
+    await model.dispose();
     if (process.env.ORACLE_DEBUG) console.log(preset, phases.join(', '), JSON.stringify(log));
     assert.ok(compared >= MIN_STEPS, `only ${compared} steps compared\n${JSON.stringify(log)}`);
   });
