@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 
 #include "switchyard/local_engine/engine_error.h"
+#include "switchyard/local_engine/generate.h"
 #include "switchyard/local_engine/gguf_file.h"
 
 namespace sy::engine {
@@ -51,6 +53,33 @@ TEST(Model, ReadsLlamaHyperParametersFromGguf) {
   EXPECT_EQ(c.n_vocab, 512u);
   EXPECT_FALSE(c.tied_output);
   EXPECT_EQ(model->tokenizer().size(), 512u);
+}
+
+// GGUF v2 has v3's layout for little-endian files (v3 added big-endian ones): the same model with
+// version 2 in its header loads and generates the very same tokens.
+TEST(Model, GgufVersion2LoadsAndGeneratesAsVersion3) {
+  std::ifstream in(kStories / "stories260K.gguf", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 8u);
+  const uint32_t two = 2;
+  std::memcpy(bytes.data() + 4, &two, sizeof(two));  // after the magic
+  const auto path = std::filesystem::temp_directory_path() / "sy_model_test_v2.gguf";
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  auto v2 = Model::load(path);
+  auto v3 = Model::load(kStories / "stories260K.gguf");
+  ASSERT_NE(v2->file(), nullptr);
+  EXPECT_EQ(v2->file()->version(), 2u);
+  EXPECT_EQ(v3->file()->version(), 3u);
+  GenerateOptions options;
+  options.max_tokens = 24;
+  options.threads = 1;
+  const GenerateResult a = generate(*v2, "Once upon a time", options);
+  const GenerateResult b = generate(*v3, "Once upon a time", options);
+  EXPECT_EQ(a.tokens.size(), 24u);
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.logprobs, b.logprobs);
+  std::filesystem::remove(path);
 }
 
 TEST(Model, Llama2cCheckpointHasTheSameWeightsAsTheGguf) {
