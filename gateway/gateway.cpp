@@ -45,7 +45,7 @@ struct Gateway::Parts {
   std::condition_variable stopped_cv;
   bool stopped = false;
 
-  explicit Parts(int threads) : loop(threads) {}
+  Parts(int threads, std::chrono::microseconds busy_poll) : loop(threads, busy_poll) {}
 };
 
 namespace {
@@ -166,7 +166,7 @@ std::unique_ptr<VendorBatching> make_vendor_batching(
 
 Gateway::Gateway(ConfigPtr config, std::shared_ptr<LedgerWriter> ledger)
     : config_(std::move(config)) {
-  parts_ = std::make_unique<Parts>(config_->limits.io_threads);
+  parts_ = std::make_unique<Parts>(config_->limits.io_threads, config_->limits.busy_poll);
   const bool ledger_given = ledger != nullptr;
   parts_->ledger = ledger ? std::move(ledger) : open_configured_ledger(*config_);
   ModelCatalog::BackendMap backends;

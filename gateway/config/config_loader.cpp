@@ -37,12 +37,12 @@ ListenConfig parse_listen(const Reader& r, const YAML::Node& node, const std::st
 
 void parse_limits(const Reader& r, const YAML::Node& node, const std::string& path,
                   ServerLimits& limits) {
-  r.expect_map(
-      node, path,
-      {"max_body_bytes", "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
-       "idle_timeout_ms", "max_connections", "max_pipelined", "drain_timeout_ms", "io_threads",
-       // the limit store's (limits_loader.h)
-       "store", "redis_url", "redis_timeout_ms", "redis_key_prefix"});
+  r.expect_map(node, path,
+               {"max_body_bytes", "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
+                "idle_timeout_ms", "max_connections", "max_pipelined", "drain_timeout_ms",
+                "io_threads", "busy_poll_us",
+                // the limit store's (limits_loader.h)
+                "store", "redis_url", "redis_timeout_ms", "redis_key_prefix"});
   constexpr int64_t kMaxBytes = int64_t{1} << 40;
   optional(node, path, "max_body_bytes", [&](const YAML::Node& n, const std::string& p) {
     limits.max_body_bytes = static_cast<size_t>(r.integer(n, p, 1, kMaxBytes));
@@ -70,6 +70,9 @@ void parse_limits(const Reader& r, const YAML::Node& node, const std::string& pa
   });
   optional(node, path, "io_threads", [&](const YAML::Node& n, const std::string& p) {
     limits.io_threads = static_cast<int>(r.integer(n, p, 0, 1024));
+  });
+  optional(node, path, "busy_poll_us", [&](const YAML::Node& n, const std::string& p) {
+    limits.busy_poll = std::chrono::microseconds(r.integer(n, p, 0, 10'000));
   });
 }
 

@@ -40,8 +40,10 @@ class OpenAiSurface : public ::testing::Test {
     config->keys.push_back({.id = "k1", .sha256_hex = gateway::sha256_hex(kClientKey),
                             .tenant = "acme"});
     config->limits.max_body_bytes = 64 * 1024;
+    config->limits.busy_poll = busy_poll();
     gateway_ = std::make_unique<GatewayUnderTest>(config);
   }
+  virtual std::chrono::microseconds busy_poll() const { return {}; }
 
   TestResponse post(const std::string& path, const std::string& body,
                     backends::Headers headers = {{"authorization",
@@ -124,6 +126,24 @@ TEST_F(OpenAiSurface, StreamsAndBuffersReportTheSameUsage) {
       }
     }
     EXPECT_EQ(text, json::parse(whole.body)["choices"][0]["message"]["content"]) << alias;
+  }
+}
+
+// limits.busy_poll_us: I/O threads that poll before they sleep answer every vendor, buffered and
+// streamed, and the gateway still drains and stops when the test tears it down.
+class OpenAiSurfaceBusyPolling : public OpenAiSurface {
+  std::chrono::microseconds busy_poll() const override { return std::chrono::microseconds(200); }
+};
+
+TEST_F(OpenAiSurfaceBusyPolling, AnswersBufferedAndStreamedRequests) {
+  for (const char* alias : {"fast", "claude", "gemini", "azure"}) {
+    json body = hello(alias);
+    TestResponse whole = chat(body);
+    ASSERT_EQ(whole.status, 200) << alias << ": " << whole.body;
+    body["stream"] = true;
+    TestResponse streamed = chat(body);
+    ASSERT_EQ(streamed.status, 200) << alias << ": " << streamed.body;
+    EXPECT_EQ(streamed.sse_data().back(), "[DONE]") << alias;
   }
 }
 

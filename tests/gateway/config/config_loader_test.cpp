@@ -55,6 +55,7 @@ TEST(ConfigLoader, LoadsEveryKeyOfTheFullFixture) {
   EXPECT_EQ(limits.max_pipelined, 15u);
   EXPECT_EQ(limits.drain_timeout, milliseconds(16));
   EXPECT_EQ(limits.io_threads, 3);
+  EXPECT_EQ(limits.busy_poll, std::chrono::microseconds(17));
 
   ASSERT_EQ(config->backends.size(), 3u);
   const BackendConfig& openai = config->backends[0];

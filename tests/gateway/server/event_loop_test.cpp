@@ -76,6 +76,26 @@ TEST(EventLoop, DestroysQueuedHandlersThatHoldOtherContextsStrands) {
   EXPECT_EQ(destroyed.load(), 2 * 16);
 }
 
+// With busy polling, handlers posted from another thread while the loop polls, and while it has
+// gone back to sleep after its poll window, all run, and stop() ends the run promptly.
+TEST(EventLoop, BusyPollingRunsHandlersAndStops) {
+  EventLoop loop(2, 200us);
+  auto runner = std::async(std::launch::async, [&] { loop.run(); });
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 40; ++i) {
+    boost::asio::post(*loop.contexts()[i % 2], [&] { ran.fetch_add(1); });
+    // Half inside a poll window, half after one has ended (the threads are asleep again).
+    std::this_thread::sleep_for(i % 2 == 0 ? 20us : 2ms);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (ran.load() < 40 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(ran.load(), 40);
+  loop.stop();
+  ASSERT_EQ(runner.wait_for(5s), std::future_status::ready);
+}
+
 TEST(EventLoop, DefaultsToOneThreadPerCore) {
   EventLoop loop;
   EXPECT_GE(loop.threads(), 1);

@@ -35,6 +35,10 @@ struct ServerLimits {
   size_t max_pipelined = 16;  // requests read ahead of their responses on one connection
   std::chrono::milliseconds drain_timeout{30'000};
   int io_threads = 0;  // 0 = number of cores
+  // An I/O thread with nothing to do polls for this long before it sleeps (0 = never): a
+  // request that arrives meanwhile skips the wake-up of a sleeping thread, at the price of a
+  // core kept busy between requests closer together than this.
+  std::chrono::microseconds busy_poll{0};
 };
 
 // How a backend's requests are priced (first match wins): `prices.models` for the model, the

@@ -9,6 +9,7 @@
 // on_signal() may be called from any thread. run() blocks until stop() (or a signal callback
 // calls stop()).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -23,8 +24,9 @@ namespace sy::gateway {
 
 class EventLoop {
  public:
-  // threads <= 0: one per hardware core.
-  explicit EventLoop(int threads = 0);
+  // threads <= 0: one per hardware core. busy_poll > 0: a thread with nothing to do polls its
+  // context for that long before it sleeps in the reactor (ServerLimits::busy_poll).
+  explicit EventLoop(int threads = 0, std::chrono::microseconds busy_poll = {});
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -47,6 +49,7 @@ class EventLoop {
  private:
   class Impl;
   int threads_;
+  std::chrono::microseconds busy_poll_;
   std::unique_ptr<Impl> impl_;
   std::vector<boost::asio::io_context*> contexts_;
 };
