@@ -4,11 +4,14 @@
 
 #include "fakes/fake_vendor.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -204,11 +207,23 @@ struct Connection {
     std::lock_guard lock(mutex);
     if (!closed) ::shutdown(socket.native_handle(), SHUT_RDWR);
   }
+  // reset: an RST instead of a FIN. It goes only once what was sent has been acknowledged (at
+  // most 1 s later), i.e. sits in the peer's receive queue: an RST discards the unsent part of
+  // the send queue, so a reset "after content" on a loaded machine sometimes reset before the
+  // content had left, and the gateway rightly fell back (a flaky FaultScenario).
   void close(bool reset) {
     std::lock_guard lock(mutex);
     if (closed) return;
     boost::system::error_code ec;
-    if (reset) socket.set_option(asio::socket_base::linger(true, 0), ec);
+    if (reset) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      int queued = 0;
+      while (::ioctl(socket.native_handle(), SIOCOUTQ, &queued) == 0 && queued > 0 &&
+             std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      socket.set_option(asio::socket_base::linger(true, 0), ec);
+    }
     socket.close(ec);
     closed = true;
   }
