@@ -258,25 +258,37 @@ size_t matrix_bytes(const kernels::MatrixView& w) {
 
 }  // namespace
 
-double LlamaCpu::weights_read_bytes_per_second(size_t passes) {
-  // The matrices by address, those a page apart or less joined (the copies lie back to back in
-  // one mapping): the read streams as far as the memory allows, as a probe's buffer would.
-  std::vector<std::pair<const std::byte*, size_t>> spans;
-  auto add = [&](const kernels::MatrixView& w) {
-    spans.emplace_back(static_cast<const std::byte*>(w.data), matrix_bytes(w));
-  };
-  for (const Layer& layer : layers_) {
-    for (const kernels::MatrixView* w :
-         {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate, &layer.w_up, &layer.w_down}) {
-      add(*w);
+std::vector<kernels::MatrixView*> LlamaCpu::step_matrices() {
+  std::vector<kernels::MatrixView*> matrices;
+  for (Layer& layer : layers_) {
+    for (kernels::MatrixView* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
+                                   &layer.w_up, &layer.w_down}) {
+      matrices.push_back(w);
     }
   }
-  add(output_);
+  matrices.push_back(&output_);
+  return matrices;
+}
+
+double LlamaCpu::weights_read_bytes_per_second(size_t passes) {
+  // The matrices by address, each joined to the one before when it starts by the end of the
+  // page that one ends in (the copies lie back to back in one mapping, 4 KiB aligned): the read
+  // streams as far as the memory allows, as a probe's buffer would. Only padding inside a page
+  // already read lies between joined ones; a matrix further on may follow a hole in the
+  // address space.
+  std::vector<std::pair<const std::byte*, size_t>> spans;
+  for (const kernels::MatrixView* w : step_matrices()) {
+    spans.emplace_back(static_cast<const std::byte*>(w->data), matrix_bytes(*w));
+  }
   std::sort(spans.begin(), spans.end());
   std::vector<std::pair<const std::byte*, size_t>> runs;
+  auto page_end = [](const std::byte* p) {
+    constexpr uintptr_t kPage = 4096;
+    return (reinterpret_cast<uintptr_t>(p) + kPage - 1) / kPage * kPage;
+  };
   for (const auto& [p, bytes] : spans) {
     if (!runs.empty() && p >= runs.back().first &&
-        p <= runs.back().first + runs.back().second + 4096) {
+        reinterpret_cast<uintptr_t>(p) <= page_end(runs.back().first + runs.back().second)) {
       runs.back().second = std::max<size_t>(runs.back().second, p + bytes - runs.back().first);
     } else {
       runs.emplace_back(p, bytes);
@@ -317,14 +329,7 @@ double LlamaCpu::weights_read_bytes_per_second(size_t passes) {
 
 void LlamaCpu::group_weights() {
   const bool mapped = model_.file()->is_mapped();
-  std::vector<kernels::MatrixView*> matrices;
-  for (Layer& layer : layers_) {
-    for (kernels::MatrixView* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
-                                   &layer.w_up, &layer.w_down}) {
-      matrices.push_back(w);
-    }
-  }
-  matrices.push_back(&output_);
+  const std::vector<kernels::MatrixView*> matrices = step_matrices();
   // Regrouped (Q8_0 / Q4_0 of at least one group) or, from a mapped file, copied as they are;
   // the rest (the file read into memory) stays where it is.
   auto regroups = [](const kernels::MatrixView& w) {

@@ -153,6 +153,8 @@ class LlamaCpu {
   // pages, so peak RSS stays the file's size plus one chunk. The file itself is untouched (a
   // dropped page reads back from it), so the GGUF writer and the CUDA path see the original.
   void group_weights();
+  // Every matrix a step reads: each layer's seven, then the output projection.
+  std::vector<kernels::MatrixView*> step_matrices();
   kernels::MatrixView view(std::string_view name, size_t rows, size_t cols) const;
   std::vector<float> vector_f32(std::string_view name, size_t n) const;
   void matvec(const kernels::MatrixView& w, const float* x, float* out);
