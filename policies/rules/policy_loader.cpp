@@ -308,47 +308,54 @@ Rule parse_rule(const Reader& r, const YAML::Node& node, const std::string& path
   return rule;
 }
 
-// `terms:` and `patterns:` lists (policy-wide or a tenant's): appended with where each was.
-void parse_term_lists(const Reader& r, const YAML::Node& n, const std::string& p,
-                      std::vector<CustomTermList>& lists, std::vector<SourceLocation>& where) {
+// A list of named entries (`terms:` or `patterns:`, policy-wide or a tenant's): each a mapping of
+// `allowed` keys with a non-empty `name`; `read(entry, path, item)` reads the rest. Appended to
+// `items`, with where each was.
+template <class Item, class Read>
+void parse_named_entries(const Reader& r, const YAML::Node& n, const std::string& p,
+                         std::initializer_list<std::string_view> allowed, std::vector<Item>& items,
+                         std::vector<SourceLocation>& where, Read&& read) {
   if (!n.IsSequence()) r.fail(n, p, "must be a list");
   for (size_t i = 0; i < n.size(); ++i) {
     const std::string q = index(p, i);
-    r.expect_map(n[i], q, {"name", "terms", "level", "case_sensitive"});
-    CustomTermList list;
+    r.expect_map(n[i], q, allowed);
+    Item item;
     if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
-    list.name = r.non_empty(n[i]["name"], join(q, "name"));
-    if (!n[i]["terms"].IsDefined()) r.fail(n[i], q, "missing required key \"terms\"");
-    list.terms = r.one_or_many(n[i]["terms"], join(q, "terms"));
-    optional(n[i], q, "level",
-             [&](const YAML::Node& m, const std::string& s) { list.level = r.level(m, s); });
-    optional(n[i], q, "case_sensitive", [&](const YAML::Node& m, const std::string& s) {
-      list.case_sensitive = r.boolean(m, s);
-    });
-    lists.push_back(std::move(list));
+    item.name = r.non_empty(n[i]["name"], join(q, "name"));
+    read(n[i], q, item);
+    items.push_back(std::move(item));
     where.push_back(r.where(n[i], q));
   }
 }
 
+void parse_term_lists(const Reader& r, const YAML::Node& n, const std::string& p,
+                      std::vector<CustomTermList>& lists, std::vector<SourceLocation>& where) {
+  parse_named_entries(
+      r, n, p, {"name", "terms", "level", "case_sensitive"}, lists, where,
+      [&](const YAML::Node& e, const std::string& q, CustomTermList& list) {
+        if (!e["terms"].IsDefined()) r.fail(e, q, "missing required key \"terms\"");
+        list.terms = r.one_or_many(e["terms"], join(q, "terms"));
+        optional(e, q, "level",
+                 [&](const YAML::Node& m, const std::string& s) { list.level = r.level(m, s); });
+        optional(e, q, "case_sensitive", [&](const YAML::Node& m, const std::string& s) {
+          list.case_sensitive = r.boolean(m, s);
+        });
+      });
+}
+
 void parse_patterns(const Reader& r, const YAML::Node& n, const std::string& p,
                     std::vector<CustomPattern>& patterns, std::vector<SourceLocation>& where) {
-  if (!n.IsSequence()) r.fail(n, p, "must be a list");
-  for (size_t i = 0; i < n.size(); ++i) {
-    const std::string q = index(p, i);
-    r.expect_map(n[i], q, {"name", "regex", "level", "case_insensitive"});
-    CustomPattern pattern;
-    if (!n[i]["name"].IsDefined()) r.fail(n[i], q, "missing required key \"name\"");
-    pattern.name = r.non_empty(n[i]["name"], join(q, "name"));
-    if (!n[i]["regex"].IsDefined()) r.fail(n[i], q, "missing required key \"regex\"");
-    pattern.regex = r.non_empty(n[i]["regex"], join(q, "regex"));
-    optional(n[i], q, "level",
-             [&](const YAML::Node& m, const std::string& s) { pattern.level = r.level(m, s); });
-    optional(n[i], q, "case_insensitive", [&](const YAML::Node& m, const std::string& s) {
-      pattern.case_insensitive = r.boolean(m, s);
-    });
-    patterns.push_back(std::move(pattern));
-    where.push_back(r.where(n[i], q));
-  }
+  parse_named_entries(
+      r, n, p, {"name", "regex", "level", "case_insensitive"}, patterns, where,
+      [&](const YAML::Node& e, const std::string& q, CustomPattern& pattern) {
+        if (!e["regex"].IsDefined()) r.fail(e, q, "missing required key \"regex\"");
+        pattern.regex = r.non_empty(e["regex"], join(q, "regex"));
+        optional(e, q, "level",
+                 [&](const YAML::Node& m, const std::string& s) { pattern.level = r.level(m, s); });
+        optional(e, q, "case_insensitive", [&](const YAML::Node& m, const std::string& s) {
+          pattern.case_insensitive = r.boolean(m, s);
+        });
+      });
 }
 
 // `tenants: {acme: {terms: [...], patterns: [...]}}`: each tenant's own lists.
