@@ -59,25 +59,6 @@ void wait_for_signal(net::signal_set& set, std::shared_ptr<std::function<void(in
   });
 }
 
-}  // namespace
-
-EventLoop::EventLoop(int threads, std::chrono::microseconds busy_poll)
-    : threads_(resolve_threads(threads)),
-      busy_poll_(busy_poll),
-      impl_(std::make_unique<Impl>(threads_)) {
-  for (auto& context : impl_->contexts_) contexts_.push_back(context.get());
-}
-
-EventLoop::~EventLoop() {
-  stop();
-}
-
-net::io_context& EventLoop::io() {
-  return *contexts_.front();
-}
-
-namespace {
-
 // Runs `context` until it is stopped. With busy_poll, a thread that runs out of ready handlers
 // polls the reactor (epoll with no timeout) for up to busy_poll before it blocks for the next
 // handler: a request or an upstream answer that arrives within it is picked up by a running
@@ -100,6 +81,17 @@ void drive(net::io_context& context, std::chrono::microseconds busy_poll) {
 }
 
 }  // namespace
+
+EventLoop::EventLoop(int threads, std::chrono::microseconds busy_poll)
+    : threads_(resolve_threads(threads)),
+      busy_poll_(busy_poll),
+      impl_(std::make_unique<Impl>(threads_)) {
+  for (auto& context : impl_->contexts_) contexts_.push_back(context.get());
+}
+
+EventLoop::~EventLoop() { stop(); }
+
+net::io_context& EventLoop::io() { return *contexts_.front(); }
 
 void EventLoop::run() {
   // The loop keeps running when it has nothing to do (between connections) until stop().
