@@ -216,9 +216,9 @@ class LlamaCpu {
   // run by run below it (kAttentionRun positions of an item each).
   static constexpr size_t kItemsPerThread = 4;
   // A run is attended for a slice of consecutive KV heads of a token at once: all of them when
-  // there are kSideBySideHeads or more, read row by row, every head on a row before the next
-  // row, i.e. the cache in address order, which the hardware prefetchers stream. Head by head,
-  // each head's rows are one head_dim slice per kv_width row, one per 4 KiB page at 32 heads;
+  // there are kSideBySideHeads or more, read 16 rows at a time, every head on those rows before
+  // the next 16, i.e. the cache in address order, which the hardware prefetchers stream. Head by
+  // head, each head's rows are one head_dim slice per kv_width row, one per 4 KiB page at 32 heads;
   // half rows (slices of 16) are no better (engine_attention_bench, 1 thread, 576 positions,
   // SmolLM2-1.7B's 32 KV heads, one loaded session: head by head 28.4 ms a token, whole rows
   // 16.1; slices of 16 heads 34.8 against 32.2 head by head).

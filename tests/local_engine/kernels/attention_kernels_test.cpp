@@ -145,11 +145,23 @@ TEST(AttentionKernels, HeadsKernelsEqualTheSingleHeadKernelsBitForBit) {
     size_t head_dim, n_rows, n_heads, group;
   };
   // The fused widths and others, one head and several, groups of 1 to 5, odd row counts.
-  const HeadsShape shapes[] = {{64, 1, 1, 1},   {64, 37, 3, 3}, {64, 9, 16, 1},
-                               {128, 16, 2, 4}, {80, 7, 5, 3},  {7, 5, 3, 2},
-                               {256, 3, 2, 5},  {64, 64, 4, 3}, {128, 11, 3, 2},
+  const HeadsShape shapes[] = {{64, 1, 1, 1},
+                               {64, 37, 3, 3},
+                               {64, 9, 16, 1},
+                               {128, 16, 2, 4},
+                               {80, 7, 5, 3},
+                               {7, 5, 3, 2},
+                               {256, 3, 2, 5},
+                               {64, 64, 4, 3},
+                               {128, 11, 3, 2},
                                // narrow rows in 16-row tiles (AVX-512), with tails
-                               {64, 50, 5, 3},  {128, 33, 4, 1}, {64, 40, 8, 2}, {64, 17, 2, 4}};
+                               {64, 50, 5, 3},
+                               {128, 33, 4, 1},
+                               {64, 40, 8, 2},
+                               {64, 17, 2, 4},
+                               // wide rows in 16-row tiles: SmolLM2-1.7B, Llama-3-8B
+                               {64, 40, 32, 1},
+                               {128, 35, 8, 4}};
   for (const CpuKernels* k : all_sets()) {
     for (HeadsShape s : shapes) {
       // A cache row holds n_heads + 1 heads (the slice starts at head 1); scores/probs are
