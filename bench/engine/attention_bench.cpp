@@ -3,7 +3,8 @@
 // LlamaCpu has used: head by head over a run of 64 positions (attention_scores_f16 /
 // attention_values_f16 per KV head, the rows one head_dim slice per kv_width row apart) and
 // row by row with the heads side by side (attention_*_heads_f16, address order). Between layers
-// it reads a weight-sized buffer, as the matvecs do, so the cache comes from memory. Prints the
+// it reads a weight-sized buffer, as the matvecs do, so the cache comes from memory. The cache is
+// in 2 MiB pages, as KvCache asks for its storage. Prints the
 // best and median milliseconds per token and the cache bytes read per second, one thread.
 //
 //   engine_attention_bench [--kv-heads 3] [--group 3] [--layers 30] [--positions 576]
@@ -20,9 +21,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
@@ -78,7 +83,14 @@ int main(int argc, char** argv) {
   const size_t kv_width = a.kv_heads * kHeadDim, blocks = (a.positions + kBlock - 1) / kBlock;
   const size_t slot = kBlock * kv_width;  // halves of one block's keys (or values) for a layer
   // (blocks, layers, 2, kBlock, kv_width) as KvCache lays it out.
-  std::vector<uint16_t> cache(blocks * a.layers * 2 * slot);
+  // In 2 MiB pages, as KvCache asks for its storage.
+  const size_t cache_elements = blocks * a.layers * 2 * slot;
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t cache_bytes = (cache_elements * sizeof(uint16_t) + kHuge - 1) / kHuge * kHuge;
+  std::unique_ptr<uint16_t, decltype(&std::free)> storage(
+      static_cast<uint16_t*>(std::aligned_alloc(kHuge, cache_bytes)), &std::free);
+  ::madvise(storage.get(), cache_bytes, MADV_HUGEPAGE);
+  const std::span<uint16_t> cache(storage.get(), cache_elements);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (auto& h : cache) h = fp32_to_fp16(u(rng));
