@@ -401,7 +401,7 @@ void LlamaCpu::reserve_attention(size_t positions) {
   if (max_runs <= attn_max_runs_) return;
   attn_max_runs_ = max_runs;
   const size_t group = c_.n_heads / c_.n_kv_heads;
-  const size_t slice = attention_slice();
+  const size_t slice = c_.n_kv_heads;  // the widest slice attention_slice() gives
   // One slot per chunk of the items branch of attention().
   const size_t slots = pool_.size() == 1 ? 1 : pool_.size() * kStepChunksPerThread;
   attn_scratch_.resize(
@@ -696,8 +696,9 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
   }
 }
 
-size_t LlamaCpu::attention_slice() const {
-  return c_.n_kv_heads >= kSideBySideHeads ? c_.n_kv_heads : 1;
+size_t LlamaCpu::attention_slice(size_t tokens) const {
+  const bool whole_tokens_go_round = tokens >= kItemsPerThread * pool_.size();
+  return c_.n_kv_heads >= kSideBySideHeads || whole_tokens_go_round ? c_.n_kv_heads : 1;
 }
 
 size_t LlamaCpu::run_floats() const {
@@ -723,7 +724,7 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
   const bool f16 = cache_.type() == KvCacheType::f16;
   const size_t stride = kAttentionRun, rf = run_floats();
   const std::vector<BlockId>& blocks = row.kv->blocks;
-  const bool side_by_side = n_heads >= kSideBySideHeads;
+  const bool side_by_side = n_heads > 1;
   // fn(t, run_end, offset of position t's row within its block's layer storage, block) over
   // [begin, end) in pieces inside one block.
   auto for_each_block = [&](auto fn) {
@@ -842,7 +843,7 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
   const size_t threads = pool_.size(), rf = run_floats();
   // Item i is token i / slices, KV heads [slice_head(i), slice_head(i) + slice_heads(i)); their
   // query heads and outputs sit at the same offset of bq_ and batt_.
-  const size_t slice = attention_slice();
+  const size_t slice = attention_slice(n);
   const size_t slices = (c_.n_kv_heads + slice - 1) / slice, items = n * slices;
   const size_t scores_size = slice * group * kAttentionRun;
   auto slice_head = [&](size_t i) { return (i % slices) * slice; };
