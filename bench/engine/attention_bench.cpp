@@ -14,6 +14,7 @@
 //                             reading its own slice, as a decode step streams them; 0: the
 //                             same 3 MB every layer, which stays in L3)
 //                          [--nt 1]  (read the weights with prefetchnta 4 KB ahead)
+//                          [--isa avx2|avx512|generic]  (that kernel set instead of the best)
 //
 // SmolLM2-135M: 3 KV heads, group 3, 30 layers; 360M: 5, 3, 32; 1.7B: 32, 1, 24 (head_dim 64).
 
@@ -42,12 +43,17 @@ constexpr size_t kHeadDim = 64, kBlock = 64;
 struct Args {
   size_t kv_heads = 3, group = 3, layers = 30, positions = 576, reps = 20, flush = 1, slice = 0;
   size_t weights_mb = 0, nt = 0;
+  std::string isa;  // empty: the set select_cpu_kernels() picks
 };
 
 Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
+    if (k == "--isa") {
+      a.isa = argv[i + 1];
+      continue;
+    }
     const size_t v = std::stoul(argv[i + 1]);
     if (k == "--kv-heads") {
       a.kv_heads = v;
@@ -79,7 +85,16 @@ Args parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
-  const CpuKernels& k = select_cpu_kernels();
+  const CpuKernels* chosen = a.isa.empty()        ? &select_cpu_kernels()
+                             : a.isa == "avx2"    ? avx2_cpu_kernels()
+                             : a.isa == "avx512"  ? avx512_cpu_kernels()
+                             : a.isa == "generic" ? &generic_cpu_kernels()
+                                                  : nullptr;
+  if (chosen == nullptr) {
+    std::fprintf(stderr, "--isa %s: unknown, or not on this machine\n", a.isa.c_str());
+    return 2;
+  }
+  const CpuKernels& k = *chosen;
   const size_t kv_width = a.kv_heads * kHeadDim, blocks = (a.positions + kBlock - 1) / kBlock;
   const size_t slot = kBlock * kv_width;  // halves of one block's keys (or values) for a layer
   // (blocks, layers, 2, kBlock, kv_width) as KvCache lays it out.
