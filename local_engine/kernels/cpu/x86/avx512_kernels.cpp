@@ -649,7 +649,7 @@ void attention_values_f16(const uint16_t* values, size_t row_stride, size_t n_ro
 // through scores_tile16 (the single-head kernel's 16-row tree): every head of the slice reads the
 // same 16 rows before the next 16, so one tile's rows (a few KB for 3 or 5 heads of 64, 64 KB for
 // 1.7B's 32) stay in L1/L2 across the heads and each row's pages are walked in address order.
-// Wide rows went row by row, every head on a row before the next, until stop 21: that order
+// Wide rows used to go row by row, every head on a row before the next: that order
 // reduced each (row, head) score alone (_mm512_reduce_add_ps, 4 adds a score instead of 15 for
 // 16) and read values 2 rows a step; in engine_attention_bench (1 thread, 576 positions) the
 // tiles took 32 heads of 64 from 6.5 to 4.9 ms a token, 64 heads 4.7 -> 3.0, 128 heads 12.9 -> 6.3.
