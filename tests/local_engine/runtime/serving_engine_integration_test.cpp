@@ -55,6 +55,26 @@ const Model& tiny() {
   return *model;
 }
 
+// The same with 3 KV heads of 64 (SmolLM2-135M's head shape, 2 layers): the width the AVX-512
+// heads kernels tile, which a batch of 8 or more tokens attends side by side and a decode step
+// head by head.
+const Model& heads_of_64() {
+  static const std::unique_ptr<Model> model = [] {
+    auto path = std::filesystem::temp_directory_path() /
+                ("sy_serving_heads64_" + std::to_string(::getpid()) + ".gguf");
+    SyntheticPreset preset = testing::tiny_preset("llama", true, 2);
+    preset.config.n_kv_heads = 3;
+    preset.config.head_dim = 64;
+    preset.config.rope_dim = 64;
+    write_synthetic_model(preset, vocabulary_from_gguf(*GgufFile::open(kStories)),
+                          {.type = TensorType::q8_0, .seed = 7}, path);
+    auto m = Model::load(path);
+    std::filesystem::remove(path);  // the mapping stays valid
+    return m;
+  }();
+  return *model;
+}
+
 const char* const kTexts[] = {
     "Once upon a time",
     "Lily and Ben went to the park to play with a big red ball",
@@ -278,6 +298,10 @@ TEST_P(ServingEngineSolo, ConcurrentGreedySequencesEqualSoloGenerateOnStories) {
 
 TEST_P(ServingEngineSolo, ConcurrentGreedySequencesEqualSoloGenerateOnTinySynthetic) {
   expect_solo_equal(tiny(), GetParam(), small_options());
+}
+
+TEST_P(ServingEngineSolo, ConcurrentGreedySequencesEqualSoloGenerateOnHeadsOf64) {
+  expect_solo_equal(heads_of_64(), GetParam(), small_options());
 }
 
 INSTANTIATE_TEST_SUITE_P(Streams, ServingEngineSolo, ::testing::Values(1, 4, 16, 64));
