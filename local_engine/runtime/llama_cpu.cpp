@@ -734,9 +734,29 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
       t = run_end;
     }
   };
+  // A run over several blocks (serving's 16-position blocks, each block every layer's rows, so
+  // a run's pieces lie far apart) asks for the next block's keys and this block's values while
+  // it reads this block's keys: the hardware prefetchers start over at every piece. Its rows
+  // are whole (a side-by-side slice is every head). bench_engine_step, 135M Q8_0, 16 streams,
+  // 1 thread, alternated 4 rounds: attention 28.0 -> 21.0-22.5 ms a step at 448-token prompts,
+  // 4.46 -> 3.49 at 64. A run inside one block (the single-sequence pass's 64-position blocks)
+  // asks for nothing: 1.7B decode measured no better.
+  const bool prefetch = f16 && side_by_side && begin / bt != (end - 1) / bt;
+  auto prefetch_rows = [&](const uint16_t* row, size_t rows) {
+    const char* p = reinterpret_cast<const char*>(row);
+    for (size_t at = 0; at < rows * kv_width * sizeof(uint16_t); at += 64) {
+      __builtin_prefetch(p + at, 0, 3);
+    }
+  };
   // Unnormalized probabilities: scores_heads is (n_heads, group, stride). q.k first (the whole
   // group per key row, the slice's heads row by row), then scale and soft-cap.
   for_each_block([&](size_t t, size_t run_end, size_t at, BlockId block) {
+    if (prefetch) {
+      if (run_end < end) {
+        prefetch_rows(cache_.keys_f16(blocks[run_end / bt], l), std::min(bt, end - run_end));
+      }
+      prefetch_rows(cache_.values_f16(block, l) + (t % bt) * kv_width, run_end - t);
+    }
     if (f16 && side_by_side) {
       kernels_.attention_scores_heads_f16(cache_.keys_f16(block, l) + at, kv_width, run_end - t,
                                           n_heads, q_heads, group, head_dim,
