@@ -716,7 +716,7 @@ size_t LlamaCpu::first_position(size_t l, const Row& row) const {
 // the slice of heads it is attended with.
 void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
                           const float* q_heads, size_t begin, size_t end, float* results,
-                          float* scores_heads) const {
+                          float* scores_heads, bool cold) const {
   const size_t head_dim = c_.head_dim;
   const size_t kv_width = size_t{c_.n_kv_heads} * head_dim;
   const size_t group = c_.n_heads / c_.n_kv_heads;
@@ -740,8 +740,9 @@ void LlamaCpu::attend_run(size_t l, const Row& row, size_t head, size_t n_heads,
   // are whole (a side-by-side slice is every head). bench_engine_step, 135M Q8_0, 16 streams,
   // 1 thread, alternated 4 rounds: attention 28.0 -> 21.0-22.5 ms a step at 448-token prompts,
   // 4.46 -> 3.49 at 64. A run inside one block (the single-sequence pass's 64-position blocks)
-  // asks for nothing: 1.7B decode measured no better.
-  const bool prefetch = f16 && side_by_side && begin / bt != (end - 1) / bt;
+  // asks for nothing: 1.7B decode measured no better. Nor does a prefill row (not `cold`), whose
+  // positions its chunk has just written: 16 streams' 448-token prefill took 4% longer with it.
+  const bool prefetch = cold && f16 && side_by_side && begin / bt != (end - 1) / bt;
   auto prefetch_rows = [&](const uint16_t* row, size_t rows) {
     const char* p = reinterpret_cast<const char*>(row);
     for (size_t at = 0; at < rows * kv_width * sizeof(uint16_t); at += 64) {
@@ -872,13 +873,17 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
   // Run k of item i covers [run_begin(i, k), run_begin(i, k + 1)) clipped to what it sees.
   auto first_run = [&](size_t i) { return first_position(l, rows[i / slices]) / kAttentionRun; };
   auto runs = [&](size_t i) { return rows[i / slices].pos / kAttentionRun + 1 - first_run(i); };
+  // A sequence's only row in this chunk is a decode step's (its sequence's rows are adjacent).
+  auto alone = [&](size_t r) {
+    return (r == 0 || rows[r - 1].kv != rows[r].kv) && (r + 1 == n || rows[r + 1].kv != rows[r].kv);
+  };
   auto run = [&](size_t i, size_t k, float* results, float* scores) {
     const Row& row = rows[i / slices];
     const size_t first = first_position(l, row), j = first_run(i) + k;
     const size_t begin = std::max(first, j * kAttentionRun);
     const size_t end = std::min(row.pos + 1, (j + 1) * kAttentionRun);
     attend_run(l, row, slice_head(i), slice_heads(i), bq_.data() + offset(i), begin, end, results,
-               scores);
+               scores, alone(i / slices));
   };
   // Head h of item i from its runs' results, run_stride apart.
   auto merge = [&](size_t i, const float* results, size_t n_runs, size_t run_stride) {

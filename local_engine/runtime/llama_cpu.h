@@ -244,9 +244,10 @@ class LlamaCpu {
   // One run, positions [begin, end) of row's sequence, for KV heads [head, head + n_heads)
   // (their query heads at q, consecutive): writes head h's result (run_floats()) to
   // results + (h - head) * run_floats(); scores (n_heads * group, kAttentionRun) is the caller's
-  // scratch. Reads only the cache, so threads may attend at once.
+  // scratch. Reads only the cache, so threads may attend at once. `cold`: the positions were
+  // written steps ago (row is its sequence's only row in the step), so out of the caches.
   void attend_run(size_t layer, const Row& row, size_t head, size_t n_heads, const float* q,
-                  size_t begin, size_t end, float* results, float* scores) const;
+                  size_t begin, size_t end, float* results, float* scores, bool cold) const;
   // out (group * head_dim) from n_runs run results in position order, run_stride floats apart.
   void merge_runs(const float* results, size_t n_runs, size_t run_stride, float* out) const;
   // All of one layer's attention for the n rows of the chunk (bq_ -> batt_).
