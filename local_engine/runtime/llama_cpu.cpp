@@ -698,7 +698,10 @@ void LlamaCpu::store_kv(size_t l, const Row& row, const float* k, const float* v
 
 size_t LlamaCpu::attention_slice(size_t tokens) const {
   const bool whole_tokens_go_round = tokens >= kItemsPerThread * pool_.size();
-  return c_.n_kv_heads >= kSideBySideHeads || whole_tokens_go_round ? c_.n_kv_heads : 1;
+  const bool runs_cross_blocks = cache_.block_tokens() < kAttentionRun;
+  return c_.n_kv_heads >= kSideBySideHeads || whole_tokens_go_round || runs_cross_blocks
+             ? c_.n_kv_heads
+             : 1;
 }
 
 size_t LlamaCpu::run_floats() const {

@@ -228,11 +228,16 @@ class LlamaCpu {
   // engine_attention_bench with 76 MB of distinct weights between layers 1.99 against 1.55
   // ms (with the 16-row side-by-side scores, which are as fast as head by head from cache:
   // 0.35 against 0.33 ms); at 2 threads on a loaded machine no better.
-  // Those runs are a decode step's: a step of many tokens (serving's batches, prefill) has
-  // whole tokens enough to go round (kItemsPerThread a thread), and there a token's slice is
-  // every head whatever their number, each run one pass over its block's rows instead of one
-  // pass per head (bench_engine_step, 135M Q8_0, 16 streams, 2 threads, alternated 3 rounds:
-  // attention 2.30 -> 2.19 ms a step at 64-token prompts, 14.0 -> 12.9 at 448).
+  // Those runs were a decode step's over the single-sequence pass's 64-position blocks. A
+  // token's slice is every head, whatever their number, in two more cases, each run then one
+  // pass over its blocks' rows instead of one pass per head:
+  // - a step of many tokens (serving's batches, prefill), with whole tokens enough to go round
+  //   (kItemsPerThread a thread): bench_engine_step, 135M Q8_0, 16 streams, 2 threads,
+  //   alternated 3 rounds: attention 2.30 -> 2.19 ms a step at 64-token prompts, 14.0 -> 12.9
+  //   at 448;
+  // - a cache whose blocks are shorter than a run (serving's 16 positions), where a run's pieces
+  //   lie far apart and attend_run prefetches the next one: the same bench at 2 and 4 streams,
+  //   attention -15 to -35% (2 streams, 448-token prompts: 2.14-2.35 -> 1.45-1.51 ms), even at 1.
   static constexpr size_t kSideBySideHeads = 8;
   // Heads a slice takes in a step of `tokens` tokens: n_kv_heads or 1, as above.
   size_t attention_slice(size_t tokens) const;
