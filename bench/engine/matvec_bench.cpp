@@ -94,17 +94,13 @@ double thread_cpu_seconds() {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-// The caller's CPU seconds per matvec (the machines are shared: wall time says little) over `mats`
-// (visited in turn), rows split over `threads` (the caller included), each thread joining through a
-// spinning barrier per product as the pool does.
-double time_matvecs(const CpuKernels& k, const std::vector<MatrixView>& mats, const float* x,
-                    const MatvecScratch& scratch, float* out, size_t threads, size_t reps) {
+// The caller's CPU seconds (the machines are shared: wall time says little) per round of
+// share(i, rep) on `threads` threads (the caller is thread 0), each thread joining through a
+// spinning barrier per round as the pool does.
+template <class Share>
+double time_rounds(size_t threads, size_t reps, Share share) {
   std::atomic<size_t> go{0}, done{0};
   std::vector<std::thread> workers;
-  auto share = [&](size_t i, size_t rep) {
-    const MatrixView& w = mats[rep % mats.size()];
-    matvec_rows(k, w, x, scratch, out, w.rows * i / threads, w.rows * (i + 1) / threads);
-  };
   for (size_t i = 1; i < threads; ++i) {
     workers.emplace_back([&, i] {
       for (size_t rep = 0; rep < reps; ++rep) {
@@ -127,40 +123,27 @@ double time_matvecs(const CpuKernels& k, const std::vector<MatrixView>& mats, co
   return s / reps;
 }
 
-// The caller's CPU seconds per plain read (the kernel set's read_lines, the probe's loop) of each
-// matrix of `mats` in turn, split as time_matvecs splits the rows: the same pages at the same
-// thread count, so `streamed` can be read against what this memory gives a plain read.
+// Seconds per matvec over `mats` (visited in turn), rows split over the threads.
+double time_matvecs(const CpuKernels& k, const std::vector<MatrixView>& mats, const float* x,
+                    const MatvecScratch& scratch, float* out, size_t threads, size_t reps) {
+  return time_rounds(threads, reps, [&](size_t i, size_t rep) {
+    const MatrixView& w = mats[rep % mats.size()];
+    matvec_rows(k, w, x, scratch, out, w.rows * i / threads, w.rows * (i + 1) / threads);
+  });
+}
+
+// Seconds per plain read (the kernel set's read_lines, the probe's loop) of each matrix of
+// `mats` in turn, split over the threads as the rows are: the same pages at the same thread
+// count, so `streamed` can be read against what this memory gives a plain read.
 double time_reads(const CpuKernels& k, const std::vector<MatrixView>& mats, size_t mat_bytes,
                   size_t threads, size_t reps) {
-  std::atomic<size_t> go{0}, done{0};
   std::atomic<uint64_t> sink{0};
-  std::vector<std::thread> workers;
-  auto share = [&](size_t i, size_t rep) {
+  return time_rounds(threads, reps, [&](size_t i, size_t rep) {
     const auto* p = static_cast<const std::byte*>(mats[rep % mats.size()].data);
     const size_t pieces = mat_bytes / 256;
     const size_t a = pieces * i / threads, b = pieces * (i + 1) / threads;
     sink.fetch_add(k.read_lines(p + a * 256, (b - a) * 256), std::memory_order_relaxed);
-  };
-  for (size_t i = 1; i < threads; ++i) {
-    workers.emplace_back([&, i] {
-      for (size_t rep = 0; rep < reps; ++rep) {
-        while (go.load(std::memory_order_acquire) <= rep) {
-        }
-        share(i, rep);
-        done.fetch_add(1, std::memory_order_acq_rel);
-      }
-    });
-  }
-  const double t0 = thread_cpu_seconds();
-  for (size_t rep = 0; rep < reps; ++rep) {
-    go.store(rep + 1, std::memory_order_release);
-    share(0, rep);
-    while (done.load(std::memory_order_acquire) < (rep + 1) * (threads - 1)) {
-    }
-  }
-  const double s = thread_cpu_seconds() - t0;
-  for (auto& w : workers) w.join();
-  return s / reps;
+  });
 }
 
 }  // namespace
