@@ -65,6 +65,7 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
   void start_next() {
     const Candidate& candidate = candidates_[next_];
     outcome_.served = static_cast<int>(next_);
+    if (outcome_.attempts.empty()) outcome_.attempts.reserve(candidates_.size());
     outcome_.attempts.push_back(Attempt{.backend = candidate.backend->info().name,
                                         .model = candidate.model});
     // The last candidate takes the request itself: no copy of its messages.
@@ -74,14 +75,17 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
     request.model = candidate.model;
     size_t attempt = next_++;
 
-    std::weak_ptr<FallbackCall> weak = weak_from_this();
     ChatHandlers handlers;
-    handlers.on_chunk = [weak, &candidate](const ChatChunk& chunk) {
-      if (auto self = weak.lock()) {
-        self->outcome_.delivered = true;
-        if (self->handlers_.on_chunk) self->handlers_.on_chunk(candidate, chunk);
-      }
-    };
+    // A call that is not streamed delivers no chunk (ChatHandlers), so none is asked for unless
+    // the caller wants them: the wrapper would cost an allocation a call.
+    if (stream_ || handlers_.on_chunk) {
+      handlers.on_chunk = [weak = weak_from_this(), &candidate](const ChatChunk& chunk) {
+        if (auto self = weak.lock()) {
+          self->outcome_.delivered = true;
+          if (self->handlers_.on_chunk) self->handlers_.on_chunk(candidate, chunk);
+        }
+      };
+    }
     // The completion handler keeps the call alive until the last attempt has finished.
     auto self = shared_from_this();
     handlers.on_complete = [self](Result<ChatResponse> result, bool delivered) {

@@ -457,10 +457,35 @@ void write_usage(std::string& out, const Usage& usage) {
   out += "}}";
 }
 
+// A message's text for write_string: its one text part in place (the usual case), else the
+// parts joined into `joined`.
+std::string_view text_of(const Message& m, std::string& joined) {
+  const ContentPart* only = nullptr;
+  for (const ContentPart& part : m.content) {
+    if (part.kind != ContentPart::Kind::text) continue;
+    if (only) {
+      joined = m.text();
+      return joined;
+    }
+    only = &part;
+  }
+  return only ? std::string_view(only->text) : std::string_view();
+}
+
 // encode_chat_response_dom's bytes without its DOM; logprobs are left to the DOM path.
 std::string fast_chat_response(const ChatResponse& response, const ResponseIdentity& who) {
+  // Reserved once for the whole answer (JSON framing and usage take ~400 bytes besides the
+  // texts; escapes may still grow it).
+  size_t size = 512 + who.id.size() + who.model.size() + response.system_fingerprint.size();
+  for (const Choice& c : response.choices) {
+    size += 192 + c.message.refusal.size();
+    for (const ContentPart& part : c.message.content) size += part.text.size();
+    for (const ToolCall& call : c.message.tool_calls) {
+      size += 96 + call.id.size() + call.name.size() + call.arguments.size();
+    }
+  }
   std::string out;
-  out.reserve(320 + who.id.size() + who.model.size());
+  out.reserve(size);
   write_header(out, "chat.completion", who);
   out += R"(,"choices":[)";
   for (size_t i = 0; i < response.choices.size(); ++i) {
@@ -474,7 +499,8 @@ std::string fast_chat_response(const ChatResponse& response, const ResponseIdent
     if (null_content) {
       out += "null";
     } else {
-      write_string(out, c.message.text());
+      std::string joined;
+      write_string(out, text_of(c.message, joined));
     }
     out += R"(,"refusal":)";
     if (c.message.refusal.empty()) {
