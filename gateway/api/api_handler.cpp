@@ -187,11 +187,13 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
   row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  row.request_id = request_id;
   row.surface = is_messages || is_count_tokens ? "anthropic" : "openai";
   row.endpoint = std::string(path);
   // count_tokens, like /v1/models, runs no model: no ledger row.
   const bool unrecorded = is_models || is_count_tokens;
+  // A recorded request's id moves to its row (not copied); only unrecorded ones use
+  // `request_id` below.
+  if (!unrecorded) row.request_id = std::move(request_id);
   auto fail = [&](const Error& error, LedgerStatus status = LedgerStatus::error) {
     if (unrecorded) {
       send_error(*writer, error, request_id, {}, is_count_tokens);
@@ -339,10 +341,10 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
   }
   auto sink = ledger_for(row_in);  // batch lines' rows go to their job, not the ledger
   return [ledger = std::move(sink), metrics = metrics_, open = open_, limiter = limiter_,
-          admission = std::move(admission),
-          shared_row = std::make_shared<LedgerRow>(std::move(row_in)),
+          admission = std::move(admission), row = std::move(row_in),
           started](const ExchangeSummary& s) mutable {
-    LedgerRow& row = *shared_row;
+    // The row lives in the function object itself (which std::function allocates anyway),
+    // not in a shared allocation of its own; the function is moved along, never copied.
     const auto latency = std::chrono::steady_clock::now() - started;
     row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
     row.backend = s.backend;

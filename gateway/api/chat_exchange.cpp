@@ -1,7 +1,8 @@
 #include "api/chat_exchange.h"
 
+#include <algorithm>
 #include <chrono>
-#include <iterator>
+#include <cstddef>
 #include <mutex>
 #include <utility>
 
@@ -194,16 +195,18 @@ void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& u
 
 namespace {
 
+// `headers` holds the policy's headers; the served-by three are put in front of them in
+// place: no second vector, and no regrowth where the vector has room (decision_headers leaves
+// some for these and the surface's own few).
 Headers served_headers_with(const ExchangeContext& ctx, std::string_view backend,
-                            std::string_view model, Headers policy_headers) {
-  // Built in place with room for the surface's own few headers: an initializer list would
-  // copy every pair once more, and a growing vector moves them all again.
-  Headers headers;
-  headers.reserve(3 + policy_headers.size() + 3);
+                            std::string_view model, Headers headers) {
+  const size_t policy = headers.size();
+  headers.reserve(policy + 3 + 3);
   headers.emplace_back("x-request-id", ctx.request_id);
   headers.emplace_back("x-switchyard-backend", backend);
   headers.emplace_back("x-switchyard-model", model);
-  std::move(policy_headers.begin(), policy_headers.end(), std::back_inserter(headers));
+  std::rotate(headers.begin(), headers.begin() + static_cast<std::ptrdiff_t>(policy),
+              headers.end());
   return headers;
 }
 
@@ -218,8 +221,11 @@ Headers take_served_headers(ExchangeContext& ctx, const backends::Attempt& serve
 }  // namespace
 
 Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
+  Headers headers;
+  headers.reserve(ctx.policy_headers.size() + 3 + 3);
+  headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
   return served_headers_with(ctx, served_by.backend->info().name, served_by.model,
-                             ctx.policy_headers);
+                             std::move(headers));
 }
 
 backends::Error with_policy_note(backends::Error error, const ExchangeContext& ctx) {
