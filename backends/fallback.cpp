@@ -55,8 +55,10 @@ namespace {
 
 class FallbackCall : public ChatCall, public std::enable_shared_from_this<FallbackCall> {
  public:
-  FallbackCall(std::vector<Candidate> candidates, ChatRequest request, bool stream,
-               FallbackHandlers handlers)
+  // Rvalue references, as the results below: a ChatRequest or ChatResponse is moved member by
+  // member, so every hop by value costs a move of each of its strings.
+  FallbackCall(std::vector<Candidate>&& candidates, ChatRequest&& request, bool stream,
+               FallbackHandlers&& handlers)
       : candidates_(std::move(candidates)),
         request_(std::move(request)),
         stream_(stream),
@@ -88,7 +90,7 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
     }
     // The completion handler keeps the call alive until the last attempt has finished.
     auto self = shared_from_this();
-    handlers.on_complete = [self](Result<ChatResponse> result, bool delivered) {
+    handlers.on_complete = [self](Result<ChatResponse>&& result, bool delivered) {
       self->on_attempt_done(std::move(result), delivered);
     };
     auto call = candidate.backend->chat(std::move(request), stream_, std::move(handlers));
@@ -109,7 +111,7 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
   }
 
  private:
-  void on_attempt_done(Result<ChatResponse> result, bool delivered) {
+  void on_attempt_done(Result<ChatResponse>&& result, bool delivered) {
     outcome_.delivered = outcome_.delivered || delivered;
     if (!result) outcome_.attempts.back().error = result.error();
     bool cancelled;

@@ -258,7 +258,7 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
     refuse(*writer, parsed.error(), std::move(row));
     return;
   }
-  backends::ChatRequest chat_request = std::move(*parsed);
+  backends::ChatRequest& chat_request = *parsed;  // used in place: no move of the request
   row.stream = chat_request.stream;
   if (!keys_.model_allowed(principal, chat_request.model)) {
     refuse(
@@ -341,10 +341,12 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
   }
   auto sink = ledger_for(row_in);  // batch lines' rows go to their job, not the ledger
   return [ledger = std::move(sink), metrics = metrics_, open = open_, limiter = limiter_,
-          admission = std::move(admission), row = std::move(row_in),
+          admission = std::move(admission),
+          // Shared, not captured by value: std::function moves its callable once more into
+          // its own storage, and a row's move (16 strings) costs more than this allocation.
+          shared_row = std::make_shared<LedgerRow>(std::move(row_in)),
           started](const ExchangeSummary& s) mutable {
-    // The row lives in the function object itself (which std::function allocates anyway),
-    // not in a shared allocation of its own; the function is moved along, never copied.
+    LedgerRow& row = *shared_row;
     const auto latency = std::chrono::steady_clock::now() - started;
     row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
     row.backend = s.backend;

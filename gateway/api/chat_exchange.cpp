@@ -264,7 +264,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
       state->on_chunk(served_by, chunk);
     };
     handlers.on_complete = [state, shared_candidates, on_done = std::move(on_done)](
-                               Result<ChatResponse> result, const FallbackOutcome& outcome) {
+                               Result<ChatResponse>&& result, const FallbackOutcome& outcome) {
       state->on_complete(result, outcome, *shared_candidates, on_done);
     };
   } else {
@@ -273,7 +273,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
     // Mutable: called once, so the answer may take the context's policy headers. No copy of
     // the candidates: the outcome's last attempt names the one that answered.
     handlers.on_complete = [writer, ctx = std::move(ctx), legacy, on_done = std::move(on_done),
-                            prompt_tokens](Result<ChatResponse> result,
+                            prompt_tokens](Result<ChatResponse>&& result,
                                            const FallbackOutcome& outcome) mutable {
       ExchangeSummary summary;
       describe(summary, result, outcome);
