@@ -126,16 +126,17 @@ std::optional<Target> parse_url(std::string_view url) {
 
 // The request as it goes on the wire: our framing, the caller's headers, the body.
 std::string serialize(const HttpRequest& request, const Target& target) {
+  using namespace std::string_view_literals;  // lengths known, no strlen per piece
   std::string out;
   out.reserve(request.body.size() + 256 + request.headers.size() * 48);
-  out.append(request.method).append(" ").append(target.path).append(" HTTP/1.1\r\n");
+  out.append(request.method).append(" "sv).append(target.path).append(" HTTP/1.1\r\n"sv);
   std::string_view host = target.host_header;
   bool has_accept = false;
   for (const auto& [name, value] : request.headers) {
     if (iequals_ascii(name, "host")) host = value;
     if (iequals_ascii(name, "accept")) has_accept = true;
   }
-  out.append("Host: ").append(host).append("\r\n");
+  out.append("Host: "sv).append(host).append("\r\n"sv);
   for (const auto& [name, value] : request.headers) {
     // Framing is ours; "Expect" would only cost a round trip.
     if (iequals_ascii(name, "host") || iequals_ascii(name, "content-length") ||
@@ -143,13 +144,13 @@ std::string serialize(const HttpRequest& request, const Target& target) {
         iequals_ascii(name, "expect")) {
       continue;
     }
-    out.append(name).append(value.empty() ? ":" : ": ").append(value).append("\r\n");
+    out.append(name).append(value.empty() ? ":"sv : ": "sv).append(value).append("\r\n"sv);
   }
-  if (!has_accept) out.append("Accept: */*\r\n");  // as curl sends
+  if (!has_accept) out.append("Accept: */*\r\n"sv);  // as curl sends
   if (request.method != "GET" || !request.body.empty()) {
-    out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
+    out.append("Content-Length: "sv).append(std::to_string(request.body.size())).append("\r\n"sv);
   }
-  out.append("\r\n").append(request.body);
+  out.append("\r\n"sv).append(request.body);
   return out;
 }
 

@@ -427,25 +427,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
     size_t size = 112 + reason.size() + date.size();
     for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
     out.reserve(out.size() + size + (length ? *length : 0));
+    // String-view literals: appended with their length known, not measured by strlen each time.
+    using namespace std::string_view_literals;
     char number[24];
     auto digits = [&number](size_t n) {
       auto end = std::to_chars(number, number + sizeof number, n).ptr;
       return std::string_view(number, static_cast<size_t>(end - number));
     };
-    out.append("HTTP/1.1 ").append(digits(static_cast<size_t>(status))).append(" ");
-    out.append(reason).append("\r\n");
+    out.append("HTTP/1.1 "sv).append(digits(static_cast<size_t>(status))).append(" "sv);
+    out.append(reason).append("\r\n"sv);
     for (const auto& [name, value] : headers) {
       if (server_owned(name) || !safe_header(name, value)) continue;
-      out.append(name).append(": ").append(value).append("\r\n");
+      out.append(name).append(": "sv).append(value).append("\r\n"sv);
     }
-    out.append("Date: ").append(date).append("\r\nServer: switchyard\r\n");
+    out.append("Date: "sv).append(date).append("\r\nServer: switchyard\r\n"sv);
     if (chunked) {
-      out.append("Transfer-Encoding: chunked\r\n");
+      out.append("Transfer-Encoding: chunked\r\n"sv);
     } else if (length) {
-      out.append("Content-Length: ").append(digits(*length)).append("\r\n");
+      out.append("Content-Length: "sv).append(digits(*length)).append("\r\n"sv);
     }
-    if (ex.close_after_) out.append("Connection: close\r\n");
-    out.append("\r\n");
+    if (ex.close_after_) out.append("Connection: close\r\n"sv);
+    out.append("\r\n"sv);
   }
 
   // Moves whatever is ready, in request order, to the socket.
