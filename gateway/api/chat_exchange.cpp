@@ -198,11 +198,11 @@ namespace {
 // `headers` holds the policy's headers; the served-by three are put in front of them in
 // place: no second vector, and no regrowth where the vector has room (decision_headers leaves
 // some for these and the surface's own few).
-Headers served_headers_with(const ExchangeContext& ctx, std::string_view backend,
+Headers served_headers_with(std::string request_id, std::string_view backend,
                             std::string_view model, Headers headers) {
   const size_t policy = headers.size();
   headers.reserve(policy + 3 + 3);
-  headers.emplace_back("x-request-id", ctx.request_id);
+  headers.emplace_back("x-request-id", std::move(request_id));
   headers.emplace_back("x-switchyard-backend", backend);
   headers.emplace_back("x-switchyard-model", model);
   std::rotate(headers.begin(), headers.begin() + static_cast<std::ptrdiff_t>(policy),
@@ -210,11 +210,12 @@ Headers served_headers_with(const ExchangeContext& ctx, std::string_view backend
   return headers;
 }
 
-// served_headers for the exchange's one and only answer: the policy headers are moved out of
-// the context, not copied (their names are long enough to be heap strings, one each).
-// `served` is the outcome's last attempt, which names the candidate that answered.
+// served_headers for the exchange's one and only answer: the request id and the policy
+// headers are moved out of the context, not copied (heap strings, one each), so the context
+// has neither afterwards. `served` is the outcome's last attempt, which names the candidate
+// that answered.
 Headers take_served_headers(ExchangeContext& ctx, const backends::Attempt& served) {
-  return served_headers_with(ctx, served.backend, served.model,
+  return served_headers_with(std::exchange(ctx.request_id, {}), served.backend, served.model,
                              std::exchange(ctx.policy_headers, {}));
 }
 
@@ -224,7 +225,7 @@ Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
   Headers headers;
   headers.reserve(ctx.policy_headers.size() + 3 + 3);
   headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
-  return served_headers_with(ctx, served_by.backend->info().name, served_by.model,
+  return served_headers_with(ctx.request_id, served_by.backend->info().name, served_by.model,
                              std::move(headers));
 }
 
