@@ -55,8 +55,10 @@ namespace {
 
 class FallbackCall : public ChatCall, public std::enable_shared_from_this<FallbackCall> {
  public:
-  FallbackCall(std::vector<Candidate> candidates, ChatRequest request, bool stream,
-               FallbackHandlers handlers)
+  // Rvalue references, as the results below: a ChatRequest or ChatResponse is moved member by
+  // member, so every hop by value costs a move of each of its strings.
+  FallbackCall(std::vector<Candidate>&& candidates, ChatRequest&& request, bool stream,
+               FallbackHandlers&& handlers)
       : candidates_(std::move(candidates)),
         request_(std::move(request)),
         stream_(stream),
@@ -65,6 +67,7 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
   void start_next() {
     const Candidate& candidate = candidates_[next_];
     outcome_.served = static_cast<int>(next_);
+    if (outcome_.attempts.empty()) outcome_.attempts.reserve(candidates_.size());
     outcome_.attempts.push_back(Attempt{.backend = candidate.backend->info().name,
                                         .model = candidate.model});
     // The last candidate takes the request itself: no copy of its messages.
@@ -74,17 +77,20 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
     request.model = candidate.model;
     size_t attempt = next_++;
 
-    std::weak_ptr<FallbackCall> weak = weak_from_this();
     ChatHandlers handlers;
-    handlers.on_chunk = [weak, &candidate](const ChatChunk& chunk) {
-      if (auto self = weak.lock()) {
-        self->outcome_.delivered = true;
-        if (self->handlers_.on_chunk) self->handlers_.on_chunk(candidate, chunk);
-      }
-    };
+    // A call that is not streamed delivers no chunk (ChatHandlers), so none is asked for unless
+    // the caller wants them: the wrapper would cost an allocation a call.
+    if (stream_ || handlers_.on_chunk) {
+      handlers.on_chunk = [weak = weak_from_this(), &candidate](const ChatChunk& chunk) {
+        if (auto self = weak.lock()) {
+          self->outcome_.delivered = true;
+          if (self->handlers_.on_chunk) self->handlers_.on_chunk(candidate, chunk);
+        }
+      };
+    }
     // The completion handler keeps the call alive until the last attempt has finished.
     auto self = shared_from_this();
-    handlers.on_complete = [self](Result<ChatResponse> result, bool delivered) {
+    handlers.on_complete = [self](Result<ChatResponse>&& result, bool delivered) {
       self->on_attempt_done(std::move(result), delivered);
     };
     auto call = candidate.backend->chat(std::move(request), stream_, std::move(handlers));
@@ -105,7 +111,7 @@ class FallbackCall : public ChatCall, public std::enable_shared_from_this<Fallba
   }
 
  private:
-  void on_attempt_done(Result<ChatResponse> result, bool delivered) {
+  void on_attempt_done(Result<ChatResponse>&& result, bool delivered) {
     outcome_.delivered = outcome_.delivered || delivered;
     if (!result) outcome_.attempts.back().error = result.error();
     bool cancelled;

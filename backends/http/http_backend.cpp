@@ -119,8 +119,9 @@ asio::strand<asio::io_context::executor_type> call_strand(const HttpBackendImpl&
 // are dropped by generation number.
 class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<HttpChatCall> {
  public:
-  HttpChatCall(std::shared_ptr<HttpBackendImpl> backend, ChatRequest request, bool stream,
-               ChatHandlers handlers)
+  // Taken by rvalue reference: each move of a ChatRequest is ~16 members' worth of work.
+  HttpChatCall(std::shared_ptr<HttpBackendImpl> backend, ChatRequest&& request, bool stream,
+               ChatHandlers&& handlers)
       : backend_(std::move(backend)),
         strand_(call_strand(*backend_)),
         backoff_timer_(strand_),
@@ -196,12 +197,16 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
         // Dispatched, not posted: the HTTP client calls these on the same thread, so with
         // the call's strand free they run at once instead of each costing a trip through the
         // event loop (a reactor poll per trip); with it busy they queue in order as before.
+        // on_head and on_body hold no reference of their own: a client calls them only while
+        // it still holds on_complete (the three are one HttpHandlers, released together), whose
+        // reference keeps this call alive. Two words fit std::function's own storage; with a
+        // shared_ptr each would cost an allocation.
         .on_head =
-            [this, self = shared_from_this(), gen](int status, const Headers& headers) {
+            [this, gen](int status, const Headers& headers) {
               // Only an error answer's headers are read (decode_error, Retry-After): a 2xx
               // answer's are not copied.
               const bool success = status >= 200 && status < 300;
-              asio::dispatch(strand_, [self, gen, status,
+              asio::dispatch(strand_, [self = shared_from_this(), gen, status,
                                        headers = success ? Headers() : Headers(headers)]() mutable {
                 if (self->generation_ == gen && !self->done_) {
                   self->on_head(status, std::move(headers));
@@ -209,10 +214,11 @@ class HttpChatCall final : public ChatCall, public std::enable_shared_from_this<
               });
             },
         .on_body =
-            [this, self = shared_from_this(), gen](std::string_view bytes) {
-              asio::dispatch(strand_, [self, gen, bytes = std::string(bytes)]() mutable {
-                if (self->generation_ == gen && !self->done_) self->on_body(std::move(bytes));
-              });
+            [this, gen](std::string_view bytes) {
+              asio::dispatch(
+                  strand_, [self = shared_from_this(), gen, bytes = std::string(bytes)]() mutable {
+                    if (self->generation_ == gen && !self->done_) self->on_body(std::move(bytes));
+                  });
             },
         .on_complete =
             [this, self = shared_from_this(), gen](Status result) {

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -124,18 +125,21 @@ std::optional<Target> parse_url(std::string_view url) {
   return target;
 }
 
-// The request as it goes on the wire: our framing, the caller's headers, the body.
-std::string serialize(const HttpRequest& request, const Target& target) {
-  std::string out;
-  out.reserve(request.body.size() + 256 + request.headers.size() * 48);
-  out.append(request.method).append(" ").append(target.path).append(" HTTP/1.1\r\n");
+// The request's head as it goes on the wire, into `out` (its buffer reused): our framing and
+// the caller's headers. The body follows it from the request itself (one gathered write), not
+// copied behind it.
+void serialize_head(std::string& out, const HttpRequest& request, const Target& target) {
+  using namespace std::string_view_literals;  // lengths known, no strlen per piece
+  out.clear();
+  out.reserve(256 + request.headers.size() * 48);
+  out.append(request.method).append(" "sv).append(target.path).append(" HTTP/1.1\r\n"sv);
   std::string_view host = target.host_header;
   bool has_accept = false;
   for (const auto& [name, value] : request.headers) {
     if (iequals_ascii(name, "host")) host = value;
     if (iequals_ascii(name, "accept")) has_accept = true;
   }
-  out.append("Host: ").append(host).append("\r\n");
+  out.append("Host: "sv).append(host).append("\r\n"sv);
   for (const auto& [name, value] : request.headers) {
     // Framing is ours; "Expect" would only cost a round trip.
     if (iequals_ascii(name, "host") || iequals_ascii(name, "content-length") ||
@@ -143,14 +147,13 @@ std::string serialize(const HttpRequest& request, const Target& target) {
         iequals_ascii(name, "expect")) {
       continue;
     }
-    out.append(name).append(value.empty() ? ":" : ": ").append(value).append("\r\n");
+    out.append(name).append(value.empty() ? ":"sv : ": "sv).append(value).append("\r\n"sv);
   }
-  if (!has_accept) out.append("Accept: */*\r\n");  // as curl sends
+  if (!has_accept) out.append("Accept: */*\r\n"sv);  // as curl sends
   if (request.method != "GET" || !request.body.empty()) {
-    out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
+    out.append("Content-Length: "sv).append(std::to_string(request.body.size())).append("\r\n"sv);
   }
-  out.append("\r\n").append(request.body);
-  return out;
+  out.append("\r\n"sv);
 }
 
 // A kept-alive connection to one host:port.
@@ -158,6 +161,7 @@ struct Connection {
   explicit Connection(const Strand& strand) : socket(strand) {}
   tcp::socket socket;
   beast::flat_buffer buffer;  // read but not yet parsed; kept across calls
+  std::string head;           // the head of the request being sent; kept across calls
   std::string key;
   Clock::time_point idle_since;
   bool counted = true;  // counts in its pool's `open` until discarded
@@ -261,8 +265,7 @@ class PlainTransfer final : public HttpCall, public std::enable_shared_from_this
   HttpTimeouts timeouts_;
   HttpHandlers handlers_;
   std::shared_ptr<const Target> target_;
-  std::string wire_;  // the serialized request
-  size_t written_ = 0;
+  size_t written_ = 0;    // bytes of the request (head, then body) sent on this connection
   bool retried_ = false;  // a dead pooled connection was replaced once already
 
   Phase phase_ = Phase::idle;
@@ -390,8 +393,6 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
       return finish(transfer,
                     fail(ErrorKind::internal, "bad upstream URL: " + transfer->request_.url));
     }
-    transfer->wire_ = serialize(transfer->request_, *transfer->target_);
-    transfer->request_.body = std::string();  // the wire copy is the one sent
     transfer->max_bytes_ = options_.max_response_bytes;
     transfer->started_ = transfer->last_activity_ = Clock::now();
     transfer->slot_ = active_.size();
@@ -506,19 +507,26 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
     transfer->last_activity_ = Clock::now();  // the first-byte clock runs from here
     transfer->written_ = 0;
     Connection& conn = *transfer->connection_;
+    serialize_head(conn.head, transfer->request_, *transfer->target_);
+    const std::string& body = transfer->request_.body;
     // Usually the whole request fits the socket buffer: written now, no completion to wait for.
     error_code ec;
-    size_t n = conn.socket.write_some(asio::buffer(transfer->wire_), ec);
+    size_t n = conn.socket.write_some(
+        std::array<asio::const_buffer, 2>{asio::buffer(conn.head), asio::buffer(body)}, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       ec = {};
       n = 0;
     }
     if (ec) return on_write_failed(transfer, ec);
     transfer->written_ = n;
-    if (n == transfer->wire_.size()) return start_reading(transfer);
+    if (n == conn.head.size() + body.size()) return start_reading(transfer);
+    // The rest: each buffer advanced past what was sent (a const_buffer's + stops at its end).
+    const size_t body_sent = n > conn.head.size() ? n - conn.head.size() : 0;
+    const std::array<asio::const_buffer, 2> rest{asio::buffer(conn.head) + n,
+                                                 asio::buffer(body) + body_sent};
     auto connection_ptr = transfer->connection_;
     asio::async_write(
-        conn.socket, asio::buffer(transfer->wire_.data() + n, transfer->wire_.size() - n),
+        conn.socket, rest,
         [self = shared_from_this(), transfer, connection_ptr](const error_code& write_ec,
                                                               size_t written) {
           if (transfer->connection_ != connection_ptr || transfer->phase_ == Phase::done) {
@@ -682,7 +690,7 @@ class PlainHttpClient::State : public std::enable_shared_from_this<PlainHttpClie
       active_.pop_back();
     }
     transfer->parser_.reset();
-    transfer->wire_ = std::string();
+    transfer->request_.body = std::string();
     HttpHandlers handlers = std::move(transfer->handlers_);
     transfer->handlers_ = {};
     if (!handlers.on_complete) return;

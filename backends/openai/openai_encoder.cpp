@@ -7,6 +7,10 @@
 #include "switchyard/backends/openai_json.h"
 
 namespace sy::backends::openai {
+
+// Literals appended as string views: their length is known, no strlen call per piece.
+using namespace std::string_view_literals;
+
 namespace detail {
 namespace {
 
@@ -236,7 +240,7 @@ void write_message(std::string& out, const Message& m) {
   write_string(members.key("role"), to_string(m.role));
   members.key("content");
   if (m.content_is_null) {
-    out += "null";
+    out += "null"sv;
   } else if (m.content_is_text) {
     write_string(out, m.text());
   } else {
@@ -246,17 +250,17 @@ void write_message(std::string& out, const Message& m) {
       if (!first) out.push_back(',');
       first = false;
       if (part.kind == ContentPart::Kind::text) {
-        out += R"({"type":"text","text":)";
+        out += R"({"type":"text","text":)"sv;
         write_string(out, part.text);
         out.push_back('}');
       } else {
-        out += R"({"type":"image_url","image_url":{"url":)";
+        out += R"({"type":"image_url","image_url":{"url":)"sv;
         write_string(out, part.url);
         if (!part.detail.empty()) {
-          out += R"(,"detail":)";
+          out += R"(,"detail":)"sv;
           write_string(out, part.detail);
         }
-        out += "}}";
+        out += "}}"sv;
       }
     }
     out.push_back(']');
@@ -267,13 +271,13 @@ void write_message(std::string& out, const Message& m) {
     for (size_t i = 0; i < m.tool_calls.size(); ++i) {
       const ToolCall& call = m.tool_calls[i];
       if (i > 0) out.push_back(',');
-      out += R"({"id":)";
+      out += R"({"id":)"sv;
       write_string(out, call.id);
-      out += R"(,"type":"function","function":{"name":)";
+      out += R"(,"type":"function","function":{"name":)"sv;
       write_string(out, call.name);
-      out += R"(,"arguments":)";
+      out += R"(,"arguments":)"sv;
       write_string(out, call.arguments);
-      out += "}}";
+      out += "}}"sv;
     }
     out.push_back(']');
   }
@@ -313,7 +317,7 @@ std::string fast_request_body(const ChatRequest& r, bool stream, bool include_mo
     case ToolChoice::Mode::function:
       members.key("tool_choice") += R"({"type":"function","function":{"name":)";
       write_string(out, r.tool_choice.function_name);
-      out += "}}";
+      out += "}}"sv;
       break;
     case ToolChoice::Mode::unset:
       break;
@@ -425,86 +429,112 @@ using detail::write_int;
 using detail::write_string;
 
 void write_header(std::string& out, std::string_view object, const ResponseIdentity& who) {
-  out += R"({"id":)";
+  out += R"({"id":)"sv;
   write_string(out, who.id);
-  out += R"(,"object":)";
+  out += R"(,"object":)"sv;
   write_string(out, object);
-  out += R"(,"created":)";
+  out += R"(,"created":)"sv;
   write_int(out, who.created);
-  out += R"(,"model":)";
+  out += R"(,"model":)"sv;
   write_string(out, who.model);
 }
 
 void write_finish_reason(std::string& out, FinishReason reason) {
   if (reason == FinishReason::none) {
-    out += "null";
+    out += "null"sv;
   } else {
     write_string(out, to_string(reason));
   }
 }
 
 void write_usage(std::string& out, const Usage& usage) {
-  out += R"({"prompt_tokens":)";
+  out += R"({"prompt_tokens":)"sv;
   write_int(out, usage.prompt_tokens);
-  out += R"(,"completion_tokens":)";
+  out += R"(,"completion_tokens":)"sv;
   write_int(out, usage.completion_tokens);
-  out += R"(,"total_tokens":)";
+  out += R"(,"total_tokens":)"sv;
   write_int(out, usage.total());
-  out += R"(,"prompt_tokens_details":{"cached_tokens":)";
+  out += R"(,"prompt_tokens_details":{"cached_tokens":)"sv;
   write_int(out, usage.cached_tokens);
-  out += R"(},"completion_tokens_details":{"reasoning_tokens":)";
+  out += R"(},"completion_tokens_details":{"reasoning_tokens":)"sv;
   write_int(out, usage.reasoning_tokens);
-  out += "}}";
+  out += "}}"sv;
+}
+
+// A message's text for write_string: its one text part in place (the usual case), else the
+// parts joined into `joined`.
+std::string_view text_of(const Message& m, std::string& joined) {
+  const ContentPart* only = nullptr;
+  for (const ContentPart& part : m.content) {
+    if (part.kind != ContentPart::Kind::text) continue;
+    if (only) {
+      joined = m.text();
+      return joined;
+    }
+    only = &part;
+  }
+  return only ? std::string_view(only->text) : std::string_view();
 }
 
 // encode_chat_response_dom's bytes without its DOM; logprobs are left to the DOM path.
 std::string fast_chat_response(const ChatResponse& response, const ResponseIdentity& who) {
+  // Reserved once for the whole answer (JSON framing and usage take ~400 bytes besides the
+  // texts; escapes may still grow it).
+  size_t size = 512 + who.id.size() + who.model.size() + response.system_fingerprint.size();
+  for (const Choice& c : response.choices) {
+    size += 192 + c.message.refusal.size();
+    for (const ContentPart& part : c.message.content) size += part.text.size();
+    for (const ToolCall& call : c.message.tool_calls) {
+      size += 96 + call.id.size() + call.name.size() + call.arguments.size();
+    }
+  }
   std::string out;
-  out.reserve(320 + who.id.size() + who.model.size());
+  out.reserve(size);
   write_header(out, "chat.completion", who);
-  out += R"(,"choices":[)";
+  out += R"(,"choices":[)"sv;
   for (size_t i = 0; i < response.choices.size(); ++i) {
     const Choice& c = response.choices[i];
     if (i > 0) out.push_back(',');
-    out += R"({"index":)";
+    out += R"({"index":)"sv;
     write_int(out, c.index);
-    out += R"(,"message":{"role":"assistant","content":)";
+    out += R"(,"message":{"role":"assistant","content":)"sv;
     bool null_content =
         c.message.content_is_null || (c.message.content.empty() && !c.message.tool_calls.empty());
     if (null_content) {
-      out += "null";
+      out += "null"sv;
     } else {
-      write_string(out, c.message.text());
+      std::string joined;
+      write_string(out, text_of(c.message, joined));
     }
-    out += R"(,"refusal":)";
+    out += R"(,"refusal":)"sv;
     if (c.message.refusal.empty()) {
-      out += "null";
+      out += "null"sv;
     } else {
       write_string(out, c.message.refusal);
     }
     if (!c.message.tool_calls.empty()) {
-      out += R"(,"tool_calls":[)";
+      out += R"(,"tool_calls":[)"sv;
       for (size_t j = 0; j < c.message.tool_calls.size(); ++j) {
         const ToolCall& call = c.message.tool_calls[j];
         if (j > 0) out.push_back(',');
-        out += R"({"id":)";
+        out += R"({"id":)"sv;
         write_string(out, call.id);
-        out += R"(,"type":"function","function":{"name":)";
+        out += R"(,"type":"function","function":{"name":)"sv;
         write_string(out, call.name);
-        out += R"(,"arguments":)";
+        out += R"(,"arguments":)"sv;
         write_string(out, call.arguments);
-        out += "}}";
+        out += "}}"sv;
       }
       out.push_back(']');
     }
-    out += R"(},"logprobs":null,"finish_reason":)";
+    out += R"(},"logprobs":null,"finish_reason":)"sv;
     write_finish_reason(out, c.finish_reason);
     out.push_back('}');
   }
-  out += R"(],"usage":)";
+  out += R"(],"usage":)"sv;
   write_usage(out, response.usage);
   if (!response.system_fingerprint.empty()) {
-    out += R"(,"system_fingerprint":)";
+    out += R"(,"system_fingerprint":)"sv;
     write_string(out, response.system_fingerprint);
   }
   out.push_back('}');
@@ -515,11 +545,11 @@ std::string fast_chunk(const ChatChunk& chunk, const ResponseIdentity& who) {
   std::string out;
   out.reserve(200 + who.id.size() + who.model.size() + chunk.content.size());
   write_header(out, "chat.completion.chunk", who);
-  out += R"(,"choices":[)";
+  out += R"(,"choices":[)"sv;
   if (!usage_only(chunk)) {
-    out += R"({"index":)";
+    out += R"({"index":)"sv;
     write_int(out, chunk.choice_index);
-    out += R"(,"delta":{)";
+    out += R"(,"delta":{)"sv;
     Members delta(out);
     if (chunk.role) write_string(delta.key("role"), to_string(*chunk.role));
     if (!chunk.content.empty() || chunk.role) write_string(delta.key("content"), chunk.content);
@@ -529,32 +559,32 @@ std::string fast_chunk(const ChatChunk& chunk, const ResponseIdentity& who) {
       for (size_t i = 0; i < chunk.tool_calls.size(); ++i) {
         const ToolCallDelta& d = chunk.tool_calls[i];
         if (i > 0) out.push_back(',');
-        out += R"({"index":)";
+        out += R"({"index":)"sv;
         write_int(out, d.index);
         if (!d.id.empty()) {
-          out += R"(,"id":)";
+          out += R"(,"id":)"sv;
           write_string(out, d.id);
-          out += R"(,"type":"function")";
+          out += R"(,"type":"function")"sv;
         }
-        out += R"(,"function":{)";
+        out += R"(,"function":{)"sv;
         if (!d.name.empty()) {
-          out += R"("name":)";
+          out += R"("name":)"sv;
           write_string(out, d.name);
           out.push_back(',');
         }
-        out += R"("arguments":)";
+        out += R"("arguments":)"sv;
         write_string(out, d.arguments);
-        out += "}}";
+        out += "}}"sv;
       }
       out.push_back(']');
     }
-    out += R"(},"logprobs":null,"finish_reason":)";
+    out += R"(},"logprobs":null,"finish_reason":)"sv;
     write_finish_reason(out, chunk.finish_reason);
     out.push_back('}');
   }
   out.push_back(']');
   if (chunk.usage) {
-    out += R"(,"usage":)";
+    out += R"(,"usage":)"sv;
     write_usage(out, *chunk.usage);
   }
   out.push_back('}');

@@ -28,9 +28,9 @@ std::string escape_segment(std::string_view s) {
   return out;
 }
 
-std::string trim_slash(std::string_view base) {
+std::string_view trim_slash(std::string_view base) {
   while (base.ends_with('/')) base.remove_suffix(1);
-  return std::string(base);
+  return base;
 }
 
 class OpenAiStreamDecoder final : public StreamDecoder {
@@ -100,19 +100,23 @@ class OpenAiShapedTranslator final : public Translator {
                   shape_.protocol + " does not support the legacy completions API");
     }
     HttpRequest http;
-    const std::string base = trim_slash(endpoint.base_url);
-    const char* path = legacy ? "/completions" : "/chat/completions";
+    const std::string_view base = trim_slash(endpoint.base_url);
+    const std::string_view path = legacy ? "/completions" : "/chat/completions";
     if (shape_.url == OpenAiShape::Url::azure) {
       if (request.model.empty()) {
         return fail(ErrorKind::invalid_request, "azure needs a deployment name as the model");
       }
       const std::string& version =
           endpoint.api_version.empty() ? shape_.default_api_version : endpoint.api_version;
-      http.url = base + "/openai/deployments/" + escape_segment(request.model) + path +
-                 "?api-version=" + escape_segment(version);
+      http.url.append(base).append("/openai/deployments/").append(escape_segment(request.model));
+      http.url.append(path).append("?api-version=").append(escape_segment(version));
     } else {
-      http.url = base + path;
+      // One allocation: a concatenation would copy the base and then grow it.
+      http.url.reserve(base.size() + path.size());
+      http.url.append(base).append(path);
     }
+    // Room for every header below: no regrowth of the vector.
+    http.headers.reserve(3 + endpoint.headers.size());
     http.headers.emplace_back("content-type", "application/json");
     if (stream) http.headers.emplace_back("accept", "text/event-stream");
     if (!endpoint.api_key.empty()) {

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <numeric>
 
 #include "switchyard/backends/pricing.h"
@@ -164,13 +165,20 @@ MicroDollars price_usage(const Usage& usage, const PriceTerms& terms, bool batch
 }
 
 std::string format_usd(MicroDollars amount) {
-  std::string sign = amount < 0 ? "-" : "";
   // Unsigned, so that the most negative value does not overflow on negation.
   const uint64_t magnitude =
       amount < 0 ? 0 - static_cast<uint64_t>(amount) : static_cast<uint64_t>(amount);
-  std::string fraction = std::to_string(magnitude % 1'000'000);
-  fraction.insert(0, 6 - fraction.size(), '0');
-  return sign + std::to_string(magnitude / 1'000'000) + "." + fraction;
+  // Written into one buffer (every request's cost header and log line): "-", at most 14
+  // digits of dollars, ".", six of micro-dollars.
+  char text[32];
+  char* end = text;
+  if (amount < 0) *end++ = '-';
+  end = std::to_chars(end, text + sizeof text, magnitude / 1'000'000).ptr;
+  *end++ = '.';
+  uint64_t micros = magnitude % 1'000'000;
+  for (int i = 5; i >= 0; --i, micros /= 10) end[i] = static_cast<char>('0' + micros % 10);
+  end += 6;
+  return std::string(text, end);
 }
 
 }  // namespace sy::backends

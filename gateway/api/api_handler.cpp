@@ -187,11 +187,13 @@ void ApiHandler::handle(ServerRequest request, std::shared_ptr<ResponseWriter> w
   row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  row.request_id = request_id;
   row.surface = is_messages || is_count_tokens ? "anthropic" : "openai";
   row.endpoint = std::string(path);
   // count_tokens, like /v1/models, runs no model: no ledger row.
   const bool unrecorded = is_models || is_count_tokens;
+  // A recorded request's id moves to its row (not copied); only unrecorded ones use
+  // `request_id` below.
+  if (!unrecorded) row.request_id = std::move(request_id);
   auto fail = [&](const Error& error, LedgerStatus status = LedgerStatus::error) {
     if (unrecorded) {
       send_error(*writer, error, request_id, {}, is_count_tokens);
@@ -256,7 +258,7 @@ void ApiHandler::chat(const ServerRequest& request, const Principal& principal, 
     refuse(*writer, parsed.error(), std::move(row));
     return;
   }
-  backends::ChatRequest chat_request = std::move(*parsed);
+  backends::ChatRequest& chat_request = *parsed;  // used in place: no move of the request
   row.stream = chat_request.stream;
   if (!keys_.model_allowed(principal, chat_request.model)) {
     refuse(
@@ -340,6 +342,8 @@ std::function<void(const ExchangeSummary&)> ApiHandler::settle_exchange(
   auto sink = ledger_for(row_in);  // batch lines' rows go to their job, not the ledger
   return [ledger = std::move(sink), metrics = metrics_, open = open_, limiter = limiter_,
           admission = std::move(admission),
+          // Shared, not captured by value: std::function moves its callable once more into
+          // its own storage, and a row's move (16 strings) costs more than this allocation.
           shared_row = std::make_shared<LedgerRow>(std::move(row_in)),
           started](const ExchangeSummary& s) mutable {
     LedgerRow& row = *shared_row;

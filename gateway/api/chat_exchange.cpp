@@ -1,7 +1,8 @@
 #include "api/chat_exchange.h"
 
+#include <algorithm>
 #include <chrono>
-#include <iterator>
+#include <cstddef>
 #include <mutex>
 #include <utility>
 
@@ -194,32 +195,38 @@ void settle(ExchangeSummary& s, const ExchangeContext& ctx, const std::string& u
 
 namespace {
 
-Headers served_headers_with(const ExchangeContext& ctx, std::string_view backend,
-                            std::string_view model, Headers policy_headers) {
-  // Built in place with room for the surface's own few headers: an initializer list would
-  // copy every pair once more, and a growing vector moves them all again.
-  Headers headers;
-  headers.reserve(3 + policy_headers.size() + 3);
-  headers.emplace_back("x-request-id", ctx.request_id);
+// `headers` holds the policy's headers; the served-by three are put in front of them in
+// place: no second vector, and no regrowth where the vector has room (decision_headers leaves
+// some for these and the surface's own few).
+Headers served_headers_with(std::string request_id, std::string_view backend,
+                            std::string_view model, Headers headers) {
+  const size_t policy = headers.size();
+  headers.reserve(policy + 3 + 3);
+  headers.emplace_back("x-request-id", std::move(request_id));
   headers.emplace_back("x-switchyard-backend", backend);
   headers.emplace_back("x-switchyard-model", model);
-  std::move(policy_headers.begin(), policy_headers.end(), std::back_inserter(headers));
+  std::rotate(headers.begin(), headers.begin() + static_cast<std::ptrdiff_t>(policy),
+              headers.end());
   return headers;
 }
 
-// served_headers for the exchange's one and only answer: the policy headers are moved out of
-// the context, not copied (their names are long enough to be heap strings, one each).
-// `served` is the outcome's last attempt, which names the candidate that answered.
+// served_headers for the exchange's one and only answer: the request id and the policy
+// headers are moved out of the context, not copied (heap strings, one each), so the context
+// has neither afterwards. `served` is the outcome's last attempt, which names the candidate
+// that answered.
 Headers take_served_headers(ExchangeContext& ctx, const backends::Attempt& served) {
-  return served_headers_with(ctx, served.backend, served.model,
+  return served_headers_with(std::exchange(ctx.request_id, {}), served.backend, served.model,
                              std::exchange(ctx.policy_headers, {}));
 }
 
 }  // namespace
 
 Headers served_headers(const ExchangeContext& ctx, const Candidate& served_by) {
-  return served_headers_with(ctx, served_by.backend->info().name, served_by.model,
-                             ctx.policy_headers);
+  Headers headers;
+  headers.reserve(ctx.policy_headers.size() + 3 + 3);
+  headers.insert(headers.end(), ctx.policy_headers.begin(), ctx.policy_headers.end());
+  return served_headers_with(ctx.request_id, served_by.backend->info().name, served_by.model,
+                             std::move(headers));
 }
 
 backends::Error with_policy_note(backends::Error error, const ExchangeContext& ctx) {
@@ -258,7 +265,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
       state->on_chunk(served_by, chunk);
     };
     handlers.on_complete = [state, shared_candidates, on_done = std::move(on_done)](
-                               Result<ChatResponse> result, const FallbackOutcome& outcome) {
+                               Result<ChatResponse>&& result, const FallbackOutcome& outcome) {
       state->on_complete(result, outcome, *shared_candidates, on_done);
     };
   } else {
@@ -267,7 +274,7 @@ void run_chat_exchange(backends::ChatRequest request, std::vector<Candidate> can
     // Mutable: called once, so the answer may take the context's policy headers. No copy of
     // the candidates: the outcome's last attempt names the one that answered.
     handlers.on_complete = [writer, ctx = std::move(ctx), legacy, on_done = std::move(on_done),
-                            prompt_tokens](Result<ChatResponse> result,
+                            prompt_tokens](Result<ChatResponse>&& result,
                                            const FallbackOutcome& outcome) mutable {
       ExchangeSummary summary;
       describe(summary, result, outcome);

@@ -3,6 +3,8 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 
@@ -114,12 +116,25 @@ void BatchingLedgerWriter::run() {
       }
       const size_t n = std::min(queue_.size(), max_batch_);
       batch.clear();
-      batch.reserve(n);
       storing_since_ = enqueued_at_.front();
-      for (size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-        enqueued_at_.pop_front();
+      if (n == queue_.size()) {
+        // The usual case, the whole queue: the two buffers trade places, so that neither a row
+        // nor a batch costs an allocation once they have grown to the load.
+        batch.swap(queue_);
+        enqueued_at_.clear();
+        // A buffer grown past one batch by a backlog is not kept for good.
+        if (queue_.capacity() > max_batch_) {
+          queue_ = {};
+          enqueued_at_ = {};
+        }
+      } else {
+        // A backlog beyond one batch: the rest moves up (rare, and only row moves).
+        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(n);
+        batch.reserve(n);
+        std::move(queue_.begin(), end, std::back_inserter(batch));
+        queue_.erase(queue_.begin(), end);
+        enqueued_at_.erase(enqueued_at_.begin(),
+                           enqueued_at_.begin() + static_cast<std::ptrdiff_t>(n));
       }
     }
     const bool ok = store(batch);

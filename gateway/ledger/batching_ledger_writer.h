@@ -18,7 +18,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -66,8 +65,10 @@ class BatchingLedgerWriter : public LedgerWriter {
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::deque<LedgerRow> queue_;
-  std::deque<std::chrono::steady_clock::time_point> enqueued_at_;  // (queue_.size())
+  // Vectors, not deques: run() swaps the queue with its batch, so a row costs no allocation
+  // (a deque allocates a node per row of this size).
+  std::vector<LedgerRow> queue_;
+  std::vector<std::chrono::steady_clock::time_point> enqueued_at_;  // (queue_.size())
   // When the oldest row of the batch being stored was accepted; nullopt between batches.
   std::optional<std::chrono::steady_clock::time_point> storing_since_;
   LedgerStats stats_;

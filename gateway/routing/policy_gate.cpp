@@ -96,14 +96,27 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
   // candidates are left as they are and see the original.
   const policies::MaskDecision* mask =
       routed.decision.mask && routed.decision.mask->applies() ? &*routed.decision.mask : nullptr;
-  for (const policies::RouteTarget& t : routed.decision.candidates) {
-    for (const Candidate& c : targets) {
-      if (c.backend->info().name == t.backend && c.model == t.model) {
-        routed.candidates.push_back(c);
-        if (mask && c.backend->info().kind == backends::BackendKind::closed) {
-          routed.candidates.back().backend = policies::make_masking_backend(c.backend, mask->plan);
+  const auto same = [](const Candidate& c, const policies::RouteTarget& t) {
+    return c.backend->info().name == t.backend && c.model == t.model;
+  };
+  const std::vector<policies::RouteTarget>& kept = routed.decision.candidates;
+  if (std::equal(targets.begin(), targets.end(), kept.begin(), kept.end(), same)) {
+    routed.candidates = std::move(targets);  // the usual case: every target kept, in order
+  } else {
+    routed.candidates.reserve(kept.size());
+    for (const policies::RouteTarget& t : kept) {
+      for (const Candidate& c : targets) {
+        if (same(c, t)) {
+          routed.candidates.push_back(c);
+          break;
         }
-        break;
+      }
+    }
+  }
+  if (mask) {
+    for (Candidate& c : routed.candidates) {
+      if (c.backend->info().kind == backends::BackendKind::closed) {
+        c.backend = policies::make_masking_backend(c.backend, mask->plan);
       }
     }
   }
@@ -112,9 +125,10 @@ backends::Result<Routed> PolicyGate::route(const backends::ChatRequest& request,
 
 backends::Headers decision_headers(const policies::Decision& decision) {
   // Emplaced, not an initializer list (which would copy each pair once more); room is left
-  // for the limit headers the caller appends.
+  // for the limit headers the caller appends and the served-by and content headers of the
+  // answer (served_headers), so that the answer's headers are this one vector.
   backends::Headers headers;
-  headers.reserve(8);
+  headers.reserve(16);
   headers.emplace_back("x-switchyard-rule", decision.rule_header());
   headers.emplace_back("x-switchyard-sensitivity", to_string(decision.sensitivity.level));
   headers.emplace_back("x-switchyard-volume", to_string(decision.volume.volume));

@@ -127,6 +127,27 @@ TEST_P(HttpClientTest, PostRoundTripCarriesHeadersAndBody) {
   EXPECT_EQ(find_header(requests[0].headers, "expect"), std::nullopt);
 }
 
+// More than the socket takes at once: the rest of the request goes out asynchronously, head
+// and body in order and whole.
+TEST_P(HttpClientTest, SendsABodyLargerThanTheSocketBufferWhole) {
+  IoThreads io(1);
+  ScriptedServer server;
+  server.set_default({send(http_response(200, "ok"))});
+  HttpClient client(io.io(), options());
+  Recorder rec;
+  std::string big(8 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  client.start(post(server.url("/big"), big), fast_timeouts(), rec.handlers());
+  ASSERT_TRUE(rec.wait_done());
+  ASSERT_TRUE(rec.result->has_value()) << rec.error_message();
+  EXPECT_EQ(rec.body, "ok");
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].target, "/big");
+  EXPECT_EQ(requests[0].body.size(), big.size());
+  EXPECT_TRUE(requests[0].body == big);
+}
+
 TEST_P(HttpClientTest, ReportsFinalHeadAfterInterimContinue) {
   IoThreads io(1);
   ScriptedServer server;

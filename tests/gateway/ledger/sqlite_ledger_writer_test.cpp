@@ -97,6 +97,29 @@ TEST(SqliteLedgerWriter, GroupsConcurrentWritesIntoFewTransactions) {
   EXPECT_EQ(read_sqlite_ledger(path).size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
+TEST(SqliteLedgerWriter, KeepsOrderWhenTheQueueHoldsMoreThanOneBatch) {
+  TempDir dir;
+  const auto path = dir / "ledger.sqlite3";
+  // Batches of 4 against 50 rows written at once: most batches are taken from a longer queue.
+  auto ledger = open_sqlite_ledger({.path = path, .max_batch = 4});
+  std::vector<LedgerRow> rows;
+  for (int i = 0; i < 50; ++i) {
+    rows.push_back(sample_row(i));
+    ASSERT_TRUE(ledger->write(rows.back()));
+  }
+  ledger->flush();
+  for (int i = 50; i < 53; ++i) {  // and the queue is used again once drained
+    rows.push_back(sample_row(i));
+    ASSERT_TRUE(ledger->write(rows.back()));
+  }
+  ledger->close();
+  EXPECT_EQ(read_sqlite_ledger(path), rows);
+  const LedgerStats stats = ledger->stats();
+  EXPECT_EQ(stats.committed, 53u);
+  EXPECT_GE(stats.batches, 14u);
+  EXPECT_EQ(stats.queued, 0u);
+}
+
 TEST(SqliteLedgerWriter, DropsAndCountsWritesAfterClose) {
   TempDir dir;
   auto ledger = open_sqlite_ledger({.path = dir / "ledger.sqlite3"});
