@@ -28,7 +28,7 @@ bool BatchingLedgerWriter::write(LedgerRow row) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (closing_ || queue_.size() >= queue_capacity_) {
+    if (closing_ || queued() >= queue_capacity_) {
       ++stats_.dropped;
       // Logged at most once per power of two, so a full queue does not flood the log.
       if ((stats_.dropped & (stats_.dropped - 1)) == 0) {
@@ -42,7 +42,7 @@ bool BatchingLedgerWriter::write(LedgerRow row) {
     ++stats_.accepted;
     // While the writer waits out the commit interval it needs no wake-up (a futex call and a
     // context switch per row), unless a whole batch is ready.
-    wake = idle_ || queue_.size() == max_batch_;
+    wake = idle_ || queued() == max_batch_;
     if (idle_) idle_ = false;
   }
   if (wake) work_cv_.notify_one();
@@ -72,10 +72,10 @@ void BatchingLedgerWriter::close() {
 LedgerStats BatchingLedgerWriter::stats() const {
   std::lock_guard lock(mutex_);
   LedgerStats out = stats_;
-  out.queued = queue_.size();
+  out.queued = queued();
   // The batch being stored holds older rows than the queue.
   std::optional<std::chrono::steady_clock::time_point> oldest = storing_since_;
-  if (!oldest && !enqueued_at_.empty()) oldest = enqueued_at_.front();
+  if (!oldest && queued() > 0) oldest = oldest_queued();
   if (oldest) out.oldest_pending_age = std::chrono::steady_clock::now() - *oldest;
   return out;
 }
@@ -95,6 +95,10 @@ void BatchingLedgerWriter::count_retry() {
   ++stats_.retries;
 }
 
+std::chrono::steady_clock::time_point BatchingLedgerWriter::oldest_queued() const {
+  return backlog_head_ < backlog_.size() ? backlog_at_[backlog_head_] : enqueued_at_.front();
+}
+
 void BatchingLedgerWriter::run() {
   // Named so that per-thread CPU figures (top -H, bench/ledger/overhead.sh) can tell it apart.
   pthread_setname_np(pthread_self(), "sy-ledger");
@@ -102,39 +106,50 @@ void BatchingLedgerWriter::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      if (queue_.empty() && !closing_) {
+      if (queued() == 0 && !closing_) {
         idle_ = true;
-        work_cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
+        work_cv_.wait(lock, [&] { return queued() > 0 || closing_; });
         idle_ = false;
       }
-      if (queue_.empty()) return;  // closing and drained
+      if (queued() == 0) return;  // closing and drained
       // Group commit: let rows gather until the oldest has waited commit_interval.
       if (commit_interval_.count() > 0) {
-        work_cv_.wait_until(lock, enqueued_at_.front() + commit_interval_, [&] {
-          return closing_ || flush_waiters_ > 0 || queue_.size() >= max_batch_;
+        work_cv_.wait_until(lock, oldest_queued() + commit_interval_, [&] {
+          return closing_ || flush_waiters_ > 0 || queued() >= max_batch_;
         });
       }
-      const size_t n = std::min(queue_.size(), max_batch_);
       batch.clear();
-      storing_since_ = enqueued_at_.front();
-      if (n == queue_.size()) {
+      storing_since_ = oldest_queued();
+      if (backlog_head_ == backlog_.size() && queue_.size() <= max_batch_) {
         // The usual case, the whole queue: the two buffers trade places, so that neither a row
         // nor a batch costs an allocation once they have grown to the load.
         batch.swap(queue_);
         enqueued_at_.clear();
-        // A buffer grown past one batch by a backlog is not kept for good.
-        if (queue_.capacity() > max_batch_) {
-          queue_ = {};
-          enqueued_at_ = {};
-        }
       } else {
-        // A backlog beyond one batch: the rest moves up (rare, and only row moves).
-        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(n);
+        // A backlog beyond one batch: the queue moves to backlog_ whole once the backlog is
+        // spent, and each batch takes the next max_batch_ rows of it.
+        if (backlog_head_ == backlog_.size()) {
+          backlog_.clear();
+          backlog_at_.clear();
+          backlog_head_ = 0;
+          backlog_.swap(queue_);
+          backlog_at_.swap(enqueued_at_);
+        }
+        const size_t n = std::min(backlog_.size() - backlog_head_, max_batch_);
+        const auto first = backlog_.begin() + static_cast<std::ptrdiff_t>(backlog_head_);
         batch.reserve(n);
-        std::move(queue_.begin(), end, std::back_inserter(batch));
-        queue_.erase(queue_.begin(), end);
-        enqueued_at_.erase(enqueued_at_.begin(),
-                           enqueued_at_.begin() + static_cast<std::ptrdiff_t>(n));
+        std::move(first, first + static_cast<std::ptrdiff_t>(n), std::back_inserter(batch));
+        backlog_head_ += n;
+        if (backlog_head_ == backlog_.size()) {  // spent: its memory is not kept
+          backlog_ = {};
+          backlog_at_ = {};
+          backlog_head_ = 0;
+        }
+      }
+      // A buffer grown past one batch by a backlog is not kept for good.
+      if (queue_.empty() && queue_.capacity() > max_batch_) {
+        queue_ = {};
+        enqueued_at_ = {};
       }
     }
     const bool ok = store(batch);

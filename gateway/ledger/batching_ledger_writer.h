@@ -57,6 +57,10 @@ class BatchingLedgerWriter : public LedgerWriter {
 
  private:
   void run();
+  // Rows accepted and not yet taken into a batch (the backlog's, then the queue's). Locked.
+  size_t queued() const { return backlog_.size() - backlog_head_ + queue_.size(); }
+  // When the oldest of them was accepted; queued() > 0. Locked.
+  std::chrono::steady_clock::time_point oldest_queued() const;
 
   const std::string what_;
   const size_t queue_capacity_;
@@ -69,6 +73,12 @@ class BatchingLedgerWriter : public LedgerWriter {
   // (a deque allocates a node per row of this size).
   std::vector<LedgerRow> queue_;
   std::vector<std::chrono::steady_clock::time_point> enqueued_at_;  // (queue_.size())
+  // A queue longer than one batch moves here whole (a swap), and batches are taken from its
+  // front by index, so a backlog costs each row one move and nothing is erased from a front.
+  // Older than every row of queue_.
+  std::vector<LedgerRow> backlog_;
+  std::vector<std::chrono::steady_clock::time_point> backlog_at_;  // (backlog_.size())
+  size_t backlog_head_ = 0;  // backlog_[0, backlog_head_) are taken (moved from)
   // When the oldest row of the batch being stored was accepted; nullopt between batches.
   std::optional<std::chrono::steady_clock::time_point> storing_since_;
   LedgerStats stats_;

@@ -100,23 +100,24 @@ TEST(SqliteLedgerWriter, GroupsConcurrentWritesIntoFewTransactions) {
 TEST(SqliteLedgerWriter, KeepsOrderWhenTheQueueHoldsMoreThanOneBatch) {
   TempDir dir;
   const auto path = dir / "ledger.sqlite3";
-  // Batches of 4 against 50 rows written at once: most batches are taken from a longer queue.
+  // Batches of 4 against 250 rows written at once: most batches are taken from a backlog,
+  // while more rows keep arriving behind it.
   auto ledger = open_sqlite_ledger({.path = path, .max_batch = 4});
   std::vector<LedgerRow> rows;
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < 250; ++i) {
     rows.push_back(sample_row(i));
     ASSERT_TRUE(ledger->write(rows.back()));
   }
   ledger->flush();
-  for (int i = 50; i < 53; ++i) {  // and the queue is used again once drained
+  for (int i = 250; i < 253; ++i) {  // and the queue is used again once drained
     rows.push_back(sample_row(i));
     ASSERT_TRUE(ledger->write(rows.back()));
   }
   ledger->close();
   EXPECT_EQ(read_sqlite_ledger(path), rows);
   const LedgerStats stats = ledger->stats();
-  EXPECT_EQ(stats.committed, 53u);
-  EXPECT_GE(stats.batches, 14u);
+  EXPECT_EQ(stats.committed, 253u);
+  EXPECT_GE(stats.batches, 64u);
   EXPECT_EQ(stats.queued, 0u);
 }
 
