@@ -15,6 +15,10 @@
 //                             same 3 MB every layer, which stays in L3)
 //                          [--nt 1]  (read the weights with prefetchnta 4 KB ahead)
 //                          [--isa avx2|avx512|generic]  (that kernel set instead of the best)
+//                          [--prefetch 0|1|2]  (a layer's keys and values asked for: 0 not at
+//                             all; 1 every line at once right before its attention; 2 spread
+//                             over the second half of the layer's weight read, a line per four,
+//                             as LlamaCpu's Q/K/V projection asks for them: side_prefetch.h)
 //
 // SmolLM2-135M: 3 KV heads, group 3, 30 layers; 360M: 5, 3, 32; 1.7B: 32, 1, 24 (head_dim 64).
 
@@ -42,7 +46,7 @@ constexpr size_t kHeadDim = 64, kBlock = 64;
 
 struct Args {
   size_t kv_heads = 3, group = 3, layers = 30, positions = 576, reps = 20, flush = 1, slice = 0;
-  size_t weights_mb = 0, nt = 0;
+  size_t weights_mb = 0, nt = 0, prefetch = 0;
   std::string isa;  // empty: the set select_cpu_kernels() picks
 };
 
@@ -69,6 +73,8 @@ Args parse(int argc, char** argv) {
       a.flush = v;
     } else if (k == "--weights-mb") {
       a.weights_mb = v;
+    } else if (k == "--prefetch") {
+      a.prefetch = v;
     } else if (k == "--nt") {
       a.nt = v;
     } else if (k == "--reps") {
@@ -118,17 +124,36 @@ int main(int argc, char** argv) {
   std::vector<float> weights(a.weights_mb > 0 ? layer_floats * a.layers : layer_floats, 1.0f);
   float sink = 0;
 
+  // fn(line) for each 64-byte line of layer l's keys and values, block by block.
+  auto kv_lines = [&](size_t l, auto fn) {
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t bytes = std::min(kBlock, a.positions - b * kBlock) * kv_width * sizeof(uint16_t);
+      const char* keys =
+          reinterpret_cast<const char*>(cache.data() + (b * a.layers + l) * 2 * slot);
+      const char* values = keys + slot * sizeof(uint16_t);
+      for (size_t at = 0; at < bytes; at += 64) fn(keys + at);
+      for (size_t at = 0; at < bytes; at += 64) fn(values + at);
+    }
+  };
+  std::vector<const char*> lines;
   auto token = [&](bool heads) {
     double seconds = 0;
     for (size_t l = 0; l < a.layers; ++l) {
       float s = 0;
       const float* w = weights.data() + (a.weights_mb > 0 ? l * layer_floats : 0);
+      lines.clear();
+      if (a.prefetch == 2) kv_lines(l, [&](const char* p) { lines.push_back(p); });
+      size_t next = 0;
       for (size_t i = 0; a.flush && i < layer_floats; i += 16) {
         if (a.nt) __builtin_prefetch(w + i + 1024, 0, 0);  // prefetchnta on x86
+        if (next < lines.size() && 2 * i >= layer_floats && (i / 16) % 4 == 0) {
+          __builtin_prefetch(lines[next++], 0, 3);
+        }
         s += w[i];
       }
       sink += s;
       const auto start = Clock::now();
+      if (a.prefetch == 1) kv_lines(l, [](const char* p) { __builtin_prefetch(p, 0, 3); });
       std::fill(out.begin(), out.end(), 0.0f);
       for (size_t b = 0; b < blocks; ++b) {
         const size_t rows = std::min(kBlock, a.positions - b * kBlock);

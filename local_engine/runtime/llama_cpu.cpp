@@ -474,7 +474,59 @@ int activation_class(TensorType type) {
 
 }  // namespace
 
-void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
+bool LlamaCpu::decode_row(const Row* rows, size_t n, size_t r) {
+  return (r == 0 || rows[r - 1].kv != rows[r].kv) && (r + 1 == n || rows[r + 1].kv != rows[r].kv);
+}
+
+void LlamaCpu::plan_kv_prefetch(const KvPrefetch& kv, size_t part, size_t parts,
+                                kernels::SidePrefetch& side) const {
+  side.clear();
+  if (cache_.type() != KvCacheType::f16) return;
+  const size_t l = kv.layer, bt = cache_.block_tokens();
+  const size_t row_bytes = size_t{c_.n_kv_heads} * c_.head_dim * sizeof(uint16_t);
+  // Positions [first_position, pos) of each decode row, laid end to end; this share is
+  // [lo, hi) of them.
+  size_t total = 0;
+  for (size_t r = 0; r < kv.n; ++r) {
+    if (decode_row(kv.rows, kv.n, r)) total += kv.rows[r].pos - first_position(l, kv.rows[r]);
+  }
+  const size_t lo = total * part / parts, hi = total * (part + 1) / parts;
+  size_t at = 0;
+  for (size_t r = 0; r < kv.n && at < hi; ++r) {
+    if (!decode_row(kv.rows, kv.n, r)) continue;
+    const Row& row = kv.rows[r];
+    const size_t first = first_position(l, row), count = row.pos - first;
+    const size_t begin = first + (std::max(lo, at) - at);
+    const size_t end = first + (std::min(hi, at + count) - at);
+    for (size_t t = begin; t < end;) {
+      const size_t b = t / bt, piece_end = std::min(end, (b + 1) * bt);
+      const size_t offset = (t - b * bt) * size_t{c_.n_kv_heads} * c_.head_dim;
+      side.add(cache_.keys_f16(row.kv->blocks[b], l) + offset, (piece_end - t) * row_bytes);
+      side.add(cache_.values_f16(row.kv->blocks[b], l) + offset, (piece_end - t) * row_bytes);
+      t = piece_end;
+    }
+    at += count;
+  }
+}
+
+kernels::SidePrefetch* LlamaCpu::kv_prefetch_share(const KvPrefetch* kv,
+                                                   std::span<const Product> products, size_t begin,
+                                                   size_t end, size_t i, size_t chunks) {
+  if (kv == nullptr) return nullptr;
+  kernels::SidePrefetch& side = side_prefetch_[i];
+  plan_kv_prefetch(*kv, i, chunks, side);
+  if (side.lines() == 0) return nullptr;
+  size_t steps = 0, first = 0;
+  for (const Product& p : products) {
+    const size_t lo = std::max(begin, first), hi = std::min(end, first + p.w->rows);
+    if (lo < hi) steps += kernels::group_steps(*p.w, lo - first, hi - first);
+    first += p.w->rows;
+  }
+  side.pace(steps);
+  return &side;
+}
+
+void LlamaCpu::matvecs(std::span<const Product> products, const float* x, const KvPrefetch* kv) {
   kernels::MatvecScratch& activations = scratch_;
   bool quantized[3] = {};
   size_t total = 0;
@@ -485,14 +537,17 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x) {
     total += p.w->rows;
   }
   const size_t chunks = std::min(pool_.size(), total);
+  if (side_prefetch_.size() < chunks) side_prefetch_.resize(chunks);
   pool_.parallel_for(chunks, [&](size_t i) {
     // This share is [begin, end) of the products' rows laid end to end.
     const size_t begin = share_edge(total, i, chunks), end = share_edge(total, i + 1, chunks);
+    kernels::SidePrefetch* side = kv_prefetch_share(kv, products, begin, end, i, chunks);
     size_t first = 0;
     for (const Product& p : products) {
       const size_t lo = std::max(begin, first), hi = std::min(end, first + p.w->rows);
-      if (lo < hi)
-        kernels::matvec_rows(kernels_, *p.w, x, activations, p.out, lo - first, hi - first);
+      if (lo < hi) {
+        kernels::matvec_rows(kernels_, *p.w, x, activations, p.out, lo - first, hi - first, side);
+      }
       first += p.w->rows;
     }
   });
@@ -548,9 +603,9 @@ bool LlamaCpu::shares_activations(std::span<const Product> products) {
   return true;
 }
 
-void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t n,
-                       bool quantized) {
-  if (!shares_activations(products)) {
+void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t n, bool quantized,
+                       const KvPrefetch* kv) {
+  if (!shares_activations(products)) {  // rare (mixed types): no KV prefetch
     for (const Product& q : products) matmul(*q.w, x, n, q.out);
     return;
   }
@@ -568,13 +623,15 @@ void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t
   const size_t most = threads * kStepChunksPerThread;
   const size_t chunks =
       threads == 1 ? 1 : std::clamp<size_t>(total / kernels::kGroupRows, 1, most);
+  if (side_prefetch_.size() < chunks) side_prefetch_.resize(chunks);
   pool_.parallel_for(chunks, [&](size_t i) {
     // This chunk is [begin, end) of the products' rows laid end to end.
     const size_t begin = share_edge(total, i, chunks), end = share_edge(total, i + 1, chunks);
+    kernels::SidePrefetch* side = kv_prefetch_share(kv, products, begin, end, i, chunks);
     size_t at = 0;
     for (const Product& p : products) {
       const size_t lo = std::max(begin, at), hi = std::min(end, at + p.w->rows);
-      if (lo < hi) kernels::matmul(kernels_, *p.w, batch_, p.out, lo - at, hi - at);
+      if (lo < hi) kernels::matmul(kernels_, *p.w, batch_, p.out, lo - at, hi - at, side);
       at += p.w->rows;
     }
   });
@@ -876,17 +933,13 @@ void LlamaCpu::attention(size_t l, const Row* rows, size_t n) {
   // Run k of item i covers [run_begin(i, k), run_begin(i, k + 1)) clipped to what it sees.
   auto first_run = [&](size_t i) { return first_position(l, rows[i / slices]) / kAttentionRun; };
   auto runs = [&](size_t i) { return rows[i / slices].pos / kAttentionRun + 1 - first_run(i); };
-  // A sequence's only row in this chunk is a decode step's (its sequence's rows are adjacent).
-  auto alone = [&](size_t r) {
-    return (r == 0 || rows[r - 1].kv != rows[r].kv) && (r + 1 == n || rows[r + 1].kv != rows[r].kv);
-  };
   auto run = [&](size_t i, size_t k, float* results, float* scores) {
     const Row& row = rows[i / slices];
     const size_t first = first_position(l, row), j = first_run(i) + k;
     const size_t begin = std::max(first, j * kAttentionRun);
     const size_t end = std::min(row.pos + 1, (j + 1) * kAttentionRun);
     attend_run(l, row, slice_head(i), slice_heads(i), bq_.data() + offset(i), begin, end, results,
-               scores, alone(i / slices));
+               scores, decode_row(rows, n, i / slices));
   };
   // Head h of item i from its runs' results, run_stride apart.
   auto merge = [&](size_t i, const float* results, size_t n_runs, size_t run_stride) {
@@ -1059,10 +1112,11 @@ void LlamaCpu::forward_rows(size_t begin, size_t n) {
       });
     }
     scope.emplace(profile_, P::qkv);
+    const KvPrefetch kv{l, rows, n};
     if (n == 1) {
-      matvecs(qkv, bxb_.data());
+      matvecs(qkv, bxb_.data(), &kv);
     } else {
-      matmuls(qkv, bxb_.data(), n, /*quantized=*/true);
+      matmuls(qkv, bxb_.data(), n, /*quantized=*/true, &kv);
     }
     const bool sliding = c_.is_sliding(l);
     const float* cos = (sliding ? rope_cos_swa_ : rope_cos_).data();

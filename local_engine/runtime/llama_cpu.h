@@ -21,6 +21,7 @@
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/side_prefetch.h"
 #include "runtime/kv_cache.h"
 #include "runtime/thread_pool.h"
 #include "switchyard/local_engine/model.h"
@@ -135,6 +136,31 @@ class LlamaCpu {
   using LayerOffload = std::function<size_t(std::span<const Row>, size_t block_tokens, float* x)>;
   void set_layer_offload(LayerOffload offload) { offload_ = std::move(offload); }
 
+  // The KV lines a projection asks for beside its weights (kernels/cpu/side_prefetch.h): layer
+  // `layer`'s cached keys and values that the decode rows among rows[0, n) will attend, i.e. a
+  // sequence's lone row in the step (decode_row), whose positions were written steps ago. The
+  // Q/K/V projection runs right before attention and takes them: a decode row's keys and values
+  // of one layer lie in pieces of one block's rows (16 positions in serving, 64 in the
+  // single-sequence pass), too short for the hardware prefetchers, so attention read them at
+  // 7-10 GB/s a thread (engine_attention_bench --weights-mb 140 --prefetch 0|2, 576 positions:
+  // 1.73 -> 0.44 ms a token). Measured alternated at 2 threads (bench/RESULTS.md, stop 22):
+  // engine_decode_profile, 512-token prompt, Q/K/V + attention 0.76 -> 0.69 ms a token for
+  // SmolLM2-135M Q4_0, 1.07 -> 0.93 for Q8_0; bench_engine_step, 135M Q8_0, 16 streams, 64-token
+  // prompts, the step 9.0 -> 8.3 ms. Where the token already reads at the bandwidth counting its
+  // KV bytes (360M, slow memory) it is even.
+  struct KvPrefetch {
+    size_t layer;
+    const Row* rows;
+    size_t n;
+  };
+  // Whether rows[r] is its sequence's only row among rows[0, n) (a step's rows are grouped by
+  // sequence): a decode step's row, attending positions written in earlier steps.
+  static bool decode_row(const Row* rows, size_t n, size_t r);
+  // Share `part` of `parts` (by position, over the decode rows in order) of kv's lines into
+  // `side` (cleared first); nothing unless the cache is F16.
+  void plan_kv_prefetch(const KvPrefetch& kv, size_t part, size_t parts,
+                        kernels::SidePrefetch& side) const;
+
  private:
   struct Layer {
     kernels::MatrixView wq, wk, wv, wo, w_gate, w_up, w_down;
@@ -169,7 +195,13 @@ class LlamaCpu {
     const kernels::MatrixView* w;
     float* out;
   };
-  void matvecs(std::span<const Product> products, const float* x);
+  // Chunk i of `chunks` (rows [begin, end) of the products end to end): side_prefetch_[i]
+  // planned with its share of kv's lines and paced over the chunk's weight blocks, or nullptr
+  // without kv or lines.
+  kernels::SidePrefetch* kv_prefetch_share(const KvPrefetch* kv, std::span<const Product> products,
+                                           size_t begin, size_t end, size_t i, size_t chunks);
+  // `kv` (or nullptr): each chunk asks for its share of those lines, paced over its weight blocks.
+  void matvecs(std::span<const Product> products, const float* x, const KvPrefetch* kv = nullptr);
   // Decode: gate = act(W_gate x) * (W_up x) (ffn) in one pool call, each thread applying the
   // activation to the rows it just computed. Same values as the two matvecs and the activation.
   void matvec_gate_up(const Layer& lw, const float* x);
@@ -183,7 +215,8 @@ class LlamaCpu {
   // the caller's per-row step); ignored where the products do not share activations
   // (shares_activations), which quantize their own.
   static constexpr size_t kStepChunksPerThread = 4;
-  void matmuls(std::span<const Product> products, const float* x, size_t n, bool quantized = false);
+  void matmuls(std::span<const Product> products, const float* x, size_t n, bool quantized = false,
+               const KvPrefetch* kv = nullptr);
   static bool shares_activations(std::span<const Product> products);
   // Batched steps: bgate_ (n, ffn) = act(x W_gate^T) * (x W_up^T) in one pool call over row
   // chunks of both matrices, each chunk applying the activation to the rows it just computed
@@ -296,6 +329,7 @@ class LlamaCpu {
   // (units, slice * group * kAttentionRun) scores; and the first unit of each item (items + 1).
   std::vector<float> attn_units_;
   std::vector<size_t> attn_pair_units_;
+  std::vector<kernels::SidePrefetch> side_prefetch_;  // one per chunk of a projection's pool call
   kernels::ActivationBatch batch_;              // the quantized activations of the current matmul
   std::vector<std::shared_ptr<void>> grouped_;  // the copied matrices' memory (munmap)
   LayerOffload offload_;                        // empty: every layer here

@@ -34,6 +34,8 @@
 
 namespace sy::engine::kernels {
 
+class SidePrefetch;
+
 // ggml block layouts, bit exact (34 and 18 bytes).
 struct BlockQ8_0 {
   uint16_t d;  // fp16 scale
@@ -160,11 +162,14 @@ struct CpuKernels {
   // blocks at x + t * n_blocks): out[t * out_stride + 16 * g + i] = row 16g + i . token t, under
   // the contract above (the same bits as the dot on the row-major row). n_tokens = 1 is the
   // decode matvec; more tokens share each load of the weights (a register tile of 16 rows x
-  // several tokens).
+  // several tokens). `side` (or nullptr): lines to ask for beside the weights, a step per block
+  // of each group's first token tile (side_prefetch.h); the generic set ignores it.
   void (*matmul_q8_0_groups)(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
-                             const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride);
+                             const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                             SidePrefetch* side);
   void (*matmul_q4_0_groups)(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
-                             const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride);
+                             const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                             SidePrefetch* side);
 
   // Attention's scores over an F16 key cache: scores[g * scores_stride + t] = this set's
   // dot_f16_f32(k_t, q + g * head_dim, head_dim) bit for bit, k_t being the head_dim halves at

@@ -119,7 +119,8 @@ void matvec_q4_0_q8_0(const BlockQ4_0* w, size_t n_rows, const BlockQ8_0* x, siz
 
 // Row groups, one output at a time: the same chain as the dots, read from the group layout.
 void matmul_q8_0_groups(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
-                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                        SidePrefetch* /*side: hints only, the oracle stays plain*/) {
   for (size_t g = 0; g < n_groups; ++g) {
     const RowGroupQ8_0* wg = w + g * n_blocks;
     for (size_t t = 0; t < n_tokens; ++t) {
@@ -141,7 +142,8 @@ void matmul_q8_0_groups(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
 }
 
 void matmul_q4_0_groups(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
-                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                        SidePrefetch* /*side*/) {
   for (size_t g = 0; g < n_groups; ++g) {
     const RowGroupQ4_0* wg = w + g * n_blocks;
     for (size_t t = 0; t < n_tokens; ++t) {

@@ -80,7 +80,7 @@ void quantize_batch(const MatrixView& w, ActivationBatch& batch, size_t begin, s
 }
 
 void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, float* out,
-            size_t row_begin, size_t row_end) {
+            size_t row_begin, size_t row_end, SidePrefetch* side) {
   if (row_end > w.rows || row_begin > row_end) throw EngineError("matmul: rows out of range");
   if (b.cols != w.cols) throw EngineError("matmul: batch width does not match the weights");
   const auto* base = static_cast<const std::byte*>(w.data);
@@ -110,7 +110,7 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
     case TensorType::q8_0:
     case TensorType::q4_0: {
       if (w.grouped) {
-        grouped_rows(k, w, b.x_act.data(), b.x_q8.data(), n, out, rows, row_begin, row_end);
+        grouped_rows(k, w, b.x_act.data(), b.x_q8.data(), n, out, rows, row_begin, row_end, side);
         return;
       }
       // Row-major: the set's matvec per token over blocks of rows that stay in cache while

@@ -38,9 +38,10 @@ void prepare_batch(const MatrixView& w, const float* x, size_t n, ActivationBatc
 void quantize_batch(const MatrixView& w, ActivationBatch& batch, size_t begin, size_t end);
 
 // out (batch.n, w.rows) row-major: out[t * w.rows + r] = W[r, :] . x[t] for r in
-// [row_begin, row_end) and every t. The batch must be prepared and quantized for w.
+// [row_begin, row_end) and every t. The batch must be prepared and quantized for w. `side` (or
+// nullptr): as for matvec_rows.
 void matmul(const CpuKernels& kernels, const MatrixView& w, const ActivationBatch& batch,
-            float* out, size_t row_begin, size_t row_end);
+            float* out, size_t row_begin, size_t row_end, SidePrefetch* side = nullptr);
 
 // Single-threaded convenience: all three steps over every row.
 inline void matmul(const CpuKernels& kernels, const MatrixView& w, const float* x, size_t n,

@@ -53,7 +53,8 @@ void matvec(const CpuKernels& k, const MatrixView& w, const float* x, float* out
 }
 
 void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
-                 const MatvecScratch& scratch, float* out, size_t row_begin, size_t row_end) {
+                 const MatvecScratch& scratch, float* out, size_t row_begin, size_t row_end,
+                 SidePrefetch* side) {
   if (row_end > w.rows || row_begin > row_end) throw EngineError("matvec: rows out of range");
   const auto* base = static_cast<const std::byte*>(w.data);
   switch (w.type) {
@@ -76,7 +77,7 @@ void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
       }
       if (w.grouped) {
         grouped_rows(k, w, scratch.x_act.data(), scratch.x_q8.data(), 1, out, w.rows, row_begin,
-                     row_end);
+                     row_end, side);
       } else if (w.type == TensorType::q8_0) {
         const auto* rows = reinterpret_cast<const BlockQ8_0*>(base);
         k.matvec_q8_0_q8_0(rows + row_begin * blocks, row_end - row_begin, scratch.x_q8.data(),

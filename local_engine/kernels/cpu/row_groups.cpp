@@ -98,18 +98,19 @@ void ungroup_row(TensorType type, size_t cols, const void* group, size_t i, void
 
 void grouped_rows(const CpuKernels& k, const MatrixView& w, const ActivationQ8* x_act,
                   const BlockQ8_0* x_q8, size_t n_tokens, float* out, size_t out_stride,
-                  size_t row_begin, size_t row_end) {
+                  size_t row_begin, size_t row_end, SidePrefetch* side) {
   const size_t blocks = w.cols / 32, bytes = group_bytes(w.type, w.cols);
   const size_t grouped_end = w.rows / kGroupRows * kGroupRows;
   const auto* base = static_cast<const std::byte*>(w.data);
   // Groups [g, g + n) x tokens [t0, t0 + nt) through the set's group kernel.
-  auto groups = [&](size_t g, size_t n, size_t t0, size_t nt, float* o, size_t o_stride) {
+  auto groups = [&](size_t g, size_t n, size_t t0, size_t nt, float* o, size_t o_stride,
+                    SidePrefetch* s) {
     if (w.type == TensorType::q8_0) {
       k.matmul_q8_0_groups(reinterpret_cast<const RowGroupQ8_0*>(base + g * bytes), n, blocks,
-                           x_act + t0 * blocks, nt, o, o_stride);
+                           x_act + t0 * blocks, nt, o, o_stride, s);
     } else {
       k.matmul_q4_0_groups(reinterpret_cast<const RowGroupQ4_0*>(base + g * bytes), n, blocks,
-                           x_act + t0 * blocks, nt, o, o_stride);
+                           x_act + t0 * blocks, nt, o, o_stride, s);
     }
   };
   size_t r = row_begin;
@@ -118,7 +119,7 @@ void grouped_rows(const CpuKernels& k, const MatrixView& w, const ActivationQ8* 
     const size_t g = r / kGroupRows, lo = g * kGroupRows;
     if (r == lo && lo + kGroupRows <= group_end) {  // the run of whole groups from here
       const size_t n = (group_end - lo) / kGroupRows;
-      groups(g, n, 0, n_tokens, out + lo, out_stride);
+      groups(g, n, 0, n_tokens, out + lo, out_stride, side);
       r = lo + n * kGroupRows;
       continue;
     }
@@ -126,7 +127,7 @@ void grouped_rows(const CpuKernels& k, const MatrixView& w, const ActivationQ8* 
     const size_t hi = std::min(group_end, lo + kGroupRows);
     float scratch[kGroupRows];
     for (size_t t = 0; t < n_tokens; ++t) {
-      groups(g, 1, t, 1, scratch, kGroupRows);
+      groups(g, 1, t, 1, scratch, kGroupRows, nullptr);
       std::copy(scratch + (r - lo), scratch + (hi - lo), out + t * out_stride + r);
     }
     r = hi;
@@ -144,6 +145,14 @@ void grouped_rows(const CpuKernels& k, const MatrixView& w, const ActivationQ8* 
                          blocks, o);
     }
   }
+}
+
+size_t group_steps(const MatrixView& w, size_t row_begin, size_t row_end) {
+  if (!w.grouped || (w.type != TensorType::q8_0 && w.type != TensorType::q4_0)) return 0;
+  const size_t grouped_end = w.rows / kGroupRows * kGroupRows;
+  const size_t first = (row_begin + kGroupRows - 1) / kGroupRows;
+  const size_t last = std::min(row_end, grouped_end) / kGroupRows;
+  return last > first ? (last - first) * (w.cols / 32) : 0;
 }
 
 }  // namespace sy::engine::kernels

@@ -28,9 +28,14 @@ void ungroup_row(TensorType type, size_t cols, const void* group, size_t i, void
 // grouped (MatrixView::grouped), token t's activations at x_act + t * blocks and x_q8 + t *
 // blocks. Whole groups go through the set's group kernel, a group the range cuts through a
 // 16-row scratch, the row-major rows past the groups through the set's matvec: every output
-// the contract's chain (cpu_kernels.h), so the split changes no bit.
+// the contract's chain (cpu_kernels.h), so the split changes no bit. `side` (or nullptr) goes
+// to the whole groups' kernel calls: group_steps(w, ...) steps for every group in the range.
 void grouped_rows(const CpuKernels& k, const MatrixView& w, const ActivationQ8* x_act,
                   const BlockQ8_0* x_q8, size_t n_tokens, float* out, size_t out_stride,
-                  size_t row_begin, size_t row_end);
+                  size_t row_begin, size_t row_end, SidePrefetch* side = nullptr);
+
+// The SidePrefetch steps grouped_rows takes over rows [row_begin, row_end) of w: a block per
+// whole group's block (0 for a type without a grouped layout here, or w not grouped).
+size_t group_steps(const MatrixView& w, size_t row_begin, size_t row_end);
 
 }  // namespace sy::engine::kernels

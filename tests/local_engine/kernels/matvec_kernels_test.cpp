@@ -14,6 +14,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/row_groups.h"
+#include "kernels/cpu/side_prefetch.h"
 #include "local_engine/kernels/kernel_test_support.h"
 #include "switchyard/local_engine/engine_error.h"
 
@@ -116,7 +117,8 @@ TEST(MatvecKernels, GenericDotsFollowThePerBlockChain) {
 
 // The row-group kernels of every set against the generic dot on the row-major rows: every
 // (row, token) output bit for bit, for 1-3 groups, odd block counts, token counts around the
-// register tiles (1-9, 16, 66), any weight byte; nothing written outside the outputs.
+// register tiles (1-9, 16, 66), any weight byte; nothing written outside the outputs. The Q4_0
+// products run with a side prefetch (over the activations), which changes nothing.
 TEST(MatmulKernels, RowGroupProductsEqualTheGenericDotBitForBit) {
   std::mt19937 rng(37);
   constexpr size_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 66};
@@ -138,9 +140,13 @@ TEST(MatmulKernels, RowGroupProductsEqualTheGenericDotBitForBit) {
           const size_t stride = rows + 2;  // a gap after each token's outputs
           std::vector<float> out8(tokens * stride, -7.0f), out4(tokens * stride, -7.0f);
           k->matmul_q8_0_groups(reinterpret_cast<const RowGroupQ8_0*>(g8.data()), groups, blocks,
-                                act.data(), tokens, out8.data(), stride);
+                                act.data(), tokens, out8.data(), stride, nullptr);
+          SidePrefetch side;
+          side.add(act.data(), act.size() * sizeof(ActivationQ8) / 2);
+          side.add(x.data(), x.size() * sizeof(BlockQ8_0));
+          side.pace(groups * blocks);
           k->matmul_q4_0_groups(reinterpret_cast<const RowGroupQ4_0*>(g4.data()), groups, blocks,
-                                act.data(), tokens, out4.data(), stride);
+                                act.data(), tokens, out4.data(), stride, &side);
           for (size_t t = 0; t < tokens; ++t) {
             const BlockQ8_0* xt = x.data() + t * blocks;
             for (size_t r = 0; r < rows; ++r) {
@@ -240,6 +246,28 @@ TEST(MatvecKernels, VectorQuantizersMatchQuantizeRowQ8_0ByteForByte) {
           << k->isa << " blocks=" << blocks;
     }
   }
+}
+
+// Paced over n steps, a side prefetch has asked for every line of its spans by step n / 2 (so
+// they land before the kernel that steps it ends), and asks for nothing after.
+TEST(SidePrefetch, AsksForEveryLineWithinTheFirstHalfOfItsSteps) {
+  std::vector<char> a(64 * 37 + 5), b(64 * 3);
+  for (size_t steps : {1, 2, 7, 80, 1000}) {
+    SidePrefetch side;
+    side.add(a.data(), a.size());
+    side.add(b.data(), 0);  // nothing
+    side.add(b.data(), b.size());
+    EXPECT_EQ(side.lines(), 38u + 3u);
+    side.pace(steps);
+    for (size_t s = 0; s < (steps + 1) / 2; ++s) side.step();
+    EXPECT_TRUE(side.done()) << steps;
+    side.step();
+    EXPECT_TRUE(side.done());
+  }
+  SidePrefetch empty;
+  empty.pace(10);
+  empty.step();
+  EXPECT_TRUE(empty.done());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "local_engine/model/tiny_preset.h"
@@ -207,6 +208,56 @@ TEST_P(ForwardStepFamilies, EverySequenceGetsItsSoloLogits) {
 INSTANTIATE_TEST_SUITE_P(AllFamilies, ForwardStepFamilies,
                          ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3"),
                          [](const auto& info) { return info.param; });
+
+// The Q/K/V projection's KV prefetch plan: over any number of parts, exactly the keys and values
+// of one layer that the step's decode rows attend (positions before their own, which is stored
+// after the projection), each position's rows once, inside the cache; nothing for prefill rows.
+TEST(ForwardStepKvPrefetch, PlansExactlyTheDecodeRowsCachedPositions) {
+  auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
+  const SyntheticPreset preset = testing::tiny_preset("gemma2", true, 3);  // 5-position window
+  auto path = std::filesystem::temp_directory_path() / "sy_step_kv_prefetch.gguf";
+  write_synthetic_model(preset, vocab, {.type = TensorType::q8_0, .seed = 5}, path);
+  auto model = Model::load(path);
+  std::filesystem::remove(path);
+  const ModelConfig& c = model->config();
+  KvCache cache(c, {.block_tokens = kBlockTokens, .max_blocks = 32});
+  LlamaCpu cpu(*model, cache, kStepRows, 2);
+  KvSequence a, b, d, e;
+  for (KvSequence* s : {&a, &b, &d, &e}) ASSERT_TRUE(cache.reserve(*s, 20));
+  // a decodes at 9, b prefills 2 rows, d decodes at 0 (nothing cached), e decodes at 13.
+  const std::vector<LlamaCpu::Row> rows = {
+      {&a, 9, 1}, {&b, 3, 1}, {&b, 4, 1}, {&d, 0, 1}, {&e, 13, 1}};
+  const size_t row_bytes = size_t{c.n_kv_heads} * c.head_dim * sizeof(uint16_t);
+  for (size_t layer : {size_t{0}, size_t{1}}) {  // gemma2: layer 0 sliding, layer 1 global
+    std::multiset<const char*> want;
+    for (size_t r : {size_t{0}, size_t{4}}) {
+      const LlamaCpu::Row& row = rows[r];
+      const size_t first =
+          c.is_sliding(layer) && row.pos >= c.sliding_window ? row.pos - c.sliding_window + 1 : 0;
+      for (size_t p = first; p < row.pos; ++p) {
+        const BlockId block = row.kv->blocks[p / kBlockTokens];
+        const size_t at = p % kBlockTokens * c.n_kv_heads * c.head_dim;
+        want.insert(reinterpret_cast<const char*>(cache.keys_f16(block, layer) + at));
+        want.insert(reinterpret_cast<const char*>(cache.values_f16(block, layer) + at));
+      }
+    }
+    for (size_t parts : {1, 2, 3, 7}) {
+      std::multiset<const char*> got;
+      for (size_t part = 0; part < parts; ++part) {
+        kernels::SidePrefetch side;
+        cpu.plan_kv_prefetch({layer, rows.data(), rows.size()}, part, parts, side);
+        for (const auto& span : side.spans()) {
+          ASSERT_EQ((span.end - span.begin) % row_bytes, 0u);
+          for (const char* p = span.begin; p < span.end; p += row_bytes) got.insert(p);
+        }
+      }
+      EXPECT_EQ(got, want) << "layer " << layer << ", " << parts << " parts";
+    }
+  }
+  EXPECT_TRUE(LlamaCpu::decode_row(rows.data(), rows.size(), 0));
+  EXPECT_FALSE(LlamaCpu::decode_row(rows.data(), rows.size(), 1));
+  EXPECT_FALSE(LlamaCpu::decode_row(rows.data(), rows.size(), 2));
+}
 
 // A prompt whose leading blocks another sequence computed and published skips them, and still
 // gets the cold run's logits: the cached keys and values are the ones it would have computed.

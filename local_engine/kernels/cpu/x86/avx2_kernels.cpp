@@ -13,6 +13,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul_q4_k.h"
+#include "kernels/cpu/side_prefetch.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -365,15 +366,16 @@ inline __m256i group_lanes(const RowGroupQ4_0& g, size_t h, const ActivationQ8& 
   return sum;
 }
 
-// One group x T tokens.
+// One group x T tokens; `side` (or nullptr) steps once per block.
 template <size_t T, class Group>
 inline void group_tile(const Group* w, size_t n_blocks, const ActivationQ8* x, float* out,
-                       size_t out_stride) {
+                       size_t out_stride, SidePrefetch* side) {
   __m256 acc[T][2];
   for (auto& t : acc) t[0] = t[1] = _mm256_setzero_ps();
   LinearPrefetch prefetch(w);
   for (size_t b = 0; b < n_blocks; ++b) {
     if constexpr (T == 1) prefetch.upto((b + 1) * sizeof(Group));
+    if (side != nullptr) side->step();
     const Group& g = w[b];
     const __m256 wd[2] = {
         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.d))),
@@ -393,30 +395,36 @@ inline void group_tile(const Group* w, size_t n_blocks, const ActivationQ8* x, f
   }
 }
 
+// `side` steps in each group's first tile.
 template <class Group>
 void matmul_groups(const Group* w, size_t n_groups, size_t n_blocks, const ActivationQ8* x,
-                   size_t n_tokens, float* out, size_t out_stride) {
+                   size_t n_tokens, float* out, size_t out_stride, SidePrefetch* side) {
   for (size_t g = 0; g < n_groups; ++g) {
     const Group* wg = w + g * n_blocks;
     float* o = out + g * kGroupRows;
+    SidePrefetch* first = side;
     size_t t = 0;
     for (; t + 4 <= n_tokens; t += 4) {
-      group_tile<4>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride);
+      group_tile<4>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride, first);
+      first = nullptr;
     }
     for (; t < n_tokens; ++t) {
-      group_tile<1>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride);
+      group_tile<1>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride, first);
+      first = nullptr;
     }
   }
 }
 
 void matmul_q8_0_groups(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
-                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
-  matmul_groups(w, n_groups, n_blocks, x, n_tokens, out, out_stride);
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                        SidePrefetch* side) {
+  matmul_groups(w, n_groups, n_blocks, x, n_tokens, out, out_stride, side);
 }
 
 void matmul_q4_0_groups(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
-                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
-  matmul_groups(w, n_groups, n_blocks, x, n_tokens, out, out_stride);
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                        SidePrefetch* side) {
+  matmul_groups(w, n_groups, n_blocks, x, n_tokens, out, out_stride, side);
 }
 
 // R rows of F16 weights, each as dot_f16_f32: two accumulators over steps of 16, one horizontal

@@ -14,6 +14,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul_q4_k.h"
+#include "kernels/cpu/side_prefetch.h"
 #include "kernels/cpu/x86/stream_prefetch.h"
 
 namespace sy::engine::kernels {
@@ -809,14 +810,15 @@ inline __m512i bcast32(const int8_t* q) {
 // `ahead` (or nullptr) is the group to prefetch, block by block beside this one's: see
 // matmul_groups for when.
 // `stream` (decode: one token, each weight read once) prefetches the weights ahead beside each
-// block (stream_prefetch.h).
+// block (stream_prefetch.h). `side` (or nullptr) steps once per block (side_prefetch.h).
 template <class Kind, size_t T, bool stream = false>
 void group_tile(const typename Kind::Group* w, size_t n_blocks, const ActivationQ8* x, float* out,
-                size_t out_stride, const typename Kind::Group* ahead) {
+                size_t out_stride, const typename Kind::Group* ahead, SidePrefetch* side) {
   __m512 acc[T];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (size_t b = 0; b < n_blocks; ++b) {
     if constexpr (stream) prefetch_stream_ahead(w + b, sizeof(w[b]));
+    if (side != nullptr) side->step();
     if (ahead != nullptr) {
       const char* line = reinterpret_cast<const char*>(ahead + b);
       for (size_t at = 0; at < sizeof(ahead[b]); at += 64) _mm_prefetch(line + at, _MM_HINT_T1);
@@ -853,47 +855,51 @@ void group_tile(const typename Kind::Group* w, size_t n_blocks, const Activation
 // 0.11-0.12 of the peak at 1 token); at 4 it is even.
 constexpr size_t kPrefetchTokens = 6;
 
+// Like the group prefetch, `side` steps in each group's first tile only.
 template <class Kind>
 void matmul_groups(const typename Kind::Group* w, size_t n_groups, size_t n_blocks,
-                   const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
+                   const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                   SidePrefetch* side_prefetch) {
   using Group = typename Kind::Group;
   const bool prefetch = n_tokens >= kPrefetchTokens;
   for (size_t g = 0; g < n_groups; ++g) {
     const Group* wg = w + g * n_blocks;
     const Group* ahead = prefetch ? wg + n_blocks : nullptr;  // past the range: harmless
+    SidePrefetch* side = side_prefetch;
     float* o = out + g * kGroupRows;
     size_t t = 0;
     for (; t + kTokenTile <= n_tokens; t += kTokenTile) {
       group_tile<Kind, kTokenTile>(wg, n_blocks, x + t * n_blocks, o + t * out_stride, out_stride,
-                                   ahead);
+                                   ahead, side);
       ahead = nullptr;
+      side = nullptr;
     }
     const ActivationQ8* xt = x + t * n_blocks;
     float* ot = o + t * out_stride;
     switch (n_tokens - t) {
       case 7:
-        group_tile<Kind, 7>(wg, n_blocks, xt, ot, out_stride, ahead);
+        group_tile<Kind, 7>(wg, n_blocks, xt, ot, out_stride, ahead, side);
         break;
       case 6:
-        group_tile<Kind, 6>(wg, n_blocks, xt, ot, out_stride, ahead);
+        group_tile<Kind, 6>(wg, n_blocks, xt, ot, out_stride, ahead, side);
         break;
       case 5:
-        group_tile<Kind, 5>(wg, n_blocks, xt, ot, out_stride, ahead);
+        group_tile<Kind, 5>(wg, n_blocks, xt, ot, out_stride, ahead, side);
         break;
       case 4:
-        group_tile<Kind, 4>(wg, n_blocks, xt, ot, out_stride, ahead);
+        group_tile<Kind, 4>(wg, n_blocks, xt, ot, out_stride, ahead, side);
         break;
       case 3:
-        group_tile<Kind, 3>(wg, n_blocks, xt, ot, out_stride, ahead);
+        group_tile<Kind, 3>(wg, n_blocks, xt, ot, out_stride, ahead, side);
         break;
       case 2:
-        group_tile<Kind, 2>(wg, n_blocks, xt, ot, out_stride, ahead);
+        group_tile<Kind, 2>(wg, n_blocks, xt, ot, out_stride, ahead, side);
         break;
       case 1:
         if (n_tokens == 1) {
-          group_tile<Kind, 1, true>(wg, n_blocks, xt, ot, out_stride, nullptr);
+          group_tile<Kind, 1, true>(wg, n_blocks, xt, ot, out_stride, nullptr, side);
         } else {
-          group_tile<Kind, 1>(wg, n_blocks, xt, ot, out_stride, ahead);
+          group_tile<Kind, 1>(wg, n_blocks, xt, ot, out_stride, ahead, side);
         }
         break;
       default:
@@ -903,13 +909,15 @@ void matmul_groups(const typename Kind::Group* w, size_t n_groups, size_t n_bloc
 }
 
 void matmul_q8_0_groups(const RowGroupQ8_0* w, size_t n_groups, size_t n_blocks,
-                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
-  matmul_groups<GroupQ8_0>(w, n_groups, n_blocks, x, n_tokens, out, out_stride);
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                        SidePrefetch* side) {
+  matmul_groups<GroupQ8_0>(w, n_groups, n_blocks, x, n_tokens, out, out_stride, side);
 }
 
 void matmul_q4_0_groups(const RowGroupQ4_0* w, size_t n_groups, size_t n_blocks,
-                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride) {
-  matmul_groups<GroupQ4_0>(w, n_groups, n_blocks, x, n_tokens, out, out_stride);
+                        const ActivationQ8* x, size_t n_tokens, float* out, size_t out_stride,
+                        SidePrefetch* side) {
+  matmul_groups<GroupQ4_0>(w, n_groups, n_blocks, x, n_tokens, out, out_stride, side);
 }
 
 // exp(x) = 2^n * e^r, n = round(x * log2 e), r = x - n ln 2 (in two parts, Cody-Waite), e^r
