@@ -481,9 +481,9 @@ bool LlamaCpu::decode_row(const Row* rows, size_t n, size_t r) {
 void LlamaCpu::plan_kv_prefetch(const KvPrefetch& kv, size_t part, size_t parts,
                                 kernels::SidePrefetch& side) const {
   side.clear();
-  if (cache_.type() != KvCacheType::f16) return;
   const size_t l = kv.layer, bt = cache_.block_tokens();
   const size_t row_bytes = size_t{c_.n_kv_heads} * c_.head_dim * sizeof(uint16_t);
+  if (cache_.type() != KvCacheType::f16 || bt * row_bytes > kKvPrefetchPieceBytes) return;
   // Positions [first_position, pos) of each decode row, laid end to end; this share is
   // [lo, hi) of them.
   size_t total = 0;

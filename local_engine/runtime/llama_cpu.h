@@ -146,8 +146,13 @@ class LlamaCpu {
   // 1.73 -> 0.44 ms a token). Measured alternated at 2 threads (bench/RESULTS.md, stop 22):
   // engine_decode_profile, 512-token prompt, Q/K/V + attention 0.76 -> 0.69 ms a token for
   // SmolLM2-135M Q4_0, 1.07 -> 0.93 for Q8_0; bench_engine_step, 135M Q8_0, 16 streams, 64-token
-  // prompts, the step 9.0 -> 8.3 ms. Where the token already reads at the bandwidth counting its
-  // KV bytes (360M, slow memory) it is even.
+  // prompts, the step 9.0 -> 8.3 ms; 360M Q8_0 the same, Q/K/V + attention 5.5-6.0 -> 4.3-6.0.
+  // Only where a block's piece of a layer (block_tokens x the KV row) is at most
+  // kKvPrefetchPieceBytes: longer pieces the hardware prefetchers stream well enough that the
+  // lines asked for during the projection only add to its memory traffic (SmolLM2-1.7B, 32 KV
+  // heads, 256 KB pieces: Q/K/V 2.4-3.9 -> 5.0-6.2 ms a token, attention 2.8-3.1 -> 1.6-2.4, the
+  // token 0.8-2.7 ms slower; 360M's 40 KB pieces in the single-sequence pass: even).
+  static constexpr size_t kKvPrefetchPieceBytes = 32 << 10;
   struct KvPrefetch {
     size_t layer;
     const Row* rows;
@@ -157,7 +162,7 @@ class LlamaCpu {
   // sequence): a decode step's row, attending positions written in earlier steps.
   static bool decode_row(const Row* rows, size_t n, size_t r);
   // Share `part` of `parts` (by position, over the decode rows in order) of kv's lines into
-  // `side` (cleared first); nothing unless the cache is F16.
+  // `side` (cleared first); nothing unless the cache is F16 and its pieces are short (above).
   void plan_kv_prefetch(const KvPrefetch& kv, size_t part, size_t parts,
                         kernels::SidePrefetch& side) const;
 

@@ -223,9 +223,10 @@ struct CpuKernels {
   // Q4_K x Q8_K over row-grouped weights (RowGroupQ4_K): n_groups groups of n_blocks
   // super-blocks (group g at w + g * n_blocks) times n_tokens activations (token t's blocks at
   // x + t * n_blocks): out[t * out_stride + 16 * g + i] = row 16g + i . token t under the Q4_K
-  // contract above. n_tokens = 1 is the decode matvec.
+  // contract above. n_tokens = 1 is the decode matvec. `side` as for matmul_q8_0_groups.
   void (*matmul_q4_k_groups)(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                             SidePrefetch* side);
 
   // quantize_row_q8_k below, byte for byte for finite inputs (the same float products and
   // round-to-nearest-even), vectorized.

@@ -133,7 +133,7 @@ void matmul(const CpuKernels& k, const MatrixView& w, const ActivationBatch& b, 
     }
     case TensorType::q4_k: {
       if (w.grouped) {
-        grouped_rows_q4_k(k, w, b.x_q8k.data(), n, out, rows, row_begin, row_end);
+        grouped_rows_q4_k(k, w, b.x_q8k.data(), n, out, rows, row_begin, row_end, side);
         return;
       }
       const size_t blocks = cols / kQK;

@@ -47,8 +47,8 @@ void matmul_q4_k_groups_by_rows(Q4KDot dot, const RowGroupQ4_K* w, size_t n_grou
 }
 
 void matmul_q4_k_groups_generic(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                                const BlockQ8_K* x, size_t n_tokens, float* out,
-                                size_t out_stride) {
+                                const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                                SidePrefetch* /*side: hints only, the oracle stays plain*/) {
   matmul_q4_k_groups_by_rows(generic_cpu_kernels().dot_q4_k_q8_k, w, n_groups, n_blocks, x,
                              n_tokens, out, out_stride);
 }
@@ -63,11 +63,11 @@ void matmul_q4_k_rows_via_groups(Q4KGroupsKernel kernel, const BlockQ4_K* w, siz
     const size_t n = std::min(kGroupRows, n_rows - r0);
     group_q4_k(w + r0 * n_blocks, n, n_blocks, group.data());
     if (n == kGroupRows) {
-      kernel(group.data(), 1, n_blocks, x, n_tokens, out + r0, out_stride);
+      kernel(group.data(), 1, n_blocks, x, n_tokens, out + r0, out_stride, nullptr);
       continue;
     }
     part.resize(n_tokens * kGroupRows);
-    kernel(group.data(), 1, n_blocks, x, n_tokens, part.data(), kGroupRows);
+    kernel(group.data(), 1, n_blocks, x, n_tokens, part.data(), kGroupRows, nullptr);
     for (size_t t = 0; t < n_tokens; ++t) {
       std::copy_n(part.data() + t * kGroupRows, n, out + t * out_stride + r0);
     }
@@ -76,7 +76,7 @@ void matmul_q4_k_rows_via_groups(Q4KGroupsKernel kernel, const BlockQ4_K* w, siz
 
 void grouped_rows_q4_k(const CpuKernels& k, const MatrixView& w, const BlockQ8_K* x,
                        size_t n_tokens, float* out, size_t out_stride, size_t row_begin,
-                       size_t row_end) {
+                       size_t row_end, SidePrefetch* side) {
   const size_t blocks = w.cols / kQK;
   const size_t grouped_end = w.rows / kGroupRows * kGroupRows;
   const auto* groups = static_cast<const RowGroupQ4_K*>(w.data);  // group g at g * blocks
@@ -86,7 +86,7 @@ void grouped_rows_q4_k(const CpuKernels& k, const MatrixView& w, const BlockQ8_K
     const size_t g = r / kGroupRows, lo = g * kGroupRows;
     if (r == lo && lo + kGroupRows <= group_end) {  // the run of whole groups from here
       const size_t n = (group_end - lo) / kGroupRows;
-      k.matmul_q4_k_groups(groups + g * blocks, n, blocks, x, n_tokens, out + lo, out_stride);
+      k.matmul_q4_k_groups(groups + g * blocks, n, blocks, x, n_tokens, out + lo, out_stride, side);
       r = lo + n * kGroupRows;
       continue;
     }
@@ -94,7 +94,8 @@ void grouped_rows_q4_k(const CpuKernels& k, const MatrixView& w, const BlockQ8_K
     const size_t hi = std::min(group_end, lo + kGroupRows);
     thread_local std::vector<float> part;  // (n_tokens, 16)
     part.resize(n_tokens * kGroupRows);
-    k.matmul_q4_k_groups(groups + g * blocks, 1, blocks, x, n_tokens, part.data(), kGroupRows);
+    k.matmul_q4_k_groups(groups + g * blocks, 1, blocks, x, n_tokens, part.data(), kGroupRows,
+                         nullptr);
     for (size_t t = 0; t < n_tokens; ++t) {
       std::copy(part.data() + t * kGroupRows + (r - lo), part.data() + t * kGroupRows + (hi - lo),
                 out + t * out_stride + r);

@@ -26,15 +26,16 @@ void ungroup_row_q4_k(const RowGroupQ4_K* group, size_t n_blocks, size_t i, Bloc
 
 // A set's row-group kernel (CpuKernels::matmul_q4_k_groups) and dot.
 using Q4KGroupsKernel = void (*)(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                                 const BlockQ8_K* x, size_t n_tokens, float* out,
-                                 size_t out_stride);
+                                 const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                                 SidePrefetch* side);
 using Q4KDot = float (*)(const BlockQ4_K* w, const BlockQ8_K* x, size_t n_blocks);
 
 // A row-group kernel for sets without a vector one: each row ungrouped, then `dot` per token.
 void matmul_q4_k_groups_by_rows(Q4KDot dot, const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
                                 const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
 void matmul_q4_k_groups_generic(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                                const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+                                const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                                SidePrefetch* side);
 
 // CpuKernels::matmul_q4_k_q8_k on row-major rows through a set's row-group kernel: 16 rows at a
 // time regrouped into a thread_local scratch (the last group padded with zero rows, whose
@@ -47,19 +48,21 @@ void matmul_q4_k_rows_via_groups(Q4KGroupsKernel kernel, const BlockQ4_K* w, siz
 // a grouped Q4_K view (MatrixView::grouped; the rows past the last group row-major), token t's
 // blocks at x + t * cols / 256. Whole groups through the set's group kernel, a group the range
 // cuts into a 16-row scratch, the row-major rows through the set's dot: the same bits for any
-// split.
+// split. `side` (or nullptr) goes to the whole groups' kernel calls (row_groups.h's group_steps).
 void grouped_rows_q4_k(const CpuKernels& k, const MatrixView& w, const BlockQ8_K* x,
                        size_t n_tokens, float* out, size_t out_stride, size_t row_begin,
-                       size_t row_end);
+                       size_t row_end, SidePrefetch* side = nullptr);
 
 // The ISA entry points, defined in kernels/cpu/x86/matmul_q4_k_avx512.cpp and _avx2.cpp.
 void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                               const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+                               const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                               SidePrefetch* side);
 void matmul_q4_k_q8_k_avx512(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                              size_t n_tokens, float* out, size_t out_stride);
 void quantize_q8_k_avx512(const float* x, BlockQ8_K* y, size_t n);
 void matmul_q4_k_groups_avx2(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride);
+                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                             SidePrefetch* side);
 void matmul_q4_k_q8_k_avx2(const BlockQ4_K* w, size_t n_rows, size_t n_blocks, const BlockQ8_K* x,
                            size_t n_tokens, float* out, size_t out_stride);
 

@@ -100,7 +100,7 @@ void matvec_rows(const CpuKernels& k, const MatrixView& w, const float* x,
       const size_t blocks = w.cols / kQK;
       if (scratch.x_q8k.size() != blocks) throw EngineError("matvec: activations not quantized");
       if (w.type == TensorType::q4_k && w.grouped) {
-        grouped_rows_q4_k(k, w, scratch.x_q8k.data(), 1, out, w.rows, row_begin, row_end);
+        grouped_rows_q4_k(k, w, scratch.x_q8k.data(), 1, out, w.rows, row_begin, row_end, side);
       } else if (w.type == TensorType::q4_k) {
         const auto* rows = reinterpret_cast<const BlockQ4_K*>(base);
         for (size_t r = row_begin; r < row_end; ++r) {

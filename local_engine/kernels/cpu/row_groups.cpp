@@ -148,11 +148,11 @@ void grouped_rows(const CpuKernels& k, const MatrixView& w, const ActivationQ8* 
 }
 
 size_t group_steps(const MatrixView& w, size_t row_begin, size_t row_end) {
-  if (!w.grouped || (w.type != TensorType::q8_0 && w.type != TensorType::q4_0)) return 0;
+  if (!w.grouped || !groupable(w.type)) return 0;
   const size_t grouped_end = w.rows / kGroupRows * kGroupRows;
   const size_t first = (row_begin + kGroupRows - 1) / kGroupRows;
   const size_t last = std::min(row_end, grouped_end) / kGroupRows;
-  return last > first ? (last - first) * (w.cols / 32) : 0;
+  return last > first ? (last - first) * (w.cols / (w.type == TensorType::q4_k ? kQK : 32)) : 0;
 }
 
 }  // namespace sy::engine::kernels

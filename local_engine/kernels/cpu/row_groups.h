@@ -34,8 +34,8 @@ void grouped_rows(const CpuKernels& k, const MatrixView& w, const ActivationQ8* 
                   const BlockQ8_0* x_q8, size_t n_tokens, float* out, size_t out_stride,
                   size_t row_begin, size_t row_end, SidePrefetch* side = nullptr);
 
-// The SidePrefetch steps grouped_rows takes over rows [row_begin, row_end) of w: a block per
-// whole group's block (0 for a type without a grouped layout here, or w not grouped).
+// The SidePrefetch steps grouped_rows (grouped_rows_q4_k for Q4_K) takes over rows
+// [row_begin, row_end) of w: one per whole group's block (0 for w not grouped).
 size_t group_steps(const MatrixView& w, size_t row_begin, size_t row_end);
 
 }  // namespace sy::engine::kernels

@@ -19,6 +19,7 @@
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/row_groups.h"
+#include "kernels/cpu/side_prefetch.h"
 #include "local_engine/kernels/kernel_test_support.h"
 
 namespace sy::engine::kernels {
@@ -163,8 +164,11 @@ void expect_groups_equal_dot(const CpuKernels& k, size_t n_blocks, size_t n_grou
   std::vector<BlockQ4_K> g(w.size());
   regroup(TensorType::q4_k, n_blocks * kQK, w.data(), g.data(), n_groups);
   std::vector<float> got(n_tokens * stride, -7.0f);
+  SidePrefetch side;  // asks for the row-major copy: hints only, no output changes
+  side.add(w.data(), w.size() * sizeof(BlockQ4_K));
+  side.pace(n_groups * n_blocks);
   k.matmul_q4_k_groups(reinterpret_cast<const RowGroupQ4_K*>(g.data()), n_groups, n_blocks,
-                       x.data(), n_tokens, got.data(), stride);
+                       x.data(), n_tokens, got.data(), stride, &side);
   EXPECT_EQ(differing(got, want), 0u)
       << k.isa << " blocks=" << n_blocks << " groups=" << n_groups << " tokens=" << n_tokens;
 }

@@ -211,7 +211,8 @@ INSTANTIATE_TEST_SUITE_P(AllFamilies, ForwardStepFamilies,
 
 // The Q/K/V projection's KV prefetch plan: over any number of parts, exactly the keys and values
 // of one layer that the step's decode rows attend (positions before their own, which is stored
-// after the projection), each position's rows once, inside the cache; nothing for prefill rows.
+// after the projection), each position's rows once, inside the cache; nothing for prefill rows,
+// nor for a cache whose pieces are long.
 TEST(ForwardStepKvPrefetch, PlansExactlyTheDecodeRowsCachedPositions) {
   auto vocab = vocabulary_from_gguf(*GgufFile::open(kStories));
   const SyntheticPreset preset = testing::tiny_preset("gemma2", true, 3);  // 5-position window
@@ -254,6 +255,16 @@ TEST(ForwardStepKvPrefetch, PlansExactlyTheDecodeRowsCachedPositions) {
       EXPECT_EQ(got, want) << "layer " << layer << ", " << parts << " parts";
     }
   }
+  // Pieces longer than kKvPrefetchPieceBytes are left to the hardware prefetchers.
+  const size_t long_block = LlamaCpu::kKvPrefetchPieceBytes / row_bytes + 1;
+  KvCache long_cache(c, {.block_tokens = long_block, .max_blocks = 2});
+  LlamaCpu long_cpu(*model, long_cache, kStepRows, 2);
+  KvSequence f;
+  ASSERT_TRUE(long_cache.reserve(f, 20));
+  const LlamaCpu::Row decode{&f, 9, 1};
+  kernels::SidePrefetch side;
+  long_cpu.plan_kv_prefetch({1, &decode, 1}, 0, 1, side);
+  EXPECT_EQ(side.lines(), 0u);
   EXPECT_TRUE(LlamaCpu::decode_row(rows.data(), rows.size(), 0));
   EXPECT_FALSE(LlamaCpu::decode_row(rows.data(), rows.size(), 1));
   EXPECT_FALSE(LlamaCpu::decode_row(rows.data(), rows.size(), 2));

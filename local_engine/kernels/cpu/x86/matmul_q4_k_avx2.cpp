@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cpu/matmul_q4_k.h"
+#include "kernels/cpu/side_prefetch.h"
 
 namespace sy::engine::kernels {
 namespace {
@@ -78,12 +79,13 @@ inline __m256i broadcast32(const void* p) {
 // for the half's rows i.
 template <size_t T>
 void tile(const RowGroupQ4_K* w, size_t h, size_t n_blocks, const BlockQ8_K* x, float* out,
-          size_t out_stride) {
+          size_t out_stride, SidePrefetch* side) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc[T];
   for (size_t t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   HalfScales s;
   for (size_t b = 0; b < n_blocks; ++b) {
+    if (side != nullptr) side->step();
     const RowGroupQ4_K& g = w[b];
     unpack_scales(g, h, s);
     __m256i sum[T];  // S_b
@@ -128,11 +130,13 @@ void tile(const RowGroupQ4_K* w, size_t h, size_t n_blocks, const BlockQ8_K* x, 
 
 // One group (both halves) x one token, in one pass over the group's blocks: decode reads each
 // weight line once, in address order.
-void tile_one_token(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, float* out) {
+void tile_one_token(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, float* out,
+                    SidePrefetch* side) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   HalfScales s[2];
   for (size_t b = 0; b < n_blocks; ++b) {
+    if (side != nullptr) side->step();
     const RowGroupQ4_K& g = w[b];
     const BlockQ8_K& xb = x[b];
     unpack_scales(g, 0, s[0]);
@@ -178,16 +182,21 @@ void tile_one_token(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, 
   _mm256_storeu_ps(out + 8, acc[1]);
 }
 
-// One group over n_tokens tokens, both halves.
+// One group over n_tokens tokens, both halves; `side` steps in the first tile.
 void group_tokens(const RowGroupQ4_K* w, size_t n_blocks, const BlockQ8_K* x, size_t n_tokens,
-                  float* out, size_t out_stride) {
-  if (n_tokens == 1) return tile_one_token(w, n_blocks, x, out);
+                  float* out, size_t out_stride, SidePrefetch* side) {
+  if (n_tokens == 1) return tile_one_token(w, n_blocks, x, out, side);
   for (size_t h = 0; h < 2; ++h) {
     size_t t = 0;
     for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-      tile<kTileTokens>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, out_stride);
+      tile<kTileTokens>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, out_stride,
+                        side);
+      side = nullptr;
     }
-    if (t < n_tokens) tile<1>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, 0);
+    if (t < n_tokens) {
+      tile<1>(w, h, n_blocks, x + t * n_blocks, out + t * out_stride + 8 * h, 0, side);
+      side = nullptr;
+    }
   }
 }
 static_assert(kTileTokens == 2, "group_tokens' tail is one token");
@@ -195,7 +204,8 @@ static_assert(kTileTokens == 2, "group_tokens' tail is one token");
 }  // namespace
 
 void matmul_q4_k_groups_avx2(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
+                             const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                             SidePrefetch* side) {
   if (n_groups == 0 || n_tokens == 0 || n_blocks == 0) return;
   const size_t chunk = std::max<size_t>(
       kTileTokens, kChunkBytes / (n_blocks * sizeof(BlockQ8_K)) / kTileTokens * kTileTokens);
@@ -203,7 +213,7 @@ void matmul_q4_k_groups_avx2(const RowGroupQ4_K* w, size_t n_groups, size_t n_bl
     const size_t nt = std::min(chunk, n_tokens - t0);
     for (size_t g = 0; g < n_groups; ++g) {
       group_tokens(w + g * n_blocks, n_blocks, x + t0 * n_blocks, nt,
-                   out + t0 * out_stride + kGroupRows * g, out_stride);
+                   out + t0 * out_stride + kGroupRows * g, out_stride, t0 == 0 ? side : nullptr);
     }
   }
 }

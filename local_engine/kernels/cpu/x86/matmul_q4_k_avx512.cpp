@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/cpu/matmul_q4_k.h"
+#include "kernels/cpu/side_prefetch.h"
 #include "kernels/cpu/x86/stream_prefetch.h"
 
 namespace sy::engine::kernels {
@@ -118,10 +119,11 @@ inline __m512i broadcast32(const void* p) {
 // `scales`: the group's unpacked scales, or nullptr to unpack each block's as it comes (decode:
 // one pass over the weights in address order, which the hardware prefetchers follow).
 // `nibbles`: the group's unpacked nibbles, or nullptr to unpack them in registers.
+// `side` (or nullptr) steps once per block (side_prefetch.h).
 template <size_t T>
 void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* nibbles,
-          size_t n_blocks, const BlockQ8_K* x, const int32_t* pairs, float* out,
-          size_t out_stride) {
+          size_t n_blocks, const BlockQ8_K* x, const int32_t* pairs, float* out, size_t out_stride,
+          SidePrefetch* side) {
   GroupScales own;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 acc[T];
@@ -129,6 +131,7 @@ void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* 
   for (size_t b = 0; b < n_blocks; ++b) {
     const RowGroupQ4_K& g = w[b];
     if (T == 1 && scales == nullptr) prefetch_stream_ahead(&g, sizeof(g));  // decode
+    if (side != nullptr) side->step();
     if (scales == nullptr) unpack_scales(&g, 1, &own);
     const GroupScales& s = scales != nullptr ? scales[b] : own;
     __m512i sum[T];  // S_b
@@ -185,24 +188,26 @@ void tile(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* 
 template <size_t T>
 void tail_tile(size_t n, const RowGroupQ4_K* w, const GroupScales* scales,
                const GroupNibbles* nibbles, size_t n_blocks, const BlockQ8_K* x,
-               const int32_t* pairs, float* out, size_t out_stride) {
+               const int32_t* pairs, float* out, size_t out_stride, SidePrefetch* side) {
   if constexpr (T > 0) {
-    if (n == T) return tile<T>(w, scales, nibbles, n_blocks, x, pairs, out, out_stride);
-    return tail_tile<T - 1>(n, w, scales, nibbles, n_blocks, x, pairs, out, out_stride);
+    if (n == T) return tile<T>(w, scales, nibbles, n_blocks, x, pairs, out, out_stride, side);
+    return tail_tile<T - 1>(n, w, scales, nibbles, n_blocks, x, pairs, out, out_stride, side);
   }
 }
 
-// One group over n_tokens tokens: whole tiles, then one tile of the rest.
+// One group over n_tokens tokens: whole tiles, then one tile of the rest; `side` steps in the
+// first.
 void group_tokens(const RowGroupQ4_K* w, const GroupScales* scales, const GroupNibbles* nibbles,
                   size_t n_blocks, const BlockQ8_K* x, const int32_t* pairs, size_t n_tokens,
-                  float* out, size_t out_stride) {
+                  float* out, size_t out_stride, SidePrefetch* side) {
   size_t t = 0;
   for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
     tile<kTileTokens>(w, scales, nibbles, n_blocks, x + t * n_blocks, pairs + 4 * t * n_blocks,
-                      out + t * out_stride, out_stride);
+                      out + t * out_stride, out_stride, side);
+    side = nullptr;
   }
   tail_tile<kTileTokens - 1>(n_tokens - t, w, scales, nibbles, n_blocks, x + t * n_blocks,
-                             pairs + 4 * t * n_blocks, out + t * out_stride, out_stride);
+                             pairs + 4 * t * n_blocks, out + t * out_stride, out_stride, side);
 }
 
 // Each token's super-block b as 4 word pairs (bs_2i, bs_2i+1), bs_j = bsums[2j] +
@@ -222,7 +227,8 @@ void bsum_pairs(const BlockQ8_K* x, size_t n, int32_t* out) {
 }  // namespace
 
 void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_blocks,
-                               const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride) {
+                               const BlockQ8_K* x, size_t n_tokens, float* out, size_t out_stride,
+                               SidePrefetch* side) {
   if (n_groups == 0 || n_tokens == 0 || n_blocks == 0) return;
   thread_local std::vector<GroupScales> scales;    // (n_blocks): one group's
   thread_local std::vector<GroupNibbles> nibbles;  // (n_blocks): one group's
@@ -234,7 +240,7 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
   if (n_tokens < kTileTokens) {  // decode, or a few tokens: one pass over the weights
     for (size_t g = 0; g < n_groups; ++g) {
       tail_tile<kTileTokens - 1>(n_tokens, w + g * n_blocks, nullptr, nullptr, n_blocks, x,
-                                 pairs.data(), out + kGroupRows * g, out_stride);
+                                 pairs.data(), out + kGroupRows * g, out_stride, side);
     }
     return;
   }
@@ -248,7 +254,7 @@ void matmul_q4_k_groups_avx512(const RowGroupQ4_K* w, size_t n_groups, size_t n_
       unpack_nibbles(wg, n_blocks, nibbles.data());
       group_tokens(wg, scales.data(), nibbles.data(), n_blocks, x + t0 * n_blocks,
                    pairs.data() + 4 * t0 * n_blocks, nt, out + t0 * out_stride + kGroupRows * g,
-                   out_stride);
+                   out_stride, t0 == 0 ? side : nullptr);
     }
   }
 }
