@@ -522,6 +522,9 @@ kernels::SidePrefetch* LlamaCpu::kv_prefetch_share(const KvPrefetch* kv,
     if (lo < hi) steps += kernels::group_steps(*p.w, lo - first, hi - first);
     first += p.w->rows;
   }
+  // A chunk without whole groups (a matrix of another type, or one under 16 rows) steps no
+  // kernel: its share is left to attention to read, as before.
+  if (steps == 0) return nullptr;
   side.pace(steps);
   return &side;
 }

@@ -159,7 +159,8 @@ class LlamaCpu {
     size_t n;
   };
   // Whether rows[r] is its sequence's only row among rows[0, n) (a step's rows are grouped by
-  // sequence): a decode step's row, attending positions written in earlier steps.
+  // sequence): a decode step's row, attending positions written before (in earlier steps, or,
+  // for a prefill row that a step's chunking left alone, in earlier chunks of this step).
   static bool decode_row(const Row* rows, size_t n, size_t r);
   // Share `part` of `parts` (by position, over the decode rows in order) of kv's lines into
   // `side` (cleared first); nothing unless the cache is F16 and its pieces are short (above).

@@ -46,8 +46,8 @@ inline void matvec(const CpuKernels& kernels, const MatrixView& w, const float* 
 // weights; EngineError for a width that does not fit the blocks), then every thread runs
 // matvec_rows over its rows, only reading `scratch`, instead of each thread quantizing the same
 // vector. matvec() is the two in one. matvec_rows throws EngineError for an unsupported type or
-// a scratch not prepared for w. `side` (or nullptr): lines asked for beside grouped Q8_0/Q4_0
-// weights (side_prefetch.h, row_groups.h's group_steps); other types ignore it.
+// a scratch not prepared for w. `side` (or nullptr): lines asked for beside grouped Q8_0, Q4_0
+// or Q4_K weights (side_prefetch.h, row_groups.h's group_steps); other types ignore it.
 void quantize_activations(const MatrixView& w, const float* x, MatvecScratch& scratch);
 void matvec_rows(const CpuKernels& kernels, const MatrixView& w, const float* x,
                  const MatvecScratch& scratch, float* out, size_t row_begin, size_t row_end,

@@ -169,6 +169,7 @@ void expect_groups_equal_dot(const CpuKernels& k, size_t n_blocks, size_t n_grou
   side.pace(n_groups * n_blocks);
   k.matmul_q4_k_groups(reinterpret_cast<const RowGroupQ4_K*>(g.data()), n_groups, n_blocks,
                        x.data(), n_tokens, got.data(), stride, &side);
+  if (&k != &generic_cpu_kernels()) EXPECT_TRUE(side.done()) << k.isa << " stepped too little";
   EXPECT_EQ(differing(got, want), 0u)
       << k.isa << " blocks=" << n_blocks << " groups=" << n_groups << " tokens=" << n_tokens;
 }
