@@ -472,6 +472,18 @@ int activation_class(TensorType type) {
   }
 }
 
+// fn(product, lo, hi) for each product with rows [lo, hi) (its own numbering) inside
+// [begin, end) of the products' rows laid end to end.
+template <class Products, class Fn>
+void for_each_share(const Products& products, size_t begin, size_t end, Fn fn) {
+  size_t first = 0;
+  for (const auto& p : products) {
+    const size_t lo = std::max(begin, first), hi = std::min(end, first + p.w->rows);
+    if (lo < hi) fn(p, lo - first, hi - first);
+    first += p.w->rows;
+  }
+}
+
 }  // namespace
 
 bool LlamaCpu::decode_row(const Row* rows, size_t n, size_t r) {
@@ -516,12 +528,10 @@ kernels::SidePrefetch* LlamaCpu::kv_prefetch_share(const KvPrefetch* kv,
   kernels::SidePrefetch& side = side_prefetch_[i];
   plan_kv_prefetch(*kv, i, chunks, side);
   if (side.lines() == 0) return nullptr;
-  size_t steps = 0, first = 0;
-  for (const Product& p : products) {
-    const size_t lo = std::max(begin, first), hi = std::min(end, first + p.w->rows);
-    if (lo < hi) steps += kernels::group_steps(*p.w, lo - first, hi - first);
-    first += p.w->rows;
-  }
+  size_t steps = 0;
+  for_each_share(products, begin, end, [&](const Product& p, size_t lo, size_t hi) {
+    steps += kernels::group_steps(*p.w, lo, hi);
+  });
   // A chunk without whole groups (a matrix of another type, or one under 16 rows) steps no
   // kernel: its share is left to attention to read, as before.
   if (steps == 0) return nullptr;
@@ -545,14 +555,9 @@ void LlamaCpu::matvecs(std::span<const Product> products, const float* x, const 
     // This share is [begin, end) of the products' rows laid end to end.
     const size_t begin = share_edge(total, i, chunks), end = share_edge(total, i + 1, chunks);
     kernels::SidePrefetch* side = kv_prefetch_share(kv, products, begin, end, i, chunks);
-    size_t first = 0;
-    for (const Product& p : products) {
-      const size_t lo = std::max(begin, first), hi = std::min(end, first + p.w->rows);
-      if (lo < hi) {
-        kernels::matvec_rows(kernels_, *p.w, x, activations, p.out, lo - first, hi - first, side);
-      }
-      first += p.w->rows;
-    }
+    for_each_share(products, begin, end, [&](const Product& p, size_t lo, size_t hi) {
+      kernels::matvec_rows(kernels_, *p.w, x, activations, p.out, lo, hi, side);
+    });
   });
 }
 
@@ -631,12 +636,9 @@ void LlamaCpu::matmuls(std::span<const Product> products, const float* x, size_t
     // This chunk is [begin, end) of the products' rows laid end to end.
     const size_t begin = share_edge(total, i, chunks), end = share_edge(total, i + 1, chunks);
     kernels::SidePrefetch* side = kv_prefetch_share(kv, products, begin, end, i, chunks);
-    size_t at = 0;
-    for (const Product& p : products) {
-      const size_t lo = std::max(begin, at), hi = std::min(end, at + p.w->rows);
-      if (lo < hi) kernels::matmul(kernels_, *p.w, batch_, p.out, lo - at, hi - at, side);
-      at += p.w->rows;
-    }
+    for_each_share(products, begin, end, [&](const Product& p, size_t lo, size_t hi) {
+      kernels::matmul(kernels_, *p.w, batch_, p.out, lo, hi, side);
+    });
   });
 }
 
