@@ -128,10 +128,7 @@ void BatchingLedgerWriter::run() {
       } else {
         // A backlog beyond one batch: the queue moves to backlog_ whole once the backlog is
         // spent, and each batch takes the next max_batch_ rows of it.
-        if (backlog_head_ == backlog_.size()) {
-          backlog_.clear();
-          backlog_at_.clear();
-          backlog_head_ = 0;
+        if (backlog_head_ == backlog_.size()) {  // spent, so empty (reset below)
           backlog_.swap(queue_);
           backlog_at_.swap(enqueued_at_);
         }
